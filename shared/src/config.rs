@@ -1,0 +1,88 @@
+//! Configuration from the environment. The names are constants so the template drift test and
+//! the local stack use exactly these.
+
+use crate::error::ConfigError;
+use std::time::Duration;
+
+pub const TABLE_NAME: &str = "TABLE_NAME";
+pub const PROVIDER_BASE_URL: &str = "PROVIDER_BASE_URL";
+pub const PROVIDER_SECRET_NAME: &str = "PROVIDER_SECRET_NAME";
+pub const PROVIDER_TIMEOUT_MS: &str = "PROVIDER_TIMEOUT_MS";
+pub const API_KEY_SECRET_PREFIX: &str = "API_KEY_SECRET_PREFIX";
+pub const EVENTS_QUEUE_URL: &str = "EVENTS_QUEUE_URL";
+pub const WEBHOOK_RETRY_DELAYS: &str = "WEBHOOK_RETRY_DELAYS";
+pub const WEBHOOK_TIMEOUT_MS: &str = "WEBHOOK_TIMEOUT_MS";
+/// Local development only: allows http and loopback webhook URLs. Never set in template.yaml.
+pub const WEBHOOK_ALLOW_INSECURE_LOCAL: &str = "WEBHOOK_ALLOW_INSECURE_LOCAL";
+pub const ACCOUNT_ID_CLAIM: &str = "ACCOUNT_ID_CLAIM";
+
+pub const DEFAULT_PROVIDER_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_API_KEY_SECRET_PREFIX: &str = "buildvoiceai/api-key/";
+
+pub fn required(name: &str) -> Result<String, ConfigError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| ConfigError(format!("environment variable {name} is required")))
+}
+
+pub fn optional(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+pub fn millis(name: &str, default: Duration) -> Result<Duration, ConfigError> {
+    match optional(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| ConfigError(format!("{name} must be a number of milliseconds, got {v:?}"))),
+    }
+}
+
+pub fn flag(name: &str) -> bool {
+    matches!(
+        optional(name).as_deref().map(str::to_ascii_lowercase).as_deref(),
+        Some("1" | "true" | "yes" | "on")
+    )
+}
+
+/// Parses `500ms`, `30s`, `5m`, `2h` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
+    let s = s.trim();
+    let bad = || ConfigError(format!("invalid duration {s:?}; use e.g. 30s, 5m, 500ms"));
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    Ok(match unit {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return Err(bad()),
+    })
+}
+
+/// Parses a comma-separated list of durations (`30s,5m,30m`).
+pub fn parse_durations(s: &str) -> Result<Vec<Duration>, ConfigError> {
+    s.split(',').filter(|p| !p.trim().is_empty()).map(parse_duration).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_durations("30s,5m,30m").unwrap(),
+            vec![Duration::from_secs(30), Duration::from_secs(300), Duration::from_secs(1800)]
+        );
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

@@ -1,0 +1,234 @@
+//! The one error type every HTTP function renders, and the typed errors of the adapters.
+//!
+//! Functions return `ApiError`; `http::error_response` is the only place it becomes a status
+//! code and a JSON body, so two routes can never disagree on how an error looks.
+
+use chrono::{DateTime, Utc};
+
+/// A request that could not be served, with everything the client needs to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body or a field is invalid. `code` is stable and machine-readable.
+    #[error("{message}")]
+    BadRequest {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
+    /// 401: no authenticated dashboard session (settings API).
+    #[error("authentication required")]
+    Unauthenticated,
+    /// 403: no Authorization header at all.
+    #[error("missing Authorization header; send 'Authorization: Bearer <api key>'")]
+    MissingApiKey,
+    /// 403: an Authorization header that is not `Bearer <token>`.
+    #[error("the Authorization header must use the Bearer scheme: 'Authorization: Bearer <api key>'")]
+    InvalidAuthScheme,
+    /// 403: a Bearer token that matches no current key.
+    #[error("the API key is not valid; it may have been regenerated")]
+    InvalidApiKey,
+    /// 403: the key is valid but the account switched API access off.
+    #[error("API access is disabled for this account; enable it on the integration page")]
+    ApiAccessDisabled,
+    /// 403: the account's plan does not include the integration.
+    #[error("the API & Webhooks integration requires the Agency plan")]
+    PlanRequired,
+    /// 404, with a code naming what was not found (`agent_not_found`, `call_not_found`, ...).
+    #[error("{message}")]
+    NotFound {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
+    /// 405: the route exists with another method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: an Idempotency-Key reused with a different body.
+    #[error("this Idempotency-Key was already used with a different request body")]
+    IdempotencyKeyReused,
+    /// 409: the first request with this Idempotency-Key is still being processed.
+    #[error("a request with this Idempotency-Key is still in progress; retry shortly")]
+    IdempotencyKeyInProgress,
+    /// 409: a concurrent change won; the client should re-read and retry.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413
+    #[error("request body is {size} bytes; the limit is {limit} bytes")]
+    PayloadTooLarge { size: usize, limit: usize },
+    /// 415
+    #[error("the request body must be JSON; send 'Content-Type: application/json'")]
+    UnsupportedMediaType,
+    /// 422: a valid request that cannot be served now.
+    #[error("{message}")]
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+        /// For `outside_calling_window`: when the window opens next (RFC 3339).
+        next_window_opens_at: Option<DateTime<Utc>>,
+    },
+    /// 429
+    #[error("too many requests; retry later")]
+    Throttled,
+    /// 502: the voice provider failed or timed out.
+    #[error("the voice provider could not place the call; retry later")]
+    ProviderUnavailable,
+    /// 500: anything else. The source is logged, never returned.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, field: &str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+            field: Some(field.to_string()),
+        }
+    }
+
+    pub fn body(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn not_found(code: &'static str, field: Option<&str>, message: impl Into<String>) -> Self {
+        ApiError::NotFound {
+            code,
+            message: message.into(),
+            field: field.map(str::to_string),
+        }
+    }
+
+    pub fn unprocessable(code: &'static str, field: Option<&str>, message: impl Into<String>) -> Self {
+        ApiError::Unprocessable {
+            code,
+            message: message.into(),
+            field: field.map(str::to_string),
+            next_window_opens_at: None,
+        }
+    }
+
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ApiError::Internal(Box::new(e))
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadRequest { .. } => 400,
+            ApiError::Unauthenticated => 401,
+            ApiError::MissingApiKey
+            | ApiError::InvalidAuthScheme
+            | ApiError::InvalidApiKey
+            | ApiError::ApiAccessDisabled
+            | ApiError::PlanRequired => 403,
+            ApiError::NotFound { .. } => 404,
+            ApiError::MethodNotAllowed => 405,
+            ApiError::IdempotencyKeyReused
+            | ApiError::IdempotencyKeyInProgress
+            | ApiError::Conflict(_) => 409,
+            ApiError::PayloadTooLarge { .. } => 413,
+            ApiError::UnsupportedMediaType => 415,
+            ApiError::Unprocessable { .. } => 422,
+            ApiError::Throttled => 429,
+            ApiError::ProviderUnavailable => 502,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. }
+            | ApiError::NotFound { code, .. }
+            | ApiError::Unprocessable { code, .. } => code,
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::MissingApiKey => "missing_api_key",
+            ApiError::InvalidAuthScheme => "invalid_auth_scheme",
+            ApiError::InvalidApiKey => "invalid_api_key",
+            ApiError::ApiAccessDisabled => "api_access_disabled",
+            ApiError::PlanRequired => "plan_required",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::IdempotencyKeyInProgress => "idempotency_key_in_progress",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Throttled => "throttled",
+            ApiError::ProviderUnavailable => "provider_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::BadRequest { field, .. }
+            | ApiError::NotFound { field, .. }
+            | ApiError::Unprocessable { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Failures of the storage adapter.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost (the item changed or exists); callers decide what it means.
+    #[error("conditional write failed: {0}")]
+    Conflict(String),
+    #[error("DynamoDB throttled the request")]
+    Throttled,
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+    #[error("DynamoDB error: {0}")]
+    Backend(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Throttled => ApiError::Throttled,
+            StoreError::Conflict(m) => ApiError::Conflict(format!(
+                "the resource changed while the request was processed; retry ({m})"
+            )),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// Failures of Secrets Manager.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("secret {0} not found")]
+    NotFound(String),
+    #[error("secret {0} is malformed")]
+    Malformed(String),
+    #[error("Secrets Manager error: {0}")]
+    Backend(String),
+}
+
+impl From<SecretError> for ApiError {
+    fn from(e: SecretError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// Failures of the queue adapter.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("SQS error: {0}")]
+    Backend(String),
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// Configuration that is missing or unreadable at cold start.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);

@@ -1,0 +1,325 @@
+//! Domain types shared by every function. Storage layout lives in `dynamo.rs`, not here.
+
+use crate::calling_window::CallingWindow;
+use crate::phone::PhoneNumber;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Billing plan. Only Agency includes the API & Webhooks integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    Starter,
+    Pro,
+    Agency,
+}
+
+impl Plan {
+    pub fn has_api_access(self) -> bool {
+        matches!(self, Plan::Agency)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Starter => "starter",
+            Plan::Pro => "pro",
+            Plan::Agency => "agency",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Plan> {
+        match s {
+            "starter" => Some(Plan::Starter),
+            "pro" => Some(Plan::Pro),
+            "agency" => Some(Plan::Agency),
+            _ => None,
+        }
+    }
+}
+
+/// Public facts about the current API key; the key itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyInfo {
+    pub hash: String,
+    pub prefix: String,
+    pub last4: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An account and its integration settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub plan: Plan,
+    pub api_enabled: bool,
+    pub api_key: Option<ApiKeyInfo>,
+    pub webhook_url: Option<String>,
+    pub default_agent_id: Option<Uuid>,
+    pub calling_window: Option<CallingWindow>,
+    pub created_at: DateTime<Utc>,
+    /// Optimistic-concurrency counter: every write checks it and bumps it.
+    pub version: u64,
+}
+
+impl Account {
+    /// A new account with API access on, no key, no webhook and no window.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, plan: Plan, now: DateTime<Utc>) -> Self {
+        Account {
+            id: id.into(),
+            name: name.into(),
+            plan,
+            api_enabled: true,
+            api_key: None,
+            webhook_url: None,
+            default_agent_id: None,
+            calling_window: None,
+            created_at: now,
+            version: 0,
+        }
+    }
+
+    /// The grant a Bearer key of this account carries.
+    pub fn grant(&self) -> KeyGrant {
+        KeyGrant {
+            account_id: self.id.clone(),
+            plan: self.plan,
+            api_enabled: self.api_enabled,
+            default_agent_id: self.default_agent_id,
+            calling_window: self.calling_window.clone(),
+        }
+    }
+}
+
+/// What a Bearer key authorises, read in one GetItem by the key's hash. A copy of the account's
+/// authorising fields, kept in step with the account by transactional writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyGrant {
+    pub account_id: String,
+    pub plan: Plan,
+    pub api_enabled: bool,
+    pub default_agent_id: Option<Uuid>,
+    pub calling_window: Option<CallingWindow>,
+}
+
+/// A voice agent of an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    pub id: Uuid,
+    pub account_id: String,
+    pub name: String,
+    /// The provider's id for this agent (Retell `agent_id`).
+    pub provider_agent_id: String,
+    /// The number calls are placed from; an agent without one cannot call.
+    pub phone_number: Option<PhoneNumber>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    /// Written, provider not asked yet.
+    Queued,
+    /// The provider accepted the call.
+    Dialing,
+    InProgress,
+    Ended,
+    /// Ended and analysed; the `call.completed` event exists.
+    Completed,
+    /// The provider refused or never answered; no call was placed.
+    Failed,
+}
+
+impl CallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Queued => "queued",
+            CallStatus::Dialing => "dialing",
+            CallStatus::InProgress => "in_progress",
+            CallStatus::Ended => "ended",
+            CallStatus::Completed => "completed",
+            CallStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CallStatus> {
+        Some(match s {
+            "queued" => CallStatus::Queued,
+            "dialing" => CallStatus::Dialing,
+            "in_progress" => CallStatus::InProgress,
+            "ended" => CallStatus::Ended,
+            "completed" => CallStatus::Completed,
+            "failed" => CallStatus::Failed,
+            _ => return None,
+        })
+    }
+
+    /// Callbacks move a call forward only; this is the order they may take.
+    pub fn rank(self) -> u8 {
+        match self {
+            CallStatus::Queued => 0,
+            CallStatus::Dialing => 1,
+            CallStatus::InProgress => 2,
+            CallStatus::Ended => 3,
+            CallStatus::Completed => 4,
+            CallStatus::Failed => 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Outbound,
+    Inbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Outbound => "outbound",
+            Direction::Inbound => "inbound",
+        }
+    }
+}
+
+/// A call record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub id: Uuid,
+    pub account_id: String,
+    pub agent_id: Uuid,
+    pub direction: Direction,
+    pub status: CallStatus,
+    /// The customer's number (callee outbound, caller inbound).
+    pub phone_number: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// The customer's metadata object, passed through to the webhook.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub provider_call_id: Option<String>,
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<i64>,
+    pub disconnection_reason: Option<String>,
+    /// Set once the `call.completed` event exists.
+    pub event_id: Option<Uuid>,
+}
+
+/// An Idempotency-Key's memory: which request it belongs to and, once finished, the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyRecord {
+    pub account_id: String,
+    pub key: String,
+    pub request_hash: String,
+    pub call_id: Uuid,
+    /// `None` while the first request is still running.
+    pub response: Option<StoredResponse>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Outcome of one delivery attempt, as shown in the delivery log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryOutcome {
+    /// 2xx from the endpoint.
+    Delivered,
+    /// Failed; another attempt is scheduled (`next_attempt_at`).
+    Failed,
+    /// The last attempt failed; the event is dropped.
+    Dropped,
+    /// Not sent: API access off or no webhook URL. Not retried.
+    Skipped,
+}
+
+impl DeliveryOutcome {
+    pub const ALL: [DeliveryOutcome; 4] = [
+        DeliveryOutcome::Delivered,
+        DeliveryOutcome::Failed,
+        DeliveryOutcome::Dropped,
+        DeliveryOutcome::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryOutcome::Delivered => "delivered",
+            DeliveryOutcome::Failed => "failed",
+            DeliveryOutcome::Dropped => "dropped",
+            DeliveryOutcome::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// Why an attempt failed, coarse enough to act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryErrorClass {
+    Timeout,
+    Connect,
+    Tls,
+    Redirect,
+    BlockedAddress,
+    HttpStatus,
+}
+
+impl DeliveryErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryErrorClass::Timeout => "timeout",
+            DeliveryErrorClass::Connect => "connect",
+            DeliveryErrorClass::Tls => "tls",
+            DeliveryErrorClass::Redirect => "redirect",
+            DeliveryErrorClass::BlockedAddress => "blocked_address",
+            DeliveryErrorClass::HttpStatus => "http_status",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        use DeliveryErrorClass::*;
+        [Timeout, Connect, Tls, Redirect, BlockedAddress, HttpStatus]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// One row of the delivery log (one POST, or one decision not to POST).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryAttempt {
+    pub account_id: String,
+    pub event_id: Uuid,
+    pub call_id: Uuid,
+    /// 1 for the first try, 2..=4 for the retries.
+    pub attempt: u32,
+    pub attempted_at: DateTime<Utc>,
+    pub url: Option<String>,
+    pub outcome: DeliveryOutcome,
+    pub http_status: Option<u16>,
+    pub duration_ms: u64,
+    pub error_class: Option<DeliveryErrorClass>,
+    /// Error text or the first KiB of the response body.
+    pub response_excerpt: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// A stored `call.completed` event: the exact bytes every attempt sends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub id: Uuid,
+    pub account_id: String,
+    pub call_id: Uuid,
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+}

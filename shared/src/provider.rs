@@ -1,0 +1,124 @@
+//! The voice provider port and its Retell-compatible adapter (`shared/provider/retell.md`).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What we ask the provider to do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreatePhoneCall {
+    pub from_number: String,
+    pub to_number: String,
+    pub override_agent_id: String,
+    /// Our `call_id` and `account_id`, so callbacks map back to our call.
+    pub metadata: serde_json::Value,
+    /// Only `name` and `email`: they reach the agent's prompt, so nothing secret.
+    pub retell_llm_dynamic_variables: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The part of the provider's call object we read on creation.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ProviderCall {
+    pub call_id: String,
+    #[serde(default)]
+    pub call_status: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("provider timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("provider unreachable: {0}")]
+    Connect(String),
+    #[error("provider answered HTTP {status}: {excerpt}")]
+    Status { status: u16, excerpt: String },
+    #[error("provider answered with an unreadable body: {0}")]
+    Body(String),
+}
+
+impl ProviderError {
+    /// A short reason for the call record (never contains credentials).
+    pub fn reason(&self) -> String {
+        match self {
+            ProviderError::Timeout(d) => format!("provider_timeout: no answer within {} ms", d.as_millis()),
+            ProviderError::Connect(_) => "provider_unreachable".to_string(),
+            ProviderError::Status { status, excerpt } => format!("provider_http_{status}: {excerpt}"),
+            ProviderError::Body(_) => "provider_bad_response".to_string(),
+        }
+    }
+}
+
+#[async_trait]
+pub trait VoiceProvider: Send + Sync {
+    async fn create_phone_call(&self, req: &CreatePhoneCall) -> Result<ProviderCall, ProviderError>;
+}
+
+/// Retell's `POST /v2/create-phone-call`.
+#[derive(Clone)]
+pub struct RetellClient {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RetellClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RetellClient").field("base_url", &self.base_url).finish()
+    }
+}
+
+impl RetellClient {
+    pub fn new(base_url: &str, api_key: String, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("BuildVoiceAI/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(RetellClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_key,
+            timeout,
+        })
+    }
+}
+
+const EXCERPT_BYTES: usize = 200;
+
+#[async_trait]
+impl VoiceProvider for RetellClient {
+    async fn create_phone_call(&self, req: &CreatePhoneCall) -> Result<ProviderCall, ProviderError> {
+        let res = self
+            .http
+            .post(format!("{}/v2/create-phone-call", self.base_url))
+            .bearer_auth(&self.api_key)
+            .json(req)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    ProviderError::Timeout(self.timeout)
+                } else {
+                    ProviderError::Connect(e.without_url().to_string())
+                }
+            })?;
+        let status = res.status();
+        let bytes = res.bytes().await.map_err(|e| {
+            if e.is_timeout() {
+                ProviderError::Timeout(self.timeout)
+            } else {
+                ProviderError::Body(e.without_url().to_string())
+            }
+        })?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(EXCERPT_BYTES)]).to_string();
+            return Err(ProviderError::Status {
+                status: status.as_u16(),
+                excerpt: text,
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ProviderError::Body(e.to_string()))
+    }
+}

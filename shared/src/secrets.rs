@@ -1,0 +1,107 @@
+//! Secrets Manager: the per-account API key secret and the provider secret.
+
+use crate::error::SecretError;
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+use aws_sdk_secretsmanager::Client;
+
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    async fn get(&self, name: &str) -> Result<String, SecretError>;
+    /// Creates the secret or stores a new current version of it.
+    async fn put(&self, name: &str, value: &str) -> Result<(), SecretError>;
+}
+
+#[derive(Clone, Debug)]
+pub struct SecretsManager {
+    client: Client,
+}
+
+impl SecretsManager {
+    pub fn new(client: Client) -> Self {
+        SecretsManager { client }
+    }
+}
+
+#[async_trait]
+impl SecretStore for SecretsManager {
+    async fn get(&self, name: &str) -> Result<String, SecretError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(name)
+            .send()
+            .await
+            .map_err(|e| match e.code() {
+                Some("ResourceNotFoundException") => SecretError::NotFound(name.to_string()),
+                _ => SecretError::Backend(format!("{}: {}", e.code().unwrap_or("unknown"), e.message().unwrap_or(""))),
+            })?;
+        out.secret_string()
+            .map(str::to_string)
+            .ok_or_else(|| SecretError::Malformed(name.to_string()))
+    }
+
+    async fn put(&self, name: &str, value: &str) -> Result<(), SecretError> {
+        let res = self
+            .client
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(value)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {
+                let created = self
+                    .client
+                    .create_secret()
+                    .name(name)
+                    .secret_string(value)
+                    .description("BuildVoiceAI API key of one account (webhook signing secret)")
+                    .send()
+                    .await;
+                match created {
+                    Ok(_) => Ok(()),
+                    // Created concurrently by another writer: store our value as a new version.
+                    Err(e) if e.code() == Some("ResourceExistsException") => self
+                        .client
+                        .put_secret_value()
+                        .secret_id(name)
+                        .secret_string(value)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| SecretError::Backend(e.code().unwrap_or("unknown").to_string())),
+                    Err(e) => Err(SecretError::Backend(format!("{}: {}", e.code().unwrap_or("unknown"), e.message().unwrap_or("")))),
+                }
+            }
+            Err(e) => Err(SecretError::Backend(format!("{}: {}", e.code().unwrap_or("unknown"), e.message().unwrap_or("")))),
+        }
+    }
+}
+
+/// Name of an account's API key secret: the configured prefix plus the account id, so IAM can
+/// grant the functions exactly that prefix.
+pub fn account_key_secret_name(prefix: &str, account_id: &str) -> String {
+    format!("{prefix}{account_id}")
+}
+
+/// The voice provider's credentials, one JSON secret read once per cold start:
+/// `{"api_key": "..."}`. The same key authenticates our requests and signs its callbacks.
+#[derive(Clone, serde::Deserialize)]
+pub struct ProviderSecret {
+    pub api_key: String,
+}
+
+impl std::fmt::Debug for ProviderSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProviderSecret(<redacted>)")
+    }
+}
+
+impl ProviderSecret {
+    pub async fn load(secrets: &dyn SecretStore, name: &str) -> Result<Self, SecretError> {
+        let raw = secrets.get(name).await?;
+        serde_json::from_str(&raw).map_err(|_| SecretError::Malformed(name.to_string()))
+    }
+}

@@ -1,0 +1,372 @@
+//! Call records, the provider-call index and idempotency records.
+
+use super::accounts::{put, transaction_error};
+use super::item::{key_map, ttl, Item, ItemBuilder, ItemReader};
+use super::{backend, keys, DynamoStore};
+use crate::error::StoreError;
+use crate::model::{Call, CallStatus, Direction, IdempotencyRecord, StoredResponse};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// What `create_call` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateCallOutcome {
+    Created,
+    /// The Idempotency-Key is already taken (by a finished or a running request); nothing was
+    /// written.
+    IdempotencyKeyExists(IdempotencyRecord),
+}
+
+#[async_trait]
+pub trait CallStore: Send + Sync {
+    /// Writes a new call record and, when given, its idempotency record, atomically.
+    async fn create_call(
+        &self,
+        call: &Call,
+        idempotency: Option<&IdempotencyRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<CreateCallOutcome, StoreError>;
+    /// The provider accepted the call: `queued` -> `dialing` with its id, and the answer
+    /// remembered for the Idempotency-Key, in one write.
+    async fn mark_call_dialing(
+        &self,
+        call_id: Uuid,
+        provider_call_id: &str,
+        at: DateTime<Utc>,
+        idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
+    ) -> Result<(), StoreError>;
+    /// The provider failed: `queued` -> `failed` with the reason; the Idempotency-Key is
+    /// released so the client can retry with it.
+    async fn mark_call_failed(
+        &self,
+        call_id: Uuid,
+        reason: &str,
+        at: DateTime<Utc>,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
+    async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError>;
+    /// The live (unexpired) record of an Idempotency-Key.
+    async fn idempotency(&self, account_id: &str, key: &str, now: DateTime<Utc>) -> Result<Option<IdempotencyRecord>, StoreError>;
+}
+
+pub(crate) fn call_item(c: &Call) -> Result<Item, StoreError> {
+    let metadata = serde_json::to_string(&c.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(ItemBuilder::keyed(keys::call(&c.id))
+        .s("type", "call")
+        .s("call_id", c.id.to_string())
+        .s("account_id", &c.account_id)
+        .s("agent_id", c.agent_id.to_string())
+        .s("direction", c.direction.as_str())
+        .s("status", c.status.as_str())
+        .s("phone_number", &c.phone_number)
+        .opt_s("name", c.name.clone())
+        .opt_s("email", c.email.clone())
+        .s("metadata", metadata)
+        .opt_s("provider_call_id", c.provider_call_id.clone())
+        .opt_s("failure_reason", c.failure_reason.clone())
+        .time("created_at", c.created_at)
+        .time("updated_at", c.updated_at)
+        .opt_time("started_at", c.started_at)
+        .opt_time("ended_at", c.ended_at)
+        .opt_n("duration_seconds", c.duration_seconds)
+        .opt_s("disconnection_reason", c.disconnection_reason.clone())
+        .opt_s("event_id", c.event_id.map(|u| u.to_string()))
+        .build())
+}
+
+pub(crate) fn call_from(item: &Item) -> Result<Call, StoreError> {
+    let r = ItemReader(item);
+    let status = r.s("status")?;
+    let direction = match r.s("direction")? {
+        "inbound" => Direction::Inbound,
+        _ => Direction::Outbound,
+    };
+    Ok(Call {
+        id: r.uuid("call_id")?,
+        account_id: r.s("account_id")?.to_string(),
+        agent_id: r.uuid("agent_id")?,
+        direction,
+        status: CallStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("call status {status}")))?,
+        phone_number: r.s("phone_number")?.to_string(),
+        name: r.opt_s("name")?.map(str::to_string),
+        email: r.opt_s("email")?.map(str::to_string),
+        metadata: r.opt_json("metadata")?.unwrap_or_default(),
+        provider_call_id: r.opt_s("provider_call_id")?.map(str::to_string),
+        failure_reason: r.opt_s("failure_reason")?.map(str::to_string),
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+        started_at: r.opt_time("started_at")?,
+        ended_at: r.opt_time("ended_at")?,
+        duration_seconds: r.opt_n("duration_seconds")?,
+        disconnection_reason: r.opt_s("disconnection_reason")?.map(str::to_string),
+        event_id: r.opt_uuid("event_id")?,
+    })
+}
+
+fn idempotency_item(rec: &IdempotencyRecord) -> Item {
+    ItemBuilder::keyed(keys::idempotency(&rec.account_id, &rec.key))
+        .s("type", "idempotency")
+        .s("account_id", &rec.account_id)
+        .s("idempotency_key", &rec.key)
+        .s("request_hash", &rec.request_hash)
+        .s("call_id", rec.call_id.to_string())
+        .opt_n("response_status", rec.response.as_ref().map(|r| r.status))
+        .opt_s("response_body", rec.response.as_ref().map(|r| r.body.clone()))
+        .n(super::TTL_ATTRIBUTE, ttl(rec.expires_at))
+        .build()
+}
+
+fn idempotency_from(item: &Item) -> Result<IdempotencyRecord, StoreError> {
+    let r = ItemReader(item);
+    let response = match (r.opt_n::<u16>("response_status")?, r.opt_s("response_body")?) {
+        (Some(status), Some(body)) => Some(StoredResponse {
+            status,
+            body: body.to_string(),
+        }),
+        _ => None,
+    };
+    let expires: i64 = r.n(super::TTL_ATTRIBUTE)?;
+    Ok(IdempotencyRecord {
+        account_id: r.s("account_id")?.to_string(),
+        key: r.s("idempotency_key")?.to_string(),
+        request_hash: r.s("request_hash")?.to_string(),
+        call_id: r.uuid("call_id")?,
+        response,
+        expires_at: DateTime::from_timestamp(expires, 0).unwrap_or_default(),
+    })
+}
+
+fn status_update(
+    table: &str,
+    call_id: Uuid,
+    set: &str,
+    values: Vec<(&str, AttributeValue)>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut u = Update::builder()
+        .table_name(table)
+        .set_key(Some(key_map(keys::call(&call_id))))
+        .update_expression(set)
+        .condition_expression("#status = :queued")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":queued", AttributeValue::S(CallStatus::Queued.as_str().into()));
+    for (k, v) in values {
+        u = u.expression_attribute_values(k, v);
+    }
+    Ok(TransactWriteItem::builder()
+        .update(u.build().map_err(|e| StoreError::Backend(e.to_string()))?)
+        .build())
+}
+
+#[async_trait]
+impl CallStore for DynamoStore {
+    async fn create_call(
+        &self,
+        call: &Call,
+        idempotency: Option<&IdempotencyRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<CreateCallOutcome, StoreError> {
+        let Some(rec) = idempotency else {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(call_item(call)?))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await
+                .map_err(backend)?;
+            return Ok(CreateCallOutcome::Created);
+        };
+        // The idempotency record may exist but be expired (TTL deletion lags): then it is free.
+        let idem_put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(idempotency_item(rec)))
+            .condition_expression("attribute_not_exists(pk) OR #exp < :now")
+            .expression_attribute_names("#exp", super::TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let items = vec![
+            put(&self.table, call_item(call)?, Some("attribute_not_exists(pk)"), &[])?,
+            TransactWriteItem::builder().put(idem_put).build(),
+        ];
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(CreateCallOutcome::Created),
+            Err(e) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as T;
+                if let Some(T::TransactionCanceledException(c)) = e.as_service_error() {
+                    if let Some(reason) = c.cancellation_reasons().get(1) {
+                        if reason.code() == Some("ConditionalCheckFailed") {
+                            let existing = match reason.item() {
+                                Some(item) if !item.is_empty() => Some(idempotency_from(item)?),
+                                // Not every DynamoDB returns the old item; read it.
+                                _ => self.idempotency(&rec.account_id, &rec.key, now).await?,
+                            };
+                            return match existing {
+                                Some(ex) => Ok(CreateCallOutcome::IdempotencyKeyExists(ex)),
+                                None => Err(StoreError::Conflict("idempotency record vanished".into())),
+                            };
+                        }
+                    }
+                }
+                Err(transaction_error(e))
+            }
+        }
+    }
+
+    async fn mark_call_dialing(
+        &self,
+        call_id: Uuid,
+        provider_call_id: &str,
+        at: DateTime<Utc>,
+        idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
+    ) -> Result<(), StoreError> {
+        let at_s = crate::clock::rfc3339_millis(at);
+        let mut items = vec![status_update(
+            &self.table,
+            call_id,
+            "SET #status = :dialing, provider_call_id = :p, updated_at = :t",
+            vec![
+                (":dialing", AttributeValue::S(CallStatus::Dialing.as_str().into())),
+                (":p", AttributeValue::S(provider_call_id.into())),
+                (":t", AttributeValue::S(at_s.clone())),
+            ],
+        )?];
+        if let Some((rec, resp)) = idempotency {
+            let u = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_map(keys::idempotency(&rec.account_id, &rec.key))))
+                .update_expression("SET response_status = :s, response_body = :b")
+                .expression_attribute_values(":s", AttributeValue::N(resp.status.to_string()))
+                .expression_attribute_values(":b", AttributeValue::S(resp.body.clone()))
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            items.push(TransactWriteItem::builder().update(u).build());
+        }
+        let res = if items.len() == 1 {
+            // One item: a plain conditional update is a cheaper round trip than a transaction.
+            let item = items.remove(0);
+            let u = item.update.ok_or_else(|| StoreError::Backend("update missing".into()))?;
+            self.client
+                .update_item()
+                .table_name(u.table_name)
+                .set_key(Some(u.key))
+                .update_expression(u.update_expression)
+                .set_condition_expression(u.condition_expression)
+                .set_expression_attribute_names(u.expression_attribute_names)
+                .set_expression_attribute_values(u.expression_attribute_values)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(backend)
+        } else {
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(transaction_error)
+        };
+        match res {
+            Ok(()) => Ok(()),
+            // A provider callback raced ahead of us and already moved the call on: keep its
+            // status, record the provider id, and still remember the answer.
+            Err(StoreError::Conflict(_)) => {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key_map(keys::call(&call_id))))
+                    .update_expression("SET provider_call_id = if_not_exists(provider_call_id, :p)")
+                    .expression_attribute_values(":p", AttributeValue::S(provider_call_id.into()))
+                    .send()
+                    .await
+                    .map_err(backend)?;
+                if let Some((rec, resp)) = idempotency {
+                    self.client
+                        .update_item()
+                        .table_name(&self.table)
+                        .set_key(Some(key_map(keys::idempotency(&rec.account_id, &rec.key))))
+                        .update_expression("SET response_status = :s, response_body = :b")
+                        .expression_attribute_values(":s", AttributeValue::N(resp.status.to_string()))
+                        .expression_attribute_values(":b", AttributeValue::S(resp.body.clone()))
+                        .send()
+                        .await
+                        .map_err(backend)?;
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn mark_call_failed(
+        &self,
+        call_id: Uuid,
+        reason: &str,
+        at: DateTime<Utc>,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let mut items = vec![status_update(
+            &self.table,
+            call_id,
+            "SET #status = :failed, failure_reason = :r, updated_at = :t",
+            vec![
+                (":failed", AttributeValue::S(CallStatus::Failed.as_str().into())),
+                (":r", AttributeValue::S(reason.into())),
+                (":t", AttributeValue::S(crate::clock::rfc3339_millis(at))),
+            ],
+        )?];
+        if let Some(rec) = idempotency {
+            items.push(super::accounts::delete(
+                &self.table,
+                key_map(keys::idempotency(&rec.account_id, &rec.key)),
+            )?);
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(transaction_error)?;
+        Ok(())
+    }
+
+    async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::call(&id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        out.item().map(call_from).transpose()
+    }
+
+    async fn idempotency(&self, account_id: &str, key: &str, now: DateTime<Utc>) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::idempotency(account_id, key))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(out
+            .item()
+            .map(idempotency_from)
+            .transpose()?
+            .filter(|r| r.expires_at > now))
+    }
+}
