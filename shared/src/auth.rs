@@ -7,9 +7,15 @@ use crate::store::AccountStore;
 
 /// Resolves `Authorization: Bearer <key>` to the account's grant. Each refusal has its own
 /// code; none says anything about the account beyond what the caller already knows.
-pub async fn authenticate(authorization: Option<&str>, store: &dyn AccountStore) -> Result<KeyGrant, ApiError> {
+pub async fn authenticate(
+    authorization: Option<&str>,
+    store: &dyn AccountStore,
+) -> Result<KeyGrant, ApiError> {
     let header = authorization.ok_or(ApiError::MissingApiKey)?;
-    let (scheme, token) = header.trim().split_once(' ').ok_or(ApiError::InvalidAuthScheme)?;
+    let (scheme, token) = header
+        .trim()
+        .split_once(' ')
+        .ok_or(ApiError::InvalidAuthScheme)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(ApiError::InvalidAuthScheme);
     }

@@ -7,7 +7,10 @@
 //! DST day a start that does not exist on the clocks opens at the first instant that does; on
 //! the autumn day an ambiguous start opens at its first occurrence.
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Timelike, Utc,
+    Weekday,
+};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -187,7 +190,11 @@ impl CallingWindow {
 
     /// The UTC instant of a local wall time, following the DST rules in the module doc.
     fn resolve(&self, date: NaiveDate, minute: u16) -> Option<DateTime<Utc>> {
-        let mut t = date.and_time(NaiveTime::from_hms_opt((minute / 60) as u32, (minute % 60) as u32, 0)?);
+        let mut t = date.and_time(NaiveTime::from_hms_opt(
+            (minute / 60) as u32,
+            (minute % 60) as u32,
+            0,
+        )?);
         // A gap is at most a few hours long; step forward to the first wall time that exists.
         for _ in 0..=(4 * 60) {
             match self.time_zone.from_local_datetime(&t) {
@@ -234,24 +241,69 @@ mod tests {
         let cases: &[(&CallingWindow, &str, bool, Option<&str>)] = &[
             // Monday 2025-06-16, EDT (UTC-4): 09:00 local is 13:00Z.
             (&ny, "2025-06-16T13:00:00Z", true, None),
-            (&ny, "2025-06-16T12:59:59Z", false, Some("2025-06-16T13:00:00Z")),
+            (
+                &ny,
+                "2025-06-16T12:59:59Z",
+                false,
+                Some("2025-06-16T13:00:00Z"),
+            ),
             (&ny, "2025-06-16T20:59:00Z", true, None),
-            (&ny, "2025-06-16T21:00:00Z", false, Some("2025-06-17T13:00:00Z")),
+            (
+                &ny,
+                "2025-06-16T21:00:00Z",
+                false,
+                Some("2025-06-17T13:00:00Z"),
+            ),
             // Friday evening -> Monday morning (weekend skipped).
-            (&ny, "2025-06-20T22:00:00Z", false, Some("2025-06-23T13:00:00Z")),
+            (
+                &ny,
+                "2025-06-20T22:00:00Z",
+                false,
+                Some("2025-06-23T13:00:00Z"),
+            ),
             // Saturday 01:30 local (05:30Z): Friday's window does not wrap, so closed.
-            (&ny, "2025-06-21T05:30:00Z", false, Some("2025-06-23T13:00:00Z")),
+            (
+                &ny,
+                "2025-06-21T05:30:00Z",
+                false,
+                Some("2025-06-23T13:00:00Z"),
+            ),
             // Across midnight: Friday 22:00 to Saturday 02:00 Berlin (CEST, UTC+2).
             (&night, "2025-06-20T20:00:00Z", true, None),
             (&night, "2025-06-20T23:30:00Z", true, None), // Saturday 01:30 local
-            (&night, "2025-06-21T00:00:00Z", false, Some("2025-06-27T20:00:00Z")), // Sat 02:00
-            (&night, "2025-06-20T19:59:00Z", false, Some("2025-06-20T20:00:00Z")),
+            (
+                &night,
+                "2025-06-21T00:00:00Z",
+                false,
+                Some("2025-06-27T20:00:00Z"),
+            ), // Sat 02:00
+            (
+                &night,
+                "2025-06-20T19:59:00Z",
+                false,
+                Some("2025-06-20T20:00:00Z"),
+            ),
             // Week wrap-around: from Monday to the next Sunday.
-            (&sunday_only, "2025-06-16T03:00:00Z", false, Some("2025-06-22T01:00:00Z")),
+            (
+                &sunday_only,
+                "2025-06-16T03:00:00Z",
+                false,
+                Some("2025-06-22T01:00:00Z"),
+            ),
             (&sunday_only, "2025-06-22T01:30:00Z", true, None),
-            (&sunday_only, "2025-06-22T02:00:00Z", false, Some("2025-06-29T01:00:00Z")),
+            (
+                &sunday_only,
+                "2025-06-22T02:00:00Z",
+                false,
+                Some("2025-06-29T01:00:00Z"),
+            ),
             (&whole_day, "2025-06-18T23:59:59Z", true, None),
-            (&whole_day, "2025-06-19T00:00:00Z", false, Some("2025-06-25T00:00:00Z")),
+            (
+                &whole_day,
+                "2025-06-19T00:00:00Z",
+                false,
+                Some("2025-06-25T00:00:00Z"),
+            ),
         ];
         for (w, now, open, next) in cases {
             let now = utc(now);
@@ -274,9 +326,18 @@ mod tests {
         );
         assert!(early.is_open(utc("2025-03-09T07:00:00Z")));
         assert!(!early.is_open(utc("2025-03-09T06:59:00Z")));
-        let nine = window("America/New_York", &[("sat", "09:00", "17:00"), ("sun", "09:00", "17:00")]);
-        assert_eq!(nine.next_opening(utc("2025-03-08T00:00:00Z")), Some(utc("2025-03-08T14:00:00Z")));
-        assert_eq!(nine.next_opening(utc("2025-03-08T23:00:00Z")), Some(utc("2025-03-09T13:00:00Z")));
+        let nine = window(
+            "America/New_York",
+            &[("sat", "09:00", "17:00"), ("sun", "09:00", "17:00")],
+        );
+        assert_eq!(
+            nine.next_opening(utc("2025-03-08T00:00:00Z")),
+            Some(utc("2025-03-08T14:00:00Z"))
+        );
+        assert_eq!(
+            nine.next_opening(utc("2025-03-08T23:00:00Z")),
+            Some(utc("2025-03-09T13:00:00Z"))
+        );
     }
 
     #[test]
@@ -284,14 +345,20 @@ mod tests {
         // 2025-11-02: New York clocks go 02:00 EDT -> 01:00 EST; 01:30 happens twice. The window
         // opens at the first 01:30 (05:30Z) and is open during both.
         let w = window("America/New_York", &[("sun", "01:30", "03:00")]);
-        assert_eq!(w.next_opening(utc("2025-11-02T04:00:00Z")), Some(utc("2025-11-02T05:30:00Z")));
+        assert_eq!(
+            w.next_opening(utc("2025-11-02T04:00:00Z")),
+            Some(utc("2025-11-02T05:30:00Z"))
+        );
         assert!(w.is_open(utc("2025-11-02T05:30:00Z"))); // 01:30 EDT
         assert!(w.is_open(utc("2025-11-02T06:30:00Z"))); // 01:30 EST, second time
         assert!(w.is_open(utc("2025-11-02T07:59:00Z"))); // 02:59 EST
         assert!(!w.is_open(utc("2025-11-02T08:00:00Z"))); // 03:00 EST
-        // Berlin, 2025-10-26: 03:00 CEST -> 02:00 CET; a 09:00 window is 08:00Z after the change.
+                                                          // Berlin, 2025-10-26: 03:00 CEST -> 02:00 CET; a 09:00 window is 08:00Z after the change.
         let b = window("Europe/Berlin", &[("sun", "09:00", "10:00")]);
-        assert_eq!(b.next_opening(utc("2025-10-25T12:00:00Z")), Some(utc("2025-10-26T08:00:00Z")));
+        assert_eq!(
+            b.next_opening(utc("2025-10-25T12:00:00Z")),
+            Some(utc("2025-10-26T08:00:00Z"))
+        );
     }
 
     #[test]
@@ -313,13 +380,19 @@ mod tests {
             serde_json::json!({"time_zone": "UTC", "days": {}, "extra": 1}),
         ];
         for b in bad {
-            assert!(serde_json::from_value::<CallingWindow>(b.clone()).is_err(), "{b}");
+            assert!(
+                serde_json::from_value::<CallingWindow>(b.clone()).is_err(),
+                "{b}"
+            );
         }
     }
 
     #[test]
     fn json_round_trip() {
-        let w = window("Europe/Berlin", &[("mon", "09:00", "17:30"), ("fri", "22:00", "02:00")]);
+        let w = window(
+            "Europe/Berlin",
+            &[("mon", "09:00", "17:30"), ("fri", "22:00", "02:00")],
+        );
         let j = serde_json::to_value(&w).unwrap();
         assert_eq!(j["time_zone"], "Europe/Berlin");
         assert_eq!(j["days"]["mon"]["end"], "17:30");

@@ -37,13 +37,20 @@ pub fn millis(name: &str, default: Duration) -> Result<Duration, ConfigError> {
             .trim()
             .parse::<u64>()
             .map(Duration::from_millis)
-            .map_err(|_| ConfigError(format!("{name} must be a number of milliseconds, got {v:?}"))),
+            .map_err(|_| {
+                ConfigError(format!(
+                    "{name} must be a number of milliseconds, got {v:?}"
+                ))
+            }),
     }
 }
 
 pub fn flag(name: &str) -> bool {
     matches!(
-        optional(name).as_deref().map(str::to_ascii_lowercase).as_deref(),
+        optional(name)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
         Some("1" | "true" | "yes" | "on")
     )
 }
@@ -66,7 +73,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
 
 /// Parses a comma-separated list of durations (`30s,5m,30m`).
 pub fn parse_durations(s: &str) -> Result<Vec<Duration>, ConfigError> {
-    s.split(',').filter(|p| !p.trim().is_empty()).map(parse_duration).collect()
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(parse_duration)
+        .collect()
 }
 
 #[cfg(test)]
@@ -77,7 +87,11 @@ mod tests {
     fn durations() {
         assert_eq!(
             parse_durations("30s,5m,30m").unwrap(),
-            vec![Duration::from_secs(30), Duration::from_secs(300), Duration::from_secs(1800)]
+            vec![
+                Duration::from_secs(30),
+                Duration::from_secs(300),
+                Duration::from_secs(1800)
+            ]
         );
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));

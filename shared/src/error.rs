@@ -22,7 +22,9 @@ pub enum ApiError {
     #[error("missing Authorization header; send 'Authorization: Bearer <api key>'")]
     MissingApiKey,
     /// 403: an Authorization header that is not `Bearer <token>`.
-    #[error("the Authorization header must use the Bearer scheme: 'Authorization: Bearer <api key>'")]
+    #[error(
+        "the Authorization header must use the Bearer scheme: 'Authorization: Bearer <api key>'"
+    )]
     InvalidAuthScheme,
     /// 403: a Bearer token that matches no current key.
     #[error("the API key is not valid; it may have been regenerated")]
@@ -103,7 +105,11 @@ impl ApiError {
         }
     }
 
-    pub fn unprocessable(code: &'static str, field: Option<&str>, message: impl Into<String>) -> Self {
+    pub fn unprocessable(
+        code: &'static str,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
         ApiError::Unprocessable {
             code,
             message: message.into(),

@@ -17,7 +17,8 @@ pub fn json_response<T: Serialize + ?Sized>(status: u16, body: &T) -> Response<B
 
 pub fn raw_json_response(status: u16, body: String) -> Response<Body> {
     let mut res = Response::new(Body::Text(body));
-    *res.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    *res.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     res.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
@@ -42,7 +43,10 @@ pub fn error_body(err: &ApiError) -> serde_json::Value {
         ..
     } = err
     {
-        e.insert("next_window_opens_at".into(), crate::clock::rfc3339(*t).into());
+        e.insert(
+            "next_window_opens_at".into(),
+            crate::clock::rfc3339(*t).into(),
+        );
     }
     serde_json::json!({"success": false, "error": e})
 }
@@ -55,8 +59,10 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
     }
     let mut res = json_response(err.status(), &error_body(err));
     if let ApiError::Throttled = err {
-        res.headers_mut()
-            .insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+        res.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
     }
     res
 }
@@ -85,8 +91,14 @@ pub fn json_body(req: &Request) -> Result<&[u8], ApiError> {
         });
     }
     let ct = header(req, "content-type").unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let is_json = mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let is_json =
+        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);
     }
@@ -96,7 +108,10 @@ pub fn json_body(req: &Request) -> Result<&[u8], ApiError> {
 /// Parses a JSON object body; anything else is a 400 saying what was wrong.
 pub fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::body("invalid_json", "the request body is empty; send a JSON object"));
+        return Err(ApiError::body(
+            "invalid_json",
+            "the request body is empty; send a JSON object",
+        ));
     }
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::body(
@@ -108,7 +123,10 @@ pub fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Va
         serde_json::Value::Object(m) => Ok(m),
         other => Err(ApiError::body(
             "invalid_body",
-            format!("the request body must be a JSON object, not {}", json_type(&other)),
+            format!(
+                "the request body must be a JSON object, not {}",
+                json_type(&other)
+            ),
         )),
     }
 }

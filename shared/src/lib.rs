@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod key_rotation;
 pub mod model;
 pub mod phone;
 pub mod provider;

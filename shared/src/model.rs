@@ -65,7 +65,12 @@ pub struct Account {
 
 impl Account {
     /// A new account with API access on, no key, no webhook and no window.
-    pub fn new(id: impl Into<String>, name: impl Into<String>, plan: Plan, now: DateTime<Utc>) -> Self {
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        plan: Plan,
+        now: DateTime<Utc>,
+    ) -> Self {
         Account {
             id: id.into(),
             name: name.into(),

@@ -164,8 +164,14 @@ mod tests {
             let p = PhoneNumber::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
             assert_eq!(p.as_str(), ok);
         }
-        assert_eq!(PhoneNumber::parse("+15551234567").unwrap().country_code(), 1);
-        assert_eq!(PhoneNumber::parse("+35312345678").unwrap().country_code(), 353);
+        assert_eq!(
+            PhoneNumber::parse("+15551234567").unwrap().country_code(),
+            1
+        );
+        assert_eq!(
+            PhoneNumber::parse("+35312345678").unwrap().country_code(),
+            353
+        );
     }
 
     #[test]

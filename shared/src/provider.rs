@@ -40,9 +40,13 @@ impl ProviderError {
     /// A short reason for the call record (never contains credentials).
     pub fn reason(&self) -> String {
         match self {
-            ProviderError::Timeout(d) => format!("provider_timeout: no answer within {} ms", d.as_millis()),
+            ProviderError::Timeout(d) => {
+                format!("provider_timeout: no answer within {} ms", d.as_millis())
+            }
             ProviderError::Connect(_) => "provider_unreachable".to_string(),
-            ProviderError::Status { status, excerpt } => format!("provider_http_{status}: {excerpt}"),
+            ProviderError::Status { status, excerpt } => {
+                format!("provider_http_{status}: {excerpt}")
+            }
             ProviderError::Body(_) => "provider_bad_response".to_string(),
         }
     }
@@ -50,7 +54,8 @@ impl ProviderError {
 
 #[async_trait]
 pub trait VoiceProvider: Send + Sync {
-    async fn create_phone_call(&self, req: &CreatePhoneCall) -> Result<ProviderCall, ProviderError>;
+    async fn create_phone_call(&self, req: &CreatePhoneCall)
+        -> Result<ProviderCall, ProviderError>;
 }
 
 /// Retell's `POST /v2/create-phone-call`.
@@ -64,7 +69,9 @@ pub struct RetellClient {
 
 impl std::fmt::Debug for RetellClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RetellClient").field("base_url", &self.base_url).finish()
+        f.debug_struct("RetellClient")
+            .field("base_url", &self.base_url)
+            .finish()
     }
 }
 
@@ -89,7 +96,10 @@ const EXCERPT_BYTES: usize = 200;
 
 #[async_trait]
 impl VoiceProvider for RetellClient {
-    async fn create_phone_call(&self, req: &CreatePhoneCall) -> Result<ProviderCall, ProviderError> {
+    async fn create_phone_call(
+        &self,
+        req: &CreatePhoneCall,
+    ) -> Result<ProviderCall, ProviderError> {
         let res = self
             .http
             .post(format!("{}/v2/create-phone-call", self.base_url))
@@ -113,7 +123,8 @@ impl VoiceProvider for RetellClient {
             }
         })?;
         if !status.is_success() {
-            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(EXCERPT_BYTES)]).to_string();
+            let text =
+                String::from_utf8_lossy(&bytes[..bytes.len().min(EXCERPT_BYTES)]).to_string();
             return Err(ProviderError::Status {
                 status: status.as_u16(),
                 excerpt: text,

@@ -34,7 +34,11 @@ impl SecretStore for SecretsManager {
             .await
             .map_err(|e| match e.code() {
                 Some("ResourceNotFoundException") => SecretError::NotFound(name.to_string()),
-                _ => SecretError::Backend(format!("{}: {}", e.code().unwrap_or("unknown"), e.message().unwrap_or(""))),
+                _ => SecretError::Backend(format!(
+                    "{}: {}",
+                    e.code().unwrap_or("unknown"),
+                    e.message().unwrap_or("")
+                )),
             })?;
         out.secret_string()
             .map(str::to_string)
@@ -71,11 +75,21 @@ impl SecretStore for SecretsManager {
                         .send()
                         .await
                         .map(|_| ())
-                        .map_err(|e| SecretError::Backend(e.code().unwrap_or("unknown").to_string())),
-                    Err(e) => Err(SecretError::Backend(format!("{}: {}", e.code().unwrap_or("unknown"), e.message().unwrap_or("")))),
+                        .map_err(|e| {
+                            SecretError::Backend(e.code().unwrap_or("unknown").to_string())
+                        }),
+                    Err(e) => Err(SecretError::Backend(format!(
+                        "{}: {}",
+                        e.code().unwrap_or("unknown"),
+                        e.message().unwrap_or("")
+                    ))),
                 }
             }
-            Err(e) => Err(SecretError::Backend(format!("{}: {}", e.code().unwrap_or("unknown"), e.message().unwrap_or("")))),
+            Err(e) => Err(SecretError::Backend(format!(
+                "{}: {}",
+                e.code().unwrap_or("unknown"),
+                e.message().unwrap_or("")
+            ))),
         }
     }
 }

@@ -32,13 +32,21 @@ pub fn x_signature(api_key: &str, body: &[u8]) -> String {
 ///
 /// The secret is the account's API key bytes as they are (the spec's one shared secret), not a
 /// `whsec_` base64 secret; receivers using a Standard Webhooks library pass the key's bytes.
-pub fn standard_webhooks_signature(api_key: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
+pub fn standard_webhooks_signature(
+    api_key: &str,
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> String {
     let ts = timestamp.to_string();
     let mac = hmac(
         api_key.as_bytes(),
         &[msg_id.as_bytes(), b".", ts.as_bytes(), b".", body],
     );
-    format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac))
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac)
+    )
 }
 
 /// Constant-time comparison of two hex digests.
@@ -126,7 +134,10 @@ mod tests {
         let expected = hmac(b"k", &[b"evt_1.1700000000.{}"]);
         assert_eq!(
             sig,
-            format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(expected))
+            format!(
+                "v1,{}",
+                base64::engine::general_purpose::STANDARD.encode(expected)
+            )
         );
     }
 
@@ -136,16 +147,34 @@ mod tests {
         let body = br#"{"event":"call_ended"}"#;
         let h = sign_provider_callback("prov-key", body, 1_703_302_407_333);
         assert!(h.starts_with("v=1703302407333,d="));
-        assert_eq!(verify_provider_callback("prov-key", Some(&h), body, now), Ok(()));
+        assert_eq!(
+            verify_provider_callback("prov-key", Some(&h), body, now),
+            Ok(())
+        );
         // Within tolerance either side.
         let later = now + chrono::Duration::minutes(4);
-        assert_eq!(verify_provider_callback("prov-key", Some(&h), body, later), Ok(()));
+        assert_eq!(
+            verify_provider_callback("prov-key", Some(&h), body, later),
+            Ok(())
+        );
         use ProviderSignatureError::*;
         let expired = now + chrono::Duration::minutes(6);
-        assert_eq!(verify_provider_callback("prov-key", Some(&h), body, expired), Err(Expired));
-        assert_eq!(verify_provider_callback("prov-key", None, body, now), Err(Missing));
-        assert_eq!(verify_provider_callback("prov-key", Some("garbage"), body, now), Err(Malformed));
-        assert_eq!(verify_provider_callback("other-key", Some(&h), body, now), Err(Mismatch));
+        assert_eq!(
+            verify_provider_callback("prov-key", Some(&h), body, expired),
+            Err(Expired)
+        );
+        assert_eq!(
+            verify_provider_callback("prov-key", None, body, now),
+            Err(Missing)
+        );
+        assert_eq!(
+            verify_provider_callback("prov-key", Some("garbage"), body, now),
+            Err(Malformed)
+        );
+        assert_eq!(
+            verify_provider_callback("other-key", Some(&h), body, now),
+            Err(Mismatch)
+        );
         assert_eq!(
             verify_provider_callback("prov-key", Some(&h), br#"{"event":"call_analyzed"}"#, now),
             Err(Mismatch)

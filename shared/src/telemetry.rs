@@ -3,7 +3,11 @@
 
 pub fn init() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into())))
+        .or_else(|_| {
+            tracing_subscriber::EnvFilter::try_new(
+                std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into()),
+            )
+        })
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .json()

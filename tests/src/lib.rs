@@ -1,1 +1,10 @@
+//! Test support: the local AWS emulator, real HTTP peers on 127.0.0.1, API Gateway-shaped
+//! requests, an SDK call counter and account fixtures. Shared by every integration test.
 
+pub mod apigw;
+pub mod counting;
+pub mod emulator;
+pub mod fixtures;
+pub mod peer;
+
+pub use emulator::Emulator;

@@ -19,7 +19,8 @@ pub trait AccountStore: Send + Sync {
     /// Writes `next` over `previous` in one transaction with its key grant (the old key's grant
     /// removed when the key changed). `Conflict` if anyone wrote the account since `previous`
     /// was read; returns the account as stored (version bumped).
-    async fn save_account(&self, previous: &Account, next: &Account) -> Result<Account, StoreError>;
+    async fn save_account(&self, previous: &Account, next: &Account)
+        -> Result<Account, StoreError>;
     /// Creates or replaces an agent and its provider-id index entry. `Conflict` if the
     /// provider agent id already belongs to another agent.
     async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError>;
@@ -28,7 +29,10 @@ pub trait AccountStore: Send + Sync {
     /// All agents of the account, sorted by name.
     async fn agents(&self, account_id: &str) -> Result<Vec<Agent>, StoreError>;
     /// Our agent for a provider agent id (inbound calls).
-    async fn agent_by_provider_id(&self, provider_agent_id: &str) -> Result<Option<Agent>, StoreError>;
+    async fn agent_by_provider_id(
+        &self,
+        provider_agent_id: &str,
+    ) -> Result<Option<Agent>, StoreError>;
 }
 
 fn account_item(a: &Account) -> Result<Item, StoreError> {
@@ -50,7 +54,10 @@ fn account_item(a: &Account) -> Result<Item, StoreError> {
         .opt_s("key_last4", key.map(|k| k.last4.clone()))
         .opt_time("key_created_at", key.map(|k| k.created_at))
         .opt_s("webhook_url", a.webhook_url.clone())
-        .opt_s("default_agent_id", a.default_agent_id.map(|u| u.to_string()))
+        .opt_s(
+            "default_agent_id",
+            a.default_agent_id.map(|u| u.to_string()),
+        )
         .opt_s("calling_window", window)
         .time("created_at", a.created_at)
         .n("version", a.version)
@@ -99,7 +106,10 @@ fn grant_item(hash: &str, a: &Account) -> Result<Item, StoreError> {
         .s("account_id", &a.id)
         .s("plan", a.plan.as_str())
         .b("api_enabled", a.api_enabled)
-        .opt_s("default_agent_id", a.default_agent_id.map(|u| u.to_string()))
+        .opt_s(
+            "default_agent_id",
+            a.default_agent_id.map(|u| u.to_string()),
+        )
         .opt_s("calling_window", window)
         .build())
 }
@@ -122,7 +132,10 @@ fn agent_item(a: &Agent) -> Item {
         .s("agent_id", a.id.to_string())
         .s("name", &a.name)
         .s("provider_agent_id", &a.provider_agent_id)
-        .opt_s("phone_number", a.phone_number.as_ref().map(|p| p.as_str().to_string()))
+        .opt_s(
+            "phone_number",
+            a.phone_number.as_ref().map(|p| p.as_str().to_string()),
+        )
         .build()
 }
 
@@ -130,7 +143,9 @@ fn agent_from(item: &Item) -> Result<Agent, StoreError> {
     let r = ItemReader(item);
     let phone_number = r
         .opt_s("phone_number")?
-        .map(|p| PhoneNumber::parse(p).map_err(|e| StoreError::Corrupt(format!("agent phone: {e}"))))
+        .map(|p| {
+            PhoneNumber::parse(p).map_err(|e| StoreError::Corrupt(format!("agent phone: {e}")))
+        })
         .transpose()?;
     Ok(Agent {
         id: r.uuid("agent_id")?,
@@ -141,7 +156,12 @@ fn agent_from(item: &Item) -> Result<Agent, StoreError> {
     })
 }
 
-pub(crate) fn put(table: &str, item: Item, condition: Option<&str>, values: &[(&str, AttributeValue)]) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn put(
+    table: &str,
+    item: Item,
+    condition: Option<&str>,
+    values: &[(&str, AttributeValue)],
+) -> Result<TransactWriteItem, StoreError> {
     let mut p = Put::builder().table_name(table).set_item(Some(item));
     if let Some(c) = condition {
         p = p.condition_expression(c);
@@ -168,15 +188,25 @@ pub(crate) fn delete(table: &str, key: Item) -> Result<TransactWriteItem, StoreE
 
 /// Turns a cancelled transaction into `Conflict` (a condition lost) or a backend error.
 pub(crate) fn transaction_error<R: std::fmt::Debug>(
-    e: aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+    e: aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
 ) -> StoreError {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as T;
     if let Some(T::TransactionCanceledException(c)) = e.as_service_error() {
-        let codes: Vec<&str> = c.cancellation_reasons().iter().filter_map(|r| r.code()).collect();
+        let codes: Vec<&str> = c
+            .cancellation_reasons()
+            .iter()
+            .filter_map(|r| r.code())
+            .collect();
         if codes.contains(&"ConditionalCheckFailed") {
             return StoreError::Conflict(format!("transaction cancelled: {codes:?}"));
         }
-        if codes.iter().any(|c| *c == "TransactionConflict" || *c == "ThrottlingError") {
+        if codes
+            .iter()
+            .any(|c| *c == "TransactionConflict" || *c == "ThrottlingError")
+        {
             return StoreError::Conflict(format!("transaction conflict: {codes:?}"));
         }
     }
@@ -230,7 +260,11 @@ impl AccountStore for DynamoStore {
         Ok(())
     }
 
-    async fn save_account(&self, previous: &Account, next: &Account) -> Result<Account, StoreError> {
+    async fn save_account(
+        &self,
+        previous: &Account,
+        next: &Account,
+    ) -> Result<Account, StoreError> {
         let mut stored = next.clone();
         stored.version = previous.version + 1;
         let mut items = vec![put(
@@ -304,7 +338,10 @@ impl AccountStore for DynamoStore {
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":pk", AttributeValue::S(keys::account(account_id).0))
-                .expression_attribute_values(":prefix", AttributeValue::S(keys::AGENT_PREFIX.into()))
+                .expression_attribute_values(
+                    ":prefix",
+                    AttributeValue::S(keys::AGENT_PREFIX.into()),
+                )
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -326,7 +363,10 @@ impl AccountStore for DynamoStore {
         Ok(agents)
     }
 
-    async fn agent_by_provider_id(&self, provider_agent_id: &str) -> Result<Option<Agent>, StoreError> {
+    async fn agent_by_provider_id(
+        &self,
+        provider_agent_id: &str,
+    ) -> Result<Option<Agent>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -335,7 +375,9 @@ impl AccountStore for DynamoStore {
             .send()
             .await
             .map_err(backend)?;
-        let Some(item) = out.item() else { return Ok(None) };
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
         let r = ItemReader(item);
         self.agent(r.s("account_id")?, r.uuid("agent_id")?).await
     }

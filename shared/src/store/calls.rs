@@ -6,7 +6,9 @@ use super::{backend, keys, DynamoStore};
 use crate::error::StoreError;
 use crate::model::{Call, CallStatus, Direction, IdempotencyRecord, StoredResponse};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -48,11 +50,17 @@ pub trait CallStore: Send + Sync {
     ) -> Result<(), StoreError>;
     async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError>;
     /// The live (unexpired) record of an Idempotency-Key.
-    async fn idempotency(&self, account_id: &str, key: &str, now: DateTime<Utc>) -> Result<Option<IdempotencyRecord>, StoreError>;
+    async fn idempotency(
+        &self,
+        account_id: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
 }
 
 pub(crate) fn call_item(c: &Call) -> Result<Item, StoreError> {
-    let metadata = serde_json::to_string(&c.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let metadata =
+        serde_json::to_string(&c.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(ItemBuilder::keyed(keys::call(&c.id))
         .s("type", "call")
         .s("call_id", c.id.to_string())
@@ -88,7 +96,8 @@ pub(crate) fn call_from(item: &Item) -> Result<Call, StoreError> {
         account_id: r.s("account_id")?.to_string(),
         agent_id: r.uuid("agent_id")?,
         direction,
-        status: CallStatus::parse(status).ok_or_else(|| StoreError::Corrupt(format!("call status {status}")))?,
+        status: CallStatus::parse(status)
+            .ok_or_else(|| StoreError::Corrupt(format!("call status {status}")))?,
         phone_number: r.s("phone_number")?.to_string(),
         name: r.opt_s("name")?.map(str::to_string),
         email: r.opt_s("email")?.map(str::to_string),
@@ -113,14 +122,20 @@ fn idempotency_item(rec: &IdempotencyRecord) -> Item {
         .s("request_hash", &rec.request_hash)
         .s("call_id", rec.call_id.to_string())
         .opt_n("response_status", rec.response.as_ref().map(|r| r.status))
-        .opt_s("response_body", rec.response.as_ref().map(|r| r.body.clone()))
+        .opt_s(
+            "response_body",
+            rec.response.as_ref().map(|r| r.body.clone()),
+        )
         .n(super::TTL_ATTRIBUTE, ttl(rec.expires_at))
         .build()
 }
 
 fn idempotency_from(item: &Item) -> Result<IdempotencyRecord, StoreError> {
     let r = ItemReader(item);
-    let response = match (r.opt_n::<u16>("response_status")?, r.opt_s("response_body")?) {
+    let response = match (
+        r.opt_n::<u16>("response_status")?,
+        r.opt_s("response_body")?,
+    ) {
         (Some(status), Some(body)) => Some(StoredResponse {
             status,
             body: body.to_string(),
@@ -150,7 +165,10 @@ fn status_update(
         .update_expression(set)
         .condition_expression("#status = :queued")
         .expression_attribute_names("#status", "status")
-        .expression_attribute_values(":queued", AttributeValue::S(CallStatus::Queued.as_str().into()));
+        .expression_attribute_values(
+            ":queued",
+            AttributeValue::S(CallStatus::Queued.as_str().into()),
+        );
     for (k, v) in values {
         u = u.expression_attribute_values(k, v);
     }
@@ -189,7 +207,12 @@ impl CallStore for DynamoStore {
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         let items = vec![
-            put(&self.table, call_item(call)?, Some("attribute_not_exists(pk)"), &[])?,
+            put(
+                &self.table,
+                call_item(call)?,
+                Some("attribute_not_exists(pk)"),
+                &[],
+            )?,
             TransactWriteItem::builder().put(idem_put).build(),
         ];
         let res = self
@@ -212,7 +235,9 @@ impl CallStore for DynamoStore {
                             };
                             return match existing {
                                 Some(ex) => Ok(CreateCallOutcome::IdempotencyKeyExists(ex)),
-                                None => Err(StoreError::Conflict("idempotency record vanished".into())),
+                                None => {
+                                    Err(StoreError::Conflict("idempotency record vanished".into()))
+                                }
                             };
                         }
                     }
@@ -235,7 +260,10 @@ impl CallStore for DynamoStore {
             call_id,
             "SET #status = :dialing, provider_call_id = :p, updated_at = :t",
             vec![
-                (":dialing", AttributeValue::S(CallStatus::Dialing.as_str().into())),
+                (
+                    ":dialing",
+                    AttributeValue::S(CallStatus::Dialing.as_str().into()),
+                ),
                 (":p", AttributeValue::S(provider_call_id.into())),
                 (":t", AttributeValue::S(at_s.clone())),
             ],
@@ -254,7 +282,9 @@ impl CallStore for DynamoStore {
         let res = if items.len() == 1 {
             // One item: a plain conditional update is a cheaper round trip than a transaction.
             let item = items.remove(0);
-            let u = item.update.ok_or_else(|| StoreError::Backend("update missing".into()))?;
+            let u = item
+                .update
+                .ok_or_else(|| StoreError::Backend("update missing".into()))?;
             self.client
                 .update_item()
                 .table_name(u.table_name)
@@ -296,7 +326,10 @@ impl CallStore for DynamoStore {
                         .table_name(&self.table)
                         .set_key(Some(key_map(keys::idempotency(&rec.account_id, &rec.key))))
                         .update_expression("SET response_status = :s, response_body = :b")
-                        .expression_attribute_values(":s", AttributeValue::N(resp.status.to_string()))
+                        .expression_attribute_values(
+                            ":s",
+                            AttributeValue::N(resp.status.to_string()),
+                        )
                         .expression_attribute_values(":b", AttributeValue::S(resp.body.clone()))
                         .send()
                         .await
@@ -320,7 +353,10 @@ impl CallStore for DynamoStore {
             call_id,
             "SET #status = :failed, failure_reason = :r, updated_at = :t",
             vec![
-                (":failed", AttributeValue::S(CallStatus::Failed.as_str().into())),
+                (
+                    ":failed",
+                    AttributeValue::S(CallStatus::Failed.as_str().into()),
+                ),
                 (":r", AttributeValue::S(reason.into())),
                 (":t", AttributeValue::S(crate::clock::rfc3339_millis(at))),
             ],
@@ -353,7 +389,12 @@ impl CallStore for DynamoStore {
         out.item().map(call_from).transpose()
     }
 
-    async fn idempotency(&self, account_id: &str, key: &str, now: DateTime<Utc>) -> Result<Option<IdempotencyRecord>, StoreError> {
+    async fn idempotency(
+        &self,
+        account_id: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
         let out = self
             .client
             .get_item()

@@ -68,7 +68,12 @@ pub struct ItemReader<'a>(pub &'a Item);
 
 impl<'a> ItemReader<'a> {
     fn corrupt(&self, k: &str, what: &str) -> StoreError {
-        let pk = self.0.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("?");
+        let pk = self
+            .0
+            .get("pk")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+            .unwrap_or("?");
         StoreError::Corrupt(format!("{pk}: attribute {k} {what}"))
     }
     pub fn opt_s(&self, k: &str) -> Result<Option<&'a str>, StoreError> {
@@ -84,7 +89,10 @@ impl<'a> ItemReader<'a> {
     pub fn opt_n<T: std::str::FromStr>(&self, k: &str) -> Result<Option<T>, StoreError> {
         match self.0.get(k) {
             None | Some(AttributeValue::Null(_)) => Ok(None),
-            Some(AttributeValue::N(n)) => n.parse().map(Some).map_err(|_| self.corrupt(k, "is not a number")),
+            Some(AttributeValue::N(n)) => n
+                .parse()
+                .map(Some)
+                .map_err(|_| self.corrupt(k, "is not a number")),
             Some(_) => Err(self.corrupt(k, "is not a number")),
         }
     }
@@ -108,7 +116,8 @@ impl<'a> ItemReader<'a> {
             .transpose()
     }
     pub fn time(&self, k: &str) -> Result<DateTime<Utc>, StoreError> {
-        self.opt_time(k)?.ok_or_else(|| self.corrupt(k, "is missing"))
+        self.opt_time(k)?
+            .ok_or_else(|| self.corrupt(k, "is missing"))
     }
     pub fn opt_uuid(&self, k: &str) -> Result<Option<uuid::Uuid>, StoreError> {
         self.opt_s(k)?
@@ -116,11 +125,18 @@ impl<'a> ItemReader<'a> {
             .transpose()
     }
     pub fn uuid(&self, k: &str) -> Result<uuid::Uuid, StoreError> {
-        self.opt_uuid(k)?.ok_or_else(|| self.corrupt(k, "is missing"))
+        self.opt_uuid(k)?
+            .ok_or_else(|| self.corrupt(k, "is missing"))
     }
-    pub fn opt_json<T: serde::de::DeserializeOwned>(&self, k: &str) -> Result<Option<T>, StoreError> {
+    pub fn opt_json<T: serde::de::DeserializeOwned>(
+        &self,
+        k: &str,
+    ) -> Result<Option<T>, StoreError> {
         self.opt_s(k)?
-            .map(|s| serde_json::from_str(s).map_err(|e| self.corrupt(k, &format!("is not valid JSON ({e})"))))
+            .map(|s| {
+                serde_json::from_str(s)
+                    .map_err(|e| self.corrupt(k, &format!("is not valid JSON ({e})")))
+            })
             .transpose()
     }
 }

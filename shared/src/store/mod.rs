@@ -70,7 +70,11 @@ impl DynamoStore {
             .index_name(GSI1)
             .key_schema(key("gsi1pk", KeyType::Hash)?)
             .key_schema(key("gsi1sk", KeyType::Range)?)
-            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         let res = self
@@ -143,16 +147,25 @@ pub mod keys {
     }
     pub const AGENT_PREFIX: &str = "AGENT#";
     pub fn provider_agent(provider_agent_id: &str) -> (String, String) {
-        (format!("PROVIDER_AGENT#{provider_agent_id}"), "PROVIDER_AGENT".into())
+        (
+            format!("PROVIDER_AGENT#{provider_agent_id}"),
+            "PROVIDER_AGENT".into(),
+        )
     }
     pub fn call(id: &uuid::Uuid) -> (String, String) {
         (format!("CALL#{id}"), "CALL".into())
     }
     pub fn provider_call(provider_call_id: &str) -> (String, String) {
-        (format!("PROVIDER_CALL#{provider_call_id}"), "PROVIDER_CALL".into())
+        (
+            format!("PROVIDER_CALL#{provider_call_id}"),
+            "PROVIDER_CALL".into(),
+        )
     }
     pub fn idempotency(account_id: &str, key: &str) -> (String, String) {
-        (format!("IDEMPOTENCY#{account_id}#{key}"), "IDEMPOTENCY".into())
+        (
+            format!("IDEMPOTENCY#{account_id}#{key}"),
+            "IDEMPOTENCY".into(),
+        )
     }
     pub fn event(id: &uuid::Uuid) -> (String, String) {
         (format!("EVENT#{id}"), "EVENT".into())
@@ -178,3 +191,7 @@ pub mod keys {
         format!("ACCOUNT#{account_id}#OUTCOME#{outcome}")
     }
 }
+
+/// Every storage port at once, for functions that hold one `Arc<dyn Store>`.
+pub trait Store: AccountStore + CallStore + EventStore + DeliveryLog {}
+impl<T: AccountStore + CallStore + EventStore + DeliveryLog> Store for T {}

@@ -1,0 +1,115 @@
+//! `Idempotency-Key`: the same key and body within 24 h get the first answer and place no
+//! second call; the same key with another body is a 409.
+//!
+//! Only successful answers are remembered. When the provider fails (502) the key is released,
+//! so retrying with the same key is safe and places the call then.
+
+use crate::Deps;
+use lambda_http::{Body, Request, Response};
+use shared::http::{header, raw_json_response};
+use shared::model::IdempotencyRecord;
+use shared::signature::sha256_hex;
+use shared::ApiError;
+use std::time::Duration;
+
+pub const TTL: chrono::Duration = chrono::Duration::hours(24);
+pub const MAX_KEY_LEN: usize = 255;
+const POLL: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub key: String,
+    /// SHA-256 of the raw request body.
+    pub request_hash: String,
+}
+
+impl IdempotencyKey {
+    pub fn from_request(req: &Request, raw_body: &[u8]) -> Result<Option<Self>, ApiError> {
+        let Some(v) = req.headers().get("idempotency-key") else {
+            return Ok(None);
+        };
+        let bad = || {
+            ApiError::bad_request(
+                "invalid_idempotency_key",
+                "Idempotency-Key",
+                format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} printable ASCII characters"),
+            )
+        };
+        let key = v.to_str().map_err(|_| bad())?;
+        if key.is_empty()
+            || key.len() > MAX_KEY_LEN
+            || !key.bytes().all(|b| (0x20..0x7f).contains(&b))
+        {
+            return Err(bad());
+        }
+        let _ = header; // headers are read through the typed map above
+        Ok(Some(IdempotencyKey {
+            key: key.to_string(),
+            request_hash: sha256_hex(raw_body),
+        }))
+    }
+}
+
+fn replayed(rec: &IdempotencyRecord) -> Option<Response<Body>> {
+    rec.response.as_ref().map(|r| {
+        let mut res = raw_json_response(r.status, r.body.clone());
+        res.headers_mut().insert(
+            "idempotent-replayed",
+            http::HeaderValue::from_static("true"),
+        );
+        res
+    })
+}
+
+/// The answer for a key that is already taken.
+pub async fn answer_existing(
+    existing: IdempotencyRecord,
+    key: &IdempotencyKey,
+    deps: &Deps,
+) -> Result<Response<Body>, ApiError> {
+    if existing.request_hash != key.request_hash {
+        return Err(ApiError::IdempotencyKeyReused);
+    }
+    if let Some(res) = replayed(&existing) {
+        return Ok(res);
+    }
+    // The first request is still dialing: wait for its answer rather than dial again.
+    let deadline = tokio::time::Instant::now() + deps.idempotency_wait;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(POLL).await;
+        match deps
+            .store
+            .idempotency(&existing.account_id, &key.key, deps.clock.now())
+            .await?
+        {
+            Some(rec) if rec.request_hash != key.request_hash => {
+                return Err(ApiError::IdempotencyKeyReused)
+            }
+            Some(rec) => {
+                if let Some(res) = replayed(&rec) {
+                    return Ok(res);
+                }
+            }
+            // Released: the first request failed at the provider and answered 502.
+            None => return Err(ApiError::ProviderUnavailable),
+        }
+    }
+    Err(ApiError::IdempotencyKeyInProgress)
+}
+
+/// On an error path: if this key already has an answer for this body, that answer.
+pub async fn replay(
+    account_id: &str,
+    key: &IdempotencyKey,
+    deps: &Deps,
+) -> Result<Option<Response<Body>>, ApiError> {
+    match deps
+        .store
+        .idempotency(account_id, &key.key, deps.clock.now())
+        .await?
+    {
+        None => Ok(None),
+        Some(rec) if rec.request_hash != key.request_hash => Err(ApiError::IdempotencyKeyReused),
+        Some(rec) => Ok(replayed(&rec)),
+    }
+}

@@ -1,0 +1,329 @@
+//! The trigger-call request body: every rule of the spec's "Request Fields", each failure a
+//! 400 that names the field.
+
+use serde_json::{Map, Value};
+use shared::http::json_type;
+use shared::phone::PhoneNumber;
+use shared::ApiError;
+use uuid::Uuid;
+
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// `metadata` as compact JSON may be at most this many bytes (it travels in every webhook).
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+const FIELDS: [&str; 5] = ["phone", "name", "email", "agent_id", "metadata"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerCall {
+    pub phone: PhoneNumber,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub agent_id: Option<Uuid>,
+    pub metadata: Map<String, Value>,
+}
+
+fn wrong_type(field: &str, expected: &str, got: &Value) -> ApiError {
+    ApiError::bad_request(
+        "invalid_type",
+        field,
+        format!("{field} must be {expected}, not {}", json_type(got)),
+    )
+}
+
+fn string<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, ApiError> {
+    match body.get(field) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(wrong_type(
+            field,
+            "a string (omit the field to leave it out)",
+            other,
+        )),
+    }
+}
+
+pub fn parse(body: &Map<String, Value>) -> Result<TriggerCall, ApiError> {
+    if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(
+            "unknown_field",
+            unknown,
+            format!(
+                "unknown field {unknown:?}; allowed fields are phone, name, email, agent_id, metadata (custom data goes inside metadata)"
+            ),
+        ));
+    }
+    let phone = match body.get("phone") {
+        None => {
+            return Err(ApiError::bad_request(
+                "missing_field",
+                "phone",
+                "phone is required, in E.164 format, e.g. \"+15551234567\"",
+            ))
+        }
+        Some(Value::String(s)) => PhoneNumber::parse(s)
+            .map_err(|e| ApiError::bad_request("invalid_phone", "phone", e.to_string()))?,
+        Some(other) => {
+            return Err(wrong_type(
+                "phone",
+                "a string in E.164 format, e.g. \"+15551234567\"",
+                other,
+            ))
+        }
+    };
+    let name = string(body, "name")?.map(validate_name).transpose()?;
+    let email = string(body, "email")?.map(validate_email).transpose()?;
+    let agent_id = string(body, "agent_id")?
+        .map(|s| {
+            Uuid::parse_str(s).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_agent_id",
+                    "agent_id",
+                    "agent_id must be a UUID, e.g. \"4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11\"",
+                )
+            })
+        })
+        .transpose()?;
+    let metadata = match body.get("metadata") {
+        None => Map::new(),
+        Some(Value::Object(m)) => {
+            let size = serde_json::to_vec(m).map(|v| v.len()).unwrap_or(usize::MAX);
+            if size > MAX_METADATA_BYTES {
+                return Err(ApiError::bad_request(
+                    "metadata_too_large",
+                    "metadata",
+                    format!(
+                        "metadata is {size} bytes as JSON; the limit is {MAX_METADATA_BYTES} bytes"
+                    ),
+                ));
+            }
+            m.clone()
+        }
+        Some(other) => {
+            return Err(wrong_type(
+                "metadata",
+                "an object of key-value pairs",
+                other,
+            ))
+        }
+    };
+    Ok(TriggerCall {
+        phone,
+        name,
+        email,
+        agent_id,
+        metadata,
+    })
+}
+
+fn validate_name(s: &str) -> Result<String, ApiError> {
+    let chars = s.chars().count();
+    if chars > MAX_NAME_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "name",
+            format!("name is {chars} characters; the limit is {MAX_NAME_CHARS}"),
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "name",
+            "name must not contain control characters",
+        ));
+    }
+    Ok(s.trim().to_string())
+}
+
+/// A plausible address: one `@`, a non-empty local part of at most 64 bytes, a domain with a
+/// dot and sane labels. Deliverability is not our business; typos like a missing `@` are.
+fn validate_email(s: &str) -> Result<String, ApiError> {
+    let bad = |why: &str| {
+        ApiError::bad_request(
+            "invalid_email",
+            "email",
+            format!("email is not a valid address: {why}"),
+        )
+    };
+    if s.chars().count() > MAX_EMAIL_CHARS {
+        return Err(bad("longer than 254 characters"));
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("contains whitespace"));
+    }
+    let (local, domain) = s.rsplit_once('@').ok_or_else(|| bad("missing '@'"))?;
+    if local.is_empty() || local.len() > 64 || local.contains('@') && !local.starts_with('"') {
+        return Err(bad(
+            "the part before '@' is empty, too long or has another '@'",
+        ));
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Err(bad("misplaced '.' before '@'"));
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2
+        || labels.iter().any(|l| {
+            l.is_empty()
+                || l.len() > 63
+                || l.starts_with('-')
+                || l.ends_with('-')
+                || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+    {
+        return Err(bad("the domain after '@' is not valid"));
+    }
+    Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn p(v: Value) -> Result<TriggerCall, ApiError> {
+        parse(v.as_object().expect("object"))
+    }
+
+    fn err(v: Value) -> (String, Option<String>, String) {
+        let e = p(v).unwrap_err();
+        (
+            e.code().to_string(),
+            e.field().map(str::to_string),
+            e.to_string(),
+        )
+    }
+
+    #[test]
+    fn spec_example_is_accepted() {
+        let r = p(json!({"phone": "+15551234567", "name": "Jane Smith", "email": "jane@example.com",
+            "agent_id": "4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11", "metadata": {"source": "crm", "n": [1, 2]}}))
+        .unwrap();
+        assert_eq!(r.phone.as_str(), "+15551234567");
+        assert_eq!(r.name.as_deref(), Some("Jane Smith"));
+        assert_eq!(r.email.as_deref(), Some("jane@example.com"));
+        assert_eq!(
+            r.agent_id.unwrap().to_string(),
+            "4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11"
+        );
+        assert_eq!(r.metadata["source"], "crm");
+        let minimal = p(json!({"phone": "+15551234567"})).unwrap();
+        assert_eq!(minimal.name, None);
+        assert!(minimal.metadata.is_empty());
+    }
+
+    #[test]
+    fn field_errors_table() {
+        let cases: Vec<(Value, &str, &str)> = vec![
+            (json!({}), "missing_field", "phone"),
+            (json!({"phone": 15551234567u64}), "invalid_type", "phone"),
+            (json!({"phone": null}), "invalid_type", "phone"),
+            (
+                json!({"phone": "+1 (555) 123-4567"}),
+                "invalid_phone",
+                "phone",
+            ),
+            (json!({"phone": "555-1234"}), "invalid_phone", "phone"),
+            (
+                json!({"phone": "+15551234567", "name": 7}),
+                "invalid_type",
+                "name",
+            ),
+            (
+                json!({"phone": "+15551234567", "name": null}),
+                "invalid_type",
+                "name",
+            ),
+            (
+                json!({"phone": "+15551234567", "name": "x".repeat(201)}),
+                "invalid_name",
+                "name",
+            ),
+            (
+                json!({"phone": "+15551234567", "name": "a\u{0007}b"}),
+                "invalid_name",
+                "name",
+            ),
+            (
+                json!({"phone": "+15551234567", "email": "jane.example.com"}),
+                "invalid_email",
+                "email",
+            ),
+            (
+                json!({"phone": "+15551234567", "email": "jane@localhost"}),
+                "invalid_email",
+                "email",
+            ),
+            (
+                json!({"phone": "+15551234567", "email": "ja ne@example.com"}),
+                "invalid_email",
+                "email",
+            ),
+            (
+                json!({"phone": "+15551234567", "email": format!("{}@example.com", "a".repeat(250))}),
+                "invalid_email",
+                "email",
+            ),
+            (
+                json!({"phone": "+15551234567", "agent_id": "agent-7"}),
+                "invalid_agent_id",
+                "agent_id",
+            ),
+            (
+                json!({"phone": "+15551234567", "agent_id": 7}),
+                "invalid_type",
+                "agent_id",
+            ),
+            (
+                json!({"phone": "+15551234567", "metadata": [1]}),
+                "invalid_type",
+                "metadata",
+            ),
+            (
+                json!({"phone": "+15551234567", "metadata": "x"}),
+                "invalid_type",
+                "metadata",
+            ),
+            (
+                json!({"phone": "+15551234567", "metadata": {"blob": "x".repeat(MAX_METADATA_BYTES)}}),
+                "metadata_too_large",
+                "metadata",
+            ),
+            (
+                json!({"phone": "+15551234567", "agentId": "x"}),
+                "unknown_field",
+                "agentId",
+            ),
+            (
+                json!({"phone": "+15551234567", "phone_number": "x"}),
+                "unknown_field",
+                "phone_number",
+            ),
+        ];
+        for (body, code, field) in cases {
+            let (c, f, msg) = err(body.clone());
+            assert_eq!(
+                (c.as_str(), f.as_deref()),
+                (code, Some(field)),
+                "{body}: {msg}"
+            );
+            assert!(!msg.is_empty());
+        }
+    }
+
+    #[test]
+    fn near_miss_phone_message_shows_fix() {
+        let (_, _, msg) = err(json!({"phone": "+1 (555) 123-4567"}));
+        assert!(msg.contains("\"+15551234567\""), "{msg}");
+    }
+
+    #[test]
+    fn unicode_is_fine_where_text_is_free() {
+        let r = p(
+            json!({"phone": "+15551234567", "name": "Zoë Ñúñez 山田", "email": "zoë@exämple.de",
+            "metadata": {"note": "☎️ call back"}}),
+        )
+        .unwrap();
+        assert_eq!(r.name.as_deref(), Some("Zoë Ñúñez 山田"));
+        // 200 characters of multi-byte text is within the limit (characters, not bytes).
+        assert!(p(json!({"phone": "+15551234567", "name": "山".repeat(200)})).is_ok());
+    }
+}
