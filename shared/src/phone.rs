@@ -97,12 +97,9 @@ fn strict(input: &str) -> Result<PhoneNumber, PhoneError> {
 fn suggest(input: &str) -> Option<String> {
     let trimmed = input.trim();
     let mut out = String::with_capacity(16);
-    let rest = if let Some(r) = trimmed.strip_prefix('+') {
-        r
-    } else if let Some(r) = trimmed.strip_prefix("00") {
-        r
-    } else {
-        return None;
+    let rest = match trimmed.strip_prefix('+') {
+        Some(r) => r,
+        None => trimmed.strip_prefix("00")?,
     };
     for c in rest.chars() {
         match c {

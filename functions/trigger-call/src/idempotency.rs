@@ -6,7 +6,7 @@
 
 use crate::Deps;
 use lambda_http::{Body, Request, Response};
-use shared::http::{header, raw_json_response};
+use shared::http::raw_json_response;
 use shared::model::IdempotencyRecord;
 use shared::signature::sha256_hex;
 use shared::ApiError;
@@ -42,7 +42,6 @@ impl IdempotencyKey {
         {
             return Err(bad());
         }
-        let _ = header; // headers are read through the typed map above
         Ok(Some(IdempotencyKey {
             key: key.to_string(),
             request_hash: sha256_hex(raw_body),

@@ -27,7 +27,7 @@ pub async fn trigger_call(req: &Request, deps: &Deps) -> Result<Response<Body>, 
         Err(e) => match &idem {
             Some(k) => idempotency::replay(&grant.account_id, k, deps)
                 .await?
-                .map_or(Err(e), Ok),
+                .ok_or(e),
             None => Err(e),
         },
     }

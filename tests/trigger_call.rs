@@ -1,0 +1,762 @@
+//! trigger-call and the calls route against the emulator, with a real HTTP server as the
+//! voice provider.
+
+use chrono::{DateTime, Utc};
+use integration_tests::apigw::{parts, ApiRequest};
+use integration_tests::counting::{counting_dynamodb, counting_secrets, CallCounter};
+use integration_tests::fixtures::{self, Seeded};
+use integration_tests::peer::{Recorded, Reply, TestServer};
+use integration_tests::Emulator;
+use serde_json::{json, Value};
+use shared::clock::{Clock, FixedClock, SystemClock};
+use shared::model::{CallStatus, Plan};
+use shared::provider::RetellClient;
+use shared::secrets::{ProviderSecret, SecretStore};
+use shared::store::{CallStore, DynamoStore};
+use std::sync::Arc;
+use std::time::Duration;
+use trigger_call::{handle, Deps};
+
+const PROVIDER_KEY: &str = "prov-test-key";
+
+struct Harness {
+    store: DynamoStore,
+    seeded: Seeded,
+    provider: TestServer,
+    deps: Deps,
+    dynamo_calls: CallCounter,
+    emulator: Emulator,
+}
+
+fn provider_ok(
+    delay: Duration,
+) -> impl Fn(Recorded, usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send>>
+       + Send
+       + Sync
+       + 'static {
+    move |_, i| {
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            Reply::json(
+                201,
+                json!({"call_id": format!("prov_call_{i}"), "call_status": "registered", "direction": "outbound"}),
+            )
+        })
+    }
+}
+
+async fn harness_with(provider: TestServer, timeout: Duration, clock: Arc<dyn Clock>) -> Harness {
+    let emulator = Emulator::connect().await;
+    let (client, dynamo_calls) = counting_dynamodb(&emulator.config);
+    let store = emulator.table_with_client(client).await;
+    let secrets = emulator.secrets();
+    let seeded = fixtures::agency(&store, &secrets).await;
+    let deps = Deps {
+        store: Arc::new(store.clone()),
+        provider: Arc::new(
+            RetellClient::new(&provider.url(), PROVIDER_KEY.into(), timeout).expect("client"),
+        ),
+        clock,
+        idempotency_wait: Duration::from_secs(5),
+    };
+    dynamo_calls.reset();
+    Harness {
+        store,
+        seeded,
+        provider,
+        deps,
+        dynamo_calls,
+        emulator,
+    }
+}
+
+async fn harness() -> Harness {
+    let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
+    harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await
+}
+
+fn trigger(key: &str, body: Value) -> ApiRequest {
+    ApiRequest::post("/api/trigger-call")
+        .bearer(key)
+        .json(&body)
+}
+
+async fn send(h: &Harness, req: ApiRequest) -> (u16, Value) {
+    parts(&handle(req.build(), &h.deps).await)
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<none>")
+}
+
+#[tokio::test]
+async fn places_a_call_and_answers_exactly_as_the_spec_says() {
+    let h = harness().await;
+    let (status, body) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+15551234567", "name": "Jane Smith", "email": "jane@example.com", "metadata": {"source": "crm"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let call_id = body["call_id"].as_str().expect("call_id").to_string();
+    assert_eq!(body, json!({"success": true, "call_id": call_id}));
+    uuid::Uuid::parse_str(&call_id).expect("call_id is a UUID");
+
+    // The provider got exactly the contract's request.
+    let reqs = h.provider.requests();
+    assert_eq!(reqs.len(), 1);
+    let r = &reqs[0];
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, "/v2/create-phone-call");
+    assert_eq!(
+        r.header("authorization"),
+        Some(format!("Bearer {PROVIDER_KEY}").as_str())
+    );
+    let sent = r.json();
+    assert_eq!(sent["from_number"], "+14155550100");
+    assert_eq!(sent["to_number"], "+15551234567");
+    assert_eq!(
+        sent["override_agent_id"],
+        h.seeded.agent.provider_agent_id.as_str()
+    );
+    assert_eq!(
+        sent["metadata"],
+        json!({"call_id": call_id, "account_id": h.seeded.account.id})
+    );
+    assert_eq!(
+        sent["retell_llm_dynamic_variables"],
+        json!({"name": "Jane Smith", "email": "jane@example.com"})
+    );
+
+    // The record moved to dialing with the provider's id.
+    let call = h
+        .store
+        .call(call_id.parse().unwrap())
+        .await
+        .unwrap()
+        .expect("call record");
+    assert_eq!(call.status, CallStatus::Dialing);
+    assert_eq!(call.provider_call_id.as_deref(), Some("prov_call_0"));
+    assert_eq!(call.agent_id, h.seeded.agent.id);
+    assert_eq!(call.metadata["source"], "crm");
+
+    // And the calls route shows it.
+    let (status, body) = send(
+        &h,
+        ApiRequest::get(&format!("/api/calls/{call_id}")).bearer(&h.seeded.api_key),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "dialing");
+    assert_eq!(body["phone_number"], "+15551234567");
+    assert_eq!(body["agent_id"], h.seeded.agent.id.to_string());
+    assert_eq!(body["failure_reason"], Value::Null);
+}
+
+#[tokio::test]
+async fn happy_path_stays_within_four_dynamodb_round_trips_and_no_secrets_calls() {
+    let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
+    let mut h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
+    // Cold start: the provider secret is read once, as main.rs does.
+    let (sm_client, sm_calls) = counting_secrets(&h.emulator.config);
+    let sm = shared::secrets::SecretsManager::new(sm_client);
+    let secret_name = Emulator::unique("provider-secret");
+    sm.put(&secret_name, &json!({"api_key": PROVIDER_KEY}).to_string())
+        .await
+        .unwrap();
+    sm_calls.reset();
+    let secret = ProviderSecret::load(&sm, &secret_name).await.unwrap();
+    h.deps.provider = Arc::new(
+        RetellClient::new(&h.provider.url(), secret.api_key, Duration::from_secs(5)).unwrap(),
+    );
+    assert_eq!(sm_calls.count(), 1);
+
+    for (i, idem) in [None, Some("budget-key-1")].into_iter().enumerate() {
+        h.dynamo_calls.reset();
+        let mut req = trigger(
+            &h.seeded.api_key,
+            json!({"phone": "+15551234567", "name": format!("n{i}")}),
+        );
+        if let Some(k) = idem {
+            req = req.header("idempotency-key", k);
+        }
+        let (status, body) = send(&h, req).await;
+        assert_eq!(status, 200, "{body}");
+        let ops = h.dynamo_calls.operations();
+        assert!(
+            ops.len() <= 4,
+            "happy path used {} DynamoDB round trips: {ops:?}",
+            ops.len()
+        );
+        // key grant, agent, call record (+ idempotency record), dialing (+ stored answer)
+        let expected: &[&str] = match idem {
+            None => &["GetItem", "GetItem", "PutItem", "UpdateItem"],
+            Some(_) => &[
+                "GetItem",
+                "GetItem",
+                "TransactWriteItems",
+                "TransactWriteItems",
+            ],
+        };
+        assert_eq!(ops, expected);
+    }
+    assert_eq!(
+        sm_calls.count(),
+        1,
+        "warm requests must not call Secrets Manager"
+    );
+}
+
+#[tokio::test]
+async fn each_authentication_failure_has_its_own_code() {
+    let h = harness().await;
+    let body = json!({"phone": "+15551234567"});
+    let cases = [
+        (
+            ApiRequest::post("/api/trigger-call").json(&body),
+            "missing_api_key",
+        ),
+        (
+            ApiRequest::post("/api/trigger-call")
+                .json(&body)
+                .header("authorization", &format!("Basic {}", h.seeded.api_key)),
+            "invalid_auth_scheme",
+        ),
+        (
+            ApiRequest::post("/api/trigger-call")
+                .json(&body)
+                .header("authorization", &h.seeded.api_key),
+            "invalid_auth_scheme",
+        ),
+        (
+            trigger("bvai_live_not-a-real-key", body.clone()),
+            "invalid_api_key",
+        ),
+        (
+            ApiRequest::post("/api/trigger-call")
+                .json(&body)
+                .header("authorization", "Bearer "),
+            "invalid_auth_scheme",
+        ),
+    ];
+    for (req, code) in cases {
+        let (status, res) = send(&h, req).await;
+        assert_eq!((status, error_code(&res)), (403, code), "{res}");
+        assert_eq!(res["success"], false);
+        // Nothing about the account leaks into a refusal.
+        assert!(!res.to_string().contains(&h.seeded.account.id));
+    }
+    // Scheme is case-insensitive.
+    let (status, _) = send(
+        &h,
+        ApiRequest::post("/api/trigger-call")
+            .json(&body)
+            .header("authorization", &format!("bearer {}", h.seeded.api_key)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(h.provider.requests().len() == 1);
+
+    // API access switched off.
+    fixtures::update_account(&h.store, &h.seeded.account.id, |a| a.api_enabled = false).await;
+    let (status, res) = send(&h, trigger(&h.seeded.api_key, body.clone())).await;
+    assert_eq!((status, error_code(&res)), (403, "api_access_disabled"));
+    assert_eq!(
+        res,
+        json!({"success": false, "error": {"code": "api_access_disabled", "message": "API access is disabled for this account; enable it on the integration page"}})
+    );
+
+    // A plan without the integration.
+    let secrets = h.emulator.secrets();
+    let pro = fixtures::account_with(&h.store, &secrets, Plan::Pro, true).await;
+    let (status, res) = send(&h, trigger(&pro.api_key, body.clone())).await;
+    assert_eq!((status, error_code(&res)), (403, "plan_required"));
+    let (status, res) = send(
+        &h,
+        ApiRequest::get(&format!("/api/calls/{}", uuid::Uuid::new_v4())).bearer(&pro.api_key),
+    )
+    .await;
+    assert_eq!((status, error_code(&res)), (403, "plan_required"));
+    assert_eq!(
+        h.provider.requests().len(),
+        1,
+        "no refused request reached the provider"
+    );
+}
+
+#[tokio::test]
+async fn body_errors_are_clear_and_place_nothing() {
+    let h = harness().await;
+    let key = h.seeded.api_key.clone();
+    let base = || ApiRequest::post("/api/trigger-call").bearer(&key);
+    let huge = json!({"phone": "+15551234567", "metadata": {"blob": "x".repeat(70 * 1024)}});
+    let cases: Vec<(ApiRequest, u16, &str, Option<&str>)> = vec![
+        (
+            base()
+                .header("content-type", "text/plain")
+                .body("{\"phone\":\"+15551234567\"}"),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            base().body("{\"phone\":\"+15551234567\"}"),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (base().json(&huge), 413, "payload_too_large", None),
+        (
+            base()
+                .header("content-type", "application/json")
+                .body("{\"phone\": "),
+            400,
+            "invalid_json",
+            None,
+        ),
+        (
+            base().header("content-type", "application/json").body(""),
+            400,
+            "invalid_json",
+            None,
+        ),
+        (
+            base()
+                .header("content-type", "application/json")
+                .body("[\"+15551234567\"]"),
+            400,
+            "invalid_body",
+            None,
+        ),
+        (
+            base()
+                .header("content-type", "application/json")
+                .body("\"+15551234567\""),
+            400,
+            "invalid_body",
+            None,
+        ),
+        (
+            base().json(&json!({"phone": 15551234567u64})),
+            400,
+            "invalid_type",
+            Some("phone"),
+        ),
+        (
+            base().json(&json!({"phone": null})),
+            400,
+            "invalid_type",
+            Some("phone"),
+        ),
+        (
+            base().json(&json!({"name": "Jane"})),
+            400,
+            "missing_field",
+            Some("phone"),
+        ),
+        (
+            base().json(&json!({"phone": "+1 (555) 123-4567"})),
+            400,
+            "invalid_phone",
+            Some("phone"),
+        ),
+        (
+            base().json(&json!({"phone": "+15551234567", "metadata": ["a"]})),
+            400,
+            "invalid_type",
+            Some("metadata"),
+        ),
+        (
+            base().json(&json!({"phone": "+15551234567", "email": "nope"})),
+            400,
+            "invalid_email",
+            Some("email"),
+        ),
+        (
+            base().json(&json!({"phone": "+15551234567", "agent_id": "abc"})),
+            400,
+            "invalid_agent_id",
+            Some("agent_id"),
+        ),
+        (
+            base().json(&json!({"phone": "+15551234567", "callback_url": "https://x"})),
+            400,
+            "unknown_field",
+            Some("callback_url"),
+        ),
+        (
+            base().json(&json!({"phone": "+15551234567", "name": "n".repeat(201)})),
+            400,
+            "invalid_name",
+            Some("name"),
+        ),
+        (
+            base()
+                .json(&json!({"phone": "+15551234567"}))
+                .header("idempotency-key", &"k".repeat(256)),
+            400,
+            "invalid_idempotency_key",
+            Some("Idempotency-Key"),
+        ),
+    ];
+    for (req, status, code, field) in cases {
+        let (s, res) = send(&h, req).await;
+        assert_eq!((s, error_code(&res)), (status, code), "{res}");
+        assert_eq!(res["error"]["field"].as_str(), field, "{res}");
+        assert!(res["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+    }
+    let (_, res) = send(&h, base().json(&json!({"phone": "+1 (555) 123-4567"}))).await;
+    assert!(
+        res["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("+15551234567"),
+        "{res}"
+    );
+    assert!(
+        h.provider.requests().is_empty(),
+        "no invalid request reached the provider"
+    );
+
+    // Unicode where text is free, and a base64-encoded body (API Gateway may send one).
+    let (s, res) = send(&h, base().json(&json!({"phone": "+15551234567", "name": "Zoë 山田 ☎️", "metadata": {"note": "ünïcödé"}}))).await;
+    assert_eq!(s, 200, "{res}");
+    let (s, res) = send(
+        &h,
+        base()
+            .header("content-type", "application/json; charset=utf-8")
+            .base64_body(br#"{"phone":"+15551234567"}"#),
+    )
+    .await;
+    assert_eq!(s, 200, "{res}");
+    assert_eq!(
+        h.provider.requests()[0].json()["retell_llm_dynamic_variables"]["name"],
+        "Zoë 山田 ☎️"
+    );
+}
+
+#[tokio::test]
+async fn agent_resolution_errors() {
+    let h = harness().await;
+    let key = h.seeded.api_key.clone();
+    let secrets = h.emulator.secrets();
+
+    // Unknown agent and another account's agent look exactly alike.
+    let other = fixtures::agency(&h.store, &secrets).await;
+    let unknown = uuid::Uuid::new_v4();
+    let (s1, r1) = send(
+        &h,
+        trigger(
+            &key,
+            json!({"phone": "+15551234567", "agent_id": unknown.to_string()}),
+        ),
+    )
+    .await;
+    let (s2, r2) = send(
+        &h,
+        trigger(
+            &key,
+            json!({"phone": "+15551234567", "agent_id": other.agent.id.to_string()}),
+        ),
+    )
+    .await;
+    assert_eq!((s1, error_code(&r1)), (404, "agent_not_found"));
+    assert_eq!((s2, error_code(&r2)), (404, "agent_not_found"));
+    assert_eq!(
+        r1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(&unknown.to_string(), "ID"),
+        r2["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(&other.agent.id.to_string(), "ID")
+    );
+
+    // An agent without a phone number.
+    let silent = fixtures::agent(&h.store, &h.seeded.account.id, "No Line", None).await;
+    let (s, r) = send(
+        &h,
+        trigger(
+            &key,
+            json!({"phone": "+15551234567", "agent_id": silent.id.to_string()}),
+        ),
+    )
+    .await;
+    assert_eq!((s, error_code(&r)), (422, "agent_has_no_phone_number"));
+
+    // An explicit agent of the account is used instead of the default.
+    let second = fixtures::agent(
+        &h.store,
+        &h.seeded.account.id,
+        "Closer",
+        Some("+442071838750"),
+    )
+    .await;
+    let (s, r) = send(
+        &h,
+        trigger(
+            &key,
+            json!({"phone": "+15551234567", "agent_id": second.id.to_string()}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        h.provider.requests()[0].json()["from_number"],
+        "+442071838750"
+    );
+
+    // No default agent and none given.
+    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+        a.default_agent_id = None
+    })
+    .await;
+    let (s, r) = send(&h, trigger(&key, json!({"phone": "+15551234567"}))).await;
+    assert_eq!((s, error_code(&r)), (422, "no_default_agent"));
+    assert_eq!(h.provider.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn calling_window_closed_says_when_it_opens() {
+    // Monday 2025-06-16 08:00 in New York (12:00Z); window 09:00-17:00 weekdays.
+    let now: DateTime<Utc> = "2025-06-16T12:00:00Z".parse().unwrap();
+    let clock = Arc::new(FixedClock::new(now));
+    let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
+    let h = harness_with(provider, Duration::from_secs(5), clock.clone()).await;
+    let window: shared::calling_window::CallingWindow = serde_json::from_value(json!({
+        "time_zone": "America/New_York",
+        "days": {"mon": {"start": "09:00", "end": "17:00"}, "tue": {"start": "09:00", "end": "17:00"}}
+    }))
+    .unwrap();
+    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+        a.calling_window = Some(window)
+    })
+    .await;
+    let (s, r) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})),
+    )
+    .await;
+    assert_eq!((s, error_code(&r)), (422, "outside_calling_window"), "{r}");
+    assert_eq!(r["error"]["next_window_opens_at"], "2025-06-16T13:00:00Z");
+    assert!(h.provider.requests().is_empty());
+
+    clock.set("2025-06-16T13:00:00Z".parse().unwrap());
+    let (s, r) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+}
+
+#[tokio::test]
+async fn idempotency_key_replays_and_refuses_reuse() {
+    let h = harness().await;
+    let key = h.seeded.api_key.clone();
+    let body = json!({"phone": "+15551234567", "name": "Jane"});
+    let req = || trigger(&key, body.clone()).header("idempotency-key", "order-42");
+    let (s1, r1) = send(&h, req()).await;
+    let (s2, r2) = send(&h, req()).await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(r1, r2, "same key and body -> the same answer");
+    assert_eq!(h.provider.requests().len(), 1, "no second call placed");
+
+    let (s, r) = send(
+        &h,
+        trigger(&key, json!({"phone": "+15557654321"})).header("idempotency-key", "order-42"),
+    )
+    .await;
+    assert_eq!((s, error_code(&r)), (409, "idempotency_key_reused"));
+
+    // Keys are per account: another account may use the same key.
+    let secrets = h.emulator.secrets();
+    let other = fixtures::agency(&h.store, &secrets).await;
+    let (s, r) = send(
+        &h,
+        trigger(&other.api_key, body.clone()).header("idempotency-key", "order-42"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_ne!(r["call_id"], r1["call_id"]);
+
+    // A replay still answers even if the call could not be placed now (window closed since).
+    let closed: shared::calling_window::CallingWindow =
+        serde_json::from_value(json!({"time_zone": "UTC", "days": {}})).unwrap();
+    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+        a.calling_window = Some(closed)
+    })
+    .await;
+    let (s3, r3) = send(&h, req()).await;
+    assert_eq!((s3, &r3), (200, &r1));
+    assert_eq!(h.provider.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn concurrent_requests_with_one_key_place_one_call() {
+    let provider = TestServer::start(provider_ok(Duration::from_millis(400))).await;
+    let h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
+    let body = json!({"phone": "+15551234567"});
+    let reqs: Vec<_> = (0..6)
+        .map(|_| {
+            trigger(&h.seeded.api_key, body.clone())
+                .header("idempotency-key", "concurrent-1")
+                .build()
+        })
+        .collect();
+    let results = futures::future::join_all(reqs.into_iter().map(|r| handle(r, &h.deps))).await;
+    let answers: Vec<(u16, Value)> = results.iter().map(parts).collect();
+    assert_eq!(
+        h.provider.requests().len(),
+        1,
+        "exactly one call placed: {answers:?}"
+    );
+    let first = &answers[0];
+    for a in &answers {
+        assert_eq!(a, first, "every duplicate gets the first answer");
+    }
+    assert_eq!(first.0, 200);
+}
+
+#[tokio::test]
+async fn provider_error_gives_502_and_marks_the_call_failed() {
+    let provider = TestServer::fixed(500, json!({"error": "internal"})).await;
+    let h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
+    let (s, r) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"}))
+            .header("idempotency-key", "retry-me"),
+    )
+    .await;
+    assert_eq!((s, error_code(&r)), (502, "provider_unavailable"), "{r}");
+    assert!(!r.to_string().contains(PROVIDER_KEY));
+    assert_calls_all_failed(&h, "provider_http_500").await;
+
+    // The key was released: the retry reaches the provider again rather than replaying a 502.
+    let (s, _) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"}))
+            .header("idempotency-key", "retry-me"),
+    )
+    .await;
+    assert_eq!(s, 502);
+    assert_eq!(h.provider.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn provider_hanging_past_the_timeout_gives_502() {
+    let provider = TestServer::start(|_, _| async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Reply::status(201)
+    })
+    .await;
+    let h = harness_with(provider, Duration::from_millis(300), Arc::new(SystemClock)).await;
+    let (s, r) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})),
+    )
+    .await;
+    assert_eq!((s, error_code(&r)), (502, "provider_unavailable"));
+    assert_calls_all_failed(&h, "provider_timeout").await;
+}
+
+/// Every call record of the account is `failed` with the reason, none left `queued`; the calls
+/// route shows the same.
+async fn assert_calls_all_failed(h: &Harness, reason_prefix: &str) {
+    let out = h
+        .emulator
+        .dynamodb()
+        .scan()
+        .table_name(h.store.table())
+        .filter_expression("#t = :call")
+        .expression_attribute_names("#t", "type")
+        .expression_attribute_values(
+            ":call",
+            aws_sdk_dynamodb::types::AttributeValue::S("call".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let items = out.items();
+    assert!(!items.is_empty());
+    for item in items {
+        let id: uuid::Uuid = item["call_id"].as_s().unwrap().parse().unwrap();
+        let call = h.store.call(id).await.unwrap().unwrap();
+        assert_eq!(call.status, CallStatus::Failed);
+        assert!(
+            call.failure_reason
+                .as_deref()
+                .unwrap_or("")
+                .starts_with(reason_prefix),
+            "{:?}",
+            call.failure_reason
+        );
+        let (s, body) = send(
+            h,
+            ApiRequest::get(&format!("/api/calls/{id}")).bearer(&h.seeded.api_key),
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(body["status"], "failed");
+        assert!(body["failure_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with(reason_prefix));
+    }
+}
+
+#[tokio::test]
+async fn calls_route_hides_other_accounts_and_routes_are_strict() {
+    let h = harness().await;
+    let (_, r) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})),
+    )
+    .await;
+    let call_id = r["call_id"].as_str().unwrap().to_string();
+    let secrets = h.emulator.secrets();
+    let other = fixtures::agency(&h.store, &secrets).await;
+
+    let (s, theirs) = send(
+        &h,
+        ApiRequest::get(&format!("/api/calls/{call_id}")).bearer(&other.api_key),
+    )
+    .await;
+    let missing = uuid::Uuid::new_v4();
+    let (s2, none) = send(
+        &h,
+        ApiRequest::get(&format!("/api/calls/{missing}")).bearer(&other.api_key),
+    )
+    .await;
+    assert_eq!((s, error_code(&theirs)), (404, "call_not_found"));
+    assert_eq!((s2, error_code(&none)), (404, "call_not_found"));
+    assert_eq!(
+        theirs["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(&call_id, "ID"),
+        none["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(&missing.to_string(), "ID")
+    );
+    let (s, r) = send(
+        &h,
+        ApiRequest::get("/api/calls/not-a-uuid").bearer(&h.seeded.api_key),
+    )
+    .await;
+    assert_eq!((s, error_code(&r)), (404, "call_not_found"));
+    let (s, _) = send(&h, ApiRequest::get(&format!("/api/calls/{call_id}"))).await;
+    assert_eq!(s, 403);
+    let (s, r) = send(
+        &h,
+        ApiRequest::get("/api/trigger-call").bearer(&h.seeded.api_key),
+    )
+    .await;
+    assert_eq!((s, error_code(&r)), (405, "method_not_allowed"));
+    let (s, r) = send(&h, ApiRequest::get("/api/nope").bearer(&h.seeded.api_key)).await;
+    assert_eq!((s, error_code(&r)), (404, "not_found"));
+}
