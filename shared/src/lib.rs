@@ -7,6 +7,7 @@ pub mod aws;
 pub mod calling_window;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod http;
 pub mod key_rotation;
