@@ -5,12 +5,14 @@
 //! builders below are the only place it is spelled out in code.
 
 pub mod accounts;
+pub mod attempts;
 pub mod calls;
 pub mod deliveries;
 pub mod events;
 pub mod item;
 
 pub use accounts::AccountStore;
+pub use attempts::{AttemptLedger, Claim};
 pub use calls::{CallStore, CreateCallOutcome};
 pub use deliveries::{DeliveryLog, DeliveryPage};
 pub use events::EventStore;
@@ -193,5 +195,5 @@ pub mod keys {
 }
 
 /// Every storage port at once, for functions that hold one `Arc<dyn Store>`.
-pub trait Store: AccountStore + CallStore + EventStore + DeliveryLog {}
-impl<T: AccountStore + CallStore + EventStore + DeliveryLog> Store for T {}
+pub trait Store: AccountStore + CallStore + EventStore + DeliveryLog + AttemptLedger {}
+impl<T: AccountStore + CallStore + EventStore + DeliveryLog + AttemptLedger> Store for T {}
