@@ -240,9 +240,8 @@ const ALL_STATUSES: [CallStatus; 6] = [
     CallStatus::Failed,
 ];
 
-/// An UpdateItem that moves a call to `to` only from a status of lower rank, setting what
-/// `progress` knows plus `extra` assignments. Returns (update expression, condition, names,
-/// values).
+/// The parts of an UpdateItem that moves a call to `to` only from a status of lower rank,
+/// setting what `progress` knows plus `extra` assignments.
 struct ForwardUpdate {
     update: String,
     condition: String,
