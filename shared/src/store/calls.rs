@@ -4,12 +4,13 @@ use super::accounts::{put, transaction_error};
 use super::item::{key_map, ttl, Item, ItemBuilder, ItemReader};
 use super::{backend, keys, DynamoStore};
 use crate::error::StoreError;
-use crate::model::{Call, CallStatus, Direction, IdempotencyRecord, StoredResponse};
+use crate::model::{Call, CallStatus, Direction, EventRecord, IdempotencyRecord, StoredResponse};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// What `create_call` did.
@@ -19,6 +20,28 @@ pub enum CreateCallOutcome {
     /// The Idempotency-Key is already taken (by a finished or a running request); nothing was
     /// written.
     IdempotencyKeyExists(IdempotencyRecord),
+}
+
+/// What a provider callback learned about a call. `None` fields are left as stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallProgress {
+    /// Recorded only if the call has none yet (trigger-call normally wrote it).
+    pub provider_call_id: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<i64>,
+    pub disconnection_reason: Option<String>,
+}
+
+/// The provider's analysis, kept on the completed call record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallCompletion<'a> {
+    pub summary: &'a str,
+    /// `positive`, `neutral`, `negative` or `unknown`.
+    pub sentiment: &'a str,
+    /// The one `call.completed` event of the call, stored in the same transaction.
+    pub event: &'a EventRecord,
+    pub event_expires_at: DateTime<Utc>,
 }
 
 #[async_trait]
@@ -56,6 +79,36 @@ pub trait CallStore: Send + Sync {
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    /// Moves the call forward to `to` (`in_progress` or `ended`) with what a callback learned.
+    /// Only forward: `Ok(false)`, and nothing written, when the call is already at or past
+    /// `to` (by `CallStatus::rank`) or does not exist.
+    async fn advance_call(
+        &self,
+        call_id: Uuid,
+        to: CallStatus,
+        progress: &CallProgress,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Completes the call and stores its one event, in one transaction: the call moves to
+    /// `completed` with the event's id only if it has no event yet and is not past `completed`,
+    /// and the event item is new. `Ok(false)`, and nothing written, when the condition fails
+    /// (another callback completed it first, or the call is unknown or failed).
+    async fn complete_call(
+        &self,
+        call_id: Uuid,
+        progress: &CallProgress,
+        completion: &CallCompletion<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Our call id for a provider call id, from the index written with inbound calls.
+    async fn call_id_by_provider_call(
+        &self,
+        provider_call_id: &str,
+    ) -> Result<Option<Uuid>, StoreError>;
+    /// Writes a new inbound call with its provider-call index entry, atomically, unless the
+    /// provider call id is already indexed. Returns the id of the call that owns the provider
+    /// call id: `call.id` when created, the existing call's when another callback won.
+    async fn create_inbound_call(&self, call: &Call) -> Result<Uuid, StoreError>;
 }
 
 pub(crate) fn call_item(c: &Call) -> Result<Item, StoreError> {
@@ -175,6 +228,102 @@ fn status_update(
     Ok(TransactWriteItem::builder()
         .update(u.build().map_err(|e| StoreError::Backend(e.to_string()))?)
         .build())
+}
+
+/// Every status, for building "is before this one" conditions from `CallStatus::rank`.
+const ALL_STATUSES: [CallStatus; 6] = [
+    CallStatus::Queued,
+    CallStatus::Dialing,
+    CallStatus::InProgress,
+    CallStatus::Ended,
+    CallStatus::Completed,
+    CallStatus::Failed,
+];
+
+/// The parts of an UpdateItem that moves a call to `to` only from a status of lower rank,
+/// setting what `progress` knows plus `extra` assignments.
+struct ForwardUpdate {
+    update: String,
+    condition: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+fn forward_update(
+    to: CallStatus,
+    progress: &CallProgress,
+    at: DateTime<Utc>,
+    extra: &[(&str, AttributeValue)],
+) -> ForwardUpdate {
+    let mut sets = vec!["#status = :to".to_string(), "updated_at = :at".to_string()];
+    let mut values = HashMap::from([
+        (":to".to_string(), AttributeValue::S(to.as_str().into())),
+        (
+            ":at".to_string(),
+            AttributeValue::S(crate::clock::rfc3339_millis(at)),
+        ),
+    ]);
+    let mut set = |attr: &str, v: Option<AttributeValue>| {
+        if let Some(v) = v {
+            sets.push(format!("{attr} = :{attr}"));
+            values.insert(format!(":{attr}"), v);
+        }
+    };
+    let time =
+        |t: Option<DateTime<Utc>>| t.map(|t| AttributeValue::S(crate::clock::rfc3339_millis(t)));
+    set("started_at", time(progress.started_at));
+    set("ended_at", time(progress.ended_at));
+    set(
+        "duration_seconds",
+        progress
+            .duration_seconds
+            .map(|d| AttributeValue::N(d.to_string())),
+    );
+    set(
+        "disconnection_reason",
+        progress.disconnection_reason.clone().map(AttributeValue::S),
+    );
+    for (attr, v) in extra {
+        set(attr, Some(v.clone()));
+    }
+    if let Some(p) = &progress.provider_call_id {
+        sets.push("provider_call_id = if_not_exists(provider_call_id, :provider_call_id)".into());
+        values.insert(":provider_call_id".into(), AttributeValue::S(p.clone()));
+    }
+    let before: Vec<String> = ALL_STATUSES
+        .iter()
+        .filter(|s| s.rank() < to.rank())
+        .enumerate()
+        .map(|(i, s)| {
+            values.insert(format!(":from{i}"), AttributeValue::S(s.as_str().into()));
+            format!(":from{i}")
+        })
+        .collect();
+    let condition = if before.is_empty() {
+        // Nothing ranks below `to`: the condition can never hold.
+        "attribute_not_exists(pk) AND attribute_exists(pk)".to_string()
+    } else {
+        format!("#status IN ({})", before.join(", "))
+    };
+    ForwardUpdate {
+        update: format!("SET {}", sets.join(", ")),
+        condition,
+        names: HashMap::from([("#status".to_string(), "status".to_string())]),
+        values,
+    }
+}
+
+fn provider_call_item(provider_call_id: &str, call: &Call) -> Item {
+    ItemBuilder::keyed(keys::provider_call(provider_call_id))
+        .s("type", "provider_call")
+        .s("provider_call_id", provider_call_id)
+        .s("call_id", call.id.to_string())
+        .s("account_id", &call.account_id)
+        .build()
+}
+
+fn is_condition_failure(reason: Option<&aws_sdk_dynamodb::types::CancellationReason>) -> bool {
+    reason.and_then(|r| r.code()) == Some("ConditionalCheckFailed")
 }
 
 #[async_trait]
@@ -409,5 +558,160 @@ impl CallStore for DynamoStore {
             .map(idempotency_from)
             .transpose()?
             .filter(|r| r.expires_at > now))
+    }
+
+    async fn advance_call(
+        &self,
+        call_id: Uuid,
+        to: CallStatus,
+        progress: &CallProgress,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let u = forward_update(to, progress, at, &[]);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::call(&call_id))))
+            .update_expression(u.update)
+            .condition_expression(u.condition)
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .send()
+            .await;
+        match res.map_err(backend) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn complete_call(
+        &self,
+        call_id: Uuid,
+        progress: &CallProgress,
+        completion: &CallCompletion<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let u = forward_update(
+            CallStatus::Completed,
+            progress,
+            at,
+            &[
+                ("summary", AttributeValue::S(completion.summary.into())),
+                ("sentiment", AttributeValue::S(completion.sentiment.into())),
+                (
+                    "event_id",
+                    AttributeValue::S(completion.event.id.to_string()),
+                ),
+            ],
+        );
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::call(&call_id))))
+            .update_expression(u.update)
+            .condition_expression(format!(
+                "attribute_not_exists(event_id) AND {}",
+                u.condition
+            ))
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let event = super::events::event_item(completion.event, completion.event_expires_at)?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            put(&self.table, event, Some("attribute_not_exists(pk)"), &[])?,
+        ];
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as T;
+                if let Some(T::TransactionCanceledException(c)) = e.as_service_error() {
+                    // Only the call's condition decides "already completed"; anything else
+                    // (a conflicting transaction, throttling) is an error worth a retry.
+                    if is_condition_failure(c.cancellation_reasons().first()) {
+                        return Ok(false);
+                    }
+                }
+                Err(transaction_error(e))
+            }
+        }
+    }
+
+    async fn call_id_by_provider_call(
+        &self,
+        provider_call_id: &str,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::provider_call(provider_call_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        out.item()
+            .map(|item| ItemReader(item).uuid("call_id"))
+            .transpose()
+    }
+
+    async fn create_inbound_call(&self, call: &Call) -> Result<Uuid, StoreError> {
+        let provider_call_id = call
+            .provider_call_id
+            .as_deref()
+            .ok_or_else(|| StoreError::Backend("inbound call without provider call id".into()))?;
+        let index = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(provider_call_item(provider_call_id, call)))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().put(index).build(),
+            put(
+                &self.table,
+                call_item(call)?,
+                Some("attribute_not_exists(pk)"),
+                &[],
+            )?,
+        ];
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(call.id),
+            Err(e) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as T;
+                if let Some(T::TransactionCanceledException(c)) = e.as_service_error() {
+                    let reason = c.cancellation_reasons().first();
+                    if is_condition_failure(reason) {
+                        if let Some(item) = reason.and_then(|r| r.item()).filter(|i| !i.is_empty())
+                        {
+                            return ItemReader(item).uuid("call_id");
+                        }
+                        // Not every DynamoDB returns the old item; read it.
+                        return self
+                            .call_id_by_provider_call(provider_call_id)
+                            .await?
+                            .ok_or_else(|| {
+                                StoreError::Conflict("provider call index vanished".into())
+                            });
+                    }
+                }
+                Err(transaction_error(e))
+            }
+        }
     }
 }

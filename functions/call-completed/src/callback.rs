@@ -1,0 +1,143 @@
+//! One provider callback: verify its signature, parse it, find our call, move the call forward.
+//!
+//! Every answer the provider should not retry is a 2xx: callbacks we apply, callbacks that
+//! change nothing (duplicates, out of order), and callbacks we cannot use (unknown agent or
+//! call, events we do not handle). Only a failure on our side (storage, queue) is a 5xx, so
+//! the provider's retry finishes the work.
+
+use crate::resolve::{resolve, Resolution};
+use crate::Deps;
+use lambda_http::{Body, Request, Response};
+use shared::event::{ProviderCallObject, ProviderCallback, ProviderEvent};
+use shared::http::{body_bytes, header, json_response};
+use shared::model::CallStatus;
+use shared::signature::verify_provider_callback;
+use shared::store::calls::CallProgress;
+use shared::ApiError;
+
+/// The provider's signature header.
+pub const SIGNATURE_HEADER: &str = "x-retell-signature";
+
+/// Largest callback accepted: Lambda's own request limit. A long call's transcript with word
+/// timings runs to megabytes, so the API's 64 KiB limit does not apply here.
+pub const MAX_CALLBACK_BYTES: usize = 6 * 1024 * 1024;
+
+pub async fn provider_callback(req: &Request, deps: &Deps) -> Result<Response<Body>, ApiError> {
+    let body = body_bytes(req);
+    if body.len() > MAX_CALLBACK_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            size: body.len(),
+            limit: MAX_CALLBACK_BYTES,
+        });
+    }
+    if let Err(e) = verify_provider_callback(
+        &deps.provider_secret.api_key,
+        header(req, SIGNATURE_HEADER),
+        body,
+        deps.clock.now(),
+    ) {
+        // The reason is logged for the operator; the header itself never is.
+        tracing::warn!(reason = %e, "provider callback refused: signature");
+        return Ok(invalid_signature());
+    }
+    let callback = parse(body)?;
+    let Some(event) = ProviderEvent::parse(&callback.event) else {
+        tracing::info!(event = %callback.event, "provider callback ignored: event not handled");
+        return Ok(ignored("unsupported_event"));
+    };
+    let call = match resolve(&callback.call, deps).await? {
+        Resolution::Call(call) => call,
+        Resolution::Ignored(reason) => return Ok(ignored(reason)),
+    };
+    match event {
+        ProviderEvent::CallStarted => {
+            advance(call.id, CallStatus::InProgress, &callback.call, event, deps).await
+        }
+        ProviderEvent::CallEnded => {
+            advance(call.id, CallStatus::Ended, &callback.call, event, deps).await
+        }
+        ProviderEvent::CallAnalyzed => crate::complete::complete(&call, &callback.call, deps).await,
+    }
+}
+
+/// 400 for a body that is not JSON or not a callback; the message says what is wrong.
+fn parse(body: &[u8]) -> Result<ProviderCallback, ApiError> {
+    let callback: ProviderCallback = serde_json::from_slice(body).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Syntax | Category::Eof | Category::Io => ApiError::body(
+                "invalid_json",
+                format!("the callback body is not valid JSON: {e}"),
+            ),
+            Category::Data => ApiError::body(
+                "invalid_callback",
+                format!("the callback body is not a provider callback: {e}"),
+            ),
+        }
+    })?;
+    if callback.call.call_id.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_callback",
+            "call.call_id",
+            "call.call_id must not be empty",
+        ));
+    }
+    Ok(callback)
+}
+
+/// What a callback's call object tells about the call's progress.
+pub fn progress(obj: &ProviderCallObject) -> CallProgress {
+    CallProgress {
+        provider_call_id: Some(obj.call_id.clone()),
+        started_at: obj.started_at(),
+        ended_at: obj.ended_at(),
+        duration_seconds: obj.duration_seconds(),
+        disconnection_reason: obj.disconnection_reason.clone(),
+    }
+}
+
+async fn advance(
+    call_id: uuid::Uuid,
+    to: CallStatus,
+    obj: &ProviderCallObject,
+    event: ProviderEvent,
+    deps: &Deps,
+) -> Result<Response<Body>, ApiError> {
+    let changed = deps
+        .store
+        .advance_call(call_id, to, &progress(obj), deps.clock.now())
+        .await?;
+    if changed {
+        tracing::info!(%call_id, event = event.as_str(), status = to.as_str(), "call moved forward");
+    } else {
+        tracing::info!(%call_id, event = event.as_str(), "callback changed nothing (duplicate or out of order)");
+    }
+    Ok(applied(call_id, changed, None))
+}
+
+/// `200 {"success": true, "call_id", "changed", "event_id"?}`.
+pub fn applied(call_id: uuid::Uuid, changed: bool, event_id: Option<uuid::Uuid>) -> Response<Body> {
+    let mut body = serde_json::json!({"success": true, "call_id": call_id, "changed": changed});
+    if let Some(e) = event_id {
+        body["event_id"] = e.to_string().into();
+    }
+    json_response(200, &body)
+}
+
+/// `200 {"success": true, "ignored": "<reason>"}`: acknowledged so the provider stops retrying.
+pub fn ignored(reason: &'static str) -> Response<Body> {
+    json_response(
+        200,
+        &serde_json::json!({"success": true, "ignored": reason}),
+    )
+}
+
+fn invalid_signature() -> Response<Body> {
+    json_response(
+        401,
+        &serde_json::json!({"success": false, "error": {
+            "code": "invalid_signature",
+            "message": "the x-retell-signature header is missing, malformed, expired or does not match the body"
+        }}),
+    )
+}

@@ -1,0 +1,1282 @@
+//! The provider's callback -> call record -> one `call.completed` event on SQS, against the
+//! emulator (real DynamoDB and SQS through the AWS SDK) with signed callbacks.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use integration_tests::apigw::{parts, ApiRequest};
+use integration_tests::fixtures::{self, Seeded};
+use integration_tests::peer::{Reply, TestServer};
+use integration_tests::Emulator;
+use serde_json::{json, Value};
+use shared::clock::FixedClock;
+use shared::error::QueueError;
+use shared::model::{Agent, Call, CallStatus, Direction, EventRecord};
+use shared::queue::{DeliveryMessage, EventQueue, SqsQueue};
+use shared::secrets::ProviderSecret;
+use shared::signature::sign_provider_callback;
+use shared::store::calls::{CallCompletion, CallProgress};
+use shared::store::events::{EventStore, PLAIN_PAYLOAD_MAX_BYTES};
+use shared::store::{AccountStore, CallStore, DynamoStore};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+const PROVIDER_KEY: &str = "key_test_provider_0123456789abcdef";
+/// The provider's call: started 15:30:00Z, ended 15:33:05Z (the provider contract's example).
+const START_MS: i64 = 1_750_001_400_000;
+const END_MS: i64 = 1_750_001_585_000;
+/// Our clock: shortly after the call ended; callbacks are signed at this time.
+const NOW_MS: i64 = 1_750_001_600_000;
+const ROUTE: &str = "/hooks/voice-provider";
+
+fn at_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).expect("valid time")
+}
+
+struct Env {
+    emu: Emulator,
+    store: DynamoStore,
+    queue_url: String,
+    clock: Arc<FixedClock>,
+    deps: call_completed::Deps,
+    seeded: Seeded,
+}
+
+async fn env() -> Env {
+    env_with_queue(|q| Arc::new(q)).await
+}
+
+/// An environment whose events queue is `wrap(real SQS adapter)`.
+async fn env_with_queue(wrap: impl FnOnce(SqsQueue) -> Arc<dyn EventQueue>) -> Env {
+    let emu = Emulator::connect().await;
+    let store = emu.table().await;
+    let queue_url = emu.queue().await;
+    let seeded = fixtures::agency(&store, &emu.secrets()).await;
+    let clock = Arc::new(FixedClock::new(at_ms(NOW_MS)));
+    let deps = call_completed::Deps {
+        store: Arc::new(store.clone()),
+        queue: wrap(SqsQueue::new(emu.sqs(), &queue_url)),
+        provider_secret: ProviderSecret {
+            api_key: PROVIDER_KEY.into(),
+        },
+        clock: clock.clone(),
+    };
+    Env {
+        emu,
+        store,
+        queue_url,
+        clock,
+        deps,
+        seeded,
+    }
+}
+
+/// The provider's stages of one call.
+#[derive(Clone, Copy, PartialEq)]
+enum Stage {
+    Started,
+    Ended,
+    Analyzed,
+}
+
+impl Stage {
+    fn event(self) -> &'static str {
+        match self {
+            Stage::Started => "call_started",
+            Stage::Ended => "call_ended",
+            Stage::Analyzed => "call_analyzed",
+        }
+    }
+}
+
+/// A provider call object as the provider sends it at `stage`.
+#[derive(Clone)]
+struct ProviderCall {
+    call_id: String,
+    agent_id: String,
+    direction: &'static str,
+    from: String,
+    to: String,
+    metadata: Option<Value>,
+    transcript: Value,
+    sentiment: &'static str,
+    summary: &'static str,
+}
+
+impl ProviderCall {
+    fn outbound(call: &Call, agent: &Agent) -> ProviderCall {
+        ProviderCall {
+            call_id: call
+                .provider_call_id
+                .clone()
+                .unwrap_or_else(|| "prov_unset".into()),
+            agent_id: agent.provider_agent_id.clone(),
+            direction: "outbound",
+            from: "+14155550100".into(),
+            to: call.phone_number.clone(),
+            metadata: Some(json!({"call_id": call.id.to_string(), "account_id": call.account_id})),
+            transcript: default_transcript(),
+            sentiment: "Positive",
+            summary: "The customer asked about pricing.",
+        }
+    }
+
+    fn inbound(provider_agent_id: &str) -> ProviderCall {
+        ProviderCall {
+            call_id: format!("prov_in_{}", Uuid::new_v4().simple()),
+            agent_id: provider_agent_id.into(),
+            direction: "inbound",
+            from: "+15557654321".into(),
+            to: "+14155550100".into(),
+            metadata: None,
+            transcript: json!([
+                {"role": "agent", "content": "Northwind, Ava speaking.", "words": [{"word": "Northwind,", "start": 0.4, "end": 0.9}]},
+                {"role": "user", "content": "Hi, I'd like to reschedule my appointment.", "words": [{"word": "Hi,", "start": 3.7, "end": 3.9}]}
+            ]),
+            sentiment: "Neutral",
+            summary: "The caller asked to reschedule.",
+        }
+    }
+
+    fn body(&self, stage: Stage) -> Value {
+        self.body_as(stage.event(), stage)
+    }
+
+    fn body_as(&self, event: &str, stage: Stage) -> Value {
+        let mut call = json!({
+            "call_id": self.call_id,
+            "agent_id": self.agent_id,
+            "call_status": if stage == Stage::Started { "ongoing" } else { "ended" },
+            "direction": self.direction,
+            "from_number": self.from,
+            "to_number": self.to,
+            "start_timestamp": START_MS,
+        });
+        if let Some(m) = &self.metadata {
+            call["metadata"] = m.clone();
+        }
+        if stage != Stage::Started {
+            call["end_timestamp"] = END_MS.into();
+            call["duration_ms"] = (END_MS - START_MS).into();
+            call["disconnection_reason"] = "user_hangup".into();
+            call["transcript_object"] = self.transcript.clone();
+        }
+        if stage == Stage::Analyzed {
+            call["call_analysis"] = json!({
+                "call_summary": self.summary,
+                "user_sentiment": self.sentiment,
+                "call_successful": true,
+                "in_voicemail": false
+            });
+        }
+        json!({"event": event, "call": call})
+    }
+}
+
+fn default_transcript() -> Value {
+    json!([
+        {"role": "agent", "content": "Hi, this is Ava from Northwind.", "words": [{"word": "Hi,", "start": 1.0, "end": 1.3}, {"word": "this", "start": 1.3, "end": 1.5}]},
+        {"role": "user", "content": "Hello, what is this about?", "words": [{"word": "Hello,", "start": 4.2, "end": 4.6}]},
+        {"role": "agent", "content": "Your enquiry about the enterprise plan — ça va?", "words": [{"word": "Your", "start": 6.75, "end": 7.0}]}
+    ])
+}
+
+impl Env {
+    fn sign(&self, body: &str) -> String {
+        sign_provider_callback(PROVIDER_KEY, body.as_bytes(), self.clock_ms())
+    }
+
+    fn clock_ms(&self) -> i64 {
+        use shared::clock::Clock;
+        self.clock.now().timestamp_millis()
+    }
+
+    /// Sends a raw body with the given signature header (or none).
+    async fn post_raw(&self, body: &str, signature: Option<&str>) -> (u16, Value) {
+        let mut req = ApiRequest::post(ROUTE)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(s) = signature {
+            req = req.header("x-retell-signature", s);
+        }
+        parts(&call_completed::handle(req.build(), &self.deps).await)
+    }
+
+    /// Sends a correctly signed callback.
+    async fn post(&self, body: &Value) -> (u16, Value) {
+        let raw = body.to_string();
+        let sig = self.sign(&raw);
+        self.post_raw(&raw, Some(&sig)).await
+    }
+
+    /// An outbound call as trigger-call leaves it: written, then dialing with the provider's id.
+    async fn outbound_call(&self) -> Call {
+        self.outbound_call_with(Uuid::new_v4(), self.seeded.agent.id, serde_json::Map::new())
+            .await
+    }
+
+    async fn outbound_call_with(
+        &self,
+        id: Uuid,
+        agent_id: Uuid,
+        metadata: serde_json::Map<String, Value>,
+    ) -> Call {
+        let now = at_ms(START_MS - 20_000);
+        let call = Call {
+            id,
+            account_id: self.seeded.account.id.clone(),
+            agent_id,
+            direction: Direction::Outbound,
+            status: CallStatus::Queued,
+            phone_number: "+15551234567".into(),
+            name: Some("Jane Smith".into()),
+            email: None,
+            metadata,
+            provider_call_id: None,
+            failure_reason: None,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            ended_at: None,
+            duration_seconds: None,
+            disconnection_reason: None,
+            event_id: None,
+        };
+        self.store
+            .create_call(&call, None, now)
+            .await
+            .expect("create call");
+        let provider_id = format!("prov_{}", Uuid::new_v4().simple());
+        self.store
+            .mark_call_dialing(call.id, &provider_id, now, None)
+            .await
+            .expect("mark dialing");
+        self.call(call.id).await
+    }
+
+    async fn call(&self, id: Uuid) -> Call {
+        self.store
+            .call(id)
+            .await
+            .expect("read call")
+            .expect("call exists")
+    }
+
+    async fn raw_item(&self, pk: String, sk: String) -> HashMap<String, AttributeValue> {
+        self.store
+            .client()
+            .get_item()
+            .table_name(self.store.table())
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get item")
+            .item
+            .expect("item exists")
+    }
+
+    /// Every item of a `type` in the test's table.
+    async fn items_of_type(&self, kind: &str) -> Vec<HashMap<String, AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .store
+                .client()
+                .scan()
+                .table_name(self.store.table())
+                .filter_expression("#t = :t")
+                .expression_attribute_names("#t", "type")
+                .expression_attribute_values(":t", AttributeValue::S(kind.into()))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .expect("scan");
+            items.extend(out.items().iter().cloned());
+            match out.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => return items,
+            }
+        }
+    }
+
+    /// Messages on the queue (visible, in flight or delayed), without receiving them.
+    async fn queue_depth(&self) -> u64 {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .emu
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .expect("queue attributes");
+        out.attributes()
+            .map(|a| {
+                a.values()
+                    .map(|v| v.parse::<u64>().expect("numeric attribute"))
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Receives every message on the queue (until a receive comes back empty).
+    async fn receive_all(&self) -> Vec<aws_sdk_sqs::types::Message> {
+        let mut all = Vec::new();
+        loop {
+            let out = self
+                .emu
+                .sqs()
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .expect("receive");
+            let got = out.messages().to_vec();
+            if got.is_empty() {
+                return all;
+            }
+            all.extend(got);
+        }
+    }
+}
+
+fn s(item: &HashMap<String, AttributeValue>, k: &str) -> String {
+    item.get(k)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_else(|| panic!("attribute {k} missing or not a string"))
+}
+
+fn message(m: &aws_sdk_sqs::types::Message) -> DeliveryMessage {
+    DeliveryMessage::parse(m.body().expect("message body")).expect("a delivery message")
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("golden")
+        .join(name);
+    if std::env::var("UPDATE_GOLDEN").is_ok() {
+        std::fs::write(&path, format!("{actual}\n")).expect("write golden file");
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("read {}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    assert_eq!(
+        actual,
+        expected.strip_suffix('\n').unwrap_or(&expected),
+        "payload differs from {}",
+        path.display()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signatures
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn valid_signature_is_accepted() {
+    let env = env().await;
+    let call = env.outbound_call().await;
+    let body = ProviderCall::outbound(&call, &env.seeded.agent).body(Stage::Started);
+    let (status, res) = env.post(&body).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(
+        res,
+        json!({"success": true, "call_id": call.id, "changed": true})
+    );
+    assert_eq!(env.call(call.id).await.status, CallStatus::InProgress);
+}
+
+#[tokio::test]
+async fn expired_signature_is_refused_and_nothing_is_written() {
+    let env = env().await;
+    let call = env.outbound_call().await;
+    let raw = ProviderCall::outbound(&call, &env.seeded.agent)
+        .body(Stage::Analyzed)
+        .to_string();
+    for offset_ms in [-(5 * 60 * 1000 + 1), 6 * 60 * 1000] {
+        let sig = sign_provider_callback(PROVIDER_KEY, raw.as_bytes(), NOW_MS + offset_ms);
+        let (status, res) = env.post_raw(&raw, Some(&sig)).await;
+        assert_eq!(status, 401, "{res}");
+        assert_eq!(res["success"], false);
+        assert_eq!(res["error"]["code"], "invalid_signature");
+        assert!(!res.to_string().contains(&sig));
+    }
+    // Just inside the tolerance is fine.
+    let sig = sign_provider_callback(PROVIDER_KEY, raw.as_bytes(), NOW_MS - 4 * 60 * 1000);
+    let before = env.call(call.id).await;
+    assert_eq!(
+        before.status,
+        CallStatus::Dialing,
+        "the refused callbacks wrote nothing"
+    );
+    assert_eq!(
+        env.queue_depth().await,
+        0,
+        "the refused callbacks enqueued nothing"
+    );
+    assert!(env.items_of_type("event").await.is_empty());
+    let (status, _) = env.post_raw(&raw, Some(&sig)).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn tampered_body_or_digest_is_refused() {
+    let env = env().await;
+    let call = env.outbound_call().await;
+    let pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    let signed = pc.body(Stage::Analyzed).to_string();
+    let sig = env.sign(&signed);
+    // The body changed after signing (a different summary).
+    let tampered = signed.replace("asked about pricing", "asked for a refund");
+    assert_ne!(tampered, signed);
+    let (status, res) = env.post_raw(&tampered, Some(&sig)).await;
+    assert_eq!(
+        (status, res["error"]["code"].clone()),
+        (401, json!("invalid_signature"))
+    );
+    // The digest changed (last hex digit flipped).
+    let mut bad = sig.clone();
+    let last = bad.pop().expect("non-empty");
+    bad.push(if last == '0' { '1' } else { '0' });
+    let (status, _) = env.post_raw(&signed, Some(&bad)).await;
+    assert_eq!(status, 401);
+    // The timestamp changed (the digest covers it).
+    let shifted = sig.replacen(&format!("v={NOW_MS}"), &format!("v={}", NOW_MS - 1000), 1);
+    let (status, _) = env.post_raw(&signed, Some(&shifted)).await;
+    assert_eq!(status, 401);
+    assert_eq!(env.call(call.id).await.status, CallStatus::Dialing);
+    assert_eq!(env.queue_depth().await, 0);
+    assert!(env.items_of_type("event").await.is_empty());
+}
+
+#[tokio::test]
+async fn missing_malformed_or_foreign_signature_is_refused() {
+    let env = env().await;
+    let call = env.outbound_call().await;
+    let raw = ProviderCall::outbound(&call, &env.seeded.agent)
+        .body(Stage::Ended)
+        .to_string();
+    let foreign = sign_provider_callback("someone-elses-key", raw.as_bytes(), NOW_MS);
+    for sig in [
+        None,
+        Some("garbage"),
+        Some("v=abc,d=00"),
+        Some(foreign.as_str()),
+    ] {
+        let (status, res) = env.post_raw(&raw, sig).await;
+        assert_eq!(status, 401, "{sig:?}: {res}");
+        assert_eq!(res["error"]["code"], "invalid_signature");
+    }
+    // A body that is not even JSON is refused on the signature first (401, not 400).
+    let (status, _) = env.post_raw("{not json", None).await;
+    assert_eq!(status, 401);
+    assert_eq!(env.call(call.id).await.status, CallStatus::Dialing);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Each event
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn call_started_marks_the_call_in_progress() {
+    let env = env().await;
+    let call = env.outbound_call().await;
+    let (status, _) = env
+        .post(&ProviderCall::outbound(&call, &env.seeded.agent).body(Stage::Started))
+        .await;
+    assert_eq!(status, 200);
+    let after = env.call(call.id).await;
+    assert_eq!(after.status, CallStatus::InProgress);
+    assert_eq!(after.started_at, Some(at_ms(START_MS)));
+    assert_eq!(after.ended_at, None);
+    assert_eq!(after.updated_at, at_ms(NOW_MS));
+    assert_eq!(after.event_id, None);
+    assert_eq!(
+        env.queue_depth().await,
+        0,
+        "only call_analyzed emits the event"
+    );
+}
+
+#[tokio::test]
+async fn call_ended_records_end_duration_and_reason() {
+    let env = env().await;
+    let call = env.outbound_call().await;
+    let pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    assert_eq!(env.post(&pc.body(Stage::Started)).await.0, 200);
+    assert_eq!(env.post(&pc.body(Stage::Ended)).await.0, 200);
+    let after = env.call(call.id).await;
+    assert_eq!(after.status, CallStatus::Ended);
+    assert_eq!(after.started_at, Some(at_ms(START_MS)));
+    assert_eq!(after.ended_at, Some(at_ms(END_MS)));
+    assert_eq!(after.duration_seconds, Some(185));
+    assert_eq!(after.disconnection_reason.as_deref(), Some("user_hangup"));
+    assert_eq!(after.event_id, None);
+    assert_eq!(env.queue_depth().await, 0);
+}
+
+#[tokio::test]
+async fn call_analyzed_completes_the_call_and_queues_one_event() {
+    let env = env().await;
+    let call = env.outbound_call().await;
+    let pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    for stage in [Stage::Started, Stage::Ended] {
+        assert_eq!(env.post(&pc.body(stage)).await.0, 200);
+    }
+    let (status, res) = env.post(&pc.body(Stage::Analyzed)).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["changed"], true);
+    let event_id: Uuid = res["event_id"]
+        .as_str()
+        .expect("event_id")
+        .parse()
+        .expect("uuid");
+
+    // The call record.
+    let after = env.call(call.id).await;
+    assert_eq!(after.status, CallStatus::Completed);
+    assert_eq!(after.event_id, Some(event_id));
+    let (pk, sk) = shared::store::keys::call(&call.id);
+    let item = env.raw_item(pk, sk).await;
+    assert_eq!(s(&item, "summary"), "The customer asked about pricing.");
+    assert_eq!(s(&item, "sentiment"), "positive");
+
+    // The stored event: the payload, a 30-day TTL, marked enqueued.
+    let stored = env
+        .store
+        .event(event_id)
+        .await
+        .expect("read event")
+        .expect("event stored");
+    assert!(stored.enqueued);
+    assert!(!stored.compressed);
+    assert_eq!(stored.record.account_id, env.seeded.account.id);
+    assert_eq!(stored.record.call_id, call.id);
+    assert_eq!(stored.record.created_at, at_ms(NOW_MS));
+    assert_eq!(
+        stored.expires_at,
+        at_ms(NOW_MS) + chrono::Duration::days(30)
+    );
+    let payload: Value = serde_json::from_str(&stored.record.payload).expect("payload JSON");
+    assert_eq!(payload["event"], "call.completed");
+    assert_eq!(payload["call_id"], call.id.to_string());
+    assert_eq!(payload["agent_id"], env.seeded.agent.id.to_string());
+    assert_eq!(payload["agent_name"], "Sales Qualifier");
+    assert_eq!(payload["direction"], "outbound");
+    assert_eq!(payload["phone_number"], "+15551234567");
+    assert_eq!(payload["duration_seconds"], 185);
+    assert_eq!(payload["started_at"], "2025-06-15T15:30:00Z");
+    assert_eq!(payload["ended_at"], "2025-06-15T15:33:05Z");
+    assert_eq!(payload["sentiment"], "positive");
+    assert_eq!(payload["transcript"][1]["role"], "human");
+    assert_eq!(payload["metadata"], json!({}));
+
+    // The message, received back from the queue.
+    let msgs = env.receive_all().await;
+    assert_eq!(msgs.len(), 1);
+    let m = &msgs[0];
+    assert_eq!(
+        message(m),
+        DeliveryMessage::first(event_id, env.seeded.account.id.clone(), call.id)
+    );
+    let body: Value = serde_json::from_str(m.body().expect("body")).expect("JSON body");
+    assert_eq!(
+        body,
+        json!({"event_id": event_id, "account_id": env.seeded.account.id, "call_id": call.id, "attempt": 1})
+    );
+    let attrs = m.message_attributes().expect("message attributes");
+    assert_eq!(attrs["event_id"].data_type(), "String");
+    assert_eq!(
+        attrs["event_id"].string_value(),
+        Some(event_id.to_string().as_str())
+    );
+    assert_eq!(attrs["attempt"].data_type(), "Number");
+    assert_eq!(attrs["attempt"].string_value(), Some("1"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Out of order and repeated callbacks
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn out_of_order_callbacks_never_move_the_call_back() {
+    let env = env().await;
+    // Ended before started.
+    let call = env.outbound_call().await;
+    let pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    assert_eq!(env.post(&pc.body(Stage::Ended)).await.1["changed"], true);
+    let (status, res) = env.post(&pc.body(Stage::Started)).await;
+    assert_eq!((status, res["changed"].clone()), (200, json!(false)));
+    let after = env.call(call.id).await;
+    assert_eq!(after.status, CallStatus::Ended);
+    assert_eq!(after.ended_at, Some(at_ms(END_MS)));
+
+    // Analyzed first, then the older events.
+    let call = env.outbound_call().await;
+    let pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    assert_eq!(env.post(&pc.body(Stage::Analyzed)).await.0, 200);
+    let completed = env.call(call.id).await;
+    assert_eq!(completed.status, CallStatus::Completed);
+    assert_eq!(completed.started_at, Some(at_ms(START_MS)));
+    assert_eq!(completed.duration_seconds, Some(185));
+    env.clock.advance(chrono::Duration::seconds(30));
+    for stage in [Stage::Ended, Stage::Started] {
+        let (status, res) = env.post(&pc.body(stage)).await;
+        assert_eq!((status, res["changed"].clone()), (200, json!(false)));
+    }
+    assert_eq!(
+        env.call(call.id).await,
+        completed,
+        "late callbacks changed nothing"
+    );
+    let msgs = env.receive_all().await;
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(message(&msgs[0]).call_id, call.id);
+}
+
+#[tokio::test]
+async fn repeated_callbacks_change_nothing() {
+    let env = env().await;
+    let call = env.outbound_call().await;
+    let pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    for stage in [Stage::Started, Stage::Ended, Stage::Analyzed] {
+        assert_eq!(env.post(&pc.body(stage)).await.1["changed"], true);
+        let snapshot = env.call(call.id).await;
+        env.clock.advance(chrono::Duration::seconds(10));
+        let (status, res) = env.post(&pc.body(stage)).await;
+        assert_eq!(status, 200);
+        assert_eq!(res["changed"], false, "{res}");
+        assert_eq!(
+            env.call(call.id).await,
+            snapshot,
+            "a repeated {} wrote",
+            stage.event()
+        );
+    }
+    let event_id = env.call(call.id).await.event_id.expect("event");
+    let (_, res) = env.post(&pc.body(Stage::Analyzed)).await;
+    assert_eq!(res["event_id"], event_id.to_string());
+    assert_eq!(env.items_of_type("event").await.len(), 1);
+    let msgs = env.receive_all().await;
+    assert_eq!(msgs.len(), 1, "one event, queued once");
+    assert_eq!(message(&msgs[0]).event_id, event_id);
+}
+
+/// Two deliveries of `call_analyzed` that both read the call before either wrote: the one
+/// whose conditional write comes second must fail and write nothing, so there is one event.
+/// (Driven step by step: moto's TransactWriteItems is not isolated between concurrent
+/// requests, see docs/voice-provider.md, so a truly concurrent race would test moto.)
+#[tokio::test]
+async fn a_stale_completion_loses_and_writes_nothing() {
+    let env = env().await;
+    let call = env.outbound_call().await;
+    let stale = env.call(call.id).await;
+    assert_eq!(
+        stale.event_id, None,
+        "the second delivery read a call without an event"
+    );
+    let (status, res) = env
+        .post(&ProviderCall::outbound(&call, &env.seeded.agent).body(Stage::Analyzed))
+        .await;
+    assert_eq!(status, 200, "{res}");
+    let first: Uuid = res["event_id"].as_str().expect("id").parse().expect("uuid");
+    let completed = env.call(call.id).await;
+
+    // The second delivery's write, built from its stale read.
+    let second = EventRecord {
+        id: Uuid::new_v4(),
+        account_id: stale.account_id.clone(),
+        call_id: stale.id,
+        payload: r#"{"event":"call.completed"}"#.into(),
+        created_at: at_ms(NOW_MS),
+    };
+    let created = env
+        .store
+        .complete_call(
+            stale.id,
+            &CallProgress {
+                ended_at: Some(at_ms(END_MS + 1000)),
+                ..CallProgress::default()
+            },
+            &CallCompletion {
+                summary: "another summary",
+                sentiment: "negative",
+                event: &second,
+                event_expires_at: at_ms(NOW_MS) + chrono::Duration::days(30),
+            },
+            at_ms(NOW_MS + 1000),
+        )
+        .await
+        .expect("complete");
+    assert!(!created, "the stale completion must lose");
+    assert_eq!(env.call(call.id).await, completed, "and change nothing");
+    assert!(env.store.event(second.id).await.expect("read").is_none());
+    assert_eq!(env.items_of_type("event").await.len(), 1);
+    assert_eq!(completed.event_id, Some(first));
+}
+
+/// Two first callbacks of one inbound call that both found no record: the second's create
+/// must find the first's record instead of making another.
+#[tokio::test]
+async fn a_second_inbound_create_finds_the_first_record() {
+    let env = env().await;
+    let pc = ProviderCall::inbound(&env.seeded.agent.provider_agent_id);
+    let (status, res) = env.post(&pc.body(Stage::Started)).await;
+    assert_eq!(status, 200, "{res}");
+    let first: Uuid = res["call_id"].as_str().expect("id").parse().expect("uuid");
+    let mut racer = env.call(first).await;
+    racer.id = Uuid::new_v4();
+    racer.status = CallStatus::Dialing;
+    let owner = env.store.create_inbound_call(&racer).await.expect("create");
+    assert_eq!(owner, first);
+    assert!(env.store.call(racer.id).await.expect("read").is_none());
+    assert_eq!(env.items_of_type("call").await.len(), 1);
+    assert_eq!(
+        env.store
+            .call_id_by_provider_call(&pc.call_id)
+            .await
+            .expect("read"),
+        Some(first)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inbound calls, unknown agents and calls, other events, bad bodies
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn inbound_call_gets_one_record_and_one_event() {
+    let env = env().await;
+    let pc = ProviderCall::inbound(&env.seeded.agent.provider_agent_id);
+    let (status, res) = env.post(&pc.body(Stage::Started)).await;
+    assert_eq!(status, 200, "{res}");
+    let call_id: Uuid = res["call_id"]
+        .as_str()
+        .expect("call id")
+        .parse()
+        .expect("uuid");
+    let call = env.call(call_id).await;
+    assert_eq!(call.direction, Direction::Inbound);
+    assert_eq!(call.account_id, env.seeded.account.id);
+    assert_eq!(call.agent_id, env.seeded.agent.id);
+    assert_eq!(
+        call.phone_number, "+15557654321",
+        "the caller is the customer"
+    );
+    assert_eq!(call.provider_call_id.as_deref(), Some(pc.call_id.as_str()));
+    assert_eq!(call.status, CallStatus::InProgress);
+    assert!(call.metadata.is_empty());
+
+    for stage in [
+        Stage::Started,
+        Stage::Ended,
+        Stage::Analyzed,
+        Stage::Analyzed,
+    ] {
+        let (status, res) = env.post(&pc.body(stage)).await;
+        assert_eq!(status, 200, "{res}");
+        assert_eq!(
+            res["call_id"],
+            call_id.to_string(),
+            "every callback finds the same record"
+        );
+    }
+    assert_eq!(env.items_of_type("call").await.len(), 1);
+    assert_eq!(env.items_of_type("provider_call").await.len(), 1);
+    let call = env.call(call_id).await;
+    assert_eq!(call.status, CallStatus::Completed);
+    let msgs = env.receive_all().await;
+    assert_eq!(msgs.len(), 1);
+    let m = message(&msgs[0]);
+    assert_eq!(
+        (m.call_id, m.account_id.as_str()),
+        (call_id, env.seeded.account.id.as_str())
+    );
+    let stored = env
+        .store
+        .event(m.event_id)
+        .await
+        .expect("read")
+        .expect("event");
+    let payload: Value = serde_json::from_str(&stored.record.payload).expect("JSON");
+    assert_eq!(payload["direction"], "inbound");
+    assert_eq!(payload["phone_number"], "+15557654321");
+    assert_eq!(payload["metadata"], json!({}));
+    assert_eq!(payload["sentiment"], "neutral");
+}
+
+#[tokio::test]
+async fn unknown_agent_is_acknowledged_and_ignored() {
+    let env = env().await;
+    for agent in ["prov_agent_nobody", ""] {
+        let pc = ProviderCall::inbound(agent);
+        for stage in [Stage::Started, Stage::Analyzed] {
+            let (status, res) = env.post(&pc.body(stage)).await;
+            assert_eq!(status, 200, "the provider must stop retrying");
+            assert_eq!(res, json!({"success": true, "ignored": "unknown_agent"}));
+        }
+    }
+    assert!(env.items_of_type("call").await.is_empty());
+    assert!(env.items_of_type("provider_call").await.is_empty());
+    assert!(env.items_of_type("event").await.is_empty());
+    assert_eq!(env.queue_depth().await, 0);
+}
+
+#[tokio::test]
+async fn unknown_or_mismatched_call_is_acknowledged_and_ignored() {
+    let env = env().await;
+    let call = env.outbound_call().await;
+    let agent = &env.seeded.agent;
+
+    // Our metadata names a call that does not exist.
+    let mut unknown = ProviderCall::outbound(&call, agent);
+    unknown.metadata =
+        Some(json!({"call_id": Uuid::new_v4().to_string(), "account_id": call.account_id}));
+    // An outbound call with no metadata of ours (placed elsewhere).
+    let mut foreign = ProviderCall::outbound(&call, agent);
+    foreign.metadata = None;
+    // Metadata naming our call but another account.
+    let mut other_account = ProviderCall::outbound(&call, agent);
+    other_account.metadata =
+        Some(json!({"call_id": call.id.to_string(), "account_id": "acct_other"}));
+    // Our call, but another provider call id than the one trigger-call recorded.
+    let mut other_provider_call = ProviderCall::outbound(&call, agent);
+    other_provider_call.call_id = "prov_someone_else".into();
+
+    for (pc, reason) in [
+        (unknown, "unknown_call"),
+        (foreign, "unknown_call"),
+        (other_account, "call_mismatch"),
+        (other_provider_call, "call_mismatch"),
+    ] {
+        let (status, res) = env.post(&pc.body(Stage::Analyzed)).await;
+        assert_eq!(status, 200);
+        assert_eq!(res, json!({"success": true, "ignored": reason}));
+    }
+    assert_eq!(env.call(call.id).await, call, "our call is untouched");
+    assert!(env.items_of_type("event").await.is_empty());
+    assert_eq!(env.queue_depth().await, 0);
+}
+
+#[tokio::test]
+async fn unhandled_events_are_acknowledged_and_ignored() {
+    let env = env().await;
+    let call = env.outbound_call().await;
+    let pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    for event in ["transcript_updated", "call_analysed", ""] {
+        let (status, res) = env.post(&pc.body_as(event, Stage::Analyzed)).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            res,
+            json!({"success": true, "ignored": "unsupported_event"})
+        );
+    }
+    assert_eq!(env.call(call.id).await, call);
+    assert_eq!(env.queue_depth().await, 0);
+}
+
+#[tokio::test]
+async fn failed_call_gets_no_event() {
+    let env = env().await;
+    let now = at_ms(START_MS);
+    let mut call = env.outbound_call().await;
+    // A call trigger-call recorded as failed (the provider refused it).
+    call.id = Uuid::new_v4();
+    call.status = CallStatus::Queued;
+    call.provider_call_id = None;
+    env.store
+        .create_call(&call, None, now)
+        .await
+        .expect("create");
+    env.store
+        .mark_call_failed(call.id, "provider_http_500: boom", now, None)
+        .await
+        .expect("fail");
+    let mut pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    pc.call_id = "prov_late".into();
+    let (status, res) = env.post(&pc.body(Stage::Started)).await;
+    assert_eq!((status, res["changed"].clone()), (200, json!(false)));
+    let (status, res) = env.post(&pc.body(Stage::Analyzed)).await;
+    assert_eq!(status, 200);
+    assert_eq!(res["ignored"], "call_failed");
+    assert_eq!(env.call(call.id).await.status, CallStatus::Failed);
+    assert_eq!(env.queue_depth().await, 0);
+}
+
+#[tokio::test]
+async fn signed_bad_bodies_are_400_and_write_nothing() {
+    let env = env().await;
+    let call = env.outbound_call().await;
+    let cases = [
+        ("{not json", "invalid_json"),
+        ("", "invalid_json"),
+        ("[1,2]", "invalid_callback"),
+        (r#"{"event":"call_started"}"#, "invalid_callback"),
+        (
+            r#"{"event":"call_started","call":{"call_id":""}}"#,
+            "invalid_callback",
+        ),
+        (
+            r#"{"event":"call_started","call":{"call_id":"p","start_timestamp":"yesterday"}}"#,
+            "invalid_callback",
+        ),
+        (r#"{"event":7,"call":{"call_id":"p"}}"#, "invalid_callback"),
+    ];
+    for (body, code) in cases {
+        let sig = env.sign(body);
+        let (status, res) = env.post_raw(body, Some(&sig)).await;
+        assert_eq!(status, 400, "{body}: {res}");
+        assert_eq!(res["success"], false);
+        assert_eq!(res["error"]["code"], code, "{body}: {res}");
+    }
+    assert_eq!(env.call(call.id).await, call);
+    assert_eq!(env.items_of_type("call").await.len(), 1);
+    assert_eq!(env.queue_depth().await, 0);
+}
+
+#[tokio::test]
+async fn other_routes_and_methods() {
+    let env = env().await;
+    let res = call_completed::handle(ApiRequest::get(ROUTE).build(), &env.deps).await;
+    assert_eq!(parts(&res).0, 405);
+    let res = call_completed::handle(ApiRequest::post("/hooks/other").build(), &env.deps).await;
+    assert_eq!(parts(&res).0, 404);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The SQS failure case
+// ---------------------------------------------------------------------------------------------
+
+/// The real SQS adapter with one injected failure: the first send errors, later ones go
+/// through to the emulator's queue.
+struct FailsOnce {
+    inner: SqsQueue,
+    failed: AtomicBool,
+}
+
+#[async_trait]
+impl EventQueue for FailsOnce {
+    async fn send(&self, msg: &DeliveryMessage, delay: Duration) -> Result<(), QueueError> {
+        if !self.failed.swap(true, Ordering::SeqCst) {
+            return Err(QueueError::Backend("injected: SQS unavailable".into()));
+        }
+        self.inner.send(msg, delay).await
+    }
+}
+
+#[tokio::test]
+async fn sqs_failure_answers_5xx_and_the_retry_sends_the_stored_event() {
+    let env = env_with_queue(|inner| {
+        Arc::new(FailsOnce {
+            inner,
+            failed: AtomicBool::new(false),
+        })
+    })
+    .await;
+    let call = env.outbound_call().await;
+    let body = ProviderCall::outbound(&call, &env.seeded.agent).body(Stage::Analyzed);
+
+    let (status, res) = env.post(&body).await;
+    assert_eq!(status, 500, "{res}");
+    assert_eq!(res["error"]["code"], "internal_error");
+    assert!(
+        !res.to_string().contains("injected"),
+        "no internals in the body"
+    );
+    // Stored, not queued.
+    let event_id = env.call(call.id).await.event_id.expect("event stored");
+    let stored = env
+        .store
+        .event(event_id)
+        .await
+        .expect("read")
+        .expect("event");
+    assert!(!stored.enqueued);
+    assert_eq!(env.queue_depth().await, 0);
+
+    // The provider retries: the stored event is sent, not a new one.
+    let (status, res) = env.post(&body).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["event_id"], event_id.to_string());
+    assert!(
+        env.store
+            .event(event_id)
+            .await
+            .expect("read")
+            .expect("event")
+            .enqueued
+    );
+    // A further duplicate sends nothing more.
+    assert_eq!(env.post(&body).await.0, 200);
+
+    let msgs = env.receive_all().await;
+    assert_eq!(msgs.len(), 1, "exactly one message in the end");
+    assert_eq!(message(&msgs[0]).event_id, event_id);
+    assert_eq!(env.items_of_type("event").await.len(), 1);
+    let after = env
+        .store
+        .event(event_id)
+        .await
+        .expect("read")
+        .expect("event");
+    assert_eq!(
+        after.record, stored.record,
+        "the retry sent the stored payload unchanged"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Golden payloads
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn golden_payload_outbound() {
+    let env = env().await;
+    // Fixed ids so the payload bytes are stable.
+    let agent = Agent {
+        id: "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+            .parse()
+            .expect("uuid"),
+        account_id: env.seeded.account.id.clone(),
+        name: "Sales Qualifier".into(),
+        provider_agent_id: format!("prov_agent_{}", Uuid::new_v4().simple()),
+        phone_number: None,
+    };
+    env.store.put_agent(&agent).await.expect("agent");
+    let metadata = json!({
+        "source": "your-custom-field",
+        "crm": {"id": 42, "tags": ["vip", "émigré"], "owner": null},
+        "a_key_sorted_first_alphabetically": true
+    });
+    let Value::Object(metadata) = metadata else {
+        unreachable!()
+    };
+    let call_id: Uuid = "4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11"
+        .parse()
+        .expect("uuid");
+    let call = env.outbound_call_with(call_id, agent.id, metadata).await;
+    let (status, res) = env
+        .post(&ProviderCall::outbound(&call, &agent).body(Stage::Analyzed))
+        .await;
+    assert_eq!(status, 200, "{res}");
+    let event_id: Uuid = res["event_id"].as_str().expect("id").parse().expect("uuid");
+    let stored = env
+        .store
+        .event(event_id)
+        .await
+        .expect("read")
+        .expect("event");
+    golden("call_completed_outbound.json", &stored.record.payload);
+}
+
+#[tokio::test]
+async fn golden_payload_inbound() {
+    let env = env().await;
+    let agent = Agent {
+        id: "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
+            .parse()
+            .expect("uuid"),
+        account_id: env.seeded.account.id.clone(),
+        name: "Front Desk".into(),
+        provider_agent_id: format!("prov_agent_{}", Uuid::new_v4().simple()),
+        phone_number: None,
+    };
+    env.store.put_agent(&agent).await.expect("agent");
+    let pc = ProviderCall::inbound(&agent.provider_agent_id);
+    let (status, res) = env.post(&pc.body(Stage::Analyzed)).await;
+    assert_eq!(status, 200, "{res}");
+    let call_id = res["call_id"].as_str().expect("call id").to_string();
+    let event_id: Uuid = res["event_id"].as_str().expect("id").parse().expect("uuid");
+    let stored = env
+        .store
+        .event(event_id)
+        .await
+        .expect("read")
+        .expect("event");
+    // The inbound call's id is ours, generated on the first callback: the golden file holds
+    // the nil UUID in its place.
+    assert_eq!(stored.record.payload.matches(&call_id).count(), 1);
+    let normalized = stored
+        .record
+        .payload
+        .replace(&call_id, &Uuid::nil().to_string());
+    golden("call_completed_inbound.json", &normalized);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Size: a two-hour call
+// ---------------------------------------------------------------------------------------------
+
+/// A dense two-hour conversation: a turn every 3 s, 14 words a turn (280 words a minute,
+/// about twice normal speech: a worst case), words drawn pseudo-randomly from a vocabulary with
+/// accented words (so it does not compress unrealistically well), and word timings as the
+/// provider sends them.
+fn two_hour_transcript() -> Value {
+    const VOCABULARY: &str = "the a to and of I you it that is we for on with this be have \
+        can your our will do not what about so just yes no okay right well pricing enterprise \
+        contract renewal déjà naïve schedule Müller señor quarterly invoice integration \
+        appointment Tuesday morning afternoon discount seats licence onboarding support \
+        migration export dashboard webhook callback CRM pipeline follow-up email colleague \
+        budget approval legal security compliance SSO audit trial upgrade downgrade cancel \
+        résumé café façade Zürich København São Paulo 2025 42 15 percent thousand";
+    let vocabulary: Vec<&str> = VOCABULARY.split_whitespace().collect();
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next_word = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        vocabulary[(seed % vocabulary.len() as u64) as usize]
+    };
+    let turns: Vec<Value> = (0..2400)
+        .map(|i| {
+            let start = i as f64 * 3.0 + 0.25;
+            let words: Vec<&str> = (0..14).map(|_| next_word()).collect();
+            let timed: Vec<Value> = words
+                .iter()
+                .enumerate()
+                .map(|(w, word)| {
+                    let t = start + w as f64 * 0.2;
+                    json!({"word": word, "start": t, "end": t + 0.18})
+                })
+                .collect();
+            json!({
+                "role": if i % 2 == 0 { "agent" } else { "user" },
+                "content": words.join(" "),
+                "words": timed
+            })
+        })
+        .collect();
+    Value::Array(turns)
+}
+
+#[tokio::test]
+async fn two_hour_transcript_stays_in_dynamodb_and_the_message_stays_small() {
+    let env = env().await;
+    let call = env.outbound_call().await;
+    let mut pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    pc.transcript = two_hour_transcript();
+    let mut body = pc.body(Stage::Analyzed);
+    let end = START_MS + 2 * 3600 * 1000;
+    body["call"]["end_timestamp"] = end.into();
+    body["call"]["duration_ms"] = (end - START_MS).into();
+    let raw = body.to_string();
+    env.clock.set(at_ms(end + 30_000));
+    let sig = env.sign(&raw);
+    let (status, res) = env.post_raw(&raw, Some(&sig)).await;
+    assert_eq!(status, 200, "{res}");
+    let event_id: Uuid = res["event_id"].as_str().expect("id").parse().expect("uuid");
+
+    let stored = env
+        .store
+        .event(event_id)
+        .await
+        .expect("read")
+        .expect("event");
+    let payload_len = stored.record.payload.len();
+    let (pk, sk) = shared::store::keys::event(&event_id);
+    let item = env.raw_item(pk, sk).await;
+    let stored_len = match item.get("payload_gz") {
+        Some(AttributeValue::B(b)) => b.as_ref().len(),
+        other => panic!("large payload not stored compressed: {other:?}"),
+    };
+    eprintln!(
+        "two-hour call: callback {} bytes, payload {payload_len} bytes, stored {stored_len} bytes gzip",
+        raw.len()
+    );
+    assert!(
+        payload_len > 350 * 1024,
+        "the test transcript should be past the plain-item comfort zone ({payload_len})"
+    );
+    assert!(payload_len > PLAIN_PAYLOAD_MAX_BYTES && stored.compressed);
+    assert!(
+        stored_len < 350 * 1024,
+        "fits a DynamoDB item ({stored_len})"
+    );
+    let payload: Value = serde_json::from_str(&stored.record.payload).expect("payload JSON");
+    assert_eq!(payload["duration_seconds"], 7200);
+    assert_eq!(payload["transcript"].as_array().map(Vec::len), Some(2400));
+    assert_eq!(
+        payload["transcript"][2399]["timestamp"],
+        "2025-06-15T17:29:57Z"
+    );
+
+    let msgs = env.receive_all().await;
+    assert_eq!(msgs.len(), 1);
+    let body = msgs[0].body().expect("body");
+    assert!(body.len() < 512, "message is {} bytes", body.len());
+    assert!(!body.contains("transcript"));
+    assert_eq!(message(&msgs[0]).event_id, event_id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// End to end with trigger-call
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn callbacks_for_a_call_placed_by_trigger_call() {
+    let env = env().await;
+    let provider = TestServer::start(|_, _| async {
+        Reply::json(
+            201,
+            json!({"call_id": "prov_e2e_1", "call_status": "registered", "direction": "outbound"}),
+        )
+    })
+    .await;
+    let trigger = trigger_call::Deps {
+        store: Arc::new(env.store.clone()),
+        provider: Arc::new(
+            shared::provider::RetellClient::new(
+                &provider.url(),
+                PROVIDER_KEY.into(),
+                Duration::from_secs(5),
+            )
+            .expect("client"),
+        ),
+        clock: env.clock.clone(),
+        idempotency_wait: Duration::from_secs(1),
+    };
+    let req = ApiRequest::post("/api/trigger-call")
+        .bearer(&env.seeded.api_key)
+        .json(&json!({"phone": "+15551234567", "name": "Jane", "metadata": {"source": "crm", "lead": 7}}))
+        .build();
+    let (status, res) = parts(&trigger_call::handle(req, &trigger).await);
+    assert_eq!(status, 200, "{res}");
+    let call_id: Uuid = res["call_id"].as_str().expect("id").parse().expect("uuid");
+
+    // The provider echoes the metadata trigger-call sent it.
+    let sent = provider.wait_for(1, Duration::from_secs(5)).await;
+    let provider_metadata = sent[0].json()["metadata"].clone();
+    let call = env.call(call_id).await;
+    let mut pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    pc.metadata = Some(provider_metadata);
+    for stage in [Stage::Started, Stage::Ended, Stage::Analyzed] {
+        let (status, res) = env.post(&pc.body(stage)).await;
+        assert_eq!(status, 200, "{res}");
+        assert_eq!(res["call_id"], call_id.to_string());
+    }
+    let msgs = env.receive_all().await;
+    assert_eq!(msgs.len(), 1);
+    let stored = env
+        .store
+        .event(message(&msgs[0]).event_id)
+        .await
+        .expect("read")
+        .expect("event");
+    let payload: Value = serde_json::from_str(&stored.record.payload).expect("JSON");
+    assert_eq!(payload["call_id"], call_id.to_string());
+    assert_eq!(payload["metadata"], json!({"source": "crm", "lead": 7}));
+    provider.stop();
+}
