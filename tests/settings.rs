@@ -497,7 +497,15 @@ async fn the_new_key_is_shown_once_equals_the_secret_and_the_old_key_stops_worki
     assert_eq!(after["api_key"]["created_at"], rotated["created_at"]);
 
     // Regenerating again replaces the secret's value and revokes this key too.
-    let (status, again) = h.send(h.req("POST", API_KEY)).await;
+    let res = settings::handle(h.req("POST", API_KEY).build(), &h.deps).await;
+    assert_eq!(
+        res.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store"),
+        "the key must not be cached anywhere"
+    );
+    let (status, again) = parts(&res);
     assert_eq!(status, 201);
     let newer = again["api_key"].as_str().expect("key").to_string();
     assert_ne!(newer, key);
@@ -1501,6 +1509,20 @@ async fn the_delivery_log_refuses_bad_parameters() {
             "{q}: {body}"
         );
     }
+    // A cursor whose rows have all expired since its page was read ends the log.
+    h.clock.advance(chrono::Duration::days(31));
+    let (status, body) = h
+        .send(
+            h.req("GET", DELIVERIES)
+                .query(&format!("outcome=failed&limit=2&cursor={failed_cursor}")),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"success": true, "deliveries": [], "next_cursor": null})
+    );
+    h.clock.advance(chrono::Duration::days(-31));
     // The right cursor with the right filter works.
     let (status, body) = h
         .send(

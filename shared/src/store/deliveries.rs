@@ -240,6 +240,14 @@ impl DeliveryLog for DynamoStore {
         );
         // '$' follows '#': every `DELIVERY#...` key sorts below this bound.
         let to = "DELIVERY$".to_string();
+        if query.after.as_ref().is_some_and(|c| c.sort_key <= from) {
+            // The cursor's row has expired since its page was read, and so has everything
+            // older: the log ends here (and the query would start outside its key range).
+            return Ok(DeliveryPage {
+                attempts: Vec::new(),
+                next_cursor: None,
+            });
+        }
         let mut start = query.after.as_ref().map(|c| {
             let mut k: HashMap<String, AttributeValue> = HashMap::from([
                 ("pk".to_string(), AttributeValue::S(pk.clone())),
