@@ -18,6 +18,8 @@ pub const ACCOUNT_ID_CLAIM: &str = "ACCOUNT_ID_CLAIM";
 
 pub const DEFAULT_PROVIDER_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_API_KEY_SECRET_PREFIX: &str = "buildvoiceai/api-key/";
+/// The JWT claim holding the dashboard user's account id (Cognito custom attribute).
+pub const DEFAULT_ACCOUNT_ID_CLAIM: &str = "custom:account_id";
 
 pub fn required(name: &str) -> Result<String, ConfigError> {
     std::env::var(name)

@@ -20,5 +20,6 @@ pub mod secrets;
 pub mod signature;
 pub mod store;
 pub mod telemetry;
+pub mod webhook_url;
 
 pub use error::{ApiError, StoreError};

@@ -319,6 +319,28 @@ pub struct DeliveryAttempt {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
+impl DeliveryAttempt {
+    /// The row as the delivery log API shows it (and as the delivery function may echo it):
+    /// times in RFC 3339 UTC with `Z`, enums as their snake_case names, absent values as null.
+    /// The account id is left out: the caller already knows whose log it reads.
+    pub fn to_json(&self) -> serde_json::Value {
+        use crate::clock::rfc3339;
+        serde_json::json!({
+            "event_id": self.event_id.to_string(),
+            "call_id": self.call_id.to_string(),
+            "attempt": self.attempt,
+            "attempted_at": rfc3339(self.attempted_at),
+            "url": self.url,
+            "outcome": self.outcome.as_str(),
+            "http_status": self.http_status,
+            "duration_ms": self.duration_ms,
+            "error_class": self.error_class.map(DeliveryErrorClass::as_str),
+            "response_excerpt": self.response_excerpt,
+            "next_attempt_at": self.next_attempt_at.map(rfc3339),
+        })
+    }
+}
+
 /// A stored `call.completed` event: the exact bytes every attempt sends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRecord {

@@ -1,1 +1,66 @@
-pub fn x() {}
+//! The integration page's API: the API key, the on/off switch, the webhook URL, the default
+//! agent, the agent list and the delivery log (`docs/settings-api.md`).
+//!
+//! Who is calling was settled before the request got here: API Gateway's JWT authorizer
+//! checked the dashboard session and put its claims in the request context; `caller` turns
+//! them into the caller's account. Every route then works on that account only.
+//!
+//! `handle` takes every dependency explicitly, so the Lambda entry point, the local stack and
+//! the tests run exactly the same code.
+
+pub mod agents;
+pub mod api_key;
+pub mod caller;
+pub mod deliveries;
+pub mod integration;
+pub mod router;
+pub mod update;
+
+use lambda_http::{Body, Request, Response};
+use shared::clock::Clock;
+use shared::config;
+use shared::secrets::SecretStore;
+use shared::store::Store;
+use std::sync::Arc;
+
+/// What the function needs, built once per cold start.
+#[derive(Clone)]
+pub struct Deps {
+    pub store: Arc<dyn Store>,
+    /// Where the account's API key (the webhook signing secret) is kept.
+    pub secrets: Arc<dyn SecretStore>,
+    pub clock: Arc<dyn Clock>,
+    /// Secret name prefix; the account id is appended (`API_KEY_SECRET_PREFIX`).
+    pub secret_prefix: String,
+    /// The JWT claim that holds the account id (`ACCOUNT_ID_CLAIM`).
+    pub account_claim: String,
+    /// Local development only (`WEBHOOK_ALLOW_INSECURE_LOCAL`): admits http and loopback
+    /// webhook URLs. Never set in AWS and never settable through the API.
+    pub allow_insecure_local: bool,
+}
+
+impl Deps {
+    /// Deps with the configurable names and the local-development flag read from the
+    /// environment (defaults: `shared::config::DEFAULT_*`, flag off).
+    pub fn from_env(
+        store: Arc<dyn Store>,
+        secrets: Arc<dyn SecretStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Deps {
+        Deps {
+            store,
+            secrets,
+            clock,
+            secret_prefix: config::optional(config::API_KEY_SECRET_PREFIX)
+                .unwrap_or_else(|| config::DEFAULT_API_KEY_SECRET_PREFIX.to_string()),
+            account_claim: config::optional(config::ACCOUNT_ID_CLAIM)
+                .unwrap_or_else(|| config::DEFAULT_ACCOUNT_ID_CLAIM.to_string()),
+            allow_insecure_local: config::flag(config::WEBHOOK_ALLOW_INSECURE_LOCAL),
+        }
+    }
+}
+
+/// Serves one request: route, identify the caller, run the route, render the result.
+pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
+    router::dispatch(&req, deps).await
+}

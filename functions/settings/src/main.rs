@@ -1,1 +1,30 @@
-fn main() {}
+//! Lambda entry point: build the clients once per cold start, then serve.
+
+use shared::config;
+use shared::secrets::SecretsManager;
+use shared::store::DynamoStore;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::telemetry::init();
+    let sdk = shared::aws::sdk_config().await;
+    let table = config::required(config::TABLE_NAME)?;
+    let deps = settings::Deps::from_env(
+        Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)),
+        Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
+            &sdk,
+        ))),
+        Arc::new(shared::clock::SystemClock),
+    );
+    if deps.allow_insecure_local {
+        tracing::warn!(
+            "WEBHOOK_ALLOW_INSECURE_LOCAL is set: http and loopback webhook URLs are accepted (local development only)"
+        );
+    }
+    let deps = &deps;
+    lambda_http::run(lambda_http::service_fn(move |req| async move {
+        Ok::<_, std::convert::Infallible>(settings::handle(req, deps).await)
+    }))
+    .await
+}

@@ -1,0 +1,25 @@
+//! `GET /api/agents`: the account's agents for the default-agent dropdown, sorted by name.
+
+use crate::router::Ctx;
+use lambda_http::{Body, Response};
+use serde_json::json;
+use shared::http::json_response;
+use shared::ApiError;
+
+pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let agents = ctx.deps.store.agents(&ctx.account.id).await?;
+    let agents: Vec<_> = agents
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id.to_string(),
+                "name": a.name,
+                "phone_number": a.phone_number.as_ref().map(|p| p.as_str()),
+            })
+        })
+        .collect();
+    Ok(json_response(
+        200,
+        &json!({"success": true, "agents": agents}),
+    ))
+}

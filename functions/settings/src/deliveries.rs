@@ -1,0 +1,106 @@
+//! `GET /api/integrations/api-webhooks/deliveries`: the delivery log, newest first.
+//!
+//! Query parameters: `outcome` (`delivered`, `failed`, `dropped`, `skipped`), `limit` (1 to
+//! 100, default 25) and `cursor` (the `next_cursor` of the previous page, opaque). Unknown or
+//! repeated parameters are 400s, like unknown JSON fields elsewhere.
+
+use crate::router::Ctx;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::json;
+use shared::http::json_response;
+use shared::model::DeliveryOutcome;
+use shared::store::deliveries::{DeliveryCursor, DeliveryQuery, MAX_PAGE_SIZE};
+use shared::ApiError;
+
+pub const DEFAULT_PAGE_SIZE: usize = 25;
+const PARAMETERS: [&str; 3] = ["outcome", "limit", "cursor"];
+
+pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let query = parse_query(ctx.req)?;
+    let page = ctx
+        .deps
+        .store
+        .deliveries(&ctx.account.id, &query, ctx.deps.clock.now())
+        .await?;
+    let rows: Vec<_> = page.attempts.iter().map(|a| a.to_json()).collect();
+    Ok(json_response(
+        200,
+        &json!({"success": true, "deliveries": rows, "next_cursor": page.next_cursor}),
+    ))
+}
+
+/// The page asked for, from the query string.
+pub fn parse_query(req: &Request) -> Result<DeliveryQuery, ApiError> {
+    let params = req.query_string_parameters();
+    let mut names: Vec<&str> = params.iter().map(|(k, _)| k).collect();
+    names.sort_unstable();
+    for pair in names.windows(2) {
+        if pair[0] == pair[1] {
+            return Err(ApiError::bad_request(
+                "duplicate_parameter",
+                pair[0],
+                format!("the query parameter {:?} is given more than once", pair[0]),
+            ));
+        }
+    }
+    if let Some(unknown) = names.iter().find(|n| !PARAMETERS.contains(n)) {
+        return Err(ApiError::bad_request(
+            "unknown_parameter",
+            unknown,
+            format!(
+                "unknown query parameter {unknown:?}; allowed parameters are outcome, limit, cursor"
+            ),
+        ));
+    }
+    let outcome = params
+        .first("outcome")
+        .map(|o| {
+            DeliveryOutcome::parse(o).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_outcome",
+                    "outcome",
+                    "outcome must be one of delivered, failed, dropped, skipped",
+                )
+            })
+        })
+        .transpose()?;
+    let limit = match params.first("limit") {
+        None => DEFAULT_PAGE_SIZE,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n) && l.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_limit",
+                    "limit",
+                    format!("limit must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+                )
+            })?,
+    };
+    let after = params
+        .first("cursor")
+        .map(|c| {
+            let cursor = DeliveryCursor::decode(c).map_err(|e| {
+                ApiError::bad_request(
+                    "invalid_cursor",
+                    "cursor",
+                    format!("{e}; pass the next_cursor of the previous page unchanged"),
+                )
+            })?;
+            if cursor.outcome() != outcome {
+                return Err(ApiError::bad_request(
+                    "invalid_cursor",
+                    "cursor",
+                    "the cursor belongs to a listing with a different outcome filter; keep the filter while paging",
+                ));
+            }
+            Ok(cursor)
+        })
+        .transpose()?;
+    Ok(DeliveryQuery {
+        outcome,
+        limit,
+        after,
+    })
+}

@@ -1,0 +1,100 @@
+//! `GET` and `PATCH /api/integrations/api-webhooks`: the integration's state as the page shows
+//! it, and changes to it. The API key itself never appears here, only its prefix, last four
+//! characters and creation time.
+
+use crate::router::Ctx;
+use crate::{caller, update, Deps};
+use lambda_http::{Body, Response};
+use serde_json::{json, Value};
+use shared::clock::rfc3339;
+use shared::http::{json_body, json_object, json_response};
+use shared::model::Account;
+use shared::{ApiError, StoreError};
+
+/// How many times a PATCH re-reads and re-applies itself when another write got in between.
+/// A PATCH is a merge of the fields it names, so re-applying it to the newer state is right.
+pub const SAVE_ATTEMPTS: usize = 3;
+
+pub async fn get(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    Ok(json_response(200, &view(&ctx.account, ctx.deps).await?))
+}
+
+/// The integration as the page shows it. A default agent that no longer exists shows as null
+/// (trigger-call then answers 404 for it, and the page asks for a new choice).
+pub async fn view(account: &Account, deps: &Deps) -> Result<Value, ApiError> {
+    let default_agent = match account.default_agent_id {
+        Some(id) => deps
+            .store
+            .agent(&account.id, id)
+            .await?
+            .map(|a| json!({"id": a.id.to_string(), "name": a.name})),
+        None => None,
+    };
+    Ok(json!({
+        "success": true,
+        "api_enabled": account.api_enabled,
+        "api_key": account.api_key.as_ref().map(|k| json!({
+            "prefix": k.prefix,
+            "last4": k.last4,
+            "created_at": rfc3339(k.created_at),
+        })),
+        "webhook_url": account.webhook_url,
+        "default_agent": default_agent,
+    }))
+}
+
+/// Applies the change and answers with the new state (the GET body).
+///
+/// The save is the account store's optimistic, transactional write: it also rewrites the key
+/// grant that trigger-call reads, so switching API access off takes effect on the very next
+/// API request.
+pub async fn patch(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let body = json_object(json_body(ctx.req)?)?;
+    let change = update::parse(&body, ctx.deps.allow_insecure_local)?;
+    let deps = ctx.deps;
+    if let Some(Some(agent_id)) = change.default_agent_id {
+        // Another account's agent is exactly as unknown as one that does not exist.
+        if deps.store.agent(&ctx.account.id, agent_id).await?.is_none() {
+            return Err(ApiError::not_found(
+                "agent_not_found",
+                Some("default_agent_id"),
+                format!("agent {agent_id} not found"),
+            ));
+        }
+    }
+    let mut current = ctx.account;
+    let mut attempt = 1;
+    let saved = loop {
+        let next = change.apply(&current);
+        if next == current {
+            break current;
+        }
+        match deps.store.save_account(&current, &next).await {
+            Ok(saved) => break saved,
+            Err(StoreError::Conflict(_)) if attempt < SAVE_ATTEMPTS => {
+                attempt += 1;
+                current = deps
+                    .store
+                    .account(&current.id)
+                    .await?
+                    .ok_or(ApiError::Unauthenticated)?;
+                caller::require_plan(&current)?;
+            }
+            Err(StoreError::Conflict(_)) => {
+                return Err(ApiError::Conflict(
+                    "the settings kept changing while this update was saved; reload and retry"
+                        .into(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    tracing::info!(
+        account_id = %saved.id,
+        api_enabled = saved.api_enabled,
+        webhook_url_set = saved.webhook_url.is_some(),
+        default_agent_set = saved.default_agent_id.is_some(),
+        "integration settings updated"
+    );
+    Ok(json_response(200, &view(&saved, deps).await?))
+}

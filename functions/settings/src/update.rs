@@ -1,0 +1,201 @@
+//! The body of `PATCH /api/integrations/api-webhooks`: any of `api_enabled`, `webhook_url`,
+//! `default_agent_id`. A field that is absent stays as it is; `null` clears the webhook URL or
+//! the default agent. Unknown fields and wrong types are 400s naming the field, so a typo never
+//! passes silently.
+
+use serde_json::{Map, Value};
+use shared::http::json_type;
+use shared::model::Account;
+use shared::ApiError;
+use uuid::Uuid;
+
+const FIELDS: [&str; 3] = ["api_enabled", "webhook_url", "default_agent_id"];
+
+/// A parsed, validated change. `Some(None)` clears a field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegrationUpdate {
+    pub api_enabled: Option<bool>,
+    /// The normalised URL (the form that is stored and called).
+    pub webhook_url: Option<Option<String>>,
+    pub default_agent_id: Option<Option<Uuid>>,
+}
+
+impl IntegrationUpdate {
+    /// The account with the change applied (a merge over whatever is stored now).
+    pub fn apply(&self, current: &Account) -> Account {
+        let mut next = current.clone();
+        if let Some(on) = self.api_enabled {
+            next.api_enabled = on;
+        }
+        if let Some(url) = &self.webhook_url {
+            next.webhook_url = url.clone();
+        }
+        if let Some(agent) = self.default_agent_id {
+            next.default_agent_id = agent;
+        }
+        next
+    }
+}
+
+fn wrong_type(field: &str, expected: &str, got: &Value) -> ApiError {
+    ApiError::bad_request(
+        "invalid_type",
+        field,
+        format!("{field} must be {expected}, not {}", json_type(got)),
+    )
+}
+
+pub fn parse(
+    body: &Map<String, Value>,
+    allow_insecure_local: bool,
+) -> Result<IntegrationUpdate, ApiError> {
+    let mut unknown: Vec<&String> = body
+        .keys()
+        .filter(|k| !FIELDS.contains(&k.as_str()))
+        .collect();
+    unknown.sort();
+    if let Some(field) = unknown.first() {
+        return Err(ApiError::bad_request(
+            "unknown_field",
+            field,
+            format!(
+                "unknown field {field:?}; allowed fields are api_enabled, webhook_url, default_agent_id"
+            ),
+        ));
+    }
+    if body.is_empty() {
+        return Err(ApiError::body(
+            "empty_update",
+            "send at least one of api_enabled, webhook_url, default_agent_id",
+        ));
+    }
+    let api_enabled = match body.get("api_enabled") {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(other) => return Err(wrong_type("api_enabled", "true or false", other)),
+    };
+    let webhook_url = match body.get("webhook_url") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => {
+            let url = shared::webhook_url::validate(s, allow_insecure_local).map_err(|e| {
+                ApiError::bad_request("invalid_webhook_url", "webhook_url", e.to_string())
+            })?;
+            Some(Some(url.to_string()))
+        }
+        Some(other) => {
+            return Err(wrong_type(
+                "webhook_url",
+                "an https URL string, or null to remove it",
+                other,
+            ))
+        }
+    };
+    let default_agent_id = match body.get("default_agent_id") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(Uuid::parse_str(s).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_default_agent_id",
+                "default_agent_id",
+                "default_agent_id must be an agent's UUID, e.g. \"4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11\", or null",
+            )
+        })?)),
+        Some(other) => {
+            return Err(wrong_type(
+                "default_agent_id",
+                "an agent's UUID string, or null to remove it",
+                other,
+            ))
+        }
+    };
+    Ok(IntegrationUpdate {
+        api_enabled,
+        webhook_url,
+        default_agent_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn p(v: Value) -> Result<IntegrationUpdate, ApiError> {
+        parse(v.as_object().unwrap(), false)
+    }
+
+    fn code(v: Value) -> (&'static str, Option<String>) {
+        let e = p(v).unwrap_err();
+        (e.code(), e.field().map(str::to_string))
+    }
+
+    #[test]
+    fn parses_each_field_and_null() {
+        let u = p(json!({"api_enabled": false})).unwrap();
+        assert_eq!(u.api_enabled, Some(false));
+        assert_eq!(u.webhook_url, None);
+        let u = p(json!({"webhook_url": "https://Example.com"})).unwrap();
+        assert_eq!(u.webhook_url, Some(Some("https://example.com/".into())));
+        let u = p(json!({"webhook_url": null, "default_agent_id": null})).unwrap();
+        assert_eq!(u.webhook_url, Some(None));
+        assert_eq!(u.default_agent_id, Some(None));
+        let id = Uuid::new_v4();
+        let u = p(json!({"default_agent_id": id.to_string()})).unwrap();
+        assert_eq!(u.default_agent_id, Some(Some(id)));
+    }
+
+    #[test]
+    fn refuses_ugly_bodies() {
+        assert_eq!(
+            code(json!({"api_enabled": true, "webhookUrl": "x"})),
+            ("unknown_field", Some("webhookUrl".into()))
+        );
+        assert_eq!(code(json!({})), ("empty_update", None));
+        assert_eq!(
+            code(json!({"api_enabled": "false"})),
+            ("invalid_type", Some("api_enabled".into()))
+        );
+        assert_eq!(
+            code(json!({"api_enabled": null})),
+            ("invalid_type", Some("api_enabled".into()))
+        );
+        assert_eq!(
+            code(json!({"webhook_url": 7})),
+            ("invalid_type", Some("webhook_url".into()))
+        );
+        assert_eq!(
+            code(json!({"webhook_url": ["https://example.com"]})),
+            ("invalid_type", Some("webhook_url".into()))
+        );
+        assert_eq!(
+            code(json!({"webhook_url": "http://example.com"})),
+            ("invalid_webhook_url", Some("webhook_url".into()))
+        );
+        assert_eq!(
+            code(json!({"default_agent_id": "agent-1"})),
+            ("invalid_default_agent_id", Some("default_agent_id".into()))
+        );
+        assert_eq!(
+            code(json!({"default_agent_id": {"id": "x"}})),
+            ("invalid_type", Some("default_agent_id".into()))
+        );
+    }
+
+    #[test]
+    fn apply_merges_only_given_fields() {
+        let now = chrono::Utc::now();
+        let mut a = Account::new("acct", "A", shared::model::Plan::Agency, now);
+        a.webhook_url = Some("https://old.example/".into());
+        let agent = Uuid::new_v4();
+        a.default_agent_id = Some(agent);
+        let next = p(json!({"api_enabled": false})).unwrap().apply(&a);
+        assert!(!next.api_enabled);
+        assert_eq!(next.webhook_url, a.webhook_url);
+        assert_eq!(next.default_agent_id, Some(agent));
+        let next = p(json!({"webhook_url": null})).unwrap().apply(&a);
+        assert_eq!(next.webhook_url, None);
+        assert_eq!(next.default_agent_id, Some(agent));
+        assert!(next.api_enabled);
+    }
+}
