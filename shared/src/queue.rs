@@ -32,6 +32,9 @@ pub struct DeliveryMessage {
     /// Do not deliver before this time (RFC 3339). Set when a delay is longer than SQS allows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<DateTime<Utc>>,
+    /// Set on a manual redelivery: a new attempt series (attempts 1.. again) of the same event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redelivery: Option<Uuid>,
 }
 
 impl DeliveryMessage {
@@ -43,6 +46,15 @@ impl DeliveryMessage {
             call_id,
             attempt: 1,
             not_before: None,
+            redelivery: None,
+        }
+    }
+
+    /// The attempt series this message belongs to: the original delivery or one redelivery.
+    pub fn series(&self) -> String {
+        match self.redelivery {
+            Some(id) => format!("redelivery-{id}"),
+            None => "original".to_string(),
         }
     }
 

@@ -93,3 +93,77 @@ pub async fn update_account(
         .await
         .expect("save account")
 }
+
+/// A completed outbound call of the seeded account with its stored `call.completed` event,
+/// written through the real store (the same writes the call-completed function makes).
+/// Returns the event.
+pub async fn stored_event(store: &DynamoStore, seeded: &Seeded) -> shared::model::EventRecord {
+    use shared::model::{Call, CallStatus, Direction, EventRecord};
+    use shared::store::calls::{CallCompletion, CallProgress};
+    use shared::store::CallStore;
+    let now = Utc::now();
+    let call = Call {
+        id: Uuid::new_v4(),
+        account_id: seeded.account.id.clone(),
+        agent_id: seeded.agent.id,
+        direction: Direction::Outbound,
+        status: CallStatus::Queued,
+        phone_number: "+15551234567".into(),
+        name: Some("Jane Smith".into()),
+        email: None,
+        metadata: serde_json::json!({"source": "test"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        provider_call_id: None,
+        failure_reason: None,
+        created_at: now,
+        updated_at: now,
+        started_at: None,
+        ended_at: None,
+        duration_seconds: None,
+        disconnection_reason: None,
+        event_id: None,
+    };
+    store
+        .create_call(&call, None, now)
+        .await
+        .expect("create call");
+    let provider: shared::event::ProviderCallObject = serde_json::from_value(serde_json::json!({
+        "call_id": format!("prov_{}", call.id.simple()),
+        "agent_id": seeded.agent.provider_agent_id,
+        "call_status": "ended",
+        "direction": "outbound",
+        "from_number": "+14155550100",
+        "to_number": "+15551234567",
+        "start_timestamp": 1750001400000i64,
+        "end_timestamp": 1750001585000i64,
+        "duration_ms": 185000,
+        "metadata": {"call_id": call.id.to_string(), "account_id": seeded.account.id},
+        "transcript_object": [{"role": "agent", "content": "Hi, this is Ava. Ünïcödé ☎️", "words": [{"word": "Hi,", "start": 1.0, "end": 1.3}]}],
+        "call_analysis": {"call_summary": "Asked about pricing.", "user_sentiment": "Positive"}
+    }))
+    .expect("provider call object");
+    let payload = shared::event::CallCompleted::build(&call, &seeded.agent.name, &provider)
+        .to_payload()
+        .expect("payload");
+    let event = EventRecord {
+        id: Uuid::new_v4(),
+        account_id: seeded.account.id.clone(),
+        call_id: call.id,
+        payload,
+        created_at: now,
+    };
+    let completion = CallCompletion {
+        summary: "Asked about pricing.",
+        sentiment: "positive",
+        event: &event,
+        event_expires_at: now + chrono::Duration::days(30),
+    };
+    let done = store
+        .complete_call(call.id, &CallProgress::default(), &completion, now)
+        .await
+        .expect("complete call");
+    assert!(done, "the call was completed and its event stored");
+    event
+}

@@ -6,5 +6,6 @@ pub mod counting;
 pub mod emulator;
 pub mod fixtures;
 pub mod peer;
+pub mod sqs;
 
 pub use emulator::Emulator;

@@ -57,7 +57,9 @@ impl Resolve for GuardedResolver {
                 .filter(|a| !is_forbidden_ip(a.ip()))
                 .collect();
             if addrs.is_empty() {
-                return Err(Box::new(BlockedAddress(host)) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(
+                    Box::new(BlockedAddress(host)) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
@@ -88,7 +90,12 @@ impl WebhookClient {
     }
 
     /// POSTs `body` (sent as is) with `headers`; never fails, the result says how it went.
-    pub async fn post(&self, url: &str, headers: &[(&'static str, String)], body: Vec<u8>) -> SendResult {
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: Vec<u8>,
+    ) -> SendResult {
         let started = Instant::now();
         let elapsed = || started.elapsed().as_millis() as u64;
         if let Err(why) = self.precheck(url) {
@@ -144,7 +151,10 @@ impl WebhookClient {
         let excerpt = match (&error_class, status.is_redirection()) {
             (Some(DeliveryErrorClass::Redirect), _) => Some(format!(
                 "redirect to {} not followed",
-                res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("?")
+                res.headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("?")
             )),
             _ => excerpt,
         };
@@ -185,7 +195,9 @@ fn excerpt_of(buf: &[u8]) -> Option<String> {
     Some(s)
 }
 
-fn chain(e: &(dyn std::error::Error + 'static)) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+fn chain<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
     std::iter::successors(Some(e), |e| e.source())
 }
 
@@ -196,8 +208,15 @@ fn classify(e: &reqwest::Error) -> DeliveryErrorClass {
     if e.is_timeout() {
         return DeliveryErrorClass::Timeout;
     }
-    let text: String = chain(e).map(|s| s.to_string().to_ascii_lowercase()).collect::<Vec<_>>().join(": ");
-    if text.contains("certificate") || text.contains("tls") || text.contains("handshake") || text.contains("ssl") {
+    let text: String = chain(e)
+        .map(|s| s.to_string().to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(": ");
+    if text.contains("certificate")
+        || text.contains("tls")
+        || text.contains("handshake")
+        || text.contains("ssl")
+    {
         return DeliveryErrorClass::Tls;
     }
     if e.is_redirect() {
@@ -210,7 +229,13 @@ fn classify(e: &reqwest::Error) -> DeliveryErrorClass {
 fn describe(e: &reqwest::Error) -> String {
     let mut parts: Vec<String> = chain(e).skip(1).map(|s| s.to_string()).collect();
     parts.dedup();
-    let head = if e.is_timeout() { "timed out" } else if e.is_connect() { "connection failed" } else { "request failed" };
+    let head = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
     if parts.is_empty() {
         head.to_string()
     } else {

@@ -46,7 +46,10 @@ pub trait AttemptLedger: Send + Sync {
 }
 
 fn key(event_id: Uuid, series: &str, attempt: u32) -> (String, String) {
-    (super::keys::event(&event_id).0, format!("ATTEMPT#{series}#{attempt:02}"))
+    (
+        super::keys::event(&event_id).0,
+        format!("ATTEMPT#{series}#{attempt:02}"),
+    )
 }
 
 #[async_trait]
@@ -59,7 +62,8 @@ impl AttemptLedger for DynamoStore {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<Claim, StoreError> {
-        let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+        let lease_until =
+            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
         let item = ItemBuilder::keyed(key(event_id, series, attempt))
             .s("type", "delivery_claim")
             .s("state", "in_flight")
@@ -71,10 +75,15 @@ impl AttemptLedger for DynamoStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR (#state = :in_flight AND lease_until < :now)")
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#state = :in_flight AND lease_until < :now)",
+            )
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":in_flight", AttributeValue::S("in_flight".into()))
-            .expression_attribute_values(":now", AttributeValue::N(now.timestamp_millis().to_string()))
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(now.timestamp_millis().to_string()),
+            )
             .send()
             .await;
         match res.map_err(backend) {

@@ -1,0 +1,18 @@
+//! Step 2: sign the stored bytes and POST them.
+
+use crate::prepare::Ready;
+use crate::Deps;
+use shared::delivery::client::SendResult;
+use shared::delivery::headers::webhook_headers;
+
+pub async fn send(ready: &Ready, deps: &Deps) -> SendResult {
+    let body = ready.payload.as_bytes();
+    let headers = webhook_headers(
+        &ready.api_key,
+        ready.msg.event_id,
+        ready.msg.attempt,
+        deps.clock.now().timestamp(),
+        body,
+    );
+    deps.client.post(&ready.url, &headers, body.to_vec()).await
+}

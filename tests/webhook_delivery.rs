@@ -1,0 +1,625 @@
+//! webhook-delivery against the emulator with real HTTP receivers on 127.0.0.1 and the retry
+//! schedule shortened by configuration.
+
+use async_trait::async_trait;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use integration_tests::counting::counting_secrets;
+use integration_tests::fixtures::{self, Seeded};
+use integration_tests::peer::{Reply, TestServer};
+use integration_tests::sqs::{drain, event_for, pump};
+use integration_tests::Emulator;
+use sha2::Sha256;
+use shared::clock::{Clock, FixedClock, SystemClock};
+use shared::delivery::client::WebhookClient;
+use shared::delivery::schedule::RetrySchedule;
+use shared::delivery::signing_key::KeyCache;
+use shared::model::{DeliveryErrorClass, DeliveryOutcome, EventRecord};
+use shared::queue::{DeliveryMessage, EventQueue, SqsQueue};
+use shared::secrets::{SecretStore, SecretsManager};
+use shared::store::deliveries::DeliveryQuery;
+use shared::store::{AccountStore, DeliveryLog, DynamoStore};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use webhook_delivery::{handle, Deps};
+
+struct H {
+    emulator: Emulator,
+    store: DynamoStore,
+    seeded: Seeded,
+    event: EventRecord,
+    queue_url: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+async fn setup(webhook_url: Option<String>) -> H {
+    let emulator = Emulator::connect().await;
+    let store = emulator.table().await;
+    let secrets = emulator.secrets();
+    let seeded = fixtures::agency(&store, &secrets).await;
+    fixtures::update_account(&store, &seeded.account.id, |a| a.webhook_url = webhook_url).await;
+    let event = fixtures::stored_event(&store, &seeded).await;
+    let queue_url = emulator.queue().await;
+    let sqs = emulator.sqs();
+    H {
+        emulator,
+        store,
+        seeded,
+        event,
+        queue_url,
+        sqs,
+    }
+}
+
+struct Options {
+    delays: &'static str,
+    timeout: Duration,
+    insecure_local: bool,
+    clock: Arc<dyn Clock>,
+    queue: Option<Arc<dyn EventQueue>>,
+    secrets: Option<Arc<dyn SecretStore>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            delays: "1s,2s,3s",
+            timeout: Duration::from_secs(5),
+            insecure_local: true,
+            clock: Arc::new(SystemClock),
+            queue: None,
+            secrets: None,
+        }
+    }
+}
+
+fn deps(h: &H, o: Options) -> Deps {
+    Deps {
+        store: Arc::new(h.store.clone()),
+        secrets: o.secrets.unwrap_or_else(|| Arc::new(h.emulator.secrets())),
+        key_cache: KeyCache::new(),
+        secret_prefix: h.seeded.secret_prefix.clone(),
+        queue: o
+            .queue
+            .unwrap_or_else(|| Arc::new(SqsQueue::new(h.sqs.clone(), h.queue_url.clone()))),
+        client: WebhookClient::new(o.timeout, o.insecure_local).expect("client"),
+        schedule: RetrySchedule::parse(o.delays).expect("delays"),
+        clock: o.clock,
+        claim_lease: o.timeout + Duration::from_secs(60),
+    }
+}
+
+fn first(h: &H) -> DeliveryMessage {
+    DeliveryMessage::first(h.event.id, h.seeded.account.id.clone(), h.event.call_id)
+}
+
+async fn log(h: &H) -> Vec<shared::model::DeliveryAttempt> {
+    let page = h
+        .store
+        .deliveries(
+            &h.seeded.account.id,
+            &DeliveryQuery {
+                outcome: None,
+                limit: 100,
+                after: None,
+            },
+            Utc::now(),
+        )
+        .await
+        .expect("read log");
+    let mut rows = page.attempts;
+    rows.reverse(); // oldest first
+    rows
+}
+
+fn hmac_hex(key: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[tokio::test]
+async fn delivers_the_stored_bytes_signed_and_never_twice() {
+    let receiver = TestServer::fixed(200, serde_json::json!({"ok": true})).await;
+    let h = setup(Some(format!("{}/hooks/bvai", receiver.url()))).await;
+    let d = deps(&h, Options::default());
+    let res = handle(event_for(&[first(&h)]), &d).await;
+    assert!(res.batch_item_failures.is_empty());
+    let got = receiver.requests();
+    assert_eq!(got.len(), 1);
+    let r = &got[0];
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, "/hooks/bvai");
+    assert_eq!(
+        r.body.as_ref(),
+        h.event.payload.as_bytes(),
+        "the stored bytes, unchanged"
+    );
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert!(r.header("user-agent").unwrap().starts_with("BuildVoiceAI"));
+    // Independent computation over the raw bytes received.
+    assert_eq!(
+        r.header("x-signature").unwrap(),
+        hmac_hex(&h.seeded.api_key, &r.body)
+    );
+    assert_eq!(
+        r.header("x-event-id"),
+        Some(h.event.id.to_string().as_str())
+    );
+    assert_eq!(r.header("x-attempt"), Some("1"));
+    let id = r.header("webhook-id").unwrap();
+    let ts = r.header("webhook-timestamp").unwrap();
+    assert_eq!(id, h.event.id.to_string());
+    assert!((ts.parse::<i64>().unwrap() - Utc::now().timestamp()).abs() < 60);
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(h.seeded.api_key.as_bytes()).unwrap();
+    mac.update(format!("{id}.{ts}.").as_bytes());
+    mac.update(&r.body);
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    assert_eq!(r.header("webhook-signature"), Some(expected.as_str()));
+    let payload: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(payload["event"], "call.completed");
+
+    let rows = log(&h).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].outcome, DeliveryOutcome::Delivered);
+    assert_eq!(rows[0].http_status, Some(200));
+    assert_eq!(rows[0].attempt, 1);
+    assert_eq!(rows[0].event_id, h.event.id);
+    assert_eq!(rows[0].call_id, h.event.call_id);
+    assert_eq!(rows[0].response_excerpt.as_deref(), Some("{\"ok\":true}"));
+
+    // SQS delivers the same message again: no second POST, no second row.
+    let res = handle(event_for(&[first(&h)]), &d).await;
+    assert!(res.batch_item_failures.is_empty());
+    assert_eq!(receiver.requests().len(), 1);
+    assert_eq!(log(&h).await.len(), 1);
+}
+
+#[tokio::test]
+async fn fails_twice_then_succeeds_on_schedule() {
+    let receiver =
+        TestServer::start(|_, i| async move { Reply::status(if i < 2 { 500 } else { 204 }) }).await;
+    let h = setup(Some(receiver.url())).await;
+    let d = deps(&h, Options::default());
+    h.sqs
+        .send_message()
+        .queue_url(&h.queue_url)
+        .message_body(first(&h).to_body().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let done = || receiver.requests().len() >= 3;
+    pump(
+        &h.sqs,
+        &h.queue_url,
+        |ev| handle(ev, &d),
+        done,
+        Duration::from_secs(30),
+    )
+    .await;
+    // Nothing more is scheduled once it succeeded.
+    assert!(drain(&h.sqs, &h.queue_url).await.is_empty());
+    let got = receiver.requests();
+    assert_eq!(got.len(), 3, "exactly three POSTs");
+    let gap1 = got[1].at - got[0].at;
+    let gap2 = got[2].at - got[1].at;
+    // SQS delays have whole-second granularity and the pump polls once a second.
+    let tolerance = Duration::from_millis(2500);
+    assert!(
+        gap1 >= Duration::from_millis(900) && gap1 <= Duration::from_secs(1) + tolerance,
+        "{gap1:?}"
+    );
+    assert!(
+        gap2 >= Duration::from_millis(1900) && gap2 <= Duration::from_secs(2) + tolerance,
+        "{gap2:?}"
+    );
+    for (i, r) in got.iter().enumerate() {
+        assert_eq!(r.body, got[0].body, "same bytes on every attempt");
+        assert_eq!(
+            r.header("x-event-id"),
+            Some(h.event.id.to_string().as_str())
+        );
+        assert_eq!(
+            r.header("webhook-id"),
+            Some(h.event.id.to_string().as_str())
+        );
+        assert_eq!(r.header("x-attempt"), Some((i + 1).to_string().as_str()));
+    }
+    let rows = log(&h).await;
+    let outcomes: Vec<_> = rows
+        .iter()
+        .map(|r| (r.attempt, r.outcome, r.http_status))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (1, DeliveryOutcome::Failed, Some(500)),
+            (2, DeliveryOutcome::Failed, Some(500)),
+            (3, DeliveryOutcome::Delivered, Some(204)),
+        ]
+    );
+    assert_eq!(rows[0].error_class, Some(DeliveryErrorClass::HttpStatus));
+    let next = rows[0].next_attempt_at.expect("next attempt time logged");
+    assert!((next - rows[0].attempted_at).num_milliseconds() >= 1000);
+    assert_eq!(rows[2].next_attempt_at, None);
+}
+
+#[tokio::test]
+async fn always_failing_endpoint_gets_four_posts_then_the_event_is_dropped() {
+    let receiver = TestServer::fixed(503, serde_json::json!({"error": "down"})).await;
+    let h = setup(Some(receiver.url())).await;
+    let d = deps(
+        &h,
+        Options {
+            delays: "1s,1s,1s",
+            ..Options::default()
+        },
+    );
+    h.sqs
+        .send_message()
+        .queue_url(&h.queue_url)
+        .message_body(first(&h).to_body().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let store = h.store.clone();
+    let account = h.seeded.account.id.clone();
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = dropped.clone();
+    pump(
+        &h.sqs,
+        &h.queue_url,
+        |ev| {
+            let (store, account, flag, d) = (store.clone(), account.clone(), flag.clone(), &d);
+            async move {
+                let res = handle(ev, d).await;
+                let page = store
+                    .deliveries(
+                        &account,
+                        &DeliveryQuery {
+                            outcome: Some(DeliveryOutcome::Dropped),
+                            limit: 10,
+                            after: None,
+                        },
+                        Utc::now(),
+                    )
+                    .await
+                    .unwrap();
+                flag.store(
+                    !page.attempts.is_empty(),
+                    std::sync::atomic::Ordering::SeqCst,
+                );
+                res
+            }
+        },
+        || dropped.load(std::sync::atomic::Ordering::SeqCst),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(
+        receiver.requests().len(),
+        4,
+        "the first try and three retries"
+    );
+    assert!(
+        drain(&h.sqs, &h.queue_url).await.is_empty(),
+        "nothing after the last retry"
+    );
+    let outcomes: Vec<_> = log(&h).await.iter().map(|r| r.outcome).collect();
+    use DeliveryOutcome::*;
+    assert_eq!(outcomes, vec![Failed, Failed, Failed, Dropped]);
+}
+
+#[tokio::test]
+async fn an_endpoint_that_hangs_times_out_and_is_retried() {
+    let receiver = TestServer::start(|_, _| async {
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        Reply::status(200)
+    })
+    .await;
+    let h = setup(Some(receiver.url())).await;
+    let d = deps(
+        &h,
+        Options {
+            timeout: Duration::from_millis(300),
+            ..Options::default()
+        },
+    );
+    let res = handle(event_for(&[first(&h)]), &d).await;
+    assert!(res.batch_item_failures.is_empty());
+    let rows = log(&h).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].outcome, DeliveryOutcome::Failed);
+    assert_eq!(rows[0].error_class, Some(DeliveryErrorClass::Timeout));
+    assert!(
+        rows[0].duration_ms >= 250 && rows[0].duration_ms < 5000,
+        "{}",
+        rows[0].duration_ms
+    );
+    let next = pump_one(&h).await;
+    assert_eq!(next.attempt, 2);
+}
+
+/// Waits for the one scheduled message and returns it (removed from the queue).
+async fn pump_one(h: &H) -> DeliveryMessage {
+    for _ in 0..20 {
+        let msgs = drain(&h.sqs, &h.queue_url).await;
+        if let Some(m) = msgs.into_iter().next() {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("no message was scheduled");
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let target = TestServer::fixed(200, serde_json::json!({})).await;
+    let location = format!("{}/elsewhere", target.url());
+    let receiver = TestServer::start(move |_, _| {
+        let location = location.clone();
+        async move { Reply::status(302).with_header("location", &location) }
+    })
+    .await;
+    let h = setup(Some(receiver.url())).await;
+    let d = deps(&h, Options::default());
+    handle(event_for(&[first(&h)]), &d).await;
+    assert_eq!(receiver.requests().len(), 1);
+    assert!(
+        target.requests().is_empty(),
+        "the redirect target was never contacted"
+    );
+    let rows = log(&h).await;
+    assert_eq!(rows[0].outcome, DeliveryOutcome::Failed);
+    assert_eq!(rows[0].error_class, Some(DeliveryErrorClass::Redirect));
+    assert_eq!(rows[0].http_status, Some(302));
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_connect_failure() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let h = setup(Some(format!("http://127.0.0.1:{port}/hook"))).await;
+    let d = deps(&h, Options::default());
+    handle(event_for(&[first(&h)]), &d).await;
+    let rows = log(&h).await;
+    assert_eq!(rows[0].error_class, Some(DeliveryErrorClass::Connect));
+    assert_eq!(rows[0].outcome, DeliveryOutcome::Failed);
+}
+
+#[tokio::test]
+async fn loopback_is_refused_when_the_local_switch_is_off() {
+    let receiver = TestServer::fixed(200, serde_json::json!({})).await;
+    let port = receiver.addr.port();
+    for url in [
+        format!("https://localhost:{port}/hook"),
+        format!("https://127.0.0.1:{port}/hook"),
+        format!("https://[::ffff:127.0.0.1]:{port}/hook"),
+        format!("http://localhost:{port}/hook"),
+    ] {
+        let h = setup(Some(url.clone())).await;
+        let d = deps(
+            &h,
+            Options {
+                insecure_local: false,
+                ..Options::default()
+            },
+        );
+        handle(event_for(&[first(&h)]), &d).await;
+        let rows = log(&h).await;
+        assert_eq!(
+            rows[0].error_class,
+            Some(DeliveryErrorClass::BlockedAddress),
+            "{url}"
+        );
+    }
+    assert!(
+        receiver.requests().is_empty(),
+        "nothing reached the loopback receiver"
+    );
+}
+
+#[tokio::test]
+async fn switching_api_access_off_between_attempts_skips_and_stops() {
+    let receiver = TestServer::fixed(500, serde_json::json!({})).await;
+    let h = setup(Some(receiver.url())).await;
+    let d = deps(&h, Options::default());
+    handle(event_for(&[first(&h)]), &d).await;
+    assert_eq!(receiver.requests().len(), 1);
+    fixtures::update_account(&h.store, &h.seeded.account.id, |a| a.api_enabled = false).await;
+    let next = pump_one(&h).await;
+    assert_eq!(next.attempt, 2);
+    handle(event_for(&[next]), &d).await;
+    assert_eq!(receiver.requests().len(), 1, "no POST once access is off");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        drain(&h.sqs, &h.queue_url).await.is_empty(),
+        "no further attempt scheduled"
+    );
+    let rows = log(&h).await;
+    assert_eq!(
+        rows.iter().map(|r| r.outcome).collect::<Vec<_>>(),
+        vec![DeliveryOutcome::Failed, DeliveryOutcome::Skipped]
+    );
+    assert!(rows[1]
+        .response_excerpt
+        .as_deref()
+        .unwrap()
+        .contains("disabled"));
+}
+
+#[tokio::test]
+async fn no_webhook_url_is_skipped() {
+    let h = setup(None).await;
+    let d = deps(&h, Options::default());
+    handle(event_for(&[first(&h)]), &d).await;
+    let rows = log(&h).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].outcome, DeliveryOutcome::Skipped);
+    assert!(drain(&h.sqs, &h.queue_url).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_batch_is_delivered_concurrently() {
+    let receiver = TestServer::start(|_, _| async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Reply::status(200)
+    })
+    .await;
+    let h = setup(Some(receiver.url())).await;
+    let mut msgs = vec![first(&h)];
+    for _ in 0..9 {
+        let e = fixtures::stored_event(&h.store, &h.seeded).await;
+        msgs.push(DeliveryMessage::first(
+            e.id,
+            h.seeded.account.id.clone(),
+            e.call_id,
+        ));
+    }
+    let d = deps(&h, Options::default());
+    let res = handle(event_for(&msgs), &d).await;
+    assert!(res.batch_item_failures.is_empty());
+    assert_eq!(receiver.requests().len(), 10);
+    assert!(
+        receiver.max_in_flight() >= 8,
+        "only {} requests were in flight at once",
+        receiver.max_in_flight()
+    );
+}
+
+/// A queue that records what is sent and passes it on to the real SQS adapter.
+struct RecordingQueue {
+    inner: SqsQueue,
+    sent: Mutex<Vec<(DeliveryMessage, Duration)>>,
+}
+
+#[async_trait]
+impl EventQueue for RecordingQueue {
+    async fn send(
+        &self,
+        msg: &DeliveryMessage,
+        delay: Duration,
+    ) -> Result<(), shared::error::QueueError> {
+        self.sent.lock().unwrap().push((msg.clone(), delay));
+        self.inner.send(msg, delay).await
+    }
+}
+
+#[tokio::test]
+async fn delays_beyond_sqs_limit_are_honoured_exactly() {
+    let receiver =
+        TestServer::start(|_, i| async move { Reply::status(if i == 0 { 500 } else { 200 }) })
+            .await;
+    let h = setup(Some(receiver.url())).await;
+    let t0: DateTime<Utc> = "2025-06-15T14:30:00Z".parse().unwrap();
+    let clock = Arc::new(FixedClock::new(t0));
+    let queue = Arc::new(RecordingQueue {
+        inner: SqsQueue::new(h.sqs.clone(), h.queue_url.clone()),
+        sent: Mutex::new(vec![]),
+    });
+    let d = deps(
+        &h,
+        Options {
+            delays: "30m",
+            clock: clock.clone(),
+            queue: Some(queue.clone()),
+            ..Options::default()
+        },
+    );
+    handle(event_for(&[first(&h)]), &d).await;
+    let (next, delay) = queue.sent.lock().unwrap()[0].clone();
+    assert_eq!(
+        delay,
+        Duration::from_secs(1800),
+        "asked for the whole delay (SQS caps the hop at 900 s)"
+    );
+    assert_eq!(shared::queue::delay_seconds(delay), 900);
+    assert_eq!(next.attempt, 2);
+    assert_eq!(next.not_before, Some(t0 + chrono::Duration::minutes(30)));
+    // 15 minutes later the message shows up early: re-parked for the remaining 15 minutes.
+    clock.set(t0 + chrono::Duration::minutes(15));
+    handle(event_for(std::slice::from_ref(&next)), &d).await;
+    assert_eq!(receiver.requests().len(), 1, "not sent before its time");
+    let (parked, wait) = queue.sent.lock().unwrap()[1].clone();
+    assert_eq!(parked, next);
+    assert_eq!(wait, Duration::from_secs(900));
+    // At 30 minutes it is sent.
+    clock.set(t0 + chrono::Duration::minutes(30));
+    handle(event_for(&[parked]), &d).await;
+    assert_eq!(receiver.requests().len(), 2);
+    assert_eq!(receiver.requests()[1].header("x-attempt"), Some("2"));
+}
+
+#[tokio::test]
+async fn signing_key_is_cached_by_hash_and_rotation_is_picked_up_at_once() {
+    let receiver = TestServer::fixed(200, serde_json::json!({})).await;
+    let h = setup(Some(receiver.url())).await;
+    let (sm_client, sm_calls) = counting_secrets(&h.emulator.config);
+    let d = deps(
+        &h,
+        Options {
+            secrets: Some(Arc::new(SecretsManager::new(sm_client))),
+            ..Options::default()
+        },
+    );
+    handle(event_for(&[first(&h)]), &d).await;
+    let e2 = fixtures::stored_event(&h.store, &h.seeded).await;
+    handle(
+        event_for(&[DeliveryMessage::first(
+            e2.id,
+            h.seeded.account.id.clone(),
+            e2.call_id,
+        )]),
+        &d,
+    )
+    .await;
+    assert_eq!(
+        sm_calls.count(),
+        1,
+        "a warm delivery makes no Secrets Manager call"
+    );
+
+    let account = h
+        .store
+        .account(&h.seeded.account.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let secrets = h.emulator.secrets();
+    let rotated = shared::key_rotation::rotate_api_key(
+        &h.store,
+        &secrets,
+        &h.seeded.secret_prefix,
+        &account,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let e3 = fixtures::stored_event(&h.store, &h.seeded).await;
+    handle(
+        event_for(&[DeliveryMessage::first(
+            e3.id,
+            h.seeded.account.id.clone(),
+            e3.call_id,
+        )]),
+        &d,
+    )
+    .await;
+    let got = receiver.requests();
+    assert_eq!(got.len(), 3);
+    assert_eq!(
+        got[2].header("x-signature").unwrap(),
+        hmac_hex(&rotated.key.plaintext, &got[2].body)
+    );
+    assert_ne!(
+        got[2].header("x-signature").unwrap(),
+        hmac_hex(&h.seeded.api_key, &got[2].body)
+    );
+    assert_eq!(sm_calls.count(), 2);
+}
