@@ -598,7 +598,14 @@ async fn idempotency_key_replays_and_refuses_reuse() {
 #[tokio::test]
 async fn concurrent_requests_with_one_key_place_one_call() {
     let provider = TestServer::start(provider_ok(Duration::from_millis(400))).await;
-    let h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
+    let mut h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
+    // Racing writers need DynamoDB's per-request atomicity, which the emulator lacks on its
+    // own (see integration_tests::atomic).
+    let atomic = DynamoStore::new(
+        integration_tests::atomic::atomic_dynamodb(&h.emulator.config),
+        h.store.table(),
+    );
+    h.deps.store = Arc::new(atomic);
     let body = json!({"phone": "+15551234567"});
     let reqs: Vec<_> = (0..6)
         .map(|_| {

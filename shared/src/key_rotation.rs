@@ -17,8 +17,10 @@ pub struct Rotated {
 /// Replaces the account's key. The DynamoDB write is conditional on the account not having
 /// changed since it was read, so of two racing rotations exactly one wins (the other gets
 /// `Conflict`, a 409) and exactly one key is valid. The secret is written only after the win,
-/// so Secrets Manager never holds a loser's key for long; delivery checks the secret's hash
-/// against the account's before signing anyway.
+/// as a version whose id is the key's hash, so readers ask for exactly the version of the
+/// current key. Two sequential rotations can still write their secrets out of order; the
+/// slower writer notices that its key is no longer the account's and makes the newer version
+/// current again, so the current value always ends at the one valid key.
 pub async fn rotate_api_key(
     store: &dyn AccountStore,
     secrets: &dyn SecretStore,
@@ -43,11 +45,19 @@ pub async fn rotate_api_key(
         }
         Err(e) => return Err(e.into()),
     };
+    let name = account_key_secret_name(secret_prefix, &account.id);
     secrets
-        .put(
-            &account_key_secret_name(secret_prefix, &account.id),
-            &key.plaintext,
-        )
+        .put_version(&name, &key.plaintext, &key.hash)
         .await?;
+    if let Some(latest) = store.account(&account.id).await? {
+        match latest.api_key {
+            Some(k) if k.hash != key.hash => match secrets.make_current(&name, &k.hash).await {
+                // The newer rotation's secret is not written yet: when it is, it becomes current.
+                Ok(()) | Err(crate::error::SecretError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            },
+            _ => {}
+        }
+    }
     Ok(Rotated { key, account })
 }

@@ -2,6 +2,7 @@
 //! requests, an SDK call counter and account fixtures. Shared by every integration test.
 
 pub mod apigw;
+pub mod atomic;
 pub mod counting;
 pub mod emulator;
 pub mod fixtures;

@@ -49,7 +49,10 @@ impl KeyCache {
             return Ok(k.clone());
         }
         let key = secrets
-            .get(&account_key_secret_name(secret_prefix, account_id))
+            .get_version(
+                &account_key_secret_name(secret_prefix, account_id),
+                key_hash,
+            )
             .await?;
         if api_key::hash(&key) != key_hash {
             return Err(SigningKeyError::Stale(account_id.to_string()));
