@@ -1,0 +1,366 @@
+//! Operator tasks behind `bvai-admin` (and the local stack's seeding): accounts, agents,
+//! calling windows, webhook URLs, key generation, the table. Everything goes through the
+//! shared store and `key_rotation`, so there is exactly one implementation of each write.
+//!
+//! Works against real AWS and the emulator alike (AWS SDK default configuration;
+//! `AWS_ENDPOINT_URL` points it at the emulator).
+
+use serde_json::{json, Value};
+use shared::calling_window::CallingWindow;
+use shared::clock::{rfc3339, Clock};
+use shared::model::{Account, Agent, Plan};
+use shared::phone::PhoneNumber;
+use shared::secrets::SecretStore;
+use shared::store::{AccountStore, DynamoStore};
+use shared::{ApiError, StoreError};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// How many times a read-modify-write is retried when another writer got there first.
+const SAVE_ATTEMPTS: usize = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("DynamoDB table {table}: {source}")]
+    Store { table: String, source: StoreError },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The operator's handle on one table and the account key secrets.
+pub struct Admin {
+    store: DynamoStore,
+    secrets: Arc<dyn SecretStore>,
+    secret_prefix: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl Admin {
+    pub fn new(
+        store: DynamoStore,
+        secrets: Arc<dyn SecretStore>,
+        secret_prefix: impl Into<String>,
+        clock: Arc<dyn Clock>,
+    ) -> Admin {
+        Admin {
+            store,
+            secrets,
+            secret_prefix: secret_prefix.into(),
+            clock,
+        }
+    }
+
+    pub fn store(&self) -> &DynamoStore {
+        &self.store
+    }
+
+    fn store_err(&self) -> impl Fn(StoreError) -> AdminError + '_ {
+        move |source| AdminError::Store {
+            table: self.store.table().to_string(),
+            source,
+        }
+    }
+
+    /// Creates the table (for the emulator; in AWS the template creates it). Idempotent.
+    pub async fn create_table(&self) -> Result<(), AdminError> {
+        self.store.create_table().await.map_err(self.store_err())
+    }
+
+    pub async fn create_account(
+        &self,
+        id: &str,
+        name: &str,
+        plan: Plan,
+    ) -> Result<Account, AdminError> {
+        validate_account_id(id)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(AdminError::Invalid(
+                "--name must be 1 to 200 characters".into(),
+            ));
+        }
+        let account = Account::new(id, name, plan, self.clock.now());
+        match self.store.create_account(&account).await {
+            Ok(()) => Ok(account),
+            Err(StoreError::Conflict(_)) => Err(AdminError::AlreadyExists(format!(
+                "account {id} already exists"
+            ))),
+            Err(e) => Err(self.store_err()(e)),
+        }
+    }
+
+    pub async fn account(&self, id: &str) -> Result<Account, AdminError> {
+        self.store
+            .account(id)
+            .await
+            .map_err(self.store_err())?
+            .ok_or_else(|| AdminError::NotFound(format!("account {id} not found")))
+    }
+
+    /// Reads the account, applies `change`, saves with the version check; retries if another
+    /// writer won in between.
+    pub async fn update_account(
+        &self,
+        id: &str,
+        change: impl Fn(&mut Account) -> Result<(), AdminError>,
+    ) -> Result<Account, AdminError> {
+        for _ in 0..SAVE_ATTEMPTS {
+            let current = self.account(id).await?;
+            let mut next = current.clone();
+            change(&mut next)?;
+            match self.store.save_account(&current, &next).await {
+                Ok(saved) => return Ok(saved),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(self.store_err()(e)),
+            }
+        }
+        Err(AdminError::Other(format!(
+            "account {id} kept changing while it was being saved; try again"
+        )))
+    }
+
+    /// Creates an agent of the account; with `make_default` it becomes the default agent.
+    pub async fn create_agent(
+        &self,
+        account_id: &str,
+        name: &str,
+        provider_agent_id: &str,
+        phone: Option<&str>,
+        make_default: bool,
+    ) -> Result<Agent, AdminError> {
+        self.account(account_id).await?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(AdminError::Invalid(
+                "--name must be 1 to 200 characters".into(),
+            ));
+        }
+        let provider_agent_id = provider_agent_id.trim();
+        if provider_agent_id.is_empty() {
+            return Err(AdminError::Invalid(
+                "--provider-agent-id must not be empty".into(),
+            ));
+        }
+        let phone_number = phone
+            .map(|p| {
+                PhoneNumber::parse(p).map_err(|e| AdminError::Invalid(format!("--phone: {e}")))
+            })
+            .transpose()?;
+        let agent = Agent {
+            id: Uuid::new_v4(),
+            account_id: account_id.to_string(),
+            name: name.to_string(),
+            provider_agent_id: provider_agent_id.to_string(),
+            phone_number,
+        };
+        match self.store.put_agent(&agent).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                return Err(AdminError::AlreadyExists(format!(
+                    "provider agent id {provider_agent_id} already belongs to another agent"
+                )))
+            }
+            Err(e) => return Err(self.store_err()(e)),
+        }
+        if make_default {
+            self.update_account(account_id, |a| {
+                a.default_agent_id = Some(agent.id);
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(agent)
+    }
+
+    /// Sets (or with `None` clears) the account's calling window.
+    pub async fn set_calling_window(
+        &self,
+        account_id: &str,
+        window: Option<CallingWindow>,
+    ) -> Result<Account, AdminError> {
+        self.update_account(account_id, |a| {
+            a.calling_window = window.clone();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Sets (or clears) the webhook URL. HTTPS only, unless `allow_insecure_local` (the local
+    /// stack's receiver on http://127.0.0.1).
+    pub async fn set_webhook_url(
+        &self,
+        account_id: &str,
+        url: Option<&str>,
+        allow_insecure_local: bool,
+    ) -> Result<Account, AdminError> {
+        let url = url
+            .map(|u| validate_webhook_url(u, allow_insecure_local))
+            .transpose()?;
+        self.update_account(account_id, |a| {
+            a.webhook_url = url.clone();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Generates a new API key (the old one stops working) and returns it: the only time the
+    /// plaintext is visible.
+    pub async fn generate_key(&self, account_id: &str) -> Result<String, AdminError> {
+        for _ in 0..SAVE_ATTEMPTS {
+            let current = self.account(account_id).await?;
+            match shared::key_rotation::rotate_api_key(
+                &self.store,
+                self.secrets.as_ref(),
+                &self.secret_prefix,
+                &current,
+                self.clock.now(),
+            )
+            .await
+            {
+                Ok(rotated) => return Ok(rotated.key.plaintext),
+                Err(ApiError::Conflict(_)) => continue,
+                Err(ApiError::Internal(source)) => {
+                    return Err(AdminError::Other(source.to_string()))
+                }
+                Err(e) => return Err(AdminError::Other(e.to_string())),
+            }
+        }
+        Err(AdminError::Other(format!(
+            "account {account_id} kept changing while the key was generated; try again"
+        )))
+    }
+
+    /// The account as an operator may see it: settings, the key's prefix and last four
+    /// characters only, and the agents. Never a secret.
+    pub async fn show_account(&self, id: &str) -> Result<Value, AdminError> {
+        let a = self.account(id).await?;
+        let agents = self.store.agents(id).await.map_err(self.store_err())?;
+        Ok(json!({
+            "id": a.id,
+            "name": a.name,
+            "plan": a.plan.as_str(),
+            "api_enabled": a.api_enabled,
+            "api_key": a.api_key.as_ref().map(|k| json!({
+                "prefix": k.prefix,
+                "last4": k.last4,
+                "created_at": rfc3339(k.created_at),
+            })),
+            "webhook_url": a.webhook_url,
+            "default_agent_id": a.default_agent_id,
+            "calling_window": a.calling_window,
+            "created_at": rfc3339(a.created_at),
+            "version": a.version,
+            "agents": agents.iter().map(|g| json!({
+                "id": g.id,
+                "name": g.name,
+                "provider_agent_id": g.provider_agent_id,
+                "phone_number": g.phone_number.as_ref().map(|p| p.as_str()),
+            })).collect::<Vec<_>>(),
+        }))
+    }
+}
+
+/// Account ids go into table keys and secret names: letters, digits, `_` and `-`, 1-64.
+pub fn validate_account_id(id: &str) -> Result<(), AdminError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::Invalid(format!(
+            "invalid account id {id:?}: use 1 to 64 letters, digits, '_' or '-'"
+        )))
+    }
+}
+
+/// Parses a calling window from its JSON form (see `shared::calling_window`).
+pub fn parse_calling_window(json: &str) -> Result<CallingWindow, AdminError> {
+    serde_json::from_str(json).map_err(|e| {
+        AdminError::Invalid(format!(
+            "invalid calling window: {e}. Expected e.g. {{\"time_zone\": \"America/New_York\", \"days\": {{\"mon\": {{\"start\": \"09:00\", \"end\": \"17:00\"}}, \"sat\": \"off\"}}}}"
+        ))
+    })
+}
+
+fn validate_webhook_url(raw: &str, allow_insecure_local: bool) -> Result<String, AdminError> {
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| AdminError::Invalid(format!("invalid webhook URL {raw:?}: {e}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_insecure_local => {}
+        _ => return Err(AdminError::Invalid("the webhook URL must use https".into())),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(AdminError::Invalid("the webhook URL needs a host".into()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(AdminError::Invalid(
+            "the webhook URL must not contain credentials".into(),
+        ));
+    }
+    Ok(url.to_string())
+}
+
+/// Builds an [`Admin`] from the AWS SDK's default configuration.
+pub async fn from_environment(table: &str, secret_prefix: &str) -> Admin {
+    let sdk = shared::aws::sdk_config().await;
+    Admin::new(
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+        Arc::new(shared::secrets::SecretsManager::new(
+            aws_sdk_secretsmanager::Client::new(&sdk),
+        )),
+        secret_prefix,
+        Arc::new(shared::clock::SystemClock),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_ids() {
+        assert!(validate_account_id("acct_demo-1").is_ok());
+        assert!(validate_account_id("").is_err());
+        assert!(validate_account_id("a/b").is_err());
+        assert!(validate_account_id("café").is_err());
+        assert!(validate_account_id(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn webhook_urls() {
+        assert_eq!(
+            validate_webhook_url("https://example.com/hook", false)
+                .ok()
+                .as_deref(),
+            Some("https://example.com/hook")
+        );
+        assert!(validate_webhook_url("http://example.com/hook", false).is_err());
+        assert!(validate_webhook_url("http://127.0.0.1:3001/webhooks", true).is_ok());
+        assert!(validate_webhook_url("ftp://example.com", true).is_err());
+        assert!(validate_webhook_url("https://user:pw@example.com", false).is_err());
+        assert!(validate_webhook_url("not a url", false).is_err());
+    }
+
+    #[test]
+    fn calling_windows() {
+        let w = parse_calling_window(
+            r#"{"time_zone": "Europe/Berlin", "days": {"mon": {"start": "09:00", "end": "17:00"}}}"#,
+        )
+        .expect("valid");
+        assert_eq!(w.time_zone.name(), "Europe/Berlin");
+        let e = parse_calling_window(r#"{"time_zone": "Mars/Base", "days": {}}"#)
+            .expect_err("invalid zone");
+        assert!(e.to_string().contains("Mars/Base"), "{e}");
+        assert!(parse_calling_window("{").is_err());
+    }
+}

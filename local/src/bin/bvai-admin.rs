@@ -1,0 +1,227 @@
+//! `bvai-admin`: the operator CLI. Works against AWS and the local emulator alike (AWS SDK
+//! default configuration; set `AWS_ENDPOINT_URL` for the emulator). Prints JSON (or the key)
+//! on stdout; errors are one line on stderr with exit status 1.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use local_stack::admin::{self, AdminError};
+use shared::config;
+use shared::model::Plan;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "bvai-admin",
+    version,
+    about = "Operator CLI for BuildVoiceAI API & Webhooks (accounts, agents, keys, calling windows)"
+)]
+struct Cli {
+    /// DynamoDB table name.
+    #[arg(long, env = config::TABLE_NAME, global = true)]
+    table: Option<String>,
+    /// Secrets Manager name prefix of account API keys (the account id is appended).
+    #[arg(
+        long,
+        env = config::API_KEY_SECRET_PREFIX,
+        default_value = config::DEFAULT_API_KEY_SECRET_PREFIX,
+        global = true
+    )]
+    secret_prefix: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PlanArg {
+    Agency,
+    Pro,
+    Starter,
+}
+
+impl From<PlanArg> for Plan {
+    fn from(p: PlanArg) -> Plan {
+        match p {
+            PlanArg::Agency => Plan::Agency,
+            PlanArg::Pro => Plan::Pro,
+            PlanArg::Starter => Plan::Starter,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the table with the production layout (for the emulator; idempotent).
+    CreateTable,
+    /// Create an account (API access on, no key, no webhook).
+    CreateAccount {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        plan: PlanArg,
+    },
+    /// Create an agent of an account; prints it as JSON.
+    CreateAgent {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        name: String,
+        /// The voice provider's id of this agent.
+        #[arg(long)]
+        provider_agent_id: String,
+        /// The number the agent calls from (E.164); without one it cannot place calls.
+        #[arg(long)]
+        phone: Option<String>,
+        /// Also make it the account's default agent.
+        #[arg(long)]
+        default: bool,
+    },
+    /// Set or clear the account's calling window.
+    SetCallingWindow(WindowArgs),
+    /// Set or clear the account's webhook URL (https; http/loopback only with
+    /// WEBHOOK_ALLOW_INSECURE_LOCAL=1, for the local stack).
+    SetWebhook {
+        #[arg(long)]
+        account: String,
+        #[arg(long, conflicts_with = "clear", required_unless_present = "clear")]
+        url: Option<String>,
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Print an account as JSON: settings, key prefix and last 4 only, agents.
+    ShowAccount {
+        #[arg(long)]
+        id: String,
+    },
+    /// Generate a new API key (the previous key stops working) and print it once.
+    GenerateKey {
+        #[arg(long)]
+        account: String,
+    },
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false, id = "window")]
+struct WindowSource {
+    /// A JSON file with the window.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// The window as JSON, e.g. '{"time_zone":"America/New_York","days":{"mon":{"start":"09:00","end":"17:00"}}}'.
+    #[arg(long)]
+    json: Option<String>,
+    /// Remove the window (calls allowed at any time).
+    #[arg(long)]
+    clear: bool,
+}
+
+#[derive(Args)]
+struct WindowArgs {
+    #[arg(long)]
+    account: String,
+    #[command(flatten)]
+    source: WindowSource,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_json(v: &serde_json::Value) -> Result<(), AdminError> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| AdminError::Other(e.to_string()))?;
+    println!("{s}");
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<(), AdminError> {
+    let table = cli
+        .table
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| AdminError::Invalid("no table: pass --table or set TABLE_NAME".into()))?;
+    let admin = admin::from_environment(&table, &cli.secret_prefix).await;
+    match cli.command {
+        Command::CreateTable => {
+            admin.create_table().await?;
+            eprintln!("table {table} is ready");
+        }
+        Command::CreateAccount { id, name, plan } => {
+            admin.create_account(&id, &name, plan.into()).await?;
+            print_json(&admin.show_account(&id).await?)?;
+        }
+        Command::CreateAgent {
+            account,
+            name,
+            provider_agent_id,
+            phone,
+            default,
+        } => {
+            let agent = admin
+                .create_agent(
+                    &account,
+                    &name,
+                    &provider_agent_id,
+                    phone.as_deref(),
+                    default,
+                )
+                .await?;
+            print_json(&serde_json::json!({
+                "id": agent.id,
+                "account_id": agent.account_id,
+                "name": agent.name,
+                "provider_agent_id": agent.provider_agent_id,
+                "phone_number": agent.phone_number.as_ref().map(|p| p.as_str()),
+                "default": default,
+            }))?;
+        }
+        Command::SetCallingWindow(args) => {
+            let window = if args.source.clear {
+                None
+            } else if let Some(path) = args.source.file {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    AdminError::Invalid(format!("cannot read {}: {e}", path.display()))
+                })?;
+                Some(admin::parse_calling_window(&text)?)
+            } else {
+                let json = args.source.json.unwrap_or_default();
+                Some(admin::parse_calling_window(&json)?)
+            };
+            let account = admin.set_calling_window(&args.account, window).await?;
+            print_json(&serde_json::json!({
+                "account_id": account.id,
+                "calling_window": account.calling_window,
+            }))?;
+        }
+        Command::SetWebhook {
+            account,
+            url,
+            clear,
+        } => {
+            let url = if clear { None } else { url };
+            let allow_insecure = config::flag(config::WEBHOOK_ALLOW_INSECURE_LOCAL);
+            let account = admin
+                .set_webhook_url(&account, url.as_deref(), allow_insecure)
+                .await?;
+            print_json(&serde_json::json!({
+                "account_id": account.id,
+                "webhook_url": account.webhook_url,
+            }))?;
+        }
+        Command::ShowAccount { id } => print_json(&admin.show_account(&id).await?)?,
+        Command::GenerateKey { account } => {
+            let key = admin.generate_key(&account).await?;
+            eprintln!(
+                "new API key for {account} (shown only this once; the previous key no longer works):"
+            );
+            println!("{key}");
+        }
+    }
+    Ok(())
+}

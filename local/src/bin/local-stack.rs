@@ -1,0 +1,521 @@
+//! `make run`: the whole product on 127.0.0.1, with no AWS account and no phone.
+//!
+//! Starts moto (the AWS emulator) as a child process, creates what template.yaml creates,
+//! seeds a demo Agency account (agent with a phone number, webhook URL pointing at the local
+//! receiver, a fresh API key), and serves:
+//! - the API gateway stand-in, calling the functions' `handle` with API Gateway v2 events;
+//! - the voice provider simulator, calling back into the gateway's `/hooks/voice-provider`;
+//! - the webhook receiver, verifying signatures and logging every delivery;
+//! - the SQS poller, feeding the delivery handler like Lambda's event source mapping.
+//!
+//! Ctrl-C (or SIGTERM) stops everything it started. See docs/local-stack.md.
+//!
+//! LEAD: the spots to wire the remaining functions are marked `LEAD:` below
+//! (`settings_routes`, `call_completed_routes`, `delivery_handler`).
+
+use aws_config::SdkConfig;
+use local_stack::admin::{Admin, AdminError};
+use local_stack::gateway::{self, Gateway, GatewayConfig, Route};
+use local_stack::moto::{self, Moto};
+use local_stack::poller::{sqs_handler, Poller, PollerConfig, SqsHandler};
+use local_stack::provider_sim::{ProviderSim, SimConfig, SimTimings};
+use local_stack::receiver::{Receiver, ReceiverConfig};
+use local_stack::resources::{self, ResourceNames, Resources};
+use local_stack::server::Listener;
+use local_stack::stack::*;
+use shared::clock::{Clock, SystemClock};
+use shared::config;
+use shared::provider::RetellClient;
+use shared::secrets::SecretsManager;
+use shared::store::{AccountStore, DynamoStore};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+type Fallible<T> = Result<T, String>;
+
+fn main() -> ExitCode {
+    local_stack::init_console_logging();
+    let config = match StackConfig::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let moto_port = match config.moto_port {
+        0 => match moto::free_port() {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: no free port for the emulator: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        p => p,
+    };
+    prepare_environment(moto_port);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config, moto_port)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The process environment the SDK and the functions' `Deps::from_env` read. Set before the
+/// runtime starts any thread. The AWS variables point at the local emulator only: the local
+/// stack must never reach a real AWS account, whatever the shell has configured.
+fn prepare_environment(moto_port: u16) {
+    let endpoint = format!("http://127.0.0.1:{moto_port}");
+    let names = ResourceNames::local();
+    for (k, v) in [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        // LOCAL ONLY: lets the webhook URL be http://127.0.0.1 (the receiver).
+        (config::WEBHOOK_ALLOW_INSECURE_LOCAL, "1"),
+        (config::TABLE_NAME, names.table.as_str()),
+        (config::PROVIDER_SECRET_NAME, names.provider_secret.as_str()),
+        (config::API_KEY_SECRET_PREFIX, LOCAL_API_KEY_SECRET_PREFIX),
+        (config::ACCOUNT_ID_CLAIM, DEMO_ACCOUNT_CLAIM),
+    ] {
+        std::env::set_var(k, v);
+    }
+    for k in [
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_SQS",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    ] {
+        std::env::remove_var(k);
+    }
+}
+
+async fn bind(port: u16, var: &str) -> Fallible<Listener> {
+    Listener::bind(port).await.map_err(|e| {
+        format!("cannot listen on 127.0.0.1:{port} ({var}): {e}; set {var} to another port, or 0 for any free port")
+    })
+}
+
+async fn run(config: StackConfig, moto_port: u16) -> Fallible<()> {
+    std::fs::create_dir_all(&config.local_dir)
+        .map_err(|e| format!("cannot create {}: {e}", config.local_dir.display()))?;
+    // Every port first, so a port in use fails before anything starts.
+    let api = bind(config.api_port, API_PORT).await?;
+    let receiver = bind(config.receiver_port, RECEIVER_PORT).await?;
+    let provider = bind(config.provider_port, PROVIDER_PORT).await?;
+
+    let moto_log = config.local_dir.join("moto.log");
+    tracing::info!(target: "local_stack", "starting the AWS emulator (moto) on 127.0.0.1:{moto_port}");
+    let mut moto = Moto::start(
+        &Moto::binary(&config.venv),
+        moto_port,
+        &moto_log,
+        Duration::from_secs(30),
+    )
+    .await
+    .map_err(|e| format!("{e} (is port {moto_port} free? set {MOTO_PORT} to another port or 0)"))?;
+    let result = serve(config, &mut moto, api, receiver, provider).await;
+    moto.stop().await;
+    tracing::info!(target: "local_stack", "emulator stopped");
+    result
+}
+
+/// What every function's `Deps` is built from. LEAD: build settings/call-completed/delivery
+/// Deps from these (same store, secrets, clock, queue and provider secret as trigger-call).
+struct Ctx {
+    #[allow(dead_code)]
+    sdk: SdkConfig,
+    store: Arc<DynamoStore>,
+    #[allow(dead_code)]
+    secrets: Arc<SecretsManager>,
+    clock: Arc<dyn Clock>,
+    #[allow(dead_code)]
+    resources: Resources,
+    config: StackConfig,
+    provider_url: String,
+}
+
+async fn serve(
+    config: StackConfig,
+    moto: &mut Moto,
+    api: Listener,
+    receiver: Listener,
+    provider: Listener,
+) -> Fallible<()> {
+    let sdk = shared::aws::sdk_config().await;
+    let provider_key = format!("sim_provider_key_{}", uuid::Uuid::new_v4().simple());
+    let resources = resources::ensure(&sdk, &ResourceNames::local(), &provider_key)
+        .await
+        .map_err(|e| format!("creating the emulator's resources: {e}"))?;
+    let store = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &resources.table,
+    ));
+    let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
+        &sdk,
+    )));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+
+    // Demo data.
+    let receiver_url = format!("{}{RECEIVER_PATH}", receiver.url());
+    let admin = Admin::new(
+        (*store).clone(),
+        secrets.clone(),
+        LOCAL_API_KEY_SECRET_PREFIX,
+        clock.clone(),
+    );
+    let seeded = seed(&admin, &receiver_url)
+        .await
+        .map_err(|e| format!("seeding the demo account: {e}"))?;
+
+    // Receiver and provider simulator.
+    let receiver_log = config.local_dir.join("webhooks.jsonl");
+    let receiver_server = Receiver::new(ReceiverConfig {
+        api_key: seeded.api_key.clone(),
+        log_path: receiver_log.clone(),
+        fail_first: config.receiver_fail_first,
+    })
+    .map_err(|e| e.to_string())?
+    .serve(receiver);
+    let provider_url = provider.url();
+    let mut sim_config = SimConfig::new(
+        resources.provider_secret.api_key.clone(),
+        format!("{}{PROVIDER_CALLBACK_PATH}", api.url()),
+    );
+    sim_config.timings = SimTimings::with_call_length(config.sim_call_length);
+    let provider_server = ProviderSim::new(sim_config, clock.clone())
+        .map_err(|e| e.to_string())?
+        .serve(provider);
+
+    let ctx = Ctx {
+        sdk: sdk.clone(),
+        store,
+        secrets,
+        clock,
+        resources: resources.clone(),
+        config: config.clone(),
+        provider_url: provider_url.clone(),
+    };
+
+    // The gateway with every function's routes.
+    let mut routes = trigger_call_routes(&ctx)?;
+    routes.extend(settings_routes(&ctx)?);
+    routes.extend(call_completed_routes(&ctx)?);
+    let mut local_claims = serde_json::Map::new();
+    local_claims.insert(DEMO_ACCOUNT_CLAIM.into(), DEMO_ACCOUNT_ID.into());
+    let gateway = Gateway::new(
+        routes,
+        GatewayConfig {
+            local_claims,
+            ..GatewayConfig::default()
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let wired = gateway.route_keys();
+    let api_url = api.url();
+    let api_server = Arc::new(gateway).serve(api);
+
+    // The SQS poller feeding the delivery handler.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let poller = Poller::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        &resources.queue_url,
+        PollerConfig::default(),
+        delivery_handler(&ctx)?,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let poller_task = tokio::spawn(poller.run(stop_rx));
+
+    let stack_file = config.local_dir.join("stack.json");
+    StackFile {
+        api_base_url: api_url.clone(),
+        account_id: DEMO_ACCOUNT_ID.into(),
+        api_key: seeded.api_key.clone(),
+        agent_id: seeded.agent_id.clone(),
+        provider_agent_id: DEMO_PROVIDER_AGENT_ID.into(),
+        receiver_url: receiver_url.clone(),
+        receiver_log: receiver_log.display().to_string(),
+        provider_url: provider_url.clone(),
+        emulator_url: moto.endpoint().to_string(),
+        table: resources.table.clone(),
+        queue_url: resources.queue_url.clone(),
+        dead_letter_queue_url: resources.dead_letter_queue_url.clone(),
+    }
+    .write(&stack_file)
+    .map_err(|e| format!("cannot write {}: {e}", stack_file.display()))?;
+
+    print_banner(&Banner {
+        api_url: &api_url,
+        provider_url: &provider_url,
+        receiver_url: &receiver_url,
+        receiver_log: &receiver_log.display().to_string(),
+        emulator_url: moto.endpoint(),
+        moto_log: &config.local_dir.join("moto.log").display().to_string(),
+        stack_file: &stack_file.display().to_string(),
+        api_key: &seeded.api_key,
+        routes: &wired,
+        config: &config,
+    });
+
+    let why = tokio::select! {
+        s = stop_signal() => s,
+        status = moto.exited() => format!("the emulator exited unexpectedly ({status})"),
+    };
+    tracing::info!(target: "local_stack", "stopping ({why})");
+    let _ = stop_tx.send(true);
+    let _ = poller_task.await;
+    api_server.stop().await;
+    provider_server.stop().await;
+    receiver_server.stop().await;
+    Ok(())
+}
+
+async fn stop_signal() -> String {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "Ctrl-C".into(),
+                _ = term.recv() => "SIGTERM".into(),
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "Ctrl-C".into()
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C".into()
+    }
+}
+
+struct Seeded {
+    api_key: String,
+    agent_id: String,
+}
+
+/// The demo Agency account: API access on, a default agent with a phone number, the webhook
+/// URL pointing at the local receiver, and a fresh key.
+async fn seed(admin: &Admin, receiver_url: &str) -> Result<Seeded, AdminError> {
+    match admin
+        .create_account(
+            DEMO_ACCOUNT_ID,
+            DEMO_ACCOUNT_NAME,
+            shared::model::Plan::Agency,
+        )
+        .await
+    {
+        Ok(_) | Err(AdminError::AlreadyExists(_)) => {}
+        Err(e) => return Err(e),
+    }
+    let existing = admin
+        .store()
+        .agents(DEMO_ACCOUNT_ID)
+        .await
+        .map_err(|e| AdminError::Other(e.to_string()))?
+        .into_iter()
+        .find(|a| a.provider_agent_id == DEMO_PROVIDER_AGENT_ID);
+    let agent = match existing {
+        Some(a) => a,
+        None => {
+            admin
+                .create_agent(
+                    DEMO_ACCOUNT_ID,
+                    DEMO_AGENT_NAME,
+                    DEMO_PROVIDER_AGENT_ID,
+                    Some(DEMO_AGENT_PHONE),
+                    true,
+                )
+                .await?
+        }
+    };
+    // LOCAL ONLY: an http loopback webhook URL (WEBHOOK_ALLOW_INSECURE_LOCAL).
+    admin
+        .set_webhook_url(DEMO_ACCOUNT_ID, Some(receiver_url), true)
+        .await?;
+    let api_key = admin.generate_key(DEMO_ACCOUNT_ID).await?;
+    Ok(Seeded {
+        api_key,
+        agent_id: agent.id.to_string(),
+    })
+}
+
+/// Wraps `f(req, &deps)` as a gateway handler.
+macro_rules! lambda_handler {
+    ($deps:expr, $f:path) => {{
+        let deps = $deps;
+        gateway::handler(move |req| {
+            let deps = deps.clone();
+            async move { $f(req, &deps).await }
+        })
+    }};
+}
+
+fn routes(table: &[(&str, &str)], handler: gateway::HttpHandler) -> Fallible<Vec<Route>> {
+    table
+        .iter()
+        .map(|(m, p)| Route::new(m, p, handler.clone()).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// `POST /api/trigger-call`, `GET /api/calls/{call_id}`: trigger-call, as in its main.rs.
+fn trigger_call_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
+    let provider = RetellClient::new(
+        &ctx.provider_url,
+        ctx.resources.provider_secret.api_key.clone(),
+        ctx.config.provider_timeout,
+    )
+    .map_err(|e| format!("provider client: {e}"))?;
+    let deps = Arc::new(trigger_call::Deps {
+        store: ctx.store.clone(),
+        provider: Arc::new(provider),
+        clock: ctx.clock.clone(),
+        idempotency_wait: trigger_call::Deps::default_idempotency_wait(ctx.config.provider_timeout),
+    });
+    routes(
+        TRIGGER_CALL_ROUTES,
+        lambda_handler!(deps, trigger_call::handle),
+    )
+}
+
+/// LEAD: the settings API. Until wired these routes answer API Gateway's 404. Replace the body
+/// with (and add `settings.workspace = true` to local/Cargo.toml):
+///
+/// ```ignore
+/// let deps = Arc::new(settings::Deps::from_env(ctx.store.clone(), ctx.secrets.clone(), ctx.clock.clone()));
+/// Ok(routes(SETTINGS_ROUTES, lambda_handler!(deps, settings::handle))?
+///     .into_iter()
+///     .map(Route::with_injected_claims) // LOCAL ONLY: stands in for the JWT authorizer
+///     .collect())
+/// ```
+fn settings_routes(_ctx: &Ctx) -> Fallible<Vec<Route>> {
+    Ok(Vec::new())
+}
+
+/// LEAD: the provider's callback. Until wired, the simulator's callbacks get a 404. Replace the
+/// body with (and add `call-completed.workspace = true` to local/Cargo.toml):
+///
+/// ```ignore
+/// let deps = Arc::new(call_completed::Deps {
+///     store: ctx.store.clone(),
+///     queue: Arc::new(/* SQS adapter */ ..., ctx.resources.queue_url.clone()),
+///     provider_secret: ctx.resources.provider_secret.clone(),
+///     clock: ctx.clock.clone(),
+/// });
+/// routes(CALL_COMPLETED_ROUTES, lambda_handler!(deps, call_completed::handle))
+/// ```
+fn call_completed_routes(_ctx: &Ctx) -> Fallible<Vec<Route>> {
+    Ok(Vec::new())
+}
+
+/// LEAD: webhook delivery. Replace the placeholder with (and add
+/// `webhook-delivery.workspace = true` to local/Cargo.toml):
+///
+/// ```ignore
+/// let deps = Arc::new(webhook_delivery::Deps { /* store, secrets, queue (ctx.resources.queue_url),
+///     clock, ctx.config.webhook_retry_delays, ctx.config.webhook_timeout, allow_insecure_local: true */ });
+/// Ok(sqs_handler(move |event| {
+///     let deps = deps.clone();
+///     async move { webhook_delivery::handle(event, &deps).await }
+/// }))
+/// ```
+fn delivery_handler(_ctx: &Ctx) -> Fallible<SqsHandler> {
+    // Placeholder: reports every message as failed, so nothing is lost before delivery is
+    // wired (the messages come back after the queue's visibility timeout).
+    Ok(sqs_handler(|event| async move {
+        let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
+        for record in event.records {
+            tracing::warn!(
+                target: "poller",
+                "webhook delivery is not wired into the local stack yet; message {} left on the queue",
+                record.message_id.as_deref().unwrap_or("?")
+            );
+            let mut failure = aws_lambda_events::event::sqs::BatchItemFailure::default();
+            failure.item_identifier = record.message_id.unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+        response
+    }))
+}
+
+struct Banner<'a> {
+    api_url: &'a str,
+    provider_url: &'a str,
+    receiver_url: &'a str,
+    receiver_log: &'a str,
+    emulator_url: &'a str,
+    moto_log: &'a str,
+    stack_file: &'a str,
+    api_key: &'a str,
+    routes: &'a [String],
+    config: &'a StackConfig,
+}
+
+fn print_banner(b: &Banner) {
+    let calls_back = format!("{}{PROVIDER_CALLBACK_PATH}", b.api_url);
+    println!();
+    println!("local stack ready");
+    println!();
+    println!("  API            {}", b.api_url);
+    for r in b.routes {
+        println!("                   {r}");
+    }
+    let t = SimTimings::with_call_length(b.config.sim_call_length);
+    let ended = t.answer_after + t.call_length;
+    println!(
+        "  Provider sim   {}  (calls back to {calls_back}:",
+        b.provider_url
+    );
+    println!(
+        "                   call_started {:?}, call_ended {:?}, call_analyzed {:?} after a call is placed)",
+        t.answer_after,
+        ended,
+        ended + t.analysis_after
+    );
+    println!(
+        "  Receiver       {}  (every request appended to {})",
+        b.receiver_url, b.receiver_log
+    );
+    println!(
+        "  Emulator       {}  (moto; log {})",
+        b.emulator_url, b.moto_log
+    );
+    println!(
+        "  Demo account   {DEMO_ACCOUNT_ID} (Agency), default agent \"{DEMO_AGENT_NAME}\" {DEMO_AGENT_PHONE}"
+    );
+    println!("  Stack file     {}", b.stack_file);
+    println!();
+    println!("  Demo API key (shown once here; also in the stack file):");
+    println!("    {}", b.api_key);
+    println!();
+    println!("  Place a call:");
+    println!(
+        "    curl -sS -X POST {}/api/trigger-call -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"phone\": \"+15551234567\", \"name\": \"Jane Smith\", \"metadata\": {{\"source\": \"make-run\"}}}}'",
+        b.api_url, b.api_key
+    );
+    println!();
+    println!("  Then watch this log: the simulated provider calls back (call_started, call_ended,");
+    println!("  call_analyzed), the poller hands the call.completed event to delivery, and the");
+    println!("  receiver prints each webhook with its signature check. See docs/local-stack.md.");
+    println!("  Ctrl-C stops everything.");
+    println!();
+}

@@ -1,0 +1,382 @@
+//! A local stand-in for Lambda's SQS event source mapping (moto cannot invoke Lambda).
+//!
+//! It does what the mapping with `FunctionResponseTypes: [ReportBatchItemFailures]` does:
+//! long-poll `ReceiveMessage` (all system and message attributes), hand the batch to the
+//! handler as an `SqsEvent` shaped exactly like Lambda's, then delete the messages the handler
+//! did not report in `batchItemFailures`. A failed message is left alone: it becomes visible
+//! again after the queue's visibility timeout, and its receive count goes up. If the handler
+//! errs or panics, or reports an item identifier that is not in the batch, the whole batch
+//! counts as failed and nothing is deleted — Lambda's rules too.
+
+use aws_lambda_events::encodings::Base64Data;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
+use aws_sdk_sqs::error::ProvideErrorMetadata;
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
+};
+use futures::future::BoxFuture;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The error type a delivery handler may return (like `lambda_runtime::Error`).
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An SQS-triggered Lambda handler as the poller calls it.
+pub type SqsHandler = Arc<
+    dyn Fn(SqsEvent) -> BoxFuture<'static, Result<SqsBatchResponse, HandlerError>> + Send + Sync,
+>;
+
+/// Wraps an infallible async handler, e.g.
+/// `sqs_handler(move |ev| { let d = deps.clone(); async move { webhook_delivery::handle(ev, &d).await } })`.
+pub fn sqs_handler<F, Fut>(f: F) -> SqsHandler
+where
+    F: Fn(SqsEvent) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = SqsBatchResponse> + Send + 'static,
+{
+    Arc::new(move |ev| {
+        let fut = f(ev);
+        Box::pin(async move { Ok(fut.await) })
+    })
+}
+
+/// Wraps a fallible async handler (an `Err` fails the whole batch).
+pub fn fallible_sqs_handler<F, Fut>(f: F) -> SqsHandler
+where
+    F: Fn(SqsEvent) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<SqsBatchResponse, HandlerError>> + Send + 'static,
+{
+    Arc::new(move |ev| Box::pin(f(ev)))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollerError {
+    #[error("batch size must be 1..=10 (SQS returns at most 10 messages per receive), got {0}")]
+    BatchSize(i32),
+    #[error("long-poll wait must be 0..=20 seconds, got {0}")]
+    WaitTime(i32),
+    #[error("SQS {operation} failed: {message}")]
+    Sqs {
+        operation: &'static str,
+        message: String,
+    },
+}
+
+fn sqs_error<E: ProvideErrorMetadata + std::fmt::Display>(
+    operation: &'static str,
+) -> impl FnOnce(E) -> PollerError {
+    move |e| PollerError::Sqs {
+        operation,
+        message: match (e.code(), e.message()) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(c), None) => c.to_string(),
+            _ => e.to_string(),
+        },
+    }
+}
+
+/// How the poller receives.
+#[derive(Debug, Clone)]
+pub struct PollerConfig {
+    /// Messages per batch, 1..=10 (the template's `BatchSize: 10`).
+    pub batch_size: i32,
+    /// Long-poll wait per receive, 0..=20 s (Lambda's pollers use 20).
+    pub wait_time_seconds: i32,
+    /// Pause after a failed receive, so a dead emulator does not spin the loop.
+    pub error_backoff: Duration,
+}
+
+impl Default for PollerConfig {
+    fn default() -> Self {
+        PollerConfig {
+            batch_size: 10,
+            wait_time_seconds: 20,
+            error_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What one receive-handle-delete round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub received: usize,
+    pub deleted: usize,
+    /// Message ids left on the queue (reported failures, or the whole batch).
+    pub failed: Vec<String>,
+    /// Set when the whole batch failed: handler error, panic, or a bad item identifier.
+    pub batch_error: Option<String>,
+}
+
+pub struct Poller {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    queue_arn: String,
+    region: String,
+    config: PollerConfig,
+    handler: SqsHandler,
+}
+
+impl Poller {
+    /// Looks up the queue's ARN (it goes into every record's `eventSourceARN`).
+    pub async fn new(
+        sqs: aws_sdk_sqs::Client,
+        queue_url: impl Into<String>,
+        config: PollerConfig,
+        handler: SqsHandler,
+    ) -> Result<Poller, PollerError> {
+        if !(1..=10).contains(&config.batch_size) {
+            return Err(PollerError::BatchSize(config.batch_size));
+        }
+        if !(0..=20).contains(&config.wait_time_seconds) {
+            return Err(PollerError::WaitTime(config.wait_time_seconds));
+        }
+        let queue_url = queue_url.into();
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(sqs_error("GetQueueAttributes"))?;
+        let queue_arn = attrs
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+            .cloned()
+            .ok_or_else(|| PollerError::Sqs {
+                operation: "GetQueueAttributes",
+                message: "no QueueArn in the answer".into(),
+            })?;
+        // The region is the ARN's fourth field: arn:aws:sqs:<region>:<account>:<name>.
+        let region = queue_arn
+            .split(':')
+            .nth(3)
+            .unwrap_or("us-east-1")
+            .to_string();
+        Ok(Poller {
+            sqs,
+            queue_url,
+            queue_arn,
+            region,
+            config,
+            handler,
+        })
+    }
+
+    pub fn queue_arn(&self) -> &str {
+        &self.queue_arn
+    }
+
+    /// One round: receive (long poll), call the handler if anything came, delete successes.
+    pub async fn poll_once(&self) -> Result<BatchOutcome, PollerError> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(self.config.batch_size)
+            .wait_time_seconds(self.config.wait_time_seconds)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(sqs_error("ReceiveMessage"))?;
+        let messages = out.messages();
+        if messages.is_empty() {
+            return Ok(BatchOutcome::default());
+        }
+        let mut event = SqsEvent::default();
+        event.records = messages.iter().map(|m| self.record(m)).collect();
+        let ids: Vec<String> = event
+            .records
+            .iter()
+            .map(|r| r.message_id.clone().unwrap_or_default())
+            .collect();
+        let received = ids.len();
+
+        let result = tokio::spawn((self.handler)(event)).await;
+        let failures = match result {
+            Ok(Ok(response)) => failed_ids(&ids, &response),
+            Ok(Err(e)) => Err(format!("handler returned an error: {e}")),
+            Err(e) if e.is_panic() => Err("handler panicked".to_string()),
+            Err(e) => Err(format!("handler task failed: {e}")),
+        };
+        let failed: HashSet<String> = match failures {
+            Ok(f) => f,
+            Err(why) => {
+                tracing::warn!(
+                    target: "poller",
+                    "batch of {received} failed as a whole ({why}); nothing deleted, the messages return after the visibility timeout"
+                );
+                return Ok(BatchOutcome {
+                    received,
+                    deleted: 0,
+                    failed: ids,
+                    batch_error: Some(why),
+                });
+            }
+        };
+        let entries: Vec<DeleteMessageBatchRequestEntry> = messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !failed.contains(m.message_id().unwrap_or_default()))
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(format!("m{i}"))
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let mut deleted = 0;
+        if !entries.is_empty() {
+            let res = self
+                .sqs
+                .delete_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(sqs_error("DeleteMessageBatch"))?;
+            deleted = res.successful().len();
+            for f in res.failed() {
+                tracing::warn!(
+                    target: "poller",
+                    "could not delete a processed message ({}: {}); it will be delivered again",
+                    f.code(),
+                    f.message().unwrap_or("")
+                );
+            }
+        }
+        let failed: Vec<String> = ids.into_iter().filter(|i| failed.contains(i)).collect();
+        tracing::info!(
+            target: "poller",
+            "batch of {received}: {deleted} done and deleted, {} reported failed (left on the queue)",
+            failed.len()
+        );
+        Ok(BatchOutcome {
+            received,
+            deleted,
+            failed,
+            batch_error: None,
+        })
+    }
+
+    /// Polls until `shutdown` turns true. Errors are logged and retried after a pause.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                res = self.poll_once() => {
+                    if let Err(e) = res {
+                        tracing::warn!(target: "poller", "{e}");
+                        tokio::select! {
+                            _ = shutdown.changed() => return,
+                            _ = tokio::time::sleep(self.config.error_backoff) => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One record as Lambda builds it.
+    fn record(&self, m: &Message) -> SqsMessage {
+        let mut r = SqsMessage::default();
+        r.message_id = m.message_id().map(str::to_string);
+        r.receipt_handle = m.receipt_handle().map(str::to_string);
+        r.body = m.body().map(str::to_string);
+        r.md5_of_body = m.md5_of_body().map(str::to_string);
+        r.md5_of_message_attributes = m.md5_of_message_attributes().map(str::to_string);
+        r.attributes = m
+            .attributes()
+            .map(|a| {
+                a.iter()
+                    .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        r.message_attributes = m
+            .message_attributes()
+            .map(|a| {
+                a.iter()
+                    .map(|(k, v)| {
+                        let mut attr = SqsMessageAttribute::default();
+                        attr.string_value = v.string_value().map(str::to_string);
+                        attr.binary_value = v.binary_value().map(|b| base64_data(b.as_ref()));
+                        attr.string_list_values = v.string_list_values().to_vec();
+                        attr.binary_list_values = v
+                            .binary_list_values()
+                            .iter()
+                            .map(|b| base64_data(b.as_ref()))
+                            .collect();
+                        attr.data_type = Some(v.data_type().to_string());
+                        (k.clone(), attr)
+                    })
+                    .collect::<HashMap<_, _>>()
+            })
+            .unwrap_or_default();
+        r.event_source_arn = Some(self.queue_arn.clone());
+        r.event_source = Some("aws:sqs".into());
+        r.aws_region = Some(self.region.clone());
+        r
+    }
+}
+
+/// `Base64Data` is non-exhaustive: built through `Default` and `DerefMut`.
+fn base64_data(bytes: &[u8]) -> Base64Data {
+    let mut d = Base64Data::default();
+    d.extend_from_slice(bytes);
+    d
+}
+
+/// The reported failures, or why the whole batch counts as failed: Lambda fails the batch when
+/// an item identifier is empty or not one of the batch's message ids.
+fn failed_ids(batch: &[String], response: &SqsBatchResponse) -> Result<HashSet<String>, String> {
+    let mut failed = HashSet::new();
+    for f in &response.batch_item_failures {
+        let id = f.item_identifier.as_str();
+        if id.is_empty() || !batch.iter().any(|b| b == id) {
+            return Err(format!(
+                "batchItemFailures names {id:?}, which is not a message of this batch"
+            ));
+        }
+        failed.insert(id.to_string());
+    }
+    Ok(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::event::sqs::BatchItemFailure;
+
+    fn response(ids: &[&str]) -> SqsBatchResponse {
+        let mut r = SqsBatchResponse::default();
+        r.batch_item_failures = ids
+            .iter()
+            .map(|i| {
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = i.to_string();
+                f
+            })
+            .collect();
+        r
+    }
+
+    #[test]
+    fn failures_must_name_messages_of_the_batch() {
+        let batch = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(failed_ids(&batch, &response(&[])), Ok(HashSet::new()));
+        assert_eq!(
+            failed_ids(&batch, &response(&["b"])),
+            Ok(HashSet::from(["b".to_string()]))
+        );
+        assert!(failed_ids(&batch, &response(&["c"])).is_err());
+        assert!(failed_ids(&batch, &response(&[""])).is_err());
+        assert!(failed_ids(&batch, &response(&["a", "zzz"])).is_err());
+    }
+}

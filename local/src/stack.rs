@@ -1,0 +1,251 @@
+//! The local stack's configuration (all from the environment), its fixed demo data, the route
+//! table it mirrors from `template.yaml`, and `.local/stack.json`.
+
+use serde::Serialize;
+use shared::config::{self, parse_duration, parse_durations};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const API_PORT: &str = "API_PORT";
+pub const RECEIVER_PORT: &str = "RECEIVER_PORT";
+pub const PROVIDER_PORT: &str = "PROVIDER_PORT";
+pub const MOTO_PORT: &str = "MOTO_PORT";
+pub const SIM_CALL_SECONDS: &str = "SIM_CALL_SECONDS";
+pub const RECEIVER_FAIL_FIRST: &str = "RECEIVER_FAIL_FIRST";
+pub const LOCAL_DIR: &str = "LOCAL_DIR";
+pub const VENV: &str = "VENV";
+
+/// The demo data `make run` seeds.
+pub const DEMO_ACCOUNT_ID: &str = "acct_demo";
+pub const DEMO_ACCOUNT_NAME: &str = "Demo Agency";
+pub const DEMO_AGENT_NAME: &str = "Demo Agent";
+pub const DEMO_PROVIDER_AGENT_ID: &str = "sim_agent_demo";
+pub const DEMO_AGENT_PHONE: &str = "+14155550100";
+/// The claim the settings API reads the account id from (template default `AccountIdClaim`).
+pub const DEMO_ACCOUNT_CLAIM: &str = "custom:account_id";
+/// Secret names as the template names them, with the stage `local`.
+pub const LOCAL_API_KEY_SECRET_PREFIX: &str = "buildvoiceai/local/api-key/";
+
+/// `template.yaml`'s routes, per function (method, path).
+pub const TRIGGER_CALL_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/trigger-call"),
+    ("GET", "/api/calls/{call_id}"),
+];
+/// Behind the JWT authorizer in AWS; locally the claims are injected (see `gateway`).
+pub const SETTINGS_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/integrations/api-webhooks"),
+    ("PATCH", "/api/integrations/api-webhooks"),
+    ("POST", "/api/integrations/api-webhooks/api-key"),
+    ("GET", "/api/agents"),
+    ("GET", "/api/integrations/api-webhooks/deliveries"),
+    ("POST", "/api/integrations/api-webhooks/test"),
+    (
+        "POST",
+        "/api/integrations/api-webhooks/deliveries/{event_id}/redeliver",
+    ),
+];
+pub const CALL_COMPLETED_ROUTES: &[(&str, &str)] = &[("POST", "/hooks/voice-provider")];
+pub const PROVIDER_CALLBACK_PATH: &str = "/hooks/voice-provider";
+/// Where the receiver is told to expect webhooks.
+pub const RECEIVER_PATH: &str = "/webhooks";
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StackConfigError(pub String);
+
+/// Everything `make run` can be told through the environment.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    pub api_port: u16,
+    pub receiver_port: u16,
+    pub provider_port: u16,
+    /// 0 = any free port.
+    pub moto_port: u16,
+    /// Length of a simulated call (`SIM_CALL_SECONDS`: `5`, `500ms`, `1m`).
+    pub sim_call_length: Duration,
+    pub receiver_fail_first: usize,
+    /// For the delivery function (`WEBHOOK_RETRY_DELAYS`), default `30s,5m,30m`.
+    pub webhook_retry_delays: Vec<Duration>,
+    pub webhook_timeout: Duration,
+    pub provider_timeout: Duration,
+    pub local_dir: PathBuf,
+    pub venv: PathBuf,
+}
+
+pub const DEFAULT_WEBHOOK_RETRY_DELAYS: &str = "30s,5m,30m";
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl StackConfig {
+    pub fn from_env() -> Result<StackConfig, StackConfigError> {
+        Self::from_lookup(config::optional)
+    }
+
+    /// Reads the configuration through `get` (the environment, or a map in tests).
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<StackConfig, StackConfigError> {
+        let port = |name: &str, default: u16| -> Result<u16, StackConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v.trim().parse::<u16>().map_err(|_| {
+                    StackConfigError(format!(
+                        "{name} must be a port number 0-65535 (0 = any free port), got {v:?}"
+                    ))
+                }),
+            }
+        };
+        let millis = |name: &str, default: Duration| -> Result<Duration, StackConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .map(Duration::from_millis)
+                    .map_err(|_| {
+                        StackConfigError(format!(
+                            "{name} must be a number of milliseconds, got {v:?}"
+                        ))
+                    }),
+            }
+        };
+        let sim_call_length = match get(SIM_CALL_SECONDS) {
+            None => Duration::from_secs(5),
+            Some(v) => parse_duration(&v)
+                .map_err(|e| StackConfigError(format!("{SIM_CALL_SECONDS}: {e}")))?,
+        };
+        let receiver_fail_first = match get(RECEIVER_FAIL_FIRST) {
+            None => 0,
+            Some(v) => v.trim().parse::<usize>().map_err(|_| {
+                StackConfigError(format!(
+                    "{RECEIVER_FAIL_FIRST} must be a whole number of requests, got {v:?}"
+                ))
+            })?,
+        };
+        let delays_raw = get(config::WEBHOOK_RETRY_DELAYS)
+            .unwrap_or_else(|| DEFAULT_WEBHOOK_RETRY_DELAYS.to_string());
+        let webhook_retry_delays = parse_durations(&delays_raw)
+            .map_err(|e| StackConfigError(format!("{}: {e}", config::WEBHOOK_RETRY_DELAYS)))?;
+        Ok(StackConfig {
+            api_port: port(API_PORT, 3000)?,
+            receiver_port: port(RECEIVER_PORT, 3001)?,
+            provider_port: port(PROVIDER_PORT, 3002)?,
+            moto_port: port(MOTO_PORT, 4566)?,
+            sim_call_length,
+            receiver_fail_first,
+            webhook_retry_delays,
+            webhook_timeout: millis(config::WEBHOOK_TIMEOUT_MS, DEFAULT_WEBHOOK_TIMEOUT)?,
+            provider_timeout: millis(
+                config::PROVIDER_TIMEOUT_MS,
+                config::DEFAULT_PROVIDER_TIMEOUT,
+            )?,
+            local_dir: PathBuf::from(get(LOCAL_DIR).unwrap_or_else(|| ".local".into())),
+            venv: PathBuf::from(get(VENV).unwrap_or_else(|| ".venv".into())),
+        })
+    }
+}
+
+/// `.local/stack.json`: where everything is, for scripts and humans. LOCAL ONLY: it holds the
+/// demo API key in plain text (the file is created readable by its owner only).
+#[derive(Debug, Clone, Serialize)]
+pub struct StackFile {
+    pub api_base_url: String,
+    pub account_id: String,
+    pub api_key: String,
+    pub agent_id: String,
+    pub provider_agent_id: String,
+    pub receiver_url: String,
+    pub receiver_log: String,
+    pub provider_url: String,
+    pub emulator_url: String,
+    pub table: String,
+    pub queue_url: String,
+    pub dead_letter_queue_url: String,
+}
+
+impl StackFile {
+    pub fn write(&self, path: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write;
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        // Replace, never append: a stale key must not survive a restart.
+        let _ = std::fs::remove_file(path);
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(path)?;
+        f.write_all(json.as_bytes())?;
+        f.write_all(b"\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<StackConfig, StackConfigError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        StackConfig::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = cfg(&[]).expect("defaults");
+        assert_eq!(
+            (c.api_port, c.receiver_port, c.provider_port, c.moto_port),
+            (3000, 3001, 3002, 4566)
+        );
+        assert_eq!(c.sim_call_length, Duration::from_secs(5));
+        assert_eq!(c.webhook_retry_delays.len(), 3);
+        assert_eq!(c.provider_timeout, Duration::from_secs(5));
+        let c = cfg(&[
+            ("API_PORT", "0"),
+            ("SIM_CALL_SECONDS", "500ms"),
+            ("WEBHOOK_RETRY_DELAYS", "1s,2s"),
+            ("WEBHOOK_TIMEOUT_MS", "250"),
+            ("RECEIVER_FAIL_FIRST", "2"),
+        ])
+        .expect("overrides");
+        assert_eq!(c.api_port, 0);
+        assert_eq!(c.sim_call_length, Duration::from_millis(500));
+        assert_eq!(
+            c.webhook_retry_delays,
+            vec![Duration::from_secs(1), Duration::from_secs(2)]
+        );
+        assert_eq!(c.webhook_timeout, Duration::from_millis(250));
+        assert_eq!(c.receiver_fail_first, 2);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (k, v) in [
+            ("API_PORT", "70000"),
+            ("MOTO_PORT", "x"),
+            ("SIM_CALL_SECONDS", "five"),
+            ("WEBHOOK_RETRY_DELAYS", "30s,soon"),
+            ("PROVIDER_TIMEOUT_MS", "5s"),
+            ("RECEIVER_FAIL_FIRST", "-1"),
+        ] {
+            let e = cfg(&[(k, v)]).expect_err(k);
+            assert!(e.0.contains(k), "{e}");
+        }
+    }
+
+    #[test]
+    fn route_tables_parse() {
+        let h = crate::gateway::handler(|_| async { lambda_http::Response::default() });
+        for (m, p) in TRIGGER_CALL_ROUTES
+            .iter()
+            .chain(SETTINGS_ROUTES)
+            .chain(CALL_COMPLETED_ROUTES)
+        {
+            crate::gateway::Route::new(m, p, h.clone()).expect("valid route");
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! Operator tasks against the emulator: the library functions, and the `bvai-admin` binary
+//! run as a process (its output, exit codes and one-line errors).
+
+use integration_tests::fixtures::secret_prefix;
+use integration_tests::Emulator;
+use local_stack::admin::{parse_calling_window, Admin, AdminError};
+use serde_json::Value;
+use shared::model::Plan;
+use shared::secrets::SecretStore;
+use shared::store::{AccountStore, DynamoStore};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+async fn admin(emulator: &Emulator) -> (Admin, DynamoStore, String) {
+    let store = emulator.table().await;
+    let prefix = secret_prefix();
+    let admin = Admin::new(
+        store.clone(),
+        Arc::new(emulator.secrets()),
+        prefix.clone(),
+        Arc::new(shared::clock::SystemClock),
+    );
+    (admin, store, prefix)
+}
+
+fn account_id() -> String {
+    format!("acct_{}", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test]
+async fn accounts_agents_windows_and_keys() {
+    let emulator = Emulator::connect().await;
+    let (admin, store, prefix) = admin(&emulator).await;
+    admin
+        .create_table()
+        .await
+        .expect("create_table is idempotent");
+    let id = account_id();
+
+    let account = admin
+        .create_account(&id, "Northwind", Plan::Agency)
+        .await
+        .expect("create");
+    assert_eq!(account.plan, Plan::Agency);
+    assert!(account.api_enabled);
+    assert!(matches!(
+        admin.create_account(&id, "Again", Plan::Pro).await,
+        Err(AdminError::AlreadyExists(m)) if m.contains(&id)
+    ));
+    assert!(matches!(
+        admin.create_account("bad id!", "X", Plan::Pro).await,
+        Err(AdminError::Invalid(_))
+    ));
+    assert!(matches!(
+        admin.create_account(&account_id(), "  ", Plan::Pro).await,
+        Err(AdminError::Invalid(_))
+    ));
+
+    // Agents.
+    let provider_agent = format!("prov_{}", uuid::Uuid::new_v4().simple());
+    assert!(matches!(
+        admin.create_agent("acct_missing_x", "A", "p", None, false).await,
+        Err(AdminError::NotFound(m)) if m.contains("acct_missing_x")
+    ));
+    assert!(matches!(
+        admin.create_agent(&id, "A", &provider_agent, Some("555 1234"), false).await,
+        Err(AdminError::Invalid(m)) if m.starts_with("--phone")
+    ));
+    let agent = admin
+        .create_agent(
+            &id,
+            "Sales Qualifier",
+            &provider_agent,
+            Some("+14155550100"),
+            true,
+        )
+        .await
+        .expect("agent");
+    assert_eq!(
+        store
+            .account(&id)
+            .await
+            .expect("read")
+            .expect("exists")
+            .default_agent_id,
+        Some(agent.id)
+    );
+    assert_eq!(
+        store
+            .agent_by_provider_id(&provider_agent)
+            .await
+            .expect("read")
+            .map(|a| a.id),
+        Some(agent.id)
+    );
+    assert!(matches!(
+        admin
+            .create_agent(&id, "Copy", &provider_agent, None, false)
+            .await,
+        Err(AdminError::AlreadyExists(_))
+    ));
+    let second = admin
+        .create_agent(&id, "No Phone", &format!("{provider_agent}_2"), None, false)
+        .await
+        .expect("agent without phone");
+    assert_eq!(second.phone_number, None);
+
+    // Calling window and webhook URL.
+    let window = parse_calling_window(
+        r#"{"time_zone": "America/New_York", "days": {"mon": {"start": "09:00", "end": "17:00"}}}"#,
+    )
+    .expect("window");
+    let saved = admin
+        .set_calling_window(&id, Some(window.clone()))
+        .await
+        .expect("set window");
+    assert_eq!(saved.calling_window, Some(window));
+    let cleared = admin.set_calling_window(&id, None).await.expect("clear");
+    assert_eq!(cleared.calling_window, None);
+    assert!(matches!(
+        admin
+            .set_webhook_url(&id, Some("http://example.com/h"), false)
+            .await,
+        Err(AdminError::Invalid(_))
+    ));
+    let hooked = admin
+        .set_webhook_url(&id, Some("https://example.com/h"), false)
+        .await
+        .expect("webhook");
+    assert_eq!(hooked.webhook_url.as_deref(), Some("https://example.com/h"));
+
+    // Keys: the grant follows the newest key; the secret holds the plaintext.
+    let key1 = admin.generate_key(&id).await.expect("key");
+    assert!(key1.starts_with(shared::api_key::KEY_PREFIX));
+    let grant = store
+        .key_grant(&shared::api_key::hash(&key1))
+        .await
+        .expect("read")
+        .expect("grant");
+    assert_eq!(grant.account_id, id);
+    assert_eq!(grant.default_agent_id, Some(agent.id));
+    let secrets = emulator.secrets();
+    assert_eq!(
+        secrets
+            .get(&shared::secrets::account_key_secret_name(&prefix, &id))
+            .await
+            .expect("secret"),
+        key1
+    );
+    let key2 = admin.generate_key(&id).await.expect("key");
+    assert_ne!(key1, key2);
+    assert!(store
+        .key_grant(&shared::api_key::hash(&key1))
+        .await
+        .expect("read")
+        .is_none());
+
+    // show_account never reveals a secret.
+    let shown = admin.show_account(&id).await.expect("show");
+    let text = shown.to_string();
+    assert!(!text.contains(&key2) && !text.contains(&key1));
+    assert!(
+        !text.contains(&shared::api_key::hash(&key2)),
+        "not even the hash"
+    );
+    assert_eq!(shown["api_key"]["last4"], &key2[key2.len() - 4..]);
+    assert_eq!(shown["api_key"]["prefix"], shared::api_key::KEY_PREFIX);
+    assert_eq!(shown["plan"], "agency");
+    assert_eq!(shown["webhook_url"], "https://example.com/h");
+    assert_eq!(shown["default_agent_id"], agent.id.to_string());
+    let names: Vec<&str> = shown["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["No Phone", "Sales Qualifier"]);
+    assert!(matches!(
+        admin.show_account("acct_nope").await,
+        Err(AdminError::NotFound(_))
+    ));
+    assert!(matches!(
+        admin.generate_key("acct_nope").await,
+        Err(AdminError::NotFound(_))
+    ));
+}
+
+/// Runs the CLI against the emulator named by `AWS_ENDPOINT_URL` (inherited).
+fn cli(table: Option<&str>, prefix: &str, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bvai-admin"));
+    cmd.env_remove("TABLE_NAME")
+        .env("API_KEY_SECRET_PREFIX", prefix)
+        .env_remove("WEBHOOK_ALLOW_INSECURE_LOCAL");
+    if let Some(t) = table {
+        cmd.args(["--table", t]);
+    }
+    cmd.args(args).output().expect("run bvai-admin")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ok_json(o: &Output) -> Value {
+    assert!(o.status.success(), "failed: {}", stderr(o));
+    serde_json::from_str(&stdout(o)).expect("JSON on stdout")
+}
+
+/// An error is one line on stderr and exit status 1.
+fn assert_error(o: &Output, needle: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "stdout {} stderr {}",
+        stdout(o),
+        stderr(o)
+    );
+    let err = stderr(o);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
+}
+
+#[tokio::test]
+async fn the_cli_binary_end_to_end() {
+    let emulator = Emulator::connect().await;
+    let table = Emulator::unique("cli-table");
+    let prefix = secret_prefix();
+    let t = Some(table.as_str());
+    let id = account_id();
+
+    let o = cli(t, &prefix, &["create-table"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&table));
+    // The table exists with the production layout (the store can use it).
+    let store = DynamoStore::new(emulator.dynamodb(), &table);
+
+    let created = ok_json(&cli(
+        t,
+        &prefix,
+        &[
+            "create-account",
+            "--id",
+            &id,
+            "--name",
+            "Northwind Sales",
+            "--plan",
+            "agency",
+        ],
+    ));
+    assert_eq!(created["id"], id.as_str());
+    assert_eq!(created["plan"], "agency");
+    assert_eq!(created["api_key"], Value::Null);
+    assert_error(
+        &cli(
+            t,
+            &prefix,
+            &[
+                "create-account",
+                "--id",
+                &id,
+                "--name",
+                "X",
+                "--plan",
+                "pro",
+            ],
+        ),
+        "already exists",
+    );
+    // Usage errors are clap's (exit 2) and name the problem.
+    let o = cli(
+        t,
+        &prefix,
+        &[
+            "create-account",
+            "--id",
+            &id,
+            "--name",
+            "X",
+            "--plan",
+            "gold",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("gold"));
+
+    let agent = ok_json(&cli(
+        t,
+        &prefix,
+        &[
+            "create-agent",
+            "--account",
+            &id,
+            "--name",
+            "Ava",
+            "--provider-agent-id",
+            &format!("prov_{id}"),
+            "--phone",
+            "+14155550100",
+            "--default",
+        ],
+    ));
+    assert_eq!(agent["phone_number"], "+14155550100");
+    assert_eq!(agent["default"], true);
+    assert_error(
+        &cli(
+            t,
+            &prefix,
+            &[
+                "create-agent",
+                "--account",
+                &id,
+                "--name",
+                "B",
+                "--provider-agent-id",
+                "p2",
+                "--phone",
+                "12345",
+            ],
+        ),
+        "--phone",
+    );
+
+    let window = r#"{"time_zone": "Europe/Berlin", "days": {"mon": {"start": "09:00", "end": "17:00"}, "sat": "off"}}"#;
+    let set = ok_json(&cli(
+        t,
+        &prefix,
+        &["set-calling-window", "--account", &id, "--json", window],
+    ));
+    assert_eq!(set["calling_window"]["time_zone"], "Europe/Berlin");
+    let file = std::env::temp_dir().join(format!("window-{}.json", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&file, window).expect("write window file");
+    let file_arg = file.display().to_string();
+    ok_json(&cli(
+        t,
+        &prefix,
+        &["set-calling-window", "--account", &id, "--file", &file_arg],
+    ));
+    let _ = std::fs::remove_file(&file);
+    assert_error(
+        &cli(
+            t,
+            &prefix,
+            &[
+                "set-calling-window",
+                "--account",
+                &id,
+                "--json",
+                r#"{"time_zone": "Mars/Olympus", "days": {}}"#,
+            ],
+        ),
+        "invalid calling window",
+    );
+    assert_error(
+        &cli(
+            t,
+            &prefix,
+            &[
+                "set-calling-window",
+                "--account",
+                &id,
+                "--file",
+                "/nonexistent/w.json",
+            ],
+        ),
+        "cannot read",
+    );
+    let o = cli(
+        t,
+        &prefix,
+        &[
+            "set-calling-window",
+            "--account",
+            &id,
+            "--json",
+            window,
+            "--clear",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "--json and --clear conflict");
+    let cleared = ok_json(&cli(
+        t,
+        &prefix,
+        &["set-calling-window", "--account", &id, "--clear"],
+    ));
+    assert_eq!(cleared["calling_window"], Value::Null);
+
+    let o = cli(t, &prefix, &["generate-key", "--account", &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let key = stdout(&o).trim().to_string();
+    assert!(key.starts_with("bvai_live_"), "{key}");
+    assert_eq!(stdout(&o).lines().count(), 1, "only the key on stdout");
+    assert!(stderr(&o).contains("shown only this once"));
+    assert_eq!(
+        store
+            .key_grant(&shared::api_key::hash(&key))
+            .await
+            .expect("read")
+            .map(|g| g.account_id),
+        Some(id.clone())
+    );
+
+    let o = cli(t, &prefix, &["show-account", "--id", &id]);
+    let shown = ok_json(&o);
+    assert!(
+        !stdout(&o).contains(&key),
+        "show-account never prints the key"
+    );
+    assert_eq!(shown["api_key"]["last4"], &key[key.len() - 4..]);
+    assert_eq!(shown["agents"][0]["name"], "Ava");
+    assert_eq!(shown["default_agent_id"], agent["id"]);
+
+    assert_error(
+        &cli(t, &prefix, &["show-account", "--id", "acct_nope"]),
+        "account acct_nope not found",
+    );
+    assert_error(
+        &cli(None, &prefix, &["show-account", "--id", &id]),
+        "TABLE_NAME",
+    );
+    assert_error(
+        &cli(
+            t,
+            &prefix,
+            &[
+                "set-webhook",
+                "--account",
+                &id,
+                "--url",
+                "http://127.0.0.1:3001/webhooks",
+            ],
+        ),
+        "https",
+    );
+    let hooked = ok_json(&cli(
+        t,
+        &prefix,
+        &[
+            "set-webhook",
+            "--account",
+            &id,
+            "--url",
+            "https://example.com/hook",
+        ],
+    ));
+    assert_eq!(hooked["webhook_url"], "https://example.com/hook");
+    // A table that does not exist is a clear one-line error too.
+    assert_error(
+        &cli(
+            Some("no-such-table-xyz"),
+            &prefix,
+            &["show-account", "--id", &id],
+        ),
+        "no-such-table-xyz",
+    );
+}
