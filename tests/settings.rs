@@ -53,6 +53,13 @@ impl Harness {
             secret_prefix: seeded.secret_prefix.clone(),
             account_claim: "custom:account_id".into(),
             allow_insecure_local: false,
+            queue: Arc::new(shared::queue::SqsQueue::new(emu.sqs(), emu.queue().await)),
+            webhook_client: shared::delivery::client::WebhookClient::new(
+                Duration::from_secs(5),
+                false,
+            )
+            .expect("webhook client"),
+            key_cache: Arc::new(shared::delivery::signing_key::KeyCache::new()),
         };
         Harness {
             emu,
@@ -195,6 +202,8 @@ fn every_route() -> Vec<ApiRequest> {
         ApiRequest::post(API_KEY),
         ApiRequest::get(DELIVERIES),
         ApiRequest::get(AGENTS),
+        ApiRequest::post("/api/integrations/api-webhooks/test"),
+        ApiRequest::post(&format!("{DELIVERIES}/{}/redeliver", Uuid::new_v4())),
     ]
 }
 

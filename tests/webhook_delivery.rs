@@ -22,6 +22,7 @@ use shared::store::deliveries::DeliveryQuery;
 use shared::store::{AccountStore, DeliveryLog, DynamoStore};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use uuid::Uuid;
 use webhook_delivery::{handle, Deps};
 
 struct H {
@@ -622,4 +623,151 @@ async fn signing_key_is_cached_by_hash_and_rotation_is_picked_up_at_once() {
         hmac_hex(&h.seeded.api_key, &got[2].body)
     );
     assert_eq!(sm_calls.count(), 2);
+}
+
+fn settings_deps(h: &H) -> settings::Deps {
+    settings::Deps {
+        store: Arc::new(h.store.clone()),
+        secrets: Arc::new(h.emulator.secrets()),
+        clock: Arc::new(SystemClock),
+        secret_prefix: h.seeded.secret_prefix.clone(),
+        account_claim: "custom:account_id".into(),
+        allow_insecure_local: true,
+        queue: Arc::new(SqsQueue::new(h.sqs.clone(), h.queue_url.clone())),
+        webhook_client: WebhookClient::new(Duration::from_secs(5), true).unwrap(),
+        key_cache: Arc::new(KeyCache::new()),
+    }
+}
+
+async fn settings_call(
+    h: &H,
+    d: &settings::Deps,
+    req: integration_tests::apigw::ApiRequest,
+) -> (u16, serde_json::Value) {
+    let req = req.claims(serde_json::json!({"custom:account_id": h.seeded.account.id}));
+    integration_tests::apigw::parts(&settings::handle(req.build(), d).await)
+}
+
+#[tokio::test]
+async fn test_send_posts_a_signed_sample_now_and_logs_it() {
+    let receiver =
+        TestServer::start(|_, i| async move { Reply::status(if i == 0 { 200 } else { 500 }) })
+            .await;
+    let h = setup(Some(receiver.url())).await;
+    let d = settings_deps(&h);
+    let test = || integration_tests::apigw::ApiRequest::post("/api/integrations/api-webhooks/test");
+    let (status, body) = settings_call(&h, &d, test()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["delivered"], true);
+    assert_eq!(body["status_code"], 200);
+    assert!(body["duration_ms"].is_u64());
+    assert_eq!(body["error"], serde_json::Value::Null);
+    let got = receiver.requests();
+    assert_eq!(got.len(), 1);
+    let sample = got[0].json();
+    assert_eq!(sample["event"], "call.completed");
+    assert_eq!(sample["test"], true);
+    assert_eq!(
+        got[0].header("x-signature").unwrap(),
+        hmac_hex(&h.seeded.api_key, &got[0].body)
+    );
+    assert_eq!(got[0].header("x-event-id"), body["event_id"].as_str());
+
+    // A failing endpoint: reported, logged, never retried.
+    let (status, body) = settings_call(&h, &d, test()).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["delivered"], false);
+    assert_eq!(body["status_code"], 500);
+    assert_eq!(body["error"]["class"], "http_status");
+    let outcomes: Vec<_> = log(&h).await.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        vec![DeliveryOutcome::Delivered, DeliveryOutcome::Failed]
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        drain(&h.sqs, &h.queue_url).await.is_empty(),
+        "a test send is never retried"
+    );
+
+    // Without a URL there is nothing to test.
+    fixtures::update_account(&h.store, &h.seeded.account.id, |a| a.webhook_url = None).await;
+    let (status, body) = settings_call(&h, &d, test()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("no_webhook_url"))
+    );
+}
+
+#[tokio::test]
+async fn redeliver_sends_a_dropped_event_again_as_a_new_series() {
+    let receiver =
+        TestServer::start(|_, i| async move { Reply::status(if i == 0 { 500 } else { 200 }) })
+            .await;
+    let h = setup(Some(receiver.url())).await;
+    let d = deps(
+        &h,
+        Options {
+            delays: "",
+            ..Options::default()
+        },
+    );
+    handle(event_for(&[first(&h)]), &d).await;
+    assert_eq!(log(&h).await[0].outcome, DeliveryOutcome::Dropped);
+
+    let sd = settings_deps(&h);
+    let path = format!(
+        "/api/integrations/api-webhooks/deliveries/{}/redeliver",
+        h.event.id
+    );
+    let (status, body) =
+        settings_call(&h, &sd, integration_tests::apigw::ApiRequest::post(&path)).await;
+    assert_eq!(status, 202, "{body}");
+    let msg = pump_one(&h).await;
+    assert_eq!(msg.attempt, 1);
+    assert_eq!(msg.event_id, h.event.id);
+    assert_eq!(
+        msg.redelivery.map(|r| r.to_string()).as_deref(),
+        body["redelivery_id"].as_str()
+    );
+    handle(event_for(std::slice::from_ref(&msg)), &d).await;
+    let got = receiver.requests();
+    assert_eq!(
+        got.len(),
+        2,
+        "the redelivery was sent although attempt 1 of the original series was made"
+    );
+    assert_eq!(got[1].body, got[0].body);
+    assert_eq!(got[1].header("x-event-id"), got[0].header("x-event-id"));
+    let outcomes: Vec<_> = log(&h).await.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        vec![DeliveryOutcome::Dropped, DeliveryOutcome::Delivered]
+    );
+    // The same redelivery message again is a duplicate: no third POST.
+    handle(event_for(&[msg]), &d).await;
+    assert_eq!(receiver.requests().len(), 2);
+
+    // Another account's event, and ids that are no events, are all 404.
+    let secrets = h.emulator.secrets();
+    let other = fixtures::agency(&h.store, &secrets).await;
+    let theirs = fixtures::stored_event(&h.store, &other).await;
+    for id in [
+        theirs.id.to_string(),
+        Uuid::new_v4().to_string(),
+        "not-an-id".into(),
+    ] {
+        let path = format!("/api/integrations/api-webhooks/deliveries/{id}/redeliver");
+        let (status, body) =
+            settings_call(&h, &sd, integration_tests::apigw::ApiRequest::post(&path)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("event_not_found")),
+            "{id}"
+        );
+    }
+    assert!(
+        drain(&h.sqs, &h.queue_url).await.is_empty(),
+        "nothing queued for refused redeliveries"
+    );
 }

@@ -13,12 +13,18 @@ pub mod api_key;
 pub mod caller;
 pub mod deliveries;
 pub mod integration;
+pub mod redeliver;
 pub mod router;
 pub mod update;
+pub mod webhook_test;
 
 use lambda_http::{Body, Request, Response};
 use shared::clock::Clock;
 use shared::config;
+use shared::delivery::client::{WebhookClient, DEFAULT_TIMEOUT};
+use shared::delivery::signing_key::KeyCache;
+use shared::error::ConfigError;
+use shared::queue::EventQueue;
 use shared::secrets::SecretStore;
 use shared::store::Store;
 use std::sync::Arc;
@@ -37,6 +43,11 @@ pub struct Deps {
     /// Local development only (`WEBHOOK_ALLOW_INSECURE_LOCAL`): admits http and loopback
     /// webhook URLs. Never set in AWS and never settable through the API.
     pub allow_insecure_local: bool,
+    /// Redeliveries go through the delivery function via the events queue.
+    pub queue: Arc<dyn EventQueue>,
+    /// The same guarded client and key cache as the delivery function, for test sends.
+    pub webhook_client: WebhookClient,
+    pub key_cache: Arc<KeyCache>,
 }
 
 impl Deps {
@@ -46,8 +57,11 @@ impl Deps {
         store: Arc<dyn Store>,
         secrets: Arc<dyn SecretStore>,
         clock: Arc<dyn Clock>,
-    ) -> Deps {
-        Deps {
+        queue: Arc<dyn EventQueue>,
+    ) -> Result<Deps, ConfigError> {
+        let allow_insecure_local = config::flag(config::WEBHOOK_ALLOW_INSECURE_LOCAL);
+        let timeout = config::millis(config::WEBHOOK_TIMEOUT_MS, DEFAULT_TIMEOUT)?;
+        Ok(Deps {
             store,
             secrets,
             clock,
@@ -55,8 +69,12 @@ impl Deps {
                 .unwrap_or_else(|| config::DEFAULT_API_KEY_SECRET_PREFIX.to_string()),
             account_claim: config::optional(config::ACCOUNT_ID_CLAIM)
                 .unwrap_or_else(|| config::DEFAULT_ACCOUNT_ID_CLAIM.to_string()),
-            allow_insecure_local: config::flag(config::WEBHOOK_ALLOW_INSECURE_LOCAL),
-        }
+            allow_insecure_local,
+            queue,
+            webhook_client: WebhookClient::new(timeout, allow_insecure_local)
+                .map_err(|e| ConfigError(format!("webhook client: {e}")))?,
+            key_cache: Arc::new(KeyCache::new()),
+        })
     }
 }
 

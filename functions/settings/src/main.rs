@@ -1,6 +1,7 @@
 //! Lambda entry point: build the clients once per cold start, then serve.
 
 use shared::config;
+use shared::queue::SqsQueue;
 use shared::secrets::SecretsManager;
 use shared::store::DynamoStore;
 use std::sync::Arc;
@@ -16,7 +17,11 @@ async fn main() -> Result<(), lambda_http::Error> {
             &sdk,
         ))),
         Arc::new(shared::clock::SystemClock),
-    );
+        Arc::new(SqsQueue::new(
+            aws_sdk_sqs::Client::new(&sdk),
+            config::required(config::EVENTS_QUEUE_URL)?,
+        )),
+    )?;
     if deps.allow_insecure_local {
         tracing::warn!(
             "WEBHOOK_ALLOW_INSECURE_LOCAL is set: http and loopback webhook URLs are accepted (local development only)"

@@ -5,7 +5,7 @@
 //! header. Both are decided before the caller is identified; every matched route then runs
 //! for the caller's account only (see `caller`).
 
-use crate::{agents, api_key, caller, deliveries, integration, Deps};
+use crate::{agents, api_key, caller, deliveries, integration, redeliver, webhook_test, Deps};
 use futures::future::BoxFuture;
 use http::Method;
 use lambda_http::{Body, Request, Response};
@@ -62,6 +62,8 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/api/integrations/api-webhooks/api-key" => api_key::rotate),
     route!(GET "/api/integrations/api-webhooks/deliveries" => deliveries::list),
     route!(GET "/api/agents" => agents::list),
+    route!(POST "/api/integrations/api-webhooks/test" => webhook_test::send),
+    route!(POST "/api/integrations/api-webhooks/deliveries/{event_id}/redeliver" => redeliver::redeliver),
 ];
 
 /// Matches `path` against a pattern; `Some(params)` on a match.

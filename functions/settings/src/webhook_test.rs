@@ -1,0 +1,108 @@
+//! `POST /api/integrations/api-webhooks/test`: sends a sample `call.completed` (marked
+//! `"test": true`) to the saved webhook URL now, through the same guarded client and signer
+//! as real deliveries, logs the attempt, and says how it went. Never retried.
+
+use crate::router::Ctx;
+use lambda_http::{Body, Response};
+use serde_json::json;
+use shared::clock::rfc3339;
+use shared::delivery::headers::webhook_headers;
+use shared::http::json_response;
+use shared::model::{DeliveryAttempt, DeliveryOutcome};
+use shared::ApiError;
+use uuid::Uuid;
+
+pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let deps = ctx.deps;
+    let account = &ctx.account;
+    let url = account.webhook_url.clone().ok_or_else(|| {
+        ApiError::unprocessable(
+            "no_webhook_url",
+            Some("webhook_url"),
+            "no webhook URL is saved; set one first",
+        )
+    })?;
+    let key = account.api_key.as_ref().ok_or_else(|| {
+        ApiError::unprocessable(
+            "no_api_key",
+            None,
+            "webhooks are signed with the API key; generate one first",
+        )
+    })?;
+    let api_key = deps
+        .key_cache
+        .get(
+            deps.secrets.as_ref(),
+            &deps.secret_prefix,
+            &account.id,
+            &key.hash,
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    let now = deps.clock.now();
+    let event_id = Uuid::new_v4();
+    let call_id = Uuid::new_v4();
+    let payload = sample_payload(call_id, now).to_string();
+    let headers = webhook_headers(&api_key, event_id, 1, now.timestamp(), payload.as_bytes());
+    let result = deps
+        .webhook_client
+        .post(&url, &headers, payload.into_bytes())
+        .await;
+    let attempt = DeliveryAttempt {
+        account_id: account.id.clone(),
+        event_id,
+        call_id,
+        attempt: 1,
+        attempted_at: now,
+        url: Some(url),
+        outcome: if result.delivered() {
+            DeliveryOutcome::Delivered
+        } else {
+            DeliveryOutcome::Failed
+        },
+        http_status: result.status,
+        duration_ms: result.duration_ms,
+        error_class: result.error_class,
+        response_excerpt: result.excerpt.clone(),
+        next_attempt_at: None,
+    };
+    deps.store.record_attempt(&attempt).await?;
+    let error = result.error_class.map(
+        |c| json!({"class": c.as_str(), "message": result.excerpt.clone().unwrap_or_default()}),
+    );
+    Ok(json_response(
+        200,
+        &json!({
+            "success": true,
+            "delivered": result.delivered(),
+            "event_id": event_id.to_string(),
+            "status_code": result.status,
+            "duration_ms": result.duration_ms,
+            "error": error,
+        }),
+    ))
+}
+
+/// A `call.completed` in the spec's shape, plus `"test": true` so receivers can tell it apart.
+pub fn sample_payload(call_id: Uuid, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    let started = now - chrono::Duration::seconds(185);
+    json!({
+        "event": "call.completed",
+        "call_id": call_id.to_string(),
+        "agent_id": "00000000-0000-4000-8000-000000000000",
+        "agent_name": "Sample Agent",
+        "direction": "outbound",
+        "phone_number": "+15551234567",
+        "duration_seconds": 185,
+        "started_at": rfc3339(started),
+        "ended_at": rfc3339(now),
+        "sentiment": "positive",
+        "summary": "This is a test event sent from the integration page.",
+        "transcript": [
+            {"role": "agent", "content": "Hello, this is a test call.", "timestamp": rfc3339(started + chrono::Duration::seconds(1))},
+            {"role": "human", "content": "Hi, the webhook works.", "timestamp": rfc3339(started + chrono::Duration::seconds(5))}
+        ],
+        "metadata": {"source": "webhook-test"},
+        "test": true
+    })
+}
