@@ -10,8 +10,6 @@
 //!
 //! Ctrl-C (or SIGTERM) stops everything it started. See docs/local-stack.md.
 //!
-//! LEAD: the spots to wire the remaining functions are marked `LEAD:` below
-//! (`settings_routes`, `call_completed_routes`, `delivery_handler`).
 
 use aws_config::SdkConfig;
 use local_stack::admin::{Admin, AdminError};
@@ -25,7 +23,11 @@ use local_stack::server::Listener;
 use local_stack::stack::*;
 use shared::clock::{Clock, SystemClock};
 use shared::config;
+use shared::delivery::client::WebhookClient;
+use shared::delivery::schedule::RetrySchedule;
+use shared::delivery::signing_key::KeyCache;
 use shared::provider::RetellClient;
+use shared::queue::{EventQueue, SqsQueue};
 use shared::secrets::SecretsManager;
 use shared::store::{AccountStore, DynamoStore};
 use std::process::ExitCode;
@@ -135,16 +137,13 @@ async fn run(config: StackConfig, moto_port: u16) -> Fallible<()> {
     result
 }
 
-/// What every function's `Deps` is built from. LEAD: build settings/call-completed/delivery
-/// Deps from these (same store, secrets, clock, queue and provider secret as trigger-call).
+/// What every function's `Deps` is built from: one store, secrets client, clock, queue and
+/// provider secret shared by all of them, as in one AWS account.
 struct Ctx {
-    #[allow(dead_code)]
     sdk: SdkConfig,
     store: Arc<DynamoStore>,
-    #[allow(dead_code)]
     secrets: Arc<SecretsManager>,
     clock: Arc<dyn Clock>,
-    #[allow(dead_code)]
     resources: Resources,
     config: StackConfig,
     provider_url: String,
@@ -397,64 +396,73 @@ fn trigger_call_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
     )
 }
 
-/// LEAD: the settings API. Until wired these routes answer API Gateway's 404. Replace the body
-/// with (and add `settings.workspace = true` to local/Cargo.toml):
-///
-/// ```ignore
-/// let deps = Arc::new(settings::Deps::from_env(ctx.store.clone(), ctx.secrets.clone(), ctx.clock.clone()));
-/// Ok(routes(SETTINGS_ROUTES, lambda_handler!(deps, settings::handle))?
-///     .into_iter()
-///     .map(Route::with_injected_claims) // LOCAL ONLY: stands in for the JWT authorizer
-///     .collect())
-/// ```
-fn settings_routes(_ctx: &Ctx) -> Fallible<Vec<Route>> {
-    Ok(Vec::new())
+/// The settings API. LOCAL ONLY: the gateway injects the demo account's claims where API
+/// Gateway's JWT authorizer would put the dashboard session's.
+fn settings_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
+    let deps = Arc::new(settings::Deps {
+        store: ctx.store.clone(),
+        secrets: ctx.secrets.clone(),
+        clock: ctx.clock.clone(),
+        secret_prefix: LOCAL_API_KEY_SECRET_PREFIX.to_string(),
+        account_claim: DEMO_ACCOUNT_CLAIM.to_string(),
+        allow_insecure_local: true,
+        queue: ctx.queue(),
+        webhook_client: ctx.webhook_client()?,
+        key_cache: Arc::new(KeyCache::new()),
+    });
+    Ok(
+        routes(SETTINGS_ROUTES, lambda_handler!(deps, settings::handle))?
+            .into_iter()
+            .map(Route::with_injected_claims)
+            .collect(),
+    )
 }
 
-/// LEAD: the provider's callback. Until wired, the simulator's callbacks get a 404. Replace the
-/// body with (and add `call-completed.workspace = true` to local/Cargo.toml):
-///
-/// ```ignore
-/// let deps = Arc::new(call_completed::Deps {
-///     store: ctx.store.clone(),
-///     queue: Arc::new(/* SQS adapter */ ..., ctx.resources.queue_url.clone()),
-///     provider_secret: ctx.resources.provider_secret.clone(),
-///     clock: ctx.clock.clone(),
-/// });
-/// routes(CALL_COMPLETED_ROUTES, lambda_handler!(deps, call_completed::handle))
-/// ```
-fn call_completed_routes(_ctx: &Ctx) -> Fallible<Vec<Route>> {
-    Ok(Vec::new())
+/// The provider's end-of-call callback.
+fn call_completed_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
+    let deps = Arc::new(call_completed::Deps {
+        store: ctx.store.clone(),
+        queue: ctx.queue(),
+        provider_secret: ctx.resources.provider_secret.clone(),
+        clock: ctx.clock.clone(),
+    });
+    routes(
+        CALL_COMPLETED_ROUTES,
+        lambda_handler!(deps, call_completed::handle),
+    )
 }
 
-/// LEAD: webhook delivery. Replace the placeholder with (and add
-/// `webhook-delivery.workspace = true` to local/Cargo.toml):
-///
-/// ```ignore
-/// let deps = Arc::new(webhook_delivery::Deps { /* store, secrets, queue (ctx.resources.queue_url),
-///     clock, ctx.config.webhook_retry_delays, ctx.config.webhook_timeout, allow_insecure_local: true */ });
-/// Ok(sqs_handler(move |event| {
-///     let deps = deps.clone();
-///     async move { webhook_delivery::handle(event, &deps).await }
-/// }))
-/// ```
-fn delivery_handler(_ctx: &Ctx) -> Fallible<SqsHandler> {
-    // Placeholder: reports every message as failed, so nothing is lost before delivery is
-    // wired (the messages come back after the queue's visibility timeout).
-    Ok(sqs_handler(|event| async move {
-        let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
-        for record in event.records {
-            tracing::warn!(
-                target: "poller",
-                "webhook delivery is not wired into the local stack yet; message {} left on the queue",
-                record.message_id.as_deref().unwrap_or("?")
-            );
-            let mut failure = aws_lambda_events::event::sqs::BatchItemFailure::default();
-            failure.item_identifier = record.message_id.unwrap_or_default();
-            response.batch_item_failures.push(failure);
-        }
-        response
+/// Webhook delivery, fed by the poller exactly as Lambda's SQS event source would.
+fn delivery_handler(ctx: &Ctx) -> Fallible<SqsHandler> {
+    let deps = Arc::new(webhook_delivery::Deps {
+        store: ctx.store.clone(),
+        secrets: ctx.secrets.clone(),
+        key_cache: KeyCache::new(),
+        secret_prefix: LOCAL_API_KEY_SECRET_PREFIX.to_string(),
+        queue: ctx.queue(),
+        client: ctx.webhook_client()?,
+        schedule: RetrySchedule::new(ctx.config.webhook_retry_delays.clone()),
+        clock: ctx.clock.clone(),
+        claim_lease: ctx.config.webhook_timeout + Duration::from_secs(60),
+    });
+    Ok(sqs_handler(move |event| {
+        let deps = deps.clone();
+        async move { webhook_delivery::handle(event, &deps).await }
     }))
+}
+
+impl Ctx {
+    fn queue(&self) -> Arc<dyn EventQueue> {
+        Arc::new(SqsQueue::new(
+            aws_sdk_sqs::Client::new(&self.sdk),
+            self.resources.queue_url.clone(),
+        ))
+    }
+
+    /// LOCAL ONLY: http and loopback receivers allowed (the demo receiver is on 127.0.0.1).
+    fn webhook_client(&self) -> Fallible<WebhookClient> {
+        WebhookClient::new(self.config.webhook_timeout, true).map_err(|e| e.to_string())
+    }
 }
 
 struct Banner<'a> {
