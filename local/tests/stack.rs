@@ -172,16 +172,21 @@ async fn local_stack_runs_a_call_and_stops_cleanly() {
     assert_eq!(with_key.len(), 2, "{with_key:?}");
     assert!(with_key[1].trim_start().starts_with("curl -sS -X POST"));
 
-    let client = reqwest::Client::new();
-    let res = client
-        .post(format!("{api}/api/trigger-call"))
-        .bearer_auth(&key)
-        .json(&json!({"phone": "+15551234567", "name": "Jane Smith", "metadata": {"source": "stack-test"}}))
-        .send()
-        .await
-        .expect("trigger-call");
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.expect("json");
+    // The README's quickstart request, run as a newcomer would paste it.
+    let curl = readme_quickstart_curl();
+    let out = Command::new("bash")
+        .args(["-c", &curl])
+        .env("BVAI_API", &api)
+        .env("BVAI_KEY", &key)
+        .output()
+        .expect("run the README's curl");
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body: Value = serde_json::from_slice(&out.stdout).expect("the README curl prints JSON");
+    assert_eq!(body["success"], true, "{body}");
     let call_id = body["call_id"].as_str().expect("call_id").to_string();
     stack
         .wait_for_line("POST /api/trigger-call -> 200", Duration::from_secs(5))
@@ -192,7 +197,7 @@ async fn local_stack_runs_a_call_and_stops_cleanly() {
             Duration::from_secs(5),
         )
         .await;
-
+    let client = reqwest::Client::new();
     let res = client
         .get(format!("{api}/api/calls/{call_id}"))
         .bearer_auth(&key)
@@ -200,22 +205,45 @@ async fn local_stack_runs_a_call_and_stops_cleanly() {
         .await
         .expect("get call");
     assert_eq!(res.status(), 200);
-    let call: Value = res.json().await.expect("json");
-    assert_eq!(call["status"], "dialing");
-    assert_eq!(call["metadata"]["source"], "stack-test");
 
-    // The simulated provider calls back into the gateway; until call-completed is wired in,
-    // the gateway answers API Gateway's 404 with one clean line.
-    let line = stack
-        .wait_for_line("POST /hooks/voice-provider -> ", Duration::from_secs(15))
-        .await;
-    assert!(line.contains("-> 404"), "{line}");
+    // The simulated provider completes the call and the signed webhook reaches the receiver.
     stack
         .wait_for_line(
-            "callback call_started sim_call_1 -> 404",
-            Duration::from_secs(15),
+            &format!("call.completed call_id={call_id} attempt=1 verified=yes"),
+            Duration::from_secs(30),
         )
         .await;
+    let log = std::fs::read_to_string(s("receiver_log")).expect("receiver log");
+    let entry: Value = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON line"))
+        .find(|e| e["path"] == "/webhooks")
+        .expect("the webhook in the receiver's log");
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(entry["body_base64"].as_str().expect("body"))
+        .expect("base64");
+    // Checked independently of the receiver: HMAC-SHA256 of the raw bytes with the API key.
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.as_bytes()).expect("hmac");
+    mac.update(&raw);
+    let expected = hex::encode(mac.finalize().into_bytes());
+    assert_eq!(
+        entry["headers"]["x-signature"].as_str(),
+        Some(expected.as_str())
+    );
+    let payload: Value = serde_json::from_slice(&raw).expect("payload");
+    assert_eq!(payload["event"], "call.completed");
+    assert_eq!(payload["call_id"], call_id.as_str());
+    assert_eq!(payload["metadata"]["source"], "readme");
+    let res = client
+        .get(format!("{api}/api/calls/{call_id}"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("get call");
+    let call: Value = res.json().await.expect("json");
+    assert_eq!(call["status"], "completed");
 
     // The other parts answer.
     let res = client
@@ -226,7 +254,7 @@ async fn local_stack_runs_a_call_and_stops_cleanly() {
         .expect("receiver");
     assert_eq!(res.status(), 401, "an unsigned request is refused");
     let log = std::fs::read_to_string(s("receiver_log")).expect("receiver log");
-    assert_eq!(log.lines().count(), 1);
+    assert_eq!(log.lines().count(), 2);
     let res = client
         .post(format!("{provider}/v2/create-phone-call"))
         .json(&json!({}))
@@ -260,4 +288,29 @@ async fn local_stack_runs_a_call_and_stops_cleanly() {
         assert!(down.is_err(), "{url} still answers after the stack stopped");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The trigger-call command of the README's quickstart (between the `quickstart-curl` markers).
+fn readme_quickstart_curl() -> String {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("README.md");
+    let start = readme
+        .find("<!-- quickstart-curl -->")
+        .expect("quickstart-curl marker in README.md");
+    let rest = &readme[start..];
+    let end = rest
+        .find("<!-- /quickstart-curl -->")
+        .expect("closing marker");
+    let block = &rest[..end];
+    let code = block
+        .split("```")
+        .nth(1)
+        .expect("a code block inside the markers");
+    let code = code.trim_start_matches("sh").trim();
+    assert!(
+        code.starts_with("curl"),
+        "the quickstart block is a curl command: {code}"
+    );
+    code.to_string()
 }
