@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CARGO ?= cargo
 
-.PHONY: all test unit check fmt lint-rust venv clean help run
+.PHONY: all test unit check fmt lint-rust venv clean help run build lint sam-build deploy deploy-tools rust-target
 
 all: test
 
@@ -13,6 +13,9 @@ help:
 	@echo "make test   - every test (starts a local AWS emulator on 127.0.0.1)"
 	@echo "make check  - fmt check + clippy"
 	@echo "make run    - the whole stack on 127.0.0.1: emulator, API, provider sim, webhook receiver"
+	@echo "make lint   - cfn-lint + sam validate (+ --lint) on template.yaml"
+	@echo "make build  - release bootstrap of every function (ARCH=arm64|x86_64, default arm64)"
+	@echo "make sam-build / make deploy - sam build / sam deploy (STAGE=dev, guided the first time)"
 
 $(VENV)/.emulator: tools/requirements-emulator.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +43,83 @@ fmt:
 
 clean:
 	rm -rf $(VENV) target .local
+
+## ---------------------------------------------------------------- build, lint, deploy
+## Tools (cargo-lambda, zig, SAM CLI, cfn-lint) are pinned in tools/requirements-deploy.txt and
+## installed into the same virtualenv as the emulator. See docs/deploy.md.
+ARCH ?= arm64
+STAGE ?= dev
+RUSTC ?= rustc
+FUNCTIONS := trigger-call settings call-completed webhook-delivery
+# One directory per architecture, so an x86_64 build never overwrites an arm64 one.
+LAMBDA_DIR := target/lambda/$(ARCH)
+# sam build gets its own target directory: a `make build` of another architecture running at
+# the same time would otherwise swap target/lambda/*/bootstrap under it before it copies them.
+SAM_TARGET_DIR ?= target/sam
+# cfn-lint and SAM need a region to validate against; no credentials are needed.
+LINT_REGION := $(or $(AWS_DEFAULT_REGION),$(AWS_REGION),us-east-1)
+TOOLS_PATH := PATH="$(abspath $(VENV))/bin:$$PATH"
+export SAM_CLI_TELEMETRY := 0
+
+ifeq ($(ARCH),arm64)
+RUST_TARGET := aarch64-unknown-linux-gnu
+CARGO_LAMBDA_ARCH := --arm64
+ELF_MACHINE := 183
+else ifeq ($(ARCH),x86_64)
+RUST_TARGET := x86_64-unknown-linux-gnu
+CARGO_LAMBDA_ARCH := --x86-64
+ELF_MACHINE := 62
+endif
+
+$(VENV)/.deploy: tools/requirements-deploy.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-deploy.txt
+	touch $@
+
+deploy-tools: $(VENV)/.deploy
+
+## The Rust standard library for the target architecture. x86_64's ships with the toolchain;
+## arm64's (aarch64-unknown-linux-gnu) comes from rustup's servers, outside the package
+## registries, so say so plainly instead of letting cargo fail deep in a build.
+rust-target:
+	@if [ -z "$(RUST_TARGET)" ]; then echo "error: ARCH must be arm64 or x86_64, not '$(ARCH)'" >&2; exit 1; fi
+	@sysroot="$$($(RUSTC) --print sysroot)"; \
+	if [ ! -d "$$sysroot/lib/rustlib/$(RUST_TARGET)/lib" ]; then \
+	  echo "error: ARCH=$(ARCH) needs the Rust standard library for $(RUST_TARGET)," >&2; \
+	  echo "       which is not installed in $$sysroot." >&2; \
+	  echo "  It is downloaded by rustup from the internet (not from crates.io or PyPI):" >&2; \
+	  echo "      rustup target add $(RUST_TARGET)" >&2; \
+	  echo "  Or build and deploy for x86_64, which needs nothing extra:" >&2; \
+	  echo "      make build ARCH=x86_64    make deploy ARCH=x86_64" >&2; \
+	  echo "  See docs/deploy.md." >&2; \
+	  exit 1; \
+	fi
+
+## Release build of every function: target/lambda/$(ARCH)/<function>/bootstrap.
+build: $(VENV)/.deploy rust-target
+	$(TOOLS_PATH) $(CARGO) lambda build --release $(CARGO_LAMBDA_ARCH) --lambda-dir $(LAMBDA_DIR)
+	@for f in $(FUNCTIONS); do \
+	  b=$(LAMBDA_DIR)/$$f/bootstrap; \
+	  if [ ! -s "$$b" ]; then echo "error: $$b was not built" >&2; exit 1; fi; \
+	  m=$$(od -An -tu2 -j18 -N2 "$$b" | tr -d ' '); \
+	  if [ "$$m" != "$(ELF_MACHINE)" ]; then echo "error: $$b is not an $(ARCH) binary (ELF machine $$m)" >&2; exit 1; fi; \
+	  printf '%-18s %9s bytes  %s\n' "$$f" "$$(stat -c %s "$$b")" "$$b"; \
+	done
+
+## cfn-lint and SAM's own validation (the SAM transform, then its cfn-lint pass).
+lint: $(VENV)/.deploy
+	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/sam validate --template-file template.yaml
+	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/sam validate --lint --template-file template.yaml
+
+## sam build for the template's Architecture parameter = ARCH (artifacts in .aws-sam/).
+sam-build: $(VENV)/.deploy rust-target
+	$(TOOLS_PATH) CARGO_TARGET_DIR="$(abspath $(SAM_TARGET_DIR))" sam build \
+	  --template-file template.yaml --parameter-overrides Architecture=$(ARCH)
+
+## sam build + sam deploy of STAGE: guided the first time (answers saved to samconfig.toml as
+## [$(STAGE).deploy.parameters]), from samconfig.toml after that. Needs AWS credentials.
+deploy: $(VENV)/.deploy rust-target
+	$(TOOLS_PATH) scripts/deploy.sh --check "$(STAGE)" "$(ARCH)"
+	$(MAKE) sam-build ARCH="$(ARCH)"
+	$(TOOLS_PATH) scripts/deploy.sh "$(STAGE)" "$(ARCH)"

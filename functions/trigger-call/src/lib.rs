@@ -16,6 +16,10 @@ use shared::ApiError;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The HTTP API routes this function serves, as `template.yaml` declares them (the template
+/// drift test compares the two).
+pub const ROUTES: &[&str] = &["POST /api/trigger-call", "GET /api/calls/{call_id}"];
+
 /// What the function needs, built once per cold start.
 #[derive(Clone)]
 pub struct Deps {
