@@ -25,15 +25,6 @@ const FUNCTIONS: [(&str, &str); 4] = [
     ("webhook-delivery", "WebhookDeliveryFunction"),
 ];
 
-/// Settings routes the template already declares but the code does not serve yet (the test
-/// webhook and manual redelivery; `shared::delivery` has their building blocks). Until then the
-/// function answers them 404. When one is added to `settings::router::ROUTES`, the routes test
-/// fails and asks for it to be removed from here.
-const SETTINGS_PLANNED_ROUTES: &[&str] = &[
-    "POST /api/integrations/api-webhooks/test",
-    "POST /api/integrations/api-webhooks/deliveries/{event_id}/redeliver",
-];
-
 fn settings_code_routes() -> BTreeSet<String> {
     settings::router::ROUTES
         .iter()
@@ -117,8 +108,7 @@ fn env_read_by_code(binary: &str) -> BTreeSet<&'static str> {
 }
 
 /// Environment variables each function gets: what its code reads (checked against the source
-/// by `environment_names_are_the_ones_the_code_reads`), plus, for settings, what its planned
-/// routes will read (the events queue and the webhook timeout), plus LOG_LEVEL.
+/// by `environment_names_are_the_ones_the_code_reads`), plus LOG_LEVEL.
 fn expected_env(binary: &str) -> BTreeSet<&'static str> {
     let names: &[&str] = match binary {
         "trigger-call" => &[
@@ -481,17 +471,7 @@ fn every_function_is_a_workspace_binary_built_with_cargo_lambda() {
 #[test]
 fn routes_match_the_code_and_only_settings_use_the_jwt_authorizer() {
     let t = template();
-    let settings_code = settings_code_routes();
-    for planned in SETTINGS_PLANNED_ROUTES {
-        assert!(
-            !settings_code.contains(*planned),
-            "settings now serves {planned}: remove it from SETTINGS_PLANNED_ROUTES"
-        );
-    }
-    let settings_routes: BTreeSet<String> = settings_code
-        .union(&set(SETTINGS_PLANNED_ROUTES))
-        .cloned()
-        .collect();
+    let settings_routes = settings_code_routes();
     let expected: [(&str, BTreeSet<String>, &str); 4] = [
         ("trigger-call", set(trigger_call::ROUTES), "NONE"),
         ("settings", settings_routes.clone(), JWT_AUTHORIZER),
