@@ -226,24 +226,17 @@ impl Env {
     ) -> Call {
         let now = at_ms(START_MS - 20_000);
         let call = Call {
-            id,
-            account_id: self.seeded.account.id.clone(),
-            agent_id,
-            direction: Direction::Outbound,
-            status: CallStatus::Queued,
-            phone_number: "+15551234567".into(),
             name: Some("Jane Smith".into()),
-            email: None,
             metadata,
-            provider_call_id: None,
-            failure_reason: None,
-            created_at: now,
-            updated_at: now,
-            started_at: None,
-            ended_at: None,
-            duration_seconds: None,
-            disconnection_reason: None,
-            event_id: None,
+            ..Call::new(
+                id,
+                self.seeded.account.id.clone(),
+                agent_id,
+                Direction::Outbound,
+                CallStatus::Queued,
+                "+15551234567",
+                now,
+            )
         };
         self.store
             .create_call(&call, None, now)

@@ -80,26 +80,15 @@ async fn every_handler_runs_on_its_sample_event() {
 
     // The calls route, on a call with the sample's id.
     let now = Utc::now();
-    let call = Call {
-        id: SAMPLE_CALL_ID.parse().unwrap(),
-        account_id: account.clone(),
-        agent_id: seeded.agent.id,
-        direction: Direction::Outbound,
-        status: CallStatus::Queued,
-        phone_number: "+15551234567".into(),
-        name: None,
-        email: None,
-        metadata: Default::default(),
-        provider_call_id: None,
-        failure_reason: None,
-        created_at: now,
-        updated_at: now,
-        started_at: None,
-        ended_at: None,
-        duration_seconds: None,
-        disconnection_reason: None,
-        event_id: None,
-    };
+    let call = Call::new(
+        SAMPLE_CALL_ID.parse().unwrap(),
+        account.clone(),
+        seeded.agent.id,
+        Direction::Outbound,
+        CallStatus::Queued,
+        "+15551234567",
+        now,
+    );
     store.create_call(&call, None, now).await.unwrap();
     let res = trigger_call::handle(http_event("get-call.json", &subs), &tc).await;
     let (status, body) = integration_tests::apigw::parts(&res);

@@ -214,6 +214,40 @@ pub struct Call {
     pub event_id: Option<Uuid>,
 }
 
+impl Call {
+    /// A new call record: nothing known yet beyond who, which agent, which number and when.
+    pub fn new(
+        id: Uuid,
+        account_id: impl Into<String>,
+        agent_id: Uuid,
+        direction: Direction,
+        status: CallStatus,
+        phone_number: impl Into<String>,
+        now: DateTime<Utc>,
+    ) -> Call {
+        Call {
+            id,
+            account_id: account_id.into(),
+            agent_id,
+            direction,
+            status,
+            phone_number: phone_number.into(),
+            name: None,
+            email: None,
+            metadata: serde_json::Map::new(),
+            provider_call_id: None,
+            failure_reason: None,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            ended_at: None,
+            duration_seconds: None,
+            disconnection_reason: None,
+            event_id: None,
+        }
+    }
+}
+
 /// An Idempotency-Key's memory: which request it belongs to and, once finished, the answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdempotencyRecord {

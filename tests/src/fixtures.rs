@@ -103,27 +103,20 @@ pub async fn stored_event(store: &DynamoStore, seeded: &Seeded) -> shared::model
     use shared::store::CallStore;
     let now = Utc::now();
     let call = Call {
-        id: Uuid::new_v4(),
-        account_id: seeded.account.id.clone(),
-        agent_id: seeded.agent.id,
-        direction: Direction::Outbound,
-        status: CallStatus::Queued,
-        phone_number: "+15551234567".into(),
         name: Some("Jane Smith".into()),
-        email: None,
         metadata: serde_json::json!({"source": "test"})
             .as_object()
             .cloned()
             .unwrap_or_default(),
-        provider_call_id: None,
-        failure_reason: None,
-        created_at: now,
-        updated_at: now,
-        started_at: None,
-        ended_at: None,
-        duration_seconds: None,
-        disconnection_reason: None,
-        event_id: None,
+        ..Call::new(
+            Uuid::new_v4(),
+            seeded.account.id.clone(),
+            seeded.agent.id,
+            Direction::Outbound,
+            CallStatus::Queued,
+            "+15551234567",
+            now,
+        )
     };
     store
         .create_call(&call, None, now)

@@ -78,25 +78,17 @@ async fn inbound(obj: &ProviderCallObject, deps: &Deps) -> Result<Resolution, Ap
     };
     let now = deps.clock.now();
     let call = Call {
-        id: Uuid::new_v4(),
-        account_id: agent.account_id.clone(),
-        agent_id: agent.id,
-        direction: Direction::Inbound,
-        // The provider has the call: the callback being applied moves it on from here.
-        status: CallStatus::Dialing,
-        phone_number: obj.customer_number().unwrap_or_default().to_string(),
-        name: None,
-        email: None,
-        metadata: serde_json::Map::new(),
         provider_call_id: Some(obj.call_id.clone()),
-        failure_reason: None,
-        created_at: now,
-        updated_at: now,
-        started_at: None,
-        ended_at: None,
-        duration_seconds: None,
-        disconnection_reason: None,
-        event_id: None,
+        ..Call::new(
+            Uuid::new_v4(),
+            agent.account_id.clone(),
+            agent.id,
+            Direction::Inbound,
+            // The provider has the call: the callback being applied moves it on from here.
+            CallStatus::Dialing,
+            obj.customer_number().unwrap_or_default(),
+            now,
+        )
     };
     let owner = deps.store.create_inbound_call(&call).await?;
     if owner == call.id {

@@ -95,24 +95,18 @@ async fn place(
 ) -> Result<Response<Body>, ApiError> {
     let now = deps.clock.now();
     let call = Call {
-        id: Uuid::new_v4(),
-        account_id: grant.account_id.clone(),
-        agent_id: agent.id,
-        direction: Direction::Outbound,
-        status: CallStatus::Queued,
-        phone_number: body.phone.as_str().to_string(),
         name: body.name,
         email: body.email,
         metadata: body.metadata,
-        provider_call_id: None,
-        failure_reason: None,
-        created_at: now,
-        updated_at: now,
-        started_at: None,
-        ended_at: None,
-        duration_seconds: None,
-        disconnection_reason: None,
-        event_id: None,
+        ..Call::new(
+            Uuid::new_v4(),
+            grant.account_id.clone(),
+            agent.id,
+            Direction::Outbound,
+            CallStatus::Queued,
+            body.phone.as_str(),
+            now,
+        )
     };
     let record = idem.as_ref().map(|k| IdempotencyRecord {
         account_id: grant.account_id.clone(),
