@@ -95,18 +95,7 @@ impl StackConfig {
             }
         };
         let millis = |name: &str, default: Duration| -> Result<Duration, StackConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse::<u64>()
-                    .map(Duration::from_millis)
-                    .map_err(|_| {
-                        StackConfigError(format!(
-                            "{name} must be a number of milliseconds, got {v:?}"
-                        ))
-                    }),
-            }
+            config::millis_from(name, get(name), default).map_err(|e| StackConfigError(e.0))
         };
         let sim_call_length = match get(SIM_CALL_SECONDS) {
             None => Duration::from_secs(5),

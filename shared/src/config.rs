@@ -33,7 +33,16 @@ pub fn optional(name: &str) -> Option<String> {
 }
 
 pub fn millis(name: &str, default: Duration) -> Result<Duration, ConfigError> {
-    match optional(name) {
+    millis_from(name, optional(name), default)
+}
+
+/// A millisecond setting from any source (`value` is what the source has for `name`).
+pub fn millis_from(
+    name: &str,
+    value: Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match value {
         None => Ok(default),
         Some(v) => v
             .trim()
