@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CARGO ?= cargo
 
-.PHONY: all test unit check fmt lint-rust venv clean help run build lint sam-build deploy deploy-tools rust-target
+.PHONY: all test unit check fmt lint-rust venv clean help run bench build lint sam-build deploy deploy-tools rust-target
 
 all: test
 
@@ -32,6 +32,10 @@ test: $(VENV)/.emulator
 ## Ports and settings come from the environment: API_PORT=3000, RECEIVER_PORT=3001, ...
 run: $(VENV)/.emulator
 	VENV=$(VENV) $(CARGO) run --bin local-stack
+
+## Benchmarks (optimised build; figures are printed, never asserted). docs/benchmarks.md
+bench: $(VENV)/.emulator
+	VENV=$(VENV) scripts/with-emulator.sh $(CARGO) bench --workspace --bench hot_paths
 
 ## Formatting and lints, as CI checks them.
 check:

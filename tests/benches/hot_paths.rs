@@ -1,0 +1,196 @@
+//! `make bench`: how fast the hot paths are, measured, never asserted.
+//!
+//! - pure CPU: request validation, phone parsing, calling-window checks, webhook signing;
+//! - trigger-call end to end against the emulator and a local provider: latency percentiles
+//!   and DynamoDB round trips per request;
+//! - webhook delivery of a batch of 10 to a local receiver.
+//!
+//! Emulator latency (about 7 ms a DynamoDB call) dominates the end-to-end figures; they are
+//! for comparing builds on one machine, not for predicting AWS latency.
+
+use integration_tests::apigw::ApiRequest;
+use integration_tests::counting::counting_dynamodb;
+use integration_tests::fixtures;
+use integration_tests::peer::TestServer;
+use integration_tests::sqs::event_for;
+use integration_tests::Emulator;
+use serde_json::json;
+use shared::clock::SystemClock;
+use shared::queue::DeliveryMessage;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn per_op(name: &str, iterations: u32, f: impl Fn()) {
+    for _ in 0..iterations / 10 {
+        f();
+    }
+    let start = Instant::now();
+    for _ in 0..iterations {
+        f();
+    }
+    let ns = start.elapsed().as_nanos() as f64 / f64::from(iterations);
+    println!("{name:<48} {ns:>10.0} ns/op");
+}
+
+fn percentiles(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "{name:<48} p50 {:>7.2} ms  p90 {:>7.2} ms  p99 {:>7.2} ms  (n={})",
+        p(0.5).as_secs_f64() * 1e3,
+        p(0.9).as_secs_f64() * 1e3,
+        p(0.99).as_secs_f64() * 1e3,
+        samples.len()
+    );
+}
+
+fn cpu() {
+    let body = json!({"phone": "+15551234567", "name": "Jane Smith", "email": "jane@example.com",
+        "agent_id": "4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11", "metadata": {"source": "crm", "n": 7}});
+    let raw = body.to_string();
+    per_op("trigger-call body: parse + validate", 100_000, || {
+        let map = shared::http::json_object(black_box(raw.as_bytes())).expect("object");
+        black_box(trigger_call::request::parse(&map).expect("valid"));
+    });
+    per_op("phone: strict E.164", 1_000_000, || {
+        black_box(shared::phone::PhoneNumber::parse(black_box("+15551234567")).ok());
+    });
+    per_op("phone: near miss with suggestion", 1_000_000, || {
+        black_box(shared::phone::PhoneNumber::parse(black_box("+1 (555) 123-4567")).err());
+    });
+    let window: shared::calling_window::CallingWindow = serde_json::from_value(json!({
+        "time_zone": "America/New_York",
+        "days": {"mon": {"start": "09:00", "end": "17:00"}, "fri": {"start": "22:00", "end": "02:00"}}
+    }))
+    .expect("window");
+    let now = chrono::Utc::now();
+    per_op("calling window: is_open", 1_000_000, || {
+        black_box(window.is_open(black_box(now)));
+    });
+    per_op("calling window: next_opening", 100_000, || {
+        black_box(window.next_opening(black_box(now)));
+    });
+    let payload = "x".repeat(8 * 1024);
+    per_op(
+        "webhook headers: sign 8 KiB (hex + Standard Webhooks)",
+        100_000,
+        || {
+            black_box(shared::delivery::headers::webhook_headers(
+                "bvai_live_key",
+                uuid::Uuid::nil(),
+                1,
+                1_700_000_000,
+                black_box(payload.as_bytes()),
+            ));
+        },
+    );
+}
+
+async fn end_to_end() {
+    let emu = Emulator::connect().await;
+    let (client, counter) = counting_dynamodb(&emu.config);
+    let store = emu.table_with_client(client).await;
+    let secrets = emu.secrets();
+    let seeded = fixtures::agency(&store, &secrets).await;
+    let provider = TestServer::fixed(
+        201,
+        json!({"call_id": "prov_1", "call_status": "registered"}),
+    )
+    .await;
+    let deps = trigger_call::Deps {
+        store: Arc::new(store.clone()),
+        provider: Arc::new(
+            shared::provider::RetellClient::new(
+                &provider.url(),
+                "k".into(),
+                Duration::from_secs(5),
+            )
+            .expect("client"),
+        ),
+        clock: Arc::new(SystemClock),
+        idempotency_wait: Duration::from_secs(5),
+    };
+    let n = 200;
+    let mut samples = Vec::with_capacity(n);
+    counter.reset();
+    for i in 0..n {
+        let req = ApiRequest::post("/api/trigger-call")
+            .bearer(&seeded.api_key)
+            .header("idempotency-key", &format!("bench-{i}"))
+            .json(&json!({"phone": "+15551234567", "name": "Jane"}))
+            .build();
+        let t = Instant::now();
+        let res = trigger_call::handle(req, &deps).await;
+        samples.push(t.elapsed());
+        assert_eq!(res.status(), 200);
+    }
+    percentiles("trigger-call (emulator + local provider)", samples);
+    println!(
+        "{:<48} {:>10.2}",
+        "DynamoDB round trips per trigger-call",
+        counter.count() as f64 / n as f64
+    );
+
+    let receiver = TestServer::fixed(200, json!({})).await;
+    fixtures::update_account(&store, &seeded.account.id, |a| {
+        a.webhook_url = Some(receiver.url())
+    })
+    .await;
+    let queue_url = emu.queue().await;
+    let delivery = webhook_delivery::Deps {
+        store: Arc::new(store.clone()),
+        secrets: Arc::new(emu.secrets()),
+        key_cache: shared::delivery::signing_key::KeyCache::new(),
+        secret_prefix: seeded.secret_prefix.clone(),
+        queue: Arc::new(shared::queue::SqsQueue::new(emu.sqs(), queue_url)),
+        client: shared::delivery::client::WebhookClient::new(Duration::from_secs(10), true)
+            .expect("client"),
+        schedule: shared::delivery::schedule::RetrySchedule::default(),
+        clock: Arc::new(SystemClock),
+        claim_lease: Duration::from_secs(70),
+    };
+    let mut samples = Vec::new();
+    for _ in 0..20 {
+        let mut msgs = Vec::new();
+        for _ in 0..10 {
+            let e = fixtures::stored_event(&store, &seeded).await;
+            msgs.push(DeliveryMessage::first(
+                e.id,
+                seeded.account.id.clone(),
+                e.call_id,
+            ));
+        }
+        let t = Instant::now();
+        let res = webhook_delivery::handle(event_for(&msgs), &delivery).await;
+        samples.push(t.elapsed());
+        assert!(res.batch_item_failures.is_empty());
+    }
+    percentiles("webhook-delivery: batch of 10 (emulator)", samples);
+}
+
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+fn main() {
+    println!("== CPU");
+    cpu();
+    println!("== end to end");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(end_to_end());
+    if let Some(kib) = rss_kib() {
+        println!(
+            "{:<48} {:>10} KiB",
+            "peak resident memory (whole bench process)", kib
+        );
+    }
+}
