@@ -26,7 +26,7 @@ venv: $(VENV)/.emulator
 
 ## Every test: unit tests and integration tests against moto on 127.0.0.1.
 test: $(VENV)/.emulator
-	VENV=$(VENV) scripts/with-emulator.sh $(CARGO) test --workspace --all-targets
+	VENV=$(VENV) scripts/with-emulator.sh $(CARGO) test --workspace --lib --bins --tests
 
 ## The whole product on 127.0.0.1 with a demo account (docs/local-stack.md). Ctrl-C stops it.
 ## Ports and settings come from the environment: API_PORT=3000, RECEIVER_PORT=3001, ...
