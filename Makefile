@@ -99,9 +99,11 @@ rust-target:
 	  exit 1; \
 	fi
 
-## Release build of every function: target/lambda/$(ARCH)/<function>/bootstrap.
+## Release build of every function: target/lambda/$(ARCH)/<function>/bootstrap. Only the
+## function binaries: the workspace's other binaries (local-stack, bvai-admin) are not deployed.
 build: $(VENV)/.deploy rust-target
-	$(TOOLS_PATH) $(CARGO) lambda build --release $(CARGO_LAMBDA_ARCH) --lambda-dir $(LAMBDA_DIR)
+	$(TOOLS_PATH) $(CARGO) lambda build --release $(CARGO_LAMBDA_ARCH) --lambda-dir $(LAMBDA_DIR) \
+	  $(addprefix --bin ,$(FUNCTIONS))
 	@for f in $(FUNCTIONS); do \
 	  b=$(LAMBDA_DIR)/$$f/bootstrap; \
 	  if [ ! -s "$$b" ]; then echo "error: $$b was not built" >&2; exit 1; fi; \

@@ -1,10 +1,12 @@
 //! No drift between `template.yaml` and the code: the template is what ops deploy, the code and
 //! the local stack are what the tests exercise, so every fact both of them state is compared
 //! here — routes, table keys and indexes (against what `DynamoStore::create_table` really
-//! builds in the emulator), queue and event source settings against the retry design,
-//! environment variable names against `shared::config`, and each function's IAM actions.
+//! builds in the emulator), queue and event source settings against the retry design and the
+//! queues the local stack creates, environment variable names against what each function's
+//! source reads, and each function's IAM actions.
 
 use aws_sdk_dynamodb::types::{KeyType, ProjectionType};
+use aws_sdk_sqs::types::QueueAttributeName;
 use integration_tests::Emulator;
 use serde_yaml_ng::{Mapping, Value};
 use shared::config;
@@ -812,6 +814,96 @@ fn queues_and_event_source_fit_the_retry_design() {
     assert_eq!(
         ref_target(function_env(&t, delivery)[config::WEBHOOK_RETRY_DELAYS]).as_deref(),
         Some("WebhookRetryDelays")
+    );
+}
+
+#[tokio::test]
+async fn local_stack_queues_are_the_template_queues() {
+    let t = template();
+    let emulator = Emulator::connect().await;
+    let names = local_stack::resources::ResourceNames {
+        table: Emulator::unique("drift-table"),
+        queue: Emulator::unique("drift-events"),
+        dead_letter_queue: Emulator::unique("drift-events-dlq"),
+        provider_secret: Emulator::unique("drift/provider"),
+    };
+    let resources = local_stack::resources::ensure(&emulator.config, &names, "drift-test-key")
+        .await
+        .expect("the local stack's resources");
+    let attributes = |url: &str| {
+        let sqs = emulator.sqs();
+        let url = url.to_string();
+        async move {
+            sqs.get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(QueueAttributeName::All)
+                .send()
+                .await
+                .expect("get queue attributes")
+                .attributes
+                .unwrap_or_default()
+        }
+    };
+    let queue = attributes(&resources.queue_url).await;
+    let dlq = attributes(&resources.dead_letter_queue_url).await;
+    let local = |attrs: &std::collections::HashMap<QueueAttributeName, String>,
+                 name: QueueAttributeName| {
+        attrs
+            .get(&name)
+            .unwrap_or_else(|| panic!("the local queue has no {name:?}"))
+            .parse::<u64>()
+            .unwrap_or_else(|_| panic!("{name:?} is not a number"))
+    };
+    let template_queue = at(&t, &["Resources", "EventsQueue", "Properties"]);
+    let template_dlq = at(&t, &["Resources", "EventsDeadLetterQueue", "Properties"]);
+    assert_eq!(
+        local(&queue, QueueAttributeName::VisibilityTimeout),
+        number(
+            at(template_queue, &["VisibilityTimeout"]),
+            "VisibilityTimeout"
+        ),
+        "events queue visibility timeout"
+    );
+    assert_eq!(
+        local(&queue, QueueAttributeName::MessageRetentionPeriod),
+        number(
+            at(template_queue, &["MessageRetentionPeriod"]),
+            "MessageRetentionPeriod"
+        ),
+        "events queue retention"
+    );
+    assert_eq!(
+        local(&dlq, QueueAttributeName::MessageRetentionPeriod),
+        number(
+            at(template_dlq, &["MessageRetentionPeriod"]),
+            "MessageRetentionPeriod"
+        ),
+        "DLQ retention"
+    );
+    let redrive: serde_json::Value = serde_json::from_str(
+        queue
+            .get(&QueueAttributeName::RedrivePolicy)
+            .expect("the local queue has a redrive policy"),
+    )
+    .expect("redrive policy is JSON");
+    assert_eq!(
+        redrive["deadLetterTargetArn"].as_str(),
+        Some(resources.dead_letter_queue_arn.as_str()),
+        "the local queue redrives to its DLQ"
+    );
+    let max_receive = match &redrive["maxReceiveCount"] {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+    .expect("maxReceiveCount");
+    assert_eq!(
+        max_receive,
+        number(
+            at(template_queue, &["RedrivePolicy", "maxReceiveCount"]),
+            "maxReceiveCount"
+        ),
+        "maxReceiveCount"
     );
 }
 
