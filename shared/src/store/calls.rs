@@ -326,6 +326,40 @@ fn is_condition_failure(reason: Option<&aws_sdk_dynamodb::types::CancellationRea
     reason.and_then(|r| r.code()) == Some("ConditionalCheckFailed")
 }
 
+impl DynamoStore {
+    /// The update that stores a finished request's answer on its idempotency record.
+    fn remember_answer(
+        &self,
+        rec: &IdempotencyRecord,
+        resp: &StoredResponse,
+    ) -> Result<Update, StoreError> {
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::idempotency(&rec.account_id, &rec.key))))
+            .update_expression("SET response_status = :s, response_body = :b")
+            .expression_attribute_values(":s", AttributeValue::N(resp.status.to_string()))
+            .expression_attribute_values(":b", AttributeValue::S(resp.body.clone()))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    /// One update on its own: a plain UpdateItem, a cheaper round trip than a transaction.
+    async fn send_update(&self, u: Update) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(u.table_name)
+            .set_key(Some(u.key))
+            .update_expression(u.update_expression)
+            .set_condition_expression(u.condition_expression)
+            .set_expression_attribute_names(u.expression_attribute_names)
+            .set_expression_attribute_values(u.expression_attribute_values)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+}
+
 #[async_trait]
 impl CallStore for DynamoStore {
     async fn create_call(
@@ -418,15 +452,11 @@ impl CallStore for DynamoStore {
             ],
         )?];
         if let Some((rec, resp)) = idempotency {
-            let u = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key_map(keys::idempotency(&rec.account_id, &rec.key))))
-                .update_expression("SET response_status = :s, response_body = :b")
-                .expression_attribute_values(":s", AttributeValue::N(resp.status.to_string()))
-                .expression_attribute_values(":b", AttributeValue::S(resp.body.clone()))
-                .build()
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
-            items.push(TransactWriteItem::builder().update(u).build());
+            items.push(
+                TransactWriteItem::builder()
+                    .update(self.remember_answer(rec, resp)?)
+                    .build(),
+            );
         }
         let res = if items.len() == 1 {
             // One item: a plain conditional update is a cheaper round trip than a transaction.
@@ -434,18 +464,7 @@ impl CallStore for DynamoStore {
             let u = item
                 .update
                 .ok_or_else(|| StoreError::Backend("update missing".into()))?;
-            self.client
-                .update_item()
-                .table_name(u.table_name)
-                .set_key(Some(u.key))
-                .update_expression(u.update_expression)
-                .set_condition_expression(u.condition_expression)
-                .set_expression_attribute_names(u.expression_attribute_names)
-                .set_expression_attribute_values(u.expression_attribute_values)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(backend)
+            self.send_update(u).await
         } else {
             self.client
                 .transact_write_items()
@@ -470,19 +489,7 @@ impl CallStore for DynamoStore {
                     .await
                     .map_err(backend)?;
                 if let Some((rec, resp)) = idempotency {
-                    self.client
-                        .update_item()
-                        .table_name(&self.table)
-                        .set_key(Some(key_map(keys::idempotency(&rec.account_id, &rec.key))))
-                        .update_expression("SET response_status = :s, response_body = :b")
-                        .expression_attribute_values(
-                            ":s",
-                            AttributeValue::N(resp.status.to_string()),
-                        )
-                        .expression_attribute_values(":b", AttributeValue::S(resp.body.clone()))
-                        .send()
-                        .await
-                        .map_err(backend)?;
+                    self.send_update(self.remember_answer(rec, resp)?).await?;
                 }
                 Ok(())
             }
