@@ -2,22 +2,24 @@
 //! emulator (real DynamoDB and SQS through the AWS SDK) with signed callbacks.
 
 use async_trait::async_trait;
+use aws_adapters::DynamoStore;
+use aws_adapters::SqsQueue;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use domain::error::QueueError;
+use domain::model::{Agent, Call, CallStatus, Direction, EventRecord};
+use domain::ports::queue::{DeliveryMessage, EventQueue};
+use domain::ports::secrets::ProviderSecret;
+use domain::ports::store::calls::{CallCompletion, CallProgress};
+use domain::ports::store::events::{EventStore, PLAIN_PAYLOAD_MAX_BYTES};
+use domain::ports::store::{AccountStore, CallStore};
+use domain::signature::sign_provider_callback;
+use in_memory::FixedClock;
 use integration_tests::apigw::{parts, ApiRequest};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Reply, TestServer};
 use integration_tests::Emulator;
 use serde_json::{json, Value};
-use shared::clock::FixedClock;
-use shared::error::QueueError;
-use shared::model::{Agent, Call, CallStatus, Direction, EventRecord};
-use shared::queue::{DeliveryMessage, EventQueue, SqsQueue};
-use shared::secrets::ProviderSecret;
-use shared::signature::sign_provider_callback;
-use shared::store::calls::{CallCompletion, CallProgress};
-use shared::store::events::{EventStore, PLAIN_PAYLOAD_MAX_BYTES};
-use shared::store::{AccountStore, CallStore, DynamoStore};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -190,7 +192,7 @@ impl Env {
     }
 
     fn clock_ms(&self) -> i64 {
-        use shared::clock::Clock;
+        use domain::clock::Clock;
         self.clock.now().timestamp_millis()
     }
 
@@ -542,7 +544,7 @@ async fn call_analyzed_completes_the_call_and_queues_one_event() {
     let after = env.call(call.id).await;
     assert_eq!(after.status, CallStatus::Completed);
     assert_eq!(after.event_id, Some(event_id));
-    let (pk, sk) = shared::store::keys::call(&call.id);
+    let (pk, sk) = aws_adapters::dynamo::keys::call(&call.id);
     let item = env.raw_item(pk, sk).await;
     assert_eq!(s(&item, "summary"), "The customer asked about pricing.");
     assert_eq!(s(&item, "sentiment"), "positive");
@@ -1179,7 +1181,7 @@ async fn two_hour_transcript_stays_in_dynamodb_and_the_message_stays_small() {
         .expect("read")
         .expect("event");
     let payload_len = stored.record.payload.len();
-    let (pk, sk) = shared::store::keys::event(&event_id);
+    let (pk, sk) = aws_adapters::dynamo::keys::event(&event_id);
     let item = env.raw_item(pk, sk).await;
     let stored_len = match item.get("payload_gz") {
         Some(AttributeValue::B(b)) => b.as_ref().len(),
@@ -1231,7 +1233,7 @@ async fn callbacks_for_a_call_placed_by_trigger_call() {
     let trigger = trigger_call::Deps {
         store: Arc::new(env.store.clone()),
         provider: Arc::new(
-            shared::provider::RetellClient::new(
+            outbound::RetellClient::new(
                 &provider.url(),
                 PROVIDER_KEY.into(),
                 Duration::from_secs(5),

@@ -1,17 +1,17 @@
 //! Every handler runs on its sample event from `events/` (the files the README's
 //! `cargo lambda invoke` examples use), with the placeholders filled in for a seeded account.
 
+use aws_adapters::SqsQueue;
 use chrono::Utc;
+use domain::clock::SystemClock;
+use domain::model::{Call, CallStatus, Direction};
+use domain::ports::secrets::ProviderSecret;
+use domain::ports::store::CallStore;
 use integration_tests::fixtures;
 use integration_tests::peer::TestServer;
 use integration_tests::sqs::drain;
 use integration_tests::Emulator;
 use serde_json::{json, Value};
-use shared::clock::SystemClock;
-use shared::model::{Call, CallStatus, Direction};
-use shared::queue::SqsQueue;
-use shared::secrets::ProviderSecret;
-use shared::store::CallStore;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,7 +60,7 @@ async fn every_handler_runs_on_its_sample_event() {
     let tc = trigger_call::Deps {
         store: Arc::new(store.clone()),
         provider: Arc::new(
-            shared::provider::RetellClient::new(
+            outbound::RetellClient::new(
                 &provider.url(),
                 PROVIDER_KEY.into(),
                 Duration::from_secs(5),
@@ -107,9 +107,9 @@ async fn every_handler_runs_on_its_sample_event() {
         account_claim: "custom:account_id".into(),
         allow_insecure_local: false,
         queue: queue.clone(),
-        webhook_client: shared::delivery::client::WebhookClient::new(Duration::from_secs(5), false)
+        webhook_client: outbound::webhook_client::WebhookClient::new(Duration::from_secs(5), false)
             .unwrap(),
-        key_cache: Arc::new(shared::delivery::signing_key::KeyCache::new()),
+        key_cache: Arc::new(domain::webhook::signing_key::KeyCache::new()),
     };
     let res = settings::handle(http_event("settings-get.json", &subs), &sd).await;
     let (status, body) = integration_tests::apigw::parts(&res);
@@ -123,7 +123,7 @@ async fn every_handler_runs_on_its_sample_event() {
     // placeholder and its timestamp long past).
     let mut ev: Value = serde_json::from_str(&sample("call-completed.json", &subs)).unwrap();
     let raw = ev["body"].as_str().unwrap().to_string();
-    ev["headers"]["x-retell-signature"] = Value::String(shared::signature::sign_provider_callback(
+    ev["headers"]["x-retell-signature"] = Value::String(domain::signature::sign_provider_callback(
         PROVIDER_KEY,
         raw.as_bytes(),
         Utc::now().timestamp_millis(),
@@ -150,11 +150,11 @@ async fn every_handler_runs_on_its_sample_event() {
     let delivery = webhook_delivery::Deps {
         store: Arc::new(store.clone()),
         secrets: Arc::new(emu.secrets()),
-        key_cache: shared::delivery::signing_key::KeyCache::new(),
+        key_cache: domain::webhook::signing_key::KeyCache::new(),
         secret_prefix: seeded.secret_prefix.clone(),
         queue: queue.clone(),
-        client: shared::delivery::client::WebhookClient::new(Duration::from_secs(5), true).unwrap(),
-        schedule: shared::delivery::schedule::RetrySchedule::default(),
+        client: outbound::webhook_client::WebhookClient::new(Duration::from_secs(5), true).unwrap(),
+        schedule: domain::webhook::schedule::RetrySchedule::default(),
         clock: Arc::new(SystemClock),
         claim_lease: Duration::from_secs(70),
     };

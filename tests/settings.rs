@@ -2,18 +2,22 @@
 //! webhook URL rules, the cross-function effect of the on/off switch, the agent list and the
 //! delivery log's pagination. Requests are API Gateway HTTP API events with JWT claims.
 
+use aws_adapters::dynamo::keys;
+use aws_adapters::DynamoStore;
+use aws_adapters::SecretsManager;
 use chrono::{DateTime, TimeZone, Utc};
+use domain::clock::Clock;
+use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, Plan};
+use domain::ports::secrets::{account_key_secret_name, SecretStore};
+use domain::ports::store::{AccountStore, DeliveryLog};
 use futures::future::join_all;
+use in_memory::FixedClock;
 use integration_tests::apigw::{parts, ApiRequest};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::TestServer;
 use integration_tests::Emulator;
+use outbound::RetellClient;
 use serde_json::{json, Value};
-use shared::clock::{Clock, FixedClock};
-use shared::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, Plan};
-use shared::provider::RetellClient;
-use shared::secrets::{account_key_secret_name, SecretStore, SecretsManager};
-use shared::store::{keys, AccountStore, DeliveryLog, DynamoStore};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -53,13 +57,13 @@ impl Harness {
             secret_prefix: seeded.secret_prefix.clone(),
             account_claim: "custom:account_id".into(),
             allow_insecure_local: false,
-            queue: Arc::new(shared::queue::SqsQueue::new(emu.sqs(), emu.queue().await)),
-            webhook_client: shared::delivery::client::WebhookClient::new(
+            queue: Arc::new(aws_adapters::SqsQueue::new(emu.sqs(), emu.queue().await)),
+            webhook_client: outbound::webhook_client::WebhookClient::new(
                 Duration::from_secs(5),
                 false,
             )
             .expect("webhook client"),
-            key_cache: Arc::new(shared::delivery::signing_key::KeyCache::new()),
+            key_cache: Arc::new(domain::webhook::signing_key::KeyCache::new()),
         };
         Harness {
             emu,
@@ -88,7 +92,7 @@ impl Harness {
         self.send(self.req("PATCH", INTEGRATION).json(&body)).await
     }
 
-    async fn account(&self) -> shared::model::Account {
+    async fn account(&self) -> domain::model::Account {
         self.store
             .account(self.id())
             .await
@@ -224,7 +228,7 @@ async fn get_integration_shows_the_state_but_never_the_key() {
             "api_key": {
                 "prefix": "bvai_live_",
                 "last4": info.last4,
-                "created_at": shared::clock::rfc3339(info.created_at),
+                "created_at": domain::clock::rfc3339(info.created_at),
             },
             "webhook_url": null,
             "default_agent": {"id": h.seeded.agent.id.to_string(), "name": "Sales Qualifier"},
@@ -243,7 +247,7 @@ async fn get_integration_shows_the_state_but_never_the_key() {
     // An account without a key or default agent.
     let bare = Emulator::unique("acct_bare");
     h.store
-        .create_account(&shared::model::Account::new(
+        .create_account(&domain::model::Account::new(
             &bare,
             "Bare",
             Plan::Agency,
@@ -381,8 +385,8 @@ async fn the_new_key_is_shown_once_equals_the_secret_and_the_old_key_stops_worki
         .to_string();
 
     // Shape: recognisable prefix, 256 random bits (43 base64url characters).
-    assert!(key.starts_with(shared::api_key::KEY_PREFIX));
-    let random = &key[shared::api_key::KEY_PREFIX.len()..];
+    assert!(key.starts_with(domain::api_key::KEY_PREFIX));
+    let random = &key[domain::api_key::KEY_PREFIX.len()..];
     assert_eq!(random.len(), 43);
     assert!(random
         .bytes()
@@ -390,7 +394,7 @@ async fn the_new_key_is_shown_once_equals_the_secret_and_the_old_key_stops_worki
     assert_eq!(rotated["success"], true);
     assert_eq!(rotated["prefix"], "bvai_live_");
     assert_eq!(rotated["last4"], key[key.len() - 4..]);
-    assert_eq!(rotated["created_at"], shared::clock::rfc3339(h.clock.now()));
+    assert_eq!(rotated["created_at"], domain::clock::rfc3339(h.clock.now()));
     assert_eq!(
         rotated["message"],
         "store this key now; it is shown only once"
@@ -402,7 +406,7 @@ async fn the_new_key_is_shown_once_equals_the_secret_and_the_old_key_stops_worki
     let account = h.account().await;
     assert_eq!(
         account.api_key.as_ref().map(|k| k.hash.clone()),
-        Some(shared::api_key::hash(&key))
+        Some(domain::api_key::hash(&key))
     );
     let scan = h
         .emu
@@ -413,7 +417,7 @@ async fn the_new_key_is_shown_once_equals_the_secret_and_the_old_key_stops_worki
         .await
         .expect("scan");
     let dump = format!("{:?}", scan.items());
-    assert!(dump.contains(&shared::api_key::hash(&key)));
+    assert!(dump.contains(&domain::api_key::hash(&key)));
     assert!(!dump.contains(&key), "the plaintext key is not in DynamoDB");
     assert_eq!(h.grant_items().await, 1);
 
@@ -508,7 +512,7 @@ async fn a_rotation_based_on_a_stale_read_is_refused() {
     let h = Harness::new().await;
     let prefix = h.seeded.secret_prefix.clone();
     let snapshot = h.account().await;
-    let first = shared::key_rotation::rotate_api_key(
+    let first = domain::key_rotation::rotate_api_key(
         h.store.as_ref(),
         h.secrets.as_ref(),
         &prefix,
@@ -517,7 +521,7 @@ async fn a_rotation_based_on_a_stale_read_is_refused() {
     )
     .await
     .expect("the first rotation wins");
-    let second = shared::key_rotation::rotate_api_key(
+    let second = domain::key_rotation::rotate_api_key(
         h.store.as_ref(),
         h.secrets.as_ref(),
         &prefix,
@@ -532,13 +536,13 @@ async fn a_rotation_based_on_a_stale_read_is_refused() {
     assert_eq!(h.secret().await, key, "the loser never wrote the secret");
     assert_eq!(h.grant_items().await, 1);
     assert!(
-        shared::auth::authenticate(Some(&format!("Bearer {key}")), h.store.as_ref())
+        domain::auth::authenticate(Some(&format!("Bearer {key}")), h.store.as_ref())
             .await
             .is_ok()
     );
     assert_eq!(
         h.account().await.api_key.map(|k| k.hash),
-        Some(shared::api_key::hash(&key))
+        Some(domain::api_key::hash(&key))
     );
 }
 
@@ -566,7 +570,7 @@ async fn racing_rotation_requests_leave_exactly_one_valid_key() {
         keys_seen.extend(won.iter().cloned());
         let mut valid = Vec::new();
         for k in &keys_seen {
-            if shared::auth::authenticate(Some(&format!("Bearer {k}")), store.as_ref())
+            if domain::auth::authenticate(Some(&format!("Bearer {k}")), store.as_ref())
                 .await
                 .is_ok()
             {
@@ -602,24 +606,24 @@ struct HeldFirstPut {
 
 #[async_trait::async_trait]
 impl SecretStore for HeldFirstPut {
-    async fn get(&self, name: &str) -> Result<String, shared::error::SecretError> {
+    async fn get(&self, name: &str) -> Result<String, domain::error::SecretError> {
         self.inner.get(name).await
     }
-    async fn put(&self, name: &str, value: &str) -> Result<(), shared::error::SecretError> {
+    async fn put(&self, name: &str, value: &str) -> Result<(), domain::error::SecretError> {
         self.inner.put(name, value).await
     }
     async fn get_version(
         &self,
         name: &str,
         version: &str,
-    ) -> Result<String, shared::error::SecretError> {
+    ) -> Result<String, domain::error::SecretError> {
         self.inner.get_version(name, version).await
     }
     async fn make_current(
         &self,
         name: &str,
         version: &str,
-    ) -> Result<(), shared::error::SecretError> {
+    ) -> Result<(), domain::error::SecretError> {
         self.inner.make_current(name, version).await
     }
     async fn put_version(
@@ -627,7 +631,7 @@ impl SecretStore for HeldFirstPut {
         name: &str,
         value: &str,
         version: &str,
-    ) -> Result<(), shared::error::SecretError> {
+    ) -> Result<(), domain::error::SecretError> {
         let first = {
             let mut held = self.held.lock().await;
             !std::mem::replace(&mut *held, true)
@@ -724,7 +728,7 @@ async fn patch_changes_only_the_given_fields_and_null_clears() {
     // The grant trigger-call reads follows the account.
     let grant = h
         .store
-        .key_grant(&shared::api_key::hash(&h.seeded.api_key))
+        .key_grant(&domain::api_key::hash(&h.seeded.api_key))
         .await
         .unwrap()
         .expect("grant");
@@ -1069,7 +1073,7 @@ async fn a_deleted_default_agent_shows_as_null() {
         .dynamodb()
         .delete_item()
         .table_name(h.store.table())
-        .set_key(Some(shared::store::item::key_map(keys::agent(
+        .set_key(Some(aws_adapters::dynamo::item::key_map(keys::agent(
             h.id(),
             &h.seeded.agent.id,
         ))))

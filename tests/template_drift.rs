@@ -5,14 +5,15 @@
 //! queues the local stack creates, environment variable names against what each function's
 //! source reads, and each function's IAM actions.
 
+use aws_adapters::dynamo::GSI1;
+use aws_adapters::dynamo::TTL_ATTRIBUTE;
 use aws_sdk_dynamodb::types::{KeyType, ProjectionType};
 use aws_sdk_sqs::types::QueueAttributeName;
+use domain::config;
+use domain::webhook::schedule::{RetrySchedule, DEFAULT_DELAYS};
 use integration_tests::Emulator;
+use outbound::webhook_client::DEFAULT_TIMEOUT as DEFAULT_WEBHOOK_TIMEOUT;
 use serde_yaml_ng::{Mapping, Value};
-use shared::config;
-use shared::delivery::client::DEFAULT_TIMEOUT as DEFAULT_WEBHOOK_TIMEOUT;
-use shared::delivery::schedule::{RetrySchedule, DEFAULT_DELAYS};
-use shared::store::{GSI1, TTL_ATTRIBUTE};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -49,7 +50,7 @@ const DROPPED_MESSAGE: &str = "delivery failed; last attempt, event dropped";
 /// The JWT authorizer of the settings routes.
 const JWT_AUTHORIZER: &str = "DashboardJwt";
 
-/// Every environment variable name in `shared::config`, by the constant's identifier.
+/// Every environment variable name in `domain::config`, by the constant's identifier.
 const ENV_CONSTANTS: [(&str, &str); 10] = [
     ("TABLE_NAME", config::TABLE_NAME),
     ("PROVIDER_BASE_URL", config::PROVIDER_BASE_URL),

@@ -1,18 +1,20 @@
 //! trigger-call and the calls route against the emulator, with a real HTTP server as the
 //! voice provider.
 
+use aws_adapters::DynamoStore;
 use chrono::{DateTime, Utc};
+use domain::clock::{Clock, SystemClock};
+use domain::model::{CallStatus, Plan};
+use domain::ports::secrets::{ProviderSecret, SecretStore};
+use domain::ports::store::CallStore;
+use in_memory::FixedClock;
 use integration_tests::apigw::{parts, ApiRequest};
 use integration_tests::counting::{counting_dynamodb, counting_secrets, CallCounter};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Recorded, Reply, TestServer};
 use integration_tests::Emulator;
+use outbound::RetellClient;
 use serde_json::{json, Value};
-use shared::clock::{Clock, FixedClock, SystemClock};
-use shared::model::{CallStatus, Plan};
-use shared::provider::RetellClient;
-use shared::secrets::{ProviderSecret, SecretStore};
-use shared::store::{CallStore, DynamoStore};
 use std::sync::Arc;
 use std::time::Duration;
 use trigger_call::{handle, Deps};
@@ -159,7 +161,7 @@ async fn happy_path_stays_within_four_dynamodb_round_trips_and_no_secrets_calls(
     let mut h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
     // Cold start: the provider secret is read once, as main.rs does.
     let (sm_client, sm_calls) = counting_secrets(&h.emulator.config);
-    let sm = shared::secrets::SecretsManager::new(sm_client);
+    let sm = aws_adapters::SecretsManager::new(sm_client);
     let secret_name = Emulator::unique("provider-secret");
     sm.put(&secret_name, &json!({"api_key": PROVIDER_KEY}).to_string())
         .await
@@ -526,7 +528,7 @@ async fn calling_window_closed_says_when_it_opens() {
     let clock = Arc::new(FixedClock::new(now));
     let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
     let h = harness_with(provider, Duration::from_secs(5), clock.clone()).await;
-    let window: shared::calling_window::CallingWindow = serde_json::from_value(json!({
+    let window: domain::calling_window::CallingWindow = serde_json::from_value(json!({
         "time_zone": "America/New_York",
         "days": {"mon": {"start": "09:00", "end": "17:00"}, "tue": {"start": "09:00", "end": "17:00"}}
     }))
@@ -584,7 +586,7 @@ async fn idempotency_key_replays_and_refuses_reuse() {
     assert_ne!(r["call_id"], r1["call_id"]);
 
     // A replay still answers even if the call could not be placed now (window closed since).
-    let closed: shared::calling_window::CallingWindow =
+    let closed: domain::calling_window::CallingWindow =
         serde_json::from_value(json!({"time_zone": "UTC", "days": {}})).unwrap();
     fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
         a.calling_window = Some(closed)

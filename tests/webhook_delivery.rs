@@ -2,24 +2,28 @@
 //! schedule shortened by configuration.
 
 use async_trait::async_trait;
+use aws_adapters::DynamoStore;
+use aws_adapters::SecretsManager;
+use aws_adapters::SqsQueue;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use domain::clock::{Clock, SystemClock};
+use domain::model::{DeliveryErrorClass, DeliveryOutcome, EventRecord};
+use domain::ports::queue::{DeliveryMessage, EventQueue};
+use domain::ports::secrets::SecretStore;
+use domain::ports::store::deliveries::DeliveryQuery;
+use domain::ports::store::{AccountStore, DeliveryLog};
+use domain::webhook::schedule::RetrySchedule;
+use domain::webhook::signing_key::KeyCache;
 use hmac::{Hmac, KeyInit, Mac};
+use in_memory::FixedClock;
 use integration_tests::counting::counting_secrets;
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Reply, TestServer};
 use integration_tests::sqs::{drain, event_for, pump};
 use integration_tests::Emulator;
+use outbound::webhook_client::WebhookClient;
 use sha2::Sha256;
-use shared::clock::{Clock, FixedClock, SystemClock};
-use shared::delivery::client::WebhookClient;
-use shared::delivery::schedule::RetrySchedule;
-use shared::delivery::signing_key::KeyCache;
-use shared::model::{DeliveryErrorClass, DeliveryOutcome, EventRecord};
-use shared::queue::{DeliveryMessage, EventQueue, SqsQueue};
-use shared::secrets::{SecretStore, SecretsManager};
-use shared::store::deliveries::DeliveryQuery;
-use shared::store::{AccountStore, DeliveryLog, DynamoStore};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
@@ -95,7 +99,7 @@ fn first(h: &H) -> DeliveryMessage {
     DeliveryMessage::first(h.event.id, h.seeded.account.id.clone(), h.event.call_id)
 }
 
-async fn log(h: &H) -> Vec<shared::model::DeliveryAttempt> {
+async fn log(h: &H) -> Vec<domain::model::DeliveryAttempt> {
     let page = h
         .store
         .deliveries(
@@ -506,7 +510,7 @@ impl EventQueue for RecordingQueue {
         &self,
         msg: &DeliveryMessage,
         delay: Duration,
-    ) -> Result<(), shared::error::QueueError> {
+    ) -> Result<(), domain::error::QueueError> {
         self.sent.lock().unwrap().push((msg.clone(), delay));
         self.inner.send(msg, delay).await
     }
@@ -540,7 +544,7 @@ async fn delays_beyond_sqs_limit_are_honoured_exactly() {
         Duration::from_secs(1800),
         "asked for the whole delay (SQS caps the hop at 900 s)"
     );
-    assert_eq!(shared::queue::delay_seconds(delay), 900);
+    assert_eq!(domain::ports::queue::delay_seconds(delay), 900);
     assert_eq!(next.attempt, 2);
     assert_eq!(next.not_before, Some(t0 + chrono::Duration::minutes(30)));
     // 15 minutes later the message shows up early: re-parked for the remaining 15 minutes.
@@ -593,7 +597,7 @@ async fn signing_key_is_cached_by_hash_and_rotation_is_picked_up_at_once() {
         .unwrap()
         .unwrap();
     let secrets = h.emulator.secrets();
-    let rotated = shared::key_rotation::rotate_api_key(
+    let rotated = domain::key_rotation::rotate_api_key(
         &h.store,
         &secrets,
         &h.seeded.secret_prefix,

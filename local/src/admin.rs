@@ -5,14 +5,15 @@
 //! Works against real AWS and the emulator alike (AWS SDK default configuration;
 //! `AWS_ENDPOINT_URL` points it at the emulator).
 
+use aws_adapters::DynamoStore;
+use domain::calling_window::CallingWindow;
+use domain::clock::{rfc3339, Clock};
+use domain::model::{Account, Agent, Plan};
+use domain::phone::PhoneNumber;
+use domain::ports::secrets::SecretStore;
+use domain::ports::store::AccountStore;
+use domain::{ApiError, StoreError};
 use serde_json::{json, Value};
-use shared::calling_window::CallingWindow;
-use shared::clock::{rfc3339, Clock};
-use shared::model::{Account, Agent, Plan};
-use shared::phone::PhoneNumber;
-use shared::secrets::SecretStore;
-use shared::store::{AccountStore, DynamoStore};
-use shared::{ApiError, StoreError};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -214,7 +215,7 @@ impl Admin {
     pub async fn generate_key(&self, account_id: &str) -> Result<String, AdminError> {
         for _ in 0..SAVE_ATTEMPTS {
             let current = self.account(account_id).await?;
-            match shared::key_rotation::rotate_api_key(
+            match domain::key_rotation::rotate_api_key(
                 &self.store,
                 self.secrets.as_ref(),
                 &self.secret_prefix,
@@ -282,7 +283,7 @@ pub fn validate_account_id(id: &str) -> Result<(), AdminError> {
     }
 }
 
-/// Parses a calling window from its JSON form (see `shared::calling_window`).
+/// Parses a calling window from its JSON form (see `domain::calling_window`).
 pub fn parse_calling_window(json: &str) -> Result<CallingWindow, AdminError> {
     serde_json::from_str(json).map_err(|e| {
         AdminError::Invalid(format!(
@@ -312,14 +313,14 @@ fn validate_webhook_url(raw: &str, allow_insecure_local: bool) -> Result<String,
 
 /// Builds an [`Admin`] from the AWS SDK's default configuration.
 pub async fn from_environment(table: &str, secret_prefix: &str) -> Admin {
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = aws_adapters::sdk_config().await;
     Admin::new(
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
-        Arc::new(shared::secrets::SecretsManager::new(
+        Arc::new(aws_adapters::SecretsManager::new(
             aws_sdk_secretsmanager::Client::new(&sdk),
         )),
         secret_prefix,
-        Arc::new(shared::clock::SystemClock),
+        Arc::new(domain::clock::SystemClock),
     )
 }
 

@@ -16,9 +16,9 @@
 
 use crate::server::{json_reply, Incoming, Listener, Reply, Server};
 use chrono::{DateTime, Utc};
+use domain::clock::Clock;
+use domain::phone::PhoneNumber;
 use serde_json::{json, Map, Value};
-use shared::clock::Clock;
-use shared::phone::PhoneNumber;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -167,7 +167,7 @@ impl ProviderSim {
         let expected = format!("Bearer {}", self.config.api_key);
         let ok = req
             .header("authorization")
-            .is_some_and(|got| shared::signature::hex_digests_equal(got, &expected));
+            .is_some_and(|got| domain::signature::hex_digests_equal(got, &expected));
         if ok {
             Ok(())
         } else {
@@ -317,7 +317,7 @@ impl ProviderSim {
         let call_id = call["call_id"].as_str().unwrap_or("");
         let attempts = self.config.callback_attempts.max(1);
         for attempt in 1..=attempts {
-            let signature = shared::signature::sign_provider_callback(
+            let signature = domain::signature::sign_provider_callback(
                 &self.config.api_key,
                 body.as_bytes(),
                 self.clock.now().timestamp_millis(),

@@ -63,8 +63,8 @@ pub fn verify(
 ) -> Verdict {
     let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
     let x_signature = get("x-signature").is_some_and(|got| {
-        shared::signature::hex_digests_equal(
-            &shared::signature::x_signature(api_key, body),
+        domain::signature::hex_digests_equal(
+            &domain::signature::x_signature(api_key, body),
             got.trim(),
         )
     });
@@ -81,11 +81,11 @@ pub fn verify(
                 .filter(|t| (now.timestamp() - t).abs() <= TIMESTAMP_TOLERANCE_SECONDS)
                 .is_some_and(|t| {
                     let expected =
-                        shared::signature::standard_webhooks_signature(api_key, id, t, body);
+                        domain::signature::standard_webhooks_signature(api_key, id, t, body);
                     // Space-separated list; any one matching version-1 signature is enough.
                     sigs.split(' ')
                         .filter(|s| s.starts_with("v1,"))
-                        .any(|s| shared::signature::hex_digests_equal(s, &expected))
+                        .any(|s| domain::signature::hex_digests_equal(s, &expected))
                 }),
         ),
         _ => Some(false),
@@ -195,7 +195,7 @@ impl Receiver {
             headers.insert(name.as_str().to_string(), Value::String(joined.join(", ")));
         }
         let record = json!({
-            "received_at": shared::clock::rfc3339_millis(now),
+            "received_at": domain::clock::rfc3339_millis(now),
             "method": req.method.as_str(),
             "path": req.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"),
             "headers": headers,
@@ -244,8 +244,8 @@ mod tests {
         let body = br#"{"event":"call.completed"}"#;
         let now = Utc::now();
         let ts = now.timestamp();
-        let xs = shared::signature::x_signature(key, body);
-        let sw = shared::signature::standard_webhooks_signature(key, "evt_1", ts, body);
+        let xs = domain::signature::x_signature(key, body);
+        let sw = domain::signature::standard_webhooks_signature(key, "evt_1", ts, body);
         let ts_s = ts.to_string();
 
         let ok = verify(
@@ -277,7 +277,7 @@ mod tests {
         assert!(!verify(key, &headers(&[("x-signature", &xs)]), b"{}", now).valid());
 
         let old = (now.timestamp() - TIMESTAMP_TOLERANCE_SECONDS - 1).to_string();
-        let sw_old = shared::signature::standard_webhooks_signature(
+        let sw_old = domain::signature::standard_webhooks_signature(
             key,
             "evt_1",
             now.timestamp() - TIMESTAMP_TOLERANCE_SECONDS - 1,

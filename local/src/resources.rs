@@ -2,11 +2,12 @@
 //! with its dead-letter queue and redrive policy, and the provider secret. Every step is
 //! "create if missing", so running it against a live emulator twice changes nothing.
 
+use aws_adapters::DynamoStore;
+use aws_adapters::SecretsManager;
 use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
 use aws_sdk_sqs::types::QueueAttributeName;
-use shared::secrets::{ProviderSecret, SecretStore, SecretsManager};
-use shared::store::DynamoStore;
+use domain::ports::secrets::{ProviderSecret, SecretStore};
 use std::collections::HashMap;
 
 /// The events queue's redrive threshold, as in `template.yaml` (`EventsQueue.RedrivePolicy`).

@@ -1,8 +1,8 @@
 //! The local stack's configuration (all from the environment), its fixed demo data, the route
 //! table it mirrors from `template.yaml`, and `.local/stack.json`.
 
+use domain::config::{self, parse_duration, parse_durations};
 use serde::Serialize;
-use shared::config::{self, parse_duration, parse_durations};
 use std::path::PathBuf;
 use std::time::Duration;
 

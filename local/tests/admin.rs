@@ -1,13 +1,16 @@
 //! Operator tasks against the emulator: the library functions, and the `bvai-admin` binary
 //! run as a process (its output, exit codes and one-line errors).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+use aws_adapters::DynamoStore;
+use domain::model::Plan;
+use domain::ports::secrets::SecretStore;
+use domain::ports::store::AccountStore;
 use integration_tests::fixtures::secret_prefix;
 use integration_tests::Emulator;
 use local_stack::admin::{parse_calling_window, Admin, AdminError};
 use serde_json::Value;
-use shared::model::Plan;
-use shared::secrets::SecretStore;
-use shared::store::{AccountStore, DynamoStore};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
@@ -18,7 +21,7 @@ async fn admin(emulator: &Emulator) -> (Admin, DynamoStore, String) {
         store.clone(),
         Arc::new(emulator.secrets()),
         prefix.clone(),
-        Arc::new(shared::clock::SystemClock),
+        Arc::new(domain::clock::SystemClock),
     );
     (admin, store, prefix)
 }
@@ -131,9 +134,9 @@ async fn accounts_agents_windows_and_keys() {
 
     // Keys: the grant follows the newest key; the secret holds the plaintext.
     let key1 = admin.generate_key(&id).await.expect("key");
-    assert!(key1.starts_with(shared::api_key::KEY_PREFIX));
+    assert!(key1.starts_with(domain::api_key::KEY_PREFIX));
     let grant = store
-        .key_grant(&shared::api_key::hash(&key1))
+        .key_grant(&domain::api_key::hash(&key1))
         .await
         .expect("read")
         .expect("grant");
@@ -142,7 +145,9 @@ async fn accounts_agents_windows_and_keys() {
     let secrets = emulator.secrets();
     assert_eq!(
         secrets
-            .get(&shared::secrets::account_key_secret_name(&prefix, &id))
+            .get(&domain::ports::secrets::account_key_secret_name(
+                &prefix, &id
+            ))
             .await
             .expect("secret"),
         key1
@@ -150,7 +155,7 @@ async fn accounts_agents_windows_and_keys() {
     let key2 = admin.generate_key(&id).await.expect("key");
     assert_ne!(key1, key2);
     assert!(store
-        .key_grant(&shared::api_key::hash(&key1))
+        .key_grant(&domain::api_key::hash(&key1))
         .await
         .expect("read")
         .is_none());
@@ -160,11 +165,11 @@ async fn accounts_agents_windows_and_keys() {
     let text = shown.to_string();
     assert!(!text.contains(&key2) && !text.contains(&key1));
     assert!(
-        !text.contains(&shared::api_key::hash(&key2)),
+        !text.contains(&domain::api_key::hash(&key2)),
         "not even the hash"
     );
     assert_eq!(shown["api_key"]["last4"], &key2[key2.len() - 4..]);
-    assert_eq!(shown["api_key"]["prefix"], shared::api_key::KEY_PREFIX);
+    assert_eq!(shown["api_key"]["prefix"], domain::api_key::KEY_PREFIX);
     assert_eq!(shown["plan"], "agency");
     assert_eq!(shown["webhook_url"], "https://example.com/h");
     assert_eq!(shown["default_agent_id"], agent.id.to_string());
@@ -396,7 +401,7 @@ async fn the_cli_binary_end_to_end() {
     assert!(stderr(&o).contains("shown only this once"));
     assert_eq!(
         store
-            .key_grant(&shared::api_key::hash(&key))
+            .key_grant(&domain::api_key::hash(&key))
             .await
             .expect("read")
             .map(|g| g.account_id),

@@ -2,6 +2,8 @@
 //! emulator, with a real HTTP server as the provider), and probe handlers that report exactly
 //! what lambda_http gave them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use base64::Engine;
 use integration_tests::fixtures;
 use integration_tests::peer::{Reply, TestServer};
@@ -10,8 +12,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use local_stack::gateway::{handler, Gateway, GatewayConfig, HttpHandler, Route};
 use local_stack::server::{Listener, Server};
 use local_stack::stack::TRIGGER_CALL_ROUTES;
+use outbound::RetellClient;
 use serde_json::{json, Value};
-use shared::provider::RetellClient;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,7 +86,7 @@ async fn trigger_call_works_through_the_gateway() {
             RetellClient::new(&provider.url(), "prov-key".into(), Duration::from_secs(5))
                 .expect("client"),
         ),
-        clock: Arc::new(shared::clock::SystemClock),
+        clock: Arc::new(domain::clock::SystemClock),
         idempotency_wait: Duration::from_secs(5),
     });
     let h = handler(move |req| {

@@ -1,11 +1,13 @@
 //! The provider simulator over real HTTP, with a real HTTP server receiving its callbacks.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use chrono::Utc;
+use domain::signature::verify_provider_callback;
 use integration_tests::peer::{Recorded, Reply, TestServer};
 use local_stack::provider_sim::{ProviderSim, SimConfig, SimTimings};
 use local_stack::server::{Listener, Server};
 use serde_json::{json, Value};
-use shared::signature::verify_provider_callback;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +21,7 @@ async fn start_sim(callback_url: String) -> Server {
         analysis_after: Duration::from_millis(50),
     };
     config.callback_retry_delay = Duration::from_millis(50);
-    let sim = ProviderSim::new(config, Arc::new(shared::clock::SystemClock)).expect("sim");
+    let sim = ProviderSim::new(config, Arc::new(domain::clock::SystemClock)).expect("sim");
     sim.serve(Listener::bind(0).await.expect("bind"))
 }
 

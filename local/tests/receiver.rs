@@ -1,6 +1,8 @@
 //! The webhook receiver over real HTTP: signature checks, status codes, the failure mode and
 //! the JSON-lines log.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use base64::Engine;
 use chrono::Utc;
 use local_stack::receiver::{Receiver, ReceiverConfig};
@@ -40,12 +42,12 @@ async fn deliver(url: &str, key: &str, body: &[u8], event_id: &str) -> u16 {
     reqwest::Client::new()
         .post(format!("{url}/webhooks"))
         .header("content-type", "application/json")
-        .header("x-signature", shared::signature::x_signature(key, body))
+        .header("x-signature", domain::signature::x_signature(key, body))
         .header("webhook-id", event_id)
         .header("webhook-timestamp", ts.to_string())
         .header(
             "webhook-signature",
-            shared::signature::standard_webhooks_signature(key, event_id, ts, body),
+            domain::signature::standard_webhooks_signature(key, event_id, ts, body),
         )
         .header("x-webhook-attempt", "1")
         .body(body.to_vec())

@@ -8,6 +8,8 @@
 //! Emulator latency (about 7 ms a DynamoDB call) dominates the end-to-end figures; they are
 //! for comparing builds on one machine, not for predicting AWS latency.
 
+use domain::clock::SystemClock;
+use domain::ports::queue::DeliveryMessage;
 use integration_tests::apigw::ApiRequest;
 use integration_tests::counting::counting_dynamodb;
 use integration_tests::fixtures;
@@ -15,8 +17,6 @@ use integration_tests::peer::TestServer;
 use integration_tests::sqs::event_for;
 use integration_tests::Emulator;
 use serde_json::json;
-use shared::clock::SystemClock;
-use shared::queue::DeliveryMessage;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,16 +50,16 @@ fn cpu() {
         "agent_id": "4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11", "metadata": {"source": "crm", "n": 7}});
     let raw = body.to_string();
     per_op("trigger-call body: parse + validate", 100_000, || {
-        let map = shared::http::json_object(black_box(raw.as_bytes())).expect("object");
+        let map = lambda_glue::http::json_object(black_box(raw.as_bytes())).expect("object");
         black_box(trigger_call::request::parse(&map).expect("valid"));
     });
     per_op("phone: strict E.164", 1_000_000, || {
-        black_box(shared::phone::PhoneNumber::parse(black_box("+15551234567")).ok());
+        black_box(domain::phone::PhoneNumber::parse(black_box("+15551234567")).ok());
     });
     per_op("phone: near miss with suggestion", 1_000_000, || {
-        black_box(shared::phone::PhoneNumber::parse(black_box("+1 (555) 123-4567")).err());
+        black_box(domain::phone::PhoneNumber::parse(black_box("+1 (555) 123-4567")).err());
     });
-    let window: shared::calling_window::CallingWindow = serde_json::from_value(json!({
+    let window: domain::calling_window::CallingWindow = serde_json::from_value(json!({
         "time_zone": "America/New_York",
         "days": {"mon": {"start": "09:00", "end": "17:00"}, "fri": {"start": "22:00", "end": "02:00"}}
     }))
@@ -76,7 +76,7 @@ fn cpu() {
         "webhook headers: sign 8 KiB (hex + Standard Webhooks)",
         100_000,
         || {
-            black_box(shared::delivery::headers::webhook_headers(
+            black_box(domain::webhook::headers::webhook_headers(
                 "bvai_live_key",
                 uuid::Uuid::nil(),
                 1,
@@ -101,12 +101,8 @@ async fn end_to_end() {
     let deps = trigger_call::Deps {
         store: Arc::new(store.clone()),
         provider: Arc::new(
-            shared::provider::RetellClient::new(
-                &provider.url(),
-                "k".into(),
-                Duration::from_secs(5),
-            )
-            .expect("client"),
+            outbound::RetellClient::new(&provider.url(), "k".into(), Duration::from_secs(5))
+                .expect("client"),
         ),
         clock: Arc::new(SystemClock),
         idempotency_wait: Duration::from_secs(5),
@@ -141,12 +137,12 @@ async fn end_to_end() {
     let delivery = webhook_delivery::Deps {
         store: Arc::new(store.clone()),
         secrets: Arc::new(emu.secrets()),
-        key_cache: shared::delivery::signing_key::KeyCache::new(),
+        key_cache: domain::webhook::signing_key::KeyCache::new(),
         secret_prefix: seeded.secret_prefix.clone(),
-        queue: Arc::new(shared::queue::SqsQueue::new(emu.sqs(), queue_url)),
-        client: shared::delivery::client::WebhookClient::new(Duration::from_secs(10), true)
+        queue: Arc::new(aws_adapters::SqsQueue::new(emu.sqs(), queue_url)),
+        client: outbound::webhook_client::WebhookClient::new(Duration::from_secs(10), true)
             .expect("client"),
-        schedule: shared::delivery::schedule::RetrySchedule::default(),
+        schedule: domain::webhook::schedule::RetrySchedule::default(),
         clock: Arc::new(SystemClock),
         claim_lease: Duration::from_secs(70),
     };

@@ -1,8 +1,8 @@
 //! The local AWS emulator (moto's server, started by `scripts/with-emulator.sh`).
 //! A test that cannot reach it fails with instructions; it never skips.
 
+use aws_adapters::DynamoStore;
 use aws_config::SdkConfig;
-use shared::store::DynamoStore;
 
 pub struct Emulator {
     pub config: SdkConfig,
@@ -55,8 +55,8 @@ impl Emulator {
         aws_sdk_secretsmanager::Client::new(&self.config)
     }
 
-    pub fn secrets(&self) -> shared::secrets::SecretsManager {
-        shared::secrets::SecretsManager::new(self.secrets_client())
+    pub fn secrets(&self) -> aws_adapters::SecretsManager {
+        aws_adapters::SecretsManager::new(self.secrets_client())
     }
 
     /// A fresh table with the production layout.

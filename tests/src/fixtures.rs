@@ -1,10 +1,11 @@
 //! Accounts, agents and keys seeded through the real store and secrets adapters.
 
+use aws_adapters::DynamoStore;
 use chrono::Utc;
-use shared::model::{Account, Agent, Plan};
-use shared::phone::PhoneNumber;
-use shared::secrets::SecretStore;
-use shared::store::{AccountStore, DynamoStore};
+use domain::model::{Account, Agent, Plan};
+use domain::phone::PhoneNumber;
+use domain::ports::secrets::SecretStore;
+use domain::ports::store::AccountStore;
 use uuid::Uuid;
 
 pub struct Seeded {
@@ -47,7 +48,7 @@ pub async fn account_with(
         .expect("set default agent");
     let prefix = secret_prefix();
     let rotated =
-        shared::key_rotation::rotate_api_key(store, secrets, &prefix, &account, Utc::now())
+        domain::key_rotation::rotate_api_key(store, secrets, &prefix, &account, Utc::now())
             .await
             .expect("generate key");
     Seeded {
@@ -97,10 +98,10 @@ pub async fn update_account(
 /// A completed outbound call of the seeded account with its stored `call.completed` event,
 /// written through the real store (the same writes the call-completed function makes).
 /// Returns the event.
-pub async fn stored_event(store: &DynamoStore, seeded: &Seeded) -> shared::model::EventRecord {
-    use shared::model::{Call, CallStatus, Direction, EventRecord};
-    use shared::store::calls::{CallCompletion, CallProgress};
-    use shared::store::CallStore;
+pub async fn stored_event(store: &DynamoStore, seeded: &Seeded) -> domain::model::EventRecord {
+    use domain::model::{Call, CallStatus, Direction, EventRecord};
+    use domain::ports::store::calls::{CallCompletion, CallProgress};
+    use domain::ports::store::CallStore;
     let now = Utc::now();
     let call = Call {
         name: Some("Jane Smith".into()),
@@ -122,7 +123,7 @@ pub async fn stored_event(store: &DynamoStore, seeded: &Seeded) -> shared::model
         .create_call(&call, None, now)
         .await
         .expect("create call");
-    let provider: shared::event::ProviderCallObject = serde_json::from_value(serde_json::json!({
+    let provider: domain::callback::ProviderCallObject = serde_json::from_value(serde_json::json!({
         "call_id": format!("prov_{}", call.id.simple()),
         "agent_id": seeded.agent.provider_agent_id,
         "call_status": "ended",
@@ -137,7 +138,7 @@ pub async fn stored_event(store: &DynamoStore, seeded: &Seeded) -> shared::model
         "call_analysis": {"call_summary": "Asked about pricing.", "user_sentiment": "Positive"}
     }))
     .expect("provider call object");
-    let payload = shared::event::CallCompleted::build(&call, &seeded.agent.name, &provider)
+    let payload = domain::payload::CallCompleted::build(&call, &seeded.agent.name, &provider)
         .to_payload()
         .expect("payload");
     let event = EventRecord {

@@ -3,7 +3,7 @@
 //! messages not reported as failures).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use shared::queue::DeliveryMessage;
+use domain::ports::queue::DeliveryMessage;
 use std::future::Future;
 use std::time::Duration;
 

@@ -7,13 +7,13 @@
 
 use crate::resolve::{resolve, Resolution};
 use crate::Deps;
+use domain::callback::{ProviderCallObject, ProviderCallback, ProviderEvent};
+use domain::model::CallStatus;
+use domain::ports::store::calls::CallProgress;
+use domain::signature::verify_provider_callback;
+use domain::ApiError;
+use lambda_glue::http::{body_bytes, header, json_response};
 use lambda_http::{Body, Request, Response};
-use shared::event::{ProviderCallObject, ProviderCallback, ProviderEvent};
-use shared::http::{body_bytes, header, json_response};
-use shared::model::CallStatus;
-use shared::signature::verify_provider_callback;
-use shared::store::calls::CallProgress;
-use shared::ApiError;
 
 /// The provider's signature header.
 pub const SIGNATURE_HEADER: &str = "x-retell-signature";

@@ -14,13 +14,14 @@
 
 use crate::callback::{applied, ignored, progress};
 use crate::Deps;
+use domain::callback::ProviderCallObject;
+use domain::model::{Call, CallStatus, EventRecord};
+use domain::payload::CallCompleted;
+use domain::ports::queue::DeliveryMessage;
+use domain::ports::store::calls::CallCompletion;
+use domain::ports::store::events::EVENT_TTL;
+use domain::ApiError;
 use lambda_http::{Body, Response};
-use shared::event::{CallCompleted, ProviderCallObject};
-use shared::model::{Call, CallStatus, EventRecord};
-use shared::queue::DeliveryMessage;
-use shared::store::calls::CallCompletion;
-use shared::store::events::EVENT_TTL;
-use shared::ApiError;
 use std::time::Duration;
 use uuid::Uuid;
 

@@ -8,12 +8,12 @@ pub mod callback;
 pub mod complete;
 pub mod resolve;
 
+use domain::clock::Clock;
+use domain::ports::queue::EventQueue;
+use domain::ports::secrets::ProviderSecret;
+use domain::ports::store::Store;
+use domain::ApiError;
 use lambda_http::{Body, Request, Response};
-use shared::clock::Clock;
-use shared::queue::EventQueue;
-use shared::secrets::ProviderSecret;
-use shared::store::Store;
-use shared::ApiError;
 use std::sync::Arc;
 
 /// The route the provider's webhook URL points at.
@@ -38,5 +38,5 @@ pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
         },
         _ => Err(ApiError::not_found("not_found", None, "no such route")),
     };
-    shared::http::respond(result)
+    lambda_glue::http::respond(result)
 }

@@ -1,16 +1,17 @@
 //! Lambda entry point: build the clients and read the provider secret once per cold start,
 //! then serve.
 
-use shared::config;
-use shared::queue::SqsQueue;
-use shared::secrets::{ProviderSecret, SecretsManager};
-use shared::store::DynamoStore;
+use aws_adapters::DynamoStore;
+use aws_adapters::SecretsManager;
+use aws_adapters::SqsQueue;
+use domain::config;
+use domain::ports::secrets::ProviderSecret;
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let sdk = shared::aws::sdk_config().await;
+    lambda_glue::telemetry::init();
+    let sdk = aws_adapters::sdk_config().await;
     let table = config::required(config::TABLE_NAME)?;
     let queue_url = config::required(config::EVENTS_QUEUE_URL)?;
     let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&sdk));
@@ -20,7 +21,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)),
         queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), queue_url)),
         provider_secret,
-        clock: Arc::new(shared::clock::SystemClock),
+        clock: Arc::new(domain::clock::SystemClock),
     };
     let deps = &deps;
     lambda_http::run(lambda_http::service_fn(move |req| async move {

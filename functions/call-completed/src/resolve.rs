@@ -6,9 +6,9 @@
 //! so that every later (or concurrent) callback of that call finds the same record.
 
 use crate::Deps;
-use shared::event::ProviderCallObject;
-use shared::model::{Call, CallStatus, Direction};
-use shared::ApiError;
+use domain::callback::ProviderCallObject;
+use domain::model::{Call, CallStatus, Direction};
+use domain::ApiError;
 use uuid::Uuid;
 
 pub enum Resolution {

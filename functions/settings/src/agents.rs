@@ -1,10 +1,10 @@
 //! `GET /api/agents`: the account's agents for the default-agent dropdown, sorted by name.
 
 use crate::router::Ctx;
+use domain::ApiError;
+use lambda_glue::http::json_response;
 use lambda_http::{Body, Response};
 use serde_json::json;
-use shared::http::json_response;
-use shared::ApiError;
 
 pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let agents = ctx.deps.store.agents(&ctx.account.id).await?;

@@ -1,17 +1,17 @@
 //! `POST /api/integrations/api-webhooks/api-key`: generate (or regenerate) the account's key.
 //!
 //! This response is the only place the plaintext key ever appears. The work is
-//! `shared::key_rotation::rotate_api_key`: a conditional transaction replaces the key's hash
+//! `domain::key_rotation::rotate_api_key`: a conditional transaction replaces the key's hash
 //! and grant (the previous key stops working at once; of two racing rotations one gets 409),
 //! then the plaintext goes to the account's secret for webhook signing.
 
 use crate::router::Ctx;
+use domain::clock::rfc3339;
+use domain::key_rotation::rotate_api_key;
+use domain::ApiError;
+use lambda_glue::http::{body_bytes, json_body, json_object, json_response};
 use lambda_http::{Body, Response};
 use serde_json::json;
-use shared::clock::rfc3339;
-use shared::http::{body_bytes, json_body, json_object, json_response};
-use shared::key_rotation::rotate_api_key;
-use shared::ApiError;
 
 pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     // No body is needed; an empty JSON object is tolerated, anything else is a mistake.

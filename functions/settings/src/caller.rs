@@ -9,10 +9,10 @@
 //! whose plan lacks the integration is 403 `plan_required`, on every route.
 
 use crate::Deps;
+use domain::model::Account;
+use domain::ApiError;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
-use shared::model::Account;
-use shared::ApiError;
 
 /// Longest account id accepted from a claim.
 const MAX_ACCOUNT_ID_CHARS: usize = 128;

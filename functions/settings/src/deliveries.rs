@@ -5,12 +5,12 @@
 //! repeated parameters are 400s, like unknown JSON fields elsewhere.
 
 use crate::router::Ctx;
+use domain::model::DeliveryOutcome;
+use domain::ports::store::deliveries::{DeliveryCursor, DeliveryQuery, MAX_PAGE_SIZE};
+use domain::ApiError;
+use lambda_glue::http::json_response;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
-use shared::http::json_response;
-use shared::model::DeliveryOutcome;
-use shared::store::deliveries::{DeliveryCursor, DeliveryQuery, MAX_PAGE_SIZE};
-use shared::ApiError;
 
 pub const DEFAULT_PAGE_SIZE: usize = 25;
 const PARAMETERS: [&str; 3] = ["outcome", "limit", "cursor"];

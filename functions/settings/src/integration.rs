@@ -4,12 +4,12 @@
 
 use crate::router::Ctx;
 use crate::{caller, update, Deps};
+use domain::clock::rfc3339;
+use domain::model::Account;
+use domain::{ApiError, StoreError};
+use lambda_glue::http::{json_body, json_object, json_response};
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
-use shared::clock::rfc3339;
-use shared::http::{json_body, json_object, json_response};
-use shared::model::Account;
-use shared::{ApiError, StoreError};
 
 /// How many times a PATCH re-reads and re-applies itself when another write got in between.
 /// A PATCH is a merge of the fields it names, so re-applying it to the newer state is right.

@@ -18,15 +18,15 @@ pub mod router;
 pub mod update;
 pub mod webhook_test;
 
+use domain::clock::Clock;
+use domain::config;
+use domain::error::ConfigError;
+use domain::ports::queue::EventQueue;
+use domain::ports::secrets::SecretStore;
+use domain::ports::store::Store;
+use domain::webhook::signing_key::KeyCache;
 use lambda_http::{Body, Request, Response};
-use shared::clock::Clock;
-use shared::config;
-use shared::delivery::client::{WebhookClient, DEFAULT_TIMEOUT};
-use shared::delivery::signing_key::KeyCache;
-use shared::error::ConfigError;
-use shared::queue::EventQueue;
-use shared::secrets::SecretStore;
-use shared::store::Store;
+use outbound::webhook_client::{WebhookClient, DEFAULT_TIMEOUT};
 use std::sync::Arc;
 
 /// What the function needs, built once per cold start.
@@ -52,7 +52,7 @@ pub struct Deps {
 
 impl Deps {
     /// Deps with the configurable names and the local-development flag read from the
-    /// environment (defaults: `shared::config::DEFAULT_*`, flag off).
+    /// environment (defaults: `domain::config::DEFAULT_*`, flag off).
     pub fn from_env(
         store: Arc<dyn Store>,
         secrets: Arc<dyn SecretStore>,

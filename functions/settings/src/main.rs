@@ -1,22 +1,22 @@
 //! Lambda entry point: build the clients once per cold start, then serve.
 
-use shared::config;
-use shared::queue::SqsQueue;
-use shared::secrets::SecretsManager;
-use shared::store::DynamoStore;
+use aws_adapters::DynamoStore;
+use aws_adapters::SecretsManager;
+use aws_adapters::SqsQueue;
+use domain::config;
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let sdk = shared::aws::sdk_config().await;
+    lambda_glue::telemetry::init();
+    let sdk = aws_adapters::sdk_config().await;
     let table = config::required(config::TABLE_NAME)?;
     let deps = settings::Deps::from_env(
         Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)),
         Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
             &sdk,
         ))),
-        Arc::new(shared::clock::SystemClock),
+        Arc::new(domain::clock::SystemClock),
         Arc::new(SqsQueue::new(
             aws_sdk_sqs::Client::new(&sdk),
             config::required(config::EVENTS_QUEUE_URL)?,

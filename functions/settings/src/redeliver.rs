@@ -3,11 +3,11 @@
 //! delivery function. Another account's event is a 404, like one that does not exist.
 
 use crate::router::Ctx;
+use domain::ports::queue::DeliveryMessage;
+use domain::ApiError;
+use lambda_glue::http::json_response;
 use lambda_http::{Body, Response};
 use serde_json::json;
-use shared::http::json_response;
-use shared::queue::DeliveryMessage;
-use shared::ApiError;
 use std::time::Duration;
 use uuid::Uuid;
 

@@ -6,11 +6,11 @@
 //! for the caller's account only (see `caller`).
 
 use crate::{agents, api_key, caller, deliveries, integration, redeliver, webhook_test, Deps};
+use domain::model::Account;
+use domain::ApiError;
 use futures::future::BoxFuture;
 use http::Method;
 use lambda_http::{Body, Request, Response};
-use shared::model::Account;
-use shared::ApiError;
 
 /// What a route handler gets: the request, the dependencies, the caller's account (already
 /// checked: it exists and its plan includes the integration) and the path parameters.
@@ -120,11 +120,13 @@ pub fn resolve(method: &Method, path: &str) -> Resolution {
 
 pub async fn dispatch(req: &Request, deps: &Deps) -> Response<Body> {
     match resolve(req.method(), req.uri().path()) {
-        Resolution::NotFound => {
-            shared::http::error_response(&ApiError::not_found("not_found", None, "no such route"))
-        }
+        Resolution::NotFound => lambda_glue::http::error_response(&ApiError::not_found(
+            "not_found",
+            None,
+            "no such route",
+        )),
         Resolution::WrongMethod(allowed) => {
-            let mut res = shared::http::error_response(&ApiError::MethodNotAllowed);
+            let mut res = lambda_glue::http::error_response(&ApiError::MethodNotAllowed);
             let allow = allowed
                 .iter()
                 .map(Method::as_str)
@@ -148,7 +150,7 @@ pub async fn dispatch(req: &Request, deps: &Deps) -> Response<Body> {
                 }
                 Err(e) => Err(e),
             };
-            shared::http::respond(result)
+            lambda_glue::http::respond(result)
         }
     }
 }

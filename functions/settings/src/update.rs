@@ -3,10 +3,10 @@
 //! the default agent. Unknown fields and wrong types are 400s naming the field, so a typo never
 //! passes silently.
 
+use domain::model::Account;
+use domain::ApiError;
+use lambda_glue::http::json_type;
 use serde_json::{Map, Value};
-use shared::http::json_type;
-use shared::model::Account;
-use shared::ApiError;
 use uuid::Uuid;
 
 const FIELDS: [&str; 3] = ["api_enabled", "webhook_url", "default_agent_id"];
@@ -78,7 +78,7 @@ pub fn parse(
         None => None,
         Some(Value::Null) => Some(None),
         Some(Value::String(s)) => {
-            let url = shared::webhook_url::validate(s, allow_insecure_local).map_err(|e| {
+            let url = domain::webhook_url::validate(s, allow_insecure_local).map_err(|e| {
                 ApiError::bad_request("invalid_webhook_url", "webhook_url", e.to_string())
             })?;
             Some(Some(url.to_string()))
@@ -185,7 +185,7 @@ mod tests {
     #[test]
     fn apply_merges_only_given_fields() {
         let now = chrono::Utc::now();
-        let mut a = Account::new("acct", "A", shared::model::Plan::Agency, now);
+        let mut a = Account::new("acct", "A", domain::model::Plan::Agency, now);
         a.webhook_url = Some("https://old.example/".into());
         let agent = Uuid::new_v4();
         a.default_agent_id = Some(agent);

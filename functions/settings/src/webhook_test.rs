@@ -3,13 +3,13 @@
 //! as real deliveries, logs the attempt, and says how it went. Never retried.
 
 use crate::router::Ctx;
+use domain::clock::rfc3339;
+use domain::model::{DeliveryAttempt, DeliveryOutcome};
+use domain::webhook::headers::webhook_headers;
+use domain::ApiError;
+use lambda_glue::http::json_response;
 use lambda_http::{Body, Response};
 use serde_json::json;
-use shared::clock::rfc3339;
-use shared::delivery::headers::webhook_headers;
-use shared::http::json_response;
-use shared::model::{DeliveryAttempt, DeliveryOutcome};
-use shared::ApiError;
 use uuid::Uuid;
 
 pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {

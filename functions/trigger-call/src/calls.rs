@@ -2,12 +2,12 @@
 //! account's call is a 404, exactly like a call that does not exist.
 
 use crate::Deps;
+use domain::auth::authenticate;
+use domain::clock::rfc3339;
+use domain::model::Call;
+use domain::ApiError;
+use lambda_glue::http::{header, json_response};
 use lambda_http::{Body, Request, Response};
-use shared::auth::authenticate;
-use shared::clock::rfc3339;
-use shared::http::{header, json_response};
-use shared::model::Call;
-use shared::ApiError;
 use uuid::Uuid;
 
 pub async fn get_call(

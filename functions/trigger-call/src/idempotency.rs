@@ -5,11 +5,11 @@
 //! so retrying with the same key is safe and places the call then.
 
 use crate::Deps;
+use domain::model::IdempotencyRecord;
+use domain::signature::sha256_hex;
+use domain::ApiError;
+use lambda_glue::http::raw_json_response;
 use lambda_http::{Body, Request, Response};
-use shared::http::raw_json_response;
-use shared::model::IdempotencyRecord;
-use shared::signature::sha256_hex;
-use shared::ApiError;
 use std::time::Duration;
 
 pub const TTL: chrono::Duration = chrono::Duration::hours(24);

@@ -8,11 +8,11 @@ pub mod idempotency;
 pub mod request;
 pub mod trigger;
 
+use domain::clock::Clock;
+use domain::ports::provider::VoiceProvider;
+use domain::ports::store::Store;
+use domain::ApiError;
 use lambda_http::{Body, Request, Response};
-use shared::clock::Clock;
-use shared::provider::VoiceProvider;
-use shared::store::Store;
-use shared::ApiError;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,5 +53,5 @@ pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
         },
         _ => Err(ApiError::not_found("not_found", None, "no such route")),
     };
-    shared::http::respond(result)
+    lambda_glue::http::respond(result)
 }

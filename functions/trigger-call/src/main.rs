@@ -1,15 +1,16 @@
 //! Lambda entry point: build the clients once per cold start, then serve.
 
-use shared::config;
-use shared::provider::RetellClient;
-use shared::secrets::{ProviderSecret, SecretsManager};
-use shared::store::DynamoStore;
+use aws_adapters::DynamoStore;
+use aws_adapters::SecretsManager;
+use domain::config;
+use domain::ports::secrets::ProviderSecret;
+use outbound::RetellClient;
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let sdk = shared::aws::sdk_config().await;
+    lambda_glue::telemetry::init();
+    let sdk = aws_adapters::sdk_config().await;
     let table = config::required(config::TABLE_NAME)?;
     let base_url = config::required(config::PROVIDER_BASE_URL)?;
     let timeout = config::millis(
@@ -26,7 +27,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             provider_secret.api_key,
             timeout,
         )?),
-        clock: Arc::new(shared::clock::SystemClock),
+        clock: Arc::new(domain::clock::SystemClock),
         idempotency_wait: trigger_call::Deps::default_idempotency_wait(timeout),
     };
     let deps = &deps;

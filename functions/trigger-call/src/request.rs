@@ -1,10 +1,10 @@
 //! The trigger-call request body: every rule of the spec's "Request Fields", each failure a
 //! 400 that names the field.
 
+use domain::phone::PhoneNumber;
+use domain::ApiError;
+use lambda_glue::http::json_type;
 use serde_json::{Map, Value};
-use shared::http::json_type;
-use shared::phone::PhoneNumber;
-use shared::ApiError;
 use uuid::Uuid;
 
 pub const MAX_NAME_CHARS: usize = 200;

@@ -4,15 +4,15 @@
 use crate::idempotency::{self, IdempotencyKey};
 use crate::request::{self, TriggerCall};
 use crate::Deps;
-use lambda_http::{Body, Request, Response};
-use shared::auth::authenticate;
-use shared::http::{header, json_body, json_object, raw_json_response};
-use shared::model::{
+use domain::auth::authenticate;
+use domain::model::{
     Agent, Call, CallStatus, Direction, IdempotencyRecord, KeyGrant, StoredResponse,
 };
-use shared::provider::CreatePhoneCall;
-use shared::store::CreateCallOutcome;
-use shared::ApiError;
+use domain::ports::provider::CreatePhoneCall;
+use domain::ports::store::CreateCallOutcome;
+use domain::ApiError;
+use lambda_glue::http::{header, json_body, json_object, raw_json_response};
+use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
 pub async fn trigger_call(req: &Request, deps: &Deps) -> Result<Response<Body>, ApiError> {
@@ -70,7 +70,7 @@ async fn prepare(grant: &KeyGrant, body: &TriggerCall, deps: &Deps) -> Result<Ag
                 Some(t) => format!(
                     "calls are not allowed at this time ({}); the calling window opens next at {}",
                     window.time_zone.name(),
-                    shared::clock::rfc3339(t)
+                    domain::clock::rfc3339(t)
                 ),
                 None => "the account's calling window has no open day; calls cannot be placed"
                     .to_string(),

@@ -14,14 +14,14 @@ pub mod prepare;
 pub mod send;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use domain::clock::Clock;
+use domain::ports::queue::EventQueue;
+use domain::ports::secrets::SecretStore;
+use domain::ports::store::Store;
+use domain::webhook::schedule::RetrySchedule;
+use domain::webhook::signing_key::KeyCache;
 use futures::future::join_all;
-use shared::clock::Clock;
-use shared::delivery::client::WebhookClient;
-use shared::delivery::schedule::RetrySchedule;
-use shared::delivery::signing_key::KeyCache;
-use shared::queue::EventQueue;
-use shared::secrets::SecretStore;
-use shared::store::Store;
+use outbound::webhook_client::WebhookClient;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,11 +43,11 @@ pub struct Deps {
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     #[error(transparent)]
-    Store(#[from] shared::StoreError),
+    Store(#[from] domain::StoreError),
     #[error(transparent)]
-    Queue(#[from] shared::error::QueueError),
+    Queue(#[from] domain::error::QueueError),
     #[error(transparent)]
-    SigningKey(#[from] shared::delivery::signing_key::SigningKeyError),
+    SigningKey(#[from] domain::webhook::signing_key::SigningKeyError),
 }
 
 pub async fn handle(event: SqsEvent, deps: &Deps) -> SqsBatchResponse {

@@ -1,19 +1,19 @@
 //! Lambda entry point: build the clients once per cold start, then consume SQS batches.
 
-use shared::config;
-use shared::delivery::client::{WebhookClient, DEFAULT_TIMEOUT};
-use shared::delivery::schedule::RetrySchedule;
-use shared::delivery::signing_key::KeyCache;
-use shared::queue::SqsQueue;
-use shared::secrets::SecretsManager;
-use shared::store::DynamoStore;
+use aws_adapters::DynamoStore;
+use aws_adapters::SecretsManager;
+use aws_adapters::SqsQueue;
+use domain::config;
+use domain::webhook::schedule::RetrySchedule;
+use domain::webhook::signing_key::KeyCache;
+use outbound::webhook_client::{WebhookClient, DEFAULT_TIMEOUT};
 use std::sync::Arc;
 use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::telemetry::init();
-    let sdk = shared::aws::sdk_config().await;
+    lambda_glue::telemetry::init();
+    let sdk = aws_adapters::sdk_config().await;
     let timeout = config::millis(config::WEBHOOK_TIMEOUT_MS, DEFAULT_TIMEOUT)?;
     let deps = webhook_delivery::Deps {
         store: Arc::new(DynamoStore::new(
@@ -32,7 +32,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         )),
         client: WebhookClient::new(timeout, config::flag(config::WEBHOOK_ALLOW_INSECURE_LOCAL))?,
         schedule: RetrySchedule::from_env()?,
-        clock: Arc::new(shared::clock::SystemClock),
+        clock: Arc::new(domain::clock::SystemClock),
         claim_lease: timeout + Duration::from_secs(60),
     };
     let deps = &deps;

@@ -2,9 +2,9 @@
 
 use crate::prepare::{Ready, Skip};
 use crate::{DeliveryError, Deps};
-use shared::delivery::client::SendResult;
-use shared::model::{DeliveryAttempt, DeliveryOutcome};
-use shared::queue::{DeliveryMessage, MAX_DELAY};
+use domain::model::{DeliveryAttempt, DeliveryOutcome};
+use domain::ports::queue::{DeliveryMessage, MAX_DELAY};
+use outbound::webhook_client::SendResult;
 
 pub async fn success(ready: &Ready, result: &SendResult, deps: &Deps) -> Result<(), DeliveryError> {
     // Marked done first: whatever fails after this, the attempt is never sent again.

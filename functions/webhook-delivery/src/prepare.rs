@@ -1,9 +1,9 @@
 //! Step 1: everything that must hold before a POST.
 
 use crate::{DeliveryError, Deps};
-use shared::model::Account;
-use shared::queue::DeliveryMessage;
-use shared::store::Claim;
+use domain::model::Account;
+use domain::ports::queue::DeliveryMessage;
+use domain::ports::store::Claim;
 
 /// An attempt ready to send.
 pub struct Ready {

@@ -2,8 +2,8 @@
 
 use crate::prepare::Ready;
 use crate::Deps;
-use shared::delivery::client::SendResult;
-use shared::delivery::headers::webhook_headers;
+use domain::webhook::headers::webhook_headers;
+use outbound::webhook_client::SendResult;
 
 pub async fn send(ready: &Ready, deps: &Deps) -> SendResult {
     let body = ready.payload.as_bytes();

@@ -3,9 +3,9 @@
 //! on stdout; errors are one line on stderr with exit status 1.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use domain::config;
+use domain::model::Plan;
 use local_stack::admin::{self, AdminError};
-use shared::config;
-use shared::model::Plan;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

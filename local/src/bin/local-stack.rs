@@ -11,7 +11,16 @@
 //! Ctrl-C (or SIGTERM) stops everything it started. See docs/local-stack.md.
 //!
 
+use aws_adapters::DynamoStore;
+use aws_adapters::SecretsManager;
+use aws_adapters::SqsQueue;
 use aws_config::SdkConfig;
+use domain::clock::{Clock, SystemClock};
+use domain::config;
+use domain::ports::queue::EventQueue;
+use domain::ports::store::AccountStore;
+use domain::webhook::schedule::RetrySchedule;
+use domain::webhook::signing_key::KeyCache;
 use local_stack::admin::{Admin, AdminError};
 use local_stack::gateway::{self, Gateway, GatewayConfig, Route};
 use local_stack::moto::{self, Moto};
@@ -21,15 +30,8 @@ use local_stack::receiver::{Receiver, ReceiverConfig};
 use local_stack::resources::{self, ResourceNames, Resources};
 use local_stack::server::Listener;
 use local_stack::stack::*;
-use shared::clock::{Clock, SystemClock};
-use shared::config;
-use shared::delivery::client::WebhookClient;
-use shared::delivery::schedule::RetrySchedule;
-use shared::delivery::signing_key::KeyCache;
-use shared::provider::RetellClient;
-use shared::queue::{EventQueue, SqsQueue};
-use shared::secrets::SecretsManager;
-use shared::store::{AccountStore, DynamoStore};
+use outbound::webhook_client::WebhookClient;
+use outbound::RetellClient;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -156,7 +158,7 @@ async fn serve(
     receiver: Listener,
     provider: Listener,
 ) -> Fallible<()> {
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = aws_adapters::sdk_config().await;
     let provider_key = format!("sim_provider_key_{}", uuid::Uuid::new_v4().simple());
     let resources = resources::ensure(&sdk, &ResourceNames::local(), &provider_key)
         .await
@@ -319,7 +321,7 @@ async fn seed(admin: &Admin, receiver_url: &str) -> Result<Seeded, AdminError> {
         .create_account(
             DEMO_ACCOUNT_ID,
             DEMO_ACCOUNT_NAME,
-            shared::model::Plan::Agency,
+            domain::model::Plan::Agency,
         )
         .await
     {

@@ -1,0 +1,626 @@
+//! Call records, the provider-call index and idempotency records in DynamoDB.
+use super::accounts::{put, transaction_error};
+use super::item::{key_map, ttl, Item, ItemBuilder, ItemReader};
+use super::{backend, keys, DynamoStore};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use chrono::{DateTime, Utc};
+use domain::error::StoreError;
+use domain::model::{Call, CallStatus, Direction, IdempotencyRecord, StoredResponse};
+use domain::ports::store::calls::*;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+pub(crate) fn call_item(c: &Call) -> Result<Item, StoreError> {
+    let metadata =
+        serde_json::to_string(&c.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(ItemBuilder::keyed(keys::call(&c.id))
+        .s("type", "call")
+        .s("call_id", c.id.to_string())
+        .s("account_id", &c.account_id)
+        .s("agent_id", c.agent_id.to_string())
+        .s("direction", c.direction.as_str())
+        .s("status", c.status.as_str())
+        .s("phone_number", &c.phone_number)
+        .opt_s("name", c.name.clone())
+        .opt_s("email", c.email.clone())
+        .s("metadata", metadata)
+        .opt_s("provider_call_id", c.provider_call_id.clone())
+        .opt_s("failure_reason", c.failure_reason.clone())
+        .time("created_at", c.created_at)
+        .time("updated_at", c.updated_at)
+        .opt_time("started_at", c.started_at)
+        .opt_time("ended_at", c.ended_at)
+        .opt_n("duration_seconds", c.duration_seconds)
+        .opt_s("disconnection_reason", c.disconnection_reason.clone())
+        .opt_s("event_id", c.event_id.map(|u| u.to_string()))
+        .build())
+}
+
+pub(crate) fn call_from(item: &Item) -> Result<Call, StoreError> {
+    let r = ItemReader(item);
+    let status = r.s("status")?;
+    let direction = match r.s("direction")? {
+        "inbound" => Direction::Inbound,
+        _ => Direction::Outbound,
+    };
+    Ok(Call {
+        id: r.uuid("call_id")?,
+        account_id: r.s("account_id")?.to_string(),
+        agent_id: r.uuid("agent_id")?,
+        direction,
+        status: CallStatus::parse(status)
+            .ok_or_else(|| StoreError::Corrupt(format!("call status {status}")))?,
+        phone_number: r.s("phone_number")?.to_string(),
+        name: r.opt_s("name")?.map(str::to_string),
+        email: r.opt_s("email")?.map(str::to_string),
+        metadata: r.opt_json("metadata")?.unwrap_or_default(),
+        provider_call_id: r.opt_s("provider_call_id")?.map(str::to_string),
+        failure_reason: r.opt_s("failure_reason")?.map(str::to_string),
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+        started_at: r.opt_time("started_at")?,
+        ended_at: r.opt_time("ended_at")?,
+        duration_seconds: r.opt_n("duration_seconds")?,
+        disconnection_reason: r.opt_s("disconnection_reason")?.map(str::to_string),
+        event_id: r.opt_uuid("event_id")?,
+    })
+}
+
+fn idempotency_item(rec: &IdempotencyRecord) -> Item {
+    ItemBuilder::keyed(keys::idempotency(&rec.account_id, &rec.key))
+        .s("type", "idempotency")
+        .s("account_id", &rec.account_id)
+        .s("idempotency_key", &rec.key)
+        .s("request_hash", &rec.request_hash)
+        .s("call_id", rec.call_id.to_string())
+        .opt_n("response_status", rec.response.as_ref().map(|r| r.status))
+        .opt_s(
+            "response_body",
+            rec.response.as_ref().map(|r| r.body.clone()),
+        )
+        .n(super::TTL_ATTRIBUTE, ttl(rec.expires_at))
+        .build()
+}
+
+fn idempotency_from(item: &Item) -> Result<IdempotencyRecord, StoreError> {
+    let r = ItemReader(item);
+    let response = match (
+        r.opt_n::<u16>("response_status")?,
+        r.opt_s("response_body")?,
+    ) {
+        (Some(status), Some(body)) => Some(StoredResponse {
+            status,
+            body: body.to_string(),
+        }),
+        _ => None,
+    };
+    let expires: i64 = r.n(super::TTL_ATTRIBUTE)?;
+    Ok(IdempotencyRecord {
+        account_id: r.s("account_id")?.to_string(),
+        key: r.s("idempotency_key")?.to_string(),
+        request_hash: r.s("request_hash")?.to_string(),
+        call_id: r.uuid("call_id")?,
+        response,
+        expires_at: DateTime::from_timestamp(expires, 0).unwrap_or_default(),
+    })
+}
+
+fn status_update(
+    table: &str,
+    call_id: Uuid,
+    set: &str,
+    values: Vec<(&str, AttributeValue)>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut u = Update::builder()
+        .table_name(table)
+        .set_key(Some(key_map(keys::call(&call_id))))
+        .update_expression(set)
+        .condition_expression("#status = :queued")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(
+            ":queued",
+            AttributeValue::S(CallStatus::Queued.as_str().into()),
+        );
+    for (k, v) in values {
+        u = u.expression_attribute_values(k, v);
+    }
+    Ok(TransactWriteItem::builder()
+        .update(u.build().map_err(|e| StoreError::Backend(e.to_string()))?)
+        .build())
+}
+
+/// Every status, for building "is before this one" conditions from `CallStatus::rank`.
+const ALL_STATUSES: [CallStatus; 6] = [
+    CallStatus::Queued,
+    CallStatus::Dialing,
+    CallStatus::InProgress,
+    CallStatus::Ended,
+    CallStatus::Completed,
+    CallStatus::Failed,
+];
+
+/// The parts of an UpdateItem that moves a call to `to` only from a status of lower rank,
+/// setting what `progress` knows plus `extra` assignments.
+struct ForwardUpdate {
+    update: String,
+    condition: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+fn forward_update(
+    to: CallStatus,
+    progress: &CallProgress,
+    at: DateTime<Utc>,
+    extra: &[(&str, AttributeValue)],
+) -> ForwardUpdate {
+    let mut sets = vec!["#status = :to".to_string(), "updated_at = :at".to_string()];
+    let mut values = HashMap::from([
+        (":to".to_string(), AttributeValue::S(to.as_str().into())),
+        (
+            ":at".to_string(),
+            AttributeValue::S(domain::clock::rfc3339_millis(at)),
+        ),
+    ]);
+    let mut set = |attr: &str, v: Option<AttributeValue>| {
+        if let Some(v) = v {
+            sets.push(format!("{attr} = :{attr}"));
+            values.insert(format!(":{attr}"), v);
+        }
+    };
+    let time =
+        |t: Option<DateTime<Utc>>| t.map(|t| AttributeValue::S(domain::clock::rfc3339_millis(t)));
+    set("started_at", time(progress.started_at));
+    set("ended_at", time(progress.ended_at));
+    set(
+        "duration_seconds",
+        progress
+            .duration_seconds
+            .map(|d| AttributeValue::N(d.to_string())),
+    );
+    set(
+        "disconnection_reason",
+        progress.disconnection_reason.clone().map(AttributeValue::S),
+    );
+    for (attr, v) in extra {
+        set(attr, Some(v.clone()));
+    }
+    if let Some(p) = &progress.provider_call_id {
+        sets.push("provider_call_id = if_not_exists(provider_call_id, :provider_call_id)".into());
+        values.insert(":provider_call_id".into(), AttributeValue::S(p.clone()));
+    }
+    let before: Vec<String> = ALL_STATUSES
+        .iter()
+        .filter(|s| s.rank() < to.rank())
+        .enumerate()
+        .map(|(i, s)| {
+            values.insert(format!(":from{i}"), AttributeValue::S(s.as_str().into()));
+            format!(":from{i}")
+        })
+        .collect();
+    let condition = if before.is_empty() {
+        // Nothing ranks below `to`: the condition can never hold.
+        "attribute_not_exists(pk) AND attribute_exists(pk)".to_string()
+    } else {
+        format!("#status IN ({})", before.join(", "))
+    };
+    ForwardUpdate {
+        update: format!("SET {}", sets.join(", ")),
+        condition,
+        names: HashMap::from([("#status".to_string(), "status".to_string())]),
+        values,
+    }
+}
+
+fn provider_call_item(provider_call_id: &str, call: &Call) -> Item {
+    ItemBuilder::keyed(keys::provider_call(provider_call_id))
+        .s("type", "provider_call")
+        .s("provider_call_id", provider_call_id)
+        .s("call_id", call.id.to_string())
+        .s("account_id", &call.account_id)
+        .build()
+}
+
+fn is_condition_failure(reason: Option<&aws_sdk_dynamodb::types::CancellationReason>) -> bool {
+    reason.and_then(|r| r.code()) == Some("ConditionalCheckFailed")
+}
+
+impl DynamoStore {
+    /// The update that stores a finished request's answer on its idempotency record.
+    fn remember_answer(
+        &self,
+        rec: &IdempotencyRecord,
+        resp: &StoredResponse,
+    ) -> Result<Update, StoreError> {
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::idempotency(&rec.account_id, &rec.key))))
+            .update_expression("SET response_status = :s, response_body = :b")
+            .expression_attribute_values(":s", AttributeValue::N(resp.status.to_string()))
+            .expression_attribute_values(":b", AttributeValue::S(resp.body.clone()))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    /// One update on its own: a plain UpdateItem, a cheaper round trip than a transaction.
+    async fn send_update(&self, u: Update) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(u.table_name)
+            .set_key(Some(u.key))
+            .update_expression(u.update_expression)
+            .set_condition_expression(u.condition_expression)
+            .set_expression_attribute_names(u.expression_attribute_names)
+            .set_expression_attribute_values(u.expression_attribute_values)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+}
+
+#[async_trait]
+impl CallStore for DynamoStore {
+    async fn create_call(
+        &self,
+        call: &Call,
+        idempotency: Option<&IdempotencyRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<CreateCallOutcome, StoreError> {
+        let Some(rec) = idempotency else {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(call_item(call)?))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await
+                .map_err(backend)?;
+            return Ok(CreateCallOutcome::Created);
+        };
+        // The idempotency record may exist but be expired (TTL deletion lags): then it is free.
+        let idem_put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(idempotency_item(rec)))
+            .condition_expression("attribute_not_exists(pk) OR #exp < :now")
+            .expression_attribute_names("#exp", super::TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let items = vec![
+            put(
+                &self.table,
+                call_item(call)?,
+                Some("attribute_not_exists(pk)"),
+                &[],
+            )?,
+            TransactWriteItem::builder().put(idem_put).build(),
+        ];
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(CreateCallOutcome::Created),
+            Err(e) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as T;
+                if let Some(T::TransactionCanceledException(c)) = e.as_service_error() {
+                    if let Some(reason) = c.cancellation_reasons().get(1) {
+                        if reason.code() == Some("ConditionalCheckFailed") {
+                            let existing = match reason.item() {
+                                Some(item) if !item.is_empty() => Some(idempotency_from(item)?),
+                                // Not every DynamoDB returns the old item; read it.
+                                _ => self.idempotency(&rec.account_id, &rec.key, now).await?,
+                            };
+                            return match existing {
+                                Some(ex) => Ok(CreateCallOutcome::IdempotencyKeyExists(ex)),
+                                None => {
+                                    Err(StoreError::Conflict("idempotency record vanished".into()))
+                                }
+                            };
+                        }
+                    }
+                }
+                Err(transaction_error(e))
+            }
+        }
+    }
+
+    async fn mark_call_dialing(
+        &self,
+        call_id: Uuid,
+        provider_call_id: &str,
+        at: DateTime<Utc>,
+        idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
+    ) -> Result<(), StoreError> {
+        let at_s = domain::clock::rfc3339_millis(at);
+        let mut items = vec![status_update(
+            &self.table,
+            call_id,
+            "SET #status = :dialing, provider_call_id = :p, updated_at = :t",
+            vec![
+                (
+                    ":dialing",
+                    AttributeValue::S(CallStatus::Dialing.as_str().into()),
+                ),
+                (":p", AttributeValue::S(provider_call_id.into())),
+                (":t", AttributeValue::S(at_s.clone())),
+            ],
+        )?];
+        if let Some((rec, resp)) = idempotency {
+            items.push(
+                TransactWriteItem::builder()
+                    .update(self.remember_answer(rec, resp)?)
+                    .build(),
+            );
+        }
+        let res = if items.len() == 1 {
+            // One item: a plain conditional update is a cheaper round trip than a transaction.
+            let item = items.remove(0);
+            let u = item
+                .update
+                .ok_or_else(|| StoreError::Backend("update missing".into()))?;
+            self.send_update(u).await
+        } else {
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(transaction_error)
+        };
+        match res {
+            Ok(()) => Ok(()),
+            // A provider callback raced ahead of us and already moved the call on: keep its
+            // status, record the provider id, and still remember the answer.
+            Err(StoreError::Conflict(_)) => {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key_map(keys::call(&call_id))))
+                    .update_expression("SET provider_call_id = if_not_exists(provider_call_id, :p)")
+                    .expression_attribute_values(":p", AttributeValue::S(provider_call_id.into()))
+                    .send()
+                    .await
+                    .map_err(backend)?;
+                if let Some((rec, resp)) = idempotency {
+                    self.send_update(self.remember_answer(rec, resp)?).await?;
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn mark_call_failed(
+        &self,
+        call_id: Uuid,
+        reason: &str,
+        at: DateTime<Utc>,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        let mut items = vec![status_update(
+            &self.table,
+            call_id,
+            "SET #status = :failed, failure_reason = :r, updated_at = :t",
+            vec![
+                (
+                    ":failed",
+                    AttributeValue::S(CallStatus::Failed.as_str().into()),
+                ),
+                (":r", AttributeValue::S(reason.into())),
+                (":t", AttributeValue::S(domain::clock::rfc3339_millis(at))),
+            ],
+        )?];
+        if let Some(rec) = idempotency {
+            items.push(super::accounts::delete(
+                &self.table,
+                key_map(keys::idempotency(&rec.account_id, &rec.key)),
+            )?);
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(transaction_error)?;
+        Ok(())
+    }
+
+    async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::call(&id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        out.item().map(call_from).transpose()
+    }
+
+    async fn idempotency(
+        &self,
+        account_id: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::idempotency(account_id, key))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(out
+            .item()
+            .map(idempotency_from)
+            .transpose()?
+            .filter(|r| r.expires_at > now))
+    }
+
+    async fn advance_call(
+        &self,
+        call_id: Uuid,
+        to: CallStatus,
+        progress: &CallProgress,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let u = forward_update(to, progress, at, &[]);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::call(&call_id))))
+            .update_expression(u.update)
+            .condition_expression(u.condition)
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .send()
+            .await;
+        match res.map_err(backend) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn complete_call(
+        &self,
+        call_id: Uuid,
+        progress: &CallProgress,
+        completion: &CallCompletion<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let u = forward_update(
+            CallStatus::Completed,
+            progress,
+            at,
+            &[
+                ("summary", AttributeValue::S(completion.summary.into())),
+                ("sentiment", AttributeValue::S(completion.sentiment.into())),
+                (
+                    "event_id",
+                    AttributeValue::S(completion.event.id.to_string()),
+                ),
+            ],
+        );
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::call(&call_id))))
+            .update_expression(u.update)
+            .condition_expression(format!(
+                "attribute_not_exists(event_id) AND {}",
+                u.condition
+            ))
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let event = super::events::event_item(completion.event, completion.event_expires_at)?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            put(&self.table, event, Some("attribute_not_exists(pk)"), &[])?,
+        ];
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as T;
+                if let Some(T::TransactionCanceledException(c)) = e.as_service_error() {
+                    // Only the call's condition decides "already completed"; anything else
+                    // (a conflicting transaction, throttling) is an error worth a retry.
+                    if is_condition_failure(c.cancellation_reasons().first()) {
+                        return Ok(false);
+                    }
+                }
+                Err(transaction_error(e))
+            }
+        }
+    }
+
+    async fn call_id_by_provider_call(
+        &self,
+        provider_call_id: &str,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::provider_call(provider_call_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        out.item()
+            .map(|item| ItemReader(item).uuid("call_id"))
+            .transpose()
+    }
+
+    async fn create_inbound_call(&self, call: &Call) -> Result<Uuid, StoreError> {
+        let provider_call_id = call
+            .provider_call_id
+            .as_deref()
+            .ok_or_else(|| StoreError::Backend("inbound call without provider call id".into()))?;
+        let index = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(provider_call_item(provider_call_id, call)))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().put(index).build(),
+            put(
+                &self.table,
+                call_item(call)?,
+                Some("attribute_not_exists(pk)"),
+                &[],
+            )?,
+        ];
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(call.id),
+            Err(e) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as T;
+                if let Some(T::TransactionCanceledException(c)) = e.as_service_error() {
+                    let reason = c.cancellation_reasons().first();
+                    if is_condition_failure(reason) {
+                        if let Some(item) = reason.and_then(|r| r.item()).filter(|i| !i.is_empty())
+                        {
+                            return ItemReader(item).uuid("call_id");
+                        }
+                        // Not every DynamoDB returns the old item; read it.
+                        return self
+                            .call_id_by_provider_call(provider_call_id)
+                            .await?
+                            .ok_or_else(|| {
+                                StoreError::Conflict("provider call index vanished".into())
+                            });
+                    }
+                }
+                Err(transaction_error(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! The delivery log in DynamoDB (layout in the port's docs).
+use super::item::{ttl, Item, ItemBuilder, ItemReader};
+use super::{backend, keys, DynamoStore, GSI1, TTL_ATTRIBUTE};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use domain::error::StoreError;
+use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome};
+use domain::ports::store::deliveries::*;
+use std::collections::HashMap;
+
+fn retention() -> chrono::Duration {
+    chrono::Duration::days(RETENTION_DAYS)
+}
+
+fn attempt_item(a: &DeliveryAttempt) -> Item {
+    let (pk, sk) = keys::delivery(&a.account_id, a.attempted_at, &a.event_id, a.attempt);
+    ItemBuilder::keyed((pk, sk.clone()))
+        .s("type", "delivery")
+        .s(
+            "gsi1pk",
+            keys::delivery_by_outcome(&a.account_id, a.outcome.as_str()),
+        )
+        .s("gsi1sk", sk)
+        .s("account_id", &a.account_id)
+        .s("event_id", a.event_id.to_string())
+        .s("call_id", a.call_id.to_string())
+        .n("attempt", a.attempt)
+        .time("attempted_at", a.attempted_at)
+        .opt_s("url", a.url.clone())
+        .s("outcome", a.outcome.as_str())
+        .opt_n("http_status", a.http_status)
+        .n("duration_ms", a.duration_ms)
+        .opt_s("error_class", a.error_class.map(|c| c.as_str()))
+        .opt_s("response_excerpt", a.response_excerpt.clone())
+        .opt_time("next_attempt_at", a.next_attempt_at)
+        .n(TTL_ATTRIBUTE, ttl(a.attempted_at + retention()))
+        .build()
+}
+
+fn attempt_from(item: &Item) -> Result<DeliveryAttempt, StoreError> {
+    let r = ItemReader(item);
+    let outcome = r.s("outcome")?;
+    let error_class = r
+        .opt_s("error_class")?
+        .map(|c| {
+            DeliveryErrorClass::parse(c)
+                .ok_or_else(|| StoreError::Corrupt(format!("delivery error class {c}")))
+        })
+        .transpose()?;
+    Ok(DeliveryAttempt {
+        account_id: r.s("account_id")?.to_string(),
+        event_id: r.uuid("event_id")?,
+        call_id: r.uuid("call_id")?,
+        attempt: r.n("attempt")?,
+        attempted_at: r.time("attempted_at")?,
+        url: r.opt_s("url")?.map(str::to_string),
+        outcome: DeliveryOutcome::parse(outcome)
+            .ok_or_else(|| StoreError::Corrupt(format!("delivery outcome {outcome}")))?,
+        http_status: r.opt_n("http_status")?,
+        duration_ms: r.n("duration_ms")?,
+        error_class,
+        response_excerpt: r.opt_s("response_excerpt")?.map(str::to_string),
+        next_attempt_at: r.opt_time("next_attempt_at")?,
+    })
+}
+
+fn is_expired(item: &Item, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let expires: Option<i64> = ItemReader(item).opt_n(TTL_ATTRIBUTE)?;
+    Ok(expires.is_some_and(|t| t <= now.timestamp()))
+}
+
+#[async_trait]
+impl DeliveryLog for DynamoStore {
+    async fn record_attempt(&self, attempt: &DeliveryAttempt) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(attempt_item(attempt)))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn deliveries(
+        &self,
+        account_id: &str,
+        query: &DeliveryQuery,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryPage, StoreError> {
+        let limit = query.limit.clamp(1, MAX_PAGE_SIZE);
+        let pk = keys::account(account_id).0;
+        let gsi_pk = query
+            .outcome
+            .map(|o| keys::delivery_by_outcome(account_id, o.as_str()));
+        let (pk_attr, sk_attr) = match gsi_pk {
+            Some(_) => ("gsi1pk", "gsi1sk"),
+            None => ("pk", "sk"),
+        };
+        // Rows older than the retention are expired by construction: bound the range there so
+        // expired rows the TTL sweeper has not removed yet are not even read.
+        let from = format!(
+            "{}{}",
+            keys::DELIVERY_PREFIX,
+            domain::clock::rfc3339_millis(now - retention())
+        );
+        // '$' follows '#': every `DELIVERY#...` key sorts below this bound.
+        let to = "DELIVERY$".to_string();
+        if query
+            .after
+            .as_ref()
+            .is_some_and(|c| c.sort_key() <= from.as_str())
+        {
+            // The cursor's row has expired since its page was read, and so has everything
+            // older: the log ends here (and the query would start outside its key range).
+            return Ok(DeliveryPage {
+                attempts: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        let mut start = query.after.as_ref().map(|c| {
+            let mut k: HashMap<String, AttributeValue> = HashMap::from([
+                ("pk".to_string(), AttributeValue::S(pk.clone())),
+                (
+                    "sk".to_string(),
+                    AttributeValue::S(c.sort_key().to_string()),
+                ),
+            ]);
+            if let Some(g) = &gsi_pk {
+                k.insert("gsi1pk".into(), AttributeValue::S(g.clone()));
+                k.insert("gsi1sk".into(), AttributeValue::S(c.sort_key().to_string()));
+            }
+            k
+        });
+        // One row more than the page: if it exists there is a next page, and the cursor is the
+        // last row shown, so the next page neither skips nor repeats a row.
+        let want = limit + 1;
+        let mut rows: Vec<(String, DeliveryAttempt)> = Vec::with_capacity(want);
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(format!(
+                    "{pk_attr} = :pk AND {sk_attr} BETWEEN :from AND :to"
+                ))
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(gsi_pk.clone().unwrap_or_else(|| pk.clone())),
+                )
+                .expression_attribute_values(":from", AttributeValue::S(from.clone()))
+                .expression_attribute_values(":to", AttributeValue::S(to.clone()))
+                .scan_index_forward(false)
+                .limit(i32::try_from(want - rows.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            if gsi_pk.is_some() {
+                q = q.index_name(GSI1);
+            }
+            let out = q.send().await.map_err(backend)?;
+            for item in out.items() {
+                if is_expired(item, now)? {
+                    continue;
+                }
+                let sk = ItemReader(item).s("sk")?.to_string();
+                rows.push((sk, attempt_from(item)?));
+            }
+            match out.last_evaluated_key() {
+                Some(k) if rows.len() < want => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        let next_cursor = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last()
+                .map(|(sk, _)| DeliveryCursor::new(query.outcome, sk.clone()).encode())
+        } else {
+            None
+        };
+        Ok(DeliveryPage {
+            attempts: rows.into_iter().map(|(_, a)| a).collect(),
+            next_cursor,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use chrono::TimeZone;
+
+    fn attempt() -> DeliveryAttempt {
+        DeliveryAttempt {
+            account_id: "acct_1".into(),
+            event_id: uuid::Uuid::new_v4(),
+            call_id: uuid::Uuid::new_v4(),
+            attempt: 2,
+            attempted_at: Utc.with_ymd_and_hms(2025, 6, 15, 14, 30, 1).unwrap()
+                + chrono::Duration::milliseconds(250),
+            url: Some("https://example.com/hook".into()),
+            outcome: DeliveryOutcome::Failed,
+            http_status: Some(503),
+            duration_ms: 120,
+            error_class: Some(DeliveryErrorClass::HttpStatus),
+            response_excerpt: Some("unavailable".into()),
+            next_attempt_at: Some(Utc.with_ymd_and_hms(2025, 6, 15, 14, 35, 1).unwrap()),
+        }
+    }
+
+    #[test]
+    fn item_round_trips_with_keys_index_and_ttl() {
+        let a = attempt();
+        let item = attempt_item(&a);
+        assert_eq!(attempt_from(&item).unwrap(), a);
+        let s = |k: &str| item[k].as_s().unwrap().clone();
+        assert_eq!(s("pk"), "ACCOUNT#acct_1");
+        assert_eq!(
+            s("sk"),
+            format!("DELIVERY#2025-06-15T14:30:01.250Z#{}#02", a.event_id)
+        );
+        assert_eq!(s("gsi1pk"), "ACCOUNT#acct_1#OUTCOME#failed");
+        assert_eq!(s("gsi1sk"), s("sk"));
+        let ttl: i64 = item[TTL_ATTRIBUTE].as_n().unwrap().parse().unwrap();
+        assert_eq!(
+            ttl,
+            (a.attempted_at + chrono::Duration::days(30)).timestamp()
+        );
+        let mut minimal = a.clone();
+        minimal.url = None;
+        minimal.http_status = None;
+        minimal.error_class = None;
+        minimal.response_excerpt = None;
+        minimal.next_attempt_at = None;
+        minimal.outcome = DeliveryOutcome::Skipped;
+        assert_eq!(attempt_from(&attempt_item(&minimal)).unwrap(), minimal);
+    }
+
+    #[test]
+    fn json_view_uses_z_times_and_snake_case() {
+        let a = attempt();
+        let v = a.to_json();
+        assert_eq!(v["attempted_at"], "2025-06-15T14:30:01Z");
+        assert_eq!(v["next_attempt_at"], "2025-06-15T14:35:01Z");
+        assert_eq!(v["outcome"], "failed");
+        assert_eq!(v["error_class"], "http_status");
+        assert_eq!(v["http_status"], 503);
+        assert_eq!(v["attempt"], 2);
+        assert_eq!(v["event_id"], a.event_id.to_string());
+        assert!(v.get("account_id").is_none());
+    }
+
+    #[test]
+    fn cursor_round_trips_and_refuses_garbage() {
+        let a = attempt();
+        let sk = keys::delivery("acct_1", a.attempted_at, &a.event_id, 2).1;
+        let c = DeliveryCursor::new(Some(DeliveryOutcome::Failed), sk);
+        let encoded = c.encode();
+        assert!(encoded
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'));
+        assert_eq!(DeliveryCursor::decode(&encoded).unwrap(), c);
+
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        for bad in [
+            String::new(),
+            "not a cursor".into(),
+            "%%%".into(),
+            "a".repeat(600),
+            b64("[]"),
+            b64("{}"),
+            b64(r#"{"v":1,"outcome":null,"sk":"AGENT#x"}"#),
+            b64(r#"{"v":1,"outcome":null,"sk":"DELIVERY#x"}"#),
+            b64(r#"{"v":1,"outcome":"bogus","sk":"DELIVERY#x"}"#),
+            b64(&format!(
+                r#"{{"v":2,"outcome":null,"sk":"{}"}}"#,
+                c.sort_key()
+            )),
+            b64(&format!(
+                r#"{{"v":1,"outcome":null,"sk":"{}","pk":"ACCOUNT#other"}}"#,
+                c.sort_key()
+            )),
+            // A valid shape with a non-canonical time spelling.
+            b64(&format!(
+                r#"{{"v":1,"outcome":null,"sk":"DELIVERY#2025-06-15T14:30:01+00:00#{}#02"}}"#,
+                a.event_id
+            )),
+        ] {
+            assert!(DeliveryCursor::decode(&bad).is_err(), "{bad:?}");
+        }
+    }
+}

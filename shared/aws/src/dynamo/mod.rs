@@ -1,0 +1,185 @@
+//! Storage ports (traits the functions depend on) and their DynamoDB adapter.
+//!
+//! One table, generic `pk`/`sk` keys, one GSI (`gsi1`) for the delivery log by outcome, and a
+//! TTL attribute `expires_at`. The item layout is documented in `docs/data-model.md`; the key
+//! builders below are the only place it is spelled out in code.
+
+pub mod accounts;
+pub mod attempts;
+pub mod calls;
+pub mod deliveries;
+pub mod events;
+pub mod item;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::Client;
+use domain::error::StoreError;
+
+/// Name of the table's one global secondary index.
+pub const GSI1: &str = "gsi1";
+/// Name of the TTL attribute (epoch seconds). Expired items may linger until DynamoDB deletes
+/// them, so every read that cares filters them out itself.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+/// The DynamoDB adapter of every storage port.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    pub(crate) client: Client,
+    pub(crate) table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Creates the table as `template.yaml` defines it (used by tests, the local stack and
+    /// the operator CLI; in AWS the template creates it). Succeeds if it already exists.
+    pub async fn create_table(&self) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::*;
+        let attr = |n: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(n)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))
+        };
+        let key = |n: &str, t: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(n)
+                .key_type(t)
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))
+        };
+        let gsi = GlobalSecondaryIndex::builder()
+            .index_name(GSI1)
+            .key_schema(key("gsi1pk", KeyType::Hash)?)
+            .key_schema(key("gsi1sk", KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let res = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pk")?)
+            .attribute_definitions(attr("sk")?)
+            .attribute_definitions(attr("gsi1pk")?)
+            .attribute_definitions(attr("gsi1sk")?)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .global_secondary_indexes(gsi)
+            .send()
+            .await;
+        match res {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("ResourceInUseException") => return Ok(()),
+            Err(e) => return Err(backend(e)),
+        }
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(TTL_ATTRIBUTE)
+                    .enabled(true)
+                    .build()
+                    .map_err(|e| StoreError::Backend(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+/// Maps an SDK error to a store error: throttling is its own kind so it becomes a 429.
+pub(crate) fn backend<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e.code() {
+        Some("ProvisionedThroughputExceededException")
+        | Some("ThrottlingException")
+        | Some("RequestLimitExceeded") => StoreError::Throttled,
+        Some("ConditionalCheckFailedException") => {
+            StoreError::Conflict(e.message().unwrap_or("condition failed").to_string())
+        }
+        _ => StoreError::Backend(format!(
+            "{}: {}",
+            e.code().unwrap_or("unknown"),
+            e.message().unwrap_or(&e.to_string())
+        )),
+    }
+}
+
+/// Key builders: the single definition of the table layout.
+pub mod keys {
+    pub fn account(id: &str) -> (String, String) {
+        (format!("ACCOUNT#{id}"), "ACCOUNT".into())
+    }
+    pub fn api_key(hash: &str) -> (String, String) {
+        (format!("APIKEY#{hash}"), "APIKEY".into())
+    }
+    pub fn agent(account_id: &str, agent_id: &uuid::Uuid) -> (String, String) {
+        (format!("ACCOUNT#{account_id}"), format!("AGENT#{agent_id}"))
+    }
+    pub const AGENT_PREFIX: &str = "AGENT#";
+    pub fn provider_agent(provider_agent_id: &str) -> (String, String) {
+        (
+            format!("PROVIDER_AGENT#{provider_agent_id}"),
+            "PROVIDER_AGENT".into(),
+        )
+    }
+    pub fn call(id: &uuid::Uuid) -> (String, String) {
+        (format!("CALL#{id}"), "CALL".into())
+    }
+    pub fn provider_call(provider_call_id: &str) -> (String, String) {
+        (
+            format!("PROVIDER_CALL#{provider_call_id}"),
+            "PROVIDER_CALL".into(),
+        )
+    }
+    pub fn idempotency(account_id: &str, key: &str) -> (String, String) {
+        (
+            format!("IDEMPOTENCY#{account_id}#{key}"),
+            "IDEMPOTENCY".into(),
+        )
+    }
+    pub fn event(id: &uuid::Uuid) -> (String, String) {
+        (format!("EVENT#{id}"), "EVENT".into())
+    }
+    pub use domain::ports::store::deliveries::DELIVERY_PREFIX;
+    /// In the account's partition, sorted by time (`delivery_sort_key`).
+    pub fn delivery(
+        account_id: &str,
+        attempted_at: chrono::DateTime<chrono::Utc>,
+        event_id: &uuid::Uuid,
+        attempt: u32,
+    ) -> (String, String) {
+        (
+            format!("ACCOUNT#{account_id}"),
+            domain::ports::store::deliveries::delivery_sort_key(attempted_at, event_id, attempt),
+        )
+    }
+    pub fn delivery_by_outcome(account_id: &str, outcome: &str) -> String {
+        format!("ACCOUNT#{account_id}#OUTCOME#{outcome}")
+    }
+}

@@ -1,0 +1,25 @@
+//! The domain core: what the product is, without any I/O.
+//!
+//! Models and rules (`model`, `phone`, `calling_window`, `api_key`, `signature`, `payload`,
+//! `webhook`, `webhook_url`), the port traits the functions depend on (`ports`), their error
+//! types (`error`), and the two services that only combine ports (`auth`, `key_rotation`).
+//! Cargo keeps this crate free of the AWS SDK, `lambda_http`, `reqwest` and `tokio`: the
+//! dependency-direction test (`tests/it/layers.rs`) fails if it gains one.
+
+pub mod api_key;
+pub mod auth;
+pub mod callback;
+pub mod calling_window;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod key_rotation;
+pub mod model;
+pub mod payload;
+pub mod phone;
+pub mod ports;
+pub mod signature;
+pub mod webhook;
+pub mod webhook_url;
+
+pub use error::{ApiError, StoreError};

@@ -1,0 +1,59 @@
+//! The voice provider port and its Retell-compatible adapter (`shared/provider/retell.md`).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What we ask the provider to do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreatePhoneCall {
+    pub from_number: String,
+    pub to_number: String,
+    pub override_agent_id: String,
+    /// Our `call_id` and `account_id`, so callbacks map back to our call.
+    pub metadata: serde_json::Value,
+    /// Only `name` and `email`: they reach the agent's prompt, so nothing secret.
+    pub retell_llm_dynamic_variables: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The part of the provider's call object we read on creation.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ProviderCall {
+    pub call_id: String,
+    #[serde(default)]
+    pub call_status: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("provider timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("provider unreachable: {0}")]
+    Connect(String),
+    #[error("provider answered HTTP {status}: {excerpt}")]
+    Status { status: u16, excerpt: String },
+    #[error("provider answered with an unreadable body: {0}")]
+    Body(String),
+}
+
+impl ProviderError {
+    /// A short reason for the call record (never contains credentials).
+    pub fn reason(&self) -> String {
+        match self {
+            ProviderError::Timeout(d) => {
+                format!("provider_timeout: no answer within {} ms", d.as_millis())
+            }
+            ProviderError::Connect(_) => "provider_unreachable".to_string(),
+            ProviderError::Status { status, excerpt } => {
+                format!("provider_http_{status}: {excerpt}")
+            }
+            ProviderError::Body(_) => "provider_bad_response".to_string(),
+        }
+    }
+}
+
+#[async_trait]
+pub trait VoiceProvider: Send + Sync {
+    async fn create_phone_call(&self, req: &CreatePhoneCall)
+        -> Result<ProviderCall, ProviderError>;
+}

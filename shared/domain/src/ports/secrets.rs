@@ -1,0 +1,49 @@
+//! Secrets Manager: the per-account API key secret and the provider secret.
+
+use crate::error::SecretError;
+use async_trait::async_trait;
+
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    async fn get(&self, name: &str) -> Result<String, SecretError>;
+    /// Creates the secret or stores a new current version of it.
+    async fn put(&self, name: &str, value: &str) -> Result<(), SecretError>;
+    /// Like `put`, with a caller-chosen version id (32 to 64 characters), so readers can ask
+    /// for exactly that version whatever became current since.
+    async fn put_version(
+        &self,
+        name: &str,
+        value: &str,
+        version_id: &str,
+    ) -> Result<(), SecretError>;
+    /// The value of one version.
+    async fn get_version(&self, name: &str, version_id: &str) -> Result<String, SecretError>;
+    /// Makes `version_id` the current version (after an out-of-order write).
+    async fn make_current(&self, name: &str, version_id: &str) -> Result<(), SecretError>;
+}
+
+/// Name of an account's API key secret: the configured prefix plus the account id, so IAM can
+/// grant the functions exactly that prefix.
+pub fn account_key_secret_name(prefix: &str, account_id: &str) -> String {
+    format!("{prefix}{account_id}")
+}
+
+/// The voice provider's credentials, one JSON secret read once per cold start:
+/// `{"api_key": "..."}`. The same key authenticates our requests and signs its callbacks.
+#[derive(Clone, serde::Deserialize)]
+pub struct ProviderSecret {
+    pub api_key: String,
+}
+
+impl std::fmt::Debug for ProviderSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProviderSecret(<redacted>)")
+    }
+}
+
+impl ProviderSecret {
+    pub async fn load(secrets: &dyn SecretStore, name: &str) -> Result<Self, SecretError> {
+        let raw = secrets.get(name).await?;
+        serde_json::from_str(&raw).map_err(|_| SecretError::Malformed(name.to_string()))
+    }
+}

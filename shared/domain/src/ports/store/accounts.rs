@@ -1,0 +1,31 @@
+//! Accounts, their key grants and their agents.
+use crate::error::StoreError;
+use crate::model::{Account, Agent, KeyGrant};
+use async_trait::async_trait;
+use uuid::Uuid;
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// What the key with this SHA-256 authorises; one strongly consistent GetItem.
+    async fn key_grant(&self, key_hash: &str) -> Result<Option<KeyGrant>, StoreError>;
+    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError>;
+    /// Creates an account; `Conflict` if the id is taken.
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError>;
+    /// Writes `next` over `previous` in one transaction with its key grant (the old key's grant
+    /// removed when the key changed). `Conflict` if anyone wrote the account since `previous`
+    /// was read; returns the account as stored (version bumped).
+    async fn save_account(&self, previous: &Account, next: &Account)
+        -> Result<Account, StoreError>;
+    /// Creates or replaces an agent and its provider-id index entry. `Conflict` if the
+    /// provider agent id already belongs to another agent.
+    async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError>;
+    /// The agent, only if it belongs to `account_id`.
+    async fn agent(&self, account_id: &str, agent_id: Uuid) -> Result<Option<Agent>, StoreError>;
+    /// All agents of the account, sorted by name.
+    async fn agents(&self, account_id: &str) -> Result<Vec<Agent>, StoreError>;
+    /// Our agent for a provider agent id (inbound calls).
+    async fn agent_by_provider_id(
+        &self,
+        provider_agent_id: &str,
+    ) -> Result<Option<Agent>, StoreError>;
+}

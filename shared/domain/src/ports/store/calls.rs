@@ -1,0 +1,104 @@
+//! Call records, the provider-call index and idempotency records.
+use crate::error::StoreError;
+use crate::model::{Call, CallStatus, EventRecord, IdempotencyRecord, StoredResponse};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// What `create_call` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateCallOutcome {
+    Created,
+    /// The Idempotency-Key is already taken (by a finished or a running request); nothing was
+    /// written.
+    IdempotencyKeyExists(IdempotencyRecord),
+}
+
+/// What a provider callback learned about a call. `None` fields are left as stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallProgress {
+    /// Recorded only if the call has none yet (trigger-call normally wrote it).
+    pub provider_call_id: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<i64>,
+    pub disconnection_reason: Option<String>,
+}
+
+/// The provider's analysis, kept on the completed call record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallCompletion<'a> {
+    pub summary: &'a str,
+    /// `positive`, `neutral`, `negative` or `unknown`.
+    pub sentiment: &'a str,
+    /// The one `call.completed` event of the call, stored in the same transaction.
+    pub event: &'a EventRecord,
+    pub event_expires_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait CallStore: Send + Sync {
+    /// Writes a new call record and, when given, its idempotency record, atomically.
+    async fn create_call(
+        &self,
+        call: &Call,
+        idempotency: Option<&IdempotencyRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<CreateCallOutcome, StoreError>;
+    /// The provider accepted the call: `queued` -> `dialing` with its id, and the answer
+    /// remembered for the Idempotency-Key, in one write.
+    async fn mark_call_dialing(
+        &self,
+        call_id: Uuid,
+        provider_call_id: &str,
+        at: DateTime<Utc>,
+        idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
+    ) -> Result<(), StoreError>;
+    /// The provider failed: `queued` -> `failed` with the reason; the Idempotency-Key is
+    /// released so the client can retry with it.
+    async fn mark_call_failed(
+        &self,
+        call_id: Uuid,
+        reason: &str,
+        at: DateTime<Utc>,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
+    async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError>;
+    /// The live (unexpired) record of an Idempotency-Key.
+    async fn idempotency(
+        &self,
+        account_id: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    /// Moves the call forward to `to` (`in_progress` or `ended`) with what a callback learned.
+    /// Only forward: `Ok(false)`, and nothing written, when the call is already at or past
+    /// `to` (by `CallStatus::rank`) or does not exist.
+    async fn advance_call(
+        &self,
+        call_id: Uuid,
+        to: CallStatus,
+        progress: &CallProgress,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Completes the call and stores its one event, in one transaction: the call moves to
+    /// `completed` with the event's id only if it has no event yet and is not past `completed`,
+    /// and the event item is new. `Ok(false)`, and nothing written, when the condition fails
+    /// (another callback completed it first, or the call is unknown or failed).
+    async fn complete_call(
+        &self,
+        call_id: Uuid,
+        progress: &CallProgress,
+        completion: &CallCompletion<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Our call id for a provider call id, from the index written with inbound calls.
+    async fn call_id_by_provider_call(
+        &self,
+        provider_call_id: &str,
+    ) -> Result<Option<Uuid>, StoreError>;
+    /// Writes a new inbound call with its provider-call index entry, atomically, unless the
+    /// provider call id is already indexed. Returns the id of the call that owns the provider
+    /// call id: `call.id` when created, the existing call's when another callback won.
+    async fn create_inbound_call(&self, call: &Call) -> Result<Uuid, StoreError>;
+}

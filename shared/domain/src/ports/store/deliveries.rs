@@ -1,0 +1,166 @@
+//! The delivery log: one item per webhook attempt (or decision not to send), newest first,
+//! filterable by outcome, kept [`RETENTION_DAYS`].
+//!
+//! Layout (see `keys::delivery`): the items live in the account's partition
+//! (`pk = ACCOUNT#{id}`, `sk = DELIVERY#{attempted_at, ms}#{event_id}#{attempt:02}`), so the
+//! unfiltered log is one reverse range query; `gsi1pk = ACCOUNT#{id}#OUTCOME#{outcome}` with
+//! `gsi1sk = sk` serves the outcome filter the same way. The sort key is unique per attempt and
+//! totally ordered, which is what makes cursor pagination exact: the next page starts strictly
+//! after the last row of the previous one, even when many attempts share a millisecond.
+//!
+//! Rows carry the TTL attribute (`attempted_at` + retention). DynamoDB deletes them lazily and
+//! the emulator never does, so reads skip expired rows themselves.
+
+use crate::error::StoreError;
+use crate::model::{DeliveryAttempt, DeliveryOutcome};
+use async_trait::async_trait;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+
+/// How long attempts stay in the log.
+pub const RETENTION_DAYS: i64 = 30;
+/// Largest page the log serves.
+pub const MAX_PAGE_SIZE: usize = 100;
+/// Longest cursor string accepted (a real one is about 170 characters).
+const MAX_CURSOR_CHARS: usize = 512;
+
+/// One page of the delivery log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryPage {
+    pub attempts: Vec<DeliveryAttempt>,
+    /// Opaque; `None` when this page is the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// What page of the log to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryQuery {
+    pub outcome: Option<DeliveryOutcome>,
+    /// Rows per page, 1 to [`MAX_PAGE_SIZE`] (clamped).
+    pub limit: usize,
+    /// Continue after this cursor (from a previous page with the same filter).
+    pub after: Option<DeliveryCursor>,
+}
+
+/// Where a page ended: the sort key of its last row and the filter it was read with.
+///
+/// Encoded for clients as unpadded base64url of a small JSON object. The account is not part
+/// of it: the partition always comes from the authenticated caller, so a cursor can only ever
+/// position a read inside the caller's own log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryCursor {
+    outcome: Option<DeliveryOutcome>,
+    sort_key: String,
+}
+
+/// A cursor that was not produced by this log (or was altered).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidCursor(pub &'static str);
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CursorJson {
+    v: u8,
+    outcome: Option<DeliveryOutcome>,
+    sk: String,
+}
+
+impl DeliveryCursor {
+    /// The filter the cursor's page was read with; a cursor only continues that same filter.
+    pub fn outcome(&self) -> Option<DeliveryOutcome> {
+        self.outcome
+    }
+
+    /// A cursor that continues after the row with this sort key (written by an adapter).
+    pub fn new(outcome: Option<DeliveryOutcome>, sort_key: String) -> DeliveryCursor {
+        DeliveryCursor { outcome, sort_key }
+    }
+
+    /// The sort key of the last row of the previous page ([`delivery_sort_key`]).
+    pub fn sort_key(&self) -> &str {
+        &self.sort_key
+    }
+
+    pub fn encode(&self) -> String {
+        let json = serde_json::json!({"v": 1, "outcome": self.outcome, "sk": self.sort_key});
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+    }
+
+    pub fn decode(s: &str) -> Result<DeliveryCursor, InvalidCursor> {
+        if s.is_empty() || s.len() > MAX_CURSOR_CHARS {
+            return Err(InvalidCursor("the cursor is empty or too long"));
+        }
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| InvalidCursor("the cursor is not one this API returned"))?;
+        let parsed: CursorJson = serde_json::from_slice(&bytes)
+            .map_err(|_| InvalidCursor("the cursor is not one this API returned"))?;
+        if parsed.v != 1 {
+            return Err(InvalidCursor("the cursor is from an unsupported version"));
+        }
+        if !is_delivery_sort_key(&parsed.sk) {
+            return Err(InvalidCursor("the cursor is not one this API returned"));
+        }
+        Ok(DeliveryCursor {
+            outcome: parsed.outcome,
+            sort_key: parsed.sk,
+        })
+    }
+}
+
+/// Prefix of every delivery-log sort key.
+pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+
+/// The sort key of one attempt in its account's log. Newest last within the partition (the log
+/// is read in reverse); the millisecond timestamp is fixed-width so string order is time order.
+/// Cursors carry it, so it is part of this port's contract, not only of one adapter.
+pub fn delivery_sort_key(
+    attempted_at: DateTime<Utc>,
+    event_id: &uuid::Uuid,
+    attempt: u32,
+) -> String {
+    format!(
+        "{DELIVERY_PREFIX}{}#{event_id}#{attempt:02}",
+        crate::clock::rfc3339_millis(attempted_at)
+    )
+}
+
+/// True only for sort keys exactly as [`delivery_sort_key`] writes them, so a forged cursor can
+/// never smuggle another item type or a malformed key into a query.
+fn is_delivery_sort_key(sk: &str) -> bool {
+    let Some(rest) = sk.strip_prefix(DELIVERY_PREFIX) else {
+        return false;
+    };
+    let mut parts = rest.split('#');
+    let (Some(time), Some(event), Some(attempt), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Ok(time) = DateTime::parse_from_rfc3339(time) else {
+        return false;
+    };
+    let Ok(event) = uuid::Uuid::parse_str(event) else {
+        return false;
+    };
+    let Ok(attempt) = attempt.parse::<u32>() else {
+        return false;
+    };
+    delivery_sort_key(time.with_timezone(&Utc), &event, attempt) == sk
+}
+
+#[async_trait]
+pub trait DeliveryLog: Send + Sync {
+    /// Appends one attempt to its account's log. The key is unique per attempt (time, event,
+    /// attempt number), so writing the same attempt again overwrites it instead of adding a row.
+    async fn record_attempt(&self, attempt: &DeliveryAttempt) -> Result<(), StoreError>;
+
+    /// One page of the account's log, newest first, expired rows left out.
+    async fn deliveries(
+        &self,
+        account_id: &str,
+        query: &DeliveryQuery,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryPage, StoreError>;
+}

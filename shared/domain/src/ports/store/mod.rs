@@ -1,0 +1,17 @@
+//! Storage ports: the traits the functions depend on. Adapters: `aws_adapters::dynamo`
+//! (DynamoDB) and `in_memory::MemoryStore`.
+
+pub mod accounts;
+pub mod attempts;
+pub mod calls;
+pub mod deliveries;
+pub mod events;
+
+pub use accounts::AccountStore;
+pub use attempts::{AttemptLedger, Claim};
+pub use calls::{CallStore, CreateCallOutcome};
+pub use deliveries::{DeliveryLog, DeliveryPage};
+pub use events::EventStore;
+/// Every storage port at once, for functions that hold one `Arc<dyn Store>`.
+pub trait Store: AccountStore + CallStore + EventStore + DeliveryLog + AttemptLedger {}
+impl<T: AccountStore + CallStore + EventStore + DeliveryLog + AttemptLedger> Store for T {}

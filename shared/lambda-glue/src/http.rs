@@ -1,0 +1,176 @@
+//! HTTP plumbing shared by the API functions: reading requests and the one place an
+//! `ApiError` becomes a response.
+
+use domain::error::ApiError;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+/// Largest request body the API accepts.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn json_response<T: Serialize + ?Sized>(status: u16, body: &T) -> Response<Body> {
+    match serde_json::to_string(body) {
+        Ok(s) => raw_json_response(status, s),
+        Err(e) => error_response(&ApiError::internal(e)),
+    }
+}
+
+pub fn raw_json_response(status: u16, body: String) -> Response<Body> {
+    let mut res = Response::new(Body::Text(body));
+    *res.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    res.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
+/// The error body: `{"success": false, "error": {"code", "message", "field"?, ...}}`.
+pub fn error_body(err: &ApiError) -> serde_json::Value {
+    let mut e = serde_json::Map::new();
+    e.insert("code".into(), err.code().into());
+    e.insert("message".into(), err.to_string().into());
+    if let Some(f) = err.field() {
+        e.insert("field".into(), f.into());
+    }
+    if let ApiError::Unprocessable {
+        next_window_opens_at: Some(t),
+        ..
+    } = err
+    {
+        e.insert(
+            "next_window_opens_at".into(),
+            domain::clock::rfc3339(*t).into(),
+        );
+    }
+    serde_json::json!({"success": false, "error": e})
+}
+
+pub fn error_response(err: &ApiError) -> Response<Body> {
+    match err {
+        ApiError::Internal(source) => tracing::error!(error = %source, "internal error"),
+        ApiError::ProviderUnavailable => tracing::warn!(code = err.code(), "provider unavailable"),
+        _ => tracing::info!(code = err.code(), status = err.status(), "request refused"),
+    }
+    let mut res = json_response(err.status(), &error_body(err));
+    if let ApiError::Throttled = err {
+        res.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
+    }
+    res
+}
+
+/// The request body as bytes (API Gateway may deliver it base64-encoded; lambda_http decodes).
+pub fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => &[],
+        Body::Text(s) => s.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    }
+}
+
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The body of a JSON request: 413 above the limit, 415 unless the content type is JSON.
+pub fn json_body(req: &Request) -> Result<&[u8], ApiError> {
+    let body = body_bytes(req);
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            size: body.len(),
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    let ct = header(req, "content-type").unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let is_json =
+        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    Ok(body)
+}
+
+/// Parses a JSON object body; anything else is a 400 saying what was wrong.
+pub fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::body(
+            "invalid_json",
+            "the request body is empty; send a JSON object",
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::body(
+            "invalid_json",
+            format!("the request body is not valid JSON: {e}"),
+        )
+    })?;
+    match value {
+        serde_json::Value::Object(m) => Ok(m),
+        other => Err(ApiError::body(
+            "invalid_body",
+            format!(
+                "the request body must be a JSON object, not {}",
+                json_type(&other)
+            ),
+        )),
+    }
+}
+
+/// The JSON type name used in error messages.
+pub fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Renders a handler result: the success response or the mapped error.
+pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    result.unwrap_or_else(|e| error_response(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_shape() {
+        let e = ApiError::bad_request("invalid_phone", "phone", "bad");
+        let b = error_body(&e);
+        assert_eq!(
+            b,
+            serde_json::json!({"success": false, "error": {"code": "invalid_phone", "message": "bad", "field": "phone"}})
+        );
+        let internal = ApiError::internal(std::io::Error::other("secret detail"));
+        let b = error_body(&internal);
+        assert!(!b.to_string().contains("secret detail"));
+        assert_eq!(internal.status(), 500);
+    }
+
+    #[test]
+    fn json_object_rejects_non_objects() {
+        assert_eq!(json_object(b"[1]").unwrap_err().code(), "invalid_body");
+        assert_eq!(json_object(b"{").unwrap_err().code(), "invalid_json");
+        assert_eq!(json_object(b"  ").unwrap_err().code(), "invalid_json");
+        assert!(json_object(b"{\"a\":1}").is_ok());
+    }
+}

@@ -1,0 +1,8 @@
+//! Outbound HTTP adapters: the voice provider's client (`retell`) and the guarded webhook
+//! client (`webhook_client`) that signs nothing itself and refuses non-public addresses.
+
+pub mod retell;
+pub mod webhook_client;
+
+pub use retell::RetellClient;
+pub use webhook_client::WebhookClient;
