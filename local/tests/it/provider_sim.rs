@@ -1,7 +1,5 @@
 //! The provider simulator over real HTTP, with a real HTTP server receiving its callbacks.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
-
 use chrono::Utc;
 use domain::signature::verify_provider_callback;
 use integration_tests::peer::{Recorded, Reply, TestServer};

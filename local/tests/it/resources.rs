@@ -1,7 +1,5 @@
 //! The emulator's resources: created as the template defines them, and idempotently.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
-
 use aws_sdk_sqs::types::QueueAttributeName;
 use integration_tests::Emulator;
 use local_stack::resources::{self, ResourceNames, MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECONDS};

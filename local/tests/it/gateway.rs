@@ -2,8 +2,6 @@
 //! emulator, with a real HTTP server as the provider), and probe handlers that report exactly
 //! what lambda_http gave them.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
-
 use base64::Engine;
 use integration_tests::fixtures;
 use integration_tests::peer::{Reply, TestServer};

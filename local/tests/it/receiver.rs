@@ -1,8 +1,6 @@
 //! The webhook receiver over real HTTP: signature checks, status codes, the failure mode and
 //! the JSON-lines log.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
-
 use base64::Engine;
 use chrono::Utc;
 use local_stack::receiver::{Receiver, ReceiverConfig};

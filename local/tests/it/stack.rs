@@ -2,8 +2,6 @@
 //! the OS. Places a call through the printed API, sees the simulated provider call back into
 //! the gateway, and stops everything with SIGTERM.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
-
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,8 +1,6 @@
 //! Operator tasks against the emulator: the library functions, and the `bvai-admin` binary
 //! run as a process (its output, exit codes and one-line errors).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
-
 use aws_adapters::DynamoStore;
 use domain::model::Plan;
 use domain::ports::secrets::SecretStore;

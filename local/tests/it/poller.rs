@@ -1,8 +1,6 @@
 //! The SQS poller against the emulator: Lambda-shaped batches, partial batch responses, and
 //! whole-batch failures (error, panic, unknown item identifier) that delete nothing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
-
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};

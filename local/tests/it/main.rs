@@ -1,0 +1,13 @@
+//! The local stack's tests: one binary, one module per part (the gateway, the SQS poller, the
+//! provider simulator, the receiver, the emulator resources, the operator CLI, and `make run`'s
+//! whole stack started as a process).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+mod admin;
+mod gateway;
+mod poller;
+mod provider_sim;
+mod receiver;
+mod resources;
+mod stack;
