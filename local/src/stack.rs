@@ -1,7 +1,8 @@
-//! The local stack's configuration (all from the environment), its fixed demo data, the route
-//! table it mirrors from `template.yaml`, and `.local/stack.json`.
+//! The local stack's configuration (all from the environment), its fixed demo data, the
+//! functions' route tables as the gateway serves them, and `.local/stack.json`.
 
 use domain::config::{self, parse_duration, parse_durations};
+use lambda_glue::router::Route;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,26 +27,25 @@ pub const DEMO_ACCOUNT_CLAIM: &str = "custom:account_id";
 /// Secret names as the template names them, with the stage `local`.
 pub const LOCAL_API_KEY_SECRET_PREFIX: &str = "buildvoiceai/local/api-key/";
 
-/// `template.yaml`'s routes, per function (method, path).
-pub const TRIGGER_CALL_ROUTES: &[(&str, &str)] = &[
-    ("POST", "/api/trigger-call"),
-    ("GET", "/api/calls/{call_id}"),
-];
+/// A function's route table as (method, path pattern) pairs: the gateway serves exactly the
+/// routes each function declares (`lambda_glue::router`), never a copy of them.
+pub fn route_pairs<H>(table: &'static [Route<H>]) -> Vec<(&'static str, &'static str)> {
+    table
+        .iter()
+        .map(|r| (r.method.as_str(), r.pattern))
+        .collect()
+}
+pub fn trigger_call_routes() -> Vec<(&'static str, &'static str)> {
+    route_pairs(trigger_call::ROUTES)
+}
 /// Behind the JWT authorizer in AWS; locally the claims are injected (see `gateway`).
-pub const SETTINGS_ROUTES: &[(&str, &str)] = &[
-    ("GET", "/api/integrations/api-webhooks"),
-    ("PATCH", "/api/integrations/api-webhooks"),
-    ("POST", "/api/integrations/api-webhooks/api-key"),
-    ("GET", "/api/agents"),
-    ("GET", "/api/integrations/api-webhooks/deliveries"),
-    ("POST", "/api/integrations/api-webhooks/test"),
-    (
-        "POST",
-        "/api/integrations/api-webhooks/deliveries/{event_id}/redeliver",
-    ),
-];
-pub const CALL_COMPLETED_ROUTES: &[(&str, &str)] = &[("POST", "/hooks/voice-provider")];
-pub const PROVIDER_CALLBACK_PATH: &str = "/hooks/voice-provider";
+pub fn settings_routes() -> Vec<(&'static str, &'static str)> {
+    route_pairs(settings::router::ROUTES)
+}
+pub fn call_completed_routes() -> Vec<(&'static str, &'static str)> {
+    route_pairs(call_completed::ROUTES)
+}
+pub use call_completed::PROVIDER_CALLBACK as PROVIDER_CALLBACK_PATH;
 /// Where the receiver is told to expect webhooks.
 pub const RECEIVER_PATH: &str = "/webhooks";
 
@@ -229,10 +229,10 @@ mod tests {
     #[test]
     fn route_tables_parse() {
         let h = crate::gateway::handler(|_| async { lambda_http::Response::default() });
-        for (m, p) in TRIGGER_CALL_ROUTES
-            .iter()
-            .chain(SETTINGS_ROUTES)
-            .chain(CALL_COMPLETED_ROUTES)
+        for (m, p) in trigger_call_routes()
+            .into_iter()
+            .chain(settings_routes())
+            .chain(call_completed_routes())
         {
             crate::gateway::Route::new(m, p, h.clone()).expect("valid route");
         }

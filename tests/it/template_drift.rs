@@ -29,14 +29,11 @@ const FUNCTIONS: [(&str, &str); 4] = [
 ];
 
 fn settings_code_routes() -> BTreeSet<String> {
-    settings::router::ROUTES
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.pattern))
-        .collect()
+    settings::router::ROUTES.iter().map(|r| r.key()).collect()
 }
 
 fn call_completed_code_routes() -> BTreeSet<String> {
-    [format!("POST {}", call_completed::ROUTE)].into()
+    call_completed::ROUTES.iter().map(|r| r.key()).collect()
 }
 
 /// What webhook-delivery logs for a failed attempt, and for the last one (the event is
@@ -476,7 +473,11 @@ fn routes_match_the_code_and_only_settings_use_the_jwt_authorizer() {
     let t = template();
     let settings_routes = settings_code_routes();
     let expected: [(&str, BTreeSet<String>, &str); 4] = [
-        ("trigger-call", set(trigger_call::ROUTES), "NONE"),
+        (
+            "trigger-call",
+            trigger_call::ROUTES.iter().map(|r| r.key()).collect(),
+            "NONE",
+        ),
         ("settings", settings_routes.clone(), JWT_AUTHORIZER),
         ("call-completed", call_completed_code_routes(), "NONE"),
         ("webhook-delivery", BTreeSet::new(), "NONE"),
@@ -532,7 +533,10 @@ fn routes_match_the_code_and_only_settings_use_the_jwt_authorizer() {
     // The provider callback URL output is the call-completed route.
     let callback = sub_string(at(&t, &["Outputs", "ProviderCallbackUrl", "Value"]))
         .expect("ProviderCallbackUrl is a !Sub");
-    assert!(callback.ends_with(call_completed::ROUTE), "{callback}");
+    assert!(
+        callback.ends_with(call_completed::PROVIDER_CALLBACK),
+        "{callback}"
+    );
     assert!(callback.starts_with("https://${Api}."), "{callback}");
 }
 

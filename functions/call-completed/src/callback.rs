@@ -6,14 +6,14 @@
 //! the provider's retry finishes the work.
 
 use crate::resolve::{resolve, Resolution};
-use crate::Deps;
+use crate::{Ctx, Deps};
 use domain::callback::{ProviderCallObject, ProviderCallback, ProviderEvent};
 use domain::model::CallStatus;
 use domain::ports::store::calls::CallProgress;
 use domain::signature::verify_provider_callback;
 use domain::ApiError;
 use lambda_glue::http::{body_bytes, header, json_response};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 
 /// The provider's signature header.
 pub const SIGNATURE_HEADER: &str = "x-retell-signature";
@@ -22,7 +22,8 @@ pub const SIGNATURE_HEADER: &str = "x-retell-signature";
 /// timings runs to megabytes, so the API's 64 KiB limit does not apply here.
 pub const MAX_CALLBACK_BYTES: usize = 6 * 1024 * 1024;
 
-pub async fn provider_callback(req: &Request, deps: &Deps) -> Result<Response<Body>, ApiError> {
+pub async fn provider_callback(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let (req, deps) = (ctx.req, ctx.deps);
     let body = body_bytes(req);
     if body.len() > MAX_CALLBACK_BYTES {
         return Err(ApiError::PayloadTooLarge {

@@ -12,12 +12,10 @@ use domain::clock::Clock;
 use domain::ports::queue::EventQueue;
 use domain::ports::secrets::ProviderSecret;
 use domain::ports::store::Store;
-use domain::ApiError;
+use lambda_glue::route;
+use lambda_glue::router::{self, Params, Route, RouteFuture};
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
-
-/// The route the provider's webhook URL points at.
-pub const ROUTE: &str = "/hooks/voice-provider";
 
 /// What the function needs, built once per cold start.
 #[derive(Clone)]
@@ -29,14 +27,29 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
 }
 
+/// What a route handler gets: the request, the dependencies and the path parameters.
+pub struct Ctx<'a> {
+    pub req: &'a Request,
+    pub deps: &'a Deps,
+    pub params: Params,
+}
+
+pub type Handler = for<'a> fn(Ctx<'a>) -> RouteFuture<'a>;
+
+/// The provider's webhook URL points at this route (see docs/voice-provider.md).
+pub const PROVIDER_CALLBACK: &str = "/hooks/voice-provider";
+
+/// Every route of the function, as `template.yaml` declares them (the drift test compares).
+pub static ROUTES: &[Route<Handler>] =
+    &[route!(POST PROVIDER_CALLBACK => callback::provider_callback)];
+
 pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
-    let path = req.uri().path().trim_end_matches('/').to_string();
-    let result = match path.as_str() {
-        ROUTE => match *req.method() {
-            http::Method::POST => callback::provider_callback(&req, deps).await,
-            _ => Err(ApiError::MethodNotAllowed),
-        },
-        _ => Err(ApiError::not_found("not_found", None, "no such route")),
-    };
-    lambda_glue::http::respond(result)
+    router::dispatch(ROUTES, &req, |handler, params| {
+        handler(Ctx {
+            req: &req,
+            deps,
+            params,
+        })
+    })
+    .await
 }

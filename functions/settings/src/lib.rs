@@ -15,8 +15,8 @@ pub mod deliveries;
 pub mod integration;
 pub mod redeliver;
 pub mod router;
+pub mod test_send;
 pub mod update;
-pub mod webhook_test;
 
 use domain::clock::Clock;
 use domain::config;

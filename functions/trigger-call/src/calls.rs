@@ -1,20 +1,18 @@
 //! `GET /api/calls/{call_id}`: a call's status for the account that owns it. Another
 //! account's call is a 404, exactly like a call that does not exist.
 
-use crate::Deps;
+use crate::Ctx;
 use domain::auth::authenticate;
 use domain::clock::rfc3339;
 use domain::model::Call;
 use domain::ApiError;
 use lambda_glue::http::{header, json_response};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use uuid::Uuid;
 
-pub async fn get_call(
-    req: &Request,
-    raw_id: &str,
-    deps: &Deps,
-) -> Result<Response<Body>, ApiError> {
+pub async fn get_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let (req, deps) = (ctx.req, ctx.deps);
+    let raw_id = ctx.params.get("call_id").unwrap_or_default();
     let grant = authenticate(header(req, "authorization"), deps.store.as_ref()).await?;
     let not_found = || {
         ApiError::not_found(

@@ -1,4 +1,4 @@
-//! `POST /api/trigger-call` and `GET /api/calls/{call_id}`: a thin router over the shared core.
+//! Placing calls and reading their status (routes in [`ROUTES`]): a thin layer over the domain.
 //!
 //! `handle` takes every dependency explicitly, so the Lambda entry point, the local stack and
 //! the tests run exactly the same code.
@@ -11,14 +11,11 @@ pub mod trigger;
 use domain::clock::Clock;
 use domain::ports::provider::VoiceProvider;
 use domain::ports::store::Store;
-use domain::ApiError;
+use lambda_glue::route;
+use lambda_glue::router::{self, Params, Route, RouteFuture};
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The HTTP API routes this function serves, as `template.yaml` declares them (the template
-/// drift test compares the two).
-pub const ROUTES: &[&str] = &["POST /api/trigger-call", "GET /api/calls/{call_id}"];
 
 /// What the function needs, built once per cold start.
 #[derive(Clone)]
@@ -39,19 +36,28 @@ impl Deps {
     }
 }
 
+/// What a route handler gets: the request, the dependencies and the path parameters.
+pub struct Ctx<'a> {
+    pub req: &'a Request,
+    pub deps: &'a Deps,
+    pub params: Params,
+}
+
+pub type Handler = for<'a> fn(Ctx<'a>) -> RouteFuture<'a>;
+
+/// Every route of the function, as `template.yaml` declares them (the drift test compares).
+pub static ROUTES: &[Route<Handler>] = &[
+    route!(POST "/api/trigger-call" => trigger::trigger_call),
+    route!(GET "/api/calls/{call_id}" => calls::get_call),
+];
+
 pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
-    let path = req.uri().path().trim_end_matches('/').to_string();
-    let method = req.method().clone();
-    let result = match path.as_str() {
-        "/api/trigger-call" => match method {
-            http::Method::POST => trigger::trigger_call(&req, deps).await,
-            _ => Err(ApiError::MethodNotAllowed),
-        },
-        p if p.starts_with("/api/calls/") => match method {
-            http::Method::GET => calls::get_call(&req, &p["/api/calls/".len()..], deps).await,
-            _ => Err(ApiError::MethodNotAllowed),
-        },
-        _ => Err(ApiError::not_found("not_found", None, "no such route")),
-    };
-    lambda_glue::http::respond(result)
+    router::dispatch(ROUTES, &req, |handler, params| {
+        handler(Ctx {
+            req: &req,
+            deps,
+            params,
+        })
+    })
+    .await
 }

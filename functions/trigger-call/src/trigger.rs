@@ -3,7 +3,7 @@
 
 use crate::idempotency::{self, IdempotencyKey};
 use crate::request::{self, TriggerCall};
-use crate::Deps;
+use crate::{Ctx, Deps};
 use domain::auth::authenticate;
 use domain::model::{
     Agent, Call, CallStatus, Direction, IdempotencyRecord, KeyGrant, StoredResponse,
@@ -12,10 +12,11 @@ use domain::ports::provider::CreatePhoneCall;
 use domain::ports::store::CreateCallOutcome;
 use domain::ApiError;
 use lambda_glue::http::{header, json_body, json_object, raw_json_response};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use uuid::Uuid;
 
-pub async fn trigger_call(req: &Request, deps: &Deps) -> Result<Response<Body>, ApiError> {
+pub async fn trigger_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let (req, deps) = (ctx.req, ctx.deps);
     let grant = authenticate(header(req, "authorization"), deps.store.as_ref()).await?;
     let raw = json_body(req)?;
     let body = request::parse(&json_object(raw)?)?;

@@ -371,7 +371,7 @@ macro_rules! lambda_handler {
     }};
 }
 
-fn routes(table: &[(&str, &str)], handler: gateway::HttpHandler) -> Fallible<Vec<Route>> {
+fn routes(table: Vec<(&str, &str)>, handler: gateway::HttpHandler) -> Fallible<Vec<Route>> {
     table
         .iter()
         .map(|(m, p)| Route::new(m, p, handler.clone()).map_err(|e| e.to_string()))
@@ -393,7 +393,7 @@ fn trigger_call_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
         idempotency_wait: trigger_call::Deps::default_idempotency_wait(ctx.config.provider_timeout),
     });
     routes(
-        TRIGGER_CALL_ROUTES,
+        local_stack::stack::trigger_call_routes(),
         lambda_handler!(deps, trigger_call::handle),
     )
 }
@@ -412,12 +412,13 @@ fn settings_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
         webhook_client: ctx.webhook_client()?,
         key_cache: Arc::new(KeyCache::new()),
     });
-    Ok(
-        routes(SETTINGS_ROUTES, lambda_handler!(deps, settings::handle))?
-            .into_iter()
-            .map(Route::with_injected_claims)
-            .collect(),
-    )
+    Ok(routes(
+        local_stack::stack::settings_routes(),
+        lambda_handler!(deps, settings::handle),
+    )?
+    .into_iter()
+    .map(Route::with_injected_claims)
+    .collect())
 }
 
 /// The provider's end-of-call callback.
@@ -429,7 +430,7 @@ fn call_completed_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
         clock: ctx.clock.clone(),
     });
     routes(
-        CALL_COMPLETED_ROUTES,
+        local_stack::stack::call_completed_routes(),
         lambda_handler!(deps, call_completed::handle),
     )
 }

@@ -9,7 +9,7 @@ use integration_tests::Emulator;
 use lambda_http::{Body, Request, RequestExt, Response};
 use local_stack::gateway::{handler, Gateway, GatewayConfig, HttpHandler, Route};
 use local_stack::server::{Listener, Server};
-use local_stack::stack::TRIGGER_CALL_ROUTES;
+use local_stack::stack::trigger_call_routes;
 use outbound::RetellClient;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -91,7 +91,7 @@ async fn trigger_call_works_through_the_gateway() {
         let deps = deps.clone();
         async move { trigger_call::handle(req, &deps).await }
     });
-    let routes = TRIGGER_CALL_ROUTES
+    let routes = trigger_call_routes()
         .iter()
         .map(|(m, p)| Route::new(m, p, h.clone()).expect("route"))
         .collect();

@@ -2,4 +2,5 @@
 //! (`http`), and JSON logs (`telemetry`).
 
 pub mod http;
+pub mod router;
 pub mod telemetry;
