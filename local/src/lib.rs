@@ -1,9 +1,8 @@
 //! The local stack behind `make run`, in reusable parts: an API Gateway stand-in that calls
 //! the functions' `handle` exactly as Lambda would, an SQS poller standing in for the event
-//! source mapping, a simulated voice provider, a webhook receiver, the emulator's resources,
-//! and the operator tasks of `bvai-admin`. See docs/local-stack.md.
+//! source mapping, a simulated voice provider, a webhook receiver and the emulator's resources.
+//! See docs/local-stack.md. (The operator CLI `bvai-admin` is its own crate, `admin/`.)
 
-pub mod admin;
 pub mod gateway;
 pub mod moto;
 pub mod poller;

@@ -8,7 +8,11 @@ pub mod callback;
 pub mod complete;
 pub mod resolve;
 
-use domain::clock::Clock;
+use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};
+use aws_config::SdkConfig;
+use domain::clock::{Clock, SystemClock};
+use domain::config::{self, Env};
+use domain::error::StartupError;
 use domain::ports::queue::EventQueue;
 use domain::ports::secrets::ProviderSecret;
 use domain::ports::store::Store;
@@ -25,6 +29,30 @@ pub struct Deps {
     /// The provider's API key signs its callbacks (`x-retell-signature`).
     pub provider_secret: ProviderSecret,
     pub clock: Arc<dyn Clock>,
+}
+
+impl Deps {
+    /// The composition root: the real adapters, built once per cold start from the SDK
+    /// configuration and the environment (`main.rs`, the local stack and the bench).
+    pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
+        let provider_secret = ProviderSecret::load(
+            &SecretsManager::from_sdk(sdk),
+            &env.required(config::PROVIDER_SECRET_NAME)?,
+        )
+        .await?;
+        Ok(Deps {
+            store: Arc::new(DynamoStore::from_sdk(
+                sdk,
+                env.required(config::TABLE_NAME)?,
+            )),
+            queue: Arc::new(SqsQueue::from_sdk(
+                sdk,
+                env.required(config::EVENTS_QUEUE_URL)?,
+            )),
+            provider_secret,
+            clock: Arc::new(SystemClock),
+        })
+    }
 }
 
 /// What a route handler gets: the request, the dependencies and the path parameters.

@@ -18,9 +18,12 @@ pub mod router;
 pub mod test_send;
 pub mod update;
 
-use domain::clock::Clock;
+use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};
+use aws_config::SdkConfig;
+use domain::clock::{Clock, SystemClock};
 use domain::config;
-use domain::error::ConfigError;
+use domain::config::Env;
+use domain::error::StartupError;
 use domain::ports::queue::EventQueue;
 use domain::ports::secrets::SecretStore;
 use domain::ports::store::Store;
@@ -51,28 +54,42 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// Deps with the configurable names and the local-development flag read from the
-    /// environment (defaults: `domain::config::DEFAULT_*`, flag off).
-    pub fn from_env(
-        store: Arc<dyn Store>,
-        secrets: Arc<dyn SecretStore>,
-        clock: Arc<dyn Clock>,
-        queue: Arc<dyn EventQueue>,
-    ) -> Result<Deps, ConfigError> {
-        let allow_insecure_local = config::flag(config::WEBHOOK_ALLOW_INSECURE_LOCAL);
-        let timeout = config::millis(config::WEBHOOK_TIMEOUT_MS, DEFAULT_TIMEOUT)?;
+    /// The composition root: the real adapters, built once per cold start from the SDK
+    /// configuration and the environment (`main.rs`, the local stack and the bench).
+    /// Configurable names default to `domain::config::DEFAULT_*`; the local-development flag
+    /// is off unless set.
+    pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
+        let allow_insecure_local = env.flag(config::WEBHOOK_ALLOW_INSECURE_LOCAL);
+        let timeout = env.millis(config::WEBHOOK_TIMEOUT_MS, DEFAULT_TIMEOUT)?;
+        if allow_insecure_local {
+            tracing::warn!(
+                "WEBHOOK_ALLOW_INSECURE_LOCAL is set: http and loopback webhook URLs are accepted (local development only)"
+            );
+        }
         Ok(Deps {
-            store,
-            secrets,
-            clock,
-            secret_prefix: config::optional(config::API_KEY_SECRET_PREFIX)
+            store: Arc::new(DynamoStore::from_sdk(
+                sdk,
+                env.required(config::TABLE_NAME)?,
+            )),
+            secrets: Arc::new(SecretsManager::from_sdk(sdk)),
+            clock: Arc::new(SystemClock),
+            secret_prefix: env
+                .optional(config::API_KEY_SECRET_PREFIX)
                 .unwrap_or_else(|| config::DEFAULT_API_KEY_SECRET_PREFIX.to_string()),
-            account_claim: config::optional(config::ACCOUNT_ID_CLAIM)
+            account_claim: env
+                .optional(config::ACCOUNT_ID_CLAIM)
                 .unwrap_or_else(|| config::DEFAULT_ACCOUNT_ID_CLAIM.to_string()),
             allow_insecure_local,
-            queue,
-            webhook_client: WebhookClient::new(timeout, allow_insecure_local)
-                .map_err(|e| ConfigError(format!("webhook client: {e}")))?,
+            queue: Arc::new(SqsQueue::from_sdk(
+                sdk,
+                env.required(config::EVENTS_QUEUE_URL)?,
+            )),
+            webhook_client: WebhookClient::new(timeout, allow_insecure_local).map_err(|e| {
+                StartupError::Client {
+                    what: "webhook",
+                    reason: e.to_string(),
+                }
+            })?,
             key_cache: Arc::new(KeyCache::new()),
         })
     }

@@ -8,12 +8,18 @@ pub mod idempotency;
 pub mod request;
 pub mod trigger;
 
-use domain::clock::Clock;
+use aws_adapters::{DynamoStore, SecretsManager};
+use aws_config::SdkConfig;
+use domain::clock::{Clock, SystemClock};
+use domain::config::{self, Env};
+use domain::error::StartupError;
 use domain::ports::provider::VoiceProvider;
+use domain::ports::secrets::ProviderSecret;
 use domain::ports::store::Store;
 use lambda_glue::route;
 use lambda_glue::router::{self, Params, Route, RouteFuture};
 use lambda_http::{Body, Request, Response};
+use outbound::RetellClient;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,10 +35,36 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// Default wait: longer than the provider timeout, so a concurrent duplicate normally gets
-    /// the first request's answer.
-    pub fn default_idempotency_wait(provider_timeout: Duration) -> Duration {
-        provider_timeout + Duration::from_secs(2)
+    /// The composition root: the real adapters, built once per cold start from the SDK
+    /// configuration and the environment (`main.rs`, the local stack and the bench).
+    pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
+        let timeout = env.millis(
+            config::PROVIDER_TIMEOUT_MS,
+            config::DEFAULT_PROVIDER_TIMEOUT,
+        )?;
+        let secret = ProviderSecret::load(
+            &SecretsManager::from_sdk(sdk),
+            &env.required(config::PROVIDER_SECRET_NAME)?,
+        )
+        .await?;
+        let provider = RetellClient::new(
+            &env.required(config::PROVIDER_BASE_URL)?,
+            secret.api_key,
+            timeout,
+        )
+        .map_err(|e| StartupError::Client {
+            what: "voice provider",
+            reason: e.to_string(),
+        })?;
+        Ok(Deps {
+            store: Arc::new(DynamoStore::from_sdk(
+                sdk,
+                env.required(config::TABLE_NAME)?,
+            )),
+            provider: Arc::new(provider),
+            clock: Arc::new(SystemClock),
+            idempotency_wait: config::idempotency_wait(timeout),
+        })
     }
 }
 
@@ -45,9 +77,12 @@ pub struct Ctx<'a> {
 
 pub type Handler = for<'a> fn(Ctx<'a>) -> RouteFuture<'a>;
 
+/// The customers' entry point (also printed by `make run`'s banner).
+pub const TRIGGER_CALL: &str = "/api/trigger-call";
+
 /// Every route of the function, as `template.yaml` declares them (the drift test compares).
 pub static ROUTES: &[Route<Handler>] = &[
-    route!(POST "/api/trigger-call" => trigger::trigger_call),
+    route!(POST TRIGGER_CALL => trigger::trigger_call),
     route!(GET "/api/calls/{call_id}" => calls::get_call),
 ];
 

@@ -13,15 +13,19 @@ pub mod outcome;
 pub mod prepare;
 pub mod send;
 
+use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};
+use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use domain::clock::Clock;
+use domain::clock::{Clock, SystemClock};
+use domain::config::{self, Env};
+use domain::error::StartupError;
 use domain::ports::queue::EventQueue;
 use domain::ports::secrets::SecretStore;
 use domain::ports::store::Store;
-use domain::webhook::schedule::RetrySchedule;
+use domain::webhook::schedule::{self, RetrySchedule};
 use domain::webhook::signing_key::KeyCache;
 use futures::future::join_all;
-use outbound::webhook_client::WebhookClient;
+use outbound::webhook_client::{WebhookClient, DEFAULT_TIMEOUT};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +41,42 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     /// How long a claimed attempt is reserved for its sender (more than the HTTP timeout).
     pub claim_lease: Duration,
+}
+
+impl Deps {
+    /// The composition root: the real adapters, built once per cold start from the SDK
+    /// configuration and the environment (`main.rs`, the local stack and the bench).
+    pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
+        let timeout = env.millis(config::WEBHOOK_TIMEOUT_MS, DEFAULT_TIMEOUT)?;
+        let allow_insecure_local = env.flag(config::WEBHOOK_ALLOW_INSECURE_LOCAL);
+        let delays = env
+            .optional(config::WEBHOOK_RETRY_DELAYS)
+            .unwrap_or_else(|| schedule::DEFAULT_DELAYS.to_string());
+        Ok(Deps {
+            store: Arc::new(DynamoStore::from_sdk(
+                sdk,
+                env.required(config::TABLE_NAME)?,
+            )),
+            secrets: Arc::new(SecretsManager::from_sdk(sdk)),
+            key_cache: KeyCache::new(),
+            secret_prefix: env
+                .optional(config::API_KEY_SECRET_PREFIX)
+                .unwrap_or_else(|| config::DEFAULT_API_KEY_SECRET_PREFIX.to_string()),
+            queue: Arc::new(SqsQueue::from_sdk(
+                sdk,
+                env.required(config::EVENTS_QUEUE_URL)?,
+            )),
+            client: WebhookClient::new(timeout, allow_insecure_local).map_err(|e| {
+                StartupError::Client {
+                    what: "webhook",
+                    reason: e.to_string(),
+                }
+            })?,
+            schedule: RetrySchedule::parse(&delays)?,
+            clock: Arc::new(SystemClock),
+            claim_lease: config::claim_lease(timeout),
+        })
+    }
 }
 
 /// Transient failures: the message is returned to the queue and retried by SQS.

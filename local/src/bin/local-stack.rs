@@ -13,15 +13,11 @@
 
 use aws_adapters::DynamoStore;
 use aws_adapters::SecretsManager;
-use aws_adapters::SqsQueue;
 use aws_config::SdkConfig;
+use bvai_admin::{Admin, AdminError};
 use domain::clock::{Clock, SystemClock};
-use domain::config;
-use domain::ports::queue::EventQueue;
+use domain::config::{self, Env};
 use domain::ports::store::AccountStore;
-use domain::webhook::schedule::RetrySchedule;
-use domain::webhook::signing_key::KeyCache;
-use local_stack::admin::{Admin, AdminError};
 use local_stack::gateway::{self, Gateway, GatewayConfig, Route};
 use local_stack::moto::{self, Moto};
 use local_stack::poller::{sqs_handler, Poller, PollerConfig, SqsHandler};
@@ -30,8 +26,6 @@ use local_stack::receiver::{Receiver, ReceiverConfig};
 use local_stack::resources::{self, ResourceNames, Resources};
 use local_stack::server::Listener;
 use local_stack::stack::*;
-use outbound::webhook_client::WebhookClient;
-use outbound::RetellClient;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,6 +103,26 @@ fn prepare_environment(moto_port: u16) {
     }
 }
 
+/// The environment the functions read, as the template sets it, with the local values. The
+/// names and the local-development flag are in the process environment already
+/// (`prepare_environment`); what is only known once the stack runs is laid over it here.
+fn function_env(config: &StackConfig, resources: &Resources, provider_url: &str) -> Env {
+    let millis = |d: Duration| d.as_millis().to_string();
+    let delays = config
+        .webhook_retry_delays
+        .iter()
+        .map(|d| format!("{}ms", d.as_millis()))
+        .collect::<Vec<_>>()
+        .join(",");
+    Env::process()
+        .with(config::TABLE_NAME, resources.table.clone())
+        .with(config::EVENTS_QUEUE_URL, resources.queue_url.clone())
+        .with(config::PROVIDER_BASE_URL, provider_url)
+        .with(config::PROVIDER_TIMEOUT_MS, millis(config.provider_timeout))
+        .with(config::WEBHOOK_TIMEOUT_MS, millis(config.webhook_timeout))
+        .with(config::WEBHOOK_RETRY_DELAYS, delays)
+}
+
 async fn bind(port: u16, var: &str) -> Fallible<Listener> {
     Listener::bind(port).await.map_err(|e| {
         format!("cannot listen on 127.0.0.1:{port} ({var}): {e}; set {var} to another port, or 0 for any free port")
@@ -139,16 +153,12 @@ async fn run(config: StackConfig, moto_port: u16) -> Fallible<()> {
     result
 }
 
-/// What every function's `Deps` is built from: one store, secrets client, clock, queue and
-/// provider secret shared by all of them, as in one AWS account.
+/// What every function's `Deps` is built from, as in one AWS account: the SDK configuration
+/// and the environment the template would give each function, here with the local stack's
+/// names, URLs and timings laid over the process environment.
 struct Ctx {
     sdk: SdkConfig,
-    store: Arc<DynamoStore>,
-    secrets: Arc<SecretsManager>,
-    clock: Arc<dyn Clock>,
-    resources: Resources,
-    config: StackConfig,
-    provider_url: String,
+    env: Env,
 }
 
 async fn serve(
@@ -205,18 +215,13 @@ async fn serve(
 
     let ctx = Ctx {
         sdk: sdk.clone(),
-        store,
-        secrets,
-        clock,
-        resources: resources.clone(),
-        config: config.clone(),
-        provider_url: provider_url.clone(),
+        env: function_env(&config, &resources, &provider_url),
     };
 
     // The gateway with every function's routes.
-    let mut routes = trigger_call_routes(&ctx)?;
-    routes.extend(settings_routes(&ctx)?);
-    routes.extend(call_completed_routes(&ctx)?);
+    let mut routes = trigger_call_routes(&ctx).await?;
+    routes.extend(settings_routes(&ctx).await?);
+    routes.extend(call_completed_routes(&ctx).await?);
     let mut local_claims = serde_json::Map::new();
     local_claims.insert(DEMO_ACCOUNT_CLAIM.into(), DEMO_ACCOUNT_ID.into());
     let gateway = Gateway::new(
@@ -237,7 +242,7 @@ async fn serve(
         aws_sdk_sqs::Client::new(&sdk),
         &resources.queue_url,
         PollerConfig::default(),
-        delivery_handler(&ctx)?,
+        delivery_handler(&ctx).await?,
     )
     .await
     .map_err(|e| e.to_string())?;
@@ -378,20 +383,13 @@ fn routes(table: Vec<(&str, &str)>, handler: gateway::HttpHandler) -> Fallible<V
         .collect()
 }
 
-/// `POST /api/trigger-call`, `GET /api/calls/{call_id}`: trigger-call, as in its main.rs.
-fn trigger_call_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
-    let provider = RetellClient::new(
-        &ctx.provider_url,
-        ctx.resources.provider_secret.api_key.clone(),
-        ctx.config.provider_timeout,
-    )
-    .map_err(|e| format!("provider client: {e}"))?;
-    let deps = Arc::new(trigger_call::Deps {
-        store: ctx.store.clone(),
-        provider: Arc::new(provider),
-        clock: ctx.clock.clone(),
-        idempotency_wait: trigger_call::Deps::default_idempotency_wait(ctx.config.provider_timeout),
-    });
+/// trigger-call's routes, its dependencies built as in its `main.rs`.
+async fn trigger_call_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
+    let deps = Arc::new(
+        trigger_call::Deps::from_env(&ctx.sdk, &ctx.env)
+            .await
+            .map_err(|e| format!("trigger-call: {e}"))?,
+    );
     routes(
         local_stack::stack::trigger_call_routes(),
         lambda_handler!(deps, trigger_call::handle),
@@ -400,18 +398,12 @@ fn trigger_call_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
 
 /// The settings API. LOCAL ONLY: the gateway injects the demo account's claims where API
 /// Gateway's JWT authorizer would put the dashboard session's.
-fn settings_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
-    let deps = Arc::new(settings::Deps {
-        store: ctx.store.clone(),
-        secrets: ctx.secrets.clone(),
-        clock: ctx.clock.clone(),
-        secret_prefix: LOCAL_API_KEY_SECRET_PREFIX.to_string(),
-        account_claim: DEMO_ACCOUNT_CLAIM.to_string(),
-        allow_insecure_local: true,
-        queue: ctx.queue(),
-        webhook_client: ctx.webhook_client()?,
-        key_cache: Arc::new(KeyCache::new()),
-    });
+async fn settings_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
+    let deps = Arc::new(
+        settings::Deps::from_env(&ctx.sdk, &ctx.env)
+            .await
+            .map_err(|e| format!("settings: {e}"))?,
+    );
     Ok(routes(
         local_stack::stack::settings_routes(),
         lambda_handler!(deps, settings::handle),
@@ -422,13 +414,12 @@ fn settings_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
 }
 
 /// The provider's end-of-call callback.
-fn call_completed_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
-    let deps = Arc::new(call_completed::Deps {
-        store: ctx.store.clone(),
-        queue: ctx.queue(),
-        provider_secret: ctx.resources.provider_secret.clone(),
-        clock: ctx.clock.clone(),
-    });
+async fn call_completed_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
+    let deps = Arc::new(
+        call_completed::Deps::from_env(&ctx.sdk, &ctx.env)
+            .await
+            .map_err(|e| format!("call-completed: {e}"))?,
+    );
     routes(
         local_stack::stack::call_completed_routes(),
         lambda_handler!(deps, call_completed::handle),
@@ -436,36 +427,16 @@ fn call_completed_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
 }
 
 /// Webhook delivery, fed by the poller exactly as Lambda's SQS event source would.
-fn delivery_handler(ctx: &Ctx) -> Fallible<SqsHandler> {
-    let deps = Arc::new(webhook_delivery::Deps {
-        store: ctx.store.clone(),
-        secrets: ctx.secrets.clone(),
-        key_cache: KeyCache::new(),
-        secret_prefix: LOCAL_API_KEY_SECRET_PREFIX.to_string(),
-        queue: ctx.queue(),
-        client: ctx.webhook_client()?,
-        schedule: RetrySchedule::new(ctx.config.webhook_retry_delays.clone()),
-        clock: ctx.clock.clone(),
-        claim_lease: ctx.config.webhook_timeout + Duration::from_secs(60),
-    });
+async fn delivery_handler(ctx: &Ctx) -> Fallible<SqsHandler> {
+    let deps = Arc::new(
+        webhook_delivery::Deps::from_env(&ctx.sdk, &ctx.env)
+            .await
+            .map_err(|e| format!("webhook-delivery: {e}"))?,
+    );
     Ok(sqs_handler(move |event| {
         let deps = deps.clone();
         async move { webhook_delivery::handle(event, &deps).await }
     }))
-}
-
-impl Ctx {
-    fn queue(&self) -> Arc<dyn EventQueue> {
-        Arc::new(SqsQueue::new(
-            aws_sdk_sqs::Client::new(&self.sdk),
-            self.resources.queue_url.clone(),
-        ))
-    }
-
-    /// LOCAL ONLY: http and loopback receivers allowed (the demo receiver is on 127.0.0.1).
-    fn webhook_client(&self) -> Fallible<WebhookClient> {
-        WebhookClient::new(self.config.webhook_timeout, true).map_err(|e| e.to_string())
-    }
 }
 
 struct Banner<'a> {
@@ -520,8 +491,10 @@ fn print_banner(b: &Banner) {
     println!();
     println!("  Place a call:");
     println!(
-        "    curl -sS -X POST {}/api/trigger-call -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"phone\": \"+15551234567\", \"name\": \"Jane Smith\", \"metadata\": {{\"source\": \"make-run\"}}}}'",
-        b.api_url, b.api_key
+        "    curl -sS -X POST {}{} -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"phone\": \"+15551234567\", \"name\": \"Jane Smith\", \"metadata\": {{\"source\": \"make-run\"}}}}'",
+        b.api_url,
+        trigger_call::TRIGGER_CALL,
+        b.api_key
     );
     println!();
     println!("  Then watch this log: the simulated provider calls back (call_started, call_ended,");

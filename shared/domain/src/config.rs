@@ -21,19 +21,71 @@ pub const DEFAULT_API_KEY_SECRET_PREFIX: &str = "buildvoiceai/api-key/";
 /// The JWT claim holding the dashboard user's account id (Cognito custom attribute).
 pub const DEFAULT_ACCOUNT_ID_CLAIM: &str = "custom:account_id";
 
-pub fn required(name: &str) -> Result<String, ConfigError> {
-    std::env::var(name)
-        .ok()
+/// How long a claimed delivery attempt stays reserved for its sender: the webhook timeout
+/// plus a margin for signing, logging and scheduling around the POST. Derived here, once.
+pub fn claim_lease(webhook_timeout: Duration) -> Duration {
+    webhook_timeout + Duration::from_secs(60)
+}
+
+/// How long a request whose Idempotency-Key is held by a running request waits for that
+/// request's answer before giving up with 409: longer than the provider timeout, so a
+/// concurrent duplicate normally gets the first request's answer. Derived here, once.
+pub fn idempotency_wait(provider_timeout: Duration) -> Duration {
+    provider_timeout + Duration::from_secs(2)
+}
+
+/// Where settings come from: the process environment (Lambda), optionally overlaid with values
+/// of the caller's (the local stack sets its own ports and names without touching the
+/// process environment). Empty values count as unset.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    overrides: std::collections::BTreeMap<String, String>,
+}
+
+impl Env {
+    /// The process environment as it is.
+    pub fn process() -> Env {
+        Env::default()
+    }
+
+    /// This environment with `name` set to `value` (wins over the process environment).
+    pub fn with(mut self, name: &str, value: impl Into<String>) -> Env {
+        self.overrides.insert(name.to_string(), value.into());
+        self
+    }
+
+    pub fn optional(&self, name: &str) -> Option<String> {
+        match self.overrides.get(name) {
+            Some(v) => Some(v.clone()),
+            None => std::env::var(name).ok(),
+        }
         .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| ConfigError(format!("environment variable {name} is required")))
+    }
+
+    pub fn required(&self, name: &str) -> Result<String, ConfigError> {
+        self.optional(name)
+            .ok_or_else(|| ConfigError(format!("environment variable {name} is required")))
+    }
+
+    pub fn millis(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        millis_from(name, self.optional(name), default)
+    }
+
+    /// `1`, `true`, `yes` or `on` (any case).
+    pub fn flag(&self, name: &str) -> bool {
+        matches!(
+            self.optional(name)
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref(),
+            Some("1" | "true" | "yes" | "on")
+        )
+    }
 }
 
+/// One variable of the process environment (empty counts as unset).
 pub fn optional(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-pub fn millis(name: &str, default: Duration) -> Result<Duration, ConfigError> {
-    millis_from(name, optional(name), default)
+    Env::process().optional(name)
 }
 
 /// A millisecond setting from any source (`value` is what the source has for `name`).
@@ -54,16 +106,6 @@ pub fn millis_from(
                 ))
             }),
     }
-}
-
-pub fn flag(name: &str) -> bool {
-    matches!(
-        optional(name)
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref(),
-        Some("1" | "true" | "yes" | "on")
-    )
 }
 
 /// Parses `500ms`, `30s`, `5m`, `2h` (a bare number is seconds).

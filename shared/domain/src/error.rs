@@ -238,3 +238,15 @@ impl From<QueueError> for ApiError {
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
+
+/// Why a function could not start: its configuration, a secret it needs at cold start, or a
+/// client it could not build.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("reading a secret at start: {0}")]
+    Secret(#[from] SecretError),
+    #[error("building the {what} client: {reason}")]
+    Client { what: &'static str, reason: String },
+}

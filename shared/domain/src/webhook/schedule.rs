@@ -1,7 +1,7 @@
 //! The retry schedule: attempt 1 at once, attempt k+1 `delays[k-1]` after attempt k failed,
 //! then the event is dropped. Default `30s,5m,30m` (the spec's Retry Policy).
 
-use crate::config::{parse_durations, WEBHOOK_RETRY_DELAYS};
+use crate::config::{parse_durations, Env, WEBHOOK_RETRY_DELAYS};
 use crate::error::ConfigError;
 use std::time::Duration;
 
@@ -22,9 +22,9 @@ impl RetrySchedule {
     }
 
     /// From `WEBHOOK_RETRY_DELAYS`, or the default.
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         RetrySchedule::parse(
-            &crate::config::optional(WEBHOOK_RETRY_DELAYS)
+            &env.optional(WEBHOOK_RETRY_DELAYS)
                 .unwrap_or_else(|| DEFAULT_DELAYS.to_string()),
         )
     }

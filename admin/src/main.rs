@@ -2,10 +2,10 @@
 //! default configuration; set `AWS_ENDPOINT_URL` for the emulator). Prints JSON (or the key)
 //! on stdout; errors are one line on stderr with exit status 1.
 
+use bvai_admin::{self as admin, AdminError};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use domain::config;
 use domain::model::Plan;
-use local_stack::admin::{self, AdminError};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -205,7 +205,7 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             clear,
         } => {
             let url = if clear { None } else { url };
-            let allow_insecure = config::flag(config::WEBHOOK_ALLOW_INSECURE_LOCAL);
+            let allow_insecure = config::Env::process().flag(config::WEBHOOK_ALLOW_INSECURE_LOCAL);
             let account = admin
                 .set_webhook_url(&account, url.as_deref(), allow_insecure)
                 .await?;

@@ -1,4 +1,5 @@
-//! Operator tasks behind `bvai-admin` (and the local stack's seeding): accounts, agents,
+//! `bvai-admin`, the operator CLI that runs against AWS (and the emulator): its tasks, also
+//! used by the local stack's seeding: accounts, agents,
 //! calling windows, webhook URLs, key generation, the table. Everything goes through the
 //! shared store and `key_rotation`, so there is exactly one implementation of each write.
 //!
@@ -315,10 +316,8 @@ fn validate_webhook_url(raw: &str, allow_insecure_local: bool) -> Result<String,
 pub async fn from_environment(table: &str, secret_prefix: &str) -> Admin {
     let sdk = aws_adapters::sdk_config().await;
     Admin::new(
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
-        Arc::new(aws_adapters::SecretsManager::new(
-            aws_sdk_secretsmanager::Client::new(&sdk),
-        )),
+        DynamoStore::from_sdk(&sdk, table),
+        Arc::new(aws_adapters::SecretsManager::from_sdk(&sdk)),
         secret_prefix,
         Arc::new(domain::clock::SystemClock),
     )

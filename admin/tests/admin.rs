@@ -1,13 +1,15 @@
 //! Operator tasks against the emulator: the library functions, and the `bvai-admin` binary
 //! run as a process (its output, exit codes and one-line errors).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use aws_adapters::DynamoStore;
+use bvai_admin::{parse_calling_window, Admin, AdminError};
 use domain::model::Plan;
 use domain::ports::secrets::SecretStore;
 use domain::ports::store::AccountStore;
 use integration_tests::fixtures::secret_prefix;
 use integration_tests::Emulator;
-use local_stack::admin::{parse_calling_window, Admin, AdminError};
 use serde_json::Value;
 use std::process::{Command, Output};
 use std::sync::Arc;
