@@ -1,0 +1,1 @@
+//! Port contracts (filled in below).
