@@ -63,7 +63,7 @@ impl State {
     /// The queued call, for the updates conditioned on `#status = :queued`.
     fn queued_call(&mut self, call_id: Uuid) -> Option<&mut Call> {
         match self.calls.get_mut(&call_id) {
-            Some(CallItem::Full(c)) if c.status == CallStatus::Queued => Some(c),
+            Some(CallItem::Full(c)) if c.status == CallStatus::Queued => Some(c.as_mut()),
             _ => None,
         }
     }
@@ -71,7 +71,7 @@ impl State {
     /// The call if it may move forward to `to`: `#status IN (every status ranked below)`.
     fn forward_call(&mut self, call_id: Uuid, to: CallStatus) -> Option<&mut Call> {
         match self.calls.get_mut(&call_id) {
-            Some(CallItem::Full(c)) if c.status.rank() < to.rank() => Some(c),
+            Some(CallItem::Full(c)) if c.status.rank() < to.rank() => Some(c.as_mut()),
             _ => None,
         }
     }
@@ -116,7 +116,7 @@ impl CallStore for MemoryStore {
             if call_taken {
                 return Err(condition_failed());
             }
-            s.calls.insert(call.id, CallItem::Full(stored_call(call)));
+            s.calls.insert(call.id, CallItem::Full(Box::new(stored_call(call))));
             return Ok(CreateCallOutcome::Created);
         };
         let key = idempotency_key(&rec.account_id, &rec.key);
@@ -138,7 +138,7 @@ impl CallStore for MemoryStore {
         let mut rec = rec.clone();
         rec.expires_at = secs(rec.expires_at);
         s.idempotency.insert(key, IdempotencyItem::Record(rec));
-        s.calls.insert(call.id, CallItem::Full(stored_call(call)));
+        s.calls.insert(call.id, CallItem::Full(Box::new(stored_call(call))));
         Ok(CreateCallOutcome::Created)
     }
 
@@ -203,7 +203,7 @@ impl CallStore for MemoryStore {
     async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError> {
         match self.state().calls.get(&id) {
             None => Ok(None),
-            Some(CallItem::Full(c)) => Ok(Some(c.clone())),
+            Some(CallItem::Full(c)) => Ok(Some(c.as_ref().clone())),
             Some(CallItem::Fragment) => Err(call_fragment(id)),
         }
     }
@@ -291,7 +291,7 @@ impl CallStore for MemoryStore {
         }
         s.provider_calls
             .insert(provider_call_id.to_string(), call.id);
-        s.calls.insert(call.id, CallItem::Full(stored_call(call)));
+        s.calls.insert(call.id, CallItem::Full(Box::new(stored_call(call))));
         Ok(call.id)
     }
 }

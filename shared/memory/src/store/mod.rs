@@ -75,7 +75,7 @@ struct State {
 /// A call item as the table may hold it.
 #[derive(Debug, Clone)]
 enum CallItem {
-    Full(Call),
+    Full(Box<Call>),
     /// What `mark_call_dialing`'s unconditional fallback update leaves when no call item
     /// existed: the key and `provider_call_id` only. The adapter cannot read it back.
     Fragment,
