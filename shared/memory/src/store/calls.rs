@@ -116,7 +116,8 @@ impl CallStore for MemoryStore {
             if call_taken {
                 return Err(condition_failed());
             }
-            s.calls.insert(call.id, CallItem::Full(Box::new(stored_call(call))));
+            s.calls
+                .insert(call.id, CallItem::Full(Box::new(stored_call(call))));
             return Ok(CreateCallOutcome::Created);
         };
         let key = idempotency_key(&rec.account_id, &rec.key);
@@ -138,7 +139,8 @@ impl CallStore for MemoryStore {
         let mut rec = rec.clone();
         rec.expires_at = secs(rec.expires_at);
         s.idempotency.insert(key, IdempotencyItem::Record(rec));
-        s.calls.insert(call.id, CallItem::Full(Box::new(stored_call(call))));
+        s.calls
+            .insert(call.id, CallItem::Full(Box::new(stored_call(call))));
         Ok(CreateCallOutcome::Created)
     }
 
@@ -291,7 +293,8 @@ impl CallStore for MemoryStore {
         }
         s.provider_calls
             .insert(provider_call_id.to_string(), call.id);
-        s.calls.insert(call.id, CallItem::Full(Box::new(stored_call(call))));
+        s.calls
+            .insert(call.id, CallItem::Full(Box::new(stored_call(call))));
         Ok(call.id)
     }
 }

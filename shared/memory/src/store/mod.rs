@@ -121,3 +121,6 @@ fn cancelled(reasons: &[&str]) -> domain::StoreError {
 fn condition_failed() -> domain::StoreError {
     domain::StoreError::Conflict("The conditional request failed".into())
 }
+
+#[cfg(test)]
+mod tests;
