@@ -576,3 +576,221 @@ impl VoiceProvider for FaultyProvider {
         through_plan!(self.create_phone_call(req))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FixedClock, MemoryQueue, MemorySecrets, MemoryStore, ScriptedProvider};
+    use chrono::TimeZone;
+    use domain::ports::store::deliveries::DeliveryQuery;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 6, 15, 14, 30, 0).unwrap()
+    }
+
+    fn store(plan: &FaultPlan) -> (Arc<MemoryStore>, FaultyStore) {
+        let inner = Arc::new(MemoryStore::new());
+        (inner.clone(), FaultyStore::new(inner, plan.clone()))
+    }
+
+    fn row(account: &str) -> DeliveryAttempt {
+        DeliveryAttempt {
+            account_id: account.into(),
+            event_id: Uuid::new_v4(),
+            call_id: Uuid::new_v4(),
+            attempt: 1,
+            attempted_at: t0(),
+            url: None,
+            outcome: DeliveryOutcome::Delivered,
+            http_status: Some(200),
+            duration_ms: 5,
+            error_class: None,
+            response_excerpt: None,
+            next_attempt_at: None,
+        }
+    }
+
+    async fn rows(store: &dyn Store) -> usize {
+        let q = DeliveryQuery {
+            outcome: None,
+            limit: 100,
+            after: None,
+        };
+        store
+            .deliveries("acct", &q, t0())
+            .await
+            .unwrap()
+            .attempts
+            .len()
+    }
+
+    #[tokio::test]
+    async fn without_faults_the_wrapper_passes_the_contracts_and_counts() {
+        let plan = FaultPlan::new();
+        let (_, faulty) = store(&plan);
+        crate::contract::store(&faulty, t0()).await.unwrap();
+        assert!(plan.calls("create_call") > 5);
+        assert_eq!(plan.calls("key_grant"), 5);
+        let secrets = FaultySecrets::new(Arc::new(MemorySecrets::new()), plan.clone());
+        crate::contract::secrets(&secrets).await.unwrap();
+        assert!(plan.calls("put_version") > 3);
+    }
+
+    #[tokio::test]
+    async fn the_nth_call_fails_without_effect() {
+        let plan = FaultPlan::new();
+        let (inner, faulty) = store(&plan);
+        plan.fail_nth("record_attempt", 2);
+        faulty.record_attempt(&row("acct")).await.unwrap();
+        let second = faulty.record_attempt(&row("acct")).await;
+        assert!(
+            matches!(second, Err(StoreError::Backend(m)) if m.contains("record_attempt call 2"))
+        );
+        faulty.record_attempt(&row("acct")).await.unwrap();
+        assert_eq!(
+            rows(inner.as_ref()).await,
+            2,
+            "the failed write wrote nothing"
+        );
+        assert_eq!(plan.calls("record_attempt"), 3);
+    }
+
+    #[tokio::test]
+    async fn fail_next_is_used_once_per_call_and_fail_always_until_cleared() {
+        let plan = FaultPlan::new();
+        let clock = Arc::new(FixedClock::new(t0()));
+        let inner = Arc::new(MemoryQueue::new(clock));
+        let queue = FaultyQueue::new(inner.clone(), plan.clone());
+        let msg = DeliveryMessage::first(Uuid::new_v4(), "acct", Uuid::new_v4());
+        plan.fail_next("send").fail_next("send");
+        assert!(queue.send(&msg, Duration::ZERO).await.is_err());
+        assert!(queue.send(&msg, Duration::ZERO).await.is_err());
+        assert!(queue.send(&msg, Duration::ZERO).await.is_ok());
+        plan.fail_always("send");
+        for _ in 0..3 {
+            assert!(queue.send(&msg, Duration::ZERO).await.is_err());
+        }
+        plan.clear();
+        assert!(queue.send(&msg, Duration::ZERO).await.is_ok());
+        assert_eq!(plan.calls("send"), 7);
+        assert_eq!(
+            inner.sent_count(),
+            2,
+            "only the calls without a fault were sent"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failure_after_the_effect_keeps_the_effect() {
+        let plan = FaultPlan::new();
+        let (inner, faulty) = store(&plan);
+        plan.fail_after_effect("record_attempt", 1);
+        assert!(matches!(
+            faulty.record_attempt(&row("acct")).await,
+            Err(StoreError::Backend(_))
+        ));
+        assert_eq!(rows(inner.as_ref()).await, 1, "the write happened");
+
+        let event = Uuid::new_v4();
+        let lease = Duration::from_secs(60);
+        faulty
+            .claim_attempt(event, "original", 1, t0(), lease)
+            .await
+            .unwrap();
+        plan.fail_after_effect("finish_attempt", 1);
+        assert!(faulty
+            .finish_attempt(event, "original", 1, DeliveryOutcome::Delivered)
+            .await
+            .is_err());
+        let much_later = t0() + chrono::Duration::hours(1);
+        assert_eq!(
+            inner
+                .claim_attempt(event, "original", 1, much_later, lease)
+                .await
+                .unwrap(),
+            Claim::Taken,
+            "the attempt was finished although the caller saw an error"
+        );
+
+        let secrets_inner = Arc::new(MemorySecrets::new());
+        let secrets = FaultySecrets::new(secrets_inner.clone(), plan.clone());
+        plan.fail_after_effect("put_version", 1);
+        let id = "d".repeat(32);
+        assert!(secrets.put_version("s", "value", &id).await.is_err());
+        assert_eq!(secrets_inner.get_version("s", &id).await.unwrap(), "value");
+    }
+
+    #[tokio::test]
+    async fn the_provider_places_the_call_but_the_answer_is_lost() {
+        let plan = FaultPlan::new();
+        let inner = Arc::new(ScriptedProvider::new());
+        let provider = FaultyProvider::new(inner.clone(), plan.clone());
+        let req = CreatePhoneCall {
+            from_number: "+14155550100".into(),
+            to_number: "+14155550123".into(),
+            override_agent_id: "agent".into(),
+            metadata: serde_json::json!({}),
+            retell_llm_dynamic_variables: serde_json::Map::new(),
+        };
+        plan.fail_after_effect("create_phone_call", 1)
+            .fail_nth("create_phone_call", 2);
+        assert!(matches!(
+            provider.create_phone_call(&req).await,
+            Err(ProviderError::Timeout(INJECTED_TIMEOUT))
+        ));
+        assert_eq!(inner.request_count(), 1, "the call was placed");
+        assert!(matches!(
+            provider.create_phone_call(&req).await,
+            Err(ProviderError::Connect(_))
+        ));
+        assert_eq!(
+            inner.request_count(),
+            1,
+            "an unreachable provider placed nothing"
+        );
+        assert!(provider.create_phone_call(&req).await.is_ok());
+        assert_eq!(plan.calls("create_phone_call"), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delay_sleeps_in_tokio_time() {
+        let plan = FaultPlan::new();
+        let (_, faulty) = store(&plan);
+        plan.delay("call", 1, Duration::from_secs(30));
+        let start = tokio::time::Instant::now();
+        assert_eq!(faulty.call(Uuid::new_v4()).await.unwrap(), None);
+        assert_eq!(start.elapsed(), Duration::from_secs(30));
+        let start = tokio::time::Instant::now();
+        faulty.call(Uuid::new_v4()).await.unwrap();
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "only the first call was delayed"
+        );
+        // A delay shorter than the caller's timeout passes, a longer one times out.
+        plan.delay("call", 3, Duration::from_secs(5));
+        let within = tokio::time::timeout(Duration::from_secs(10), faulty.call(Uuid::new_v4()));
+        assert!(within.await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_call_never_completes_and_is_counted() {
+        let plan = FaultPlan::new();
+        let (inner, faulty) = store(&plan);
+        plan.hang("mark_call_dialing", 1);
+        let hung = tokio::time::timeout(
+            Duration::from_secs(3600),
+            faulty.mark_call_dialing(Uuid::new_v4(), "prov", t0(), None),
+        )
+        .await;
+        assert!(hung.is_err(), "timed out");
+        assert_eq!(plan.calls("mark_call_dialing"), 1);
+        assert_eq!(rows(inner.as_ref()).await, 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "is not a port method")]
+    fn a_misspelt_method_is_refused() {
+        FaultPlan::new().fail_next("finish_atempt");
+    }
+}

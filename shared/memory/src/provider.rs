@@ -78,3 +78,50 @@ impl VoiceProvider for ScriptedProvider {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn request(to: &str) -> CreatePhoneCall {
+        CreatePhoneCall {
+            from_number: "+14155550100".into(),
+            to_number: to.into(),
+            override_agent_id: "agent_1".into(),
+            metadata: serde_json::json!({}),
+            retell_llm_dynamic_variables: serde_json::Map::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_the_script_then_accepts_with_fresh_ids() {
+        let p = ScriptedProvider::new();
+        p.then_err(ProviderError::Timeout(Duration::from_secs(10)))
+            .then_err(ProviderError::Status {
+                status: 422,
+                excerpt: "bad number".into(),
+            })
+            .then_ok("call_fixed");
+        assert!(matches!(
+            p.create_phone_call(&request("+1")).await,
+            Err(ProviderError::Timeout(_))
+        ));
+        assert!(matches!(
+            p.create_phone_call(&request("+2")).await,
+            Err(ProviderError::Status { status: 422, .. })
+        ));
+        assert_eq!(
+            p.create_phone_call(&request("+3")).await.unwrap().call_id,
+            "call_fixed"
+        );
+        let a = p.create_phone_call(&request("+4")).await.unwrap();
+        let b = p.create_phone_call(&request("+5")).await.unwrap();
+        assert_ne!(a.call_id, b.call_id);
+        assert!(a.call_id.starts_with("call_"));
+        assert_eq!(p.request_count(), 5);
+        assert_eq!(p.remaining_script(), 0);
+        let to: Vec<_> = p.requests().into_iter().map(|r| r.to_number).collect();
+        assert_eq!(to, ["+1", "+2", "+3", "+4", "+5"]);
+    }
+}

@@ -134,3 +134,102 @@ impl EventQueue for MemoryQueue {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FixedClock;
+    use chrono::TimeZone;
+    use uuid::Uuid;
+
+    fn setup() -> (Arc<FixedClock>, MemoryQueue) {
+        let t0 = Utc.with_ymd_and_hms(2025, 6, 15, 14, 30, 0).unwrap();
+        let clock = Arc::new(FixedClock::new(t0));
+        let queue = MemoryQueue::new(clock.clone());
+        (clock, queue)
+    }
+
+    fn msg(attempt: u32) -> DeliveryMessage {
+        DeliveryMessage {
+            attempt,
+            ..DeliveryMessage::first(Uuid::new_v4(), "acct", Uuid::new_v4())
+        }
+    }
+
+    #[tokio::test]
+    async fn passes_the_queue_contract() {
+        let (_, queue) = setup();
+        crate::contract::queue(&queue).await.unwrap();
+        assert_eq!(queue.sent_count(), 3);
+    }
+
+    #[tokio::test]
+    async fn delayed_messages_are_due_only_once_the_clock_passes_their_delay() {
+        let (clock, queue) = setup();
+        let (now, later, soon) = (msg(1), msg(2), msg(3));
+        queue.send(&now, Duration::ZERO).await.unwrap();
+        queue.send(&later, Duration::from_secs(300)).await.unwrap();
+        // Sub-seconds round up, as `DelaySeconds` does.
+        queue
+            .send(&soon, Duration::from_millis(29_001))
+            .await
+            .unwrap();
+
+        assert_eq!(queue.take_due(), vec![now.clone()]);
+        assert!(queue.take_due().is_empty(), "a taken message is gone");
+        clock.advance(chrono::Duration::seconds(29));
+        assert!(queue.take_due().is_empty());
+        clock.advance(chrono::Duration::seconds(1));
+        assert_eq!(queue.take_due(), vec![soon.clone()]);
+        assert_eq!(
+            queue.next_due_at(),
+            Some(clock.now() + chrono::Duration::seconds(270))
+        );
+        clock.advance(chrono::Duration::seconds(270));
+        assert_eq!(queue.take_due(), vec![later.clone()]);
+        assert_eq!(queue.pending_count(), 0);
+        let sent: Vec<_> = queue.sent().into_iter().map(|m| m.message).collect();
+        assert_eq!(sent, vec![now, later, soon]);
+    }
+
+    #[tokio::test]
+    async fn delays_beyond_the_sqs_limit_are_capped_not_refused() {
+        let (clock, queue) = setup();
+        let m = msg(4);
+        queue.send(&m, Duration::from_secs(1800)).await.unwrap();
+        let sent = queue.sent();
+        assert_eq!(sent[0].delay_seconds, 900);
+        assert_eq!(sent[0].requested_delay, Duration::from_secs(1800));
+        clock.advance(chrono::Duration::seconds(900));
+        assert_eq!(
+            queue.take_due(),
+            vec![m],
+            "visible after 900 s, early for the caller"
+        );
+    }
+
+    #[tokio::test]
+    async fn due_messages_come_out_earliest_first() {
+        let (clock, queue) = setup();
+        let (a, b) = (msg(1), msg(2));
+        queue.send(&a, Duration::from_secs(20)).await.unwrap();
+        queue.send(&b, Duration::from_secs(10)).await.unwrap();
+        clock.advance(chrono::Duration::seconds(20));
+        assert_eq!(queue.take_due(), vec![b, a]);
+    }
+
+    #[tokio::test]
+    async fn a_message_above_the_sqs_size_limit_is_refused() {
+        let (_, queue) = setup();
+        let huge = DeliveryMessage::first(
+            Uuid::new_v4(),
+            "a".repeat(MAX_MESSAGE_BYTES),
+            Uuid::new_v4(),
+        );
+        assert!(matches!(
+            queue.send(&huge, Duration::ZERO).await,
+            Err(QueueError::Backend(_))
+        ));
+        assert_eq!(queue.sent_count(), 0);
+    }
+}

@@ -176,3 +176,65 @@ impl SecretStore for MemorySecrets {
         self.write(name, Some(&value), &uuid::Uuid::new_v4().to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passes_the_secrets_contract() {
+        crate::contract::secrets(&MemorySecrets::new())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn versions_and_current_follow_the_writes() {
+        let s = MemorySecrets::new();
+        s.insert("k", "one");
+        let first = s.current_version("k").unwrap();
+        assert_eq!(first.len(), 36, "put uses a UUID version id");
+        let v2 = "a".repeat(32);
+        s.put_version("k", "two", &v2).await.unwrap();
+        assert_eq!(s.versions("k"), vec![first.clone(), v2.clone()]);
+        s.make_current("k", &first).await.unwrap();
+        let versions = s.versions("k");
+        assert_eq!(versions.len(), 3, "make_current writes a new version");
+        assert_eq!(s.current_version("k").as_ref(), versions.last());
+        assert_eq!(s.get("k").await.unwrap(), "one");
+        assert_eq!(s.get_version("k", &first).await.unwrap(), "one");
+        assert!(s.versions("none").is_empty());
+    }
+
+    #[tokio::test]
+    async fn errors_are_the_adapters() {
+        let s = MemorySecrets::new();
+        assert!(matches!(s.get("x").await, Err(SecretError::NotFound(n)) if n == "x"));
+        let id = "b".repeat(64);
+        assert!(matches!(
+            s.get_version("x", &id).await,
+            Err(SecretError::NotFound(_))
+        ));
+        assert!(matches!(
+            s.get_version("x", "short").await,
+            Err(SecretError::Backend(_))
+        ));
+        assert!(matches!(
+            s.put_version("x", "v", &"c".repeat(65)).await,
+            Err(SecretError::Backend(_))
+        ));
+        assert!(
+            s.versions("x").is_empty(),
+            "a refused write creates nothing"
+        );
+        s.put_binary("x");
+        assert!(matches!(s.get("x").await, Err(SecretError::Malformed(n)) if n == "x"));
+        let binary = s.current_version("x").unwrap();
+        assert!(matches!(
+            s.get_version("x", &binary).await,
+            Err(SecretError::Malformed(_))
+        ));
+        s.put("x", "{}").await.unwrap();
+        assert_eq!(s.get("x").await.unwrap(), "{}");
+    }
+}
