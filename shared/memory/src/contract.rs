@@ -1,0 +1,986 @@
+//! Port contracts: the behaviour every adapter of a port must show, as functions over the
+//! port trait, so the same assertions run against the in-memory adapters (this crate's unit
+//! tests) and against DynamoDB, SQS and Secrets Manager on the local emulator (the
+//! integration tests call them with a `DynamoStore`, `SqsQueue` or `SecretsManager`).
+//!
+//! Each function writes under fresh random ids (accounts, calls, events, secret names), so it
+//! can run many times against one table and in parallel with other tests. `now` is the time
+//! the records are written at; pass the real time against a real table (TTL deletions work on
+//! real time there) and any time against memory. A broken promise is a
+//! [`ContractError::Violated`] naming it; an unexpected port error is returned as it came.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use domain::error::{QueueError, SecretError, StoreError};
+use domain::model::{
+    Account, Agent, ApiKeyInfo, Call, CallStatus, DeliveryAttempt, DeliveryOutcome, Direction,
+    EventRecord, IdempotencyRecord, Plan, StoredResponse,
+};
+use domain::ports::queue::{DeliveryMessage, EventQueue};
+use domain::ports::secrets::SecretStore;
+use domain::ports::store::attempts::ATTEMPT_TTL;
+use domain::ports::store::calls::{CallCompletion, CallProgress, CreateCallOutcome};
+use domain::ports::store::deliveries::{DeliveryCursor, DeliveryQuery};
+use domain::ports::store::events::{EVENT_TTL, PLAIN_PAYLOAD_MAX_BYTES};
+use domain::ports::store::{Claim, Store};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Why a contract failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    #[error("contract violated: {0}")]
+    Violated(String),
+    #[error("unexpected store error: {0}")]
+    Store(#[from] StoreError),
+    #[error("unexpected secrets error: {0}")]
+    Secret(#[from] SecretError),
+    #[error("unexpected queue error: {0}")]
+    Queue(#[from] QueueError),
+}
+
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(ContractError::Violated(format!($($fmt)+)));
+        }
+    };
+}
+
+/// `ensure!` that two values are equal, showing both.
+macro_rules! ensure_eq {
+    ($left:expr, $right:expr, $what:expr) => {
+        // A match keeps temporaries alive for the comparison, as `assert_eq!` does.
+        match (&$left, &$right) {
+            (l, r) => {
+                if l != r {
+                    return Err(ContractError::Violated(format!(
+                        "{}: got {:?}, expected {:?}",
+                        $what, l, r
+                    )));
+                }
+            }
+        }
+    };
+}
+
+fn is_conflict<T>(r: &Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::Conflict(_)))
+}
+
+fn not_found<T>(r: &Result<T, SecretError>) -> bool {
+    matches!(r, Err(SecretError::NotFound(_)))
+}
+
+fn backend<T>(r: &Result<T, SecretError>) -> bool {
+    matches!(r, Err(SecretError::Backend(_)))
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", Uuid::new_v4().simple())
+}
+
+fn key_info(hash: &str, at: DateTime<Utc>) -> ApiKeyInfo {
+    ApiKeyInfo {
+        hash: hash.to_string(),
+        prefix: "bvai_".into(),
+        last4: "abcd".into(),
+        created_at: at,
+    }
+}
+
+fn call(account_id: &str, at: DateTime<Utc>) -> Call {
+    Call::new(
+        Uuid::new_v4(),
+        account_id,
+        Uuid::new_v4(),
+        Direction::Outbound,
+        CallStatus::Queued,
+        "+14155550123",
+        at,
+    )
+}
+
+fn idempotency_record(call: &Call, key: &str, expires_at: DateTime<Utc>) -> IdempotencyRecord {
+    IdempotencyRecord {
+        account_id: call.account_id.clone(),
+        key: key.to_string(),
+        request_hash: "hash-1".into(),
+        call_id: call.id,
+        response: None,
+        // Whole seconds: the TTL attribute keeps no more.
+        expires_at: expires_at.trunc_subsecs(0),
+    }
+}
+
+fn event_record(call: &Call, payload: String, at: DateTime<Utc>) -> EventRecord {
+    EventRecord {
+        id: Uuid::new_v4(),
+        account_id: call.account_id.clone(),
+        call_id: call.id,
+        payload,
+        created_at: at,
+    }
+}
+
+/// Every storage contract.
+pub async fn store(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractError> {
+    accounts(store, now).await?;
+    calls(store, now).await?;
+    events(store, now).await?;
+    deliveries(store, now).await?;
+    attempts(store, now).await?;
+    Ok(())
+}
+
+/// Accounts: create only once; saves checked against the version read, moving the key grant
+/// with the key, all or nothing; agents with a provider id owned by one agent only.
+pub async fn accounts(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractError> {
+    let t = now.trunc_subsecs(3);
+    let id = unique("acct");
+    let (hash_a, hash_b, hash_c) = (unique("ha"), unique("hb"), unique("hc"));
+    let mut account = Account::new(&id, "Contract Co", Plan::Agency, t);
+    account.api_key = Some(key_info(&hash_a, t));
+
+    store.create_account(&account).await?;
+    ensure_eq!(
+        store.account(&id).await?,
+        Some(account.clone()),
+        "account read back"
+    );
+    ensure_eq!(
+        store.key_grant(&hash_a).await?,
+        Some(account.grant()),
+        "grant of key A"
+    );
+    ensure!(
+        is_conflict(&store.create_account(&account).await),
+        "creating an existing account must be a Conflict"
+    );
+
+    // Rotate to key B: A's grant goes, B's comes, the version is bumped.
+    let mut next = account.clone();
+    next.api_key = Some(key_info(&hash_b, t));
+    next.api_enabled = false;
+    let saved = store.save_account(&account, &next).await?;
+    ensure_eq!(saved.version, account.version + 1, "version after save");
+    ensure_eq!(
+        store.account(&id).await?,
+        Some(saved.clone()),
+        "saved account"
+    );
+    ensure_eq!(store.key_grant(&hash_a).await?, None, "old key's grant");
+    ensure_eq!(
+        store.key_grant(&hash_b).await?,
+        Some(saved.grant()),
+        "new key's grant"
+    );
+
+    // A stale writer (still holding the first version) loses, and writes nothing: neither its
+    // account fields, nor key C's grant, nor the removal of B's grant.
+    let mut stale = account.clone();
+    stale.api_key = Some(key_info(&hash_c, t));
+    stale.name = "Stale".into();
+    ensure!(
+        is_conflict(&store.save_account(&account, &stale).await),
+        "saving over a newer version must be a Conflict"
+    );
+    ensure_eq!(
+        store.account(&id).await?,
+        Some(saved.clone()),
+        "account after lost save"
+    );
+    ensure_eq!(
+        store.key_grant(&hash_c).await?,
+        None,
+        "grant of the lost save's key"
+    );
+    ensure_eq!(
+        store.key_grant(&hash_b).await?,
+        Some(saved.grant()),
+        "grant kept"
+    );
+    let missing = Account::new(unique("acct"), "Nobody", Plan::Agency, t);
+    ensure!(
+        is_conflict(&store.save_account(&missing, &missing).await),
+        "saving an account that does not exist must be a Conflict"
+    );
+
+    // Agents: sorted by name (case-insensitive), scoped to their account.
+    let provider_id = unique("agent");
+    let zed = Agent {
+        id: Uuid::new_v4(),
+        account_id: id.clone(),
+        name: "zed".into(),
+        provider_agent_id: provider_id.clone(),
+        phone_number: None,
+    };
+    let amy = Agent {
+        id: Uuid::new_v4(),
+        name: "Amy".into(),
+        provider_agent_id: unique("agent"),
+        ..zed.clone()
+    };
+    store.put_agent(&zed).await?;
+    store.put_agent(&amy).await?;
+    ensure_eq!(
+        store.agents(&id).await?,
+        vec![amy.clone(), zed.clone()],
+        "agents by name"
+    );
+    ensure_eq!(store.agent(&id, zed.id).await?, Some(zed.clone()), "agent");
+    ensure_eq!(
+        store.agent("another", zed.id).await?,
+        None,
+        "agent of another account"
+    );
+    ensure_eq!(
+        store.agent_by_provider_id(&provider_id).await?,
+        Some(zed.clone()),
+        "agent by provider id"
+    );
+    // Re-putting the owner is fine; another agent claiming its provider id loses entirely.
+    let mut renamed = zed.clone();
+    renamed.name = "Zed".into();
+    store.put_agent(&renamed).await?;
+    let thief = Agent {
+        id: Uuid::new_v4(),
+        name: "Thief".into(),
+        ..zed.clone()
+    };
+    ensure!(
+        is_conflict(&store.put_agent(&thief).await),
+        "an agent taking another's provider id must be a Conflict"
+    );
+    ensure_eq!(
+        store.agent(&id, thief.id).await?,
+        None,
+        "agent of the lost put"
+    );
+    ensure_eq!(
+        store.agent_by_provider_id(&provider_id).await?,
+        Some(renamed),
+        "provider id still maps to its owner"
+    );
+    Ok(())
+}
+
+/// Calls: creation with its Idempotency-Key all or nothing, expired keys free, the status
+/// machine (queued -> dialing/failed, forward-only callbacks, completion once with its event),
+/// inbound calls once per provider call id.
+pub async fn calls(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractError> {
+    let t = now.trunc_subsecs(3);
+    let account = unique("acct");
+    let key = unique("idem");
+    let first = call(&account, t);
+    let rec = idempotency_record(&first, &key, now + chrono::Duration::hours(24));
+
+    ensure_eq!(
+        store.create_call(&first, Some(&rec), now).await?,
+        CreateCallOutcome::Created,
+        "first create"
+    );
+    ensure_eq!(
+        store.call(first.id).await?,
+        Some(first.clone()),
+        "call read back"
+    );
+    ensure_eq!(
+        store.idempotency(&account, &key, now).await?,
+        Some(rec.clone()),
+        "idempotency record"
+    );
+
+    // The same key again: the existing record answers, and the second call is not written.
+    let second = call(&account, t);
+    let again = idempotency_record(&second, &key, now + chrono::Duration::hours(24));
+    ensure_eq!(
+        store.create_call(&second, Some(&again), now).await?,
+        CreateCallOutcome::IdempotencyKeyExists(rec.clone()),
+        "create with a taken key"
+    );
+    ensure_eq!(
+        store.call(second.id).await?,
+        None,
+        "call of the refused create"
+    );
+
+    // An existing call id: Conflict, and the new key is not taken either.
+    let other_key = unique("idem");
+    let dup = idempotency_record(&first, &other_key, now + chrono::Duration::hours(24));
+    ensure!(
+        is_conflict(&store.create_call(&first, Some(&dup), now).await),
+        "creating an existing call (with a new key) must be a Conflict"
+    );
+    ensure_eq!(
+        store.idempotency(&account, &other_key, now).await?,
+        None,
+        "key of the refused create"
+    );
+    ensure!(
+        is_conflict(&store.create_call(&first, None, now).await),
+        "creating an existing call must be a Conflict"
+    );
+
+    // An expired record is invisible and free, even before the TTL sweeper removes it.
+    let old_key = unique("idem");
+    let old_call = call(&account, t);
+    let old = idempotency_record(&old_call, &old_key, now - chrono::Duration::seconds(10));
+    store.create_call(&old_call, Some(&old), now).await?;
+    ensure_eq!(
+        store.idempotency(&account, &old_key, now).await?,
+        None,
+        "expired record"
+    );
+    let fresh_call = call(&account, t);
+    let fresh = idempotency_record(&fresh_call, &old_key, now + chrono::Duration::hours(24));
+    ensure_eq!(
+        store.create_call(&fresh_call, Some(&fresh), now).await?,
+        CreateCallOutcome::Created,
+        "create over an expired record"
+    );
+
+    // queued -> dialing, with the answer remembered in the same write.
+    let answer = StoredResponse {
+        status: 200,
+        body: format!(r#"{{"success":true,"call_id":"{}"}}"#, first.id),
+    };
+    store
+        .mark_call_dialing(first.id, "prov_1", t, Some((&rec, &answer)))
+        .await?;
+    let dialing = store
+        .call(first.id)
+        .await?
+        .ok_or_else(|| ContractError::Violated("dialing call vanished".into()))?;
+    ensure_eq!(dialing.status, CallStatus::Dialing, "status after dialing");
+    ensure_eq!(
+        dialing.provider_call_id.as_deref(),
+        Some("prov_1"),
+        "provider id"
+    );
+    ensure_eq!(
+        store
+            .idempotency(&account, &key, now)
+            .await?
+            .and_then(|r| r.response),
+        Some(answer.clone()),
+        "remembered answer"
+    );
+    // Marking it again (a late duplicate) keeps the status and the first provider id.
+    store.mark_call_dialing(first.id, "prov_2", t, None).await?;
+    ensure_eq!(
+        store.call(first.id).await?,
+        Some(dialing.clone()),
+        "call after a late dialing"
+    );
+
+    // Failing is only for queued calls; a lost condition writes nothing (the key stays).
+    ensure!(
+        is_conflict(
+            &store
+                .mark_call_failed(first.id, "late", t, Some(&rec))
+                .await
+        ),
+        "failing a dialing call must be a Conflict"
+    );
+    ensure!(
+        store.idempotency(&account, &key, now).await?.is_some(),
+        "a lost mark_call_failed must not release the key"
+    );
+    store
+        .mark_call_failed(fresh_call.id, "provider_unreachable", t, Some(&fresh))
+        .await?;
+    let failed = store.call(fresh_call.id).await?;
+    ensure_eq!(
+        failed.as_ref().map(|c| c.status),
+        Some(CallStatus::Failed),
+        "failed status"
+    );
+    ensure_eq!(
+        failed.and_then(|c| c.failure_reason).as_deref(),
+        Some("provider_unreachable"),
+        "failure reason"
+    );
+    ensure_eq!(
+        store.idempotency(&account, &old_key, now).await?,
+        None,
+        "released key"
+    );
+
+    // Callbacks move forward only.
+    let progress = CallProgress {
+        started_at: Some(t),
+        ..CallProgress::default()
+    };
+    ensure!(
+        store
+            .advance_call(first.id, CallStatus::InProgress, &progress, t)
+            .await?,
+        "dialing -> in_progress must advance"
+    );
+    ensure!(
+        !store
+            .advance_call(first.id, CallStatus::InProgress, &progress, t)
+            .await?,
+        "in_progress -> in_progress must not"
+    );
+    ensure!(
+        !store
+            .advance_call(first.id, CallStatus::Dialing, &progress, t)
+            .await?,
+        "in_progress -> dialing must not"
+    );
+    ensure!(
+        !store
+            .advance_call(Uuid::new_v4(), CallStatus::Ended, &progress, t)
+            .await?,
+        "an unknown call must not advance"
+    );
+    ensure!(
+        !store
+            .advance_call(fresh_call.id, CallStatus::Ended, &progress, t)
+            .await?,
+        "a failed call must not advance"
+    );
+    let ended = CallProgress {
+        ended_at: Some(t + chrono::Duration::seconds(42)),
+        duration_seconds: Some(42),
+        disconnection_reason: Some("user_hangup".into()),
+        provider_call_id: Some("prov_3".into()),
+        ..CallProgress::default()
+    };
+    ensure!(
+        store
+            .advance_call(first.id, CallStatus::Ended, &ended, t)
+            .await?,
+        "in_progress -> ended must advance"
+    );
+    let c = store.call(first.id).await?;
+    ensure_eq!(
+        c.as_ref()
+            .map(|c| (c.started_at, c.ended_at, c.duration_seconds)),
+        Some((Some(t), ended.ended_at, Some(42))),
+        "progress kept"
+    );
+    ensure_eq!(
+        c.and_then(|c| c.provider_call_id).as_deref(),
+        Some("prov_1"),
+        "a callback never replaces the provider id"
+    );
+
+    // Completion: once, with its event, all or nothing.
+    let event = event_record(&first, r#"{"event":"call.completed"}"#.into(), t);
+    let completion = CallCompletion {
+        summary: "ok",
+        sentiment: "positive",
+        event: &event,
+        event_expires_at: now + EVENT_TTL,
+    };
+    ensure!(
+        store
+            .complete_call(first.id, &CallProgress::default(), &completion, t)
+            .await?,
+        "first completion must win"
+    );
+    let completed = store.call(first.id).await?;
+    ensure_eq!(
+        completed.as_ref().map(|c| (c.status, c.event_id)),
+        Some((CallStatus::Completed, Some(event.id))),
+        "completed call"
+    );
+    let stored = store.event(event.id).await?;
+    ensure_eq!(
+        stored.as_ref().map(|e| &e.record),
+        Some(&event),
+        "stored event"
+    );
+    ensure_eq!(
+        stored.map(|e| e.enqueued),
+        Some(false),
+        "a new event is not enqueued"
+    );
+    let event2 = event_record(&first, r#"{"event":"again"}"#.into(), t);
+    let completion2 = CallCompletion {
+        event: &event2,
+        ..completion.clone()
+    };
+    ensure!(
+        !store
+            .complete_call(first.id, &CallProgress::default(), &completion2, t)
+            .await?,
+        "a second completion must lose"
+    );
+    ensure_eq!(
+        store.event(event2.id).await?,
+        None,
+        "event of the lost completion"
+    );
+    ensure!(
+        !store
+            .complete_call(fresh_call.id, &CallProgress::default(), &completion2, t)
+            .await?,
+        "a failed call must not complete"
+    );
+    ensure!(
+        !store
+            .complete_call(Uuid::new_v4(), &CallProgress::default(), &completion2, t)
+            .await?,
+        "an unknown call must not complete"
+    );
+    // An event id that already exists: Conflict (not "already completed"), call untouched.
+    let other = call(&account, t);
+    store.create_call(&other, None, now).await?;
+    let reused = CallCompletion {
+        event: &event,
+        ..completion.clone()
+    };
+    ensure!(
+        is_conflict(
+            &store
+                .complete_call(other.id, &CallProgress::default(), &reused, t)
+                .await
+        ),
+        "completing with an existing event id must be a Conflict"
+    );
+    ensure_eq!(
+        store.call(other.id).await?,
+        Some(other.clone()),
+        "call of the lost completion"
+    );
+
+    // Inbound: one call per provider call id; the loser learns the owner.
+    let provider_call = unique("inbound");
+    let mut inbound = call(&account, t);
+    inbound.direction = Direction::Inbound;
+    inbound.status = CallStatus::InProgress;
+    inbound.provider_call_id = Some(provider_call.clone());
+    ensure_eq!(
+        store.create_inbound_call(&inbound).await?,
+        inbound.id,
+        "inbound created"
+    );
+    let twin = Call {
+        id: Uuid::new_v4(),
+        ..inbound.clone()
+    };
+    ensure_eq!(
+        store.create_inbound_call(&twin).await?,
+        inbound.id,
+        "inbound owner"
+    );
+    ensure_eq!(store.call(twin.id).await?, None, "the losing inbound call");
+    ensure_eq!(
+        store.call_id_by_provider_call(&provider_call).await?,
+        Some(inbound.id),
+        "provider call index"
+    );
+    ensure_eq!(
+        store.call(inbound.id).await?,
+        Some(inbound),
+        "inbound call read back"
+    );
+    Ok(())
+}
+
+/// Events: `enqueued` only for existing events; large payloads compressed and returned
+/// byte for byte; payloads too large even compressed refused.
+pub async fn events(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractError> {
+    let t = now.trunc_subsecs(3);
+    ensure!(
+        is_conflict(&store.mark_event_enqueued(Uuid::new_v4()).await),
+        "marking an unknown event enqueued must be a Conflict"
+    );
+    let account = unique("acct");
+    let account = account.as_str();
+    let complete = |payload: String| async move {
+        let c = call(account, t);
+        store.create_call(&c, None, now).await?;
+        let event = event_record(&c, payload, t);
+        let completion = CallCompletion {
+            summary: "",
+            sentiment: "unknown",
+            event: &event,
+            event_expires_at: now + EVENT_TTL,
+        };
+        let done = store
+            .complete_call(c.id, &CallProgress::default(), &completion, t)
+            .await;
+        Ok::<_, StoreError>((c, event, done))
+    };
+
+    let large: String = (0..20_000)
+        .map(|i| format!("{{\"role\":\"agent\",\"content\":\"word {i} é\"}},"))
+        .collect();
+    ensure!(
+        large.len() > PLAIN_PAYLOAD_MAX_BYTES,
+        "test payload is large"
+    );
+    let (_, event, done) = complete(large.clone()).await?;
+    ensure!(done?, "completion with a large payload");
+    let stored = store
+        .event(event.id)
+        .await?
+        .ok_or_else(|| ContractError::Violated("large event missing".into()))?;
+    ensure!(
+        stored.compressed,
+        "a large payload must be stored compressed"
+    );
+    ensure!(
+        stored.record.payload == large,
+        "a large payload must round-trip"
+    );
+    ensure_eq!(
+        stored.expires_at,
+        (now + EVENT_TTL).trunc_subsecs(0),
+        "event expiry (whole seconds)"
+    );
+    store.mark_event_enqueued(event.id).await?;
+    ensure_eq!(
+        store.event(event.id).await?.map(|e| e.enqueued),
+        Some(true),
+        "enqueued flag"
+    );
+
+    // Pseudo-random hex compresses to about half: a megabyte of it cannot be stored.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let noise: String = (0..1_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_digit((x % 16) as u32, 16).unwrap_or('0')
+        })
+        .collect();
+    let (c, event, done) = complete(noise).await?;
+    ensure!(
+        matches!(done, Err(StoreError::Backend(_))),
+        "an event too large even compressed must be a Backend error, got {done:?}"
+    );
+    ensure_eq!(store.event(event.id).await?, None, "the refused event");
+    ensure_eq!(
+        store.call(c.id).await?.map(|c| c.status),
+        Some(CallStatus::Queued),
+        "the call of the refused event"
+    );
+    Ok(())
+}
+
+fn attempt(account: &str, at: DateTime<Utc>, n: u32, outcome: DeliveryOutcome) -> DeliveryAttempt {
+    DeliveryAttempt {
+        account_id: account.to_string(),
+        event_id: Uuid::new_v4(),
+        call_id: Uuid::new_v4(),
+        attempt: n,
+        attempted_at: at,
+        url: Some("https://example.com/hook".into()),
+        outcome,
+        http_status: Some(500),
+        duration_ms: 12,
+        error_class: None,
+        response_excerpt: None,
+        next_attempt_at: None,
+    }
+}
+
+/// Reads every page of the log with `limit`, following the cursors as a client would
+/// (through their string form), and checks each page's size.
+async fn read_all(
+    store: &dyn Store,
+    account: &str,
+    outcome: Option<DeliveryOutcome>,
+    limit: usize,
+    now: DateTime<Utc>,
+    mut between_pages: impl FnMut(usize) -> Option<DeliveryAttempt>,
+) -> Result<Vec<DeliveryAttempt>, ContractError> {
+    let mut all = Vec::new();
+    let mut after = None;
+    for page_no in 0.. {
+        let page = store
+            .deliveries(
+                account,
+                &DeliveryQuery {
+                    outcome,
+                    limit,
+                    after,
+                },
+                now,
+            )
+            .await?;
+        ensure!(
+            page.attempts.len() <= limit,
+            "page {page_no} is larger than the limit"
+        );
+        all.extend(page.attempts);
+        let Some(cursor) = page.next_cursor else {
+            break;
+        };
+        ensure!(
+            all.len() % limit == 0,
+            "a page before the last one is short"
+        );
+        let decoded = DeliveryCursor::decode(&cursor)
+            .map_err(|e| ContractError::Violated(format!("cursor does not decode: {e}")))?;
+        ensure_eq!(decoded.outcome(), outcome, "cursor's filter");
+        if let Some(a) = between_pages(page_no) {
+            store.record_attempt(&a).await?;
+        }
+        after = Some(decoded);
+        ensure!(page_no < 1000, "the log never ends");
+    }
+    Ok(all)
+}
+
+/// The delivery log: newest first, pages that neither skip nor repeat a row (also when rows
+/// share a millisecond, and when newer rows arrive between pages), the outcome filter, expired
+/// rows left out, the same attempt written twice kept once.
+pub async fn deliveries(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractError> {
+    let t = now.trunc_subsecs(3);
+    let account = unique("acct");
+    let outcomes = [
+        DeliveryOutcome::Failed,
+        DeliveryOutcome::Delivered,
+        DeliveryOutcome::Failed,
+        DeliveryOutcome::Dropped,
+        DeliveryOutcome::Failed,
+        DeliveryOutcome::Delivered,
+        DeliveryOutcome::Skipped,
+    ];
+    let mut written = Vec::new();
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        // Pairs of rows share a millisecond; their order comes from the event id.
+        let at = t - chrono::Duration::seconds(60) + chrono::Duration::milliseconds(i as i64 / 2);
+        let a = attempt(&account, at, 1 + (i as u32 % 3), outcome);
+        store.record_attempt(&a).await?;
+        written.push(a);
+    }
+    // Expired (older than the retention) and another account's row: never listed.
+    store
+        .record_attempt(&attempt(
+            &account,
+            t - chrono::Duration::days(31),
+            1,
+            DeliveryOutcome::Failed,
+        ))
+        .await?;
+    store
+        .record_attempt(&attempt(&unique("acct"), t, 1, DeliveryOutcome::Failed))
+        .await?;
+    // The same attempt again with its final outcome: one row, the last write.
+    let mut rewritten = written[0].clone();
+    rewritten.outcome = DeliveryOutcome::Dropped;
+    store.record_attempt(&rewritten).await?;
+    written[0] = rewritten;
+
+    let key = |a: &DeliveryAttempt| {
+        domain::ports::store::deliveries::delivery_sort_key(a.attempted_at, &a.event_id, a.attempt)
+    };
+    written.sort_by_key(|a| std::cmp::Reverse(key(a)));
+
+    for limit in [1, 2, 3, 7, 100] {
+        let all = read_all(store, &account, None, limit, now, |_| None).await?;
+        ensure_eq!(all, written, format!("the whole log in pages of {limit}"));
+    }
+    for outcome in DeliveryOutcome::ALL {
+        let expected: Vec<_> = written
+            .iter()
+            .filter(|a| a.outcome == outcome)
+            .cloned()
+            .collect();
+        let all = read_all(store, &account, Some(outcome), 1, now, |_| None).await?;
+        ensure_eq!(all, expected, format!("the {outcome:?} log"));
+    }
+    // Rows newer than the first page, written while paging, do not shift the later pages.
+    let newer = attempt(&account, t, 1, DeliveryOutcome::Delivered);
+    let mut newer_once = Some(newer.clone());
+    let all = read_all(store, &account, None, 2, now, |_| newer_once.take()).await?;
+    ensure_eq!(all, written, "pages while newer rows arrive");
+    let first = store
+        .deliveries(
+            &account,
+            &DeliveryQuery {
+                outcome: None,
+                limit: 1,
+                after: None,
+            },
+            now,
+        )
+        .await?;
+    ensure_eq!(first.attempts, vec![newer], "the newest row first");
+
+    // A cursor past the retention horizon ends the log.
+    let expired_cursor = DeliveryCursor::new(
+        None,
+        domain::ports::store::deliveries::delivery_sort_key(
+            t - chrono::Duration::days(31),
+            &Uuid::new_v4(),
+            1,
+        ),
+    );
+    let page = store
+        .deliveries(
+            &account,
+            &DeliveryQuery {
+                outcome: None,
+                limit: 10,
+                after: Some(expired_cursor),
+            },
+            now,
+        )
+        .await?;
+    ensure!(
+        page.attempts.is_empty() && page.next_cursor.is_none(),
+        "a cursor beyond the retention must end the log"
+    );
+    Ok(())
+}
+
+/// The attempt ledger: one winner per attempt, the claim taken over once its lease is over,
+/// a finished attempt never claimed again.
+pub async fn attempts(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractError> {
+    let event = Uuid::new_v4();
+    let lease = Duration::from_secs(60);
+    let claim = |series: &'static str, n: u32, at: DateTime<Utc>| {
+        store.claim_attempt(event, series, n, at, lease)
+    };
+    ensure_eq!(claim("original", 1, now).await?, Claim::Won, "first claim");
+    ensure_eq!(
+        claim("original", 1, now).await?,
+        Claim::Taken,
+        "second claim"
+    );
+    ensure_eq!(
+        claim("original", 2, now).await?,
+        Claim::Won,
+        "another attempt"
+    );
+    ensure_eq!(
+        claim("redelivery-x", 1, now).await?,
+        Claim::Won,
+        "another series"
+    );
+    let at_lease_end = now + chrono::Duration::seconds(60);
+    ensure_eq!(
+        claim("original", 1, at_lease_end).await?,
+        Claim::Taken,
+        "claim at the lease's last millisecond"
+    );
+    let after_lease = at_lease_end + chrono::Duration::milliseconds(1);
+    ensure_eq!(
+        claim("original", 1, after_lease).await?,
+        Claim::Won,
+        "take-over after the lease"
+    );
+    ensure_eq!(
+        claim("original", 1, after_lease).await?,
+        Claim::Taken,
+        "the take-over renewed the lease"
+    );
+    store
+        .finish_attempt(event, "original", 1, DeliveryOutcome::Delivered)
+        .await?;
+    ensure_eq!(
+        claim("original", 1, now + ATTEMPT_TTL).await?,
+        Claim::Taken,
+        "a finished attempt, however late"
+    );
+    // Finished without a claim (a crash between POST and claim cannot happen, but the write
+    // is unconditional): still never claimed.
+    store
+        .finish_attempt(event, "original", 3, DeliveryOutcome::Failed)
+        .await?;
+    ensure_eq!(
+        claim("original", 3, now).await?,
+        Claim::Taken,
+        "finished unclaimed"
+    );
+    Ok(())
+}
+
+/// Secrets: current and explicit versions, idempotent rewrites of a version that do not move
+/// the current one, `make_current`, `NotFound` for unknown secrets and versions, refused ids.
+pub async fn secrets(secrets: &dyn SecretStore) -> Result<(), ContractError> {
+    let name = unique("contract/secret");
+    ensure!(
+        not_found(&secrets.get(&name).await),
+        "get of an unknown secret"
+    );
+
+    secrets.put(&name, "v1").await?;
+    ensure_eq!(secrets.get(&name).await?, "v1", "current after put");
+    let v2 = Uuid::new_v4().to_string();
+    let v3 = format!("{}{}", Uuid::new_v4().simple(), "0000");
+    secrets.put_version(&name, "v2", &v2).await?;
+    ensure_eq!(secrets.get(&name).await?, "v2", "current after put_version");
+    ensure_eq!(secrets.get_version(&name, &v2).await?, "v2", "version v2");
+
+    // The same version again with the same value is ignored; with another value refused.
+    secrets.put_version(&name, "v2", &v2).await?;
+    ensure!(
+        backend(&secrets.put_version(&name, "other", &v2).await),
+        "reusing a version id with another value must be refused"
+    );
+    secrets.put_version(&name, "v3", &v3).await?;
+    // An out-of-order rewrite of v2 does not make it current again...
+    secrets.put_version(&name, "v2", &v2).await?;
+    ensure_eq!(
+        secrets.get(&name).await?,
+        "v3",
+        "current after a rewrite of an old version"
+    );
+    // ...make_current does.
+    secrets.make_current(&name, &v2).await?;
+    ensure_eq!(
+        secrets.get(&name).await?,
+        "v2",
+        "current after make_current"
+    );
+    ensure_eq!(
+        secrets.get_version(&name, &v3).await?,
+        "v3",
+        "old versions stay readable"
+    );
+    // v2's value is current under a new id now, so v2 is written once more: still v2.
+    secrets.make_current(&name, &v2).await?;
+    ensure_eq!(secrets.get(&name).await?, "v2", "make_current twice");
+
+    let unknown = Uuid::new_v4().to_string();
+    ensure!(
+        not_found(&secrets.get_version(&name, &unknown).await),
+        "get_version of an unknown version"
+    );
+    ensure!(
+        not_found(&secrets.make_current(&name, &unknown).await),
+        "make_current of an unknown version"
+    );
+    ensure!(
+        not_found(&secrets.make_current(&unique("contract/none"), &v2).await),
+        "make_current of an unknown secret"
+    );
+    ensure!(
+        backend(&secrets.put_version(&name, "short", "too-short").await),
+        "a version id shorter than 32 characters must be refused"
+    );
+
+    // put_version on a secret that does not exist creates it with that version.
+    let created = unique("contract/secret");
+    secrets.put_version(&created, "first", &v3).await?;
+    ensure_eq!(
+        secrets.get_version(&created, &v3).await?,
+        "first",
+        "created version"
+    );
+    Ok(())
+}
+
+/// The queue accepts every delay, those beyond SQS's limit included (they are capped, and the
+/// consumer honours `not_before`).
+pub async fn queue(queue: &dyn EventQueue) -> Result<(), ContractError> {
+    let msg = DeliveryMessage::first(Uuid::new_v4(), unique("acct"), Uuid::new_v4());
+    for delay in [
+        Duration::ZERO,
+        Duration::from_millis(1500),
+        Duration::from_secs(1800),
+    ] {
+        queue.send(&msg, delay).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,796 @@
+//! Fault-injecting wrappers around any adapter of a port.
+//!
+//! A [`FaultPlan`] is a shared, cloneable script of faults keyed by method name (the port
+//! trait's method: `"finish_attempt"`, `"send"`, `"create_phone_call"`, `"put_version"`...),
+//! plus a counter of calls per method. Each wrapper ([`FaultyStore`], [`FaultyQueue`],
+//! [`FaultySecrets`], [`FaultyProvider`]) implements its port by delegating to the wrapped
+//! adapter through the plan, so a test builds the real in-memory adapters, wraps them, hands
+//! the wrappers to the code under test, and programs the plan:
+//!
+//! - [`FaultPlan::fail_nth`], [`FaultPlan::fail_next`], [`FaultPlan::fail_always`]: the call
+//!   returns the port's backend error and the wrapped adapter is never called (a request that
+//!   never reached the service, or that the service refused);
+//! - [`FaultPlan::fail_after_effect`]: the wrapped adapter is called, its effect stays, and the
+//!   caller still gets an error (a write that happened but whose answer was lost);
+//! - [`FaultPlan::delay`]: the call sleeps first (`tokio::time::sleep`, so paused test time
+//!   skips it);
+//! - [`FaultPlan::hang`]: the call never completes (for the caller's timeouts);
+//! - [`FaultPlan::calls`]: how many times a method was called through any wrapper of the plan.
+//!
+//! Call numbers start at 1 and count every call of the method, faulty or not. Method names of
+//! all ports are distinct, so one plan can drive every wrapper of a test. A name that is no
+//! port method is a mistake in the test: programming or counting it panics with the list of
+//! names, instead of silently never matching.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::error::{QueueError, SecretError, StoreError};
+use domain::model::{
+    Account, Agent, Call, CallStatus, DeliveryAttempt, DeliveryOutcome, IdempotencyRecord,
+    KeyGrant, StoredResponse,
+};
+use domain::ports::provider::{CreatePhoneCall, ProviderCall, ProviderError, VoiceProvider};
+use domain::ports::queue::{DeliveryMessage, EventQueue};
+use domain::ports::secrets::SecretStore;
+use domain::ports::store::calls::{CallCompletion, CallProgress, CreateCallOutcome};
+use domain::ports::store::deliveries::{DeliveryPage, DeliveryQuery};
+use domain::ports::store::events::StoredEvent;
+use domain::ports::store::{
+    AccountStore, AttemptLedger, CallStore, Claim, DeliveryLog, EventStore, Store,
+};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Every method a wrapper counts, by port.
+pub const STORE_METHODS: &[&str] = &[
+    "key_grant",
+    "account",
+    "create_account",
+    "save_account",
+    "put_agent",
+    "agent",
+    "agents",
+    "agent_by_provider_id",
+    "create_call",
+    "mark_call_dialing",
+    "mark_call_failed",
+    "call",
+    "idempotency",
+    "advance_call",
+    "complete_call",
+    "call_id_by_provider_call",
+    "create_inbound_call",
+    "event",
+    "mark_event_enqueued",
+    "record_attempt",
+    "deliveries",
+    "claim_attempt",
+    "finish_attempt",
+];
+pub const QUEUE_METHODS: &[&str] = &["send"];
+pub const SECRET_METHODS: &[&str] = &["get", "put", "put_version", "get_version", "make_current"];
+pub const PROVIDER_METHODS: &[&str] = &["create_phone_call"];
+
+/// The duration an injected provider timeout reports.
+pub const INJECTED_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn known(method: &str) -> bool {
+    [
+        STORE_METHODS,
+        QUEUE_METHODS,
+        SECRET_METHODS,
+        PROVIDER_METHODS,
+    ]
+    .iter()
+    .any(|names| names.contains(&method))
+}
+
+fn check(method: &str) {
+    assert!(
+        known(method),
+        "{method:?} is not a port method; known: {STORE_METHODS:?} {QUEUE_METHODS:?} \
+         {SECRET_METHODS:?} {PROVIDER_METHODS:?}"
+    );
+}
+
+/// Which stage an injected failure hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Injected {
+    /// Before the wrapped adapter was called: nothing happened.
+    Before,
+    /// After the wrapped adapter succeeded: the effect happened, the answer is lost.
+    AfterEffect,
+}
+
+/// The error a port returns for an injected failure.
+pub trait InjectedError {
+    fn injected(stage: Injected, method: &str, call: u64) -> Self;
+}
+
+fn message(stage: Injected, method: &str, call: u64) -> String {
+    match stage {
+        Injected::Before => format!("injected fault: {method} call {call} failed"),
+        Injected::AfterEffect => {
+            format!("injected fault: {method} call {call} took effect, its answer was lost")
+        }
+    }
+}
+
+impl InjectedError for StoreError {
+    fn injected(stage: Injected, method: &str, call: u64) -> Self {
+        StoreError::Backend(message(stage, method, call))
+    }
+}
+
+impl InjectedError for QueueError {
+    fn injected(stage: Injected, method: &str, call: u64) -> Self {
+        QueueError::Backend(message(stage, method, call))
+    }
+}
+
+impl InjectedError for SecretError {
+    fn injected(stage: Injected, method: &str, call: u64) -> Self {
+        SecretError::Backend(message(stage, method, call))
+    }
+}
+
+/// Before: the provider was unreachable (`Connect`: proves no call was placed). After: the
+/// call was placed but no answer came back in time (`Timeout`: the outcome is unknown).
+impl InjectedError for ProviderError {
+    fn injected(stage: Injected, method: &str, call: u64) -> Self {
+        match stage {
+            Injected::Before => ProviderError::Connect(message(stage, method, call)),
+            Injected::AfterEffect => ProviderError::Timeout(INJECTED_TIMEOUT),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    Nth(u64),
+    /// The next call not yet served by an earlier `Next` rule (consumed when used).
+    Next,
+    Always,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Fail,
+    FailAfterEffect,
+    Delay(Duration),
+    Hang,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Rule {
+    when: When,
+    fault: Fault,
+}
+
+#[derive(Debug, Default)]
+struct MethodPlan {
+    calls: u64,
+    rules: Vec<Rule>,
+}
+
+/// What one call does, from every rule that matched it.
+#[derive(Debug, Default)]
+struct Action {
+    call: u64,
+    delay: Duration,
+    hang: bool,
+    fail: Option<Injected>,
+}
+
+/// The shared fault script and call counters; clones share them.
+#[derive(Debug, Clone, Default)]
+pub struct FaultPlan {
+    methods: Arc<Mutex<HashMap<String, MethodPlan>>>,
+}
+
+impl FaultPlan {
+    pub fn new() -> Self {
+        FaultPlan::default()
+    }
+
+    fn methods(&self) -> MutexGuard<'_, HashMap<String, MethodPlan>> {
+        self.methods.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn add(&self, method: &str, when: When, fault: Fault) -> &Self {
+        check(method);
+        self.methods()
+            .entry(method.to_string())
+            .or_default()
+            .rules
+            .push(Rule { when, fault });
+        self
+    }
+
+    /// The `n`th call (1-based, counting every call) of `method` fails without effect.
+    pub fn fail_nth(&self, method: &str, n: u64) -> &Self {
+        self.add(method, When::Nth(n), Fault::Fail)
+    }
+
+    /// The next call of `method` fails without effect. Each `fail_next` is used by one call,
+    /// so two in a row fail the next two calls.
+    pub fn fail_next(&self, method: &str) -> &Self {
+        self.add(method, When::Next, Fault::Fail)
+    }
+
+    /// Every call of `method` fails without effect, until [`FaultPlan::clear`].
+    pub fn fail_always(&self, method: &str) -> &Self {
+        self.add(method, When::Always, Fault::Fail)
+    }
+
+    /// The `n`th call of `method` takes effect, then fails. If the wrapped call itself fails,
+    /// that error is returned.
+    pub fn fail_after_effect(&self, method: &str, n: u64) -> &Self {
+        self.add(method, When::Nth(n), Fault::FailAfterEffect)
+    }
+
+    /// The `n`th call of `method` sleeps `by` before it runs.
+    pub fn delay(&self, method: &str, n: u64, by: Duration) -> &Self {
+        self.add(method, When::Nth(n), Fault::Delay(by))
+    }
+
+    /// The `n`th call of `method` never completes.
+    pub fn hang(&self, method: &str, n: u64) -> &Self {
+        self.add(method, When::Nth(n), Fault::Hang)
+    }
+
+    /// Removes every rule not yet used; the counters stay.
+    pub fn clear(&self) {
+        for m in self.methods().values_mut() {
+            m.rules.clear();
+        }
+    }
+
+    /// How many calls of `method` went through the plan's wrappers (faulty ones included).
+    pub fn calls(&self, method: &str) -> u64 {
+        check(method);
+        self.methods().get(method).map_or(0, |m| m.calls)
+    }
+
+    /// Counts the call and decides its faults. A call that both fails before and after the
+    /// effect fails before (nothing happens).
+    fn enter(&self, method: &str) -> Action {
+        let mut methods = self.methods();
+        let m = methods.entry(method.to_string()).or_default();
+        m.calls += 1;
+        let mut action = Action {
+            call: m.calls,
+            ..Action::default()
+        };
+        let mut next_used = false;
+        let call = m.calls;
+        m.rules.retain(|rule| {
+            let hit = match rule.when {
+                When::Nth(n) => n == call,
+                When::Always => true,
+                When::Next => !next_used,
+            };
+            if !hit {
+                return true;
+            }
+            match rule.fault {
+                Fault::Fail => action.fail = Some(Injected::Before),
+                Fault::FailAfterEffect => {
+                    action.fail.get_or_insert(Injected::AfterEffect);
+                }
+                Fault::Delay(d) => action.delay += d,
+                Fault::Hang => action.hang = true,
+            }
+            match rule.when {
+                When::Next => {
+                    next_used = true;
+                    false
+                }
+                When::Nth(_) => false,
+                When::Always => true,
+            }
+        });
+        action
+    }
+
+    /// Runs one port call through the plan: count, delay, hang, fail before, or fail after the
+    /// effect. `op` is not started unless the call gets that far.
+    pub async fn run<T, E, F>(&self, method: &str, op: F) -> Result<T, E>
+    where
+        E: InjectedError,
+        F: Future<Output = Result<T, E>>,
+    {
+        let action = self.enter(method);
+        if !action.delay.is_zero() {
+            tokio::time::sleep(action.delay).await;
+        }
+        if action.hang {
+            return std::future::pending().await;
+        }
+        match action.fail {
+            None => op.await,
+            Some(Injected::Before) => Err(E::injected(Injected::Before, method, action.call)),
+            Some(Injected::AfterEffect) => {
+                op.await?;
+                Err(E::injected(Injected::AfterEffect, method, action.call))
+            }
+        }
+    }
+}
+
+/// Delegates one method to the wrapped adapter through the plan, under the method's name.
+macro_rules! through_plan {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        $self.plan.run(stringify!($method), $self.inner.$method($($arg),*)).await
+    };
+}
+
+/// A store whose calls fail, lose their answers, stall or hang as the plan says: DynamoDB
+/// errors, a write that succeeded but whose response timed out, slow or stuck requests.
+#[derive(Clone)]
+pub struct FaultyStore {
+    inner: Arc<dyn Store>,
+    plan: FaultPlan,
+}
+
+impl FaultyStore {
+    pub fn new(inner: Arc<dyn Store>, plan: FaultPlan) -> Self {
+        FaultyStore { inner, plan }
+    }
+}
+
+#[async_trait]
+impl AccountStore for FaultyStore {
+    async fn key_grant(&self, key_hash: &str) -> Result<Option<KeyGrant>, StoreError> {
+        through_plan!(self.key_grant(key_hash))
+    }
+    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        through_plan!(self.account(id))
+    }
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
+        through_plan!(self.create_account(account))
+    }
+    async fn save_account(
+        &self,
+        previous: &Account,
+        next: &Account,
+    ) -> Result<Account, StoreError> {
+        through_plan!(self.save_account(previous, next))
+    }
+    async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError> {
+        through_plan!(self.put_agent(agent))
+    }
+    async fn agent(&self, account_id: &str, agent_id: Uuid) -> Result<Option<Agent>, StoreError> {
+        through_plan!(self.agent(account_id, agent_id))
+    }
+    async fn agents(&self, account_id: &str) -> Result<Vec<Agent>, StoreError> {
+        through_plan!(self.agents(account_id))
+    }
+    async fn agent_by_provider_id(
+        &self,
+        provider_agent_id: &str,
+    ) -> Result<Option<Agent>, StoreError> {
+        through_plan!(self.agent_by_provider_id(provider_agent_id))
+    }
+}
+
+#[async_trait]
+impl CallStore for FaultyStore {
+    async fn create_call(
+        &self,
+        call: &Call,
+        idempotency: Option<&IdempotencyRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<CreateCallOutcome, StoreError> {
+        through_plan!(self.create_call(call, idempotency, now))
+    }
+    async fn mark_call_dialing(
+        &self,
+        call_id: Uuid,
+        provider_call_id: &str,
+        at: DateTime<Utc>,
+        idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
+    ) -> Result<(), StoreError> {
+        through_plan!(self.mark_call_dialing(call_id, provider_call_id, at, idempotency))
+    }
+    async fn mark_call_failed(
+        &self,
+        call_id: Uuid,
+        reason: &str,
+        at: DateTime<Utc>,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
+        through_plan!(self.mark_call_failed(call_id, reason, at, idempotency))
+    }
+    async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError> {
+        through_plan!(self.call(id))
+    }
+    async fn idempotency(
+        &self,
+        account_id: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        through_plan!(self.idempotency(account_id, key, now))
+    }
+    async fn advance_call(
+        &self,
+        call_id: Uuid,
+        to: CallStatus,
+        progress: &CallProgress,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        through_plan!(self.advance_call(call_id, to, progress, at))
+    }
+    async fn complete_call(
+        &self,
+        call_id: Uuid,
+        progress: &CallProgress,
+        completion: &CallCompletion<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        through_plan!(self.complete_call(call_id, progress, completion, at))
+    }
+    async fn call_id_by_provider_call(
+        &self,
+        provider_call_id: &str,
+    ) -> Result<Option<Uuid>, StoreError> {
+        through_plan!(self.call_id_by_provider_call(provider_call_id))
+    }
+    async fn create_inbound_call(&self, call: &Call) -> Result<Uuid, StoreError> {
+        through_plan!(self.create_inbound_call(call))
+    }
+}
+
+#[async_trait]
+impl EventStore for FaultyStore {
+    async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
+        through_plan!(self.event(id))
+    }
+    async fn mark_event_enqueued(&self, id: Uuid) -> Result<(), StoreError> {
+        through_plan!(self.mark_event_enqueued(id))
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for FaultyStore {
+    async fn record_attempt(&self, attempt: &DeliveryAttempt) -> Result<(), StoreError> {
+        through_plan!(self.record_attempt(attempt))
+    }
+    async fn deliveries(
+        &self,
+        account_id: &str,
+        query: &DeliveryQuery,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryPage, StoreError> {
+        through_plan!(self.deliveries(account_id, query, now))
+    }
+}
+
+#[async_trait]
+impl AttemptLedger for FaultyStore {
+    async fn claim_attempt(
+        &self,
+        event_id: Uuid,
+        series: &str,
+        attempt: u32,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Claim, StoreError> {
+        through_plan!(self.claim_attempt(event_id, series, attempt, now, lease))
+    }
+    async fn finish_attempt(
+        &self,
+        event_id: Uuid,
+        series: &str,
+        attempt: u32,
+        outcome: DeliveryOutcome,
+    ) -> Result<(), StoreError> {
+        through_plan!(self.finish_attempt(event_id, series, attempt, outcome))
+    }
+}
+
+/// A queue whose sends fail (SQS errors), go out but report failure (the response was lost,
+/// so a retry sends a duplicate), stall or hang as the plan says.
+#[derive(Clone)]
+pub struct FaultyQueue {
+    inner: Arc<dyn EventQueue>,
+    plan: FaultPlan,
+}
+
+impl FaultyQueue {
+    pub fn new(inner: Arc<dyn EventQueue>, plan: FaultPlan) -> Self {
+        FaultyQueue { inner, plan }
+    }
+}
+
+#[async_trait]
+impl EventQueue for FaultyQueue {
+    async fn send(&self, msg: &DeliveryMessage, delay: Duration) -> Result<(), QueueError> {
+        through_plan!(self.send(msg, delay))
+    }
+}
+
+/// A secret store whose calls fail (Secrets Manager errors), write a version but report
+/// failure, stall or hang as the plan says.
+#[derive(Clone)]
+pub struct FaultySecrets {
+    inner: Arc<dyn SecretStore>,
+    plan: FaultPlan,
+}
+
+impl FaultySecrets {
+    pub fn new(inner: Arc<dyn SecretStore>, plan: FaultPlan) -> Self {
+        FaultySecrets { inner, plan }
+    }
+}
+
+#[async_trait]
+impl SecretStore for FaultySecrets {
+    async fn get(&self, name: &str) -> Result<String, SecretError> {
+        through_plan!(self.get(name))
+    }
+    async fn put(&self, name: &str, value: &str) -> Result<(), SecretError> {
+        through_plan!(self.put(name, value))
+    }
+    async fn put_version(
+        &self,
+        name: &str,
+        value: &str,
+        version_id: &str,
+    ) -> Result<(), SecretError> {
+        through_plan!(self.put_version(name, value, version_id))
+    }
+    async fn get_version(&self, name: &str, version_id: &str) -> Result<String, SecretError> {
+        through_plan!(self.get_version(name, version_id))
+    }
+    async fn make_current(&self, name: &str, version_id: &str) -> Result<(), SecretError> {
+        through_plan!(self.make_current(name, version_id))
+    }
+}
+
+/// A voice provider that is unreachable (`Connect`, no call placed), places the call but
+/// never answers in time (`Timeout` after the wrapped provider took the request), is slow, or
+/// hangs, as the plan says.
+#[derive(Clone)]
+pub struct FaultyProvider {
+    inner: Arc<dyn VoiceProvider>,
+    plan: FaultPlan,
+}
+
+impl FaultyProvider {
+    pub fn new(inner: Arc<dyn VoiceProvider>, plan: FaultPlan) -> Self {
+        FaultyProvider { inner, plan }
+    }
+}
+
+#[async_trait]
+impl VoiceProvider for FaultyProvider {
+    async fn create_phone_call(
+        &self,
+        req: &CreatePhoneCall,
+    ) -> Result<ProviderCall, ProviderError> {
+        through_plan!(self.create_phone_call(req))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FixedClock, MemoryQueue, MemorySecrets, MemoryStore, ScriptedProvider};
+    use chrono::TimeZone;
+    use domain::ports::store::deliveries::DeliveryQuery;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 6, 15, 14, 30, 0).unwrap()
+    }
+
+    fn store(plan: &FaultPlan) -> (Arc<MemoryStore>, FaultyStore) {
+        let inner = Arc::new(MemoryStore::new());
+        (inner.clone(), FaultyStore::new(inner, plan.clone()))
+    }
+
+    fn row(account: &str) -> DeliveryAttempt {
+        DeliveryAttempt {
+            account_id: account.into(),
+            event_id: Uuid::new_v4(),
+            call_id: Uuid::new_v4(),
+            attempt: 1,
+            attempted_at: t0(),
+            url: None,
+            outcome: DeliveryOutcome::Delivered,
+            http_status: Some(200),
+            duration_ms: 5,
+            error_class: None,
+            response_excerpt: None,
+            next_attempt_at: None,
+        }
+    }
+
+    async fn rows(store: &dyn Store) -> usize {
+        let q = DeliveryQuery {
+            outcome: None,
+            limit: 100,
+            after: None,
+        };
+        store
+            .deliveries("acct", &q, t0())
+            .await
+            .unwrap()
+            .attempts
+            .len()
+    }
+
+    #[tokio::test]
+    async fn without_faults_the_wrapper_passes_the_contracts_and_counts() {
+        let plan = FaultPlan::new();
+        let (_, faulty) = store(&plan);
+        crate::contract::store(&faulty, t0()).await.unwrap();
+        assert!(plan.calls("create_call") > 5);
+        assert_eq!(plan.calls("key_grant"), 5);
+        let secrets = FaultySecrets::new(Arc::new(MemorySecrets::new()), plan.clone());
+        crate::contract::secrets(&secrets).await.unwrap();
+        assert!(plan.calls("put_version") > 3);
+    }
+
+    #[tokio::test]
+    async fn the_nth_call_fails_without_effect() {
+        let plan = FaultPlan::new();
+        let (inner, faulty) = store(&plan);
+        plan.fail_nth("record_attempt", 2);
+        faulty.record_attempt(&row("acct")).await.unwrap();
+        let second = faulty.record_attempt(&row("acct")).await;
+        assert!(
+            matches!(second, Err(StoreError::Backend(m)) if m.contains("record_attempt call 2"))
+        );
+        faulty.record_attempt(&row("acct")).await.unwrap();
+        assert_eq!(
+            rows(inner.as_ref()).await,
+            2,
+            "the failed write wrote nothing"
+        );
+        assert_eq!(plan.calls("record_attempt"), 3);
+    }
+
+    #[tokio::test]
+    async fn fail_next_is_used_once_per_call_and_fail_always_until_cleared() {
+        let plan = FaultPlan::new();
+        let clock = Arc::new(FixedClock::new(t0()));
+        let inner = Arc::new(MemoryQueue::new(clock));
+        let queue = FaultyQueue::new(inner.clone(), plan.clone());
+        let msg = DeliveryMessage::first(Uuid::new_v4(), "acct", Uuid::new_v4());
+        plan.fail_next("send").fail_next("send");
+        assert!(queue.send(&msg, Duration::ZERO).await.is_err());
+        assert!(queue.send(&msg, Duration::ZERO).await.is_err());
+        assert!(queue.send(&msg, Duration::ZERO).await.is_ok());
+        plan.fail_always("send");
+        for _ in 0..3 {
+            assert!(queue.send(&msg, Duration::ZERO).await.is_err());
+        }
+        plan.clear();
+        assert!(queue.send(&msg, Duration::ZERO).await.is_ok());
+        assert_eq!(plan.calls("send"), 7);
+        assert_eq!(
+            inner.sent_count(),
+            2,
+            "only the calls without a fault were sent"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failure_after_the_effect_keeps_the_effect() {
+        let plan = FaultPlan::new();
+        let (inner, faulty) = store(&plan);
+        plan.fail_after_effect("record_attempt", 1);
+        assert!(matches!(
+            faulty.record_attempt(&row("acct")).await,
+            Err(StoreError::Backend(_))
+        ));
+        assert_eq!(rows(inner.as_ref()).await, 1, "the write happened");
+
+        let event = Uuid::new_v4();
+        let lease = Duration::from_secs(60);
+        faulty
+            .claim_attempt(event, "original", 1, t0(), lease)
+            .await
+            .unwrap();
+        plan.fail_after_effect("finish_attempt", 1);
+        assert!(faulty
+            .finish_attempt(event, "original", 1, DeliveryOutcome::Delivered)
+            .await
+            .is_err());
+        let much_later = t0() + chrono::Duration::hours(1);
+        assert_eq!(
+            inner
+                .claim_attempt(event, "original", 1, much_later, lease)
+                .await
+                .unwrap(),
+            Claim::Taken,
+            "the attempt was finished although the caller saw an error"
+        );
+
+        let secrets_inner = Arc::new(MemorySecrets::new());
+        let secrets = FaultySecrets::new(secrets_inner.clone(), plan.clone());
+        plan.fail_after_effect("put_version", 1);
+        let id = "d".repeat(32);
+        assert!(secrets.put_version("s", "value", &id).await.is_err());
+        assert_eq!(secrets_inner.get_version("s", &id).await.unwrap(), "value");
+    }
+
+    #[tokio::test]
+    async fn the_provider_places_the_call_but_the_answer_is_lost() {
+        let plan = FaultPlan::new();
+        let inner = Arc::new(ScriptedProvider::new());
+        let provider = FaultyProvider::new(inner.clone(), plan.clone());
+        let req = CreatePhoneCall {
+            from_number: "+14155550100".into(),
+            to_number: "+14155550123".into(),
+            override_agent_id: "agent".into(),
+            metadata: serde_json::json!({}),
+            retell_llm_dynamic_variables: serde_json::Map::new(),
+        };
+        plan.fail_after_effect("create_phone_call", 1)
+            .fail_nth("create_phone_call", 2);
+        assert!(matches!(
+            provider.create_phone_call(&req).await,
+            Err(ProviderError::Timeout(INJECTED_TIMEOUT))
+        ));
+        assert_eq!(inner.request_count(), 1, "the call was placed");
+        assert!(matches!(
+            provider.create_phone_call(&req).await,
+            Err(ProviderError::Connect(_))
+        ));
+        assert_eq!(
+            inner.request_count(),
+            1,
+            "an unreachable provider placed nothing"
+        );
+        assert!(provider.create_phone_call(&req).await.is_ok());
+        assert_eq!(plan.calls("create_phone_call"), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delay_sleeps_in_tokio_time() {
+        let plan = FaultPlan::new();
+        let (_, faulty) = store(&plan);
+        plan.delay("call", 1, Duration::from_secs(30));
+        let start = tokio::time::Instant::now();
+        assert_eq!(faulty.call(Uuid::new_v4()).await.unwrap(), None);
+        assert_eq!(start.elapsed(), Duration::from_secs(30));
+        let start = tokio::time::Instant::now();
+        faulty.call(Uuid::new_v4()).await.unwrap();
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "only the first call was delayed"
+        );
+        // A delay shorter than the caller's timeout passes, a longer one times out.
+        plan.delay("call", 3, Duration::from_secs(5));
+        let within = tokio::time::timeout(Duration::from_secs(10), faulty.call(Uuid::new_v4()));
+        assert!(within.await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_call_never_completes_and_is_counted() {
+        let plan = FaultPlan::new();
+        let (inner, faulty) = store(&plan);
+        plan.hang("mark_call_dialing", 1);
+        let hung = tokio::time::timeout(
+            Duration::from_secs(3600),
+            faulty.mark_call_dialing(Uuid::new_v4(), "prov", t0(), None),
+        )
+        .await;
+        assert!(hung.is_err(), "timed out");
+        assert_eq!(plan.calls("mark_call_dialing"), 1);
+        assert_eq!(rows(inner.as_ref()).await, 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "is not a port method")]
+    fn a_misspelt_method_is_refused() {
+        FaultPlan::new().fail_next("finish_atempt");
+    }
+}

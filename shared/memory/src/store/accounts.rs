@@ -1,0 +1,143 @@
+//! Accounts, key grants and agents (mirrors `dynamo/accounts.rs`).
+use super::{cancelled, ms, MemoryStore};
+use async_trait::async_trait;
+use domain::error::StoreError;
+use domain::model::{Account, Agent, KeyGrant};
+use domain::ports::store::AccountStore;
+use uuid::Uuid;
+
+/// The account as an item round trip returns it (times to the millisecond).
+fn stored(a: &Account) -> Account {
+    let mut a = a.clone();
+    a.created_at = ms(a.created_at);
+    if let Some(k) = a.api_key.as_mut() {
+        k.created_at = ms(k.created_at);
+    }
+    a
+}
+
+#[async_trait]
+impl AccountStore for MemoryStore {
+    async fn key_grant(&self, key_hash: &str) -> Result<Option<KeyGrant>, StoreError> {
+        Ok(self.state().grants.get(key_hash).cloned())
+    }
+
+    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        Ok(self.state().accounts.get(id).cloned())
+    }
+
+    /// Transaction: the account item only if new (`attribute_not_exists(pk)`), its grant
+    /// unconditionally (an existing grant with the same hash is overwritten, as in the table).
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if s.accounts.contains_key(&account.id) {
+            let mut reasons = vec!["ConditionalCheckFailed"];
+            if account.api_key.is_some() {
+                reasons.push("None");
+            }
+            return Err(cancelled(&reasons));
+        }
+        let account = stored(account);
+        if let Some(k) = &account.api_key {
+            s.grants.insert(k.hash.clone(), account.grant());
+        }
+        s.accounts.insert(account.id.clone(), account);
+        Ok(())
+    }
+
+    /// Transaction: the account item only if its `version` is still `previous.version` (a
+    /// missing item fails too), the old key's grant deleted when the key changed, the new
+    /// key's grant written.
+    async fn save_account(
+        &self,
+        previous: &Account,
+        next: &Account,
+    ) -> Result<Account, StoreError> {
+        let mut s = self.state();
+        let mut next = stored(next);
+        next.version = previous.version + 1;
+        let old_hash = previous.api_key.as_ref().map(|k| k.hash.clone());
+        let new_hash = next.api_key.as_ref().map(|k| k.hash.clone());
+        let version_holds = s
+            .accounts
+            .get(&next.id)
+            .is_some_and(|a| a.version == previous.version);
+        if !version_holds {
+            let mut reasons = vec!["ConditionalCheckFailed"];
+            if old_hash.is_some() && old_hash != new_hash {
+                reasons.push("None");
+            }
+            if new_hash.is_some() {
+                reasons.push("None");
+            }
+            return Err(cancelled(&reasons));
+        }
+        if let Some(old) = &old_hash {
+            if Some(old) != new_hash.as_ref() {
+                s.grants.remove(old);
+            }
+        }
+        if let Some(new) = new_hash {
+            s.grants.insert(new, next.grant());
+        }
+        s.accounts.insert(next.id.clone(), next.clone());
+        Ok(next)
+    }
+
+    /// Transaction: the agent item unconditionally, its provider-id index entry only if new or
+    /// already this agent's (`attribute_not_exists(pk) OR agent_id = :id`). The index entry of
+    /// a provider id the agent no longer uses stays, as in the table.
+    async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if s.provider_agents
+            .get(&agent.provider_agent_id)
+            .is_some_and(|(_, id)| *id != agent.id)
+        {
+            return Err(cancelled(&["None", "ConditionalCheckFailed"]));
+        }
+        s.provider_agents.insert(
+            agent.provider_agent_id.clone(),
+            (agent.account_id.clone(), agent.id),
+        );
+        s.agents
+            .insert((agent.account_id.clone(), agent.id), agent.clone());
+        Ok(())
+    }
+
+    async fn agent(&self, account_id: &str, agent_id: Uuid) -> Result<Option<Agent>, StoreError> {
+        Ok(self
+            .state()
+            .agents
+            .get(&(account_id.to_string(), agent_id))
+            .cloned())
+    }
+
+    async fn agents(&self, account_id: &str) -> Result<Vec<Agent>, StoreError> {
+        let mut agents: Vec<Agent> = self
+            .state()
+            .agents
+            .values()
+            .filter(|a| a.account_id == account_id)
+            .cloned()
+            .collect();
+        agents.sort_by(|a, b| {
+            a.name
+                .to_lowercase()
+                .cmp(&b.name.to_lowercase())
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(agents)
+    }
+
+    /// The index entry, then the agent it names (two reads in the adapter).
+    async fn agent_by_provider_id(
+        &self,
+        provider_agent_id: &str,
+    ) -> Result<Option<Agent>, StoreError> {
+        let s = self.state();
+        let Some((account_id, agent_id)) = s.provider_agents.get(provider_agent_id) else {
+            return Ok(None);
+        };
+        Ok(s.agents.get(&(account_id.clone(), *agent_id)).cloned())
+    }
+}

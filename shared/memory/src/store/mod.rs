@@ -1,0 +1,126 @@
+//! `MemoryStore`: every storage port in memory, with the DynamoDB adapter's semantics.
+//!
+//! Each method takes one lock over the whole state, so it is atomic the way one DynamoDB
+//! request or transaction is: a transaction whose condition fails writes nothing. The
+//! conditions, the order in which they are checked, and what a lost condition returns
+//! (`StoreError::Conflict`, `Ok(false)`, `Claim::Taken`...) follow `aws_adapters::dynamo`
+//! method by method; each module names the adapter method it mirrors where it matters.
+//!
+//! What DynamoDB does to values on the way through is reproduced too, because a test that
+//! passes here must not fail there: times are kept to the millisecond (`rfc3339_millis`), TTL
+//! expiries to the second (epoch seconds), and an unconditional UpdateItem on a missing item
+//! leaves a fragment that later reads report as `Corrupt`, as the adapter's reader would.
+//!
+//! The store never reads a clock: like the adapter, it takes `now` from its callers.
+
+mod accounts;
+mod attempts;
+mod calls;
+mod deliveries;
+mod events;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use domain::model::StoredResponse;
+use domain::model::{Account, Agent, Call, DeliveryAttempt, IdempotencyRecord, KeyGrant};
+use domain::ports::store::events::StoredEvent;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+use uuid::Uuid;
+
+/// The in-memory adapter of every storage port (`domain::ports::store::Store`).
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    /// The whole state, for one atomic operation. A panic in another test thread while holding
+    /// the lock leaves consistent data (every method checks before it writes), so a poisoned
+    /// lock is simply taken over.
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The table's items, one map per item type, keyed like the table (see `dynamo::keys`).
+#[derive(Debug, Default)]
+struct State {
+    /// `ACCOUNT#{id}` / `ACCOUNT`.
+    accounts: HashMap<String, Account>,
+    /// `APIKEY#{hash}`.
+    grants: HashMap<String, KeyGrant>,
+    /// `ACCOUNT#{account}` / `AGENT#{id}`.
+    agents: HashMap<(String, Uuid), Agent>,
+    /// `PROVIDER_AGENT#{provider id}` -> (account id, agent id).
+    provider_agents: HashMap<String, (String, Uuid)>,
+    /// `CALL#{id}`.
+    calls: HashMap<Uuid, CallItem>,
+    /// `PROVIDER_CALL#{provider call id}` -> call id.
+    provider_calls: HashMap<String, Uuid>,
+    /// `IDEMPOTENCY#{account}#{key}` (the formatted key, so two pairs that spell the same key
+    /// share one item, as in the table).
+    idempotency: HashMap<String, IdempotencyItem>,
+    /// `EVENT#{id}` / `EVENT`.
+    events: HashMap<Uuid, StoredEvent>,
+    /// `ACCOUNT#{account}` / `DELIVERY#...`, ordered by sort key like the partition.
+    deliveries: HashMap<String, BTreeMap<String, DeliveryAttempt>>,
+    /// `EVENT#{id}` / `ATTEMPT#{series}#{attempt:02}`.
+    attempts: HashMap<(Uuid, String), AttemptItem>,
+}
+
+/// A call item as the table may hold it.
+#[derive(Debug, Clone)]
+enum CallItem {
+    Full(Box<Call>),
+    /// What `mark_call_dialing`'s unconditional fallback update leaves when no call item
+    /// existed: the key and `provider_call_id` only. The adapter cannot read it back.
+    Fragment,
+}
+
+/// An idempotency item as the table may hold it.
+#[derive(Debug, Clone)]
+enum IdempotencyItem {
+    /// `expires_at` is whole seconds, as the TTL attribute keeps it.
+    Record(IdempotencyRecord),
+    /// What the unconditional "remember the answer" update leaves when the record was gone:
+    /// the answer without the record's attributes. The adapter cannot read it back.
+    AnswerOnly(StoredResponse),
+}
+
+/// A claim in the attempt ledger.
+#[derive(Debug, Clone)]
+struct AttemptItem {
+    in_flight: bool,
+    /// Epoch milliseconds; absent on an item `finish_attempt` created without a claim.
+    lease_until_ms: Option<i64>,
+}
+
+/// A time as stored by `ItemBuilder::time`: RFC 3339 with milliseconds, so sub-millisecond
+/// digits are cut off.
+fn ms(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(3)
+}
+
+/// A time as the TTL attribute keeps it: epoch seconds, read back with
+/// `DateTime::from_timestamp(.., 0).unwrap_or_default()`.
+fn secs(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or_default()
+}
+
+/// The message the adapter's `transaction_error` gives a cancelled transaction, with the
+/// cancellation reason of each item in order.
+fn cancelled(reasons: &[&str]) -> domain::StoreError {
+    domain::StoreError::Conflict(format!("transaction cancelled: {reasons:?}"))
+}
+
+/// The message of a failed single conditional write.
+fn condition_failed() -> domain::StoreError {
+    domain::StoreError::Conflict("The conditional request failed".into())
+}
+
+#[cfg(test)]
+mod tests;
