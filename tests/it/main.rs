@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 mod call_completed;
+mod contracts;
 mod layers;
 mod sample_events;
 mod settings;
