@@ -4,7 +4,6 @@
 //! See docs/local-stack.md. (The operator CLI `bvai-admin` is its own crate, `admin/`.)
 
 pub mod gateway;
-pub mod moto;
 pub mod poller;
 pub mod provider_sim;
 pub mod receiver;

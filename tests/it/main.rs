@@ -1,7 +1,7 @@
 //! The integration tests: one binary (one link of the AWS SDK), one module per area.
 //!
 //! Everything here runs against moto on 127.0.0.1 (started by `make test` through
-//! `scripts/with-emulator.sh`) and real HTTP peers; the support code (emulator, API Gateway
+//! the `with-emulator` launcher, crate `emulator`) and real HTTP peers; the support code (emulator, API Gateway
 //! requests, peers, fixtures, the `Deps` helpers) is the `integration_tests` library in
 //! `tests/src`. A test that cannot reach the emulator fails; none skips.
 
