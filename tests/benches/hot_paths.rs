@@ -10,7 +10,7 @@
 
 use domain::clock::SystemClock;
 use domain::ports::queue::DeliveryMessage;
-use integration_tests::apigw::ApiRequest;
+use integration_tests::apigw::{ApiRequest, Build};
 use integration_tests::counting::counting_dynamodb;
 use integration_tests::fixtures;
 use integration_tests::peer::TestServer;

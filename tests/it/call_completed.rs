@@ -15,7 +15,7 @@ use domain::ports::store::events::{EventStore, PLAIN_PAYLOAD_MAX_BYTES};
 use domain::ports::store::{AccountStore, CallStore};
 use domain::signature::sign_provider_callback;
 use in_memory::FixedClock;
-use integration_tests::apigw::{parts, ApiRequest};
+use integration_tests::apigw::{parts, ApiRequest, Build};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Reply, TestServer};
 use integration_tests::Emulator;

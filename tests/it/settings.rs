@@ -12,7 +12,7 @@ use domain::ports::secrets::{account_key_secret_name, SecretStore};
 use domain::ports::store::{AccountStore, DeliveryLog};
 use futures::future::join_all;
 use in_memory::FixedClock;
-use integration_tests::apigw::{parts, ApiRequest};
+use integration_tests::apigw::{parts, ApiRequest, Build};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::TestServer;
 use integration_tests::Emulator;

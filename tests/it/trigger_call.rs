@@ -8,7 +8,7 @@ use domain::model::{CallStatus, Plan};
 use domain::ports::secrets::{ProviderSecret, SecretStore};
 use domain::ports::store::CallStore;
 use in_memory::FixedClock;
-use integration_tests::apigw::{parts, ApiRequest};
+use integration_tests::apigw::{parts, ApiRequest, Build};
 use integration_tests::counting::{counting_dynamodb, counting_secrets, CallCounter};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Recorded, Reply, TestServer};

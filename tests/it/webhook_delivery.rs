@@ -17,6 +17,7 @@ use domain::webhook::schedule::RetrySchedule;
 use domain::webhook::signing_key::KeyCache;
 use hmac::{Hmac, KeyInit, Mac};
 use in_memory::FixedClock;
+use integration_tests::apigw::Build;
 use integration_tests::counting::counting_secrets;
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Reply, TestServer};
