@@ -3,6 +3,7 @@
 //! source mapping, a simulated voice provider, a webhook receiver and the emulator's resources.
 //! See docs/local-stack.md. (The operator CLI `bvai-admin` is its own crate, `admin/`.)
 
+pub mod apigw;
 pub mod gateway;
 pub mod poller;
 pub mod provider_sim;
