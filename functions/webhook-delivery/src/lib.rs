@@ -79,9 +79,10 @@ impl Deps {
     }
 }
 
-/// Transient failures: the message is returned to the queue and retried by SQS.
+/// A transient failure of our own (DynamoDB, SQS, Secrets Manager), never of the customer's
+/// endpoint: the message goes back to the queue (a partial batch failure) and SQS retries it.
 #[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
+pub enum TransientError {
     #[error(transparent)]
     Store(#[from] domain::StoreError),
     #[error(transparent)]
@@ -116,7 +117,7 @@ pub async fn handle(event: SqsEvent, deps: &Deps) -> SqsBatchResponse {
 }
 
 /// One message, start to finish.
-pub async fn process(body: &str, deps: &Deps) -> Result<(), DeliveryError> {
+pub async fn process(body: &str, deps: &Deps) -> Result<(), TransientError> {
     let ready = match prepare::prepare(body, deps).await? {
         prepare::Prepared::Done => return Ok(()),
         prepare::Prepared::Skip(skip) => return outcome::skipped(skip, deps).await,

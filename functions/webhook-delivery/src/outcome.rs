@@ -1,12 +1,12 @@
 //! Steps 3 and 4: record what happened; schedule the next attempt or drop the event.
 
 use crate::prepare::{Ready, Skip};
-use crate::{DeliveryError, Deps};
+use crate::{TransientError, Deps};
 use domain::model::{DeliveryAttempt, DeliveryOutcome};
 use domain::ports::queue::{DeliveryMessage, MAX_DELAY};
 use outbound::webhook_client::SendResult;
 
-pub async fn success(ready: &Ready, result: &SendResult, deps: &Deps) -> Result<(), DeliveryError> {
+pub async fn success(ready: &Ready, result: &SendResult, deps: &Deps) -> Result<(), TransientError> {
     // Marked done first: whatever fails after this, the attempt is never sent again.
     deps.store
         .finish_attempt(
@@ -21,7 +21,7 @@ pub async fn success(ready: &Ready, result: &SendResult, deps: &Deps) -> Result<
     Ok(())
 }
 
-pub async fn failure(ready: &Ready, result: &SendResult, deps: &Deps) -> Result<(), DeliveryError> {
+pub async fn failure(ready: &Ready, result: &SendResult, deps: &Deps) -> Result<(), TransientError> {
     let now = deps.clock.now();
     let class = result.error_class.map(|c| c.as_str()).unwrap_or("?");
     match deps.schedule.delay_after(ready.msg.attempt) {
@@ -60,7 +60,7 @@ pub async fn failure(ready: &Ready, result: &SendResult, deps: &Deps) -> Result<
     Ok(())
 }
 
-pub async fn skipped(skip: Skip, deps: &Deps) -> Result<(), DeliveryError> {
+pub async fn skipped(skip: Skip, deps: &Deps) -> Result<(), TransientError> {
     let attempt = DeliveryAttempt {
         account_id: skip.msg.account_id.clone(),
         event_id: skip.msg.event_id,
@@ -94,7 +94,7 @@ async fn record(
     outcome: DeliveryOutcome,
     next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
     deps: &Deps,
-) -> Result<(), DeliveryError> {
+) -> Result<(), TransientError> {
     let msg: &DeliveryMessage = &ready.msg;
     let attempt = DeliveryAttempt {
         account_id: msg.account_id.clone(),

@@ -1,6 +1,6 @@
 //! Step 1: everything that must hold before a POST.
 
-use crate::{DeliveryError, Deps};
+use crate::{TransientError, Deps};
 use domain::model::Account;
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::Claim;
@@ -31,7 +31,7 @@ pub enum Prepared {
     Done,
 }
 
-pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, DeliveryError> {
+pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError> {
     let msg = match DeliveryMessage::parse(body) {
         Ok(m) => m,
         Err(e) => {
