@@ -25,8 +25,12 @@ $(VENV)/.emulator: tools/requirements-emulator.txt
 venv: $(VENV)/.emulator
 
 ## Every test: unit tests and integration tests against moto on 127.0.0.1.
+## The emulator is started by the one launcher (crate `emulator`, local/emulator), built alone
+## first: it has no dependencies, so it never changes how the workspace's crates are built.
+WITH_EMULATOR = VENV=$(VENV) $(CARGO) run --quiet -p emulator --bin with-emulator --
+
 test: $(VENV)/.emulator
-	VENV=$(VENV) scripts/with-emulator.sh $(CARGO) test --workspace --lib --bins --tests
+	$(WITH_EMULATOR) $(CARGO) test --workspace --lib --bins --tests
 
 ## The whole product on 127.0.0.1 with a demo account (docs/local-stack.md). Ctrl-C stops it.
 ## Ports and settings come from the environment: API_PORT=3000, RECEIVER_PORT=3001, ...
@@ -35,7 +39,7 @@ run: $(VENV)/.emulator
 
 ## Benchmarks (optimised build; figures are printed, never asserted). docs/benchmarks.md
 bench: $(VENV)/.emulator
-	VENV=$(VENV) scripts/with-emulator.sh $(CARGO) bench --workspace --bench hot_paths
+	$(WITH_EMULATOR) $(CARGO) bench --workspace --bench hot_paths
 
 ## Formatting and lints, as CI checks them.
 check:

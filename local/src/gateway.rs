@@ -1,7 +1,8 @@
 //! A local stand-in for API Gateway (HTTP API, payload format 2.0).
 //!
-//! Each HTTP request becomes the JSON event API Gateway would send to Lambda, which is then
-//! parsed by `lambda_http::request::from_str`: the handler sees exactly what it sees in AWS
+//! Each HTTP request becomes the JSON event API Gateway would send to Lambda (built by the one
+//! builder, [`crate::apigw::ApiRequest`]), which is then parsed by
+//! `lambda_http::request::from_str`: the handler sees exactly what it sees in AWS
 //! (route key, path parameters, cookies moved out of the headers, comma-joined repeated
 //! headers, base64 bodies, authorizer claims). Unmatched routes get API Gateway's
 //! `404 {"message":"Not Found"}`, a panicking handler its `500 {"message":"Internal Server
@@ -11,8 +12,8 @@
 //! account) injected into `requestContext.authorizer.jwt.claims` without any token. In AWS a
 //! real JWT authorizer verifies a token and fills these claims; nothing like this exists there.
 
+use crate::apigw::{ApiRequest, Context};
 use crate::server::{bytes_reply, json_reply, Incoming, Listener, Reply, Server};
-use base64::Engine;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
@@ -281,7 +282,7 @@ impl Gateway {
             return json_reply(404, &json!({"message": "Not Found"}));
         };
         let claims = route.inject_claims.then_some(&self.config.local_claims);
-        let event = build_event(
+        let api = api_request(
             &route.route_key(),
             &params,
             claims,
@@ -289,7 +290,7 @@ impl Gateway {
             request_id,
             Utc::now(),
         );
-        let lambda_req = match lambda_http::request::from_str(&event.to_string()) {
+        let lambda_req = match api.request() {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(target: "gateway", "could not build the Lambda request: {e}");
@@ -331,8 +332,36 @@ pub fn build_event(
     request_id: &str,
     now: DateTime<Utc>,
 ) -> Value {
-    let mut headers = Map::new();
-    let mut cookies = Vec::new();
+    api_request(route_key, path_params, claims, req, request_id, now).event()
+}
+
+/// `req` matched to `route_key`, as the one API Gateway request builder ([`ApiRequest`]).
+pub fn api_request(
+    route_key: &str,
+    path_params: &[(String, String)],
+    claims: Option<&Map<String, Value>>,
+    req: &Incoming,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> ApiRequest {
+    let host = req.header("host").unwrap_or("localhost").to_string();
+    let source_ip = req.peer.ip().to_string();
+    let mut api = ApiRequest::new(req.method.as_str(), req.path())
+        .route(route_key)
+        .query(req.query())
+        .context(
+            Context {
+                account_id: "000000000000".into(),
+                api_id: "local".into(),
+                domain_name: host,
+                protocol: protocol(req.version).into(),
+                source_ip: source_ip.clone(),
+                user_agent: req.header("user-agent").unwrap_or("").into(),
+                request_id: request_id.into(),
+                ..Context::default()
+            }
+            .at(now),
+        );
     for name in req.headers.keys() {
         let values: Vec<String> = req
             .headers
@@ -341,100 +370,30 @@ pub fn build_event(
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect();
         if name == http::header::COOKIE {
-            // Payload v2 moves cookies out of the headers into `cookies`.
+            // Payload v2 moves cookies out of the headers into `cookies` (the builder does).
             for v in &values {
-                cookies.extend(
-                    v.split(';')
-                        .map(str::trim)
-                        .filter(|c| !c.is_empty())
-                        .map(|c| Value::String(c.to_string())),
-                );
+                api = api.header(name.as_str(), v);
             }
             continue;
         }
-        headers.insert(name.as_str().to_string(), Value::String(values.join(",")));
+        api = api.header(name.as_str(), &values.join(","));
     }
-    let source_ip = req.peer.ip().to_string();
-    headers
-        .entry("x-forwarded-for")
-        .or_insert_with(|| Value::String(source_ip.clone()));
-    headers
-        .entry("x-forwarded-port")
-        .or_insert_with(|| Value::String(req.peer.port().to_string()));
-    headers
-        .entry("x-forwarded-proto")
-        .or_insert_with(|| Value::String("http".into()));
-    let host = req.header("host").unwrap_or("localhost").to_string();
-
-    let method = req.method.as_str();
-    let mut ctx = json!({
-        "accountId": "000000000000",
-        "apiId": "local",
-        "domainName": host,
-        "domainPrefix": host.split('.').next().unwrap_or(&host),
-        "http": {
-            "method": method,
-            "path": req.path(),
-            "protocol": protocol(req.version),
-            "sourceIp": source_ip,
-            "userAgent": req.header("user-agent").unwrap_or(""),
-        },
-        "requestId": request_id,
-        "routeKey": route_key,
-        "stage": "$default",
-        "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
-        "timeEpoch": now.timestamp_millis(),
-    });
+    for (name, value) in [
+        ("x-forwarded-for", source_ip),
+        ("x-forwarded-port", req.peer.port().to_string()),
+        ("x-forwarded-proto", "http".to_string()),
+    ] {
+        if !api.has_header(name) {
+            api = api.header(name, &value);
+        }
+    }
+    for (k, v) in path_params {
+        api = api.path_param(k, v);
+    }
     if let Some(claims) = claims {
-        ctx["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+        api = api.claims(Value::Object(claims.clone()));
     }
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": req.path(),
-        "rawQueryString": req.query(),
-        "headers": headers,
-        "requestContext": ctx,
-        "isBase64Encoded": false,
-    });
-    if !cookies.is_empty() {
-        event["cookies"] = Value::Array(cookies);
-    }
-    let mut query = Map::new();
-    for (k, v) in url::form_urlencoded::parse(req.query().as_bytes()) {
-        match query.get_mut(k.as_ref()) {
-            // Repeated parameters are comma-joined in payload v2.
-            Some(Value::String(prev)) => {
-                prev.push(',');
-                prev.push_str(&v);
-            }
-            _ => {
-                query.insert(k.into_owned(), Value::String(v.into_owned()));
-            }
-        }
-    }
-    if !query.is_empty() {
-        event["queryStringParameters"] = Value::Object(query);
-    }
-    if !path_params.is_empty() {
-        event["pathParameters"] = Value::Object(
-            path_params
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect(),
-        );
-    }
-    if !req.body.is_empty() {
-        match std::str::from_utf8(&req.body) {
-            Ok(text) => event["body"] = Value::String(text.to_string()),
-            Err(_) => {
-                event["body"] =
-                    Value::String(base64::engine::general_purpose::STANDARD.encode(&req.body));
-                event["isBase64Encoded"] = Value::Bool(true);
-            }
-        }
-    }
-    event
+    api.raw_body(&req.body)
 }
 
 fn protocol(v: http::Version) -> &'static str {

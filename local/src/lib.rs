@@ -3,8 +3,8 @@
 //! source mapping, a simulated voice provider, a webhook receiver and the emulator's resources.
 //! See docs/local-stack.md. (The operator CLI `bvai-admin` is its own crate, `admin/`.)
 
+pub mod apigw;
 pub mod gateway;
-pub mod moto;
 pub mod poller;
 pub mod provider_sim;
 pub mod receiver;

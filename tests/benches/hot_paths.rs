@@ -8,9 +8,10 @@
 //! Emulator latency (about 7 ms a DynamoDB call) dominates the end-to-end figures; they are
 //! for comparing builds on one machine, not for predicting AWS latency.
 
-use domain::clock::SystemClock;
+use domain::config::{self, Env};
 use domain::ports::queue::DeliveryMessage;
-use integration_tests::apigw::ApiRequest;
+use domain::ports::secrets::SecretStore;
+use integration_tests::apigw::{ApiRequest, Build};
 use integration_tests::counting::counting_dynamodb;
 use integration_tests::fixtures;
 use integration_tests::peer::TestServer;
@@ -98,15 +99,22 @@ async fn end_to_end() {
         json!({"call_id": "prov_1", "call_status": "registered"}),
     )
     .await;
-    let deps = trigger_call::Deps {
-        store: Arc::new(store.clone()),
-        provider: Arc::new(
-            outbound::RetellClient::new(&provider.url(), "k".into(), Duration::from_secs(5))
-                .expect("client"),
-        ),
-        clock: Arc::new(SystemClock),
-        idempotency_wait: Duration::from_secs(5),
-    };
+    // The production composition root, configured as Lambda would be.
+    let provider_secret = Emulator::unique("provider-secret");
+    secrets
+        .put(&provider_secret, &json!({"api_key": "k"}).to_string())
+        .await
+        .expect("provider secret");
+    let env = Env::process()
+        .with(config::TABLE_NAME, store.table())
+        .with(config::PROVIDER_SECRET_NAME, provider_secret)
+        .with(config::PROVIDER_BASE_URL, provider.url())
+        .with(config::PROVIDER_TIMEOUT_MS, "5000");
+    let mut deps = trigger_call::Deps::from_env(&emu.config, &env)
+        .await
+        .expect("trigger-call deps");
+    // The same table through the client that counts its round trips.
+    deps.store = Arc::new(store.clone());
     let n = 200;
     let mut samples = Vec::with_capacity(n);
     counter.reset();
@@ -134,18 +142,14 @@ async fn end_to_end() {
     })
     .await;
     let queue_url = emu.queue().await;
-    let delivery = webhook_delivery::Deps {
-        store: Arc::new(store.clone()),
-        secrets: Arc::new(emu.secrets()),
-        key_cache: domain::webhook::signing_key::KeyCache::new(),
-        secret_prefix: seeded.secret_prefix.clone(),
-        queue: Arc::new(aws_adapters::SqsQueue::new(emu.sqs(), queue_url)),
-        client: outbound::webhook_client::WebhookClient::new(Duration::from_secs(10), true)
-            .expect("client"),
-        schedule: domain::webhook::schedule::RetrySchedule::default(),
-        clock: Arc::new(SystemClock),
-        claim_lease: Duration::from_secs(70),
-    };
+    let env = env
+        .with(config::EVENTS_QUEUE_URL, queue_url)
+        .with(config::API_KEY_SECRET_PREFIX, seeded.secret_prefix.clone())
+        .with(config::WEBHOOK_TIMEOUT_MS, "10000")
+        .with(config::WEBHOOK_ALLOW_INSECURE_LOCAL, "1");
+    let delivery = webhook_delivery::Deps::from_env(&emu.config, &env)
+        .await
+        .expect("webhook-delivery deps");
     let mut samples = Vec::new();
     for _ in 0..20 {
         let mut msgs = Vec::new();

@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 use domain::error::QueueError;
 use domain::model::{Agent, Call, CallStatus, Direction, EventRecord};
 use domain::ports::queue::{DeliveryMessage, EventQueue};
-use domain::ports::secrets::ProviderSecret;
 use domain::ports::store::calls::{CallCompletion, CallProgress};
 use domain::ports::store::events::{EventStore, PLAIN_PAYLOAD_MAX_BYTES};
 use domain::ports::store::{AccountStore, CallStore};
 use domain::signature::sign_provider_callback;
 use in_memory::FixedClock;
-use integration_tests::apigw::{parts, ApiRequest};
+use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::deps::{retell, Ports, Tunables};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Reply, TestServer};
 use integration_tests::Emulator;
@@ -47,6 +47,14 @@ struct Env {
     seeded: Seeded,
 }
 
+/// The provider's key signs its callbacks (and authenticates trigger-call's requests).
+fn tunables() -> Tunables {
+    Tunables {
+        provider_key: PROVIDER_KEY.into(),
+        ..Tunables::default()
+    }
+}
+
 async fn env() -> Env {
     env_with_queue(|q| Arc::new(q)).await
 }
@@ -58,14 +66,12 @@ async fn env_with_queue(wrap: impl FnOnce(SqsQueue) -> Arc<dyn EventQueue>) -> E
     let queue_url = emu.queue().await;
     let seeded = fixtures::agency(&store, &emu.secrets()).await;
     let clock = Arc::new(FixedClock::new(at_ms(NOW_MS)));
-    let deps = call_completed::Deps {
-        store: Arc::new(store.clone()),
+    let deps = Ports {
         queue: wrap(SqsQueue::new(emu.sqs(), &queue_url)),
-        provider_secret: ProviderSecret {
-            api_key: PROVIDER_KEY.into(),
-        },
         clock: clock.clone(),
-    };
+        ..Ports::emulator(&emu, &store, &queue_url)
+    }
+    .call_completed(&tunables());
     Env {
         emu,
         store,
@@ -1230,19 +1236,12 @@ async fn callbacks_for_a_call_placed_by_trigger_call() {
         )
     })
     .await;
-    let trigger = trigger_call::Deps {
-        store: Arc::new(env.store.clone()),
-        provider: Arc::new(
-            outbound::RetellClient::new(
-                &provider.url(),
-                PROVIDER_KEY.into(),
-                Duration::from_secs(5),
-            )
-            .expect("client"),
-        ),
+    let trigger = Ports {
+        provider: retell(&provider.url(), &tunables()),
         clock: env.clock.clone(),
-        idempotency_wait: Duration::from_secs(1),
-    };
+        ..Ports::emulator(&env.emu, &env.store, &env.queue_url)
+    }
+    .trigger_call(&tunables());
     let req = ApiRequest::post("/api/trigger-call")
         .bearer(&env.seeded.api_key)
         .json(&json!({"phone": "+15551234567", "name": "Jane", "metadata": {"source": "crm", "lead": 7}}))

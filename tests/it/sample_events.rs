@@ -1,19 +1,15 @@
 //! Every handler runs on its sample event from `events/` (the files the README's
 //! `cargo lambda invoke` examples use), with the placeholders filled in for a seeded account.
 
-use aws_adapters::SqsQueue;
 use chrono::Utc;
-use domain::clock::SystemClock;
 use domain::model::{Call, CallStatus, Direction};
-use domain::ports::secrets::ProviderSecret;
 use domain::ports::store::CallStore;
+use integration_tests::deps::{retell, Ports, Tunables};
 use integration_tests::fixtures;
 use integration_tests::peer::TestServer;
 use integration_tests::sqs::drain;
 use integration_tests::Emulator;
 use serde_json::{json, Value};
-use std::sync::Arc;
-use std::time::Duration;
 
 const SAMPLE_CALL_ID: &str = "4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11";
 const SAMPLE_EVENT_ID: &str = "9d3f1a2b-4c5d-4e6f-8a7b-9c0d1e2f3a4b";
@@ -43,7 +39,10 @@ async fn every_handler_runs_on_its_sample_event() {
     let seeded = fixtures::agency(&store, &secrets).await;
     let account = seeded.account.id.clone();
     let queue_url = emu.queue().await;
-    let queue = Arc::new(SqsQueue::new(emu.sqs(), queue_url.clone()));
+    let tunables = Tunables {
+        provider_key: PROVIDER_KEY.into(),
+        ..Tunables::for_account(&seeded)
+    };
     let receiver = TestServer::fixed(200, json!({})).await;
     fixtures::update_account(&store, &account, |a| a.webhook_url = Some(receiver.url())).await;
     let subs: Vec<(&str, &str)> = vec![
@@ -57,19 +56,11 @@ async fn every_handler_runs_on_its_sample_event() {
         json!({"call_id": "prov_1", "call_status": "registered"}),
     )
     .await;
-    let tc = trigger_call::Deps {
-        store: Arc::new(store.clone()),
-        provider: Arc::new(
-            outbound::RetellClient::new(
-                &provider.url(),
-                PROVIDER_KEY.into(),
-                Duration::from_secs(5),
-            )
-            .unwrap(),
-        ),
-        clock: Arc::new(SystemClock),
-        idempotency_wait: Duration::from_secs(5),
+    let ports = Ports {
+        provider: retell(&provider.url(), &tunables),
+        ..Ports::emulator(&emu, &store, &queue_url)
     };
+    let tc = ports.trigger_call(&tunables);
     let res = trigger_call::handle(http_event("trigger-call.json", &subs), &tc).await;
     let (status, body) = integration_tests::apigw::parts(&res);
     assert_eq!(
@@ -99,18 +90,10 @@ async fn every_handler_runs_on_its_sample_event() {
     );
 
     // settings, with the JWT claims API Gateway adds
-    let sd = settings::Deps {
-        store: Arc::new(store.clone()),
-        secrets: Arc::new(emu.secrets()),
-        clock: Arc::new(SystemClock),
-        secret_prefix: seeded.secret_prefix.clone(),
-        account_claim: "custom:account_id".into(),
+    let sd = ports.settings(&Tunables {
         allow_insecure_local: false,
-        queue: queue.clone(),
-        webhook_client: outbound::webhook_client::WebhookClient::new(Duration::from_secs(5), false)
-            .unwrap(),
-        key_cache: Arc::new(domain::webhook::signing_key::KeyCache::new()),
-    };
+        ..tunables.clone()
+    });
     let res = settings::handle(http_event("settings-get.json", &subs), &sd).await;
     let (status, body) = integration_tests::apigw::parts(&res);
     assert_eq!(
@@ -128,13 +111,7 @@ async fn every_handler_runs_on_its_sample_event() {
         raw.as_bytes(),
         Utc::now().timestamp_millis(),
     ));
-    let cc = call_completed::Deps {
-        store: Arc::new(store.clone()),
-        queue: queue.clone(),
-        provider_secret: serde_json::from_value::<ProviderSecret>(json!({"api_key": PROVIDER_KEY}))
-            .unwrap(),
-        clock: Arc::new(SystemClock),
-    };
+    let cc = ports.call_completed(&tunables);
     let res = call_completed::handle(
         lambda_http::request::from_str(&ev.to_string()).unwrap(),
         &cc,
@@ -147,17 +124,7 @@ async fn every_handler_runs_on_its_sample_event() {
 
     // webhook-delivery, on the sample SQS batch pointing at that event.
     let event_id = queued[0].event_id.to_string();
-    let delivery = webhook_delivery::Deps {
-        store: Arc::new(store.clone()),
-        secrets: Arc::new(emu.secrets()),
-        key_cache: domain::webhook::signing_key::KeyCache::new(),
-        secret_prefix: seeded.secret_prefix.clone(),
-        queue: queue.clone(),
-        client: outbound::webhook_client::WebhookClient::new(Duration::from_secs(5), true).unwrap(),
-        schedule: domain::webhook::schedule::RetrySchedule::default(),
-        clock: Arc::new(SystemClock),
-        claim_lease: Duration::from_secs(70),
-    };
+    let delivery = ports.webhook_delivery(&tunables);
     let mut subs = subs.clone();
     subs.push((SAMPLE_EVENT_ID, &event_id));
     let sqs_event: aws_lambda_events::event::sqs::SqsEvent =

@@ -12,14 +12,13 @@ use domain::ports::secrets::{account_key_secret_name, SecretStore};
 use domain::ports::store::{AccountStore, DeliveryLog};
 use futures::future::join_all;
 use in_memory::FixedClock;
-use integration_tests::apigw::{parts, ApiRequest};
+use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::deps::{retell, Ports, Tunables};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::TestServer;
 use integration_tests::Emulator;
-use outbound::RetellClient;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::Duration;
 use uuid::Uuid;
 
 const INTEGRATION: &str = "/api/integrations/api-webhooks";
@@ -33,6 +32,8 @@ struct Harness {
     secrets: Arc<SecretsManager>,
     clock: Arc<FixedClock>,
     seeded: Seeded,
+    ports: Ports,
+    tunables: Tunables,
     deps: settings::Deps,
 }
 
@@ -50,27 +51,25 @@ impl Harness {
         let secrets = Arc::new(emu.secrets());
         let seeded = fixtures::agency(&store, secrets.as_ref()).await;
         let clock = Arc::new(FixedClock::new(now_ms()));
-        let deps = settings::Deps {
+        let ports = Ports {
             store: store.clone(),
             secrets: secrets.clone(),
             clock: clock.clone(),
-            secret_prefix: seeded.secret_prefix.clone(),
-            account_claim: "custom:account_id".into(),
-            allow_insecure_local: false,
-            queue: Arc::new(aws_adapters::SqsQueue::new(emu.sqs(), emu.queue().await)),
-            webhook_client: outbound::webhook_client::WebhookClient::new(
-                Duration::from_secs(5),
-                false,
-            )
-            .expect("webhook client"),
-            key_cache: Arc::new(domain::webhook::signing_key::KeyCache::new()),
+            ..Ports::emulator(&emu, &store, &emu.queue().await)
         };
+        let tunables = Tunables {
+            allow_insecure_local: false,
+            ..Tunables::for_account(&seeded)
+        };
+        let deps = ports.settings(&tunables);
         Harness {
             emu,
             store,
             secrets,
             clock,
             seeded,
+            ports,
+            tunables,
             deps,
         }
     }
@@ -120,28 +119,27 @@ impl Harness {
             aws_sdk_dynamodb::Client::from_conf(conf),
             self.store.table(),
         ));
-        let deps = settings::Deps {
+        let deps = Ports {
             store: store.clone(),
-            ..self.deps.clone()
-        };
+            ..self.ports.clone()
+        }
+        .settings(&self.tunables);
         (store, deps)
     }
 
     /// trigger-call's dependencies on the same table, with a provider that accepts every call.
     fn trigger_deps(&self, provider: &TestServer) -> trigger_call::Deps {
-        trigger_call::Deps {
-            store: self.store.clone(),
-            provider: Arc::new(
-                RetellClient::new(
-                    &provider.url(),
-                    "provider-test-key".into(),
-                    Duration::from_secs(5),
-                )
-                .expect("provider client"),
-            ),
-            clock: self.clock.clone(),
-            idempotency_wait: Duration::from_secs(2),
+        Ports {
+            provider: retell(&provider.url(), &self.tunables),
+            ..self.ports.clone()
         }
+        .trigger_call(&self.tunables)
+    }
+
+    /// The settings deps with other tunables (the same ports).
+    fn retuned(&mut self, change: impl FnOnce(&mut Tunables)) {
+        change(&mut self.tunables);
+        self.deps = self.ports.settings(&self.tunables);
     }
 
     /// API key grant items (`APIKEY#...`) that point at this account: the valid keys.
@@ -296,7 +294,7 @@ async fn requests_without_a_session_are_401_on_every_route() {
 #[tokio::test]
 async fn the_account_claim_name_is_configurable() {
     let mut h = Harness::new().await;
-    h.deps.account_claim = "tenant".into();
+    h.retuned(|t| t.account_claim = "tenant".into());
     let (status, body) = h
         .send(ApiRequest::get(INTEGRATION).claims(json!({"sub": "u", "tenant": h.id()})))
         .await;
@@ -311,10 +309,10 @@ async fn a_plan_without_api_access_is_403_on_every_route() {
     let h = Harness::new().await;
     for plan in [Plan::Starter, Plan::Pro] {
         let other = fixtures::account_with(&h.store, h.secrets.as_ref(), plan, true).await;
-        let deps = settings::Deps {
+        let deps = h.ports.settings(&Tunables {
             secret_prefix: other.secret_prefix.clone(),
-            ..h.deps.clone()
-        };
+            ..h.tunables.clone()
+        });
         let before = h.store.account(&other.account.id).await.unwrap().unwrap();
         for req in every_route() {
             let (status, body) = send_with(&deps, as_account(req, &other.account.id)).await;
@@ -654,10 +652,11 @@ async fn a_slow_secret_write_never_overwrites_a_later_rotation() {
         reached: tokio::sync::Notify::new(),
         release: tokio::sync::Notify::new(),
     });
-    let slow_deps = settings::Deps {
+    let slow_deps = Ports {
         secrets: held.clone(),
-        ..h.deps.clone()
-    };
+        ..h.ports.clone()
+    }
+    .settings(&h.tunables);
     let reached = held.reached.notified();
     let slow = tokio::spawn({
         let req = h.req("POST", API_KEY).build();
@@ -1019,7 +1018,7 @@ async fn local_development_flag_admits_http_and_loopback_only() {
         .patch(json!({"webhook_url": "http://127.0.0.1:9000/in"}))
         .await;
     assert_eq!(status, 400, "refused without the flag");
-    h.deps.allow_insecure_local = true;
+    h.retuned(|t| t.allow_insecure_local = true);
     for url in [
         "http://127.0.0.1:9000/in",
         "http://localhost:9000/in",

@@ -8,12 +8,12 @@ use domain::model::{CallStatus, Plan};
 use domain::ports::secrets::{ProviderSecret, SecretStore};
 use domain::ports::store::CallStore;
 use in_memory::FixedClock;
-use integration_tests::apigw::{parts, ApiRequest};
+use integration_tests::apigw::{parts, ApiRequest, Build};
 use integration_tests::counting::{counting_dynamodb, counting_secrets, CallCounter};
+use integration_tests::deps::{retell, Ports, Tunables};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Recorded, Reply, TestServer};
 use integration_tests::Emulator;
-use outbound::RetellClient;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +25,8 @@ struct Harness {
     store: DynamoStore,
     seeded: Seeded,
     provider: TestServer,
+    ports: Ports,
+    tunables: Tunables,
     deps: Deps,
     dynamo_calls: CallCounter,
     emulator: Emulator,
@@ -53,19 +55,24 @@ async fn harness_with(provider: TestServer, timeout: Duration, clock: Arc<dyn Cl
     let store = emulator.table_with_client(client).await;
     let secrets = emulator.secrets();
     let seeded = fixtures::agency(&store, &secrets).await;
-    let deps = Deps {
-        store: Arc::new(store.clone()),
-        provider: Arc::new(
-            RetellClient::new(&provider.url(), PROVIDER_KEY.into(), timeout).expect("client"),
-        ),
-        clock,
-        idempotency_wait: Duration::from_secs(5),
+    let tunables = Tunables {
+        provider_key: PROVIDER_KEY.into(),
+        provider_timeout: timeout,
+        ..Tunables::for_account(&seeded)
     };
+    let ports = Ports {
+        provider: retell(&provider.url(), &tunables),
+        clock,
+        ..Ports::emulator(&emulator, &store, &emulator.queue().await)
+    };
+    let deps = ports.trigger_call(&tunables);
     dynamo_calls.reset();
     Harness {
         store,
         seeded,
         provider,
+        ports,
+        tunables,
         deps,
         dynamo_calls,
         emulator,
@@ -168,9 +175,15 @@ async fn happy_path_stays_within_four_dynamodb_round_trips_and_no_secrets_calls(
         .unwrap();
     sm_calls.reset();
     let secret = ProviderSecret::load(&sm, &secret_name).await.unwrap();
-    h.deps.provider = Arc::new(
-        RetellClient::new(&h.provider.url(), secret.api_key, Duration::from_secs(5)).unwrap(),
-    );
+    let tunables = Tunables {
+        provider_key: secret.api_key,
+        ..h.tunables.clone()
+    };
+    h.deps = Ports {
+        provider: retell(&h.provider.url(), &tunables),
+        ..h.ports.clone()
+    }
+    .trigger_call(&tunables);
     assert_eq!(sm_calls.count(), 1);
 
     for (i, idem) in [None, Some("budget-key-1")].into_iter().enumerate() {
@@ -607,7 +620,11 @@ async fn concurrent_requests_with_one_key_place_one_call() {
         integration_tests::atomic::atomic_dynamodb(&h.emulator.config),
         h.store.table(),
     );
-    h.deps.store = Arc::new(atomic);
+    h.deps = Ports {
+        store: Arc::new(atomic),
+        ..h.ports.clone()
+    }
+    .trigger_call(&h.tunables);
     let body = json!({"phone": "+15551234567"});
     let reqs: Vec<_> = (0..6)
         .map(|_| {

@@ -7,22 +7,19 @@ use aws_adapters::SecretsManager;
 use aws_adapters::SqsQueue;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use domain::clock::{Clock, SystemClock};
 use domain::model::{DeliveryErrorClass, DeliveryOutcome, EventRecord};
 use domain::ports::queue::{DeliveryMessage, EventQueue};
-use domain::ports::secrets::SecretStore;
 use domain::ports::store::deliveries::DeliveryQuery;
 use domain::ports::store::{AccountStore, DeliveryLog};
-use domain::webhook::schedule::RetrySchedule;
-use domain::webhook::signing_key::KeyCache;
 use hmac::{Hmac, KeyInit, Mac};
 use in_memory::FixedClock;
+use integration_tests::apigw::Build;
 use integration_tests::counting::counting_secrets;
+use integration_tests::deps::{Ports, Tunables};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Reply, TestServer};
 use integration_tests::sqs::{drain, event_for, pump};
 use integration_tests::Emulator;
-use outbound::webhook_client::WebhookClient;
 use sha2::Sha256;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -57,42 +54,23 @@ async fn setup(webhook_url: Option<String>) -> H {
     }
 }
 
-struct Options {
-    delays: &'static str,
-    timeout: Duration,
-    insecure_local: bool,
-    clock: Arc<dyn Clock>,
-    queue: Option<Arc<dyn EventQueue>>,
-    secrets: Option<Arc<dyn SecretStore>>,
-}
+impl H {
+    /// The emulator's adapters on this test's table and queue.
+    fn ports(&self) -> Ports {
+        Ports::emulator(&self.emulator, &self.store, &self.queue_url)
+    }
 
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            delays: "1s,2s,3s",
-            timeout: Duration::from_secs(5),
-            insecure_local: true,
-            clock: Arc::new(SystemClock),
-            queue: None,
-            secrets: None,
+    /// Short retry delays, the seeded account's key prefix, loopback receivers allowed.
+    fn tunables(&self) -> Tunables {
+        Tunables {
+            retry_delays: "1s,2s,3s".into(),
+            ..Tunables::for_account(&self.seeded)
         }
     }
 }
 
-fn deps(h: &H, o: Options) -> Deps {
-    Deps {
-        store: Arc::new(h.store.clone()),
-        secrets: o.secrets.unwrap_or_else(|| Arc::new(h.emulator.secrets())),
-        key_cache: KeyCache::new(),
-        secret_prefix: h.seeded.secret_prefix.clone(),
-        queue: o
-            .queue
-            .unwrap_or_else(|| Arc::new(SqsQueue::new(h.sqs.clone(), h.queue_url.clone()))),
-        client: WebhookClient::new(o.timeout, o.insecure_local).expect("client"),
-        schedule: RetrySchedule::parse(o.delays).expect("delays"),
-        clock: o.clock,
-        claim_lease: o.timeout + Duration::from_secs(60),
-    }
+fn deps(h: &H) -> Deps {
+    h.ports().webhook_delivery(&h.tunables())
 }
 
 fn first(h: &H) -> DeliveryMessage {
@@ -128,7 +106,7 @@ fn hmac_hex(key: &str, body: &[u8]) -> String {
 async fn delivers_the_stored_bytes_signed_and_never_twice() {
     let receiver = TestServer::fixed(200, serde_json::json!({"ok": true})).await;
     let h = setup(Some(format!("{}/hooks/bvai", receiver.url()))).await;
-    let d = deps(&h, Options::default());
+    let d = deps(&h);
     let res = handle(event_for(&[first(&h)]), &d).await;
     assert!(res.batch_item_failures.is_empty());
     let got = receiver.requests();
@@ -189,7 +167,7 @@ async fn fails_twice_then_succeeds_on_schedule() {
     let receiver =
         TestServer::start(|_, i| async move { Reply::status(if i < 2 { 500 } else { 204 }) }).await;
     let h = setup(Some(receiver.url())).await;
-    let d = deps(&h, Options::default());
+    let d = deps(&h);
     h.sqs
         .send_message()
         .queue_url(&h.queue_url)
@@ -257,13 +235,10 @@ async fn fails_twice_then_succeeds_on_schedule() {
 async fn always_failing_endpoint_gets_four_posts_then_the_event_is_dropped() {
     let receiver = TestServer::fixed(503, serde_json::json!({"error": "down"})).await;
     let h = setup(Some(receiver.url())).await;
-    let d = deps(
-        &h,
-        Options {
-            delays: "1s,1s,1s",
-            ..Options::default()
-        },
-    );
+    let d = h.ports().webhook_delivery(&Tunables {
+        retry_delays: "1s,1s,1s".into(),
+        ..h.tunables()
+    });
     h.sqs
         .send_message()
         .queue_url(&h.queue_url)
@@ -327,13 +302,10 @@ async fn an_endpoint_that_hangs_times_out_and_is_retried() {
     })
     .await;
     let h = setup(Some(receiver.url())).await;
-    let d = deps(
-        &h,
-        Options {
-            timeout: Duration::from_millis(300),
-            ..Options::default()
-        },
-    );
+    let d = h.ports().webhook_delivery(&Tunables {
+        webhook_timeout: Duration::from_millis(300),
+        ..h.tunables()
+    });
     let res = handle(event_for(&[first(&h)]), &d).await;
     assert!(res.batch_item_failures.is_empty());
     let rows = log(&h).await;
@@ -371,7 +343,7 @@ async fn redirects_are_not_followed() {
     })
     .await;
     let h = setup(Some(receiver.url())).await;
-    let d = deps(&h, Options::default());
+    let d = deps(&h);
     handle(event_for(&[first(&h)]), &d).await;
     assert_eq!(receiver.requests().len(), 1);
     assert!(
@@ -391,7 +363,7 @@ async fn connection_refused_is_a_connect_failure() {
         l.local_addr().unwrap().port()
     };
     let h = setup(Some(format!("http://127.0.0.1:{port}/hook"))).await;
-    let d = deps(&h, Options::default());
+    let d = deps(&h);
     handle(event_for(&[first(&h)]), &d).await;
     let rows = log(&h).await;
     assert_eq!(rows[0].error_class, Some(DeliveryErrorClass::Connect));
@@ -409,13 +381,10 @@ async fn loopback_is_refused_when_the_local_switch_is_off() {
         format!("http://localhost:{port}/hook"),
     ] {
         let h = setup(Some(url.clone())).await;
-        let d = deps(
-            &h,
-            Options {
-                insecure_local: false,
-                ..Options::default()
-            },
-        );
+        let d = h.ports().webhook_delivery(&Tunables {
+            allow_insecure_local: false,
+            ..h.tunables()
+        });
         handle(event_for(&[first(&h)]), &d).await;
         let rows = log(&h).await;
         assert_eq!(
@@ -434,7 +403,7 @@ async fn loopback_is_refused_when_the_local_switch_is_off() {
 async fn switching_api_access_off_between_attempts_skips_and_stops() {
     let receiver = TestServer::fixed(500, serde_json::json!({})).await;
     let h = setup(Some(receiver.url())).await;
-    let d = deps(&h, Options::default());
+    let d = deps(&h);
     handle(event_for(&[first(&h)]), &d).await;
     assert_eq!(receiver.requests().len(), 1);
     fixtures::update_account(&h.store, &h.seeded.account.id, |a| a.api_enabled = false).await;
@@ -462,7 +431,7 @@ async fn switching_api_access_off_between_attempts_skips_and_stops() {
 #[tokio::test]
 async fn no_webhook_url_is_skipped() {
     let h = setup(None).await;
-    let d = deps(&h, Options::default());
+    let d = deps(&h);
     handle(event_for(&[first(&h)]), &d).await;
     let rows = log(&h).await;
     assert_eq!(rows.len(), 1);
@@ -487,7 +456,7 @@ async fn a_batch_is_delivered_concurrently() {
             e.call_id,
         ));
     }
-    let d = deps(&h, Options::default());
+    let d = deps(&h);
     let res = handle(event_for(&msgs), &d).await;
     assert!(res.batch_item_failures.is_empty());
     assert_eq!(receiver.requests().len(), 10);
@@ -528,15 +497,15 @@ async fn delays_beyond_sqs_limit_are_honoured_exactly() {
         inner: SqsQueue::new(h.sqs.clone(), h.queue_url.clone()),
         sent: Mutex::new(vec![]),
     });
-    let d = deps(
-        &h,
-        Options {
-            delays: "30m",
-            clock: clock.clone(),
-            queue: Some(queue.clone()),
-            ..Options::default()
-        },
-    );
+    let d = Ports {
+        clock: clock.clone(),
+        queue: queue.clone(),
+        ..h.ports()
+    }
+    .webhook_delivery(&Tunables {
+        retry_delays: "30m".into(),
+        ..h.tunables()
+    });
     handle(event_for(&[first(&h)]), &d).await;
     let (next, delay) = queue.sent.lock().unwrap()[0].clone();
     assert_eq!(
@@ -566,13 +535,11 @@ async fn signing_key_is_cached_by_hash_and_rotation_is_picked_up_at_once() {
     let receiver = TestServer::fixed(200, serde_json::json!({})).await;
     let h = setup(Some(receiver.url())).await;
     let (sm_client, sm_calls) = counting_secrets(&h.emulator.config);
-    let d = deps(
-        &h,
-        Options {
-            secrets: Some(Arc::new(SecretsManager::new(sm_client))),
-            ..Options::default()
-        },
-    );
+    let d = Ports {
+        secrets: Arc::new(SecretsManager::new(sm_client)),
+        ..h.ports()
+    }
+    .webhook_delivery(&h.tunables());
     handle(event_for(&[first(&h)]), &d).await;
     let e2 = fixtures::stored_event(&h.store, &h.seeded).await;
     handle(
@@ -630,17 +597,7 @@ async fn signing_key_is_cached_by_hash_and_rotation_is_picked_up_at_once() {
 }
 
 fn settings_deps(h: &H) -> settings::Deps {
-    settings::Deps {
-        store: Arc::new(h.store.clone()),
-        secrets: Arc::new(h.emulator.secrets()),
-        clock: Arc::new(SystemClock),
-        secret_prefix: h.seeded.secret_prefix.clone(),
-        account_claim: "custom:account_id".into(),
-        allow_insecure_local: true,
-        queue: Arc::new(SqsQueue::new(h.sqs.clone(), h.queue_url.clone())),
-        webhook_client: WebhookClient::new(Duration::from_secs(5), true).unwrap(),
-        key_cache: Arc::new(KeyCache::new()),
-    }
+    h.ports().settings(&h.tunables())
 }
 
 async fn settings_call(
@@ -709,13 +666,10 @@ async fn redeliver_sends_a_dropped_event_again_as_a_new_series() {
         TestServer::start(|_, i| async move { Reply::status(if i == 0 { 500 } else { 200 }) })
             .await;
     let h = setup(Some(receiver.url())).await;
-    let d = deps(
-        &h,
-        Options {
-            delays: "",
-            ..Options::default()
-        },
-    );
+    let d = h.ports().webhook_delivery(&Tunables {
+        retry_delays: "".into(),
+        ..h.tunables()
+    });
     handle(event_for(&[first(&h)]), &d).await;
     assert_eq!(log(&h).await[0].outcome, DeliveryOutcome::Dropped);
 

@@ -1,4 +1,5 @@
-//! The local AWS emulator (moto's server, started by `scripts/with-emulator.sh`).
+//! The local AWS emulator (moto's server, started around the tests by `make test` through the
+//! `with-emulator` launcher, crate `emulator`).
 //! A test that cannot reach it fails with instructions; it never skips.
 
 use aws_adapters::DynamoStore;
@@ -17,7 +18,7 @@ impl Emulator {
             endpoint.starts_with("http://127.0.0.1") || endpoint.starts_with("http://localhost"),
             "AWS_ENDPOINT_URL is not set to a local emulator (got {endpoint:?}).\n\
              Integration tests need moto's server: run them with `make test`, or start one with\n\
-             `scripts/with-emulator.sh cargo test --workspace`."
+             `cargo run -p emulator --bin with-emulator -- cargo test --workspace`."
         );
         let probe = reqwest::Client::new()
             .get(format!("{endpoint}/moto-api/"))

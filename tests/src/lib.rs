@@ -1,9 +1,11 @@
 //! Test support: the local AWS emulator, real HTTP peers on 127.0.0.1, API Gateway-shaped
-//! requests, an SDK call counter and account fixtures. Shared by every integration test.
+//! requests, an SDK call counter, account fixtures and the one builder of the functions' `Deps`
+//! (`deps`). Shared by every integration test.
 
 pub mod apigw;
 pub mod atomic;
 pub mod counting;
+pub mod deps;
 pub mod emulator;
 pub mod fixtures;
 pub mod peer;

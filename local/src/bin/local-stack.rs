@@ -18,8 +18,8 @@ use bvai_admin::{Admin, AdminError};
 use domain::clock::{Clock, SystemClock};
 use domain::config::{self, Env};
 use domain::ports::store::AccountStore;
+use emulator::{Group, Moto};
 use local_stack::gateway::{self, Gateway, GatewayConfig, Route};
-use local_stack::moto::{self, Moto};
 use local_stack::poller::{sqs_handler, Poller, PollerConfig, SqsHandler};
 use local_stack::provider_sim::{ProviderSim, SimConfig, SimTimings};
 use local_stack::receiver::{Receiver, ReceiverConfig};
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
         }
     };
     let moto_port = match config.moto_port {
-        0 => match moto::free_port() {
+        0 => match emulator::free_port() {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("error: no free port for the emulator: {e}");
@@ -77,12 +77,10 @@ fn main() -> ExitCode {
 fn prepare_environment(moto_port: u16) {
     let endpoint = format!("http://127.0.0.1:{moto_port}");
     let names = ResourceNames::local();
+    for (k, v) in emulator::sdk_environment(&endpoint) {
+        std::env::set_var(k, v);
+    }
     for (k, v) in [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
         // LOCAL ONLY: lets the webhook URL be http://127.0.0.1 (the receiver).
         (config::WEBHOOK_ALLOW_INSECURE_LOCAL, "1"),
         (config::TABLE_NAME, names.table.as_str()),
@@ -92,13 +90,7 @@ fn prepare_environment(moto_port: u16) {
     ] {
         std::env::set_var(k, v);
     }
-    for k in [
-        "AWS_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        "AWS_ENDPOINT_URL_SQS",
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-    ] {
+    for k in emulator::SDK_VARIABLES_REMOVED {
         std::env::remove_var(k);
     }
 }
@@ -139,16 +131,21 @@ async fn run(config: StackConfig, moto_port: u16) -> Fallible<()> {
 
     let moto_log = config.local_dir.join("moto.log");
     tracing::info!(target: "local_stack", "starting the AWS emulator (moto) on 127.0.0.1:{moto_port}");
-    let mut moto = Moto::start(
-        &Moto::binary(&config.venv),
-        moto_port,
-        &moto_log,
-        Duration::from_secs(30),
-    )
+    let venv = config.venv.clone();
+    let mut moto = tokio::task::spawn_blocking(move || {
+        Moto::start(
+            &Moto::binary(&venv),
+            moto_port,
+            &moto_log,
+            Duration::from_secs(30),
+            Group::Own,
+        )
+    })
     .await
+    .map_err(|e| format!("starting the emulator: {e}"))?
     .map_err(|e| format!("{e} (is port {moto_port} free? set {MOTO_PORT} to another port or 0)"))?;
     let result = serve(config, &mut moto, api, receiver, provider).await;
-    moto.stop().await;
+    moto.stop();
     tracing::info!(target: "local_stack", "emulator stopped");
     result
 }
@@ -281,7 +278,7 @@ async fn serve(
 
     let why = tokio::select! {
         s = stop_signal() => s,
-        status = moto.exited() => format!("the emulator exited unexpectedly ({status})"),
+        status = emulator_exit(moto) => format!("the emulator exited unexpectedly ({status})"),
     };
     tracing::info!(target: "local_stack", "stopping ({why})");
     let _ = stop_tx.send(true);
@@ -290,6 +287,18 @@ async fn serve(
     provider_server.stop().await;
     receiver_server.stop().await;
     Ok(())
+}
+
+/// Resolves when the emulator exits on its own (it should not while the stack runs). A child
+/// process offers no exit notification to await here, so it is polled.
+async fn emulator_exit(moto: &mut Moto) -> String {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        if let Some(status) = moto.try_exited() {
+            return status;
+        }
+    }
 }
 
 async fn stop_signal() -> String {

@@ -3,6 +3,7 @@
 //! what lambda_http gave them.
 
 use base64::Engine;
+use integration_tests::deps::{retell, Ports, Tunables};
 use integration_tests::fixtures;
 use integration_tests::peer::{Reply, TestServer};
 use integration_tests::Emulator;
@@ -10,7 +11,6 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use local_stack::gateway::{handler, Gateway, GatewayConfig, HttpHandler, Route};
 use local_stack::server::{Listener, Server};
 use local_stack::stack::trigger_call_routes;
-use outbound::RetellClient;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,15 +78,14 @@ async fn trigger_call_works_through_the_gateway() {
         )
     })
     .await;
-    let deps = Arc::new(trigger_call::Deps {
-        store: Arc::new(store.clone()),
-        provider: Arc::new(
-            RetellClient::new(&provider.url(), "prov-key".into(), Duration::from_secs(5))
-                .expect("client"),
-        ),
-        clock: Arc::new(domain::clock::SystemClock),
-        idempotency_wait: Duration::from_secs(5),
-    });
+    let tunables = Tunables::for_account(&seeded);
+    let deps = Arc::new(
+        Ports {
+            provider: retell(&provider.url(), &tunables),
+            ..Ports::emulator(&emulator, &store, &emulator.queue().await)
+        }
+        .trigger_call(&tunables),
+    );
     let h = handler(move |req| {
         let deps = deps.clone();
         async move { trigger_call::handle(req, &deps).await }

@@ -1,8 +1,10 @@
 //! Accounts, their key grants and their agents in DynamoDB.
+use super::errors::transaction_error;
+use super::item::{delete, put};
 use super::item::{key_map, Item, ItemBuilder, ItemReader};
 use super::{backend, keys, DynamoStore};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 use domain::error::StoreError;
 use domain::model::{Account, Agent, ApiKeyInfo, KeyGrant, Plan};
 use domain::phone::PhoneNumber;
@@ -128,63 +130,6 @@ fn agent_from(item: &Item) -> Result<Agent, StoreError> {
         provider_agent_id: r.s("provider_agent_id")?.to_string(),
         phone_number,
     })
-}
-
-pub(crate) fn put(
-    table: &str,
-    item: Item,
-    condition: Option<&str>,
-    values: &[(&str, AttributeValue)],
-) -> Result<TransactWriteItem, StoreError> {
-    let mut p = Put::builder().table_name(table).set_item(Some(item));
-    if let Some(c) = condition {
-        p = p.condition_expression(c);
-    }
-    for (k, v) in values {
-        p = p.expression_attribute_values(*k, v.clone());
-    }
-    Ok(TransactWriteItem::builder()
-        .put(p.build().map_err(|e| StoreError::Backend(e.to_string()))?)
-        .build())
-}
-
-pub(crate) fn delete(table: &str, key: Item) -> Result<TransactWriteItem, StoreError> {
-    Ok(TransactWriteItem::builder()
-        .delete(
-            Delete::builder()
-                .table_name(table)
-                .set_key(Some(key))
-                .build()
-                .map_err(|e| StoreError::Backend(e.to_string()))?,
-        )
-        .build())
-}
-
-/// Turns a cancelled transaction into `Conflict` (a condition lost) or a backend error.
-pub(crate) fn transaction_error<R: std::fmt::Debug>(
-    e: aws_sdk_dynamodb::error::SdkError<
-        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
-        R,
-    >,
-) -> StoreError {
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as T;
-    if let Some(T::TransactionCanceledException(c)) = e.as_service_error() {
-        let codes: Vec<&str> = c
-            .cancellation_reasons()
-            .iter()
-            .filter_map(|r| r.code())
-            .collect();
-        if codes.contains(&"ConditionalCheckFailed") {
-            return StoreError::Conflict(format!("transaction cancelled: {codes:?}"));
-        }
-        if codes
-            .iter()
-            .any(|c| *c == "TransactionConflict" || *c == "ThrottlingError")
-        {
-            return StoreError::Conflict(format!("transaction conflict: {codes:?}"));
-        }
-    }
-    backend(e)
 }
 
 #[async_trait]

@@ -1,6 +1,11 @@
-//! Call records, the provider-call index and idempotency records in DynamoDB.
-use super::accounts::{put, transaction_error};
-use super::item::{key_map, ttl, Item, ItemBuilder, ItemReader};
+//! Call records in DynamoDB, and the transactions that write them together with their
+//! idempotency record (`idempotency.rs`), provider-call index entry (`provider_calls.rs`) or
+//! event (`events.rs`).
+use super::errors::{cancellation_reasons, is_condition_failure, transaction_error};
+use super::idempotency::{idempotency_from, idempotency_item};
+use super::item::put;
+use super::item::{key_map, Item, ItemBuilder, ItemReader};
+use super::provider_calls::provider_call_item;
 use super::{backend, keys, DynamoStore};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
@@ -66,45 +71,6 @@ pub(crate) fn call_from(item: &Item) -> Result<Call, StoreError> {
         duration_seconds: r.opt_n("duration_seconds")?,
         disconnection_reason: r.opt_s("disconnection_reason")?.map(str::to_string),
         event_id: r.opt_uuid("event_id")?,
-    })
-}
-
-fn idempotency_item(rec: &IdempotencyRecord) -> Item {
-    ItemBuilder::keyed(keys::idempotency(&rec.account_id, &rec.key))
-        .s("type", "idempotency")
-        .s("account_id", &rec.account_id)
-        .s("idempotency_key", &rec.key)
-        .s("request_hash", &rec.request_hash)
-        .s("call_id", rec.call_id.to_string())
-        .opt_n("response_status", rec.response.as_ref().map(|r| r.status))
-        .opt_s(
-            "response_body",
-            rec.response.as_ref().map(|r| r.body.clone()),
-        )
-        .n(super::TTL_ATTRIBUTE, ttl(rec.expires_at))
-        .build()
-}
-
-fn idempotency_from(item: &Item) -> Result<IdempotencyRecord, StoreError> {
-    let r = ItemReader(item);
-    let response = match (
-        r.opt_n::<u16>("response_status")?,
-        r.opt_s("response_body")?,
-    ) {
-        (Some(status), Some(body)) => Some(StoredResponse {
-            status,
-            body: body.to_string(),
-        }),
-        _ => None,
-    };
-    let expires: i64 = r.n(super::TTL_ATTRIBUTE)?;
-    Ok(IdempotencyRecord {
-        account_id: r.s("account_id")?.to_string(),
-        key: r.s("idempotency_key")?.to_string(),
-        request_hash: r.s("request_hash")?.to_string(),
-        call_id: r.uuid("call_id")?,
-        response,
-        expires_at: DateTime::from_timestamp(expires, 0).unwrap_or_default(),
     })
 }
 
@@ -215,36 +181,7 @@ fn forward_update(
     }
 }
 
-fn provider_call_item(provider_call_id: &str, call: &Call) -> Item {
-    ItemBuilder::keyed(keys::provider_call(provider_call_id))
-        .s("type", "provider_call")
-        .s("provider_call_id", provider_call_id)
-        .s("call_id", call.id.to_string())
-        .s("account_id", &call.account_id)
-        .build()
-}
-
-fn is_condition_failure(reason: Option<&aws_sdk_dynamodb::types::CancellationReason>) -> bool {
-    reason.and_then(|r| r.code()) == Some("ConditionalCheckFailed")
-}
-
 impl DynamoStore {
-    /// The update that stores a finished request's answer on its idempotency record.
-    fn remember_answer(
-        &self,
-        rec: &IdempotencyRecord,
-        resp: &StoredResponse,
-    ) -> Result<Update, StoreError> {
-        Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key_map(keys::idempotency(&rec.account_id, &rec.key))))
-            .update_expression("SET response_status = :s, response_body = :b")
-            .expression_attribute_values(":s", AttributeValue::N(resp.status.to_string()))
-            .expression_attribute_values(":b", AttributeValue::S(resp.body.clone()))
-            .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))
-    }
-
     /// One update on its own: a plain UpdateItem, a cheaper round trip than a transaction.
     async fn send_update(&self, u: Update) -> Result<(), StoreError> {
         self.client
@@ -309,23 +246,20 @@ impl CallStore for DynamoStore {
         match res {
             Ok(_) => Ok(CreateCallOutcome::Created),
             Err(e) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as T;
-                if let Some(T::TransactionCanceledException(c)) = e.as_service_error() {
-                    if let Some(reason) = c.cancellation_reasons().get(1) {
-                        if reason.code() == Some("ConditionalCheckFailed") {
-                            let existing = match reason.item() {
-                                Some(item) if !item.is_empty() => Some(idempotency_from(item)?),
-                                // Not every DynamoDB returns the old item; read it.
-                                _ => self.idempotency(&rec.account_id, &rec.key, now).await?,
-                            };
-                            return match existing {
-                                Some(ex) => Ok(CreateCallOutcome::IdempotencyKeyExists(ex)),
-                                None => {
-                                    Err(StoreError::Conflict("idempotency record vanished".into()))
-                                }
-                            };
+                let reason = cancellation_reasons(&e).get(1);
+                if let Some(reason) = reason.filter(|r| is_condition_failure(Some(r))) {
+                    let existing = match reason.item() {
+                        Some(item) if !item.is_empty() => Some(idempotency_from(item)?),
+                        // Not every DynamoDB returns the old item; read it.
+                        _ => {
+                            self.read_idempotency(&rec.account_id, &rec.key, now)
+                                .await?
                         }
-                    }
+                    };
+                    return match existing {
+                        Some(ex) => Ok(CreateCallOutcome::IdempotencyKeyExists(ex)),
+                        None => Err(StoreError::Conflict("idempotency record vanished".into())),
+                    };
                 }
                 Err(transaction_error(e))
             }
@@ -420,7 +354,7 @@ impl CallStore for DynamoStore {
             ],
         )?];
         if let Some(rec) = idempotency {
-            items.push(super::accounts::delete(
+            items.push(super::item::delete(
                 &self.table,
                 key_map(keys::idempotency(&rec.account_id, &rec.key)),
             )?);
@@ -453,20 +387,7 @@ impl CallStore for DynamoStore {
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(keys::idempotency(account_id, key))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        Ok(out
-            .item()
-            .map(idempotency_from)
-            .transpose()?
-            .filter(|r| r.expires_at > now))
+        self.read_idempotency(account_id, key, now).await
     }
 
     async fn advance_call(
@@ -541,13 +462,10 @@ impl CallStore for DynamoStore {
         match res {
             Ok(_) => Ok(true),
             Err(e) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as T;
-                if let Some(T::TransactionCanceledException(c)) = e.as_service_error() {
-                    // Only the call's condition decides "already completed"; anything else
-                    // (a conflicting transaction, throttling) is an error worth a retry.
-                    if is_condition_failure(c.cancellation_reasons().first()) {
-                        return Ok(false);
-                    }
+                // Only the call's condition decides "already completed"; anything else
+                // (a conflicting transaction, throttling) is an error worth a retry.
+                if is_condition_failure(cancellation_reasons(&e).first()) {
+                    return Ok(false);
                 }
                 Err(transaction_error(e))
             }
@@ -558,18 +476,7 @@ impl CallStore for DynamoStore {
         &self,
         provider_call_id: &str,
     ) -> Result<Option<Uuid>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(keys::provider_call(provider_call_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        out.item()
-            .map(|item| ItemReader(item).uuid("call_id"))
-            .transpose()
+        self.read_provider_call(provider_call_id).await
     }
 
     async fn create_inbound_call(&self, call: &Call) -> Result<Uuid, StoreError> {
@@ -602,22 +509,18 @@ impl CallStore for DynamoStore {
         match res {
             Ok(_) => Ok(call.id),
             Err(e) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as T;
-                if let Some(T::TransactionCanceledException(c)) = e.as_service_error() {
-                    let reason = c.cancellation_reasons().first();
-                    if is_condition_failure(reason) {
-                        if let Some(item) = reason.and_then(|r| r.item()).filter(|i| !i.is_empty())
-                        {
-                            return ItemReader(item).uuid("call_id");
-                        }
-                        // Not every DynamoDB returns the old item; read it.
-                        return self
-                            .call_id_by_provider_call(provider_call_id)
-                            .await?
-                            .ok_or_else(|| {
-                                StoreError::Conflict("provider call index vanished".into())
-                            });
+                let reason = cancellation_reasons(&e).first();
+                if is_condition_failure(reason) {
+                    if let Some(item) = reason.and_then(|r| r.item()).filter(|i| !i.is_empty()) {
+                        return ItemReader(item).uuid("call_id");
                     }
+                    // Not every DynamoDB returns the old item; read it.
+                    return self
+                        .read_provider_call(provider_call_id)
+                        .await?
+                        .ok_or_else(|| {
+                            StoreError::Conflict("provider call index vanished".into())
+                        });
                 }
                 Err(transaction_error(e))
             }

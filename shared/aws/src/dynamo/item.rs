@@ -1,6 +1,6 @@
 //! Reading and writing attribute maps without ceremony.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
 use std::collections::HashMap;
@@ -144,4 +144,36 @@ impl<'a> ItemReader<'a> {
 /// Epoch seconds for the TTL attribute.
 pub fn ttl(t: DateTime<Utc>) -> i64 {
     t.timestamp()
+}
+
+/// A Put inside a transaction, with its condition and values.
+pub(crate) fn put(
+    table: &str,
+    item: Item,
+    condition: Option<&str>,
+    values: &[(&str, AttributeValue)],
+) -> Result<TransactWriteItem, StoreError> {
+    let mut p = Put::builder().table_name(table).set_item(Some(item));
+    if let Some(c) = condition {
+        p = p.condition_expression(c);
+    }
+    for (k, v) in values {
+        p = p.expression_attribute_values(*k, v.clone());
+    }
+    Ok(TransactWriteItem::builder()
+        .put(p.build().map_err(|e| StoreError::Backend(e.to_string()))?)
+        .build())
+}
+
+/// A Delete inside a transaction.
+pub(crate) fn delete(table: &str, key: Item) -> Result<TransactWriteItem, StoreError> {
+    Ok(TransactWriteItem::builder()
+        .delete(
+            Delete::builder()
+                .table_name(table)
+                .set_key(Some(key))
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?,
+        )
+        .build())
 }

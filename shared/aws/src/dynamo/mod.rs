@@ -8,12 +8,16 @@ pub mod accounts;
 pub mod attempts;
 pub mod calls;
 pub mod deliveries;
+mod errors;
 pub mod events;
+mod idempotency;
 pub mod item;
+mod provider_calls;
 
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::Client;
 use domain::error::StoreError;
+pub(crate) use errors::backend;
 
 /// Name of the table's one global secondary index.
 pub const GSI1: &str = "gsi1";
@@ -106,27 +110,6 @@ impl DynamoStore {
             .await
             .map_err(backend)?;
         Ok(())
-    }
-}
-
-/// Maps an SDK error to a store error: throttling is its own kind so it becomes a 429.
-pub(crate) fn backend<E, R>(e: SdkError<E, R>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match e.code() {
-        Some("ProvisionedThroughputExceededException")
-        | Some("ThrottlingException")
-        | Some("RequestLimitExceeded") => StoreError::Throttled,
-        Some("ConditionalCheckFailedException") => {
-            StoreError::Conflict(e.message().unwrap_or("condition failed").to_string())
-        }
-        _ => StoreError::Backend(format!(
-            "{}: {}",
-            e.code().unwrap_or("unknown"),
-            e.message().unwrap_or(&e.to_string())
-        )),
     }
 }
 

@@ -1,0 +1,37 @@
+//! The provider-call index: the provider's call id -> our call id, so callbacks find our call
+//! (written with the call by trigger-call's dialing step and by inbound calls, `calls.rs`).
+
+use super::item::{key_map, Item, ItemBuilder, ItemReader};
+use super::{backend, keys, DynamoStore};
+use domain::error::StoreError;
+use domain::model::Call;
+use uuid::Uuid;
+
+pub(crate) fn provider_call_item(provider_call_id: &str, call: &Call) -> Item {
+    ItemBuilder::keyed(keys::provider_call(provider_call_id))
+        .s("type", "provider_call")
+        .s("provider_call_id", provider_call_id)
+        .s("call_id", call.id.to_string())
+        .s("account_id", &call.account_id)
+        .build()
+}
+
+impl DynamoStore {
+    pub(crate) async fn read_provider_call(
+        &self,
+        provider_call_id: &str,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::provider_call(provider_call_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        out.item()
+            .map(|item| ItemReader(item).uuid("call_id"))
+            .transpose()
+    }
+}
