@@ -1,12 +1,12 @@
 //! call-completed's rules on the in-memory store and queue: signatures, forward-only status,
 //! one event and one message per call however the callbacks repeat, race or fail to queue.
 
-use super::{provider_call_json, Seeded, Stage, World, NOW_MS, PROVIDER_KEY};
+use super::{provider_call_json, Seeded, Stage, World, NOW_MS};
 use domain::model::{Call, CallStatus};
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::EventStore;
 use domain::signature::sign_provider_callback;
-use integration_tests::apigw::{parts, ApiRequest};
+use integration_tests::apigw::{parts, ApiRequest, Build};
 use serde_json::{json, Value};
 use std::time::Duration;
 use uuid::Uuid;
@@ -45,7 +45,7 @@ impl Env {
     fn sign(&self, raw: &str) -> String {
         use domain::clock::Clock;
         sign_provider_callback(
-            PROVIDER_KEY,
+            &self.w.tunables.provider_key,
             raw.as_bytes(),
             self.w.clock.now().timestamp_millis(),
         )
@@ -73,7 +73,11 @@ async fn missing_bad_foreign_or_stale_signatures_are_refused_and_change_nothing(
     let raw = e.body(&call, Stage::Analyzed);
     let good = e.sign(&raw);
     let foreign = sign_provider_callback("someone-elses-key", raw.as_bytes(), NOW_MS);
-    let stale = sign_provider_callback(PROVIDER_KEY, raw.as_bytes(), NOW_MS - 5 * 60 * 1000 - 1);
+    let stale = sign_provider_callback(
+        &e.w.tunables.provider_key,
+        raw.as_bytes(),
+        NOW_MS - 5 * 60 * 1000 - 1,
+    );
     let mut flipped = good.clone();
     let last = flipped.pop().unwrap();
     flipped.push(if last == '0' { '1' } else { '0' });

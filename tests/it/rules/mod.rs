@@ -16,136 +16,28 @@ mod webhook_delivery;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::clock::Clock;
-use domain::config;
 use domain::error::StoreError;
 use domain::model::{
     Account, Agent, Call, CallStatus, DeliveryAttempt, DeliveryOutcome, IdempotencyRecord,
     KeyGrant, Plan, StoredResponse,
 };
 use domain::phone::PhoneNumber;
-use domain::ports::provider::VoiceProvider;
-use domain::ports::queue::EventQueue;
-use domain::ports::secrets::{ProviderSecret, SecretStore};
 use domain::ports::store::calls::{CallCompletion, CallProgress, CreateCallOutcome};
 use domain::ports::store::deliveries::{DeliveryPage, DeliveryQuery};
 use domain::ports::store::events::StoredEvent;
 use domain::ports::store::{
     AccountStore, AttemptLedger, CallStore, Claim, DeliveryLog, EventStore, Store,
 };
-use domain::webhook::schedule::{self, RetrySchedule};
-use domain::webhook::signing_key::KeyCache;
 use in_memory::{
     FaultPlan, FaultyProvider, FaultyQueue, FaultySecrets, FaultyStore, FixedClock, MemoryQueue,
     MemorySecrets, MemoryStore, ScriptedProvider,
 };
-use outbound::webhook_client::WebhookClient;
+use integration_tests::deps::{Ports, Tunables};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
-
-// TEMPORARY: replace with integration_tests::deps
-// ---------------------------------------------------------------------------------------------
-// The one place these tests build a function's `Deps`, shaped like the coming
-// `integration_tests::deps` (Ports + Tunables, one assembling method per function crate).
-// ---------------------------------------------------------------------------------------------
-
-/// The adapters behind the domain's ports.
-#[derive(Clone)]
-pub struct Ports {
-    pub store: Arc<dyn Store>,
-    pub queue: Arc<dyn EventQueue>,
-    pub secrets: Arc<dyn SecretStore>,
-    pub provider: Arc<dyn VoiceProvider>,
-    pub clock: Arc<dyn Clock>,
-}
-
-/// What the environment configures, with test defaults.
-#[derive(Clone, Debug)]
-pub struct Tunables {
-    pub secret_prefix: String,
-    pub account_claim: String,
-    pub provider_key: String,
-    pub provider_timeout: Duration,
-    pub webhook_timeout: Duration,
-    pub retry_delays: String,
-    pub allow_insecure_local: bool,
-}
-
-impl Default for Tunables {
-    fn default() -> Self {
-        Tunables {
-            secret_prefix: config::DEFAULT_API_KEY_SECRET_PREFIX.into(),
-            account_claim: config::DEFAULT_ACCOUNT_ID_CLAIM.into(),
-            provider_key: PROVIDER_KEY.into(),
-            provider_timeout: config::DEFAULT_PROVIDER_TIMEOUT,
-            webhook_timeout: Duration::from_secs(5),
-            retry_delays: schedule::DEFAULT_DELAYS.into(),
-            allow_insecure_local: true,
-        }
-    }
-}
-
-impl Tunables {
-    fn webhook_client(&self) -> WebhookClient {
-        WebhookClient::new(self.webhook_timeout, self.allow_insecure_local).expect("webhook client")
-    }
-}
-
-impl Ports {
-    pub fn trigger_call(&self, t: &Tunables) -> ::trigger_call::Deps {
-        ::trigger_call::Deps {
-            store: self.store.clone(),
-            provider: self.provider.clone(),
-            clock: self.clock.clone(),
-            idempotency_wait: config::idempotency_wait(t.provider_timeout),
-        }
-    }
-
-    pub fn settings(&self, t: &Tunables) -> ::settings::Deps {
-        ::settings::Deps {
-            store: self.store.clone(),
-            secrets: self.secrets.clone(),
-            clock: self.clock.clone(),
-            secret_prefix: t.secret_prefix.clone(),
-            account_claim: t.account_claim.clone(),
-            allow_insecure_local: t.allow_insecure_local,
-            queue: self.queue.clone(),
-            webhook_client: t.webhook_client(),
-            key_cache: Arc::new(KeyCache::new()),
-        }
-    }
-
-    pub fn call_completed(&self, t: &Tunables) -> ::call_completed::Deps {
-        ::call_completed::Deps {
-            store: self.store.clone(),
-            queue: self.queue.clone(),
-            provider_secret: ProviderSecret {
-                api_key: t.provider_key.clone(),
-            },
-            clock: self.clock.clone(),
-        }
-    }
-
-    pub fn webhook_delivery(&self, t: &Tunables) -> ::webhook_delivery::Deps {
-        ::webhook_delivery::Deps {
-            store: self.store.clone(),
-            secrets: self.secrets.clone(),
-            key_cache: KeyCache::new(),
-            secret_prefix: t.secret_prefix.clone(),
-            queue: self.queue.clone(),
-            client: t.webhook_client(),
-            schedule: RetrySchedule::parse(&t.retry_delays).expect("retry delays"),
-            clock: self.clock.clone(),
-            claim_lease: config::claim_lease(t.webhook_timeout),
-        }
-    }
-}
-// --------------------------------------------------------------------- end of TEMPORARY shim
-
-/// The provider's API key (signs its callbacks).
-pub const PROVIDER_KEY: &str = "key_test_provider_0123456789abcdef";
 
 /// The provider's example call: started 15:30:00Z, ended 15:33:05Z.
 pub const START_MS: i64 = 1_750_001_400_000;

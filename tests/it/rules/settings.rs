@@ -5,7 +5,7 @@
 use super::{error_code, Seeded, World};
 use domain::model::Plan;
 use domain::ports::secrets::{account_key_secret_name, SecretStore};
-use integration_tests::apigw::{parts, ApiRequest};
+use integration_tests::apigw::{parts, ApiRequest, Build};
 use serde_json::{json, Value};
 
 const INTEGRATION: &str = "/api/integrations/api-webhooks";

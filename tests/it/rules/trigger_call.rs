@@ -5,7 +5,7 @@ use super::{error_code, World};
 use domain::model::{CallStatus, Plan};
 use domain::ports::provider::ProviderError;
 use domain::ports::store::CallStore;
-use integration_tests::apigw::{parts, ApiRequest};
+use integration_tests::apigw::{parts, ApiRequest, Build};
 use serde_json::{json, Value};
 use std::time::Duration;
 
