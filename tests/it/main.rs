@@ -11,6 +11,7 @@
 mod call_completed;
 mod contracts;
 mod layers;
+mod rules;
 mod sample_events;
 mod settings;
 mod template_drift;

@@ -1,0 +1,346 @@
+//! call-completed's rules on the in-memory store and queue: signatures, forward-only status,
+//! one event and one message per call however the callbacks repeat, race or fail to queue.
+
+use super::{provider_call_json, Seeded, Stage, World, NOW_MS};
+use domain::model::{Call, CallStatus};
+use domain::ports::queue::DeliveryMessage;
+use domain::ports::store::EventStore;
+use domain::signature::sign_provider_callback;
+use integration_tests::apigw::{parts, ApiRequest, Build};
+use serde_json::{json, Value};
+use std::time::Duration;
+use uuid::Uuid;
+
+const ROUTE: &str = "/hooks/voice-provider";
+
+struct Env {
+    w: World,
+    s: Seeded,
+    deps: ::call_completed::Deps,
+}
+
+async fn env() -> Env {
+    let w = World::new();
+    let s = w.agency().await;
+    let deps = w.ports().call_completed(&w.tunables);
+    Env { w, s, deps }
+}
+
+fn request(raw: &str, signature: Option<&str>) -> ApiRequest {
+    let mut req = ApiRequest::post(ROUTE)
+        .header("content-type", "application/json")
+        .body(raw);
+    if let Some(sig) = signature {
+        req = req.header("x-retell-signature", sig);
+    }
+    req
+}
+
+impl Env {
+    fn body(&self, call: &Call, stage: Stage) -> String {
+        json!({"event": stage.event(), "call": provider_call_json(call, &self.s.agent, stage)})
+            .to_string()
+    }
+
+    fn sign(&self, raw: &str) -> String {
+        use domain::clock::Clock;
+        sign_provider_callback(
+            &self.w.tunables.provider_key,
+            raw.as_bytes(),
+            self.w.clock.now().timestamp_millis(),
+        )
+    }
+
+    /// A correctly signed callback for `call` at `stage`.
+    fn signed(&self, call: &Call, stage: Stage) -> ApiRequest {
+        let raw = self.body(call, stage);
+        request(&raw, Some(&self.sign(&raw)))
+    }
+
+    async fn send(&self, req: ApiRequest) -> (u16, Value) {
+        parts(&::call_completed::handle(req.build(), &self.deps).await)
+    }
+
+    async fn post(&self, call: &Call, stage: Stage) -> (u16, Value) {
+        self.send(self.signed(call, stage)).await
+    }
+}
+
+#[tokio::test]
+async fn missing_bad_foreign_or_stale_signatures_are_refused_and_change_nothing() {
+    let e = env().await;
+    let call = e.w.dialing_call(&e.s).await;
+    let raw = e.body(&call, Stage::Analyzed);
+    let good = e.sign(&raw);
+    let foreign = sign_provider_callback("someone-elses-key", raw.as_bytes(), NOW_MS);
+    let stale = sign_provider_callback(
+        &e.w.tunables.provider_key,
+        raw.as_bytes(),
+        NOW_MS - 5 * 60 * 1000 - 1,
+    );
+    let mut flipped = good.clone();
+    let last = flipped.pop().unwrap();
+    flipped.push(if last == '0' { '1' } else { '0' });
+    let tampered = raw.replace("asked about pricing", "asked for a refund");
+    for (body, sig) in [
+        (raw.as_str(), None),
+        (raw.as_str(), Some("garbage")),
+        (raw.as_str(), Some(foreign.as_str())),
+        (raw.as_str(), Some(stale.as_str())),
+        (raw.as_str(), Some(flipped.as_str())),
+        (tampered.as_str(), Some(good.as_str())),
+    ] {
+        let (status, res) = e.send(request(body, sig)).await;
+        assert_eq!(status, 401, "{sig:?}: {res}");
+        assert_eq!(res["error"]["code"], "invalid_signature");
+    }
+    assert_eq!(e.w.call(call.id).await, call, "the call is unchanged");
+    assert_eq!(e.w.plan.calls("call"), 0, "refused before any read");
+    assert_eq!(e.w.stored_event_count(), 0);
+    assert_eq!(e.w.queue.sent_count(), 0);
+    // The untampered body with its signature is accepted.
+    assert_eq!(e.send(request(&raw, Some(&good))).await.0, 200);
+}
+
+#[tokio::test]
+async fn status_moves_forward_only() {
+    let e = env().await;
+    let call = e.w.dialing_call(&e.s).await;
+    let (status, res) = e.post(&call, Stage::Started).await;
+    assert_eq!(
+        (status, res["changed"].clone()),
+        (200, json!(true)),
+        "{res}"
+    );
+    assert_eq!(e.w.call(call.id).await.status, CallStatus::InProgress);
+    let (_, res) = e.post(&call, Stage::Ended).await;
+    assert_eq!(res["changed"], true);
+    let ended = e.w.call(call.id).await;
+    assert_eq!(ended.status, CallStatus::Ended);
+    assert_eq!(ended.duration_seconds, Some(185));
+
+    // A late call_started after call_ended changes nothing.
+    e.w.clock.advance(chrono::Duration::seconds(30));
+    let (status, res) = e.post(&call, Stage::Started).await;
+    assert_eq!((status, res["changed"].clone()), (200, json!(false)));
+    assert_eq!(e.w.call(call.id).await, ended, "late callback wrote");
+    assert_eq!(e.w.queue.sent_count(), 0, "only call_analyzed queues");
+    assert_eq!(e.w.stored_event_count(), 0);
+}
+
+#[tokio::test]
+async fn call_analyzed_stores_one_event_and_queues_one_message() {
+    let e = env().await;
+    let call = e.w.dialing_call(&e.s).await;
+    let (status, res) = e.post(&call, Stage::Analyzed).await;
+    assert_eq!(status, 200, "{res}");
+    let event_id: Uuid = res["event_id"].as_str().unwrap().parse().unwrap();
+    let after = e.w.call(call.id).await;
+    assert_eq!(after.status, CallStatus::Completed);
+    assert_eq!(after.event_id, Some(event_id));
+    let stored = e.w.store.event(event_id).await.unwrap().expect("stored");
+    assert!(stored.enqueued);
+    let payload: Value = serde_json::from_str(&stored.record.payload).unwrap();
+    assert_eq!(payload["event"], "call.completed");
+    assert_eq!(payload["agent_name"], "Sales Qualifier");
+    assert_eq!(payload["duration_seconds"], 185);
+    assert_eq!(payload["sentiment"], "positive");
+    let sent = e.w.queue.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].message,
+        DeliveryMessage::first(event_id, e.s.account.id.clone(), call.id)
+    );
+    assert_eq!(sent[0].delay_seconds, 0);
+
+    // Repeats of any callback: nothing more stored or queued, the call stays completed.
+    for stage in [
+        Stage::Analyzed,
+        Stage::Ended,
+        Stage::Started,
+        Stage::Analyzed,
+    ] {
+        e.w.clock.advance(chrono::Duration::seconds(10));
+        let (status, res) = e.post(&call, stage).await;
+        assert_eq!(
+            (status, res["changed"].clone()),
+            (200, json!(false)),
+            "{stage:?}: {res}"
+        );
+    }
+    assert_eq!(e.w.call(call.id).await, after);
+    assert_eq!(e.w.stored_event_count(), 1);
+    assert_eq!(e.w.queue.sent_count(), 1);
+    assert_eq!(
+        e.w.plan.calls("complete_call"),
+        1,
+        "repeats never try a second completion"
+    );
+}
+
+/// Two deliveries of `call_analyzed` at once, both reading the call before either writes (the
+/// store's completion is held back so they interleave): one event, one message.
+#[tokio::test]
+async fn two_concurrent_call_analyzed_store_one_event_and_queue_one_message() {
+    let e = env().await;
+    let call = e.w.dialing_call(&e.s).await;
+    e.w.plan
+        .delay("complete_call", 1, Duration::from_millis(50))
+        .delay("complete_call", 2, Duration::from_millis(50));
+    let (a, b) = (
+        e.signed(&call, Stage::Analyzed),
+        e.signed(&call, Stage::Analyzed),
+    );
+    let (ra, rb) = futures::join!(
+        ::call_completed::handle(a.build(), &e.deps),
+        ::call_completed::handle(b.build(), &e.deps)
+    );
+    let (ra, rb) = (parts(&ra), parts(&rb));
+    assert_eq!((ra.0, rb.0), (200, 200), "{ra:?} {rb:?}");
+    assert_eq!(e.w.plan.calls("call"), 2, "both read the call");
+    assert_eq!(
+        e.w.plan.calls("complete_call"),
+        2,
+        "both tried to complete it"
+    );
+    let changed: Vec<bool> = [&ra.1, &rb.1]
+        .iter()
+        .map(|r| r["changed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(changed.iter().filter(|c| **c).count(), 1, "{ra:?} {rb:?}");
+    assert_eq!(e.w.stored_event_count(), 1);
+    let sent = e.w.queue.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        Some(sent[0].message.event_id),
+        e.w.call(call.id).await.event_id
+    );
+}
+
+#[tokio::test]
+async fn a_failed_send_stores_the_event_unqueued_and_the_retry_queues_it_once() {
+    let e = env().await;
+    let call = e.w.dialing_call(&e.s).await;
+    e.w.plan.fail_next("send");
+    let (status, res) = e.post(&call, Stage::Analyzed).await;
+    assert_eq!(status, 500, "the provider must retry: {res}");
+    let event_id = e.w.call(call.id).await.event_id.expect("event stored");
+    let stored = e.w.store.event(event_id).await.unwrap().expect("event");
+    assert!(!stored.enqueued);
+    assert_eq!(e.w.queue.sent_count(), 0);
+    assert_eq!(e.w.stored_event_count(), 1);
+
+    // The provider's retry sends the stored event; later repeats send nothing.
+    let (status, res) = e.post(&call, Stage::Analyzed).await;
+    assert_eq!(
+        (status, res["changed"].clone()),
+        (200, json!(true)),
+        "{res}"
+    );
+    assert_eq!(res["event_id"], event_id.to_string());
+    for _ in 0..2 {
+        let (status, res) = e.post(&call, Stage::Analyzed).await;
+        assert_eq!((status, res["changed"].clone()), (200, json!(false)));
+    }
+    let sent = e.w.queue.sent();
+    assert_eq!(sent.len(), 1, "queued exactly once");
+    assert_eq!(sent[0].message.event_id, event_id);
+    assert!(e.w.store.event(event_id).await.unwrap().unwrap().enqueued);
+    assert_eq!(e.w.stored_event_count(), 1);
+    assert_eq!(e.w.plan.calls("send"), 2);
+}
+
+/// The message went out but marking the event enqueued failed: answered 200 (the message is
+/// on the queue); a repeated callback re-sends it, which the delivery function dedupes.
+#[tokio::test]
+async fn a_failed_enqueued_mark_still_answers_200_with_one_event() {
+    let e = env().await;
+    let call = e.w.dialing_call(&e.s).await;
+    e.w.plan.fail_next("mark_event_enqueued");
+    let (status, res) = e.post(&call, Stage::Analyzed).await;
+    assert_eq!(
+        (status, res["changed"].clone()),
+        (200, json!(true)),
+        "{res}"
+    );
+    assert_eq!(e.w.queue.sent_count(), 1);
+    assert_eq!(e.w.stored_event_count(), 1);
+    let event_id = e.w.call(call.id).await.event_id.unwrap();
+    assert!(!e.w.store.event(event_id).await.unwrap().unwrap().enqueued);
+}
+
+#[tokio::test]
+async fn a_failed_completion_write_answers_500_and_the_retry_completes_once() {
+    let e = env().await;
+    let call = e.w.dialing_call(&e.s).await;
+    e.w.plan.fail_next("complete_call");
+    let (status, _) = e.post(&call, Stage::Analyzed).await;
+    assert_eq!(status, 500);
+    assert_eq!(e.w.call(call.id).await, call, "nothing written");
+    assert_eq!((e.w.stored_event_count(), e.w.queue.sent_count()), (0, 0));
+    let (status, res) = e.post(&call, Stage::Analyzed).await;
+    assert_eq!((status, res["changed"].clone()), (200, json!(true)));
+    assert_eq!((e.w.stored_event_count(), e.w.queue.sent_count()), (1, 1));
+}
+
+#[tokio::test]
+async fn callbacks_about_calls_that_are_not_ours_are_acknowledged_and_ignored() {
+    let e = env().await;
+    let call = e.w.dialing_call(&e.s).await;
+    // An outbound call id we never created.
+    let mut stranger = call.clone();
+    stranger.id = Uuid::new_v4();
+    let (status, res) = e.post(&stranger, Stage::Analyzed).await;
+    assert_eq!(
+        (status, res["ignored"].clone()),
+        (200, json!("unknown_call")),
+        "{res}"
+    );
+    // Our call id with another account in the metadata.
+    let mut mismatch = call.clone();
+    mismatch.account_id = "acct_other".into();
+    let (status, res) = e.post(&mismatch, Stage::Analyzed).await;
+    assert_eq!(
+        (status, res["ignored"].clone()),
+        (200, json!("call_mismatch")),
+        "{res}"
+    );
+    // An event we do not handle.
+    let raw = json!({"event": "call_transferred", "call": provider_call_json(&call, &e.s.agent, Stage::Ended)}).to_string();
+    let (status, res) = e.send(request(&raw, Some(&e.sign(&raw)))).await;
+    assert_eq!(
+        (status, res["ignored"].clone()),
+        (200, json!("unsupported_event"))
+    );
+    assert_eq!(e.w.call(call.id).await, call);
+    assert_eq!((e.w.stored_event_count(), e.w.queue.sent_count()), (0, 0));
+}
+
+#[tokio::test]
+async fn a_call_that_failed_to_be_placed_gets_no_event() {
+    use domain::ports::store::CallStore;
+    let e = env().await;
+    let now = e.w.now();
+    let call = Call::new(
+        Uuid::new_v4(),
+        e.s.account.id.clone(),
+        e.s.agent.id,
+        domain::model::Direction::Outbound,
+        CallStatus::Queued,
+        "+15551234567",
+        now,
+    );
+    e.w.store.create_call(&call, None, now).await.unwrap();
+    e.w.store
+        .mark_call_failed(call.id, "provider_http_500", now, None)
+        .await
+        .unwrap();
+    let (status, res) = e.post(&call, Stage::Analyzed).await;
+    assert_eq!(
+        (status, res["ignored"].clone()),
+        (200, json!("call_failed")),
+        "{res}"
+    );
+    assert_eq!(e.w.call(call.id).await.status, CallStatus::Failed);
+    assert_eq!((e.w.stored_event_count(), e.w.queue.sent_count()), (0, 0));
+}

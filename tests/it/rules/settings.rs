@@ -1,0 +1,348 @@
+//! The settings API's rules on the in-memory store and secrets: routing before identity, the
+//! caller's account from the JWT claims, the key shown once, PATCH validation writing nothing,
+//! and failing writes (store, secrets) answered without damage to what worked before.
+
+use super::{error_code, Seeded, World};
+use domain::model::Plan;
+use domain::ports::secrets::{account_key_secret_name, SecretStore};
+use integration_tests::apigw::{parts, ApiRequest, Build};
+use serde_json::{json, Value};
+
+const INTEGRATION: &str = "/api/integrations/api-webhooks";
+const API_KEY: &str = "/api/integrations/api-webhooks/api-key";
+
+struct Env {
+    w: World,
+    s: Seeded,
+    deps: ::settings::Deps,
+    trigger: ::trigger_call::Deps,
+}
+
+async fn env_with(allow_insecure_local: bool) -> Env {
+    let mut w = World::new();
+    w.tunables.allow_insecure_local = allow_insecure_local;
+    let s = w.agency().await;
+    let ports = w.ports();
+    let deps = ports.settings(&w.tunables);
+    let trigger = ports.trigger_call(&w.tunables);
+    Env {
+        w,
+        s,
+        deps,
+        trigger,
+    }
+}
+
+async fn env() -> Env {
+    env_with(false).await
+}
+
+impl Env {
+    /// A request of the seeded account's dashboard session.
+    fn req(&self, method: &str, path: &str) -> ApiRequest {
+        ApiRequest::new(method, path).claims(
+            json!({"sub": "user-1", (self.w.tunables.account_claim.as_str()): self.s.account.id}),
+        )
+    }
+
+    async fn send(&self, req: ApiRequest) -> (u16, Value) {
+        parts(&::settings::handle(req.build(), &self.deps).await)
+    }
+
+    async fn patch(&self, body: Value) -> (u16, Value) {
+        self.send(self.req("PATCH", INTEGRATION).json(&body)).await
+    }
+
+    /// trigger-call's answer for this key (the cross-function effect of the settings).
+    async fn trigger_with(&self, key: &str) -> (u16, Value) {
+        let req = ApiRequest::post("/api/trigger-call")
+            .bearer(key)
+            .json(&json!({"phone": "+15551234567"}));
+        parts(&::trigger_call::handle(req.build(), &self.trigger).await)
+    }
+
+    async fn secret(&self) -> String {
+        self.w
+            .secrets
+            .get(&account_key_secret_name(
+                &self.w.tunables.secret_prefix,
+                &self.s.account.id,
+            ))
+            .await
+            .expect("the account's key secret")
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_and_wrong_methods_are_answered_before_the_caller_is_identified() {
+    let e = env().await;
+    let (status, res) = e.send(ApiRequest::get("/api/nope")).await;
+    assert_eq!((status, error_code(&res)), (404, "not_found"));
+    let res = ::settings::handle(ApiRequest::new("DELETE", INTEGRATION).build(), &e.deps).await;
+    assert_eq!(res.status(), 405);
+    assert_eq!(
+        res.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET, PATCH")
+    );
+    assert_eq!(error_code(&parts(&res).1), "method_not_allowed");
+    // With a session the answers are the same.
+    assert_eq!(e.send(e.req("GET", "/api/nope")).await.0, 404);
+    assert_eq!(e.send(e.req("PUT", API_KEY)).await.0, 405);
+    assert_eq!(e.w.plan.calls("account"), 0, "no route, no identity lookup");
+}
+
+#[tokio::test]
+async fn a_missing_or_unknown_account_claim_is_401_on_every_route() {
+    let e = env().await;
+    let claim = e.w.tunables.account_claim.clone();
+    let sessions = [
+        None,
+        Some(json!({"sub": "user-1"})),
+        Some(json!({"sub": "user-1", (claim.as_str()): ""})),
+        Some(json!({"sub": "user-1", (claim.as_str()): "acct#x"})),
+        Some(json!({"sub": "user-1", (claim.as_str()): "acct_does_not_exist"})),
+    ];
+    for session in sessions {
+        for (method, path) in [
+            ("GET", INTEGRATION),
+            ("PATCH", INTEGRATION),
+            ("POST", API_KEY),
+        ] {
+            let mut req = ApiRequest::new(method, path).json(&json!({"api_enabled": false}));
+            if let Some(c) = &session {
+                req = req.claims(c.clone());
+            }
+            let (status, res) = e.send(req).await;
+            assert_eq!(
+                (status, error_code(&res)),
+                (401, "unauthenticated"),
+                "{session:?} {method} {path}"
+            );
+        }
+    }
+    // Only the well-formed id was looked up (once per route); nothing was written.
+    assert_eq!(e.w.plan.calls("account"), 3);
+    assert_eq!(e.w.plan.calls("save_account"), 0);
+    assert_eq!(e.w.plan.calls("put_version"), 0);
+    assert!(e.w.account(&e.s.account.id).await.api_enabled);
+}
+
+#[tokio::test]
+async fn a_plan_without_the_integration_is_403() {
+    let e = env().await;
+    let pro = e.w.account_with(Plan::Pro, true).await;
+    let claim = e.w.tunables.account_claim.clone();
+    for (method, path) in [("GET", INTEGRATION), ("POST", API_KEY)] {
+        let req = ApiRequest::new(method, path).claims(json!({(claim.as_str()): pro.account.id}));
+        let (status, res) = e.send(req).await;
+        assert_eq!((status, error_code(&res)), (403, "plan_required"));
+    }
+    assert_eq!(e.w.plan.calls("put_version"), 0);
+}
+
+#[tokio::test]
+async fn a_new_key_is_shown_once_and_replaces_the_old_one_everywhere() {
+    let e = env().await;
+    let old = e.s.api_key.clone();
+    assert_eq!(e.trigger_with(&old).await.0, 200);
+    let (status, res) = e.send(e.req("POST", API_KEY)).await;
+    assert_eq!(status, 201, "{res}");
+    let key = res["api_key"]
+        .as_str()
+        .expect("the plaintext, once")
+        .to_string();
+    assert_ne!(key, old);
+    assert!(key.starts_with(res["prefix"].as_str().unwrap()));
+    assert!(key.ends_with(res["last4"].as_str().unwrap()));
+    assert_eq!(
+        e.secret().await,
+        key,
+        "the webhook signing secret is the new key"
+    );
+
+    let (status, view) = e.send(e.req("GET", INTEGRATION)).await;
+    assert_eq!(status, 200);
+    assert_eq!(view["api_key"]["prefix"], res["prefix"]);
+    assert_eq!(view["api_key"]["last4"], res["last4"]);
+    assert!(
+        !view.to_string().contains(&key),
+        "GET never shows the key: {view}"
+    );
+    assert_eq!(
+        view["api_key"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["prefix", "last4", "created_at"]
+    );
+
+    assert_eq!(e.trigger_with(&key).await.0, 200);
+    let (status, res) = e.trigger_with(&old).await;
+    assert_eq!((status, error_code(&res)), (403, "invalid_api_key"));
+    assert_eq!(e.w.plan.calls("put_version"), 1);
+}
+
+#[tokio::test]
+async fn key_generation_with_fields_is_refused_and_writes_nothing() {
+    let e = env().await;
+    let (status, res) = e
+        .send(e.req("POST", API_KEY).json(&json!({"name": "ci"})))
+        .await;
+    assert_eq!((status, error_code(&res)), (400, "unknown_field"));
+    assert_eq!(res["error"]["field"], "name");
+    assert_eq!(
+        (
+            e.w.plan.calls("save_account"),
+            e.w.plan.calls("put_version")
+        ),
+        (0, 0)
+    );
+    assert_eq!(e.trigger_with(&e.s.api_key).await.0, 200);
+}
+
+#[tokio::test]
+async fn invalid_webhook_urls_are_400_naming_the_field_and_write_nothing() {
+    let e = env().await;
+    let before = e.w.account(&e.s.account.id).await;
+    for url in [
+        "",
+        "http://hooks.example.com/in",
+        "hooks.example.com/in",
+        "https://admin:hunter2@hooks.example.com/in",
+        "https://localhost/in",
+        "https://127.0.0.1/in",
+        "https://10.0.0.5/in",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::1]/in",
+    ] {
+        let (status, res) = e
+            .patch(json!({"webhook_url": url, "api_enabled": false}))
+            .await;
+        assert_eq!(
+            (status, error_code(&res)),
+            (400, "invalid_webhook_url"),
+            "{url:?}: {res}"
+        );
+        assert_eq!(res["error"]["field"], "webhook_url");
+    }
+    for (body, code, field) in [
+        (json!({"webhook_url": 7}), "invalid_type", "webhook_url"),
+        (
+            json!({"webhookUrl": "https://x.example"}),
+            "unknown_field",
+            "webhookUrl",
+        ),
+        (json!({"api_enabled": "no"}), "invalid_type", "api_enabled"),
+    ] {
+        let (status, res) = e.patch(body).await;
+        assert_eq!(
+            (status, error_code(&res), res["error"]["field"].as_str()),
+            (400, code, Some(field))
+        );
+    }
+    assert_eq!(e.w.plan.calls("save_account"), 0);
+    assert_eq!(e.w.account(&e.s.account.id).await, before);
+}
+
+#[tokio::test]
+async fn loopback_http_urls_are_admitted_only_with_the_local_switch() {
+    let e = env_with(true).await;
+    let (status, res) = e
+        .patch(json!({"webhook_url": "http://127.0.0.1:9/in"}))
+        .await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["webhook_url"], "http://127.0.0.1:9/in");
+    assert_eq!(
+        e.w.account(&e.s.account.id).await.webhook_url.as_deref(),
+        Some("http://127.0.0.1:9/in")
+    );
+}
+
+#[tokio::test]
+async fn a_patch_applies_only_its_fields_and_switching_api_off_blocks_the_next_trigger() {
+    let e = env().await;
+    let (status, res) = e
+        .patch(json!({"webhook_url": "https://Hooks.Example.com/in", "api_enabled": false}))
+        .await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["webhook_url"], "https://hooks.example.com/in");
+    assert_eq!(res["api_enabled"], false);
+    assert_eq!(
+        res["default_agent"]["id"],
+        e.s.agent.id.to_string(),
+        "untouched"
+    );
+    let (status, got) = e.send(e.req("GET", INTEGRATION)).await;
+    assert_eq!((status, &got), (200, &res));
+    let (status, res) = e.trigger_with(&e.s.api_key).await;
+    assert_eq!((status, error_code(&res)), (403, "api_access_disabled"));
+    assert_eq!(e.w.provider.request_count(), 0);
+    assert_eq!(e.w.plan.calls("save_account"), 1);
+}
+
+#[tokio::test]
+async fn another_accounts_agent_cannot_be_the_default() {
+    let e = env().await;
+    let other = e.w.agency().await;
+    let (status, res) = e
+        .patch(json!({"default_agent_id": other.agent.id.to_string()}))
+        .await;
+    assert_eq!((status, error_code(&res)), (404, "agent_not_found"));
+    assert_eq!(res["error"]["field"], "default_agent_id");
+    assert_eq!(e.w.plan.calls("save_account"), 0);
+    assert_eq!(
+        e.w.account(&e.s.account.id).await.default_agent_id,
+        Some(e.s.agent.id)
+    );
+}
+
+#[tokio::test]
+async fn a_failing_settings_write_answers_500_and_changes_nothing() {
+    let e = env().await;
+    let before = e.w.account(&e.s.account.id).await;
+    e.w.plan.fail_next("save_account");
+    let (status, res) = e.patch(json!({"api_enabled": false})).await;
+    assert_eq!((status, error_code(&res)), (500, "internal_error"), "{res}");
+    assert!(!res.to_string().contains("injected"));
+    assert_eq!(e.w.account(&e.s.account.id).await, before);
+    assert_eq!(
+        e.trigger_with(&e.s.api_key).await.0,
+        200,
+        "API access still on"
+    );
+}
+
+#[tokio::test]
+async fn a_throttled_account_read_is_429() {
+    let e = env().await;
+    e.w.throttle.on("account");
+    let (status, res) = e.send(e.req("GET", INTEGRATION)).await;
+    assert_eq!((status, error_code(&res)), (429, "throttled"));
+}
+
+/// The secret write of a rotation fails. What holds today: the error is answered (500), no
+/// key is shown, the secret still holds the previous key, and a retried rotation gives a key
+/// that authenticates and signs. (The previous key does NOT keep working: the key grant is
+/// replaced before the secret is written; see the report.)
+#[tokio::test]
+async fn a_failing_secret_write_answers_500_shows_no_key_and_a_retry_recovers() {
+    let e = env().await;
+    let old = e.s.api_key.clone();
+    e.w.plan.fail_next("put_version");
+    let (status, res) = e.send(e.req("POST", API_KEY)).await;
+    assert_eq!((status, error_code(&res)), (500, "internal_error"), "{res}");
+    assert!(res.get("api_key").is_none());
+    assert!(
+        !res.to_string().contains("bvai_"),
+        "no key material in the error: {res}"
+    );
+    assert_eq!(e.secret().await, old, "the secret was not touched");
+
+    let (status, res) = e.send(e.req("POST", API_KEY)).await;
+    assert_eq!(status, 201, "{res}");
+    let key = res["api_key"].as_str().unwrap().to_string();
+    assert_eq!(e.secret().await, key);
+    assert_eq!(e.trigger_with(&key).await.0, 200);
+    assert_eq!(e.w.plan.calls("put_version"), 2);
+}

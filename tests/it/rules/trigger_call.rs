@@ -1,0 +1,505 @@
+//! trigger-call's rules on the in-memory store and a scripted provider: every refusal dials
+//! nothing and writes nothing; idempotency dials once; store faults dial nothing.
+
+use super::{error_code, World};
+use domain::model::{CallStatus, Plan};
+use domain::ports::provider::ProviderError;
+use domain::ports::store::CallStore;
+use integration_tests::apigw::{parts, ApiRequest, Build};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const ROUTE: &str = "/api/trigger-call";
+
+fn trigger(key: &str, body: Value) -> ApiRequest {
+    ApiRequest::post(ROUTE).bearer(key).json(&body)
+}
+
+async fn send(deps: &::trigger_call::Deps, req: ApiRequest) -> (u16, Value) {
+    parts(&::trigger_call::handle(req.build(), deps).await)
+}
+
+fn deps(w: &World) -> ::trigger_call::Deps {
+    w.ports().trigger_call(&w.tunables)
+}
+
+/// Nothing reached the provider and no call record or idempotency record was written.
+fn assert_nothing_dialled_or_written(w: &World) {
+    assert_eq!(w.provider.request_count(), 0, "the provider was called");
+    assert_eq!(w.plan.calls("create_phone_call"), 0);
+    assert_eq!(w.plan.calls("create_call"), 0, "a call record was written");
+}
+
+#[tokio::test]
+async fn places_one_call_with_the_agents_number_and_records_it_dialing() {
+    let w = World::new();
+    let s = w.agency().await;
+    let d = deps(&w);
+    let (status, body) = send(
+        &d,
+        trigger(
+            &s.api_key,
+            json!({"phone": "+15551234567", "name": "Jane", "email": "jane@example.com"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let call_id: uuid::Uuid = body["call_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        body,
+        json!({"success": true, "call_id": call_id.to_string()})
+    );
+    let reqs = w.provider.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].from_number, "+14155550100");
+    assert_eq!(reqs[0].to_number, "+15551234567");
+    assert_eq!(reqs[0].override_agent_id, s.agent.provider_agent_id);
+    assert_eq!(reqs[0].metadata["call_id"], call_id.to_string());
+    assert_eq!(
+        reqs[0].retell_llm_dynamic_variables,
+        *json!({"name": "Jane", "email": "jane@example.com"})
+            .as_object()
+            .unwrap()
+    );
+    let call = w.call(call_id).await;
+    assert_eq!(call.status, CallStatus::Dialing);
+    assert!(call.provider_call_id.is_some());
+    assert_eq!(
+        (
+            w.plan.calls("create_call"),
+            w.plan.calls("mark_call_dialing")
+        ),
+        (1, 1)
+    );
+}
+
+#[tokio::test]
+async fn each_authentication_failure_has_its_own_code_and_dials_nothing() {
+    let w = World::new();
+    let s = w.agency().await;
+    let pro = w.account_with(Plan::Pro, true).await;
+    let off = w.agency().await;
+    w.update_account(&off.account.id, |a| a.api_enabled = false)
+        .await;
+    let d = deps(&w);
+    let body = json!({"phone": "+15551234567"});
+    let cases = [
+        (ApiRequest::post(ROUTE).json(&body), "missing_api_key"),
+        (
+            ApiRequest::post(ROUTE)
+                .json(&body)
+                .header("authorization", &format!("Basic {}", s.api_key)),
+            "invalid_auth_scheme",
+        ),
+        (
+            ApiRequest::post(ROUTE)
+                .json(&body)
+                .header("authorization", &s.api_key),
+            "invalid_auth_scheme",
+        ),
+        (
+            trigger("bvai_live_not-a-real-key", body.clone()),
+            "invalid_api_key",
+        ),
+        (trigger(&off.api_key, body.clone()), "api_access_disabled"),
+        (trigger(&pro.api_key, body.clone()), "plan_required"),
+    ];
+    for (req, code) in cases {
+        let (status, res) = send(&d, req).await;
+        assert_eq!((status, error_code(&res)), (403, code), "{res}");
+        assert_eq!(res["success"], false);
+        assert!(!res.to_string().contains(&s.account.id));
+    }
+    assert_nothing_dialled_or_written(&w);
+    // Only the keys that reached the key lookup cost one read each.
+    assert_eq!(w.plan.calls("key_grant"), 3);
+}
+
+#[tokio::test]
+async fn invalid_bodies_name_the_field_and_dial_nothing() {
+    let w = World::new();
+    let s = w.agency().await;
+    let d = deps(&w);
+    let base = || ApiRequest::post(ROUTE).bearer(&s.api_key);
+    let cases: Vec<(ApiRequest, u16, &str, Option<&str>)> = vec![
+        (
+            base().body("{\"phone\":\"+15551234567\"}"),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            base()
+                .header("content-type", "application/json")
+                .body("{\"phone\": "),
+            400,
+            "invalid_json",
+            None,
+        ),
+        (
+            base().json(&json!({"name": "Jane"})),
+            400,
+            "missing_field",
+            Some("phone"),
+        ),
+        (
+            base().json(&json!({"phone": "+1 (555) 123-4567"})),
+            400,
+            "invalid_phone",
+            Some("phone"),
+        ),
+        (
+            base().json(&json!({"phone": 15551234567u64})),
+            400,
+            "invalid_type",
+            Some("phone"),
+        ),
+        (
+            base().json(&json!({"phone": "+15551234567", "email": "nope"})),
+            400,
+            "invalid_email",
+            Some("email"),
+        ),
+        (
+            base().json(&json!({"phone": "+15551234567", "agent_id": "abc"})),
+            400,
+            "invalid_agent_id",
+            Some("agent_id"),
+        ),
+        (
+            base().json(&json!({"phone": "+15551234567", "callback_url": "https://x"})),
+            400,
+            "unknown_field",
+            Some("callback_url"),
+        ),
+        (
+            base()
+                .json(&json!({"phone": "+15551234567"}))
+                .header("idempotency-key", &"k".repeat(256)),
+            400,
+            "invalid_idempotency_key",
+            Some("Idempotency-Key"),
+        ),
+    ];
+    for (req, status, code, field) in cases {
+        let (got, res) = send(&d, req).await;
+        assert_eq!((got, error_code(&res)), (status, code), "{res}");
+        assert_eq!(res["error"]["field"].as_str(), field, "{res}");
+    }
+    assert_nothing_dialled_or_written(&w);
+}
+
+#[tokio::test]
+async fn unknown_and_other_accounts_agents_are_the_same_404() {
+    let w = World::new();
+    let s = w.agency().await;
+    let other = w.agency().await;
+    let d = deps(&w);
+    let unknown = uuid::Uuid::new_v4();
+    let (s1, r1) = send(
+        &d,
+        trigger(
+            &s.api_key,
+            json!({"phone": "+15551234567", "agent_id": unknown.to_string()}),
+        ),
+    )
+    .await;
+    let (s2, r2) = send(
+        &d,
+        trigger(
+            &s.api_key,
+            json!({"phone": "+15551234567", "agent_id": other.agent.id.to_string()}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s1, error_code(&r1), s2, error_code(&r2)),
+        (404, "agent_not_found", 404, "agent_not_found")
+    );
+    assert_eq!(r1["error"]["field"], "agent_id");
+    assert_eq!(
+        r1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(&unknown.to_string(), "ID"),
+        r2["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(&other.agent.id.to_string(), "ID"),
+    );
+    assert_nothing_dialled_or_written(&w);
+}
+
+#[tokio::test]
+async fn an_agent_without_a_number_or_no_default_agent_is_422() {
+    let w = World::new();
+    let s = w.agency().await;
+    let silent = w.agent(&s.account.id, "No Line", None).await;
+    let d = deps(&w);
+    let (status, res) = send(
+        &d,
+        trigger(
+            &s.api_key,
+            json!({"phone": "+15551234567", "agent_id": silent.id.to_string()}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&res)),
+        (422, "agent_has_no_phone_number")
+    );
+    assert_eq!(res["error"]["field"], "agent_id");
+
+    let no_default = w.account_with(Plan::Agency, false).await;
+    let (status, res) = send(
+        &d,
+        trigger(&no_default.api_key, json!({"phone": "+15551234567"})),
+    )
+    .await;
+    assert_eq!((status, error_code(&res)), (422, "no_default_agent"));
+    assert_eq!(res["error"]["field"], "agent_id");
+    assert_nothing_dialled_or_written(&w);
+}
+
+#[tokio::test]
+async fn a_closed_calling_window_says_when_it_opens_and_dials_once_it_has() {
+    // Monday 2025-06-16 08:00 in New York (12:00Z); window 09:00-17:00 Mon/Tue.
+    let w = World::at("2025-06-16T12:00:00Z".parse().unwrap());
+    let s = w.agency().await;
+    let window: domain::calling_window::CallingWindow = serde_json::from_value(json!({
+        "time_zone": "America/New_York",
+        "days": {"mon": {"start": "09:00", "end": "17:00"}, "tue": {"start": "09:00", "end": "17:00"}}
+    }))
+    .unwrap();
+    w.update_account(&s.account.id, |a| a.calling_window = Some(window))
+        .await;
+    let d = deps(&w);
+    let (status, res) = send(&d, trigger(&s.api_key, json!({"phone": "+15551234567"}))).await;
+    assert_eq!(
+        (status, error_code(&res)),
+        (422, "outside_calling_window"),
+        "{res}"
+    );
+    assert_eq!(res["error"]["next_window_opens_at"], "2025-06-16T13:00:00Z");
+    assert_nothing_dialled_or_written(&w);
+
+    w.clock.set("2025-06-16T12:59:59Z".parse().unwrap());
+    let (status, _) = send(&d, trigger(&s.api_key, json!({"phone": "+15551234567"}))).await;
+    assert_eq!(
+        status, 422,
+        "one second before the opening it is still closed"
+    );
+    w.clock.set("2025-06-16T13:00:00Z".parse().unwrap());
+    let (status, res) = send(&d, trigger(&s.api_key, json!({"phone": "+15551234567"}))).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(w.provider.request_count(), 1);
+}
+
+#[tokio::test]
+async fn the_same_key_and_body_replay_the_answer_and_dial_once() {
+    let w = World::new();
+    let s = w.agency().await;
+    let d = deps(&w);
+    let body = json!({"phone": "+15551234567", "name": "Jane"});
+    let req = || trigger(&s.api_key, body.clone()).header("idempotency-key", "order-42");
+    let (s1, r1) = send(&d, req()).await;
+    let (s2, r2) = send(&d, req()).await;
+    assert_eq!((s1, s2), (200, 200), "{r1} {r2}");
+    assert_eq!(r1, r2);
+    assert_eq!(w.provider.request_count(), 1, "no second call placed");
+
+    let (status, res) = send(
+        &d,
+        trigger(&s.api_key, json!({"phone": "+15557654321"})).header("idempotency-key", "order-42"),
+    )
+    .await;
+    assert_eq!((status, error_code(&res)), (409, "idempotency_key_reused"));
+    assert_eq!(w.provider.request_count(), 1);
+
+    // Another account may use the same key.
+    let other = w.agency().await;
+    let (status, res) = send(
+        &d,
+        trigger(&other.api_key, body.clone()).header("idempotency-key", "order-42"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_ne!(res["call_id"], r1["call_id"]);
+    assert_eq!(w.provider.request_count(), 2);
+}
+
+#[tokio::test]
+async fn a_provider_that_provably_placed_nothing_gives_502_and_releases_the_key() {
+    let w = World::new();
+    let s = w.agency().await;
+    let d = deps(&w);
+    // Unreachable: the request never reached the provider (`Connect`).
+    w.plan.fail_next("create_phone_call");
+    let req = || {
+        trigger(&s.api_key, json!({"phone": "+15551234567"})).header("idempotency-key", "retry-me")
+    };
+    let (status, res) = send(&d, req()).await;
+    assert_eq!(
+        (status, error_code(&res)),
+        (502, "provider_unavailable"),
+        "{res}"
+    );
+    assert_eq!(w.provider.request_count(), 0, "nothing was placed");
+    assert!(
+        w.store
+            .idempotency(&s.account.id, "retry-me", w.now())
+            .await
+            .unwrap()
+            .is_none(),
+        "the key was released"
+    );
+
+    // A refusal with a status (the provider answered 4xx/5xx) releases it too.
+    w.provider.then_err(ProviderError::Status {
+        status: 500,
+        excerpt: "internal".into(),
+    });
+    let (status, _) = send(&d, req()).await;
+    assert_eq!(status, 502);
+    assert_eq!(w.provider.request_count(), 1);
+
+    // The retry with the same key dials.
+    let (status, res) = send(&d, req()).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(w.plan.calls("create_phone_call"), 3);
+    assert_eq!(w.provider.request_count(), 2);
+    assert_eq!(w.plan.calls("mark_call_failed"), 2);
+    let call = w
+        .call(res["call_id"].as_str().unwrap().parse().unwrap())
+        .await;
+    assert_eq!(call.status, CallStatus::Dialing);
+}
+
+#[tokio::test]
+async fn a_failing_call_record_write_answers_500_and_dials_nothing() {
+    let w = World::new();
+    let s = w.agency().await;
+    let d = deps(&w);
+    w.plan.fail_next("create_call");
+    let req =
+        || trigger(&s.api_key, json!({"phone": "+15551234567"})).header("idempotency-key", "k-1");
+    let (status, res) = send(&d, req()).await;
+    assert_eq!((status, error_code(&res)), (500, "internal_error"), "{res}");
+    assert!(
+        !res.to_string().contains("injected"),
+        "no backend detail leaks: {res}"
+    );
+    assert_eq!(w.provider.request_count(), 0);
+    assert!(
+        w.store
+            .idempotency(&s.account.id, "k-1", w.now())
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing half-written"
+    );
+    // The retry succeeds and dials exactly once.
+    let (status, _) = send(&d, req()).await;
+    assert_eq!(status, 200);
+    assert_eq!(w.provider.request_count(), 1);
+}
+
+/// The write took effect but its answer was lost: the request fails without dialling, and a
+/// retry with the same key finds the key held by a call that never finished, and waits for
+/// its answer (the idempotency wait, shortest possible here) instead of dialling.
+#[tokio::test]
+async fn a_call_record_write_whose_answer_was_lost_never_dials() {
+    let mut w = World::new();
+    w.tunables.provider_timeout = Duration::ZERO;
+    let s = w.agency().await;
+    let d = deps(&w);
+    w.plan.fail_after_effect("create_call", 1);
+    let req =
+        || trigger(&s.api_key, json!({"phone": "+15551234567"})).header("idempotency-key", "k-2");
+    let (status, _) = send(&d, req()).await;
+    assert_eq!(status, 500);
+    assert_eq!(w.provider.request_count(), 0);
+    let (status, res) = send(&d, req()).await;
+    assert_eq!(
+        (status, error_code(&res)),
+        (409, "idempotency_key_in_progress"),
+        "{res}"
+    );
+    assert_eq!(
+        w.provider.request_count(),
+        0,
+        "no retry dials behind a held key"
+    );
+    assert_eq!(w.plan.calls("create_phone_call"), 0);
+}
+
+/// A slow store write: the provider is not called until the call record is written.
+#[tokio::test]
+async fn the_provider_is_dialled_only_after_the_call_record_is_written() {
+    let w = World::new();
+    let s = w.agency().await;
+    let d = deps(&w);
+    w.plan.delay("create_call", 1, Duration::from_millis(400));
+    let req = trigger(&s.api_key, json!({"phone": "+15551234567"})).build();
+    let mut fut = Box::pin(::trigger_call::handle(req, &d));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), &mut fut)
+            .await
+            .is_err(),
+        "still writing"
+    );
+    assert_eq!(
+        w.provider.request_count(),
+        0,
+        "dialled before the record was written"
+    );
+    let (status, _) = parts(&fut.await);
+    assert_eq!(status, 200);
+    assert_eq!(w.provider.request_count(), 1);
+
+    // A write that never completes never dials.
+    w.plan.hang("create_call", 2);
+    let req = trigger(&s.api_key, json!({"phone": "+15551234567"})).build();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), ::trigger_call::handle(req, &d))
+            .await
+            .is_err()
+    );
+    assert_eq!(w.provider.request_count(), 1);
+}
+
+#[tokio::test]
+async fn a_call_placed_but_not_recorded_as_dialing_still_answers_200() {
+    let w = World::new();
+    let s = w.agency().await;
+    let d = deps(&w);
+    w.plan.fail_next("mark_call_dialing");
+    let (status, res) = send(&d, trigger(&s.api_key, json!({"phone": "+15551234567"}))).await;
+    assert_eq!(status, 200, "the call was placed: {res}");
+    assert_eq!(w.provider.request_count(), 1);
+    let call = w
+        .call(res["call_id"].as_str().unwrap().parse().unwrap())
+        .await;
+    assert_eq!(
+        call.status,
+        CallStatus::Queued,
+        "left for the callbacks to move on"
+    );
+}
+
+#[tokio::test]
+async fn throttled_reads_and_writes_answer_429_and_dial_nothing() {
+    let w = World::new();
+    let s = w.agency().await;
+    let d = deps(&w);
+    w.throttle.on("key_grant");
+    let (status, res) = send(&d, trigger(&s.api_key, json!({"phone": "+15551234567"}))).await;
+    assert_eq!((status, error_code(&res)), (429, "throttled"), "{res}");
+    let w2 = World::new();
+    let s2 = w2.agency().await;
+    let d2 = deps(&w2);
+    w2.throttle.on("create_call");
+    let (status, res) = send(&d2, trigger(&s2.api_key, json!({"phone": "+15551234567"}))).await;
+    assert_eq!((status, error_code(&res)), (429, "throttled"), "{res}");
+    assert_eq!(w.provider.request_count() + w2.provider.request_count(), 0);
+}
