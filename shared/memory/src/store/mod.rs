@@ -38,6 +38,11 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
+    /// Every stored event, for tests that count them (the ports only read events by id).
+    pub fn events(&self) -> Vec<StoredEvent> {
+        self.state().events.values().cloned().collect()
+    }
+
     /// The whole state, for one atomic operation. A panic in another test thread while holding
     /// the lock leaves consistent data (every method checks before it writes), so a poisoned
     /// lock is simply taken over.
