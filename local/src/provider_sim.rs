@@ -1,5 +1,5 @@
 //! A simulated voice provider speaking the Retell-compatible contract
-//! (`shared/provider/retell.md`), so `make run` places "calls" end to end without a real
+//! (docs/voice-provider.md), so `make run` places "calls" end to end without a real
 //! provider or phone.
 //!
 //! - `POST /v2/create-phone-call` (Bearer provider key, E.164 `from_number`/`to_number`) answers

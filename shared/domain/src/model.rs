@@ -1,4 +1,5 @@
-//! Domain types shared by every function. Storage layout lives in `dynamo.rs`, not here.
+//! Domain types shared by every function. The storage layout lives in the DynamoDB adapter
+//! (`aws_adapters::dynamo`, documented in docs/data-model.md), not here.
 
 use crate::calling_window::CallingWindow;
 use crate::phone::PhoneNumber;

@@ -1,4 +1,5 @@
-//! The voice provider port and its Retell-compatible adapter (`shared/provider/retell.md`).
+//! The voice provider port (the adapter is `outbound::RetellClient`; the contract we rely on is
+//! docs/voice-provider.md).
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
