@@ -103,6 +103,9 @@ pub enum Injected {
     Before,
     /// After the wrapped adapter succeeded: the effect happened, the answer is lost.
     AfterEffect,
+    /// Before the wrapped adapter was called, as the service's throttling (DynamoDB's
+    /// ThrottlingException, which the store maps to `Throttled`; a 429 from the provider).
+    Throttled,
 }
 
 /// The error a port returns for an injected failure.
@@ -116,12 +119,16 @@ fn message(stage: Injected, method: &str, call: u64) -> String {
         Injected::AfterEffect => {
             format!("injected fault: {method} call {call} took effect, its answer was lost")
         }
+        Injected::Throttled => format!("injected fault: {method} call {call} throttled"),
     }
 }
 
 impl InjectedError for StoreError {
     fn injected(stage: Injected, method: &str, call: u64) -> Self {
-        StoreError::Backend(message(stage, method, call))
+        match stage {
+            Injected::Throttled => StoreError::Throttled,
+            _ => StoreError::Backend(message(stage, method, call)),
+        }
     }
 }
 
@@ -144,6 +151,10 @@ impl InjectedError for ProviderError {
         match stage {
             Injected::Before => ProviderError::Connect(message(stage, method, call)),
             Injected::AfterEffect => ProviderError::Timeout(INJECTED_TIMEOUT),
+            Injected::Throttled => ProviderError::Status {
+                status: 429,
+                excerpt: message(stage, method, call),
+            },
         }
     }
 }
@@ -160,6 +171,7 @@ enum When {
 enum Fault {
     Fail,
     FailAfterEffect,
+    Throttle,
     Delay(Duration),
     Hang,
 }
@@ -232,6 +244,12 @@ impl FaultPlan {
         self.add(method, When::Nth(n), Fault::FailAfterEffect)
     }
 
+    /// Every call of `method` is throttled without effect (`StoreError::Throttled` for the
+    /// store), until [`FaultPlan::clear`].
+    pub fn throttle_always(&self, method: &str) -> &Self {
+        self.add(method, When::Always, Fault::Throttle)
+    }
+
     /// The `n`th call of `method` sleeps `by` before it runs.
     pub fn delay(&self, method: &str, n: u64, by: Duration) -> &Self {
         self.add(method, When::Nth(n), Fault::Delay(by))
@@ -278,6 +296,7 @@ impl FaultPlan {
             }
             match rule.fault {
                 Fault::Fail => action.fail = Some(Injected::Before),
+                Fault::Throttle => action.fail = Some(Injected::Throttled),
                 Fault::FailAfterEffect => {
                     action.fail.get_or_insert(Injected::AfterEffect);
                 }
@@ -312,7 +331,9 @@ impl FaultPlan {
         }
         match action.fail {
             None => op.await,
-            Some(Injected::Before) => Err(E::injected(Injected::Before, method, action.call)),
+            Some(stage @ (Injected::Before | Injected::Throttled)) => {
+                Err(E::injected(stage, method, action.call))
+            }
             Some(Injected::AfterEffect) => {
                 op.await?;
                 Err(E::injected(Injected::AfterEffect, method, action.call))
@@ -652,6 +673,28 @@ mod tests {
             2,
             "the failed write wrote nothing"
         );
+        assert_eq!(plan.calls("record_attempt"), 3);
+    }
+
+    #[tokio::test]
+    async fn a_throttled_call_is_the_store_throttling_error_without_effect() {
+        let plan = FaultPlan::new();
+        let (inner, faulty) = store(&plan);
+        plan.throttle_always("record_attempt");
+        for _ in 0..2 {
+            assert!(matches!(
+                faulty.record_attempt(&row("acct")).await,
+                Err(StoreError::Throttled)
+            ));
+        }
+        assert_eq!(
+            rows(inner.as_ref()).await,
+            0,
+            "a throttled write writes nothing"
+        );
+        plan.clear();
+        faulty.record_attempt(&row("acct")).await.unwrap();
+        assert_eq!(rows(inner.as_ref()).await, 1);
         assert_eq!(plan.calls("record_attempt"), 3);
     }
 

@@ -13,30 +13,20 @@ mod settings;
 mod trigger_call;
 mod webhook_delivery;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::clock::Clock;
-use domain::error::StoreError;
-use domain::model::{
-    Account, Agent, Call, CallStatus, DeliveryAttempt, DeliveryOutcome, IdempotencyRecord,
-    KeyGrant, Plan, StoredResponse,
-};
+use domain::model::{Account, Agent, Call, CallStatus, DeliveryAttempt, Plan};
 use domain::phone::PhoneNumber;
-use domain::ports::store::calls::{CallCompletion, CallProgress, CreateCallOutcome};
-use domain::ports::store::deliveries::{DeliveryPage, DeliveryQuery};
-use domain::ports::store::events::StoredEvent;
-use domain::ports::store::{
-    AccountStore, AttemptLedger, CallStore, Claim, DeliveryLog, EventStore, Store,
-};
+use domain::ports::store::calls::{CallCompletion, CallProgress};
+use domain::ports::store::deliveries::DeliveryQuery;
+use domain::ports::store::{AccountStore, CallStore, DeliveryLog};
 use in_memory::{
     FaultPlan, FaultyProvider, FaultyQueue, FaultySecrets, FaultyStore, FixedClock, MemoryQueue,
     MemorySecrets, MemoryStore, ScriptedProvider,
 };
 use integration_tests::deps::{Ports, Tunables};
 use serde_json::Value;
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// The provider's example call: started 15:30:00Z, ended 15:33:05Z.
@@ -57,8 +47,6 @@ pub struct World {
     pub provider: Arc<ScriptedProvider>,
     pub clock: Arc<FixedClock>,
     pub plan: FaultPlan,
-    /// Store methods that answer `StoreError::Throttled` (the wrappers only inject `Backend`).
-    pub throttle: Throttle,
     pub tunables: Tunables,
 }
 
@@ -90,19 +78,14 @@ impl World {
             provider: Arc::new(ScriptedProvider::new()),
             clock,
             plan: FaultPlan::new(),
-            throttle: Throttle::default(),
             tunables: Tunables::default(),
         }
     }
 
     /// What the functions get: every adapter behind its fault wrapper.
     pub fn ports(&self) -> Ports {
-        let store: Arc<dyn Store> = Arc::new(ThrottlingStore {
-            inner: Arc::new(FaultyStore::new(self.store.clone(), self.plan.clone())),
-            throttle: self.throttle.clone(),
-        });
         Ports {
-            store,
+            store: Arc::new(FaultyStore::new(self.store.clone(), self.plan.clone())),
             queue: Arc::new(FaultyQueue::new(self.queue.clone(), self.plan.clone())),
             secrets: Arc::new(FaultySecrets::new(self.secrets.clone(), self.plan.clone())),
             provider: Arc::new(FaultyProvider::new(
@@ -331,185 +314,4 @@ pub fn provider_call_json(call: &Call, agent: &Agent, stage: Stage) -> Value {
 /// `error.code` of an error body.
 pub fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<none>")
-}
-
-/// Store methods to answer `StoreError::Throttled`, shared by clones.
-#[derive(Clone, Default)]
-pub struct Throttle(Arc<Mutex<HashSet<&'static str>>>);
-
-impl Throttle {
-    pub fn on(&self, method: &'static str) {
-        assert!(
-            in_memory::faults::STORE_METHODS.contains(&method),
-            "{method:?} is not a store method"
-        );
-        self.0.lock().expect("lock").insert(method);
-    }
-
-    fn check(&self, method: &'static str) -> Result<(), StoreError> {
-        if self.0.lock().expect("lock").contains(method) {
-            Err(StoreError::Throttled)
-        } else {
-            Ok(())
-        }
-    }
-}
-
-/// A store that answers `Throttled` (DynamoDB's ThrottlingException, as the adapter maps it)
-/// for the chosen methods, before the wrapped store is called.
-struct ThrottlingStore {
-    inner: Arc<dyn Store>,
-    throttle: Throttle,
-}
-
-macro_rules! throttled {
-    ($self:ident . $method:ident ( $($arg:expr),* )) => {{
-        $self.throttle.check(stringify!($method))?;
-        $self.inner.$method($($arg),*).await
-    }};
-}
-
-#[async_trait]
-impl AccountStore for ThrottlingStore {
-    async fn key_grant(&self, key_hash: &str) -> Result<Option<KeyGrant>, StoreError> {
-        throttled!(self.key_grant(key_hash))
-    }
-    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
-        throttled!(self.account(id))
-    }
-    async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
-        throttled!(self.create_account(account))
-    }
-    async fn save_account(
-        &self,
-        previous: &Account,
-        next: &Account,
-    ) -> Result<Account, StoreError> {
-        throttled!(self.save_account(previous, next))
-    }
-    async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError> {
-        throttled!(self.put_agent(agent))
-    }
-    async fn agent(&self, account_id: &str, agent_id: Uuid) -> Result<Option<Agent>, StoreError> {
-        throttled!(self.agent(account_id, agent_id))
-    }
-    async fn agents(&self, account_id: &str) -> Result<Vec<Agent>, StoreError> {
-        throttled!(self.agents(account_id))
-    }
-    async fn agent_by_provider_id(&self, id: &str) -> Result<Option<Agent>, StoreError> {
-        throttled!(self.agent_by_provider_id(id))
-    }
-}
-
-#[async_trait]
-impl CallStore for ThrottlingStore {
-    async fn create_call(
-        &self,
-        call: &Call,
-        idempotency: Option<&IdempotencyRecord>,
-        now: DateTime<Utc>,
-    ) -> Result<CreateCallOutcome, StoreError> {
-        throttled!(self.create_call(call, idempotency, now))
-    }
-    async fn mark_call_dialing(
-        &self,
-        call_id: Uuid,
-        provider_call_id: &str,
-        at: DateTime<Utc>,
-        idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
-    ) -> Result<(), StoreError> {
-        throttled!(self.mark_call_dialing(call_id, provider_call_id, at, idempotency))
-    }
-    async fn mark_call_failed(
-        &self,
-        call_id: Uuid,
-        reason: &str,
-        at: DateTime<Utc>,
-        idempotency: Option<&IdempotencyRecord>,
-    ) -> Result<(), StoreError> {
-        throttled!(self.mark_call_failed(call_id, reason, at, idempotency))
-    }
-    async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError> {
-        throttled!(self.call(id))
-    }
-    async fn idempotency(
-        &self,
-        account_id: &str,
-        key: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        throttled!(self.idempotency(account_id, key, now))
-    }
-    async fn advance_call(
-        &self,
-        call_id: Uuid,
-        to: CallStatus,
-        progress: &CallProgress,
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        throttled!(self.advance_call(call_id, to, progress, at))
-    }
-    async fn complete_call(
-        &self,
-        call_id: Uuid,
-        progress: &CallProgress,
-        completion: &CallCompletion<'_>,
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        throttled!(self.complete_call(call_id, progress, completion, at))
-    }
-    async fn call_id_by_provider_call(&self, id: &str) -> Result<Option<Uuid>, StoreError> {
-        throttled!(self.call_id_by_provider_call(id))
-    }
-    async fn create_inbound_call(&self, call: &Call) -> Result<Uuid, StoreError> {
-        throttled!(self.create_inbound_call(call))
-    }
-}
-
-#[async_trait]
-impl EventStore for ThrottlingStore {
-    async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
-        throttled!(self.event(id))
-    }
-    async fn mark_event_enqueued(&self, id: Uuid) -> Result<(), StoreError> {
-        throttled!(self.mark_event_enqueued(id))
-    }
-}
-
-#[async_trait]
-impl DeliveryLog for ThrottlingStore {
-    async fn record_attempt(&self, attempt: &DeliveryAttempt) -> Result<(), StoreError> {
-        throttled!(self.record_attempt(attempt))
-    }
-    async fn deliveries(
-        &self,
-        account_id: &str,
-        query: &DeliveryQuery,
-        now: DateTime<Utc>,
-    ) -> Result<DeliveryPage, StoreError> {
-        throttled!(self.deliveries(account_id, query, now))
-    }
-}
-
-#[async_trait]
-impl AttemptLedger for ThrottlingStore {
-    async fn claim_attempt(
-        &self,
-        event_id: Uuid,
-        series: &str,
-        attempt: u32,
-        now: DateTime<Utc>,
-        lease: Duration,
-    ) -> Result<Claim, StoreError> {
-        throttled!(self.claim_attempt(event_id, series, attempt, now, lease))
-    }
-    async fn finish_attempt(
-        &self,
-        event_id: Uuid,
-        series: &str,
-        attempt: u32,
-        outcome: DeliveryOutcome,
-    ) -> Result<(), StoreError> {
-        throttled!(self.finish_attempt(event_id, series, attempt, outcome))
-    }
 }

@@ -316,7 +316,7 @@ async fn a_failing_settings_write_answers_500_and_changes_nothing() {
 #[tokio::test]
 async fn a_throttled_account_read_is_429() {
     let e = env().await;
-    e.w.throttle.on("account");
+    e.w.plan.throttle_always("account");
     let (status, res) = e.send(e.req("GET", INTEGRATION)).await;
     assert_eq!((status, error_code(&res)), (429, "throttled"));
 }

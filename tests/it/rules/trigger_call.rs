@@ -492,13 +492,13 @@ async fn throttled_reads_and_writes_answer_429_and_dial_nothing() {
     let w = World::new();
     let s = w.agency().await;
     let d = deps(&w);
-    w.throttle.on("key_grant");
+    w.plan.throttle_always("key_grant");
     let (status, res) = send(&d, trigger(&s.api_key, json!({"phone": "+15551234567"}))).await;
     assert_eq!((status, error_code(&res)), (429, "throttled"), "{res}");
     let w2 = World::new();
     let s2 = w2.agency().await;
     let d2 = deps(&w2);
-    w2.throttle.on("create_call");
+    w2.plan.throttle_always("create_call");
     let (status, res) = send(&d2, trigger(&s2.api_key, json!({"phone": "+15551234567"}))).await;
     assert_eq!((status, error_code(&res)), (429, "throttled"), "{res}");
     assert_eq!(w.provider.request_count() + w2.provider.request_count(), 0);
