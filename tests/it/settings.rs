@@ -49,7 +49,7 @@ impl Harness {
         let emu = Emulator::connect().await;
         let store = Arc::new(emu.table().await);
         let secrets = Arc::new(emu.secrets());
-        let seeded = fixtures::agency(&store, secrets.as_ref()).await;
+        let seeded = fixtures::agency(&*store, secrets.as_ref()).await;
         let clock = Arc::new(FixedClock::new(now_ms()));
         let ports = Ports {
             store: store.clone(),
@@ -308,7 +308,7 @@ async fn the_account_claim_name_is_configurable() {
 async fn a_plan_without_api_access_is_403_on_every_route() {
     let h = Harness::new().await;
     for plan in [Plan::Starter, Plan::Pro] {
-        let other = fixtures::account_with(&h.store, h.secrets.as_ref(), plan, true).await;
+        let other = fixtures::account_with(&*h.store, h.secrets.as_ref(), plan, true).await;
         let deps = h.ports.settings(&Tunables {
             secret_prefix: other.secret_prefix.clone(),
             ..h.tunables.clone()
@@ -684,7 +684,7 @@ async fn a_slow_secret_write_never_overwrites_a_later_rotation() {
 #[tokio::test]
 async fn patch_changes_only_the_given_fields_and_null_clears() {
     let h = Harness::new().await;
-    let second = fixtures::agent(&h.store, h.id(), "Renewals", None).await;
+    let second = fixtures::agent(&*h.store, h.id(), "Renewals", None).await;
     let before = h.account().await;
 
     let (status, body) = h
@@ -1040,7 +1040,7 @@ async fn local_development_flag_admits_http_and_loopback_only() {
 #[tokio::test]
 async fn a_default_agent_must_belong_to_the_account() {
     let h = Harness::new().await;
-    let other = fixtures::agency(&h.store, h.secrets.as_ref()).await;
+    let other = fixtures::agency(&*h.store, h.secrets.as_ref()).await;
     let before = h.account().await;
     for id in [other.agent.id, Uuid::new_v4()] {
         let (status, body) = h
@@ -1125,7 +1125,7 @@ async fn concurrent_patches_of_different_fields_both_apply() {
     let patch = |body: Value| send_with(&deps, h.req("PATCH", INTEGRATION).json(&body));
     let agents = [
         h.seeded.agent.clone(),
-        fixtures::agent(&h.store, h.id(), "Second", None).await,
+        fixtures::agent(&*h.store, h.id(), "Second", None).await,
     ];
     for round in 0..8 {
         let url = format!("https://hooks{round}.example.com/in");
@@ -1152,11 +1152,11 @@ async fn concurrent_patches_of_different_fields_both_apply() {
 #[tokio::test]
 async fn agents_are_the_accounts_own_sorted_by_name() {
     let h = Harness::new().await;
-    let zulu = fixtures::agent(&h.store, h.id(), "Zulu", Some("+14155550101")).await;
-    let alpha = fixtures::agent(&h.store, h.id(), "alpha", None).await;
-    let bravo = fixtures::agent(&h.store, h.id(), "Bravo Réception", Some("+442071838750")).await;
-    let other = fixtures::agency(&h.store, h.secrets.as_ref()).await;
-    fixtures::agent(&h.store, &other.account.id, "Aardvark", None).await;
+    let zulu = fixtures::agent(&*h.store, h.id(), "Zulu", Some("+14155550101")).await;
+    let alpha = fixtures::agent(&*h.store, h.id(), "alpha", None).await;
+    let bravo = fixtures::agent(&*h.store, h.id(), "Bravo Réception", Some("+442071838750")).await;
+    let other = fixtures::agency(&*h.store, h.secrets.as_ref()).await;
+    fixtures::agent(&*h.store, &other.account.id, "Aardvark", None).await;
 
     let (status, body) = h.send(h.req("GET", AGENTS)).await;
     assert_eq!(status, 200, "{body}");
@@ -1356,7 +1356,7 @@ async fn the_delivery_log_filters_by_outcome_across_pages() {
 async fn the_delivery_log_shows_only_the_accounts_own_unexpired_rows() {
     let h = Harness::new().await;
     let mine = seed_log(&h, h.id()).await;
-    let other = fixtures::agency(&h.store, h.secrets.as_ref()).await;
+    let other = fixtures::agency(&*h.store, h.secrets.as_ref()).await;
     let theirs = seed_log(&h, &other.account.id).await;
     let now = h.clock.now();
     // Rows past the 30-day retention that the TTL sweeper has not removed yet.
@@ -1425,7 +1425,7 @@ async fn the_delivery_log_shows_only_the_accounts_own_unexpired_rows() {
     }
 
     // An account with no deliveries.
-    let empty = fixtures::agency(&h.store, h.secrets.as_ref()).await;
+    let empty = fixtures::agency(&*h.store, h.secrets.as_ref()).await;
     let (status, body) = send_with(
         &h.deps,
         as_account(ApiRequest::get(DELIVERIES), &empty.account.id),

@@ -1,11 +1,11 @@
-//! Accounts, agents and keys seeded through the real store and secrets adapters.
+//! Accounts, agents and keys seeded through the store and secrets ports: the emulator's
+//! adapters for the end-to-end tests, the in-memory ones for the rule tests.
 
-use aws_adapters::DynamoStore;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use domain::model::{Account, Agent, Plan};
 use domain::phone::PhoneNumber;
 use domain::ports::secrets::SecretStore;
-use domain::ports::store::AccountStore;
+use domain::ports::store::Store;
 use uuid::Uuid;
 
 pub struct Seeded {
@@ -21,18 +21,39 @@ pub fn secret_prefix() -> String {
 }
 
 /// An Agency account with API access on, a key, and a default agent with a phone number.
-pub async fn agency(store: &DynamoStore, secrets: &dyn SecretStore) -> Seeded {
+pub async fn agency(store: &dyn Store, secrets: &dyn SecretStore) -> Seeded {
     account_with(store, secrets, Plan::Agency, true).await
 }
 
 pub async fn account_with(
-    store: &DynamoStore,
+    store: &dyn Store,
     secrets: &dyn SecretStore,
     plan: Plan,
     with_default_agent: bool,
 ) -> Seeded {
+    seed(
+        store,
+        secrets,
+        &secret_prefix(),
+        plan,
+        with_default_agent,
+        Utc::now(),
+    )
+    .await
+}
+
+/// An account of `plan` created at `now`, with a key under `prefix` and an agent with a phone
+/// number (its default agent if `with_default_agent`).
+pub async fn seed(
+    store: &dyn Store,
+    secrets: &dyn SecretStore,
+    prefix: &str,
+    plan: Plan,
+    with_default_agent: bool,
+    now: DateTime<Utc>,
+) -> Seeded {
     let id = format!("acct_{}", Uuid::new_v4().simple());
-    let account = Account::new(&id, "Northwind Sales", plan, Utc::now());
+    let account = Account::new(&id, "Northwind Sales", plan, now);
     store
         .create_account(&account)
         .await
@@ -46,25 +67,18 @@ pub async fn account_with(
         .save_account(&account, &next)
         .await
         .expect("set default agent");
-    let prefix = secret_prefix();
-    let rotated =
-        domain::key_rotation::rotate_api_key(store, secrets, &prefix, &account, Utc::now())
-            .await
-            .expect("generate key");
+    let rotated = domain::key_rotation::rotate_api_key(store, secrets, prefix, &account, now)
+        .await
+        .expect("generate key");
     Seeded {
         account: rotated.account,
         api_key: rotated.key.plaintext,
         agent,
-        secret_prefix: prefix,
+        secret_prefix: prefix.to_string(),
     }
 }
 
-pub async fn agent(
-    store: &DynamoStore,
-    account_id: &str,
-    name: &str,
-    phone: Option<&str>,
-) -> Agent {
+pub async fn agent(store: &dyn Store, account_id: &str, name: &str, phone: Option<&str>) -> Agent {
     let agent = Agent {
         id: Uuid::new_v4(),
         account_id: account_id.to_string(),
@@ -77,11 +91,7 @@ pub async fn agent(
 }
 
 /// Applies a change to the stored account (reads it fresh first).
-pub async fn update_account(
-    store: &DynamoStore,
-    id: &str,
-    f: impl FnOnce(&mut Account),
-) -> Account {
+pub async fn update_account(store: &dyn Store, id: &str, f: impl FnOnce(&mut Account)) -> Account {
     let current = store
         .account(id)
         .await
@@ -98,10 +108,9 @@ pub async fn update_account(
 /// A completed outbound call of the seeded account with its stored `call.completed` event,
 /// written through the real store (the same writes the call-completed function makes).
 /// Returns the event.
-pub async fn stored_event(store: &DynamoStore, seeded: &Seeded) -> domain::model::EventRecord {
+pub async fn stored_event(store: &dyn Store, seeded: &Seeded) -> domain::model::EventRecord {
     use domain::model::{Call, CallStatus, Direction, EventRecord};
     use domain::ports::store::calls::{CallCompletion, CallProgress};
-    use domain::ports::store::CallStore;
     let now = Utc::now();
     let call = Call {
         name: Some("Jane Smith".into()),

@@ -16,7 +16,6 @@ mod webhook_delivery;
 use chrono::{DateTime, Utc};
 use domain::clock::Clock;
 use domain::model::{Account, Agent, Call, CallStatus, DeliveryAttempt, Plan};
-use domain::phone::PhoneNumber;
 use domain::ports::store::calls::{CallCompletion, CallProgress};
 use domain::ports::store::deliveries::DeliveryQuery;
 use domain::ports::store::{AccountStore, CallStore, DeliveryLog};
@@ -25,6 +24,7 @@ use in_memory::{
     MemorySecrets, MemoryStore, ScriptedProvider,
 };
 use integration_tests::deps::{Ports, Tunables};
+use integration_tests::fixtures;
 use serde_json::Value;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -50,13 +50,7 @@ pub struct World {
     pub tunables: Tunables,
 }
 
-/// An account seeded into the world: Agency plan, API on, a key, a default agent with a number.
-#[derive(Clone)]
-pub struct Seeded {
-    pub account: Account,
-    pub api_key: String,
-    pub agent: Agent,
-}
+pub use integration_tests::fixtures::Seeded;
 
 impl Default for World {
     fn default() -> Self {
@@ -106,47 +100,19 @@ impl World {
     }
 
     pub async fn account_with(&self, plan: Plan, with_default_agent: bool) -> Seeded {
-        let id = format!("acct_{}", Uuid::new_v4().simple());
-        let account = Account::new(&id, "Northwind Sales", plan, self.now());
-        self.store.create_account(&account).await.expect("create");
-        let agent = self
-            .agent(&id, "Sales Qualifier", Some("+14155550100"))
-            .await;
-        let mut next = account.clone();
-        if with_default_agent {
-            next.default_agent_id = Some(agent.id);
-        }
-        let account = self
-            .store
-            .save_account(&account, &next)
-            .await
-            .expect("default agent");
-        let rotated = domain::key_rotation::rotate_api_key(
+        fixtures::seed(
             self.store.as_ref(),
             self.secrets.as_ref(),
             &self.tunables.secret_prefix,
-            &account,
+            plan,
+            with_default_agent,
             self.now(),
         )
         .await
-        .expect("generate key");
-        Seeded {
-            account: rotated.account,
-            api_key: rotated.key.plaintext,
-            agent,
-        }
     }
 
     pub async fn agent(&self, account_id: &str, name: &str, phone: Option<&str>) -> Agent {
-        let agent = Agent {
-            id: Uuid::new_v4(),
-            account_id: account_id.to_string(),
-            name: name.to_string(),
-            provider_agent_id: format!("prov_agent_{}", Uuid::new_v4().simple()),
-            phone_number: phone.map(|p| PhoneNumber::parse(p).expect("valid phone")),
-        };
-        self.store.put_agent(&agent).await.expect("put agent");
-        agent
+        fixtures::agent(self.store.as_ref(), account_id, name, phone).await
     }
 
     pub async fn account(&self, id: &str) -> Account {
@@ -159,13 +125,7 @@ impl World {
 
     /// Applies a change to the stored account.
     pub async fn update_account(&self, id: &str, f: impl FnOnce(&mut Account)) -> Account {
-        let current = self.account(id).await;
-        let mut next = current.clone();
-        f(&mut next);
-        self.store
-            .save_account(&current, &next)
-            .await
-            .expect("save account")
+        fixtures::update_account(self.store.as_ref(), id, f).await
     }
 
     pub async fn call(&self, id: Uuid) -> Call {
