@@ -1,5 +1,6 @@
 //! The integration page's API: the API key, the on/off switch, the webhook URL, the default
-//! agent, the agent list and the delivery log (`docs/settings-api.md`).
+//! agent, the agent list, the delivery log, a test send and redelivery (`docs/settings-api.md`;
+//! routes in `router::ROUTES`).
 //!
 //! Who is calling was settled before the request got here: API Gateway's JWT authorizer
 //! checked the dashboard session and put its claims in the request context; `caller` turns

@@ -1,12 +1,16 @@
 //! Steps 3 and 4: record what happened; schedule the next attempt or drop the event.
 
 use crate::prepare::{Ready, Skip};
-use crate::{TransientError, Deps};
+use crate::{Deps, TransientError};
 use domain::model::{DeliveryAttempt, DeliveryOutcome};
 use domain::ports::queue::{DeliveryMessage, MAX_DELAY};
 use outbound::webhook_client::SendResult;
 
-pub async fn success(ready: &Ready, result: &SendResult, deps: &Deps) -> Result<(), TransientError> {
+pub async fn success(
+    ready: &Ready,
+    result: &SendResult,
+    deps: &Deps,
+) -> Result<(), TransientError> {
     // Marked done first: whatever fails after this, the attempt is never sent again.
     deps.store
         .finish_attempt(
@@ -21,7 +25,11 @@ pub async fn success(ready: &Ready, result: &SendResult, deps: &Deps) -> Result<
     Ok(())
 }
 
-pub async fn failure(ready: &Ready, result: &SendResult, deps: &Deps) -> Result<(), TransientError> {
+pub async fn failure(
+    ready: &Ready,
+    result: &SendResult,
+    deps: &Deps,
+) -> Result<(), TransientError> {
     let now = deps.clock.now();
     let class = result.error_class.map(|c| c.as_str()).unwrap_or("?");
     match deps.schedule.delay_after(ready.msg.attempt) {

@@ -1,6 +1,6 @@
 //! Step 1: everything that must hold before a POST.
 
-use crate::{TransientError, Deps};
+use crate::{Deps, TransientError};
 use domain::model::Account;
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::Claim;

@@ -1,4 +1,4 @@
-//! Storage ports (traits the functions depend on) and their DynamoDB adapter.
+//! The DynamoDB adapter of every storage port (`domain::ports::store`).
 //!
 //! One table, generic `pk`/`sk` keys, one GSI (`gsi1`) for the delivery log by outcome, and a
 //! TTL attribute `expires_at`. The item layout is documented in `docs/data-model.md`; the key

@@ -1,5 +1,5 @@
-//! The events queue: the port the call-completion and delivery functions send through, its SQS
-//! adapter, and the message they exchange.
+//! The events queue: the port the call-completion and delivery functions send through (its
+//! SQS adapter is `aws_adapters::sqs`), and the message they exchange.
 //!
 //! A message never carries the webhook payload itself. The payload (which holds the whole
 //! transcript and can be far beyond SQS's 256 KiB) stays in DynamoDB under its event id; the
