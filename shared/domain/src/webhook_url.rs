@@ -3,7 +3,8 @@
 //! A webhook URL is a request our servers make on a customer's behalf, so a careless rule is a
 //! server-side request forgery hole: the settings API refuses URLs that name internal hosts
 //! (`validate`), and the delivery function checks every address a hostname resolves to at
-//! connect time (`is_forbidden_ip`, in `outbound::webhook_client`), because DNS can point anywhere.
+//! connect time (`is_forbidden_ip`, in `outbound::webhook_client`), because DNS can point
+//! anywhere.
 //!
 //! The URL is parsed with the WHATWG parser of the `url` crate, the same parser the HTTP client
 //! uses, and the normalised form is what gets stored: the URL that was checked is exactly the
