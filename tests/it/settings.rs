@@ -11,7 +11,7 @@ use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, Plan};
 use domain::ports::secrets::{account_key_secret_name, SecretStore};
 use domain::ports::store::{AccountStore, DeliveryLog};
 use futures::future::join_all;
-use in_memory::FixedClock;
+use in_memory::{FaultPlan, FaultySecrets, FaultyStore, FixedClock};
 use integration_tests::apigw::{parts, ApiRequest, Build};
 use integration_tests::deps::{retell, Ports, Tunables};
 use integration_tests::fixtures::{self, Seeded};
@@ -531,7 +531,11 @@ async fn a_rotation_based_on_a_stale_read_is_refused() {
     .expect("the stale rotation loses");
     assert_eq!((second.status(), second.code()), (409, "conflict"));
     let key = first.key.plaintext;
-    assert_eq!(h.secret().await, key, "the loser never wrote the secret");
+    assert_eq!(
+        h.secret().await,
+        key,
+        "the loser's secret version is not left current"
+    );
     assert_eq!(h.grant_items().await, 1);
     assert!(
         domain::auth::authenticate(Some(&format!("Bearer {key}")), h.store.as_ref())
@@ -672,10 +676,73 @@ async fn a_slow_secret_write_never_overwrites_a_later_rotation() {
     let (status, later) = h.send(h.req("POST", API_KEY)).await;
     assert_eq!(status, 201, "{later}");
     held.release.notify_one();
-    let (status, _) = slow.await.expect("slow rotation task");
-    assert_eq!(status, 201);
+    // The slow rotation writes its secret only now, then its commit loses to the later one.
+    let (status, body) = slow.await.expect("slow rotation task");
+    assert_eq!((status, code(&body)), (409, "conflict"));
     let valid = later["api_key"].as_str().expect("key");
     assert_eq!(h.secret().await, valid, "the secret is the one valid key");
+}
+
+/// Rotation failure points on the real adapters (DynamoDB and Secrets Manager in moto) behind
+/// the fault wrappers: a failed secret write and a failed commit leave the old key
+/// authenticating and signing; a commit whose answer was lost is read back and shown.
+#[tokio::test]
+async fn rotation_failure_points_never_leave_the_account_without_a_working_key() {
+    let h = Harness::new().await;
+    let plan = FaultPlan::new();
+    let deps = Ports {
+        store: Arc::new(FaultyStore::new(h.store.clone(), plan.clone())),
+        secrets: Arc::new(FaultySecrets::new(h.secrets.clone(), plan.clone())),
+        ..h.ports.clone()
+    }
+    .settings(&h.tunables);
+    let provider = provider().await;
+    let td = h.trigger_deps(&provider);
+    let signing_key = |hash: String| {
+        let secrets = h.secrets.clone();
+        let prefix = h.seeded.secret_prefix.clone();
+        let id = h.id().to_string();
+        async move {
+            domain::webhook::signing_key::KeyCache::new()
+                .get(secrets.as_ref(), &prefix, &id, &hash)
+                .await
+                .expect("the committed key has its signing secret")
+        }
+    };
+    let old = h.seeded.api_key.clone();
+    for (fault, method) in [("fail", "put_version"), ("fail", "save_account")] {
+        plan.fail_next(method);
+        let (status, body) = send_with(&deps, h.req("POST", API_KEY)).await;
+        assert_eq!(
+            (status, code(&body)),
+            (500, "internal_error"),
+            "{fault} {method}"
+        );
+        assert!(body.get("api_key").is_none());
+        assert_eq!(
+            trigger(&td, &old).await.0,
+            200,
+            "{method}: the old key works"
+        );
+        let committed = h.account().await.api_key.expect("key").hash;
+        assert_eq!(committed, domain::api_key::hash(&old));
+        assert_eq!(signing_key(committed).await, old, "{method}: and signs");
+        assert_eq!(h.secret().await, old, "{method}: and is current");
+    }
+    assert_eq!(
+        (plan.calls("put_version"), plan.calls("save_account")),
+        (2, 1),
+        "the failed secret write never reached the commit"
+    );
+    plan.fail_after_effect("save_account", 2);
+    let (status, body) = send_with(&deps, h.req("POST", API_KEY)).await;
+    assert_eq!(status, 201, "the lost commit answer is read back: {body}");
+    let key = body["api_key"].as_str().expect("key").to_string();
+    assert_eq!(trigger(&td, &key).await.0, 200);
+    assert_eq!((trigger(&td, &old).await.0), 403, "the old key is replaced");
+    assert_eq!(signing_key(domain::api_key::hash(&key)).await, key);
+    assert_eq!(h.secret().await, key);
+    assert_eq!(h.grant_items().await, 1);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 //! `POST /api/integrations/api-webhooks/api-key`: generate (or regenerate) the account's key.
 //!
 //! This response is the only place the plaintext key ever appears. The work is
-//! `domain::key_rotation::rotate_api_key`: a conditional transaction replaces the key's hash
-//! and grant (the previous key stops working at once; of two racing rotations one gets 409),
-//! then the plaintext goes to the account's secret for webhook signing.
+//! `domain::key_rotation::rotate_api_key`: the plaintext goes to the account's secret for
+//! webhook signing first, then a conditional transaction replaces the key's hash and grant
+//! (the previous key stops working at once; of two racing rotations one gets 409). That order
+//! means no single failure leaves the account without a working key.
 
 use crate::router::Ctx;
 use domain::clock::rfc3339;

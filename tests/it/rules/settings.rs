@@ -321,28 +321,168 @@ async fn a_throttled_account_read_is_429() {
     assert_eq!((status, error_code(&res)), (429, "throttled"));
 }
 
-/// The secret write of a rotation fails. What holds today: the error is answered (500), no
-/// key is shown, the secret still holds the previous key, and a retried rotation gives a key
-/// that authenticates and signs. (The previous key does NOT keep working: the key grant is
-/// replaced before the secret is written; see the report.)
+// ---------------------------------------------------------------------------------------------
+// Rotation without a lockout window: one test per failure point. Each asserts that exactly
+// one key authenticates, signs webhooks (the secret version of the committed hash, read the
+// way the delivery function reads it) and is the one the integration page shows.
+
+impl Env {
+    /// `key` is the account's one working key: trigger-call accepts it and refuses `dead`,
+    /// the webhook signer gets it for the committed hash, and GET shows its last four.
+    async fn only_working_key(&self, key: &str, dead: &[&str]) {
+        assert_eq!(
+            self.trigger_with(key).await.0,
+            200,
+            "the working key authenticates"
+        );
+        for d in dead {
+            let (status, res) = self.trigger_with(d).await;
+            assert_eq!((status, error_code(&res)), (403, "invalid_api_key"));
+        }
+        let hash = domain::api_key::hash(key);
+        let committed = self
+            .w
+            .account(&self.s.account.id)
+            .await
+            .api_key
+            .expect("a key");
+        assert_eq!(
+            committed.hash, hash,
+            "the committed hash is the working key's"
+        );
+        let signing = domain::webhook::signing_key::KeyCache::new()
+            .get(
+                self.w.secrets.as_ref(),
+                &self.w.tunables.secret_prefix,
+                &self.s.account.id,
+                &hash,
+            )
+            .await
+            .expect("the committed key has its signing secret");
+        assert_eq!(signing, key, "webhooks are signed with the working key");
+        let (status, view) = self.send(self.req("GET", INTEGRATION)).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            view["api_key"]["last4"].as_str(),
+            Some(&key[key.len() - 4..]),
+            "the page shows the working key"
+        );
+    }
+
+    /// A failed rotation: 500 with no key material in the body.
+    async fn rotation_fails(&self) {
+        let (status, res) = self.send(self.req("POST", API_KEY)).await;
+        assert_eq!((status, error_code(&res)), (500, "internal_error"), "{res}");
+        assert!(res.get("api_key").is_none());
+        assert!(
+            !res.to_string().contains("bvai_"),
+            "no key material in the error: {res}"
+        );
+    }
+}
+
 #[tokio::test]
-async fn a_failing_secret_write_answers_500_shows_no_key_and_a_retry_recovers() {
+async fn rotation_secret_write_fails_old_key_keeps_working_and_a_retry_recovers() {
     let e = env().await;
     let old = e.s.api_key.clone();
     e.w.plan.fail_next("put_version");
-    let (status, res) = e.send(e.req("POST", API_KEY)).await;
-    assert_eq!((status, error_code(&res)), (500, "internal_error"), "{res}");
-    assert!(res.get("api_key").is_none());
-    assert!(
-        !res.to_string().contains("bvai_"),
-        "no key material in the error: {res}"
-    );
+    e.rotation_fails().await;
+    assert_eq!(e.w.plan.calls("save_account"), 0, "nothing committed");
+    e.only_working_key(&old, &[]).await;
     assert_eq!(e.secret().await, old, "the secret was not touched");
 
     let (status, res) = e.send(e.req("POST", API_KEY)).await;
     assert_eq!(status, 201, "{res}");
     let key = res["api_key"].as_str().unwrap().to_string();
+    e.only_working_key(&key, &[&old]).await;
     assert_eq!(e.secret().await, key);
-    assert_eq!(e.trigger_with(&key).await.0, 200);
-    assert_eq!(e.w.plan.calls("put_version"), 2);
+    assert_eq!(
+        (
+            e.w.plan.calls("put_version"),
+            e.w.plan.calls("save_account")
+        ),
+        (2, 1)
+    );
+}
+
+#[tokio::test]
+async fn rotation_secret_written_but_its_answer_lost_old_key_keeps_working_and_current() {
+    let e = env().await;
+    let old = e.s.api_key.clone();
+    e.w.plan.fail_after_effect("put_version", 1);
+    e.rotation_fails().await;
+    assert_eq!(e.w.plan.calls("save_account"), 0, "nothing committed");
+    e.only_working_key(&old, &[]).await;
+    assert_eq!(
+        e.secret().await,
+        old,
+        "the orphan version is not left current"
+    );
+    assert_eq!(e.w.plan.calls("make_current"), 1);
+}
+
+#[tokio::test]
+async fn rotation_hash_commit_fails_old_key_keeps_working_and_current() {
+    let e = env().await;
+    let old = e.s.api_key.clone();
+    e.w.plan.fail_next("save_account");
+    e.rotation_fails().await;
+    assert_eq!(
+        (
+            e.w.plan.calls("put_version"),
+            e.w.plan.calls("save_account"),
+            e.w.plan.calls("make_current")
+        ),
+        (1, 1, 1),
+        "secret written first, the commit tried once, the old version made current again"
+    );
+    e.only_working_key(&old, &[]).await;
+    assert_eq!(e.secret().await, old);
+}
+
+#[tokio::test]
+async fn rotation_commit_whose_answer_was_lost_is_read_back_and_shown() {
+    let e = env().await;
+    let old = e.s.api_key.clone();
+    e.w.plan.fail_after_effect("save_account", 1);
+    let (status, res) = e.send(e.req("POST", API_KEY)).await;
+    assert_eq!(status, 201, "the read-back finds the commit: {res}");
+    let key = res["api_key"].as_str().unwrap().to_string();
+    e.only_working_key(&key, &[&old]).await;
+    assert_eq!(e.secret().await, key);
+    assert_eq!(
+        (
+            e.w.plan.calls("save_account"),
+            e.w.plan.calls("make_current")
+        ),
+        (1, 0)
+    );
+}
+
+#[tokio::test]
+async fn rotation_answer_lost_after_commit_leaves_the_new_key_working_and_shown() {
+    let e = env().await;
+    let old = e.s.api_key.clone();
+    let prefix_len = e.w.plan.calls("account");
+    // The commit happens, its answer is lost, and so is the read-back: the caller never
+    // learns the key (as when the response itself is lost after the commit).
+    e.w.plan.fail_after_effect("save_account", 1);
+    e.w.plan.fail_nth("account", prefix_len + 2);
+    e.rotation_fails().await;
+    let committed = e.w.account(&e.s.account.id).await.api_key.expect("a key");
+    assert_ne!(
+        committed.hash,
+        domain::api_key::hash(&old),
+        "the commit happened"
+    );
+    // The new key (never shown) is the only one: it signs, and the page shows its last4, so
+    // the customer sees a different key and generates another one.
+    let new_key = e.secret().await;
+    assert_eq!(domain::api_key::hash(&new_key), committed.hash);
+    e.only_working_key(&new_key, &[&old]).await;
+
+    let (status, res) = e.send(e.req("POST", API_KEY)).await;
+    assert_eq!(status, 201, "{res}");
+    let key = res["api_key"].as_str().unwrap().to_string();
+    e.only_working_key(&key, &[&old, &new_key]).await;
 }
