@@ -14,6 +14,7 @@ pub mod api_key;
 pub mod caller;
 pub mod deliveries;
 pub mod integration;
+pub mod recover;
 pub mod redeliver;
 pub mod router;
 pub mod test_send;

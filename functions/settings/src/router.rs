@@ -5,7 +5,9 @@
 //! header. Both are decided before the caller is identified; every matched route then runs
 //! for the caller's account only (see `caller`).
 
-use crate::{agents, api_key, caller, deliveries, integration, redeliver, test_send, Deps};
+use crate::{
+    agents, api_key, caller, deliveries, integration, recover, redeliver, test_send, Deps,
+};
 use domain::model::Account;
 use lambda_glue::route;
 use lambda_glue::router::{self, Params, Route, RouteFuture};
@@ -34,6 +36,7 @@ pub static ROUTES: &[Route<Handler>] = &[
     route!(GET "/api/agents" => agents::list),
     route!(POST "/api/integrations/api-webhooks/test" => test_send::send),
     route!(POST "/api/integrations/api-webhooks/deliveries/{event_id}/redeliver" => redeliver::redeliver),
+    route!(POST "/api/integrations/api-webhooks/deliveries/recover" => recover::recover),
 ];
 
 /// Routes the request, identifies the caller, runs the route, renders the result.

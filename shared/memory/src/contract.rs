@@ -128,6 +128,7 @@ pub async fn store(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contract
     calls(store, now).await?;
     events(store, now).await?;
     deliveries(store, now).await?;
+    deliveries_between(store, now).await?;
     attempts(store, now).await?;
     Ok(())
 }
@@ -829,6 +830,81 @@ pub async fn deliveries(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Con
     ensure!(
         page.attempts.is_empty() && page.next_cursor.is_none(),
         "a cursor beyond the retention must end the log"
+    );
+    Ok(())
+}
+
+/// The delivery log by outcome and time range (what bulk recovery reads): oldest first, both
+/// bounds inclusive to the millisecond, only the asked outcome and account, nothing older than
+/// the retention even when asked for, an empty or inverted range empty.
+pub async fn deliveries_between(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+) -> Result<(), ContractError> {
+    let t = now.trunc_subsecs(3);
+    let account = unique("acct");
+    let at = |mins: i64| t - chrono::Duration::minutes(mins);
+    let rows = [
+        attempt(&account, at(50), 4, DeliveryOutcome::Dropped),
+        attempt(&account, at(40), 4, DeliveryOutcome::Dropped),
+        attempt(&account, at(40), 1, DeliveryOutcome::Skipped),
+        attempt(&account, at(30), 2, DeliveryOutcome::Failed),
+        attempt(&account, at(20), 4, DeliveryOutcome::Dropped),
+        attempt(&account, at(10), 4, DeliveryOutcome::Dropped),
+    ];
+    for a in &rows {
+        store.record_attempt(a).await?;
+    }
+    store
+        .record_attempt(&attempt(
+            &account,
+            t - chrono::Duration::days(31),
+            4,
+            DeliveryOutcome::Dropped,
+        ))
+        .await?;
+    store
+        .record_attempt(&attempt(
+            &unique("acct"),
+            at(20),
+            4,
+            DeliveryOutcome::Dropped,
+        ))
+        .await?;
+    let got = store
+        .deliveries_between(&account, DeliveryOutcome::Dropped, at(40), at(20), now)
+        .await?;
+    ensure_eq!(
+        got,
+        vec![rows[1].clone(), rows[4].clone()],
+        "dropped rows from 40 to 20 minutes ago, bounds included, oldest first"
+    );
+    let got = store
+        .deliveries_between(
+            &account,
+            DeliveryOutcome::Skipped,
+            at(40),
+            at(40) + chrono::Duration::microseconds(500),
+            now,
+        )
+        .await?;
+    ensure_eq!(got, vec![rows[2].clone()], "a range of one millisecond");
+    let got = store
+        .deliveries_between(
+            &account,
+            DeliveryOutcome::Dropped,
+            t - chrono::Duration::days(60),
+            t,
+            now,
+        )
+        .await?;
+    ensure_eq!(got.len(), 4, "expired rows are never served");
+    ensure!(
+        store
+            .deliveries_between(&account, DeliveryOutcome::Dropped, at(10), at(20), now)
+            .await?
+            .is_empty(),
+        "an inverted range is empty"
     );
     Ok(())
 }

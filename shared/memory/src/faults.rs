@@ -67,6 +67,7 @@ pub const STORE_METHODS: &[&str] = &[
     "mark_event_enqueued",
     "record_attempt",
     "deliveries",
+    "deliveries_between",
     "claim_attempt",
     "finish_attempt",
 ];
@@ -488,6 +489,16 @@ impl DeliveryLog for FaultyStore {
         now: DateTime<Utc>,
     ) -> Result<DeliveryPage, StoreError> {
         through_plan!(self.deliveries(account_id, query, now))
+    }
+    async fn deliveries_between(
+        &self,
+        account_id: &str,
+        outcome: DeliveryOutcome,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        through_plan!(self.deliveries_between(account_id, outcome, since, until, now))
     }
 }
 

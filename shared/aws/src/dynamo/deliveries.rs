@@ -182,6 +182,61 @@ impl DeliveryLog for DynamoStore {
             next_cursor,
         })
     }
+
+    async fn deliveries_between(
+        &self,
+        account_id: &str,
+        outcome: DeliveryOutcome,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        // Never below the retention horizon (expired rows are not served), and the upper
+        // bound takes every row of `until`'s millisecond ('$' follows '#').
+        let since = since.max(now - retention());
+        if since > until {
+            return Ok(Vec::new());
+        }
+        let from = format!(
+            "{}{}",
+            keys::DELIVERY_PREFIX,
+            domain::clock::rfc3339_millis(since)
+        );
+        let to = format!(
+            "{}{}$",
+            keys::DELIVERY_PREFIX,
+            domain::clock::rfc3339_millis(until)
+        );
+        let gsi_pk = keys::delivery_by_outcome(account_id, outcome.as_str());
+        let mut rows = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", AttributeValue::S(gsi_pk.clone()))
+                .expression_attribute_values(":from", AttributeValue::S(from.clone()))
+                .expression_attribute_values(":to", AttributeValue::S(to.clone()))
+                .scan_index_forward(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(backend)?;
+            for item in out.items() {
+                if !is_expired(item, now)? {
+                    rows.push(attempt_from(item)?);
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => break,
+            }
+        }
+        Ok(rows)
+    }
 }
 
 #[cfg(test)]

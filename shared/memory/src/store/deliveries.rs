@@ -3,7 +3,7 @@ use super::{ms, MemoryStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
-use domain::model::DeliveryAttempt;
+use domain::model::{DeliveryAttempt, DeliveryOutcome};
 use domain::ports::store::deliveries::*;
 
 fn retention() -> chrono::Duration {
@@ -82,5 +82,30 @@ impl DeliveryLog for MemoryStore {
             attempts: rows.into_iter().map(|(_, a)| a).collect(),
             next_cursor,
         })
+    }
+
+    async fn deliveries_between(
+        &self,
+        account_id: &str,
+        outcome: DeliveryOutcome,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        // The adapter's key range: not below the retention horizon, every row of `until`'s
+        // millisecond included.
+        let since = since.max(now - retention());
+        if since > until {
+            return Ok(Vec::new());
+        }
+        let from = format!("{DELIVERY_PREFIX}{}", domain::clock::rfc3339_millis(since));
+        let to = format!("{DELIVERY_PREFIX}{}$", domain::clock::rfc3339_millis(until));
+        let s = self.state();
+        Ok(s.deliveries.get(account_id).map_or_else(Vec::new, |log| {
+            log.range(from..=to)
+                .filter(|(_, a)| a.outcome == outcome && !is_expired(a, now))
+                .map(|(_, a)| a.clone())
+                .collect()
+        }))
     }
 }

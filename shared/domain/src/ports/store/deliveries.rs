@@ -163,4 +163,16 @@ pub trait DeliveryLog: Send + Sync {
         query: &DeliveryQuery,
         now: DateTime<Utc>,
     ) -> Result<DeliveryPage, StoreError>;
+
+    /// Every row of the account's log with this outcome attempted in `since..=until`, oldest
+    /// first, expired rows left out. Served by the outcome index (one range query, paged
+    /// through), never a scan: bulk recovery reads its dropped and skipped rows with it.
+    async fn deliveries_between(
+        &self,
+        account_id: &str,
+        outcome: DeliveryOutcome,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError>;
 }

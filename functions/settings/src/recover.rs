@@ -1,0 +1,305 @@
+//! `POST /api/integrations/api-webhooks/deliveries/recover`: re-sends, as new attempt series,
+//! every event of the caller's account whose last series ended `dropped` or `skipped` in the
+//! range `{"since": RFC 3339, "until": RFC 3339 (optional, default now)}`.
+//!
+//! How the events are found: the delivery log's outcome index (`DeliveryLog::
+//! deliveries_between`), never a scan. The `dropped` and `skipped` rows from `since` to now are
+//! the candidates; an event whose newest row is later than its last `dropped`/`skipped` row
+//! (a redelivery that was delivered, or a series still retrying) is left alone, so those rows
+//! (`delivered`, `failed`) are read only from the oldest candidate on, and only when there is
+//! one. An event is recovered when its newest row is `dropped` or `skipped` and falls in the
+//! range.
+//!
+//! Why calling it twice gives each event one new series:
+//!
+//! - The series id is derived from the event's ending (the log row that ended its last series;
+//!   a hash of its key, see [`recovery_id`]), so the same ending always gives the same series,
+//!   and the delivery function's per-(event, series, attempt) claim never runs one series twice,
+//!   however often its message is queued.
+//! - Before queueing, the call claims attempt 0 of that series in the attempt ledger (attempt
+//!   numbers start at 1, so the delivery function never uses it): a conditional marker per
+//!   (event, ending). A second call finds it taken, queues nothing and does not count the event.
+//!   The marker is a lease of [`RECOVERY_LEASE`]: if queueing failed (the call answered 500),
+//!   the same events can be recovered again once it has passed, and a re-queued series is still
+//!   run once (first point).
+//! - Once the recovered series has logged its first attempt, the event's newest row is no longer
+//!   the old ending and it is no candidate at all. If the recovered series ends `dropped`
+//!   again, that is a new ending, and a later call sends a new series for it.
+
+use crate::router::Ctx;
+use chrono::{DateTime, Utc};
+use domain::model::{DeliveryAttempt, DeliveryOutcome};
+use domain::ports::queue::DeliveryMessage;
+use domain::ports::store::deliveries::{delivery_sort_key, RETENTION_DAYS};
+use domain::ports::store::Claim;
+use domain::ApiError;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use lambda_glue::http::{json_body, json_object, json_response, json_type};
+use lambda_http::{Body, Response};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::time::Duration;
+use uuid::Uuid;
+
+const FIELDS: [&str; 2] = ["since", "until"];
+
+/// How long a recovery marker blocks another recovery of the same ending (see the module
+/// comment): long enough for the queued series to log its first attempt.
+pub const RECOVERY_LEASE: Duration = Duration::from_secs(300);
+
+/// Messages queued at once (SQS sends are independent; this bounds the open connections).
+const SEND_CONCURRENCY: usize = 16;
+
+/// The validated range, both ends inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+fn timestamp(body: &Map<String, Value>, field: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_timestamp",
+                    field,
+                    format!("{field} must be an RFC 3339 time, e.g. \"2025-06-15T14:30:00Z\""),
+                )
+            }),
+        Some(other) => Err(ApiError::bad_request(
+            "invalid_type",
+            field,
+            format!(
+                "{field} must be an RFC 3339 string, not {}",
+                json_type(other)
+            ),
+        )),
+    }
+}
+
+/// Parses and checks the body against `now`: `since` required, within the log's retention and
+/// not in the future; `until` (default now) not before `since`; a future `until` means now.
+pub fn parse(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<Range, ApiError> {
+    let mut unknown: Vec<&String> = body
+        .keys()
+        .filter(|k| !FIELDS.contains(&k.as_str()))
+        .collect();
+    unknown.sort();
+    if let Some(field) = unknown.first() {
+        return Err(ApiError::bad_request(
+            "unknown_field",
+            field,
+            format!("unknown field {field:?}; allowed fields are since, until"),
+        ));
+    }
+    let since = timestamp(body, "since")?.ok_or_else(|| {
+        ApiError::bad_request(
+            "missing_field",
+            "since",
+            "since is required: the start of the range, RFC 3339",
+        )
+    })?;
+    let horizon = now - chrono::Duration::days(RETENTION_DAYS);
+    if since < horizon {
+        return Err(ApiError::bad_request(
+            "invalid_range",
+            "since",
+            format!("since must be within the delivery log's retention ({RETENTION_DAYS} days)"),
+        ));
+    }
+    if since > now {
+        return Err(ApiError::bad_request(
+            "invalid_range",
+            "since",
+            "since is in the future",
+        ));
+    }
+    let until = timestamp(body, "until")?.unwrap_or(now).min(now);
+    if until < since {
+        return Err(ApiError::bad_request(
+            "invalid_range",
+            "until",
+            "until must not be before since",
+        ));
+    }
+    Ok(Range { since, until })
+}
+
+/// The redelivery id of the series that recovers `ending` (the row that ended the event's last
+/// series): the same ending always gives the same id.
+pub fn recovery_id(ending: &DeliveryAttempt) -> Uuid {
+    let key = delivery_sort_key(ending.attempted_at, &ending.event_id, ending.attempt);
+    let digest = Sha256::digest(format!("recover:{key}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+fn sort_key(a: &DeliveryAttempt) -> String {
+    delivery_sort_key(a.attempted_at, &a.event_id, a.attempt)
+}
+
+/// Keeps, per event, the row with the greatest sort key (the newest).
+fn keep_newest(newest: &mut HashMap<Uuid, (String, DeliveryAttempt)>, rows: Vec<DeliveryAttempt>) {
+    for row in rows {
+        let key = sort_key(&row);
+        match newest.get(&row.event_id) {
+            Some((k, _)) if *k >= key => {}
+            _ => {
+                newest.insert(row.event_id, (key, row));
+            }
+        }
+    }
+}
+
+/// The endings to recover: per event its newest row, kept when that row is `dropped` or
+/// `skipped` and within the range.
+async fn endings(ctx: &Ctx<'_>, range: Range) -> Result<Vec<DeliveryAttempt>, ApiError> {
+    let store = ctx.deps.store.as_ref();
+    let account = ctx.account.id.as_str();
+    let now = ctx.deps.clock.now();
+    let mut newest: HashMap<Uuid, (String, DeliveryAttempt)> = HashMap::new();
+    for outcome in [DeliveryOutcome::Dropped, DeliveryOutcome::Skipped] {
+        keep_newest(
+            &mut newest,
+            store
+                .deliveries_between(account, outcome, range.since, now, now)
+                .await?,
+        );
+    }
+    let Some(oldest) = newest.values().map(|(_, a)| a.attempted_at).min() else {
+        return Ok(Vec::new());
+    };
+    for outcome in [DeliveryOutcome::Delivered, DeliveryOutcome::Failed] {
+        keep_newest(
+            &mut newest,
+            store
+                .deliveries_between(account, outcome, oldest, now, now)
+                .await?,
+        );
+    }
+    let mut out: Vec<DeliveryAttempt> = newest
+        .into_values()
+        .map(|(_, a)| a)
+        .filter(|a| {
+            matches!(
+                a.outcome,
+                DeliveryOutcome::Dropped | DeliveryOutcome::Skipped
+            ) && a.attempted_at >= range.since
+                && a.attempted_at <= range.until
+        })
+        .collect();
+    out.sort_by_key(sort_key);
+    Ok(out)
+}
+
+pub async fn recover(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let body = json_object(json_body(ctx.req)?)?;
+    let range = parse(&body, ctx.deps.clock.now())?;
+    let endings = endings(&ctx, range).await?;
+    let queue = ctx.deps.queue.as_ref();
+    let account = ctx.account.id.as_str();
+    let store = ctx.deps.store.as_ref();
+    let now = ctx.deps.clock.now();
+    let mut messages = Vec::with_capacity(endings.len());
+    for ending in &endings {
+        let mut msg = DeliveryMessage::first(ending.event_id, account, ending.call_id);
+        msg.redelivery = Some(recovery_id(ending));
+        if store
+            .claim_attempt(ending.event_id, &msg.series(), 0, now, RECOVERY_LEASE)
+            .await?
+            == Claim::Won
+        {
+            messages.push(msg);
+        }
+    }
+    let sends = messages
+        .iter()
+        .map(|msg| queue.send(msg, Duration::ZERO))
+        .collect::<Vec<_>>();
+    let recovered = stream::iter(sends)
+        .buffer_unordered(SEND_CONCURRENCY)
+        .try_fold(0usize, |n, ()| async move { Ok(n + 1) })
+        .await?;
+    tracing::info!(account_id = %account, recovered, "recovery series queued");
+    Ok(json_response(
+        202,
+        &json!({"success": true, "recovered": recovered}),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 6, 30, 12, 0, 0).unwrap()
+    }
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn ranges_are_checked_naming_the_field() {
+        let cases = [
+            (json!({}), "missing_field", "since"),
+            (json!({"since": 5}), "invalid_type", "since"),
+            (json!({"since": "yesterday"}), "invalid_timestamp", "since"),
+            (
+                json!({"since": "2025-05-01T00:00:00Z"}),
+                "invalid_range",
+                "since",
+            ),
+            (
+                json!({"since": "2025-07-01T00:00:00Z"}),
+                "invalid_range",
+                "since",
+            ),
+            (
+                json!({"since": "2025-06-29T00:00:00Z", "until": "2025-06-28T00:00:00Z"}),
+                "invalid_range",
+                "until",
+            ),
+            (
+                json!({"since": "2025-06-29T00:00:00Z", "until": "soon"}),
+                "invalid_timestamp",
+                "until",
+            ),
+            (
+                json!({"since": "2025-06-29T00:00:00Z", "from": "x"}),
+                "unknown_field",
+                "from",
+            ),
+        ];
+        for (b, code, field) in cases {
+            let e = parse(&body(b.clone()), now()).unwrap_err();
+            assert_eq!(
+                (e.status(), e.code(), e.field()),
+                (400, code, Some(field)),
+                "{b}"
+            );
+        }
+    }
+
+    #[test]
+    fn until_defaults_to_now_and_is_capped_there() {
+        let r = parse(&body(json!({"since": "2025-06-29T00:00:00+02:00"})), now()).unwrap();
+        assert_eq!(
+            r.since,
+            Utc.with_ymd_and_hms(2025, 6, 28, 22, 0, 0).unwrap()
+        );
+        assert_eq!(r.until, now());
+        let r = parse(
+            &body(json!({"since": "2025-06-29T00:00:00Z", "until": "2030-01-01T00:00:00Z"})),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(r.until, now());
+    }
+}
