@@ -18,6 +18,8 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use uuid::Uuid;
 
+pub mod dlq;
+
 /// How many times a read-modify-write is retried when another writer got there first.
 const SAVE_ATTEMPTS: usize = 3;
 
@@ -310,6 +312,15 @@ fn validate_webhook_url(raw: &str, allow_insecure_local: bool) -> Result<String,
         ));
     }
     Ok(url.to_string())
+}
+
+/// The dead-letter queue tools over the AWS SDK's default configuration.
+pub async fn dead_letters_from_environment(
+    dlq_url: &str,
+    events_queue_url: &str,
+) -> dlq::DeadLetters {
+    let sdk = aws_adapters::sdk_config().await;
+    dlq::DeadLetters::new(aws_sdk_sqs::Client::new(&sdk), dlq_url, events_queue_url)
 }
 
 /// Builds an [`Admin`] from the AWS SDK's default configuration.

@@ -99,6 +99,32 @@ enum Command {
         #[arg(long)]
         account: String,
     },
+    /// The events dead-letter queue: delivery messages webhook-delivery failed on repeatedly.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+#[derive(Args)]
+struct DlqQueues {
+    /// URL of the events dead-letter queue (stack output EventsDeadLetterQueueUrl).
+    #[arg(long, env = "EVENTS_DLQ_URL")]
+    dlq_url: String,
+    /// URL of the events queue that redrive sends back to (stack output EventsQueueUrl).
+    #[arg(long, env = config::EVENTS_QUEUE_URL)]
+    queue_url: String,
+    /// At most this many messages.
+    #[arg(long, default_value_t = 100)]
+    max: usize,
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// Print the dead-lettered delivery messages as JSON (event, account, attempt, series,
+    /// sent / first received, receive count). They stay in the DLQ.
+    List(DlqQueues),
+    /// Send the dead-lettered delivery messages back to the events queue, unchanged, and
+    /// remove them from the DLQ. Fix the cause first.
+    Redrive(DlqQueues),
 }
 
 #[derive(Args)]
@@ -142,6 +168,11 @@ fn print_json(v: &serde_json::Value) -> Result<(), AdminError> {
 }
 
 async fn run(cli: Cli) -> Result<(), AdminError> {
+    // The DLQ commands need no table.
+    let cli = match cli.command {
+        Command::Dlq(dlq) => return run_dlq(dlq).await,
+        _ => cli,
+    };
     let table = cli
         .table
         .filter(|t| !t.trim().is_empty())
@@ -214,6 +245,7 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
                 "webhook_url": account.webhook_url,
             }))?;
         }
+        Command::Dlq(dlq) => run_dlq(dlq).await?,
         Command::ShowAccount { id } => print_json(&admin.show_account(&id).await?)?,
         Command::GenerateKey { account } => {
             let key = admin.generate_key(&account).await?;
@@ -221,6 +253,29 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
                 "new API key for {account} (shown only this once; the previous key no longer works):"
             );
             println!("{key}");
+        }
+    }
+    Ok(())
+}
+
+async fn run_dlq(command: DlqCommand) -> Result<(), AdminError> {
+    let (DlqCommand::List(q) | DlqCommand::Redrive(q)) = &command;
+    for (flag, url) in [("--dlq-url", &q.dlq_url), ("--queue-url", &q.queue_url)] {
+        if url.trim().is_empty() {
+            return Err(AdminError::Invalid(format!("{flag} is empty")));
+        }
+    }
+    let dlq = admin::dead_letters_from_environment(&q.dlq_url, &q.queue_url).await;
+    match &command {
+        DlqCommand::List(q) => {
+            print_json(&serde_json::Value::Array(dlq.list(q.max).await?))?;
+        }
+        DlqCommand::Redrive(q) => {
+            let done = dlq.redrive(q.max).await?;
+            print_json(&serde_json::json!({
+                "redriven": done.moved,
+                "left_unreadable": done.unreadable,
+            }))?;
         }
     }
     Ok(())

@@ -462,3 +462,113 @@ async fn the_cli_binary_end_to_end() {
         "no-such-table-xyz",
     );
 }
+
+/// `dlq list` and `dlq redrive` as an operator runs them, against two queues in the emulator:
+/// list shows each dead-lettered delivery readably and leaves it there; redrive moves the
+/// delivery messages back to the events queue unchanged, once, and leaves a foreign body.
+#[tokio::test]
+async fn dlq_list_and_redrive() {
+    use domain::ports::queue::DeliveryMessage;
+    let emulator = Emulator::connect().await;
+    let sqs = emulator.sqs();
+    let (dlq, events) = (emulator.queue().await, emulator.queue().await);
+    let first = DeliveryMessage::first(uuid::Uuid::new_v4(), account_id(), uuid::Uuid::new_v4());
+    let mut retry =
+        DeliveryMessage::first(uuid::Uuid::new_v4(), account_id(), uuid::Uuid::new_v4());
+    retry.attempt = 3;
+    retry.redelivery = Some(uuid::Uuid::new_v4());
+    for body in [
+        first.to_body().unwrap(),
+        retry.to_body().unwrap(),
+        "not ours: token=hunter2".to_string(),
+    ] {
+        sqs.send_message()
+            .queue_url(&dlq)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bvai-admin"));
+        cmd.env_remove("TABLE_NAME")
+            .env_remove("EVENTS_DLQ_URL")
+            .env_remove("EVENTS_QUEUE_URL")
+            .args(args)
+            .output()
+            .expect("run bvai-admin")
+    };
+    let queues = ["--dlq-url", dlq.as_str(), "--queue-url", events.as_str()];
+    let list = |queues: &[&str]| {
+        let mut args = vec!["dlq", "list"];
+        args.extend_from_slice(queues);
+        let v = ok_json(&run(&args));
+        v.as_array().expect("a JSON array").clone()
+    };
+
+    let listed = list(&queues);
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert!(
+        !format!("{listed:?}").contains("hunter2"),
+        "a foreign body is never printed"
+    );
+    let by_event = |id: uuid::Uuid| {
+        listed
+            .iter()
+            .find(|v| v["event_id"] == id.to_string())
+            .cloned()
+            .expect("listed")
+    };
+    let r = by_event(retry.event_id);
+    assert_eq!(r["account_id"], retry.account_id);
+    assert_eq!(r["attempt"], 3);
+    assert_eq!(r["series"], retry.series());
+    assert_eq!(by_event(first.event_id)["series"], "original");
+    for v in &listed {
+        assert!(
+            v["message_id"].is_string() && v["sent_at"].is_string(),
+            "{v}"
+        );
+        assert!(v["first_received_at"].is_string(), "{v}");
+        assert!(v["receive_count"].as_u64().unwrap_or(0) >= 1, "{v}");
+    }
+    assert_eq!(
+        listed
+            .iter()
+            .filter(|v| v.get("unreadable_body_bytes").is_some())
+            .count(),
+        1
+    );
+    assert_eq!(list(&queues).len(), 3, "listing removes nothing");
+
+    let mut args = vec!["dlq", "redrive"];
+    args.extend_from_slice(&queues);
+    let done = ok_json(&run(&args));
+    assert_eq!(
+        done,
+        serde_json::json!({"redriven": 2, "left_unreadable": 1})
+    );
+    let mut moved = integration_tests::sqs::drain(&sqs, &events).await;
+    moved.sort_by_key(|m| m.attempt);
+    assert_eq!(
+        moved,
+        vec![first, retry],
+        "each message back once, unchanged"
+    );
+    let left = list(&queues);
+    assert_eq!(left.len(), 1, "only the foreign body stays: {left:?}");
+    assert!(left[0].get("unreadable_body_bytes").is_some());
+    // A second redrive moves nothing more.
+    assert_eq!(
+        ok_json(&run(&args)),
+        serde_json::json!({"redriven": 0, "left_unreadable": 1})
+    );
+    assert!(integration_tests::sqs::drain(&sqs, &events)
+        .await
+        .is_empty());
+
+    assert_error(
+        &run(&["dlq", "list", "--dlq-url", " ", "--queue-url", &events]),
+        "--dlq-url is empty",
+    );
+}

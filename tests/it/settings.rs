@@ -1582,3 +1582,101 @@ async fn the_delivery_log_refuses_bad_parameters() {
         .await;
     assert_eq!(status, 200, "{body}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bulk recover, end to end: DynamoDB's outcome index and the attempt ledger, SQS, the delivery
+// function and a real receiver.
+
+#[tokio::test]
+async fn recover_twice_on_the_emulator_posts_each_dropped_event_once() {
+    let emu = Emulator::connect().await;
+    let store = emu.table().await;
+    let seeded = fixtures::agency(&store, &emu.secrets()).await;
+    let receiver = TestServer::fixed(200, json!({"ok": true})).await;
+    let url = format!("{}/hooks/bvai", receiver.url());
+    fixtures::update_account(&store, &seeded.account.id, |a| {
+        a.webhook_url = Some(url.clone())
+    })
+    .await;
+    let queue_url = emu.queue().await;
+    let ports = Ports::emulator(&emu, &store, &queue_url);
+    let tunables = Tunables::for_account(&seeded);
+    let since = now_ms() - chrono::Duration::minutes(10);
+    let mut dropped = Vec::new();
+    for _ in 0..3 {
+        let event = fixtures::stored_event(&store, &seeded).await;
+        // The original series ended dropped (the drop itself is the delivery tests' subject).
+        store
+            .record_attempt(&DeliveryAttempt {
+                account_id: seeded.account.id.clone(),
+                event_id: event.id,
+                call_id: event.call_id,
+                attempt: 4,
+                attempted_at: now_ms() - chrono::Duration::minutes(5),
+                url: Some(url.clone()),
+                outcome: DeliveryOutcome::Dropped,
+                http_status: Some(503),
+                duration_ms: 5,
+                error_class: Some(DeliveryErrorClass::HttpStatus),
+                response_excerpt: None,
+                next_attempt_at: None,
+            })
+            .await
+            .unwrap();
+        dropped.push(event.id);
+    }
+    let settings = ports.settings(&tunables);
+    let recover = || {
+        let req = ApiRequest::new("POST", "/api/integrations/api-webhooks/deliveries/recover")
+            .claims(json!({"sub": "user-1", (tunables.account_claim.as_str()): seeded.account.id}))
+            .json(&json!({"since": domain::clock::rfc3339(since)}));
+        send_with(&settings, req)
+    };
+    assert_eq!(
+        recover().await,
+        (202, json!({"success": true, "recovered": 3}))
+    );
+    assert_eq!(
+        recover().await,
+        (202, json!({"success": true, "recovered": 0}))
+    );
+
+    let delivery = ports.webhook_delivery(&tunables);
+    let sqs = emu.sqs();
+    integration_tests::sqs::pump(
+        &sqs,
+        &queue_url,
+        |ev| webhook_delivery::handle(ev, &delivery),
+        || receiver.requests().len() >= 3,
+        std::time::Duration::from_secs(20),
+    )
+    .await;
+    assert!(
+        integration_tests::sqs::drain(&sqs, &queue_url)
+            .await
+            .is_empty(),
+        "nothing else queued"
+    );
+    let mut posted: Vec<String> = receiver
+        .requests()
+        .iter()
+        .map(|r| r.header("x-event-id").unwrap_or_default().to_string())
+        .collect();
+    posted.sort();
+    let mut expected: Vec<String> = dropped.iter().map(Uuid::to_string).collect();
+    expected.sort();
+    assert_eq!(posted, expected, "one POST per recovered event");
+    let delivered = store
+        .deliveries_between(
+            &seeded.account.id,
+            DeliveryOutcome::Delivered,
+            since,
+            Utc::now(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(delivered.len(), 3, "one log row per new series");
+    // Every event's last series is delivered now: a third call finds nothing.
+    assert_eq!(recover().await.1["recovered"], 0);
+}
