@@ -13,7 +13,7 @@ use std::process::ExitCode;
 #[command(
     name = "bvai-admin",
     version,
-    about = "Operator CLI for BuildVoiceAI API & Webhooks (accounts, agents, keys, calling windows)"
+    about = "Operator CLI for BuildVoiceAI API & Webhooks (accounts, agents, keys, calling windows, the events DLQ)"
 )]
 struct Cli {
     /// DynamoDB table name.
