@@ -34,7 +34,7 @@ use domain::ports::store::deliveries::{delivery_sort_key, RETENTION_DAYS};
 use domain::ports::store::Claim;
 use domain::ApiError;
 use futures::stream::{self, StreamExt, TryStreamExt};
-use lambda_glue::http::{json_body, json_object, json_response, json_type};
+use lambda_glue::http::{json_body, json_object, json_response, json_type, refuse_unknown_fields};
 use lambda_http::{Body, Response};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -84,18 +84,7 @@ fn timestamp(body: &Map<String, Value>, field: &str) -> Result<Option<DateTime<U
 /// Parses and checks the body against `now`: `since` required, within the log's retention and
 /// not in the future; `until` (default now) not before `since`; a future `until` means now.
 pub fn parse(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<Range, ApiError> {
-    let mut unknown: Vec<&String> = body
-        .keys()
-        .filter(|k| !FIELDS.contains(&k.as_str()))
-        .collect();
-    unknown.sort();
-    if let Some(field) = unknown.first() {
-        return Err(ApiError::bad_request(
-            "unknown_field",
-            field,
-            format!("unknown field {field:?}; allowed fields are since, until"),
-        ));
-    }
+    refuse_unknown_fields(body, &FIELDS)?;
     let since = timestamp(body, "since")?.ok_or_else(|| {
         ApiError::bad_request(
             "missing_field",

@@ -5,7 +5,7 @@
 
 use domain::model::Account;
 use domain::ApiError;
-use lambda_glue::http::json_type;
+use lambda_glue::http::{json_type, refuse_unknown_fields};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -49,20 +49,7 @@ pub fn parse(
     body: &Map<String, Value>,
     allow_insecure_local: bool,
 ) -> Result<IntegrationUpdate, ApiError> {
-    let mut unknown: Vec<&String> = body
-        .keys()
-        .filter(|k| !FIELDS.contains(&k.as_str()))
-        .collect();
-    unknown.sort();
-    if let Some(field) = unknown.first() {
-        return Err(ApiError::bad_request(
-            "unknown_field",
-            field,
-            format!(
-                "unknown field {field:?}; allowed fields are api_enabled, webhook_url, default_agent_id"
-            ),
-        ));
-    }
+    refuse_unknown_fields(body, &FIELDS)?;
     if body.is_empty() {
         return Err(ApiError::body(
             "empty_update",

@@ -131,6 +131,27 @@ pub fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Va
     }
 }
 
+/// Refuses a body with a field outside `allowed`: `400 unknown_field` naming the first unknown
+/// field in sorted order (so the answer does not depend on the map's order), and listing the
+/// allowed ones, because a typo must never pass silently.
+pub fn refuse_unknown_fields(
+    body: &serde_json::Map<String, serde_json::Value>,
+    allowed: &[&str],
+) -> Result<(), ApiError> {
+    let unknown = body.keys().filter(|k| !allowed.contains(&k.as_str())).min();
+    match unknown {
+        None => Ok(()),
+        Some(field) => Err(ApiError::bad_request(
+            "unknown_field",
+            field,
+            format!(
+                "unknown field {field:?}; allowed fields are {}",
+                allowed.join(", ")
+            ),
+        )),
+    }
+}
+
 /// The JSON type name used in error messages.
 pub fn json_type(v: &serde_json::Value) -> &'static str {
     match v {

@@ -191,22 +191,9 @@ impl DeliveryLog for DynamoStore {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Vec<DeliveryAttempt>, StoreError> {
-        // Never below the retention horizon (expired rows are not served), and the upper
-        // bound takes every row of `until`'s millisecond ('$' follows '#').
-        let since = since.max(now - retention());
-        if since > until {
+        let Some((from, to)) = delivery_key_range(since, until, now) else {
             return Ok(Vec::new());
-        }
-        let from = format!(
-            "{}{}",
-            keys::DELIVERY_PREFIX,
-            domain::clock::rfc3339_millis(since)
-        );
-        let to = format!(
-            "{}{}$",
-            keys::DELIVERY_PREFIX,
-            domain::clock::rfc3339_millis(until)
-        );
+        };
         let gsi_pk = keys::delivery_by_outcome(account_id, outcome.as_str());
         let mut rows = Vec::new();
         let mut start = None;

@@ -92,14 +92,9 @@ impl DeliveryLog for MemoryStore {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Vec<DeliveryAttempt>, StoreError> {
-        // The adapter's key range: not below the retention horizon, every row of `until`'s
-        // millisecond included.
-        let since = since.max(now - retention());
-        if since > until {
+        let Some((from, to)) = delivery_key_range(since, until, now) else {
             return Ok(Vec::new());
-        }
-        let from = format!("{DELIVERY_PREFIX}{}", domain::clock::rfc3339_millis(since));
-        let to = format!("{DELIVERY_PREFIX}{}$", domain::clock::rfc3339_millis(until));
+        };
         let s = self.state();
         Ok(s.deliveries.get(account_id).map_or_else(Vec::new, |log| {
             log.range(from..=to)

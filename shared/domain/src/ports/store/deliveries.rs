@@ -126,6 +126,23 @@ pub fn delivery_sort_key(
     )
 }
 
+/// The sort-key range `DeliveryLog::deliveries_between` reads, shared by every adapter: from
+/// `since` (never below the retention horizon: expired rows are not served) to every row of
+/// `until`'s millisecond (`$` sorts after `#`). `None` when the range is empty.
+pub fn delivery_key_range(
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<(String, String)> {
+    let since = since.max(now - chrono::Duration::days(RETENTION_DAYS));
+    (since <= until).then(|| {
+        (
+            format!("{DELIVERY_PREFIX}{}", crate::clock::rfc3339_millis(since)),
+            format!("{DELIVERY_PREFIX}{}$", crate::clock::rfc3339_millis(until)),
+        )
+    })
+}
+
 /// True only for sort keys exactly as [`delivery_sort_key`] writes them, so a forged cursor can
 /// never smuggle another item type or a malformed key into a query.
 fn is_delivery_sort_key(sk: &str) -> bool {
