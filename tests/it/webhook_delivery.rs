@@ -399,9 +399,13 @@ async fn loopback_is_refused_when_the_local_switch_is_off() {
     );
 }
 
+/// The API toggle gates API requests only: switched off between attempts, the retry still
+/// goes out (end to end on the emulator, through a real receiver).
 #[tokio::test]
-async fn switching_api_access_off_between_attempts_skips_and_stops() {
-    let receiver = TestServer::fixed(500, serde_json::json!({})).await;
+async fn switching_api_access_off_between_attempts_does_not_stop_webhooks() {
+    let receiver =
+        TestServer::start(|_, i| async move { Reply::status(if i == 0 { 500 } else { 200 }) })
+            .await;
     let h = setup(Some(receiver.url())).await;
     let d = deps(&h);
     handle(event_for(&[first(&h)]), &d).await;
@@ -409,23 +413,16 @@ async fn switching_api_access_off_between_attempts_skips_and_stops() {
     fixtures::update_account(&h.store, &h.seeded.account.id, |a| a.api_enabled = false).await;
     let next = pump_one(&h).await;
     assert_eq!(next.attempt, 2);
-    handle(event_for(&[next]), &d).await;
-    assert_eq!(receiver.requests().len(), 1, "no POST once access is off");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(
-        drain(&h.sqs, &h.queue_url).await.is_empty(),
-        "no further attempt scheduled"
-    );
+    let res = handle(event_for(&[next]), &d).await;
+    assert!(res.batch_item_failures.is_empty());
+    let posts = receiver.requests();
+    assert_eq!(posts.len(), 2, "the retry went out with API access off");
+    assert_eq!(posts[1].header("x-attempt"), Some("2"));
     let rows = log(&h).await;
     assert_eq!(
         rows.iter().map(|r| r.outcome).collect::<Vec<_>>(),
-        vec![DeliveryOutcome::Failed, DeliveryOutcome::Skipped]
+        vec![DeliveryOutcome::Failed, DeliveryOutcome::Delivered]
     );
-    assert!(rows[1]
-        .response_excerpt
-        .as_deref()
-        .unwrap()
-        .contains("disabled"));
 }
 
 #[tokio::test]
