@@ -557,3 +557,73 @@ async fn no_webhook_url_is_logged_as_skipped_and_never_posted_or_retried() {
         "no signing key read for a skip"
     );
 }
+
+/// The spec's 10 s timeout scaled down (400 ms): an endpoint answering 2xx at 9/10 of it is
+/// delivered and not retried; one hanging for 15/10 of it is a timeout, retried; a reset
+/// connection is a connect failure, retried; a redirect is not followed, retried. Each one
+/// POST and one log row with its outcome.
+#[tokio::test]
+async fn slow_hanging_resetting_and_redirecting_endpoints_are_each_logged_with_their_outcome() {
+    use domain::model::DeliveryErrorClass as C;
+    let timeout = Duration::from_millis(400);
+    let slow = TestServer::start(move |_, _| async move {
+        tokio::time::sleep(timeout * 9 / 10).await;
+        Reply::status(204)
+    })
+    .await;
+    let hang = TestServer::start(move |_, _| async move {
+        tokio::time::sleep(timeout * 15 / 10).await;
+        Reply::status(200)
+    })
+    .await;
+    let redirect = TestServer::start(|_, _| async {
+        Reply::status(302).with_header("location", "https://example.com/")
+    })
+    .await;
+    // Accepts and resets every connection (SO_LINGER 0, then close).
+    let reset = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let reset_url = format!("http://{}", reset.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = reset.accept().await {
+            let _ = stream.set_zero_linger();
+            drop(stream);
+        }
+    });
+    let cases = [
+        (slow.url(), DeliveryOutcome::Delivered, None, 0),
+        (hang.url(), DeliveryOutcome::Failed, Some(C::Timeout), 1),
+        (reset_url, DeliveryOutcome::Failed, Some(C::Connect), 1),
+        (
+            redirect.url(),
+            DeliveryOutcome::Failed,
+            Some(C::Redirect),
+            1,
+        ),
+    ];
+    for (url, outcome, class, retries) in cases {
+        let w = World::new();
+        let s = w.agency().await;
+        w.update_account(&s.account.id, |a| a.webhook_url = Some(url.clone()))
+            .await;
+        let event = w.stored_event(&s).await;
+        let tunables = integration_tests::deps::Tunables {
+            webhook_timeout: timeout,
+            ..w.tunables.clone()
+        };
+        let deps = w.ports().webhook_delivery(&tunables);
+        let msg = DeliveryMessage::first(event.id, s.account.id.clone(), event.call_id);
+        let res = ::webhook_delivery::handle(event_for(&[msg]), &deps).await;
+        assert!(res.batch_item_failures.is_empty(), "{url}");
+        let log = w.delivery_log(&s.account.id).await;
+        assert_eq!(log.len(), 1, "{url}: one row");
+        assert_eq!(
+            (log[0].outcome, log[0].error_class),
+            (outcome, class),
+            "{url}"
+        );
+        assert_eq!(w.queue.sent_count(), retries, "{url}: retried?");
+    }
+    for server in [&slow, &hang, &redirect] {
+        assert_eq!(server.requests().len(), 1, "one POST each");
+    }
+}
