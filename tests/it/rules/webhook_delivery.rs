@@ -70,6 +70,25 @@ impl Env {
     fn posts(&self) -> usize {
         self.receiver.requests().len()
     }
+
+    /// A header of every POST the receiver got, in order (`x-attempt`, `x-event-id`).
+    fn posted(&self, header: &str) -> Vec<String> {
+        self.receiver
+            .requests()
+            .iter()
+            .map(|r| r.header(header).unwrap_or("").to_string())
+            .collect()
+    }
+
+    /// The delivery log as (attempt, outcome), oldest first.
+    async fn outcomes(&self) -> Vec<(u32, DeliveryOutcome)> {
+        self.w
+            .delivery_log(&self.s.account.id)
+            .await
+            .iter()
+            .map(|r| (r.attempt, r.outcome))
+            .collect()
+    }
 }
 
 fn secs(s: i64) -> chrono::Duration {
@@ -192,12 +211,7 @@ async fn a_receiver_that_recovers_gets_one_post_per_attempt_until_delivered() {
     e.deliver(event_for(&[e.first()])).await;
     e.drain_queue().await;
     assert_eq!(e.posts(), 3);
-    let attempts: Vec<_> = e
-        .receiver
-        .requests()
-        .iter()
-        .map(|r| r.header("x-attempt").unwrap_or("").to_string())
-        .collect();
+    let attempts = e.posted("x-attempt");
     assert_eq!(attempts, ["1", "2", "3"]);
     let outcomes: Vec<_> =
         e.w.delivery_log(&e.s.account.id)
@@ -285,19 +299,9 @@ async fn a_next_attempt_queued_but_unacknowledged_never_repeats_the_attempt() {
     }
     let res = e.deliver(event_for(&[e.first()])).await;
     assert!(res.batch_item_failures.is_empty());
-    let per_attempt: Vec<_> = e
-        .receiver
-        .requests()
-        .iter()
-        .map(|r| r.header("x-attempt").unwrap_or("").to_string())
-        .collect();
+    let per_attempt = e.posted("x-attempt");
     assert_eq!(per_attempt, ["1", "2"], "one POST per attempt");
-    let log: Vec<_> =
-        e.w.delivery_log(&e.s.account.id)
-            .await
-            .iter()
-            .map(|r| (r.attempt, r.outcome))
-            .collect();
+    let log = e.outcomes().await;
     assert_eq!(
         log,
         [
@@ -327,12 +331,7 @@ async fn a_failed_finish_after_a_2xx_is_the_only_duplicate_window() {
     e.w.clock.advance(secs(190));
     let res = e.deliver(event_for(&[e.first()])).await;
     assert!(res.batch_item_failures.is_empty());
-    let ids: Vec<_> = e
-        .receiver
-        .requests()
-        .iter()
-        .map(|r| r.header("x-event-id").unwrap_or("").to_string())
-        .collect();
+    let ids = e.posted("x-event-id");
     assert_eq!(ids, [e.event.id.to_string(), e.event.id.to_string()]);
     let log = e.w.delivery_log(&e.s.account.id).await;
     assert_eq!(log.len(), 1);
@@ -460,12 +459,7 @@ async fn an_internal_error_is_a_logged_failed_attempt_on_the_schedule() {
     assert!(!reason.contains(&e.s.api_key), "no secret in the reason");
     e.drain_queue().await;
     assert_eq!(e.posts(), 1);
-    let outcomes: Vec<_> =
-        e.w.delivery_log(&e.s.account.id)
-            .await
-            .iter()
-            .map(|r| (r.attempt, r.outcome))
-            .collect();
+    let outcomes = e.outcomes().await;
     assert_eq!(
         outcomes,
         [
