@@ -822,6 +822,50 @@ fn queues_and_event_source_fit_the_retry_design() {
     );
 }
 
+/// The local poller stands in for this event source mapping: its defaults are the mapping's
+/// batch size, batching window and maximum concurrency, and the function's timeout.
+#[test]
+fn local_poller_defaults_are_the_template_event_source() {
+    use local_stack::poller::PollerConfig;
+    let t = template();
+    let delivery = function(&t, "webhook-delivery");
+    let esm = mapping(delivery, &["Properties", "Events"])
+        .values()
+        .find(|e| e.get("Type").and_then(Value::as_str) == Some("SQS"))
+        .map(|e| at(e, &["Properties"]))
+        .expect("the SQS event source");
+    let local = PollerConfig::default();
+    assert_eq!(
+        local.batch_size as u64,
+        number(at(esm, &["BatchSize"]), "BatchSize"),
+        "batch size"
+    );
+    assert_eq!(
+        local.batching_window,
+        Duration::from_secs(number(
+            at(esm, &["MaximumBatchingWindowInSeconds"]),
+            "MaximumBatchingWindowInSeconds"
+        )),
+        "batching window"
+    );
+    assert_eq!(
+        local.concurrency as u64,
+        number(
+            at(esm, &["ScalingConfig", "MaximumConcurrency"]),
+            "MaximumConcurrency"
+        ),
+        "POLLER_CONCURRENCY's default"
+    );
+    assert_eq!(
+        local.function_timeout,
+        Duration::from_secs(number(
+            function_property(&t, delivery, "Timeout").expect("timeout"),
+            "Timeout"
+        )),
+        "POLLER_FUNCTION_TIMEOUT's default"
+    );
+}
+
 #[tokio::test]
 async fn local_stack_queues_are_the_template_queues() {
     let t = template();
