@@ -40,6 +40,9 @@ impl EventQueue for SqsQueue {
             .queue_url(&self.queue_url)
             .message_body(msg.to_body()?)
             .delay_seconds(delay_seconds(delay))
+            // The account is the message group: SQS fair queues then serve other accounts
+            // first while one account has a backlog (docs/webhooks.md, fairness).
+            .message_group_id(&msg.account_id)
             .message_attributes("event_id", attr("String", msg.event_id.to_string())?)
             .message_attributes("attempt", attr("Number", msg.attempt.to_string())?)
             .send()
