@@ -21,7 +21,6 @@ use crate::Deps;
 use aws_lambda_events::event::sqs::SqsMessage;
 use domain::error::QueueError;
 use domain::ports::queue::DeliveryMessage;
-use futures::future::join_all;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -109,39 +108,47 @@ pub enum Admission<'a> {
     Failed(QueueError),
 }
 
-/// Decides, in batch order, which messages go on now, and re-parks the rest. Returns one
-/// [`Admission`] per record, in the records' order.
+/// Decides, in batch order, which messages go on now, and re-parks the rest (in one
+/// `send_many`: one SQS request per ten). Returns one [`Admission`] per record, in order.
 pub async fn admit<'a>(records: &[SqsMessage], deps: &'a Deps) -> Vec<Admission<'a>> {
     let now = deps.clock.now();
     let fairness = &deps.fairness;
-    let decided: Vec<Result<Admission<'a>, DeliveryMessage>> = records
-        .iter()
-        .map(|record| {
-            let Ok(msg) = DeliveryMessage::parse(record.body.as_deref().unwrap_or("")) else {
-                return Ok(Admission::Admit(None));
-            };
-            if msg.not_before.is_some_and(|t| t > now) {
-                return Ok(Admission::Admit(None));
-            }
-            match fairness.try_acquire(&msg.account_id) {
-                Some(permit) => Ok(Admission::Admit(Some(permit))),
-                None => Err(msg),
-            }
-        })
-        .collect();
-    join_all(decided.into_iter().map(|d| async move {
-        match d {
-            Ok(admission) => admission,
-            Err(msg) => match deps.queue.send(&msg, fairness.repark_delay).await {
-                Ok(()) => {
-                    tracing::info!(event_id = %msg.event_id, attempt = msg.attempt, cap = fairness.cap, "account at its delivery cap; re-parked");
-                    Admission::Reparked
+    let mut admissions = Vec::with_capacity(records.len());
+    // The messages to re-park, with the index of their admission.
+    let mut excess: Vec<(usize, DeliveryMessage)> = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        let admission = match DeliveryMessage::parse(record.body.as_deref().unwrap_or("")) {
+            Ok(msg) if !msg.not_before.is_some_and(|t| t > now) => {
+                match fairness.try_acquire(&msg.account_id) {
+                    Some(permit) => Admission::Admit(Some(permit)),
+                    None => {
+                        excess.push((i, msg));
+                        Admission::Reparked
+                    }
                 }
-                Err(e) => Admission::Failed(e),
-            },
+            }
+            _ => Admission::Admit(None),
+        };
+        admissions.push(admission);
+    }
+    if excess.is_empty() {
+        return admissions;
+    }
+    let msgs: Vec<DeliveryMessage> = excess.iter().map(|(_, m)| m.clone()).collect();
+    let results = deps.queue.send_many(&msgs, fairness.repark_delay).await;
+    for ((i, msg), result) in excess.into_iter().zip(results) {
+        match result {
+            Ok(()) => {
+                tracing::info!(event_id = %msg.event_id, attempt = msg.attempt, cap = fairness.cap, "account at its delivery cap; re-parked");
+            }
+            Err(e) => {
+                if let Some(a) = admissions.get_mut(i) {
+                    *a = Admission::Failed(e);
+                }
+            }
         }
-    }))
-    .await
+    }
+    admissions
 }
 
 #[cfg(test)]
