@@ -118,7 +118,7 @@ pub async fn admit<'a>(records: &[SqsMessage], deps: &'a Deps) -> Vec<Admission<
     let mut excess: Vec<(usize, DeliveryMessage)> = Vec::new();
     for (i, record) in records.iter().enumerate() {
         let admission = match DeliveryMessage::parse(record.body.as_deref().unwrap_or("")) {
-            Ok(msg) if !msg.not_before.is_some_and(|t| t > now) => {
+            Ok(msg) if msg.not_before.is_none_or(|t| t <= now) => {
                 match fairness.try_acquire(&msg.account_id) {
                     Some(permit) => Admission::Admit(Some(permit)),
                     None => {
