@@ -761,6 +761,15 @@ fn queues_and_event_source_fit_the_retry_design() {
         visibility >= 6 * timeout + window,
         "visibility {visibility} s < 6 x {timeout} s + {window} s"
     );
+    // The delivery claim's lease is derived from this one value (`config::claim_lease`): a
+    // lease shorter than the visibility timeout let a returning message re-POST an attempt
+    // whose 2xx was not recorded yet.
+    assert_eq!(
+        u128::from(visibility),
+        config::EVENTS_VISIBILITY_TIMEOUT.as_secs().into(),
+        "EventsQueue.VisibilityTimeout is config::EVENTS_VISIBILITY_TIMEOUT"
+    );
+    assert!(config::claim_lease() >= config::EVENTS_VISIBILITY_TIMEOUT);
 
     // The redrive policy cannot interfere with the retries: those are new messages carrying
     // their attempt number, so a failing customer endpoint never makes a message be received

@@ -12,6 +12,7 @@ use domain::ports::queue::{DeliveryMessage, EventQueue};
 use domain::ports::store::deliveries::DeliveryQuery;
 use domain::ports::store::{AccountStore, DeliveryLog};
 use hmac::{Hmac, KeyInit, Mac};
+use in_memory::faults::{FaultPlan, FaultyQueue, FaultySecrets, FaultyStore};
 use in_memory::FixedClock;
 use integration_tests::apigw::Build;
 use integration_tests::counting::counting_secrets;
@@ -399,9 +400,13 @@ async fn loopback_is_refused_when_the_local_switch_is_off() {
     );
 }
 
+/// The API toggle gates API requests only: switched off between attempts, the retry still
+/// goes out (end to end on the emulator, through a real receiver).
 #[tokio::test]
-async fn switching_api_access_off_between_attempts_skips_and_stops() {
-    let receiver = TestServer::fixed(500, serde_json::json!({})).await;
+async fn switching_api_access_off_between_attempts_does_not_stop_webhooks() {
+    let receiver =
+        TestServer::start(|_, i| async move { Reply::status(if i == 0 { 500 } else { 200 }) })
+            .await;
     let h = setup(Some(receiver.url())).await;
     let d = deps(&h);
     handle(event_for(&[first(&h)]), &d).await;
@@ -409,23 +414,16 @@ async fn switching_api_access_off_between_attempts_skips_and_stops() {
     fixtures::update_account(&h.store, &h.seeded.account.id, |a| a.api_enabled = false).await;
     let next = pump_one(&h).await;
     assert_eq!(next.attempt, 2);
-    handle(event_for(&[next]), &d).await;
-    assert_eq!(receiver.requests().len(), 1, "no POST once access is off");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(
-        drain(&h.sqs, &h.queue_url).await.is_empty(),
-        "no further attempt scheduled"
-    );
+    let res = handle(event_for(&[next]), &d).await;
+    assert!(res.batch_item_failures.is_empty());
+    let posts = receiver.requests();
+    assert_eq!(posts.len(), 2, "the retry went out with API access off");
+    assert_eq!(posts[1].header("x-attempt"), Some("2"));
     let rows = log(&h).await;
     assert_eq!(
         rows.iter().map(|r| r.outcome).collect::<Vec<_>>(),
-        vec![DeliveryOutcome::Failed, DeliveryOutcome::Skipped]
+        vec![DeliveryOutcome::Failed, DeliveryOutcome::Delivered]
     );
-    assert!(rows[1]
-        .response_excerpt
-        .as_deref()
-        .unwrap()
-        .contains("disabled"));
 }
 
 #[tokio::test]
@@ -732,5 +730,171 @@ async fn redeliver_sends_a_dropped_event_again_as_a_new_series() {
     assert!(
         drain(&h.sqs, &h.queue_url).await.is_empty(),
         "nothing queued for refused redeliveries"
+    );
+}
+
+/// Every port of the delivery function behind the fault plan's wrappers, on the emulator's
+/// table, queue and Secrets Manager, with a clock the test moves (the claim lease is the
+/// queue's visibility timeout, 190 s).
+fn faulty_deps(h: &H, plan: &FaultPlan, clock: &Arc<FixedClock>) -> Deps {
+    let p = h.ports();
+    Ports {
+        store: Arc::new(FaultyStore::new(p.store.clone(), plan.clone())),
+        queue: Arc::new(FaultyQueue::new(p.queue.clone(), plan.clone())),
+        secrets: Arc::new(FaultySecrets::new(p.secrets.clone(), plan.clone())),
+        clock: clock.clone(),
+        ..p
+    }
+    .webhook_delivery(&h.tunables())
+}
+
+/// Waits until `n` messages have arrived on the queue (delays of a second), returns them.
+async fn receive(h: &H, n: usize) -> Vec<DeliveryMessage> {
+    let mut all = Vec::new();
+    for _ in 0..40 {
+        all.extend(drain(&h.sqs, &h.queue_url).await);
+        if all.len() >= n {
+            return all;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("{} of {n} messages arrived", all.len());
+}
+
+fn outcomes(rows: &[domain::model::DeliveryAttempt]) -> Vec<(u32, DeliveryOutcome)> {
+    rows.iter().map(|r| (r.attempt, r.outcome)).collect()
+}
+
+/// End to end on DynamoDB and SQS, each write window of point 1 in turn: the next attempt is
+/// queued but SQS's answer is lost (attempt 1 comes back: finished, not POSTed again, queued
+/// again), the log write after a 2xx fails (attempt 2 comes back: not POSTed again, logged),
+/// and a late copy of attempt 1 arrives after attempt 2 was delivered (ignored). One POST per
+/// attempt, one log row per attempt.
+#[tokio::test]
+async fn each_write_window_after_a_post_repeats_no_post_and_loses_no_row() {
+    let receiver =
+        TestServer::start(|_, i| async move { Reply::status(if i == 0 { 500 } else { 200 }) })
+            .await;
+    let h = setup(Some(receiver.url())).await;
+    let plan = FaultPlan::new();
+    let clock = Arc::new(FixedClock::new(Utc::now()));
+    let d = faulty_deps(&h, &plan, &clock);
+    plan.fail_after_effect("send", 1);
+    let res = handle(event_for(&[first(&h)]), &d).await;
+    assert_eq!(res.batch_item_failures.len(), 1);
+    let res = handle(event_for(&[first(&h)]), &d).await;
+    assert!(
+        res.batch_item_failures.is_empty(),
+        "finished: its writes redone"
+    );
+    assert_eq!(receiver.requests().len(), 1);
+    let next = receive(&h, 2).await;
+    assert!(next.iter().all(|m| m.attempt == 2), "attempt 2, twice");
+    plan.fail_next("record_attempt");
+    let res = handle(event_for(&next[..1]), &d).await;
+    assert_eq!(res.batch_item_failures.len(), 1, "the log write failed");
+    let res = handle(event_for(&next[1..]), &d).await;
+    assert!(res.batch_item_failures.is_empty());
+    let res = handle(event_for(&[first(&h)]), &d).await;
+    assert!(res.batch_item_failures.is_empty());
+    let attempts: Vec<_> = receiver
+        .requests()
+        .iter()
+        .map(|r| r.header("x-attempt").unwrap_or("").to_string())
+        .collect();
+    assert_eq!(attempts, ["1", "2"], "one POST per attempt");
+    assert_eq!(
+        outcomes(&log(&h).await),
+        [
+            (1, DeliveryOutcome::Failed),
+            (2, DeliveryOutcome::Delivered)
+        ]
+    );
+    assert!(
+        drain(&h.sqs, &h.queue_url).await.is_empty(),
+        "nothing more queued"
+    );
+}
+
+/// End to end: Lambda's timeout while one DynamoDB call hangs gives the whole batch back.
+/// Delivered messages are not POSTed again; the hung attempt is sent once its lease is over.
+#[tokio::test]
+async fn a_whole_batch_timeout_while_one_call_hangs_posts_each_event_once() {
+    let receiver = TestServer::fixed(200, serde_json::json!({})).await;
+    let h = setup(Some(receiver.url())).await;
+    let mut msgs = vec![first(&h)];
+    for _ in 0..2 {
+        let ev = fixtures::stored_event(&h.store, &h.seeded).await;
+        msgs.push(DeliveryMessage::first(
+            ev.id,
+            h.seeded.account.id.clone(),
+            ev.call_id,
+        ));
+    }
+    let plan = FaultPlan::new();
+    let clock = Arc::new(FixedClock::new(Utc::now()));
+    let d = faulty_deps(&h, &plan, &clock);
+    plan.hang("account", 2);
+    let batch = event_for(&msgs);
+    let two_logged = async {
+        while log(&h).await.len() < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::select! {
+        _ = handle(batch.clone(), &d) => panic!("the hung call should block the batch"),
+        r = tokio::time::timeout(Duration::from_secs(20), two_logged) => r.expect("two delivered"),
+    }
+    clock.advance(chrono::Duration::seconds(190));
+    assert_eq!(handle(batch.clone(), &d).await.batch_item_failures.len(), 1);
+    clock.advance(chrono::Duration::seconds(190));
+    assert!(handle(batch.clone(), &d)
+        .await
+        .batch_item_failures
+        .is_empty());
+    let mut ids: Vec<_> = receiver
+        .requests()
+        .iter()
+        .map(|r| r.header("x-event-id").unwrap_or("").to_string())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "one POST per event");
+    let rows = log(&h).await;
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.outcome == DeliveryOutcome::Delivered));
+}
+
+/// End to end: Secrets Manager fails once. The attempt is a failed row with error class
+/// `internal` in the customer's log, and the retry comes from the schedule (a new SQS
+/// message), not from SQS redelivery.
+#[tokio::test]
+async fn an_internal_error_is_a_failed_row_and_a_scheduled_retry() {
+    let receiver = TestServer::fixed(200, serde_json::json!({})).await;
+    let h = setup(Some(receiver.url())).await;
+    let plan = FaultPlan::new();
+    let clock = Arc::new(FixedClock::new(Utc::now()));
+    let d = faulty_deps(&h, &plan, &clock);
+    plan.fail_next("get_version");
+    let res = handle(event_for(&[first(&h)]), &d).await;
+    assert!(res.batch_item_failures.is_empty());
+    assert!(receiver.requests().is_empty());
+    let rows = log(&h).await;
+    assert_eq!(outcomes(&rows), [(1, DeliveryOutcome::Failed)]);
+    assert_eq!(rows[0].error_class, Some(DeliveryErrorClass::Internal));
+    let next = receive(&h, 1).await;
+    assert_eq!(next[0].attempt, 2);
+    assert!(handle(event_for(&next), &d)
+        .await
+        .batch_item_failures
+        .is_empty());
+    assert_eq!(receiver.requests().len(), 1);
+    assert_eq!(
+        outcomes(&log(&h).await),
+        [
+            (1, DeliveryOutcome::Failed),
+            (2, DeliveryOutcome::Delivered)
+        ]
     );
 }

@@ -49,7 +49,7 @@ pub struct Tunables {
     pub provider_key: String,
     /// `PROVIDER_TIMEOUT_MS`; trigger-call's idempotency wait is derived from it.
     pub provider_timeout: Duration,
-    /// `WEBHOOK_TIMEOUT_MS`; the delivery claim lease is derived from it.
+    /// `WEBHOOK_TIMEOUT_MS`.
     pub webhook_timeout: Duration,
     /// `WEBHOOK_RETRY_DELAYS` (`30s,5m,30m`).
     pub retry_delays: String,
@@ -149,7 +149,7 @@ impl Ports {
             client: t.webhook_client(),
             schedule: RetrySchedule::parse(&t.retry_delays).expect("retry delays"),
             clock: self.clock.clone(),
-            claim_lease: config::claim_lease(t.webhook_timeout),
+            claim_lease: config::claim_lease(),
             fairness: webhook_delivery::fair::Fairness::new(t.account_concurrency, t.repark_delay),
         }
     }

@@ -42,7 +42,8 @@ pub struct Deps {
     pub client: WebhookClient,
     pub schedule: RetrySchedule,
     pub clock: Arc<dyn Clock>,
-    /// How long a claimed attempt is reserved for its sender (more than the HTTP timeout).
+    /// How long a claimed attempt is reserved for its sender: `config::claim_lease()`, the
+    /// queue's visibility timeout.
     pub claim_lease: Duration,
     /// Per-account delivery slots (`WEBHOOK_ACCOUNT_CONCURRENCY`, `WEBHOOK_REPARK_DELAY_MS`).
     pub fairness: fair::Fairness,
@@ -79,7 +80,7 @@ impl Deps {
             })?,
             schedule: RetrySchedule::parse(&delays)?,
             clock: Arc::new(SystemClock),
-            claim_lease: config::claim_lease(timeout),
+            claim_lease: config::claim_lease(),
             fairness: fair::Fairness::new(
                 env.count(
                     config::WEBHOOK_ACCOUNT_CONCURRENCY,
@@ -104,6 +105,11 @@ pub enum TransientError {
     Queue(#[from] domain::error::QueueError),
     #[error(transparent)]
     SigningKey(#[from] domain::webhook::signing_key::SigningKeyError),
+    /// Another invocation holds the attempt's claim: it comes back after the visibility
+    /// timeout, when that holder has finished (then it is ignored) or the lease has run out
+    /// (then it is taken over).
+    #[error("attempt {attempt} of event {event_id} is claimed by another invocation")]
+    InFlight { event_id: uuid::Uuid, attempt: u32 },
 }
 
 pub async fn handle(event: SqsEvent, deps: &Deps) -> SqsBatchResponse {
@@ -147,6 +153,10 @@ pub async fn process(body: &str, deps: &Deps) -> Result<(), TransientError> {
     let ready = match prepare::prepare(body, deps).await? {
         prepare::Prepared::Done => return Ok(()),
         prepare::Prepared::Skip(skip) => return outcome::skipped(skip, deps).await,
+        prepare::Prepared::Internal(internal) => return outcome::internal(internal, deps).await,
+        prepare::Prepared::Finished { msg, row } => {
+            return outcome::complete(&msg, &row, deps).await
+        }
         prepare::Prepared::Ready(ready) => ready,
     };
     let result = send::send(&ready, deps).await;

@@ -1,8 +1,21 @@
 //! Steps 3 and 4: record what happened; schedule the next attempt or drop the event.
+//!
+//! The order of the writes is what keeps a re-run (SQS redelivery after any single failed
+//! write, a crash, a whole-batch timeout) from sending again or losing a log row:
+//!
+//! 1. `finish_attempt` with the attempt's log row. After a 2xx this is the only write between
+//!    the POST and "never POST again" (the series is delivered from here on): the one window
+//!    in which a failure leads to a duplicate POST.
+//! 2. The next attempt's message (failures with attempts left). A duplicate of it is harmless:
+//!    the next attempt's own claim lets it be sent once.
+//! 3. The log row. Rewriting it is idempotent (same key).
+//!
+//! A re-run that finds the attempt finished ([`complete`]) redoes 2 and 3 from the stored row.
 
-use crate::prepare::{Ready, Skip};
+use crate::prepare::{Internal, Ready, Skip};
 use crate::{Deps, TransientError};
-use domain::model::{DeliveryAttempt, DeliveryOutcome};
+use chrono::{DateTime, Utc};
+use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome};
 use domain::ports::queue::{DeliveryMessage, MAX_DELAY};
 use outbound::webhook_client::SendResult;
 
@@ -11,16 +24,15 @@ pub async fn success(
     result: &SendResult,
     deps: &Deps,
 ) -> Result<(), TransientError> {
-    // Marked done first: whatever fails after this, the attempt is never sent again.
-    deps.store
-        .finish_attempt(
-            ready.msg.event_id,
-            &ready.series,
-            ready.msg.attempt,
-            DeliveryOutcome::Delivered,
-        )
-        .await?;
-    record(ready, result, DeliveryOutcome::Delivered, None, deps).await?;
+    let row = row(
+        &ready.msg,
+        ready.started_at,
+        Some(ready.url.clone()),
+        result,
+        DeliveryOutcome::Delivered,
+        None,
+    );
+    finish(&ready.series, &row, deps).await?;
     tracing::info!(event_id = %ready.msg.event_id, attempt = ready.msg.attempt, status = ?result.status, ms = result.duration_ms, "delivered");
     Ok(())
 }
@@ -30,94 +42,150 @@ pub async fn failure(
     result: &SendResult,
     deps: &Deps,
 ) -> Result<(), TransientError> {
-    let now = deps.clock.now();
+    failed(
+        &ready.msg,
+        &ready.series,
+        ready.started_at,
+        Some(ready.url.clone()),
+        result,
+        deps,
+    )
+    .await
+}
+
+/// Our own failure after the claim: a failed attempt like any other, so the customer sees it
+/// in the log with a reason and it is retried on the same schedule (not through SQS
+/// redelivery, which would end in the dead-letter queue unseen by the customer).
+pub async fn internal(internal: Internal, deps: &Deps) -> Result<(), TransientError> {
+    let result = SendResult {
+        status: None,
+        duration_ms: 0,
+        error_class: Some(DeliveryErrorClass::Internal),
+        excerpt: Some(internal.reason.to_string()),
+    };
+    failed(
+        &internal.msg,
+        &internal.series,
+        internal.started_at,
+        internal.url,
+        &result,
+        deps,
+    )
+    .await
+}
+
+pub async fn skipped(skip: Skip, deps: &Deps) -> Result<(), TransientError> {
+    let result = SendResult {
+        status: None,
+        duration_ms: 0,
+        error_class: None,
+        excerpt: Some(skip.reason.to_string()),
+    };
+    let row = row(
+        &skip.msg,
+        deps.clock.now(),
+        skip.url.clone(),
+        &result,
+        DeliveryOutcome::Skipped,
+        None,
+    );
+    finish(&skip.series, &row, deps).await?;
+    tracing::info!(event_id = %skip.msg.event_id, attempt = skip.msg.attempt, reason = skip.reason, "delivery skipped");
+    Ok(())
+}
+
+/// A re-run of an attempt finished earlier: redo what follows the finish (the next attempt's
+/// message, the log row) from the stored row. Never sends.
+pub async fn complete(
+    msg: &DeliveryMessage,
+    row: &DeliveryAttempt,
+    deps: &Deps,
+) -> Result<(), TransientError> {
+    if let Some(next_at) = row.next_attempt_at {
+        schedule_next(msg, next_at, deps).await?;
+    }
+    deps.store.record_attempt(row).await?;
+    Ok(())
+}
+
+async fn failed(
+    msg: &DeliveryMessage,
+    series: &str,
+    started_at: DateTime<Utc>,
+    url: Option<String>,
+    result: &SendResult,
+    deps: &Deps,
+) -> Result<(), TransientError> {
     let class = result.error_class.map(|c| c.as_str()).unwrap_or("?");
-    match deps.schedule.delay_after(ready.msg.attempt) {
+    match deps.schedule.delay_after(msg.attempt) {
         Some(delay) => {
-            let next_at = now + chrono::Duration::from_std(delay).unwrap_or_default();
-            let mut next = ready.msg.clone();
-            next.attempt += 1;
-            // Within SQS's limit the queue delay is exact; beyond it the message carries the
-            // due time and is re-parked until then.
-            next.not_before = (delay > MAX_DELAY).then_some(next_at);
-            deps.queue.send(&next, delay).await?;
-            record(ready, result, DeliveryOutcome::Failed, Some(next_at), deps).await?;
-            deps.store
-                .finish_attempt(
-                    ready.msg.event_id,
-                    &ready.series,
-                    ready.msg.attempt,
-                    DeliveryOutcome::Failed,
-                )
-                .await?;
-            tracing::info!(event_id = %ready.msg.event_id, attempt = ready.msg.attempt, class, next_in_s = delay.as_secs(), "delivery failed; retry scheduled");
+            // Counted from the start of the failed attempt, as the spec words it.
+            let next_at = started_at + chrono::Duration::from_std(delay).unwrap_or_default();
+            let row = row(
+                msg,
+                started_at,
+                url,
+                result,
+                DeliveryOutcome::Failed,
+                Some(next_at),
+            );
+            deps.store.finish_attempt(series, &row).await?;
+            schedule_next(msg, next_at, deps).await?;
+            deps.store.record_attempt(&row).await?;
+            tracing::info!(event_id = %msg.event_id, attempt = msg.attempt, class, next_at = %next_at, "delivery failed; retry scheduled");
         }
         None => {
-            record(ready, result, DeliveryOutcome::Dropped, None, deps).await?;
-            deps.store
-                .finish_attempt(
-                    ready.msg.event_id,
-                    &ready.series,
-                    ready.msg.attempt,
-                    DeliveryOutcome::Dropped,
-                )
-                .await?;
-            tracing::warn!(event_id = %ready.msg.event_id, attempt = ready.msg.attempt, class, "delivery failed; last attempt, event dropped");
+            let row = row(msg, started_at, url, result, DeliveryOutcome::Dropped, None);
+            finish(series, &row, deps).await?;
+            tracing::warn!(event_id = %msg.event_id, attempt = msg.attempt, class, "delivery failed; last attempt, event dropped");
         }
     }
     Ok(())
 }
 
-pub async fn skipped(skip: Skip, deps: &Deps) -> Result<(), TransientError> {
-    let attempt = DeliveryAttempt {
-        account_id: skip.msg.account_id.clone(),
-        event_id: skip.msg.event_id,
-        call_id: skip.msg.call_id,
-        attempt: skip.msg.attempt,
-        attempted_at: deps.clock.now(),
-        url: skip.url.clone(),
-        outcome: DeliveryOutcome::Skipped,
-        http_status: None,
-        duration_ms: 0,
-        error_class: None,
-        response_excerpt: Some(skip.reason.to_string()),
-        next_attempt_at: None,
-    };
-    deps.store.record_attempt(&attempt).await?;
-    deps.store
-        .finish_attempt(
-            skip.msg.event_id,
-            &skip.series,
-            skip.msg.attempt,
-            DeliveryOutcome::Skipped,
-        )
-        .await?;
-    tracing::info!(event_id = %skip.msg.event_id, attempt = skip.msg.attempt, reason = skip.reason, "delivery skipped");
+/// Finish, then log: for outcomes with nothing to schedule.
+async fn finish(series: &str, row: &DeliveryAttempt, deps: &Deps) -> Result<(), TransientError> {
+    deps.store.finish_attempt(series, row).await?;
+    deps.store.record_attempt(row).await?;
     Ok(())
 }
 
-async fn record(
-    ready: &Ready,
-    result: &SendResult,
-    outcome: DeliveryOutcome,
-    next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+/// Queues attempt `msg.attempt + 1` for `next_at` (now, if that has passed). Within SQS's
+/// limit the queue delay is exact; beyond it the message carries the due time and is
+/// re-parked until then.
+async fn schedule_next(
+    msg: &DeliveryMessage,
+    next_at: DateTime<Utc>,
     deps: &Deps,
 ) -> Result<(), TransientError> {
-    let msg: &DeliveryMessage = &ready.msg;
-    let attempt = DeliveryAttempt {
+    let wait = (next_at - deps.clock.now()).to_std().unwrap_or_default();
+    let mut next = msg.clone();
+    next.attempt += 1;
+    next.not_before = (wait > MAX_DELAY).then_some(next_at);
+    deps.queue.send(&next, wait).await?;
+    Ok(())
+}
+
+fn row(
+    msg: &DeliveryMessage,
+    attempted_at: DateTime<Utc>,
+    url: Option<String>,
+    result: &SendResult,
+    outcome: DeliveryOutcome,
+    next_attempt_at: Option<DateTime<Utc>>,
+) -> DeliveryAttempt {
+    DeliveryAttempt {
         account_id: msg.account_id.clone(),
         event_id: msg.event_id,
         call_id: msg.call_id,
         attempt: msg.attempt,
-        attempted_at: ready.started_at,
-        url: Some(ready.url.clone()),
+        attempted_at,
+        url,
         outcome,
         http_status: result.status,
         duration_ms: result.duration_ms,
         error_class: result.error_class,
         response_excerpt: result.excerpt.clone(),
         next_attempt_at,
-    };
-    deps.store.record_attempt(&attempt).await?;
-    Ok(())
+    }
 }

@@ -1,7 +1,15 @@
 //! Step 1: everything that must hold before a POST.
+//!
+//! The order matters for "no second POST after a 2xx": the series' delivered state is read
+//! before the claim (a late duplicate of an earlier attempt stops there), and the claim tells
+//! a finished attempt (its remaining writes are redone, never the POST) from one in flight
+//! (handed back to the queue: its holder may still be sending, or may have died and the claim
+//! is taken over after the lease). Our own failures after the claim (reading the account or
+//! the signing key) are not SQS retries: they become failed attempts on the customer's
+//! schedule, with a reason in the delivery log.
 
 use crate::{Deps, TransientError};
-use domain::model::Account;
+use domain::model::{Account, DeliveryAttempt};
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::Claim;
 
@@ -24,9 +32,26 @@ pub struct Skip {
     pub reason: &'static str,
 }
 
+/// An attempt we could not make because of an internal error of ours after claiming it
+/// (logged as a failed attempt with `reason`, retried on the schedule).
+pub struct Internal {
+    pub msg: DeliveryMessage,
+    pub series: String,
+    pub url: Option<String>,
+    pub reason: &'static str,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+}
+
 pub enum Prepared {
     Ready(Ready),
     Skip(Skip),
+    Internal(Internal),
+    /// The attempt was finished earlier with this row; what followed the finish (log row,
+    /// next attempt) may not have happened, so it is redone. Never POSTed again.
+    Finished {
+        msg: DeliveryMessage,
+        row: Box<DeliveryAttempt>,
+    },
     /// Nothing to do for this message (deferred, duplicate, or not ours to deliver).
     Done,
 }
@@ -59,15 +84,45 @@ pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError
         tracing::error!(event_id = %msg.event_id, "message account does not own the event; dropped");
         return Ok(Prepared::Done);
     }
-    let claim = deps
+    if let Some(delivered) = deps.store.delivered_attempt(msg.event_id, &series).await? {
+        if delivered != msg.attempt {
+            tracing::info!(event_id = %msg.event_id, attempt = msg.attempt, delivered, "series already delivered; message ignored");
+            return Ok(Prepared::Done);
+        }
+    }
+    match deps
         .store
         .claim_attempt(msg.event_id, &series, msg.attempt, now, deps.claim_lease)
-        .await?;
-    if claim == Claim::Taken {
-        tracing::info!(event_id = %msg.event_id, attempt = msg.attempt, "attempt already made; duplicate message ignored");
-        return Ok(Prepared::Done);
+        .await?
+    {
+        Claim::Won => {}
+        Claim::InFlight => {
+            return Err(TransientError::InFlight {
+                event_id: msg.event_id,
+                attempt: msg.attempt,
+            })
+        }
+        Claim::Done(row) => {
+            tracing::info!(event_id = %msg.event_id, attempt = msg.attempt, "attempt already made; finishing its writes");
+            return Ok(Prepared::Finished { msg, row });
+        }
     }
-    let account = deps.store.account(&msg.account_id).await?;
+    let internal = |reason, url: Option<String>| {
+        tracing::warn!(event_id = %msg.event_id, attempt = msg.attempt, reason, "internal error; logged as a failed attempt");
+        Ok(Prepared::Internal(Internal {
+            msg: msg.clone(),
+            series: series.clone(),
+            url,
+            reason,
+            started_at: now,
+        }))
+    };
+    let Ok(account) = deps.store.account(&msg.account_id).await else {
+        return internal(
+            "internal error on our side while reading your integration settings; not caused by your endpoint; retried on the normal schedule",
+            None,
+        );
+    };
     let skip = |reason, url: Option<String>| {
         Ok(Prepared::Skip(Skip {
             msg: msg.clone(),
@@ -78,7 +133,6 @@ pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError
     };
     let Some(Account {
         plan,
-        api_enabled,
         webhook_url,
         api_key,
         ..
@@ -89,16 +143,15 @@ pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError
     if !plan.has_api_access() {
         return skip("the plan no longer includes API & Webhooks", webhook_url);
     }
-    if !api_enabled {
-        return skip("API access is disabled", webhook_url);
-    }
     let Some(url) = webhook_url else {
         return skip("no webhook URL is configured", None);
     };
     let Some(key) = api_key else {
         return skip("the account has no API key to sign with", Some(url));
     };
-    let api_key = deps
+    // The API toggle is not checked: it gates API requests only (webhooks stop when the URL is
+    // cleared or the plan loses the integration).
+    let Ok(api_key) = deps
         .key_cache
         .get(
             deps.secrets.as_ref(),
@@ -106,7 +159,13 @@ pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError
             &msg.account_id,
             &key.hash,
         )
-        .await?;
+        .await
+    else {
+        return internal(
+            "internal error on our side while reading your signing key; not caused by your endpoint; retried on the normal schedule",
+            Some(url),
+        );
+    };
     Ok(Prepared::Ready(Ready {
         payload: event.record.payload,
         msg,

@@ -32,10 +32,20 @@ pub const DEFAULT_API_KEY_SECRET_PREFIX: &str = "buildvoiceai/api-key/";
 /// The JWT claim holding the dashboard user's account id (Cognito custom attribute).
 pub const DEFAULT_ACCOUNT_ID_CLAIM: &str = "custom:account_id";
 
-/// How long a claimed delivery attempt stays reserved for its sender: the webhook timeout
-/// plus a margin for signing, logging and scheduling around the POST. Derived here, once.
-pub fn claim_lease(webhook_timeout: Duration) -> Duration {
-    webhook_timeout + Duration::from_secs(60)
+/// The events queue's visibility timeout (`EventsQueue.VisibilityTimeout` in template.yaml;
+/// the drift test holds the two equal): at least 6 x the delivery function's 30 s timeout
+/// plus its batching window, as AWS recommends for an SQS event source.
+pub const EVENTS_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(190);
+
+/// How long a claimed delivery attempt stays reserved for its sender: the events queue's
+/// visibility timeout. A message comes back (function crash, whole-batch timeout, a batch
+/// item failure) no earlier than one visibility timeout after it was received, which is
+/// before its claim was taken, so the lease has not run out yet: the re-run finds the claim
+/// in flight and hands the message back again, and only the receive after that takes the
+/// claim over. A lease shorter than the visibility timeout let a re-run take over an attempt
+/// whose 2xx was not recorded yet and POST it a second time. Derived here, once.
+pub fn claim_lease() -> Duration {
+    EVENTS_VISIBILITY_TIMEOUT
 }
 
 /// How long a request whose Idempotency-Key is held by a running request waits for that

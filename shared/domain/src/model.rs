@@ -313,6 +313,9 @@ pub enum DeliveryErrorClass {
     Redirect,
     BlockedAddress,
     HttpStatus,
+    /// A failure of ours (DynamoDB, SQS, Secrets Manager) before the POST: logged as a failed
+    /// attempt and retried on the customer's schedule, not the endpoint's fault.
+    Internal,
 }
 
 impl DeliveryErrorClass {
@@ -324,14 +327,23 @@ impl DeliveryErrorClass {
             DeliveryErrorClass::Redirect => "redirect",
             DeliveryErrorClass::BlockedAddress => "blocked_address",
             DeliveryErrorClass::HttpStatus => "http_status",
+            DeliveryErrorClass::Internal => "internal",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         use DeliveryErrorClass::*;
-        [Timeout, Connect, Tls, Redirect, BlockedAddress, HttpStatus]
-            .into_iter()
-            .find(|c| c.as_str() == s)
+        [
+            Timeout,
+            Connect,
+            Tls,
+            Redirect,
+            BlockedAddress,
+            HttpStatus,
+            Internal,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
     }
 }
 

@@ -833,18 +833,33 @@ pub async fn deliveries(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Con
     Ok(())
 }
 
-/// The attempt ledger: one winner per attempt, the claim taken over once its lease is over,
-/// a finished attempt never claimed again.
+/// The attempt ledger: one winner per attempt, a live claim reported in flight, the claim
+/// taken over once its lease is over, a finished attempt never claimed again and reported
+/// with the row it was finished with, and a delivered attempt closing its series only.
 pub async fn attempts(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractError> {
     let event = Uuid::new_v4();
     let lease = Duration::from_secs(60);
     let claim = |series: &'static str, n: u32, at: DateTime<Utc>| {
         store.claim_attempt(event, series, n, at, lease)
     };
+    let row = |n: u32, outcome: DeliveryOutcome| DeliveryAttempt {
+        account_id: "contract-acct".into(),
+        event_id: event,
+        call_id: Uuid::nil(),
+        attempt: n,
+        attempted_at: now,
+        url: Some("https://hooks.example.com/in".into()),
+        outcome,
+        http_status: (outcome == DeliveryOutcome::Delivered).then_some(200),
+        duration_ms: 12,
+        error_class: None,
+        response_excerpt: Some("ok".into()),
+        next_attempt_at: None,
+    };
     ensure_eq!(claim("original", 1, now).await?, Claim::Won, "first claim");
     ensure_eq!(
         claim("original", 1, now).await?,
-        Claim::Taken,
+        Claim::InFlight,
         "second claim"
     );
     ensure_eq!(
@@ -860,7 +875,7 @@ pub async fn attempts(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contr
     let at_lease_end = now + chrono::Duration::seconds(60);
     ensure_eq!(
         claim("original", 1, at_lease_end).await?,
-        Claim::Taken,
+        Claim::InFlight,
         "claim at the lease's last millisecond"
     );
     let after_lease = at_lease_end + chrono::Duration::milliseconds(1);
@@ -871,26 +886,48 @@ pub async fn attempts(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contr
     );
     ensure_eq!(
         claim("original", 1, after_lease).await?,
-        Claim::Taken,
+        Claim::InFlight,
         "the take-over renewed the lease"
     );
-    store
-        .finish_attempt(event, "original", 1, DeliveryOutcome::Delivered)
-        .await?;
+    ensure_eq!(
+        store.delivered_attempt(event, "original").await?,
+        None,
+        "nothing delivered yet"
+    );
+    let failed = row(1, DeliveryOutcome::Failed);
+    store.finish_attempt("original", &failed).await?;
     ensure_eq!(
         claim("original", 1, now + ATTEMPT_TTL).await?,
-        Claim::Taken,
-        "a finished attempt, however late"
+        Claim::Done(Box::new(failed.clone())),
+        "a finished attempt, however late, with its row"
     );
-    // Finished without a claim (a crash between POST and claim cannot happen, but the write
-    // is unconditional): still never claimed.
-    store
-        .finish_attempt(event, "original", 3, DeliveryOutcome::Failed)
-        .await?;
+    ensure_eq!(
+        store.delivered_attempt(event, "original").await?,
+        None,
+        "a failed attempt does not close the series"
+    );
+    // Finished without a claim (the write is unconditional): still never claimed.
+    let delivered = row(3, DeliveryOutcome::Delivered);
+    store.finish_attempt("original", &delivered).await?;
     ensure_eq!(
         claim("original", 3, now).await?,
-        Claim::Taken,
+        Claim::Done(Box::new(delivered)),
         "finished unclaimed"
+    );
+    ensure_eq!(
+        store.delivered_attempt(event, "original").await?,
+        Some(3),
+        "the delivered attempt closes the series"
+    );
+    ensure_eq!(
+        store.delivered_attempt(event, "redelivery-x").await?,
+        None,
+        "only its own series"
+    );
+    ensure_eq!(
+        store.delivered_attempt(Uuid::new_v4(), "original").await?,
+        None,
+        "only its own event"
     );
     Ok(())
 }

@@ -26,8 +26,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::{QueueError, SecretError, StoreError};
 use domain::model::{
-    Account, Agent, Call, CallStatus, DeliveryAttempt, DeliveryOutcome, IdempotencyRecord,
-    KeyGrant, StoredResponse,
+    Account, Agent, Call, CallStatus, DeliveryAttempt, IdempotencyRecord, KeyGrant, StoredResponse,
 };
 use domain::ports::provider::{CreatePhoneCall, ProviderCall, ProviderError, VoiceProvider};
 use domain::ports::queue::{DeliveryMessage, EventQueue};
@@ -69,6 +68,7 @@ pub const STORE_METHODS: &[&str] = &[
     "deliveries",
     "claim_attempt",
     "finish_attempt",
+    "delivered_attempt",
 ];
 pub const QUEUE_METHODS: &[&str] = &["send"];
 pub const SECRET_METHODS: &[&str] = &["get", "put", "put_version", "get_version", "make_current"];
@@ -503,14 +503,15 @@ impl AttemptLedger for FaultyStore {
     ) -> Result<Claim, StoreError> {
         through_plan!(self.claim_attempt(event_id, series, attempt, now, lease))
     }
-    async fn finish_attempt(
+    async fn finish_attempt(&self, series: &str, row: &DeliveryAttempt) -> Result<(), StoreError> {
+        through_plan!(self.finish_attempt(series, row))
+    }
+    async fn delivered_attempt(
         &self,
         event_id: Uuid,
         series: &str,
-        attempt: u32,
-        outcome: DeliveryOutcome,
-    ) -> Result<(), StoreError> {
-        through_plan!(self.finish_attempt(event_id, series, attempt, outcome))
+    ) -> Result<Option<u32>, StoreError> {
+        through_plan!(self.delivered_attempt(event_id, series))
     }
 }
 
@@ -605,6 +606,7 @@ mod tests {
     use super::*;
     use crate::{FixedClock, MemoryQueue, MemorySecrets, MemoryStore, ScriptedProvider};
     use chrono::TimeZone;
+    use domain::model::DeliveryOutcome;
     use domain::ports::store::deliveries::DeliveryQuery;
 
     fn t0() -> DateTime<Utc> {
@@ -736,24 +738,22 @@ mod tests {
         ));
         assert_eq!(rows(inner.as_ref()).await, 1, "the write happened");
 
-        let event = Uuid::new_v4();
+        let finished = row("acct");
+        let event = finished.event_id;
         let lease = Duration::from_secs(60);
         faulty
             .claim_attempt(event, "original", 1, t0(), lease)
             .await
             .unwrap();
         plan.fail_after_effect("finish_attempt", 1);
-        assert!(faulty
-            .finish_attempt(event, "original", 1, DeliveryOutcome::Delivered)
-            .await
-            .is_err());
+        assert!(faulty.finish_attempt("original", &finished).await.is_err());
         let much_later = t0() + chrono::Duration::hours(1);
         assert_eq!(
             inner
                 .claim_attempt(event, "original", 1, much_later, lease)
                 .await
                 .unwrap(),
-            Claim::Taken,
+            Claim::Done(Box::new(finished)),
             "the attempt was finished although the caller saw an error"
         );
 

@@ -5,7 +5,7 @@
 use super::{Seeded, World};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
-use domain::model::{DeliveryOutcome, EventRecord};
+use domain::model::{DeliveryErrorClass, DeliveryOutcome, EventRecord};
 use domain::ports::queue::DeliveryMessage;
 use domain::signature::x_signature;
 use integration_tests::peer::{Reply, TestServer};
@@ -70,6 +70,25 @@ impl Env {
     fn posts(&self) -> usize {
         self.receiver.requests().len()
     }
+
+    /// A header of every POST the receiver got, in order (`x-attempt`, `x-event-id`).
+    fn posted(&self, header: &str) -> Vec<String> {
+        self.receiver
+            .requests()
+            .iter()
+            .map(|r| r.header(header).unwrap_or("").to_string())
+            .collect()
+    }
+
+    /// The delivery log as (attempt, outcome), oldest first.
+    async fn outcomes(&self) -> Vec<(u32, DeliveryOutcome)> {
+        self.w
+            .delivery_log(&self.s.account.id)
+            .await
+            .iter()
+            .map(|r| (r.attempt, r.outcome))
+            .collect()
+    }
 }
 
 fn secs(s: i64) -> chrono::Duration {
@@ -112,14 +131,17 @@ async fn a_first_attempt_that_succeeds_is_one_signed_post_and_one_log_row() {
 #[tokio::test]
 async fn the_same_message_twice_is_posted_once() {
     let e = env(&[200]).await;
-    // Twice in one batch (processed concurrently) and once more later.
+    // Twice in one batch (processed concurrently): the second finds the claim in flight and
+    // goes back to the queue; when it comes back the attempt is done and is not sent again.
     let res = e.deliver(event_for(&[e.first(), e.first()])).await;
-    assert!(res.batch_item_failures.is_empty());
+    assert_eq!(res.batch_item_failures.len(), 1, "the in-flight duplicate");
     e.w.clock.advance(secs(3600));
     let res = e.deliver(event_for(&[e.first()])).await;
     assert!(res.batch_item_failures.is_empty());
     assert_eq!(e.posts(), 1);
     assert_eq!(e.w.delivery_log(&e.s.account.id).await.len(), 1);
+    // The late copy is of the delivered attempt itself: its claim says done, so only its
+    // (idempotent) log row is rewritten.
     assert_eq!(e.w.plan.calls("claim_attempt"), 3);
     assert_eq!(e.w.queue.sent_count(), 0);
 }
@@ -189,12 +211,7 @@ async fn a_receiver_that_recovers_gets_one_post_per_attempt_until_delivered() {
     e.deliver(event_for(&[e.first()])).await;
     e.drain_queue().await;
     assert_eq!(e.posts(), 3);
-    let attempts: Vec<_> = e
-        .receiver
-        .requests()
-        .iter()
-        .map(|r| r.header("x-attempt").unwrap_or("").to_string())
-        .collect();
+    let attempts = e.posted("x-attempt");
     assert_eq!(attempts, ["1", "2", "3"]);
     let outcomes: Vec<_> =
         e.w.delivery_log(&e.s.account.id)
@@ -248,51 +265,272 @@ async fn one_failing_message_does_not_fail_its_batch_neighbours() {
     assert_eq!(e.w.delivery_log(&e.s.account.id).await.len(), 1);
 }
 
-/// The receiver failed and the retry could not be queued: the message goes back to SQS, and
-/// its redelivery (after the visibility timeout, past the claim's lease) makes the attempt
-/// again and queues the next one exactly once.
+/// The receiver failed, the next attempt was queued but the queue's answer was lost (and the
+/// log row not written): SQS brings attempt 1 back. It is finished, so it is not POSTed again;
+/// its log row is written and the next attempt queued again (a duplicate that the next
+/// attempt's claim makes harmless). Attempt 2 then succeeds; attempt 1 never runs after it.
 #[tokio::test]
-async fn a_failing_retry_send_returns_the_message_and_the_redelivery_queues_once() {
-    let e = env(&[500]).await;
-    e.w.plan.fail_next("send");
+async fn a_next_attempt_queued_but_unacknowledged_never_repeats_the_attempt() {
+    let e = env(&[500, 200]).await;
+    e.w.plan.fail_after_effect("send", 1);
     let res = e.deliver(event_for(&[e.first()])).await;
     assert_eq!(res.batch_item_failures.len(), 1);
     assert_eq!(e.posts(), 1);
-    assert_eq!(e.w.queue.sent_count(), 0);
-    assert!(
-        e.w.delivery_log(&e.s.account.id).await.is_empty(),
-        "logged only once scheduled"
-    );
-    // Within the lease a redelivery is taken for a duplicate and posts nothing.
-    assert!(e
-        .deliver(event_for(&[e.first()]))
-        .await
-        .batch_item_failures
-        .is_empty());
-    assert_eq!(e.posts(), 1);
-    // After SQS's visibility timeout (190 s), past the lease.
+    assert_eq!(e.w.queue.sent_count(), 1, "attempt 2 is queued");
+    assert!(e.w.delivery_log(&e.s.account.id).await.is_empty());
+    // SQS redelivers attempt 1 after the visibility timeout.
     e.w.clock.advance(secs(190));
     let res = e.deliver(event_for(&[e.first()])).await;
     assert!(res.batch_item_failures.is_empty());
-    assert_eq!(e.posts(), 2);
-    let sent = e.w.queue.sent();
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].message.attempt, 2);
+    assert_eq!(e.posts(), 1, "a finished attempt is never POSTed again");
     assert_eq!(e.w.delivery_log(&e.s.account.id).await.len(), 1);
+    let queued: Vec<_> =
+        e.w.queue
+            .pending()
+            .iter()
+            .map(|m| m.message.clone())
+            .collect();
+    assert_eq!(queued.len(), 2, "attempt 2, queued twice");
+    assert!(queued.iter().all(|m| m.attempt == 2));
+    // Attempt 2 (both copies, one after the other), then a late copy of attempt 1.
+    for m in &queued {
+        let res = e.deliver(event_for(std::slice::from_ref(m))).await;
+        assert!(res.batch_item_failures.is_empty());
+    }
+    let res = e.deliver(event_for(&[e.first()])).await;
+    assert!(res.batch_item_failures.is_empty());
+    let per_attempt = e.posted("x-attempt");
+    assert_eq!(per_attempt, ["1", "2"], "one POST per attempt");
+    let log = e.outcomes().await;
+    assert_eq!(
+        log,
+        [
+            (1, DeliveryOutcome::Failed),
+            (2, DeliveryOutcome::Delivered)
+        ],
+        "one row per attempt"
+    );
 }
 
-/// A delivered attempt whose log write failed: back to SQS, but never POSTed again.
+/// `finish_attempt` after a 2xx is the one write whose failure can repeat a POST: it fails
+/// before its effect, the message comes back, the claim is taken over after its lease and the
+/// event goes out a second time (same event id). The log still gets one row for the attempt.
+#[tokio::test]
+async fn a_failed_finish_after_a_2xx_is_the_only_duplicate_window() {
+    let e = env(&[200]).await;
+    e.w.plan.fail_next("finish_attempt");
+    let res = e.deliver(event_for(&[e.first()])).await;
+    assert_eq!(res.batch_item_failures.len(), 1);
+    assert_eq!(e.posts(), 1);
+    // Back after the visibility timeout: the lease (= the visibility timeout) is still on.
+    e.w.clock.advance(secs(190));
+    let res = e.deliver(event_for(&[e.first()])).await;
+    assert_eq!(res.batch_item_failures.len(), 1, "claim still in flight");
+    assert_eq!(e.posts(), 1);
+    // The next receive is past the lease: taken over and sent again.
+    e.w.clock.advance(secs(190));
+    let res = e.deliver(event_for(&[e.first()])).await;
+    assert!(res.batch_item_failures.is_empty());
+    let ids = e.posted("x-event-id");
+    assert_eq!(ids, [e.event.id.to_string(), e.event.id.to_string()]);
+    let log = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].outcome, DeliveryOutcome::Delivered);
+    // Any later copy: never a third POST.
+    e.w.clock.advance(secs(3600));
+    e.deliver(event_for(&[e.first()])).await;
+    assert_eq!(e.posts(), 2);
+}
+
+/// `finish_attempt` succeeded but its answer was lost: the re-run finds the attempt done and
+/// writes the missing log row, without a second POST.
+#[tokio::test]
+async fn a_finish_whose_answer_was_lost_is_not_posted_again_and_is_logged() {
+    let e = env(&[200]).await;
+    e.w.plan.fail_after_effect("finish_attempt", 1);
+    let res = e.deliver(event_for(&[e.first()])).await;
+    assert_eq!(res.batch_item_failures.len(), 1);
+    assert!(e.w.delivery_log(&e.s.account.id).await.is_empty());
+    e.w.clock.advance(secs(190));
+    let res = e.deliver(event_for(&[e.first()])).await;
+    assert!(res.batch_item_failures.is_empty());
+    assert_eq!(e.posts(), 1);
+    let log = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].outcome, log[0].http_status),
+        (DeliveryOutcome::Delivered, Some(200))
+    );
+}
+
+/// A delivered attempt whose log write failed: back to SQS, never POSTed again, and the
+/// re-run writes the delivered row (once).
 #[tokio::test]
 async fn a_delivered_attempt_is_never_posted_again_even_if_logging_failed() {
     let e = env(&[200]).await;
+    let t0 = e.w.now();
     e.w.plan.fail_next("record_attempt");
     let res = e.deliver(event_for(&[e.first()])).await;
     assert_eq!(res.batch_item_failures.len(), 1);
+    assert!(e.w.delivery_log(&e.s.account.id).await.is_empty());
     e.w.clock.advance(secs(3600));
     let res = e.deliver(event_for(&[e.first()])).await;
     assert!(res.batch_item_failures.is_empty());
     assert_eq!(e.posts(), 1);
     assert_eq!(e.w.queue.sent_count(), 0);
+    let log = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].outcome, log[0].attempted_at),
+        (DeliveryOutcome::Delivered, t0),
+        "the row as it was decided, not as re-run"
+    );
+}
+
+/// Lambda's function timeout while one store call hangs: the whole batch comes back. The
+/// messages that were delivered are not POSTed again; the hung one is sent once its claim's
+/// lease is over. One POST and one log row per event.
+#[tokio::test]
+async fn a_whole_batch_timeout_while_one_call_hangs_repeats_nothing() {
+    let e = env(&[200]).await;
+    let mut msgs = vec![e.first()];
+    for _ in 0..2 {
+        let ev = e.w.stored_event(&e.s).await;
+        msgs.push(DeliveryMessage::first(
+            ev.id,
+            e.s.account.id.clone(),
+            ev.call_id,
+        ));
+    }
+    e.w.plan.hang("account", 2);
+    let batch = event_for(&msgs);
+    let log_has_two = async {
+        while e.w.delivery_log(&e.s.account.id).await.len() < 2 {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    // The function timeout: the invocation is abandoned once the other two are done.
+    tokio::select! {
+        _ = e.deliver(batch.clone()) => panic!("the hung call should block the batch"),
+        _ = tokio::time::timeout(Duration::from_secs(10), log_has_two) => {}
+    }
+    assert_eq!(e.posts(), 2);
+    // Lambda gives the whole batch back after the visibility timeout: the hung attempt's
+    // claim is still leased (it goes back again), the other two are done.
+    e.w.clock.advance(secs(190));
+    let res = e.deliver(batch.clone()).await;
+    assert_eq!(res.batch_item_failures.len(), 1);
+    assert_eq!(e.posts(), 2);
+    e.w.clock.advance(secs(190));
+    let res = e.deliver(batch.clone()).await;
+    assert!(res.batch_item_failures.is_empty());
+    let mut per_event: Vec<_> = e
+        .receiver
+        .requests()
+        .iter()
+        .map(|r| r.header("x-event-id").unwrap_or("").to_string())
+        .collect();
+    per_event.sort();
+    per_event.dedup();
+    assert_eq!((e.posts(), per_event.len()), (3, 3), "one POST per event");
+    let log = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(log.len(), 3, "one row per attempt");
+    assert!(log.iter().all(|r| r.outcome == DeliveryOutcome::Delivered));
+}
+
+/// Our own failure after the claim (Secrets Manager here) is a failed attempt in the customer's
+/// log with a readable reason, retried on the schedule; not an SQS retry.
+#[tokio::test]
+async fn an_internal_error_is_a_logged_failed_attempt_on_the_schedule() {
+    let e = env(&[200]).await;
+    let t0 = e.w.now();
+    e.w.plan.fail_next("get_version");
+    let res = e.deliver(event_for(&[e.first()])).await;
+    assert!(res.batch_item_failures.is_empty(), "not an SQS retry");
+    assert_eq!(e.posts(), 0);
+    let log = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].outcome, DeliveryOutcome::Failed);
+    assert_eq!(log[0].error_class, Some(DeliveryErrorClass::Internal));
+    assert_eq!(log[0].next_attempt_at, Some(t0 + secs(30)));
+    let reason = log[0].response_excerpt.clone().unwrap_or_default();
+    assert!(reason.contains("signing key") && reason.contains("not caused by your endpoint"));
+    assert!(!reason.contains(&e.s.api_key), "no secret in the reason");
+    e.drain_queue().await;
+    assert_eq!(e.posts(), 1);
+    let outcomes = e.outcomes().await;
+    assert_eq!(
+        outcomes,
+        [
+            (1, DeliveryOutcome::Failed),
+            (2, DeliveryOutcome::Delivered)
+        ]
+    );
+}
+
+/// Reading the account fails: also a failed attempt, logged and rescheduled.
+#[tokio::test]
+async fn a_failed_account_read_is_a_logged_failed_attempt() {
+    let e = env(&[200]).await;
+    e.w.plan.fail_next("account");
+    let res = e.deliver(event_for(&[e.first()])).await;
+    assert!(res.batch_item_failures.is_empty());
+    let log = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(
+        (log.len(), log[0].error_class),
+        (1, Some(DeliveryErrorClass::Internal))
+    );
+    assert_eq!(e.w.queue.sent_count(), 1);
+    e.drain_queue().await;
+    assert_eq!(e.posts(), 1);
+}
+
+/// The API toggle gates API requests only.
+#[tokio::test]
+async fn api_access_switched_off_still_delivers_the_webhook() {
+    let e = env(&[200]).await;
+    e.w.update_account(&e.s.account.id, |a| a.api_enabled = false)
+        .await;
+    let res = e.deliver(event_for(&[e.first()])).await;
+    assert!(res.batch_item_failures.is_empty());
+    assert_eq!(e.posts(), 1);
+    let log = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].outcome, DeliveryOutcome::Delivered);
+}
+
+/// Retry delays count from the start of the failed attempt: an endpoint that takes 8 s to
+/// fail still gets its retry 30 s after the first POST started.
+#[tokio::test]
+async fn the_retry_delay_counts_from_the_start_of_the_failed_attempt() {
+    let w = World::new();
+    let clock = w.clock.clone();
+    let receiver = TestServer::start(move |_, _| {
+        let clock = clock.clone();
+        async move {
+            clock.advance(secs(8));
+            Reply::status(500)
+        }
+    })
+    .await;
+    let s = w.agency().await;
+    w.update_account(&s.account.id, |a| {
+        a.webhook_url = Some(format!("{}/hooks", receiver.url()))
+    })
+    .await;
+    let event = w.stored_event(&s).await;
+    let deps = w.ports().webhook_delivery(&w.tunables);
+    let t0 = w.now();
+    let msg = DeliveryMessage::first(event.id, s.account.id.clone(), event.call_id);
+    ::webhook_delivery::handle(event_for(&[msg]), &deps).await;
+    assert_eq!(w.now(), t0 + secs(8), "the attempt took 8 s");
+    let sent = w.queue.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].due_at, t0 + secs(30));
+    assert_eq!(sent[0].requested_delay, Duration::from_secs(22));
+    let log = w.delivery_log(&s.account.id).await;
+    assert_eq!(log[0].next_attempt_at, Some(t0 + secs(30)));
 }
 
 #[tokio::test]
@@ -312,4 +550,74 @@ async fn no_webhook_url_is_logged_as_skipped_and_never_posted_or_retried() {
         0,
         "no signing key read for a skip"
     );
+}
+
+/// The spec's 10 s timeout scaled down (400 ms): an endpoint answering 2xx at 9/10 of it is
+/// delivered and not retried; one hanging for 15/10 of it is a timeout, retried; a reset
+/// connection is a connect failure, retried; a redirect is not followed, retried. Each one
+/// POST and one log row with its outcome.
+#[tokio::test]
+async fn slow_hanging_resetting_and_redirecting_endpoints_are_each_logged_with_their_outcome() {
+    use domain::model::DeliveryErrorClass as C;
+    let timeout = Duration::from_millis(400);
+    let slow = TestServer::start(move |_, _| async move {
+        tokio::time::sleep(timeout * 9 / 10).await;
+        Reply::status(204)
+    })
+    .await;
+    let hang = TestServer::start(move |_, _| async move {
+        tokio::time::sleep(timeout * 15 / 10).await;
+        Reply::status(200)
+    })
+    .await;
+    let redirect = TestServer::start(|_, _| async {
+        Reply::status(302).with_header("location", "https://example.com/")
+    })
+    .await;
+    // Accepts and resets every connection (SO_LINGER 0, then close).
+    let reset = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let reset_url = format!("http://{}", reset.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = reset.accept().await {
+            let _ = stream.set_zero_linger();
+            drop(stream);
+        }
+    });
+    let cases = [
+        (slow.url(), DeliveryOutcome::Delivered, None, 0),
+        (hang.url(), DeliveryOutcome::Failed, Some(C::Timeout), 1),
+        (reset_url, DeliveryOutcome::Failed, Some(C::Connect), 1),
+        (
+            redirect.url(),
+            DeliveryOutcome::Failed,
+            Some(C::Redirect),
+            1,
+        ),
+    ];
+    for (url, outcome, class, retries) in cases {
+        let w = World::new();
+        let s = w.agency().await;
+        w.update_account(&s.account.id, |a| a.webhook_url = Some(url.clone()))
+            .await;
+        let event = w.stored_event(&s).await;
+        let tunables = integration_tests::deps::Tunables {
+            webhook_timeout: timeout,
+            ..w.tunables.clone()
+        };
+        let deps = w.ports().webhook_delivery(&tunables);
+        let msg = DeliveryMessage::first(event.id, s.account.id.clone(), event.call_id);
+        let res = ::webhook_delivery::handle(event_for(&[msg]), &deps).await;
+        assert!(res.batch_item_failures.is_empty(), "{url}");
+        let log = w.delivery_log(&s.account.id).await;
+        assert_eq!(log.len(), 1, "{url}: one row");
+        assert_eq!(
+            (log[0].outcome, log[0].error_class),
+            (outcome, class),
+            "{url}"
+        );
+        assert_eq!(w.queue.sent_count(), retries, "{url}: retried?");
+    }
+    for server in [&slow, &hang, &redirect] {
+        assert_eq!(server.requests().len(), 1, "one POST each");
+    }
 }

@@ -3,7 +3,7 @@ use super::{AttemptItem, MemoryStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
-use domain::model::DeliveryOutcome;
+use domain::model::{DeliveryAttempt, DeliveryOutcome};
 use domain::ports::store::attempts::*;
 use std::time::Duration;
 use uuid::Uuid;
@@ -29,44 +29,53 @@ impl AttemptLedger for MemoryStore {
             now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
         let mut s = self.state();
         let k = key(event_id, series, attempt);
-        let free = match s.attempts.get(&k) {
-            None => true,
+        match s.attempts.get(&k) {
+            None => {}
+            Some(AttemptItem { row: Some(row), .. }) => return Ok(Claim::Done(row.clone())),
             Some(item) => {
-                item.in_flight
-                    && item
-                        .lease_until_ms
-                        .is_some_and(|l| l < now.timestamp_millis())
+                let expired = item
+                    .lease_until_ms
+                    .is_some_and(|l| l < now.timestamp_millis());
+                if !expired {
+                    return Ok(Claim::InFlight);
+                }
             }
-        };
-        if !free {
-            return Ok(Claim::Taken);
         }
         s.attempts.insert(
             k,
             AttemptItem {
-                in_flight: true,
                 lease_until_ms: Some(lease_until.timestamp_millis()),
+                row: None,
             },
         );
         Ok(Claim::Won)
     }
 
-    /// Unconditional: marks the attempt done, creating the item if there was no claim.
-    async fn finish_attempt(
+    /// Unconditional: marks the attempt done with its row, creating the item if there was no
+    /// claim.
+    async fn finish_attempt(&self, series: &str, row: &DeliveryAttempt) -> Result<(), StoreError> {
+        self.state()
+            .attempts
+            .entry(key(row.event_id, series, row.attempt))
+            .or_insert(AttemptItem {
+                lease_until_ms: None,
+                row: None,
+            })
+            .row = Some(Box::new(row.clone()));
+        Ok(())
+    }
+
+    async fn delivered_attempt(
         &self,
         event_id: Uuid,
         series: &str,
-        attempt: u32,
-        _outcome: DeliveryOutcome,
-    ) -> Result<(), StoreError> {
-        self.state()
-            .attempts
-            .entry(key(event_id, series, attempt))
-            .or_insert(AttemptItem {
-                in_flight: false,
-                lease_until_ms: None,
-            })
-            .in_flight = false;
-        Ok(())
+    ) -> Result<Option<u32>, StoreError> {
+        let s = self.state();
+        Ok(s.attempts
+            .iter()
+            .filter(|((e, k), _)| *e == event_id && k.starts_with(&format!("ATTEMPT#{series}#")))
+            .filter_map(|(_, item)| item.row.as_ref())
+            .find(|row| row.outcome == DeliveryOutcome::Delivered)
+            .map(|row| row.attempt))
     }
 }

@@ -3,7 +3,7 @@
 //! Each method takes one lock over the whole state, so it is atomic the way one DynamoDB
 //! request or transaction is: a transaction whose condition fails writes nothing. The
 //! conditions, the order in which they are checked, and what a lost condition returns
-//! (`StoreError::Conflict`, `Ok(false)`, `Claim::Taken`...) follow `aws_adapters::dynamo`
+//! (`StoreError::Conflict`, `Ok(false)`, `Claim::InFlight`...) follow `aws_adapters::dynamo`
 //! method by method; each module names the adapter method it mirrors where it matters.
 //!
 //! What DynamoDB does to values on the way through is reproduced too, because a test that
@@ -99,9 +99,10 @@ enum IdempotencyItem {
 /// A claim in the attempt ledger.
 #[derive(Debug, Clone)]
 struct AttemptItem {
-    in_flight: bool,
     /// Epoch milliseconds; absent on an item `finish_attempt` created without a claim.
     lease_until_ms: Option<i64>,
+    /// Set when the attempt is finished (the `done` state): the row `finish_attempt` stored.
+    row: Option<Box<domain::model::DeliveryAttempt>>,
 }
 
 /// A time as stored by `ItemBuilder::time`: RFC 3339 with milliseconds, so sub-millisecond

@@ -162,15 +162,21 @@ async fn finishing_keeps_the_attempt_taken_and_the_lease_is_exclusive_until_it_e
             .unwrap(),
         Claim::Won
     );
-    store
-        .finish_attempt(
-            event,
-            "original",
-            1,
-            domain::model::DeliveryOutcome::Delivered,
-        )
-        .await
-        .unwrap();
+    let row = domain::model::DeliveryAttempt {
+        account_id: "acct".into(),
+        event_id: event,
+        call_id: Uuid::new_v4(),
+        attempt: 1,
+        attempted_at: now(),
+        url: None,
+        outcome: domain::model::DeliveryOutcome::Delivered,
+        http_status: Some(200),
+        duration_ms: 1,
+        error_class: None,
+        response_excerpt: None,
+        next_attempt_at: None,
+    };
+    store.finish_attempt("original", &row).await.unwrap();
     assert_eq!(
         store
             .claim_attempt(
@@ -182,7 +188,7 @@ async fn finishing_keeps_the_attempt_taken_and_the_lease_is_exclusive_until_it_e
             )
             .await
             .unwrap(),
-        Claim::Taken
+        Claim::Done(Box::new(row))
     );
 }
 

@@ -1,8 +1,13 @@
 //! Which delivery attempts have been made: one small item per (event, series, attempt), claimed
 //! before the POST. SQS delivers at least once; the claim makes sure an attempt that already
 //! went out (or is going out) is not POSTed again when its message shows up a second time.
+//!
+//! The ledger is also the delivery pipeline's source of truth for what is done: finishing an
+//! attempt stores its log row, so a re-run after a failed later write (log row, next
+//! attempt's message) can finish those writes without sending again, and a delivered attempt
+//! closes its whole series ([`AttemptLedger::delivered_attempt`]).
 use crate::error::StoreError;
-use crate::model::DeliveryOutcome;
+use crate::model::DeliveryAttempt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -11,12 +16,17 @@ use uuid::Uuid;
 /// Kept as long as the delivery log.
 pub const ATTEMPT_TTL: chrono::Duration = chrono::Duration::days(30);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     /// This caller may send the attempt.
     Won,
-    /// Already sent, or being sent by another invocation right now.
-    Taken,
+    /// Another invocation holds the claim and its lease is not over: it may still be sending.
+    /// The message must come back later (it is not done, and it may never be if that holder
+    /// died), so the caller hands it back to the queue.
+    InFlight,
+    /// Finished: never sent again. Carries the log row stored by
+    /// [`AttemptLedger::finish_attempt`] so the caller can redo the writes that follow it.
+    Done(Box<DeliveryAttempt>),
 }
 
 #[async_trait]
@@ -31,12 +41,16 @@ pub trait AttemptLedger: Send + Sync {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<Claim, StoreError>;
-    /// Marks the attempt done; it is never claimed again.
-    async fn finish_attempt(
+    /// Marks the attempt (`row.event_id`, `series`, `row.attempt`) done with `row.outcome`; it
+    /// is never claimed again, and later claims return `row` in [`Claim::Done`].
+    /// Unconditional: it also finishes an attempt that was never claimed.
+    async fn finish_attempt(&self, series: &str, row: &DeliveryAttempt) -> Result<(), StoreError>;
+    /// The attempt of the series that was finished `delivered`, if any: once one attempt got a
+    /// 2xx, no attempt of the series is sent again (a late duplicate of an earlier attempt's
+    /// message included).
+    async fn delivered_attempt(
         &self,
         event_id: Uuid,
         series: &str,
-        attempt: u32,
-        outcome: DeliveryOutcome,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Option<u32>, StoreError>;
 }
