@@ -113,6 +113,15 @@ async fn messages_left(emulator: &Emulator, url: &str) -> u64 {
     .sum()
 }
 
+/// Signals `run` to stop and waits (bounded) until it has.
+async fn stop(tx: tokio::sync::watch::Sender<bool>, task: tokio::task::JoinHandle<()>) {
+    tx.send(true).expect("signal");
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("stops promptly")
+        .expect("no panic");
+}
+
 fn failures(ids: &[String]) -> SqsBatchResponse {
     let mut r = SqsBatchResponse::default();
     for id in ids {
@@ -303,11 +312,7 @@ async fn run_loop_handles_messages_and_stops() {
     tokio::time::timeout(Duration::from_secs(10), handled.notified())
         .await
         .expect("handled");
-    tx.send(true).expect("signal");
-    tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .expect("stops promptly")
-        .expect("no panic");
+    stop(tx, task).await;
 }
 
 #[tokio::test]
@@ -420,11 +425,7 @@ async fn runs_up_to_the_concurrency_limit_of_batches_at_once() {
         3,
         "never more than 3 batches at once"
     );
-    tx.send(true).expect("signal");
-    tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .expect("stops promptly")
-        .expect("no panic");
+    stop(tx, task).await;
 }
 
 #[tokio::test]
