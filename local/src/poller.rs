@@ -7,6 +7,14 @@
 //! again after the queue's visibility timeout, and its receive count goes up. If the handler
 //! errs or panics, or reports an item identifier that is not in the batch, the whole batch
 //! counts as failed and nothing is deleted — Lambda's rules too.
+//!
+//! Like the mapping it also runs up to [`PollerConfig::concurrency`] batches at once (the
+//! template's `ScalingConfig.MaximumConcurrency`), fails a whole batch whose handler outlives
+//! [`PollerConfig::function_timeout`] (the function's `Timeout`: Lambda stops the invocation,
+//! nothing is deleted, the messages come back after the visibility timeout), and gathers a
+//! batch for up to [`PollerConfig::batching_window`] (`MaximumBatchingWindowInSeconds`) until
+//! it holds `batch_size` messages. The defaults are the template's values, which the template
+//! drift test checks; `POLLER_CONCURRENCY` and `POLLER_FUNCTION_TIMEOUT` override two of them.
 
 use aws_lambda_events::encodings::Base64Data;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
@@ -20,6 +28,22 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Environment: how many batches run at once (default [`DEFAULT_CONCURRENCY`]).
+pub const POLLER_CONCURRENCY: &str = "POLLER_CONCURRENCY";
+/// Environment: how long one batch may run before it fails as a whole (`30s`, `500ms`; default
+/// [`DEFAULT_FUNCTION_TIMEOUT`]).
+pub const POLLER_FUNCTION_TIMEOUT: &str = "POLLER_FUNCTION_TIMEOUT";
+
+/// template.yaml, the delivery function's SQS event: `BatchSize`.
+pub const DEFAULT_BATCH_SIZE: i32 = 10;
+/// template.yaml, the delivery function's SQS event: `MaximumBatchingWindowInSeconds`.
+pub const DEFAULT_BATCHING_WINDOW: Duration = Duration::from_secs(2);
+/// template.yaml, the delivery function's SQS event: `ScalingConfig.MaximumConcurrency`.
+pub const DEFAULT_CONCURRENCY: usize = 10;
+/// template.yaml, the delivery function's `Timeout`.
+pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The error type a delivery handler may return (like `lambda_runtime::Error`).
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
@@ -57,6 +81,14 @@ pub enum PollerError {
     BatchSize(i32),
     #[error("long-poll wait must be 0..=20 seconds, got {0}")]
     WaitTime(i32),
+    #[error("batching window must be at most 300 seconds, got {0:?}")]
+    BatchingWindow(Duration),
+    #[error("concurrency must be 1..=1000 batches (Lambda's MaximumConcurrency range is 2..=1000), got {0}")]
+    Concurrency(usize),
+    #[error("function timeout must be 1 ms..=900 s (Lambda's limit), got {0:?}")]
+    FunctionTimeout(Duration),
+    #[error("{name}: {reason}")]
+    Env { name: &'static str, reason: String },
     #[error("SQS {operation} failed: {message}")]
     Sqs {
         operation: &'static str,
@@ -77,13 +109,21 @@ fn sqs_error<E: ProvideErrorMetadata + std::fmt::Display>(
     }
 }
 
-/// How the poller receives.
+/// How the poller receives and invokes. The defaults are the template's event source mapping
+/// and function timeout (checked by the template drift test).
 #[derive(Debug, Clone)]
 pub struct PollerConfig {
     /// Messages per batch, 1..=10 (the template's `BatchSize: 10`).
     pub batch_size: i32,
     /// Long-poll wait per receive, 0..=20 s (Lambda's pollers use 20).
     pub wait_time_seconds: i32,
+    /// After the first message of a batch, keep receiving for up to this long until the batch
+    /// is full (`MaximumBatchingWindowInSeconds`; zero hands over what the first receive got).
+    pub batching_window: Duration,
+    /// Batches handled at once (`ScalingConfig.MaximumConcurrency`).
+    pub concurrency: usize,
+    /// A batch still running after this fails as a whole, as a Lambda timeout does.
+    pub function_timeout: Duration,
     /// Pause after a failed receive, so a dead emulator does not spin the loop.
     pub error_backoff: Duration,
 }
@@ -91,10 +131,56 @@ pub struct PollerConfig {
 impl Default for PollerConfig {
     fn default() -> Self {
         PollerConfig {
-            batch_size: 10,
+            batch_size: DEFAULT_BATCH_SIZE,
             wait_time_seconds: 20,
+            batching_window: DEFAULT_BATCHING_WINDOW,
+            concurrency: DEFAULT_CONCURRENCY,
+            function_timeout: DEFAULT_FUNCTION_TIMEOUT,
             error_backoff: Duration::from_secs(1),
         }
+    }
+}
+
+impl PollerConfig {
+    /// The defaults with `POLLER_CONCURRENCY` and `POLLER_FUNCTION_TIMEOUT` read through `get`
+    /// (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<PollerConfig, PollerError> {
+        let mut c = PollerConfig::default();
+        if let Some(v) = get(POLLER_CONCURRENCY) {
+            c.concurrency = v.trim().parse().map_err(|_| PollerError::Env {
+                name: POLLER_CONCURRENCY,
+                reason: format!("must be a whole number of batches, got {v:?}"),
+            })?;
+        }
+        if let Some(v) = get(POLLER_FUNCTION_TIMEOUT) {
+            c.function_timeout =
+                domain::config::parse_duration(&v).map_err(|e| PollerError::Env {
+                    name: POLLER_FUNCTION_TIMEOUT,
+                    reason: e.to_string(),
+                })?;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Lambda's limits (and SQS's, for the receive).
+    pub fn validate(&self) -> Result<(), PollerError> {
+        if !(1..=10).contains(&self.batch_size) {
+            return Err(PollerError::BatchSize(self.batch_size));
+        }
+        if !(0..=20).contains(&self.wait_time_seconds) {
+            return Err(PollerError::WaitTime(self.wait_time_seconds));
+        }
+        if self.batching_window > Duration::from_secs(300) {
+            return Err(PollerError::BatchingWindow(self.batching_window));
+        }
+        if !(1..=1000).contains(&self.concurrency) {
+            return Err(PollerError::Concurrency(self.concurrency));
+        }
+        if self.function_timeout.is_zero() || self.function_timeout > Duration::from_secs(900) {
+            return Err(PollerError::FunctionTimeout(self.function_timeout));
+        }
+        Ok(())
     }
 }
 
@@ -126,12 +212,7 @@ impl Poller {
         config: PollerConfig,
         handler: SqsHandler,
     ) -> Result<Poller, PollerError> {
-        if !(1..=10).contains(&config.batch_size) {
-            return Err(PollerError::BatchSize(config.batch_size));
-        }
-        if !(0..=20).contains(&config.wait_time_seconds) {
-            return Err(PollerError::WaitTime(config.wait_time_seconds));
-        }
+        config.validate()?;
         let queue_url = queue_url.into();
         let attrs = sqs
             .get_queue_attributes()
@@ -168,20 +249,56 @@ impl Poller {
         &self.queue_arn
     }
 
-    /// One round: receive (long poll), call the handler if anything came, delete successes.
-    pub async fn poll_once(&self) -> Result<BatchOutcome, PollerError> {
+    /// One receive of up to `max` messages, waiting up to `wait_seconds` for the first.
+    async fn receive(&self, max: i32, wait_seconds: i32) -> Result<Vec<Message>, PollerError> {
         let out = self
             .sqs
             .receive_message()
             .queue_url(&self.queue_url)
-            .max_number_of_messages(self.config.batch_size)
-            .wait_time_seconds(self.config.wait_time_seconds)
+            .max_number_of_messages(max)
+            .wait_time_seconds(wait_seconds)
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .message_attribute_names("All")
             .send()
             .await
             .map_err(sqs_error("ReceiveMessage"))?;
-        let messages = out.messages();
+        Ok(out.messages.unwrap_or_default())
+    }
+
+    /// A batch as the mapping gathers it: a long poll for the first messages, then more
+    /// receives until the batch is full or the batching window (counted from the first
+    /// message) has passed. A receive is never cut short: a cancelled receive could have taken
+    /// messages that nobody would then see until their visibility timeout.
+    async fn gather(&self) -> Result<Vec<Message>, PollerError> {
+        let size = self.config.batch_size;
+        let mut messages = self.receive(size, self.config.wait_time_seconds).await?;
+        if messages.is_empty() || self.config.batching_window.is_zero() {
+            return Ok(messages);
+        }
+        let deadline = Instant::now() + self.config.batching_window;
+        while (messages.len() as i32) < size {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            // SQS waits in whole seconds; under one second left, wait it out and look once more.
+            let wait = left.as_secs().min(20) as i32;
+            if wait == 0 {
+                tokio::time::sleep(left).await;
+            }
+            let more = self.receive(size - messages.len() as i32, wait).await?;
+            messages.extend(more);
+            if wait == 0 {
+                break;
+            }
+        }
+        Ok(messages)
+    }
+
+    /// One round: gather a batch, call the handler if anything came (failing the whole batch
+    /// if it outlives the function timeout), delete successes.
+    pub async fn poll_once(&self) -> Result<BatchOutcome, PollerError> {
+        let messages = self.gather().await?;
         if messages.is_empty() {
             return Ok(BatchOutcome::default());
         }
@@ -194,12 +311,22 @@ impl Poller {
             .collect();
         let received = ids.len();
 
-        let result = tokio::spawn((self.handler)(event)).await;
+        let task = tokio::spawn((self.handler)(event));
+        let abort = task.abort_handle();
+        let result = tokio::time::timeout(self.config.function_timeout, task).await;
         let failures = match result {
-            Ok(Ok(response)) => failed_ids(&ids, &response),
-            Ok(Err(e)) => Err(format!("handler returned an error: {e}")),
-            Err(e) if e.is_panic() => Err("handler panicked".to_string()),
-            Err(e) => Err(format!("handler task failed: {e}")),
+            Ok(Ok(Ok(response))) => failed_ids(&ids, &response),
+            Ok(Ok(Err(e))) => Err(format!("handler returned an error: {e}")),
+            Ok(Err(e)) if e.is_panic() => Err("handler panicked".to_string()),
+            Ok(Err(e)) => Err(format!("handler task failed: {e}")),
+            Err(_) => {
+                // Lambda stops a timed-out invocation: whatever it was doing does not go on.
+                abort.abort();
+                Err(format!(
+                    "handler timed out after {:?} (the function timeout)",
+                    self.config.function_timeout
+                ))
+            }
         };
         let failed: HashSet<String> = match failures {
             Ok(f) => f,
@@ -262,8 +389,17 @@ impl Poller {
         })
     }
 
-    /// Polls until `shutdown` turns true. Errors are logged and retried after a pause.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// Runs [`PollerConfig::concurrency`] receive-handle-delete loops at once until
+    /// `shutdown` turns true (Lambda's mapping scales up to its maximum concurrency; here all
+    /// of it is there from the start). Errors are logged and retried after a pause.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let me = Arc::new(self);
+        let loops = (0..me.config.concurrency).map(|_| me.clone().run_one(shutdown.clone()));
+        futures::future::join_all(loops.map(tokio::spawn)).await;
+    }
+
+    /// One of the concurrent loops.
+    async fn run_one(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         loop {
             if *shutdown.borrow() {
                 return;

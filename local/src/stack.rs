@@ -70,6 +70,9 @@ pub struct StackConfig {
     pub provider_timeout: Duration,
     pub local_dir: PathBuf,
     pub venv: PathBuf,
+    /// The SQS poller: the template's event source mapping, with `POLLER_CONCURRENCY` and
+    /// `POLLER_FUNCTION_TIMEOUT` read from the environment.
+    pub poller: crate::poller::PollerConfig,
 }
 
 pub const DEFAULT_WEBHOOK_RETRY_DELAYS: &str = "30s,5m,30m";
@@ -129,6 +132,8 @@ impl StackConfig {
             )?,
             local_dir: PathBuf::from(get(LOCAL_DIR).unwrap_or_else(|| ".local".into())),
             venv: PathBuf::from(get(VENV).unwrap_or_else(|| ".venv".into())),
+            poller: crate::poller::PollerConfig::from_lookup(&get)
+                .map_err(|e| StackConfigError(e.to_string()))?,
         })
     }
 }

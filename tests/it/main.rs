@@ -10,6 +10,7 @@
 
 mod call_completed;
 mod contracts;
+mod fairness;
 mod layers;
 mod rules;
 mod sample_events;

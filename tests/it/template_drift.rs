@@ -48,7 +48,7 @@ const DROPPED_MESSAGE: &str = "delivery failed; last attempt, event dropped";
 const JWT_AUTHORIZER: &str = "DashboardJwt";
 
 /// Every environment variable name in `domain::config`, by the constant's identifier.
-const ENV_CONSTANTS: [(&str, &str); 10] = [
+const ENV_CONSTANTS: [(&str, &str); 12] = [
     ("TABLE_NAME", config::TABLE_NAME),
     ("PROVIDER_BASE_URL", config::PROVIDER_BASE_URL),
     ("PROVIDER_SECRET_NAME", config::PROVIDER_SECRET_NAME),
@@ -57,6 +57,11 @@ const ENV_CONSTANTS: [(&str, &str); 10] = [
     ("EVENTS_QUEUE_URL", config::EVENTS_QUEUE_URL),
     ("WEBHOOK_RETRY_DELAYS", config::WEBHOOK_RETRY_DELAYS),
     ("WEBHOOK_TIMEOUT_MS", config::WEBHOOK_TIMEOUT_MS),
+    (
+        "WEBHOOK_ACCOUNT_CONCURRENCY",
+        config::WEBHOOK_ACCOUNT_CONCURRENCY,
+    ),
+    ("WEBHOOK_REPARK_DELAY_MS", config::WEBHOOK_REPARK_DELAY_MS),
     (
         "WEBHOOK_ALLOW_INSECURE_LOCAL",
         config::WEBHOOK_ALLOW_INSECURE_LOCAL,
@@ -135,6 +140,8 @@ fn expected_env(binary: &str) -> BTreeSet<&'static str> {
             config::EVENTS_QUEUE_URL,
             config::WEBHOOK_RETRY_DELAYS,
             config::WEBHOOK_TIMEOUT_MS,
+            config::WEBHOOK_ACCOUNT_CONCURRENCY,
+            config::WEBHOOK_REPARK_DELAY_MS,
         ],
         other => panic!("no expected environment for {other}"),
     };
@@ -828,6 +835,71 @@ fn queues_and_event_source_fit_the_retry_design() {
     assert_eq!(
         ref_target(function_env(&t, delivery)[config::WEBHOOK_RETRY_DELAYS]).as_deref(),
         Some("WebhookRetryDelays")
+    );
+}
+
+/// The local poller stands in for this event source mapping: its defaults are the mapping's
+/// batch size, batching window and maximum concurrency, and the function's timeout.
+#[test]
+fn local_poller_defaults_are_the_template_event_source() {
+    use local_stack::poller::PollerConfig;
+    let t = template();
+    let delivery = function(&t, "webhook-delivery");
+    let esm = mapping(delivery, &["Properties", "Events"])
+        .values()
+        .find(|e| e.get("Type").and_then(Value::as_str) == Some("SQS"))
+        .map(|e| at(e, &["Properties"]))
+        .expect("the SQS event source");
+    let local = PollerConfig::default();
+    assert_eq!(
+        local.batch_size as u64,
+        number(at(esm, &["BatchSize"]), "BatchSize"),
+        "batch size"
+    );
+    assert_eq!(
+        local.batching_window,
+        Duration::from_secs(number(
+            at(esm, &["MaximumBatchingWindowInSeconds"]),
+            "MaximumBatchingWindowInSeconds"
+        )),
+        "batching window"
+    );
+    assert_eq!(
+        local.concurrency as u64,
+        number(
+            at(esm, &["ScalingConfig", "MaximumConcurrency"]),
+            "MaximumConcurrency"
+        ),
+        "POLLER_CONCURRENCY's default"
+    );
+    assert_eq!(
+        local.function_timeout,
+        Duration::from_secs(number(
+            function_property(&t, delivery, "Timeout").expect("timeout"),
+            "Timeout"
+        )),
+        "POLLER_FUNCTION_TIMEOUT's default"
+    );
+}
+
+/// The deployed fairness settings are the code's defaults (the ones the docs describe).
+#[test]
+fn fairness_settings_are_the_code_defaults() {
+    let t = template();
+    let env = function_env(&t, function(&t, "webhook-delivery"));
+    assert_eq!(
+        number(
+            env[config::WEBHOOK_ACCOUNT_CONCURRENCY],
+            "WEBHOOK_ACCOUNT_CONCURRENCY"
+        ),
+        config::DEFAULT_ACCOUNT_CONCURRENCY as u64
+    );
+    assert_eq!(
+        u128::from(number(
+            env[config::WEBHOOK_REPARK_DELAY_MS],
+            "WEBHOOK_REPARK_DELAY_MS"
+        )),
+        config::DEFAULT_REPARK_DELAY.as_millis()
     );
 }
 

@@ -454,7 +454,12 @@ async fn a_batch_is_delivered_concurrently() {
             e.call_id,
         ));
     }
-    let d = deps(&h);
+    // One account's ten messages: the per-account cap (fairness) is lifted to the batch size,
+    // as this is about the batch's concurrency (tests/it/rules/fairness.rs covers the cap).
+    let d = h.ports().webhook_delivery(&Tunables {
+        account_concurrency: 10,
+        ..h.tunables()
+    });
     let res = handle(event_for(&msgs), &d).await;
     assert!(res.batch_item_failures.is_empty());
     assert_eq!(receiver.requests().len(), 10);

@@ -55,6 +55,10 @@ pub struct Tunables {
     pub retry_delays: String,
     /// `WEBHOOK_ALLOW_INSECURE_LOCAL`: on by default, since test receivers listen on loopback.
     pub allow_insecure_local: bool,
+    /// `WEBHOOK_ACCOUNT_CONCURRENCY`: one account's deliveries at once.
+    pub account_concurrency: usize,
+    /// `WEBHOOK_REPARK_DELAY_MS`: how long a delivery over its account's cap waits.
+    pub repark_delay: Duration,
 }
 
 impl Default for Tunables {
@@ -67,6 +71,8 @@ impl Default for Tunables {
             webhook_timeout: Duration::from_secs(5),
             retry_delays: schedule::DEFAULT_DELAYS.into(),
             allow_insecure_local: true,
+            account_concurrency: config::DEFAULT_ACCOUNT_CONCURRENCY,
+            repark_delay: config::DEFAULT_REPARK_DELAY,
         }
     }
 }
@@ -144,6 +150,7 @@ impl Ports {
             schedule: RetrySchedule::parse(&t.retry_delays).expect("retry delays"),
             clock: self.clock.clone(),
             claim_lease: config::claim_lease(),
+            fairness: webhook_delivery::fair::Fairness::new(t.account_concurrency, t.repark_delay),
         }
     }
 }

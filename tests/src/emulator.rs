@@ -28,6 +28,13 @@ impl Emulator {
         if let Err(e) = probe {
             panic!("the AWS emulator at {endpoint} is not reachable ({e}); run the tests with `make test`");
         }
+        Emulator::at(&endpoint).await
+    }
+
+    /// The SDK configuration for the emulator at `endpoint` (one the caller started itself,
+    /// e.g. a test that must not share moto with the rest of the suite).
+    pub async fn at(endpoint: &str) -> Emulator {
+        let endpoint = endpoint.to_string();
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&endpoint)
             .region(aws_config::Region::new("us-east-1"))

@@ -1,6 +1,8 @@
 //! The SQS consumer that delivers `call.completed` events to customers' endpoints.
 //!
-//! A pipeline of small named steps, in the manner of Svix's server: [`prepare`] (parse the
+//! A pipeline of small named steps, in the manner of Svix's server: first, for the whole
+//! batch, [`fair`] (cap each account's concurrent deliveries, re-park the excess); then, per
+//! message, [`prepare`] (parse the
 //! message, honour `not_before`, load the event, claim the attempt, read the integration and
 //! the signing key), [`send`] (sign and POST the stored bytes), then [`outcome::success`] or
 //! [`outcome::failure`] (log the attempt; schedule the next one or drop the event).
@@ -9,6 +11,7 @@
 //! error (DynamoDB, SQS, Secrets Manager) come back. The messages of a batch are processed
 //! concurrently.
 
+pub mod fair;
 pub mod outcome;
 pub mod prepare;
 pub mod send;
@@ -42,6 +45,8 @@ pub struct Deps {
     /// How long a claimed attempt is reserved for its sender: `config::claim_lease()`, the
     /// queue's visibility timeout.
     pub claim_lease: Duration,
+    /// Per-account delivery slots (`WEBHOOK_ACCOUNT_CONCURRENCY`, `WEBHOOK_REPARK_DELAY_MS`).
+    pub fairness: fair::Fairness,
 }
 
 impl Deps {
@@ -76,6 +81,16 @@ impl Deps {
             schedule: RetrySchedule::parse(&delays)?,
             clock: Arc::new(SystemClock),
             claim_lease: config::claim_lease(),
+            fairness: fair::Fairness::new(
+                env.count(
+                    config::WEBHOOK_ACCOUNT_CONCURRENCY,
+                    config::DEFAULT_ACCOUNT_CONCURRENCY,
+                )?,
+                env.millis(
+                    config::WEBHOOK_REPARK_DELAY_MS,
+                    config::DEFAULT_REPARK_DELAY,
+                )?,
+            ),
         })
     }
 }
@@ -98,16 +113,27 @@ pub enum TransientError {
 }
 
 pub async fn handle(event: SqsEvent, deps: &Deps) -> SqsBatchResponse {
-    let results = join_all(event.records.iter().map(|record| async move {
-        let id = record.message_id.clone().unwrap_or_default();
-        match process(record.body.as_deref().unwrap_or(""), deps).await {
-            Ok(()) => None,
-            Err(e) => {
-                tracing::warn!(message_id = %id, error = %e, "delivery will be retried by SQS");
-                Some(id)
+    let admissions = fair::admit(&event.records, deps).await;
+    let results = join_all(event.records.iter().zip(admissions).map(
+        |(record, admission)| async move {
+            let id = record.message_id.clone().unwrap_or_default();
+            let result = match admission {
+                fair::Admission::Reparked => return None,
+                fair::Admission::Failed(e) => Err(TransientError::from(e)),
+                // The account's slot is held until the message is processed.
+                fair::Admission::Admit(_slot) => {
+                    process(record.body.as_deref().unwrap_or(""), deps).await
+                }
+            };
+            match result {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::warn!(message_id = %id, error = %e, "delivery will be retried by SQS");
+                    Some(id)
+                }
             }
-        }
-    }))
+        },
+    ))
     .await;
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = results

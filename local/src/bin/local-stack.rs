@@ -20,7 +20,7 @@ use domain::config::{self, Env};
 use domain::ports::store::AccountStore;
 use emulator::{Group, Moto};
 use local_stack::gateway::{self, Gateway, GatewayConfig, Route};
-use local_stack::poller::{sqs_handler, Poller, PollerConfig, SqsHandler};
+use local_stack::poller::{sqs_handler, Poller, SqsHandler};
 use local_stack::provider_sim::{ProviderSim, SimConfig, SimTimings};
 use local_stack::receiver::{Receiver, ReceiverConfig};
 use local_stack::resources::{self, ResourceNames, Resources};
@@ -238,7 +238,7 @@ async fn serve(
     let poller = Poller::new(
         aws_sdk_sqs::Client::new(&sdk),
         &resources.queue_url,
-        PollerConfig::default(),
+        config.poller.clone(),
         delivery_handler(&ctx).await?,
     )
     .await

@@ -1,5 +1,6 @@
-//! The SQS poller against the emulator: Lambda-shaped batches, partial batch responses, and
-//! whole-batch failures (error, panic, unknown item identifier) that delete nothing.
+//! The SQS poller against the emulator: Lambda-shaped batches, partial batch responses,
+//! whole-batch failures (error, panic, unknown item identifier, function timeout) that delete
+//! nothing, concurrent batches up to the limit, and the batching window.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::primitives::Blob;
@@ -7,7 +8,7 @@ use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use integration_tests::Emulator;
 use local_stack::poller::{
     fallible_sqs_handler, sqs_handler, BatchOutcome, HandlerError, Poller, PollerConfig,
-    PollerError,
+    PollerError, POLLER_CONCURRENCY, POLLER_FUNCTION_TIMEOUT,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,11 +16,17 @@ use std::time::Duration;
 
 /// A queue whose messages come back one second after a failed receive.
 async fn queue(emulator: &Emulator) -> String {
+    queue_with_visibility(emulator, 1).await
+}
+
+/// A queue with the given visibility timeout (longer than any batching window in a test, or a
+/// message would come back, and be received again, inside its own batch).
+async fn queue_with_visibility(emulator: &Emulator, seconds: u32) -> String {
     emulator
         .sqs()
         .create_queue()
         .queue_name(Emulator::unique("poller"))
-        .attributes(QueueAttributeName::VisibilityTimeout, "1")
+        .attributes(QueueAttributeName::VisibilityTimeout, seconds.to_string())
         .send()
         .await
         .expect("create queue")
@@ -32,6 +39,9 @@ fn config() -> PollerConfig {
     PollerConfig {
         batch_size: 10,
         wait_time_seconds: 2,
+        batching_window: Duration::ZERO,
+        concurrency: 1,
+        function_timeout: Duration::from_secs(30),
         error_backoff: Duration::from_millis(100),
     }
 }
@@ -101,6 +111,15 @@ async fn messages_left(emulator: &Emulator, url: &str) -> u64 {
     .iter()
     .map(|k| a.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0))
     .sum()
+}
+
+/// Signals `run` to stop and waits (bounded) until it has.
+async fn stop(tx: tokio::sync::watch::Sender<bool>, task: tokio::task::JoinHandle<()>) {
+    tx.send(true).expect("signal");
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("stops promptly")
+        .expect("no panic");
 }
 
 fn failures(ids: &[String]) -> SqsBatchResponse {
@@ -293,11 +312,7 @@ async fn run_loop_handles_messages_and_stops() {
     tokio::time::timeout(Duration::from_secs(10), handled.notified())
         .await
         .expect("handled");
-    tx.send(true).expect("signal");
-    tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .expect("stops promptly")
-        .expect("no panic");
+    stop(tx, task).await;
 }
 
 #[tokio::test]
@@ -328,5 +343,259 @@ async fn configuration_and_queue_errors_are_reported() {
         Err(PollerError::Sqs { operation, .. }) => assert_eq!(operation, "GetQueueAttributes"),
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("a missing queue was accepted"),
+    }
+}
+
+/// Waits (bounded) until `f` holds for the queue's (visible, in flight) message counts.
+async fn await_queue(emulator: &Emulator, url: &str, what: &str, f: impl Fn(u64, u64) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let attrs = emulator
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .expect("attributes");
+        let a = attrs.attributes().expect("attributes");
+        let n = |k: QueueAttributeName| a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let (visible, in_flight) = (
+            n(QueueAttributeName::ApproximateNumberOfMessages),
+            n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        );
+        if f(visible, in_flight) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: {visible} visible, {in_flight} in flight"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn runs_up_to_the_concurrency_limit_of_batches_at_once() {
+    let emulator = Emulator::connect().await;
+    let url = queue(&emulator).await;
+    for i in 0..6 {
+        send(&emulator, &url, &format!("m{i}")).await;
+    }
+    // Each batch (one message) holds until released; the watch counts batches in the handler.
+    let (running_tx, mut running) = tokio::sync::watch::channel(0usize);
+    let running_tx = Arc::new(running_tx);
+    let (release_tx, release) = tokio::sync::watch::channel(false);
+    let most = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let (r, m, d) = (running_tx.clone(), most.clone(), done.clone());
+    let handler = sqs_handler(move |_event| {
+        let (r, m, d, mut release) = (r.clone(), m.clone(), d.clone(), release.clone());
+        async move {
+            r.send_modify(|n| *n += 1);
+            m.fetch_max(*r.borrow(), Ordering::SeqCst);
+            release.wait_for(|go| *go).await.expect("release");
+            r.send_modify(|n| *n -= 1);
+            d.fetch_add(1, Ordering::SeqCst);
+            SqsBatchResponse::default()
+        }
+    });
+    let mut c = config();
+    c.batch_size = 1;
+    c.concurrency = 3;
+    let poller = Poller::new(emulator.sqs(), &url, c, handler)
+        .await
+        .expect("poller");
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(poller.run(rx));
+
+    tokio::time::timeout(Duration::from_secs(10), running.wait_for(|n| *n == 3))
+        .await
+        .expect("three batches at once")
+        .expect("watch");
+    // Three in flight, three still waiting on the queue: no fourth batch was taken.
+    await_queue(&emulator, &url, "3 in flight", |v, f| (v, f) == (3, 3)).await;
+    assert_eq!(most.load(Ordering::SeqCst), 3);
+
+    release_tx.send(true).expect("release");
+    await_queue(&emulator, &url, "all handled", |v, f| v + f == 0).await;
+    assert_eq!(done.load(Ordering::SeqCst), 6);
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        3,
+        "never more than 3 batches at once"
+    );
+    stop(tx, task).await;
+}
+
+#[tokio::test]
+async fn a_batch_that_outlives_the_function_timeout_fails_as_a_whole() {
+    let emulator = Emulator::connect().await;
+    let url = queue(&emulator).await;
+    let ids = [
+        send(&emulator, &url, "a").await,
+        send(&emulator, &url, "b").await,
+    ];
+    let calls = Arc::new(AtomicUsize::new(0));
+    let stopped = Arc::new(AtomicUsize::new(0));
+    let (c, s) = (calls.clone(), stopped.clone());
+    // The first invocation hangs (one slow SDK call); the handler's future must be stopped,
+    // as Lambda stops a timed-out invocation. The second one succeeds.
+    struct Stopped(Arc<AtomicUsize>);
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let handler = sqs_handler(move |event: SqsEvent| {
+        let n = c.fetch_add(1, Ordering::SeqCst);
+        let guard = Stopped(s.clone());
+        async move {
+            assert_eq!(event.records.len(), 2);
+            if n == 0 {
+                std::future::pending::<()>().await;
+            }
+            std::mem::forget(guard);
+            SqsBatchResponse::default()
+        }
+    });
+    let mut c = config();
+    c.function_timeout = Duration::from_millis(300);
+    let poller = Poller::new(emulator.sqs(), &url, c, handler)
+        .await
+        .expect("poller");
+
+    let outcome = receive(&poller, 2).await.remove(0);
+    assert_eq!((outcome.received, outcome.deleted), (2, 0));
+    let mut failed = outcome.failed.clone();
+    failed.sort();
+    let mut expected = ids.to_vec();
+    expected.sort();
+    assert_eq!(failed, expected, "the whole batch failed");
+    assert!(
+        outcome
+            .batch_error
+            .as_deref()
+            .is_some_and(|e| e.contains("timed out")),
+        "{:?}",
+        outcome.batch_error
+    );
+    assert_eq!(messages_left(&emulator, &url).await, 2, "nothing deleted");
+    // The hung invocation was stopped, not left running.
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while stopped.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the timed-out handler was stopped");
+
+    // Both come back after the visibility timeout, received a second time, and succeed.
+    let again = receive(&poller, 2).await;
+    assert_eq!(again.iter().map(|o| o.deleted).sum::<usize>(), 2);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(messages_left(&emulator, &url).await, 0);
+}
+
+#[tokio::test]
+async fn the_batching_window_gathers_messages_that_arrive_during_it() {
+    let emulator = Emulator::connect().await;
+    let url = queue_with_visibility(&emulator, 30).await;
+    let sizes: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let s = sizes.clone();
+    let handler = sqs_handler(move |event: SqsEvent| {
+        s.lock().expect("lock").push(event.records.len());
+        async { SqsBatchResponse::default() }
+    });
+    let mut c = config();
+    c.batching_window = Duration::from_secs(3);
+    c.batch_size = 3;
+    let poller = Arc::new(
+        Poller::new(emulator.sqs(), &url, c, handler)
+            .await
+            .expect("poller"),
+    );
+    send(&emulator, &url, "first").await;
+    let p = poller.clone();
+    let started = tokio::time::Instant::now();
+    let round = tokio::spawn(async move { p.poll_once().await.expect("poll") });
+    // Once the first message is taken, two more arrive inside the window: one batch of three,
+    // handed over as soon as it is full (well before the window ends).
+    await_queue(&emulator, &url, "first taken", |v, f| (v, f) == (0, 1)).await;
+    send(&emulator, &url, "second").await;
+    send(&emulator, &url, "third").await;
+    let outcome = round.await.expect("round");
+    assert_eq!((outcome.received, outcome.deleted), (3, 3));
+    assert_eq!(*sizes.lock().expect("lock"), vec![3]);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A batch that does not fill waits for the whole window, then goes as it is.
+    send(&emulator, &url, "alone").await;
+    let started = tokio::time::Instant::now();
+    let outcome = poller.poll_once().await.expect("poll");
+    assert_eq!(outcome.received, 1);
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Without a window the first receive's messages go at once.
+    let mut c = config();
+    c.batch_size = 3;
+    let sizes0: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let s0 = sizes0.clone();
+    let no_window = Poller::new(
+        emulator.sqs(),
+        &url,
+        c,
+        sqs_handler(move |event: SqsEvent| {
+            s0.lock().expect("lock").push(event.records.len());
+            async { SqsBatchResponse::default() }
+        }),
+    )
+    .await
+    .expect("poller");
+    send(&emulator, &url, "solo").await;
+    let started = tokio::time::Instant::now();
+    assert_eq!(no_window.poll_once().await.expect("poll").received, 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(*sizes0.lock().expect("lock"), vec![1]);
+}
+
+#[test]
+fn defaults_come_from_the_template_and_the_environment_overrides_two() {
+    // The defaults equal template.yaml's values: tests/it/template_drift.rs checks that.
+    let none = PollerConfig::from_lookup(|_| None).expect("defaults");
+    assert_eq!(none.concurrency, 10);
+    assert_eq!(none.function_timeout, Duration::from_secs(30));
+    assert_eq!(none.batch_size, 10);
+    assert_eq!(none.batching_window, Duration::from_secs(2));
+    let set = PollerConfig::from_lookup(|k| match k {
+        POLLER_CONCURRENCY => Some("3".into()),
+        POLLER_FUNCTION_TIMEOUT => Some("1500ms".into()),
+        _ => None,
+    })
+    .expect("overrides");
+    assert_eq!(set.concurrency, 3);
+    assert_eq!(set.function_timeout, Duration::from_millis(1500));
+    for (name, value, expect) in [
+        (POLLER_CONCURRENCY, "many", "POLLER_CONCURRENCY"),
+        (POLLER_CONCURRENCY, "0", "concurrency"),
+        (POLLER_FUNCTION_TIMEOUT, "soon", "POLLER_FUNCTION_TIMEOUT"),
+        (POLLER_FUNCTION_TIMEOUT, "16m", "function timeout"),
+    ] {
+        let err = PollerConfig::from_lookup(|k| (k == name).then(|| value.to_string()))
+            .expect_err(value)
+            .to_string();
+        assert!(err.contains(expect), "{value}: {err}");
     }
 }

@@ -12,10 +12,21 @@ pub const API_KEY_SECRET_PREFIX: &str = "API_KEY_SECRET_PREFIX";
 pub const EVENTS_QUEUE_URL: &str = "EVENTS_QUEUE_URL";
 pub const WEBHOOK_RETRY_DELAYS: &str = "WEBHOOK_RETRY_DELAYS";
 pub const WEBHOOK_TIMEOUT_MS: &str = "WEBHOOK_TIMEOUT_MS";
+/// At most this many of one account's deliveries run at once in a delivery batch; the rest of
+/// the account's messages in the batch are re-parked (see webhook-delivery's `fair` step).
+pub const WEBHOOK_ACCOUNT_CONCURRENCY: &str = "WEBHOOK_ACCOUNT_CONCURRENCY";
+/// How long a re-parked delivery waits before it is visible again, in milliseconds.
+pub const WEBHOOK_REPARK_DELAY_MS: &str = "WEBHOOK_REPARK_DELAY_MS";
 /// Local development only: allows http and loopback webhook URLs. Never set in template.yaml.
 pub const WEBHOOK_ALLOW_INSECURE_LOCAL: &str = "WEBHOOK_ALLOW_INSECURE_LOCAL";
 pub const ACCOUNT_ID_CLAIM: &str = "ACCOUNT_ID_CLAIM";
 
+/// Half a batch of 10: an account alone still fills half of every batch, and two busy accounts
+/// share a batch evenly.
+pub const DEFAULT_ACCOUNT_CONCURRENCY: usize = 5;
+/// One batching window: short enough that a re-parked delivery is barely late, long enough
+/// that an account's backlog does not spin through the queue.
+pub const DEFAULT_REPARK_DELAY: Duration = Duration::from_secs(2);
 pub const DEFAULT_PROVIDER_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_API_KEY_SECRET_PREFIX: &str = "buildvoiceai/api-key/";
 /// The JWT claim holding the dashboard user's account id (Cognito custom attribute).
@@ -79,6 +90,21 @@ impl Env {
 
     pub fn millis(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
         millis_from(name, self.optional(name), default)
+    }
+
+    /// A positive whole number (`default` when unset).
+    pub fn count(&self, name: &str, default: usize) -> Result<usize, ConfigError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    ConfigError(format!("{name} must be a whole number above 0, got {v:?}"))
+                }),
+        }
     }
 
     /// `1`, `true`, `yes` or `on` (any case).
@@ -145,6 +171,18 @@ pub fn parse_durations(s: &str) -> Result<Vec<Duration>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts() {
+        let env = Env::default()
+            .with("N_OK", "3")
+            .with("N_ZERO", "0")
+            .with("N_BAD", "x");
+        assert_eq!(env.count("N_OK", 5).unwrap(), 3);
+        assert_eq!(env.count("N_UNSET_FOR_SURE", 5).unwrap(), 5);
+        assert!(env.count("N_ZERO", 5).unwrap_err().0.contains("N_ZERO"));
+        assert!(env.count("N_BAD", 5).is_err());
+    }
 
     #[test]
     fn durations() {

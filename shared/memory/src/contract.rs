@@ -1085,7 +1085,7 @@ pub async fn secrets(secrets: &dyn SecretStore) -> Result<(), ContractError> {
 }
 
 /// The queue accepts every delay, those beyond SQS's limit included (they are capped, and the
-/// consumer honours `not_before`).
+/// consumer honours `not_before`), and sends many messages at once with a result for each.
 pub async fn queue(queue: &dyn EventQueue) -> Result<(), ContractError> {
     let msg = DeliveryMessage::first(Uuid::new_v4(), unique("acct"), Uuid::new_v4());
     for delay in [
@@ -1094,6 +1094,15 @@ pub async fn queue(queue: &dyn EventQueue) -> Result<(), ContractError> {
         Duration::from_secs(1800),
     ] {
         queue.send(&msg, delay).await?;
+    }
+    // More than one SQS batch, each message on its own result.
+    let many: Vec<DeliveryMessage> = (0..12)
+        .map(|_| DeliveryMessage::first(Uuid::new_v4(), unique("acct"), Uuid::new_v4()))
+        .collect();
+    let results = queue.send_many(&many, Duration::from_secs(2)).await;
+    ensure_eq!(results.len(), many.len(), "one result per message");
+    for r in results {
+        r?;
     }
     Ok(())
 }

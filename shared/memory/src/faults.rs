@@ -541,6 +541,8 @@ impl FaultyQueue {
     }
 }
 
+/// `send_many` keeps the trait's default on purpose: each message goes through the plan as
+/// one `send`, so a fault hits single messages, as SQS fails single entries of a batch.
 #[async_trait]
 impl EventQueue for FaultyQueue {
     async fn send(&self, msg: &DeliveryMessage, delay: Duration) -> Result<(), QueueError> {

