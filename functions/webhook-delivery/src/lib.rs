@@ -25,7 +25,7 @@ use domain::error::StartupError;
 use domain::ports::queue::EventQueue;
 use domain::ports::secrets::SecretStore;
 use domain::ports::store::Store;
-use domain::webhook::schedule::{self, RetrySchedule};
+use domain::webhook::schedule::RetrySchedule;
 use domain::webhook::signing_key::KeyCache;
 use futures::future::join_all;
 use outbound::webhook_client::{WebhookClient, DEFAULT_TIMEOUT};
@@ -55,9 +55,6 @@ impl Deps {
     pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
         let timeout = env.millis(config::WEBHOOK_TIMEOUT_MS, DEFAULT_TIMEOUT)?;
         let allow_insecure_local = env.flag(config::WEBHOOK_ALLOW_INSECURE_LOCAL);
-        let delays = env
-            .optional(config::WEBHOOK_RETRY_DELAYS)
-            .unwrap_or_else(|| schedule::DEFAULT_DELAYS.to_string());
         Ok(Deps {
             store: Arc::new(DynamoStore::from_sdk(
                 sdk,
@@ -78,7 +75,7 @@ impl Deps {
                     reason: e.to_string(),
                 }
             })?,
-            schedule: RetrySchedule::parse(&delays)?,
+            schedule: RetrySchedule::from_env(env)?,
             clock: Arc::new(SystemClock),
             claim_lease: config::claim_lease(),
             fairness: fair::Fairness::new(
