@@ -30,7 +30,7 @@ venv: $(VENV)/.emulator
 WITH_EMULATOR = VENV=$(VENV) $(CARGO) run --quiet -p emulator --bin with-emulator --
 
 test: $(VENV)/.emulator
-	$(WITH_EMULATOR) $(CARGO) test --workspace --lib --bins --tests
+	$(WITH_EMULATOR) $(CARGO) test --workspace --no-fail-fast --lib --bins --tests
 
 ## The whole product on 127.0.0.1 with a demo account (docs/local-stack.md). Ctrl-C stops it.
 ## Ports and settings come from the environment: API_PORT=3000, RECEIVER_PORT=3001, ...

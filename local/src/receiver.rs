@@ -175,15 +175,6 @@ impl Receiver {
             Some(true) => "ok",
             Some(false) => "BAD",
         };
-        tracing::info!(
-            target: "receiver",
-            "{} {} {event} call_id={call_id}{attempt} verified={} (x-signature {}, webhook-signature {sw}) -> {status}",
-            req.method,
-            req.path(),
-            if verdict.valid() { "yes" } else { "no" },
-            if verdict.x_signature { "ok" } else { "BAD" },
-        );
-
         let mut headers = Map::new();
         for name in req.headers.keys() {
             let joined: Vec<String> = req
@@ -208,6 +199,15 @@ impl Receiver {
         if let Err(e) = self.append(&record) {
             tracing::error!(target: "receiver", "could not append to {}: {e}", self.config.log_path.display());
         }
+        // Printed after the record is in the log, so a reader who sees the line finds the record.
+        tracing::info!(
+            target: "receiver",
+            "{} {} {event} call_id={call_id}{attempt} verified={} (x-signature {}, webhook-signature {sw}) -> {status}",
+            req.method,
+            req.path(),
+            if verdict.valid() { "yes" } else { "no" },
+            if verdict.x_signature { "ok" } else { "BAD" },
+        );
         json_reply(status, &reply)
     }
 
