@@ -170,17 +170,7 @@ impl DeliveryLog for DynamoStore {
                 _ => break,
             }
         }
-        let next_cursor = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last()
-                .map(|(sk, _)| DeliveryCursor::new(query.outcome, sk.clone()).encode())
-        } else {
-            None
-        };
-        Ok(DeliveryPage {
-            attempts: rows.into_iter().map(|(_, a)| a).collect(),
-            next_cursor,
-        })
+        Ok(DeliveryPage::from_rows(rows, limit, query.outcome))
     }
 
     async fn deliveries_between(

@@ -60,7 +60,7 @@ impl DeliveryLog for MemoryStore {
             None => std::ops::Bound::Included(to),
         };
         let s = self.state();
-        let mut rows: Vec<(String, DeliveryAttempt)> = match s.deliveries.get(account_id) {
+        let rows: Vec<(String, DeliveryAttempt)> = match s.deliveries.get(account_id) {
             None => Vec::new(),
             Some(log) => log
                 .range((std::ops::Bound::Included(from), upper))
@@ -71,17 +71,7 @@ impl DeliveryLog for MemoryStore {
                 .map(|(sk, a)| (sk.clone(), a.clone()))
                 .collect(),
         };
-        let next_cursor = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last()
-                .map(|(sk, _)| DeliveryCursor::new(query.outcome, sk.clone()).encode())
-        } else {
-            None
-        };
-        Ok(DeliveryPage {
-            attempts: rows.into_iter().map(|(_, a)| a).collect(),
-            next_cursor,
-        })
+        Ok(DeliveryPage::from_rows(rows, limit, query.outcome))
     }
 
     async fn deliveries_between(

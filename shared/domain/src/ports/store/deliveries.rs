@@ -32,6 +32,29 @@ pub struct DeliveryPage {
     pub next_cursor: Option<String>,
 }
 
+impl DeliveryPage {
+    /// A page from up to `limit + 1` rows read in log order with their sort keys: the extra
+    /// row only says there is a next page, whose cursor is the last returned row's key. Every
+    /// adapter pages the same way through this.
+    pub fn from_rows(
+        mut rows: Vec<(String, DeliveryAttempt)>,
+        limit: usize,
+        outcome: Option<DeliveryOutcome>,
+    ) -> DeliveryPage {
+        let next_cursor = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last()
+                .map(|(sk, _)| DeliveryCursor::new(outcome, sk.clone()).encode())
+        } else {
+            None
+        };
+        DeliveryPage {
+            attempts: rows.into_iter().map(|(_, a)| a).collect(),
+            next_cursor,
+        }
+    }
+}
+
 /// What page of the log to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryQuery {
