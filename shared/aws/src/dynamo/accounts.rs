@@ -135,29 +135,13 @@ fn agent_from(item: &Item) -> Result<Agent, StoreError> {
 #[async_trait]
 impl AccountStore for DynamoStore {
     async fn key_grant(&self, key_hash: &str) -> Result<Option<KeyGrant>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(keys::api_key(key_hash))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        out.item().map(grant_from).transpose()
+        let item = self.read(keys::api_key(key_hash)).await?;
+        item.as_ref().map(grant_from).transpose()
     }
 
     async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(keys::account(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        out.item().map(account_from).transpose()
+        let item = self.read(keys::account(id)).await?;
+        item.as_ref().map(account_from).transpose()
     }
 
     async fn create_account(&self, account: &Account) -> Result<(), StoreError> {

@@ -27,19 +27,10 @@ impl DynamoStore {
     /// held. Read consistently right after the failed condition; an item that vanished in
     /// between (TTL) counts as held, so the message comes back and claims it then.
     async fn existing_claim(&self, k: (String, String)) -> Result<Claim, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(k)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        let Some(item) = out.item() else {
+        let Some(item) = self.read(k).await? else {
             return Ok(Claim::InFlight);
         };
-        let r = ItemReader(item);
+        let r = ItemReader(&item);
         if r.s("state")? != "done" {
             return Ok(Claim::InFlight);
         }

@@ -369,16 +369,8 @@ impl CallStore for DynamoStore {
     }
 
     async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(keys::call(&id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        out.item().map(call_from).transpose()
+        let item = self.read(keys::call(&id)).await?;
+        item.as_ref().map(call_from).transpose()
     }
 
     async fn idempotency(

@@ -84,16 +84,8 @@ pub(crate) fn event_from(item: &Item) -> Result<StoredEvent, StoreError> {
 #[async_trait]
 impl EventStore for DynamoStore {
     async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(keys::event(&id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        out.item().map(event_from).transpose()
+        let item = self.read(keys::event(&id)).await?;
+        item.as_ref().map(event_from).transpose()
     }
 
     async fn mark_event_enqueued(&self, id: Uuid) -> Result<(), StoreError> {

@@ -2,7 +2,7 @@
 //! transaction as the call it created (`calls.rs`), holding the answer once there is one.
 
 use super::item::{key_map, ttl, Item, ItemBuilder, ItemReader};
-use super::{backend, keys, DynamoStore};
+use super::{keys, DynamoStore};
 use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
@@ -70,17 +70,9 @@ impl DynamoStore {
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(keys::idempotency(account_id, key))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        Ok(out
-            .item()
+        let item = self.read(keys::idempotency(account_id, key)).await?;
+        Ok(item
+            .as_ref()
             .map(idempotency_from)
             .transpose()?
             .filter(|r| r.expires_at > now))

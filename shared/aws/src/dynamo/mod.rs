@@ -40,6 +40,23 @@ impl DynamoStore {
         }
     }
 
+    /// One strongly consistent GetItem by key: every read of a single item goes through here.
+    pub(crate) async fn read(
+        &self,
+        key: (String, String),
+    ) -> Result<Option<item::Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key_map(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(out.item)
+    }
+
     pub fn table(&self) -> &str {
         &self.table
     }

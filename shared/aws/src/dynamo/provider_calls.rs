@@ -1,8 +1,8 @@
 //! The provider-call index: the provider's call id -> our call id, so callbacks find our call
 //! (written with the call by trigger-call's dialing step and by inbound calls, `calls.rs`).
 
-use super::item::{key_map, Item, ItemBuilder, ItemReader};
-use super::{backend, keys, DynamoStore};
+use super::item::{Item, ItemBuilder, ItemReader};
+use super::{keys, DynamoStore};
 use domain::error::StoreError;
 use domain::model::Call;
 use uuid::Uuid;
@@ -21,16 +21,8 @@ impl DynamoStore {
         &self,
         provider_call_id: &str,
     ) -> Result<Option<Uuid>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(keys::provider_call(provider_call_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        out.item()
+        let item = self.read(keys::provider_call(provider_call_id)).await?;
+        item.as_ref()
             .map(|item| ItemReader(item).uuid("call_id"))
             .transpose()
     }
