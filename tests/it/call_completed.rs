@@ -717,6 +717,7 @@ async fn a_stale_completion_loses_and_writes_nothing() {
                 sentiment: "negative",
                 event: &second,
                 event_expires_at: at_ms(NOW_MS) + chrono::Duration::days(30),
+                event_due_at: at_ms(NOW_MS) + chrono::Duration::days(30),
             },
             at_ms(NOW_MS + 1000),
         )

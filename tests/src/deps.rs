@@ -59,6 +59,10 @@ pub struct Tunables {
     pub account_concurrency: usize,
     /// `WEBHOOK_REPARK_DELAY_MS`: how long a delivery over its account's cap waits.
     pub repark_delay: Duration,
+    /// `CALL_ANALYSIS_GRACE`.
+    pub analysis_grace: Duration,
+    /// `DIAL_UNKNOWN_DEADLINE`.
+    pub dial_unknown_deadline: Duration,
 }
 
 impl Default for Tunables {
@@ -73,6 +77,8 @@ impl Default for Tunables {
             allow_insecure_local: true,
             account_concurrency: config::DEFAULT_ACCOUNT_CONCURRENCY,
             repark_delay: config::DEFAULT_REPARK_DELAY,
+            analysis_grace: config::DEFAULT_CALL_ANALYSIS_GRACE,
+            dial_unknown_deadline: config::DEFAULT_DIAL_UNKNOWN_DEADLINE,
         }
     }
 }
@@ -111,6 +117,7 @@ impl Ports {
             provider: self.provider.clone(),
             clock: self.clock.clone(),
             idempotency_wait: config::idempotency_wait(t.provider_timeout),
+            dial_unknown_deadline: span(t.dial_unknown_deadline),
         }
     }
 
@@ -136,6 +143,16 @@ impl Ports {
                 api_key: t.provider_key.clone(),
             },
             clock: self.clock.clone(),
+            analysis_grace: span(t.analysis_grace),
+        }
+    }
+
+    pub fn reconciler(&self, t: &Tunables) -> reconciler::Deps {
+        reconciler::Deps {
+            store: self.store.clone(),
+            queue: self.queue.clone(),
+            clock: self.clock.clone(),
+            dial_unknown_deadline: span(t.dial_unknown_deadline),
         }
     }
 
@@ -153,6 +170,10 @@ impl Ports {
             fairness: webhook_delivery::fair::Fairness::new(t.account_concurrency, t.repark_delay),
         }
     }
+}
+
+fn span(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).expect("a test duration")
 }
 
 /// The production provider client against `base_url` (a test server), with the tunables' key

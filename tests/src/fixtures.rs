@@ -162,6 +162,7 @@ pub async fn stored_event(store: &dyn Store, seeded: &Seeded) -> domain::model::
         sentiment: "positive",
         event: &event,
         event_expires_at: now + chrono::Duration::days(30),
+        event_due_at: now + chrono::Duration::days(30),
     };
     let done = store
         .complete_call(call.id, &CallProgress::default(), &completion, now)

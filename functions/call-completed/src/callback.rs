@@ -7,6 +7,7 @@
 
 use crate::resolve::{resolve, Resolution};
 use crate::{Ctx, Deps};
+use chrono::{DateTime, Utc};
 use domain::callback::{ProviderCallObject, ProviderCallback, ProviderEvent};
 use domain::model::CallStatus;
 use domain::ports::store::calls::CallProgress;
@@ -86,9 +87,11 @@ fn parse(body: &[u8]) -> Result<ProviderCallback, ApiError> {
     Ok(callback)
 }
 
-/// What a callback's call object tells about the call's progress.
-pub fn progress(obj: &ProviderCallObject) -> CallProgress {
+/// What a callback's call object tells about the call's progress, and the call's next
+/// reconciler deadline (`None` clears it).
+pub fn progress(obj: &ProviderCallObject, due_at: Option<DateTime<Utc>>) -> CallProgress {
     CallProgress {
+        due_at,
         provider_call_id: Some(obj.call_id.clone()),
         started_at: obj.started_at(),
         ended_at: obj.ended_at(),
@@ -104,9 +107,13 @@ async fn advance(
     event: ProviderEvent,
     deps: &Deps,
 ) -> Result<Response<Body>, ApiError> {
+    let now = deps.clock.now();
+    // An ended call waits for its analysis at most the grace; then the reconciler completes
+    // it without. Any other move clears the deadline (a `dial_unknown` call is now placed).
+    let due_at = (to == CallStatus::Ended).then(|| now + deps.analysis_grace);
     let changed = deps
         .store
-        .advance_call(call_id, to, &progress(obj), deps.clock.now())
+        .advance_call(call_id, to, &progress(obj, due_at), now)
         .await?;
     if changed {
         tracing::info!(%call_id, event = event.as_str(), status = to.as_str(), "call moved forward");

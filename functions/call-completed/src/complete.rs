@@ -1,28 +1,20 @@
-//! `call_analyzed`: complete the call and put its one `call.completed` event on the queue.
+//! `call_analyzed`: complete the call and put its one `call.completed` event on the queue
+//! (`domain::completion`, shared with the reconciler's completion after the analysis grace).
 //!
-//! 1. The payload is built once and stored, in one transaction with the call's move to
-//!    `completed`, conditional on the call having no event yet: two deliveries of the callback
-//!    can never make two events.
-//! 2. The event's delivery message is sent to SQS; then the event is marked `enqueued`.
-//! 3. If the send fails, the callback answers 5xx and the provider retries; the retry finds the
-//!    stored event not enqueued and sends it. An event is never stored but never queued.
-//!
-//! The request that stores the event is the one that enqueues it (or answers 5xx): a
-//! concurrent duplicate that loses the transaction answers 200 without sending, so duplicates
-//! do not double-enqueue. The delivery function dedupes by event id and attempt anyway, since
-//! SQS itself delivers at least once.
+//! If the send to the queue fails, the callback answers 5xx and the provider retries; the
+//! retry finds the stored event not enqueued and sends it. A concurrent duplicate that loses
+//! the transaction answers 200 without sending; if the winner then dies before its send, the
+//! reconciler enqueues the event after `ENQUEUE_GRACE`. The delivery function dedupes by event
+//! id and attempt anyway, since SQS itself delivers at least once.
 
 use crate::callback::{applied, ignored, progress};
 use crate::Deps;
 use domain::callback::ProviderCallObject;
-use domain::model::{Call, CallStatus, EventRecord};
+use domain::completion::{self, Completed};
+use domain::model::{Call, CallStatus};
 use domain::payload::CallCompleted;
-use domain::ports::queue::DeliveryMessage;
-use domain::ports::store::calls::CallCompletion;
-use domain::ports::store::events::EVENT_TTL;
 use domain::ApiError;
 use lambda_http::{Body, Response};
-use std::time::Duration;
 use uuid::Uuid;
 
 pub async fn complete(
@@ -37,50 +29,25 @@ pub async fn complete(
         tracing::warn!(call_id = %call.id, status = call.status.as_str(), "analysis for a call that failed to be placed; no event");
         return Ok(ignored("call_failed"));
     }
-    let agent_name = match deps.store.agent(&call.account_id, call.agent_id).await? {
-        Some(agent) => agent.name,
-        None => {
-            tracing::warn!(call_id = %call.id, agent_id = %call.agent_id, "the call's agent no longer exists; event without agent name");
-            String::new()
-        }
-    };
+    let agent_name = completion::agent_name(deps.store.as_ref(), call).await?;
     let payload = CallCompleted::build(call, &agent_name, obj);
-    let now = deps.clock.now();
-    let event = EventRecord {
-        id: Uuid::new_v4(),
-        account_id: call.account_id.clone(),
-        call_id: call.id,
-        payload: payload.to_payload().map_err(ApiError::internal)?,
-        created_at: now,
-    };
-    let completion = CallCompletion {
-        summary: &payload.summary,
-        sentiment: payload.sentiment.as_str(),
-        event: &event,
-        event_expires_at: now + EVENT_TTL,
-    };
-    let created = deps
-        .store
-        .complete_call(call.id, &progress(obj), &completion, now)
-        .await?;
-    if !created {
-        // A concurrent delivery of this callback completed the call after we read it; that
-        // request enqueues the event (or answers 5xx so the provider retries).
-        tracing::info!(call_id = %call.id, "call completed concurrently by another callback");
-        return Ok(applied(call.id, false, None));
-    }
-    tracing::info!(
-        call_id = %call.id,
-        event_id = %event.id,
-        account_id = %event.account_id,
-        payload_bytes = event.payload.len(),
-        "call completed; event stored"
-    );
-    enqueue(event.id, &event.account_id, event.call_id, deps).await?;
-    Ok(applied(call.id, true, Some(event.id)))
+    let done = completion::complete(
+        deps.store.as_ref(),
+        deps.queue.as_ref(),
+        call,
+        &payload,
+        &progress(obj, None),
+        deps.clock.now(),
+    )
+    .await?;
+    Ok(match done {
+        Completed::Created(event_id) => applied(call.id, true, Some(event_id)),
+        Completed::AlreadyCompleted => applied(call.id, false, None),
+    })
 }
 
-/// A repeated `call_analyzed`: send the stored event if its message never made it to the queue.
+/// A repeated `call_analyzed` (or one after the analysis grace completed the call): send the
+/// stored event if its message never made it to the queue.
 async fn ensure_enqueued(
     call: &Call,
     event_id: Uuid,
@@ -95,33 +62,13 @@ async fn ensure_enqueued(
         return Ok(applied(call.id, false, Some(event_id)));
     }
     tracing::info!(call_id = %call.id, %event_id, "event stored but not queued; sending it now");
-    enqueue(
+    completion::enqueue(
+        deps.store.as_ref(),
+        deps.queue.as_ref(),
         event_id,
         &stored.record.account_id,
         stored.record.call_id,
-        deps,
     )
     .await?;
     Ok(applied(call.id, true, Some(event_id)))
-}
-
-/// Sends the event's first delivery message, then records that it is queued. A failed send is
-/// an error (5xx: the provider retries); a failed mark is only logged, since the message is on
-/// the queue and a later duplicate callback re-sending it is harmless.
-async fn enqueue(
-    event_id: Uuid,
-    account_id: &str,
-    call_id: Uuid,
-    deps: &Deps,
-) -> Result<(), ApiError> {
-    let msg = DeliveryMessage::first(event_id, account_id, call_id);
-    if let Err(e) = deps.queue.send(&msg, Duration::ZERO).await {
-        tracing::error!(%event_id, %call_id, error = %e, "event stored but not queued; answering 5xx so the provider retries");
-        return Err(e.into());
-    }
-    if let Err(e) = deps.store.mark_event_enqueued(event_id).await {
-        tracing::error!(%event_id, error = %e, "event queued but not marked enqueued");
-    }
-    tracing::info!(%event_id, %call_id, "event queued for delivery");
-    Ok(())
 }

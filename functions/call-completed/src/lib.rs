@@ -29,6 +29,8 @@ pub struct Deps {
     /// The provider's API key signs its callbacks (`x-retell-signature`).
     pub provider_secret: ProviderSecret,
     pub clock: Arc<dyn Clock>,
+    /// How long an ended call waits for `call_analyzed` (`CALL_ANALYSIS_GRACE`).
+    pub analysis_grace: chrono::Duration,
 }
 
 impl Deps {
@@ -51,6 +53,10 @@ impl Deps {
             )),
             provider_secret,
             clock: Arc::new(SystemClock),
+            analysis_grace: env.span(
+                config::CALL_ANALYSIS_GRACE,
+                config::DEFAULT_CALL_ANALYSIS_GRACE,
+            )?,
         })
     }
 }

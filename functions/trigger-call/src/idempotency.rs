@@ -1,8 +1,17 @@
 //! `Idempotency-Key`: the same key and body within 24 h get the first answer and place no
 //! second call; the same key with another body is a 409.
 //!
-//! Only successful answers are remembered. When the provider fails (502) the key is released,
-//! so retrying with the same key is safe and places the call then.
+//! Which answers are remembered (docs/api.md in the README's "Retries" section):
+//! - a placed call's 200, replayed to every retry;
+//! - a lost provider answer's 502 `provider_outcome_unknown` naming the call: the call may
+//!   ring, so a retry gets the same 502 and never dials again;
+//! - a provider answer that proves no call was placed (a 4xx, no connection) is not
+//!   remembered: the key is released and a retry with it places the call.
+//!
+//! A running request holds the key for a lease (`config::idempotency_lease`, longer than the
+//! function's timeout). A key still without an answer after its lease belongs to a request
+//! that crashed or timed out: a retry with the same body takes it over
+//! (`domain::recovery::release_dead_request`), and the reconciler releases it anyway.
 
 use crate::Deps;
 use domain::model::IdempotencyRecord;
@@ -60,17 +69,35 @@ fn replayed(rec: &IdempotencyRecord) -> Option<Response<Body>> {
     })
 }
 
+/// What a taken key means for this request.
+pub enum Existing {
+    /// The first request's answer, to replay.
+    Answer(Response<Body>),
+    /// The key's request died (its lease ran out without an answer): take the key over.
+    Abandoned(IdempotencyRecord),
+    /// The key was released meanwhile (the first request proved no call was placed, or a dead
+    /// request's key was freed): try to take it afresh.
+    Released,
+}
+
+fn abandoned(rec: &IdempotencyRecord, deps: &Deps) -> bool {
+    rec.response.is_none() && rec.lease_until.is_some_and(|t| t <= deps.clock.now())
+}
+
 /// The answer for a key that is already taken.
 pub async fn answer_existing(
     existing: IdempotencyRecord,
     key: &IdempotencyKey,
     deps: &Deps,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<Existing, ApiError> {
     if existing.request_hash != key.request_hash {
         return Err(ApiError::IdempotencyKeyReused);
     }
     if let Some(res) = replayed(&existing) {
-        return Ok(res);
+        return Ok(Existing::Answer(res));
+    }
+    if abandoned(&existing, deps) {
+        return Ok(Existing::Abandoned(existing));
     }
     // The first request is still dialing: wait for its answer rather than dial again.
     let deadline = tokio::time::Instant::now() + deps.idempotency_wait;
@@ -86,11 +113,13 @@ pub async fn answer_existing(
             }
             Some(rec) => {
                 if let Some(res) = replayed(&rec) {
-                    return Ok(res);
+                    return Ok(Existing::Answer(res));
+                }
+                if abandoned(&rec, deps) {
+                    return Ok(Existing::Abandoned(rec));
                 }
             }
-            // Released: the first request failed at the provider and answered 502.
-            None => return Err(ApiError::ProviderUnavailable),
+            None => return Ok(Existing::Released),
         }
     }
     Err(ApiError::IdempotencyKeyInProgress)

@@ -32,6 +32,9 @@ pub struct Deps {
     /// How long a request whose Idempotency-Key is held by a running request waits for that
     /// request's answer before giving up with 409.
     pub idempotency_wait: Duration,
+    /// How long a `dial_unknown` call waits for a callback before the reconciler resolves it
+    /// as failed (`DIAL_UNKNOWN_DEADLINE`).
+    pub dial_unknown_deadline: chrono::Duration,
 }
 
 impl Deps {
@@ -64,6 +67,10 @@ impl Deps {
             provider: Arc::new(provider),
             clock: Arc::new(SystemClock),
             idempotency_wait: config::idempotency_wait(timeout),
+            dial_unknown_deadline: env.span(
+                config::DIAL_UNKNOWN_DEADLINE,
+                config::DEFAULT_DIAL_UNKNOWN_DEADLINE,
+            )?,
         })
     }
 }

@@ -1,17 +1,20 @@
 //! Placing an outbound call: authenticate, validate, pick the agent, check the calling window,
-//! write the call record (with its idempotency record), dial, record the outcome.
+//! write the call record (with its idempotency record), dial, record the outcome: `dialing`,
+//! `failed` (only when the provider's answer proves no call was placed) or `dial_unknown`.
 
-use crate::idempotency::{self, IdempotencyKey};
+use crate::idempotency::{self, Existing, IdempotencyKey};
 use crate::request::{self, TriggerCall};
 use crate::{Ctx, Deps};
 use domain::auth::authenticate;
+use domain::config;
 use domain::model::{
     Agent, Call, CallStatus, Direction, IdempotencyRecord, KeyGrant, StoredResponse,
 };
 use domain::ports::provider::CreatePhoneCall;
 use domain::ports::store::CreateCallOutcome;
+use domain::recovery::release_dead_request;
 use domain::ApiError;
-use lambda_glue::http::{header, json_body, json_object, raw_json_response};
+use lambda_glue::http::{error_body, header, json_body, json_object, raw_json_response};
 use lambda_http::{Body, Response};
 use uuid::Uuid;
 
@@ -95,10 +98,15 @@ async fn place(
     deps: &Deps,
 ) -> Result<Response<Body>, ApiError> {
     let now = deps.clock.now();
+    let lease =
+        chrono::Duration::from_std(config::idempotency_lease()).map_err(ApiError::internal)?;
     let call = Call {
         name: body.name,
         email: body.email,
         metadata: body.metadata,
+        // If this request dies before it records the provider's answer, the reconciler finds
+        // the call still `queued` when the lease ends.
+        due_at: Some(now + lease),
         ..Call::new(
             Uuid::new_v4(),
             grant.account_id.clone(),
@@ -116,18 +124,46 @@ async fn place(
         call_id: call.id,
         response: None,
         expires_at: now + idempotency::TTL,
+        lease_until: Some(now + lease),
     });
-    match deps.store.create_call(&call, record.as_ref(), now).await? {
-        CreateCallOutcome::Created => {}
-        CreateCallOutcome::IdempotencyKeyExists(existing) => {
-            // The key is taken: same body -> the first request's answer; else 409.
-            let k = idem.as_ref().ok_or_else(|| {
-                ApiError::internal(std::io::Error::other("idempotency without key"))
-            })?;
-            return idempotency::answer_existing(existing, k, deps).await;
+    // At most one take-over of a dead request's key, then one more try.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let existing = match deps.store.create_call(&call, record.as_ref(), now).await? {
+            CreateCallOutcome::Created => break,
+            CreateCallOutcome::IdempotencyKeyExists(existing) => existing,
+        };
+        // The key is taken: same body -> the first request's answer; else 409.
+        let k = idem
+            .as_ref()
+            .ok_or_else(|| ApiError::internal(std::io::Error::other("idempotency without key")))?;
+        match idempotency::answer_existing(existing, k, deps).await? {
+            Existing::Answer(res) => return Ok(res),
+            _ if attempts > 1 => return Err(ApiError::IdempotencyKeyInProgress),
+            Existing::Released => {}
+            Existing::Abandoned(dead) => {
+                let at = deps.clock.now();
+                release_dead_request(
+                    deps.store.as_ref(),
+                    &dead,
+                    at,
+                    at + deps.dial_unknown_deadline,
+                )
+                .await?;
+            }
         }
     }
+    dial(&call, &agent, record.as_ref(), deps).await
+}
 
+/// Asks the provider to place the written call and records what it answered.
+async fn dial(
+    call: &Call,
+    agent: &Agent,
+    record: Option<&IdempotencyRecord>,
+    deps: &Deps,
+) -> Result<Response<Body>, ApiError> {
     let mut vars = serde_json::Map::new();
     if let Some(n) = &call.name {
         vars.insert("name".into(), n.clone().into());
@@ -147,10 +183,11 @@ async fn place(
         metadata: serde_json::json!({"call_id": call.id.to_string(), "account_id": call.account_id}),
         retell_llm_dynamic_variables: vars,
     };
+    let placed_body =
+        || serde_json::json!({"success": true, "call_id": call.id.to_string()}).to_string();
     match deps.provider.create_phone_call(&dial).await {
         Ok(placed) => {
-            let body =
-                serde_json::json!({"success": true, "call_id": call.id.to_string()}).to_string();
+            let body = placed_body();
             let stored = StoredResponse {
                 status: 200,
                 body: body.clone(),
@@ -158,12 +195,7 @@ async fn place(
             let at = deps.clock.now();
             if let Err(e) = deps
                 .store
-                .mark_call_dialing(
-                    call.id,
-                    &placed.call_id,
-                    at,
-                    record.as_ref().map(|r| (r, &stored)),
-                )
+                .mark_call_dialing(call.id, &placed.call_id, at, record.map(|r| (r, &stored)))
                 .await
             {
                 // The call is placed; the provider's callbacks carry our call_id and will move
@@ -173,12 +205,46 @@ async fn place(
             tracing::info!(call_id = %call.id, account_id = %call.account_id, "call placed");
             Ok(raw_json_response(200, body))
         }
-        Err(e) => {
-            tracing::warn!(call_id = %call.id, reason = %e.reason(), "provider failed to place the call");
+        Err(e) if e.proves_not_placed() => {
+            tracing::warn!(call_id = %call.id, reason = %e.reason(), "provider refused the call; none placed");
             deps.store
-                .mark_call_failed(call.id, &e.reason(), deps.clock.now(), record.as_ref())
+                .mark_call_failed(call.id, &e.reason(), deps.clock.now(), record)
                 .await?;
             Err(ApiError::ProviderUnavailable)
+        }
+        Err(e) => {
+            // The request may have reached the provider: the phone may ring. Never dial again
+            // for this call; let its callbacks (or its deadline) tell.
+            tracing::warn!(call_id = %call.id, reason = %e.reason(), "provider answer lost; call outcome unknown");
+            let err = ApiError::ProviderOutcomeUnknown { call_id: call.id };
+            let stored = StoredResponse {
+                status: err.status(),
+                body: error_body(&err).to_string(),
+            };
+            let at = deps.clock.now();
+            let marked = deps
+                .store
+                .mark_call_dial_unknown(
+                    call.id,
+                    at,
+                    at + deps.dial_unknown_deadline,
+                    record.map(|r| (r, &stored)),
+                )
+                .await?;
+            if marked {
+                return Err(err);
+            }
+            // A callback moved the call on already: it was placed after all.
+            let body = placed_body();
+            if let Some(r) = record {
+                let answer = StoredResponse {
+                    status: 200,
+                    body: body.clone(),
+                };
+                deps.store.remember_answer(r, &answer).await?;
+            }
+            tracing::info!(call_id = %call.id, "provider answer lost but a callback shows the call placed");
+            Ok(raw_json_response(200, body))
         }
     }
 }

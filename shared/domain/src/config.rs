@@ -20,6 +20,31 @@ pub const WEBHOOK_REPARK_DELAY_MS: &str = "WEBHOOK_REPARK_DELAY_MS";
 /// Local development only: allows http and loopback webhook URLs. Never set in template.yaml.
 pub const WEBHOOK_ALLOW_INSECURE_LOCAL: &str = "WEBHOOK_ALLOW_INSECURE_LOCAL";
 pub const ACCOUNT_ID_CLAIM: &str = "ACCOUNT_ID_CLAIM";
+/// How long after `call_ended` the `call.completed` event waits for `call_analyzed` before it
+/// is built without the analysis (a duration: `30s`, `10m`).
+pub const CALL_ANALYSIS_GRACE: &str = "CALL_ANALYSIS_GRACE";
+/// How long a `dial_unknown` call waits for a callback before it is resolved as `failed`.
+pub const DIAL_UNKNOWN_DEADLINE: &str = "DIAL_UNKNOWN_DEADLINE";
+/// Local stack only: how often the reconciler runs (in AWS: its schedule in template.yaml).
+pub const RECONCILE_EVERY: &str = "RECONCILE_EVERY";
+
+pub const DEFAULT_CALL_ANALYSIS_GRACE: Duration = Duration::from_secs(10 * 60);
+/// The provider reports a placed call within seconds (`call_started` when answered,
+/// `call_ended` with `dial_no_answer` or `dial_busy` after ringing out): 15 minutes leaves
+/// room for its own callback retries.
+pub const DEFAULT_DIAL_UNKNOWN_DEADLINE: Duration = Duration::from_secs(15 * 60);
+pub const DEFAULT_RECONCILE_EVERY: Duration = Duration::from_secs(60);
+
+/// trigger-call's Lambda timeout (`TriggerCallFunction.Timeout`; the drift test holds the two
+/// equal): no request of it runs longer.
+pub const TRIGGER_CALL_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// How long a running request owns its Idempotency-Key (and its `queued` call): past the
+/// function's timeout the request has certainly ended, so a key still without an answer
+/// belongs to a request that crashed or timed out. Derived here, once.
+pub fn idempotency_lease() -> Duration {
+    TRIGGER_CALL_TIMEOUT + Duration::from_secs(5)
+}
 
 /// Half a batch of 10: an account alone still fills half of every batch, and two busy accounts
 /// share a batch evenly.
@@ -92,6 +117,20 @@ impl Env {
         millis_from(name, self.optional(name), default)
     }
 
+    /// A duration like `30s`, `10m`, `500ms` (`default` when unset).
+    pub fn duration(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(v) => parse_duration(&v).map_err(|e| ConfigError(format!("{name}: {}", e.0))),
+        }
+    }
+
+    /// [`Env::duration`] as a `chrono::Duration`, for deadlines computed from the clock.
+    pub fn span(&self, name: &str, default: Duration) -> Result<chrono::Duration, ConfigError> {
+        chrono::Duration::from_std(self.duration(name, default)?)
+            .map_err(|_| ConfigError(format!("{name} is too long")))
+    }
+
     /// A positive whole number (`default` when unset).
     pub fn count(&self, name: &str, default: usize) -> Result<usize, ConfigError> {
         match self.optional(name) {
@@ -154,8 +193,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
     Ok(match unit {
         "ms" => Duration::from_millis(n),
         "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
+        "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
+        "h" => Duration::from_secs(n.checked_mul(3600).ok_or_else(bad)?),
         _ => return Err(bad()),
     })
 }
@@ -198,6 +237,7 @@ mod tests {
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
         assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
         assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("18446744073709551615h").is_err());
         assert!(parse_duration("").is_err());
     }
 }

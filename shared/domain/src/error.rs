@@ -75,6 +75,11 @@ pub enum ApiError {
     /// 502: the voice provider failed or timed out.
     #[error("the voice provider could not place the call; retry later")]
     ProviderUnavailable,
+    /// 502: the provider was asked to place the call but its answer was lost; the call may
+    /// or may not ring. The call exists (`dial_unknown`) and is named, so the client can
+    /// follow it with `GET /api/calls/{call_id}` instead of dialing again.
+    #[error("the voice provider's answer was lost: the call may or may not have been placed. Do not place it again; follow it with GET /api/calls/{call_id} (a retry with the same Idempotency-Key gets this answer again)")]
+    ProviderOutcomeUnknown { call_id: uuid::Uuid },
     /// 500: anything else. The source is logged, never returned.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -140,7 +145,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => 415,
             ApiError::Unprocessable { .. } => 422,
             ApiError::Throttled => 429,
-            ApiError::ProviderUnavailable => 502,
+            ApiError::ProviderUnavailable | ApiError::ProviderOutcomeUnknown { .. } => 502,
             ApiError::Internal(_) => 500,
         }
     }
@@ -164,6 +169,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Throttled => "throttled",
             ApiError::ProviderUnavailable => "provider_unavailable",
+            ApiError::ProviderOutcomeUnknown { .. } => "provider_outcome_unknown",
             ApiError::Internal(_) => "internal_error",
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! Models and rules (`model`, `phone`, `calling_window`, `api_key`, `signature`, `payload`,
 //! `webhook`, `webhook_url`), the port traits the functions depend on (`ports`), their error
-//! types (`error`), and the two services that only combine ports (`auth`, `key_rotation`).
+//! types (`error`), and the services that only combine ports (`auth`, `completion`, `key_rotation`, `recovery`).
 //! Cargo keeps this crate free of the AWS SDK, `lambda_http`, `reqwest` and `tokio`: the
 //! dependency-direction test (`tests/it/layers.rs`) fails if it gains one.
 
@@ -11,6 +11,7 @@ pub mod auth;
 pub mod callback;
 pub mod calling_window;
 pub mod clock;
+pub mod completion;
 pub mod config;
 pub mod error;
 pub mod key_rotation;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod payload;
 pub mod phone;
 pub mod ports;
+pub mod recovery;
 pub mod signature;
 pub mod webhook;
 pub mod webhook_url;

@@ -126,6 +126,10 @@ pub struct Agent {
 pub enum CallStatus {
     /// Written, provider not asked yet.
     Queued,
+    /// The provider was asked but its answer was lost (a timeout after sending, a reset, an
+    /// unreadable 2xx, a 5xx): the call may or may not ring. Callbacks carrying our call id
+    /// move it on; without any, the reconciler resolves it as `failed` after its deadline.
+    DialUnknown,
     /// The provider accepted the call.
     Dialing,
     InProgress,
@@ -140,6 +144,7 @@ impl CallStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             CallStatus::Queued => "queued",
+            CallStatus::DialUnknown => "dial_unknown",
             CallStatus::Dialing => "dialing",
             CallStatus::InProgress => "in_progress",
             CallStatus::Ended => "ended",
@@ -151,6 +156,7 @@ impl CallStatus {
     pub fn parse(s: &str) -> Option<CallStatus> {
         Some(match s {
             "queued" => CallStatus::Queued,
+            "dial_unknown" => CallStatus::DialUnknown,
             "dialing" => CallStatus::Dialing,
             "in_progress" => CallStatus::InProgress,
             "ended" => CallStatus::Ended,
@@ -164,13 +170,25 @@ impl CallStatus {
     pub fn rank(self) -> u8 {
         match self {
             CallStatus::Queued => 0,
-            CallStatus::Dialing => 1,
-            CallStatus::InProgress => 2,
-            CallStatus::Ended => 3,
-            CallStatus::Completed => 4,
-            CallStatus::Failed => 5,
+            CallStatus::DialUnknown => 1,
+            CallStatus::Dialing => 2,
+            CallStatus::InProgress => 3,
+            CallStatus::Ended => 4,
+            CallStatus::Completed => 5,
+            CallStatus::Failed => 6,
         }
     }
+
+    /// Every status, in rank order.
+    pub const ALL: [CallStatus; 7] = [
+        CallStatus::Queued,
+        CallStatus::DialUnknown,
+        CallStatus::Dialing,
+        CallStatus::InProgress,
+        CallStatus::Ended,
+        CallStatus::Completed,
+        CallStatus::Failed,
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +231,10 @@ pub struct Call {
     pub disconnection_reason: Option<String>,
     /// Set once the `call.completed` event exists.
     pub event_id: Option<Uuid>,
+    /// When the reconciler must look at the call if nothing moved it on before: a `queued`
+    /// call's request lease, a `dial_unknown` call's deadline, an `ended` call's analysis
+    /// grace. `None` once the call is where callbacks alone finish it (or finished).
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 impl Call {
@@ -245,6 +267,7 @@ impl Call {
             duration_seconds: None,
             disconnection_reason: None,
             event_id: None,
+            due_at: None,
         }
     }
 }
@@ -259,6 +282,10 @@ pub struct IdempotencyRecord {
     /// `None` while the first request is still running.
     pub response: Option<StoredResponse>,
     pub expires_at: DateTime<Utc>,
+    /// While there is no response: until when the running request owns the key. After it, the
+    /// request has certainly ended (crashed or timed out), so a retry with the same body may
+    /// take the key over and the reconciler may release it.
+    pub lease_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -133,6 +133,13 @@ impl CallCompleted {
         }
     }
 
+    /// The payload of a call whose analysis never came (`CALL_ANALYSIS_GRACE` passed after
+    /// `call_ended`): what the call record knows, with an empty `summary`, `sentiment`
+    /// `unknown` and an empty `transcript` (docs/webhooks.md).
+    pub fn without_analysis(call: &Call, agent_name: &str) -> CallCompleted {
+        CallCompleted::build(call, agent_name, &ProviderCallObject::default())
+    }
+
     /// The exact bytes stored and sent on every attempt (compact JSON).
     pub fn to_payload(&self) -> Result<String, serde_json::Error> {
         serde_json::to_string(self)
@@ -214,6 +221,7 @@ mod tests {
             duration_seconds: None,
             disconnection_reason: None,
             event_id: None,
+            due_at: None,
         }
     }
 

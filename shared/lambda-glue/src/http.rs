@@ -48,13 +48,18 @@ pub fn error_body(err: &ApiError) -> serde_json::Value {
             domain::clock::rfc3339(*t).into(),
         );
     }
+    if let ApiError::ProviderOutcomeUnknown { call_id } = err {
+        e.insert("call_id".into(), call_id.to_string().into());
+    }
     serde_json::json!({"success": false, "error": e})
 }
 
 pub fn error_response(err: &ApiError) -> Response<Body> {
     match err {
         ApiError::Internal(source) => tracing::error!(error = %source, "internal error"),
-        ApiError::ProviderUnavailable => tracing::warn!(code = err.code(), "provider unavailable"),
+        ApiError::ProviderUnavailable | ApiError::ProviderOutcomeUnknown { .. } => {
+            tracing::warn!(code = err.code(), "provider unavailable")
+        }
         _ => tracing::info!(code = err.code(), status = err.status(), "request refused"),
     }
     let mut res = json_response(err.status(), &error_body(err));

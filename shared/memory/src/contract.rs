@@ -102,6 +102,7 @@ fn call(account_id: &str, at: DateTime<Utc>) -> Call {
 
 fn idempotency_record(call: &Call, key: &str, expires_at: DateTime<Utc>) -> IdempotencyRecord {
     IdempotencyRecord {
+        lease_until: None,
         account_id: call.account_id.clone(),
         key: key.to_string(),
         request_hash: "hash-1".into(),
@@ -475,6 +476,7 @@ pub async fn calls(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contract
         sentiment: "positive",
         event: &event,
         event_expires_at: now + EVENT_TTL,
+        event_due_at: now + EVENT_TTL,
     };
     ensure!(
         store
@@ -601,6 +603,7 @@ pub async fn events(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contrac
             sentiment: "unknown",
             event: &event,
             event_expires_at: now + EVENT_TTL,
+            event_due_at: now + EVENT_TTL,
         };
         let done = store
             .complete_call(c.id, &CallProgress::default(), &completion, t)

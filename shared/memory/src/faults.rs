@@ -34,6 +34,7 @@ use domain::ports::queue::{DeliveryMessage, EventQueue};
 use domain::ports::secrets::SecretStore;
 use domain::ports::store::calls::{CallCompletion, CallProgress, CreateCallOutcome};
 use domain::ports::store::deliveries::{DeliveryPage, DeliveryQuery};
+use domain::ports::store::due::{Due, DueKind, DueStore};
 use domain::ports::store::events::StoredEvent;
 use domain::ports::store::{
     AccountStore, AttemptLedger, CallStore, Claim, DeliveryLog, EventStore, Store,
@@ -57,6 +58,10 @@ pub const STORE_METHODS: &[&str] = &[
     "create_call",
     "mark_call_dialing",
     "mark_call_failed",
+    "mark_call_dial_unknown",
+    "remember_answer",
+    "settle_call",
+    "release_idempotency",
     "call",
     "idempotency",
     "advance_call",
@@ -71,6 +76,8 @@ pub const STORE_METHODS: &[&str] = &[
     "claim_attempt",
     "finish_attempt",
     "delivered_attempt",
+    "due",
+    "claim_event_repair",
 ];
 pub const QUEUE_METHODS: &[&str] = &["send"];
 pub const SECRET_METHODS: &[&str] = &["get", "put", "put_version", "get_version", "make_current"];
@@ -428,6 +435,36 @@ impl CallStore for FaultyStore {
     ) -> Result<(), StoreError> {
         through_plan!(self.mark_call_failed(call_id, reason, at, idempotency))
     }
+    async fn mark_call_dial_unknown(
+        &self,
+        call_id: Uuid,
+        at: DateTime<Utc>,
+        due_at: DateTime<Utc>,
+        idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
+    ) -> Result<bool, StoreError> {
+        through_plan!(self.mark_call_dial_unknown(call_id, at, due_at, idempotency))
+    }
+    async fn remember_answer(
+        &self,
+        record: &IdempotencyRecord,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        through_plan!(self.remember_answer(record, response))
+    }
+    async fn settle_call(
+        &self,
+        call_id: Uuid,
+        from: CallStatus,
+        to: CallStatus,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+        due_at: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
+        through_plan!(self.settle_call(call_id, from, to, reason, at, due_at))
+    }
+    async fn release_idempotency(&self, record: &IdempotencyRecord) -> Result<bool, StoreError> {
+        through_plan!(self.release_idempotency(record))
+    }
     async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError> {
         through_plan!(self.call(id))
     }
@@ -465,6 +502,26 @@ impl CallStore for FaultyStore {
     }
     async fn create_inbound_call(&self, call: &Call) -> Result<Uuid, StoreError> {
         through_plan!(self.create_inbound_call(call))
+    }
+}
+
+#[async_trait]
+impl DueStore for FaultyStore {
+    async fn due(
+        &self,
+        kind: DueKind,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Due>, StoreError> {
+        through_plan!(self.due(kind, now, limit))
+    }
+    async fn claim_event_repair(
+        &self,
+        event_id: Uuid,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        through_plan!(self.claim_event_repair(event_id, seen, until))
     }
 }
 

@@ -54,10 +54,14 @@ impl VoiceProvider for RetellClient {
             .send()
             .await
             .map_err(|e| {
-                if e.is_timeout() {
+                // No connection, so nothing was sent: the one transport failure that proves
+                // the call was not placed. Checked first: a connect timeout is both.
+                if e.is_connect() {
+                    ProviderError::Connect(e.without_url().to_string())
+                } else if e.is_timeout() {
                     ProviderError::Timeout(self.timeout)
                 } else {
-                    ProviderError::Connect(e.without_url().to_string())
+                    ProviderError::Transport(e.without_url().to_string())
                 }
             })?;
         let status = res.status();

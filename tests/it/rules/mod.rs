@@ -10,6 +10,7 @@
 
 mod call_completed;
 mod fairness;
+mod lifecycle;
 mod recover;
 mod settings;
 mod trigger_call;
@@ -188,6 +189,7 @@ impl World {
             sentiment: "positive",
             event: &event,
             event_expires_at: now + chrono::Duration::days(30),
+            event_due_at: now + chrono::Duration::days(30),
         };
         assert!(self
             .store

@@ -354,10 +354,10 @@ async fn a_provider_that_provably_placed_nothing_gives_502_and_releases_the_key(
         "the key was released"
     );
 
-    // A refusal with a status (the provider answered 4xx/5xx) releases it too.
+    // A refusal (the provider answered 4xx) releases it too.
     w.provider.then_err(ProviderError::Status {
-        status: 500,
-        excerpt: "internal".into(),
+        status: 422,
+        excerpt: "invalid number".into(),
     });
     let (status, _) = send(&d, req()).await;
     assert_eq!(status, 502);

@@ -1,6 +1,7 @@
 //! Call records in DynamoDB, and the transactions that write them together with their
 //! idempotency record (`idempotency.rs`), provider-call index entry (`provider_calls.rs`) or
 //! event (`events.rs`).
+use super::due::{due_assignments, set_due, DUE_AT, REMOVE_DUE};
 use super::errors::{cancellation_reasons, is_condition_failure, transaction_error};
 use super::idempotency::{idempotency_from, idempotency_item};
 use super::item::put;
@@ -15,13 +16,14 @@ use chrono::{DateTime, Utc};
 use domain::error::StoreError;
 use domain::model::{Call, CallStatus, Direction, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::*;
+use domain::ports::store::due::DueKind;
 use std::collections::HashMap;
 use uuid::Uuid;
 
 pub(crate) fn call_item(c: &Call) -> Result<Item, StoreError> {
     let metadata =
         serde_json::to_string(&c.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(ItemBuilder::keyed(keys::call(&c.id))
+    let mut item = ItemBuilder::keyed(keys::call(&c.id))
         .s("type", "call")
         .s("call_id", c.id.to_string())
         .s("account_id", &c.account_id)
@@ -41,7 +43,11 @@ pub(crate) fn call_item(c: &Call) -> Result<Item, StoreError> {
         .opt_n("duration_seconds", c.duration_seconds)
         .opt_s("disconnection_reason", c.disconnection_reason.clone())
         .opt_s("event_id", c.event_id.map(|u| u.to_string()))
-        .build())
+        .build();
+    if let Some(at) = c.due_at {
+        set_due(&mut item, DueKind::Call, at);
+    }
+    Ok(item)
 }
 
 pub(crate) fn call_from(item: &Item) -> Result<Call, StoreError> {
@@ -71,12 +77,25 @@ pub(crate) fn call_from(item: &Item) -> Result<Call, StoreError> {
         duration_seconds: r.opt_n("duration_seconds")?,
         disconnection_reason: r.opt_s("disconnection_reason")?.map(str::to_string),
         event_id: r.opt_uuid("event_id")?,
+        due_at: r.opt_time(DUE_AT)?,
     })
 }
 
+/// An update of the call conditioned on its status being `queued`.
 fn status_update(
     table: &str,
     call_id: Uuid,
+    set: &str,
+    values: Vec<(&str, AttributeValue)>,
+) -> Result<TransactWriteItem, StoreError> {
+    status_update_from(table, call_id, CallStatus::Queued, set, values)
+}
+
+/// An update of the call conditioned on its status being `from` (`:from`).
+fn status_update_from(
+    table: &str,
+    call_id: Uuid,
+    from: CallStatus,
     set: &str,
     values: Vec<(&str, AttributeValue)>,
 ) -> Result<TransactWriteItem, StoreError> {
@@ -84,12 +103,9 @@ fn status_update(
         .table_name(table)
         .set_key(Some(key_map(keys::call(&call_id))))
         .update_expression(set)
-        .condition_expression("#status = :queued")
+        .condition_expression("#status = :from")
         .expression_attribute_names("#status", "status")
-        .expression_attribute_values(
-            ":queued",
-            AttributeValue::S(CallStatus::Queued.as_str().into()),
-        );
+        .expression_attribute_values(":from", AttributeValue::S(from.as_str().into()));
     for (k, v) in values {
         u = u.expression_attribute_values(k, v);
     }
@@ -97,16 +113,6 @@ fn status_update(
         .update(u.build().map_err(|e| StoreError::Backend(e.to_string()))?)
         .build())
 }
-
-/// Every status, for building "is before this one" conditions from `CallStatus::rank`.
-const ALL_STATUSES: [CallStatus; 6] = [
-    CallStatus::Queued,
-    CallStatus::Dialing,
-    CallStatus::InProgress,
-    CallStatus::Ended,
-    CallStatus::Completed,
-    CallStatus::Failed,
-];
 
 /// The parts of an UpdateItem that moves a call to `to` only from a status of lower rank,
 /// setting what `progress` knows plus `extra` assignments.
@@ -158,7 +164,16 @@ fn forward_update(
         sets.push("provider_call_id = if_not_exists(provider_call_id, :provider_call_id)".into());
         values.insert(":provider_call_id".into(), AttributeValue::S(p.clone()));
     }
-    let before: Vec<String> = ALL_STATUSES
+    let remove = match progress.due_at {
+        Some(at) => {
+            let (clause, vals) = due_assignments(DueKind::Call, at);
+            sets.push(clause.into());
+            values.extend(vals.map(|(k, v)| (k.to_string(), v)));
+            ""
+        }
+        None => REMOVE_DUE,
+    };
+    let before: Vec<String> = CallStatus::ALL
         .iter()
         .filter(|s| s.rank() < to.rank())
         .enumerate()
@@ -174,7 +189,7 @@ fn forward_update(
         format!("#status IN ({})", before.join(", "))
     };
     ForwardUpdate {
-        update: format!("SET {}", sets.join(", ")),
+        update: format!("SET {} {remove}", sets.join(", ")),
         condition,
         names: HashMap::from([("#status".to_string(), "status".to_string())]),
         values,
@@ -277,7 +292,7 @@ impl CallStore for DynamoStore {
         let mut items = vec![status_update(
             &self.table,
             call_id,
-            "SET #status = :dialing, provider_call_id = :p, updated_at = :t",
+            "SET #status = :dialing, provider_call_id = :p, updated_at = :t REMOVE due_kind, due_at",
             vec![
                 (
                     ":dialing",
@@ -343,7 +358,7 @@ impl CallStore for DynamoStore {
         let mut items = vec![status_update(
             &self.table,
             call_id,
-            "SET #status = :failed, failure_reason = :r, updated_at = :t",
+            "SET #status = :failed, failure_reason = :r, updated_at = :t REMOVE due_kind, due_at",
             vec![
                 (
                     ":failed",
@@ -366,6 +381,115 @@ impl CallStore for DynamoStore {
             .await
             .map_err(transaction_error)?;
         Ok(())
+    }
+
+    async fn mark_call_dial_unknown(
+        &self,
+        call_id: Uuid,
+        at: DateTime<Utc>,
+        due_at: DateTime<Utc>,
+        idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
+    ) -> Result<bool, StoreError> {
+        let (due, [k, d]) = due_assignments(DueKind::Call, due_at);
+        let mut items = vec![status_update(
+            &self.table,
+            call_id,
+            &format!("SET #status = :unknown, updated_at = :t, {due}"),
+            vec![
+                (
+                    ":unknown",
+                    AttributeValue::S(CallStatus::DialUnknown.as_str().into()),
+                ),
+                (":t", AttributeValue::S(domain::clock::rfc3339_millis(at))),
+                k,
+                d,
+            ],
+        )?];
+        if let Some((rec, resp)) = idempotency {
+            items.push(
+                TransactWriteItem::builder()
+                    .update(self.remember_answer(rec, resp)?)
+                    .build(),
+            );
+        }
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(cancellation_reasons(&e).first()) => Ok(false),
+            Err(e) => Err(transaction_error(e)),
+        }
+    }
+
+    async fn remember_answer(
+        &self,
+        record: &IdempotencyRecord,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        self.send_update(DynamoStore::remember_answer(self, record, response)?)
+            .await
+    }
+
+    async fn settle_call(
+        &self,
+        call_id: Uuid,
+        from: CallStatus,
+        to: CallStatus,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+        due_at: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
+        let mut sets = vec!["#status = :to", "updated_at = :t"];
+        let mut values = vec![
+            (":to", AttributeValue::S(to.as_str().into())),
+            (":t", AttributeValue::S(domain::clock::rfc3339_millis(at))),
+        ];
+        if let Some(r) = reason {
+            sets.push("failure_reason = :r");
+            values.push((":r", AttributeValue::S(r.into())));
+        }
+        let remove = match due_at {
+            Some(at) => {
+                let (clause, vals) = due_assignments(DueKind::Call, at);
+                sets.push(clause);
+                values.extend(vals);
+                ""
+            }
+            None => REMOVE_DUE,
+        };
+        let set = format!("SET {} {remove}", sets.join(", "));
+        let update = status_update_from(&self.table, call_id, from, &set, values)?
+            .update
+            .ok_or_else(|| StoreError::Backend("update missing".into()))?;
+        match self.send_update(update).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn release_idempotency(&self, record: &IdempotencyRecord) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::idempotency(
+                &record.account_id,
+                &record.key,
+            ))))
+            .condition_expression("call_id = :c AND attribute_not_exists(response_status)")
+            .expression_attribute_values(":c", AttributeValue::S(record.call_id.to_string()))
+            .send()
+            .await;
+        match res.map_err(backend) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError> {
@@ -440,7 +564,8 @@ impl CallStore for DynamoStore {
             .set_expression_attribute_values(Some(u.values))
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let event = super::events::event_item(completion.event, completion.event_expires_at)?;
+        let mut event = super::events::event_item(completion.event, completion.event_expires_at)?;
+        set_due(&mut event, DueKind::Event, completion.event_due_at);
         let items = vec![
             TransactWriteItem::builder().update(update).build(),
             put(&self.table, event, Some("attribute_not_exists(pk)"), &[])?,

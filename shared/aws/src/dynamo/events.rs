@@ -76,6 +76,7 @@ pub(crate) fn event_from(item: &Item) -> Result<StoredEvent, StoreError> {
             created_at: r.time("created_at")?,
         },
         enqueued: r.b("enqueued")?,
+        due_at: r.opt_time(super::due::DUE_AT)?,
         expires_at: DateTime::from_timestamp(expires, 0).unwrap_or_default(),
         compressed,
     })
@@ -93,7 +94,7 @@ impl EventStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_map(keys::event(&id))))
-            .update_expression("SET enqueued = :t")
+            .update_expression("SET enqueued = :t REMOVE due_kind, due_at")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":t", AttributeValue::Bool(true))
             .send()

@@ -1,15 +1,17 @@
 //! Idempotency records: one item per (account, Idempotency-Key), written in the same
 //! transaction as the call it created (`calls.rs`), holding the answer once there is one.
 
+use super::due::set_due;
 use super::item::{key_map, ttl, Item, ItemBuilder, ItemReader};
 use super::{keys, DynamoStore};
 use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
 use domain::model::{IdempotencyRecord, StoredResponse};
+use domain::ports::store::due::DueKind;
 
 pub(crate) fn idempotency_item(rec: &IdempotencyRecord) -> Item {
-    ItemBuilder::keyed(keys::idempotency(&rec.account_id, &rec.key))
+    let mut item = ItemBuilder::keyed(keys::idempotency(&rec.account_id, &rec.key))
         .s("type", "idempotency")
         .s("account_id", &rec.account_id)
         .s("idempotency_key", &rec.key)
@@ -21,7 +23,13 @@ pub(crate) fn idempotency_item(rec: &IdempotencyRecord) -> Item {
             rec.response.as_ref().map(|r| r.body.clone()),
         )
         .n(super::TTL_ATTRIBUTE, ttl(rec.expires_at))
-        .build()
+        .opt_time("lease_until", rec.lease_until)
+        .build();
+    // A running request's key is due for release when its lease ends.
+    if let (None, Some(lease)) = (&rec.response, rec.lease_until) {
+        set_due(&mut item, DueKind::Idempotency, lease);
+    }
+    item
 }
 
 pub(crate) fn idempotency_from(item: &Item) -> Result<IdempotencyRecord, StoreError> {
@@ -44,6 +52,7 @@ pub(crate) fn idempotency_from(item: &Item) -> Result<IdempotencyRecord, StoreEr
         call_id: r.uuid("call_id")?,
         response,
         expires_at: DateTime::from_timestamp(expires, 0).unwrap_or_default(),
+        lease_until: r.opt_time("lease_until")?,
     })
 }
 
@@ -57,7 +66,9 @@ impl DynamoStore {
         Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_map(keys::idempotency(&rec.account_id, &rec.key))))
-            .update_expression("SET response_status = :s, response_body = :b")
+            .update_expression(
+                "SET response_status = :s, response_body = :b REMOVE due_kind, due_at",
+            )
             .expression_attribute_values(":s", AttributeValue::N(resp.status.to_string()))
             .expression_attribute_values(":b", AttributeValue::S(resp.body.clone()))
             .build()

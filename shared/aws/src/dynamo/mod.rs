@@ -1,13 +1,14 @@
 //! The DynamoDB adapter of every storage port (`domain::ports::store`).
 //!
-//! One table, generic `pk`/`sk` keys, one GSI (`gsi1`) for the delivery log by outcome, and a
-//! TTL attribute `expires_at`. The item layout is documented in `docs/data-model.md`; the key
+//! One table, generic `pk`/`sk` keys, two GSIs (`gsi1`: the delivery log by outcome; `gsi2`:
+//! the reconciler's due work, `due.rs`), and a TTL attribute `expires_at`. The item layout is documented in `docs/data-model.md`; the key
 //! builders below are the only place it is spelled out in code.
 
 pub mod accounts;
 pub mod attempts;
 pub mod calls;
 pub mod deliveries;
+pub mod due;
 mod errors;
 pub mod events;
 mod idempotency;
@@ -19,8 +20,10 @@ use aws_sdk_dynamodb::Client;
 use domain::error::StoreError;
 pub(crate) use errors::backend;
 
-/// Name of the table's one global secondary index.
+/// The delivery log by outcome.
 pub const GSI1: &str = "gsi1";
+/// The reconciler's due work (sparse: only items with a deadline), `due.rs`.
+pub const GSI2: &str = "gsi2";
 /// Name of the TTL attribute (epoch seconds). Expired items may linger until DynamoDB deletes
 /// them, so every read that cares filters them out itself.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
@@ -94,6 +97,21 @@ impl DynamoStore {
             )
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
+        // Only the attributes the reconciler needs to name the item (template.yaml the same).
+        let gsi2 = GlobalSecondaryIndex::builder()
+            .index_name(GSI2)
+            .key_schema(key(due::DUE_KIND, KeyType::Hash)?)
+            .key_schema(key(due::DUE_AT, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::Include)
+                    .set_non_key_attributes(Some(
+                        due::PROJECTED.iter().map(|a| a.to_string()).collect(),
+                    ))
+                    .build(),
+            )
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         let res = self
             .client
             .create_table()
@@ -103,9 +121,12 @@ impl DynamoStore {
             .attribute_definitions(attr("sk")?)
             .attribute_definitions(attr("gsi1pk")?)
             .attribute_definitions(attr("gsi1sk")?)
+            .attribute_definitions(attr(due::DUE_KIND)?)
+            .attribute_definitions(attr(due::DUE_AT)?)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
             .global_secondary_indexes(gsi)
+            .global_secondary_indexes(gsi2)
             .send()
             .await;
         match res {

@@ -29,8 +29,12 @@ pub struct ProviderCall {
 pub enum ProviderError {
     #[error("provider timed out after {0:?}")]
     Timeout(Duration),
+    /// No connection could be made: the request was never sent.
     #[error("provider unreachable: {0}")]
     Connect(String),
+    /// The connection failed after the request may have been sent (a reset, a closed stream).
+    #[error("provider connection failed: {0}")]
+    Transport(String),
     #[error("provider answered HTTP {status}: {excerpt}")]
     Status { status: u16, excerpt: String },
     #[error("provider answered with an unreadable body: {0}")]
@@ -38,6 +42,19 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// True only for an answer that proves no call was placed: the request never left (no
+    /// connection) or the provider refused it (4xx). Everything else (a timeout after sending,
+    /// a reset, a 5xx, an unreadable 2xx) leaves the outcome unknown: the call may ring.
+    pub fn proves_not_placed(&self) -> bool {
+        match self {
+            ProviderError::Connect(_) => true,
+            ProviderError::Status { status, .. } => (400..500).contains(status),
+            ProviderError::Timeout(_) | ProviderError::Transport(_) | ProviderError::Body(_) => {
+                false
+            }
+        }
+    }
+
     /// A short reason for the call record (never contains credentials).
     pub fn reason(&self) -> String {
         match self {
@@ -45,6 +62,7 @@ impl ProviderError {
                 format!("provider_timeout: no answer within {} ms", d.as_millis())
             }
             ProviderError::Connect(_) => "provider_unreachable".to_string(),
+            ProviderError::Transport(_) => "provider_connection_lost".to_string(),
             ProviderError::Status { status, excerpt } => {
                 format!("provider_http_{status}: {excerpt}")
             }

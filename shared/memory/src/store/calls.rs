@@ -19,6 +19,7 @@ fn stored_call(c: &Call) -> Call {
     c.updated_at = ms(c.updated_at);
     c.started_at = c.started_at.map(ms);
     c.ended_at = c.ended_at.map(ms);
+    c.due_at = c.due_at.map(ms);
     c
 }
 
@@ -97,6 +98,7 @@ fn apply_progress(c: &mut Call, to: CallStatus, progress: &CallProgress, at: Dat
     if c.provider_call_id.is_none() {
         c.provider_call_id.clone_from(&progress.provider_call_id);
     }
+    c.due_at = progress.due_at.map(ms);
 }
 
 #[async_trait]
@@ -138,6 +140,7 @@ impl CallStore for MemoryStore {
         }
         let mut rec = rec.clone();
         rec.expires_at = secs(rec.expires_at);
+        rec.lease_until = rec.lease_until.map(ms);
         s.idempotency.insert(key, IdempotencyItem::Record(rec));
         s.calls
             .insert(call.id, CallItem::Full(Box::new(stored_call(call))));
@@ -161,6 +164,7 @@ impl CallStore for MemoryStore {
             c.status = CallStatus::Dialing;
             c.provider_call_id = Some(provider_call_id.to_string());
             c.updated_at = ms(at);
+            c.due_at = None;
         } else {
             match s.calls.entry(call_id).or_insert(CallItem::Fragment) {
                 CallItem::Full(c) if c.provider_call_id.is_none() => {
@@ -195,11 +199,83 @@ impl CallStore for MemoryStore {
         c.status = CallStatus::Failed;
         c.failure_reason = Some(reason.to_string());
         c.updated_at = ms(at);
+        c.due_at = None;
         if let Some(rec) = idempotency {
             s.idempotency
                 .remove(&idempotency_key(&rec.account_id, &rec.key));
         }
         Ok(())
+    }
+
+    /// Transaction: `queued` -> `dial_unknown` with its deadline (else `Ok(false)`, nothing
+    /// written) and the answer remembered.
+    async fn mark_call_dial_unknown(
+        &self,
+        call_id: Uuid,
+        at: DateTime<Utc>,
+        due_at: DateTime<Utc>,
+        idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        let Some(c) = s.queued_call(call_id) else {
+            return Ok(false);
+        };
+        c.status = CallStatus::DialUnknown;
+        c.updated_at = ms(at);
+        c.due_at = Some(ms(due_at));
+        if let Some((rec, resp)) = idempotency {
+            s.remember_answer(rec, resp);
+        }
+        Ok(true)
+    }
+
+    async fn remember_answer(
+        &self,
+        record: &IdempotencyRecord,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        self.state().remember_answer(record, response);
+        Ok(())
+    }
+
+    /// One conditional update: `#status = :from`, else `Ok(false)`.
+    async fn settle_call(
+        &self,
+        call_id: Uuid,
+        from: CallStatus,
+        to: CallStatus,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+        due_at: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        match s.calls.get_mut(&call_id) {
+            Some(CallItem::Full(c)) if c.status == from => {
+                c.status = to;
+                c.updated_at = ms(at);
+                if let Some(r) = reason {
+                    c.failure_reason = Some(r.to_string());
+                }
+                c.due_at = due_at.map(ms);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Conditional delete: same call id and no answer, else `Ok(false)`.
+    async fn release_idempotency(&self, record: &IdempotencyRecord) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        let key = idempotency_key(&record.account_id, &record.key);
+        match s.idempotency.get(&key) {
+            Some(IdempotencyItem::Record(r))
+                if r.call_id == record.call_id && r.response.is_none() =>
+            {
+                s.idempotency.remove(&key);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError> {
@@ -266,6 +342,8 @@ impl CallStore for MemoryStore {
         }
         apply_progress(c, CallStatus::Completed, progress, at);
         c.event_id = Some(event.record.id);
+        let mut event = event;
+        event.due_at = Some(ms(completion.event_due_at));
         s.events.insert(event.record.id, event);
         Ok(true)
     }

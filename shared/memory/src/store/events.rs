@@ -44,6 +44,7 @@ pub(super) fn stored_event(
         enqueued: false,
         expires_at: secs(expires_at),
         compressed,
+        due_at: None,
     })
 }
 
@@ -59,6 +60,7 @@ impl EventStore for MemoryStore {
         match self.state().events.get_mut(&id) {
             Some(e) => {
                 e.enqueued = true;
+                e.due_at = None;
                 Ok(())
             }
             None => Err(condition_failed()),

@@ -17,6 +17,7 @@ mod accounts;
 mod attempts;
 mod calls;
 mod deliveries;
+mod due;
 mod events;
 
 use chrono::{DateTime, SubsecRound, Utc};

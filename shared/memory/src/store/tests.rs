@@ -46,6 +46,7 @@ async fn times_come_back_as_dynamodb_keeps_them() {
     let store = MemoryStore::new();
     let call = queued_call();
     let rec = IdempotencyRecord {
+        lease_until: None,
         account_id: "acct".into(),
         key: "k".into(),
         request_hash: "h".into(),
@@ -71,6 +72,7 @@ async fn idempotency_expiry_compares_whole_seconds_like_the_condition() {
     let first = queued_call();
     let expires = Utc.with_ymd_and_hms(2025, 6, 15, 15, 0, 0).unwrap();
     let rec = |c: &Call| IdempotencyRecord {
+        lease_until: None,
         account_id: "acct".into(),
         key: "k".into(),
         request_hash: "h".into(),
@@ -109,6 +111,7 @@ async fn dialing_an_unknown_call_leaves_a_fragment_as_the_unconditional_update_d
     let store = MemoryStore::new();
     let id = Uuid::new_v4();
     let rec = IdempotencyRecord {
+        lease_until: None,
         account_id: "acct".into(),
         key: "gone".into(),
         request_hash: "h".into(),
@@ -210,6 +213,7 @@ async fn expired_events_are_still_read_and_the_log_skips_expired_rows() {
         sentiment: "neutral",
         event: &event,
         event_expires_at: now() - chrono::Duration::days(1),
+        event_due_at: now() - chrono::Duration::days(1),
     };
     assert!(store
         .complete_call(call.id, &CallProgress::default(), &completion, now())

@@ -23,6 +23,10 @@ pub struct CallProgress {
     pub ended_at: Option<DateTime<Utc>>,
     pub duration_seconds: Option<i64>,
     pub disconnection_reason: Option<String>,
+    /// The call's reconciler deadline after this move (`Call::due_at`): set when given,
+    /// cleared otherwise (an `ended` call gets its analysis grace; a call moving to
+    /// `in_progress` no longer needs its dial deadline).
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 /// The provider's analysis, kept on the completed call record.
@@ -34,6 +38,8 @@ pub struct CallCompletion<'a> {
     /// The one `call.completed` event of the call, stored in the same transaction.
     pub event: &'a EventRecord,
     pub event_expires_at: DateTime<Utc>,
+    /// When the reconciler enqueues the event if nobody marked it enqueued before.
+    pub event_due_at: DateTime<Utc>,
 }
 
 #[async_trait]
@@ -54,6 +60,38 @@ pub trait CallStore: Send + Sync {
         at: DateTime<Utc>,
         idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
     ) -> Result<(), StoreError>;
+    /// The provider's answer was lost: `queued` -> `dial_unknown` with its deadline
+    /// (`due_at`), and the answer for the Idempotency-Key (a 502 naming the call) remembered,
+    /// in one write: a retry replays it and never dials again. `Ok(false)`, and nothing
+    /// written, when the call is no longer `queued` (a callback already proved it placed).
+    async fn mark_call_dial_unknown(
+        &self,
+        call_id: Uuid,
+        at: DateTime<Utc>,
+        due_at: DateTime<Utc>,
+        idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
+    ) -> Result<bool, StoreError>;
+    /// Remembers a finished request's answer on its idempotency record.
+    async fn remember_answer(
+        &self,
+        record: &IdempotencyRecord,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError>;
+    /// The reconciler's move of a call nothing else moved on in time: `from` -> `to` with an
+    /// optional failure reason and the next deadline (cleared when `None`), only if the call
+    /// is still `from`. `Ok(false)`, and nothing written, otherwise.
+    async fn settle_call(
+        &self,
+        call_id: Uuid,
+        from: CallStatus,
+        to: CallStatus,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+        due_at: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError>;
+    /// Frees an Idempotency-Key whose request died: deletes the record only if it still
+    /// belongs to `record.call_id` and has no answer. `Ok(false)` otherwise.
+    async fn release_idempotency(&self, record: &IdempotencyRecord) -> Result<bool, StoreError>;
     /// The provider failed: `queued` -> `failed` with the reason; the Idempotency-Key is
     /// released so the client can retry with it.
     async fn mark_call_failed(

@@ -18,6 +18,11 @@ use uuid::Uuid;
 /// How long an event is kept (the delivery log's horizon).
 pub const EVENT_TTL: chrono::Duration = chrono::Duration::days(30);
 
+/// An event not on the queue this long after it was stored (the SQS send failed, the Lambda
+/// died, the duplicate callback that would have re-sent it lost the race) is enqueued by the
+/// reconciler.
+pub const ENQUEUE_GRACE: chrono::Duration = chrono::Duration::minutes(1);
+
 /// Payloads up to this size are stored as a plain string; larger ones compressed.
 pub const PLAIN_PAYLOAD_MAX_BYTES: usize = 128 * 1024;
 
@@ -35,12 +40,16 @@ pub struct StoredEvent {
     pub expires_at: DateTime<Utc>,
     /// The payload was stored compressed.
     pub compressed: bool,
+    /// While not enqueued: when the reconciler sends the first delivery message itself
+    /// ([`ENQUEUE_GRACE`] after the event was stored, pushed on by each repair it takes).
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// The stored event (strongly consistent), `None` if there is none.
     async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError>;
-    /// Records that the event's first delivery message is on the queue.
+    /// Records that the event's first delivery message is on the queue (and clears its
+    /// reconciler deadline).
     async fn mark_event_enqueued(&self, id: Uuid) -> Result<(), StoreError>;
 }

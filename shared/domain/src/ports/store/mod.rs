@@ -5,13 +5,21 @@ pub mod accounts;
 pub mod attempts;
 pub mod calls;
 pub mod deliveries;
+pub mod due;
 pub mod events;
 
 pub use accounts::AccountStore;
 pub use attempts::{AttemptLedger, Claim};
 pub use calls::{CallStore, CreateCallOutcome};
 pub use deliveries::{DeliveryLog, DeliveryPage};
+pub use due::{Due, DueKind, DueStore, DueWork};
 pub use events::EventStore;
 /// Every storage port at once, for functions that hold one `Arc<dyn Store>`.
-pub trait Store: AccountStore + CallStore + EventStore + DeliveryLog + AttemptLedger {}
-impl<T: AccountStore + CallStore + EventStore + DeliveryLog + AttemptLedger> Store for T {}
+pub trait Store:
+    AccountStore + CallStore + EventStore + DeliveryLog + AttemptLedger + DueStore
+{
+}
+impl<T: AccountStore + CallStore + EventStore + DeliveryLog + AttemptLedger + DueStore> Store
+    for T
+{
+}

@@ -1,0 +1,118 @@
+//! The reconciler: run every minute (EventBridge schedule in `template.yaml`; every
+//! `RECONCILE_EVERY` in the local stack), it finishes the work whose deadline passed with
+//! nobody finishing it, read from the due index (`domain::ports::store::due`), never a scan:
+//!
+//! - an event stored but not on the queue after `ENQUEUE_GRACE` -> sent ([`repair::event`]);
+//! - a `queued` call past its request's lease -> `dial_unknown`; a `dial_unknown` call past
+//!   its deadline -> `failed`; an `ended` call past its analysis grace -> completed with an
+//!   event built without the analysis ([`repair::call`]);
+//! - an Idempotency-Key without an answer past its lease -> released ([`repair::idempotency`]).
+//!
+//! Every repair is a conditional write on the item's state (and the one with an outside
+//! effect, sending an event, is claimed first), so two runs at once, or a run repeated after a
+//! crash, repair each item once.
+
+pub mod repair;
+
+use aws_adapters::{DynamoStore, SqsQueue};
+use aws_config::SdkConfig;
+use domain::clock::{Clock, SystemClock};
+use domain::config::{self, Env};
+use domain::error::StartupError;
+use domain::ports::queue::EventQueue;
+use domain::ports::store::{DueKind, Store};
+use repair::Repaired;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Items read from the index per query; a pass reads at most [`MAX_PAGES`] pages per kind,
+/// so one run stays well inside its timeout and the next run carries on.
+pub const PAGE: usize = 100;
+pub const MAX_PAGES: usize = 10;
+
+/// What the function needs, built once per cold start.
+#[derive(Clone)]
+pub struct Deps {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn EventQueue>,
+    pub clock: Arc<dyn Clock>,
+    /// A `queued` call found past its lease becomes `dial_unknown` for this long
+    /// (`DIAL_UNKNOWN_DEADLINE`).
+    pub dial_unknown_deadline: chrono::Duration,
+}
+
+impl Deps {
+    /// The composition root: the real adapters, built once per cold start from the SDK
+    /// configuration and the environment (`main.rs` and the local stack).
+    pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
+        Ok(Deps {
+            store: Arc::new(DynamoStore::from_sdk(
+                sdk,
+                env.required(config::TABLE_NAME)?,
+            )),
+            queue: Arc::new(SqsQueue::from_sdk(
+                sdk,
+                env.required(config::EVENTS_QUEUE_URL)?,
+            )),
+            clock: Arc::new(SystemClock),
+            dial_unknown_deadline: env.span(
+                config::DIAL_UNKNOWN_DEADLINE,
+                config::DEFAULT_DIAL_UNKNOWN_DEADLINE,
+            )?,
+        })
+    }
+}
+
+/// What one pass did: how many items each repair handled, and how many failed (they stay due
+/// and the next pass tries again).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub repaired: BTreeMap<&'static str, u64>,
+    pub errors: u64,
+}
+
+impl Report {
+    pub fn count(&self, what: Repaired) -> u64 {
+        self.repaired.get(what.as_str()).copied().unwrap_or(0)
+    }
+}
+
+/// One pass over every kind of due work.
+pub async fn run(deps: &Deps) -> Report {
+    let mut report = Report::default();
+    for kind in DueKind::ALL {
+        for _ in 0..MAX_PAGES {
+            let now = deps.clock.now();
+            let due = match deps.store.due(kind, now, PAGE).await {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::error!(kind = kind.as_str(), error = %e, "reading due work failed");
+                    report.errors += 1;
+                    break;
+                }
+            };
+            let mut progressed = false;
+            for item in &due {
+                match repair::repair(item, deps).await {
+                    Ok(done) => {
+                        progressed |= done != Repaired::Nothing;
+                        *report.repaired.entry(done.as_str()).or_default() += 1;
+                    }
+                    Err(e) => {
+                        tracing::error!(kind = kind.as_str(), error = %e, "repair failed; retried next pass");
+                        report.errors += 1;
+                    }
+                }
+            }
+            // A short page is the end; a page where nothing moved would come back the same.
+            if due.len() < PAGE || !progressed {
+                break;
+            }
+        }
+    }
+    if report.errors > 0 || !report.repaired.is_empty() {
+        tracing::info!(repaired = ?report.repaired, errors = report.errors, "reconciler pass");
+    }
+    report
+}

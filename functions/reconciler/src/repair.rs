@@ -1,0 +1,163 @@
+//! One repair per kind of due work. Each re-reads the item (the index is eventually
+//! consistent) and acts only if the item still needs it, through conditional writes.
+
+use crate::Deps;
+use domain::completion::{self, Completed};
+use domain::error::ApiError;
+use domain::model::CallStatus;
+use domain::payload::CallCompleted;
+use domain::ports::store::calls::CallProgress;
+use domain::ports::store::{Due, DueWork};
+use domain::recovery::release_dead_request;
+use uuid::Uuid;
+
+/// How long a claimed event repair is reserved for the reconciler that took it: a pass that
+/// dies after the claim leaves the event due again this much later.
+pub const CLAIM: chrono::Duration = chrono::Duration::minutes(2);
+
+/// What a repair did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repaired {
+    /// The item no longer needed it (finished meanwhile, not due yet, taken by another run).
+    Nothing,
+    EventEnqueued,
+    CallMarkedDialUnknown,
+    CallFailed,
+    CallCompletedWithoutAnalysis,
+    /// A call in a state with nothing to repair had a stale deadline: cleared.
+    DeadlineCleared,
+    KeyReleased,
+}
+
+impl Repaired {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Repaired::Nothing => "nothing",
+            Repaired::EventEnqueued => "event_enqueued",
+            Repaired::CallMarkedDialUnknown => "call_marked_dial_unknown",
+            Repaired::CallFailed => "call_failed",
+            Repaired::CallCompletedWithoutAnalysis => "call_completed_without_analysis",
+            Repaired::DeadlineCleared => "deadline_cleared",
+            Repaired::KeyReleased => "key_released",
+        }
+    }
+}
+
+pub async fn repair(due: &Due, deps: &Deps) -> Result<Repaired, ApiError> {
+    match &due.work {
+        DueWork::Event(id) => event(*id, due, deps).await,
+        DueWork::Call(id) => call(*id, deps).await,
+        DueWork::Idempotency { account_id, key } => idempotency(account_id, key, deps).await,
+    }
+}
+
+/// An event stored but never put on the queue.
+pub async fn event(id: Uuid, due: &Due, deps: &Deps) -> Result<Repaired, ApiError> {
+    let store = deps.store.as_ref();
+    let Some(stored) = store.event(id).await? else {
+        return Ok(Repaired::Nothing);
+    };
+    if stored.enqueued {
+        return Ok(Repaired::Nothing);
+    }
+    let now = deps.clock.now();
+    if !store
+        .claim_event_repair(id, due.due_at, now + CLAIM)
+        .await?
+    {
+        return Ok(Repaired::Nothing);
+    }
+    tracing::warn!(event_id = %id, call_id = %stored.record.call_id, "event stored but never queued; enqueuing it");
+    completion::enqueue(
+        store,
+        deps.queue.as_ref(),
+        id,
+        &stored.record.account_id,
+        stored.record.call_id,
+    )
+    .await?;
+    Ok(Repaired::EventEnqueued)
+}
+
+/// A call nothing moved on before its deadline.
+pub async fn call(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
+    let store = deps.store.as_ref();
+    let Some(call) = store.call(id).await? else {
+        return Ok(Repaired::Nothing);
+    };
+    let now = deps.clock.now();
+    if call.due_at.is_none_or(|t| t > now) {
+        return Ok(Repaired::Nothing);
+    }
+    let settled = |from, to, reason, due_at| store.settle_call(id, from, to, reason, now, due_at);
+    Ok(match call.status {
+        CallStatus::Queued => {
+            // Its request died before recording the provider's answer: the phone may ring.
+            let due = now + deps.dial_unknown_deadline;
+            if !settled(CallStatus::Queued, CallStatus::DialUnknown, None, Some(due)).await? {
+                return Ok(Repaired::Nothing);
+            }
+            tracing::warn!(call_id = %id, "queued call past its request's lease; outcome unknown");
+            Repaired::CallMarkedDialUnknown
+        }
+        CallStatus::DialUnknown => {
+            let reason = "dial_outcome_unknown: the provider never reported the call";
+            if !settled(
+                CallStatus::DialUnknown,
+                CallStatus::Failed,
+                Some(reason),
+                None,
+            )
+            .await?
+            {
+                return Ok(Repaired::Nothing);
+            }
+            tracing::warn!(call_id = %id, "dial_unknown call past its deadline; resolved as failed");
+            Repaired::CallFailed
+        }
+        CallStatus::Ended => {
+            let agent_name = completion::agent_name(store, &call).await?;
+            let payload = CallCompleted::without_analysis(&call, &agent_name);
+            let done = completion::complete(
+                store,
+                deps.queue.as_ref(),
+                &call,
+                &payload,
+                &CallProgress::default(),
+                now,
+            )
+            .await?;
+            match done {
+                Completed::Created(event_id) => {
+                    tracing::warn!(call_id = %id, %event_id, "no analysis within the grace; event sent without it");
+                    Repaired::CallCompletedWithoutAnalysis
+                }
+                Completed::AlreadyCompleted => Repaired::Nothing,
+            }
+        }
+        status => {
+            if !settled(status, status, None, None).await? {
+                return Ok(Repaired::Nothing);
+            }
+            Repaired::DeadlineCleared
+        }
+    })
+}
+
+/// An Idempotency-Key whose request died without an answer.
+pub async fn idempotency(account_id: &str, key: &str, deps: &Deps) -> Result<Repaired, ApiError> {
+    let store = deps.store.as_ref();
+    let now = deps.clock.now();
+    let Some(rec) = store.idempotency(account_id, key, now).await? else {
+        return Ok(Repaired::Nothing);
+    };
+    if rec.response.is_some() || rec.lease_until.is_none_or(|t| t > now) {
+        return Ok(Repaired::Nothing);
+    }
+    let released = release_dead_request(store, &rec, now, now + deps.dial_unknown_deadline).await?;
+    Ok(if released {
+        Repaired::KeyReleased
+    } else {
+        Repaired::Nothing
+    })
+}

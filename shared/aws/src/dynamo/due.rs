@@ -1,0 +1,112 @@
+//! The due index (`gsi2`, sparse): items with a reconciler deadline carry `due_kind` (the
+//! partition: `event`, `call`, `idempotency`) and `due_at` (the sort key, RFC 3339 with
+//! milliseconds in UTC, so text order is time order). Writes that finish the work remove both
+//! attributes, which takes the item out of the index. See `domain::ports::store::due`.
+
+use super::item::{Item, ItemReader};
+use super::{backend, keys, DynamoStore, GSI2};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use domain::clock::rfc3339_millis;
+use domain::error::StoreError;
+use domain::ports::store::due::*;
+use uuid::Uuid;
+
+pub const DUE_KIND: &str = "due_kind";
+pub const DUE_AT: &str = "due_at";
+/// The non-key attributes the index carries: what names each kind of item.
+pub const PROJECTED: [&str; 4] = ["event_id", "call_id", "account_id", "idempotency_key"];
+/// The update clause that takes an item out of the index.
+pub const REMOVE_DUE: &str = "REMOVE due_kind, due_at";
+
+/// Puts `item` in the index as `kind`, due at `at`.
+pub(crate) fn set_due(item: &mut Item, kind: DueKind, at: DateTime<Utc>) {
+    item.insert(DUE_KIND.into(), AttributeValue::S(kind.as_str().into()));
+    item.insert(DUE_AT.into(), AttributeValue::S(rfc3339_millis(at)));
+}
+
+/// The `SET` assignments and values that put an item in the index (for update expressions).
+pub(crate) fn due_assignments(
+    kind: DueKind,
+    at: DateTime<Utc>,
+) -> (&'static str, [(&'static str, AttributeValue); 2]) {
+    (
+        "due_kind = :due_kind, due_at = :due_at",
+        [
+            (":due_kind", AttributeValue::S(kind.as_str().into())),
+            (":due_at", AttributeValue::S(rfc3339_millis(at))),
+        ],
+    )
+}
+
+fn work(kind: DueKind, item: &Item) -> Result<DueWork, StoreError> {
+    let r = ItemReader(item);
+    Ok(match kind {
+        DueKind::Event => DueWork::Event(r.uuid("event_id")?),
+        DueKind::Call => DueWork::Call(r.uuid("call_id")?),
+        DueKind::Idempotency => DueWork::Idempotency {
+            account_id: r.s("account_id")?.to_string(),
+            key: r.s("idempotency_key")?.to_string(),
+        },
+    })
+}
+
+#[async_trait]
+impl DueStore for DynamoStore {
+    async fn due(
+        &self,
+        kind: DueKind,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Due>, StoreError> {
+        let limit = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI2)
+            .key_condition_expression("due_kind = :k AND due_at <= :now")
+            .expression_attribute_values(":k", AttributeValue::S(kind.as_str().into()))
+            .expression_attribute_values(":now", AttributeValue::S(rfc3339_millis(now)))
+            .scan_index_forward(true)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(backend)?;
+        out.items()
+            .iter()
+            .map(|item| {
+                Ok(Due {
+                    work: work(kind, item)?,
+                    due_at: ItemReader(item).time(DUE_AT)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn claim_event_repair(
+        &self,
+        event_id: Uuid,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(super::item::key_map(keys::event(&event_id))))
+            .update_expression("SET due_at = :until")
+            .condition_expression("due_at = :seen AND enqueued = :f")
+            .expression_attribute_values(":until", AttributeValue::S(rfc3339_millis(until)))
+            .expression_attribute_values(":seen", AttributeValue::S(rfc3339_millis(seen)))
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .send()
+            .await;
+        match res.map_err(backend) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}

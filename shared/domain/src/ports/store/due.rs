@@ -1,0 +1,78 @@
+//! Work with a deadline: what the reconciler finds when nothing else finished it in time.
+//!
+//! Items that may need a repair carry a deadline (`due_at`) and a kind; the DynamoDB adapter
+//! keeps them in a sparse index (`gsi2`: only items with a deadline are in it), so the
+//! reconciler reads exactly the overdue work, oldest first, and never scans the table. Every
+//! write that finishes the work clears the deadline in the same request.
+//!
+//! | kind | item | due | cleared by |
+//! |---|---|---|---|
+//! | `event` | a stored event | [`ENQUEUE_GRACE`](super::events::ENQUEUE_GRACE) after it was stored | `mark_event_enqueued` |
+//! | `call` | a `queued` call | its request's lease | `mark_call_dialing` / `_failed` / `_dial_unknown` |
+//! | `call` | a `dial_unknown` call | its dial deadline | any callback moving it on |
+//! | `call` | an `ended` call | its analysis grace | `complete_call` |
+//! | `idempotency` | a record without an answer | its lease | the answer, or the release |
+//!
+//! The repairs themselves are conditional writes on the item's state, so two reconcilers on
+//! the same item cannot both act; the one repair with an external effect (sending an event's
+//! queue message) is taken first with [`DueStore::claim_event_repair`].
+
+use crate::error::StoreError;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DueKind {
+    Event,
+    Call,
+    Idempotency,
+}
+
+impl DueKind {
+    pub const ALL: [DueKind; 3] = [DueKind::Event, DueKind::Call, DueKind::Idempotency];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DueKind::Event => "event",
+            DueKind::Call => "call",
+            DueKind::Idempotency => "idempotency",
+        }
+    }
+}
+
+/// Which item is due.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DueWork {
+    Event(Uuid),
+    Call(Uuid),
+    Idempotency { account_id: String, key: String },
+}
+
+/// One overdue item, as the index showed it (eventually consistent: re-read before acting).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Due {
+    pub work: DueWork,
+    pub due_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait DueStore: Send + Sync {
+    /// Up to `limit` items of `kind` due at or before `now`, earliest first.
+    async fn due(
+        &self,
+        kind: DueKind,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Due>, StoreError>;
+    /// Takes an event's enqueue repair: moves its deadline from `seen` to `until` only if the
+    /// event is still not enqueued and still due at `seen`. `Ok(false)`: another reconciler
+    /// took it, or it was enqueued meanwhile. A reconciler that dies after the claim leaves
+    /// the event due again at `until`.
+    async fn claim_event_repair(
+        &self,
+        event_id: Uuid,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}

@@ -1,0 +1,85 @@
+//! The due index (mirrors `dynamo/due.rs`): here read straight off the items, which is what
+//! the sparse index holds (an item is in it while it has a deadline).
+use super::{condition_failed, ms, CallItem, IdempotencyItem, MemoryStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::error::StoreError;
+use domain::ports::store::due::*;
+use uuid::Uuid;
+
+#[async_trait]
+impl DueStore for MemoryStore {
+    /// Earliest first; items due at exactly `now` included (`due_at <= :now`).
+    async fn due(
+        &self,
+        kind: DueKind,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Due>, StoreError> {
+        let s = self.state();
+        let mut due: Vec<Due> = match kind {
+            DueKind::Event => s
+                .events
+                .values()
+                .filter_map(|e| {
+                    e.due_at.map(|at| Due {
+                        work: DueWork::Event(e.record.id),
+                        due_at: at,
+                    })
+                })
+                .collect(),
+            DueKind::Call => s
+                .calls
+                .values()
+                .filter_map(|c| match c {
+                    CallItem::Full(c) => c.due_at.map(|at| Due {
+                        work: DueWork::Call(c.id),
+                        due_at: at,
+                    }),
+                    CallItem::Fragment => None,
+                })
+                .collect(),
+            DueKind::Idempotency => s
+                .idempotency
+                .values()
+                .filter_map(|i| match i {
+                    IdempotencyItem::Record(r) if r.response.is_none() => {
+                        r.lease_until.map(|at| Due {
+                            work: DueWork::Idempotency {
+                                account_id: r.account_id.clone(),
+                                key: r.key.clone(),
+                            },
+                            due_at: at,
+                        })
+                    }
+                    _ => None,
+                })
+                .collect(),
+        };
+        due.retain(|d| d.due_at <= ms(now));
+        due.sort_by_key(|d| d.due_at);
+        due.truncate(limit.clamp(1, 1000));
+        Ok(due)
+    }
+
+    /// `due_at = :seen AND enqueued = false`, else `Ok(false)`; a missing event fails the
+    /// condition too.
+    async fn claim_event_repair(
+        &self,
+        event_id: Uuid,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        match s.events.get_mut(&event_id) {
+            Some(e) if !e.enqueued && e.due_at == Some(ms(seen)) => {
+                e.due_at = Some(ms(until));
+                Ok(true)
+            }
+            Some(_) | None => {
+                let _ = condition_failed;
+                Ok(false)
+            }
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! The call lifecycle under faults (issue: no call dialed twice, every accepted call ends in
+//! its webhook), on the in-memory adapters: trigger-call, call-completed and the reconciler
+//! together, with the provider's answer lost, callbacks missing, the queue failing and a
+//! request dropped mid-way. Every test counts provider requests, events and queue messages.
+
+use super::{error_code, provider_call_json, Stage, World};
+use domain::clock::Clock;
+use domain::config;
+use domain::model::{Call, CallStatus};
+use domain::ports::provider::ProviderError;
+use domain::ports::store::events::ENQUEUE_GRACE;
+use domain::ports::store::{CallStore, EventStore};
+use domain::signature::sign_provider_callback;
+use integration_tests::apigw::{parts, ApiRequest, Build};
+use reconciler::repair::Repaired;
+use serde_json::{json, Value};
+use std::time::Duration;
+use uuid::Uuid;
+
+struct Stack {
+    w: World,
+    s: super::Seeded,
+    trigger: ::trigger_call::Deps,
+    callbacks: ::call_completed::Deps,
+    reconciler: ::reconciler::Deps,
+}
+
+fn stack_with(w: World, s: super::Seeded) -> Stack {
+    let ports = w.ports();
+    Stack {
+        trigger: ports.trigger_call(&w.tunables),
+        callbacks: ports.call_completed(&w.tunables),
+        reconciler: ports.reconciler(&w.tunables),
+        w,
+        s,
+    }
+}
+
+async fn stack() -> Stack {
+    let mut w = World::new();
+    // A held key answers 409 at once instead of waiting (the wait is not under test).
+    w.tunables.provider_timeout = Duration::ZERO;
+    let s = w.agency().await;
+    stack_with(w, s)
+}
+
+impl Stack {
+    async fn trigger(&self, key: &str) -> (u16, Value) {
+        let req = ApiRequest::post("/api/trigger-call")
+            .bearer(&self.s.api_key)
+            .header("idempotency-key", key)
+            .json(&json!({"phone": "+15551234567", "name": "Jane"}));
+        parts(&::trigger_call::handle(req.build(), &self.trigger).await)
+    }
+
+    async fn get_call(&self, id: &str) -> (u16, Value) {
+        let req = ApiRequest::get(&format!("/api/calls/{id}")).bearer(&self.s.api_key);
+        parts(&::trigger_call::handle(req.build(), &self.trigger).await)
+    }
+
+    /// The provider's signed callback for `call` at `stage`, as it would send it.
+    async fn callback(&self, call: &Call, stage: Stage) -> (u16, Value) {
+        let raw =
+            json!({"event": stage.event(), "call": provider_call_json(call, &self.s.agent, stage)})
+                .to_string();
+        let sig = sign_provider_callback(
+            &self.w.tunables.provider_key,
+            raw.as_bytes(),
+            self.w.clock.now().timestamp_millis(),
+        );
+        let req = ApiRequest::post("/hooks/voice-provider")
+            .header("content-type", "application/json")
+            .header("x-retell-signature", &sig)
+            .body(&raw);
+        parts(&::call_completed::handle(req.build(), &self.callbacks).await)
+    }
+
+    async fn reconcile(&self) -> ::reconciler::Report {
+        ::reconciler::run(&self.reconciler).await
+    }
+
+    async fn call(&self, id: &Value) -> Call {
+        let id: Uuid = id.as_str().expect("call id").parse().expect("uuid");
+        self.w.call(id).await
+    }
+
+    fn events_of(&self, call: &Call) -> usize {
+        self.w
+            .store
+            .events()
+            .iter()
+            .filter(|e| e.record.call_id == call.id)
+            .count()
+    }
+}
+
+/// Each way the provider's answer can be lost after the request may have reached it.
+fn lost_answers() -> Vec<(&'static str, ProviderError)> {
+    vec![
+        (
+            "timeout after sending",
+            ProviderError::Timeout(Duration::from_secs(5)),
+        ),
+        (
+            "connection reset",
+            ProviderError::Transport("connection reset by peer".into()),
+        ),
+        (
+            "unreadable 2xx",
+            ProviderError::Body("missing field `call_id`".into()),
+        ),
+        (
+            "5xx",
+            ProviderError::Status {
+                status: 500,
+                excerpt: "internal".into(),
+            },
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn a_lost_provider_answer_dials_once_across_retries_and_the_late_callbacks_complete_it() {
+    for (what, error) in lost_answers() {
+        let st = stack().await;
+        st.w.provider.then_err(error);
+        let (status, first) = st.trigger("order-1").await;
+        assert_eq!(
+            (status, error_code(&first)),
+            (502, "provider_outcome_unknown"),
+            "{what}: {first}"
+        );
+        let call_id = first["error"]["call_id"].clone();
+        let call = st.call(&call_id).await;
+        assert_eq!(call.status, CallStatus::DialUnknown, "{what}");
+        // Three client retries with the same key: the same answer, no second dial.
+        for _ in 0..3 {
+            let (status, again) = st.trigger("order-1").await;
+            assert_eq!((status, &again), (502, &first), "{what}");
+        }
+        assert_eq!(st.w.provider.request_count(), 1, "{what}: dialled twice");
+        assert_eq!(st.w.plan.calls("create_phone_call"), 1, "{what}");
+        let (status, shown) = st.get_call(call_id.as_str().unwrap()).await;
+        assert_eq!(
+            (status, shown["status"].as_str()),
+            (200, Some("dial_unknown"))
+        );
+
+        // The call rang after all: its callbacks complete it, with exactly one event.
+        for stage in [Stage::Started, Stage::Ended, Stage::Analyzed] {
+            let (status, res) = st.callback(&call, stage).await;
+            assert_eq!(status, 200, "{what} {stage:?}: {res}");
+        }
+        let done = st.call(&call_id).await;
+        assert_eq!(done.status, CallStatus::Completed, "{what}");
+        assert_eq!(st.events_of(&done), 1, "{what}");
+        assert_eq!(st.w.queue.sent_count(), 1, "{what}: one delivery message");
+        // The deadline passing later changes nothing.
+        st.w.clock.advance(chrono::Duration::hours(1));
+        st.reconcile().await;
+        assert_eq!(st.call(&call_id).await.status, CallStatus::Completed);
+        assert_eq!((st.events_of(&done), st.w.queue.sent_count()), (1, 1));
+    }
+}
+
+#[tokio::test]
+async fn a_dial_unknown_call_without_callbacks_is_failed_after_its_deadline() {
+    let st = stack().await;
+    st.w.plan.fail_after_effect("create_phone_call", 1);
+    let (status, res) = st.trigger("k").await;
+    assert_eq!(
+        (status, error_code(&res)),
+        (502, "provider_outcome_unknown")
+    );
+    let call_id = res["error"]["call_id"].clone();
+    assert_eq!(
+        st.w.provider.request_count(),
+        1,
+        "the request reached the provider"
+    );
+
+    // Before the deadline the reconciler leaves it alone.
+    st.w.clock.advance(
+        chrono::Duration::from_std(st.w.tunables.dial_unknown_deadline).unwrap()
+            - chrono::Duration::seconds(1),
+    );
+    assert_eq!(st.reconcile().await.count(Repaired::CallFailed), 0);
+    assert_eq!(st.call(&call_id).await.status, CallStatus::DialUnknown);
+
+    st.w.clock.advance(chrono::Duration::seconds(2));
+    let report = st.reconcile().await;
+    assert_eq!(report.count(Repaired::CallFailed), 1, "{report:?}");
+    let failed = st.call(&call_id).await;
+    assert_eq!(failed.status, CallStatus::Failed);
+    assert!(failed
+        .failure_reason
+        .unwrap()
+        .starts_with("dial_outcome_unknown"));
+    assert_eq!(failed.due_at, None);
+    // The key still answers the first 502: the outcome was never proven "not placed".
+    let (status, again) = st.trigger("k").await;
+    assert_eq!(
+        (status, error_code(&again)),
+        (502, "provider_outcome_unknown")
+    );
+    assert_eq!(st.w.provider.request_count(), 1);
+    assert_eq!((st.w.stored_event_count(), st.w.queue.sent_count()), (0, 0));
+}
+
+#[tokio::test]
+async fn without_call_analyzed_the_event_is_sent_after_the_grace_and_a_late_analysis_changes_nothing(
+) {
+    let st = stack().await;
+    let call = st.w.dialing_call(&st.s).await;
+    assert_eq!(st.callback(&call, Stage::Started).await.0, 200);
+    assert_eq!(st.callback(&call, Stage::Ended).await.0, 200);
+    let ended = st.w.call(call.id).await;
+    assert_eq!(ended.status, CallStatus::Ended);
+    let grace = chrono::Duration::from_std(st.w.tunables.analysis_grace).unwrap();
+    assert_eq!(ended.due_at, Some(st.w.now() + grace));
+
+    st.w.clock.advance(grace - chrono::Duration::seconds(1));
+    assert_eq!(
+        st.reconcile()
+            .await
+            .count(Repaired::CallCompletedWithoutAnalysis),
+        0
+    );
+    assert_eq!(st.w.stored_event_count(), 0);
+
+    st.w.clock.advance(chrono::Duration::seconds(1));
+    let report = st.reconcile().await;
+    assert_eq!(
+        report.count(Repaired::CallCompletedWithoutAnalysis),
+        1,
+        "{report:?}"
+    );
+    let done = st.w.call(call.id).await;
+    assert_eq!(done.status, CallStatus::Completed);
+    assert_eq!((st.events_of(&done), st.w.queue.sent_count()), (1, 1));
+    let event = st.w.store.events().remove(0);
+    assert!(event.enqueued);
+    let payload: Value = serde_json::from_str(&event.record.payload).unwrap();
+    assert_eq!(payload["event"], "call.completed");
+    assert_eq!(payload["summary"], "");
+    assert_eq!(payload["sentiment"], "unknown");
+    assert_eq!(payload["duration_seconds"], 185);
+
+    // The analysis arrives late: acknowledged, nothing new.
+    let (status, res) = st.callback(&call, Stage::Analyzed).await;
+    assert_eq!(
+        (status, res["changed"].clone()),
+        (200, json!(false)),
+        "{res}"
+    );
+    assert_eq!((st.w.stored_event_count(), st.w.queue.sent_count()), (1, 1));
+    assert_eq!(
+        st.reconcile()
+            .await
+            .count(Repaired::CallCompletedWithoutAnalysis),
+        0
+    );
+}
+
+#[tokio::test]
+async fn an_event_whose_send_failed_and_whose_callback_is_never_retried_is_enqueued_by_the_reconciler(
+) {
+    let st = stack().await;
+    let call = st.w.dialing_call(&st.s).await;
+    // The first call_analyzed stores the event but the send fails (5xx); its duplicate, run
+    // meanwhile, lost the completion race and answered 200, so the provider retries nothing.
+    st.w.plan.fail_next("send");
+    let (status, _) = st.callback(&call, Stage::Analyzed).await;
+    assert_eq!(status, 500);
+    assert_eq!((st.w.stored_event_count(), st.w.queue.sent_count()), (1, 0));
+    let stored = st.w.store.events().remove(0);
+    assert!(!stored.enqueued);
+    assert_eq!(stored.due_at, Some(st.w.now() + ENQUEUE_GRACE));
+
+    st.w.clock
+        .advance(ENQUEUE_GRACE - chrono::Duration::seconds(1));
+    assert_eq!(st.reconcile().await.count(Repaired::EventEnqueued), 0);
+    assert_eq!(st.w.queue.sent_count(), 0);
+
+    st.w.clock.advance(chrono::Duration::seconds(1));
+    let report = st.reconcile().await;
+    assert_eq!(report.count(Repaired::EventEnqueued), 1, "{report:?}");
+    assert_eq!(st.w.queue.sent_count(), 1);
+    let event = st.w.store.event(stored.record.id).await.unwrap().unwrap();
+    assert!(event.enqueued && event.due_at.is_none());
+    // Again: nothing is due any more.
+    st.w.clock.advance(chrono::Duration::hours(1));
+    assert_eq!(st.reconcile().await.count(Repaired::EventEnqueued), 0);
+    assert_eq!((st.w.stored_event_count(), st.w.queue.sent_count()), (1, 1));
+}
+
+/// The handler is dropped (Lambda timeout, crash) after writing the call and while the
+/// provider request is in flight: the key is held without an answer and the call `queued`.
+async fn drop_a_request_mid_dial(st: &Stack, key: &str) -> Call {
+    st.w.plan.hang("create_phone_call", 1);
+    let dropped = tokio::time::timeout(Duration::from_millis(100), st.trigger(key)).await;
+    assert!(dropped.is_err(), "the request was expected to hang");
+    let rec =
+        st.w.store
+            .idempotency(&st.s.account.id, key, st.w.now())
+            .await
+            .unwrap()
+            .expect("the key is held");
+    assert!(rec.response.is_none());
+    let call = st.w.call(rec.call_id).await;
+    assert_eq!(call.status, CallStatus::Queued);
+    call
+}
+
+fn lease() -> chrono::Duration {
+    chrono::Duration::from_std(config::idempotency_lease()).unwrap()
+}
+
+#[tokio::test]
+async fn a_dropped_requests_key_is_taken_over_by_a_retry_after_its_lease() {
+    let st = stack().await;
+    let dead = drop_a_request_mid_dial(&st, "k-drop").await;
+    // Within the lease: the key is still the dead request's.
+    let (status, res) = st.trigger("k-drop").await;
+    assert_eq!(
+        (status, error_code(&res)),
+        (409, "idempotency_key_in_progress")
+    );
+    assert_eq!(st.w.provider.request_count(), 0);
+
+    st.w.clock.advance(lease());
+    st.w.provider.then_ok("prov_retry");
+    let (status, res) = st.trigger("k-drop").await;
+    assert_eq!(status, 200, "{res}");
+    assert_ne!(res["call_id"], json!(dead.id.to_string()));
+    assert_eq!(st.w.provider.request_count(), 1, "one dial for the retry");
+    // The dead request's call may have rung: it waits for callbacks as dial_unknown.
+    let old = st.w.call(dead.id).await;
+    assert_eq!(old.status, CallStatus::DialUnknown);
+    assert!(old.due_at.is_some());
+    // And the key now replays the retry's answer.
+    let (status, again) = st.trigger("k-drop").await;
+    assert_eq!((status, &again), (200, &res));
+    assert_eq!(st.w.provider.request_count(), 1);
+}
+
+#[tokio::test]
+async fn the_reconciler_releases_a_dropped_requests_key_and_unsticks_its_call() {
+    let st = stack().await;
+    let dead = drop_a_request_mid_dial(&st, "k-rec").await;
+    st.w.clock.advance(lease());
+    let report = st.reconcile().await;
+    assert_eq!(report.count(Repaired::KeyReleased), 1, "{report:?}");
+    assert_eq!(st.w.call(dead.id).await.status, CallStatus::DialUnknown);
+    assert!(st
+        .w
+        .store
+        .idempotency(&st.s.account.id, "k-rec", st.w.now())
+        .await
+        .unwrap()
+        .is_none());
+    // The key is usable again.
+    let (status, _) = st.trigger("k-rec").await;
+    assert_eq!(status, 200);
+    assert_eq!(st.w.provider.request_count(), 1);
+    // Past its deadline without callbacks, the dead request's call ends failed.
+    st.w.clock
+        .advance(chrono::Duration::from_std(st.w.tunables.dial_unknown_deadline).unwrap());
+    assert_eq!(st.reconcile().await.count(Repaired::CallFailed), 1);
+    assert_eq!(st.w.call(dead.id).await.status, CallStatus::Failed);
+}
+
+#[tokio::test]
+async fn two_reconcilers_at_once_repair_each_item_once() {
+    let st = stack().await;
+    // An ended call past its grace, an event never queued, a dropped request (queued call and
+    // held key).
+    let ended = st.w.dialing_call(&st.s).await;
+    st.callback(&ended, Stage::Ended).await;
+    let analyzed = st.w.dialing_call(&st.s).await;
+    st.w.plan.fail_next("send");
+    assert_eq!(st.callback(&analyzed, Stage::Analyzed).await.0, 500);
+    let dead = drop_a_request_mid_dial(&st, "k-both").await;
+    st.w.clock
+        .advance(chrono::Duration::from_std(st.w.tunables.analysis_grace).unwrap());
+
+    let (a, b) = tokio::join!(st.reconcile(), st.reconcile());
+    let total = |what| a.count(what) + b.count(what);
+    assert_eq!(
+        total(Repaired::CallCompletedWithoutAnalysis),
+        1,
+        "{a:?} {b:?}"
+    );
+    assert_eq!(total(Repaired::EventEnqueued), 1, "{a:?} {b:?}");
+    assert_eq!(total(Repaired::KeyReleased), 1, "{a:?} {b:?}");
+    assert_eq!(total(Repaired::CallMarkedDialUnknown), 1, "{a:?} {b:?}");
+    assert_eq!((a.errors, b.errors), (0, 0));
+    assert_eq!(st.w.stored_event_count(), 2, "one event per completed call");
+    assert_eq!(st.w.queue.sent_count(), 2, "one message per event");
+    assert_eq!(st.w.call(dead.id).await.status, CallStatus::DialUnknown);
+    assert_eq!(st.w.provider.request_count(), 0);
+
+    // Run both again: nothing left.
+    let (a, b) = tokio::join!(st.reconcile(), st.reconcile());
+    assert_eq!(a.repaired.len() + b.repaired.len(), 0, "{a:?} {b:?}");
+    assert_eq!((st.w.stored_event_count(), st.w.queue.sent_count()), (2, 2));
+}
+
+#[tokio::test]
+async fn only_a_proven_refusal_releases_the_key() {
+    let st = stack().await;
+    st.w.provider.then_err(ProviderError::Status {
+        status: 400,
+        excerpt: "invalid to_number".into(),
+    });
+    let (status, res) = st.trigger("k-400").await;
+    assert_eq!((status, error_code(&res)), (502, "provider_unavailable"));
+    st.w.provider.then_ok("prov_ok");
+    let (status, _) = st.trigger("k-400").await;
+    assert_eq!(status, 200);
+    assert_eq!(st.w.provider.request_count(), 2);
+    assert_eq!(st.w.plan.calls("mark_call_dial_unknown"), 0);
+}
