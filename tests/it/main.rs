@@ -12,6 +12,7 @@ mod call_completed;
 mod contracts;
 mod fairness;
 mod layers;
+mod lifecycle;
 mod rules;
 mod sample_events;
 mod settings;

@@ -648,8 +648,9 @@ async fn concurrent_requests_with_one_key_place_one_call() {
 }
 
 #[tokio::test]
-async fn provider_error_gives_502_and_marks_the_call_failed() {
-    let provider = TestServer::fixed(500, json!({"error": "internal"})).await;
+async fn a_provider_refusal_gives_502_and_marks_the_call_failed() {
+    // A 4xx proves no call was placed (a 5xx does not: see lifecycle.rs).
+    let provider = TestServer::fixed(422, json!({"error": "invalid to_number"})).await;
     let h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
     let (s, r) = send(
         &h,
@@ -659,7 +660,7 @@ async fn provider_error_gives_502_and_marks_the_call_failed() {
     .await;
     assert_eq!((s, error_code(&r)), (502, "provider_unavailable"), "{r}");
     assert!(!r.to_string().contains(PROVIDER_KEY));
-    assert_calls_all_failed(&h, "provider_http_500").await;
+    assert_calls_all_failed(&h, "provider_http_422").await;
 
     // The key was released: the retry reaches the provider again rather than replaying a 502.
     let (s, _) = send(
@@ -673,7 +674,7 @@ async fn provider_error_gives_502_and_marks_the_call_failed() {
 }
 
 #[tokio::test]
-async fn provider_hanging_past_the_timeout_gives_502() {
+async fn provider_hanging_past_the_timeout_gives_502_with_the_outcome_unknown() {
     let provider = TestServer::start(|_, _| async {
         tokio::time::sleep(Duration::from_secs(30)).await;
         Reply::status(201)
@@ -685,8 +686,17 @@ async fn provider_hanging_past_the_timeout_gives_502() {
         trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})),
     )
     .await;
-    assert_eq!((s, error_code(&r)), (502, "provider_unavailable"));
-    assert_calls_all_failed(&h, "provider_timeout").await;
+    assert_eq!((s, error_code(&r)), (502, "provider_outcome_unknown"), "{r}");
+    // The request may have reached the provider: the call is not failed but unknown, and the
+    // answer names it.
+    let id = r["error"]["call_id"].as_str().unwrap();
+    let (s, body) = send(
+        &h,
+        ApiRequest::get(&format!("/api/calls/{id}")).bearer(&h.seeded.api_key),
+    )
+    .await;
+    assert_eq!((s, body["status"].as_str()), (200, Some("dial_unknown")), "{body}");
+    assert_eq!(h.provider.requests().len(), 1);
 }
 
 /// Every call record of the account is `failed` with the reason, none left `queued`; the calls

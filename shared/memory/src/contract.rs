@@ -21,7 +21,7 @@ use domain::ports::store::attempts::ATTEMPT_TTL;
 use domain::ports::store::calls::{CallCompletion, CallProgress, CreateCallOutcome};
 use domain::ports::store::deliveries::{DeliveryCursor, DeliveryQuery};
 use domain::ports::store::events::{EVENT_TTL, PLAIN_PAYLOAD_MAX_BYTES};
-use domain::ports::store::{Claim, Store};
+use domain::ports::store::{Claim, Due, DueKind, DueWork, Store};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -131,6 +131,7 @@ pub async fn store(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contract
     deliveries(store, now).await?;
     deliveries_between(store, now).await?;
     attempts(store, now).await?;
+    due(store, now).await?;
     Ok(())
 }
 
@@ -1107,5 +1108,300 @@ pub async fn queue(queue: &dyn EventQueue) -> Result<(), ContractError> {
     for r in results {
         r?;
     }
+    Ok(())
+}
+
+/// Whether `work` is among the items of `kind` due at `at` (read with a generous limit; the
+/// deadlines below are set in 2001 so they sort before any other test's work in a shared
+/// table).
+async fn is_due(
+    store: &dyn Store,
+    kind: DueKind,
+    at: DateTime<Utc>,
+    work: &DueWork,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(store
+        .due(kind, at, 1000)
+        .await?
+        .into_iter()
+        .find(|d: &Due| &d.work == work)
+        .map(|d| d.due_at))
+}
+
+/// The due index and the lifecycle writes that keep it: every deadline set is found once it
+/// passes (and not before), every write that finishes the work takes it out, the repairs are
+/// conditional (a second run changes nothing), and an event's repair is claimed once.
+pub async fn due(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractError> {
+    let t0 = DateTime::parse_from_rfc3339("2001-01-01T00:00:00.000Z")
+        .map_err(|e| ContractError::Violated(e.to_string()))?
+        .with_timezone(&Utc);
+    let s = chrono::Duration::seconds;
+    let account = unique("acct_due");
+
+    // A queued call and its running request's key, each due when the lease ends.
+    let c = Call {
+        due_at: Some(t0),
+        ..call(&account, now)
+    };
+    let mut rec = idempotency_record(&c, "due-key", now + chrono::Duration::hours(24));
+    rec.lease_until = Some(t0 + s(1));
+    let created = store.create_call(&c, Some(&rec), now).await?;
+    ensure_eq!(created, CreateCallOutcome::Created, "create");
+    let call_work = DueWork::Call(c.id);
+    let key_work = DueWork::Idempotency {
+        account_id: account.clone(),
+        key: "due-key".into(),
+    };
+    ensure!(
+        is_due(
+            store,
+            DueKind::Call,
+            t0 - chrono::Duration::milliseconds(1),
+            &call_work
+        )
+        .await?
+        .is_none(),
+        "a call is not due before its deadline"
+    );
+    ensure_eq!(
+        is_due(store, DueKind::Call, t0, &call_work).await?,
+        Some(t0),
+        "a queued call is due at its lease"
+    );
+    ensure!(
+        is_due(store, DueKind::Idempotency, t0, &key_work)
+            .await?
+            .is_none(),
+        "the key is not due before its lease"
+    );
+    ensure_eq!(
+        is_due(store, DueKind::Idempotency, t0 + s(1), &key_work).await?,
+        Some(t0 + s(1)),
+        "a key without an answer is due at its lease"
+    );
+    let read = store.idempotency(&account, "due-key", now).await?;
+    ensure_eq!(
+        read.and_then(|r| r.lease_until),
+        Some(t0 + s(1)),
+        "the lease reads back"
+    );
+
+    // The answer is lost: dial_unknown with its deadline, the key answered (no longer due).
+    let answer = StoredResponse {
+        status: 502,
+        body: r#"{"success":false}"#.into(),
+    };
+    ensure!(
+        store
+            .mark_call_dial_unknown(c.id, now, t0 + s(2), Some((&rec, &answer)))
+            .await?,
+        "a queued call moves to dial_unknown"
+    );
+    let read = store.call(c.id).await?;
+    ensure_eq!(
+        read.as_ref().map(|c| (c.status, c.due_at)),
+        Some((CallStatus::DialUnknown, Some(t0 + s(2)))),
+        "dial_unknown with its deadline"
+    );
+    ensure_eq!(
+        is_due(store, DueKind::Call, t0 + s(2), &call_work).await?,
+        Some(t0 + s(2)),
+        "the deadline moved"
+    );
+    ensure!(
+        is_due(store, DueKind::Idempotency, t0 + s(5), &key_work)
+            .await?
+            .is_none(),
+        "an answered key is not due"
+    );
+    let read = store.idempotency(&account, "due-key", now).await?;
+    ensure_eq!(
+        read.and_then(|r| r.response),
+        Some(answer.clone()),
+        "the answer is remembered"
+    );
+    ensure!(
+        !store
+            .mark_call_dial_unknown(c.id, now, t0 + s(2), Some((&rec, &answer)))
+            .await?,
+        "only a queued call moves to dial_unknown"
+    );
+    ensure!(
+        !store.release_idempotency(&rec).await?,
+        "an answered key is never released"
+    );
+
+    // Resolved: failed, reason kept, out of the index; a second settle changes nothing.
+    ensure!(
+        store
+            .settle_call(
+                c.id,
+                CallStatus::DialUnknown,
+                CallStatus::Failed,
+                Some("dial_outcome_unknown"),
+                now,
+                None,
+            )
+            .await?,
+        "dial_unknown settles to failed"
+    );
+    ensure!(
+        !store
+            .settle_call(
+                c.id,
+                CallStatus::DialUnknown,
+                CallStatus::Failed,
+                Some("again"),
+                now,
+                None,
+            )
+            .await?,
+        "settle is conditional on the status"
+    );
+    let read = store.call(c.id).await?;
+    ensure_eq!(
+        read.as_ref()
+            .map(|c| (c.status, c.failure_reason.clone(), c.due_at)),
+        Some((
+            CallStatus::Failed,
+            Some("dial_outcome_unknown".to_string()),
+            None
+        )),
+        "failed, with the first reason, no deadline"
+    );
+    ensure!(
+        is_due(store, DueKind::Call, t0 + s(10), &call_work)
+            .await?
+            .is_none(),
+        "a settled call is out of the index"
+    );
+
+    // A dead request's key: released only for its own call and only without an answer.
+    let c2 = Call {
+        due_at: Some(t0),
+        ..call(&account, now)
+    };
+    let mut rec2 = idempotency_record(&c2, "due-key-2", now + chrono::Duration::hours(24));
+    rec2.lease_until = Some(t0);
+    store.create_call(&c2, Some(&rec2), now).await?;
+    let other = IdempotencyRecord {
+        call_id: Uuid::new_v4(),
+        ..rec2.clone()
+    };
+    ensure!(
+        !store.release_idempotency(&other).await?,
+        "a key held by another call is not released"
+    );
+    ensure!(store.release_idempotency(&rec2).await?, "released");
+    ensure!(
+        store
+            .idempotency(&account, "due-key-2", now)
+            .await?
+            .is_none(),
+        "the released key is free"
+    );
+    ensure!(!store.release_idempotency(&rec2).await?, "released once");
+    ensure!(
+        store
+            .settle_call(
+                c2.id,
+                CallStatus::Queued,
+                CallStatus::DialUnknown,
+                None,
+                now,
+                Some(t0 + s(3))
+            )
+            .await?,
+        "queued settles to dial_unknown"
+    );
+
+    // An ended call waits for its analysis; completing it takes it out and puts its event in.
+    let c3 = call(&account, now);
+    store.create_call(&c3, None, now).await?;
+    let ended = CallProgress {
+        ended_at: Some(now),
+        due_at: Some(t0 + s(4)),
+        ..CallProgress::default()
+    };
+    ensure!(
+        store
+            .advance_call(c3.id, CallStatus::Ended, &ended, now)
+            .await?,
+        "ended"
+    );
+    ensure_eq!(
+        is_due(store, DueKind::Call, t0 + s(4), &DueWork::Call(c3.id)).await?,
+        Some(t0 + s(4)),
+        "an ended call is due at its grace"
+    );
+    let event = event_record(&c3, r#"{"event":"call.completed"}"#.into(), now);
+    let completion = CallCompletion {
+        summary: "",
+        sentiment: "unknown",
+        event: &event,
+        event_expires_at: now + EVENT_TTL,
+        event_due_at: t0 + s(5),
+    };
+    ensure!(
+        store
+            .complete_call(c3.id, &CallProgress::default(), &completion, now)
+            .await?,
+        "completed"
+    );
+    ensure!(
+        is_due(store, DueKind::Call, t0 + s(10), &DueWork::Call(c3.id))
+            .await?
+            .is_none(),
+        "a completed call is out of the index"
+    );
+    let ev = DueWork::Event(event.id);
+    ensure_eq!(
+        is_due(store, DueKind::Event, t0 + s(5), &ev).await?,
+        Some(t0 + s(5)),
+        "a new event is due for enqueuing"
+    );
+    ensure!(
+        !store
+            .claim_event_repair(event.id, t0 + s(4), t0 + s(60))
+            .await?,
+        "a claim names the deadline it saw"
+    );
+    ensure!(
+        store
+            .claim_event_repair(event.id, t0 + s(5), t0 + s(60))
+            .await?,
+        "claimed"
+    );
+    ensure!(
+        !store
+            .claim_event_repair(event.id, t0 + s(5), t0 + s(60))
+            .await?,
+        "claimed once"
+    );
+    ensure!(
+        is_due(store, DueKind::Event, t0 + s(59), &ev)
+            .await?
+            .is_none(),
+        "a claimed event is not due until the claim ends"
+    );
+    let stored = store.event(event.id).await?;
+    ensure_eq!(
+        stored.and_then(|e| e.due_at),
+        Some(t0 + s(60)),
+        "the claim's end reads back"
+    );
+    store.mark_event_enqueued(event.id).await?;
+    ensure!(
+        is_due(store, DueKind::Event, t0 + s(120), &ev)
+            .await?
+            .is_none(),
+        "an enqueued event is out of the index"
+    );
+    ensure!(
+        !store
+            .claim_event_repair(event.id, t0 + s(60), t0 + s(120))
+            .await?,
+        "an enqueued event cannot be claimed"
+    );
     Ok(())
 }

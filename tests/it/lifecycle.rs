@@ -1,0 +1,308 @@
+//! The call lifecycle under faults against the emulator (DynamoDB with its due index, SQS) and
+//! real HTTP peers: the production Retell client against a provider that times out after
+//! accepting, resets the connection, answers an unreadable 201 or a 500; signed callbacks into
+//! call-completed; the reconciler over the table's `gsi2`. Counts: provider requests, events
+//! in the table, messages on the queue.
+
+use crate::rules::{provider_call_json, Stage};
+use aws_adapters::{DynamoStore, SqsQueue};
+use aws_sdk_dynamodb::types::AttributeValue;
+use domain::clock::Clock;
+use domain::model::{Call, CallStatus};
+use domain::ports::queue::EventQueue;
+use domain::ports::store::CallStore;
+use domain::signature::sign_provider_callback;
+use in_memory::{FaultPlan, FaultyQueue, FixedClock};
+use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::deps::{retell, Ports, Tunables};
+use integration_tests::fixtures::{self, Seeded};
+use integration_tests::peer::{Reply, TestServer};
+use integration_tests::Emulator;
+use reconciler::repair::Repaired;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+
+const PROVIDER_KEY: &str = "key_test_provider_lifecycle_0123";
+
+struct Env {
+    emu: Emulator,
+    store: DynamoStore,
+    queue_url: String,
+    clock: Arc<FixedClock>,
+    seeded: Seeded,
+    tunables: Tunables,
+    /// The queue call-completed sends to: SQS behind a fault plan.
+    send_faults: FaultPlan,
+    trigger: trigger_call::Deps,
+    callbacks: call_completed::Deps,
+    reconciler: reconciler::Deps,
+}
+
+async fn env(provider_url: &str) -> Env {
+    let emu = Emulator::connect().await;
+    let store = emu.table().await;
+    let queue_url = emu.queue().await;
+    let seeded = fixtures::agency(&store, &emu.secrets()).await;
+    let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
+    let tunables = Tunables {
+        provider_key: PROVIDER_KEY.into(),
+        provider_timeout: Duration::from_millis(300),
+        ..Tunables::for_account(&seeded)
+    };
+    let ports = Ports {
+        provider: retell(provider_url, &tunables),
+        clock: clock.clone(),
+        ..Ports::emulator(&emu, &store, &queue_url)
+    };
+    let send_faults = FaultPlan::new();
+    let faulty_queue: Arc<dyn EventQueue> = Arc::new(FaultyQueue::new(
+        Arc::new(SqsQueue::new(emu.sqs(), &queue_url)),
+        send_faults.clone(),
+    ));
+    Env {
+        trigger: ports.trigger_call(&tunables),
+        callbacks: Ports {
+            queue: faulty_queue,
+            ..ports.clone()
+        }
+        .call_completed(&tunables),
+        reconciler: ports.reconciler(&tunables),
+        emu,
+        store,
+        queue_url,
+        clock,
+        seeded,
+        tunables,
+        send_faults,
+    }
+}
+
+impl Env {
+    async fn trigger(&self, key: &str) -> (u16, Value) {
+        let req = ApiRequest::post("/api/trigger-call")
+            .bearer(&self.seeded.api_key)
+            .header("idempotency-key", key)
+            .json(&json!({"phone": "+15551234567"}));
+        parts(&trigger_call::handle(req.build(), &self.trigger).await)
+    }
+
+    async fn callback(&self, call: &Call, stage: Stage) -> (u16, Value) {
+        let raw = json!({"event": stage.event(), "call": provider_call_json(call, &self.seeded.agent, stage)})
+            .to_string();
+        let sig = sign_provider_callback(
+            PROVIDER_KEY,
+            raw.as_bytes(),
+            self.clock.now().timestamp_millis(),
+        );
+        let req = ApiRequest::post("/hooks/voice-provider")
+            .header("content-type", "application/json")
+            .header("x-retell-signature", &sig)
+            .body(&raw);
+        parts(&call_completed::handle(req.build(), &self.callbacks).await)
+    }
+
+    async fn call(&self, id: &Value) -> Call {
+        let id: uuid::Uuid = id.as_str().expect("call id").parse().expect("uuid");
+        self.store.call(id).await.unwrap().expect("call exists")
+    }
+
+    /// Event items in the table.
+    async fn event_count(&self) -> usize {
+        let out = self
+            .emu
+            .dynamodb()
+            .scan()
+            .table_name(self.store.table())
+            .filter_expression("#t = :e")
+            .expression_attribute_names("#t", "type")
+            .expression_attribute_values(":e", AttributeValue::S("event".into()))
+            .send()
+            .await
+            .unwrap();
+        out.items().len()
+    }
+
+    /// Messages on the events queue (received and deleted).
+    async fn drain(&self) -> usize {
+        integration_tests::sqs::drain(&self.emu.sqs(), &self.queue_url)
+            .await
+            .len()
+    }
+
+    fn advance(&self, d: Duration) {
+        self.clock.advance(chrono::Duration::from_std(d).unwrap());
+    }
+}
+
+/// A provider that reads each request and then resets the connection without an answer.
+async fn resetting_provider() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut got = Vec::new();
+                // Until the body (JSON ending in '}') is in.
+                while !got.ends_with(b"}") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                let _ = socket.set_zero_linger();
+                drop(socket);
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn every_lost_provider_answer_dials_once_and_the_late_callbacks_send_one_event() {
+    let hanging = TestServer::start(|_, _| async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Reply::json(201, json!({"call_id": "prov_late"}))
+    })
+    .await;
+    let garbage = TestServer::fixed(201, json!({})).await;
+    let failing = TestServer::fixed(500, json!({"error": "internal"})).await;
+    let (reset_url, resets) = resetting_provider().await;
+    let count_hanging = || hanging.requests().len();
+    let count_resets = || resets.load(Ordering::SeqCst);
+    let count_garbage = || garbage.requests().len();
+    let count_failing = || failing.requests().len();
+    let cases: [(&str, String, &dyn Fn() -> usize); 4] = [
+        ("timeout after accept", hanging.url(), &count_hanging),
+        ("reset after accept", reset_url, &count_resets),
+        ("201 {}", garbage.url(), &count_garbage),
+        ("500", failing.url(), &count_failing),
+    ];
+    for (what, url, provider_requests) in cases {
+        let e = env(&url).await;
+        let (status, first) = e.trigger("order-7").await;
+        assert_eq!(
+            (status, first["error"]["code"].as_str()),
+            (502, Some("provider_outcome_unknown")),
+            "{what}: {first}"
+        );
+        for _ in 0..3 {
+            let (status, again) = e.trigger("order-7").await;
+            assert_eq!((status, &again), (502, &first), "{what}");
+        }
+        assert_eq!(
+            provider_requests(),
+            1,
+            "{what}: one provider request in total"
+        );
+        let call = e.call(&first["error"]["call_id"]).await;
+        assert_eq!(call.status, CallStatus::DialUnknown, "{what}");
+        assert!(call.due_at.is_some(), "{what}: due for the reconciler");
+
+        for stage in [Stage::Started, Stage::Ended, Stage::Analyzed] {
+            let (status, res) = e.callback(&call, stage).await;
+            assert_eq!(status, 200, "{what} {stage:?}: {res}");
+        }
+        let done = e.call(&first["error"]["call_id"]).await;
+        assert_eq!(done.status, CallStatus::Completed, "{what}");
+        assert_eq!(done.due_at, None, "{what}");
+        assert_eq!(e.event_count().await, 1, "{what}: one event");
+        assert_eq!(e.drain().await, 1, "{what}: one queue message");
+        assert_eq!(provider_requests(), 1, "{what}");
+    }
+}
+
+/// The handler is dropped while the provider request is in flight.
+async fn drop_mid_dial(e: &Env, key: &str) {
+    let dropped = tokio::time::timeout(Duration::from_millis(150), e.trigger(key)).await;
+    assert!(dropped.is_err(), "the request was expected to hang");
+}
+
+#[tokio::test]
+async fn the_reconciler_finds_all_overdue_work_in_the_index_and_two_runs_repair_it_once() {
+    // 500 for the first request (dial_unknown); hang for the second (dropped); then 201s.
+    let provider = TestServer::start(|_, i| async move {
+        match i {
+            0 => Reply::json(500, json!({"error": "internal"})),
+            1 => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Reply::status(504)
+            }
+            n => Reply::json(201, json!({"call_id": format!("prov_{n}")})),
+        }
+    })
+    .await;
+    let e = env(&provider.url()).await;
+    let (status, unknown) = e.trigger("k-unknown").await;
+    assert_eq!(status, 502);
+    let unknown = e.call(&unknown["error"]["call_id"]).await;
+    drop_mid_dial(&e, "k-dropped").await;
+    let held = e
+        .store
+        .idempotency(&e.seeded.account.id, "k-dropped", e.clock.now())
+        .await
+        .unwrap()
+        .expect("held key");
+    // A placed call that ended without analysis, and one whose event never reached SQS.
+    let (s1, r1) = e.trigger("k-ended").await;
+    let (s2, r2) = e.trigger("k-analyzed").await;
+    assert_eq!((s1, s2), (200, 200), "{r1} {r2}");
+    let ended = e.call(&r1["call_id"]).await;
+    let analyzed = e.call(&r2["call_id"]).await;
+    assert_eq!(e.callback(&ended, Stage::Ended).await.0, 200);
+    e.send_faults.fail_next("send");
+    assert_eq!(e.callback(&analyzed, Stage::Analyzed).await.0, 500);
+    assert_eq!((e.event_count().await, e.drain().await), (1, 0));
+    assert_eq!(provider.requests().len(), 4);
+
+    // Nothing is due yet.
+    let early = reconciler::run(&e.reconciler).await;
+    assert!(early.repaired.is_empty(), "{early:?}");
+
+    // Past every deadline: the grace (10 min) and the dial deadline (15 min).
+    e.advance(e.tunables.dial_unknown_deadline + Duration::from_secs(1));
+    let (a, b) = tokio::join!(
+        reconciler::run(&e.reconciler),
+        reconciler::run(&e.reconciler)
+    );
+    let total = |what| a.count(what) + b.count(what);
+    assert_eq!((a.errors, b.errors), (0, 0), "{a:?} {b:?}");
+    assert_eq!(
+        total(Repaired::CallCompletedWithoutAnalysis),
+        1,
+        "{a:?} {b:?}"
+    );
+    assert_eq!(total(Repaired::EventEnqueued), 1, "{a:?} {b:?}");
+    assert_eq!(total(Repaired::CallFailed), 1, "{a:?} {b:?}");
+    assert_eq!(total(Repaired::CallMarkedDialUnknown), 1, "{a:?} {b:?}");
+    assert_eq!(total(Repaired::KeyReleased), 1, "{a:?} {b:?}");
+    assert_eq!(e.event_count().await, 2, "one event per completed call");
+    assert_eq!(e.drain().await, 2, "one message per event");
+    assert_eq!(
+        e.store.call(unknown.id).await.unwrap().unwrap().status,
+        CallStatus::Failed
+    );
+    assert_eq!(
+        e.store.call(held.call_id).await.unwrap().unwrap().status,
+        CallStatus::DialUnknown
+    );
+    assert_eq!(
+        e.store.call(ended.id).await.unwrap().unwrap().status,
+        CallStatus::Completed
+    );
+
+    // The released key places a call again; nothing else is due.
+    let (status, _) = e.trigger("k-dropped").await;
+    assert_eq!(status, 200);
+    assert_eq!(provider.requests().len(), 5);
+    let again = reconciler::run(&e.reconciler).await;
+    assert!(again.repaired.is_empty(), "{again:?}");
+    assert_eq!((e.event_count().await, e.drain().await), (2, 0));
+}
