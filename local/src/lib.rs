@@ -1,6 +1,6 @@
 //! The local stack behind `make run`, in reusable parts: an API Gateway stand-in that calls
 //! the functions' `handle` exactly as Lambda would, an SQS poller standing in for the event
-//! source mapping, a simulated voice provider, a webhook receiver and the emulator's resources.
+//! source mapping, the reconciler's schedule, a simulated voice provider, a webhook receiver and the emulator's resources.
 //! See docs/local-stack.md. (The operator CLI `bvai-admin` is its own crate, `admin/`.)
 
 pub mod apigw;
@@ -9,6 +9,7 @@ pub mod poller;
 pub mod provider_sim;
 pub mod receiver;
 pub mod resources;
+pub mod schedule;
 pub mod server;
 pub mod stack;
 

@@ -73,6 +73,8 @@ pub struct StackConfig {
     /// The SQS poller: the template's event source mapping, with `POLLER_CONCURRENCY` and
     /// `POLLER_FUNCTION_TIMEOUT` read from the environment.
     pub poller: crate::poller::PollerConfig,
+    /// How often the reconciler runs (`RECONCILE_EVERY`; the template's schedule is 1 minute).
+    pub reconcile_every: Duration,
 }
 
 pub const DEFAULT_WEBHOOK_RETRY_DELAYS: &str = "30s,5m,30m";
@@ -134,6 +136,18 @@ impl StackConfig {
             venv: PathBuf::from(get(VENV).unwrap_or_else(|| ".venv".into())),
             poller: crate::poller::PollerConfig::from_lookup(&get)
                 .map_err(|e| StackConfigError(e.to_string()))?,
+            reconcile_every: match get(config::RECONCILE_EVERY) {
+                None => config::DEFAULT_RECONCILE_EVERY,
+                Some(v) => parse_duration(&v)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        StackConfigError(format!(
+                            "{} must be a duration above 0 (30s, 1m), got {v:?}",
+                            config::RECONCILE_EVERY
+                        ))
+                    })?,
+            },
         })
     }
 }

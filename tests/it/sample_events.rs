@@ -135,4 +135,18 @@ async fn every_handler_runs_on_its_sample_event() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].header("x-event-id"), Some(event_id.as_str()));
     assert_eq!(got[0].json()["call_id"], SAMPLE_CALL_ID);
+
+    // reconciler, on the sample schedule event, a day later: after the happy path nothing is
+    // left overdue (every deadline set on the way was cleared), so it repairs nothing.
+    let _: serde_json::Value =
+        serde_json::from_str(&sample("reconciler.json", &[])).expect("schedule event");
+    let later = Ports {
+        clock: std::sync::Arc::new(in_memory::FixedClock::new(
+            Utc::now() + chrono::Duration::days(1),
+        )),
+        ..ports.clone()
+    };
+    let report = reconciler::run(&later.reconciler(&tunables)).await;
+    assert_eq!(report, reconciler::Report::default(), "nothing overdue");
+    assert!(drain(&emu.sqs(), &queue_url).await.is_empty());
 }

@@ -5,8 +5,8 @@
 //! queues the local stack creates, environment variable names against what each function's
 //! source reads, and each function's IAM actions.
 
-use aws_adapters::dynamo::GSI1;
 use aws_adapters::dynamo::TTL_ATTRIBUTE;
+use aws_adapters::dynamo::{GSI1, GSI2};
 use aws_sdk_dynamodb::types::{KeyType, ProjectionType};
 use aws_sdk_sqs::types::QueueAttributeName;
 use domain::config;
@@ -21,11 +21,12 @@ use std::time::Duration;
 // ------------------------------------------------------------------ what the code expects
 
 /// The workspace binaries deployed as functions, with their template logical ids.
-const FUNCTIONS: [(&str, &str); 4] = [
+const FUNCTIONS: [(&str, &str); 5] = [
     ("trigger-call", "TriggerCallFunction"),
     ("settings", "SettingsFunction"),
     ("call-completed", "CallCompletedFunction"),
     ("webhook-delivery", "WebhookDeliveryFunction"),
+    ("reconciler", "ReconcilerFunction"),
 ];
 
 fn settings_code_routes() -> BTreeSet<String> {
@@ -48,7 +49,9 @@ const DROPPED_MESSAGE: &str = "delivery failed; last attempt, event dropped";
 const JWT_AUTHORIZER: &str = "DashboardJwt";
 
 /// Every environment variable name in `domain::config`, by the constant's identifier.
-const ENV_CONSTANTS: [(&str, &str); 12] = [
+const ENV_CONSTANTS: [(&str, &str); 14] = [
+    ("CALL_ANALYSIS_GRACE", config::CALL_ANALYSIS_GRACE),
+    ("DIAL_UNKNOWN_DEADLINE", config::DIAL_UNKNOWN_DEADLINE),
     ("TABLE_NAME", config::TABLE_NAME),
     ("PROVIDER_BASE_URL", config::PROVIDER_BASE_URL),
     ("PROVIDER_SECRET_NAME", config::PROVIDER_SECRET_NAME),
@@ -121,6 +124,7 @@ fn expected_env(binary: &str) -> BTreeSet<&'static str> {
             config::PROVIDER_BASE_URL,
             config::PROVIDER_SECRET_NAME,
             config::PROVIDER_TIMEOUT_MS,
+            config::DIAL_UNKNOWN_DEADLINE,
         ],
         "settings" => &[
             config::TABLE_NAME,
@@ -133,6 +137,12 @@ fn expected_env(binary: &str) -> BTreeSet<&'static str> {
             config::TABLE_NAME,
             config::PROVIDER_SECRET_NAME,
             config::EVENTS_QUEUE_URL,
+            config::CALL_ANALYSIS_GRACE,
+        ],
+        "reconciler" => &[
+            config::TABLE_NAME,
+            config::EVENTS_QUEUE_URL,
+            config::DIAL_UNKNOWN_DEADLINE,
         ],
         "webhook-delivery" => &[
             config::TABLE_NAME,
@@ -192,6 +202,14 @@ fn expected_actions(binary: &str) -> BTreeSet<&'static str> {
             "sqs:SendMessage",
             "sqs:ChangeMessageVisibility",
             "secretsmanager:GetSecretValue",
+        ],
+        "reconciler" => &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+            "sqs:SendMessage",
         ],
         other => panic!("no expected actions for {other}"),
     };
@@ -645,6 +663,29 @@ async fn table_matches_what_create_table_builds() {
         .collect();
     assert_eq!(template_gsis, code_gsis, "global secondary indexes");
     assert!(template_gsis.contains_key(GSI1), "the template has {GSI1}");
+    assert!(template_gsis.contains_key(GSI2), "the template has {GSI2}");
+    // The due index projects exactly what names each item.
+    let template_projected: BTreeSet<String> = as_list(at(table, &["GlobalSecondaryIndexes"]))
+        .into_iter()
+        .filter(|g| string(at(g, &["IndexName"]), "IndexName") == GSI2)
+        .flat_map(|g| as_list(at(g, &["Projection", "NonKeyAttributes"])))
+        .map(|a| string(a, "NonKeyAttributes"))
+        .collect();
+    let code_projected: BTreeSet<String> = described
+        .global_secondary_indexes()
+        .iter()
+        .filter(|g| g.index_name() == Some(GSI2))
+        .flat_map(|g| g.projection().map(|p| p.non_key_attributes().to_vec()))
+        .flatten()
+        .collect();
+    assert_eq!(template_projected, code_projected, "{GSI2} projection");
+    assert_eq!(
+        code_projected,
+        aws_adapters::dynamo::due::PROJECTED
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<BTreeSet<_>>()
+    );
     assert!(
         described.local_secondary_indexes().is_empty(),
         "the code builds no LSI the template lacks"
@@ -1252,4 +1293,51 @@ fn operations_have_alarms_logs_parameters_and_outputs() {
         .as_deref(),
         Some("ProviderBaseUrl")
     );
+}
+
+/// The reconciler runs every minute and may only query the due index; the idempotency lease
+/// outlasts trigger-call's timeout (`config::TRIGGER_CALL_TIMEOUT` is the template's).
+#[test]
+fn the_reconciler_runs_every_minute_over_the_due_index_only() {
+    let t = template();
+    let f = resource(&t, "ReconcilerFunction");
+    let events = mapping(f, &["Properties", "Events"]);
+    let schedules: Vec<String> = events
+        .values()
+        .filter(|e| matches!(at(e, &["Type"]).as_str(), Some("Schedule" | "ScheduleV2")))
+        .map(|e| string(at(e, &["Properties", "ScheduleExpression"]), "schedule"))
+        .collect();
+    assert_eq!(schedules, vec!["rate(1 minute)".to_string()]);
+
+    let statements = as_list(at(
+        resource(&t, "ReconcilerRole"),
+        &["Properties", "Policies"],
+    ))
+    .into_iter()
+    .flat_map(|p| as_list(at(p, &["PolicyDocument", "Statement"])))
+    .collect::<Vec<_>>();
+    let query = statements
+        .iter()
+        .find(|s| {
+            as_list(at(s, &["Action"]))
+                .iter()
+                .any(|a| a.as_str() == Some("dynamodb:Query"))
+        })
+        .expect("a Query statement");
+    let index = sub_string(at(query, &["Resource"])).expect("a !Sub resource");
+    assert_eq!(index, format!("${{Table.Arn}}/index/{GSI2}"));
+
+    let timeout = number(
+        at(
+            resource(&t, "TriggerCallFunction"),
+            &["Properties", "Timeout"],
+        ),
+        "Timeout",
+    );
+    assert_eq!(
+        Duration::from_secs(timeout),
+        config::TRIGGER_CALL_TIMEOUT,
+        "TRIGGER_CALL_TIMEOUT is trigger-call's Timeout"
+    );
+    assert!(config::idempotency_lease() > config::TRIGGER_CALL_TIMEOUT);
 }

@@ -686,7 +686,11 @@ async fn provider_hanging_past_the_timeout_gives_502_with_the_outcome_unknown() 
         trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})),
     )
     .await;
-    assert_eq!((s, error_code(&r)), (502, "provider_outcome_unknown"), "{r}");
+    assert_eq!(
+        (s, error_code(&r)),
+        (502, "provider_outcome_unknown"),
+        "{r}"
+    );
     // The request may have reached the provider: the call is not failed but unknown, and the
     // answer names it.
     let id = r["error"]["call_id"].as_str().unwrap();
@@ -695,7 +699,11 @@ async fn provider_hanging_past_the_timeout_gives_502_with_the_outcome_unknown() 
         ApiRequest::get(&format!("/api/calls/{id}")).bearer(&h.seeded.api_key),
     )
     .await;
-    assert_eq!((s, body["status"].as_str()), (200, Some("dial_unknown")), "{body}");
+    assert_eq!(
+        (s, body["status"].as_str()),
+        (200, Some("dial_unknown")),
+        "{body}"
+    );
     assert_eq!(h.provider.requests().len(), 1);
 }
 

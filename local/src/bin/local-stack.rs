@@ -243,7 +243,24 @@ async fn serve(
     )
     .await
     .map_err(|e| e.to_string())?;
-    let poller_task = tokio::spawn(poller.run(stop_rx));
+    let poller_task = tokio::spawn(poller.run(stop_rx.clone()));
+
+    // The reconciler on its schedule (EventBridge's `rate(1 minute)` in AWS).
+    let reconciler = Arc::new(
+        reconciler::Deps::from_env(&ctx.sdk, &ctx.env)
+            .await
+            .map_err(|e| format!("reconciler: {e}"))?,
+    );
+    let reconciler_task = tokio::spawn(local_stack::schedule::every(
+        config.reconcile_every,
+        stop_rx,
+        move || {
+            let deps = reconciler.clone();
+            async move {
+                reconciler::run(&deps).await;
+            }
+        },
+    ));
 
     let stack_file = config.local_dir.join("stack.json");
     StackFile {
@@ -283,6 +300,7 @@ async fn serve(
     tracing::info!(target: "local_stack", "stopping ({why})");
     let _ = stop_tx.send(true);
     let _ = poller_task.await;
+    let _ = reconciler_task.await;
     api_server.stop().await;
     provider_server.stop().await;
     receiver_server.stop().await;
@@ -489,6 +507,10 @@ fn print_banner(b: &Banner) {
     println!(
         "  Emulator       {}  (moto; log {})",
         b.emulator_url, b.moto_log
+    );
+    println!(
+        "  Reconciler     every {:?} (RECONCILE_EVERY): late events, lost analyses, unknown dials",
+        b.config.reconcile_every
     );
     println!(
         "  Demo account   {DEMO_ACCOUNT_ID} (Agency), default agent \"{DEMO_AGENT_NAME}\" {DEMO_AGENT_PHONE}"
