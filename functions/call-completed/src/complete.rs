@@ -1,8 +1,10 @@
 //! `call_analyzed`: complete the call and put its one `call.completed` event on the queue.
 //!
-//! 1. The payload is built once and stored, in one transaction with the call's move to
-//!    `completed`, conditional on the call having no event yet: two deliveries of the callback
-//!    can never make two events.
+//! 1. The payload is built once, cut to fit the event item if it must be
+//!    (`CallCompleted::fit_to`: the oldest transcript turns give way to a marker, so an
+//!    oversize payload never fails every provider retry), and stored, in one transaction with
+//!    the call's move to `completed`, conditional on the call having no event yet: two
+//!    deliveries of the callback can never make two events.
 //! 2. The event's delivery message is sent to SQS; then the event is marked `enqueued`.
 //! 3. If the send fails, the callback answers 5xx and the provider retries; the retry finds the
 //!    stored event not enqueued and sends it. An event is never stored but never queued.
@@ -19,7 +21,7 @@ use domain::model::{Call, CallStatus, EventRecord};
 use domain::payload::CallCompleted;
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::calls::CallCompletion;
-use domain::ports::store::events::EVENT_TTL;
+use domain::ports::store::events::{stored_payload_bytes, EVENT_TTL, MAX_STORED_PAYLOAD_BYTES};
 use domain::ApiError;
 use lambda_http::{Body, Response};
 use std::time::Duration;
@@ -44,13 +46,25 @@ pub async fn complete(
             String::new()
         }
     };
-    let payload = CallCompleted::build(call, &agent_name, obj);
+    let fitted = CallCompleted::build(call, &agent_name, obj)
+        .fit_to(MAX_STORED_PAYLOAD_BYTES, stored_payload_bytes)
+        .map_err(ApiError::internal)?;
+    if fitted.omitted_turns > 0 || fitted.summary_cut {
+        tracing::warn!(
+            call_id = %call.id,
+            omitted_turns = fitted.omitted_turns,
+            summary_cut = fitted.summary_cut,
+            payload_bytes = fitted.json.len(),
+            "payload too large for the event item; cut to fit"
+        );
+    }
+    let payload = fitted.payload;
     let now = deps.clock.now();
     let event = EventRecord {
         id: Uuid::new_v4(),
         account_id: call.account_id.clone(),
         call_id: call.id,
-        payload: payload.to_payload().map_err(ApiError::internal)?,
+        payload: fitted.json,
         created_at: now,
     };
     let completion = CallCompletion {
