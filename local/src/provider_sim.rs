@@ -13,11 +13,17 @@
 //!
 //! Like the provider, the simulator retries a callback that did not get a 2xx (a few times,
 //! short delays), so the same event can arrive more than once.
+//!
+//! Fault knobs (local control, no auth; docs/local-stack.md "Fault knobs"): `POST /sim/faults`
+//! `{"create_call", "omit_events", "duplicate_callbacks", "reverse_order"}` ([`SimFaults`],
+//! strictly validated, fields left out are normal) applies to the calls placed after it,
+//! `DELETE /sim/faults` restores normal behaviour, `GET /sim/faults` shows the knobs.
 
-use crate::server::{json_reply, Incoming, Listener, Reply, Server};
+use crate::server::{json_reply, reset_reply, Incoming, Listener, Reply, Server};
 use chrono::{DateTime, Utc};
 use domain::clock::Clock;
 use domain::phone::PhoneNumber;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,6 +58,100 @@ impl Default for SimTimings {
     }
 }
 
+/// How `POST /v2/create-phone-call` answers a valid request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CreateCallFault {
+    /// `201` with the call object.
+    #[default]
+    #[serde(rename = "ok")]
+    Ok,
+    /// The call is placed (its callbacks will come), but the answer is held for
+    /// [`SimConfig::accept_hold`], longer than the client waits.
+    #[serde(rename = "timeout_after_accept")]
+    TimeoutAfterAccept,
+    /// The call is placed, then the connection is reset without an answer.
+    #[serde(rename = "reset_after_accept")]
+    ResetAfterAccept,
+    /// The call is placed and the answer is `201` with `{}` (not a call object).
+    #[serde(rename = "garbage_2xx")]
+    Garbage2xx,
+    /// `500`, and no call is placed.
+    #[serde(rename = "http_500")]
+    Http500,
+}
+
+impl CreateCallFault {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CreateCallFault::Ok => "ok",
+            CreateCallFault::TimeoutAfterAccept => "timeout_after_accept",
+            CreateCallFault::ResetAfterAccept => "reset_after_accept",
+            CreateCallFault::Garbage2xx => "garbage_2xx",
+            CreateCallFault::Http500 => "http_500",
+        }
+    }
+}
+
+/// The simulator's callbacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SimEvent {
+    CallStarted,
+    CallEnded,
+    CallAnalyzed,
+}
+
+impl SimEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SimEvent::CallStarted => "call_started",
+            SimEvent::CallEnded => "call_ended",
+            SimEvent::CallAnalyzed => "call_analyzed",
+        }
+    }
+}
+
+/// The fault knobs (`POST /sim/faults`). Each POST sets all of them: a field left out is
+/// normal. Unknown fields and values are refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimFaults {
+    pub create_call: CreateCallFault,
+    /// These callbacks are never sent.
+    pub omit_events: Vec<SimEvent>,
+    /// Every callback is sent twice, both copies at once.
+    pub duplicate_callbacks: bool,
+    /// The callbacks are held until the call is over, then sent last first.
+    pub reverse_order: bool,
+}
+
+impl SimFaults {
+    /// Parses a `POST /sim/faults` body; the message says what is wrong.
+    pub fn parse(body: &[u8]) -> Result<SimFaults, String> {
+        let expected = "expected {\"create_call\": \"ok\" | \"timeout_after_accept\" | \"reset_after_accept\" | \"garbage_2xx\" | \"http_500\", \"omit_events\": [\"call_started\" | \"call_ended\" | \"call_analyzed\", ...], \"duplicate_callbacks\": bool, \"reverse_order\": bool}";
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| format!("invalid fault knobs: invalid JSON: {e}; {expected}"))?;
+        if !value.is_object() {
+            return Err(format!(
+                "invalid fault knobs: invalid type: the body must be a JSON object; {expected}"
+            ));
+        }
+        let mut faults: SimFaults = serde_json::from_value(value)
+            .map_err(|e| format!("invalid fault knobs: {e}; {expected}"))?;
+        let mut seen = Vec::new();
+        faults.omit_events.retain(|e| {
+            let new = !seen.contains(e);
+            seen.push(*e);
+            new
+        });
+        Ok(faults)
+    }
+
+    fn omits(&self, event: SimEvent) -> bool {
+        self.omit_events.contains(&event)
+    }
+}
+
 #[derive(Clone)]
 pub struct SimConfig {
     /// The provider API key: what `Authorization: Bearer` must carry, and the signing key.
@@ -66,6 +166,9 @@ pub struct SimConfig {
     pub callback_retry_delay: Duration,
     /// `to_number` of simulated inbound calls that do not give one.
     pub inbound_to_number: String,
+    /// How long `timeout_after_accept` holds the answer to a create request: well past the
+    /// client's timeout (trigger-call waits 5 s), then the late `201` is sent.
+    pub accept_hold: Duration,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -88,6 +191,7 @@ impl SimConfig {
             callback_attempts: 3,
             callback_retry_delay: Duration::from_secs(1),
             inbound_to_number: "+14155550100".into(),
+            accept_hold: Duration::from_secs(30),
         }
     }
 }
@@ -105,6 +209,7 @@ pub struct ProviderSim {
     clock: Arc<dyn Clock>,
     next_id: AtomicU64,
     calls: Mutex<HashMap<String, Value>>,
+    faults: Mutex<SimFaults>,
 }
 
 impl ProviderSim {
@@ -121,7 +226,25 @@ impl ProviderSim {
             clock,
             next_id: AtomicU64::new(1),
             calls: Mutex::new(HashMap::new()),
+            faults: Mutex::new(SimFaults::default()),
         }))
+    }
+
+    /// How many calls were placed (outbound and inbound).
+    pub fn call_count(&self) -> usize {
+        self.calls.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    /// The knobs in force.
+    pub fn faults(&self) -> SimFaults {
+        self.faults.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// Sets the knobs for the calls placed from now on.
+    pub fn set_faults(&self, faults: SimFaults) {
+        if let Ok(mut f) = self.faults.lock() {
+            *f = faults;
+        }
     }
 
     pub fn serve(self: Arc<Self>, listener: Listener) -> Server {
@@ -137,30 +260,67 @@ impl ProviderSim {
     pub async fn handle(self: &Arc<Self>, req: Incoming) -> Reply {
         let path = req.path().to_string();
         let result = match (req.method.as_str(), path.as_str()) {
-            ("POST", "/v2/create-phone-call") => self.create_phone_call(&req).map(|c| (201, c)),
-            ("POST", "/sim/inbound-call") => self.inbound_call(&req).map(|c| (201, c)),
+            ("POST", "/v2/create-phone-call") => self.create_phone_call(&req),
+            ("POST", "/sim/inbound-call") => self.inbound_call(&req).map(|c| Answer::Json(201, c)),
             ("GET", p) if p.starts_with("/v2/get-call/") => self
                 .get_call(&req, &p["/v2/get-call/".len()..])
-                .map(|c| (200, c)),
+                .map(|c| Answer::Json(200, c)),
+            ("GET", "/sim/faults") => Ok(Answer::Json(200, self.faults_json())),
+            ("POST", "/sim/faults") => self.post_faults(&req),
+            ("DELETE", "/sim/faults") => {
+                self.set_faults(SimFaults::default());
+                tracing::info!(target: "provider_sim", "fault knobs cleared: normal behaviour");
+                Ok(Answer::Json(200, self.faults_json()))
+            }
             _ => Err(Rejection(404, "not found".into())),
         };
-        let (status, body, call_id) = match result {
-            Ok((status, call)) => {
-                let id = call["call_id"].as_str().map(|c| format!(" {c}"));
-                (status, call, id)
-            }
+        let answer = match result {
+            Ok(answer) => answer,
             Err(Rejection(status, message)) => {
-                (status, json!({"status": "error", "message": message}), None)
+                Answer::Json(status, json!({"status": "error", "message": message}))
             }
         };
-        tracing::info!(
-            target: "provider_sim",
-            "{} {} -> {status}{}",
-            req.method,
-            path,
-            call_id.unwrap_or_default()
-        );
-        json_reply(status, &body)
+        let log = |outcome: &str| {
+            tracing::info!(target: "provider_sim", "{} {} -> {outcome}", req.method, path);
+        };
+        match answer {
+            Answer::Json(status, body) => {
+                let id = body["call_id"]
+                    .as_str()
+                    .map(|c| format!(" {c}"))
+                    .unwrap_or_default();
+                log(&format!("{status}{id}"));
+                json_reply(status, &body)
+            }
+            Answer::Held(call) => {
+                let id = call["call_id"].as_str().unwrap_or("").to_string();
+                log(&format!(
+                    "{id} placed; answer held {:?} (fault timeout_after_accept)",
+                    self.config.accept_hold
+                ));
+                tokio::time::sleep(self.config.accept_hold).await;
+                log(&format!("201 {id} (late)"));
+                json_reply(201, &call)
+            }
+            Answer::Reset(id) => {
+                log(&format!(
+                    "{id} placed; connection reset (fault reset_after_accept)"
+                ));
+                reset_reply()
+            }
+        }
+    }
+
+    fn faults_json(&self) -> Value {
+        serde_json::to_value(self.faults()).unwrap_or_else(|_| json!({}))
+    }
+
+    fn post_faults(&self, req: &Incoming) -> Result<Answer, Rejection> {
+        let faults = SimFaults::parse(&req.body).map_err(|m| Rejection(400, m))?;
+        let body = serde_json::to_string(&faults).unwrap_or_default();
+        self.set_faults(faults);
+        tracing::info!(target: "provider_sim", "fault knobs set for the next calls: {body}");
+        Ok(Answer::Json(200, self.faults_json()))
     }
 
     fn authorize(&self, req: &Incoming) -> Result<(), Rejection> {
@@ -175,7 +335,9 @@ impl ProviderSim {
         }
     }
 
-    fn create_phone_call(self: &Arc<Self>, req: &Incoming) -> Result<Value, Rejection> {
+    /// A valid request is answered as the `create_call` knob says; an invalid one is refused
+    /// whatever the knobs.
+    fn create_phone_call(self: &Arc<Self>, req: &Incoming) -> Result<Answer, Rejection> {
         self.authorize(req)?;
         let body = parse_object(&req.body)?;
         let from = e164(&body, "from_number")?;
@@ -200,14 +362,30 @@ impl ProviderSim {
                 ))
             }
         };
-        Ok(self.new_call(
+        let faults = self.faults();
+        if faults.create_call == CreateCallFault::Http500 {
+            return Err(Rejection(
+                500,
+                "simulated provider failure (fault http_500): no call placed".into(),
+            ));
+        }
+        let call = self.new_call(
             "outbound",
             &agent_id,
             from.as_str(),
             to.as_str(),
             Some(metadata),
             variables,
-        ))
+            faults.clone(),
+        );
+        Ok(match faults.create_call {
+            CreateCallFault::Ok | CreateCallFault::Http500 => Answer::Json(201, call),
+            CreateCallFault::Garbage2xx => Answer::Json(201, json!({})),
+            CreateCallFault::TimeoutAfterAccept => Answer::Held(call),
+            CreateCallFault::ResetAfterAccept => {
+                Answer::Reset(call["call_id"].as_str().unwrap_or("").to_string())
+            }
+        })
     }
 
     fn inbound_call(self: &Arc<Self>, req: &Incoming) -> Result<Value, Rejection> {
@@ -226,7 +404,15 @@ impl ProviderSim {
             None | Some(Value::Null) => self.config.inbound_to_number.clone(),
             Some(_) => e164(&body, "to_number")?.as_str().to_string(),
         };
-        Ok(self.new_call("inbound", &agent_id, from.as_str(), &to, None, Map::new()))
+        Ok(self.new_call(
+            "inbound",
+            &agent_id,
+            from.as_str(),
+            &to,
+            None,
+            Map::new(),
+            self.faults(),
+        ))
     }
 
     fn get_call(&self, req: &Incoming, call_id: &str) -> Result<Value, Rejection> {
@@ -238,7 +424,9 @@ impl ProviderSim {
             .ok_or_else(|| Rejection(404, "call not found".into()))
     }
 
-    /// Registers a call and starts playing it in the background.
+    /// Registers a call and starts playing it in the background, under the knobs in force
+    /// when it was placed.
+    #[allow(clippy::too_many_arguments)]
     fn new_call(
         self: &Arc<Self>,
         direction: &str,
@@ -247,6 +435,7 @@ impl ProviderSim {
         to: &str,
         metadata: Option<Value>,
         variables: Map<String, Value>,
+        faults: SimFaults,
     ) -> Value {
         let n = self.next_id.fetch_add(1, Ordering::SeqCst);
         let mut call = json!({
@@ -267,7 +456,7 @@ impl ProviderSim {
         self.store(&call);
         let sim = self.clone();
         let playing = call.clone();
-        tokio::spawn(async move { sim.play(playing).await });
+        tokio::spawn(async move { sim.play(playing, faults).await });
         call
     }
 
@@ -277,15 +466,18 @@ impl ProviderSim {
         }
     }
 
-    /// started -> ended -> analyzed, each callback sent (and retried) before the next.
-    async fn play(self: Arc<Self>, mut call: Value) {
+    /// started -> ended -> analyzed, each callback sent (and retried) before the next; the
+    /// callback knobs (`omit_events`, `duplicate_callbacks`, `reverse_order`) applied.
+    async fn play(self: Arc<Self>, mut call: Value, faults: SimFaults) {
         let t = self.config.timings;
+        let mut held = Vec::new();
         tokio::time::sleep(t.answer_after).await;
         let start = self.clock.now();
         call["call_status"] = json!("ongoing");
         call["start_timestamp"] = json!(start.timestamp_millis());
         self.store(&call);
-        self.callback("call_started", &call).await;
+        self.emit(SimEvent::CallStarted, &call, &faults, &mut held)
+            .await;
 
         tokio::time::sleep(t.call_length).await;
         let end = self.clock.now().max(start);
@@ -298,7 +490,8 @@ impl ProviderSim {
         call["transcript_object"] = transcript;
         call["transcript"] = json!(text);
         self.store(&call);
-        self.callback("call_ended", &call).await;
+        self.emit(SimEvent::CallEnded, &call, &faults, &mut held)
+            .await;
 
         tokio::time::sleep(t.analysis_after).await;
         call["call_analysis"] = json!({
@@ -308,7 +501,44 @@ impl ProviderSim {
             "in_voicemail": false,
         });
         self.store(&call);
-        self.callback("call_analyzed", &call).await;
+        self.emit(SimEvent::CallAnalyzed, &call, &faults, &mut held)
+            .await;
+
+        // reverse_order: everything was held back; now last first.
+        for (event, snapshot) in held.into_iter().rev() {
+            self.send(event, &snapshot, faults.duplicate_callbacks)
+                .await;
+        }
+    }
+
+    /// One callback as the knobs say: skipped, held back for the reversed sending, or sent.
+    async fn emit(
+        &self,
+        event: SimEvent,
+        call: &Value,
+        faults: &SimFaults,
+        held: &mut Vec<(SimEvent, Value)>,
+    ) {
+        if faults.omits(event) {
+            let call_id = call["call_id"].as_str().unwrap_or("");
+            tracing::info!(target: "provider_sim", "callback {} {call_id} omitted (fault omit_events)", event.as_str());
+        } else if faults.reverse_order {
+            held.push((event, call.clone()));
+        } else {
+            self.send(event, call, faults.duplicate_callbacks).await;
+        }
+    }
+
+    /// Sends a callback, twice at once when `duplicate`.
+    async fn send(&self, event: SimEvent, call: &Value, duplicate: bool) {
+        if duplicate {
+            futures::join!(
+                self.callback(event.as_str(), call),
+                self.callback(event.as_str(), call)
+            );
+        } else {
+            self.callback(event.as_str(), call).await;
+        }
     }
 
     /// POSTs one signed callback, retrying on failure like the provider does.
@@ -358,6 +588,15 @@ impl ProviderSim {
 
 /// A refused request: status and message (`{"status": "error", "message": ...}`).
 struct Rejection(u16, String);
+
+/// How a request is answered.
+enum Answer {
+    Json(u16, Value),
+    /// `timeout_after_accept`: the call object, sent after `accept_hold`.
+    Held(Value),
+    /// `reset_after_accept`: the connection is reset (the placed call's id, for the log).
+    Reset(String),
+}
 
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Rejection> {
     match serde_json::from_slice::<Value>(body) {
@@ -481,5 +720,50 @@ mod tests {
         }
         assert!(text.starts_with("Agent: Hi Jane,"));
         assert!(text.contains("\nUser: Sure"));
+    }
+
+    #[test]
+    fn fault_knobs_parse_strictly() {
+        assert_eq!(SimFaults::parse(b"{}").unwrap(), SimFaults::default());
+        let all = SimFaults::parse(
+            br#"{"create_call": "garbage_2xx", "omit_events": ["call_analyzed", "call_started", "call_analyzed"],
+                 "duplicate_callbacks": true, "reverse_order": true}"#,
+        )
+        .unwrap();
+        assert_eq!(all.create_call, CreateCallFault::Garbage2xx);
+        assert_eq!(
+            all.omit_events,
+            vec![SimEvent::CallAnalyzed, SimEvent::CallStarted],
+            "duplicates removed, order kept"
+        );
+        assert!(all.duplicate_callbacks && all.reverse_order);
+        for v in [
+            "ok",
+            "timeout_after_accept",
+            "reset_after_accept",
+            "garbage_2xx",
+            "http_500",
+        ] {
+            let f = SimFaults::parse(format!(r#"{{"create_call": "{v}"}}"#).as_bytes()).unwrap();
+            assert_eq!(f.create_call.as_str(), v);
+            assert_eq!(serde_json::to_value(f).unwrap()["create_call"], v);
+        }
+        for (body, needle) in [
+            (r#"{"create_call": "slow"}"#, "unknown variant `slow`"),
+            (r#"{"create_call": "HTTP_500"}"#, "unknown variant"),
+            (
+                r#"{"omit_events": ["call_ringing"]}"#,
+                "unknown variant `call_ringing`",
+            ),
+            (r#"{"omit_events": "call_ended"}"#, "invalid type"),
+            (r#"{"duplicate_callbacks": "yes"}"#, "invalid type"),
+            (r#"{"reverse": true}"#, "unknown field `reverse`"),
+            (r#"[]"#, "invalid type"),
+            (r#"{"#, "EOF"),
+        ] {
+            let e = SimFaults::parse(body.as_bytes()).unwrap_err();
+            assert!(e.contains(needle), "{body}: {e}");
+            assert!(e.contains("expected {\"create_call\""), "{e}");
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! webhook receiver): bind on 127.0.0.1, read each request's body whole (with a size cap),
 //! hand it to a service, stop on request. Binding is separate from serving so every address is
 //! known before anything starts (the simulator needs the gateway's URL, the account the
-//! receiver's).
+//! receiver's). A service can also answer with no answer at all: [`reset_reply`] makes the
+//! server reset the connection (the provider simulator's `reset_after_accept` fault).
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -62,6 +63,33 @@ pub fn bytes_reply(status: u16, content_type: Option<&str>, body: Bytes) -> Repl
     res
 }
 
+/// Marks a reply the server must not send: it resets the connection instead (TCP RST).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResetConnection;
+
+/// A "reply" that makes the server drop the connection with a reset, sending nothing.
+pub fn reset_reply() -> Reply {
+    let mut res = bytes_reply(500, None, Bytes::new());
+    res.extensions_mut().insert(ResetConnection);
+    res
+}
+
+/// A second handle on an accepted socket, kept to reset the connection when a service asks.
+fn with_twin(
+    stream: tokio::net::TcpStream,
+) -> std::io::Result<(tokio::net::TcpStream, std::net::TcpStream)> {
+    let std_stream = stream.into_std()?;
+    let twin = std_stream.try_clone()?;
+    Ok((tokio::net::TcpStream::from_std(std_stream)?, twin))
+}
+
+/// Sets `SO_LINGER` 0 on the socket behind `twin`: when its last handle closes, the kernel
+/// sends a reset instead of a normal close.
+fn arm_reset(twin: &std::net::TcpStream) -> std::io::Result<()> {
+    let handle = tokio::net::TcpStream::from_std(twin.try_clone()?)?;
+    handle.set_zero_linger()
+}
+
 /// A bound, not yet serving, listener.
 pub struct Listener {
     listener: TcpListener,
@@ -108,12 +136,31 @@ impl Listener {
                 };
                 let service = service.clone();
                 connections.spawn(async move {
+                    let (stream, twin) = match with_twin(stream) {
+                        Ok(pair) => pair,
+                        Err(e) => {
+                            tracing::warn!(target: "server", "cannot serve {peer} on {addr}: {e}");
+                            return;
+                        }
+                    };
+                    let twin = Arc::new(twin);
                     let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         let service = service.clone();
+                        let twin = twin.clone();
                         async move {
-                            Ok::<_, std::convert::Infallible>(
-                                read_and_call(req, peer, max_body, service).await,
-                            )
+                            let reply = read_and_call(req, peer, max_body, service).await;
+                            if reply.extensions().get::<ResetConnection>().is_none() {
+                                return Ok(reply);
+                            }
+                            // An error from the service makes hyper close the connection
+                            // without answering; with linger 0 the close is a reset.
+                            if let Err(e) = arm_reset(&twin) {
+                                tracing::warn!(target: "server", "cannot arm a reset for {peer}: {e}");
+                            }
+                            Err(std::io::Error::new(
+                                std::io::ErrorKind::ConnectionReset,
+                                "the service asked for a reset",
+                            ))
                         }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()

@@ -12,6 +12,7 @@ pub const RECEIVER_PORT: &str = "RECEIVER_PORT";
 pub const PROVIDER_PORT: &str = "PROVIDER_PORT";
 pub const MOTO_PORT: &str = "MOTO_PORT";
 pub const SIM_CALL_SECONDS: &str = "SIM_CALL_SECONDS";
+pub const SIM_ACCEPT_HOLD: &str = "SIM_ACCEPT_HOLD";
 pub const RECEIVER_FAIL_FIRST: &str = "RECEIVER_FAIL_FIRST";
 pub const LOCAL_DIR: &str = "LOCAL_DIR";
 pub const VENV: &str = "VENV";
@@ -63,6 +64,9 @@ pub struct StackConfig {
     pub moto_port: u16,
     /// Length of a simulated call (`SIM_CALL_SECONDS`: `5`, `500ms`, `1m`).
     pub sim_call_length: Duration,
+    /// How long the simulator's `timeout_after_accept` fault holds its answer
+    /// (`SIM_ACCEPT_HOLD`, default `30s`: past trigger-call's provider timeout).
+    pub sim_accept_hold: Duration,
     pub receiver_fail_first: usize,
     /// For the delivery function (`WEBHOOK_RETRY_DELAYS`), default `30s,5m,30m`.
     pub webhook_retry_delays: Vec<Duration>,
@@ -107,6 +111,11 @@ impl StackConfig {
             Some(v) => parse_duration(&v)
                 .map_err(|e| StackConfigError(format!("{SIM_CALL_SECONDS}: {e}")))?,
         };
+        let sim_accept_hold = match get(SIM_ACCEPT_HOLD) {
+            None => Duration::from_secs(30),
+            Some(v) => parse_duration(&v)
+                .map_err(|e| StackConfigError(format!("{SIM_ACCEPT_HOLD}: {e}")))?,
+        };
         let receiver_fail_first = match get(RECEIVER_FAIL_FIRST) {
             None => 0,
             Some(v) => v.trim().parse::<usize>().map_err(|_| {
@@ -125,6 +134,7 @@ impl StackConfig {
             provider_port: port(PROVIDER_PORT, 3002)?,
             moto_port: port(MOTO_PORT, 4566)?,
             sim_call_length,
+            sim_accept_hold,
             receiver_fail_first,
             webhook_retry_delays,
             webhook_timeout: millis(config::WEBHOOK_TIMEOUT_MS, DEFAULT_WEBHOOK_TIMEOUT)?,
@@ -210,11 +220,13 @@ mod tests {
             (3000, 3001, 3002, 4566)
         );
         assert_eq!(c.sim_call_length, Duration::from_secs(5));
+        assert_eq!(c.sim_accept_hold, Duration::from_secs(30));
         assert_eq!(c.webhook_retry_delays.len(), 3);
         assert_eq!(c.provider_timeout, Duration::from_secs(5));
         let c = cfg(&[
             ("API_PORT", "0"),
             ("SIM_CALL_SECONDS", "500ms"),
+            ("SIM_ACCEPT_HOLD", "8s"),
             ("WEBHOOK_RETRY_DELAYS", "1s,2s"),
             ("WEBHOOK_TIMEOUT_MS", "250"),
             ("RECEIVER_FAIL_FIRST", "2"),
@@ -222,6 +234,7 @@ mod tests {
         .expect("overrides");
         assert_eq!(c.api_port, 0);
         assert_eq!(c.sim_call_length, Duration::from_millis(500));
+        assert_eq!(c.sim_accept_hold, Duration::from_secs(8));
         assert_eq!(
             c.webhook_retry_delays,
             vec![Duration::from_secs(1), Duration::from_secs(2)]
@@ -236,6 +249,7 @@ mod tests {
             ("API_PORT", "70000"),
             ("MOTO_PORT", "x"),
             ("SIM_CALL_SECONDS", "five"),
+            ("SIM_ACCEPT_HOLD", "forever"),
             ("WEBHOOK_RETRY_DELAYS", "30s,soon"),
             ("PROVIDER_TIMEOUT_MS", "5s"),
             ("RECEIVER_FAIL_FIRST", "-1"),

@@ -1223,6 +1223,90 @@ async fn two_hour_transcript_stays_in_dynamodb_and_the_message_stays_small() {
     assert_eq!(message(&msgs[0]).event_id, event_id);
 }
 
+/// A 5 MB transcript that does not compress (random base64 words): the payload is cut to fit
+/// the item (oldest turns out, a marker first), one event item within the limit, one message.
+#[tokio::test]
+async fn an_incompressible_5_mb_transcript_is_cut_to_fit_one_item() {
+    use domain::ports::store::events::MAX_STORED_PAYLOAD_BYTES;
+    const TURNS: usize = 2500;
+    let env = env().await;
+    let call = env.outbound_call().await;
+    let mut pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    pc.transcript = fixtures::incompressible_transcript(5_000_000, TURNS, 7);
+    let last_turn = pc.transcript[TURNS - 1]["content"].clone();
+    let raw = pc.body(Stage::Analyzed).to_string();
+    assert!(
+        raw.len() > 5_000_000 && raw.len() < 6 * 1024 * 1024,
+        "{}",
+        raw.len()
+    );
+    let sig = env.sign(&raw);
+    let (status, res) = env.post_raw(&raw, Some(&sig)).await;
+    assert_eq!(status, 200, "{res}");
+    let event_id: Uuid = res["event_id"].as_str().expect("id").parse().expect("uuid");
+
+    let events = env.items_of_type("event").await;
+    assert_eq!(events.len(), 1, "exactly one event item");
+    let stored_len = match events[0].get("payload_gz") {
+        Some(AttributeValue::B(b)) => b.as_ref().len(),
+        other => panic!("payload not stored compressed: {other:?}"),
+    };
+    assert!(stored_len <= MAX_STORED_PAYLOAD_BYTES, "{stored_len}");
+    let stored = env
+        .store
+        .event(event_id)
+        .await
+        .expect("read")
+        .expect("event");
+    let payload: Value = serde_json::from_str(&stored.record.payload).expect("payload JSON");
+    let kept = payload["transcript"].as_array().expect("transcript");
+    let marker = kept[0]["content"].as_str().expect("marker");
+    let omitted: usize = marker
+        .strip_prefix("[transcript truncated: ")
+        .and_then(|m| m.strip_suffix(" earlier turns omitted]"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no marker: {marker}"));
+    assert_eq!(omitted + kept.len() - 1, TURNS);
+    assert!(omitted > TURNS / 2 && kept.len() > 100, "{omitted} omitted");
+    assert_eq!(kept.last().expect("turn")["content"], last_turn);
+    assert_eq!(payload["call_id"], call.id.to_string());
+    eprintln!(
+        "incompressible transcript: callback {} bytes, payload {} bytes, stored {stored_len} bytes gzip, {omitted} of {TURNS} turns omitted",
+        raw.len(),
+        stored.record.payload.len()
+    );
+    let after = env.call(call.id).await;
+    assert_eq!(after.status, CallStatus::Completed);
+    assert_eq!(after.event_id, Some(event_id));
+
+    let msgs = env.receive_all().await;
+    assert_eq!(msgs.len(), 1, "one message");
+    assert_eq!(message(&msgs[0]).event_id, event_id);
+    assert!(
+        env.store
+            .event(event_id)
+            .await
+            .expect("read")
+            .expect("event")
+            .enqueued
+    );
+
+    // The provider's retry: 200, nothing more stored or queued.
+    let sig = env.sign(&raw);
+    let (status, res) = env.post_raw(&raw, Some(&sig)).await;
+    assert_eq!(
+        (status, res["changed"].clone()),
+        (200, json!(false)),
+        "{res}"
+    );
+    assert_eq!(env.items_of_type("event").await.len(), 1);
+    assert_eq!(
+        env.queue_depth().await,
+        1,
+        "only the one message (in flight)"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // End to end with trigger-call
 // ---------------------------------------------------------------------------------------------

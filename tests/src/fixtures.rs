@@ -171,3 +171,45 @@ pub async fn stored_event(store: &dyn Store, seeded: &Seeded) -> domain::model::
     assert!(done, "the call was completed and its event stored");
     event
 }
+
+/// A provider `transcript_object` of about `content_bytes` bytes of content that does not
+/// compress: `turns` utterances of pseudo-random base64 words (xorshift64 from `seed`, so every
+/// run is the same), alternating agent and user, one timed word each (turn `i` at `i` s).
+/// gzip cannot take base64 of random bytes below three quarters of its size.
+pub fn incompressible_transcript(
+    content_bytes: usize,
+    turns: usize,
+    seed: u64,
+) -> serde_json::Value {
+    use base64::Engine as _;
+    let mut x = seed.max(1);
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let per_turn = content_bytes / turns.max(1);
+    let utterances: Vec<serde_json::Value> = (0..turns)
+        .map(|i| {
+            let mut words = Vec::new();
+            let mut len = 0;
+            while len < per_turn {
+                let raw: Vec<u8> = next()
+                    .to_le_bytes()
+                    .into_iter()
+                    .chain(next().to_le_bytes())
+                    .collect();
+                let word = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&raw[..12]);
+                len += word.len() + 1;
+                words.push(word);
+            }
+            serde_json::json!({
+                "role": if i % 2 == 0 { "agent" } else { "user" },
+                "content": words.join(" "),
+                "words": [{"word": words[0], "start": i as f64, "end": i as f64 + 0.5}]
+            })
+        })
+        .collect();
+    serde_json::Value::Array(utterances)
+}

@@ -1,7 +1,8 @@
 //! `call_analyzed`: complete the call and put its one `call.completed` event on the queue
 //! (`domain::completion`, shared with the reconciler's completion after the analysis grace).
 //!
-//! If the send to the queue fails, the callback answers 5xx and the provider retries; the
+//! The payload is cut to fit the event item if it must be (`CallCompleted::fit_to`, in
+//! `domain::completion`). If the send to the queue fails, the callback answers 5xx and the provider retries; the
 //! retry finds the stored event not enqueued and sends it. A concurrent duplicate that loses
 //! the transaction answers 200 without sending; if the winner then dies before its send, the
 //! reconciler enqueues the event after `ENQUEUE_GRACE`. The delivery function dedupes by event
@@ -35,7 +36,7 @@ pub async fn complete(
         deps.store.as_ref(),
         deps.queue.as_ref(),
         call,
-        &payload,
+        payload,
         &progress(obj, None),
         deps.clock.now(),
     )

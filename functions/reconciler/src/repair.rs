@@ -122,7 +122,7 @@ pub async fn call(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
                 store,
                 deps.queue.as_ref(),
                 &call,
-                &payload,
+                payload,
                 &CallProgress::default(),
                 now,
             )

@@ -206,6 +206,7 @@ async fn serve(
         format!("{}{PROVIDER_CALLBACK_PATH}", api.url()),
     );
     sim_config.timings = SimTimings::with_call_length(config.sim_call_length);
+    sim_config.accept_hold = config.sim_accept_hold;
     let provider_server = ProviderSim::new(sim_config, clock.clone())
         .map_err(|e| e.to_string())?
         .serve(provider);

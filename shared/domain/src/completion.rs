@@ -15,7 +15,9 @@ use crate::model::{Call, CallStatus, EventRecord};
 use crate::payload::CallCompleted;
 use crate::ports::queue::{DeliveryMessage, EventQueue};
 use crate::ports::store::calls::{CallCompletion, CallProgress};
-use crate::ports::store::events::{ENQUEUE_GRACE, EVENT_TTL};
+use crate::ports::store::events::{
+    stored_payload_bytes, ENQUEUE_GRACE, EVENT_TTL, MAX_STORED_PAYLOAD_BYTES,
+};
 use crate::ports::store::Store;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -41,23 +43,38 @@ pub async fn agent_name(store: &dyn Store, call: &Call) -> Result<String, StoreE
     })
 }
 
-/// Stores the call's one event built from `payload` and puts it on the queue.
+/// Stores the call's one event built from `payload` and puts it on the queue. The payload is
+/// cut to fit the event item first if it must be (`CallCompleted::fit_to`: the oldest
+/// transcript turns give way to a marker), so an oversize call never fails forever.
 pub async fn complete(
     store: &dyn Store,
     queue: &dyn EventQueue,
     call: &Call,
-    payload: &CallCompleted,
+    payload: CallCompleted,
     progress: &CallProgress,
     now: DateTime<Utc>,
 ) -> Result<Completed, ApiError> {
     if call.event_id.is_some() || call.status.rank() > CallStatus::Completed.rank() {
         return Ok(Completed::AlreadyCompleted);
     }
+    let fitted = payload
+        .fit_to(MAX_STORED_PAYLOAD_BYTES, stored_payload_bytes)
+        .map_err(ApiError::internal)?;
+    if fitted.omitted_turns > 0 || fitted.summary_cut {
+        tracing::warn!(
+            call_id = %call.id,
+            omitted_turns = fitted.omitted_turns,
+            summary_cut = fitted.summary_cut,
+            payload_bytes = fitted.json.len(),
+            "payload too large for the event item; cut to fit"
+        );
+    }
+    let payload = fitted.payload;
     let event = EventRecord {
         id: Uuid::new_v4(),
         account_id: call.account_id.clone(),
         call_id: call.id,
-        payload: payload.to_payload().map_err(ApiError::internal)?,
+        payload: fitted.json,
         created_at: now,
     };
     let completion = CallCompletion {

@@ -5,6 +5,10 @@
 //! those exact bytes are stored and sent on every attempt. Field order is the spec's: it is the
 //! struct's declaration order, and `metadata` keeps the customer's key order (serde_json's
 //! `preserve_order`).
+//!
+//! A payload must fit the event item ([`CallCompleted::fit_to`]): a summary above
+//! [`SUMMARY_MAX_BYTES`] is cut, and a payload still too large loses its oldest transcript
+//! turns, replaced by one marker turn the customer can see. Normal calls are not touched.
 
 use crate::clock::rfc3339;
 use crate::model::{Call, Direction};
@@ -13,6 +17,19 @@ use uuid::Uuid;
 
 /// The event name in every payload.
 pub const CALL_COMPLETED: &str = "call.completed";
+
+/// The longest summary kept (it is also stored on the call record); a longer one is cut at a
+/// character boundary and ends with [`SUMMARY_CUT_MARKER`].
+pub const SUMMARY_MAX_BYTES: usize = 32 * 1024;
+
+/// What ends a cut summary.
+pub const SUMMARY_CUT_MARKER: &str = " [summary truncated]";
+
+/// The content of the marker turn that replaces the `omitted` oldest turns of a transcript cut
+/// to fit: `[transcript truncated: 1234 earlier turns omitted]`.
+pub fn transcript_cut_marker(omitted: usize) -> String {
+    format!("[transcript truncated: {omitted} earlier turns omitted]")
+}
 
 use crate::callback::{millis, round_ms_to_secs, ProviderCallObject, Utterance};
 
@@ -144,6 +161,125 @@ impl CallCompleted {
     pub fn to_payload(&self) -> Result<String, serde_json::Error> {
         serde_json::to_string(self)
     }
+
+    /// The payload cut to fit: `measure(json) <= limit`, where `measure` is the size the store
+    /// gives the bytes (`ports::store::events::stored_payload_bytes`, against
+    /// `MAX_STORED_PAYLOAD_BYTES`). Pure: sizes come from `measure` only.
+    ///
+    /// 1. A summary above [`SUMMARY_MAX_BYTES`] is cut (always: the call record keeps it too).
+    /// 2. If the payload does not fit, its oldest transcript turns are dropped: the result
+    ///    keeps the most recent turns that fit, after one marker turn (role `agent`, content
+    ///    [`transcript_cut_marker`], the first dropped turn's timestamp). The spec's shape is
+    ///    kept: no field is added.
+    ///
+    /// A payload that fits is returned byte for byte as [`CallCompleted::to_payload`] makes
+    /// it. Finding the cut measures a handful of candidates (interpolation on the turns' sizes,
+    /// bisection when that does not halve the range). If even the marker alone does not fit
+    /// (impossible within the summary and metadata limits), that smallest payload is returned
+    /// and the store refuses it.
+    pub fn fit_to(
+        mut self,
+        limit: usize,
+        measure: impl Fn(&str) -> usize,
+    ) -> Result<Fitted, serde_json::Error> {
+        let summary_cut = cut_summary(&mut self.summary);
+        let json = self.to_payload()?;
+        let full = measure(&json);
+        if full <= limit || self.transcript.is_empty() {
+            return Ok(Fitted {
+                json,
+                payload: self,
+                omitted_turns: 0,
+                summary_cut,
+            });
+        }
+        let n = self.transcript.len();
+        // kept[k]: a size proxy of the turns kept when the first k are dropped.
+        let mut kept = vec![0usize; n + 1];
+        for k in (0..n).rev() {
+            kept[k] = kept[k + 1] + self.transcript[k].content.len() + 64;
+        }
+        let candidate = |k: usize| -> Result<(CallCompleted, String), serde_json::Error> {
+            let mut p = self.clone();
+            let mut turns = Vec::with_capacity(n - k + 1);
+            turns.push(TranscriptEntry {
+                role: Role::Agent,
+                content: transcript_cut_marker(k),
+                timestamp: p.transcript[0].timestamp.clone(),
+            });
+            turns.extend(p.transcript.drain(k..));
+            p.transcript = turns;
+            let json = p.to_payload()?;
+            Ok((p, json))
+        };
+        // Invariant: dropping `lo` turns does not fit (size m_lo), dropping `hi` does.
+        let (mut lo, mut m_lo) = (0usize, full);
+        let (mut best, mut best_json) = candidate(n)?;
+        let (mut hi, mut m_hi) = (n, measure(&best_json));
+        if m_hi > limit {
+            return Ok(Fitted {
+                json: best_json,
+                payload: best,
+                omitted_turns: n,
+                summary_cut,
+            });
+        }
+        let mut bisect = false;
+        while hi - lo > 1 {
+            let width = hi - lo;
+            let k = if bisect {
+                lo + width / 2
+            } else {
+                // Size is close to linear in the bytes kept: aim just under the limit.
+                let target = limit.saturating_sub(limit / 64).max(m_hi);
+                let frac = (target - m_hi) as f64 / (m_lo - m_hi).max(1) as f64;
+                let aim = kept[hi] as f64 + frac * (kept[lo] - kept[hi]) as f64;
+                let k = kept.partition_point(|&b| b as f64 > aim);
+                k.clamp(lo + 1, hi - 1)
+            };
+            let (p, json) = candidate(k)?;
+            let m = measure(&json);
+            if m <= limit {
+                (hi, m_hi, best, best_json) = (k, m, p, json);
+            } else {
+                (lo, m_lo) = (k, m);
+            }
+            bisect = hi - lo > width / 2;
+        }
+        Ok(Fitted {
+            json: best_json,
+            payload: best,
+            omitted_turns: hi,
+            summary_cut,
+        })
+    }
+}
+
+/// A payload made to fit (`CallCompleted::fit_to`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fitted {
+    /// The bytes to store and send.
+    pub json: String,
+    /// What those bytes are.
+    pub payload: CallCompleted,
+    /// How many of the oldest transcript turns were dropped (0: none, and no marker).
+    pub omitted_turns: usize,
+    /// The summary was cut to [`SUMMARY_MAX_BYTES`].
+    pub summary_cut: bool,
+}
+
+/// Cuts a summary above [`SUMMARY_MAX_BYTES`] at a character boundary, marker included.
+fn cut_summary(summary: &mut String) -> bool {
+    if summary.len() <= SUMMARY_MAX_BYTES {
+        return false;
+    }
+    let mut end = SUMMARY_MAX_BYTES - SUMMARY_CUT_MARKER.len();
+    while !summary.is_char_boundary(end) {
+        end -= 1;
+    }
+    summary.truncate(end);
+    summary.push_str(SUMMARY_CUT_MARKER);
+    true
 }
 
 /// Each utterance stamped with the call's start plus its first word's offset. An utterance
@@ -344,5 +480,106 @@ mod tests {
         assert_eq!(p.ended_at, "2025-06-15T14:29:50Z");
         assert_eq!(p.duration_seconds, 0);
         assert!(p.transcript.is_empty());
+    }
+
+    fn long_call(turns: usize) -> CallCompleted {
+        let cb = example_callback();
+        let mut p = CallCompleted::build(&call(Direction::Outbound), "Sales Qualifier", &cb.call);
+        p.transcript = (0..turns)
+            .map(|i| TranscriptEntry {
+                role: if i % 2 == 0 { Role::Agent } else { Role::Human },
+                content: format!("turn {i} {}", "x".repeat(i % 97)),
+                timestamp: format!("2025-06-15T15:{:02}:{:02}Z", (i / 60) % 60, i % 60),
+            })
+            .collect();
+        p
+    }
+
+    #[test]
+    fn a_payload_that_fits_is_untouched() {
+        let p = long_call(50);
+        let plain = p.to_payload().unwrap();
+        let fitted = p.clone().fit_to(plain.len(), str::len).unwrap();
+        assert_eq!(fitted.json, plain);
+        assert_eq!(fitted.payload, p);
+        assert_eq!((fitted.omitted_turns, fitted.summary_cut), (0, false));
+    }
+
+    #[test]
+    fn the_oldest_turns_give_way_to_a_marker() {
+        let p = long_call(3000);
+        let full = p.to_payload().unwrap();
+        let limit = full.len() / 7;
+        let measured = std::cell::Cell::new(0usize);
+        let measure = |s: &str| {
+            measured.set(measured.get() + 1);
+            s.len()
+        };
+        let fitted = p.clone().fit_to(limit, measure).unwrap();
+        assert!(
+            fitted.json.len() <= limit,
+            "{} > {limit}",
+            fitted.json.len()
+        );
+        assert_eq!(fitted.json, fitted.payload.to_payload().unwrap());
+        let k = fitted.omitted_turns;
+        assert!(k > 2000 && k < 3000, "{k}");
+        let t = &fitted.payload.transcript;
+        assert_eq!(t.len(), 3000 - k + 1);
+        assert_eq!(
+            t[0].content,
+            format!("[transcript truncated: {k} earlier turns omitted]")
+        );
+        assert_eq!(t[0].role, Role::Agent);
+        assert_eq!(t[0].timestamp, p.transcript[0].timestamp);
+        assert_eq!(&t[1..], &p.transcript[k..]);
+        // The most recent turns that fit: one more turn would not.
+        let mut more = fitted.payload.clone();
+        more.transcript[0].content = transcript_cut_marker(k - 1);
+        more.transcript.insert(1, p.transcript[k - 1].clone());
+        assert!(more.to_payload().unwrap().len() > limit);
+        // Everything else is the original.
+        let v: serde_json::Value = serde_json::from_str(&fitted.json).unwrap();
+        let orig: serde_json::Value = serde_json::from_str(&full).unwrap();
+        for field in [
+            "call_id",
+            "summary",
+            "metadata",
+            "duration_seconds",
+            "started_at",
+        ] {
+            assert_eq!(v[field], orig[field], "{field}");
+        }
+        assert!(
+            measured.get() <= 2 + 2 * 12,
+            "{} measurements",
+            measured.get()
+        );
+    }
+
+    #[test]
+    fn a_huge_summary_is_cut_at_a_character_boundary() {
+        let mut p = long_call(3);
+        p.summary = "é".repeat(40_000);
+        let fitted = p.fit_to(usize::MAX, str::len).unwrap();
+        assert!(fitted.summary_cut);
+        let s = &fitted.payload.summary;
+        assert!(s.len() <= SUMMARY_MAX_BYTES && s.len() > SUMMARY_MAX_BYTES - 8);
+        assert!(s.ends_with(SUMMARY_CUT_MARKER));
+        assert!(s
+            .trim_end_matches(SUMMARY_CUT_MARKER)
+            .chars()
+            .all(|c| c == 'é'));
+        assert_eq!(fitted.omitted_turns, 0);
+        assert_eq!(fitted.payload.transcript.len(), 3);
+    }
+
+    #[test]
+    fn when_nothing_fits_the_smallest_payload_is_returned() {
+        let p = long_call(10);
+        let fitted = p.fit_to(10, str::len).unwrap();
+        assert_eq!(fitted.omitted_turns, 10);
+        assert_eq!(fitted.payload.transcript.len(), 1);
+        assert!(fitted.json.len() > 10);
     }
 }

@@ -344,3 +344,85 @@ async fn a_call_that_failed_to_be_placed_gets_no_event() {
     assert_eq!(e.w.call(call.id).await.status, CallStatus::Failed);
     assert_eq!((e.w.stored_event_count(), e.w.queue.sent_count()), (0, 0));
 }
+
+/// A transcript that does not compress, 5 MB of it (under the 6 MiB callback limit): the
+/// payload is cut to fit the event item, the oldest turns giving way to a marker, and the one
+/// event is stored, queued and delivered; the provider is answered 200, not 500 forever.
+#[tokio::test]
+async fn an_incompressible_5_mb_transcript_is_cut_to_fit_and_delivered() {
+    use domain::ports::store::events::{stored_payload_bytes, MAX_STORED_PAYLOAD_BYTES};
+    use integration_tests::peer::TestServer;
+    let e = env().await;
+    let receiver = TestServer::fixed(200, json!({})).await;
+    let url = format!("{}/hooks/bvai", receiver.url());
+    e.w.update_account(&e.s.account.id, |a| a.webhook_url = Some(url))
+        .await;
+    let call = e.w.dialing_call(&e.s).await;
+    const TURNS: usize = 2500;
+    let transcript = integration_tests::fixtures::incompressible_transcript(5_000_000, TURNS, 11);
+    let mut obj = provider_call_json(&call, &e.s.agent, Stage::Analyzed);
+    obj["transcript_object"] = transcript.clone();
+    let raw = json!({"event": "call_analyzed", "call": obj}).to_string();
+    assert!(
+        raw.len() > 5_000_000 && raw.len() < 6 * 1024 * 1024,
+        "{}",
+        raw.len()
+    );
+
+    let (status, res) = e.send(request(&raw, Some(&e.sign(&raw)))).await;
+    assert_eq!(status, 200, "{res}");
+    let event_id: Uuid = res["event_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(e.w.stored_event_count(), 1);
+    assert_eq!(e.w.plan.calls("complete_call"), 1);
+    let stored = e.w.store.event(event_id).await.unwrap().expect("stored");
+    assert!(stored.compressed && stored.enqueued);
+    let bytes = stored_payload_bytes(&stored.record.payload);
+    assert!(bytes <= MAX_STORED_PAYLOAD_BYTES, "{bytes}");
+    // Most of the room is used: a cut that kept far fewer turns would be a loss for the customer.
+    assert!(bytes > MAX_STORED_PAYLOAD_BYTES * 9 / 10, "{bytes}");
+
+    let payload: Value = serde_json::from_str(&stored.record.payload).expect("valid JSON");
+    let kept = payload["transcript"].as_array().expect("transcript");
+    let marker = kept[0]["content"].as_str().expect("marker");
+    let omitted: usize = marker
+        .strip_prefix("[transcript truncated: ")
+        .and_then(|m| m.strip_suffix(" earlier turns omitted]"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no marker: {marker}"));
+    assert_eq!(omitted + kept.len() - 1, TURNS);
+    assert!(omitted > TURNS / 2 && kept.len() > 100, "{omitted} omitted");
+    assert_eq!(kept[0]["timestamp"], payload["started_at"]);
+    assert_eq!(
+        kept.last().unwrap()["content"],
+        transcript[TURNS - 1]["content"],
+        "the latest turns are kept"
+    );
+    assert_eq!(kept[1]["content"], transcript[omitted]["content"]);
+    assert_eq!(payload["summary"], "The customer asked about pricing.");
+    assert_eq!(payload["call_id"], call.id.to_string());
+    assert_eq!(e.w.call(call.id).await.status, CallStatus::Completed);
+
+    // Queued once, and delivered: the receiver gets exactly the stored bytes.
+    let sent = e.w.queue.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].message.event_id, event_id);
+    let msgs = e.w.queue.take_due();
+    assert_eq!(msgs.len(), 1);
+    let delivery = e.w.ports().webhook_delivery(&e.w.tunables);
+    let batch =
+        ::webhook_delivery::handle(integration_tests::sqs::event_for(&msgs), &delivery).await;
+    assert!(batch.batch_item_failures.is_empty());
+    let posts = receiver.requests();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].body.as_ref(), stored.record.payload.as_bytes());
+
+    // The provider's retry of the same callback changes nothing.
+    let (status, res) = e.send(request(&raw, Some(&e.sign(&raw)))).await;
+    assert_eq!(
+        (status, res["changed"].clone()),
+        (200, json!(false)),
+        "{res}"
+    );
+    assert_eq!(e.w.stored_event_count(), 1);
+    assert_eq!(e.w.queue.sent_count(), 1);
+}

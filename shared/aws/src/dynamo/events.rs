@@ -8,15 +8,8 @@ use chrono::{DateTime, Utc};
 use domain::error::StoreError;
 use domain::model::EventRecord;
 use domain::ports::store::events::*;
-use std::io::{Read, Write};
+use std::io::Read;
 use uuid::Uuid;
-
-fn gzip(data: &[u8]) -> Result<Vec<u8>, StoreError> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(data)
-        .and_then(|_| enc.finish())
-        .map_err(|e| StoreError::Backend(format!("compress event payload: {e}")))
-}
 
 fn gunzip(data: &[u8]) -> Result<String, StoreError> {
     let mut out = String::new();
@@ -37,19 +30,13 @@ pub(crate) fn event_item(rec: &EventRecord, expires_at: DateTime<Utc>) -> Result
         .n(TTL_ATTRIBUTE, ttl(expires_at))
         .b("enqueued", false)
         .build();
-    if rec.payload.len() <= PLAIN_PAYLOAD_MAX_BYTES {
-        item.insert("payload".into(), AttributeValue::S(rec.payload.clone()));
-    } else {
-        let gz = gzip(rec.payload.as_bytes())?;
-        if gz.len() > MAX_STORED_PAYLOAD_BYTES {
-            return Err(StoreError::Backend(format!(
-                "event payload of {} bytes is {} bytes compressed, above the {} bytes an item can hold",
-                rec.payload.len(),
-                gz.len(),
-                MAX_STORED_PAYLOAD_BYTES
-            )));
+    match encode_payload(&rec.payload)? {
+        EncodedPayload::Plain => {
+            item.insert("payload".into(), AttributeValue::S(rec.payload.clone()));
         }
-        item.insert("payload_gz".into(), AttributeValue::B(Blob::new(gz)));
+        EncodedPayload::Gzip(gz) => {
+            item.insert("payload_gz".into(), AttributeValue::B(Blob::new(gz)));
+        }
     }
     Ok(item)
 }

@@ -5,18 +5,7 @@ use chrono::{DateTime, Utc};
 use domain::error::StoreError;
 use domain::model::EventRecord;
 use domain::ports::store::events::*;
-use std::io::Write;
 use uuid::Uuid;
-
-/// The size `event_item` decides on: the gzip of the payload with flate2's default level, the
-/// same encoder the adapter uses, so a payload refused there is refused here.
-fn gzip_len(data: &[u8]) -> Result<usize, StoreError> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(data)
-        .and_then(|_| enc.finish())
-        .map(|gz| gz.len())
-        .map_err(|e| StoreError::Backend(format!("compress event payload: {e}")))
-}
 
 /// The event as `event_item` would store it and `event_from` read it back: plain up to
 /// [`PLAIN_PAYLOAD_MAX_BYTES`], compressed above, refused (`Backend`) when even compressed it
@@ -26,17 +15,8 @@ pub(super) fn stored_event(
     rec: &EventRecord,
     expires_at: DateTime<Utc>,
 ) -> Result<StoredEvent, StoreError> {
-    let compressed = rec.payload.len() > PLAIN_PAYLOAD_MAX_BYTES;
-    if compressed {
-        let gz = gzip_len(rec.payload.as_bytes())?;
-        if gz > MAX_STORED_PAYLOAD_BYTES {
-            return Err(StoreError::Backend(format!(
-                "event payload of {} bytes is {gz} bytes compressed, above the {} bytes an item can hold",
-                rec.payload.len(),
-                MAX_STORED_PAYLOAD_BYTES
-            )));
-        }
-    }
+    // The same decision as the adapter's, from the same function.
+    let compressed = matches!(encode_payload(&rec.payload)?, EncodedPayload::Gzip(_));
     let mut record = rec.clone();
     record.created_at = ms(record.created_at);
     Ok(StoredEvent {

@@ -8,11 +8,15 @@
 //! DynamoDB caps an item at 400 KB, and a long call's transcript can come close: payloads above
 //! [`PLAIN_PAYLOAD_MAX_BYTES`] are stored gzip-compressed in a binary attribute (`payload_gz`)
 //! instead of the readable `payload` string. Readers always get the original bytes back.
+//! How a payload is stored ([`encode_payload`]) and how big it is then
+//! ([`stored_payload_bytes`]) are decided here, once, for every adapter and for
+//! `domain::payload::CallCompleted::fit_to`, which cuts a payload that would not fit.
 
 use crate::error::StoreError;
 use crate::model::EventRecord;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::io::Write;
 use uuid::Uuid;
 
 /// How long an event is kept (the delivery log's horizon).
@@ -30,6 +34,49 @@ pub const PLAIN_PAYLOAD_MAX_BYTES: usize = 128 * 1024;
 /// other attributes. Text compresses 5-10x, so this is several MB of JSON, hours beyond the
 /// longest call the provider places.
 pub const MAX_STORED_PAYLOAD_BYTES: usize = 350 * 1024;
+
+/// How a payload is stored: as it is, or gzip-compressed (flate2's default level).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncodedPayload {
+    Plain,
+    Gzip(Vec<u8>),
+}
+
+/// The payload as it is stored: plain up to [`PLAIN_PAYLOAD_MAX_BYTES`], compressed above;
+/// `Backend` when even compressed it is above [`MAX_STORED_PAYLOAD_BYTES`] (a payload cut by
+/// `CallCompleted::fit_to` never is).
+pub fn encode_payload(payload: &str) -> Result<EncodedPayload, StoreError> {
+    if payload.len() <= PLAIN_PAYLOAD_MAX_BYTES {
+        return Ok(EncodedPayload::Plain);
+    }
+    let gz = gzip(payload.as_bytes())?;
+    if gz.len() > MAX_STORED_PAYLOAD_BYTES {
+        return Err(StoreError::Backend(format!(
+            "event payload of {} bytes is {} bytes compressed, above the {} bytes an item can hold",
+            payload.len(),
+            gz.len(),
+            MAX_STORED_PAYLOAD_BYTES
+        )));
+    }
+    Ok(EncodedPayload::Gzip(gz))
+}
+
+/// The bytes the payload takes in the item: its length when stored plain, its compressed
+/// length otherwise (`usize::MAX` if it cannot be compressed at all). A payload is storable
+/// when this is at most [`MAX_STORED_PAYLOAD_BYTES`].
+pub fn stored_payload_bytes(payload: &str) -> usize {
+    if payload.len() <= PLAIN_PAYLOAD_MAX_BYTES {
+        return payload.len();
+    }
+    gzip(payload.as_bytes()).map_or(usize::MAX, |gz| gz.len())
+}
+
+fn gzip(data: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data)
+        .and_then(|_| enc.finish())
+        .map_err(|e| StoreError::Backend(format!("compress event payload: {e}")))
+}
 
 /// An event as stored.
 #[derive(Debug, Clone, PartialEq)]
