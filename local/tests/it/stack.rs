@@ -26,6 +26,11 @@ struct Stack {
 
 impl Stack {
     fn start(dir: &Path) -> Stack {
+        Stack::start_with(dir, &[])
+    }
+
+    /// The stack with extra environment variables (settings of the functions or the stack).
+    fn start_with(dir: &Path, extra: &[(&str, &str)]) -> Stack {
         let moto = venv().join("bin/moto_server");
         assert!(
             moto.exists(),
@@ -42,6 +47,7 @@ impl Stack {
             .env("SIM_CALL_SECONDS", "300ms")
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
+            .envs(extra.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -313,4 +319,134 @@ fn readme_quickstart_curl() -> String {
         "the quickstart block is a curl command: {code}"
     );
     code.to_string()
+}
+
+/// The call-lifecycle faults, shown with the simulator's knobs (docs/local-stack.md): a lost
+/// provider answer is `dial_unknown`, replayed to the retry without a second dial and completed
+/// by the late callbacks; a missing `call_analyzed` still ends in a webhook after the grace; a
+/// 500 with no call placed is resolved as failed after the dial deadline.
+#[tokio::test]
+async fn local_stack_shows_the_lifecycle_faults() {
+    let dir = std::env::temp_dir().join(format!("local-stack-{}", uuid::Uuid::new_v4().simple()));
+    let mut stack = Stack::start_with(
+        &dir,
+        &[
+            ("PROVIDER_TIMEOUT_MS", "500"),
+            ("SIM_ACCEPT_HOLD", "2s"),
+            ("CALL_ANALYSIS_GRACE", "2s"),
+            ("DIAL_UNKNOWN_DEADLINE", "3s"),
+            ("RECONCILE_EVERY", "1s"),
+        ],
+    );
+    stack
+        .wait_for_line("local stack ready", Duration::from_secs(120))
+        .await;
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("stack.json")).expect("stack.json"))
+            .expect("JSON");
+    let (api, key, provider) = (
+        info["api_base_url"].as_str().unwrap().to_string(),
+        info["api_key"].as_str().unwrap().to_string(),
+        info["provider_url"].as_str().unwrap().to_string(),
+    );
+    let client = reqwest::Client::new();
+    let knobs = |v: Value| {
+        let (client, provider) = (client.clone(), provider.clone());
+        async move {
+            let res = client
+                .post(format!("{provider}/sim/faults"))
+                .json(&v)
+                .send()
+                .await
+                .expect("set knobs");
+            assert_eq!(res.status(), 200, "knobs {v}");
+        }
+    };
+    let trigger = |idempotency_key: &'static str| {
+        let (client, api, key) = (client.clone(), api.clone(), key.clone());
+        async move {
+            let res = client
+                .post(format!("{api}/api/trigger-call"))
+                .bearer_auth(&key)
+                .header("idempotency-key", idempotency_key)
+                .json(&json!({"phone": "+15551234567"}))
+                .send()
+                .await
+                .expect("trigger-call");
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.expect("JSON answer"))
+        }
+    };
+    let status_of = |call_id: String| {
+        let (client, api, key) = (client.clone(), api.clone(), key.clone());
+        async move {
+            let res = client
+                .get(format!("{api}/api/calls/{call_id}"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .expect("get call");
+            res.json::<Value>().await.expect("JSON")["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+
+    // 1. The provider accepts but its answer comes after our timeout.
+    knobs(json!({"create_call": "timeout_after_accept"})).await;
+    let (status, first) = trigger("lifecycle-1").await;
+    assert_eq!(
+        (status, first["error"]["code"].as_str()),
+        (502, Some("provider_outcome_unknown")),
+        "{first}"
+    );
+    let unknown_id = first["error"]["call_id"].as_str().unwrap().to_string();
+    let (status, again) = trigger("lifecycle-1").await;
+    assert_eq!((status, &again), (502, &first), "the retry is replayed");
+    stack
+        .wait_for_line(
+            &format!("call.completed call_id={unknown_id} attempt=1 verified=yes"),
+            Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(status_of(unknown_id.clone()).await, "completed");
+    let dials = stack
+        .output()
+        .iter()
+        .filter(|l| l.contains("POST /v2/create-phone-call"))
+        .count();
+    assert_eq!(dials, 1, "one dial for the key and its retry");
+
+    // 2. No call_analyzed: the webhook comes after the grace, built without the analysis.
+    knobs(json!({"omit_events": ["call_analyzed"]})).await;
+    let (status, placed) = trigger("lifecycle-2").await;
+    assert_eq!(status, 200, "{placed}");
+    let no_analysis_id = placed["call_id"].as_str().unwrap().to_string();
+    stack
+        .wait_for_line(
+            &format!("call.completed call_id={no_analysis_id} attempt=1 verified=yes"),
+            Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(status_of(no_analysis_id).await, "completed");
+
+    // 3. A 500 and no call placed: unknown, then failed after the dial deadline.
+    knobs(json!({"create_call": "http_500"})).await;
+    let (status, failed) = trigger("lifecycle-3").await;
+    assert_eq!(
+        (status, failed["error"]["code"].as_str()),
+        (502, Some("provider_outcome_unknown")),
+        "{failed}"
+    );
+    let failed_id = failed["error"]["call_id"].as_str().unwrap().to_string();
+    assert_eq!(status_of(failed_id.clone()).await, "dial_unknown");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status_of(failed_id.clone()).await != "failed" {
+        assert!(Instant::now() < deadline, "not failed after the deadline");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stack.terminate();
+    let _ = stack.wait_exit(Duration::from_secs(15)).await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

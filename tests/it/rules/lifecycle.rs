@@ -421,3 +421,32 @@ async fn only_a_proven_refusal_releases_the_key() {
     assert_eq!(st.w.provider.request_count(), 2);
     assert_eq!(st.w.plan.calls("mark_call_dial_unknown"), 0);
 }
+
+/// Two deliveries of `call_analyzed` at once: the one whose completion is slower loses the
+/// race and answers 200 without sending; the winner's send fails (5xx) and the provider, seeing
+/// a 200 for the same callback, may never retry. The reconciler sends the event.
+#[tokio::test]
+async fn the_duplicate_wins_the_race_the_send_fails_and_the_reconciler_enqueues_the_event() {
+    let st = stack().await;
+    let call = st.w.dialing_call(&st.s).await;
+    st.w.plan
+        .delay("complete_call", 1, Duration::from_millis(200));
+    st.w.plan.fail_next("send");
+    let (a, b) = tokio::join!(
+        st.callback(&call, Stage::Analyzed),
+        st.callback(&call, Stage::Analyzed)
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 500], "{a:?} {b:?}");
+    let loser = if a.0 == 200 { &a.1 } else { &b.1 };
+    assert_eq!(loser["changed"], json!(false), "{loser}");
+    assert_eq!(st.w.plan.calls("complete_call"), 2);
+    assert_eq!((st.w.stored_event_count(), st.w.queue.sent_count()), (1, 0));
+
+    st.w.clock.advance(ENQUEUE_GRACE);
+    let report = st.reconcile().await;
+    assert_eq!(report.count(Repaired::EventEnqueued), 1, "{report:?}");
+    assert_eq!((st.w.stored_event_count(), st.w.queue.sent_count()), (1, 1));
+    assert!(st.w.store.events()[0].enqueued);
+}
