@@ -109,4 +109,28 @@ impl DueStore for DynamoStore {
             Err(e) => Err(e),
         }
     }
+
+    async fn claim_call_repair(
+        &self,
+        call_id: Uuid,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(super::item::key_map(keys::call(&call_id))))
+            .update_expression("SET due_at = :until")
+            .condition_expression("due_at = :seen")
+            .expression_attribute_values(":until", AttributeValue::S(rfc3339_millis(until)))
+            .expression_attribute_values(":seen", AttributeValue::S(rfc3339_millis(seen)))
+            .send()
+            .await;
+        match res.map_err(backend) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
 }
