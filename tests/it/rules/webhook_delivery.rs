@@ -644,9 +644,9 @@ impl std::io::Write for Captured {
 async fn log_lines_are_json_lambda_can_filter_and_failures_are_warnings() {
     let sink = Captured::default();
     let writer = sink.clone();
-    let _guard = tracing::subscriber::set_default(lambda_glue::telemetry::subscriber(
-        move || writer.clone(),
-    ));
+    let _guard = tracing::subscriber::set_default(lambda_glue::telemetry::subscriber(move || {
+        writer.clone()
+    }));
     let e = env(&[503]).await;
     let before = Utc::now();
     let res = e.deliver(event_for(&[e.first()])).await;
