@@ -162,9 +162,10 @@ fn functions(source: &str) -> Vec<(String, String)> {
             .chars()
             .take_while(|c| is_ident(*c))
             .collect();
-        let (Some(open), Some(semi)) = (rest.find('{'), rest.find(';').or(Some(usize::MAX))) else {
+        let Some(open) = rest.find('{') else {
             continue;
         };
+        let semi = rest.find(';').unwrap_or(usize::MAX);
         if name.is_empty() || semi < open {
             continue; // a declaration without a body (a trait method)
         }

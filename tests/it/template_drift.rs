@@ -1088,7 +1088,8 @@ fn granted_actions(t: &Value, binary: &str) -> BTreeSet<String> {
                     );
                     continue;
                 }
-                on_index |= sub_string(resource).as_deref() == Some("${Table.Arn}/index/*");
+                on_index |=
+                    sub_string(resource).is_some_and(|arn| arn.starts_with("${Table.Arn}/index/"));
                 if !on_secrets {
                     continue;
                 }
