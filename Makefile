@@ -59,7 +59,7 @@ clean:
 ARCH ?= arm64
 STAGE ?= dev
 RUSTC ?= rustc
-FUNCTIONS := trigger-call settings call-completed webhook-delivery
+FUNCTIONS := trigger-call settings call-completed webhook-delivery reconciler
 # One directory per architecture, so an x86_64 build never overwrites an arm64 one.
 LAMBDA_DIR := target/lambda/$(ARCH)
 # sam build gets its own target directory: a `make build` of another architecture running at

@@ -458,6 +458,24 @@ fn every_function_is_a_workspace_binary_built_with_cargo_lambda() {
         .map(|v| string(v, "AllowedValues"))
         .collect();
     assert_eq!(allowed, set(&["arm64", "x86_64"]));
+
+    // `make build` builds (and checks) exactly the template's functions, and the template
+    // deploys every crate under functions/.
+    let makefile = std::fs::read_to_string(repo_root().join("Makefile")).expect("Makefile");
+    let built: BTreeSet<String> = makefile
+        .lines()
+        .find_map(|l| l.strip_prefix("FUNCTIONS :="))
+        .expect("FUNCTIONS := in the Makefile")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let deployed: BTreeSet<String> = FUNCTIONS.iter().map(|(b, _)| b.to_string()).collect();
+    assert_eq!(built, deployed, "the Makefile's FUNCTIONS");
+    let crates: BTreeSet<String> = std::fs::read_dir(repo_root().join("functions"))
+        .expect("functions/")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(crates, deployed, "every function crate is deployed");
 }
 
 #[test]
