@@ -266,12 +266,18 @@ async fn the_reconciler_finds_all_overdue_work_in_the_index_and_two_runs_repair_
     let early = reconciler::run(&e.reconciler).await;
     assert!(early.repaired.is_empty(), "{early:?}");
 
-    // Past every deadline: the grace (10 min) and the dial deadline (15 min).
+    // Past every deadline: the grace (10 min) and the dial deadline (15 min). The two passes
+    // race through a client that gives each DynamoDB request the atomicity moto lacks on its
+    // own (integration_tests::atomic), as DynamoDB does.
     e.advance(e.tunables.dial_unknown_deadline + Duration::from_secs(1));
-    let (a, b) = tokio::join!(
-        reconciler::run(&e.reconciler),
-        reconciler::run(&e.reconciler)
-    );
+    let racing = reconciler::Deps {
+        store: Arc::new(DynamoStore::new(
+            integration_tests::atomic::atomic_dynamodb(&e.emu.config),
+            e.store.table(),
+        )),
+        ..e.reconciler.clone()
+    };
+    let (a, b) = tokio::join!(reconciler::run(&racing), reconciler::run(&racing));
     let total = |what| a.count(what) + b.count(what);
     assert_eq!((a.errors, b.errors), (0, 0), "{a:?} {b:?}");
     assert_eq!(
