@@ -13,6 +13,7 @@ mod contracts;
 mod fairness;
 mod layers;
 mod lifecycle;
+mod openapi;
 mod rules;
 mod sample_events;
 mod settings;
