@@ -5,15 +5,16 @@ PYTHON ?= python3
 VENV ?= .venv
 CARGO ?= cargo
 
-.PHONY: all test unit check fmt lint-rust venv clean help run bench build lint sam-build deploy deploy-tools rust-target
+.PHONY: all test api-test unit check fmt lint-rust venv clean help run bench build lint sam-build deploy deploy-tools rust-target
 
 all: test
 
 help:
-	@echo "make test   - every test (starts a local AWS emulator on 127.0.0.1)"
+	@echo "make test   - every test (starts a local AWS emulator on 127.0.0.1), then make api-test"
+	@echo "make api-test - docs/openapi.yaml validated, then schemathesis against the local stack"
 	@echo "make check  - fmt check + clippy"
 	@echo "make run    - the whole stack on 127.0.0.1: emulator, API, provider sim, webhook receiver"
-	@echo "make lint   - cfn-lint + sam validate (+ --lint) on template.yaml"
+	@echo "make lint   - cfn-lint + sam validate (+ --lint) on template.yaml; openapi-spec-validator"
 	@echo "make build  - release bootstrap of every function (ARCH=arm64|x86_64, default arm64)"
 	@echo "make sam-build / make deploy - sam build / sam deploy (STAGE=dev, guided the first time)"
 
@@ -24,13 +25,24 @@ $(VENV)/.emulator: tools/requirements-emulator.txt
 
 venv: $(VENV)/.emulator
 
+# The API contract's tools (openapi-spec-validator, schemathesis), same virtualenv.
+$(VENV)/.apitest: tools/requirements-apitest.txt $(VENV)/.emulator
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-apitest.txt
+	touch $@
+
 ## Every test: unit tests and integration tests against moto on 127.0.0.1.
 ## The emulator is started by the one launcher (crate `emulator`, local/emulator), built alone
 ## first: it has no dependencies, so it never changes how the workspace's crates are built.
 WITH_EMULATOR = VENV=$(VENV) $(CARGO) run --quiet -p emulator --bin with-emulator --
 
-test: $(VENV)/.emulator
+## Then the API contract: docs/openapi.yaml validated and run by schemathesis against the local
+## stack (scripts/schemathesis.sh; SCHEMATHESIS_MAX_EXAMPLES bounds the cases per operation).
+test: $(VENV)/.emulator $(VENV)/.apitest
 	$(WITH_EMULATOR) $(CARGO) test --workspace --no-fail-fast --lib --bins --tests
+	CARGO=$(CARGO) scripts/schemathesis.sh $(VENV)
+
+api-test: $(VENV)/.emulator $(VENV)/.apitest
+	CARGO=$(CARGO) scripts/schemathesis.sh $(VENV)
 
 ## The whole product on 127.0.0.1 with a demo account (docs/local-stack.md). Ctrl-C stops it.
 ## Ports and settings come from the environment: API_PORT=3000, RECEIVER_PORT=3001, ...
@@ -117,7 +129,8 @@ build: $(VENV)/.deploy rust-target
 	done
 
 ## cfn-lint and SAM's own validation (the SAM transform, then its cfn-lint pass).
-lint: $(VENV)/.deploy
+lint: $(VENV)/.deploy $(VENV)/.apitest
+	$(VENV)/bin/openapi-spec-validator docs/openapi.yaml
 	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/sam validate --template-file template.yaml
 	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/sam validate --lint --template-file template.yaml

@@ -275,6 +275,7 @@ async fn serve(
         receiver_url: receiver_url.clone(),
         receiver_log: receiver_log.display().to_string(),
         provider_url: provider_url.clone(),
+        provider_api_key: resources.provider_secret.api_key.clone(),
         emulator_url: moto.endpoint().to_string(),
         table: resources.table.clone(),
         queue_url: resources.queue_url.clone(),
