@@ -57,7 +57,10 @@ api="$(field api_base_url)"
 echo "::: schemathesis against $api (max $MAX_EXAMPLES examples per operation and phase)"
 export BVAI_KEY="$(field api_key)" BVAI_RECEIVER_URL="$(field receiver_url)" \
   BVAI_PROVIDER_KEY="$(field provider_api_key)"
-PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_hooks \
+# Run from the temporary directory: schemathesis keeps a cache of past failures in its working
+# directory, and each run must start from nothing, as CI does.
+scripts="$PWD/scripts"
+(cd "$dir" && PYTHONPATH="$scripts${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_hooks \
   "$VENV/bin/schemathesis" run "$api/openapi.yaml" \
   --url "$api" \
   --phases examples,coverage,fuzzing,stateful \
@@ -68,6 +71,6 @@ PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemath
   --request-timeout 30 \
   --output-sanitize true \
   --report ndjson --report-ndjson-path "$dir/events.ndjson" \
-  --no-color </dev/null
+  --no-color </dev/null)
 
 echo "::: schemathesis took $((SECONDS - started))s"
