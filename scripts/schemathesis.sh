@@ -7,7 +7,9 @@
 # non-zero on any failure; prints schemathesis's summary, the number of requests and the time.
 #
 # Usage: scripts/schemathesis.sh [VENV]   (make test runs it; VENV defaults to .venv)
-# SCHEMATHESIS_MAX_EXAMPLES (default 40) bounds the generated cases per operation and phase.
+# SCHEMATHESIS_MAX_EXAMPLES (default 40) bounds the generated cases per operation and phase,
+# SCHEMATHESIS_SEED (default 1) makes the run reproducible, SCHEMATHESIS_CHECKS replaces the
+# checks (e.g. `all`, to explore), MIN_REQUESTS (default 500) is the fewest cases that pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${1:-.venv}"
@@ -70,7 +72,16 @@ scripts="$PWD/scripts"
   --workers 2 \
   --request-timeout 30 \
   --output-sanitize true \
-  --report ndjson --report-ndjson-path "$dir/events.ndjson" \
-  --no-color </dev/null)
+  --no-color </dev/null) | tee "$dir/schemathesis.log"
 
+# "Test cases:" is followed by "N generated, N passed" (and failures, if any: then schemathesis
+# has already exited non-zero). At least MIN_REQUESTS cases must have run.
+counts="$(grep -A1 '^Test cases:' "$dir/schemathesis.log" | tail -n 1)"
+generated="$(sed -n 's/^ *\([0-9][0-9]*\) generated.*/\1/p' <<<"$counts")"
+passed="$(sed -n 's/.* \([0-9][0-9]*\) passed.*/\1/p' <<<"$counts")"
+if [ -z "$generated" ] || [ "$generated" -lt "${MIN_REQUESTS:-500}" ]; then
+  echo "error: schemathesis generated ${generated:-no} test cases; at least ${MIN_REQUESTS:-500} are required" >&2
+  exit 1
+fi
 echo "::: schemathesis took $((SECONDS - started))s"
+echo "schemathesis: ${passed:-0} passed, 0 failed"
