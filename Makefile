@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CARGO ?= cargo
 
-.PHONY: all test api-test unit check fmt lint-rust venv clean help run bench build lint sam-build deploy deploy-tools rust-target
+.PHONY: all test api-test unit check fmt lint-rust venv clean help run bench build lint sam-build deploy deploy-tools rust-target smoke
 
 all: test
 
@@ -14,9 +14,10 @@ help:
 	@echo "make api-test - docs/openapi.yaml validated, then schemathesis against the local stack"
 	@echo "make check  - fmt check + clippy"
 	@echo "make run    - the whole stack on 127.0.0.1: emulator, API, provider sim, webhook receiver"
-	@echo "make lint   - cfn-lint + sam validate (+ --lint) on template.yaml; openapi-spec-validator"
+	@echo "make lint   - cfn-lint + sam validate (+ --lint) + checkov on template.yaml; openapi-spec-validator"
 	@echo "make build  - release bootstrap of every function (ARCH=arm64|x86_64, default arm64)"
 	@echo "make sam-build / make deploy - sam build / sam deploy (STAGE=dev, guided the first time)"
+	@echo "make smoke URL=... KEY=... [TOKEN=...] - the post-deploy smoke test (docs/deploy.md)"
 
 $(VENV)/.emulator: tools/requirements-emulator.txt
 	$(PYTHON) -m venv $(VENV)
@@ -62,7 +63,7 @@ fmt:
 	$(CARGO) fmt --all
 
 clean:
-	rm -rf $(VENV) target .local
+	rm -rf $(VENV) $(CHECKOV_VENV) target .local
 
 ## ---------------------------------------------------------------- build, lint, deploy
 ## Tools (cargo-lambda, zig, SAM CLI, cfn-lint) are pinned in tools/requirements-deploy.txt and
@@ -128,12 +129,31 @@ build: $(VENV)/.deploy rust-target
 	  printf '%-18s %9s bytes  %s\n' "$$f" "$$(stat -c %s "$$b")" "$$b"; \
 	done
 
-## cfn-lint and SAM's own validation (the SAM transform, then its cfn-lint pass).
-lint: $(VENV)/.deploy $(VENV)/.apitest
+## cfn-lint, SAM's own validation (the SAM transform, then its cfn-lint pass) and checkov (a
+## second opinion on security settings; its skips are in template.yaml, each with its reason).
+## checkov lives in its own virtualenv (.venv-checkov): its pins conflict with SAM CLI's.
+CHECKOV_VENV ?= .venv-checkov
+
+$(CHECKOV_VENV)/.checkov: tools/requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
+	touch $@
+
+## Also openapi-spec-validator on docs/openapi.yaml (the API contract).
+lint: $(VENV)/.deploy $(VENV)/.apitest $(CHECKOV_VENV)/.checkov
 	$(VENV)/bin/openapi-spec-validator docs/openapi.yaml
 	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/sam validate --template-file template.yaml
 	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/sam validate --lint --template-file template.yaml
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
+
+## The post-deploy smoke test (scripts/smoke.sh): the README quickstart's checks against a
+## running stack, ending in a delivered webhook. TOKEN (a dashboard ID token) is needed for a
+## deployed stack's delivery log; PHONE and WAIT are optional.
+smoke:
+	@if [ -z "$(URL)" ] || [ -z "$(KEY)" ]; then \
+	  echo "usage: make smoke URL=<ApiUrl> KEY=<API key> [TOKEN=<ID token>] [PHONE=+1...] [WAIT=300]" >&2; exit 2; fi
+	@TOKEN="$(TOKEN)" PHONE="$(PHONE)" WAIT="$(WAIT)" scripts/smoke.sh "$(URL)" "$(KEY)"
 
 ## sam build for the template's Architecture parameter = ARCH (artifacts in .aws-sam/).
 sam-build: $(VENV)/.deploy rust-target

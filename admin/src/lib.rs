@@ -324,6 +324,70 @@ pub async fn dead_letters_from_environment(
 }
 
 /// Builds an [`Admin`] from the AWS SDK's default configuration.
+/// The name prefix of the per-account API key secrets, as the deployed functions use it
+/// (`buildvoiceai/<stage>/api-key/`, template.yaml's `API_KEY_SECRET_PREFIX`): `--secret-prefix`
+/// if given, else derived from `--stage`. Only against the local emulator (an
+/// `AWS_ENDPOINT_URL` on a loopback address) may both be left out, and the local default
+/// (`domain::config::DEFAULT_API_KEY_SECRET_PREFIX`) applies: a key written under a prefix the
+/// stack does not read would authenticate trigger-call while webhook-delivery, finding no
+/// secret, dead-letters every event.
+pub fn resolve_secret_prefix(
+    explicit: Option<&str>,
+    stage: Option<&str>,
+    endpoint_url: Option<&str>,
+) -> Result<String, AdminError> {
+    let explicit = explicit.map(str::trim).filter(|p| !p.is_empty());
+    let stage = stage.map(str::trim).filter(|s| !s.is_empty());
+    let from_stage = match stage {
+        Some(stage) => {
+            let valid = stage.len() <= 16
+                && stage.starts_with(|c: char| c.is_ascii_lowercase())
+                && stage
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !valid {
+                return Err(AdminError::Invalid(format!(
+                    "--stage {stage:?} is not a stage name (a-z, 0-9, -; up to 16, as template.yaml's Stage)"
+                )));
+            }
+            Some(format!("buildvoiceai/{stage}/api-key/"))
+        }
+        None => None,
+    };
+    match (explicit, from_stage) {
+        (Some(p), Some(s)) if p != s => Err(AdminError::Invalid(format!(
+            "--secret-prefix {p} is not the prefix of --stage ({s})"
+        ))),
+        (Some(p), _) if !p.ends_with('/') => Err(AdminError::Invalid(format!(
+            "--secret-prefix {p} must end with '/' (the stack's ApiKeySecretPrefix output)"
+        ))),
+        (Some(p), _) => Ok(p.to_string()),
+        (None, Some(s)) => Ok(s),
+        (None, None) if endpoint_url.is_some_and(is_loopback_endpoint) => {
+            Ok(domain::config::DEFAULT_API_KEY_SECRET_PREFIX.to_string())
+        }
+        (None, None) => Err(AdminError::Invalid(
+            "no API key secret prefix: pass --stage <stage> (or set STAGE), or --secret-prefix \
+             (API_KEY_SECRET_PREFIX, the stack's ApiKeySecretPrefix output)"
+                .into(),
+        )),
+    }
+}
+
+/// Whether an endpoint URL names this machine (the local emulator), not an AWS endpoint.
+fn is_loopback_endpoint(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 pub async fn from_environment(table: &str, secret_prefix: &str) -> Admin {
     let sdk = aws_adapters::sdk_config().await;
     Admin::new(
@@ -337,6 +401,45 @@ pub async fn from_environment(table: &str, secret_prefix: &str) -> Admin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_secret_prefix_is_required_outside_the_emulator() {
+        let local = Some("http://127.0.0.1:4566");
+        assert_eq!(
+            resolve_secret_prefix(None, Some("prod"), None).unwrap(),
+            "buildvoiceai/prod/api-key/"
+        );
+        assert_eq!(
+            resolve_secret_prefix(Some("buildvoiceai/prod/api-key/"), Some("prod"), None).unwrap(),
+            "buildvoiceai/prod/api-key/"
+        );
+        assert!(
+            resolve_secret_prefix(Some("buildvoiceai/dev/api-key/"), Some("prod"), None).is_err()
+        );
+        assert!(resolve_secret_prefix(Some("buildvoiceai/prod/api-key"), None, None).is_err());
+        assert!(resolve_secret_prefix(None, Some("Prod!"), None).is_err());
+        for endpoint in [
+            None,
+            Some("https://dynamodb.us-east-1.amazonaws.com"),
+            Some("http://10.0.0.5:4566"),
+        ] {
+            let err = resolve_secret_prefix(None, None, endpoint)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("--stage"), "{endpoint:?}: {err}");
+        }
+        for endpoint in [
+            local,
+            Some("http://localhost:5000"),
+            Some("http://[::1]:5000/"),
+        ] {
+            assert_eq!(
+                resolve_secret_prefix(None, None, endpoint).unwrap(),
+                domain::config::DEFAULT_API_KEY_SECRET_PREFIX,
+                "{endpoint:?}"
+            );
+        }
+    }
 
     #[test]
     fn account_ids() {

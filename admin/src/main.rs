@@ -19,14 +19,15 @@ struct Cli {
     /// DynamoDB table name.
     #[arg(long, env = config::TABLE_NAME, global = true)]
     table: Option<String>,
-    /// Secrets Manager name prefix of account API keys (the account id is appended).
-    #[arg(
-        long,
-        env = config::API_KEY_SECRET_PREFIX,
-        default_value = config::DEFAULT_API_KEY_SECRET_PREFIX,
-        global = true
-    )]
-    secret_prefix: String,
+    /// Secrets Manager name prefix of account API keys (the account id is appended): the
+    /// stack's ApiKeySecretPrefix output, buildvoiceai/<stage>/api-key/. Required (or --stage)
+    /// unless AWS_ENDPOINT_URL points at the local emulator.
+    #[arg(long, env = config::API_KEY_SECRET_PREFIX, global = true)]
+    secret_prefix: Option<String>,
+    /// The deployed stage (template.yaml's Stage): the secret prefix becomes
+    /// buildvoiceai/<stage>/api-key/.
+    #[arg(long, env = "STAGE", global = true)]
+    stage: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -177,7 +178,13 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
         .table
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(|| AdminError::Invalid("no table: pass --table or set TABLE_NAME".into()))?;
-    let admin = admin::from_environment(&table, &cli.secret_prefix).await;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    let prefix = admin::resolve_secret_prefix(
+        cli.secret_prefix.as_deref(),
+        cli.stage.as_deref(),
+        endpoint.as_deref(),
+    )?;
+    let admin = admin::from_environment(&table, &prefix).await;
     match cli.command {
         Command::CreateTable => {
             admin.create_table().await?;

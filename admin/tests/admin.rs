@@ -572,3 +572,87 @@ async fn dlq_list_and_redrive() {
         "--dlq-url is empty",
     );
 }
+
+/// The secret prefix is the stage's, never a silent default, outside the emulator: without
+/// --secret-prefix or --stage the CLI refuses before touching AWS; with --stage it writes the
+/// key where the deployed functions read it (buildvoiceai/<stage>/api-key/<account>).
+#[tokio::test]
+async fn the_cli_requires_the_stages_secret_prefix_outside_the_emulator() {
+    let emulator = Emulator::connect().await;
+    let table = Emulator::unique("cli-prefix-table");
+    let bare = |args: &[&str], endpoint: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bvai-admin"));
+        cmd.env_remove("TABLE_NAME")
+            .env_remove("API_KEY_SECRET_PREFIX")
+            .env_remove("STAGE")
+            .env_remove("AWS_ENDPOINT_URL")
+            .args(["--table", &table]);
+        if let Some(e) = endpoint {
+            cmd.env("AWS_ENDPOINT_URL", e);
+        }
+        cmd.args(args).output().expect("run bvai-admin")
+    };
+    // Pointed at AWS (no endpoint override): refused, whatever the command.
+    for args in [
+        &["show-account", "--id", "acct_x"][..],
+        &["generate-key", "--account", "acct_x"][..],
+    ] {
+        assert_error(&bare(args, None), "--stage");
+    }
+    assert_error(
+        &bare(
+            &[
+                "--secret-prefix",
+                "buildvoiceai/dev/api-key/",
+                "--stage",
+                "prod",
+                "show-account",
+                "--id",
+                "x",
+            ],
+            None,
+        ),
+        "is not the prefix of --stage",
+    );
+
+    // Against the emulator, --stage gives the stage's prefix.
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("the emulator's endpoint");
+    let stage = format!("s{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let id = account_id();
+    let ok = |args: &[&str]| {
+        let o = bare(args, Some(&endpoint));
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        o
+    };
+    ok(&["--stage", &stage, "create-table"]);
+    ok(&[
+        "--stage",
+        &stage,
+        "create-account",
+        "--id",
+        &id,
+        "--name",
+        "Stage Co",
+        "--plan",
+        "agency",
+    ]);
+    let key = stdout(&ok(&["--stage", &stage, "generate-key", "--account", &id]));
+    let key = key.trim();
+    let stored = emulator
+        .secrets()
+        .get(&format!("buildvoiceai/{stage}/api-key/{id}"))
+        .await
+        .expect("the key is under the stage's prefix");
+    assert_eq!(stored, key);
+    assert!(
+        emulator
+            .secrets()
+            .get(&format!(
+                "{}{id}",
+                domain::config::DEFAULT_API_KEY_SECRET_PREFIX
+            ))
+            .await
+            .is_err(),
+        "nothing under the local default prefix"
+    );
+}

@@ -11,6 +11,7 @@
 mod call_completed;
 mod contracts;
 mod fairness;
+mod iam_actions;
 mod layers;
 mod lifecycle;
 mod openapi;

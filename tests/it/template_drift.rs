@@ -158,62 +158,29 @@ fn expected_env(binary: &str) -> BTreeSet<&'static str> {
     names.iter().copied().chain(["LOG_LEVEL"]).collect()
 }
 
-/// IAM actions each function calls (transactions need the per-item actions; the event source
-/// mapping needs receive, delete and get-attributes on the queue; logs go to the function's
-/// own log group).
-fn expected_actions(binary: &str) -> BTreeSet<&'static str> {
-    let logs = ["logs:CreateLogStream", "logs:PutLogEvents"];
-    let specific: &[&str] = match binary {
-        "trigger-call" => &[
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
-            "dynamodb:ConditionCheckItem",
-            "secretsmanager:GetSecretValue",
-        ],
-        "settings" => &[
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
-            "dynamodb:Query",
-            "sqs:SendMessage",
-            "secretsmanager:CreateSecret",
-            "secretsmanager:PutSecretValue",
-            "secretsmanager:GetSecretValue",
-        ],
-        "call-completed" => &[
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:ConditionCheckItem",
-            "sqs:SendMessage",
-            "secretsmanager:GetSecretValue",
-        ],
-        "webhook-delivery" => &[
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:Query",
+/// IAM actions a function needs beyond what its code calls, from its template properties:
+/// logs to its own log group, the SQS event source mapping's actions (the Lambda service
+/// polls with the function's role), and X-Ray's with `Tracing: Active`.
+fn platform_actions(t: &Value, f: &Value) -> BTreeSet<String> {
+    let mut actions = set(&["logs:CreateLogStream", "logs:PutLogEvents"]);
+    let sqs_source = opt(f, &["Properties", "Events"])
+        .and_then(Value::as_mapping)
+        .is_some_and(|events| {
+            events
+                .values()
+                .any(|e| e.get("Type").and_then(Value::as_str) == Some("SQS"))
+        });
+    if sqs_source {
+        actions.extend(set(&[
             "sqs:ReceiveMessage",
             "sqs:DeleteMessage",
             "sqs:GetQueueAttributes",
-            "sqs:SendMessage",
-            "sqs:ChangeMessageVisibility",
-            "secretsmanager:GetSecretValue",
-        ],
-        "reconciler" => &[
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
-            "dynamodb:Query",
-            "sqs:SendMessage",
-        ],
-        other => panic!("no expected actions for {other}"),
-    };
-    logs.iter().chain(specific).copied().collect()
+        ]));
+    }
+    if function_property(t, f, "Tracing").and_then(Value::as_str) == Some("Active") {
+        actions.extend(set(&["xray:PutTraceSegments", "xray:PutTelemetryRecords"]));
+    }
+    actions
 }
 
 // ------------------------------------------------------------------ reading the template
@@ -497,7 +464,7 @@ fn every_function_is_a_workspace_binary_built_with_cargo_lambda() {
 fn routes_match_the_code_and_only_settings_use_the_jwt_authorizer() {
     let t = template();
     let settings_routes = settings_code_routes();
-    let expected: [(&str, BTreeSet<String>, &str); 4] = [
+    let expected: [(&str, BTreeSet<String>, &str); 5] = [
         (
             "trigger-call",
             trigger_call::ROUTES.iter().map(|r| r.key()).collect(),
@@ -506,6 +473,7 @@ fn routes_match_the_code_and_only_settings_use_the_jwt_authorizer() {
         ("settings", settings_routes.clone(), JWT_AUTHORIZER),
         ("call-completed", call_completed_code_routes(), "NONE"),
         ("webhook-delivery", BTreeSet::new(), "NONE"),
+        ("reconciler", BTreeSet::new(), "NONE"),
     ];
     for (binary, routes, authorizer) in expected {
         let actual = function_routes(&t, function(&t, binary));
@@ -1107,71 +1075,109 @@ fn environment_names_are_the_ones_the_code_reads() {
     );
 }
 
-#[test]
-fn each_function_gets_only_the_actions_it_calls() {
-    let t = template();
+/// The actions a role grants, as `iam_actions` labels them: a Query granted on the table's
+/// indexes is [`crate::iam_actions::QUERY_ON_INDEX`].
+fn granted_actions(t: &Value, binary: &str) -> BTreeSet<String> {
+    let id = FUNCTIONS
+        .iter()
+        .find(|(b, _)| *b == binary)
+        .map(|(_, id)| *id)
+        .expect("known function");
     let key_prefix =
-        sub_string(function_env(&t, function(&t, "settings"))[config::API_KEY_SECRET_PREFIX])
+        sub_string(function_env(t, function(t, "settings"))[config::API_KEY_SECRET_PREFIX])
             .expect("prefix");
-    for (binary, id) in FUNCTIONS {
-        let f = function(&t, binary);
-        assert!(
-            opt(f, &["Properties", "Policies"]).is_none(),
-            "{id}: no SAM policies (they would add a generated role)"
-        );
-        let (role_id, attr) =
-            getatt_target(at(f, &["Properties", "Role"])).expect("Role is !GetAtt X.Arn");
-        assert_eq!(attr, "Arn");
-        let role = resource(&t, &role_id);
-        assert_eq!(at(role, &["Type"]).as_str(), Some("AWS::IAM::Role"));
-        assert!(
-            opt(role, &["Properties", "ManagedPolicyArns"]).is_none(),
-            "{role_id}: managed policies grant more than the function calls"
-        );
-        let mut actions = BTreeSet::new();
-        for policy in as_list(at(role, &["Properties", "Policies"])) {
-            for statement in as_list(at(policy, &["PolicyDocument", "Statement"])) {
-                assert_eq!(at(statement, &["Effect"]).as_str(), Some("Allow"));
-                let statement_actions: Vec<String> = as_list(at(statement, &["Action"]))
-                    .into_iter()
-                    .map(|a| string(a, "Action"))
-                    .collect();
-                let on_secrets = statement_actions
-                    .iter()
-                    .any(|a| a.starts_with("secretsmanager:"));
-                for resource in as_list(at(statement, &["Resource"])) {
-                    assert_ne!(resource.as_str(), Some("*"), "{role_id}: Resource *");
-                    if !on_secrets {
-                        continue;
-                    }
-                    // The provider's secret for the functions that talk to the provider; the
-                    // per-account key secrets by name prefix only for the others.
-                    if matches!(binary, "trigger-call" | "call-completed") {
-                        assert_eq!(
-                            ref_target(resource).as_deref(),
-                            Some("ProviderSecret"),
-                            "{role_id}: the provider secret only"
-                        );
-                    } else {
-                        let arn = sub_string(resource).expect("a secret ARN !Sub");
-                        assert!(
-                            arn.ends_with(&format!(":secret:{key_prefix}*")),
-                            "{role_id}: secrets by the key name prefix only, got {arn}"
-                        );
-                    }
+    let f = function(t, binary);
+    assert!(
+        opt(f, &["Properties", "Policies"]).is_none(),
+        "{id}: no SAM policies (they would add a generated role)"
+    );
+    let (role_id, attr) =
+        getatt_target(at(f, &["Properties", "Role"])).expect("Role is !GetAtt X.Arn");
+    assert_eq!(attr, "Arn");
+    let role = resource(t, &role_id);
+    assert_eq!(at(role, &["Type"]).as_str(), Some("AWS::IAM::Role"));
+    assert!(
+        opt(role, &["Properties", "ManagedPolicyArns"]).is_none(),
+        "{role_id}: managed policies grant more than the function calls"
+    );
+    let mut actions = BTreeSet::new();
+    for policy in as_list(at(role, &["Properties", "Policies"])) {
+        for statement in as_list(at(policy, &["PolicyDocument", "Statement"])) {
+            assert_eq!(at(statement, &["Effect"]).as_str(), Some("Allow"));
+            let statement_actions: Vec<String> = as_list(at(statement, &["Action"]))
+                .into_iter()
+                .map(|a| string(a, "Action"))
+                .collect();
+            let on_secrets = statement_actions
+                .iter()
+                .any(|a| a.starts_with("secretsmanager:"));
+            let on_xray_only = statement_actions.iter().all(|a| a.starts_with("xray:"));
+            let mut on_index = false;
+            for resource in as_list(at(statement, &["Resource"])) {
+                if resource.as_str() == Some("*") {
+                    // X-Ray's two actions have no resource-level permissions.
+                    assert!(
+                        on_xray_only,
+                        "{role_id}: Resource * for {statement_actions:?}"
+                    );
+                    continue;
                 }
-                for action in statement_actions {
-                    assert!(!action.contains('*'), "{role_id}: wildcard action {action}");
+                on_index |=
+                    sub_string(resource).is_some_and(|arn| arn.starts_with("${Table.Arn}/index/"));
+                if !on_secrets {
+                    continue;
+                }
+                // The provider's secret for the functions that talk to the provider; the
+                // per-account key secrets by name prefix only for the others.
+                if matches!(binary, "trigger-call" | "call-completed") {
+                    assert_eq!(
+                        ref_target(resource).as_deref(),
+                        Some("ProviderSecret"),
+                        "{role_id}: the provider secret only"
+                    );
+                } else {
+                    let arn = sub_string(resource).expect("a secret ARN !Sub");
+                    assert!(
+                        arn.ends_with(&format!(":secret:{key_prefix}*")),
+                        "{role_id}: secrets by the key name prefix only, got {arn}"
+                    );
+                }
+            }
+            for action in statement_actions {
+                assert!(!action.contains('*'), "{role_id}: wildcard action {action}");
+                if on_index {
+                    assert_eq!(action, "dynamodb:Query", "{role_id}: only Query on indexes");
+                    actions.insert(crate::iam_actions::QUERY_ON_INDEX.to_string());
+                } else {
                     actions.insert(action);
                 }
             }
         }
-        let expected: BTreeSet<String> = expected_actions(binary)
-            .into_iter()
-            .map(String::from)
-            .collect();
-        assert_eq!(actions, expected, "actions of {role_id}");
     }
+    actions
+}
+
+/// Both ways: every action the code (and the platform) needs is granted, and nothing else is.
+/// The needs are derived from the source (`iam_actions`), never listed by hand.
+#[test]
+fn each_role_grants_exactly_the_actions_its_code_calls() {
+    let t = template();
+    let mut drift = Vec::new();
+    for (binary, id) in FUNCTIONS {
+        let mut needed = crate::iam_actions::code_actions(binary);
+        needed.extend(platform_actions(&t, function(&t, binary)));
+        let granted = granted_actions(&t, binary);
+        let missing: Vec<_> = needed.difference(&granted).collect();
+        let extra: Vec<_> = granted.difference(&needed).collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            drift.push(format!(
+                "{id}'s role: missing {missing:?} (the code calls them), extra {extra:?} (no \
+                 code path calls them); its port calls: {:?}",
+                crate::iam_actions::port_calls(binary)
+            ));
+        }
+    }
+    assert!(drift.is_empty(), "{}", drift.join("\n"));
 }
 
 #[test]
@@ -1340,4 +1346,132 @@ fn the_reconciler_runs_every_minute_over_the_due_index_only() {
         "TRIGGER_CALL_TIMEOUT is trigger-call's Timeout"
     );
     assert!(config::idempotency_lease() > config::TRIGGER_CALL_TIMEOUT);
+}
+
+/// What production needs of every function and stateful resource (docs/deploy.md): alarms on
+/// each function's errors and throttles, reserved concurrency from the `FunctionConcurrency`
+/// mapping (webhook-delivery's equal to its event source's maximum), X-Ray, platform REPORT
+/// lines kept, stateful resources retained, the queue age watched, `Retry-After` exposed to
+/// the dashboard, and TOTP available on the user pool.
+#[test]
+fn every_function_and_stateful_resource_is_ready_for_production() {
+    let t = template();
+    let alarms = resources_of_type(&t, "AWS::CloudWatch::Alarm");
+    let alarm_on = |metric: &str, dimension: &str, target: &dyn Fn(&Value) -> bool| {
+        alarms.iter().any(|(_, a)| {
+            at(a, &["Properties", "MetricName"]).as_str() == Some(metric)
+                && ref_target(
+                    at(a, &["Properties", "AlarmActions"])
+                        .get(0)
+                        .expect("action"),
+                )
+                .as_deref()
+                    == Some("AlarmTopic")
+                && opt(a, &["Properties", "Dimensions"]).is_some_and(|d| {
+                    as_list(d).into_iter().any(|d| {
+                        at(d, &["Name"]).as_str() == Some(dimension) && target(at(d, &["Value"]))
+                    })
+                })
+        })
+    };
+    let concurrency = mapping(&t, &["Mappings", "FunctionConcurrency"]);
+    for (_, id) in FUNCTIONS {
+        for metric in ["Errors", "Throttles"] {
+            assert!(
+                alarm_on(metric, "FunctionName", &|v| ref_target(v).as_deref()
+                    == Some(id)),
+                "{id}: an alarm on its {metric}, to the alarm topic"
+            );
+        }
+        let reserved = serde_yaml_ng::to_string(at(
+            resource(&t, id),
+            &["Properties", "ReservedConcurrentExecutions"],
+        ))
+        .expect("yaml");
+        assert!(
+            reserved.contains("ReserveConcurrency")
+                && reserved.contains("FunctionConcurrency")
+                && reserved.contains(id),
+            "{id}: ReservedConcurrentExecutions from its FunctionConcurrency row: {reserved}"
+        );
+        let row = concurrency
+            .get(id)
+            .unwrap_or_else(|| panic!("FunctionConcurrency has no row {id}"));
+        assert!(number(at(row, &["Reserved"]), "Reserved") >= 1, "{id}");
+    }
+    assert_eq!(concurrency.len(), FUNCTIONS.len(), "one row per function");
+    let delivery = function(&t, "webhook-delivery");
+    let esm_max = mapping(delivery, &["Properties", "Events"])
+        .values()
+        .find(|e| e.get("Type").and_then(Value::as_str) == Some("SQS"))
+        .map(|e| at(e, &["Properties", "ScalingConfig", "MaximumConcurrency"]))
+        .expect("the SQS event source");
+    assert_eq!(
+        number(
+            at(
+                concurrency.get("WebhookDeliveryFunction").expect("row"),
+                &["Reserved"]
+            ),
+            "Reserved"
+        ),
+        number(esm_max, "MaximumConcurrency"),
+        "webhook-delivery reserves what its event source may use"
+    );
+    assert!(alarm_on(
+        "ApproximateAgeOfOldestMessage",
+        "QueueName",
+        &|v| getatt_target(v).map(|(id, _)| id) == Some("EventsQueue".into())
+    ));
+    assert!(alarm_on(
+        "ApproximateNumberOfMessagesVisible",
+        "QueueName",
+        &|v| getatt_target(v).map(|(id, _)| id) == Some("EventsDeadLetterQueue".into())
+    ));
+
+    let globals = at(&t, &["Globals", "Function"]);
+    assert_eq!(at(globals, &["Tracing"]).as_str(), Some("Active"));
+    assert_eq!(
+        at(globals, &["LoggingConfig", "SystemLogLevel"]).as_str(),
+        Some("INFO"),
+        "WARN would drop the platform's REPORT lines"
+    );
+
+    for id in [
+        "Table",
+        "UserPool",
+        "ProviderSecret",
+        "EventsQueue",
+        "EventsDeadLetterQueue",
+    ] {
+        for policy in ["DeletionPolicy", "UpdateReplacePolicy"] {
+            assert_eq!(
+                at(resource(&t, id), &[policy]).as_str(),
+                Some("Retain"),
+                "{id} {policy}"
+            );
+        }
+    }
+
+    let exposed: BTreeSet<String> = as_list(at(
+        &t,
+        &[
+            "Resources",
+            "Api",
+            "Properties",
+            "CorsConfiguration",
+            "ExposeHeaders",
+        ],
+    ))
+    .into_iter()
+    .map(|v| string(v, "ExposeHeaders").to_lowercase())
+    .collect();
+    assert!(exposed.contains(http::header::RETRY_AFTER.as_str()));
+    let pool = at(&t, &["Resources", "UserPool", "Properties"]);
+    assert!(matches!(
+        at(pool, &["MfaConfiguration"]).as_str(),
+        Some("OPTIONAL" | "ON")
+    ));
+    assert!(as_list(at(pool, &["EnabledMfas"]))
+        .into_iter()
+        .any(|m| m.as_str() == Some("SOFTWARE_TOKEN_MFA")));
 }

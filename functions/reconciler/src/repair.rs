@@ -45,14 +45,14 @@ impl Repaired {
 
 pub async fn repair(due: &Due, deps: &Deps) -> Result<Repaired, ApiError> {
     match &due.work {
-        DueWork::Event(id) => event(*id, due, deps).await,
+        DueWork::Event(id) => event(*id, deps).await,
         DueWork::Call(id) => call(*id, deps).await,
         DueWork::Idempotency { account_id, key } => idempotency(account_id, key, deps).await,
     }
 }
 
 /// An event stored but never put on the queue.
-pub async fn event(id: Uuid, due: &Due, deps: &Deps) -> Result<Repaired, ApiError> {
+pub async fn event(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
     let store = deps.store.as_ref();
     let Some(stored) = store.event(id).await? else {
         return Ok(Repaired::Nothing);
@@ -61,10 +61,11 @@ pub async fn event(id: Uuid, due: &Due, deps: &Deps) -> Result<Repaired, ApiErro
         return Ok(Repaired::Nothing);
     }
     let now = deps.clock.now();
-    if !store
-        .claim_event_repair(id, due.due_at, now + CLAIM)
-        .await?
-    {
+    // The fresh read's deadline, not the (eventually consistent) index's.
+    let Some(seen) = stored.due_at.filter(|t| *t <= now) else {
+        return Ok(Repaired::Nothing);
+    };
+    if !store.claim_event_repair(id, seen, now + CLAIM).await? {
         return Ok(Repaired::Nothing);
     }
     tracing::warn!(event_id = %id, call_id = %stored.record.call_id, "event stored but never queued; enqueuing it");
@@ -86,9 +87,9 @@ pub async fn call(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
         return Ok(Repaired::Nothing);
     };
     let now = deps.clock.now();
-    if call.due_at.is_none_or(|t| t > now) {
+    let Some(due_at) = call.due_at.filter(|t| *t <= now) else {
         return Ok(Repaired::Nothing);
-    }
+    };
     let settled = |from, to, reason, due_at| store.settle_call(id, from, to, reason, now, due_at);
     Ok(match call.status {
         CallStatus::Queued => {
@@ -116,6 +117,10 @@ pub async fn call(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
             Repaired::CallFailed
         }
         CallStatus::Ended => {
+            // Completing sends the event: claimed first, so one pass does it.
+            if !store.claim_call_repair(id, due_at, now + CLAIM).await? {
+                return Ok(Repaired::Nothing);
+            }
             let agent_name = completion::agent_name(store, &call).await?;
             let payload = CallCompleted::without_analysis(&call, &agent_name);
             let done = completion::complete(

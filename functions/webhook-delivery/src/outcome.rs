@@ -132,7 +132,7 @@ async fn failed(
             deps.store.finish_attempt(series, &row).await?;
             schedule_next(msg, next_at, deps).await?;
             deps.store.record_attempt(&row).await?;
-            tracing::info!(event_id = %msg.event_id, attempt = msg.attempt, class, next_at = %next_at, "delivery failed; retry scheduled");
+            tracing::warn!(event_id = %msg.event_id, attempt = msg.attempt, class, next_at = %next_at, "delivery failed; retry scheduled");
         }
         None => {
             let row = row(msg, started_at, url, result, DeliveryOutcome::Dropped, None);

@@ -32,7 +32,10 @@ async fn creates_everything_once_and_keeps_what_exists() {
         .table()
         .map(|t| t.global_secondary_indexes().len())
         .unwrap_or(0);
-    assert_eq!(gsis, 1);
+    assert_eq!(
+        gsis, 2,
+        "gsi1 (delivery log by outcome) and gsi2 (due work)"
+    );
 
     let attrs = emulator
         .sqs()

@@ -251,6 +251,41 @@ async fn local_stack_runs_a_call_and_stops_cleanly() {
     let call: Value = res.json().await.expect("json");
     assert_eq!(call["status"], "completed");
 
+    // `make smoke` (scripts/smoke.sh, the post-deploy smoke test of docs/deploy.md) passes
+    // against the local stack's URL and key: seven checks, ending in a delivered webhook.
+    let smoke = Command::new("make")
+        .args(["-s", "smoke"])
+        .arg(format!("URL={api}"))
+        .arg(format!("KEY={key}"))
+        .arg("WAIT=60")
+        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .env_remove("MAKELEVEL")
+        .env_remove("TOKEN")
+        .output()
+        .expect("run make smoke");
+    let smoke_out = String::from_utf8_lossy(&smoke.stdout).into_owned();
+    assert!(
+        smoke.status.success(),
+        "make smoke failed:\n{smoke_out}\n{}",
+        String::from_utf8_lossy(&smoke.stderr)
+    );
+    assert_eq!(
+        smoke_out.lines().filter(|l| l.starts_with("ok ")).count(),
+        7,
+        "{smoke_out}"
+    );
+    assert!(
+        smoke_out.contains("delivered: attempt 1, HTTP 200")
+            && smoke_out.contains(&format!("smoke test passed: 7 checks against {api}")),
+        "{smoke_out}"
+    );
+    assert!(
+        !smoke_out.contains(&key),
+        "the smoke test never prints the key"
+    );
+
     // The other parts answer.
     let res = client
         .post(&receiver)
@@ -260,7 +295,11 @@ async fn local_stack_runs_a_call_and_stops_cleanly() {
         .expect("receiver");
     assert_eq!(res.status(), 401, "an unsigned request is refused");
     let log = std::fs::read_to_string(s("receiver_log")).expect("receiver log");
-    assert_eq!(log.lines().count(), 2);
+    assert_eq!(
+        log.lines().count(),
+        3,
+        "the two webhooks (README call, smoke test) and the refused request"
+    );
     let res = client
         .post(format!("{provider}/v2/create-phone-call"))
         .json(&json!({}))

@@ -1334,6 +1334,29 @@ pub async fn due(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractEr
         Some(t0 + s(4)),
         "an ended call is due at its grace"
     );
+    ensure!(
+        !store
+            .claim_call_repair(c3.id, t0 + s(3), t0 + s(30))
+            .await?,
+        "a call claim names the deadline it saw"
+    );
+    ensure!(
+        store
+            .claim_call_repair(c3.id, t0 + s(4), t0 + s(30))
+            .await?,
+        "call claimed"
+    );
+    ensure!(
+        !store
+            .claim_call_repair(c3.id, t0 + s(4), t0 + s(30))
+            .await?,
+        "call claimed once"
+    );
+    ensure_eq!(
+        store.call(c3.id).await?.and_then(|c| c.due_at),
+        Some(t0 + s(30)),
+        "the call claim's end reads back"
+    );
     let event = event_record(&c3, r#"{"event":"call.completed"}"#.into(), now);
     let completion = CallCompletion {
         summary: "",

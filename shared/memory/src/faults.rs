@@ -78,6 +78,7 @@ pub const STORE_METHODS: &[&str] = &[
     "delivered_attempt",
     "due",
     "claim_event_repair",
+    "claim_call_repair",
 ];
 pub const QUEUE_METHODS: &[&str] = &["send"];
 pub const SECRET_METHODS: &[&str] = &["get", "put", "put_version", "get_version", "make_current"];
@@ -522,6 +523,14 @@ impl DueStore for FaultyStore {
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         through_plan!(self.claim_event_repair(event_id, seen, until))
+    }
+    async fn claim_call_repair(
+        &self,
+        call_id: Uuid,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        through_plan!(self.claim_call_repair(call_id, seen, until))
     }
 }
 

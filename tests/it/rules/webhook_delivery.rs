@@ -621,3 +621,75 @@ async fn slow_hanging_resetting_and_redirecting_endpoints_are_each_logged_with_t
         assert_eq!(server.requests().len(), 1, "one POST each");
     }
 }
+
+/// A log sink for the log-shape test: every line the subscriber writes, kept in memory.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The log lines of a failing delivery, through the subscriber the functions install
+/// (`lambda_glue::telemetry`): each one a JSON object with an RFC 3339 `timestamp` and an
+/// upper-case `level` (what Lambda's JSON log filtering needs to keep a line's level), and
+/// the delivery failure lines at WARN, so `LogLevel=warn` still feeds the metric filters.
+#[tokio::test]
+async fn log_lines_are_json_lambda_can_filter_and_failures_are_warnings() {
+    let sink = Captured::default();
+    let writer = sink.clone();
+    let _guard = tracing::subscriber::set_default(lambda_glue::telemetry::subscriber(move || {
+        writer.clone()
+    }));
+    let e = env(&[503]).await;
+    let before = Utc::now();
+    let res = e.deliver(event_for(&[e.first()])).await;
+    assert!(res.batch_item_failures.is_empty());
+    e.drain_queue().await;
+    let after = Utc::now();
+
+    let text = String::from_utf8(sink.0.lock().unwrap().clone()).expect("UTF-8 logs");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() >= 4, "{text}");
+    for line in &lines {
+        let ts = line["timestamp"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no timestamp: {line}"));
+        let ts = DateTime::parse_from_rfc3339(ts)
+            .unwrap_or_else(|e| panic!("timestamp {ts} is not RFC 3339 ({e})"))
+            .with_timezone(&Utc);
+        assert!(
+            ts >= before - secs(1) && ts <= after + secs(1),
+            "timestamp {ts} is not the time of writing"
+        );
+        let level = line["level"].as_str().unwrap_or("");
+        assert!(
+            ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"].contains(&level),
+            "level {level:?} is not one Lambda filters on: {line}"
+        );
+        assert!(line["fields"]["message"].is_string(), "{line}");
+    }
+    let with_message = |m: &str| -> Vec<&serde_json::Value> {
+        lines
+            .iter()
+            .filter(|l| l["fields"]["message"] == m)
+            .collect()
+    };
+    let retries = with_message("delivery failed; retry scheduled");
+    let dropped = with_message("delivery failed; last attempt, event dropped");
+    assert_eq!(retries.len(), 3, "{text}");
+    assert_eq!(dropped.len(), 1, "{text}");
+    for line in retries.iter().chain(&dropped) {
+        assert_eq!(line["level"], "WARN", "{line}");
+        assert_eq!(line["fields"]["event_id"], e.event.id.to_string());
+    }
+}

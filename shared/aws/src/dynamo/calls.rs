@@ -2,7 +2,7 @@
 //! idempotency record (`idempotency.rs`), provider-call index entry (`provider_calls.rs`) or
 //! event (`events.rs`).
 use super::due::{due_assignments, set_due, DUE_AT, REMOVE_DUE};
-use super::errors::{cancellation_reasons, is_condition_failure, transaction_error};
+use super::errors::{applied, cancellation_reasons, is_condition_failure, transaction_error};
 use super::idempotency::{idempotency_from, idempotency_item};
 use super::item::put;
 use super::item::{key_map, Item, ItemBuilder, ItemReader};
@@ -465,11 +465,7 @@ impl CallStore for DynamoStore {
         let update = status_update_from(&self.table, call_id, from, &set, values)?
             .update
             .ok_or_else(|| StoreError::Backend("update missing".into()))?;
-        match self.send_update(update).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        applied(self.send_update(update).await)
     }
 
     async fn release_idempotency(&self, record: &IdempotencyRecord) -> Result<bool, StoreError> {
@@ -485,11 +481,7 @@ impl CallStore for DynamoStore {
             .expression_attribute_values(":c", AttributeValue::S(record.call_id.to_string()))
             .send()
             .await;
-        match res.map_err(backend) {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        applied(res.map_err(backend))
     }
 
     async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError> {
@@ -525,11 +517,7 @@ impl CallStore for DynamoStore {
             .set_expression_attribute_values(Some(u.values))
             .send()
             .await;
-        match res.map_err(backend) {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        applied(res.map_err(backend))
     }
 
     async fn complete_call(

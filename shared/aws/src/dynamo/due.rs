@@ -3,6 +3,7 @@
 //! milliseconds in UTC, so text order is time order). Writes that finish the work remove both
 //! attributes, which takes the item out of the index. See `domain::ports::store::due`.
 
+use super::errors::applied;
 use super::item::{Item, ItemReader};
 use super::{backend, keys, DynamoStore, GSI2};
 use async_trait::async_trait;
@@ -91,22 +92,50 @@ impl DueStore for DynamoStore {
         seen: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let res = self
+        self.claim(
+            keys::event(&event_id),
+            seen,
+            until,
+            Some(("enqueued", false)),
+        )
+        .await
+    }
+
+    async fn claim_call_repair(
+        &self,
+        call_id: Uuid,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.claim(keys::call(&call_id), seen, until, None).await
+    }
+}
+
+impl DynamoStore {
+    /// Moves an item's deadline from `seen` to `until` only if it is still `seen` (and, when
+    /// given, a boolean attribute has the given value): one conditional UpdateItem.
+    async fn claim(
+        &self,
+        key: (String, String),
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+        also: Option<(&str, bool)>,
+    ) -> Result<bool, StoreError> {
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(super::item::key_map(keys::event(&event_id))))
+            .set_key(Some(super::item::key_map(key)))
             .update_expression("SET due_at = :until")
-            .condition_expression("due_at = :seen AND enqueued = :f")
+            .condition_expression(match also {
+                Some((attr, _)) => format!("due_at = :seen AND {attr} = :also"),
+                None => "due_at = :seen".to_string(),
+            })
             .expression_attribute_values(":until", AttributeValue::S(rfc3339_millis(until)))
-            .expression_attribute_values(":seen", AttributeValue::S(rfc3339_millis(seen)))
-            .expression_attribute_values(":f", AttributeValue::Bool(false))
-            .send()
-            .await;
-        match res.map_err(backend) {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
+            .expression_attribute_values(":seen", AttributeValue::S(rfc3339_millis(seen)));
+        if let Some((_, v)) = also {
+            update = update.expression_attribute_values(":also", AttributeValue::Bool(v));
         }
+        applied(update.send().await.map_err(backend))
     }
 }

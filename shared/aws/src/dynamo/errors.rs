@@ -64,3 +64,13 @@ pub(crate) fn transaction_error<R: std::fmt::Debug>(
     }
     backend(e)
 }
+
+/// A conditional write's outcome as "did it apply": a lost condition is `Ok(false)`, any other
+/// error stays an error.
+pub(crate) fn applied<T>(res: Result<T, StoreError>) -> Result<bool, StoreError> {
+    match res {
+        Ok(_) => Ok(true),
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

@@ -1,6 +1,6 @@
 //! The due index (mirrors `dynamo/due.rs`): here read straight off the items, which is what
 //! the sparse index holds (an item is in it while it has a deadline).
-use super::{condition_failed, ms, CallItem, IdempotencyItem, MemoryStore};
+use super::{ms, CallItem, IdempotencyItem, MemoryStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
@@ -76,10 +76,24 @@ impl DueStore for MemoryStore {
                 e.due_at = Some(ms(until));
                 Ok(true)
             }
-            Some(_) | None => {
-                let _ = condition_failed;
-                Ok(false)
+            Some(_) | None => Ok(false),
+        }
+    }
+
+    /// `due_at = :seen`, else `Ok(false)`.
+    async fn claim_call_repair(
+        &self,
+        call_id: Uuid,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        match s.calls.get_mut(&call_id) {
+            Some(CallItem::Full(c)) if c.due_at == Some(ms(seen)) => {
+                c.due_at = Some(ms(until));
+                Ok(true)
             }
+            _ => Ok(false),
         }
     }
 }

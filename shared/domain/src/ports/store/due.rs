@@ -14,8 +14,9 @@
 //! | `idempotency` | a record without an answer | its lease | the answer, or the release |
 //!
 //! The repairs themselves are conditional writes on the item's state, so two reconcilers on
-//! the same item cannot both act; the one repair with an external effect (sending an event's
-//! queue message) is taken first with [`DueStore::claim_event_repair`].
+//! the same item cannot both act; the repairs with an external effect (sending an event's
+//! queue message, completing a call without its analysis, which sends one) are taken first
+//! with [`DueStore::claim_event_repair`] and [`DueStore::claim_call_repair`].
 
 use crate::error::StoreError;
 use async_trait::async_trait;
@@ -72,6 +73,14 @@ pub trait DueStore: Send + Sync {
     async fn claim_event_repair(
         &self,
         event_id: Uuid,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Takes a call's repair: moves its deadline from `seen` to `until` only if it is still
+    /// `seen`. `Ok(false)`: another reconciler took it, or the call moved on meanwhile.
+    async fn claim_call_repair(
+        &self,
+        call_id: Uuid,
         seen: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
