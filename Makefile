@@ -5,15 +5,16 @@ PYTHON ?= python3
 VENV ?= .venv
 CARGO ?= cargo
 
-.PHONY: all test unit check fmt lint-rust venv clean help run bench build lint sam-build deploy deploy-tools rust-target smoke
+.PHONY: all test api-test unit check fmt lint-rust venv clean help run bench build lint sam-build deploy deploy-tools rust-target smoke
 
 all: test
 
 help:
-	@echo "make test   - every test (starts a local AWS emulator on 127.0.0.1)"
+	@echo "make test   - every test (starts a local AWS emulator on 127.0.0.1), then make api-test"
+	@echo "make api-test - docs/openapi.yaml validated, then schemathesis against the local stack"
 	@echo "make check  - fmt check + clippy"
 	@echo "make run    - the whole stack on 127.0.0.1: emulator, API, provider sim, webhook receiver"
-	@echo "make lint   - cfn-lint + sam validate (+ --lint) + checkov on template.yaml"
+	@echo "make lint   - cfn-lint + sam validate (+ --lint) + checkov on template.yaml; openapi-spec-validator"
 	@echo "make build  - release bootstrap of every function (ARCH=arm64|x86_64, default arm64)"
 	@echo "make sam-build / make deploy - sam build / sam deploy (STAGE=dev, guided the first time)"
 	@echo "make smoke URL=... KEY=... [TOKEN=...] - the post-deploy smoke test (docs/deploy.md)"
@@ -25,13 +26,24 @@ $(VENV)/.emulator: tools/requirements-emulator.txt
 
 venv: $(VENV)/.emulator
 
+# The API contract's tools (openapi-spec-validator, schemathesis), same virtualenv.
+$(VENV)/.apitest: tools/requirements-apitest.txt $(VENV)/.emulator
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-apitest.txt
+	touch $@
+
 ## Every test: unit tests and integration tests against moto on 127.0.0.1.
 ## The emulator is started by the one launcher (crate `emulator`, local/emulator), built alone
 ## first: it has no dependencies, so it never changes how the workspace's crates are built.
 WITH_EMULATOR = VENV=$(VENV) $(CARGO) run --quiet -p emulator --bin with-emulator --
 
-test: $(VENV)/.emulator
+## Then the API contract: docs/openapi.yaml validated and run by schemathesis against the local
+## stack (scripts/schemathesis.sh; SCHEMATHESIS_MAX_EXAMPLES bounds the cases per operation).
+test: $(VENV)/.emulator $(VENV)/.apitest
 	$(WITH_EMULATOR) $(CARGO) test --workspace --no-fail-fast --lib --bins --tests
+	CARGO=$(CARGO) scripts/schemathesis.sh $(VENV)
+
+api-test: $(VENV)/.emulator $(VENV)/.apitest
+	CARGO=$(CARGO) scripts/schemathesis.sh $(VENV)
 
 ## The whole product on 127.0.0.1 with a demo account (docs/local-stack.md). Ctrl-C stops it.
 ## Ports and settings come from the environment: API_PORT=3000, RECEIVER_PORT=3001, ...
@@ -127,7 +139,9 @@ $(CHECKOV_VENV)/.checkov: tools/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
 	touch $@
 
-lint: $(VENV)/.deploy $(CHECKOV_VENV)/.checkov
+## Also openapi-spec-validator on docs/openapi.yaml (the API contract).
+lint: $(VENV)/.deploy $(VENV)/.apitest $(CHECKOV_VENV)/.checkov
+	$(VENV)/bin/openapi-spec-validator docs/openapi.yaml
 	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/sam validate --template-file template.yaml
 	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/sam validate --lint --template-file template.yaml

@@ -163,7 +163,8 @@ impl StackConfig {
 }
 
 /// `.local/stack.json`: where everything is, for scripts and humans. LOCAL ONLY: it holds the
-/// demo API key in plain text (the file is created readable by its owner only).
+/// demo API key and the simulated provider's key in plain text (the file is created readable by
+/// its owner only).
 #[derive(Debug, Clone, Serialize)]
 pub struct StackFile {
     pub api_base_url: String,
@@ -174,6 +175,9 @@ pub struct StackFile {
     pub receiver_url: String,
     pub receiver_log: String,
     pub provider_url: String,
+    /// The simulated provider's API key, which signs its callbacks (`x-retell-signature`): a
+    /// script can send signed callbacks of its own (scripts/schemathesis_hooks.py does).
+    pub provider_api_key: String,
     pub emulator_url: String,
     pub table: String,
     pub queue_url: String,

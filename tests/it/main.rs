@@ -14,6 +14,7 @@ mod fairness;
 mod iam_actions;
 mod layers;
 mod lifecycle;
+mod openapi;
 mod rules;
 mod sample_events;
 mod settings;

@@ -220,6 +220,8 @@ async fn serve(
     let mut routes = trigger_call_routes(&ctx).await?;
     routes.extend(settings_routes(&ctx).await?);
     routes.extend(call_completed_routes(&ctx).await?);
+    // The API contract, for tools and people (LOCAL ONLY: not a route of the deployed API).
+    routes.push(local_stack::openapi::route().map_err(|e| e.to_string())?);
     let mut local_claims = serde_json::Map::new();
     local_claims.insert(DEMO_ACCOUNT_CLAIM.into(), DEMO_ACCOUNT_ID.into());
     let gateway = Gateway::new(
@@ -273,6 +275,7 @@ async fn serve(
         receiver_url: receiver_url.clone(),
         receiver_log: receiver_log.display().to_string(),
         provider_url: provider_url.clone(),
+        provider_api_key: resources.provider_secret.api_key.clone(),
         emulator_url: moto.endpoint().to_string(),
         table: resources.table.clone(),
         queue_url: resources.queue_url.clone(),

@@ -319,3 +319,29 @@ async fn failures_look_like_api_gateway() {
     assert_eq!(res.bytes().await.expect("body").as_ref(), &[1, 2, 3]);
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn the_gateway_serves_the_openapi_document() {
+    let gw = start(
+        vec![local_stack::openapi::route().expect("route")],
+        GatewayConfig::default(),
+    )
+    .await;
+    let res = reqwest::get(format!("{}/openapi.yaml", gw.url()))
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/yaml")
+    );
+    let body = res.text().await.expect("body");
+    let on_disk =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml"))
+            .expect("docs/openapi.yaml");
+    assert_eq!(body.len(), on_disk.len());
+    assert!(body == on_disk, "the served document is docs/openapi.yaml");
+    assert!(body.starts_with("openapi: 3.1"));
+}

@@ -1,0 +1,441 @@
+//! `docs/openapi.yaml` in step with the code: its routes are exactly the functions' `ROUTES`
+//! tables (with the right security scheme for each API), the error codes it documents are
+//! exactly the codes the HTTP functions can return (read from `ApiError::code` and from the
+//! functions' sources), and every status an error code can have is documented. Whether the
+//! answers really match the document is schemathesis's job (scripts/schemathesis.sh).
+
+use serde_yaml_ng::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn document() -> Value {
+    let path = root().join("docs/openapi.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_yaml_ng::from_str(&text).expect("docs/openapi.yaml is YAML")
+}
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+/// `"POST /api/trigger-call"` -> the operation, for every operation under `paths`.
+fn operations(doc: &Value) -> BTreeMap<String, Value> {
+    let paths = doc["paths"].as_mapping().expect("paths");
+    let mut ops = BTreeMap::new();
+    for (path, item) in paths {
+        let path = path.as_str().expect("path is a string");
+        for m in METHODS {
+            if let Some(op) = item.get(m) {
+                ops.insert(format!("{} {path}", m.to_uppercase()), op.clone());
+            }
+        }
+    }
+    ops
+}
+
+fn public_routes() -> BTreeSet<String> {
+    trigger_call::ROUTES.iter().map(|r| r.key()).collect()
+}
+fn settings_routes() -> BTreeSet<String> {
+    settings::router::ROUTES.iter().map(|r| r.key()).collect()
+}
+fn callback_routes() -> BTreeSet<String> {
+    call_completed::ROUTES.iter().map(|r| r.key()).collect()
+}
+
+#[test]
+fn routes_are_the_route_tables() {
+    let documented: BTreeSet<String> = operations(&document()).into_keys().collect();
+    let mut code = public_routes();
+    code.extend(settings_routes());
+    code.extend(callback_routes());
+    assert_eq!(code.len(), 11, "the three route tables: {code:?}");
+    assert_eq!(
+        documented, code,
+        "docs/openapi.yaml paths must be exactly the ROUTES of trigger-call, settings and call-completed"
+    );
+}
+
+/// The names of the security schemes an operation requires (`[]` = none).
+fn security(op: &Value) -> Vec<String> {
+    op["security"]
+        .as_sequence()
+        .expect("every operation states its security")
+        .iter()
+        .flat_map(|req| req.as_mapping().into_iter().flatten())
+        .map(|(k, _)| k.as_str().expect("scheme name").to_string())
+        .collect()
+}
+
+#[test]
+fn each_api_has_its_own_credentials() {
+    let doc = document();
+    let schemes = doc["components"]["securitySchemes"]
+        .as_mapping()
+        .expect("securitySchemes");
+    assert_eq!(schemes.len(), 2);
+    assert_eq!(
+        doc["components"]["securitySchemes"]["ApiKey"]["scheme"],
+        "bearer"
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["DashboardJwt"]["bearerFormat"],
+        "JWT"
+    );
+    let ops = operations(&doc);
+    let mut checked = 0;
+    for (key, op) in &ops {
+        let want: &[&str] = if public_routes().contains(key) {
+            &["ApiKey"]
+        } else if settings_routes().contains(key) {
+            &["DashboardJwt"]
+        } else {
+            assert!(callback_routes().contains(key), "{key}");
+            &[]
+        };
+        assert_eq!(security(op), want, "security of {key}");
+        checked += 1;
+    }
+    assert_eq!(checked, 11);
+}
+
+/// Every response of an operation, `$ref`s resolved (one level: components/responses).
+fn responses(doc: &Value, op: &Value) -> BTreeMap<String, Value> {
+    op["responses"]
+        .as_mapping()
+        .expect("responses")
+        .iter()
+        .map(|(status, r)| {
+            let r = match r.get("$ref").and_then(Value::as_str) {
+                Some(reference) => {
+                    let name = reference
+                        .strip_prefix("#/components/responses/")
+                        .expect("responses refer to components/responses");
+                    doc["components"]["responses"][name].clone()
+                }
+                None => r.clone(),
+            };
+            (status.as_str().expect("status").to_string(), r)
+        })
+        .collect()
+}
+
+fn resolve_schema<'a>(doc: &'a Value, s: &'a Value) -> &'a Value {
+    match s.get("$ref").and_then(Value::as_str) {
+        Some(r) => {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .expect("schemas refer to components/schemas");
+            &doc["components"]["schemas"][name]
+        }
+        None => s,
+    }
+}
+
+/// The error codes a response schema allows: the `enum`/`const` of `error.code` in it (through
+/// `$ref`, `allOf` and `oneOf`).
+fn codes_of_schema(doc: &Value, schema: &Value, out: &mut BTreeSet<String>) {
+    let schema = resolve_schema(doc, schema);
+    for key in ["allOf", "oneOf", "anyOf"] {
+        for s in schema
+            .get(key)
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            codes_of_schema(doc, s, out);
+        }
+    }
+    let code = &schema["properties"]["error"]["properties"]["code"];
+    if let Some(c) = code.get("const").and_then(Value::as_str) {
+        out.insert(c.to_string());
+    }
+    for c in code
+        .get("enum")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
+        out.insert(c.as_str().expect("codes are strings").to_string());
+    }
+}
+
+/// status -> codes, over every operation of the document.
+fn documented_codes(doc: &Value) -> BTreeMap<u16, BTreeSet<String>> {
+    let mut by_status: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
+    for op in operations(doc).values() {
+        for (status, r) in responses(doc, op) {
+            let Some(schema) = r.get("content").map(|c| &c["application/json"]["schema"]) else {
+                continue;
+            };
+            let mut codes = BTreeSet::new();
+            codes_of_schema(doc, schema, &mut codes);
+            by_status
+                .entry(status.parse().expect("numeric status"))
+                .or_default()
+                .extend(codes);
+        }
+    }
+    by_status
+}
+
+/// Removes `#[cfg(test)]` modules: codes only tests use are not codes the API returns.
+fn without_tests(src: &str) -> &str {
+    match src.find("#[cfg(test)]") {
+        Some(i) => &src[..i],
+        None => src,
+    }
+}
+
+/// The string literal right after `at` (skipping whitespace), if the next token is one.
+fn literal_after(src: &str, at: usize) -> Option<String> {
+    let rest = src[at..].trim_start();
+    let rest = rest.strip_prefix('"')?;
+    let end = rest.find('"')?;
+    let lit = &rest[..end];
+    (!lit.is_empty() && lit.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .then(|| lit.to_string())
+}
+
+/// Every code literal in `src`: the first argument of `ApiError::{bad_request, body,
+/// not_found, unprocessable}`, a `code: "..."` field of an `ApiError` variant, and a
+/// `"code": "..."` of a hand-built error body.
+fn code_literals(src: &str) -> BTreeSet<String> {
+    const MARKERS: [&str; 6] = [
+        "ApiError::bad_request(",
+        "ApiError::body(",
+        "ApiError::not_found(",
+        "ApiError::unprocessable(",
+        "code:",
+        "\"code\":",
+    ];
+    let src = without_tests(src);
+    let mut out = BTreeSet::new();
+    for marker in MARKERS {
+        for (i, _) in src.match_indices(marker) {
+            if let Some(lit) = literal_after(src, i + marker.len()) {
+                out.insert(lit);
+            }
+        }
+    }
+    out
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The codes `ApiError::code` names for the variants that carry no code of their own (read
+/// from shared/domain/src/error.rs), with the status `ApiError::status` gives them (0 for a
+/// variant `variants` below does not construct yet).
+fn fixed_codes() -> BTreeMap<String, u16> {
+    use domain::ApiError;
+    let src = std::fs::read_to_string(root().join("shared/domain/src/error.rs")).expect("error.rs");
+    let body = &src[src.find("pub fn code(&self)").expect("ApiError::code")..];
+    let body = &body[..body.find("pub fn field(&self)").expect("ApiError::field")];
+    let named: BTreeSet<String> = body
+        .match_indices("=> ")
+        .filter_map(|(i, m)| literal_after(body, i + m.len()))
+        .collect();
+    // One value of each variant without a code of its own, so its status comes from the code.
+    let variants = [
+        ApiError::Unauthenticated,
+        ApiError::MissingApiKey,
+        ApiError::InvalidAuthScheme,
+        ApiError::InvalidApiKey,
+        ApiError::ApiAccessDisabled,
+        ApiError::PlanRequired,
+        ApiError::MethodNotAllowed,
+        ApiError::IdempotencyKeyReused,
+        ApiError::IdempotencyKeyInProgress,
+        ApiError::Conflict(String::new()),
+        ApiError::PayloadTooLarge { size: 0, limit: 0 },
+        ApiError::UnsupportedMediaType,
+        ApiError::Throttled,
+        ApiError::ProviderUnavailable,
+        ApiError::ProviderOutcomeUnknown {
+            call_id: uuid::Uuid::nil(),
+        },
+        ApiError::internal(std::io::Error::other("x")),
+    ];
+    let by_value: BTreeMap<String, u16> = variants
+        .iter()
+        .map(|e| (e.code().to_string(), e.status()))
+        .collect();
+    for code in by_value.keys() {
+        assert!(named.contains(code), "{code} is read from ApiError::code");
+    }
+    // A variant added since is still held to the document by its name (its status is checked
+    // once it is added to `variants`).
+    named
+        .into_iter()
+        .map(|c| {
+            let status = by_value.get(&c).copied().unwrap_or(0);
+            (c, status)
+        })
+        .collect()
+}
+
+/// Codes the code can return, by where they come from.
+fn code_codes() -> BTreeSet<String> {
+    let mut files = Vec::new();
+    for dir in [
+        "functions/trigger-call/src",
+        "functions/settings/src",
+        "functions/call-completed/src",
+        "shared/lambda-glue/src",
+        "shared/domain/src",
+    ] {
+        rust_files(&root().join(dir), &mut files);
+    }
+    assert!(files.len() > 20, "sources found: {}", files.len());
+    let mut codes: BTreeSet<String> = fixed_codes().into_keys().collect();
+    for f in &files {
+        let src = std::fs::read_to_string(f).expect("source");
+        codes.extend(code_literals(&src));
+    }
+    codes
+}
+
+/// Codes of issue 13 that docs/openapi.yaml documents ahead of the code that returns them
+/// (built on another branch). Once the code returns a code, the exact comparison covers it;
+/// when both branches are merged this list can be emptied.
+const DOCUMENTED_AHEAD: [&str; 2] = ["rate_limited", "destination_not_allowed"];
+
+#[test]
+fn error_codes_are_the_codes_the_code_returns() {
+    let doc = document();
+    let documented: BTreeSet<String> = documented_codes(&doc).into_values().flatten().collect();
+    let code = code_codes();
+    assert!(code.len() >= 40, "codes read from the code: {code:?}");
+    let missing: Vec<_> = code.difference(&documented).collect();
+    assert!(
+        missing.is_empty(),
+        "codes the code returns but docs/openapi.yaml does not document: {missing:?}"
+    );
+    let extra: Vec<_> = documented
+        .difference(&code)
+        .filter(|c| !DOCUMENTED_AHEAD.contains(&c.as_str()))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "codes docs/openapi.yaml documents but no code returns: {extra:?}"
+    );
+    for c in DOCUMENTED_AHEAD {
+        assert!(documented.contains(c), "{c} is documented");
+    }
+}
+
+#[test]
+fn fixed_codes_are_documented_under_their_status() {
+    let by_status = documented_codes(&document());
+    let fixed = fixed_codes();
+    assert!(fixed.len() >= 16, "{fixed:?}");
+    for (code, status) in fixed.into_iter().filter(|(_, s)| *s != 0) {
+        assert!(
+            by_status.get(&status).is_some_and(|c| c.contains(&code)),
+            "{code} is documented under {status}: {:?}",
+            by_status.get(&status)
+        );
+    }
+}
+
+#[test]
+fn code_scanner_finds_multi_line_calls_and_ignores_tests() {
+    let src = r#"
+        let e = ApiError::bad_request(
+            "invalid_phone", "phone", "x");
+        let f = ApiError::Unprocessable { code: "outside_calling_window", message };
+        json!({"code": "invalid_signature"});
+        #[cfg(test)]
+        mod tests { fn t() { ApiError::body("only_in_tests", "x"); } }
+    "#;
+    let got: Vec<String> = code_literals(src).into_iter().collect();
+    assert_eq!(
+        got,
+        [
+            "invalid_phone",
+            "invalid_signature",
+            "outside_calling_window"
+        ]
+    );
+}
+
+#[test]
+fn public_answers_document_the_rate_limit_headers() {
+    let doc = document();
+    let ops = operations(&doc);
+    let mut checked = 0;
+    for key in public_routes() {
+        let op = &ops[&key];
+        for (status, r) in responses(&doc, op) {
+            let headers = r.get("headers").and_then(Value::as_mapping);
+            let has = |h: &str| headers.is_some_and(|m| m.contains_key(h));
+            if status.starts_with('2') || status == "429" {
+                for h in ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"] {
+                    assert!(has(h), "{key} {status} documents {h}");
+                    checked += 1;
+                }
+            }
+            if status == "429" {
+                assert!(has("Retry-After"), "{key} 429 documents Retry-After");
+            }
+        }
+    }
+    assert_eq!(checked, 12, "2 routes x (200 + 429) x 3 headers");
+}
+
+#[test]
+fn the_webhook_is_documented_with_its_signature_headers() {
+    let doc = document();
+    let hook = &doc["webhooks"]["call.completed"]["post"];
+    let names: BTreeSet<&str> = hook["parameters"]
+        .as_sequence()
+        .expect("webhook headers")
+        .iter()
+        .map(|p| p["name"].as_str().expect("name"))
+        .collect();
+    // The headers the delivery function sends (domain::webhook::headers).
+    let sent = domain::webhook::headers::webhook_headers("k", uuid::Uuid::nil(), 1, 0, b"{}");
+    let sent: BTreeSet<String> = sent.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+    let documented: BTreeSet<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+    let content_type = BTreeSet::from(["content-type".to_string()]);
+    assert_eq!(
+        sent.difference(&content_type)
+            .cloned()
+            .collect::<BTreeSet<_>>(),
+        documented,
+        "the webhook's documented headers are the headers the delivery function sends"
+    );
+    let schema = resolve_schema(
+        &doc,
+        &hook["requestBody"]["content"]["application/json"]["schema"],
+    );
+    let required: BTreeSet<&str> = schema["required"]
+        .as_sequence()
+        .expect("required")
+        .iter()
+        .map(|v| v.as_str().expect("field"))
+        .collect();
+    // The payload's fields, from a serialised CallCompleted.
+    let sample: serde_json::Value =
+        serde_json::from_str(include_str!("../golden/call_completed_outbound.json"))
+            .expect("golden");
+    let fields: BTreeSet<&str> = sample
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(required, fields, "the payload's documented fields");
+}
