@@ -537,11 +537,14 @@ async fn a_rotation_based_on_a_stale_read_is_refused() {
         "the loser's secret version is not left current"
     );
     assert_eq!(h.grant_items().await, 1);
-    assert!(
-        domain::auth::authenticate(Some(&format!("Bearer {key}")), h.store.as_ref())
-            .await
-            .is_ok()
-    );
+    assert!(domain::auth::authenticate(
+        Some(&format!("Bearer {key}")),
+        h.store.as_ref(),
+        chrono::Utc::now(),
+        u32::MAX
+    )
+    .await
+    .is_ok());
     assert_eq!(
         h.account().await.api_key.map(|k| k.hash),
         Some(domain::api_key::hash(&key))
@@ -572,9 +575,14 @@ async fn racing_rotation_requests_leave_exactly_one_valid_key() {
         keys_seen.extend(won.iter().cloned());
         let mut valid = Vec::new();
         for k in &keys_seen {
-            if domain::auth::authenticate(Some(&format!("Bearer {k}")), store.as_ref())
-                .await
-                .is_ok()
+            if domain::auth::authenticate(
+                Some(&format!("Bearer {k}")),
+                store.as_ref(),
+                chrono::Utc::now(),
+                u32::MAX,
+            )
+            .await
+            .is_ok()
             {
                 valid.push(k.clone());
             }
