@@ -266,3 +266,31 @@ pub enum StartupError {
     #[error("building the {what} client: {reason}")]
     Client { what: &'static str, reason: String },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_conflict_answers_without_the_store_detail() {
+        let e: ApiError = StoreError::Conflict(
+            "transaction cancelled: [\"ConditionalCheckFailed\", \"None\"]".into(),
+        )
+        .into();
+        assert_eq!(e.status(), 409);
+        assert_eq!(e.code(), "conflict");
+        assert_eq!(e.to_string(), CONFLICT_MESSAGE);
+        assert!(!e.to_string().contains("Conditional"));
+    }
+
+    #[test]
+    fn rate_limited_is_a_429_with_its_own_code() {
+        let e = ApiError::RateLimited(crate::rate_limit::RateStatus {
+            limit: 100,
+            remaining: 0,
+            reset_secs: 12,
+        });
+        assert_eq!((e.status(), e.code()), (429, "rate_limited"));
+        assert!(e.to_string().contains("100") && e.to_string().contains("12 s"));
+    }
+}
