@@ -43,7 +43,7 @@ trap stop EXIT
 # The rate limit is the stack's own business, not the contract's: generous here, so the run
 # tests every route (a 429 would still be checked against the document).
 API_PORT=0 RECEIVER_PORT=0 PROVIDER_PORT=0 MOTO_PORT=0 LOCAL_DIR="$dir" VENV="$VENV" \
-  SIM_CALL_SECONDS=300ms RUST_LOG=warn NO_COLOR=1 API_RATE_LIMIT_PER_MINUTE=1000000 \
+  SIM_CALL_SECONDS=300ms RUST_LOG=warn NO_COLOR=1 API_RATE_LIMIT_PER_MINUTE=1000000 SETTINGS_RATE_LIMIT_PER_MINUTE=1000000 COSTLY_RATE_LIMIT_PER_MINUTE=1000000 \
   "$target_dir/debug/local-stack" >"$dir/stack.log" 2>&1 </dev/null &
 stack_pid=$!
 

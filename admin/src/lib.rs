@@ -213,6 +213,48 @@ impl Admin {
         .await
     }
 
+    /// Sets the account's requests per minute per API key (`None`: back to the default,
+    /// `API_RATE_LIMIT_PER_MINUTE`).
+    pub async fn set_rate_limit(
+        &self,
+        account_id: &str,
+        per_minute: Option<u32>,
+    ) -> Result<Account, AdminError> {
+        if per_minute == Some(0) {
+            return Err(AdminError::Invalid(
+                "--per-minute must be at least 1 (switch API access off to stop all calls)".into(),
+            ));
+        }
+        self.update_account(account_id, |a| {
+            a.guardrails.rate_limit_per_minute = per_minute;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Sets which numbers the account may call: a list of countries (ISO 3166-1 alpha-2,
+    /// `None`: every country) and whether the non-geographic premium, satellite and
+    /// international-network codes are allowed (`domain::destination`).
+    pub async fn set_destinations(
+        &self,
+        account_id: &str,
+        countries: Option<&str>,
+        allow_non_geographic: bool,
+    ) -> Result<Account, AdminError> {
+        let countries = countries
+            .map(|c| {
+                domain::destination::parse_countries(c)
+                    .map_err(|e| AdminError::Invalid(format!("--countries: {e}")))
+            })
+            .transpose()?;
+        self.update_account(account_id, |a| {
+            a.guardrails.allowed_countries = countries.clone();
+            a.guardrails.non_geographic_allowed = allow_non_geographic;
+            Ok(())
+        })
+        .await
+    }
+
     /// Generates a new API key (the old one stops working) and returns it: the only time the
     /// plaintext is visible.
     pub async fn generate_key(&self, account_id: &str) -> Result<String, AdminError> {
@@ -258,6 +300,9 @@ impl Admin {
             "webhook_url": a.webhook_url,
             "default_agent_id": a.default_agent_id,
             "calling_window": a.calling_window,
+            "rate_limit_per_minute": a.guardrails.rate_limit_per_minute,
+            "allowed_countries": a.guardrails.allowed_countries,
+            "non_geographic_allowed": a.guardrails.non_geographic_allowed,
             "created_at": rfc3339(a.created_at),
             "version": a.version,
             "agents": agents.iter().map(|g| json!({
@@ -296,22 +341,11 @@ pub fn parse_calling_window(json: &str) -> Result<CallingWindow, AdminError> {
 }
 
 fn validate_webhook_url(raw: &str, allow_insecure_local: bool) -> Result<String, AdminError> {
-    let url = url::Url::parse(raw.trim())
-        .map_err(|e| AdminError::Invalid(format!("invalid webhook URL {raw:?}: {e}")))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if allow_insecure_local => {}
-        _ => return Err(AdminError::Invalid("the webhook URL must use https".into())),
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(AdminError::Invalid("the webhook URL needs a host".into()));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(AdminError::Invalid(
-            "the webhook URL must not contain credentials".into(),
-        ));
-    }
-    Ok(url.to_string())
+    // The same rules as the settings API (`domain::webhook_url`): the local switch admits
+    // http and loopback only, never private or metadata addresses.
+    domain::webhook_url::validate(raw.trim(), allow_insecure_local)
+        .map(|u| u.to_string())
+        .map_err(|e| AdminError::Invalid(format!("invalid webhook URL {raw:?}: {e}")))
 }
 
 /// The dead-letter queue tools over the AWS SDK's default configuration.

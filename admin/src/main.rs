@@ -90,6 +90,35 @@ enum Command {
         #[arg(long)]
         clear: bool,
     },
+    /// Set the account's requests per minute per API key (default: API_RATE_LIMIT_PER_MINUTE).
+    SetRateLimit {
+        #[arg(long)]
+        account: String,
+        #[arg(long, conflicts_with = "default", required_unless_present = "default")]
+        per_minute: Option<u32>,
+        /// Back to the default limit.
+        #[arg(long)]
+        default: bool,
+    },
+    /// Set which numbers the account may call: its countries (ISO 3166-1 alpha-2, e.g.
+    /// "US,GB") or all, and whether the non-geographic premium, satellite and
+    /// international-network codes (+800 +808 +870 +878 +881 +882 +883 +888 +979) are allowed.
+    SetDestinations {
+        #[arg(long)]
+        account: String,
+        #[arg(
+            long,
+            conflicts_with = "all_countries",
+            required_unless_present = "all_countries"
+        )]
+        countries: Option<String>,
+        /// Every country may be called (no country list).
+        #[arg(long)]
+        all_countries: bool,
+        /// Allow the non-geographic codes (refused unless set).
+        #[arg(long)]
+        allow_non_geographic: bool,
+    },
     /// Print an account as JSON: settings, key prefix and last 4 only, agents.
     ShowAccount {
         #[arg(long)]
@@ -243,13 +272,42 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             clear,
         } => {
             let url = if clear { None } else { url };
-            let allow_insecure = config::Env::process().flag(config::WEBHOOK_ALLOW_INSECURE_LOCAL);
+            let allow_insecure = config::allow_insecure_local(&config::Env::process())
+                .map_err(|e| AdminError::Invalid(e.to_string()))?;
             let account = admin
                 .set_webhook_url(&account, url.as_deref(), allow_insecure)
                 .await?;
             print_json(&serde_json::json!({
                 "account_id": account.id,
                 "webhook_url": account.webhook_url,
+            }))?;
+        }
+        Command::SetRateLimit {
+            account,
+            per_minute,
+            default,
+        } => {
+            let limit = if default { None } else { per_minute };
+            let account = admin.set_rate_limit(&account, limit).await?;
+            print_json(&serde_json::json!({
+                "account_id": account.id,
+                "rate_limit_per_minute": account.guardrails.rate_limit_per_minute,
+            }))?;
+        }
+        Command::SetDestinations {
+            account,
+            countries,
+            all_countries,
+            allow_non_geographic,
+        } => {
+            let countries = if all_countries { None } else { countries };
+            let account = admin
+                .set_destinations(&account, countries.as_deref(), allow_non_geographic)
+                .await?;
+            print_json(&serde_json::json!({
+                "account_id": account.id,
+                "allowed_countries": account.guardrails.allowed_countries,
+                "non_geographic_allowed": account.guardrails.non_geographic_allowed,
             }))?;
         }
         Command::Dlq(dlq) => run_dlq(dlq).await?,

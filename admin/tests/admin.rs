@@ -131,6 +131,65 @@ async fn accounts_agents_windows_and_keys() {
         .await
         .expect("webhook");
     assert_eq!(hooked.webhook_url.as_deref(), Some("https://example.com/h"));
+    // The local switch admits http and loopback only: never a private or metadata address.
+    for private in [
+        "http://10.0.0.5/h",
+        "http://192.168.1.10/h",
+        "http://169.254.169.254/latest/meta-data",
+    ] {
+        assert!(
+            matches!(
+                admin.set_webhook_url(&id, Some(private), true).await,
+                Err(AdminError::Invalid(_))
+            ),
+            "{private}"
+        );
+    }
+    let local = admin
+        .set_webhook_url(&id, Some("http://127.0.0.1:3001/webhooks"), true)
+        .await
+        .expect("loopback with the local switch");
+    assert_eq!(
+        local.webhook_url.as_deref(),
+        Some("http://127.0.0.1:3001/webhooks")
+    );
+    admin
+        .set_webhook_url(&id, Some("https://example.com/h"), false)
+        .await
+        .expect("webhook");
+
+    // Guardrails: the key's rate limit and the destinations, on the account and its grant.
+    assert!(matches!(
+        admin.set_rate_limit(&id, Some(0)).await,
+        Err(AdminError::Invalid(_))
+    ));
+    let limited = admin.set_rate_limit(&id, Some(5)).await.expect("limit");
+    assert_eq!(limited.guardrails.rate_limit_per_minute, Some(5));
+    assert!(matches!(
+        admin.set_destinations(&id, Some("GB,ZZ"), false).await,
+        Err(AdminError::Invalid(m)) if m.contains("ZZ")
+    ));
+    let dest = admin
+        .set_destinations(&id, Some("us, gb"), true)
+        .await
+        .expect("destinations");
+    assert_eq!(
+        dest.guardrails.allowed_countries,
+        Some(vec!["GB".to_string(), "US".to_string()])
+    );
+    assert!(dest.guardrails.non_geographic_allowed);
+    let shown = admin.show_account(&id).await.expect("show");
+    assert_eq!(shown["rate_limit_per_minute"], 5);
+    assert_eq!(shown["allowed_countries"], serde_json::json!(["GB", "US"]));
+    assert_eq!(shown["non_geographic_allowed"], true);
+    let open = admin
+        .set_destinations(&id, None, false)
+        .await
+        .expect("open");
+    assert_eq!(open.guardrails.allowed_countries, None);
+    assert!(!open.guardrails.non_geographic_allowed);
+    let back = admin.set_rate_limit(&id, None).await.expect("default");
+    assert_eq!(back.guardrails.rate_limit_per_minute, None);
 
     // Keys: the grant follows the newest key; the secret holds the plaintext.
     let key1 = admin.generate_key(&id).await.expect("key");
@@ -142,6 +201,17 @@ async fn accounts_agents_windows_and_keys() {
         .expect("grant");
     assert_eq!(grant.account_id, id);
     assert_eq!(grant.default_agent_id, Some(agent.id));
+    admin.set_rate_limit(&id, Some(9)).await.expect("limit");
+    let grant = store
+        .key_grant(&domain::api_key::hash(&key1))
+        .await
+        .expect("read")
+        .expect("grant");
+    assert_eq!(
+        grant.guardrails.rate_limit_per_minute,
+        Some(9),
+        "the grant carries the operator's limit"
+    );
     let secrets = emulator.secrets();
     assert_eq!(
         secrets
@@ -452,6 +522,34 @@ async fn the_cli_binary_end_to_end() {
         ],
     ));
     assert_eq!(hooked["webhook_url"], "https://example.com/hook");
+    let limited = ok_json(&cli(
+        t,
+        &prefix,
+        &["set-rate-limit", "--account", &id, "--per-minute", "30"],
+    ));
+    assert_eq!(limited["rate_limit_per_minute"], 30);
+    let dest = ok_json(&cli(
+        t,
+        &prefix,
+        &[
+            "set-destinations",
+            "--account",
+            &id,
+            "--countries",
+            "US,CA",
+            "--allow-non-geographic",
+        ],
+    ));
+    assert_eq!(dest["allowed_countries"], serde_json::json!(["CA", "US"]));
+    assert_eq!(dest["non_geographic_allowed"], true);
+    assert_error(
+        &cli(
+            t,
+            &prefix,
+            &["set-destinations", "--account", &id, "--countries", "XX"],
+        ),
+        "XX",
+    );
     // A table that does not exist is a clear one-line error too.
     assert_error(
         &cli(

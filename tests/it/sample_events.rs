@@ -31,8 +31,19 @@ fn http_event(name: &str, replace: &[(&str, &str)]) -> lambda_http::Request {
     lambda_http::request::from_str(&sample(name, replace)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+/// A dashboard session token as API Gateway would pass it (the JWT authorizer checks it; the
+/// function gets it in the Authorization header of the event).
+const SAMPLE_JWT: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InNhbXBsZSJ9.eyJzdWIiOiJ1c2VyLTEiLCJjdXN0b206YWNjb3VudF9pZCI6ImFjY3RfZGVtbyJ9.c2lnbmF0dXJlLW9mLXRoZS1zYW1wbGUtand0";
+
 #[tokio::test]
 async fn every_handler_runs_on_its_sample_event() {
+    let secrets = run_every_sample().await;
+    assert!(secrets.len() >= 10);
+}
+
+/// Runs all five functions on their sample events with a real key, JWT and signature;
+/// returns every secret and piece of personal data the events and answers carried.
+async fn run_every_sample() -> Vec<String> {
     let emu = Emulator::connect().await;
     let store = emu.table().await;
     let secrets = emu.secrets();
@@ -48,6 +59,7 @@ async fn every_handler_runs_on_its_sample_event() {
     let subs: Vec<(&str, &str)> = vec![
         ("acct_demo", &account),
         ("bvai_live_REPLACE_WITH_YOUR_API_KEY", &seeded.api_key),
+        ("eyJraWQiOi...dashboard-session-jwt", SAMPLE_JWT),
     ];
 
     // trigger-call
@@ -106,11 +118,12 @@ async fn every_handler_runs_on_its_sample_event() {
     // placeholder and its timestamp long past).
     let mut ev: Value = serde_json::from_str(&sample("call-completed.json", &subs)).unwrap();
     let raw = ev["body"].as_str().unwrap().to_string();
-    ev["headers"]["x-retell-signature"] = Value::String(domain::signature::sign_provider_callback(
+    let provider_signature = domain::signature::sign_provider_callback(
         PROVIDER_KEY,
         raw.as_bytes(),
         Utc::now().timestamp_millis(),
-    ));
+    );
+    ev["headers"]["x-retell-signature"] = Value::String(provider_signature.clone());
     let cc = ports.call_completed(&tunables);
     let res = call_completed::handle(
         lambda_http::request::from_str(&ev.to_string()).unwrap(),
@@ -149,4 +162,83 @@ async fn every_handler_runs_on_its_sample_event() {
     let report = reconciler::run(&later.reconciler(&tunables)).await;
     assert_eq!(report, reconciler::Report::default(), "nothing overdue");
     assert!(drain(&emu.sqs(), &queue_url).await.is_empty());
+
+    let mut secrets = vec![
+        seeded.api_key.clone(),
+        SAMPLE_JWT.to_string(),
+        provider_signature.clone(),
+        provider_signature
+            .split_once(",d=")
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_default(),
+        PROVIDER_KEY.to_string(),
+        "+15551234567".into(),
+        "5551234567".into(),
+        "+14155550100".into(),
+        "Jane Smith".into(),
+        "jane@example.com".into(),
+        "Hi, this is Ava from Northwind.".into(),
+        "Hello, what is this about?".into(),
+        "The customer asked about pricing.".into(),
+    ];
+    for h in ["x-signature", "webhook-signature"] {
+        let value = got[0].header(h).unwrap_or_else(|| panic!("{h} sent"));
+        secrets.push(value.to_string());
+    }
+    secrets
+}
+
+/// Captured log lines, shared with the subscriber's writer.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Issue 13: at the most verbose level the template allows (`trace`), with the functions'
+/// own filter, no key, JWT, signature, phone number or transcript text reaches the logs:
+/// neither from our code nor from the runtime crates, which log whole events at trace.
+#[tokio::test]
+async fn no_secret_reaches_the_logs_at_the_most_verbose_level() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    // The functions' own subscriber, at trace.
+    let subscriber = lambda_glue::telemetry::subscriber_at("trace", move || writer.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // What the runtime crates do at debug and trace: whole events, headers, bodies.
+    let runtime_event = sample("trigger-call.json", &[]);
+    tracing::trace!(target: "lambda_runtime::layers::trace", event = %runtime_event, "received event");
+    tracing::debug!(target: "lambda_http", body = %runtime_event, "request");
+    tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", body = %runtime_event, "sending");
+    tracing::trace!(target: "hyper_util::client", headers = %runtime_event, "headers");
+    // Our crates do log at trace (the filter is not simply "info").
+    tracing::trace!(target: "trigger_call::probe", "own-crate-trace-probe");
+
+    let secrets = run_every_sample().await;
+    drop(_guard);
+    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let lines = text.lines().count();
+    assert!(
+        text.contains("own-crate-trace-probe"),
+        "our trace events pass"
+    );
+    assert!(!text.contains("received event") && !text.contains("REPLACE_WITH_YOUR_API_KEY"));
+    assert!(
+        lines >= 3 && text.contains("call placed") && text.contains("\"delivered\""),
+        "the functions logged their work ({lines} lines):\n{text}"
+    );
+    for secret in &secrets {
+        assert!(!secret.is_empty());
+        assert!(
+            !text.contains(secret.as_str()),
+            "{secret:?} appears in the logs:\n{text}"
+        );
+    }
 }

@@ -230,6 +230,7 @@ async fn get_integration_shows_the_state_but_never_the_key() {
             },
             "webhook_url": null,
             "default_agent": {"id": h.seeded.agent.id.to_string(), "name": "Sales Qualifier"},
+            "allowed_countries": null,
         })
     );
     assert!(body["api_key"]["created_at"]
@@ -258,6 +259,52 @@ async fn get_integration_shows_the_state_but_never_the_key() {
     assert_eq!(body["api_key"], Value::Null);
     assert_eq!(body["default_agent"], Value::Null);
     assert_eq!(body["api_enabled"], true);
+}
+
+#[tokio::test]
+async fn allowed_countries_are_shown_and_cannot_be_patched() {
+    let h = Harness::new().await;
+    fixtures::update_account(h.store.as_ref(), &h.seeded.account.id, |a| {
+        a.guardrails.allowed_countries = Some(vec!["GB".into(), "US".into()]);
+        a.guardrails.rate_limit_per_minute = Some(10);
+    })
+    .await;
+    let (status, body) = h.send(h.req("GET", INTEGRATION)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["allowed_countries"], json!(["GB", "US"]));
+    let (status, body) = h
+        .send(
+            h.req("PATCH", INTEGRATION)
+                .json(&json!({"allowed_countries": ["DE"]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "allowed_countries");
+    let after = h
+        .store
+        .account(&h.seeded.account.id)
+        .await
+        .expect("read")
+        .expect("account");
+    assert_eq!(
+        after.guardrails.allowed_countries,
+        Some(vec!["GB".to_string(), "US".to_string()])
+    );
+    // A settings save rewrites the key grant: the operator's guardrails ride along.
+    let (status, _) = h
+        .send(
+            h.req("PATCH", INTEGRATION)
+                .json(&json!({"api_enabled": true, "webhook_url": null})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let grant = h
+        .store
+        .key_grant(&domain::api_key::hash(&h.seeded.api_key))
+        .await
+        .expect("read")
+        .expect("grant");
+    assert_eq!(grant.guardrails.rate_limit_per_minute, Some(10));
 }
 
 #[tokio::test]
@@ -537,11 +584,14 @@ async fn a_rotation_based_on_a_stale_read_is_refused() {
         "the loser's secret version is not left current"
     );
     assert_eq!(h.grant_items().await, 1);
-    assert!(
-        domain::auth::authenticate(Some(&format!("Bearer {key}")), h.store.as_ref())
-            .await
-            .is_ok()
-    );
+    assert!(domain::auth::authenticate(
+        Some(&format!("Bearer {key}")),
+        h.store.as_ref(),
+        chrono::Utc::now(),
+        u32::MAX
+    )
+    .await
+    .is_ok());
     assert_eq!(
         h.account().await.api_key.map(|k| k.hash),
         Some(domain::api_key::hash(&key))
@@ -564,7 +614,15 @@ async fn racing_rotation_requests_leave_exactly_one_valid_key() {
         for (status, body) in [a, b] {
             match status {
                 201 => won.push(body["api_key"].as_str().expect("key").to_string()),
-                409 => assert_eq!(code(&body), "conflict"),
+                409 => {
+                    assert_eq!(code(&body), "conflict");
+                    // A stable message: DynamoDB's cancellation reasons go to the logs only.
+                    let m = body["error"]["message"].as_str().unwrap_or_default();
+                    assert!(
+                        !m.contains("Conditional") && !m.contains("transaction"),
+                        "{m}"
+                    );
+                }
                 other => panic!("round {round}: unexpected {other}: {body}"),
             }
         }
@@ -572,9 +630,14 @@ async fn racing_rotation_requests_leave_exactly_one_valid_key() {
         keys_seen.extend(won.iter().cloned());
         let mut valid = Vec::new();
         for k in &keys_seen {
-            if domain::auth::authenticate(Some(&format!("Bearer {k}")), store.as_ref())
-                .await
-                .is_ok()
+            if domain::auth::authenticate(
+                Some(&format!("Bearer {k}")),
+                store.as_ref(),
+                chrono::Utc::now(),
+                u32::MAX,
+            )
+            .await
+            .is_ok()
             {
                 valid.push(k.clone());
             }

@@ -49,7 +49,19 @@ const DROPPED_MESSAGE: &str = "delivery failed; last attempt, event dropped";
 const JWT_AUTHORIZER: &str = "DashboardJwt";
 
 /// Every environment variable name in `domain::config`, by the constant's identifier.
-const ENV_CONSTANTS: [(&str, &str); 14] = [
+const ENV_CONSTANTS: [(&str, &str); 17] = [
+    (
+        "API_RATE_LIMIT_PER_MINUTE",
+        config::API_RATE_LIMIT_PER_MINUTE,
+    ),
+    (
+        "SETTINGS_RATE_LIMIT_PER_MINUTE",
+        config::SETTINGS_RATE_LIMIT_PER_MINUTE,
+    ),
+    (
+        "COSTLY_RATE_LIMIT_PER_MINUTE",
+        config::COSTLY_RATE_LIMIT_PER_MINUTE,
+    ),
     ("CALL_ANALYSIS_GRACE", config::CALL_ANALYSIS_GRACE),
     ("DIAL_UNKNOWN_DEADLINE", config::DIAL_UNKNOWN_DEADLINE),
     ("TABLE_NAME", config::TABLE_NAME),
@@ -125,6 +137,7 @@ fn expected_env(binary: &str) -> BTreeSet<&'static str> {
             config::PROVIDER_SECRET_NAME,
             config::PROVIDER_TIMEOUT_MS,
             config::DIAL_UNKNOWN_DEADLINE,
+            config::API_RATE_LIMIT_PER_MINUTE,
         ],
         "settings" => &[
             config::TABLE_NAME,
@@ -132,6 +145,8 @@ fn expected_env(binary: &str) -> BTreeSet<&'static str> {
             config::ACCOUNT_ID_CLAIM,
             config::EVENTS_QUEUE_URL,
             config::WEBHOOK_TIMEOUT_MS,
+            config::SETTINGS_RATE_LIMIT_PER_MINUTE,
+            config::COSTLY_RATE_LIMIT_PER_MINUTE,
         ],
         "call-completed" => &[
             config::TABLE_NAME,
@@ -1492,4 +1507,52 @@ fn every_function_and_stateful_resource_is_ready_for_production() {
     assert!(as_list(at(pool, &["EnabledMfas"]))
         .into_iter()
         .any(|m| m.as_str() == Some("SOFTWARE_TOKEN_MFA")));
+}
+
+/// The provider callback (unauthenticated at the gateway) has its own throttle, lower than
+/// the default every customer route gets, on exactly the code's callback route; and the
+/// rate-limit settings the functions get are the code's defaults.
+#[test]
+fn the_provider_callback_route_has_its_own_lower_throttle() {
+    let t = template();
+    let api = at(&t, &["Resources", "Api", "Properties"]);
+    let default_rate = number(
+        at(api, &["DefaultRouteSettings", "ThrottlingRateLimit"]),
+        "default rate",
+    );
+    let default_burst = number(
+        at(api, &["DefaultRouteSettings", "ThrottlingBurstLimit"]),
+        "default burst",
+    );
+    let routes = mapping(api, &["RouteSettings"]);
+    let keys: BTreeSet<String> = routes.keys().map(|k| string(k, "route key")).collect();
+    assert_eq!(keys, call_completed_code_routes(), "throttled routes");
+    for (key, settings) in routes {
+        let rate = number(at(settings, &["ThrottlingRateLimit"]), "rate");
+        let burst = number(at(settings, &["ThrottlingBurstLimit"]), "burst");
+        assert!(
+            rate < default_rate && burst < default_burst,
+            "{key:?}: {rate}/{burst} must be below the default {default_rate}/{default_burst}"
+        );
+    }
+    let param = at(&t, &["Parameters", "ApiRateLimitPerMinute", "Default"]);
+    assert_eq!(
+        number(param, "ApiRateLimitPerMinute"),
+        u64::from(domain::rate_limit::DEFAULT_API_PER_MINUTE)
+    );
+    let settings_env = function_env(&t, function(&t, "settings"));
+    assert_eq!(
+        string(
+            settings_env[config::SETTINGS_RATE_LIMIT_PER_MINUTE],
+            "settings limit"
+        ),
+        domain::rate_limit::DEFAULT_SETTINGS_PER_MINUTE.to_string()
+    );
+    assert_eq!(
+        string(
+            settings_env[config::COSTLY_RATE_LIMIT_PER_MINUTE],
+            "costly limit"
+        ),
+        domain::rate_limit::DEFAULT_COSTLY_PER_MINUTE.to_string()
+    );
 }

@@ -203,11 +203,12 @@ async fn happy_path_stays_within_four_dynamodb_round_trips_and_no_secrets_calls(
             "happy path used {} DynamoDB round trips: {ops:?}",
             ops.len()
         );
-        // key grant, agent, call record (+ idempotency record), dialing (+ stored answer)
+        // key grant (+ the key's rate counter: one UpdateItem), agent, call record
+        // (+ idempotency record), dialing (+ stored answer)
         let expected: &[&str] = match idem {
-            None => &["GetItem", "GetItem", "PutItem", "UpdateItem"],
+            None => &["UpdateItem", "GetItem", "PutItem", "UpdateItem"],
             Some(_) => &[
-                "GetItem",
+                "UpdateItem",
                 "GetItem",
                 "TransactWriteItems",
                 "TransactWriteItems",
@@ -709,7 +710,9 @@ async fn provider_hanging_past_the_timeout_gives_502_with_the_outcome_unknown() 
 
 /// Every call record of the account is `failed` with the reason, none left `queued`; the calls
 /// route shows the same.
-async fn assert_calls_all_failed(h: &Harness, reason_prefix: &str) {
+/// Every call of the harness's table failed with exactly `reason` (a stable code: never the
+/// provider's own words), in the record and in `GET /api/calls/{id}`.
+async fn assert_calls_all_failed(h: &Harness, reason: &str) -> usize {
     let out = h
         .emulator
         .dynamodb()
@@ -730,14 +733,7 @@ async fn assert_calls_all_failed(h: &Harness, reason_prefix: &str) {
         let id: uuid::Uuid = item["call_id"].as_s().unwrap().parse().unwrap();
         let call = h.store.call(id).await.unwrap().unwrap();
         assert_eq!(call.status, CallStatus::Failed);
-        assert!(
-            call.failure_reason
-                .as_deref()
-                .unwrap_or("")
-                .starts_with(reason_prefix),
-            "{:?}",
-            call.failure_reason
-        );
+        assert_eq!(call.failure_reason.as_deref(), Some(reason));
         let (s, body) = send(
             h,
             ApiRequest::get(&format!("/api/calls/{id}")).bearer(&h.seeded.api_key),
@@ -745,11 +741,9 @@ async fn assert_calls_all_failed(h: &Harness, reason_prefix: &str) {
         .await;
         assert_eq!(s, 200);
         assert_eq!(body["status"], "failed");
-        assert!(body["failure_reason"]
-            .as_str()
-            .unwrap()
-            .starts_with(reason_prefix));
+        assert_eq!(body["failure_reason"], reason);
     }
+    items.len()
 }
 
 #[tokio::test]
@@ -803,4 +797,190 @@ async fn calls_route_hides_other_accounts_and_routes_are_strict() {
     assert_eq!((s, error_code(&r)), (405, "method_not_allowed"));
     let (s, r) = send(&h, ApiRequest::get("/api/nope").bearer(&h.seeded.api_key)).await;
     assert_eq!((s, error_code(&r)), (404, "not_found"));
+}
+
+fn rate_headers(res: &lambda_http::Response<lambda_http::Body>) -> (String, String, String) {
+    let h = |n: &str| {
+        res.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("<missing>")
+            .to_string()
+    };
+    (
+        h("ratelimit-limit"),
+        h("ratelimit-remaining"),
+        h("ratelimit-reset"),
+    )
+}
+
+/// A clock 20 s into a UTC minute, so every request of the test falls in one window.
+fn mid_minute_clock() -> Arc<FixedClock> {
+    let minute = Utc::now().timestamp().div_euclid(60) * 60;
+    Arc::new(FixedClock::new(
+        DateTime::from_timestamp(minute + 20, 0).expect("time"),
+    ))
+}
+
+#[tokio::test]
+async fn the_key_rate_limit_refuses_the_extra_request_with_one_dynamodb_call_and_no_dial() {
+    let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
+    let clock = mid_minute_clock();
+    let mut h = harness_with(provider, Duration::from_secs(5), clock.clone()).await;
+    h.tunables.api_rate_limit = 3;
+    h.deps = h.ports.trigger_call(&h.tunables);
+    for i in 1..=3u32 {
+        let res = handle(
+            trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})).build(),
+            &h.deps,
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(
+            rate_headers(&res),
+            ("3".into(), (3 - i).to_string(), "40".into()),
+            "request {i}"
+        );
+    }
+    assert_eq!(h.provider.requests().len(), 3);
+    h.dynamo_calls.reset();
+    let res = handle(
+        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})).build(),
+        &h.deps,
+    )
+    .await;
+    assert_eq!(rate_headers(&res), ("3".into(), "0".into(), "40".into()));
+    assert_eq!(
+        res.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("40")
+    );
+    let (status, body) = parts(&res);
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(error_code(&body), "rate_limited");
+    assert_eq!(
+        h.dynamo_calls.operations(),
+        ["UpdateItem"],
+        "the refusal costs the key lookup only"
+    );
+    assert_eq!(
+        h.provider.requests().len(),
+        3,
+        "nothing dialled past the limit"
+    );
+    // The GET route shares the key's budget.
+    let (s, body) = send(
+        &h,
+        ApiRequest::get(&format!("/api/calls/{}", uuid::Uuid::new_v4())).bearer(&h.seeded.api_key),
+    )
+    .await;
+    assert_eq!((s, error_code(&body)), (429, "rate_limited"));
+    // The next minute starts afresh.
+    clock.advance(chrono::Duration::seconds(45));
+    let res = handle(
+        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})).build(),
+        &h.deps,
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(rate_headers(&res), ("3".into(), "2".into(), "55".into()));
+    assert_eq!(h.provider.requests().len(), 4);
+}
+
+#[tokio::test]
+async fn an_operator_limit_overrides_the_default_and_refusals_carry_the_headers_too() {
+    let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
+    let h = harness_with(provider, Duration::from_secs(5), mid_minute_clock()).await;
+    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+        a.guardrails.rate_limit_per_minute = Some(2)
+    })
+    .await;
+    // A 422 after the key was counted still says where the budget stands.
+    let res = handle(
+        trigger(&h.seeded.api_key, json!({"phone": "+979123456789"})).build(),
+        &h.deps,
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(rate_headers(&res), ("2".into(), "1".into(), "40".into()));
+    let res = handle(
+        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})).build(),
+        &h.deps,
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let (s, body) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})),
+    )
+    .await;
+    assert_eq!((s, error_code(&body)), (429, "rate_limited"), "{body}");
+    assert_eq!(h.provider.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn premium_satellite_and_network_numbers_are_refused_before_any_write_or_dial() {
+    let h = harness().await;
+    for phone in [
+        "+979123456789",
+        "+870773123456",
+        "+881612345678",
+        "+882161234567",
+        "+883510012345",
+        "+80812345678",
+    ] {
+        h.dynamo_calls.reset();
+        let (s, body) = send(&h, trigger(&h.seeded.api_key, json!({ "phone": phone }))).await;
+        assert_eq!(s, 422, "{phone}: {body}");
+        assert_eq!(error_code(&body), "destination_not_allowed");
+        assert_eq!(body["error"]["field"], "phone");
+        assert_eq!(h.dynamo_calls.operations(), ["UpdateItem"], "{phone}");
+    }
+    assert!(h.provider.requests().is_empty());
+    // An operator allows them for this account, and limits it to two countries.
+    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+        a.guardrails.non_geographic_allowed = true;
+        a.guardrails.allowed_countries = Some(vec!["GB".into(), "US".into()]);
+    })
+    .await;
+    let (s, body) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+979123456789"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+4915123456789"})),
+    )
+    .await;
+    assert_eq!((s, error_code(&body)), (422, "destination_not_allowed"));
+    let (s, _) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+442071838750"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h.provider.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_provider_error_body_never_reaches_the_customer() {
+    let provider = TestServer::start(|_, _| async move {
+        Reply::json(
+            422,
+            json!({"error": "internal: shard db-7.retell.internal rejected key_3f9a8b7c6d5e4f3a2b1c"}),
+        )
+    })
+    .await;
+    let h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
+    let (s, body) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})),
+    )
+    .await;
+    assert_eq!((s, error_code(&body)), (502, "provider_unavailable"));
+    assert!(!body.to_string().contains("shard"), "{body}");
+    assert_eq!(assert_calls_all_failed(&h, "provider_http_422").await, 1);
 }

@@ -63,6 +63,12 @@ pub struct Tunables {
     pub analysis_grace: Duration,
     /// `DIAL_UNKNOWN_DEADLINE`.
     pub dial_unknown_deadline: Duration,
+    /// `API_RATE_LIMIT_PER_MINUTE`.
+    pub api_rate_limit: u32,
+    /// `SETTINGS_RATE_LIMIT_PER_MINUTE`.
+    pub settings_rate_limit: u32,
+    /// `COSTLY_RATE_LIMIT_PER_MINUTE`.
+    pub costly_rate_limit: u32,
 }
 
 impl Default for Tunables {
@@ -79,6 +85,9 @@ impl Default for Tunables {
             repark_delay: config::DEFAULT_REPARK_DELAY,
             analysis_grace: config::DEFAULT_CALL_ANALYSIS_GRACE,
             dial_unknown_deadline: config::DEFAULT_DIAL_UNKNOWN_DEADLINE,
+            api_rate_limit: domain::rate_limit::DEFAULT_API_PER_MINUTE,
+            settings_rate_limit: domain::rate_limit::DEFAULT_SETTINGS_PER_MINUTE,
+            costly_rate_limit: domain::rate_limit::DEFAULT_COSTLY_PER_MINUTE,
         }
     }
 }
@@ -118,6 +127,7 @@ impl Ports {
             clock: self.clock.clone(),
             idempotency_wait: config::idempotency_wait(t.provider_timeout),
             dial_unknown_deadline: span(t.dial_unknown_deadline),
+            rate_limit_per_minute: t.api_rate_limit,
         }
     }
 
@@ -132,6 +142,8 @@ impl Ports {
             queue: self.queue.clone(),
             webhook_client: t.webhook_client(),
             key_cache: Arc::new(KeyCache::new()),
+            settings_rate_limit: t.settings_rate_limit,
+            costly_rate_limit: t.costly_rate_limit,
         }
     }
 

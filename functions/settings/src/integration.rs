@@ -40,6 +40,8 @@ pub async fn view(account: &Account, deps: &Deps) -> Result<Value, ApiError> {
         })),
         "webhook_url": account.webhook_url,
         "default_agent": default_agent,
+        // Read-only: set by an operator (`bvai-admin set-destinations`); null: every country.
+        "allowed_countries": account.guardrails.allowed_countries,
     }))
 }
 

@@ -53,6 +53,11 @@ pub struct Deps {
     /// The same guarded client and key cache as the delivery function, for test sends.
     pub webhook_client: WebhookClient,
     pub key_cache: Arc<KeyCache>,
+    /// Settings API requests per minute per account (`SETTINGS_RATE_LIMIT_PER_MINUTE`).
+    pub settings_rate_limit: u32,
+    /// Test sends, redeliveries and recoveries per minute per account
+    /// (`COSTLY_RATE_LIMIT_PER_MINUTE`).
+    pub costly_rate_limit: u32,
 }
 
 impl Deps {
@@ -61,7 +66,7 @@ impl Deps {
     /// Configurable names default to `domain::config::DEFAULT_*`; the local-development flag
     /// is off unless set.
     pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
-        let allow_insecure_local = env.flag(config::WEBHOOK_ALLOW_INSECURE_LOCAL);
+        let allow_insecure_local = config::allow_insecure_local(env)?;
         let timeout = env.millis(config::WEBHOOK_TIMEOUT_MS, DEFAULT_TIMEOUT)?;
         if allow_insecure_local {
             tracing::warn!(
@@ -93,6 +98,16 @@ impl Deps {
                 }
             })?,
             key_cache: Arc::new(KeyCache::new()),
+            settings_rate_limit: config::per_minute(
+                env,
+                config::SETTINGS_RATE_LIMIT_PER_MINUTE,
+                domain::rate_limit::DEFAULT_SETTINGS_PER_MINUTE,
+            )?,
+            costly_rate_limit: config::per_minute(
+                env,
+                config::COSTLY_RATE_LIMIT_PER_MINUTE,
+                domain::rate_limit::DEFAULT_COSTLY_PER_MINUTE,
+            )?,
         })
     }
 }

@@ -9,9 +9,12 @@ use crate::{
     agents, api_key, caller, deliveries, integration, recover, redeliver, test_send, Deps,
 };
 use domain::model::Account;
+use domain::rate_limit::{self, RateStatus, Scope};
+use domain::ApiError;
 use lambda_glue::route;
 use lambda_glue::router::{self, Params, Route, RouteFuture};
 use lambda_http::{Body, Request, Response};
+use std::sync::OnceLock;
 
 /// What a route handler gets: the request, the dependencies, the caller's account (already
 /// checked: it exists and its plan includes the integration) and the path parameters.
@@ -39,11 +42,53 @@ pub static ROUTES: &[Route<Handler>] = &[
     route!(POST "/api/integrations/api-webhooks/deliveries/recover" => recover::recover),
 ];
 
-/// Routes the request, identifies the caller, runs the route, renders the result.
+/// The routes that do slow or fan-out work (a POST to the customer's endpoint that may take
+/// its whole timeout, a message per event): limited per account on top of the settings limit.
+pub const COSTLY: &[&str] = &[
+    "/api/integrations/api-webhooks/test",
+    "/api/integrations/api-webhooks/deliveries/{event_id}/redeliver",
+    "/api/integrations/api-webhooks/deliveries/recover",
+];
+
+fn is_costly(req: &Request) -> bool {
+    req.method() == http::Method::POST
+        && COSTLY
+            .iter()
+            .any(|p| router::match_pattern(p, req.uri().path().trim_end_matches('/')).is_some())
+}
+
+/// Counts the request against the account's per-minute limits (settings; costly routes also
+/// their own): the status to show (the tighter of the two), or 429 `rate_limited`.
+async fn count(req: &Request, deps: &Deps, account: &Account) -> Result<RateStatus, ApiError> {
+    let window = rate_limit::window(deps.clock.now());
+    let mut scopes = vec![(Scope::Settings, deps.settings_rate_limit)];
+    if is_costly(req) {
+        scopes.push((Scope::Costly, deps.costly_rate_limit));
+    }
+    let mut tightest: Option<RateStatus> = None;
+    for (scope, limit) in scopes {
+        let uses = deps
+            .store
+            .count_use(&account.id, scope.as_str(), window.minute)
+            .await?;
+        let status = rate_limit::judge(uses, limit, window)?;
+        if tightest.is_none_or(|t| status.remaining < t.remaining) {
+            tightest = Some(status);
+        }
+    }
+    tightest.ok_or_else(|| ApiError::internal(std::io::Error::other("no rate limit scope")))
+}
+
+/// Routes the request, identifies the caller, counts it against the account's limits, runs
+/// the route, renders the result (with the `RateLimit-*` headers once counted).
 pub async fn dispatch(req: &Request, deps: &Deps) -> Response<Body> {
-    router::dispatch(ROUTES, req, |handler, params| {
+    let rate = OnceLock::new();
+    let rate_ref = &rate;
+    let mut res = router::dispatch(ROUTES, req, |handler, params| {
         Box::pin(async move {
             let account = caller::account(req, deps).await?;
+            let status = count(req, deps, &account).await?;
+            let _ = rate_ref.set(status);
             handler(Ctx {
                 req,
                 deps,
@@ -53,7 +98,11 @@ pub async fn dispatch(req: &Request, deps: &Deps) -> Response<Body> {
             .await
         })
     })
-    .await
+    .await;
+    if let Some(status) = rate.get() {
+        lambda_glue::http::with_rate_limit(&mut res, status);
+    }
+    res
 }
 
 #[cfg(test)]

@@ -2,18 +2,17 @@
 //! account's call is a 404, exactly like a call that does not exist.
 
 use crate::Ctx;
-use domain::auth::authenticate;
 use domain::clock::rfc3339;
 use domain::model::Call;
 use domain::ApiError;
-use lambda_glue::http::{header, json_response};
+use lambda_glue::http::json_response;
 use lambda_http::{Body, Response};
 use uuid::Uuid;
 
 pub async fn get_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    let (req, deps) = (ctx.req, ctx.deps);
+    let deps = ctx.deps;
     let raw_id = ctx.params.get("call_id").unwrap_or_default();
-    let grant = authenticate(header(req, "authorization"), deps.store.as_ref()).await?;
+    let grant = crate::authenticate(&ctx).await?;
     let not_found = || {
         ApiError::not_found(
             "call_not_found",

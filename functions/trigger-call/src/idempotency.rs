@@ -37,6 +37,12 @@ impl IdempotencyKey {
         let Some(v) = req.headers().get("idempotency-key") else {
             return Ok(None);
         };
+        Self::parse(v.as_bytes(), raw_body).map(Some)
+    }
+
+    /// The header's value (as raw bytes: a client may send any) checked: 1 to
+    /// [`MAX_KEY_LEN`] printable ASCII characters.
+    pub fn parse(value: &[u8], raw_body: &[u8]) -> Result<Self, ApiError> {
         let bad = || {
             ApiError::bad_request(
                 "invalid_idempotency_key",
@@ -44,17 +50,17 @@ impl IdempotencyKey {
                 format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} printable ASCII characters"),
             )
         };
-        let key = v.to_str().map_err(|_| bad())?;
-        if key.is_empty()
-            || key.len() > MAX_KEY_LEN
-            || !key.bytes().all(|b| (0x20..0x7f).contains(&b))
+        if value.is_empty()
+            || value.len() > MAX_KEY_LEN
+            || !value.iter().all(|b| (0x20..0x7f).contains(b))
         {
             return Err(bad());
         }
-        Ok(Some(IdempotencyKey {
+        let key = std::str::from_utf8(value).map_err(|_| bad())?;
+        Ok(IdempotencyKey {
             key: key.to_string(),
             request_hash: sha256_hex(raw_body),
-        }))
+        })
     }
 }
 

@@ -13,14 +13,17 @@ use aws_config::SdkConfig;
 use domain::clock::{Clock, SystemClock};
 use domain::config::{self, Env};
 use domain::error::StartupError;
+use domain::model::KeyGrant;
 use domain::ports::provider::VoiceProvider;
 use domain::ports::secrets::ProviderSecret;
 use domain::ports::store::Store;
+use domain::rate_limit::RateStatus;
+use domain::ApiError;
 use lambda_glue::route;
 use lambda_glue::router::{self, Params, Route, RouteFuture};
 use lambda_http::{Body, Request, Response};
 use outbound::RetellClient;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// What the function needs, built once per cold start.
@@ -35,6 +38,9 @@ pub struct Deps {
     /// How long a `dial_unknown` call waits for a callback before the reconciler resolves it
     /// as failed (`DIAL_UNKNOWN_DEADLINE`).
     pub dial_unknown_deadline: chrono::Duration,
+    /// Requests per minute per API key unless the account has its own
+    /// (`API_RATE_LIMIT_PER_MINUTE`, default `rate_limit::DEFAULT_API_PER_MINUTE`).
+    pub rate_limit_per_minute: u32,
 }
 
 impl Deps {
@@ -71,15 +77,36 @@ impl Deps {
                 config::DIAL_UNKNOWN_DEADLINE,
                 config::DEFAULT_DIAL_UNKNOWN_DEADLINE,
             )?,
+            rate_limit_per_minute: config::per_minute(
+                env,
+                config::API_RATE_LIMIT_PER_MINUTE,
+                domain::rate_limit::DEFAULT_API_PER_MINUTE,
+            )?,
         })
     }
 }
 
-/// What a route handler gets: the request, the dependencies and the path parameters.
+/// What a route handler gets: the request, the dependencies, the path parameters and where
+/// [`authenticate`] leaves the key's rate-limit status for the answer's headers.
 pub struct Ctx<'a> {
     pub req: &'a Request,
     pub deps: &'a Deps,
     pub params: Params,
+    pub rate: &'a OnceLock<RateStatus>,
+}
+
+/// The caller's key grant, counted against the key's rate limit (one store request); the
+/// status is kept for the `RateLimit-*` headers of whatever the route answers.
+pub async fn authenticate(ctx: &Ctx<'_>) -> Result<KeyGrant, ApiError> {
+    let (grant, status) = domain::auth::authenticate(
+        lambda_glue::http::header(ctx.req, "authorization"),
+        ctx.deps.store.as_ref(),
+        ctx.deps.clock.now(),
+        ctx.deps.rate_limit_per_minute,
+    )
+    .await?;
+    let _ = ctx.rate.set(status);
+    Ok(grant)
 }
 
 pub type Handler = for<'a> fn(Ctx<'a>) -> RouteFuture<'a>;
@@ -93,13 +120,21 @@ pub static ROUTES: &[Route<Handler>] = &[
     route!(GET "/api/calls/{call_id}" => calls::get_call),
 ];
 
+/// Routes and runs the request; every answer after the key was counted carries the key's
+/// `RateLimit-*` headers (a 429 `rate_limited` carries its own and `Retry-After`).
 pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
-    router::dispatch(ROUTES, &req, |handler, params| {
+    let rate = OnceLock::new();
+    let mut res = router::dispatch(ROUTES, &req, |handler, params| {
         handler(Ctx {
             req: &req,
             deps,
             params,
+            rate: &rate,
         })
     })
-    .await
+    .await;
+    if let Some(status) = rate.get() {
+        lambda_glue::http::with_rate_limit(&mut res, status);
+    }
+    res
 }

@@ -5,7 +5,6 @@
 use crate::idempotency::{self, Existing, IdempotencyKey};
 use crate::request::{self, TriggerCall};
 use crate::{Ctx, Deps};
-use domain::auth::authenticate;
 use domain::config;
 use domain::model::{
     Agent, Call, CallStatus, Direction, IdempotencyRecord, KeyGrant, StoredResponse,
@@ -14,13 +13,13 @@ use domain::ports::provider::CreatePhoneCall;
 use domain::ports::store::CreateCallOutcome;
 use domain::recovery::release_dead_request;
 use domain::ApiError;
-use lambda_glue::http::{error_body, header, json_body, json_object, raw_json_response};
+use lambda_glue::http::{error_body, json_body, json_object, raw_json_response};
 use lambda_http::{Body, Response};
 use uuid::Uuid;
 
 pub async fn trigger_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let (req, deps) = (ctx.req, ctx.deps);
-    let grant = authenticate(header(req, "authorization"), deps.store.as_ref()).await?;
+    let grant = crate::authenticate(&ctx).await?;
     let raw = json_body(req)?;
     let body = request::parse(&json_object(raw)?)?;
     let idem = IdempotencyKey::from_request(req, raw)?;
@@ -39,6 +38,7 @@ pub async fn trigger_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
 
 /// Checks that the call can be placed now and returns the agent to place it with.
 async fn prepare(grant: &KeyGrant, body: &TriggerCall, deps: &Deps) -> Result<Agent, ApiError> {
+    domain::destination::check(&body.phone, &grant.guardrails)?;
     let agent_id = body.agent_id.or(grant.default_agent_id).ok_or_else(|| {
         ApiError::unprocessable(
             "no_default_agent",
@@ -206,7 +206,7 @@ async fn dial(
             Ok(raw_json_response(200, body))
         }
         Err(e) if e.proves_not_placed() => {
-            tracing::warn!(call_id = %call.id, reason = %e.reason(), "provider refused the call; none placed");
+            tracing::warn!(call_id = %call.id, reason = %e.reason(), detail = %e.detail(), "provider refused the call; none placed");
             deps.store
                 .mark_call_failed(call.id, &e.reason(), deps.clock.now(), record)
                 .await?;
@@ -215,7 +215,7 @@ async fn dial(
         Err(e) => {
             // The request may have reached the provider: the phone may ring. Never dial again
             // for this call; let its callbacks (or its deadline) tell.
-            tracing::warn!(call_id = %call.id, reason = %e.reason(), "provider answer lost; call outcome unknown");
+            tracing::warn!(call_id = %call.id, reason = %e.reason(), detail = %e.detail(), "provider answer lost; call outcome unknown");
             let err = ApiError::ProviderOutcomeUnknown { call_id: call.id };
             let stored = StoredResponse {
                 status: err.status(),

@@ -54,7 +54,7 @@ impl Deps {
     /// configuration and the environment (`main.rs`, the local stack and the bench).
     pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
         let timeout = env.millis(config::WEBHOOK_TIMEOUT_MS, DEFAULT_TIMEOUT)?;
-        let allow_insecure_local = env.flag(config::WEBHOOK_ALLOW_INSECURE_LOCAL);
+        let allow_insecure_local = config::allow_insecure_local(env)?;
         Ok(Deps {
             store: Arc::new(DynamoStore::from_sdk(
                 sdk,

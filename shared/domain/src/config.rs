@@ -19,6 +19,16 @@ pub const WEBHOOK_ACCOUNT_CONCURRENCY: &str = "WEBHOOK_ACCOUNT_CONCURRENCY";
 pub const WEBHOOK_REPARK_DELAY_MS: &str = "WEBHOOK_REPARK_DELAY_MS";
 /// Local development only: allows http and loopback webhook URLs. Never set in template.yaml.
 pub const WEBHOOK_ALLOW_INSECURE_LOCAL: &str = "WEBHOOK_ALLOW_INSECURE_LOCAL";
+/// Requests per minute per API key (default `rate_limit::DEFAULT_API_PER_MINUTE`); an
+/// operator may set an account's own with `bvai-admin set-rate-limit`.
+pub const API_RATE_LIMIT_PER_MINUTE: &str = "API_RATE_LIMIT_PER_MINUTE";
+/// Settings API requests per minute per account.
+pub const SETTINGS_RATE_LIMIT_PER_MINUTE: &str = "SETTINGS_RATE_LIMIT_PER_MINUTE";
+/// Test sends, redeliveries and recoveries together per minute per account.
+pub const COSTLY_RATE_LIMIT_PER_MINUTE: &str = "COSTLY_RATE_LIMIT_PER_MINUTE";
+/// Set by the Lambda runtime in every function: [`allow_insecure_local`] refuses the local
+/// switch when it is present.
+pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 pub const ACCOUNT_ID_CLAIM: &str = "ACCOUNT_ID_CLAIM";
 /// How long after `call_ended` the `call.completed` event waits for `call_analyzed` before it
 /// is built without the analysis (a duration: `30s`, `10m`).
@@ -158,6 +168,25 @@ impl Env {
     }
 }
 
+/// A per-minute limit: a whole number from 1 to `u32::MAX` (`default` when unset).
+pub fn per_minute(env: &Env, name: &str, default: u32) -> Result<u32, ConfigError> {
+    let n = env.count(name, default as usize)?;
+    u32::try_from(n).map_err(|_| ConfigError(format!("{name} is too large, got {n}")))
+}
+
+/// `WEBHOOK_ALLOW_INSECURE_LOCAL`, checked: the switch (http and loopback webhook URLs, for a
+/// receiver on the developer's machine) is refused inside Lambda (`AWS_LAMBDA_FUNCTION_NAME`
+/// set), so a function configured with it does not start there.
+pub fn allow_insecure_local(env: &Env) -> Result<bool, ConfigError> {
+    let on = env.flag(WEBHOOK_ALLOW_INSECURE_LOCAL);
+    if on && env.optional(AWS_LAMBDA_FUNCTION_NAME).is_some() {
+        return Err(ConfigError(format!(
+            "{WEBHOOK_ALLOW_INSECURE_LOCAL} is for local development only and is refused in Lambda ({AWS_LAMBDA_FUNCTION_NAME} is set)"
+        )));
+    }
+    Ok(on)
+}
+
 /// One variable of the process environment (empty counts as unset).
 pub fn optional(name: &str) -> Option<String> {
     Env::process().optional(name)
@@ -221,6 +250,21 @@ mod tests {
         assert_eq!(env.count("N_UNSET_FOR_SURE", 5).unwrap(), 5);
         assert!(env.count("N_ZERO", 5).unwrap_err().0.contains("N_ZERO"));
         assert!(env.count("N_BAD", 5).is_err());
+    }
+
+    #[test]
+    fn the_local_switch_is_refused_in_lambda() {
+        let local = Env::default().with(WEBHOOK_ALLOW_INSECURE_LOCAL, "1");
+        let in_lambda = local.clone().with(AWS_LAMBDA_FUNCTION_NAME, "settings");
+        let off_in_lambda = Env::default()
+            .with(WEBHOOK_ALLOW_INSECURE_LOCAL, "0")
+            .with(AWS_LAMBDA_FUNCTION_NAME, "settings");
+        if std::env::var(AWS_LAMBDA_FUNCTION_NAME).is_err() {
+            assert!(allow_insecure_local(&local).unwrap());
+        }
+        let err = allow_insecure_local(&in_lambda).unwrap_err();
+        assert!(err.0.contains(AWS_LAMBDA_FUNCTION_NAME), "{}", err.0);
+        assert!(!allow_insecure_local(&off_in_lambda).unwrap());
     }
 
     #[test]

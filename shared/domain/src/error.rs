@@ -72,6 +72,9 @@ pub enum ApiError {
     /// 429
     #[error("too many requests; retry later")]
     Throttled,
+    /// 429: the caller's per-minute rate limit is used up until the window ends.
+    #[error("rate limit of {} requests per minute exceeded; retry in {} s", .0.limit, .0.reset_secs)]
+    RateLimited(crate::rate_limit::RateStatus),
     /// 502: the voice provider failed or timed out.
     #[error("the voice provider could not place the call; retry later")]
     ProviderUnavailable,
@@ -144,7 +147,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::Unprocessable { .. } => 422,
-            ApiError::Throttled => 429,
+            ApiError::Throttled | ApiError::RateLimited(_) => 429,
             ApiError::ProviderUnavailable | ApiError::ProviderOutcomeUnknown { .. } => 502,
             ApiError::Internal(_) => 500,
         }
@@ -168,6 +171,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Throttled => "throttled",
+            ApiError::RateLimited(_) => "rate_limited",
             ApiError::ProviderUnavailable => "provider_unavailable",
             ApiError::ProviderOutcomeUnknown { .. } => "provider_outcome_unknown",
             ApiError::Internal(_) => "internal_error",
@@ -183,6 +187,10 @@ impl ApiError {
         }
     }
 }
+
+/// What a 409 `conflict` says: stable, without the store's detail.
+pub const CONFLICT_MESSAGE: &str =
+    "the resource changed while the request was processed; re-read it and retry";
 
 /// Failures of the storage adapter.
 #[derive(Debug, thiserror::Error)]
@@ -202,9 +210,11 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Throttled => ApiError::Throttled,
-            StoreError::Conflict(m) => ApiError::Conflict(format!(
-                "the resource changed while the request was processed; retry ({m})"
-            )),
+            StoreError::Conflict(m) => {
+                // The store's detail (DynamoDB's cancellation reasons) is for the logs only.
+                tracing::warn!(detail = %crate::scrub::scrub(&m), "store conflict");
+                ApiError::Conflict(CONFLICT_MESSAGE.to_string())
+            }
             other => ApiError::internal(other),
         }
     }
@@ -255,4 +265,32 @@ pub enum StartupError {
     Secret(#[from] SecretError),
     #[error("building the {what} client: {reason}")]
     Client { what: &'static str, reason: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_conflict_answers_without_the_store_detail() {
+        let e: ApiError = StoreError::Conflict(
+            "transaction cancelled: [\"ConditionalCheckFailed\", \"None\"]".into(),
+        )
+        .into();
+        assert_eq!(e.status(), 409);
+        assert_eq!(e.code(), "conflict");
+        assert_eq!(e.to_string(), CONFLICT_MESSAGE);
+        assert!(!e.to_string().contains("Conditional"));
+    }
+
+    #[test]
+    fn rate_limited_is_a_429_with_its_own_code() {
+        let e = ApiError::RateLimited(crate::rate_limit::RateStatus {
+            limit: 100,
+            remaining: 0,
+            reset_secs: 12,
+        });
+        assert_eq!((e.status(), e.code()), (429, "rate_limited"));
+        assert!(e.to_string().contains("100") && e.to_string().contains("12 s"));
+    }
 }

@@ -48,6 +48,29 @@ pub struct ApiKeyInfo {
     pub created_at: DateTime<Utc>,
 }
 
+/// What an operator (`bvai-admin`) set for an account against abuse; copied onto the key grant
+/// so trigger-call applies it without another read. The default is what every account gets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Guardrails {
+    /// Requests per minute per API key; `None`: `API_RATE_LIMIT_PER_MINUTE` (100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_minute: Option<u32>,
+    /// ISO 3166-1 alpha-2 codes the account may call (`domain::destination`); `None`: every
+    /// country (the non-geographic codes stay refused unless allowed below).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_countries: Option<Vec<String>>,
+    /// The non-geographic premium, satellite and international-network codes
+    /// (`domain::destination::NON_GEOGRAPHIC`) may be called.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub non_geographic_allowed: bool,
+}
+
+impl Guardrails {
+    pub fn is_default(&self) -> bool {
+        *self == Guardrails::default()
+    }
+}
+
 /// An account and its integration settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
@@ -59,6 +82,8 @@ pub struct Account {
     pub webhook_url: Option<String>,
     pub default_agent_id: Option<Uuid>,
     pub calling_window: Option<CallingWindow>,
+    /// Operator-set limits (rate limit, destinations); not settable through the API.
+    pub guardrails: Guardrails,
     pub created_at: DateTime<Utc>,
     /// Optimistic-concurrency counter: every write checks it and bumps it.
     pub version: u64,
@@ -81,6 +106,7 @@ impl Account {
             webhook_url: None,
             default_agent_id: None,
             calling_window: None,
+            guardrails: Guardrails::default(),
             created_at: now,
             version: 0,
         }
@@ -94,6 +120,7 @@ impl Account {
             api_enabled: self.api_enabled,
             default_agent_id: self.default_agent_id,
             calling_window: self.calling_window.clone(),
+            guardrails: self.guardrails.clone(),
         }
     }
 }
@@ -107,6 +134,7 @@ pub struct KeyGrant {
     pub api_enabled: bool,
     pub default_agent_id: Option<Uuid>,
     pub calling_window: Option<CallingWindow>,
+    pub guardrails: Guardrails,
 }
 
 /// A voice agent of an account.

@@ -98,7 +98,8 @@ pub fn verify_provider_callback(
     }
     let (ts, digest) = ts.zip(digest).ok_or(ProviderSignatureError::Malformed)?;
     let ts_ms: i64 = ts.parse().map_err(|_| ProviderSignatureError::Malformed)?;
-    if (now.timestamp_millis() - ts_ms).abs() > PROVIDER_SIGNATURE_TOLERANCE_MS {
+    // abs_diff: any i64 a client sends (i64::MIN included) is compared without overflow.
+    if now.timestamp_millis().abs_diff(ts_ms) > PROVIDER_SIGNATURE_TOLERANCE_MS.unsigned_abs() {
         return Err(ProviderSignatureError::Expired);
     }
     let expected = hex::encode(hmac(provider_key.as_bytes(), &[body, ts.as_bytes()]));
@@ -181,6 +182,24 @@ mod tests {
         assert_eq!(
             verify_provider_callback("prov-key", Some(&h), br#"{"event":"call_analyzed"}"#, now),
             Err(Mismatch)
+        );
+    }
+
+    #[test]
+    fn extreme_timestamps_are_expired_not_a_panic() {
+        let now = Utc.timestamp_millis_opt(1_703_302_407_333).unwrap();
+        for ts in [i64::MIN, i64::MIN + 1, i64::MAX, -1, 0] {
+            let h = format!("v={ts},d=00");
+            assert_eq!(
+                verify_provider_callback("prov-key", Some(&h), b"{}", now),
+                Err(ProviderSignatureError::Expired),
+                "{h}"
+            );
+        }
+        // One past i64 is not a number at all.
+        assert_eq!(
+            verify_provider_callback("prov-key", Some("v=9223372036854775808,d=00"), b"{}", now),
+            Err(ProviderSignatureError::Malformed)
         );
     }
 

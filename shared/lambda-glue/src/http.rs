@@ -69,7 +69,27 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
             http::HeaderValue::from_static("1"),
         );
     }
+    if let ApiError::RateLimited(status) = err {
+        res.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from(status.reset_secs),
+        );
+        with_rate_limit(&mut res, status);
+    }
     res
+}
+
+/// Adds `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (unless the answer has
+/// them already: a 429's own, or those of a stricter limit counted first).
+pub fn with_rate_limit(res: &mut Response<Body>, status: &domain::rate_limit::RateStatus) {
+    if res.headers().contains_key("ratelimit-limit") {
+        return;
+    }
+    for (name, value) in status.headers() {
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            res.headers_mut().insert(name, v);
+        }
+    }
 }
 
 /// The request body as bytes (API Gateway may deliver it base64-encoded; lambda_http decodes).

@@ -7,30 +7,66 @@
 //! their real level; without a valid timestamp Lambda would file every line as INFO. The
 //! message and the event's fields are under `fields` (`fields.message`, which the delivery
 //! metric filters of template.yaml match).
+//!
+//! Only our own crates log at `LOG_LEVEL`; every other crate (the Lambda runtime, lambda_http,
+//! the AWS SDK, hyper, reqwest, ...) is capped at `info` whatever the level, because at debug
+//! and trace they log whole invocation events, headers and request bodies: API keys, JWTs,
+//! signatures, phone numbers, transcripts. `RUST_LOG` is not read, so it cannot lift the cap.
 
 use tracing_subscriber::fmt::MakeWriter;
 
-/// The level filter: `RUST_LOG` if set, else `LOG_LEVEL` (template.yaml sets it from the
-/// `LogLevel` parameter), else `info`.
-fn filter() -> tracing_subscriber::EnvFilter {
-    tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| {
-            tracing_subscriber::EnvFilter::try_new(
-                std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into()),
-            )
-        })
+/// The crates whose events follow `LOG_LEVEL` (targets are module paths).
+pub const OWN_CRATES: &[&str] = &[
+    "trigger_call",
+    "settings",
+    "call_completed",
+    "webhook_delivery",
+    "reconciler",
+    "domain",
+    "lambda_glue",
+    "aws_adapters",
+    "outbound",
+];
+
+/// The filter for `level` (`error` to `trace`; anything else is `info`): our crates at that
+/// level, every other crate at `info` or quieter.
+pub fn filter(level: &str) -> tracing_subscriber::EnvFilter {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = level
+        .trim()
+        .parse::<LevelFilter>()
+        .unwrap_or(LevelFilter::INFO);
+    let others = match level {
+        LevelFilter::TRACE | LevelFilter::DEBUG => LevelFilter::INFO,
+        quieter => quieter,
+    };
+    let mut directives = vec![others.to_string()];
+    directives.extend(OWN_CRATES.iter().map(|c| format!("{c}={level}")));
+    tracing_subscriber::EnvFilter::try_new(directives.join(","))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
 }
 
-/// The subscriber every function logs through, writing to `writer` (stdout in Lambda; a
-/// buffer in the log-shape test).
+/// The subscriber every function logs through, at `LOG_LEVEL` (template.yaml sets it from the
+/// `LogLevel` parameter; default `info`), writing to `writer` (stdout in Lambda; a buffer in
+/// the log-shape test).
 pub fn subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    subscriber_at(
+        &std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into()),
+        writer,
+    )
+}
+
+/// [`subscriber`] at a given level (the secrets-in-logs test runs it at `trace`).
+pub fn subscriber_at<W>(level: &str, writer: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter())
+        .with_env_filter(filter(level))
         .with_current_span(false)
         .with_target(false)
         // RFC 3339 in UTC, e.g. 2026-11-30T06:21:31.123456Z (Lambda requires RFC 3339).

@@ -126,12 +126,123 @@ fn event_record(call: &Call, payload: String, at: DateTime<Utc>) -> EventRecord 
 /// Every storage contract.
 pub async fn store(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractError> {
     accounts(store, now).await?;
+    rate_counters(store, now).await?;
     calls(store, now).await?;
     events(store, now).await?;
     deliveries(store, now).await?;
     deliveries_between(store, now).await?;
     attempts(store, now).await?;
     due(store, now).await?;
+    Ok(())
+}
+
+/// Rate counters: `use_key` reads the grant and counts in the same request, per window (a
+/// new window starts from 1, also after the key sat idle for any number of windows, 16 and
+/// 32 included, where the DynamoDB adapter's slots wrap); an unknown key is `None` and writes
+/// nothing; concurrent uses are all counted; guardrails ride on the grant; `count_use` counts
+/// per account, scope and window.
+pub async fn rate_counters(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractError> {
+    let t = now.trunc_subsecs(3);
+    let id = unique("acct");
+    let hash = unique("hr");
+    let mut account = Account::new(&id, "Rate Co", Plan::Agency, t);
+    account.api_key = Some(key_info(&hash, t));
+    account.guardrails = domain::model::Guardrails {
+        rate_limit_per_minute: Some(7),
+        allowed_countries: Some(vec!["GB".into(), "US".into()]),
+        non_geographic_allowed: true,
+    };
+    store.create_account(&account).await?;
+    let w = 29_000_000_i64;
+    for expected in 1..=3u64 {
+        let got = store.use_key(&hash, w).await?;
+        ensure_eq!(
+            got,
+            Some((account.grant(), expected)),
+            format!("use {expected} of window {w}")
+        );
+    }
+    ensure_eq!(
+        store.use_key(&hash, w + 1).await?.map(|g| g.1),
+        Some(1),
+        "the next window starts from 1"
+    );
+    for idle in [16, 32, 17, 2] {
+        let base = store.use_key(&hash, w + 100).await?;
+        ensure!(base.is_some(), "key known");
+        let next = w + 100 + idle;
+        ensure_eq!(
+            store.use_key(&hash, next).await?.map(|g| g.1),
+            Some(1),
+            format!("first use after {idle} idle windows")
+        );
+        ensure_eq!(
+            store.use_key(&hash, next).await?.map(|g| g.1),
+            Some(2),
+            format!("second use after {idle} idle windows")
+        );
+        // Back to a fixed base for the next round: the key sits idle long enough.
+        let _ = store.use_key(&hash, w + 100 + 1000).await?;
+    }
+    let w2 = w + 5000;
+    let (a, b, c, d) = tokio::join!(
+        store.use_key(&hash, w2),
+        store.use_key(&hash, w2),
+        store.use_key(&hash, w2),
+        store.use_key(&hash, w2)
+    );
+    let (e, f, g, h) = tokio::join!(
+        store.use_key(&hash, w2),
+        store.use_key(&hash, w2),
+        store.use_key(&hash, w2),
+        store.use_key(&hash, w2)
+    );
+    let mut counts = Vec::new();
+    for r in [a, b, c, d, e, f, g, h] {
+        match r? {
+            Some((_, n)) => counts.push(n),
+            None => return Err(ContractError::Violated("a known key was None".into())),
+        }
+    }
+    counts.sort_unstable();
+    ensure_eq!(
+        counts,
+        (1..=8).collect::<Vec<u64>>(),
+        "eight concurrent uses counted once each"
+    );
+    let unknown = unique("hx");
+    ensure_eq!(
+        store.use_key(&unknown, w).await?,
+        None,
+        "an unknown key is None"
+    );
+    ensure_eq!(
+        store.key_grant(&unknown).await?,
+        None,
+        "an unknown key's use writes no grant"
+    );
+    for expected in 1..=2u64 {
+        ensure_eq!(
+            store.count_use(&id, "settings", w).await?,
+            expected,
+            "settings uses"
+        );
+    }
+    ensure_eq!(
+        store.count_use(&id, "costly", w).await?,
+        1,
+        "scopes count apart"
+    );
+    ensure_eq!(
+        store.count_use(&id, "settings", w + 1).await?,
+        1,
+        "windows count apart"
+    );
+    ensure_eq!(
+        store.count_use(&unique("acct"), "settings", w).await?,
+        1,
+        "accounts count apart"
+    );
     Ok(())
 }
 

@@ -48,6 +48,8 @@ use uuid::Uuid;
 /// Every method a wrapper counts, by port.
 pub const STORE_METHODS: &[&str] = &[
     "key_grant",
+    "use_key",
+    "count_use",
     "account",
     "create_account",
     "save_account",
@@ -377,6 +379,21 @@ impl FaultyStore {
 impl AccountStore for FaultyStore {
     async fn key_grant(&self, key_hash: &str) -> Result<Option<KeyGrant>, StoreError> {
         through_plan!(self.key_grant(key_hash))
+    }
+    async fn use_key(
+        &self,
+        key_hash: &str,
+        window: i64,
+    ) -> Result<Option<(KeyGrant, u64)>, StoreError> {
+        through_plan!(self.use_key(key_hash, window))
+    }
+    async fn count_use(
+        &self,
+        account_id: &str,
+        scope: &str,
+        window: i64,
+    ) -> Result<u64, StoreError> {
+        through_plan!(self.count_use(account_id, scope, window))
     }
     async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
         through_plan!(self.account(id))
@@ -733,7 +750,9 @@ mod tests {
         let (_, faulty) = store(&plan);
         crate::contract::store(&faulty, t0()).await.unwrap();
         assert!(plan.calls("create_call") > 5);
-        assert_eq!(plan.calls("key_grant"), 5);
+        assert_eq!(plan.calls("key_grant"), 6);
+        assert_eq!(plan.calls("use_key"), 29);
+        assert_eq!(plan.calls("count_use"), 5);
         let secrets = FaultySecrets::new(Arc::new(MemorySecrets::new()), plan.clone());
         crate::contract::secrets(&secrets).await.unwrap();
         assert!(plan.calls("put_version") > 3);

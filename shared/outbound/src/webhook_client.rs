@@ -10,10 +10,12 @@
 //!   the first KiB kept for the delivery log.
 //!
 //! `allow_insecure_local` (only from the `WEBHOOK_ALLOW_INSECURE_LOCAL` environment variable,
-//! for local development and tests) permits http and loopback/private addresses.
+//! for local development and tests, refused inside Lambda by `config::allow_insecure_local`)
+//! permits http and loopback addresses only: private, link-local, metadata and every other
+//! forbidden address stays refused, by the resolver and for literals alike.
 
 use domain::model::DeliveryErrorClass;
-use domain::webhook_url::is_forbidden_ip;
+use domain::webhook_url::address_allowed;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -45,16 +47,20 @@ impl SendResult {
 #[error("{0} resolves only to blocked addresses")]
 struct BlockedAddress(String);
 
-/// Resolves with the system resolver and drops every address we must not connect to.
-struct GuardedResolver;
+/// Resolves with the system resolver and drops every address we must not connect to
+/// (loopback kept only when local development allows it).
+struct GuardedResolver {
+    allow_loopback: bool,
+}
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
+        let allow_loopback = self.allow_loopback;
         Box::pin(async move {
             let host = name.as_str().to_string();
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await?
-                .filter(|a| !is_forbidden_ip(a.ip()))
+                .filter(|a| address_allowed(a.ip(), allow_loopback))
                 .collect();
             if addrs.is_empty() {
                 return Err(
@@ -79,9 +85,12 @@ impl WebhookClient {
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .user_agent(domain::webhook::headers::USER_AGENT);
+            .user_agent(domain::webhook::headers::USER_AGENT)
+            .dns_resolver(GuardedResolver {
+                allow_loopback: allow_insecure_local,
+            });
         if !allow_insecure_local {
-            b = b.dns_resolver(GuardedResolver).https_only(true);
+            b = b.https_only(true);
         }
         Ok(WebhookClient {
             http: b.build()?,
@@ -169,11 +178,10 @@ impl WebhookClient {
     /// Scheme and IP-literal checks the resolver cannot do.
     fn precheck(&self, url: &str) -> Result<(), String> {
         let parsed = url::Url::parse(url).map_err(|_| "invalid URL".to_string())?;
-        if self.allow_insecure_local {
-            return Ok(());
-        }
-        if parsed.scheme() != "https" {
-            return Err("only https URLs are allowed".into());
+        match parsed.scheme() {
+            "https" => {}
+            "http" if self.allow_insecure_local => {}
+            _ => return Err("only https URLs are allowed".into()),
         }
         let ip = match parsed.host() {
             Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
@@ -181,7 +189,9 @@ impl WebhookClient {
             _ => None,
         };
         match ip {
-            Some(ip) if is_forbidden_ip(ip) => Err(format!("{ip} is not a public address")),
+            Some(ip) if !address_allowed(ip, self.allow_insecure_local) => {
+                Err(format!("{ip} is not a public address"))
+            }
             _ => Ok(()),
         }
     }

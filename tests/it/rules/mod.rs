@@ -8,8 +8,10 @@
 //! (so tests can inject faults and count port calls). Seeding writes to the adapters
 //! directly, so the plan counts only what the function under test did.
 
+mod abuse;
 mod call_completed;
 mod fairness;
+mod hostile_input;
 mod lifecycle;
 mod recover;
 mod settings;

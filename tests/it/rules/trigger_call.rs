@@ -112,7 +112,7 @@ async fn each_authentication_failure_has_its_own_code_and_dials_nothing() {
     }
     assert_nothing_dialled_or_written(&w);
     // Only the keys that reached the key lookup cost one read each.
-    assert_eq!(w.plan.calls("key_grant"), 3);
+    assert_eq!(w.plan.calls("use_key"), 3);
 }
 
 #[tokio::test]
@@ -492,7 +492,7 @@ async fn throttled_reads_and_writes_answer_429_and_dial_nothing() {
     let w = World::new();
     let s = w.agency().await;
     let d = deps(&w);
-    w.plan.throttle_always("key_grant");
+    w.plan.throttle_always("use_key");
     let (status, res) = send(&d, trigger(&s.api_key, json!({"phone": "+15551234567"}))).await;
     assert_eq!((status, error_code(&res)), (429, "throttled"), "{res}");
     let w2 = World::new();

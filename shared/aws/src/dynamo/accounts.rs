@@ -35,6 +35,7 @@ fn account_item(a: &Account) -> Result<Item, StoreError> {
             a.default_agent_id.map(|u| u.to_string()),
         )
         .opt_s("calling_window", window)
+        .opt_s("guardrails", guardrails_json(a)?)
         .time("created_at", a.created_at)
         .n("version", a.version)
         .build())
@@ -60,6 +61,7 @@ fn account_from(item: &Item) -> Result<Account, StoreError> {
         webhook_url: r.opt_s("webhook_url")?.map(str::to_string),
         default_agent_id: r.opt_uuid("default_agent_id")?,
         calling_window: r.opt_json("calling_window")?,
+        guardrails: r.opt_json("guardrails")?.unwrap_or_default(),
         created_at: r.time("created_at")?,
         version: r.n("version")?,
     })
@@ -87,7 +89,18 @@ fn grant_item(hash: &str, a: &Account) -> Result<Item, StoreError> {
             a.default_agent_id.map(|u| u.to_string()),
         )
         .opt_s("calling_window", window)
+        .opt_s("guardrails", guardrails_json(a)?)
         .build())
+}
+
+/// The operator's guardrails as a JSON attribute, left out while they are the defaults.
+fn guardrails_json(a: &Account) -> Result<Option<String>, StoreError> {
+    if a.guardrails.is_default() {
+        return Ok(None);
+    }
+    serde_json::to_string(&a.guardrails)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn grant_from(item: &Item) -> Result<KeyGrant, StoreError> {
@@ -98,7 +111,36 @@ fn grant_from(item: &Item) -> Result<KeyGrant, StoreError> {
         api_enabled: r.b("api_enabled")?,
         default_agent_id: r.opt_uuid("default_agent_id")?,
         calling_window: r.opt_json("calling_window")?,
+        guardrails: r.opt_json("guardrails")?.unwrap_or_default(),
     })
+}
+
+/// The key grant item's window counter lives in one of [`RATE_SLOTS`] attributes
+/// (`rl_<window mod RATE_SLOTS>`) next to `rl_w`, the last window counted. Every use adds to
+/// its window's slot and removes all the others, so the item holds at most one slot: the
+/// last counted window's. A slot that exists for a window other than `rl_w` is therefore
+/// left from a window a multiple of `RATE_SLOTS` minutes ago (the key idle since): only then
+/// does a use take a second request, which starts the slot afresh.
+const RATE_SLOTS: i64 = 16;
+
+fn rate_slot(window: i64) -> String {
+    format!("rl_{}", window.rem_euclid(RATE_SLOTS))
+}
+
+fn rate_uses(
+    item: Option<&std::collections::HashMap<String, AttributeValue>>,
+    slot: &str,
+) -> Result<Option<(KeyGrant, u64)>, StoreError> {
+    match item {
+        None => Err(StoreError::Backend(
+            "UpdateItem returned no attributes".into(),
+        )),
+        Some(item) => {
+            let grant = grant_from(item)?;
+            let uses: u64 = ItemReader(item).n(slot)?;
+            Ok(Some((grant, uses)))
+        }
+    }
 }
 
 fn agent_item(a: &Agent) -> Item {
@@ -137,6 +179,103 @@ impl AccountStore for DynamoStore {
     async fn key_grant(&self, key_hash: &str) -> Result<Option<KeyGrant>, StoreError> {
         let item = self.read(keys::api_key(key_hash)).await?;
         item.as_ref().map(grant_from).transpose()
+    }
+
+    /// One UpdateItem of the key grant (ReturnValues ALL_NEW), conditioned on the item
+    /// existing, so an unknown key writes nothing. A second request only in the rare case of a
+    /// stale slot (see [`RATE_SLOTS`]); a third only when another use restarted it meanwhile.
+    async fn use_key(
+        &self,
+        key_hash: &str,
+        window: i64,
+    ) -> Result<Option<(KeyGrant, u64)>, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+        let slot = rate_slot(window);
+        let others: Vec<String> = (0..RATE_SLOTS)
+            .map(rate_slot)
+            .filter(|s| *s != slot)
+            .collect();
+        let remove = (0..others.len())
+            .map(|i| format!("#o{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut restart = false;
+        for _ in 0..3 {
+            let (update, condition) = if restart {
+                (
+                    format!("SET #cur = :one, rl_w = :w REMOVE {remove}"),
+                    "attribute_exists(pk) AND (attribute_not_exists(rl_w) OR rl_w <> :w)",
+                )
+            } else {
+                (
+                    format!("ADD #cur :one SET rl_w = :w REMOVE {remove}"),
+                    "attribute_exists(pk) AND (attribute_not_exists(#cur) OR rl_w = :w)",
+                )
+            };
+            let mut req = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key_map(keys::api_key(key_hash))))
+                .update_expression(update)
+                .condition_expression(condition)
+                .expression_attribute_names("#cur", &slot)
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .expression_attribute_values(":w", AttributeValue::N(window.to_string()))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            for (i, name) in others.iter().enumerate() {
+                req = req.expression_attribute_names(format!("#o{i}"), name);
+            }
+            match req.send().await {
+                Ok(out) => return rate_uses(out.attributes.as_ref(), &slot),
+                Err(e) => match e.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                        if c.item.is_none() {
+                            return Ok(None);
+                        }
+                        // The slot was stale (ADD refused) or was just restarted by another
+                        // use (restart refused): take the other path.
+                        restart = !restart;
+                    }
+                    _ => return Err(backend(e)),
+                },
+            }
+        }
+        Err(StoreError::Conflict(
+            "the key's rate counter kept changing".into(),
+        ))
+    }
+
+    async fn count_use(
+        &self,
+        account_id: &str,
+        scope: &str,
+        window: i64,
+    ) -> Result<u64, StoreError> {
+        use aws_sdk_dynamodb::types::ReturnValue;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::rate(account_id, scope, window))))
+            .update_expression("ADD uses :one SET #ttl = :ttl")
+            .expression_attribute_names("#ttl", super::TTL_ATTRIBUTE)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":ttl", AttributeValue::N(((window + 2) * 60).to_string()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(backend)?;
+        match out.attributes.as_ref() {
+            Some(item) => ItemReader(item).n("uses"),
+            None => Err(StoreError::Backend(
+                "UpdateItem returned no attributes".into(),
+            )),
+        }
     }
 
     async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {

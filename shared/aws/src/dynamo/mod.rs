@@ -159,6 +159,10 @@ pub mod keys {
     pub fn api_key(hash: &str) -> (String, String) {
         (format!("APIKEY#{hash}"), "APIKEY".into())
     }
+    /// One window of an account's per-minute limit (`scope`: settings, costly); expires.
+    pub fn rate(account_id: &str, scope: &str, window: i64) -> (String, String) {
+        (format!("RATE#{account_id}#{scope}"), format!("W#{window}"))
+    }
     pub fn agent(account_id: &str, agent_id: &uuid::Uuid) -> (String, String) {
         (format!("ACCOUNT#{account_id}"), format!("AGENT#{agent_id}"))
     }

@@ -55,19 +55,22 @@ impl ProviderError {
         }
     }
 
-    /// A short reason for the call record (never contains credentials).
+    /// The stable reason stored on the call record and shown to the customer
+    /// (`failure_reason`): a code and, for an HTTP refusal, its status. Never the provider's
+    /// own words, which may carry internal detail; those go to [`ProviderError::detail`].
     pub fn reason(&self) -> String {
         match self {
-            ProviderError::Timeout(d) => {
-                format!("provider_timeout: no answer within {} ms", d.as_millis())
-            }
+            ProviderError::Timeout(_) => "provider_timeout".to_string(),
             ProviderError::Connect(_) => "provider_unreachable".to_string(),
             ProviderError::Transport(_) => "provider_connection_lost".to_string(),
-            ProviderError::Status { status, excerpt } => {
-                format!("provider_http_{status}: {excerpt}")
-            }
+            ProviderError::Status { status, .. } => format!("provider_http_{status}"),
             ProviderError::Body(_) => "provider_bad_response".to_string(),
         }
+    }
+
+    /// The whole error (the provider's error body included) scrubbed for a log line.
+    pub fn detail(&self) -> String {
+        crate::scrub::scrub(&self.to_string())
     }
 }
 

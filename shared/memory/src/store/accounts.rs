@@ -22,6 +22,43 @@ impl AccountStore for MemoryStore {
         Ok(self.state().grants.get(key_hash).cloned())
     }
 
+    async fn use_key(
+        &self,
+        key_hash: &str,
+        window: i64,
+    ) -> Result<Option<(KeyGrant, u64)>, StoreError> {
+        let mut s = self.state();
+        let Some(grant) = s.grants.get(key_hash).cloned() else {
+            return Ok(None);
+        };
+        let uses = s
+            .key_uses
+            .entry(key_hash.to_string())
+            .or_insert((window, 0));
+        if uses.0 != window {
+            *uses = (window, 0);
+        }
+        uses.1 += 1;
+        Ok(Some((grant, uses.1)))
+    }
+
+    async fn count_use(
+        &self,
+        account_id: &str,
+        scope: &str,
+        window: i64,
+    ) -> Result<u64, StoreError> {
+        let mut s = self.state();
+        s.account_uses
+            .retain(|(_, _, w), _| *w >= window.saturating_sub(1));
+        let n = s
+            .account_uses
+            .entry((account_id.to_string(), scope.to_string(), window))
+            .or_insert(0);
+        *n += 1;
+        Ok(*n)
+    }
+
     async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
         Ok(self.state().accounts.get(id).cloned())
     }
@@ -40,6 +77,7 @@ impl AccountStore for MemoryStore {
         let account = stored(account);
         if let Some(k) = &account.api_key {
             s.grants.insert(k.hash.clone(), account.grant());
+            s.key_uses.remove(&k.hash);
         }
         s.accounts.insert(account.id.clone(), account);
         Ok(())
@@ -75,9 +113,12 @@ impl AccountStore for MemoryStore {
         if let Some(old) = &old_hash {
             if Some(old) != new_hash.as_ref() {
                 s.grants.remove(old);
+                s.key_uses.remove(old);
             }
         }
         if let Some(new) = new_hash {
+            // The grant item is Put whole: its window counter starts again.
+            s.key_uses.remove(&new);
             s.grants.insert(new, next.grant());
         }
         s.accounts.insert(next.id.clone(), next.clone());

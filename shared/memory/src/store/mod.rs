@@ -59,6 +59,11 @@ struct State {
     accounts: HashMap<String, Account>,
     /// `APIKEY#{hash}`.
     grants: HashMap<String, KeyGrant>,
+    /// The key grant item's window counter: key hash -> (window, uses in it). Rewriting the
+    /// grant (`save_account`, `create_account`) clears it, as the item's Put does.
+    key_uses: HashMap<String, (i64, u64)>,
+    /// `RATE#{account}#{scope}` / `W#{window}` -> uses.
+    account_uses: HashMap<(String, String, i64), u64>,
     /// `ACCOUNT#{account}` / `AGENT#{id}`.
     agents: HashMap<(String, Uuid), Agent>,
     /// `PROVIDER_AGENT#{provider id}` -> (account id, agent id).

@@ -8,6 +8,23 @@ use uuid::Uuid;
 pub trait AccountStore: Send + Sync {
     /// What the key with this SHA-256 authorises; one strongly consistent GetItem.
     async fn key_grant(&self, key_hash: &str) -> Result<Option<KeyGrant>, StoreError>;
+    /// What the key authorises, counting this use in the key's per-minute window `window`
+    /// (`rate_limit::window`): one request to the store (an UpdateItem of the key grant in
+    /// DynamoDB) that returns the grant and the uses of this window, this one included. An
+    /// unknown key writes nothing and is `None`. Uses of an earlier window do not count.
+    async fn use_key(
+        &self,
+        key_hash: &str,
+        window: i64,
+    ) -> Result<Option<(KeyGrant, u64)>, StoreError>;
+    /// Counts one use of the account's `scope` limit in `window`; returns the uses of the
+    /// window, this one included (a window's counter expires with the window).
+    async fn count_use(
+        &self,
+        account_id: &str,
+        scope: &str,
+        window: i64,
+    ) -> Result<u64, StoreError>;
     async fn account(&self, id: &str) -> Result<Option<Account>, StoreError>;
     /// Creates an account; `Conflict` if the id is taken.
     async fn create_account(&self, account: &Account) -> Result<(), StoreError>;

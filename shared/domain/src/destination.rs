@@ -1,0 +1,442 @@
+//! Which numbers an account may call (toll-fraud protection).
+//!
+//! 1. The non-geographic country codes in [`NON_GEOGRAPHIC`] (international premium rate,
+//!    satellite, international networks, shared cost, freephone, ...) are refused with 422
+//!    `destination_not_allowed` unless an operator allowed them for the account
+//!    (`bvai-admin set-destinations --allow-non-geographic`). They reach no subscriber in a
+//!    country, their rates are set by whoever holds the range, and they are the usual
+//!    targets of international revenue share fraud.
+//! 2. An account may also have a list of allowed countries (ISO 3166-1 alpha-2, set by
+//!    `bvai-admin`); then only numbers of those countries may be called. A number's country is
+//!    read from its calling code ([`countries_of`]); within the North American plan (+1) the
+//!    Caribbean and Pacific members are told apart by area code, while the United States and
+//!    Canada share their ranges and count as one (`US` or `CA` admits both).
+
+use crate::error::ApiError;
+use crate::model::Guardrails;
+use crate::phone::PhoneNumber;
+
+/// The refused non-geographic calling codes and what they are (ITU-T E.164 assignments).
+pub const NON_GEOGRAPHIC: &[(u16, &str)] = &[
+    (800, "International Freephone (UIFN)"),
+    (808, "International Shared Cost Service"),
+    (870, "Inmarsat (satellite)"),
+    (878, "Universal Personal Telecommunications"),
+    (
+        881,
+        "Global Mobile Satellite System (Iridium, Globalstar, ...)",
+    ),
+    (882, "International Networks"),
+    (883, "International Networks"),
+    (888, "Telecommunications for Disaster Relief (OCHA)"),
+    (979, "International Premium Rate Service"),
+];
+
+/// NANP area codes of the members other than the United States and Canada.
+const NANP_OTHERS: &[(u16, &str)] = &[
+    (242, "BS"),
+    (246, "BB"),
+    (264, "AI"),
+    (268, "AG"),
+    (284, "VG"),
+    (340, "VI"),
+    (345, "KY"),
+    (441, "BM"),
+    (473, "GD"),
+    (649, "TC"),
+    (658, "JM"),
+    (664, "MS"),
+    (670, "MP"),
+    (671, "GU"),
+    (684, "AS"),
+    (721, "SX"),
+    (758, "LC"),
+    (767, "DM"),
+    (784, "VC"),
+    (787, "PR"),
+    (809, "DO"),
+    (829, "DO"),
+    (849, "DO"),
+    (868, "TT"),
+    (869, "KN"),
+    (876, "JM"),
+    (939, "PR"),
+];
+
+/// Countries of each geographic calling code (ISO 3166-1 alpha-2). A code shared by several
+/// countries lists them all.
+const COUNTRIES: &[(u16, &str)] = &[
+    (1, "US CA"),
+    (7, "RU KZ"),
+    (20, "EG"),
+    (27, "ZA"),
+    (30, "GR"),
+    (31, "NL"),
+    (32, "BE"),
+    (33, "FR"),
+    (34, "ES"),
+    (36, "HU"),
+    (39, "IT VA"),
+    (40, "RO"),
+    (41, "CH"),
+    (43, "AT"),
+    (44, "GB GG IM JE"),
+    (45, "DK"),
+    (46, "SE"),
+    (47, "NO SJ"),
+    (48, "PL"),
+    (49, "DE"),
+    (51, "PE"),
+    (52, "MX"),
+    (53, "CU"),
+    (54, "AR"),
+    (55, "BR"),
+    (56, "CL"),
+    (57, "CO"),
+    (58, "VE"),
+    (60, "MY"),
+    (61, "AU CX CC"),
+    (62, "ID"),
+    (63, "PH"),
+    (64, "NZ PN"),
+    (65, "SG"),
+    (66, "TH"),
+    (81, "JP"),
+    (82, "KR"),
+    (84, "VN"),
+    (86, "CN"),
+    (90, "TR"),
+    (91, "IN"),
+    (92, "PK"),
+    (93, "AF"),
+    (94, "LK"),
+    (95, "MM"),
+    (98, "IR"),
+    (211, "SS"),
+    (212, "MA EH"),
+    (213, "DZ"),
+    (216, "TN"),
+    (218, "LY"),
+    (220, "GM"),
+    (221, "SN"),
+    (222, "MR"),
+    (223, "ML"),
+    (224, "GN"),
+    (225, "CI"),
+    (226, "BF"),
+    (227, "NE"),
+    (228, "TG"),
+    (229, "BJ"),
+    (230, "MU"),
+    (231, "LR"),
+    (232, "SL"),
+    (233, "GH"),
+    (234, "NG"),
+    (235, "TD"),
+    (236, "CF"),
+    (237, "CM"),
+    (238, "CV"),
+    (239, "ST"),
+    (240, "GQ"),
+    (241, "GA"),
+    (242, "CG"),
+    (243, "CD"),
+    (244, "AO"),
+    (245, "GW"),
+    (246, "IO"),
+    (247, "AC"),
+    (248, "SC"),
+    (249, "SD"),
+    (250, "RW"),
+    (251, "ET"),
+    (252, "SO"),
+    (253, "DJ"),
+    (254, "KE"),
+    (255, "TZ"),
+    (256, "UG"),
+    (257, "BI"),
+    (258, "MZ"),
+    (260, "ZM"),
+    (261, "MG"),
+    (262, "RE YT"),
+    (263, "ZW"),
+    (264, "NA"),
+    (265, "MW"),
+    (266, "LS"),
+    (267, "BW"),
+    (268, "SZ"),
+    (269, "KM"),
+    (290, "SH"),
+    (291, "ER"),
+    (297, "AW"),
+    (298, "FO"),
+    (299, "GL"),
+    (350, "GI"),
+    (351, "PT"),
+    (352, "LU"),
+    (353, "IE"),
+    (354, "IS"),
+    (355, "AL"),
+    (356, "MT"),
+    (357, "CY"),
+    (358, "FI AX"),
+    (359, "BG"),
+    (370, "LT"),
+    (371, "LV"),
+    (372, "EE"),
+    (373, "MD"),
+    (374, "AM"),
+    (375, "BY"),
+    (376, "AD"),
+    (377, "MC"),
+    (378, "SM"),
+    (379, "VA"),
+    (380, "UA"),
+    (381, "RS"),
+    (382, "ME"),
+    (383, "XK"),
+    (385, "HR"),
+    (386, "SI"),
+    (387, "BA"),
+    (389, "MK"),
+    (420, "CZ"),
+    (421, "SK"),
+    (423, "LI"),
+    (500, "FK"),
+    (501, "BZ"),
+    (502, "GT"),
+    (503, "SV"),
+    (504, "HN"),
+    (505, "NI"),
+    (506, "CR"),
+    (507, "PA"),
+    (508, "PM"),
+    (509, "HT"),
+    (590, "GP BL MF"),
+    (591, "BO"),
+    (592, "GY"),
+    (593, "EC"),
+    (594, "GF"),
+    (595, "PY"),
+    (596, "MQ"),
+    (597, "SR"),
+    (598, "UY"),
+    (599, "CW BQ"),
+    (670, "TL"),
+    (672, "NF AQ"),
+    (673, "BN"),
+    (674, "NR"),
+    (675, "PG"),
+    (676, "TO"),
+    (677, "SB"),
+    (678, "VU"),
+    (679, "FJ"),
+    (680, "PW"),
+    (681, "WF"),
+    (682, "CK"),
+    (683, "NU"),
+    (685, "WS"),
+    (686, "KI"),
+    (687, "NC"),
+    (688, "TV"),
+    (689, "PF"),
+    (690, "TK"),
+    (691, "FM"),
+    (692, "MH"),
+    (850, "KP"),
+    (852, "HK"),
+    (853, "MO"),
+    (855, "KH"),
+    (856, "LA"),
+    (880, "BD"),
+    (886, "TW"),
+    (960, "MV"),
+    (961, "LB"),
+    (962, "JO"),
+    (963, "SY"),
+    (964, "IQ"),
+    (965, "KW"),
+    (966, "SA"),
+    (967, "YE"),
+    (968, "OM"),
+    (970, "PS"),
+    (971, "AE"),
+    (972, "IL"),
+    (973, "BH"),
+    (974, "QA"),
+    (975, "BT"),
+    (976, "MN"),
+    (977, "NP"),
+    (992, "TJ"),
+    (993, "TM"),
+    (994, "AZ"),
+    (995, "GE"),
+    (996, "KG"),
+    (998, "UZ"),
+];
+
+/// The non-geographic service a number belongs to, if any.
+pub fn non_geographic(phone: &PhoneNumber) -> Option<&'static str> {
+    let code = phone.country_code();
+    NON_GEOGRAPHIC
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, what)| *what)
+}
+
+/// The countries a number may belong to (empty for a non-geographic number).
+pub fn countries_of(phone: &PhoneNumber) -> Vec<&'static str> {
+    let code = phone.country_code();
+    if code == 1 {
+        let area: Option<u16> = phone.as_str().get(2..5).and_then(|a| a.parse().ok());
+        if let Some((_, iso)) = NANP_OTHERS.iter().find(|(a, _)| Some(*a) == area) {
+            return vec![iso];
+        }
+    }
+    COUNTRIES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, isos)| isos.split(' ').collect())
+        .unwrap_or_default()
+}
+
+/// Whether `iso` is a country code this module knows.
+pub fn is_known_country(iso: &str) -> bool {
+    COUNTRIES
+        .iter()
+        .any(|(_, isos)| isos.split(' ').any(|i| i == iso))
+        || NANP_OTHERS.iter().any(|(_, i)| *i == iso)
+}
+
+/// An operator's country list checked and normalised (upper case, sorted, no duplicates).
+pub fn parse_countries(list: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for raw in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let iso = raw.to_ascii_uppercase();
+        if !is_known_country(&iso) {
+            return Err(format!(
+                "{raw:?} is not an ISO 3166-1 alpha-2 country code with a geographic calling code"
+            ));
+        }
+        out.push(iso);
+    }
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        return Err("the country list is empty".into());
+    }
+    Ok(out)
+}
+
+/// 422 `destination_not_allowed` (field `phone`) unless the account may call `phone`.
+pub fn check(phone: &PhoneNumber, guardrails: &Guardrails) -> Result<(), ApiError> {
+    if let Some(what) = non_geographic(phone) {
+        if !guardrails.non_geographic_allowed {
+            return Err(refused(format!(
+                "calls to +{} ({what}) are not allowed for this account",
+                phone.country_code()
+            )));
+        }
+        return Ok(());
+    }
+    if let Some(allowed) = &guardrails.allowed_countries {
+        let countries = countries_of(phone);
+        let admitted = countries.iter().any(|c| {
+            allowed.iter().any(|a| {
+                a == c
+                    || (phone.country_code() == 1
+                        && matches!((a.as_str(), *c), ("US" | "CA", "US" | "CA")))
+            })
+        });
+        if !admitted {
+            return Err(refused(format!(
+                "calls to this number's country ({}) are not allowed for this account; allowed: {}",
+                countries.join("/"),
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn refused(message: String) -> ApiError {
+    ApiError::unprocessable("destination_not_allowed", Some("phone"), message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> PhoneNumber {
+        PhoneNumber::parse(s).unwrap()
+    }
+
+    #[test]
+    fn non_geographic_codes_are_refused_unless_allowed() {
+        let g = Guardrails::default();
+        for n in [
+            "+979123456789",
+            "+870773123456",
+            "+881612345678",
+            "+882161234567",
+            "+883510012345",
+            "+80812345678",
+            "+80012345678",
+        ] {
+            let e = check(&p(n), &g).unwrap_err();
+            assert_eq!(e.code(), "destination_not_allowed", "{n}");
+            assert_eq!(e.field(), Some("phone"));
+            assert_eq!(e.status(), 422);
+        }
+        let open = Guardrails {
+            non_geographic_allowed: true,
+            ..Guardrails::default()
+        };
+        assert!(check(&p("+979123456789"), &open).is_ok());
+        assert!(check(&p("+15551234567"), &g).is_ok());
+        assert!(check(&p("+442071838750"), &g).is_ok());
+    }
+
+    #[test]
+    fn every_code_has_countries_or_is_non_geographic() {
+        for n in ["+15551234567", "+4915123456789", "+6831234", "+35312345678"] {
+            assert!(!countries_of(&p(n)).is_empty(), "{n}");
+        }
+        assert!(countries_of(&p("+979123456789")).is_empty());
+    }
+
+    #[test]
+    fn the_country_list_admits_only_its_countries() {
+        let g = Guardrails {
+            allowed_countries: Some(vec!["US".into(), "GB".into()]),
+            ..Guardrails::default()
+        };
+        assert!(check(&p("+15551234567"), &g).is_ok());
+        assert!(check(&p("+442071838750"), &g).is_ok());
+        // Jamaica shares +1 but is its own country.
+        assert_eq!(
+            check(&p("+18765551234"), &g).unwrap_err().code(),
+            "destination_not_allowed"
+        );
+        assert!(check(&p("+4915123456789"), &g).is_err());
+        let ca = Guardrails {
+            allowed_countries: Some(vec!["CA".into()]),
+            ..Guardrails::default()
+        };
+        assert!(check(&p("+14165551234"), &ca).is_ok());
+        let jm = Guardrails {
+            allowed_countries: Some(vec!["JM".into()]),
+            ..Guardrails::default()
+        };
+        assert!(check(&p("+18765551234"), &jm).is_ok());
+        assert!(check(&p("+15551234567"), &jm).is_err());
+    }
+
+    #[test]
+    fn country_lists_are_validated_and_normalised() {
+        assert_eq!(parse_countries("gb, US,us").unwrap(), vec!["GB", "US"]);
+        assert!(parse_countries("ZZ").is_err());
+        assert!(parse_countries(" , ").is_err());
+        assert!(parse_countries("JM").is_ok());
+    }
+}

@@ -1,0 +1,284 @@
+//! Abuse resistance on the in-memory adapters (issue 13): the settings API's per-account
+//! limits (all routes, and the costly ones on their own), the key's limit against a flood,
+//! destinations refused before any write, and the local switch that admits loopback only.
+//! Every refusal is counted: store calls, provider dials, requests at a real receiver.
+
+use super::{error_code, Seeded, World};
+use domain::config::{self, Env};
+use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::peer::{Reply, TestServer};
+use serde_json::{json, Value};
+
+const INTEGRATION: &str = "/api/integrations/api-webhooks";
+const TEST_SEND: &str = "/api/integrations/api-webhooks/test";
+
+fn session(w: &World, s: &Seeded, method: &str, path: &str) -> ApiRequest {
+    ApiRequest::new(method, path)
+        .claims(json!({"sub": "user-1", (w.tunables.account_claim.as_str()): s.account.id}))
+}
+
+fn limit_headers(res: &lambda_http::Response<lambda_http::Body>) -> Option<(u32, u32, u32)> {
+    let n = |k: &str| -> Option<u32> { res.headers().get(k)?.to_str().ok()?.parse().ok() };
+    Some((
+        n("ratelimit-limit")?,
+        n("ratelimit-remaining")?,
+        n("ratelimit-reset")?,
+    ))
+}
+
+#[tokio::test]
+async fn the_settings_limit_counts_every_route_and_refuses_with_429() {
+    let mut w = World::new(); // 20 s into its minute: 40 s until the window ends
+    w.tunables.settings_rate_limit = 3;
+    let s = w.agency().await;
+    let deps = w.ports().settings(&w.tunables);
+    for remaining in [2, 1, 0] {
+        let res = ::settings::handle(session(&w, &s, "GET", INTEGRATION).build(), &deps).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(limit_headers(&res), Some((3, remaining, 40)));
+    }
+    let agents_before = w.plan.calls("agent");
+    let res = ::settings::handle(session(&w, &s, "GET", "/api/agents").build(), &deps).await;
+    assert_eq!(limit_headers(&res), Some((3, 0, 40)));
+    assert_eq!(
+        res.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("40")
+    );
+    let (status, body) = parts(&res);
+    assert_eq!((status, error_code(&body)), (429, "rate_limited"), "{body}");
+    assert_eq!(w.plan.calls("count_use"), 4);
+    assert_eq!(w.plan.calls("agents"), 0, "the refused route did not run");
+    assert_eq!(w.plan.calls("agent"), agents_before);
+    // Another account has its own budget.
+    let other = w.agency().await;
+    let res = ::settings::handle(session(&w, &other, "GET", INTEGRATION).build(), &deps).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(limit_headers(&res), Some((3, 2, 40)));
+    // The next minute starts afresh.
+    w.clock.advance(chrono::Duration::seconds(40));
+    let res = ::settings::handle(session(&w, &s, "GET", INTEGRATION).build(), &deps).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(limit_headers(&res), Some((3, 2, 60)));
+}
+
+#[tokio::test]
+async fn a_flood_of_test_sends_reaches_the_endpoint_only_up_to_the_costly_limit() {
+    let receiver = TestServer::start(|_, _| async { Reply::status(200) }).await;
+    let mut w = World::new();
+    w.tunables.costly_rate_limit = 2;
+    let s = w.agency().await;
+    w.update_account(&s.account.id, |a| a.webhook_url = Some(receiver.url()))
+        .await;
+    let deps = w.ports().settings(&w.tunables);
+    let mut statuses = Vec::new();
+    let mut remaining = Vec::new();
+    for _ in 0..6 {
+        let res = ::settings::handle(session(&w, &s, "POST", TEST_SEND).build(), &deps).await;
+        remaining.push(limit_headers(&res).map(|h| (h.0, h.1)));
+        statuses.push(parts(&res));
+    }
+    let codes: Vec<(u16, String)> = statuses
+        .iter()
+        .map(|(st, b): &(u16, Value)| (*st, error_code(b).to_string()))
+        .collect();
+    assert_eq!(codes[0].0, 200, "{statuses:?}");
+    assert_eq!(codes[1].0, 200, "{statuses:?}");
+    for c in &codes[2..] {
+        assert_eq!(c, &(429, "rate_limited".to_string()));
+    }
+    assert_eq!(
+        remaining,
+        [
+            Some((2, 1)),
+            Some((2, 0)),
+            Some((2, 0)),
+            Some((2, 0)),
+            Some((2, 0)),
+            Some((2, 0))
+        ],
+        "the tighter (costly) limit is shown"
+    );
+    assert_eq!(receiver.requests().len(), 2, "only two POSTs left us");
+    assert_eq!(w.delivery_log(&s.account.id).await.len(), 2);
+    // The ordinary settings routes still answer: their own limit is not used up.
+    let res = ::settings::handle(session(&w, &s, "GET", INTEGRATION).build(), &deps).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        limit_headers(&res).map(|h| (h.0, h.1)),
+        Some((
+            domain::rate_limit::DEFAULT_SETTINGS_PER_MINUTE,
+            domain::rate_limit::DEFAULT_SETTINGS_PER_MINUTE - 7
+        ))
+    );
+}
+
+#[tokio::test]
+async fn redeliver_and_recover_share_the_costly_limit() {
+    let mut w = World::new();
+    w.tunables.costly_rate_limit = 2;
+    let s = w.agency().await;
+    let deps = w.ports().settings(&w.tunables);
+    let redeliver = format!(
+        "/api/integrations/api-webhooks/deliveries/{}/redeliver",
+        uuid::Uuid::new_v4()
+    );
+    let (st, _) =
+        parts(&::settings::handle(session(&w, &s, "POST", &redeliver).build(), &deps).await);
+    assert_eq!(st, 404);
+    let recover = session(
+        &w,
+        &s,
+        "POST",
+        "/api/integrations/api-webhooks/deliveries/recover",
+    )
+    .json(&json!({"from": "2025-06-15T14:00:00Z", "to": "2025-06-15T15:00:00Z"}));
+    let (st, body) = parts(&::settings::handle(recover.build(), &deps).await);
+    assert_ne!(st, 429, "{body}");
+    let deliveries_before = w.plan.calls("deliveries_between");
+    let queue_before = w.queue.sent().len();
+    let (st, body) =
+        parts(&::settings::handle(session(&w, &s, "POST", &redeliver).build(), &deps).await);
+    assert_eq!((st, error_code(&body)), (429, "rate_limited"));
+    let recover = session(
+        &w,
+        &s,
+        "POST",
+        "/api/integrations/api-webhooks/deliveries/recover",
+    )
+    .json(&json!({"from": "2025-06-15T14:00:00Z", "to": "2025-06-15T15:00:00Z"}));
+    let (st, body) = parts(&::settings::handle(recover.build(), &deps).await);
+    assert_eq!((st, error_code(&body)), (429, "rate_limited"));
+    assert_eq!(w.plan.calls("deliveries_between"), deliveries_before);
+    assert_eq!(
+        w.queue.sent().len(),
+        queue_before,
+        "nothing queued past the limit"
+    );
+}
+
+#[tokio::test]
+async fn a_key_flood_dials_only_up_to_the_limit_and_each_refusal_costs_one_store_call() {
+    let mut w = World::new();
+    w.tunables.api_rate_limit = 5;
+    let s = w.agency().await;
+    let deps = w.ports().trigger_call(&w.tunables);
+    let mut refused = 0;
+    for _ in 0..25 {
+        let req = ApiRequest::post("/api/trigger-call")
+            .bearer(&s.api_key)
+            .json(&json!({"phone": "+15551234567"}));
+        let (st, body) = parts(&::trigger_call::handle(req.build(), &deps).await);
+        match st {
+            200 => {}
+            429 => {
+                assert_eq!(error_code(&body), "rate_limited");
+                refused += 1;
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(refused, 20);
+    assert_eq!(w.provider.requests().len(), 5);
+    assert_eq!(w.plan.calls("use_key"), 25);
+    assert_eq!(w.plan.calls("agent"), 5, "refusals read nothing else");
+    assert_eq!(w.plan.calls("create_call"), 5);
+    // Unknown keys are not counted against anyone and write nothing.
+    let req = ApiRequest::post("/api/trigger-call")
+        .bearer("bvai_live_not-a-key")
+        .json(&json!({"phone": "+15551234567"}));
+    let (st, body) = parts(&::trigger_call::handle(req.build(), &deps).await);
+    assert_eq!((st, error_code(&body)), (403, "invalid_api_key"));
+}
+
+#[tokio::test]
+async fn destinations_are_refused_before_any_write_or_dial() {
+    let w = World::new();
+    let s = w.agency().await;
+    let deps = w.ports().trigger_call(&w.tunables);
+    for phone in [
+        "+979123456789",
+        "+870773123456",
+        "+881612345678",
+        "+80812345678",
+    ] {
+        let req = ApiRequest::post("/api/trigger-call")
+            .bearer(&s.api_key)
+            .json(&json!({ "phone": phone }));
+        let res = ::trigger_call::handle(req.build(), &deps).await;
+        assert!(limit_headers(&res).is_some(), "headers on the 422 too");
+        let (st, body) = parts(&res);
+        assert_eq!(
+            (st, error_code(&body)),
+            (422, "destination_not_allowed"),
+            "{phone}"
+        );
+        assert_eq!(body["error"]["field"], "phone");
+    }
+    assert_eq!(w.plan.calls("agent"), 0);
+    assert_eq!(w.plan.calls("create_call"), 0);
+    assert!(w.provider.requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_local_switch_admits_loopback_only() {
+    let receiver = TestServer::start(|_, _| async { Reply::status(200) }).await;
+    let client =
+        outbound::WebhookClient::new(std::time::Duration::from_secs(2), true).expect("client");
+    for url in [
+        "http://10.0.0.1:9/hook",
+        "http://192.168.1.20/hook",
+        "http://172.16.0.1/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://100.64.0.1/hook",
+        "http://[fd00::1]/hook",
+        "http://0.0.0.0:9/hook",
+    ] {
+        let r = client.post(url, &[], b"{}".to_vec()).await;
+        assert_eq!(
+            r.error_class,
+            Some(domain::model::DeliveryErrorClass::BlockedAddress),
+            "{url}: {r:?}"
+        );
+        assert_eq!(r.status, None);
+    }
+    let ok = client.post(&receiver.url(), &[], b"{}".to_vec()).await;
+    assert!(ok.delivered(), "{ok:?}");
+    let named = receiver.url().replace("127.0.0.1", "localhost");
+    let ok = client.post(&named, &[], b"{}".to_vec()).await;
+    assert!(ok.delivered(), "{ok:?}");
+    assert_eq!(receiver.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn functions_refuse_to_start_with_the_local_switch_inside_lambda() {
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
+    let env = Env::default()
+        .with(config::WEBHOOK_ALLOW_INSECURE_LOCAL, "1")
+        .with(config::AWS_LAMBDA_FUNCTION_NAME, "bvai-settings")
+        .with(config::TABLE_NAME, "t")
+        .with(config::EVENTS_QUEUE_URL, "http://127.0.0.1:1/q");
+    let err = ::settings::Deps::from_env(&sdk, &env)
+        .await
+        .err()
+        .expect("settings refuses to start");
+    assert!(
+        err.to_string().contains(config::AWS_LAMBDA_FUNCTION_NAME),
+        "{err}"
+    );
+    let err = ::webhook_delivery::Deps::from_env(&sdk, &env)
+        .await
+        .err()
+        .expect("webhook-delivery refuses to start");
+    assert!(
+        err.to_string().contains(config::AWS_LAMBDA_FUNCTION_NAME),
+        "{err}"
+    );
+    // Without the switch the same environment starts.
+    let env = env.with(config::WEBHOOK_ALLOW_INSECURE_LOCAL, "0");
+    assert!(::settings::Deps::from_env(&sdk, &env).await.is_ok());
+}
