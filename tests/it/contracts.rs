@@ -7,10 +7,15 @@ use aws_adapters::SqsQueue;
 use chrono::Utc;
 use integration_tests::Emulator;
 
+/// The contract has racing writers (concurrent rate-counter uses, conditional claims): they
+/// reach moto through `integration_tests::atomic`, which gives each request the atomicity
+/// DynamoDB has and moto lacks under load.
 #[tokio::test]
 async fn the_dynamodb_store_keeps_the_store_contract() {
     let emu = Emulator::connect().await;
-    let store = emu.table().await;
+    let store = emu
+        .table_with_client(integration_tests::atomic::atomic_dynamodb(&emu.config))
+        .await;
     in_memory::contract::store(&store, Utc::now())
         .await
         .expect("DynamoStore keeps the store contract");

@@ -394,10 +394,7 @@ fn the_derivation_sees_the_calls_it_must() {
     }
     assert!(delivery["queue"].contains("send"));
     let trigger = port_calls("trigger-call");
-    assert!(
-        trigger["store"].contains("key_grant"),
-        "through domain::auth"
-    );
+    assert!(trigger["store"].contains("use_key"), "through domain::auth");
     assert!(trigger["store"].contains("create_call"));
     assert!(trigger["queue"].is_empty(), "trigger-call queues nothing");
     assert!(
