@@ -5,6 +5,7 @@
 
 pub mod apigw;
 pub mod gateway;
+pub mod page;
 pub mod poller;
 pub mod provider_sim;
 pub mod receiver;
