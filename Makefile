@@ -5,13 +5,14 @@ PYTHON ?= python3
 VENV ?= .venv
 CARGO ?= cargo
 
-.PHONY: all test unit check fmt lint-rust venv clean help run bench build lint sam-build deploy deploy-tools rust-target smoke
+.PHONY: all test unit check fmt lint-rust venv browser clean help run bench build lint sam-build deploy deploy-tools rust-target smoke
 
 all: test
 
 help:
 	@echo "make test   - every test (starts a local AWS emulator on 127.0.0.1)"
 	@echo "make check  - fmt check + clippy"
+	@echo "make browser - chromium + chromedriver (apt-get, as root) and Selenium for the page's browser test"
 	@echo "make run    - the whole stack on 127.0.0.1: emulator, API, provider sim, webhook receiver"
 	@echo "make lint   - cfn-lint + sam validate (+ --lint) + checkov on template.yaml"
 	@echo "make build  - release bootstrap of every function (ARCH=arm64|x86_64, default arm64)"
@@ -30,8 +31,30 @@ venv: $(VENV)/.emulator
 ## first: it has no dependencies, so it never changes how the workspace's crates are built.
 WITH_EMULATOR = VENV=$(VENV) $(CARGO) run --quiet -p emulator --bin with-emulator --
 
-test: $(VENV)/.emulator
+test: $(VENV)/.emulator browser
 	$(WITH_EMULATOR) $(CARGO) test --workspace --no-fail-fast --lib --bins --tests
+
+## The integration page's browser test (local/tests/it/page.rs): Debian's chromium and
+## chromedriver, installed with apt-get when make runs as root, and Selenium from PyPI in the
+## virtualenv. Without the browser the test fails (it never skips); this says why up front.
+CHROMIUM ?= /usr/bin/chromium
+CHROMEDRIVER ?= /usr/bin/chromedriver
+
+$(VENV)/.browser: tools/requirements-browser.txt $(VENV)/.emulator
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-browser.txt
+	touch $@
+
+browser: $(VENV)/.browser
+	@if [ ! -x "$(CHROMIUM)" ] || [ ! -x "$(CHROMEDRIVER)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium and chromium-driver (Debian packages) for the page's browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "WARNING: the page's browser test needs $(CHROMIUM) and $(CHROMEDRIVER), and will FAIL without them." >&2; \
+	    echo "         Install them as root: apt-get install chromium chromium-driver (Debian packages)," >&2; \
+	    echo "         or run make as root, which installs them." >&2; \
+	  fi; \
+	fi
 
 ## The whole product on 127.0.0.1 with a demo account (docs/local-stack.md). Ctrl-C stops it.
 ## Ports and settings come from the environment: API_PORT=3000, RECEIVER_PORT=3001, ...
