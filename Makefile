@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CARGO ?= cargo
 
-.PHONY: all test unit check fmt lint-rust venv browser clean help run bench build lint sam-build deploy deploy-tools rust-target smoke
+.PHONY: all test unit check fmt lint-rust venv browser clean help run bench build lint sam-build deploy deploy-tools rust-target smoke publish-page
 
 all: test
 
@@ -18,6 +18,7 @@ help:
 	@echo "make build  - release bootstrap of every function (ARCH=arm64|x86_64, default arm64)"
 	@echo "make sam-build / make deploy - sam build / sam deploy (STAGE=dev, guided the first time)"
 	@echo "make smoke URL=... KEY=... [TOKEN=...] - the post-deploy smoke test (docs/deploy.md)"
+	@echo "make publish-page STACK=... [REGION=...] - upload page/ to a stack deployed with IntegrationPage=Enabled"
 
 $(VENV)/.emulator: tools/requirements-emulator.txt
 	$(PYTHON) -m venv $(VENV)
@@ -175,3 +176,9 @@ deploy: $(VENV)/.deploy rust-target
 	$(TOOLS_PATH) scripts/deploy.sh --check "$(STAGE)" "$(ARCH)"
 	$(MAKE) sam-build ARCH="$(ARCH)"
 	$(TOOLS_PATH) scripts/deploy.sh "$(STAGE)" "$(ARCH)"
+
+## Upload the integration page (page/) to a stack deployed with IntegrationPage=Enabled, with
+## a config.json written from the stack's outputs (docs/deploy.md). Needs AWS credentials.
+publish-page: $(VENV)/.deploy
+	@if [ -z "$(STACK)" ]; then echo "usage: make publish-page STACK=<stack name> [REGION=<region>]" >&2; exit 2; fi
+	$(VENV)/bin/python scripts/publish_page.py --stack "$(STACK)" $(if $(REGION),--region "$(REGION)")

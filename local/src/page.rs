@@ -149,8 +149,8 @@ mod tests {
         }
         assert!(
             keys.iter().all(|k| !k.contains('{')
-                && !k.starts_with("GET /api")
-                && !k.starts_with("GET /hooks")),
+                && !k.starts_with("GET /api/")
+                && !k.starts_with("GET /hooks/")),
             "{keys:?}"
         );
     }
