@@ -184,6 +184,7 @@ async function saveWebhook(ev) {
   await busy($("webhook-save"), async () => {
     try {
       render(await state.api.patch({ webhook_url: value === "" ? null : value }));
+      input.value = state.integration.webhook_url || ""; // as stored: normalised
       fieldError(input, err, "");
       say(value === "" ? "Webhook URL removed: no webhooks will be sent." : "Webhook URL saved.");
     } catch (e) {
@@ -381,6 +382,7 @@ async function recover(ev) {
 /** Auto-refresh: the first page only, while the page is visible and nobody is working in the log. */
 function tick() {
   const log = state.log;
+  if (!state.api) return;
   const inLog = document.activeElement && $("log-body").contains(document.activeElement);
   if ($("log-auto").checked && log.page === 0 && document.visibilityState === "visible" && !inLog) {
     loadLog({ quiet: true });
