@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CARGO ?= cargo
 
-.PHONY: all test api-test unit check fmt lint-rust venv clean help run bench build lint sam-build deploy deploy-tools rust-target smoke
+.PHONY: all test api-test unit check fmt lint-rust venv browser clean help run bench build lint sam-build deploy deploy-tools rust-target smoke publish-page
 
 all: test
 
@@ -13,11 +13,13 @@ help:
 	@echo "make test   - every test (starts a local AWS emulator on 127.0.0.1), then make api-test"
 	@echo "make api-test - docs/openapi.yaml validated, then schemathesis against the local stack"
 	@echo "make check  - fmt check + clippy"
+	@echo "make browser - chromium + chromedriver (apt-get, as root) and Selenium for the page's browser test"
 	@echo "make run    - the whole stack on 127.0.0.1: emulator, API, provider sim, webhook receiver"
 	@echo "make lint   - cfn-lint + sam validate (+ --lint) + checkov on template.yaml; openapi-spec-validator"
 	@echo "make build  - release bootstrap of every function (ARCH=arm64|x86_64, default arm64)"
 	@echo "make sam-build / make deploy - sam build / sam deploy (STAGE=dev, guided the first time)"
 	@echo "make smoke URL=... KEY=... [TOKEN=...] - the post-deploy smoke test (docs/deploy.md)"
+	@echo "make publish-page STACK=... [REGION=...] - upload page/ to a stack deployed with IntegrationPage=Enabled"
 
 $(VENV)/.emulator: tools/requirements-emulator.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,12 +40,34 @@ WITH_EMULATOR = VENV=$(VENV) $(CARGO) run --quiet -p emulator --bin with-emulato
 
 ## Then the API contract: docs/openapi.yaml validated and run by schemathesis against the local
 ## stack (scripts/schemathesis.sh; SCHEMATHESIS_MAX_EXAMPLES bounds the cases per operation).
-test: $(VENV)/.emulator $(VENV)/.apitest
+test: $(VENV)/.emulator $(VENV)/.apitest browser
 	$(WITH_EMULATOR) $(CARGO) test --workspace --no-fail-fast --lib --bins --tests
 	CARGO=$(CARGO) scripts/schemathesis.sh $(VENV)
 
 api-test: $(VENV)/.emulator $(VENV)/.apitest
 	CARGO=$(CARGO) scripts/schemathesis.sh $(VENV)
+
+## The integration page's browser test (local/tests/it/page.rs): Debian's chromium and
+## chromedriver, installed with apt-get when make runs as root, and Selenium from PyPI in the
+## virtualenv. Without the browser the test fails (it never skips); this says why up front.
+CHROMIUM ?= /usr/bin/chromium
+CHROMEDRIVER ?= /usr/bin/chromedriver
+
+$(VENV)/.browser: tools/requirements-browser.txt $(VENV)/.emulator
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-browser.txt
+	touch $@
+
+browser: $(VENV)/.browser
+	@if [ ! -x "$(CHROMIUM)" ] || [ ! -x "$(CHROMEDRIVER)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium and chromium-driver (Debian packages) for the page's browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "WARNING: the page's browser test needs $(CHROMIUM) and $(CHROMEDRIVER), and will FAIL without them." >&2; \
+	    echo "         Install them as root: apt-get install chromium chromium-driver (Debian packages)," >&2; \
+	    echo "         or run make as root, which installs them." >&2; \
+	  fi; \
+	fi
 
 ## The whole product on 127.0.0.1 with a demo account (docs/local-stack.md). Ctrl-C stops it.
 ## Ports and settings come from the environment: API_PORT=3000, RECEIVER_PORT=3001, ...
@@ -166,3 +190,9 @@ deploy: $(VENV)/.deploy rust-target
 	$(TOOLS_PATH) scripts/deploy.sh --check "$(STAGE)" "$(ARCH)"
 	$(MAKE) sam-build ARCH="$(ARCH)"
 	$(TOOLS_PATH) scripts/deploy.sh "$(STAGE)" "$(ARCH)"
+
+## Upload the integration page (page/) to a stack deployed with IntegrationPage=Enabled, with
+## a config.json written from the stack's outputs (docs/deploy.md). Needs AWS credentials.
+publish-page: $(VENV)/.deploy
+	@if [ -z "$(STACK)" ]; then echo "usage: make publish-page STACK=<stack name> [REGION=<region>]" >&2; exit 2; fi
+	$(VENV)/bin/python scripts/publish_page.py --stack "$(STACK)" $(if $(REGION),--region "$(REGION)")

@@ -6,6 +6,7 @@
 pub mod apigw;
 pub mod gateway;
 pub mod openapi;
+pub mod page;
 pub mod poller;
 pub mod provider_sim;
 pub mod receiver;

@@ -542,11 +542,19 @@ fn routes_match_the_code_and_only_settings_use_the_jwt_authorizer() {
         "Cognito by default"
     );
 
-    // CORS allows the dashboard's origin, a parameter.
+    // CORS allows the dashboard's origin, a parameter, and the hosted integration page's
+    // origin when the stack hosts it (IntegrationPage=Enabled).
     let cors = at(&t, &["Resources", "Api", "Properties", "CorsConfiguration"]);
     let origins = as_list(at(cors, &["AllowOrigins"]));
-    assert_eq!(origins.len(), 1);
+    assert_eq!(origins.len(), 2);
     assert_eq!(ref_target(origins[0]).as_deref(), Some("DashboardOrigin"));
+    let page_origin = serde_yaml_ng::to_string(origins[1]).expect("yaml");
+    assert!(
+        page_origin.contains("HostPage")
+            && page_origin.contains("https://${PageDistribution.DomainName}")
+            && page_origin.contains("AWS::NoValue"),
+        "{page_origin}"
+    );
     let methods: BTreeSet<String> = as_list(at(cors, &["AllowMethods"]))
         .into_iter()
         .map(|v| string(v, "AllowMethods"))
@@ -1555,4 +1563,111 @@ fn the_provider_callback_route_has_its_own_lower_throttle() {
         ),
         domain::rate_limit::DEFAULT_COSTLY_PER_MINUTE.to_string()
     );
+}
+
+/// The optional integration page (IntegrationPage, default off): a private bucket that only
+/// its CloudFront distribution reads (origin access control), and the stack's user pool
+/// client signing in with the authorization code flow back to that distribution.
+#[test]
+fn the_optional_page_is_private_behind_cloudfront() {
+    let t = template();
+    assert_eq!(
+        at(&t, &["Parameters", "IntegrationPage", "Default"]).as_str(),
+        Some("Disabled")
+    );
+    let ids = [
+        "PageBucket",
+        "PageBucketPolicy",
+        "PageOriginAccessControl",
+        "PageHeaders",
+        "PageDistribution",
+        "UserPoolDomain",
+    ];
+    for id in ids {
+        assert_eq!(
+            at(resource(&t, id), &["Condition"]).as_str(),
+            Some("HostPage"),
+            "{id} exists only with IntegrationPage=Enabled"
+        );
+    }
+    let block = at(
+        resource(&t, "PageBucket"),
+        &["Properties", "PublicAccessBlockConfiguration"],
+    );
+    for k in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(at(block, &[k]).as_bool(), Some(true), "{k}");
+    }
+    let statements = as_list(at(
+        resource(&t, "PageBucketPolicy"),
+        &["Properties", "PolicyDocument", "Statement"],
+    ));
+    let read = statements
+        .iter()
+        .find(|s| at(s, &["Effect"]).as_str() == Some("Allow"))
+        .expect("an Allow statement");
+    assert_eq!(
+        at(read, &["Principal", "Service"]).as_str(),
+        Some("cloudfront.amazonaws.com")
+    );
+    assert_eq!(at(read, &["Action"]).as_str(), Some("s3:GetObject"));
+    let source = sub_string(at(read, &["Condition", "StringEquals", "AWS:SourceArn"]))
+        .expect("SourceArn is a !Sub");
+    assert!(
+        source.ends_with(":distribution/${PageDistribution}"),
+        "{source}"
+    );
+
+    let config = at(
+        resource(&t, "PageDistribution"),
+        &["Properties", "DistributionConfig"],
+    );
+    let origin = as_list(at(config, &["Origins"]))[0];
+    assert_eq!(
+        getatt_target(at(origin, &["OriginAccessControlId"])),
+        Some(("PageOriginAccessControl".into(), "Id".into()))
+    );
+    assert_eq!(
+        at(config, &["DefaultCacheBehavior", "ViewerProtocolPolicy"]).as_str(),
+        Some("redirect-to-https")
+    );
+    assert_eq!(
+        at(config, &["DefaultRootObject"]).as_str(),
+        Some("index.html")
+    );
+
+    let client = serde_yaml_ng::to_string(at(resource(&t, "UserPoolClient"), &["Properties"]))
+        .expect("yaml");
+    for needle in [
+        "AllowedOAuthFlows: !If\n- HostPage\n- - code",
+        "https://${PageDistribution.DomainName}/",
+    ] {
+        assert!(client.contains(needle), "{needle:?} in {client}");
+    }
+    assert_eq!(
+        at(
+            resource(&t, "UserPoolClient"),
+            &["Properties", "GenerateSecret"]
+        )
+        .as_bool(),
+        Some(false),
+        "a browser client has no secret (PKCE)"
+    );
+    // The page's own config.json says it signs in; the published one is written from outputs.
+    for output in [
+        "PageUrl",
+        "PageBucketName",
+        "PageDistributionId",
+        "PageAuthDomain",
+    ] {
+        assert_eq!(
+            at(&t, &["Outputs", output, "Condition"]).as_str(),
+            Some("HostPage"),
+            "{output}"
+        );
+    }
 }

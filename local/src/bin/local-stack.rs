@@ -222,6 +222,10 @@ async fn serve(
     routes.extend(call_completed_routes(&ctx).await?);
     // The API contract, for tools and people (LOCAL ONLY: not a route of the deployed API).
     routes.push(local_stack::openapi::route().map_err(|e| e.to_string())?);
+    let wired: Vec<String> = routes.iter().map(Route::route_key).collect();
+    // The integration page (page/), at the gateway's root: literal GET routes, one per file.
+    let page_dir = local_stack::page::dir();
+    routes.extend(local_stack::page::routes(&page_dir).map_err(|e| e.to_string())?);
     let mut local_claims = serde_json::Map::new();
     local_claims.insert(DEMO_ACCOUNT_CLAIM.into(), DEMO_ACCOUNT_ID.into());
     let gateway = Gateway::new(
@@ -232,7 +236,6 @@ async fn serve(
         },
     )
     .map_err(|e| e.to_string())?;
-    let wired = gateway.route_keys();
     let api_url = api.url();
     let api_server = Arc::new(gateway).serve(api);
 
@@ -488,6 +491,10 @@ fn print_banner(b: &Banner) {
     println!();
     println!("local stack ready");
     println!();
+    println!(
+        "  Page           {}/  (the integration page, signed in as the demo account)",
+        b.api_url
+    );
     println!("  API            {}", b.api_url);
     for r in b.routes {
         println!("                   {r}");

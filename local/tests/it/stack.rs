@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The workspace's virtualenv (where `make venv` installs moto).
-fn venv() -> PathBuf {
+pub(crate) fn venv() -> PathBuf {
     match std::env::var("VENV") {
         Ok(v) if PathBuf::from(&v).is_absolute() => PathBuf::from(v),
         Ok(v) if !v.is_empty() => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(v),
@@ -19,7 +19,7 @@ fn venv() -> PathBuf {
 }
 
 /// The running stack; stopped with SIGTERM (then SIGKILL) if the test fails half-way.
-struct Stack {
+pub(crate) struct Stack {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
 }
@@ -30,7 +30,7 @@ impl Stack {
     }
 
     /// The stack with extra environment variables (settings of the functions or the stack).
-    fn start_with(dir: &Path, extra: &[(&str, &str)]) -> Stack {
+    pub(crate) fn start_with(dir: &Path, extra: &[(&str, &str)]) -> Stack {
         let moto = venv().join("bin/moto_server");
         assert!(
             moto.exists(),
@@ -77,12 +77,12 @@ impl Stack {
         Stack { child, lines }
     }
 
-    fn output(&self) -> Vec<String> {
+    pub(crate) fn output(&self) -> Vec<String> {
         self.lines.lock().expect("lock").clone()
     }
 
     /// Waits for a line containing `needle` (the process gives no other signal).
-    async fn wait_for_line(&mut self, needle: &str, within: Duration) -> String {
+    pub(crate) async fn wait_for_line(&mut self, needle: &str, within: Duration) -> String {
         let deadline = Instant::now() + within;
         loop {
             if let Some(l) = self.output().into_iter().find(|l| l.contains(needle)) {
