@@ -8,7 +8,7 @@ use domain::model::CallStatus;
 use domain::payload::CallCompleted;
 use domain::ports::store::calls::CallProgress;
 use domain::ports::store::{Due, DueWork};
-use domain::recovery::release_dead_request;
+use domain::recovery::{release_dead_request, DeadRequest};
 use uuid::Uuid;
 
 /// How long a claimed event repair is reserved for the reconciler that took it: a pass that
@@ -27,6 +27,9 @@ pub enum Repaired {
     /// A call in a state with nothing to repair had a stale deadline: cleared.
     DeadlineCleared,
     KeyReleased,
+    /// An Idempotency-Key whose dead request's call was placed after all: it now answers the
+    /// request's 200 (never released, so no retry dials again).
+    KeyAnsweredPlaced,
 }
 
 impl Repaired {
@@ -39,6 +42,7 @@ impl Repaired {
             Repaired::CallCompletedWithoutAnalysis => "call_completed_without_analysis",
             Repaired::DeadlineCleared => "deadline_cleared",
             Repaired::KeyReleased => "key_released",
+            Repaired::KeyAnsweredPlaced => "key_answered_placed",
         }
     }
 }
@@ -159,10 +163,11 @@ pub async fn idempotency(account_id: &str, key: &str, deps: &Deps) -> Result<Rep
     if rec.response.is_some() || rec.lease_until.is_none_or(|t| t > now) {
         return Ok(Repaired::Nothing);
     }
-    let released = release_dead_request(store, &rec, now, now + deps.dial_unknown_deadline).await?;
-    Ok(if released {
-        Repaired::KeyReleased
-    } else {
-        Repaired::Nothing
-    })
+    Ok(
+        match release_dead_request(store, &rec, now, now + deps.dial_unknown_deadline).await? {
+            DeadRequest::Released => Repaired::KeyReleased,
+            DeadRequest::AnsweredPlaced => Repaired::KeyAnsweredPlaced,
+            DeadRequest::Untouched => Repaired::Nothing,
+        },
+    )
 }

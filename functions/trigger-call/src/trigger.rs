@@ -11,7 +11,7 @@ use domain::model::{
 };
 use domain::ports::provider::CreatePhoneCall;
 use domain::ports::store::CreateCallOutcome;
-use domain::recovery::release_dead_request;
+use domain::recovery::{placed_answer, release_dead_request};
 use domain::ApiError;
 use lambda_glue::http::{error_body, json_body, json_object, raw_json_response};
 use lambda_http::{Body, Response};
@@ -183,15 +183,10 @@ async fn dial(
         metadata: serde_json::json!({"call_id": call.id.to_string(), "account_id": call.account_id}),
         retell_llm_dynamic_variables: vars,
     };
-    let placed_body =
-        || serde_json::json!({"success": true, "call_id": call.id.to_string()}).to_string();
     match deps.provider.create_phone_call(&dial).await {
         Ok(placed) => {
-            let body = placed_body();
-            let stored = StoredResponse {
-                status: 200,
-                body: body.clone(),
-            };
+            let stored = placed_answer(call.id);
+            let body = stored.body.clone();
             let at = deps.clock.now();
             if let Err(e) = deps
                 .store
@@ -199,8 +194,14 @@ async fn dial(
                 .await
             {
                 // The call is placed; the provider's callbacks carry our call_id and will move
-                // the record on. Answer truthfully and leave the repair to them.
+                // the record on. The key must still answer 200, or a retry after the lease
+                // could dial again: one more try at remembering the answer alone.
                 tracing::error!(call_id = %call.id, error = %e, "call placed but not recorded as dialing");
+                if let Some(r) = record {
+                    if let Err(e) = deps.store.remember_answer(r, &stored).await {
+                        tracing::error!(call_id = %call.id, error = %e, "placed call's answer not remembered for its key");
+                    }
+                }
             }
             tracing::info!(call_id = %call.id, account_id = %call.account_id, "call placed");
             Ok(raw_json_response(200, body))
@@ -222,7 +223,7 @@ async fn dial(
                 body: error_body(&err).to_string(),
             };
             let at = deps.clock.now();
-            let marked = deps
+            let marked = match deps
                 .store
                 .mark_call_dial_unknown(
                     call.id,
@@ -230,19 +231,32 @@ async fn dial(
                     at + deps.dial_unknown_deadline,
                     record.map(|r| (r, &stored)),
                 )
-                .await?;
+                .await
+            {
+                Ok(marked) => marked,
+                Err(e) => {
+                    // The call stays `queued` (the reconciler makes it `dial_unknown` after
+                    // the lease); the key must not be released meanwhile, or a retry could
+                    // dial a second call: remember the 502 on its own, and give it.
+                    tracing::error!(call_id = %call.id, error = %e, "dial_unknown not recorded");
+                    return match record {
+                        Some(r) => match deps.store.remember_answer(r, &stored).await {
+                            Ok(()) => Err(err),
+                            Err(_) => Err(e.into()),
+                        },
+                        None => Err(err),
+                    };
+                }
+            };
             if marked {
                 return Err(err);
             }
             // A callback moved the call on already: it was placed after all.
-            let body = placed_body();
+            let answer = placed_answer(call.id);
             if let Some(r) = record {
-                let answer = StoredResponse {
-                    status: 200,
-                    body: body.clone(),
-                };
                 deps.store.remember_answer(r, &answer).await?;
             }
+            let body = answer.body;
             tracing::info!(call_id = %call.id, "provider answer lost but a callback shows the call placed");
             Ok(raw_json_response(200, body))
         }

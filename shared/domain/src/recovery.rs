@@ -3,22 +3,46 @@
 //! reconciler, so both repair it the same way.
 
 use crate::error::StoreError;
-use crate::model::{CallStatus, IdempotencyRecord};
+use crate::model::{CallStatus, IdempotencyRecord, StoredResponse};
 use crate::ports::store::Store;
 use chrono::{DateTime, Utc};
 
+/// What [`release_dead_request`] did with the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadRequest {
+    /// Released: nothing shows that the request's call was placed.
+    Released,
+    /// The call was placed after all (a callback or the dialing write moved it on): the key
+    /// now answers the 200 the request would have given, and a retry never dials again.
+    AnsweredPlaced,
+    /// Another request or pass handled the key first.
+    Untouched,
+}
+
+/// The answer trigger-call gives for a placed call, as remembered for its key.
+pub fn placed_answer(call_id: uuid::Uuid) -> StoredResponse {
+    StoredResponse {
+        status: 200,
+        body: serde_json::json!({"success": true, "call_id": call_id.to_string()}).to_string(),
+    }
+}
+
 /// The request that held `record` died before it answered: it may have asked the provider,
 /// so its call, if still `queued`, becomes `dial_unknown` (callbacks of a call that rang still
-/// complete it; without any it is resolved as failed at `dial_deadline`). Then the key is
-/// released, only if it still belongs to that call and has no answer. Both writes are
-/// conditional, so running this twice, or concurrently, changes nothing more. Returns whether
-/// this run released the key.
+/// complete it; without any it is resolved as failed at `dial_deadline`). Then:
+/// - if the call shows it was placed (`dialing` to `completed`: a callback came, or the
+///   request recorded the provider's acceptance but died before the answer), the key gets the
+///   request's 200 answer and is kept: releasing it would let a retry dial a second call;
+/// - otherwise the key is released, only if it still belongs to that call and has no answer.
+///
+/// Every write is conditional or idempotent, so running this twice, or concurrently, changes
+/// nothing more.
 pub async fn release_dead_request(
     store: &dyn Store,
     record: &IdempotencyRecord,
     now: DateTime<Utc>,
     dial_deadline: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+) -> Result<DeadRequest, StoreError> {
     let moved = store
         .settle_call(
             record.call_id,
@@ -29,13 +53,26 @@ pub async fn release_dead_request(
             Some(dial_deadline),
         )
         .await?;
-    let released = store.release_idempotency(record).await?;
+    let placed = !moved
+        && store.call(record.call_id).await?.is_some_and(|c| {
+            (CallStatus::Dialing.rank()..=CallStatus::Completed.rank()).contains(&c.status.rank())
+        });
+    let outcome = if placed {
+        store
+            .remember_answer(record, &placed_answer(record.call_id))
+            .await?;
+        DeadRequest::AnsweredPlaced
+    } else if store.release_idempotency(record).await? {
+        DeadRequest::Released
+    } else {
+        DeadRequest::Untouched
+    };
     tracing::warn!(
         call_id = %record.call_id,
         account_id = %record.account_id,
         call_moved_to_dial_unknown = moved,
-        released,
+        outcome = ?outcome,
         "Idempotency-Key of a request that died without an answer"
     );
-    Ok(released)
+    Ok(outcome)
 }

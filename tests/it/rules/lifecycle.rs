@@ -450,3 +450,86 @@ async fn the_duplicate_wins_the_race_the_send_fails_and_the_reconciler_enqueues_
     assert_eq!((st.w.stored_event_count(), st.w.queue.sent_count()), (1, 1));
     assert!(st.w.store.events()[0].enqueued);
 }
+
+/// The provider placed the call but recording `dialing` failed: the key still answers 200
+/// (remembered on its own), so no retry dials again.
+#[tokio::test]
+async fn a_failed_dialing_write_still_binds_the_placed_answer_to_the_key() {
+    let st = stack().await;
+    st.w.provider.then_ok("prov_placed");
+    st.w.plan.fail_next("mark_call_dialing");
+    let (status, first) = st.trigger("k-placed").await;
+    assert_eq!(status, 200, "{first}");
+    st.w.clock.advance(lease());
+    st.reconcile().await;
+    let (status, again) = st.trigger("k-placed").await;
+    assert_eq!((status, &again), (200, &first), "replayed");
+    assert_eq!(st.w.provider.request_count(), 1, "dialled twice");
+    assert_eq!(st.w.plan.calls("remember_answer"), 1);
+}
+
+/// Worse: neither the dialing write nor the answer could be recorded, and the call rang (its
+/// `call_started` came). After the lease, neither the reconciler nor a retry may release the
+/// key: it answers the placed call's 200 from then on.
+#[tokio::test]
+async fn a_dead_requests_key_whose_call_rang_is_never_released() {
+    for via_reconciler in [true, false] {
+        let st = stack().await;
+        st.w.provider.then_ok("prov_rang");
+        st.w.plan.fail_next("mark_call_dialing");
+        st.w.plan.fail_next("remember_answer");
+        let (status, first) = st.trigger("k-rang").await;
+        assert_eq!(status, 200, "{first}");
+        let call = st.call(&first["call_id"]).await;
+        assert_eq!(call.status, CallStatus::Queued);
+        assert_eq!(st.callback(&call, Stage::Started).await.0, 200);
+        st.w.clock.advance(lease());
+        if via_reconciler {
+            let report = st.reconcile().await;
+            assert_eq!(report.count(Repaired::KeyAnsweredPlaced), 1, "{report:?}");
+            assert_eq!(report.count(Repaired::KeyReleased), 0, "{report:?}");
+        }
+        let (status, again) = st.trigger("k-rang").await;
+        assert_eq!(
+            (status, &again),
+            (200, &first),
+            "via reconciler: {via_reconciler}"
+        );
+        assert_eq!(
+            st.w.provider.request_count(),
+            1,
+            "a second real call (via reconciler: {via_reconciler})"
+        );
+        assert_eq!(
+            st.call(&first["call_id"]).await.status,
+            CallStatus::InProgress
+        );
+    }
+}
+
+/// The provider's answer was lost and recording `dial_unknown` failed: the 502 is still
+/// remembered for the key (on its own), so the retry replays it instead of dialling.
+#[tokio::test]
+async fn a_failed_dial_unknown_write_still_binds_the_502_to_the_key() {
+    let st = stack().await;
+    st.w.provider
+        .then_err(ProviderError::Timeout(Duration::from_secs(5)));
+    st.w.plan.fail_next("mark_call_dial_unknown");
+    let (status, first) = st.trigger("k-unknown-write").await;
+    assert_eq!(
+        (status, error_code(&first)),
+        (502, "provider_outcome_unknown"),
+        "{first}"
+    );
+    st.w.clock.advance(lease());
+    let report = st.reconcile().await;
+    assert_eq!(report.count(Repaired::KeyReleased), 0, "{report:?}");
+    assert_eq!(
+        report.count(Repaired::CallMarkedDialUnknown),
+        1,
+        "{report:?}"
+    );
+    let (status, again) = st.trigger("k-unknown-write").await;
+    assert_eq!((status, &again), (502, &first));
+    assert_eq!(st.w.provider.request_count(), 1, "dialled twice");
+}
