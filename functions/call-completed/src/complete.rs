@@ -12,7 +12,7 @@ use crate::callback::{applied, ignored, progress};
 use crate::Deps;
 use domain::callback::ProviderCallObject;
 use domain::completion::{self, Completed};
-use domain::model::{Call, CallStatus};
+use domain::model::Call;
 use domain::payload::CallCompleted;
 use domain::ApiError;
 use lambda_http::{Body, Response};
@@ -26,7 +26,7 @@ pub async fn complete(
     if let Some(event_id) = call.event_id {
         return ensure_enqueued(call, event_id, deps).await;
     }
-    if call.status.rank() > CallStatus::Completed.rank() {
+    if !call.may_still_progress() {
         tracing::warn!(call_id = %call.id, status = call.status.as_str(), "analysis for a call that failed to be placed; no event");
         return Ok(ignored("call_failed"));
     }

@@ -4,7 +4,7 @@
 use crate::Deps;
 use domain::completion::{self, Completed};
 use domain::error::ApiError;
-use domain::model::CallStatus;
+use domain::model::{CallStatus, DIAL_OUTCOME_UNKNOWN};
 use domain::payload::CallCompleted;
 use domain::ports::store::calls::CallProgress;
 use domain::ports::store::{Due, DueWork};
@@ -106,11 +106,11 @@ pub async fn call(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
             Repaired::CallMarkedDialUnknown
         }
         CallStatus::DialUnknown => {
-            let reason = "dial_outcome_unknown: the provider never reported the call";
+            let reason = format!("{DIAL_OUTCOME_UNKNOWN}: the provider never reported the call");
             if !settled(
                 CallStatus::DialUnknown,
                 CallStatus::Failed,
-                Some(reason),
+                Some(reason.as_str()),
                 None,
             )
             .await?

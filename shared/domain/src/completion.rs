@@ -11,7 +11,7 @@
 //!    the provider retries); if nobody ever sends it, the reconciler does after the grace.
 
 use crate::error::{ApiError, StoreError};
-use crate::model::{Call, CallStatus, EventRecord};
+use crate::model::{Call, EventRecord};
 use crate::payload::CallCompleted;
 use crate::ports::queue::{DeliveryMessage, EventQueue};
 use crate::ports::store::calls::{CallCompletion, CallProgress};
@@ -54,7 +54,7 @@ pub async fn complete(
     progress: &CallProgress,
     now: DateTime<Utc>,
 ) -> Result<Completed, ApiError> {
-    if call.event_id.is_some() || call.status.rank() > CallStatus::Completed.rank() {
+    if call.event_id.is_some() || !call.may_still_progress() {
         return Ok(Completed::AlreadyCompleted);
     }
     let fitted = payload

@@ -265,7 +265,22 @@ pub struct Call {
     pub due_at: Option<DateTime<Utc>>,
 }
 
+/// The `failure_reason` prefix of a call resolved as failed only because the provider never
+/// reported it (a `dial_unknown` past its deadline). Such a call may have rung after all, so
+/// its late callbacks still move it forward and complete it (`Call::may_still_progress`).
+pub const DIAL_OUTCOME_UNKNOWN: &str = "dial_outcome_unknown";
+
 impl Call {
+    /// Callbacks may still move this call forward: it is not failed, or failed only for want of
+    /// news from the provider ([`DIAL_OUTCOME_UNKNOWN`]).
+    pub fn may_still_progress(&self) -> bool {
+        self.status != CallStatus::Failed
+            || self
+                .failure_reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with(DIAL_OUTCOME_UNKNOWN))
+    }
+
     /// A new call record: nothing known yet beyond who, which agent, which number and when.
     pub fn new(
         id: Uuid,

@@ -1386,6 +1386,23 @@ pub async fn due(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractEr
             .is_none(),
         "a settled call is out of the index"
     );
+    // Failed only for want of news: a late callback still moves it on, and clears the reason.
+    let started = CallProgress {
+        started_at: Some(now),
+        ..CallProgress::default()
+    };
+    ensure!(
+        store
+            .advance_call(c.id, CallStatus::InProgress, &started, now)
+            .await?,
+        "a dial_outcome_unknown failure still moves forward"
+    );
+    let read = store.call(c.id).await?;
+    ensure_eq!(
+        read.as_ref().map(|c| (c.status, c.failure_reason.clone())),
+        Some((CallStatus::InProgress, None)),
+        "revived, without its failure reason"
+    );
 
     // A dead request's key: released only for its own call and only without an answer.
     let c2 = Call {

@@ -533,3 +533,32 @@ async fn a_failed_dial_unknown_write_still_binds_the_502_to_the_key() {
     assert_eq!((status, &again), (502, &first));
     assert_eq!(st.w.provider.request_count(), 1, "dialled twice");
 }
+
+/// A `dial_unknown` call resolved as failed (no news within the deadline) rang after all: its
+/// late callbacks still move it on and complete it, with exactly one event.
+#[tokio::test]
+async fn late_callbacks_revive_a_call_failed_for_want_of_news() {
+    let st = stack().await;
+    st.w.plan.fail_after_effect("create_phone_call", 1);
+    let (status, res) = st.trigger("k-late").await;
+    assert_eq!(status, 502, "{res}");
+    let call_id = res["error"]["call_id"].clone();
+    st.w.clock
+        .advance(chrono::Duration::from_std(st.w.tunables.dial_unknown_deadline).unwrap());
+    assert_eq!(st.reconcile().await.count(Repaired::CallFailed), 1);
+    let failed = st.call(&call_id).await;
+    assert_eq!(failed.status, CallStatus::Failed);
+    for stage in [Stage::Started, Stage::Ended, Stage::Analyzed] {
+        let (status, res) = st.callback(&failed, stage).await;
+        assert_eq!(
+            (status, res["changed"].clone()),
+            (200, json!(true)),
+            "{stage:?}: {res}"
+        );
+    }
+    let done = st.call(&call_id).await;
+    assert_eq!(done.status, CallStatus::Completed);
+    assert_eq!(done.failure_reason, None);
+    assert_eq!((st.events_of(&done), st.w.queue.sent_count()), (1, 1));
+    assert_eq!(st.w.provider.request_count(), 1);
+}

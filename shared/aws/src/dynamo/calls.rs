@@ -164,14 +164,15 @@ fn forward_update(
         sets.push("provider_call_id = if_not_exists(provider_call_id, :provider_call_id)".into());
         values.insert(":provider_call_id".into(), AttributeValue::S(p.clone()));
     }
+    // A forward move leaves no failure behind (a revived `dial_outcome_unknown` call).
     let remove = match progress.due_at {
         Some(at) => {
             let (clause, vals) = due_assignments(DueKind::Call, at);
             sets.push(clause.into());
             values.extend(vals.map(|(k, v)| (k.to_string(), v)));
-            ""
+            "REMOVE failure_reason"
         }
-        None => REMOVE_DUE,
+        None => "REMOVE failure_reason, due_kind, due_at",
     };
     let before: Vec<String> = CallStatus::ALL
         .iter()
@@ -182,11 +183,21 @@ fn forward_update(
             format!(":from{i}")
         })
         .collect();
+    // A call failed only for want of news from the provider may still move forward
+    // (`Call::may_still_progress`).
+    values.insert(
+        ":failed".into(),
+        AttributeValue::S(CallStatus::Failed.as_str().into()),
+    );
+    values.insert(
+        ":unknown_outcome".into(),
+        AttributeValue::S(domain::model::DIAL_OUTCOME_UNKNOWN.into()),
+    );
+    let revivable = "(#status = :failed AND begins_with(failure_reason, :unknown_outcome))";
     let condition = if before.is_empty() {
-        // Nothing ranks below `to`: the condition can never hold.
-        "attribute_not_exists(pk) AND attribute_exists(pk)".to_string()
+        revivable.to_string()
     } else {
-        format!("#status IN ({})", before.join(", "))
+        format!("(#status IN ({}) OR {revivable})", before.join(", "))
     };
     ForwardUpdate {
         update: format!("SET {} {remove}", sets.join(", ")),

@@ -70,9 +70,15 @@ impl State {
     }
 
     /// The call if it may move forward to `to`: `#status IN (every status ranked below)`.
+    /// Or a call failed only for want of news from the provider (`may_still_progress`).
     fn forward_call(&mut self, call_id: Uuid, to: CallStatus) -> Option<&mut Call> {
         match self.calls.get_mut(&call_id) {
-            Some(CallItem::Full(c)) if c.status.rank() < to.rank() => Some(c.as_mut()),
+            Some(CallItem::Full(c))
+                if c.status.rank() < to.rank()
+                    || (c.status == CallStatus::Failed && c.may_still_progress()) =>
+            {
+                Some(c.as_mut())
+            }
             _ => None,
         }
     }
@@ -99,6 +105,7 @@ fn apply_progress(c: &mut Call, to: CallStatus, progress: &CallProgress, at: Dat
         c.provider_call_id.clone_from(&progress.provider_call_id);
     }
     c.due_at = progress.due_at.map(ms);
+    c.failure_reason = None;
 }
 
 #[async_trait]
