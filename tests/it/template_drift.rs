@@ -49,7 +49,7 @@ const DROPPED_MESSAGE: &str = "delivery failed; last attempt, event dropped";
 const JWT_AUTHORIZER: &str = "DashboardJwt";
 
 /// Every environment variable name in `domain::config`, by the constant's identifier.
-const ENV_CONSTANTS: [(&str, &str); 17] = [
+const ENV_CONSTANTS: [(&str, &str); 18] = [
     (
         "API_RATE_LIMIT_PER_MINUTE",
         config::API_RATE_LIMIT_PER_MINUTE,
@@ -63,6 +63,7 @@ const ENV_CONSTANTS: [(&str, &str); 17] = [
         config::COSTLY_RATE_LIMIT_PER_MINUTE,
     ),
     ("CALL_ANALYSIS_GRACE", config::CALL_ANALYSIS_GRACE),
+    ("CALL_STALE_AFTER", config::CALL_STALE_AFTER),
     ("DIAL_UNKNOWN_DEADLINE", config::DIAL_UNKNOWN_DEADLINE),
     ("TABLE_NAME", config::TABLE_NAME),
     ("PROVIDER_BASE_URL", config::PROVIDER_BASE_URL),
@@ -137,6 +138,7 @@ fn expected_env(binary: &str) -> BTreeSet<&'static str> {
             config::PROVIDER_SECRET_NAME,
             config::PROVIDER_TIMEOUT_MS,
             config::DIAL_UNKNOWN_DEADLINE,
+            config::CALL_STALE_AFTER,
             config::API_RATE_LIMIT_PER_MINUTE,
         ],
         "settings" => &[
@@ -153,6 +155,7 @@ fn expected_env(binary: &str) -> BTreeSet<&'static str> {
             config::PROVIDER_SECRET_NAME,
             config::EVENTS_QUEUE_URL,
             config::CALL_ANALYSIS_GRACE,
+            config::CALL_STALE_AFTER,
         ],
         "reconciler" => &[
             config::TABLE_NAME,

@@ -63,6 +63,8 @@ pub struct Tunables {
     pub analysis_grace: Duration,
     /// `DIAL_UNKNOWN_DEADLINE`.
     pub dial_unknown_deadline: Duration,
+    /// `CALL_STALE_AFTER`.
+    pub call_stale_after: Duration,
     /// `API_RATE_LIMIT_PER_MINUTE`.
     pub api_rate_limit: u32,
     /// `SETTINGS_RATE_LIMIT_PER_MINUTE`.
@@ -85,6 +87,7 @@ impl Default for Tunables {
             repark_delay: config::DEFAULT_REPARK_DELAY,
             analysis_grace: config::DEFAULT_CALL_ANALYSIS_GRACE,
             dial_unknown_deadline: config::DEFAULT_DIAL_UNKNOWN_DEADLINE,
+            call_stale_after: config::DEFAULT_CALL_STALE_AFTER,
             api_rate_limit: domain::rate_limit::DEFAULT_API_PER_MINUTE,
             settings_rate_limit: domain::rate_limit::DEFAULT_SETTINGS_PER_MINUTE,
             costly_rate_limit: domain::rate_limit::DEFAULT_COSTLY_PER_MINUTE,
@@ -127,6 +130,7 @@ impl Ports {
             clock: self.clock.clone(),
             idempotency_wait: config::idempotency_wait(t.provider_timeout),
             dial_unknown_deadline: span(t.dial_unknown_deadline),
+            call_stale_after: span(t.call_stale_after),
             rate_limit_per_minute: t.api_rate_limit,
         }
     }
@@ -156,6 +160,7 @@ impl Ports {
             },
             clock: self.clock.clone(),
             analysis_grace: span(t.analysis_grace),
+            call_stale_after: span(t.call_stale_after),
         }
     }
 

@@ -109,11 +109,14 @@ async fn advance(
 ) -> Result<Response<Body>, ApiError> {
     let now = deps.clock.now();
     // An ended call waits for its analysis at most the grace; then the reconciler completes
-    // it without. Any other move clears the deadline (a `dial_unknown` call is now placed).
-    let due_at = (to == CallStatus::Ended).then(|| now + deps.analysis_grace);
+    // it without. A call in progress waits for its end at most `CALL_STALE_AFTER`.
+    let due_at = match to {
+        CallStatus::Ended => now + deps.analysis_grace,
+        _ => now + deps.call_stale_after,
+    };
     let changed = deps
         .store
-        .advance_call(call_id, to, &progress(obj, due_at), now)
+        .advance_call(call_id, to, &progress(obj, Some(due_at)), now)
         .await?;
     if changed {
         tracing::info!(%call_id, event = event.as_str(), status = to.as_str(), "call moved forward");

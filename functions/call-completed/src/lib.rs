@@ -31,6 +31,9 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     /// How long an ended call waits for `call_analyzed` (`CALL_ANALYSIS_GRACE`).
     pub analysis_grace: chrono::Duration,
+    /// How long a `dialing` or `in_progress` call may go without `call_ended` before the
+    /// reconciler finishes it (`CALL_STALE_AFTER`).
+    pub call_stale_after: chrono::Duration,
 }
 
 impl Deps {
@@ -57,6 +60,8 @@ impl Deps {
                 config::CALL_ANALYSIS_GRACE,
                 config::DEFAULT_CALL_ANALYSIS_GRACE,
             )?,
+            call_stale_after: env
+                .span(config::CALL_STALE_AFTER, config::DEFAULT_CALL_STALE_AFTER)?,
         })
     }
 }

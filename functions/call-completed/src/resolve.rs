@@ -79,6 +79,8 @@ async fn inbound(obj: &ProviderCallObject, deps: &Deps) -> Result<Resolution, Ap
     let now = deps.clock.now();
     let call = Call {
         provider_call_id: Some(obj.call_id.clone()),
+        // Finished by the reconciler if the provider never reports its end.
+        due_at: Some(now + deps.call_stale_after),
         ..Call::new(
             Uuid::new_v4(),
             agent.account_id.clone(),

@@ -4,8 +4,10 @@
 //!
 //! - an event stored but not on the queue after `ENQUEUE_GRACE` -> sent ([`repair::event`]);
 //! - a `queued` call past its request's lease -> `dial_unknown`; a `dial_unknown` call past
-//!   its deadline -> `failed`; an `ended` call past its analysis grace -> completed with an
-//!   event built without the analysis ([`repair::call`]);
+//!   its deadline, or a `dialing` one never reported past `CALL_STALE_AFTER` -> `failed` (for
+//!   want of news: late callbacks still revive it); an `ended` call past its analysis grace,
+//!   or an `in_progress` one whose end never came past `CALL_STALE_AFTER` -> completed with an
+//!   event built from what is known ([`repair::call`]);
 //! - an Idempotency-Key without an answer past its lease -> released ([`repair::idempotency`]).
 //!
 //! Every repair is a conditional write on the item's state (and the one with an outside

@@ -120,7 +120,27 @@ pub async fn call(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
             tracing::warn!(call_id = %id, "dial_unknown call past its deadline; resolved as failed");
             Repaired::CallFailed
         }
-        CallStatus::Ended => {
+        CallStatus::Dialing => {
+            // Accepted by the provider, and not one callback since: it never connected, or
+            // its callbacks were all lost. Like a `dial_unknown` call past its deadline, it
+            // is failed for want of news, and late callbacks can still revive it.
+            let reason = format!("{DIAL_OUTCOME_UNKNOWN}: the provider never reported the call");
+            if !settled(
+                CallStatus::Dialing,
+                CallStatus::Failed,
+                Some(reason.as_str()),
+                None,
+            )
+            .await?
+            {
+                return Ok(Repaired::Nothing);
+            }
+            tracing::warn!(call_id = %id, "dialing call never reported by the provider; failed");
+            Repaired::CallFailed
+        }
+        // A call that started, but whose end (or end and analysis) never came: completed with
+        // what is known, like an ended call past its grace.
+        CallStatus::Ended | CallStatus::InProgress => {
             // Completing sends the event: claimed first, so one pass does it.
             if !store.claim_call_repair(id, due_at, now + CLAIM).await? {
                 return Ok(Repaired::Nothing);

@@ -38,6 +38,9 @@ pub struct Deps {
     /// How long a `dial_unknown` call waits for a callback before the reconciler resolves it
     /// as failed (`DIAL_UNKNOWN_DEADLINE`).
     pub dial_unknown_deadline: chrono::Duration,
+    /// How long a `dialing` call may go without the provider reporting it before the
+    /// reconciler finishes it (`CALL_STALE_AFTER`).
+    pub call_stale_after: chrono::Duration,
     /// Requests per minute per API key unless the account has its own
     /// (`API_RATE_LIMIT_PER_MINUTE`, default `rate_limit::DEFAULT_API_PER_MINUTE`).
     pub rate_limit_per_minute: u32,
@@ -77,6 +80,8 @@ impl Deps {
                 config::DIAL_UNKNOWN_DEADLINE,
                 config::DEFAULT_DIAL_UNKNOWN_DEADLINE,
             )?,
+            call_stale_after: env
+                .span(config::CALL_STALE_AFTER, config::DEFAULT_CALL_STALE_AFTER)?,
             rate_limit_per_minute: config::per_minute(
                 env,
                 config::API_RATE_LIMIT_PER_MINUTE,

@@ -190,7 +190,13 @@ async fn dial(
             let at = deps.clock.now();
             if let Err(e) = deps
                 .store
-                .mark_call_dialing(call.id, &placed.call_id, at, record.map(|r| (r, &stored)))
+                .mark_call_dialing(
+                    call.id,
+                    &placed.call_id,
+                    at,
+                    at + deps.call_stale_after,
+                    record.map(|r| (r, &stored)),
+                )
                 .await
             {
                 // The call is placed; the provider's callbacks carry our call_id and will move

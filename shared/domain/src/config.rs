@@ -35,6 +35,9 @@ pub const ACCOUNT_ID_CLAIM: &str = "ACCOUNT_ID_CLAIM";
 pub const CALL_ANALYSIS_GRACE: &str = "CALL_ANALYSIS_GRACE";
 /// How long a `dial_unknown` call waits for a callback before it is resolved as `failed`.
 pub const DIAL_UNKNOWN_DEADLINE: &str = "DIAL_UNKNOWN_DEADLINE";
+/// How long a `dialing` or `in_progress` call may go without the provider reporting its end
+/// before the reconciler finishes it (a duration: `2h`).
+pub const CALL_STALE_AFTER: &str = "CALL_STALE_AFTER";
 /// Local stack only: how often the reconciler runs (in AWS: its schedule in template.yaml).
 pub const RECONCILE_EVERY: &str = "RECONCILE_EVERY";
 
@@ -43,6 +46,9 @@ pub const DEFAULT_CALL_ANALYSIS_GRACE: Duration = Duration::from_secs(10 * 60);
 /// `call_ended` with `dial_no_answer` or `dial_busy` after ringing out): 15 minutes leaves
 /// room for its own callback retries.
 pub const DEFAULT_DIAL_UNKNOWN_DEADLINE: Duration = Duration::from_secs(15 * 60);
+/// The provider ends a call after at most an hour (Retell's default `max_call_duration_ms`)
+/// and reports it within minutes: two hours leave room for its callback retries.
+pub const DEFAULT_CALL_STALE_AFTER: Duration = Duration::from_secs(2 * 3600);
 pub const DEFAULT_RECONCILE_EVERY: Duration = Duration::from_secs(60);
 
 /// trigger-call's Lambda timeout (`TriggerCallFunction.Timeout`; the drift test holds the two

@@ -459,13 +459,24 @@ pub async fn calls(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contract
         body: format!(r#"{{"success":true,"call_id":"{}"}}"#, first.id),
     };
     store
-        .mark_call_dialing(first.id, "prov_1", t, Some((&rec, &answer)))
+        .mark_call_dialing(
+            first.id,
+            "prov_1",
+            t,
+            t + chrono::Duration::hours(2),
+            Some((&rec, &answer)),
+        )
         .await?;
     let dialing = store
         .call(first.id)
         .await?
         .ok_or_else(|| ContractError::Violated("dialing call vanished".into()))?;
     ensure_eq!(dialing.status, CallStatus::Dialing, "status after dialing");
+    ensure_eq!(
+        dialing.due_at,
+        Some(t.trunc_subsecs(3) + chrono::Duration::hours(2)),
+        "a dialing call's deadline"
+    );
     ensure_eq!(
         dialing.provider_call_id.as_deref(),
         Some("prov_1"),
@@ -480,7 +491,9 @@ pub async fn calls(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contract
         "remembered answer"
     );
     // Marking it again (a late duplicate) keeps the status and the first provider id.
-    store.mark_call_dialing(first.id, "prov_2", t, None).await?;
+    store
+        .mark_call_dialing(first.id, "prov_2", t, t, None)
+        .await?;
     ensure_eq!(
         store.call(first.id).await?,
         Some(dialing.clone()),

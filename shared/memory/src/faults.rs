@@ -440,9 +440,10 @@ impl CallStore for FaultyStore {
         call_id: Uuid,
         provider_call_id: &str,
         at: DateTime<Utc>,
+        due_at: DateTime<Utc>,
         idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
     ) -> Result<(), StoreError> {
-        through_plan!(self.mark_call_dialing(call_id, provider_call_id, at, idempotency))
+        through_plan!(self.mark_call_dialing(call_id, provider_call_id, at, due_at, idempotency))
     }
     async fn mark_call_failed(
         &self,
@@ -922,7 +923,7 @@ mod tests {
         plan.hang("mark_call_dialing", 1);
         let hung = tokio::time::timeout(
             Duration::from_secs(3600),
-            faulty.mark_call_dialing(Uuid::new_v4(), "prov", t0(), None),
+            faulty.mark_call_dialing(Uuid::new_v4(), "prov", t0(), t0(), None),
         )
         .await;
         assert!(hung.is_err(), "timed out");

@@ -562,3 +562,54 @@ async fn late_callbacks_revive_a_call_failed_for_want_of_news() {
     assert_eq!((st.events_of(&done), st.w.queue.sent_count()), (1, 1));
     assert_eq!(st.w.provider.request_count(), 1);
 }
+
+fn stale_after(w: &World) -> chrono::Duration {
+    chrono::Duration::from_std(w.tunables.call_stale_after).unwrap()
+}
+
+/// A call the provider accepted but never reported (no callback at all): failed for want of
+/// news after `CALL_STALE_AFTER`, and never stuck `dialing`.
+#[tokio::test]
+async fn a_dialing_call_never_reported_is_failed_after_the_stale_deadline() {
+    let st = stack().await;
+    st.w.provider.then_ok("prov_silent");
+    let (status, res) = st.trigger("k-silent").await;
+    assert_eq!(status, 200, "{res}");
+    let call_id = res["call_id"].clone();
+    st.w.clock
+        .advance(stale_after(&st.w) - chrono::Duration::seconds(1));
+    assert_eq!(st.reconcile().await.count(Repaired::CallFailed), 0);
+    assert_eq!(st.call(&call_id).await.status, CallStatus::Dialing);
+    st.w.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(st.reconcile().await.count(Repaired::CallFailed), 1);
+    let failed = st.call(&call_id).await;
+    assert_eq!(failed.status, CallStatus::Failed);
+    assert!(
+        failed.may_still_progress(),
+        "late callbacks may still revive it"
+    );
+    assert_eq!((st.w.stored_event_count(), st.w.queue.sent_count()), (0, 0));
+}
+
+/// A call that started but whose `call_ended` (and `call_analyzed`) never came: completed with
+/// what is known after `CALL_STALE_AFTER`, once, and a late `call_ended` changes nothing.
+#[tokio::test]
+async fn a_call_in_progress_whose_end_never_came_is_completed_after_the_stale_deadline() {
+    let st = stack().await;
+    let call = st.w.dialing_call(&st.s).await;
+    assert_eq!(st.callback(&call, Stage::Started).await.0, 200);
+    st.w.clock.advance(stale_after(&st.w));
+    let (a, b) = tokio::join!(st.reconcile(), st.reconcile());
+    assert_eq!(
+        a.count(Repaired::CallCompletedWithoutAnalysis)
+            + b.count(Repaired::CallCompletedWithoutAnalysis),
+        1,
+        "{a:?} {b:?}"
+    );
+    let done = st.w.call(call.id).await;
+    assert_eq!(done.status, CallStatus::Completed);
+    assert_eq!((st.events_of(&done), st.w.queue.sent_count()), (1, 1));
+    let (status, res) = st.callback(&call, Stage::Ended).await;
+    assert_eq!((status, res["changed"].clone()), (200, json!(false)));
+    assert_eq!((st.events_of(&done), st.w.queue.sent_count()), (1, 1));
+}

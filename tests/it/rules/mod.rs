@@ -162,7 +162,13 @@ impl World {
             .expect("create call");
         let provider_id = format!("prov_{}", Uuid::new_v4().simple());
         self.store
-            .mark_call_dialing(call.id, &provider_id, now, None)
+            .mark_call_dialing(
+                call.id,
+                &provider_id,
+                now,
+                now + chrono::Duration::hours(2),
+                None,
+            )
             .await
             .expect("mark dialing");
         self.call(call.id).await

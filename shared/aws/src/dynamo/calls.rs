@@ -297,13 +297,15 @@ impl CallStore for DynamoStore {
         call_id: Uuid,
         provider_call_id: &str,
         at: DateTime<Utc>,
+        due_at: DateTime<Utc>,
         idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
     ) -> Result<(), StoreError> {
         let at_s = domain::clock::rfc3339_millis(at);
+        let (due, [k, d]) = due_assignments(DueKind::Call, due_at);
         let mut items = vec![status_update(
             &self.table,
             call_id,
-            "SET #status = :dialing, provider_call_id = :p, updated_at = :t REMOVE due_kind, due_at",
+            &format!("SET #status = :dialing, provider_call_id = :p, updated_at = :t, {due}"),
             vec![
                 (
                     ":dialing",
@@ -311,6 +313,8 @@ impl CallStore for DynamoStore {
                 ),
                 (":p", AttributeValue::S(provider_call_id.into())),
                 (":t", AttributeValue::S(at_s.clone())),
+                k,
+                d,
             ],
         )?];
         if let Some((rec, resp)) = idempotency {

@@ -164,6 +164,7 @@ impl CallStore for MemoryStore {
         call_id: Uuid,
         provider_call_id: &str,
         at: DateTime<Utc>,
+        due_at: DateTime<Utc>,
         idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
     ) -> Result<(), StoreError> {
         let mut s = self.state();
@@ -171,7 +172,7 @@ impl CallStore for MemoryStore {
             c.status = CallStatus::Dialing;
             c.provider_call_id = Some(provider_call_id.to_string());
             c.updated_at = ms(at);
-            c.due_at = None;
+            c.due_at = Some(ms(due_at));
         } else {
             match s.calls.entry(call_id).or_insert(CallItem::Fragment) {
                 CallItem::Full(c) if c.provider_call_id.is_none() => {

@@ -124,7 +124,7 @@ async fn dialing_an_unknown_call_leaves_a_fragment_as_the_unconditional_update_d
         body: "{}".into(),
     };
     store
-        .mark_call_dialing(id, "prov", now(), Some((&rec, &answer)))
+        .mark_call_dialing(id, "prov", now(), now(), Some((&rec, &answer)))
         .await
         .unwrap();
     assert!(matches!(store.call(id).await, Err(StoreError::Corrupt(_))));

@@ -51,13 +51,15 @@ pub trait CallStore: Send + Sync {
         idempotency: Option<&IdempotencyRecord>,
         now: DateTime<Utc>,
     ) -> Result<CreateCallOutcome, StoreError>;
-    /// The provider accepted the call: `queued` -> `dialing` with its id, and the answer
+    /// The provider accepted the call: `queued` -> `dialing` with its id and its next deadline
+    /// (`due_at`: if no callback finishes it by then, the reconciler does), and the answer
     /// remembered for the Idempotency-Key, in one write.
     async fn mark_call_dialing(
         &self,
         call_id: Uuid,
         provider_call_id: &str,
         at: DateTime<Utc>,
+        due_at: DateTime<Utc>,
         idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
     ) -> Result<(), StoreError>;
     /// The provider's answer was lost: `queued` -> `dial_unknown` with its deadline
