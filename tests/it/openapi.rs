@@ -190,7 +190,7 @@ fn without_tests(src: &str) -> &str {
     }
 }
 
-/// The string literal right after `at` (skipping whitespace), if the next token is one.
+/// The string literal right after `at` (after any whitespace), if the next token is one.
 fn literal_after(src: &str, at: usize) -> Option<String> {
     let rest = src[at..].trim_start();
     let rest = rest.strip_prefix('"')?;

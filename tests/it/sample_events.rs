@@ -189,26 +189,12 @@ async fn run_every_sample() -> Vec<String> {
     secrets
 }
 
-/// Captured log lines, shared with the subscriber's writer.
-#[derive(Clone, Default)]
-struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Issue 13: at the most verbose level the template allows (`trace`), with the functions'
 /// own filter, no key, JWT, signature, phone number or transcript text reaches the logs:
 /// neither from our code nor from the runtime crates, which log whole events at trace.
 #[tokio::test]
 async fn no_secret_reaches_the_logs_at_the_most_verbose_level() {
-    let capture = Capture::default();
+    let capture = integration_tests::logs::Capture::default();
     let writer = capture.clone();
     // The functions' own subscriber, at trace.
     let subscriber = lambda_glue::telemetry::subscriber_at("trace", move || writer.clone());
@@ -224,7 +210,7 @@ async fn no_secret_reaches_the_logs_at_the_most_verbose_level() {
 
     let secrets = run_every_sample().await;
     drop(_guard);
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     let lines = text.lines().count();
     assert!(
         text.contains("own-crate-trace-probe"),

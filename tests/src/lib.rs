@@ -8,6 +8,7 @@ pub mod counting;
 pub mod deps;
 pub mod emulator;
 pub mod fixtures;
+pub mod logs;
 pub mod peer;
 pub mod sqs;
 

@@ -622,27 +622,13 @@ async fn slow_hanging_resetting_and_redirecting_endpoints_are_each_logged_with_t
     }
 }
 
-/// A log sink for the log-shape test: every line the subscriber writes, kept in memory.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The log lines of a failing delivery, through the subscriber the functions install
 /// (`lambda_glue::telemetry`): each one a JSON object with an RFC 3339 `timestamp` and an
 /// upper-case `level` (what Lambda's JSON log filtering needs to keep a line's level), and
 /// the delivery failure lines at WARN, so `LogLevel=warn` still feeds the metric filters.
 #[tokio::test]
 async fn log_lines_are_json_lambda_can_filter_and_failures_are_warnings() {
-    let sink = Captured::default();
+    let sink = integration_tests::logs::Capture::default();
     let writer = sink.clone();
     let _guard = tracing::subscriber::set_default(lambda_glue::telemetry::subscriber(move || {
         writer.clone()
@@ -654,7 +640,7 @@ async fn log_lines_are_json_lambda_can_filter_and_failures_are_warnings() {
     e.drain_queue().await;
     let after = Utc::now();
 
-    let text = String::from_utf8(sink.0.lock().unwrap().clone()).expect("UTF-8 logs");
+    let text = sink.text();
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))

@@ -320,7 +320,7 @@ impl CallStore for DynamoStore {
         if let Some((rec, resp)) = idempotency {
             items.push(
                 TransactWriteItem::builder()
-                    .update(self.remember_answer(rec, resp)?)
+                    .update(self.remember_answer_update(rec, resp)?)
                     .build(),
             );
         }
@@ -355,7 +355,8 @@ impl CallStore for DynamoStore {
                     .await
                     .map_err(backend)?;
                 if let Some((rec, resp)) = idempotency {
-                    self.send_update(self.remember_answer(rec, resp)?).await?;
+                    self.send_update(self.remember_answer_update(rec, resp)?)
+                        .await?;
                 }
                 Ok(())
             }
@@ -423,7 +424,7 @@ impl CallStore for DynamoStore {
         if let Some((rec, resp)) = idempotency {
             items.push(
                 TransactWriteItem::builder()
-                    .update(self.remember_answer(rec, resp)?)
+                    .update(self.remember_answer_update(rec, resp)?)
                     .build(),
             );
         }
@@ -445,7 +446,7 @@ impl CallStore for DynamoStore {
         record: &IdempotencyRecord,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
-        self.send_update(DynamoStore::remember_answer(self, record, response)?)
+        self.send_update(self.remember_answer_update(record, response)?)
             .await
     }
 

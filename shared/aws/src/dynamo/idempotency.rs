@@ -58,7 +58,7 @@ pub(crate) fn idempotency_from(item: &Item) -> Result<IdempotencyRecord, StoreEr
 
 impl DynamoStore {
     /// The update that stores a finished request's answer on its idempotency record.
-    pub(crate) fn remember_answer(
+    pub(crate) fn remember_answer_update(
         &self,
         rec: &IdempotencyRecord,
         resp: &StoredResponse,
