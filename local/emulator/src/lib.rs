@@ -62,6 +62,10 @@ impl std::fmt::Display for MotoError {
 
 impl std::error::Error for MotoError {}
 
+/// moto's server with a speed fix to its SQS clock (same values, no per-message date
+/// arithmetic): see the script's own notes.
+pub const LAUNCHER: &str = include_str!("moto_server.py");
+
 /// How the child relates to the terminal's signals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
@@ -85,8 +89,10 @@ impl Moto {
         venv.join("bin").join("moto_server")
     }
 
-    /// Starts `moto_server -H 127.0.0.1 -p <port>` (output to `log`) and waits until it
-    /// answers, at most `ready_within`.
+    /// Starts moto's server on `127.0.0.1:<port>` (output to `log`) and waits until it
+    /// answers, at most `ready_within`. `bin` is the virtualenv's `moto_server`, which shows
+    /// that moto is installed; the server runs through [`LAUNCHER`] with the interpreter
+    /// beside it, so it gets the launcher's one speed fix.
     pub fn start(
         bin: &Path,
         port: u16,
@@ -103,9 +109,10 @@ impl Moto {
         };
         let log_file = std::fs::File::create(log).map_err(log_err)?;
         let log_copy = log_file.try_clone().map_err(log_err)?;
-        let mut command = Command::new(bin);
+        let python = bin.with_file_name("python3");
+        let mut command = Command::new(&python);
         command
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-c", LAUNCHER, "-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::from(log_file))
             .stderr(Stdio::from(log_copy));
@@ -113,7 +120,7 @@ impl Moto {
             std::os::unix::process::CommandExt::process_group(&mut command, 0);
         }
         let child = command.spawn().map_err(|source| MotoError::Spawn {
-            bin: bin.display().to_string(),
+            bin: python.display().to_string(),
             source,
         })?;
         let mut moto = Moto {
