@@ -249,7 +249,7 @@ mod tests {
     #[test]
     fn a_number_anywhere_in_the_plan_is_open_only_where_all_zones_overlap() {
         // +1 555: every NANP zone, Guam (+10) to Pago Pago (-11). In June, 08:00-21:00
-        // holds everywhere from 22:00Z (08:00 Guam) to 00:00Z (21:00 St John's, -2:30).
+        // holds everywhere from 22:00Z (08:00 Guam) to 23:30Z (21:00 St John's, -2:30).
         let d = RecipientHours::default();
         let closed = check(
             None,
@@ -264,10 +264,26 @@ mod tests {
                 None,
                 &d,
                 &phone("+15551234567"),
-                utc("2025-06-16T23:00:00Z")
+                utc("2025-06-16T23:29:00Z")
             ),
             Ok(())
         );
+        let closed = check(
+            None,
+            &d,
+            &phone("+15551234567"),
+            utc("2025-06-16T23:30:00Z"),
+        )
+        .expect_err("closed from 21:00 in St John's");
+        assert_eq!(
+            closed
+                .closed_zones
+                .iter()
+                .map(|z| z.name())
+                .collect::<Vec<_>>(),
+            vec!["America/St_Johns"]
+        );
+        assert_eq!(closed.next_allowed_at, Some(utc("2025-06-17T22:00:00Z")));
     }
 
     #[test]

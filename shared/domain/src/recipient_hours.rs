@@ -11,7 +11,7 @@
 //! by area code (`1NPA`, some by exchange `1NPANXX`), every other country by its calling code
 //! or a longer prefix. A `+1` number whose area code the table does not know (toll-free,
 //! `555`, unassigned) matches only the line `1`: every zone of the North American plan, from
-//! Guam to Adak. A number no line matches (the non-geographic codes such as `+800`, `+882`)
+//! Guam to Pago Pago. A number no line matches (the non-geographic codes such as `+800`, `+882`)
 //! has no known zone.
 //!
 //! # The rule
