@@ -13,6 +13,7 @@ use domain::model::{Account, Agent, Plan};
 use domain::phone::PhoneNumber;
 use domain::ports::secrets::SecretStore;
 use domain::ports::store::AccountStore;
+use domain::recipient_hours::{AppliesTo, RecipientHours, RecipientHoursJson};
 use domain::{ApiError, StoreError};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -213,6 +214,20 @@ impl Admin {
         .await
     }
 
+    /// Sets (or with `None` returns to the default) the account's recipient-hours policy
+    /// (`domain::recipient_hours`).
+    pub async fn set_recipient_hours(
+        &self,
+        account_id: &str,
+        policy: Option<RecipientHours>,
+    ) -> Result<Account, AdminError> {
+        self.update_account(account_id, |a| {
+            a.guardrails.recipient_hours = policy;
+            Ok(())
+        })
+        .await
+    }
+
     /// Sets the account's requests per minute per API key (`None`: back to the default,
     /// `API_RATE_LIMIT_PER_MINUTE`).
     pub async fn set_rate_limit(
@@ -303,6 +318,7 @@ impl Admin {
             "rate_limit_per_minute": a.guardrails.rate_limit_per_minute,
             "allowed_countries": a.guardrails.allowed_countries,
             "non_geographic_allowed": a.guardrails.non_geographic_allowed,
+            "recipient_hours": recipient_hours_json(&a),
             "created_at": rfc3339(a.created_at),
             "version": a.version,
             "agents": agents.iter().map(|g| json!({
@@ -338,6 +354,32 @@ pub fn parse_calling_window(json: &str) -> Result<CallingWindow, AdminError> {
             "invalid calling window: {e}. Expected e.g. {{\"time_zone\": \"America/New_York\", \"days\": {{\"mon\": {{\"start\": \"09:00\", \"end\": \"17:00\"}}, \"sat\": \"off\"}}}}"
         ))
     })
+}
+
+/// A recipient-hours policy from the command line's `--applies-to`, `--start`, `--end`.
+pub fn parse_recipient_hours(
+    applies_to: AppliesTo,
+    start: &str,
+    end: &str,
+) -> Result<RecipientHours, AdminError> {
+    RecipientHours::try_from(RecipientHoursJson {
+        applies_to,
+        start: start.to_string(),
+        end: end.to_string(),
+    })
+    .map_err(|e| AdminError::Invalid(format!("invalid recipient hours: {e}")))
+}
+
+/// The account's recipient-hours policy in force, and whether it is the default.
+pub fn recipient_hours_json(a: &Account) -> Value {
+    let mut v = serde_json::to_value(a.guardrails.recipient_hours()).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "default".into(),
+            a.guardrails.recipient_hours.is_none().into(),
+        );
+    }
+    v
 }
 
 fn validate_webhook_url(raw: &str, allow_insecure_local: bool) -> Result<String, AdminError> {

@@ -6,6 +6,7 @@ use bvai_admin::{self as admin, AdminError};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use domain::config;
 use domain::model::Plan;
+use domain::recipient_hours::AppliesTo;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,6 +31,26 @@ struct Cli {
     stage: Option<String>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AppliesToArg {
+    /// +1 numbers only.
+    NorthAmerica,
+    /// Every number whose time zones are known.
+    Everywhere,
+    /// Never (only the account's calling window applies).
+    Off,
+}
+
+impl From<AppliesToArg> for AppliesTo {
+    fn from(a: AppliesToArg) -> AppliesTo {
+        match a {
+            AppliesToArg::NorthAmerica => AppliesTo::NorthAmerica,
+            AppliesToArg::Everywhere => AppliesTo::Everywhere,
+            AppliesToArg::Off => AppliesTo::Off,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -89,6 +110,30 @@ enum Command {
         url: Option<String>,
         #[arg(long)]
         clear: bool,
+    },
+    /// Set the account's recipient hours: calls only when the local time is inside
+    /// START-END in every time zone the called number may be in (default: 08:00-21:00 for
+    /// North American numbers). `--default` returns to the default.
+    SetRecipientHours {
+        #[arg(long)]
+        account: String,
+        /// Which numbers the hours apply to.
+        #[arg(
+            long,
+            value_enum,
+            conflicts_with = "default",
+            required_unless_present = "default"
+        )]
+        applies_to: Option<AppliesToArg>,
+        /// Start of the allowed hours, HH:MM in the recipient's zone.
+        #[arg(long, default_value = "08:00", conflicts_with = "default")]
+        start: String,
+        /// End of the allowed hours, HH:MM (24:00 for midnight; before START runs past midnight).
+        #[arg(long, default_value = "21:00", conflicts_with = "default")]
+        end: String,
+        /// Back to the default policy.
+        #[arg(long)]
+        default: bool,
     },
     /// Set the account's requests per minute per API key (default: API_RATE_LIMIT_PER_MINUTE).
     SetRateLimit {
@@ -280,6 +325,23 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             print_json(&serde_json::json!({
                 "account_id": account.id,
                 "webhook_url": account.webhook_url,
+            }))?;
+        }
+        Command::SetRecipientHours {
+            account,
+            applies_to,
+            start,
+            end,
+            default,
+        } => {
+            let policy = match applies_to {
+                Some(a) if !default => Some(admin::parse_recipient_hours(a.into(), &start, &end)?),
+                _ => None,
+            };
+            let account = admin.set_recipient_hours(&account, policy).await?;
+            print_json(&serde_json::json!({
+                "account_id": account.id,
+                "recipient_hours": admin::recipient_hours_json(&account),
             }))?;
         }
         Command::SetRateLimit {

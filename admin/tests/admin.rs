@@ -463,6 +463,115 @@ async fn the_cli_binary_end_to_end() {
     ));
     assert_eq!(cleared["calling_window"], Value::Null);
 
+    // Recipient hours: the default until set, then the operator's, then the default again.
+    let shown = ok_json(&cli(t, &prefix, &["show-account", "--id", &id]));
+    assert_eq!(
+        shown["recipient_hours"],
+        serde_json::json!({"applies_to": "north_america", "start": "08:00", "end": "21:00", "default": true})
+    );
+    let set = ok_json(&cli(
+        t,
+        &prefix,
+        &[
+            "set-recipient-hours",
+            "--account",
+            &id,
+            "--applies-to",
+            "everywhere",
+            "--start",
+            "09:00",
+            "--end",
+            "20:30",
+        ],
+    ));
+    assert_eq!(
+        set["recipient_hours"],
+        serde_json::json!({"applies_to": "everywhere", "start": "09:00", "end": "20:30", "default": false})
+    );
+    let stored = store.account(&id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.guardrails.recipient_hours.map(|p| p.hours_label()),
+        Some("09:00-20:30".to_string())
+    );
+    let off = ok_json(&cli(
+        t,
+        &prefix,
+        &[
+            "set-recipient-hours",
+            "--account",
+            &id,
+            "--applies-to",
+            "off",
+        ],
+    ));
+    assert_eq!(off["recipient_hours"]["applies_to"], "off");
+    assert_eq!(off["recipient_hours"]["start"], "08:00");
+    assert_error(
+        &cli(
+            t,
+            &prefix,
+            &[
+                "set-recipient-hours",
+                "--account",
+                &id,
+                "--applies-to",
+                "everywhere",
+                "--start",
+                "8am",
+            ],
+        ),
+        "invalid recipient hours",
+    );
+    let o = cli(
+        t,
+        &prefix,
+        &[
+            "set-recipient-hours",
+            "--account",
+            &id,
+            "--applies-to",
+            "mars",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an unknown --applies-to is a usage error"
+    );
+    let o = cli(
+        t,
+        &prefix,
+        &[
+            "set-recipient-hours",
+            "--account",
+            &id,
+            "--applies-to",
+            "off",
+            "--default",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--applies-to and --default conflict"
+    );
+    let back = ok_json(&cli(
+        t,
+        &prefix,
+        &["set-recipient-hours", "--account", &id, "--default"],
+    ));
+    assert_eq!(back["recipient_hours"]["default"], true);
+    assert_eq!(
+        store
+            .account(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .guardrails
+            .recipient_hours,
+        None
+    );
+
     let o = cli(t, &prefix, &["generate-key", "--account", &id]);
     assert!(o.status.success(), "{}", stderr(&o));
     let key = stdout(&o).trim().to_string();

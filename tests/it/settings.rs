@@ -231,6 +231,9 @@ async fn get_integration_shows_the_state_but_never_the_key() {
             "webhook_url": null,
             "default_agent": {"id": h.seeded.agent.id.to_string(), "name": "Sales Qualifier"},
             "allowed_countries": null,
+            "calling_window": null,
+            // The fixtures switch recipient hours off (see `fixtures::seed`).
+            "recipient_hours": {"applies_to": "off", "start": "08:00", "end": "21:00"},
         })
     );
     assert!(body["api_key"]["created_at"]
@@ -259,6 +262,60 @@ async fn get_integration_shows_the_state_but_never_the_key() {
     assert_eq!(body["api_key"], Value::Null);
     assert_eq!(body["default_agent"], Value::Null);
     assert_eq!(body["api_enabled"], true);
+    // A new account: no calling window, the default recipient hours.
+    assert_eq!(body["calling_window"], Value::Null);
+    assert_eq!(
+        body["recipient_hours"],
+        json!({"applies_to": "north_america", "start": "08:00", "end": "21:00"})
+    );
+}
+
+#[tokio::test]
+async fn calling_window_and_recipient_hours_are_shown_and_cannot_be_patched() {
+    let h = Harness::new().await;
+    let window: domain::calling_window::CallingWindow = serde_json::from_value(json!({
+        "time_zone": "Europe/Berlin",
+        "days": {"mon": {"start": "09:00", "end": "17:00"}},
+    }))
+    .expect("window");
+    let policy: domain::recipient_hours::RecipientHours = serde_json::from_value(
+        json!({"applies_to": "everywhere", "start": "09:00", "end": "20:00"}),
+    )
+    .expect("policy");
+    fixtures::update_account(h.store.as_ref(), &h.seeded.account.id, |a| {
+        a.calling_window = Some(window.clone());
+        a.guardrails.recipient_hours = Some(policy);
+    })
+    .await;
+    let (status, body) = h.send(h.req("GET", INTEGRATION)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["calling_window"]["time_zone"], "Europe/Berlin");
+    assert_eq!(
+        body["calling_window"]["days"]["mon"],
+        json!({"start": "09:00", "end": "17:00"})
+    );
+    assert_eq!(body["calling_window"]["days"]["tue"], "off");
+    assert_eq!(
+        body["recipient_hours"],
+        json!({"applies_to": "everywhere", "start": "09:00", "end": "20:00"})
+    );
+    // Read-only: a PATCH naming either is refused like any field it does not take.
+    for field in ["calling_window", "recipient_hours"] {
+        let (status, body) = h
+            .send(h.req("PATCH", INTEGRATION).json(&json!({ (field): null })))
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["code"], "unknown_field", "{body}");
+        assert_eq!(body["error"]["field"], field, "{body}");
+    }
+    let after = h
+        .store
+        .account(&h.seeded.account.id)
+        .await
+        .expect("read")
+        .expect("account");
+    assert_eq!(after.calling_window, Some(window));
+    assert_eq!(after.guardrails.recipient_hours, Some(policy));
 }
 
 #[tokio::test]

@@ -558,6 +558,7 @@ async fn calling_window_closed_says_when_it_opens() {
     .await;
     assert_eq!((s, error_code(&r)), (422, "outside_calling_window"), "{r}");
     assert_eq!(r["error"]["next_window_opens_at"], "2025-06-16T13:00:00Z");
+    assert_eq!(r["error"]["next_allowed_at"], "2025-06-16T13:00:00Z");
     assert!(h.provider.requests().is_empty());
 
     clock.set("2025-06-16T13:00:00Z".parse().unwrap());
@@ -567,6 +568,60 @@ async fn calling_window_closed_says_when_it_opens() {
     )
     .await;
     assert_eq!(s, 200, "{r}");
+}
+
+#[tokio::test]
+async fn recipient_hours_refuse_with_when_the_call_is_allowed() {
+    // Monday 2025-06-16 14:00Z: 10:00 in New York, 07:00 in San Francisco (PDT).
+    let now: DateTime<Utc> = "2025-06-16T14:00:00Z".parse().unwrap();
+    let clock = Arc::new(FixedClock::new(now));
+    let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
+    let h = harness_with(provider, Duration::from_secs(5), clock.clone()).await;
+    // Back to the default policy (the fixtures switch it off): stored in DynamoDB on the
+    // account and its key grant.
+    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+        a.guardrails.recipient_hours = None
+    })
+    .await;
+    let sf = || trigger(&h.seeded.api_key, json!({"phone": "+14155550123"}));
+    let (s, r) = send(&h, sf()).await;
+    assert_eq!(
+        r,
+        json!({"success": false, "error": {
+            "code": "outside_recipient_hours",
+            "message": "it is outside the recipient's allowed hours (08:00-21:00) in America/Los_Angeles, where this number may be; the call is allowed next at 2025-06-16T15:00:00Z",
+            "field": "phone",
+            "next_allowed_at": "2025-06-16T15:00:00Z",
+        }})
+    );
+    assert_eq!(s, 422);
+    // A New York number is placed at the same instant.
+    let (s, r) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+12125550100"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(h.provider.requests().len(), 1);
+    // An operator's policy on the account (here: 09:00-20:00 everywhere) is what the next
+    // request reads.
+    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+        a.guardrails.recipient_hours = Some(
+            serde_json::from_value(
+                json!({"applies_to": "everywhere", "start": "09:00", "end": "20:00"}),
+            )
+            .unwrap(),
+        )
+    })
+    .await;
+    clock.set("2025-06-16T15:00:00Z".parse().unwrap());
+    let (s, r) = send(&h, sf()).await;
+    assert_eq!((s, error_code(&r)), (422, "outside_recipient_hours"), "{r}");
+    assert_eq!(r["error"]["next_allowed_at"], "2025-06-16T16:00:00Z");
+    clock.set("2025-06-16T16:00:00Z".parse().unwrap());
+    let (s, r) = send(&h, sf()).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(h.provider.requests().len(), 2);
 }
 
 #[tokio::test]

@@ -2,11 +2,22 @@
 //! adapters for the end-to-end tests, the in-memory ones for the rule tests.
 
 use chrono::{DateTime, Utc};
+use domain::calling_window::DayWindow;
 use domain::model::{Account, Agent, Plan};
 use domain::phone::PhoneNumber;
 use domain::ports::secrets::SecretStore;
 use domain::ports::store::Store;
+use domain::recipient_hours::{AppliesTo, RecipientHours};
 use uuid::Uuid;
+
+/// A recipient-hours policy that never refuses (`applies_to: off`).
+pub const RECIPIENT_HOURS_OFF: RecipientHours = RecipientHours {
+    applies_to: AppliesTo::Off,
+    hours: DayWindow {
+        start: domain::recipient_hours::DEFAULT_START,
+        end: domain::recipient_hours::DEFAULT_END,
+    },
+};
 
 pub struct Seeded {
     pub account: Account,
@@ -44,6 +55,10 @@ pub async fn account_with(
 
 /// An account of `plan` created at `now`, with a key under `prefix` and an agent with a phone
 /// number (its default agent if `with_default_agent`).
+///
+/// Its recipient hours are off ([`RECIPIENT_HOURS_OFF`]), so a test that is not about them
+/// places calls at any hour of the real or the fixed clock; the tests of the rule set the
+/// policy they test (`a.guardrails.recipient_hours = None` for the default).
 pub async fn seed(
     store: &dyn Store,
     secrets: &dyn SecretStore,
@@ -60,6 +75,7 @@ pub async fn seed(
         .expect("create account");
     let agent = agent(store, &id, "Sales Qualifier", Some("+14155550100")).await;
     let mut next = account.clone();
+    next.guardrails.recipient_hours = Some(RECIPIENT_HOURS_OFF);
     if with_default_agent {
         next.default_agent_id = Some(agent.id);
     }

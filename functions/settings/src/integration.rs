@@ -42,6 +42,11 @@ pub async fn view(account: &Account, deps: &Deps) -> Result<Value, ApiError> {
         "default_agent": default_agent,
         // Read-only: set by an operator (`bvai-admin set-destinations`); null: every country.
         "allowed_countries": account.guardrails.allowed_countries,
+        // Read-only: set by an operator (`bvai-admin set-calling-window`); null: always open.
+        "calling_window": account.calling_window,
+        // Read-only: set by an operator (`bvai-admin set-recipient-hours`); the policy in
+        // force, the default unless one was set.
+        "recipient_hours": account.guardrails.recipient_hours(),
     }))
 }
 

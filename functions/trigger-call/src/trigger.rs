@@ -1,4 +1,5 @@
-//! Placing an outbound call: authenticate, validate, pick the agent, check the calling window,
+//! Placing an outbound call: authenticate, validate, pick the agent, check the dialing rules
+//! (the account's calling window and the recipient's hours: `domain::dial_rules`),
 //! write the call record (with its idempotency record), dial, record the outcome: `dialing`,
 //! `failed` (only when the provider's answer proves no call was placed) or `dial_unknown`.
 
@@ -6,6 +7,7 @@ use crate::idempotency::{self, Existing, IdempotencyKey};
 use crate::request::{self, TriggerCall};
 use crate::{Ctx, Deps};
 use domain::config;
+use domain::dial_rules::{Closed, Rule};
 use domain::model::{
     Agent, Call, CallStatus, Direction, IdempotencyRecord, KeyGrant, StoredResponse,
 };
@@ -66,28 +68,65 @@ async fn prepare(grant: &KeyGrant, body: &TriggerCall, deps: &Deps) -> Result<Ag
             ),
         ));
     }
-    if let Some(window) = &grant.calling_window {
-        let now = deps.clock.now();
-        if !window.is_open(now) {
-            let next = window.next_opening(now);
-            let message = match next {
+    let now = deps.clock.now();
+    domain::dial_rules::check(
+        grant.calling_window.as_ref(),
+        &grant.guardrails.recipient_hours(),
+        &body.phone,
+        now,
+    )
+    .map_err(|closed| refusal(grant, closed))?;
+    Ok(agent)
+}
+
+/// The 422 for a call the dialing rules refuse now: which rule refused, and when the call
+/// would be allowed (`next_allowed_at`, every rule open).
+fn refusal(grant: &KeyGrant, closed: Closed) -> ApiError {
+    let allowed = match closed.next_allowed_at {
+        Some(t) => format!("the call is allowed next at {}", domain::clock::rfc3339(t)),
+        None => {
+            "no time in the coming year satisfies both the calling window and the recipient's hours"
+                .to_string()
+        }
+    };
+    match closed.rule {
+        Rule::CallingWindow => {
+            let zone = grant
+                .calling_window
+                .as_ref()
+                .map_or("UTC", |w| w.time_zone.name());
+            let message = match closed.rule_opens_at {
                 Some(t) => format!(
-                    "calls are not allowed at this time ({}); the calling window opens next at {}",
-                    window.time_zone.name(),
+                    "calls are not allowed at this time ({zone}); the calling window opens next at {}; {allowed}",
                     domain::clock::rfc3339(t)
                 ),
                 None => "the account's calling window has no open day; calls cannot be placed"
                     .to_string(),
             };
-            return Err(ApiError::Unprocessable {
+            ApiError::Unprocessable {
                 code: "outside_calling_window",
                 message,
                 field: None,
-                next_window_opens_at: next,
-            });
+                next_window_opens_at: closed.rule_opens_at,
+                next_allowed_at: closed.next_allowed_at,
+            }
+        }
+        Rule::RecipientHours => {
+            let zones: Vec<&str> = closed.closed_zones.iter().map(|z| z.name()).collect();
+            let message = format!(
+                "it is outside the recipient's allowed hours ({}) in {}, where this number may be; {allowed}",
+                grant.guardrails.recipient_hours().hours_label(),
+                zones.join(", "),
+            );
+            ApiError::Unprocessable {
+                code: "outside_recipient_hours",
+                message,
+                field: Some("phone".into()),
+                next_window_opens_at: None,
+                next_allowed_at: closed.next_allowed_at,
+            }
         }
     }
-    Ok(agent)
 }
 
 async fn place(

@@ -388,6 +388,18 @@ async fn seed(admin: &Admin, receiver_url: &str) -> Result<Seeded, AdminError> {
                 .await?
         }
     };
+    // Recipient hours off, so the demo's calls (and the browser test's) are placed at any
+    // hour; `bvai-admin set-recipient-hours` switches them on (docs/local-stack.md).
+    admin
+        .set_recipient_hours(
+            DEMO_ACCOUNT_ID,
+            Some(bvai_admin::parse_recipient_hours(
+                domain::recipient_hours::AppliesTo::Off,
+                "08:00",
+                "21:00",
+            )?),
+        )
+        .await?;
     // LOCAL ONLY: an http loopback webhook URL (WEBHOOK_ALLOW_INSECURE_LOCAL).
     admin
         .set_webhook_url(DEMO_ACCOUNT_ID, Some(receiver_url), true)

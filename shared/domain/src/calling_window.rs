@@ -70,7 +70,7 @@ pub enum WindowError {
     Day(String),
 }
 
-fn parse_hhmm(s: &str, allow_24: bool) -> Result<u16, WindowError> {
+pub(crate) fn parse_hhmm(s: &str, allow_24: bool) -> Result<u16, WindowError> {
     let bad = || WindowError::Time(s.to_string());
     let (h, m) = s.split_once(':').ok_or_else(bad)?;
     if h.len() != 2 || m.len() != 2 {
@@ -87,7 +87,7 @@ fn parse_hhmm(s: &str, allow_24: bool) -> Result<u16, WindowError> {
     Ok(h * 60 + m)
 }
 
-fn fmt_hhmm(m: u16) -> String {
+pub(crate) fn fmt_hhmm(m: u16) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 

@@ -68,6 +68,9 @@ pub enum ApiError {
         field: Option<String>,
         /// For `outside_calling_window`: when the window opens next (RFC 3339).
         next_window_opens_at: Option<DateTime<Utc>>,
+        /// For `outside_calling_window` and `outside_recipient_hours`: the earliest instant at
+        /// which every dialing rule allows the call (`domain::dial_rules`).
+        next_allowed_at: Option<DateTime<Utc>>,
     },
     /// 429
     #[error("too many requests; retry later")]
@@ -123,6 +126,7 @@ impl ApiError {
             message: message.into(),
             field: field.map(str::to_string),
             next_window_opens_at: None,
+            next_allowed_at: None,
         }
     }
 

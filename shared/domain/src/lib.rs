@@ -1,6 +1,6 @@
 //! The domain core: what the product is, without any I/O.
 //!
-//! Models and rules (`model`, `phone`, `calling_window`, `api_key`, `signature`, `payload`,
+//! Models and rules (`model`, `phone`, `calling_window`, `recipient_hours`, `dial_rules`, `api_key`, `signature`, `payload`,
 //! `webhook`, `webhook_url`), the port traits the functions depend on (`ports`), their error
 //! types (`error`), and the services that only combine ports (`auth`, `completion`, `key_rotation`, `recovery`).
 //! Cargo keeps this crate free of the AWS SDK, `lambda_http`, `reqwest` and `tokio`: the
@@ -14,6 +14,7 @@ pub mod clock;
 pub mod completion;
 pub mod config;
 pub mod destination;
+pub mod dial_rules;
 pub mod error;
 pub mod key_rotation;
 pub mod model;
@@ -21,6 +22,7 @@ pub mod payload;
 pub mod phone;
 pub mod ports;
 pub mod rate_limit;
+pub mod recipient_hours;
 pub mod recovery;
 pub mod scrub;
 pub mod signature;

@@ -3,6 +3,7 @@
 
 use crate::calling_window::CallingWindow;
 use crate::phone::PhoneNumber;
+use crate::recipient_hours::RecipientHours;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -63,11 +64,20 @@ pub struct Guardrails {
     /// (`domain::destination::NON_GEOGRAPHIC`) may be called.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub non_geographic_allowed: bool,
+    /// The recipient's quiet hours (`domain::recipient_hours`); `None`: the default,
+    /// 08:00-21:00 in the recipient's zones for North American numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_hours: Option<RecipientHours>,
 }
 
 impl Guardrails {
     pub fn is_default(&self) -> bool {
         *self == Guardrails::default()
+    }
+
+    /// The recipient-hours policy in force: the operator's, else the default.
+    pub fn recipient_hours(&self) -> RecipientHours {
+        self.recipient_hours.unwrap_or_default()
     }
 }
 

@@ -48,6 +48,13 @@ pub fn error_body(err: &ApiError) -> serde_json::Value {
             domain::clock::rfc3339(*t).into(),
         );
     }
+    if let ApiError::Unprocessable {
+        next_allowed_at: Some(t),
+        ..
+    } = err
+    {
+        e.insert("next_allowed_at".into(), domain::clock::rfc3339(*t).into());
+    }
     if let ApiError::ProviderOutcomeUnknown { call_id } = err {
         e.insert("call_id".into(), call_id.to_string().into());
     }

@@ -151,6 +151,13 @@ pub async fn rate_counters(store: &dyn Store, now: DateTime<Utc>) -> Result<(), 
         rate_limit_per_minute: Some(7),
         allowed_countries: Some(vec!["GB".into(), "US".into()]),
         non_geographic_allowed: true,
+        recipient_hours: Some(domain::recipient_hours::RecipientHours {
+            applies_to: domain::recipient_hours::AppliesTo::Everywhere,
+            hours: domain::calling_window::DayWindow {
+                start: 20 * 60,
+                end: 2 * 60,
+            },
+        }),
     };
     store.create_account(&account).await?;
     let w = 29_000_000_i64;
@@ -312,6 +319,46 @@ pub async fn accounts(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contr
         store.key_grant(&hash_b).await?,
         Some(saved.grant()),
         "grant kept"
+    );
+    // The operator's recipient-hours policy is saved on the account, rides on the key's
+    // grant, and clears back to the default (`None`).
+    let mut with_policy = saved.clone();
+    with_policy.guardrails.recipient_hours = Some(domain::recipient_hours::RecipientHours {
+        applies_to: domain::recipient_hours::AppliesTo::Off,
+        hours: domain::calling_window::DayWindow {
+            start: 22 * 60,
+            end: 6 * 60,
+        },
+    });
+    let policy_saved = store.save_account(&saved, &with_policy).await?;
+    ensure_eq!(
+        store
+            .account(&id)
+            .await?
+            .map(|a| a.guardrails.recipient_hours),
+        Some(with_policy.guardrails.recipient_hours),
+        "recipient hours saved"
+    );
+    ensure_eq!(
+        store.key_grant(&hash_b).await?,
+        Some(policy_saved.grant()),
+        "recipient hours on the grant"
+    );
+    let mut cleared = policy_saved.clone();
+    cleared.guardrails.recipient_hours = None;
+    let cleared = store.save_account(&policy_saved, &cleared).await?;
+    ensure_eq!(
+        store
+            .account(&id)
+            .await?
+            .map(|a| a.guardrails.recipient_hours),
+        Some(None),
+        "recipient hours cleared"
+    );
+    ensure_eq!(
+        store.key_grant(&hash_b).await?,
+        Some(cleared.grant()),
+        "cleared recipient hours on the grant"
     );
     let missing = Account::new(unique("acct"), "Nobody", Plan::Agency, t);
     ensure!(

@@ -281,6 +281,9 @@ async fn a_closed_calling_window_says_when_it_opens_and_dials_once_it_has() {
         "{res}"
     );
     assert_eq!(res["error"]["next_window_opens_at"], "2025-06-16T13:00:00Z");
+    // Recipient hours are off for the fixtures: the window alone decides.
+    assert_eq!(res["error"]["next_allowed_at"], "2025-06-16T13:00:00Z");
+    assert_eq!(res["error"]["field"], Value::Null);
     assert_nothing_dialled_or_written(&w);
 
     w.clock.set("2025-06-16T12:59:59Z".parse().unwrap());
@@ -293,6 +296,293 @@ async fn a_closed_calling_window_says_when_it_opens_and_dials_once_it_has() {
     let (status, res) = send(&d, trigger(&s.api_key, json!({"phone": "+15551234567"}))).await;
     assert_eq!(status, 200, "{res}");
     assert_eq!(w.provider.request_count(), 1);
+}
+
+/// Sets the account's recipient-hours policy (`None`: the default, 08:00-21:00 for +1).
+async fn recipient_hours(w: &World, account: &str, policy: Option<Value>) {
+    let policy = policy.map(|p| serde_json::from_value(p).expect("policy"));
+    w.update_account(account, |a| a.guardrails.recipient_hours = policy)
+        .await;
+}
+
+#[tokio::test]
+async fn recipient_hours_by_area_code_and_country_through_trigger_call() {
+    let w = World::new();
+    let s = w.agency().await;
+    recipient_hours(&w, &s.account.id, None).await;
+    let d = deps(&w);
+    // (number, now, refused until: next_allowed_at; None: placed). June 2025: DST in the US
+    // and Canada; Arizona and Hawaii keep standard time.
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        // Eastern (New York, EDT -4): 08:00 is 12:00Z.
+        (
+            "+12125550100",
+            "2025-06-16T11:59:00Z",
+            Some("2025-06-16T12:00:00Z"),
+        ),
+        ("+12125550100", "2025-06-16T12:00:00Z", None),
+        // 21:00 EDT (01:00Z) closes until 08:00 the next day.
+        (
+            "+12125550100",
+            "2025-06-17T01:00:00Z",
+            Some("2025-06-17T12:00:00Z"),
+        ),
+        // Central (Chicago, CDT -5).
+        (
+            "+13125550100",
+            "2025-06-16T12:30:00Z",
+            Some("2025-06-16T13:00:00Z"),
+        ),
+        ("+13125550100", "2025-06-16T13:00:00Z", None),
+        // Mountain (Denver, MDT -6).
+        (
+            "+13035550100",
+            "2025-06-16T13:59:00Z",
+            Some("2025-06-16T14:00:00Z"),
+        ),
+        // Arizona (Phoenix, MST -7 all year).
+        (
+            "+16235550100",
+            "2025-06-16T14:00:00Z",
+            Some("2025-06-16T15:00:00Z"),
+        ),
+        ("+16235550100", "2025-06-16T15:00:00Z", None),
+        // Pacific (San Francisco, PDT -7).
+        (
+            "+14155550100",
+            "2025-06-16T14:59:00Z",
+            Some("2025-06-16T15:00:00Z"),
+        ),
+        // Alaska (907: Anchorage AKDT -8 and Adak HDT -9, both must be open).
+        (
+            "+19075550100",
+            "2025-06-16T16:00:00Z",
+            Some("2025-06-16T17:00:00Z"),
+        ),
+        ("+19075550100", "2025-06-16T17:00:00Z", None),
+        // Hawaii (Honolulu, HST -10).
+        (
+            "+18085550100",
+            "2025-06-16T17:59:00Z",
+            Some("2025-06-16T18:00:00Z"),
+        ),
+        ("+18085550100", "2025-06-16T18:00:00Z", None),
+        // Canada (Toronto, EDT -4).
+        (
+            "+14165550100",
+            "2025-06-16T11:00:00Z",
+            Some("2025-06-16T12:00:00Z"),
+        ),
+        // South Dakota (605): Mountain and Central; open only 14:00Z-02:00Z.
+        (
+            "+16055550100",
+            "2025-06-16T13:30:00Z",
+            Some("2025-06-16T14:00:00Z"),
+        ),
+        ("+16055550100", "2025-06-17T01:59:00Z", None),
+        (
+            "+16055550100",
+            "2025-06-17T02:00:00Z",
+            Some("2025-06-17T14:00:00Z"),
+        ),
+        // Outside North America the default does not apply: 03:00 in London is placed.
+        ("+442071838750", "2025-06-16T02:00:00Z", None),
+    ];
+    let mut placed = 0;
+    for (number, now, refused_until) in cases {
+        w.clock.set(now.parse().unwrap());
+        let (status, res) = send(&d, trigger(&s.api_key, json!({"phone": number}))).await;
+        match refused_until {
+            Some(next) => {
+                assert_eq!(
+                    (status, error_code(&res)),
+                    (422, "outside_recipient_hours"),
+                    "{number} at {now}: {res}"
+                );
+                assert_eq!(res["error"]["field"], "phone", "{number} at {now}");
+                assert_eq!(res["error"]["next_allowed_at"], *next, "{number} at {now}");
+                assert!(res["error"].get("next_window_opens_at").is_none(), "{res}");
+                let message = res["error"]["message"].as_str().unwrap();
+                assert!(message.contains("08:00-21:00"), "{message}");
+                assert!(
+                    !message.contains(number),
+                    "the number is not echoed: {message}"
+                );
+            }
+            None => {
+                assert_eq!(status, 200, "{number} at {now}: {res}");
+                placed += 1;
+            }
+        }
+        assert_eq!(
+            w.provider.request_count(),
+            placed,
+            "{number} at {now}: dialled only when allowed"
+        );
+    }
+    assert_eq!(placed, 7);
+    assert_eq!(w.plan.calls("create_call"), placed as u64);
+}
+
+#[tokio::test]
+async fn recipient_hours_across_both_dst_transitions() {
+    let w = World::new();
+    let s = w.agency().await;
+    recipient_hours(&w, &s.account.id, None).await;
+    let d = deps(&w);
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        // Spring forward, Sunday 2025-03-09 (New York 02:00 EST -> 03:00 EDT): Saturday
+        // 21:00 EST is 02:00Z; Sunday 08:00 is already EDT, 12:00Z.
+        (
+            "+12125550100",
+            "2025-03-09T02:00:00Z",
+            Some("2025-03-09T12:00:00Z"),
+        ),
+        ("+12125550100", "2025-03-09T12:00:00Z", None),
+        // Fall back, Sunday 2025-11-02 (02:00 EDT -> 01:00 EST): Saturday 21:00 EDT is
+        // 01:00Z; Sunday 08:00 EST is 13:00Z, and 12:30Z is 07:30 EST, still closed.
+        (
+            "+12125550100",
+            "2025-11-02T01:00:00Z",
+            Some("2025-11-02T13:00:00Z"),
+        ),
+        (
+            "+12125550100",
+            "2025-11-02T12:30:00Z",
+            Some("2025-11-02T13:00:00Z"),
+        ),
+        ("+12125550100", "2025-11-02T13:00:00Z", None),
+        // Arizona does not change: 08:00 MST is 15:00Z in March and November alike.
+        (
+            "+16235550100",
+            "2025-03-09T14:59:00Z",
+            Some("2025-03-09T15:00:00Z"),
+        ),
+        (
+            "+16235550100",
+            "2025-11-02T14:59:00Z",
+            Some("2025-11-02T15:00:00Z"),
+        ),
+    ];
+    for (number, now, refused_until) in cases {
+        w.clock.set(now.parse().unwrap());
+        let (status, res) = send(&d, trigger(&s.api_key, json!({"phone": number}))).await;
+        match refused_until {
+            Some(next) => {
+                assert_eq!(status, 422, "{number} at {now}: {res}");
+                assert_eq!(res["error"]["next_allowed_at"], *next, "{number} at {now}");
+            }
+            None => assert_eq!(status, 200, "{number} at {now}: {res}"),
+        }
+    }
+    assert_eq!(w.provider.request_count(), 2);
+}
+
+#[tokio::test]
+async fn both_rules_apply_and_the_error_names_the_one_that_refused() {
+    // Account window 09:00-17:00 Mon-Tue in New York (13:00Z-21:00Z in June), recipient in
+    // Honolulu (08:00 HST is 18:00Z): both are open 18:00Z-21:00Z.
+    let w = World::at("2025-06-16T12:00:00Z".parse().unwrap());
+    let s = w.agency().await;
+    recipient_hours(&w, &s.account.id, None).await;
+    let window: domain::calling_window::CallingWindow = serde_json::from_value(json!({
+        "time_zone": "America/New_York",
+        "days": {"mon": {"start": "09:00", "end": "17:00"}, "tue": {"start": "09:00", "end": "17:00"}}
+    }))
+    .unwrap();
+    w.update_account(&s.account.id, |a| a.calling_window = Some(window))
+        .await;
+    let d = deps(&w);
+    let hawaii = || trigger(&s.api_key, json!({"phone": "+18085550100"}));
+    // 12:00Z: both closed; the account window is named, and the call is allowed only once
+    // the recipient's morning has come too.
+    let (status, res) = send(&d, hawaii()).await;
+    assert_eq!(
+        (status, error_code(&res)),
+        (422, "outside_calling_window"),
+        "{res}"
+    );
+    assert_eq!(res["error"]["next_window_opens_at"], "2025-06-16T13:00:00Z");
+    assert_eq!(res["error"]["next_allowed_at"], "2025-06-16T18:00:00Z");
+    // 14:00Z: the window is open, the recipient's hours are not.
+    w.clock.set("2025-06-16T14:00:00Z".parse().unwrap());
+    let (status, res) = send(&d, hawaii()).await;
+    assert_eq!(
+        res,
+        json!({"success": false, "error": {
+            "code": "outside_recipient_hours",
+            "message": "it is outside the recipient's allowed hours (08:00-21:00) in Pacific/Honolulu, where this number may be; the call is allowed next at 2025-06-16T18:00:00Z",
+            "field": "phone",
+            "next_allowed_at": "2025-06-16T18:00:00Z",
+        }})
+    );
+    assert_eq!(status, 422);
+    assert_nothing_dialled_or_written(&w);
+    // Tuesday 21:00Z: the window closed; Wednesday is off, so the next time both are open
+    // is the next Monday 18:00Z.
+    w.clock.set("2025-06-17T21:00:00Z".parse().unwrap());
+    let (_, res) = send(&d, hawaii()).await;
+    assert_eq!(error_code(&res), "outside_calling_window");
+    assert_eq!(res["error"]["next_window_opens_at"], "2025-06-23T13:00:00Z");
+    assert_eq!(res["error"]["next_allowed_at"], "2025-06-23T18:00:00Z");
+    w.clock.set("2025-06-16T18:00:00Z".parse().unwrap());
+    let (status, res) = send(&d, hawaii()).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(w.provider.request_count(), 1);
+}
+
+#[tokio::test]
+async fn the_operator_policy_moves_the_hours_across_midnight_or_everywhere_or_off() {
+    let w = World::at("2025-06-16T02:00:00Z".parse().unwrap());
+    let s = w.agency().await;
+    let d = deps(&w);
+    let london = || trigger(&s.api_key, json!({"phone": "+442071838750"}));
+    let la = || trigger(&s.api_key, json!({"phone": "+14155550100"}));
+    // Everywhere: 03:00 in London (BST +1) is refused until 08:00 BST, 07:00Z.
+    recipient_hours(
+        &w,
+        &s.account.id,
+        Some(json!({"applies_to": "everywhere", "start": "08:00", "end": "21:00"})),
+    )
+    .await;
+    let (status, res) = send(&d, london()).await;
+    assert_eq!(
+        (status, error_code(&res)),
+        (422, "outside_recipient_hours"),
+        "{res}"
+    );
+    assert_eq!(res["error"]["next_allowed_at"], "2025-06-16T07:00:00Z");
+    // Across midnight, 20:00-02:00: 19:00 in Los Angeles (02:00Z) is refused until 03:00Z;
+    // 01:59 PDT (08:59Z) is placed, 02:00 PDT (09:00Z) refused until the evening.
+    recipient_hours(
+        &w,
+        &s.account.id,
+        Some(json!({"applies_to": "north_america", "start": "20:00", "end": "02:00"})),
+    )
+    .await;
+    let (status, res) = send(&d, la()).await;
+    assert_eq!(status, 422, "{res}");
+    assert_eq!(res["error"]["next_allowed_at"], "2025-06-16T03:00:00Z");
+    w.clock.set("2025-06-16T08:59:00Z".parse().unwrap());
+    let (status, res) = send(&d, la()).await;
+    assert_eq!(status, 200, "{res}");
+    w.clock.set("2025-06-16T09:00:00Z".parse().unwrap());
+    let (status, res) = send(&d, la()).await;
+    assert_eq!(status, 422, "{res}");
+    assert_eq!(res["error"]["next_allowed_at"], "2025-06-17T03:00:00Z");
+    // The London number is not North American: placed at any hour under this policy.
+    let (status, res) = send(&d, london()).await;
+    assert_eq!(status, 200, "{res}");
+    // Off: the Los Angeles number is placed at 02:00 PDT too.
+    recipient_hours(
+        &w,
+        &s.account.id,
+        Some(json!({"applies_to": "off", "start": "08:00", "end": "21:00"})),
+    )
+    .await;
+    let (status, res) = send(&d, la()).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(w.provider.request_count(), 3);
 }
 
 #[tokio::test]
