@@ -1,21 +1,34 @@
-//! Placing an outbound call: authenticate, validate, pick the agent, check the calling window,
-//! write the call record (with its idempotency record), dial, record the outcome: `dialing`,
-//! `failed` (only when the provider's answer proves no call was placed) or `dial_unknown`.
+//! Placing an outbound call: authenticate, validate, refuse a number on the do-not-call list,
+//! pick the agent, decide when (now; or, with `"when_closed": "hold"` or a future
+//! `"not_before"`, later: the call is written `scheduled` and the reconciler places it), write
+//! the call record (with its idempotency record), then, for a call placed now, dial through
+//! `domain::dial` and record the outcome: `dialing`, `failed` (only when the provider's answer
+//! proves no call was placed) or `dial_unknown`.
 
 use crate::idempotency::{self, Existing, IdempotencyKey};
-use crate::request::{self, TriggerCall};
+use crate::request::{self, TriggerCall, WhenClosed};
 use crate::{Ctx, Deps};
+use chrono::{DateTime, Utc};
 use domain::config;
+use domain::dial::{DialCtx, Dialed};
 use domain::model::{
     Agent, Call, CallStatus, Direction, IdempotencyRecord, KeyGrant, StoredResponse,
 };
-use domain::ports::provider::CreatePhoneCall;
 use domain::ports::store::CreateCallOutcome;
 use domain::recovery::{placed_answer, release_dead_request};
+use domain::schedule::{earliest_dial_time, scheduled_answer};
 use domain::ApiError;
 use lambda_glue::http::{error_body, json_body, json_object, raw_json_response};
 use lambda_http::{Body, Response};
 use uuid::Uuid;
+
+/// When a checked call is to be dialed.
+enum When {
+    /// Now, by this request.
+    Now,
+    /// Later, by the reconciler (the call is written `scheduled`, answered 202).
+    At(DateTime<Utc>),
+}
 
 pub async fn trigger_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let (req, deps) = (ctx.req, ctx.deps);
@@ -24,7 +37,8 @@ pub async fn trigger_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let body = request::parse(&json_object(raw)?)?;
     let idem = IdempotencyKey::from_request(req, raw)?;
     match prepare(&grant, &body, deps).await {
-        Ok(agent) => place(&grant, body, agent, idem, deps).await,
+        Ok((agent, When::Now)) => place(&grant, body, agent, idem, deps).await,
+        Ok((agent, When::At(at))) => schedule(&grant, body, agent, at, idem, deps).await,
         // A replayed request must get its first answer even if, say, the window has closed
         // since: only on this (rare) path is the idempotency record consulted first.
         Err(e) => match &idem {
@@ -36,9 +50,26 @@ pub async fn trigger_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     }
 }
 
-/// Checks that the call can be placed now and returns the agent to place it with.
-async fn prepare(grant: &KeyGrant, body: &TriggerCall, deps: &Deps) -> Result<Agent, ApiError> {
+/// Checks that the call can be placed and returns the agent to place it with and when.
+async fn prepare(
+    grant: &KeyGrant,
+    body: &TriggerCall,
+    deps: &Deps,
+) -> Result<(Agent, When), ApiError> {
+    let now = deps.clock.now();
+    let earliest = request::check_not_before(body.not_before, now)?;
     domain::destination::check(&body.phone, &grant.guardrails)?;
+    if deps
+        .store
+        .is_suppressed(&grant.account_id, body.phone.as_str())
+        .await?
+    {
+        return Err(ApiError::unprocessable(
+            "number_suppressed",
+            Some("phone"),
+            "this number is on the account's do-not-call list; remove it from the list to call it",
+        ));
+    }
     let agent_id = body.agent_id.or(grant.default_agent_id).ok_or_else(|| {
         ApiError::unprocessable(
             "no_default_agent",
@@ -66,80 +97,61 @@ async fn prepare(grant: &KeyGrant, body: &TriggerCall, deps: &Deps) -> Result<Ag
             ),
         ));
     }
-    if let Some(window) = &grant.calling_window {
-        let now = deps.clock.now();
-        if !window.is_open(now) {
-            let next = window.next_opening(now);
-            let message = match next {
-                Some(t) => format!(
-                    "calls are not allowed at this time ({}); the calling window opens next at {}",
-                    window.time_zone.name(),
-                    domain::clock::rfc3339(t)
-                ),
-                None => "the account's calling window has no open day; calls cannot be placed"
-                    .to_string(),
-            };
-            return Err(ApiError::Unprocessable {
-                code: "outside_calling_window",
-                message,
-                field: None,
-                next_window_opens_at: next,
-            });
-        }
-    }
-    Ok(agent)
+    let window = grant.calling_window.as_ref();
+    let when = match (earliest_dial_time(window, earliest), body.when_closed) {
+        (Some(t), _) if t <= now => When::Now,
+        // Held until the window opens, or scheduled for a `not_before` when it is open.
+        (Some(t), WhenClosed::Hold) => When::At(t),
+        (Some(t), WhenClosed::Reject) if t == earliest => When::At(t),
+        _ => return Err(outside_calling_window(grant, earliest)),
+    };
+    Ok((agent, when))
 }
 
-async fn place(
-    grant: &KeyGrant,
-    body: TriggerCall,
-    agent: Agent,
-    idem: Option<IdempotencyKey>,
-    deps: &Deps,
-) -> Result<Response<Body>, ApiError> {
-    let now = deps.clock.now();
-    let lease =
-        chrono::Duration::from_std(config::idempotency_lease()).map_err(ApiError::internal)?;
-    let call = Call {
-        name: body.name,
-        email: body.email,
-        metadata: body.metadata,
-        // If this request dies before it records the provider's answer, the reconciler finds
-        // the call still `queued` when the lease ends.
-        due_at: Some(now + lease),
-        ..Call::new(
-            Uuid::new_v4(),
-            grant.account_id.clone(),
-            agent.id,
-            Direction::Outbound,
-            CallStatus::Queued,
-            body.phone.as_str(),
-            now,
-        )
+/// 422 `outside_calling_window`: the account's window is closed at `at` (and the request did
+/// not ask to hold the call), or never opens.
+fn outside_calling_window(grant: &KeyGrant, at: DateTime<Utc>) -> ApiError {
+    let Some(window) = &grant.calling_window else {
+        return ApiError::internal(std::io::Error::other("closed without a window"));
     };
-    let record = idem.as_ref().map(|k| IdempotencyRecord {
-        account_id: grant.account_id.clone(),
-        key: k.key.clone(),
-        request_hash: k.request_hash.clone(),
-        call_id: call.id,
-        response: None,
-        expires_at: now + idempotency::TTL,
-        lease_until: Some(now + lease),
-    });
+    let next = window.next_opening(at);
+    let message = match next {
+        Some(t) => format!(
+            "calls are not allowed at this time ({}); the calling window opens next at {} (send \"when_closed\": \"hold\" to have the call placed then)",
+            window.time_zone.name(),
+            domain::clock::rfc3339(t)
+        ),
+        None => "the account's calling window has no open day; calls cannot be placed".to_string(),
+    };
+    ApiError::Unprocessable {
+        code: "outside_calling_window",
+        message,
+        field: None,
+        next_window_opens_at: next,
+    }
+}
+
+/// Writes the call (and the key's record) in one write. `Ok(Some(answer))` when the key was
+/// already taken by the same request: its first answer, nothing written.
+async fn create(
+    call: &Call,
+    record: Option<&IdempotencyRecord>,
+    idem: Option<&IdempotencyKey>,
+    deps: &Deps,
+) -> Result<Option<Response<Body>>, ApiError> {
     // At most one take-over of a dead request's key, then one more try.
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let existing = match deps.store.create_call(&call, record.as_ref(), now).await? {
-            CreateCallOutcome::Created => break,
+        let existing = match deps.store.create_call(call, record, deps.clock.now()).await? {
+            CreateCallOutcome::Created => return Ok(None),
             CreateCallOutcome::IdempotencyKeyExists(existing) => existing,
         };
         // The key is taken: same body -> the first request's answer; else 409.
         let k = idem
-            .as_ref()
             .ok_or_else(|| ApiError::internal(std::io::Error::other("idempotency without key")))?;
         match idempotency::answer_existing(existing, k, deps).await? {
-            Existing::Answer(res) => return Ok(res),
+            Existing::Answer(res) => return Ok(Some(res)),
             _ if attempts > 1 => return Err(ApiError::IdempotencyKeyInProgress),
             Existing::Released => {}
             Existing::Abandoned(dead) => {
@@ -154,117 +166,112 @@ async fn place(
             }
         }
     }
+}
+
+fn new_call(grant: &KeyGrant, body: TriggerCall, agent: &Agent, status: CallStatus, now: DateTime<Utc>) -> Call {
+    Call {
+        name: body.name,
+        email: body.email,
+        metadata: body.metadata,
+        ..Call::new(
+            Uuid::new_v4(),
+            grant.account_id.clone(),
+            agent.id,
+            Direction::Outbound,
+            status,
+            body.phone.as_str(),
+            now,
+        )
+    }
+}
+
+/// A held or scheduled call: written `scheduled`, due at `at` (the reconciler places it),
+/// and answered 202; the key remembers the 202 in the same write.
+async fn schedule(
+    grant: &KeyGrant,
+    body: TriggerCall,
+    agent: Agent,
+    at: DateTime<Utc>,
+    idem: Option<IdempotencyKey>,
+    deps: &Deps,
+) -> Result<Response<Body>, ApiError> {
+    let now = deps.clock.now();
+    let call = Call {
+        due_at: Some(at),
+        ..new_call(grant, body, &agent, CallStatus::Scheduled, now)
+    };
+    let answer = scheduled_answer(call.id, at);
+    let record = idem.as_ref().map(|k| IdempotencyRecord {
+        account_id: grant.account_id.clone(),
+        key: k.key.clone(),
+        request_hash: k.request_hash.clone(),
+        call_id: call.id,
+        response: Some(answer.clone()),
+        expires_at: now + idempotency::TTL,
+        lease_until: None,
+    });
+    if let Some(res) = create(&call, record.as_ref(), idem.as_ref(), deps).await? {
+        return Ok(res);
+    }
+    tracing::info!(call_id = %call.id, account_id = %call.account_id, scheduled_for = %domain::clock::rfc3339(at), "call scheduled");
+    Ok(raw_json_response(answer.status, answer.body))
+}
+
+async fn place(
+    grant: &KeyGrant,
+    body: TriggerCall,
+    agent: Agent,
+    idem: Option<IdempotencyKey>,
+    deps: &Deps,
+) -> Result<Response<Body>, ApiError> {
+    let now = deps.clock.now();
+    let lease =
+        chrono::Duration::from_std(config::idempotency_lease()).map_err(ApiError::internal)?;
+    let call = Call {
+        // If this request dies before it records the provider's answer, the reconciler finds
+        // the call still `queued` when the lease ends.
+        due_at: Some(now + lease),
+        ..new_call(grant, body, &agent, CallStatus::Queued, now)
+    };
+    let record = idem.as_ref().map(|k| IdempotencyRecord {
+        account_id: grant.account_id.clone(),
+        key: k.key.clone(),
+        request_hash: k.request_hash.clone(),
+        call_id: call.id,
+        response: None,
+        expires_at: now + idempotency::TTL,
+        lease_until: Some(now + lease),
+    });
+    if let Some(res) = create(&call, record.as_ref(), idem.as_ref(), deps).await? {
+        return Ok(res);
+    }
     dial(&call, &agent, record.as_ref(), deps).await
 }
 
-/// Asks the provider to place the written call and records what it answered.
+/// Asks the provider to place the written call (`domain::dial`, shared with the reconciler)
+/// and answers what it did.
 async fn dial(
     call: &Call,
     agent: &Agent,
     record: Option<&IdempotencyRecord>,
     deps: &Deps,
 ) -> Result<Response<Body>, ApiError> {
-    let mut vars = serde_json::Map::new();
-    if let Some(n) = &call.name {
-        vars.insert("name".into(), n.clone().into());
-    }
-    if let Some(e) = &call.email {
-        vars.insert("email".into(), e.clone().into());
-    }
-    let from = agent
-        .phone_number
-        .as_ref()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
-    let dial = CreatePhoneCall {
-        from_number: from,
-        to_number: call.phone_number.clone(),
-        override_agent_id: agent.provider_agent_id.clone(),
-        metadata: serde_json::json!({"call_id": call.id.to_string(), "account_id": call.account_id}),
-        retell_llm_dynamic_variables: vars,
+    let unknown = ApiError::ProviderOutcomeUnknown { call_id: call.id };
+    let unknown_answer = StoredResponse {
+        status: unknown.status(),
+        body: error_body(&unknown).to_string(),
     };
-    match deps.provider.create_phone_call(&dial).await {
-        Ok(placed) => {
-            let stored = placed_answer(call.id);
-            let body = stored.body.clone();
-            let at = deps.clock.now();
-            if let Err(e) = deps
-                .store
-                .mark_call_dialing(
-                    call.id,
-                    &placed.call_id,
-                    at,
-                    at + deps.call_stale_after,
-                    record.map(|r| (r, &stored)),
-                )
-                .await
-            {
-                // The call is placed; the provider's callbacks carry our call_id and will move
-                // the record on. The key must still answer 200, or a retry after the lease
-                // could dial again: one more try at remembering the answer alone.
-                tracing::error!(call_id = %call.id, error = %e, "call placed but not recorded as dialing");
-                if let Some(r) = record {
-                    if let Err(e) = deps.store.remember_answer(r, &stored).await {
-                        tracing::error!(call_id = %call.id, error = %e, "placed call's answer not remembered for its key");
-                    }
-                }
-            }
-            tracing::info!(call_id = %call.id, account_id = %call.account_id, "call placed");
-            Ok(raw_json_response(200, body))
-        }
-        Err(e) if e.proves_not_placed() => {
-            tracing::warn!(call_id = %call.id, reason = %e.reason(), detail = %e.detail(), "provider refused the call; none placed");
-            deps.store
-                .mark_call_failed(call.id, &e.reason(), deps.clock.now(), record)
-                .await?;
-            Err(ApiError::ProviderUnavailable)
-        }
-        Err(e) => {
-            // The request may have reached the provider: the phone may ring. Never dial again
-            // for this call; let its callbacks (or its deadline) tell.
-            tracing::warn!(call_id = %call.id, reason = %e.reason(), detail = %e.detail(), "provider answer lost; call outcome unknown");
-            let err = ApiError::ProviderOutcomeUnknown { call_id: call.id };
-            let stored = StoredResponse {
-                status: err.status(),
-                body: error_body(&err).to_string(),
-            };
-            let at = deps.clock.now();
-            let marked = match deps
-                .store
-                .mark_call_dial_unknown(
-                    call.id,
-                    at,
-                    at + deps.dial_unknown_deadline,
-                    record.map(|r| (r, &stored)),
-                )
-                .await
-            {
-                Ok(marked) => marked,
-                Err(e) => {
-                    // The call stays `queued` (the reconciler makes it `dial_unknown` after
-                    // the lease); the key must not be released meanwhile, or a retry could
-                    // dial a second call: remember the 502 on its own, and give it.
-                    tracing::error!(call_id = %call.id, error = %e, "dial_unknown not recorded");
-                    return match record {
-                        Some(r) => match deps.store.remember_answer(r, &stored).await {
-                            Ok(()) => Err(err),
-                            Err(_) => Err(e.into()),
-                        },
-                        None => Err(err),
-                    };
-                }
-            };
-            if marked {
-                return Err(err);
-            }
-            // A callback moved the call on already: it was placed after all.
-            let answer = placed_answer(call.id);
-            if let Some(r) = record {
-                deps.store.remember_answer(r, &answer).await?;
-            }
-            let body = answer.body;
-            tracing::info!(call_id = %call.id, "provider answer lost but a callback shows the call placed");
-            Ok(raw_json_response(200, body))
-        }
+    let ctx = DialCtx {
+        store: deps.store.as_ref(),
+        provider: deps.provider.as_ref(),
+        clock: deps.clock.as_ref(),
+        call_stale_after: deps.call_stale_after,
+        dial_unknown_deadline: deps.dial_unknown_deadline,
+        key: record.map(|r| (r, &unknown_answer)),
+    };
+    match domain::dial::dial(call, agent, &ctx).await? {
+        Dialed::Placed => Ok(raw_json_response(200, placed_answer(call.id).body)),
+        Dialed::NotPlaced { .. } => Err(ApiError::ProviderUnavailable),
+        Dialed::Unknown => Err(unknown),
     }
 }
