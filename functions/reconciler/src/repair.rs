@@ -3,15 +3,15 @@
 
 use crate::Deps;
 use domain::completion::{self, Completed};
-use domain::error::ApiError;
 use domain::dial::{DialCtx, Dialed};
+use domain::error::ApiError;
 use domain::model::{Agent, Call, CallStatus, DIAL_OUTCOME_UNKNOWN};
-use domain::phone::PhoneNumber;
-use domain::schedule::{self, reason};
 use domain::payload::CallCompleted;
+use domain::phone::PhoneNumber;
 use domain::ports::store::calls::CallProgress;
 use domain::ports::store::{Due, DueWork};
 use domain::recovery::{release_dead_request, DeadRequest};
+use domain::schedule::{self, reason};
 use uuid::Uuid;
 
 /// How long a claimed event repair is reserved for the reconciler that took it: a pass that
@@ -276,7 +276,8 @@ pub async fn scheduled(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
         status: CallStatus::Queued,
         ..call
     };
-    let settled = |to, reason, due_at| store.settle_call(id, CallStatus::Queued, to, reason, now, due_at);
+    let settled =
+        |to, reason, due_at| store.settle_call(id, CallStatus::Queued, to, reason, now, due_at);
     Ok(match held_check(&call, deps, now).await? {
         HeldCheck::Place(agent) => {
             let ctx = DialCtx {

@@ -154,8 +154,14 @@ mod tests {
 
     #[test]
     fn percent_decoding() {
-        assert_eq!(percent_decode("%2B14155550123").as_deref(), Some("+14155550123"));
-        assert_eq!(percent_decode("+14155550123").as_deref(), Some("+14155550123"));
+        assert_eq!(
+            percent_decode("%2B14155550123").as_deref(),
+            Some("+14155550123")
+        );
+        assert_eq!(
+            percent_decode("+14155550123").as_deref(),
+            Some("+14155550123")
+        );
         assert_eq!(percent_decode("%2b1").as_deref(), Some("+1"));
         assert_eq!(percent_decode("%2"), None);
         assert_eq!(percent_decode("%zz1"), None);

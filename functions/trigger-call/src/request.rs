@@ -423,7 +423,10 @@ mod tests {
         let max = now + domain::schedule::max_schedule_ahead();
         assert_eq!(check_not_before(Some(max), now).unwrap(), max);
         let e = check_not_before(Some(max + chrono::Duration::seconds(1)), now).unwrap_err();
-        assert_eq!((e.code(), e.field()), ("invalid_not_before", Some("not_before")));
+        assert_eq!(
+            (e.code(), e.field()),
+            ("invalid_not_before", Some("not_before"))
+        );
     }
 
     #[test]

@@ -143,7 +143,11 @@ async fn create(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let existing = match deps.store.create_call(call, record, deps.clock.now()).await? {
+        let existing = match deps
+            .store
+            .create_call(call, record, deps.clock.now())
+            .await?
+        {
             CreateCallOutcome::Created => return Ok(None),
             CreateCallOutcome::IdempotencyKeyExists(existing) => existing,
         };
@@ -168,7 +172,13 @@ async fn create(
     }
 }
 
-fn new_call(grant: &KeyGrant, body: TriggerCall, agent: &Agent, status: CallStatus, now: DateTime<Utc>) -> Call {
+fn new_call(
+    grant: &KeyGrant,
+    body: TriggerCall,
+    agent: &Agent,
+    status: CallStatus,
+    now: DateTime<Utc>,
+) -> Call {
     Call {
         name: body.name,
         email: body.email,

@@ -11,12 +11,12 @@
 //!   deadline: the phone may ring, so the call is never dialed again; callbacks (or the
 //!   deadline) tell.
 
+use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::model::{Agent, Call, IdempotencyRecord, StoredResponse};
 use crate::ports::provider::{CreatePhoneCall, VoiceProvider};
 use crate::ports::store::Store;
 use crate::recovery::placed_answer;
-use crate::clock::Clock;
 
 /// Where the dial's outcome is written: the store, the deadlines, the key (if any).
 pub struct DialCtx<'a> {
@@ -141,7 +141,9 @@ pub async fn dial(call: &Call, agent: &Agent, ctx: &DialCtx<'_>) -> Result<Diale
             }
             // A callback moved the call on already: it was placed after all.
             if let Some(r) = record {
-                ctx.store.remember_answer(r, &placed_answer(call.id)).await?;
+                ctx.store
+                    .remember_answer(r, &placed_answer(call.id))
+                    .await?;
             }
             tracing::info!(call_id = %call.id, "provider answer lost but a callback shows the call placed");
             Ok(Dialed::Placed)

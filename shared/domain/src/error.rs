@@ -53,7 +53,9 @@ pub enum ApiError {
     IdempotencyKeyInProgress,
     /// 409: `DELETE /api/calls/{id}` on a call that is no longer `scheduled` (the reconciler
     /// placed it, or it was cancelled already); `status` is where it is now.
-    #[error("call is no longer scheduled (status {status}); only a scheduled call can be cancelled")]
+    #[error(
+        "call is no longer scheduled (status {status}); only a scheduled call can be cancelled"
+    )]
     CallNotScheduled { status: &'static str },
     /// 409: a concurrent change won; the client should re-read and retry.
     #[error("{0}")]

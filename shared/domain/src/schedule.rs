@@ -60,7 +60,10 @@ pub fn earliest_dial_time(
 
 /// The answer trigger-call gives for a held or scheduled call (202), remembered for its
 /// Idempotency-Key in the same write as the call.
-pub fn scheduled_answer(call_id: Uuid, scheduled_for: DateTime<Utc>) -> crate::model::StoredResponse {
+pub fn scheduled_answer(
+    call_id: Uuid,
+    scheduled_for: DateTime<Utc>,
+) -> crate::model::StoredResponse {
     crate::model::StoredResponse {
         status: 202,
         body: serde_json::json!({

@@ -1643,24 +1643,47 @@ pub async fn scheduled(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Cont
     let lease = t0 + s(120);
     ensure!(
         store
-            .settle_call(c.id, CallStatus::Scheduled, CallStatus::Queued, None, now, Some(lease))
+            .settle_call(
+                c.id,
+                CallStatus::Scheduled,
+                CallStatus::Queued,
+                None,
+                now,
+                Some(lease)
+            )
             .await?,
         "the first claim wins"
     );
     ensure!(
         !store
-            .settle_call(c.id, CallStatus::Scheduled, CallStatus::Queued, None, now, Some(lease))
+            .settle_call(
+                c.id,
+                CallStatus::Scheduled,
+                CallStatus::Queued,
+                None,
+                now,
+                Some(lease)
+            )
             .await?,
         "a second claim loses"
     );
     ensure!(
         !store
-            .settle_call(c.id, CallStatus::Scheduled, CallStatus::Canceled, None, now, None)
+            .settle_call(
+                c.id,
+                CallStatus::Scheduled,
+                CallStatus::Canceled,
+                None,
+                now,
+                None
+            )
             .await?,
         "a cancel after the claim loses"
     );
     ensure!(
-        is_due(store, DueKind::Scheduled, lease, &work).await?.is_none(),
+        is_due(store, DueKind::Scheduled, lease, &work)
+            .await?
+            .is_none(),
         "a claimed call leaves the `scheduled` kind"
     );
     ensure_eq!(
@@ -1672,7 +1695,14 @@ pub async fn scheduled(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Cont
     let later = t0 + s(3600);
     ensure!(
         store
-            .settle_call(c.id, CallStatus::Queued, CallStatus::Scheduled, None, now, Some(later))
+            .settle_call(
+                c.id,
+                CallStatus::Queued,
+                CallStatus::Scheduled,
+                None,
+                now,
+                Some(later)
+            )
             .await?,
         "re-schedule"
     );
@@ -1697,7 +1727,14 @@ pub async fn scheduled(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Cont
     );
     ensure!(
         !store
-            .settle_call(c.id, CallStatus::Scheduled, CallStatus::Queued, None, now, Some(lease))
+            .settle_call(
+                c.id,
+                CallStatus::Scheduled,
+                CallStatus::Queued,
+                None,
+                now,
+                Some(lease)
+            )
             .await?,
         "a claim after the cancel loses"
     );
@@ -1753,11 +1790,19 @@ pub async fn suppressions(store: &dyn Store, now: DateTime<Utc>) -> Result<(), C
     );
     let first = store.suppressions(&account, None, 2).await?;
     ensure_eq!(
-        first.items.iter().map(|s| s.phone.as_str()).collect::<Vec<_>>(),
+        first
+            .items
+            .iter()
+            .map(|s| s.phone.as_str())
+            .collect::<Vec<_>>(),
         vec![numbers[0], numbers[1]],
         "first page, in number order"
     );
-    ensure_eq!(first.items[0].created_at, now, "the first add's time is kept");
+    ensure_eq!(
+        first.items[0].created_at,
+        now,
+        "the first add's time is kept"
+    );
     let cursor = first
         .next_cursor
         .as_deref()
@@ -1765,7 +1810,11 @@ pub async fn suppressions(store: &dyn Store, now: DateTime<Utc>) -> Result<(), C
         .ok_or_else(|| ContractError::Violated("first page has a cursor".into()))?;
     let second = store.suppressions(&account, Some(&cursor), 2).await?;
     ensure_eq!(
-        second.items.iter().map(|s| s.phone.as_str()).collect::<Vec<_>>(),
+        second
+            .items
+            .iter()
+            .map(|s| s.phone.as_str())
+            .collect::<Vec<_>>(),
         vec![numbers[2]],
         "second page"
     );

@@ -68,7 +68,10 @@ pub enum DueWork {
     Call(Uuid),
     /// A scheduled call to place.
     Scheduled(Uuid),
-    Idempotency { account_id: String, key: String },
+    Idempotency {
+        account_id: String,
+        key: String,
+    },
 }
 
 impl DueWork {
