@@ -59,17 +59,6 @@ async fn prepare(
     let now = deps.clock.now();
     let earliest = request::check_not_before(body.not_before, now)?;
     domain::destination::check(&body.phone, &grant.guardrails)?;
-    if deps
-        .store
-        .is_suppressed(&grant.account_id, body.phone.as_str())
-        .await?
-    {
-        return Err(ApiError::unprocessable(
-            "number_suppressed",
-            Some("phone"),
-            "this number is on the account's do-not-call list; remove it from the list to call it",
-        ));
-    }
     let agent_id = body.agent_id.or(grant.default_agent_id).ok_or_else(|| {
         ApiError::unprocessable(
             "no_default_agent",
@@ -77,17 +66,26 @@ async fn prepare(
             "no agent_id was given and the account has no default agent; pass agent_id or set a default agent on the integration page",
         )
     })?;
-    let agent = deps
-        .store
-        .agent(&grant.account_id, agent_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "agent_not_found",
-                Some("agent_id"),
-                format!("agent {agent_id} not found"),
-            )
-        })?;
+    // The do-not-call list and the agent are read at once: one more GetItem, no more latency.
+    let (suppressed, agent) = tokio::join!(
+        deps.store
+            .is_suppressed(&grant.account_id, body.phone.as_str()),
+        deps.store.agent(&grant.account_id, agent_id)
+    );
+    if suppressed? {
+        return Err(ApiError::unprocessable(
+            "number_suppressed",
+            Some("phone"),
+            "this number is on the account's do-not-call list; remove it from the list to call it",
+        ));
+    }
+    let agent = agent?.ok_or_else(|| {
+        ApiError::not_found(
+            "agent_not_found",
+            Some("agent_id"),
+            format!("agent {agent_id} not found"),
+        )
+    })?;
     if agent.phone_number.is_none() {
         return Err(ApiError::unprocessable(
             "agent_has_no_phone_number",
