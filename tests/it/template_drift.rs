@@ -161,6 +161,11 @@ fn expected_env(binary: &str) -> BTreeSet<&'static str> {
             config::TABLE_NAME,
             config::EVENTS_QUEUE_URL,
             config::DIAL_UNKNOWN_DEADLINE,
+            // Scheduled calls are placed by the reconciler.
+            config::PROVIDER_BASE_URL,
+            config::PROVIDER_SECRET_NAME,
+            config::PROVIDER_TIMEOUT_MS,
+            config::CALL_STALE_AFTER,
         ],
         "webhook-delivery" => &[
             config::TABLE_NAME,
@@ -1173,7 +1178,7 @@ fn granted_actions(t: &Value, binary: &str) -> BTreeSet<String> {
                 }
                 // The provider's secret for the functions that talk to the provider; the
                 // per-account key secrets by name prefix only for the others.
-                if matches!(binary, "trigger-call" | "call-completed") {
+                if matches!(binary, "trigger-call" | "call-completed" | "reconciler") {
                     assert_eq!(
                         ref_target(resource).as_deref(),
                         Some("ProviderSecret"),

@@ -163,7 +163,7 @@ async fn places_a_call_and_answers_exactly_as_the_spec_says() {
 }
 
 #[tokio::test]
-async fn happy_path_stays_within_four_dynamodb_round_trips_and_no_secrets_calls() {
+async fn happy_path_stays_within_four_sequential_dynamodb_round_trips_and_no_secrets_calls() {
     let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
     let mut h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
     // Cold start: the provider secret is read once, as main.rs does.
@@ -198,17 +198,20 @@ async fn happy_path_stays_within_four_dynamodb_round_trips_and_no_secrets_calls(
         let (status, body) = send(&h, req).await;
         assert_eq!(status, 200, "{body}");
         let ops = h.dynamo_calls.operations();
+        // Five requests, four in sequence: the agent and the do-not-call entry are read
+        // concurrently (two GetItems).
         assert!(
-            ops.len() <= 4,
+            ops.len() <= 5 && ops.iter().filter(|o| *o == "GetItem").count() <= 2,
             "happy path used {} DynamoDB round trips: {ops:?}",
             ops.len()
         );
-        // key grant (+ the key's rate counter: one UpdateItem), agent, call record
-        // (+ idempotency record), dialing (+ stored answer)
+        // key grant (+ the key's rate counter: one UpdateItem), agent and do-not-call entry
+        // (at once), call record (+ idempotency record), dialing (+ stored answer)
         let expected: &[&str] = match idem {
-            None => &["UpdateItem", "GetItem", "PutItem", "UpdateItem"],
+            None => &["UpdateItem", "GetItem", "GetItem", "PutItem", "UpdateItem"],
             Some(_) => &[
                 "UpdateItem",
+                "GetItem",
                 "GetItem",
                 "TransactWriteItems",
                 "TransactWriteItems",
@@ -589,7 +592,7 @@ async fn recipient_hours_refuse_with_when_the_call_is_allowed() {
         r,
         json!({"success": false, "error": {
             "code": "outside_recipient_hours",
-            "message": "it is outside the recipient's allowed hours (08:00-21:00) in America/Los_Angeles, where this number may be; the call is allowed next at 2025-06-16T15:00:00Z",
+            "message": "it is outside the recipient's allowed hours (08:00-21:00) in America/Los_Angeles, where this number may be; the call is allowed next at 2025-06-16T15:00:00Z (send \"when_closed\": \"hold\" to have the call placed then)",
             "field": "phone",
             "next_allowed_at": "2025-06-16T15:00:00Z",
         }})
@@ -1038,4 +1041,128 @@ async fn a_provider_error_body_never_reaches_the_customer() {
     assert_eq!((s, error_code(&body)), (502, "provider_unavailable"));
     assert!(!body.to_string().contains("shard"), "{body}");
     assert_eq!(assert_calls_all_failed(&h, "provider_http_422").await, 1);
+}
+
+/// Held and scheduled calls through DynamoDB: trigger-call writes the call `scheduled` under
+/// the `scheduled` due kind (and its key with the 202); the do-not-call list (settings, on the
+/// same table) refuses the number and cancels its scheduled call; the reconciler, on the same
+/// table and the same provider client, places the due call once; `DELETE` then answers 409.
+#[tokio::test]
+async fn scheduled_calls_and_the_do_not_call_list_through_dynamodb() {
+    use domain::ports::store::{DueKind, DueStore, DueWork};
+    let start: DateTime<Utc> = "2026-03-02T15:00:00Z".parse().unwrap();
+    let clock = Arc::new(FixedClock::new(start));
+    let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
+    let h = harness_with(provider, Duration::from_secs(5), clock.clone()).await;
+    let at = "2026-03-02T16:00:00Z";
+    let body = json!({"phone": "+15551234567", "not_before": at});
+    let req = || trigger(&h.seeded.api_key, body.clone()).header("idempotency-key", "sched-1");
+    let (status, first) = send(&h, req()).await;
+    assert_eq!(status, 202, "{first}");
+    assert_eq!(
+        (first["status"].as_str(), first["scheduled_for"].as_str()),
+        (Some("scheduled"), Some(at))
+    );
+    let (status, again) = send(&h, req()).await;
+    assert_eq!((status, &again), (202, &first), "the key replays the 202");
+    let placed_id: uuid::Uuid = first["call_id"].as_str().unwrap().parse().unwrap();
+    let item = h
+        .store
+        .client()
+        .get_item()
+        .table_name(h.store.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("CALL#{placed_id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("CALL".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the call item");
+    assert_eq!(item["status"].as_s().unwrap(), "scheduled");
+    assert_eq!(item["due_kind"].as_s().unwrap(), "scheduled");
+    assert_eq!(item["due_at"].as_s().unwrap(), "2026-03-02T16:00:00.000Z");
+    let due = h
+        .store
+        .due(DueKind::Scheduled, at.parse().unwrap(), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        due.iter().map(|d| &d.work).collect::<Vec<_>>(),
+        [&DueWork::Scheduled(placed_id)]
+    );
+    assert!(h.provider.requests().is_empty(), "nothing dialed yet");
+
+    // A second call, to a number then put on the do-not-call list.
+    let (_, other) = send(
+        &h,
+        trigger(
+            &h.seeded.api_key,
+            json!({"phone": "+15559876543", "not_before": at}),
+        ),
+    )
+    .await;
+    let suppressed_id = other["call_id"].as_str().unwrap().to_string();
+    let settings = h.ports.settings(&h.tunables);
+    let claims = json!({"sub": "user-1", (h.tunables.account_claim.as_str()): h.seeded.account.id});
+    let dnc =
+        |method: &str, path: &str| ApiRequest::new(method, path).claims(claims.clone()).build();
+    let (status, put) = parts(
+        &settings::handle(
+            dnc(
+                "PUT",
+                "/api/integrations/api-webhooks/suppressions/%2B15559876543",
+            ),
+            &settings,
+        )
+        .await,
+    );
+    assert_eq!((status, put["added"].as_bool()), (200, Some(true)), "{put}");
+    let (status, list) = parts(
+        &settings::handle(
+            dnc("GET", "/api/integrations/api-webhooks/suppressions"),
+            &settings,
+        )
+        .await,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        list["suppressions"],
+        json!([{"phone": "+15559876543", "created_at": "2026-03-02T15:00:00Z"}])
+    );
+    let (status, refused) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+15559876543"})),
+    )
+    .await;
+    assert_eq!((status, error_code(&refused)), (422, "number_suppressed"));
+
+    // Due: the reconciler places the first once and cancels the second.
+    clock.set("2026-03-02T16:00:20Z".parse().unwrap());
+    let reconciler = h.ports.reconciler(&h.tunables);
+    let (a, b) = tokio::join!(reconciler::run(&reconciler), reconciler::run(&reconciler));
+    assert_eq!(a.errors + b.errors, 0);
+    assert_eq!(h.provider.requests().len(), 1, "one dial");
+    assert_eq!(h.provider.requests()[0].json()["to_number"], "+15551234567");
+    let placed = h.store.call(placed_id).await.unwrap().unwrap();
+    assert_eq!(placed.status, CallStatus::Dialing);
+    let get = |id: String| ApiRequest::get(&format!("/api/calls/{id}")).bearer(&h.seeded.api_key);
+    let (_, got) = send(&h, get(suppressed_id.clone())).await;
+    assert_eq!(
+        (got["status"].as_str(), got["failure_reason"].as_str()),
+        (Some("canceled"), Some("number_suppressed"))
+    );
+    let (status, got) = send(
+        &h,
+        ApiRequest::new("DELETE", &format!("/api/calls/{placed_id}")).bearer(&h.seeded.api_key),
+    )
+    .await;
+    assert_eq!((status, error_code(&got)), (409, "call_not_scheduled"));
+    reconciler::run(&reconciler).await;
+    assert_eq!(h.provider.requests().len(), 1, "never dialed twice");
 }

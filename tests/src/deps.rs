@@ -169,7 +169,9 @@ impl Ports {
             store: self.store.clone(),
             queue: self.queue.clone(),
             clock: self.clock.clone(),
+            provider: self.provider.clone(),
             dial_unknown_deadline: span(t.dial_unknown_deadline),
+            call_stale_after: span(t.call_stale_after),
         }
     }
 

@@ -8,7 +8,12 @@
 //!   want of news: late callbacks still revive it); an `ended` call past its analysis grace,
 //!   or an `in_progress` one whose end never came past `CALL_STALE_AFTER` -> completed with an
 //!   event built from what is known ([`repair::call`]);
-//! - an Idempotency-Key without an answer past its lease -> released ([`repair::idempotency`]).
+//! - an Idempotency-Key without an answer past its lease -> released ([`repair::idempotency`]);
+//! - a `scheduled` call (held until its window opens, or `not_before`) whose time came ->
+//!   claimed (`scheduled` -> `queued`), re-checked (account, API toggle, do-not-call list,
+//!   destination policy, agent, calling window) and dialed through `domain::dial`, the code
+//!   path trigger-call uses; or re-scheduled, failed with a reason, or cancelled
+//!   ([`repair::scheduled`]). At most one reconciler period late.
 //!
 //! Every repair is a conditional write on the item's state (and the one with an outside
 //! effect, sending an event, is claimed first), so two runs at once, or a run repeated after a
@@ -16,12 +21,14 @@
 
 pub mod repair;
 
-use aws_adapters::{DynamoStore, SqsQueue};
+use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};
 use aws_config::SdkConfig;
 use domain::clock::{Clock, SystemClock};
 use domain::config::{self, Env};
 use domain::error::StartupError;
+use domain::ports::provider::VoiceProvider;
 use domain::ports::queue::EventQueue;
+use domain::ports::secrets::ProviderSecret;
 use domain::ports::store::{DueKind, Store};
 use repair::Repaired;
 use serde::Serialize;
@@ -41,16 +48,41 @@ pub struct Deps {
     pub store: Arc<dyn Store>,
     pub queue: Arc<dyn EventQueue>,
     pub clock: Arc<dyn Clock>,
+    /// Places scheduled calls (the same client trigger-call uses).
+    pub provider: Arc<dyn VoiceProvider>,
     /// A `queued` call found past its lease becomes `dial_unknown` for this long
     /// (`DIAL_UNKNOWN_DEADLINE`).
     pub dial_unknown_deadline: chrono::Duration,
+    /// A scheduled call placed becomes `dialing` with this deadline (`CALL_STALE_AFTER`).
+    pub call_stale_after: chrono::Duration,
 }
 
 impl Deps {
     /// The composition root: the real adapters, built once per cold start from the SDK
     /// configuration and the environment (`main.rs` and the local stack).
     pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
+        let timeout = env.millis(
+            config::PROVIDER_TIMEOUT_MS,
+            config::DEFAULT_PROVIDER_TIMEOUT,
+        )?;
+        let secret = ProviderSecret::load(
+            &SecretsManager::from_sdk(sdk),
+            &env.required(config::PROVIDER_SECRET_NAME)?,
+        )
+        .await?;
+        let provider = outbound::RetellClient::new(
+            &env.required(config::PROVIDER_BASE_URL)?,
+            secret.api_key,
+            timeout,
+        )
+        .map_err(|e| StartupError::Client {
+            what: "voice provider",
+            reason: e.to_string(),
+        })?;
         Ok(Deps {
+            provider: Arc::new(provider),
+            call_stale_after: env
+                .span(config::CALL_STALE_AFTER, config::DEFAULT_CALL_STALE_AFTER)?,
             store: Arc::new(DynamoStore::from_sdk(
                 sdk,
                 env.required(config::TABLE_NAME)?,
@@ -106,6 +138,12 @@ pub async fn run(deps: &Deps) -> Report {
             };
             let mut progressed = false;
             for item in &due {
+                // Placing a scheduled call waits for the provider: stop taking new ones when
+                // the pass budget is spent, so no claimed call is left behind by a timeout
+                // (the rest stay due for the next pass).
+                if kind == DueKind::Scheduled && started.elapsed() > PASS_BUDGET {
+                    break;
+                }
                 match repair::repair(item, deps).await {
                     Ok(done) => {
                         progressed |= done != Repaired::Nothing;

@@ -3,12 +3,15 @@
 
 use crate::Deps;
 use domain::completion::{self, Completed};
+use domain::dial::{DialCtx, Dialed};
 use domain::error::ApiError;
-use domain::model::{CallStatus, DIAL_OUTCOME_UNKNOWN};
+use domain::model::{Agent, Call, CallStatus, DIAL_OUTCOME_UNKNOWN};
 use domain::payload::CallCompleted;
+use domain::phone::PhoneNumber;
 use domain::ports::store::calls::CallProgress;
 use domain::ports::store::{Due, DueWork};
 use domain::recovery::{release_dead_request, DeadRequest};
+use domain::schedule::{self, reason};
 use uuid::Uuid;
 
 /// How long a claimed event repair is reserved for the reconciler that took it: a pass that
@@ -30,6 +33,15 @@ pub enum Repaired {
     /// An Idempotency-Key whose dead request's call was placed after all: it now answers the
     /// request's 200 (never released, so no retry dials again).
     KeyAnsweredPlaced,
+    /// A scheduled call whose time came was dialed (placed, refused or outcome unknown: see
+    /// its status).
+    ScheduledCallDialed,
+    /// A scheduled call whose window had closed again: due again when it next opens.
+    ScheduledCallRescheduled,
+    /// A held call that no longer passed its checks: `failed` with the reason.
+    HeldCallFailed,
+    /// A scheduled call to a number on the do-not-call list: `canceled`.
+    ScheduledCallCanceled,
 }
 
 impl Repaired {
@@ -43,6 +55,10 @@ impl Repaired {
             Repaired::DeadlineCleared => "deadline_cleared",
             Repaired::KeyReleased => "key_released",
             Repaired::KeyAnsweredPlaced => "key_answered_placed",
+            Repaired::ScheduledCallDialed => "scheduled_call_dialed",
+            Repaired::ScheduledCallRescheduled => "scheduled_call_rescheduled",
+            Repaired::HeldCallFailed => "held_call_failed",
+            Repaired::ScheduledCallCanceled => "scheduled_call_canceled",
         }
     }
 }
@@ -51,6 +67,7 @@ pub async fn repair(due: &Due, deps: &Deps) -> Result<Repaired, ApiError> {
     match &due.work {
         DueWork::Event(id) => event(*id, deps).await,
         DueWork::Call(id) => call(*id, deps).await,
+        DueWork::Scheduled(id) => scheduled(*id, deps).await,
         DueWork::Idempotency { account_id, key } => idempotency(account_id, key, deps).await,
     }
 }
@@ -171,6 +188,144 @@ pub async fn call(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
             Repaired::DeadlineCleared
         }
     })
+}
+
+/// What a claimed held call's re-check decided.
+#[derive(Debug)]
+pub enum HeldCheck {
+    /// Everything still passes: dial with this agent.
+    Place(Agent),
+    /// The window is closed again: back to `scheduled` until it opens.
+    Reschedule(chrono::DateTime<chrono::Utc>),
+    /// The number was put on the do-not-call list: `canceled`.
+    Cancel(&'static str),
+    /// It no longer passes: `failed` with this reason.
+    Fail(&'static str),
+}
+
+/// The checks trigger-call made when it accepted the call, made again now: the account and
+/// its API toggle, the do-not-call list, the destination policy, the agent, the windows.
+pub async fn held_check(
+    call: &Call,
+    deps: &Deps,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<HeldCheck, ApiError> {
+    let store = deps.store.as_ref();
+    let Some(account) = store.account(&call.account_id).await? else {
+        return Ok(HeldCheck::Fail(reason::ACCOUNT_NOT_FOUND));
+    };
+    if !account.api_enabled || !account.plan.has_api_access() {
+        return Ok(HeldCheck::Fail(reason::API_DISABLED));
+    }
+    if store
+        .is_suppressed(&call.account_id, &call.phone_number)
+        .await?
+    {
+        return Ok(HeldCheck::Cancel(reason::NUMBER_SUPPRESSED));
+    }
+    let phone = PhoneNumber::parse(&call.phone_number)
+        .ok()
+        .filter(|p| domain::destination::check(p, &account.guardrails).is_ok());
+    let Some(phone) = phone else {
+        return Ok(HeldCheck::Fail(reason::DESTINATION_BLOCKED));
+    };
+    let agent = store
+        .agent(&call.account_id, call.agent_id)
+        .await?
+        .filter(|a| a.phone_number.is_some());
+    let Some(agent) = agent else {
+        return Ok(HeldCheck::Fail(reason::AGENT_UNAVAILABLE));
+    };
+    Ok(
+        match schedule::earliest_dial_time(
+            account.calling_window.as_ref(),
+            &account.guardrails.recipient_hours(),
+            &phone,
+            now,
+        ) {
+            None => HeldCheck::Fail(reason::WINDOW_NEVER_OPENS),
+            Some(t) if t > now => HeldCheck::Reschedule(t),
+            Some(_) => HeldCheck::Place(agent),
+        },
+    )
+}
+
+/// A scheduled call whose time came: claimed first (`scheduled` -> `queued`, conditional:
+/// of two reconcilers, or a reconciler and a cancel, one wins), re-checked, then dialed
+/// through the code path trigger-call uses. A pass that dies after the claim leaves a
+/// `queued` call due at the claim's end, which the `call` repair treats like any request
+/// that died before recording the provider's answer (`dial_unknown`: never dialed twice).
+pub async fn scheduled(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
+    let store = deps.store.as_ref();
+    let Some(call) = store.call(id).await? else {
+        return Ok(Repaired::Nothing);
+    };
+    let now = deps.clock.now();
+    if call.status != CallStatus::Scheduled || call.due_at.is_none_or(|t| t > now) {
+        return Ok(Repaired::Nothing);
+    }
+    if !store
+        .settle_call(
+            id,
+            CallStatus::Scheduled,
+            CallStatus::Queued,
+            None,
+            now,
+            Some(now + CLAIM),
+        )
+        .await?
+    {
+        return Ok(Repaired::Nothing);
+    }
+    let call = Call {
+        status: CallStatus::Queued,
+        ..call
+    };
+    let settled =
+        |to, reason, due_at| store.settle_call(id, CallStatus::Queued, to, reason, now, due_at);
+    Ok(match held_check(&call, deps, now).await? {
+        HeldCheck::Place(agent) => {
+            let ctx = DialCtx {
+                store,
+                provider: deps.provider.as_ref(),
+                clock: deps.clock.as_ref(),
+                call_stale_after: deps.call_stale_after,
+                dial_unknown_deadline: deps.dial_unknown_deadline,
+                key: None,
+            };
+            let dialed = domain::dial::dial(&call, &agent, &ctx).await?;
+            tracing::info!(call_id = %id, outcome = ?dialed_outcome(&dialed), "scheduled call dialed");
+            Repaired::ScheduledCallDialed
+        }
+        HeldCheck::Reschedule(at) => {
+            if !settled(CallStatus::Scheduled, None, Some(at)).await? {
+                return Ok(Repaired::Nothing);
+            }
+            tracing::info!(call_id = %id, scheduled_for = %domain::clock::rfc3339(at), "window closed again; call re-scheduled");
+            Repaired::ScheduledCallRescheduled
+        }
+        HeldCheck::Cancel(why) => {
+            if !settled(CallStatus::Canceled, Some(why), None).await? {
+                return Ok(Repaired::Nothing);
+            }
+            tracing::info!(call_id = %id, reason = why, "scheduled call canceled");
+            Repaired::ScheduledCallCanceled
+        }
+        HeldCheck::Fail(why) => {
+            if !schedule::fail_held_call(store, id, why, now).await? {
+                return Ok(Repaired::Nothing);
+            }
+            Repaired::HeldCallFailed
+        }
+    })
+}
+
+fn dialed_outcome(d: &Dialed) -> &'static str {
+    match d {
+        Dialed::Placed => "placed",
+        Dialed::NotPlaced { .. } => "not_placed",
+        Dialed::Unknown => "unknown",
+    }
 }
 
 /// An Idempotency-Key whose request died without an answer.

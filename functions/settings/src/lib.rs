@@ -17,6 +17,7 @@ pub mod integration;
 pub mod recover;
 pub mod redeliver;
 pub mod router;
+pub mod suppressions;
 pub mod test_send;
 pub mod update;
 

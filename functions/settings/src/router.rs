@@ -6,7 +6,8 @@
 //! for the caller's account only (see `caller`).
 
 use crate::{
-    agents, api_key, caller, deliveries, integration, recover, redeliver, test_send, Deps,
+    agents, api_key, caller, deliveries, integration, recover, redeliver, suppressions, test_send,
+    Deps,
 };
 use domain::model::Account;
 use domain::rate_limit::{self, RateStatus, Scope};
@@ -40,6 +41,9 @@ pub static ROUTES: &[Route<Handler>] = &[
     route!(POST "/api/integrations/api-webhooks/test" => test_send::send),
     route!(POST "/api/integrations/api-webhooks/deliveries/{event_id}/redeliver" => redeliver::redeliver),
     route!(POST "/api/integrations/api-webhooks/deliveries/recover" => recover::recover),
+    route!(GET "/api/integrations/api-webhooks/suppressions" => suppressions::list),
+    route!(PUT "/api/integrations/api-webhooks/suppressions/{phone}" => suppressions::put),
+    route!(DELETE "/api/integrations/api-webhooks/suppressions/{phone}" => suppressions::delete),
 ];
 
 /// The routes that do slow or fan-out work (a POST to the customer's endpoint that may take

@@ -123,6 +123,7 @@ pub const TRIGGER_CALL: &str = "/api/trigger-call";
 pub static ROUTES: &[Route<Handler>] = &[
     route!(POST TRIGGER_CALL => trigger::trigger_call),
     route!(GET "/api/calls/{call_id}" => calls::get_call),
+    route!(DELETE "/api/calls/{call_id}" => calls::cancel_call),
 ];
 
 /// Routes and runs the request; every answer after the key was counted carries the key's

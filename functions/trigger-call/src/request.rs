@@ -1,6 +1,7 @@
 //! The trigger-call request body: every rule of the spec's "Request Fields", each failure a
 //! 400 that names the field.
 
+use chrono::{DateTime, Utc};
 use domain::phone::PhoneNumber;
 use domain::ApiError;
 use lambda_glue::http::json_type;
@@ -11,7 +12,25 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_EMAIL_CHARS: usize = 254;
 /// `metadata` as compact JSON may be at most this many bytes (it travels in every webhook).
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
-const FIELDS: [&str; 5] = ["phone", "name", "email", "agent_id", "metadata"];
+const FIELDS: [&str; 7] = [
+    "phone",
+    "name",
+    "email",
+    "agent_id",
+    "metadata",
+    "when_closed",
+    "not_before",
+];
+
+/// What to do when the calling window is closed at the time the call would be placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhenClosed {
+    /// 422 `outside_calling_window` (the default, and the behaviour before the field existed).
+    #[default]
+    Reject,
+    /// Accept the call (202 `scheduled`) and place it when the window opens.
+    Hold,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TriggerCall {
@@ -20,6 +39,31 @@ pub struct TriggerCall {
     pub email: Option<String>,
     pub agent_id: Option<Uuid>,
     pub metadata: Map<String, Value>,
+    pub when_closed: WhenClosed,
+    /// Do not place the call before this instant (RFC 3339). Its range (at most
+    /// `domain::schedule::MAX_SCHEDULE_AHEAD_DAYS` ahead; a past one means now) is checked
+    /// against the clock by the handler (`check_not_before`).
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// `not_before` against the clock: a past instant means now; one more than
+/// `MAX_SCHEDULE_AHEAD_DAYS` ahead is a 400 `invalid_not_before`.
+pub fn check_not_before(
+    not_before: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ApiError> {
+    match not_before {
+        Some(t) if t > now + domain::schedule::max_schedule_ahead() => Err(ApiError::bad_request(
+            "invalid_not_before",
+            "not_before",
+            format!(
+                "not_before is more than {} days ahead; schedule the call later",
+                domain::schedule::MAX_SCHEDULE_AHEAD_DAYS
+            ),
+        )),
+        Some(t) if t > now => Ok(t),
+        _ => Ok(now),
+    }
 }
 
 fn wrong_type(field: &str, expected: &str, got: &Value) -> ApiError {
@@ -48,7 +92,7 @@ pub fn parse(body: &Map<String, Value>) -> Result<TriggerCall, ApiError> {
             "unknown_field",
             unknown,
             format!(
-                "unknown field {unknown:?}; allowed fields are phone, name, email, agent_id, metadata (custom data goes inside metadata)"
+                "unknown field {unknown:?}; allowed fields are phone, name, email, agent_id, metadata, when_closed, not_before (custom data goes inside metadata)"
             ),
         ));
     }
@@ -106,12 +150,38 @@ pub fn parse(body: &Map<String, Value>) -> Result<TriggerCall, ApiError> {
             ))
         }
     };
+    let when_closed = match string(body, "when_closed")? {
+        None | Some("reject") => WhenClosed::Reject,
+        Some("hold") => WhenClosed::Hold,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_when_closed",
+                "when_closed",
+                "when_closed must be \"reject\" (refuse outside the calling window, the default) or \"hold\" (place the call when the window opens)",
+            ))
+        }
+    };
+    let not_before = string(body, "not_before")?
+        .map(|s| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_not_before",
+                        "not_before",
+                        "not_before must be an RFC 3339 date-time with a time zone, e.g. \"2026-12-01T15:00:00Z\"",
+                    )
+                })
+        })
+        .transpose()?;
     Ok(TriggerCall {
         phone,
         name,
         email,
         agent_id,
         metadata,
+        when_closed,
+        not_before,
     })
 }
 
@@ -288,6 +358,31 @@ mod tests {
                 "metadata",
             ),
             (
+                json!({"phone": "+15551234567", "when_closed": "later"}),
+                "invalid_when_closed",
+                "when_closed",
+            ),
+            (
+                json!({"phone": "+15551234567", "when_closed": true}),
+                "invalid_type",
+                "when_closed",
+            ),
+            (
+                json!({"phone": "+15551234567", "not_before": "tomorrow"}),
+                "invalid_not_before",
+                "not_before",
+            ),
+            (
+                json!({"phone": "+15551234567", "not_before": "2026-12-01T15:00:00"}),
+                "invalid_not_before",
+                "not_before",
+            ),
+            (
+                json!({"phone": "+15551234567", "not_before": 1764600000}),
+                "invalid_type",
+                "not_before",
+            ),
+            (
                 json!({"phone": "+15551234567", "agentId": "x"}),
                 "unknown_field",
                 "agentId",
@@ -307,6 +402,31 @@ mod tests {
             );
             assert!(!msg.is_empty());
         }
+    }
+
+    #[test]
+    fn when_closed_and_not_before() {
+        let r = p(json!({"phone": "+15551234567", "when_closed": "hold", "not_before": "2026-12-01T10:00:00-05:00"}))
+            .unwrap();
+        assert_eq!(r.when_closed, WhenClosed::Hold);
+        assert_eq!(
+            r.not_before.map(domain::clock::rfc3339).as_deref(),
+            Some("2026-12-01T15:00:00Z")
+        );
+        let r = p(json!({"phone": "+15551234567", "when_closed": "reject"})).unwrap();
+        assert_eq!((r.when_closed, r.not_before), (WhenClosed::Reject, None));
+        let now = chrono::Utc::now();
+        let day = chrono::Duration::days(1);
+        assert_eq!(check_not_before(None, now).unwrap(), now);
+        assert_eq!(check_not_before(Some(now - day), now).unwrap(), now);
+        assert_eq!(check_not_before(Some(now + day), now).unwrap(), now + day);
+        let max = now + domain::schedule::max_schedule_ahead();
+        assert_eq!(check_not_before(Some(max), now).unwrap(), max);
+        let e = check_not_before(Some(max + chrono::Duration::seconds(1)), now).unwrap_err();
+        assert_eq!(
+            (e.code(), e.field()),
+            ("invalid_not_before", Some("not_before"))
+        );
     }
 
     #[test]

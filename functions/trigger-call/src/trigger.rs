@@ -1,23 +1,36 @@
-//! Placing an outbound call: authenticate, validate, pick the agent, check the dialing rules
-//! (the account's calling window and the recipient's hours: `domain::dial_rules`),
-//! write the call record (with its idempotency record), dial, record the outcome: `dialing`,
-//! `failed` (only when the provider's answer proves no call was placed) or `dial_unknown`.
+//! Placing an outbound call: authenticate, validate, refuse a number on the do-not-call list,
+//! pick the agent, check the dialing rules (the account's calling window
+//! and the recipient's hours: `domain::dial_rules`), decide when (now; or, with `"when_closed": "hold"` or a future
+//! `"not_before"`, later: the call is written `scheduled` and the reconciler places it), write
+//! the call record (with its idempotency record), then, for a call placed now, dial through
+//! `domain::dial` and record the outcome: `dialing`, `failed` (only when the provider's answer
+//! proves no call was placed) or `dial_unknown`.
 
 use crate::idempotency::{self, Existing, IdempotencyKey};
-use crate::request::{self, TriggerCall};
+use crate::request::{self, TriggerCall, WhenClosed};
 use crate::{Ctx, Deps};
+use chrono::{DateTime, Utc};
 use domain::config;
+use domain::dial::{DialCtx, Dialed};
 use domain::dial_rules::{Closed, Rule};
 use domain::model::{
     Agent, Call, CallStatus, Direction, IdempotencyRecord, KeyGrant, StoredResponse,
 };
-use domain::ports::provider::CreatePhoneCall;
 use domain::ports::store::CreateCallOutcome;
 use domain::recovery::{placed_answer, release_dead_request};
+use domain::schedule::scheduled_answer;
 use domain::ApiError;
 use lambda_glue::http::{error_body, json_body, json_object, raw_json_response};
 use lambda_http::{Body, Response};
 use uuid::Uuid;
+
+/// When a checked call is to be dialed.
+enum When {
+    /// Now, by this request.
+    Now,
+    /// Later, by the reconciler (the call is written `scheduled`, answered 202).
+    At(DateTime<Utc>),
+}
 
 pub async fn trigger_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let (req, deps) = (ctx.req, ctx.deps);
@@ -26,7 +39,8 @@ pub async fn trigger_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let body = request::parse(&json_object(raw)?)?;
     let idem = IdempotencyKey::from_request(req, raw)?;
     match prepare(&grant, &body, deps).await {
-        Ok(agent) => place(&grant, body, agent, idem, deps).await,
+        Ok((agent, When::Now)) => place(&grant, body, agent, idem, deps).await,
+        Ok((agent, When::At(at))) => schedule(&grant, body, agent, at, idem, deps).await,
         // A replayed request must get its first answer even if, say, the window has closed
         // since: only on this (rare) path is the idempotency record consulted first.
         Err(e) => match &idem {
@@ -38,8 +52,14 @@ pub async fn trigger_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     }
 }
 
-/// Checks that the call can be placed now and returns the agent to place it with.
-async fn prepare(grant: &KeyGrant, body: &TriggerCall, deps: &Deps) -> Result<Agent, ApiError> {
+/// Checks that the call can be placed and returns the agent to place it with and when.
+async fn prepare(
+    grant: &KeyGrant,
+    body: &TriggerCall,
+    deps: &Deps,
+) -> Result<(Agent, When), ApiError> {
+    let now = deps.clock.now();
+    let earliest = request::check_not_before(body.not_before, now)?;
     domain::destination::check(&body.phone, &grant.guardrails)?;
     let agent_id = body.agent_id.or(grant.default_agent_id).ok_or_else(|| {
         ApiError::unprocessable(
@@ -48,17 +68,26 @@ async fn prepare(grant: &KeyGrant, body: &TriggerCall, deps: &Deps) -> Result<Ag
             "no agent_id was given and the account has no default agent; pass agent_id or set a default agent on the integration page",
         )
     })?;
-    let agent = deps
-        .store
-        .agent(&grant.account_id, agent_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "agent_not_found",
-                Some("agent_id"),
-                format!("agent {agent_id} not found"),
-            )
-        })?;
+    // The do-not-call list and the agent are read at once: one more GetItem, no more latency.
+    let (suppressed, agent) = tokio::join!(
+        deps.store
+            .is_suppressed(&grant.account_id, body.phone.as_str()),
+        deps.store.agent(&grant.account_id, agent_id)
+    );
+    if suppressed? {
+        return Err(ApiError::unprocessable(
+            "number_suppressed",
+            Some("phone"),
+            "this number is on the account's do-not-call list; remove it from the list to call it",
+        ));
+    }
+    let agent = agent?.ok_or_else(|| {
+        ApiError::not_found(
+            "agent_not_found",
+            Some("agent_id"),
+            format!("agent {agent_id} not found"),
+        )
+    })?;
     if agent.phone_number.is_none() {
         return Err(ApiError::unprocessable(
             "agent_has_no_phone_number",
@@ -68,15 +97,19 @@ async fn prepare(grant: &KeyGrant, body: &TriggerCall, deps: &Deps) -> Result<Ag
             ),
         ));
     }
-    let now = deps.clock.now();
-    domain::dial_rules::check(
-        grant.calling_window.as_ref(),
-        &grant.guardrails.recipient_hours(),
-        &body.phone,
-        now,
-    )
-    .map_err(|closed| refusal(grant, closed))?;
-    Ok(agent)
+    // Checked at `earliest` (now, or a future `not_before`): open then -> placed now or
+    // scheduled for then; closed -> held until every rule passes, if the request asks so.
+    let window = grant.calling_window.as_ref();
+    let recipient = grant.guardrails.recipient_hours();
+    let when = match domain::dial_rules::check(window, &recipient, &body.phone, earliest) {
+        Ok(()) if earliest <= now => When::Now,
+        Ok(()) => When::At(earliest),
+        Err(closed) => match (closed.next_allowed_at, body.when_closed) {
+            (Some(t), WhenClosed::Hold) => When::At(t),
+            _ => return Err(refusal(grant, closed)),
+        },
+    };
+    Ok((agent, when))
 }
 
 /// The 422 for a call the dialing rules refuse now: which rule refused, and when the call
@@ -97,7 +130,7 @@ fn refusal(grant: &KeyGrant, closed: Closed) -> ApiError {
                 .map_or("UTC", |w| w.time_zone.name());
             let message = match closed.rule_opens_at {
                 Some(t) => format!(
-                    "calls are not allowed at this time ({zone}); the calling window opens next at {}; {allowed}",
+                    "calls are not allowed at this time ({zone}); the calling window opens next at {}; {allowed} (send \"when_closed\": \"hold\" to have the call placed then)",
                     domain::clock::rfc3339(t)
                 ),
                 None => "the account's calling window has no open day; calls cannot be placed"
@@ -114,7 +147,7 @@ fn refusal(grant: &KeyGrant, closed: Closed) -> ApiError {
         Rule::RecipientHours => {
             let zones: Vec<&str> = closed.closed_zones.iter().map(|z| z.name()).collect();
             let message = format!(
-                "it is outside the recipient's allowed hours ({}) in {}, where this number may be; {allowed}",
+                "it is outside the recipient's allowed hours ({}) in {}, where this number may be; {allowed} (send \"when_closed\": \"hold\" to have the call placed then)",
                 grant.guardrails.recipient_hours().hours_label(),
                 zones.join(", "),
             );
@@ -129,56 +162,31 @@ fn refusal(grant: &KeyGrant, closed: Closed) -> ApiError {
     }
 }
 
-async fn place(
-    grant: &KeyGrant,
-    body: TriggerCall,
-    agent: Agent,
-    idem: Option<IdempotencyKey>,
+/// Writes the call (and the key's record) in one write. `Ok(Some(answer))` when the key was
+/// already taken by the same request: its first answer, nothing written.
+async fn create(
+    call: &Call,
+    record: Option<&IdempotencyRecord>,
+    idem: Option<&IdempotencyKey>,
     deps: &Deps,
-) -> Result<Response<Body>, ApiError> {
-    let now = deps.clock.now();
-    let lease =
-        chrono::Duration::from_std(config::idempotency_lease()).map_err(ApiError::internal)?;
-    let call = Call {
-        name: body.name,
-        email: body.email,
-        metadata: body.metadata,
-        // If this request dies before it records the provider's answer, the reconciler finds
-        // the call still `queued` when the lease ends.
-        due_at: Some(now + lease),
-        ..Call::new(
-            Uuid::new_v4(),
-            grant.account_id.clone(),
-            agent.id,
-            Direction::Outbound,
-            CallStatus::Queued,
-            body.phone.as_str(),
-            now,
-        )
-    };
-    let record = idem.as_ref().map(|k| IdempotencyRecord {
-        account_id: grant.account_id.clone(),
-        key: k.key.clone(),
-        request_hash: k.request_hash.clone(),
-        call_id: call.id,
-        response: None,
-        expires_at: now + idempotency::TTL,
-        lease_until: Some(now + lease),
-    });
+) -> Result<Option<Response<Body>>, ApiError> {
     // At most one take-over of a dead request's key, then one more try.
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let existing = match deps.store.create_call(&call, record.as_ref(), now).await? {
-            CreateCallOutcome::Created => break,
+        let existing = match deps
+            .store
+            .create_call(call, record, deps.clock.now())
+            .await?
+        {
+            CreateCallOutcome::Created => return Ok(None),
             CreateCallOutcome::IdempotencyKeyExists(existing) => existing,
         };
         // The key is taken: same body -> the first request's answer; else 409.
         let k = idem
-            .as_ref()
             .ok_or_else(|| ApiError::internal(std::io::Error::other("idempotency without key")))?;
         match idempotency::answer_existing(existing, k, deps).await? {
-            Existing::Answer(res) => return Ok(res),
+            Existing::Answer(res) => return Ok(Some(res)),
             _ if attempts > 1 => return Err(ApiError::IdempotencyKeyInProgress),
             Existing::Released => {}
             Existing::Abandoned(dead) => {
@@ -193,117 +201,118 @@ async fn place(
             }
         }
     }
+}
+
+fn new_call(
+    grant: &KeyGrant,
+    body: TriggerCall,
+    agent: &Agent,
+    status: CallStatus,
+    now: DateTime<Utc>,
+) -> Call {
+    Call {
+        name: body.name,
+        email: body.email,
+        metadata: body.metadata,
+        ..Call::new(
+            Uuid::new_v4(),
+            grant.account_id.clone(),
+            agent.id,
+            Direction::Outbound,
+            status,
+            body.phone.as_str(),
+            now,
+        )
+    }
+}
+
+/// A held or scheduled call: written `scheduled`, due at `at` (the reconciler places it),
+/// and answered 202; the key remembers the 202 in the same write.
+async fn schedule(
+    grant: &KeyGrant,
+    body: TriggerCall,
+    agent: Agent,
+    at: DateTime<Utc>,
+    idem: Option<IdempotencyKey>,
+    deps: &Deps,
+) -> Result<Response<Body>, ApiError> {
+    let now = deps.clock.now();
+    let call = Call {
+        due_at: Some(at),
+        ..new_call(grant, body, &agent, CallStatus::Scheduled, now)
+    };
+    let answer = scheduled_answer(call.id, at);
+    let record = idem.as_ref().map(|k| IdempotencyRecord {
+        account_id: grant.account_id.clone(),
+        key: k.key.clone(),
+        request_hash: k.request_hash.clone(),
+        call_id: call.id,
+        response: Some(answer.clone()),
+        expires_at: now + idempotency::TTL,
+        lease_until: None,
+    });
+    if let Some(res) = create(&call, record.as_ref(), idem.as_ref(), deps).await? {
+        return Ok(res);
+    }
+    tracing::info!(call_id = %call.id, account_id = %call.account_id, scheduled_for = %domain::clock::rfc3339(at), "call scheduled");
+    Ok(raw_json_response(answer.status, answer.body))
+}
+
+async fn place(
+    grant: &KeyGrant,
+    body: TriggerCall,
+    agent: Agent,
+    idem: Option<IdempotencyKey>,
+    deps: &Deps,
+) -> Result<Response<Body>, ApiError> {
+    let now = deps.clock.now();
+    let lease =
+        chrono::Duration::from_std(config::idempotency_lease()).map_err(ApiError::internal)?;
+    let call = Call {
+        // If this request dies before it records the provider's answer, the reconciler finds
+        // the call still `queued` when the lease ends.
+        due_at: Some(now + lease),
+        ..new_call(grant, body, &agent, CallStatus::Queued, now)
+    };
+    let record = idem.as_ref().map(|k| IdempotencyRecord {
+        account_id: grant.account_id.clone(),
+        key: k.key.clone(),
+        request_hash: k.request_hash.clone(),
+        call_id: call.id,
+        response: None,
+        expires_at: now + idempotency::TTL,
+        lease_until: Some(now + lease),
+    });
+    if let Some(res) = create(&call, record.as_ref(), idem.as_ref(), deps).await? {
+        return Ok(res);
+    }
     dial(&call, &agent, record.as_ref(), deps).await
 }
 
-/// Asks the provider to place the written call and records what it answered.
+/// Asks the provider to place the written call (`domain::dial`, shared with the reconciler)
+/// and answers what it did.
 async fn dial(
     call: &Call,
     agent: &Agent,
     record: Option<&IdempotencyRecord>,
     deps: &Deps,
 ) -> Result<Response<Body>, ApiError> {
-    let mut vars = serde_json::Map::new();
-    if let Some(n) = &call.name {
-        vars.insert("name".into(), n.clone().into());
-    }
-    if let Some(e) = &call.email {
-        vars.insert("email".into(), e.clone().into());
-    }
-    let from = agent
-        .phone_number
-        .as_ref()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
-    let dial = CreatePhoneCall {
-        from_number: from,
-        to_number: call.phone_number.clone(),
-        override_agent_id: agent.provider_agent_id.clone(),
-        metadata: serde_json::json!({"call_id": call.id.to_string(), "account_id": call.account_id}),
-        retell_llm_dynamic_variables: vars,
+    let unknown = ApiError::ProviderOutcomeUnknown { call_id: call.id };
+    let unknown_answer = StoredResponse {
+        status: unknown.status(),
+        body: error_body(&unknown).to_string(),
     };
-    match deps.provider.create_phone_call(&dial).await {
-        Ok(placed) => {
-            let stored = placed_answer(call.id);
-            let body = stored.body.clone();
-            let at = deps.clock.now();
-            if let Err(e) = deps
-                .store
-                .mark_call_dialing(
-                    call.id,
-                    &placed.call_id,
-                    at,
-                    at + deps.call_stale_after,
-                    record.map(|r| (r, &stored)),
-                )
-                .await
-            {
-                // The call is placed; the provider's callbacks carry our call_id and will move
-                // the record on. The key must still answer 200, or a retry after the lease
-                // could dial again: one more try at remembering the answer alone.
-                tracing::error!(call_id = %call.id, error = %e, "call placed but not recorded as dialing");
-                if let Some(r) = record {
-                    if let Err(e) = deps.store.remember_answer(r, &stored).await {
-                        tracing::error!(call_id = %call.id, error = %e, "placed call's answer not remembered for its key");
-                    }
-                }
-            }
-            tracing::info!(call_id = %call.id, account_id = %call.account_id, "call placed");
-            Ok(raw_json_response(200, body))
-        }
-        Err(e) if e.proves_not_placed() => {
-            tracing::warn!(call_id = %call.id, reason = %e.reason(), detail = %e.detail(), "provider refused the call; none placed");
-            deps.store
-                .mark_call_failed(call.id, &e.reason(), deps.clock.now(), record)
-                .await?;
-            Err(ApiError::ProviderUnavailable)
-        }
-        Err(e) => {
-            // The request may have reached the provider: the phone may ring. Never dial again
-            // for this call; let its callbacks (or its deadline) tell.
-            tracing::warn!(call_id = %call.id, reason = %e.reason(), detail = %e.detail(), "provider answer lost; call outcome unknown");
-            let err = ApiError::ProviderOutcomeUnknown { call_id: call.id };
-            let stored = StoredResponse {
-                status: err.status(),
-                body: error_body(&err).to_string(),
-            };
-            let at = deps.clock.now();
-            let marked = match deps
-                .store
-                .mark_call_dial_unknown(
-                    call.id,
-                    at,
-                    at + deps.dial_unknown_deadline,
-                    record.map(|r| (r, &stored)),
-                )
-                .await
-            {
-                Ok(marked) => marked,
-                Err(e) => {
-                    // The call stays `queued` (the reconciler makes it `dial_unknown` after
-                    // the lease); the key must not be released meanwhile, or a retry could
-                    // dial a second call: remember the 502 on its own, and give it.
-                    tracing::error!(call_id = %call.id, error = %e, "dial_unknown not recorded");
-                    return match record {
-                        Some(r) => match deps.store.remember_answer(r, &stored).await {
-                            Ok(()) => Err(err),
-                            Err(_) => Err(e.into()),
-                        },
-                        None => Err(err),
-                    };
-                }
-            };
-            if marked {
-                return Err(err);
-            }
-            // A callback moved the call on already: it was placed after all.
-            let answer = placed_answer(call.id);
-            if let Some(r) = record {
-                deps.store.remember_answer(r, &answer).await?;
-            }
-            let body = answer.body;
-            tracing::info!(call_id = %call.id, "provider answer lost but a callback shows the call placed");
-            Ok(raw_json_response(200, body))
-        }
+    let ctx = DialCtx {
+        store: deps.store.as_ref(),
+        provider: deps.provider.as_ref(),
+        clock: deps.clock.as_ref(),
+        call_stale_after: deps.call_stale_after,
+        dial_unknown_deadline: deps.dial_unknown_deadline,
+        key: record.map(|r| (r, &unknown_answer)),
+    };
+    match domain::dial::dial(call, agent, &ctx).await? {
+        Dialed::Placed => Ok(raw_json_response(200, placed_answer(call.id).body)),
+        Dialed::NotPlaced { .. } => Err(ApiError::ProviderUnavailable),
+        Dialed::Unknown => Err(unknown),
     }
 }

@@ -149,7 +149,7 @@ async fn trigger_call_works_through_the_gateway() {
         ("GET", "/api/trigger-call"),
         ("POST", "/api/trigger-call/"),
         ("GET", "/nope"),
-        ("DELETE", &format!("/api/calls/{call_id}")),
+        ("PUT", &format!("/api/calls/{call_id}")),
     ] {
         let res = client
             .request(

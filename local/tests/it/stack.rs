@@ -489,3 +489,137 @@ async fn local_stack_shows_the_lifecycle_faults() {
     let _ = stack.wait_exit(Duration::from_secs(15)).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Held and scheduled calls (issue 17): placed by the reconciler on its short schedule,
+/// exactly one dial per call; a cancelled one and one to a number put on the do-not-call list
+/// are never dialed; a suppressed number is refused at once.
+#[tokio::test]
+async fn local_stack_places_scheduled_calls_and_honours_cancels_and_the_do_not_call_list() {
+    let dir = std::env::temp_dir().join(format!("local-stack-{}", uuid::Uuid::new_v4().simple()));
+    let mut stack = Stack::start_with(&dir, &[("RECONCILE_EVERY", "1s")]);
+    stack
+        .wait_for_line("local stack ready", Duration::from_secs(120))
+        .await;
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("stack.json")).expect("stack.json"))
+            .expect("JSON");
+    let (api, key) = (
+        info["api_base_url"].as_str().unwrap().to_string(),
+        info["api_key"].as_str().unwrap().to_string(),
+    );
+    let client = reqwest::Client::new();
+    let in_two_seconds = domain::clock::rfc3339(chrono::Utc::now() + chrono::Duration::seconds(2));
+    let schedule = |phone: &'static str| {
+        let (client, api, key, at) = (
+            client.clone(),
+            api.clone(),
+            key.clone(),
+            in_two_seconds.clone(),
+        );
+        async move {
+            let res = client
+                .post(format!("{api}/api/trigger-call"))
+                .bearer_auth(&key)
+                .json(&json!({"phone": phone, "not_before": at, "when_closed": "hold"}))
+                .send()
+                .await
+                .expect("trigger-call");
+            (
+                res.status().as_u16(),
+                res.json::<Value>().await.expect("JSON"),
+            )
+        }
+    };
+    let call = |method: reqwest::Method, id: String| {
+        let (client, api, key) = (client.clone(), api.clone(), key.clone());
+        async move {
+            let res = client
+                .request(method, format!("{api}/api/calls/{id}"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .expect("calls API");
+            (
+                res.status().as_u16(),
+                res.json::<Value>().await.expect("JSON"),
+            )
+        }
+    };
+    let suppressions = format!("{api}/api/integrations/api-webhooks/suppressions");
+
+    let (status, placed) = schedule("+15551234567").await;
+    assert_eq!(
+        (status, placed["status"].as_str()),
+        (202, Some("scheduled")),
+        "{placed}"
+    );
+    let placed_id = placed["call_id"].as_str().unwrap().to_string();
+    let (_, cancelled) = schedule("+15551234567").await;
+    let cancelled_id = cancelled["call_id"].as_str().unwrap().to_string();
+    let (status, got) = call(reqwest::Method::DELETE, cancelled_id.clone()).await;
+    assert_eq!(
+        (status, got["status"].as_str()),
+        (200, Some("canceled")),
+        "{got}"
+    );
+    let (_, suppressed) = schedule("+15559876543").await;
+    let suppressed_id = suppressed["call_id"].as_str().unwrap().to_string();
+    let res = client
+        .put(format!("{suppressions}/%2B15559876543"))
+        .send()
+        .await
+        .expect("PUT suppression");
+    assert_eq!(res.status(), 200);
+    let (status, refused) = schedule("+15559876543").await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (422, Some("number_suppressed")),
+        "{refused}"
+    );
+
+    stack
+        .wait_for_line(
+            &format!("call.completed call_id={placed_id} attempt=1 verified=yes"),
+            Duration::from_secs(60),
+        )
+        .await;
+    // A few more passes: nothing else is dialed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, got) = call(reqwest::Method::GET, suppressed_id.clone()).await;
+        if got["status"] == "canceled" {
+            assert_eq!(got["failure_reason"], "number_suppressed");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not cancelled: {got}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, got) = call(reqwest::Method::GET, placed_id.clone()).await;
+    assert_eq!(got["status"], "completed", "{got}");
+    let (status, got) = call(reqwest::Method::DELETE, placed_id).await;
+    assert_eq!(
+        (status, got["error"]["code"].as_str()),
+        (409, Some("call_not_scheduled"))
+    );
+    let dials = stack
+        .output()
+        .iter()
+        .filter(|l| l.contains("POST /v2/create-phone-call"))
+        .count();
+    assert_eq!(
+        dials, 1,
+        "one dial: the cancelled and the suppressed calls never rang"
+    );
+    let (_, list) = {
+        let res = client.get(&suppressions).send().await.expect("GET list");
+        (
+            res.status().as_u16(),
+            res.json::<Value>().await.expect("JSON"),
+        )
+    };
+    assert_eq!(list["suppressions"][0]["phone"], "+15559876543");
+    stack.terminate();
+    let _ = stack.wait_exit(Duration::from_secs(15)).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

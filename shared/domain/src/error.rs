@@ -51,6 +51,12 @@ pub enum ApiError {
     /// 409: the first request with this Idempotency-Key is still being processed.
     #[error("a request with this Idempotency-Key is still in progress; retry shortly")]
     IdempotencyKeyInProgress,
+    /// 409: `DELETE /api/calls/{id}` on a call that is no longer `scheduled` (the reconciler
+    /// placed it, or it was cancelled already); `status` is where it is now.
+    #[error(
+        "call is no longer scheduled (status {status}); only a scheduled call can be cancelled"
+    )]
+    CallNotScheduled { status: &'static str },
     /// 409: a concurrent change won; the client should re-read and retry.
     #[error("{0}")]
     Conflict(String),
@@ -147,6 +153,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => 405,
             ApiError::IdempotencyKeyReused
             | ApiError::IdempotencyKeyInProgress
+            | ApiError::CallNotScheduled { .. }
             | ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
@@ -171,6 +178,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::IdempotencyKeyInProgress => "idempotency_key_in_progress",
+            ApiError::CallNotScheduled { .. } => "call_not_scheduled",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",

@@ -162,6 +162,10 @@ pub struct Agent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CallStatus {
+    /// Held or scheduled (`when_closed: "hold"`, `not_before`): written, not to be dialed
+    /// before its `due_at` (`scheduled_for`); the reconciler claims it (`scheduled` ->
+    /// `queued`) and places it then. Never moved by callbacks.
+    Scheduled,
     /// Written, provider not asked yet.
     Queued,
     /// The provider was asked but its answer was lost (a timeout after sending, a reset, an
@@ -176,11 +180,15 @@ pub enum CallStatus {
     Completed,
     /// The provider refused or never answered; no call was placed.
     Failed,
+    /// A scheduled call cancelled before it was placed (`DELETE /api/calls/{id}`, or its
+    /// number suppressed). Final; never dialed.
+    Canceled,
 }
 
 impl CallStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            CallStatus::Scheduled => "scheduled",
             CallStatus::Queued => "queued",
             CallStatus::DialUnknown => "dial_unknown",
             CallStatus::Dialing => "dialing",
@@ -188,11 +196,13 @@ impl CallStatus {
             CallStatus::Ended => "ended",
             CallStatus::Completed => "completed",
             CallStatus::Failed => "failed",
+            CallStatus::Canceled => "canceled",
         }
     }
 
     pub fn parse(s: &str) -> Option<CallStatus> {
         Some(match s {
+            "scheduled" => CallStatus::Scheduled,
             "queued" => CallStatus::Queued,
             "dial_unknown" => CallStatus::DialUnknown,
             "dialing" => CallStatus::Dialing,
@@ -200,25 +210,37 @@ impl CallStatus {
             "ended" => CallStatus::Ended,
             "completed" => CallStatus::Completed,
             "failed" => CallStatus::Failed,
+            "canceled" => CallStatus::Canceled,
             _ => return None,
         })
     }
 
-    /// Callbacks move a call forward only; this is the order they may take.
+    /// Callbacks move a call forward only; this is the order they may take. `scheduled` comes
+    /// first (the reconciler's claim moves it to `queued`) but no callback moves a call out of
+    /// it ([`CallStatus::callback_may_move`]); `canceled` is final.
     pub fn rank(self) -> u8 {
         match self {
-            CallStatus::Queued => 0,
-            CallStatus::DialUnknown => 1,
-            CallStatus::Dialing => 2,
-            CallStatus::InProgress => 3,
-            CallStatus::Ended => 4,
-            CallStatus::Completed => 5,
-            CallStatus::Failed => 6,
+            CallStatus::Scheduled => 0,
+            CallStatus::Queued => 1,
+            CallStatus::DialUnknown => 2,
+            CallStatus::Dialing => 3,
+            CallStatus::InProgress => 4,
+            CallStatus::Ended => 5,
+            CallStatus::Completed => 6,
+            CallStatus::Failed => 7,
+            CallStatus::Canceled => 8,
         }
     }
 
+    /// Whether a provider callback may move a call out of this status (forward only, by
+    /// rank): never out of `scheduled` (not placed yet) or `canceled` (never placed).
+    pub fn callback_may_move(self) -> bool {
+        !matches!(self, CallStatus::Scheduled | CallStatus::Canceled)
+    }
+
     /// Every status, in rank order.
-    pub const ALL: [CallStatus; 7] = [
+    pub const ALL: [CallStatus; 9] = [
+        CallStatus::Scheduled,
         CallStatus::Queued,
         CallStatus::DialUnknown,
         CallStatus::Dialing,
@@ -226,6 +248,7 @@ impl CallStatus {
         CallStatus::Ended,
         CallStatus::Completed,
         CallStatus::Failed,
+        CallStatus::Canceled,
     ];
 }
 
@@ -269,7 +292,8 @@ pub struct Call {
     pub disconnection_reason: Option<String>,
     /// Set once the `call.completed` event exists.
     pub event_id: Option<Uuid>,
-    /// When the reconciler must look at the call if nothing moved it on before: a `queued`
+    /// When the reconciler must look at the call if nothing moved it on before: a `scheduled`
+    /// call's `scheduled_for` (due kind `scheduled`), a `queued`
     /// call's request lease, a `dial_unknown` call's deadline, an `ended` call's analysis
     /// grace. `None` once the call is where callbacks alone finish it (or finished).
     pub due_at: Option<DateTime<Utc>>,
@@ -284,6 +308,9 @@ impl Call {
     /// Callbacks may still move this call forward: it is not failed, or failed only for want of
     /// news from the provider ([`DIAL_OUTCOME_UNKNOWN`]).
     pub fn may_still_progress(&self) -> bool {
+        if !self.status.callback_may_move() {
+            return false;
+        }
         self.status != CallStatus::Failed
             || self
                 .failure_reason

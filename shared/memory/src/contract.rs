@@ -133,6 +133,8 @@ pub async fn store(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contract
     deliveries_between(store, now).await?;
     attempts(store, now).await?;
     due(store, now).await?;
+    scheduled(store, now).await?;
+    suppressions(store, now).await?;
     Ok(())
 }
 
@@ -1613,6 +1615,272 @@ pub async fn due(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractEr
             .claim_event_repair(event.id, t0 + s(60), t0 + s(120))
             .await?,
         "an enqueued event cannot be claimed"
+    );
+    Ok(())
+}
+
+/// Scheduled calls: a `scheduled` call is filed under the `scheduled` due kind at its time
+/// (and its key, written with its 202 answer, is not due); the claim (`scheduled` ->
+/// `queued`) wins once and moves it to the `call` kind; a cancel and a claim exclude each
+/// other; callbacks never move a scheduled or canceled call; a claimed call can be
+/// re-scheduled.
+pub async fn scheduled(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractError> {
+    let t0 = DateTime::parse_from_rfc3339("2001-01-01T00:00:00.000Z")
+        .map_err(|e| ContractError::Violated(e.to_string()))?
+        .with_timezone(&Utc);
+    let s = chrono::Duration::seconds;
+    let account = unique("acct_sched");
+    let c = Call {
+        status: CallStatus::Scheduled,
+        due_at: Some(t0),
+        ..call(&account, now)
+    };
+    let mut rec = idempotency_record(&c, "sched-key", now + chrono::Duration::hours(24));
+    rec.response = Some(StoredResponse {
+        status: 202,
+        body: "{\"status\":\"scheduled\"}".into(),
+    });
+    ensure_eq!(
+        store.create_call(&c, Some(&rec), now).await?,
+        CreateCallOutcome::Created,
+        "create a scheduled call"
+    );
+    let work = DueWork::Scheduled(c.id);
+    ensure_eq!(
+        is_due(store, DueKind::Scheduled, t0, &work).await?,
+        Some(t0),
+        "a scheduled call is due under `scheduled` at its time"
+    );
+    ensure!(
+        is_due(store, DueKind::Call, t0, &DueWork::Call(c.id))
+            .await?
+            .is_none(),
+        "a scheduled call is not `call` work"
+    );
+    ensure!(
+        is_due(
+            store,
+            DueKind::Idempotency,
+            t0 + s(1),
+            &DueWork::Idempotency {
+                account_id: account.clone(),
+                key: "sched-key".into()
+            }
+        )
+        .await?
+        .is_none(),
+        "an answered key is not due"
+    );
+    ensure_eq!(
+        store
+            .idempotency(&account, "sched-key", now)
+            .await?
+            .and_then(|r| r.response)
+            .map(|r| r.status),
+        Some(202),
+        "the key holds the 202"
+    );
+    ensure!(
+        !store
+            .advance_call(c.id, CallStatus::InProgress, &CallProgress::default(), now)
+            .await?,
+        "a callback does not move a scheduled call"
+    );
+    // The claim wins once.
+    let lease = t0 + s(120);
+    ensure!(
+        store
+            .settle_call(
+                c.id,
+                CallStatus::Scheduled,
+                CallStatus::Queued,
+                None,
+                now,
+                Some(lease)
+            )
+            .await?,
+        "the first claim wins"
+    );
+    ensure!(
+        !store
+            .settle_call(
+                c.id,
+                CallStatus::Scheduled,
+                CallStatus::Queued,
+                None,
+                now,
+                Some(lease)
+            )
+            .await?,
+        "a second claim loses"
+    );
+    ensure!(
+        !store
+            .settle_call(
+                c.id,
+                CallStatus::Scheduled,
+                CallStatus::Canceled,
+                None,
+                now,
+                None
+            )
+            .await?,
+        "a cancel after the claim loses"
+    );
+    ensure!(
+        is_due(store, DueKind::Scheduled, lease, &work)
+            .await?
+            .is_none(),
+        "a claimed call leaves the `scheduled` kind"
+    );
+    ensure_eq!(
+        is_due(store, DueKind::Call, lease, &DueWork::Call(c.id)).await?,
+        Some(lease),
+        "a claimed call is `call` work at its lease"
+    );
+    // Re-scheduled (its window closed again).
+    let later = t0 + s(3600);
+    ensure!(
+        store
+            .settle_call(
+                c.id,
+                CallStatus::Queued,
+                CallStatus::Scheduled,
+                None,
+                now,
+                Some(later)
+            )
+            .await?,
+        "re-schedule"
+    );
+    ensure_eq!(
+        is_due(store, DueKind::Scheduled, later, &work).await?,
+        Some(later),
+        "a re-scheduled call is `scheduled` work again"
+    );
+    // A cancel wins over a later claim.
+    ensure!(
+        store
+            .settle_call(
+                c.id,
+                CallStatus::Scheduled,
+                CallStatus::Canceled,
+                Some("number_suppressed"),
+                now,
+                None
+            )
+            .await?,
+        "the cancel wins"
+    );
+    ensure!(
+        !store
+            .settle_call(
+                c.id,
+                CallStatus::Scheduled,
+                CallStatus::Queued,
+                None,
+                now,
+                Some(lease)
+            )
+            .await?,
+        "a claim after the cancel loses"
+    );
+    let stored = store
+        .call(c.id)
+        .await?
+        .ok_or_else(|| ContractError::Violated("canceled call vanished".into()))?;
+    ensure_eq!(stored.status, CallStatus::Canceled, "canceled");
+    ensure_eq!(
+        stored.failure_reason.as_deref(),
+        Some("number_suppressed"),
+        "the cancel's reason"
+    );
+    ensure_eq!(stored.due_at, None, "a canceled call has no deadline");
+    ensure!(
+        !store
+            .advance_call(c.id, CallStatus::Ended, &CallProgress::default(), now)
+            .await?,
+        "a callback does not move a canceled call"
+    );
+    Ok(())
+}
+
+/// The do-not-call list: per account, idempotent adds (the first time kept), removal says
+/// whether the number was there, pages in number order with an exact cursor.
+pub async fn suppressions(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractError> {
+    use domain::ports::store::suppressions::decode_cursor;
+    let now = now.trunc_subsecs(3);
+    let account = unique("acct_dnc");
+    let other = unique("acct_dnc");
+    let numbers = ["+14155550101", "+14155550102", "+442071838750"];
+    for (i, n) in numbers.iter().enumerate() {
+        ensure!(
+            store
+                .suppress(&account, n, now + chrono::Duration::seconds(i as i64))
+                .await?,
+            "a new number is added"
+        );
+    }
+    ensure!(
+        !store
+            .suppress(&account, numbers[0], now + chrono::Duration::hours(1))
+            .await?,
+        "adding it again is not new"
+    );
+    ensure!(
+        store.is_suppressed(&account, numbers[1]).await?,
+        "a listed number is suppressed"
+    );
+    ensure!(
+        !store.is_suppressed(&other, numbers[1]).await?,
+        "another account's list is its own"
+    );
+    let first = store.suppressions(&account, None, 2).await?;
+    ensure_eq!(
+        first
+            .items
+            .iter()
+            .map(|s| s.phone.as_str())
+            .collect::<Vec<_>>(),
+        vec![numbers[0], numbers[1]],
+        "first page, in number order"
+    );
+    ensure_eq!(
+        first.items[0].created_at,
+        now,
+        "the first add's time is kept"
+    );
+    let cursor = first
+        .next_cursor
+        .as_deref()
+        .and_then(decode_cursor)
+        .ok_or_else(|| ContractError::Violated("first page has a cursor".into()))?;
+    let second = store.suppressions(&account, Some(&cursor), 2).await?;
+    ensure_eq!(
+        second
+            .items
+            .iter()
+            .map(|s| s.phone.as_str())
+            .collect::<Vec<_>>(),
+        vec![numbers[2]],
+        "second page"
+    );
+    ensure_eq!(second.next_cursor, None, "the last page has no cursor");
+    ensure!(
+        store.unsuppress(&account, numbers[1]).await?,
+        "removing a listed number"
+    );
+    ensure!(
+        !store.unsuppress(&account, numbers[1]).await?,
+        "removing it again"
+    );
+    ensure!(
+        !store.is_suppressed(&account, numbers[1]).await?,
+        "a removed number is callable"
+    );
+    ensure!(
+        store.suppressions(&other, None, 10).await?.items.is_empty(),
+        "another account's list is empty"
     );
     Ok(())
 }

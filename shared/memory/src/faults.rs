@@ -36,6 +36,7 @@ use domain::ports::store::calls::{CallCompletion, CallProgress, CreateCallOutcom
 use domain::ports::store::deliveries::{DeliveryPage, DeliveryQuery};
 use domain::ports::store::due::{Due, DueKind, DueStore};
 use domain::ports::store::events::StoredEvent;
+use domain::ports::store::suppressions::{SuppressionPage, SuppressionStore};
 use domain::ports::store::{
     AccountStore, AttemptLedger, CallStore, Claim, DeliveryLog, EventStore, Store,
 };
@@ -81,6 +82,10 @@ pub const STORE_METHODS: &[&str] = &[
     "due",
     "claim_event_repair",
     "claim_call_repair",
+    "suppress",
+    "unsuppress",
+    "is_suppressed",
+    "suppressions",
 ];
 pub const QUEUE_METHODS: &[&str] = &["send"];
 pub const SECRET_METHODS: &[&str] = &["get", "put", "put_version", "get_version", "make_current"];
@@ -549,6 +554,32 @@ impl DueStore for FaultyStore {
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         through_plan!(self.claim_call_repair(call_id, seen, until))
+    }
+}
+
+#[async_trait]
+impl SuppressionStore for FaultyStore {
+    async fn suppress(
+        &self,
+        account_id: &str,
+        phone: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        through_plan!(self.suppress(account_id, phone, at))
+    }
+    async fn unsuppress(&self, account_id: &str, phone: &str) -> Result<bool, StoreError> {
+        through_plan!(self.unsuppress(account_id, phone))
+    }
+    async fn is_suppressed(&self, account_id: &str, phone: &str) -> Result<bool, StoreError> {
+        through_plan!(self.is_suppressed(account_id, phone))
+    }
+    async fn suppressions(
+        &self,
+        account_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<SuppressionPage, StoreError> {
+        through_plan!(self.suppressions(account_id, after, limit))
     }
 }
 

@@ -14,6 +14,7 @@ mod fairness;
 mod hostile_input;
 mod lifecycle;
 mod recover;
+mod scheduled;
 mod settings;
 mod trigger_call;
 mod webhook_delivery;

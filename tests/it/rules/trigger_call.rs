@@ -511,7 +511,7 @@ async fn both_rules_apply_and_the_error_names_the_one_that_refused() {
         res,
         json!({"success": false, "error": {
             "code": "outside_recipient_hours",
-            "message": "it is outside the recipient's allowed hours (08:00-21:00) in Pacific/Honolulu, where this number may be; the call is allowed next at 2025-06-16T18:00:00Z",
+            "message": "it is outside the recipient's allowed hours (08:00-21:00) in Pacific/Honolulu, where this number may be; the call is allowed next at 2025-06-16T18:00:00Z (send \"when_closed\": \"hold\" to have the call placed then)",
             "field": "phone",
             "next_allowed_at": "2025-06-16T18:00:00Z",
         }})

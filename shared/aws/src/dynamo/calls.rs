@@ -45,7 +45,7 @@ pub(crate) fn call_item(c: &Call) -> Result<Item, StoreError> {
         .opt_s("event_id", c.event_id.map(|u| u.to_string()))
         .build();
     if let Some(at) = c.due_at {
-        set_due(&mut item, DueKind::Call, at);
+        set_due(&mut item, DueKind::for_call(c.status), at);
     }
     Ok(item)
 }
@@ -176,7 +176,7 @@ fn forward_update(
     };
     let before: Vec<String> = CallStatus::ALL
         .iter()
-        .filter(|s| s.rank() < to.rank())
+        .filter(|s| s.rank() < to.rank() && s.callback_may_move())
         .enumerate()
         .map(|(i, s)| {
             values.insert(format!(":from{i}"), AttributeValue::S(s.as_str().into()));
@@ -470,7 +470,7 @@ impl CallStore for DynamoStore {
         }
         let remove = match due_at {
             Some(at) => {
-                let (clause, vals) = due_assignments(DueKind::Call, at);
+                let (clause, vals) = due_assignments(DueKind::for_call(to), at);
                 sets.push(clause);
                 values.extend(vals);
                 ""

@@ -1,5 +1,6 @@
 //! The due index (`gsi2`, sparse): items with a reconciler deadline carry `due_kind` (the
-//! partition: `event`, `call`, `idempotency`) and `due_at` (the sort key, RFC 3339 with
+//! partition: `event`, `call`, `scheduled` (a call item whose status is `scheduled`),
+//! `idempotency`) and `due_at` (the sort key, RFC 3339 with
 //! milliseconds in UTC, so text order is time order). Writes that finish the work remove both
 //! attributes, which takes the item out of the index. See `domain::ports::store::due`.
 
@@ -45,7 +46,7 @@ fn work(kind: DueKind, item: &Item) -> Result<DueWork, StoreError> {
     let r = ItemReader(item);
     Ok(match kind {
         DueKind::Event => DueWork::Event(r.uuid("event_id")?),
-        DueKind::Call => DueWork::Call(r.uuid("call_id")?),
+        DueKind::Call | DueKind::Scheduled => DueWork::call(kind, r.uuid("call_id")?),
         DueKind::Idempotency => DueWork::Idempotency {
             account_id: r.s("account_id")?.to_string(),
             key: r.s("idempotency_key")?.to_string(),

@@ -14,6 +14,7 @@ pub mod events;
 mod idempotency;
 pub mod item;
 mod provider_calls;
+pub mod suppressions;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::Client;
@@ -202,6 +203,14 @@ pub mod keys {
         (
             format!("ACCOUNT#{account_id}"),
             domain::ports::store::deliveries::delivery_sort_key(attempted_at, event_id, attempt),
+        )
+    }
+    pub const SUPPRESSION_PREFIX: &str = "SUPPRESSION#";
+    /// A number on the account's do-not-call list, in the account's partition.
+    pub fn suppression(account_id: &str, phone: &str) -> (String, String) {
+        (
+            format!("ACCOUNT#{account_id}"),
+            format!("{SUPPRESSION_PREFIX}{phone}"),
         )
     }
     pub fn delivery_by_outcome(account_id: &str, outcome: &str) -> String {

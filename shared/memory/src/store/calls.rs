@@ -74,7 +74,7 @@ impl State {
     fn forward_call(&mut self, call_id: Uuid, to: CallStatus) -> Option<&mut Call> {
         match self.calls.get_mut(&call_id) {
             Some(CallItem::Full(c))
-                if c.status.rank() < to.rank()
+                if (c.status.rank() < to.rank() && c.status.callback_may_move())
                     || (c.status == CallStatus::Failed && c.may_still_progress()) =>
             {
                 Some(c.as_mut())

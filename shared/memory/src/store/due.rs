@@ -28,15 +28,18 @@ impl DueStore for MemoryStore {
                     })
                 })
                 .collect(),
-            DueKind::Call => s
+            DueKind::Call | DueKind::Scheduled => s
                 .calls
                 .values()
                 .filter_map(|c| match c {
-                    CallItem::Full(c) => c.due_at.map(|at| Due {
-                        work: DueWork::Call(c.id),
-                        due_at: at,
-                    }),
-                    CallItem::Fragment => None,
+                    // The item's `due_kind` follows its status (`DueKind::for_call`).
+                    CallItem::Full(c) if DueKind::for_call(c.status) == kind => {
+                        c.due_at.map(|at| Due {
+                            work: DueWork::call(kind, c.id),
+                            due_at: at,
+                        })
+                    }
+                    _ => None,
                 })
                 .collect(),
             DueKind::Idempotency => s

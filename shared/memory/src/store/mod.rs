@@ -19,6 +19,7 @@ mod calls;
 mod deliveries;
 mod due;
 mod events;
+mod suppressions;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::model::StoredResponse;
@@ -81,6 +82,8 @@ struct State {
     deliveries: HashMap<String, BTreeMap<String, DeliveryAttempt>>,
     /// `EVENT#{id}` / `ATTEMPT#{series}#{attempt:02}`.
     attempts: HashMap<(Uuid, String), AttemptItem>,
+    /// `ACCOUNT#{account}` / `SUPPRESSION#{phone}`: account -> phone -> created_at.
+    suppressions: HashMap<String, BTreeMap<String, chrono::DateTime<Utc>>>,
 }
 
 /// A call item as the table may hold it.

@@ -8,6 +8,7 @@
 //! | kind | item | due | cleared by |
 //! |---|---|---|---|
 //! | `event` | a stored event | [`ENQUEUE_GRACE`](super::events::ENQUEUE_GRACE) after it was stored | `mark_event_enqueued` |
+//! | `scheduled` | a `scheduled` call (held or `not_before`) | its `scheduled_for` | the claim (`settle_call` -> `queued`), a cancel |
 //! | `call` | a `queued` call | its request's lease | `mark_call_dialing` / `_failed` / `_dial_unknown` |
 //! | `call` | a `dial_unknown` call | its dial deadline | any callback moving it on |
 //! | `call` | an `ended` call | its analysis grace | `complete_call` |
@@ -19,6 +20,7 @@
 //! with [`DueStore::claim_event_repair`] and [`DueStore::claim_call_repair`].
 
 use crate::error::StoreError;
+use crate::model::CallStatus;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -27,17 +29,34 @@ use uuid::Uuid;
 pub enum DueKind {
     Event,
     Call,
+    /// A `scheduled` call, due at its `scheduled_for`: the reconciler places it.
+    Scheduled,
     Idempotency,
 }
 
 impl DueKind {
-    pub const ALL: [DueKind; 3] = [DueKind::Event, DueKind::Call, DueKind::Idempotency];
+    pub const ALL: [DueKind; 4] = [
+        DueKind::Event,
+        DueKind::Scheduled,
+        DueKind::Call,
+        DueKind::Idempotency,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             DueKind::Event => "event",
             DueKind::Call => "call",
+            DueKind::Scheduled => "scheduled",
             DueKind::Idempotency => "idempotency",
+        }
+    }
+
+    /// The kind a call item's deadline is filed under: `scheduled` while the call is
+    /// `scheduled`, `call` otherwise. Every write of a call's deadline uses this.
+    pub fn for_call(status: CallStatus) -> DueKind {
+        match status {
+            CallStatus::Scheduled => DueKind::Scheduled,
+            _ => DueKind::Call,
         }
     }
 }
@@ -47,7 +66,22 @@ impl DueKind {
 pub enum DueWork {
     Event(Uuid),
     Call(Uuid),
-    Idempotency { account_id: String, key: String },
+    /// A scheduled call to place.
+    Scheduled(Uuid),
+    Idempotency {
+        account_id: String,
+        key: String,
+    },
+}
+
+impl DueWork {
+    /// A call item's work under `kind` (`scheduled` or `call`).
+    pub fn call(kind: DueKind, id: Uuid) -> DueWork {
+        match kind {
+            DueKind::Scheduled => DueWork::Scheduled(id),
+            _ => DueWork::Call(id),
+        }
+    }
 }
 
 /// One overdue item, as the index showed it (eventually consistent: re-read before acting).

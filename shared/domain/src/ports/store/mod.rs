@@ -7,6 +7,7 @@ pub mod calls;
 pub mod deliveries;
 pub mod due;
 pub mod events;
+pub mod suppressions;
 
 pub use accounts::AccountStore;
 pub use attempts::{AttemptLedger, Claim};
@@ -14,12 +15,20 @@ pub use calls::{CallStore, CreateCallOutcome};
 pub use deliveries::{DeliveryLog, DeliveryPage};
 pub use due::{Due, DueKind, DueStore, DueWork};
 pub use events::EventStore;
+pub use suppressions::{SuppressionPage, SuppressionStore};
 /// Every storage port at once, for functions that hold one `Arc<dyn Store>`.
 pub trait Store:
-    AccountStore + CallStore + EventStore + DeliveryLog + AttemptLedger + DueStore
+    AccountStore + CallStore + EventStore + DeliveryLog + AttemptLedger + DueStore + SuppressionStore
 {
 }
-impl<T: AccountStore + CallStore + EventStore + DeliveryLog + AttemptLedger + DueStore> Store
-    for T
+impl<
+        T: AccountStore
+            + CallStore
+            + EventStore
+            + DeliveryLog
+            + AttemptLedger
+            + DueStore
+            + SuppressionStore,
+    > Store for T
 {
 }

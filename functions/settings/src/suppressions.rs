@@ -1,0 +1,170 @@
+//! The account's do-not-call list (docs/settings-api.md, "Do-not-call list"):
+//!
+//! - `PUT /api/integrations/api-webhooks/suppressions/{phone}`: adds the number (idempotent);
+//! - `DELETE /api/integrations/api-webhooks/suppressions/{phone}`: removes it (404
+//!   `suppression_not_found` if it was not listed);
+//! - `GET /api/integrations/api-webhooks/suppressions?limit=&cursor=`: the list in number
+//!   order, `limit` 1 to [`MAX_SUPPRESSION_PAGE`] (default [`DEFAULT_SUPPRESSION_PAGE`]).
+//!
+//! `{phone}` is E.164 with its `+` percent-encoded (`%2B14155550123`) or not. A suppressed
+//! number is refused by trigger-call (422 `number_suppressed`); scheduled calls to it are
+//! cancelled when they come due (or when read with `GET /api/calls/{id}`), not here.
+//! Phone numbers are personal data: never logged.
+
+use crate::router::Ctx;
+use domain::clock::rfc3339;
+use domain::phone::PhoneNumber;
+use domain::ports::store::suppressions::{
+    decode_cursor, DEFAULT_SUPPRESSION_PAGE, MAX_SUPPRESSION_PAGE,
+};
+use domain::ApiError;
+use lambda_glue::http::json_response;
+use lambda_http::{Body, RequestExt, Response};
+use serde_json::json;
+
+const PARAMETERS: [&str; 2] = ["limit", "cursor"];
+
+/// Percent-decodes a path segment (`%2B` -> `+`); `None` for a malformed escape or non-UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The path's number, validated (400 `invalid_phone`, field `phone`).
+fn phone(ctx: &Ctx<'_>) -> Result<PhoneNumber, ApiError> {
+    let raw = ctx.params.get("phone").unwrap_or_default();
+    let bad = |why: String| ApiError::bad_request("invalid_phone", "phone", why);
+    let decoded = percent_decode(raw)
+        .ok_or_else(|| bad("phone is not a valid percent-encoded path segment".into()))?;
+    PhoneNumber::parse(&decoded).map_err(|e| bad(e.to_string()))
+}
+
+pub async fn put(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let phone = phone(&ctx)?;
+    let added = ctx
+        .deps
+        .store
+        .suppress(&ctx.account.id, phone.as_str(), ctx.deps.clock.now())
+        .await?;
+    tracing::info!(account_id = %ctx.account.id, added, "number added to the do-not-call list");
+    Ok(json_response(
+        200,
+        &json!({"success": true, "phone": phone.as_str(), "suppressed": true, "added": added}),
+    ))
+}
+
+pub async fn delete(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let phone = phone(&ctx)?;
+    if !ctx
+        .deps
+        .store
+        .unsuppress(&ctx.account.id, phone.as_str())
+        .await?
+    {
+        return Err(ApiError::not_found(
+            "suppression_not_found",
+            Some("phone"),
+            "this number is not on the account's do-not-call list",
+        ));
+    }
+    tracing::info!(account_id = %ctx.account.id, "number removed from the do-not-call list");
+    Ok(json_response(
+        200,
+        &json!({"success": true, "phone": phone.as_str(), "suppressed": false}),
+    ))
+}
+
+pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let params = ctx.req.query_string_parameters();
+    let mut names: Vec<&str> = params.iter().map(|(k, _)| k).collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|p| p[0] == p[1]) {
+        return Err(ApiError::bad_request(
+            "duplicate_parameter",
+            pair[0],
+            format!("the query parameter {:?} is given more than once", pair[0]),
+        ));
+    }
+    if let Some(unknown) = names.iter().find(|n| !PARAMETERS.contains(n)) {
+        return Err(ApiError::bad_request(
+            "unknown_parameter",
+            unknown,
+            format!("unknown query parameter {unknown:?}; allowed parameters are limit, cursor"),
+        ));
+    }
+    let limit = match params.first("limit") {
+        None => DEFAULT_SUPPRESSION_PAGE,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| {
+                (1..=MAX_SUPPRESSION_PAGE).contains(n) && l.bytes().all(|b| b.is_ascii_digit())
+            })
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_limit",
+                    "limit",
+                    format!("limit must be a whole number from 1 to {MAX_SUPPRESSION_PAGE}"),
+                )
+            })?,
+    };
+    let after = params
+        .first("cursor")
+        .map(|c| {
+            decode_cursor(c).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_cursor",
+                    "cursor",
+                    "the cursor is not valid; pass the next_cursor of the previous page unchanged",
+                )
+            })
+        })
+        .transpose()?;
+    let page = ctx
+        .deps
+        .store
+        .suppressions(&ctx.account.id, after.as_deref(), limit)
+        .await?;
+    let items: Vec<_> = page
+        .items
+        .iter()
+        .map(|s| json!({"phone": s.phone, "created_at": rfc3339(s.created_at)}))
+        .collect();
+    Ok(json_response(
+        200,
+        &json!({"success": true, "suppressions": items, "next_cursor": page.next_cursor}),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(
+            percent_decode("%2B14155550123").as_deref(),
+            Some("+14155550123")
+        );
+        assert_eq!(
+            percent_decode("+14155550123").as_deref(),
+            Some("+14155550123")
+        );
+        assert_eq!(percent_decode("%2b1").as_deref(), Some("+1"));
+        assert_eq!(percent_decode("%2"), None);
+        assert_eq!(percent_decode("%zz1"), None);
+        assert_eq!(percent_decode("%FF"), None);
+    }
+}

@@ -1,0 +1,547 @@
+//! Held and scheduled calls and the do-not-call list (issue 17 parts 2 and 3) on the
+//! in-memory adapters with a `FixedClock`: trigger-call answers 202 `scheduled` and dials
+//! nothing; the reconciler places the call when it is due, exactly once (two reconcilers at
+//! once, a cancel racing the claim, a write failing once); re-checks at placing time fail,
+//! cancel or re-schedule the call; the do-not-call list refuses and cancels. Every test
+//! counts provider requests.
+
+use super::{error_code, World};
+use domain::model::CallStatus;
+use domain::ports::provider::ProviderError;
+use domain::ports::store::{AccountStore, SuppressionStore};
+use integration_tests::apigw::{parts, ApiRequest, Build};
+use reconciler::repair::Repaired;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// Monday 2025-06-16 08:00 in New York (12:00Z); the account's window is 09:00-17:00 Mon/Tue.
+const MON_0800_NY: &str = "2025-06-16T12:00:00Z";
+const MON_0900_NY: &str = "2025-06-16T13:00:00Z";
+const SUPPRESSIONS: &str = "/api/integrations/api-webhooks/suppressions";
+
+struct Env {
+    w: World,
+    s: super::Seeded,
+    trigger: ::trigger_call::Deps,
+    reconciler: ::reconciler::Deps,
+    settings: ::settings::Deps,
+}
+
+async fn env_at(now: &str, window: bool) -> Env {
+    let w = World::at(now.parse().unwrap());
+    let s = w.agency().await;
+    if window {
+        let window: domain::calling_window::CallingWindow = serde_json::from_value(json!({
+            "time_zone": "America/New_York",
+            "days": {"mon": {"start": "09:00", "end": "17:00"}, "tue": {"start": "09:00", "end": "17:00"}}
+        }))
+        .unwrap();
+        w.update_account(&s.account.id, |a| a.calling_window = Some(window))
+            .await;
+    }
+    let ports = w.ports();
+    Env {
+        trigger: ports.trigger_call(&w.tunables),
+        reconciler: ports.reconciler(&w.tunables),
+        settings: ports.settings(&w.tunables),
+        w,
+        s,
+    }
+}
+
+impl Env {
+    async fn trigger(&self, body: Value, key: Option<&str>) -> (u16, Value) {
+        let mut req = ApiRequest::post("/api/trigger-call")
+            .bearer(&self.s.api_key)
+            .json(&body);
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        parts(&::trigger_call::handle(req.build(), &self.trigger).await)
+    }
+
+    async fn hold(&self) -> (u16, Value) {
+        self.trigger(
+            json!({"phone": "+15551234567", "when_closed": "hold"}),
+            None,
+        )
+        .await
+    }
+
+    async fn call_api(&self, method: &str, id: &str) -> (u16, Value) {
+        let req = ApiRequest::new(method, &format!("/api/calls/{id}")).bearer(&self.s.api_key);
+        parts(&::trigger_call::handle(req.build(), &self.trigger).await)
+    }
+
+    async fn settings(&self, method: &str, path: &str) -> (u16, Value) {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let mut req = ApiRequest::new(method, path);
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        let req = req.claims(
+            json!({"sub": "user-1", (self.w.tunables.account_claim.as_str()): self.s.account.id}),
+        );
+        parts(&::settings::handle(req.build(), &self.settings).await)
+    }
+
+    async fn reconcile(&self) -> ::reconciler::Report {
+        ::reconciler::run(&self.reconciler).await
+    }
+
+    fn dials(&self) -> usize {
+        self.w.provider.request_count()
+    }
+}
+
+fn call_id(body: &Value) -> Uuid {
+    body["call_id"].as_str().expect("call_id").parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_held_call_is_answered_202_and_placed_once_when_the_window_opens() {
+    let e = env_at(MON_0800_NY, true).await;
+    let (status, body) = e.hold().await;
+    assert_eq!(status, 202, "{body}");
+    let id = call_id(&body);
+    assert_eq!(
+        body,
+        json!({"success": true, "call_id": id.to_string(), "status": "scheduled", "scheduled_for": MON_0900_NY})
+    );
+    assert_eq!(e.dials(), 0, "nothing dialed while the window is closed");
+    let (status, got) = e.call_api("GET", &id.to_string()).await;
+    assert_eq!((status, got["status"].as_str()), (200, Some("scheduled")));
+    assert_eq!(got["scheduled_for"], MON_0900_NY);
+
+    // Before it is due, the reconciler leaves it alone.
+    e.w.clock.set("2025-06-16T12:59:59Z".parse().unwrap());
+    let report = e.reconcile().await;
+    assert_eq!(report.count(Repaired::ScheduledCallDialed), 0);
+    assert_eq!(e.dials(), 0);
+
+    // At most a minute late: the first pass after it is due places it.
+    e.w.clock.set("2025-06-16T13:00:30Z".parse().unwrap());
+    let report = e.reconcile().await;
+    assert_eq!(report.count(Repaired::ScheduledCallDialed), 1, "{report:?}");
+    assert_eq!(e.dials(), 1);
+    let req = &e.w.provider.requests()[0];
+    assert_eq!(req.to_number, "+15551234567");
+    assert_eq!(req.metadata["call_id"], id.to_string());
+    let call = e.w.call(id).await;
+    assert_eq!(call.status, CallStatus::Dialing);
+    assert!(call.provider_call_id.is_some());
+    let (_, got) = e.call_api("GET", &id.to_string()).await;
+    assert_eq!(got["status"], "dialing");
+    assert_eq!(got["scheduled_for"], Value::Null);
+
+    // Later passes never dial it again.
+    e.w.clock.set("2025-06-16T13:01:30Z".parse().unwrap());
+    e.reconcile().await;
+    e.reconcile().await;
+    assert_eq!(e.dials(), 1);
+}
+
+#[tokio::test]
+async fn reject_stays_the_default_and_not_before_schedules_with_the_same_rules() {
+    let e = env_at(MON_0800_NY, true).await;
+    let (status, body) = e.trigger(json!({"phone": "+15551234567"}), None).await;
+    assert_eq!((status, error_code(&body)), (422, "outside_calling_window"));
+    let (status, body) = e
+        .trigger(
+            json!({"phone": "+15551234567", "when_closed": "reject"}),
+            None,
+        )
+        .await;
+    assert_eq!((status, error_code(&body)), (422, "outside_calling_window"));
+    assert_eq!(e.w.plan.calls("create_call"), 0);
+
+    // not_before inside the window: scheduled for exactly then, even with reject.
+    let (status, body) = e
+        .trigger(
+            json!({"phone": "+15551234567", "not_before": "2025-06-16T10:30:00-04:00"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["scheduled_for"], "2025-06-16T14:30:00Z");
+    // not_before outside the window: reject refuses (naming the opening after it), hold waits.
+    let late = json!({"phone": "+15551234567", "not_before": "2025-06-16T22:00:00Z"});
+    let (status, body) = e.trigger(late.clone(), None).await;
+    assert_eq!((status, error_code(&body)), (422, "outside_calling_window"));
+    assert_eq!(
+        body["error"]["next_window_opens_at"],
+        "2025-06-17T13:00:00Z"
+    );
+    let mut held = late;
+    held["when_closed"] = "hold".into();
+    let (status, body) = e.trigger(held, None).await;
+    assert_eq!(
+        (status, body["scheduled_for"].as_str()),
+        (202, Some("2025-06-17T13:00:00Z"))
+    );
+    // More than 30 days ahead: 400 naming the field.
+    let (status, body) = e
+        .trigger(
+            json!({"phone": "+15551234567", "not_before": "2025-07-17T12:00:01Z"}),
+            None,
+        )
+        .await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_not_before"));
+    assert_eq!(body["error"]["field"], "not_before");
+    assert_eq!(e.dials(), 0);
+
+    // In the past means now: placed at once when the window is open.
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    let (status, body) = e
+        .trigger(
+            json!({"phone": "+15551234567", "not_before": "2020-01-01T00:00:00Z"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(e.dials(), 1);
+}
+
+#[tokio::test]
+async fn the_idempotency_key_replays_the_202_and_schedules_once() {
+    let e = env_at(MON_0800_NY, true).await;
+    let body = json!({"phone": "+15551234567", "when_closed": "hold"});
+    let (s1, b1) = e.trigger(body.clone(), Some("hold-1")).await;
+    let (s2, b2) = e.trigger(body.clone(), Some("hold-1")).await;
+    assert_eq!((s1, s2), (202, 202));
+    assert_eq!(b1, b2, "the replay is the first answer");
+    // Even after the window opened (the replay is consulted when the checks fail too).
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    let (s3, b3) = e.trigger(body, Some("hold-1")).await;
+    assert_eq!((s3, &b3), (202, &b1));
+    e.reconcile().await;
+    assert_eq!(e.dials(), 1, "one call for one key");
+}
+
+#[tokio::test]
+async fn a_scheduled_call_can_be_cancelled_once_and_is_never_dialed() {
+    let e = env_at(MON_0800_NY, true).await;
+    let (_, body) = e.hold().await;
+    let id = call_id(&body).to_string();
+    let (status, got) = e.call_api("DELETE", &id).await;
+    assert_eq!(
+        (status, got["status"].as_str()),
+        (200, Some("canceled")),
+        "{got}"
+    );
+    assert_eq!(got["scheduled_for"], Value::Null);
+    let (status, got) = e.call_api("DELETE", &id).await;
+    assert_eq!((status, error_code(&got)), (409, "call_not_scheduled"));
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    let report = e.reconcile().await;
+    assert_eq!(report.errors, 0);
+    assert_eq!(e.dials(), 0, "a cancelled call is never dialed");
+
+    // Unknown ids and another account's call are the same 404.
+    let (status, got) = e.call_api("DELETE", &Uuid::new_v4().to_string()).await;
+    assert_eq!((status, error_code(&got)), (404, "call_not_found"));
+    let other = e.w.agency().await;
+    let req = ApiRequest::new("DELETE", &format!("/api/calls/{id}")).bearer(&other.api_key);
+    let (status, got) = parts(&::trigger_call::handle(req.build(), &e.trigger).await);
+    assert_eq!((status, error_code(&got)), (404, "call_not_found"));
+
+    // A placed call cannot be cancelled.
+    let (_, body) = e.trigger(json!({"phone": "+15551234567"}), None).await;
+    let (status, got) = e.call_api("DELETE", &call_id(&body).to_string()).await;
+    assert_eq!((status, error_code(&got)), (409, "call_not_scheduled"));
+    assert!(got["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("dialing"));
+}
+
+#[tokio::test]
+async fn two_reconcilers_at_once_dial_a_due_call_once() {
+    let e = env_at(MON_0800_NY, true).await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(call_id(&e.hold().await.1));
+    }
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    let (a, b) = tokio::join!(e.reconcile(), e.reconcile());
+    assert_eq!(
+        a.count(Repaired::ScheduledCallDialed) + b.count(Repaired::ScheduledCallDialed),
+        5
+    );
+    assert_eq!(e.dials(), 5, "one dial per held call");
+    for id in ids {
+        assert_eq!(e.w.call(id).await.status, CallStatus::Dialing);
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_racing_the_claim_leaves_exactly_one_winner() {
+    for _ in 0..20 {
+        let e = env_at(MON_0800_NY, true).await;
+        let id = call_id(&e.hold().await.1).to_string();
+        e.w.clock.set(MON_0900_NY.parse().unwrap());
+        let (report, (status, got)) = tokio::join!(e.reconcile(), e.call_api("DELETE", &id));
+        let status_now = e.w.call(id.parse().unwrap()).await.status;
+        match status {
+            200 => {
+                assert_eq!(e.dials(), 0, "cancelled, never dialed");
+                assert_eq!(status_now, CallStatus::Canceled);
+                assert_eq!(report.count(Repaired::ScheduledCallDialed), 0);
+            }
+            409 => {
+                assert_eq!(error_code(&got), "call_not_scheduled");
+                assert_eq!(e.dials(), 1, "claimed, dialed once");
+                assert_eq!(status_now, CallStatus::Dialing);
+            }
+            other => panic!("unexpected {other}: {got}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_failed_claim_write_is_retried_next_pass_and_dials_once() {
+    let e = env_at(MON_0800_NY, true).await;
+    let id = call_id(&e.hold().await.1);
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    e.w.plan.fail_next("settle_call");
+    let report = e.reconcile().await;
+    assert_eq!((report.errors, e.dials()), (1, 0));
+    assert_eq!(e.w.call(id).await.status, CallStatus::Scheduled);
+    let report = e.reconcile().await;
+    assert_eq!(report.count(Repaired::ScheduledCallDialed), 1);
+    assert_eq!(e.dials(), 1);
+}
+
+#[tokio::test]
+async fn a_dial_whose_record_write_fails_is_never_dialed_again() {
+    let e = env_at(MON_0800_NY, true).await;
+    let id = call_id(&e.hold().await.1);
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    // The provider places it, but `dialing` is not recorded: the call stays `queued`.
+    e.w.plan.fail_next("mark_call_dialing");
+    e.reconcile().await;
+    assert_eq!(e.dials(), 1);
+    assert_eq!(e.w.call(id).await.status, CallStatus::Queued);
+    // Past the claim, the queued call is treated as possibly placed: `dial_unknown`, not a
+    // second dial.
+    e.w.clock
+        .advance(::reconciler::repair::CLAIM + chrono::Duration::seconds(1));
+    let report = e.reconcile().await;
+    assert_eq!(report.count(Repaired::CallMarkedDialUnknown), 1);
+    e.w.clock.advance(chrono::Duration::hours(1));
+    e.reconcile().await;
+    assert_eq!(e.dials(), 1, "never dialed twice");
+}
+
+#[tokio::test]
+async fn the_unknown_outcome_rules_hold_for_scheduled_calls() {
+    let e = env_at(MON_0800_NY, true).await;
+    let refused = call_id(&e.hold().await.1);
+    let lost = call_id(&e.hold().await.1);
+    e.w.provider
+        .then_err(ProviderError::Status {
+            status: 422,
+            excerpt: "invalid number".into(),
+        })
+        .then_err(ProviderError::Timeout(std::time::Duration::from_secs(5)));
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    e.reconcile().await;
+    assert_eq!(e.dials(), 2);
+    let (a, b) = (e.w.call(refused).await, e.w.call(lost).await);
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [CallStatus::DialUnknown, CallStatus::Failed]);
+    let failed = if a.status == CallStatus::Failed { a } else { b };
+    assert_eq!(failed.failure_reason.as_deref(), Some("provider_http_422"));
+    e.w.clock.advance(chrono::Duration::minutes(5));
+    e.reconcile().await;
+    assert_eq!(e.dials(), 2, "a lost answer is never dialed again");
+}
+
+#[tokio::test]
+async fn held_calls_recheck_the_account_the_agent_the_destination_and_the_window() {
+    let e = env_at(MON_0800_NY, true).await;
+    let api_off = call_id(&e.hold().await.1);
+    e.w.update_account(&e.s.account.id, |a| a.api_enabled = false)
+        .await;
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    let report = e.reconcile().await;
+    assert_eq!(report.count(Repaired::HeldCallFailed), 1, "{report:?}");
+    let c = e.w.call(api_off).await;
+    assert_eq!(
+        (c.status, c.failure_reason.as_deref()),
+        (CallStatus::Failed, Some("api_disabled"))
+    );
+    e.w.update_account(&e.s.account.id, |a| a.api_enabled = true)
+        .await;
+
+    // The agent lost its number.
+    e.w.clock.set(MON_0800_NY.parse().unwrap());
+    let no_agent = call_id(&e.hold().await.1);
+    let mut agent = e.s.agent.clone();
+    agent.phone_number = None;
+    e.w.store.put_agent(&agent).await.unwrap();
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    e.reconcile().await;
+    let c = e.w.call(no_agent).await;
+    assert_eq!(
+        (c.status, c.failure_reason.as_deref()),
+        (CallStatus::Failed, Some("agent_unavailable"))
+    );
+    e.w.store.put_agent(&e.s.agent).await.unwrap();
+
+    // The destination policy no longer allows the country.
+    e.w.clock.set(MON_0800_NY.parse().unwrap());
+    let blocked = call_id(&e.hold().await.1);
+    e.w.update_account(&e.s.account.id, |a| {
+        a.guardrails.allowed_countries = Some(vec!["GB".into()])
+    })
+    .await;
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    e.reconcile().await;
+    let c = e.w.call(blocked).await;
+    assert_eq!(
+        (c.status, c.failure_reason.as_deref()),
+        (CallStatus::Failed, Some("destination_blocked"))
+    );
+    e.w.update_account(&e.s.account.id, |a| a.guardrails.allowed_countries = None)
+        .await;
+
+    // The window closed again (moved to the afternoon): re-scheduled, then placed.
+    e.w.clock.set(MON_0800_NY.parse().unwrap());
+    let moved = call_id(&e.hold().await.1);
+    let afternoon: domain::calling_window::CallingWindow = serde_json::from_value(json!({
+        "time_zone": "America/New_York", "days": {"mon": {"start": "14:00", "end": "17:00"}}
+    }))
+    .unwrap();
+    e.w.update_account(&e.s.account.id, |a| a.calling_window = Some(afternoon))
+        .await;
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    let report = e.reconcile().await;
+    assert_eq!(report.count(Repaired::ScheduledCallRescheduled), 1);
+    let (_, got) = e.call_api("GET", &moved.to_string()).await;
+    assert_eq!(
+        (got["status"].as_str(), got["scheduled_for"].as_str()),
+        (Some("scheduled"), Some("2025-06-16T18:00:00Z"))
+    );
+    assert_eq!(e.dials(), 0, "nothing placed so far");
+    e.w.clock.set("2025-06-16T18:00:10Z".parse().unwrap());
+    e.reconcile().await;
+    assert_eq!(e.dials(), 1);
+    assert_eq!(e.w.call(moved).await.status, CallStatus::Dialing);
+}
+
+#[tokio::test]
+async fn the_do_not_call_list_refuses_calls_and_cancels_scheduled_ones() {
+    let e = env_at(MON_0800_NY, true).await;
+    let scheduled = call_id(&e.hold().await.1);
+    let due_later = call_id(&e.hold().await.1);
+    let path = format!("{SUPPRESSIONS}/%2B15551234567");
+    let (status, body) = e.settings("PUT", &path).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["phone"].as_str(), body["added"].as_bool()),
+        (Some("+15551234567"), Some(true))
+    );
+    let (status, body) = e
+        .settings("PUT", &format!("{SUPPRESSIONS}/+15551234567"))
+        .await;
+    assert_eq!(
+        (status, body["added"].as_bool()),
+        (200, Some(false)),
+        "a raw + works too"
+    );
+
+    // Refused now, whatever the window.
+    let (status, body) = e.hold().await;
+    assert_eq!((status, error_code(&body)), (422, "number_suppressed"));
+    assert_eq!(body["error"]["field"], "phone");
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    let (status, body) = e.trigger(json!({"phone": "+15551234567"}), None).await;
+    assert_eq!((status, error_code(&body)), (422, "number_suppressed"));
+
+    // A scheduled call reads as cancelled (cancelled on read) ...
+    let (status, got) = e.call_api("GET", &scheduled.to_string()).await;
+    assert_eq!((status, got["status"].as_str()), (200, Some("canceled")));
+    assert_eq!(got["failure_reason"], "number_suppressed");
+    // ... and one nobody read is cancelled when due.
+    let report = e.reconcile().await;
+    assert_eq!(
+        report.count(Repaired::ScheduledCallCanceled),
+        1,
+        "{report:?}"
+    );
+    let c = e.w.call(due_later).await;
+    assert_eq!(
+        (c.status, c.failure_reason.as_deref()),
+        (CallStatus::Canceled, Some("number_suppressed"))
+    );
+    assert_eq!(e.dials(), 0, "no suppressed number dialed");
+
+    // Removed: callable again; removing twice is a 404.
+    let (status, _) = e.settings("DELETE", &path).await;
+    assert_eq!(status, 200);
+    let (status, body) = e.settings("DELETE", &path).await;
+    assert_eq!((status, error_code(&body)), (404, "suppression_not_found"));
+    let (status, _) = e.trigger(json!({"phone": "+15551234567"}), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(e.dials(), 1);
+}
+
+#[tokio::test]
+async fn the_do_not_call_list_pages_and_validates() {
+    let e = env_at(MON_0900_NY, false).await;
+    for n in ["+15550000003", "+15550000001", "+15550000002"] {
+        let (status, _) = e
+            .settings("PUT", &format!("{SUPPRESSIONS}/{}", n.replace('+', "%2B")))
+            .await;
+        assert_eq!(status, 200);
+    }
+    let (status, page) = e.settings("GET", &format!("{SUPPRESSIONS}?limit=2")).await;
+    assert_eq!(status, 200, "{page}");
+    let phones: Vec<&str> = page["suppressions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["phone"].as_str().unwrap())
+        .collect();
+    assert_eq!(phones, ["+15550000001", "+15550000002"]);
+    let cursor = page["next_cursor"].as_str().unwrap().to_string();
+    let (_, page) = e
+        .settings("GET", &format!("{SUPPRESSIONS}?limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(page["suppressions"].as_array().unwrap().len(), 1);
+    assert_eq!(page["next_cursor"], Value::Null);
+    for (path, code, field) in [
+        (format!("{SUPPRESSIONS}/5551234"), "invalid_phone", "phone"),
+        (
+            format!("{SUPPRESSIONS}/%2B1%20555"),
+            "invalid_phone",
+            "phone",
+        ),
+    ] {
+        let (status, body) = e.settings("PUT", &path).await;
+        assert_eq!(
+            (status, error_code(&body), body["error"]["field"].as_str()),
+            (400, code, Some(field)),
+            "{path}"
+        );
+    }
+    for (q, code) in [
+        ("limit=0", "invalid_limit"),
+        ("limit=101", "invalid_limit"),
+        ("cursor=zzz", "invalid_cursor"),
+        ("page=2", "unknown_parameter"),
+    ] {
+        let (status, body) = e.settings("GET", &format!("{SUPPRESSIONS}?{q}")).await;
+        assert_eq!((status, error_code(&body)), (400, code), "{q}");
+    }
+    // Another account's list is its own.
+    let other = e.w.agency().await;
+    assert!(!e
+        .w
+        .store
+        .is_suppressed(&other.account.id, "+15550000001")
+        .await
+        .unwrap());
+}
