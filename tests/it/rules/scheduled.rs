@@ -545,3 +545,76 @@ async fn the_do_not_call_list_pages_and_validates() {
         .await
         .unwrap());
 }
+
+/// A held call waits for every dialing rule: at 09:00 in New York the account's window is open,
+/// but a Los Angeles number is at 06:00, before the recipient's hours (08:00-21:00 by
+/// default): the call is held until 08:00 in Los Angeles, and the reconciler dials it then,
+/// once, and not before.
+#[tokio::test]
+async fn a_held_call_waits_for_the_recipients_hours_too() {
+    let e = env_at(MON_0900_NY, true).await;
+    e.w.update_account(&e.s.account.id, |a| {
+        a.guardrails.recipient_hours = Some(domain::recipient_hours::RecipientHours::default())
+    })
+    .await;
+    let la = "+12135550100";
+    let (status, body) = e.trigger(json!({"phone": la}), None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (422, "outside_recipient_hours"),
+        "{body}"
+    );
+    assert_eq!(body["error"]["next_allowed_at"], "2025-06-16T15:00:00Z");
+    let (status, body) = e
+        .trigger(json!({"phone": la, "when_closed": "hold"}), None)
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["scheduled_for"], "2025-06-16T15:00:00Z");
+    let id = call_id(&body);
+
+    e.w.clock.set("2025-06-16T14:59:59Z".parse().unwrap());
+    e.reconcile().await;
+    assert_eq!(e.dials(), 0, "not before the recipient's 08:00");
+    e.w.clock.set("2025-06-16T15:00:30Z".parse().unwrap());
+    let report = e.reconcile().await;
+    assert_eq!(report.count(Repaired::ScheduledCallDialed), 1, "{report:?}");
+    assert_eq!(e.dials(), 1);
+    assert_eq!(e.w.provider.requests()[0].to_number, la);
+    assert_eq!(e.w.call(id).await.status, CallStatus::Dialing);
+}
+
+/// A call scheduled (`not_before`) into the recipient's hours that are then narrowed by an
+/// operator is re-scheduled by the reconciler to the next instant every rule allows, not
+/// dialed.
+#[tokio::test]
+async fn a_due_call_outside_the_recipients_hours_is_rescheduled_not_dialed() {
+    let e = env_at(MON_0900_NY, false).await;
+    let la = "+12135550100";
+    let (status, body) = e
+        .trigger(
+            json!({"phone": la, "not_before": "2025-06-16T17:00:00Z"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let id = call_id(&body);
+    // The operator now allows 12:00-13:00 only; at 17:00Z it is 10:00 in Los Angeles.
+    e.w.update_account(&e.s.account.id, |a| {
+        a.guardrails.recipient_hours = Some(
+            serde_json::from_value(
+                json!({"applies_to": "north_america", "start": "12:00", "end": "13:00"}),
+            )
+            .unwrap(),
+        )
+    })
+    .await;
+    e.w.clock.set("2025-06-16T17:00:30Z".parse().unwrap());
+    e.reconcile().await;
+    assert_eq!(e.dials(), 0);
+    let (_, got) = e.call_api("GET", &id.to_string()).await;
+    assert_eq!(got["status"], "scheduled", "{got}");
+    assert_eq!(got["scheduled_for"], "2025-06-16T19:00:00Z");
+    e.w.clock.set("2025-06-16T19:00:30Z".parse().unwrap());
+    e.reconcile().await;
+    assert_eq!(e.dials(), 1);
+}
