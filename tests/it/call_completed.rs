@@ -707,6 +707,7 @@ async fn a_stale_completion_loses_and_writes_nothing() {
         id: Uuid::new_v4(),
         account_id: stale.account_id.clone(),
         call_id: stale.id,
+        event_type: domain::events::EventType::CallCompleted,
         payload: r#"{"event":"call.completed"}"#.into(),
         created_at: at_ms(NOW_MS),
     };

@@ -15,6 +15,7 @@ pub mod completion;
 pub mod config;
 pub mod destination;
 pub mod error;
+pub mod events;
 pub mod key_rotation;
 pub mod model;
 pub mod payload;

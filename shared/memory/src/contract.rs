@@ -118,6 +118,7 @@ fn event_record(call: &Call, payload: String, at: DateTime<Utc>) -> EventRecord 
         id: Uuid::new_v4(),
         account_id: call.account_id.clone(),
         call_id: call.id,
+        event_type: domain::events::EventType::CallCompleted,
         payload,
         created_at: at,
     }

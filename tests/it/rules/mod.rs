@@ -189,6 +189,7 @@ impl World {
             id: Uuid::new_v4(),
             account_id: seeded.account.id.clone(),
             call_id: call.id,
+            event_type: domain::events::EventType::CallCompleted,
             payload,
             created_at: now,
         };
