@@ -4,7 +4,8 @@
 use crate::Deps;
 use domain::completion::{self, Completed};
 use domain::error::ApiError;
-use domain::model::{CallStatus, DIAL_OUTCOME_UNKNOWN};
+use domain::events::{self, FailureReason};
+use domain::model::{Call, CallStatus, DIAL_OUTCOME_UNKNOWN};
 use domain::payload::CallCompleted;
 use domain::ports::store::calls::CallProgress;
 use domain::ports::store::{Due, DueWork};
@@ -106,15 +107,7 @@ pub async fn call(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
             Repaired::CallMarkedDialUnknown
         }
         CallStatus::DialUnknown => {
-            let reason = format!("{DIAL_OUTCOME_UNKNOWN}: the provider never reported the call");
-            if !settled(
-                CallStatus::DialUnknown,
-                CallStatus::Failed,
-                Some(reason.as_str()),
-                None,
-            )
-            .await?
-            {
+            if !fail_for_want_of_news(&call, deps).await? {
                 return Ok(Repaired::Nothing);
             }
             tracing::warn!(call_id = %id, "dial_unknown call past its deadline; resolved as failed");
@@ -124,15 +117,7 @@ pub async fn call(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
             // Accepted by the provider, and not one callback since: it never connected, or
             // its callbacks were all lost. Like a `dial_unknown` call past its deadline, it
             // is failed for want of news, and late callbacks can still revive it.
-            let reason = format!("{DIAL_OUTCOME_UNKNOWN}: the provider never reported the call");
-            if !settled(
-                CallStatus::Dialing,
-                CallStatus::Failed,
-                Some(reason.as_str()),
-                None,
-            )
-            .await?
-            {
+            if !fail_for_want_of_news(&call, deps).await? {
                 return Ok(Repaired::Nothing);
             }
             tracing::warn!(call_id = %id, "dialing call never reported by the provider; failed");
@@ -171,6 +156,55 @@ pub async fn call(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
             Repaired::DeadlineCleared
         }
     })
+}
+
+/// A `dialing` or `dial_unknown` call the provider never reported: `failed` with
+/// `dial_outcome_unknown`, and its `call.failed` event (`domain::events::call_failed`) in the
+/// same transaction when the account subscribed to it, then queued. `Ok(false)`: the call
+/// moved on meanwhile, nothing written.
+async fn fail_for_want_of_news(call: &Call, deps: &Deps) -> Result<bool, ApiError> {
+    let store = deps.store.as_ref();
+    let now = deps.clock.now();
+    let reason = format!("{DIAL_OUTCOME_UNKNOWN}: the provider never reported the call");
+    let account = store.account(&call.account_id).await?;
+    let event = events::call_failed(
+        account.as_ref(),
+        call,
+        FailureReason::DialOutcomeUnknown,
+        now,
+    )
+    .map_err(ApiError::internal)?;
+    let Some(event) = event else {
+        return Ok(store
+            .settle_call(call.id, call.status, CallStatus::Failed, Some(&reason), now, None)
+            .await?);
+    };
+    if !store
+        .settle_call_with_event(
+            call.id,
+            call.status,
+            CallStatus::Failed,
+            Some(&reason),
+            now,
+            None,
+            &event,
+        )
+        .await?
+    {
+        return Ok(false);
+    }
+    let record = &event.record;
+    tracing::info!(call_id = %call.id, event_id = %record.id, event_type = record.event_type.as_str(), "event stored");
+    // A failed send leaves the event due: the next pass (enqueue repair) sends it.
+    completion::enqueue(
+        store,
+        deps.queue.as_ref(),
+        record.id,
+        &record.account_id,
+        call.id,
+    )
+    .await?;
+    Ok(true)
 }
 
 /// An Idempotency-Key whose request died without an answer.
