@@ -10,6 +10,7 @@
 
 mod abuse;
 mod call_completed;
+mod events;
 mod fairness;
 mod hostile_input;
 mod lifecycle;
