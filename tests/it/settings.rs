@@ -231,6 +231,7 @@ async fn get_integration_shows_the_state_but_never_the_key() {
             "webhook_url": null,
             "default_agent": {"id": h.seeded.agent.id.to_string(), "name": "Sales Qualifier"},
             "allowed_countries": null,
+            "events": ["call.completed"],
         })
     );
     assert!(body["api_key"]["created_at"]
@@ -259,6 +260,56 @@ async fn get_integration_shows_the_state_but_never_the_key() {
     assert_eq!(body["api_key"], Value::Null);
     assert_eq!(body["default_agent"], Value::Null);
     assert_eq!(body["api_enabled"], true);
+}
+
+/// The webhook event subscription through the real settings function and DynamoDB: the
+/// default for an account item without it, a PATCH that replaces it, a 400 that writes
+/// nothing, and back to the default.
+#[tokio::test]
+async fn event_subscriptions_round_trip_through_dynamodb() {
+    let h = Harness::new().await;
+    let id = h.seeded.account.id.clone();
+    let events = |body: &Value| body["events"].clone();
+    let (status, body) = h.send(h.req("GET", INTEGRATION)).await;
+    assert_eq!((status, events(&body)), (200, json!(["call.completed"])));
+    let (status, body) = h
+        .send(
+            h.req("PATCH", INTEGRATION)
+                .json(&json!({"events": ["call.failed", "call.started"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(events(&body), json!(["call.started", "call.failed"]));
+    let (_, body) = h.send(h.req("GET", INTEGRATION)).await;
+    assert_eq!(events(&body), json!(["call.started", "call.failed"]));
+    let stored = h.store.account(&id).await.expect("read").expect("account");
+    assert_eq!(
+        stored.events,
+        vec![
+            domain::events::EventType::CallStarted,
+            domain::events::EventType::CallFailed
+        ]
+    );
+    for bad in [json!([]), json!(["call.finished"])] {
+        let (status, body) = h
+            .send(h.req("PATCH", INTEGRATION).json(&json!({ "events": bad })))
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_events");
+        assert_eq!(body["error"]["field"], "events");
+    }
+    let after = h.store.account(&id).await.expect("read").expect("account");
+    assert_eq!(
+        after.version, stored.version,
+        "a refused change writes nothing"
+    );
+    let (status, body) = h
+        .send(
+            h.req("PATCH", INTEGRATION)
+                .json(&json!({"events": ["call.completed"]})),
+        )
+        .await;
+    assert_eq!((status, events(&body)), (200, json!(["call.completed"])));
 }
 
 #[tokio::test]

@@ -176,7 +176,14 @@ async fn fail_for_want_of_news(call: &Call, deps: &Deps) -> Result<bool, ApiErro
     .map_err(ApiError::internal)?;
     let Some(event) = event else {
         return Ok(store
-            .settle_call(call.id, call.status, CallStatus::Failed, Some(&reason), now, None)
+            .settle_call(
+                call.id,
+                call.status,
+                CallStatus::Failed,
+                Some(&reason),
+                now,
+                None,
+            )
             .await?);
     };
     if !store

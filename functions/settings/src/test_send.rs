@@ -46,7 +46,11 @@ pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let headers = webhook_headers(
         domain::events::EventType::CallCompleted.as_str(),
         &api_key,
-        event_id, 1, now.timestamp(), payload.as_bytes());
+        event_id,
+        1,
+        now.timestamp(),
+        payload.as_bytes(),
+    );
     let result = deps
         .webhook_client
         .post(&url, &headers, payload.into_bytes())

@@ -354,8 +354,14 @@ mod tests {
             FailureReason::from_disconnection("error_twilio", false),
             Some(ProviderError)
         );
-        assert_eq!(FailureReason::from_disconnection("error_twilio", true), None);
-        assert_eq!(FailureReason::from_disconnection("user_hangup", false), None);
+        assert_eq!(
+            FailureReason::from_disconnection("error_twilio", true),
+            None
+        );
+        assert_eq!(
+            FailureReason::from_disconnection("user_hangup", false),
+            None
+        );
         assert_eq!(
             FailureReason::from_disconnection("voicemail_reached", false),
             None

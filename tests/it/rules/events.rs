@@ -159,7 +159,10 @@ async fn call_started_is_stored_and_queued_once_per_call_and_completed_still_fol
         assert_eq!(status, 200, "{stage:?}: {res}");
     }
     let types: Vec<EventType> = e.events_of(&call).into_iter().map(|(t, _)| t).collect();
-    assert_eq!(types, vec![EventType::CallCompleted, EventType::CallStarted]);
+    assert_eq!(
+        types,
+        vec![EventType::CallCompleted, EventType::CallStarted]
+    );
     assert_eq!(e.queued(&call, EventType::CallStarted), 1);
     assert_eq!(e.queued(&call, EventType::CallCompleted), 1);
     assert_eq!(e.w.queue.sent_count(), 2);
@@ -177,7 +180,11 @@ async fn a_failed_call_started_write_answers_500_and_the_retry_stores_it_once() 
     assert_eq!(e.w.call(call.id).await.status, CallStatus::Dialing);
     assert_eq!(e.w.queue.sent_count(), 0);
     let (status, res) = e.callback(&call, Stage::Started).await;
-    assert_eq!((status, res["changed"].clone()), (200, json!(true)), "{res}");
+    assert_eq!(
+        (status, res["changed"].clone()),
+        (200, json!(true)),
+        "{res}"
+    );
     assert_eq!(e.of_type(&call, EventType::CallStarted).len(), 1);
     assert_eq!(e.queued(&call, EventType::CallStarted), 1);
     assert_eq!(e.w.plan.calls("advance_call_with_event"), 2);
@@ -287,7 +294,10 @@ async fn endings_of_calls_that_took_place_are_not_failures() {
             })
             .await;
         assert_eq!(status, 200);
-        assert!(e.of_type(&call, EventType::CallFailed).is_empty(), "{reason}");
+        assert!(
+            e.of_type(&call, EventType::CallFailed).is_empty(),
+            "{reason}"
+        );
     }
     // A provider error after the call connected is not a failure either.
     let call = e.w.dialing_call(&e.s).await;
@@ -305,7 +315,8 @@ async fn the_reconcilers_dial_outcome_unknown_is_one_call_failed_and_a_late_endi
     let e = all().await;
     let call = e.w.dialing_call(&e.s).await;
     // Past the dialing call's deadline, with no callback ever.
-    e.w.clock.set(call.due_at.expect("deadline") + chrono::Duration::seconds(1));
+    e.w.clock
+        .set(call.due_at.expect("deadline") + chrono::Duration::seconds(1));
     let report = ::reconciler::run(&e.reconciler).await;
     assert_eq!(report.count(Repaired::CallFailed), 1, "{report:?}");
     let again = ::reconciler::run(&e.reconciler).await;
@@ -317,7 +328,11 @@ async fn the_reconcilers_dial_outcome_unknown_is_one_call_failed_and_a_late_endi
     assert_eq!(e.w.call(call.id).await.status, CallStatus::Failed);
     // The provider's late news: it did not connect. The call moves on; no second call.failed.
     let (status, res) = e.not_connected(&call, "dial_no_answer").await;
-    assert_eq!((status, res["changed"].clone()), (200, json!(true)), "{res}");
+    assert_eq!(
+        (status, res["changed"].clone()),
+        (200, json!(true)),
+        "{res}"
+    );
     assert_eq!(e.of_type(&call, EventType::CallFailed).len(), 1);
     assert_eq!(e.w.queue.sent_count(), 1);
 }
@@ -326,7 +341,8 @@ async fn the_reconcilers_dial_outcome_unknown_is_one_call_failed_and_a_late_endi
 async fn a_failed_reconciler_write_fails_nothing_and_the_next_pass_makes_one_event() {
     let e = all().await;
     let call = e.w.dialing_call(&e.s).await;
-    e.w.clock.set(call.due_at.expect("deadline") + chrono::Duration::seconds(1));
+    e.w.clock
+        .set(call.due_at.expect("deadline") + chrono::Duration::seconds(1));
     e.w.plan.fail_next("settle_call_with_event");
     let report = ::reconciler::run(&e.reconciler).await;
     assert_eq!(report.errors, 1, "{report:?}");
@@ -342,7 +358,8 @@ async fn a_failed_reconciler_write_fails_nothing_and_the_next_pass_makes_one_eve
 async fn a_reconciler_failure_whose_send_failed_is_enqueued_by_the_due_index() {
     let e = all().await;
     let call = e.w.dialing_call(&e.s).await;
-    e.w.clock.set(call.due_at.expect("deadline") + chrono::Duration::seconds(1));
+    e.w.clock
+        .set(call.due_at.expect("deadline") + chrono::Duration::seconds(1));
     e.w.plan.fail_next("send");
     ::reconciler::run(&e.reconciler).await;
     assert_eq!(e.of_type(&call, EventType::CallFailed).len(), 1);
@@ -379,7 +396,11 @@ async fn deliveries_name_their_event_and_unsubscribed_types_are_skipped_not_post
         }
         let delivery = e.w.ports().webhook_delivery(&e.w.tunables);
         let msgs = e.w.queue.take_due();
-        assert_eq!(msgs.len(), 2, "call.started and call.completed are stored either way");
+        assert_eq!(
+            msgs.len(),
+            2,
+            "call.started and call.completed are stored either way"
+        );
         let res = ::webhook_delivery::handle(event_for(&msgs), &delivery).await;
         assert!(res.batch_item_failures.is_empty());
         let mut got: Vec<(String, String)> = receiver
@@ -476,7 +497,9 @@ mod subscriptions {
         // Other fields leave it alone; a new list replaces it.
         let (_, got) = s.send("PATCH", Some(json!({"api_enabled": true}))).await;
         assert_eq!(got["events"].as_array().map(Vec::len), Some(3));
-        let (_, got) = s.send("PATCH", Some(json!({"events": ["call.failed"]}))).await;
+        let (_, got) = s
+            .send("PATCH", Some(json!({"events": ["call.failed"]})))
+            .await;
         assert_eq!(got["events"], json!(["call.failed"]));
     }
 
@@ -487,7 +510,10 @@ mod subscriptions {
         for (body, code) in [
             (json!({"events": []}), "invalid_events"),
             (json!({"events": ["call.ended"]}), "invalid_events"),
-            (json!({"events": ["call.started", "nope"]}), "invalid_events"),
+            (
+                json!({"events": ["call.started", "nope"]}),
+                "invalid_events",
+            ),
             (json!({"events": "call.started"}), "invalid_type"),
             (json!({"events": [7]}), "invalid_type"),
             (json!({"events": null}), "invalid_type"),

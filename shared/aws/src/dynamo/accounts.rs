@@ -113,7 +113,8 @@ fn events_from(r: &ItemReader) -> Result<Vec<EventType>, StoreError> {
     let events = names
         .iter()
         .map(|n| {
-            EventType::parse(n).ok_or_else(|| StoreError::Corrupt(format!("unknown event type {n}")))
+            EventType::parse(n)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown event type {n}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(domain::events::normalize(&events))

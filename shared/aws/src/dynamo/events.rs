@@ -47,7 +47,9 @@ pub(crate) fn event_item(rec: &EventRecord, expires_at: DateTime<Utc>) -> Result
 fn event_type_from(r: &ItemReader<'_>) -> Result<EventType, StoreError> {
     match r.opt_s("event_type")? {
         None => Ok(EventType::CallCompleted),
-        Some(s) => EventType::parse(s).ok_or_else(|| StoreError::Corrupt(format!("event type {s}"))),
+        Some(s) => {
+            EventType::parse(s).ok_or_else(|| StoreError::Corrupt(format!("event type {s}")))
+        }
     }
 }
 

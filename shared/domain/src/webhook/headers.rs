@@ -51,7 +51,14 @@ mod tests {
     #[test]
     fn headers_sign_the_exact_body() {
         let id = Uuid::nil();
-        let h = webhook_headers("call.started", "bvai_live_k", id, 2, 1_700_000_000, b"{\"a\":1}");
+        let h = webhook_headers(
+            "call.started",
+            "bvai_live_k",
+            id,
+            2,
+            1_700_000_000,
+            b"{\"a\":1}",
+        );
         let get = |n: &str| {
             h.iter()
                 .find(|(k, _)| *k == n)
