@@ -78,6 +78,7 @@ fn cpu() {
         100_000,
         || {
             black_box(domain::webhook::headers::webhook_headers(
+                "call.completed",
                 "bvai_live_key",
                 uuid::Uuid::nil(),
                 1,

@@ -11,7 +11,7 @@ use domain::model::{Agent, Call, CallStatus, Direction, EventRecord};
 use domain::ports::queue::{DeliveryMessage, EventQueue};
 use domain::ports::store::calls::{CallCompletion, CallProgress};
 use domain::ports::store::events::{EventStore, PLAIN_PAYLOAD_MAX_BYTES};
-use domain::ports::store::{AccountStore, CallStore};
+use domain::ports::store::{AccountStore, CallStore, DeliveryLog};
 use domain::signature::sign_provider_callback;
 use in_memory::FixedClock;
 use integration_tests::apigw::{parts, ApiRequest, Build};
@@ -707,6 +707,7 @@ async fn a_stale_completion_loses_and_writes_nothing() {
         id: Uuid::new_v4(),
         account_id: stale.account_id.clone(),
         call_id: stale.id,
+        event_type: domain::events::EventType::CallCompleted,
         payload: r#"{"event":"call.completed"}"#.into(),
         created_at: at_ms(NOW_MS),
     };
@@ -1364,4 +1365,122 @@ async fn callbacks_for_a_call_placed_by_trigger_call() {
     assert_eq!(payload["call_id"], call_id.to_string());
     assert_eq!(payload["metadata"], json!({"source": "crm", "lead": 7}));
     provider.stop();
+}
+
+/// `call.started` and `call.failed` through the real call-completed function, DynamoDB and SQS
+/// (each stored with its call's move in one transaction, once however the callbacks repeat),
+/// then the real delivery function POSTing to a receiver that counts POSTs per
+/// `X-Event-Type`: one per subscribed event, none for the unsubscribed.
+#[tokio::test]
+async fn call_started_and_call_failed_are_stored_once_and_each_posted_once() {
+    use domain::events::{event_id, EventType};
+    let e = env().await;
+    let receiver = TestServer::start(|_, _| async { Reply::status(200) }).await;
+    let url = format!("{}/hooks/bvai", receiver.url());
+    fixtures::update_account(&e.store, &e.seeded.account.id, |a| {
+        a.webhook_url = Some(url);
+        a.events = vec![EventType::CallStarted, EventType::CallFailed];
+    })
+    .await;
+
+    // A call that connects: call_started twice, then its end and analysis.
+    let started = e.outbound_call().await;
+    let p = ProviderCall::outbound(&started, &e.seeded.agent);
+    for stage in [
+        Stage::Started,
+        Stage::Started,
+        Stage::Ended,
+        Stage::Analyzed,
+    ] {
+        let (status, res) = e.post(&p.body(stage)).await;
+        assert_eq!(status, 200, "{res}");
+    }
+    // A call that is never answered: call_ended twice, then its analysis.
+    let unanswered = e.outbound_call().await;
+    let q = ProviderCall::outbound(&unanswered, &e.seeded.agent);
+    let not_connected = |stage: Stage| {
+        let mut b = q.body(stage);
+        let c = b["call"].as_object_mut().expect("call");
+        c.remove("start_timestamp");
+        c.remove("duration_ms");
+        c.insert("disconnection_reason".into(), "dial_no_answer".into());
+        b
+    };
+    for stage in [Stage::Ended, Stage::Ended, Stage::Analyzed] {
+        let (status, res) = e.post(&not_connected(stage)).await;
+        assert_eq!(status, 200, "{res}");
+    }
+
+    let s_id = event_id(started.id, EventType::CallStarted);
+    let f_id = event_id(unanswered.id, EventType::CallFailed);
+    let s = e.store.event(s_id).await.unwrap().expect("call.started");
+    let f = e.store.event(f_id).await.unwrap().expect("call.failed");
+    assert_eq!(
+        (s.record.event_type, s.enqueued),
+        (EventType::CallStarted, true)
+    );
+    assert_eq!(
+        (f.record.event_type, f.enqueued),
+        (EventType::CallFailed, true)
+    );
+    let fp: Value = serde_json::from_str(&f.record.payload).unwrap();
+    assert_eq!(
+        (fp["event"].as_str(), fp["reason"].as_str()),
+        (Some("call.failed"), Some("no_answer"))
+    );
+    assert!(e
+        .store
+        .event(event_id(unanswered.id, EventType::CallStarted))
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        e.store.call(unanswered.id).await.unwrap().unwrap().status,
+        CallStatus::Completed
+    );
+
+    // Four events queued once each: two call.completed (today's behaviour), one of each new.
+    let msgs = integration_tests::sqs::drain(&e.emu.sqs(), &e.queue_url).await;
+    let mut ids: Vec<Uuid> = msgs.iter().map(|m| m.event_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((msgs.len(), ids.len()), (4, 4), "{msgs:?}");
+
+    let delivery = Ports::emulator(&e.emu, &e.store, &e.queue_url)
+        .webhook_delivery(&Tunables::for_account(&e.seeded));
+    let res = webhook_delivery::handle(integration_tests::sqs::event_for(&msgs), &delivery).await;
+    assert!(res.batch_item_failures.is_empty());
+    let mut per_type: HashMap<String, usize> = HashMap::new();
+    for r in receiver.requests() {
+        let t = r.header("x-event-type").unwrap_or("").to_string();
+        assert_eq!(
+            r.json()["event"].as_str(),
+            Some(t.as_str()),
+            "header names the body's event"
+        );
+        *per_type.entry(t).or_default() += 1;
+    }
+    assert_eq!(
+        per_type,
+        HashMap::from([
+            ("call.started".to_string(), 1),
+            ("call.failed".to_string(), 1)
+        ]),
+        "call.completed is not subscribed: not POSTed"
+    );
+    let log = e
+        .store
+        .deliveries(
+            &e.seeded.account.id,
+            &domain::ports::store::deliveries::DeliveryQuery {
+                outcome: Some(domain::model::DeliveryOutcome::Skipped),
+                limit: 10,
+                after: None,
+            },
+            Utc::now(),
+        )
+        .await
+        .expect("log");
+    assert_eq!(log.attempts.len(), 2, "both call.completed logged skipped");
+    receiver.stop();
 }

@@ -393,46 +393,101 @@ fn public_answers_document_the_rate_limit_headers() {
 }
 
 #[test]
-fn the_webhook_is_documented_with_its_signature_headers() {
+fn the_webhooks_are_documented_with_their_signature_headers() {
+    use domain::events::{self, EventType, FailureReason};
     let doc = document();
-    let hook = &doc["webhooks"]["call.completed"]["post"];
-    let names: BTreeSet<&str> = hook["parameters"]
-        .as_sequence()
-        .expect("webhook headers")
-        .iter()
-        .map(|p| p["name"].as_str().expect("name"))
-        .collect();
-    // The headers the delivery function sends (domain::webhook::headers).
-    let sent = domain::webhook::headers::webhook_headers("k", uuid::Uuid::nil(), 1, 0, b"{}");
-    let sent: BTreeSet<String> = sent.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
-    let documented: BTreeSet<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
-    let content_type = BTreeSet::from(["content-type".to_string()]);
-    assert_eq!(
-        sent.difference(&content_type)
-            .cloned()
-            .collect::<BTreeSet<_>>(),
-        documented,
-        "the webhook's documented headers are the headers the delivery function sends"
-    );
-    let schema = resolve_schema(
-        &doc,
-        &hook["requestBody"]["content"]["application/json"]["schema"],
-    );
-    let required: BTreeSet<&str> = schema["required"]
-        .as_sequence()
-        .expect("required")
-        .iter()
-        .map(|v| v.as_str().expect("field"))
-        .collect();
-    // The payload's fields, from a serialised CallCompleted.
-    let sample: serde_json::Value =
-        serde_json::from_str(include_str!("../golden/call_completed_outbound.json"))
-            .expect("golden");
-    let fields: BTreeSet<&str> = sample
-        .as_object()
-        .expect("object")
+    let hooks: BTreeSet<&str> = doc["webhooks"]
+        .as_mapping()
+        .expect("webhooks")
         .keys()
-        .map(String::as_str)
+        .map(|k| k.as_str().expect("name"))
         .collect();
-    assert_eq!(required, fields, "the payload's documented fields");
+    let types: BTreeSet<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+    assert_eq!(hooks, types, "one webhook per event type");
+    // Samples of each payload, serialised by the code.
+    let now = chrono::DateTime::from_timestamp(1_750_000_000, 0).expect("time");
+    let call = domain::model::Call::new(
+        uuid::Uuid::nil(),
+        "acct",
+        uuid::Uuid::nil(),
+        domain::model::Direction::Outbound,
+        domain::model::CallStatus::Dialing,
+        "+15551234567",
+        now,
+    );
+    let mut account = domain::model::Account::new("acct", "A", domain::model::Plan::Agency, now);
+    account.events = EventType::ALL.to_vec();
+    let started = events::call_started(&call, "Ava", now, now).expect("started");
+    let failed = events::call_failed(Some(&account), &call, FailureReason::Busy, now)
+        .expect("failed")
+        .expect("subscribed");
+    for t in EventType::ALL {
+        let hook = &doc["webhooks"][t.as_str()]["post"];
+        let names: BTreeSet<&str> = hook["parameters"]
+            .as_sequence()
+            .expect("webhook headers")
+            .iter()
+            .map(|p| p["name"].as_str().expect("name"))
+            .collect();
+        // The headers the delivery function sends (domain::webhook::headers).
+        let sent = domain::webhook::headers::webhook_headers(
+            t.as_str(),
+            "k",
+            uuid::Uuid::nil(),
+            1,
+            0,
+            b"{}",
+        );
+        let sent: BTreeSet<String> = sent.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+        let documented: BTreeSet<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        let content_type = BTreeSet::from(["content-type".to_string()]);
+        assert_eq!(
+            sent.difference(&content_type)
+                .cloned()
+                .collect::<BTreeSet<_>>(),
+            documented,
+            "{t:?}: the webhook's documented headers are the headers the delivery function sends"
+        );
+        let schema = resolve_schema(
+            &doc,
+            &hook["requestBody"]["content"]["application/json"]["schema"],
+        );
+        assert_eq!(
+            schema["properties"]["event"]["const"].as_str(),
+            Some(t.as_str())
+        );
+        let required: Vec<&str> = schema["required"]
+            .as_sequence()
+            .expect("required")
+            .iter()
+            .map(|v| v.as_str().expect("field"))
+            .collect();
+        // The payload's fields, in the order the code writes them.
+        let sample: serde_json::Value = match t {
+            EventType::CallCompleted => {
+                serde_json::from_str(include_str!("../golden/call_completed_outbound.json"))
+            }
+            EventType::CallStarted => serde_json::from_str(&started.record.payload),
+            EventType::CallFailed => serde_json::from_str(&failed.record.payload),
+        }
+        .expect("payload json");
+        let fields: Vec<&str> = sample
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(required, fields, "{t:?}: the payload's documented fields");
+    }
+    let reasons: BTreeSet<&str> = doc["components"]["schemas"]["CallFailureReason"]["enum"]
+        .as_sequence()
+        .expect("reasons")
+        .iter()
+        .map(|v| v.as_str().expect("reason"))
+        .collect();
+    let code: BTreeSet<&str> = FailureReason::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(
+        reasons, code,
+        "the documented call.failed reasons are the code's"
+    );
 }

@@ -231,6 +231,7 @@ async fn get_integration_shows_the_state_but_never_the_key() {
             "webhook_url": null,
             "default_agent": {"id": h.seeded.agent.id.to_string(), "name": "Sales Qualifier"},
             "allowed_countries": null,
+            "events": ["call.completed"],
             "calling_window": null,
             // The fixtures switch recipient hours off (see `fixtures::seed`).
             "recipient_hours": {"applies_to": "off", "start": "08:00", "end": "21:00"},
@@ -316,6 +317,56 @@ async fn calling_window_and_recipient_hours_are_shown_and_cannot_be_patched() {
         .expect("account");
     assert_eq!(after.calling_window, Some(window));
     assert_eq!(after.guardrails.recipient_hours, Some(policy));
+}
+
+/// The webhook event subscription through the real settings function and DynamoDB: the
+/// default for an account item without it, a PATCH that replaces it, a 400 that writes
+/// nothing, and back to the default.
+#[tokio::test]
+async fn event_subscriptions_round_trip_through_dynamodb() {
+    let h = Harness::new().await;
+    let id = h.seeded.account.id.clone();
+    let events = |body: &Value| body["events"].clone();
+    let (status, body) = h.send(h.req("GET", INTEGRATION)).await;
+    assert_eq!((status, events(&body)), (200, json!(["call.completed"])));
+    let (status, body) = h
+        .send(
+            h.req("PATCH", INTEGRATION)
+                .json(&json!({"events": ["call.failed", "call.started"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(events(&body), json!(["call.started", "call.failed"]));
+    let (_, body) = h.send(h.req("GET", INTEGRATION)).await;
+    assert_eq!(events(&body), json!(["call.started", "call.failed"]));
+    let stored = h.store.account(&id).await.expect("read").expect("account");
+    assert_eq!(
+        stored.events,
+        vec![
+            domain::events::EventType::CallStarted,
+            domain::events::EventType::CallFailed
+        ]
+    );
+    for bad in [json!([]), json!(["call.finished"])] {
+        let (status, body) = h
+            .send(h.req("PATCH", INTEGRATION).json(&json!({ "events": bad })))
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_events");
+        assert_eq!(body["error"]["field"], "events");
+    }
+    let after = h.store.account(&id).await.expect("read").expect("account");
+    assert_eq!(
+        after.version, stored.version,
+        "a refused change writes nothing"
+    );
+    let (status, body) = h
+        .send(
+            h.req("PATCH", INTEGRATION)
+                .json(&json!({"events": ["call.completed"]})),
+        )
+        .await;
+    assert_eq!((status, events(&body)), (200, json!(["call.completed"])));
 }
 
 #[tokio::test]

@@ -9,7 +9,8 @@ use crate::resolve::{resolve, Resolution};
 use crate::{Ctx, Deps};
 use chrono::{DateTime, Utc};
 use domain::callback::{ProviderCallObject, ProviderCallback, ProviderEvent};
-use domain::model::CallStatus;
+use domain::completion;
+use domain::model::{Call, CallStatus};
 use domain::ports::store::calls::CallProgress;
 use domain::signature::verify_provider_callback;
 use domain::ApiError;
@@ -53,10 +54,10 @@ pub async fn provider_callback(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError>
     };
     match event {
         ProviderEvent::CallStarted => {
-            advance(call.id, CallStatus::InProgress, &callback.call, event, deps).await
+            advance(&call, CallStatus::InProgress, &callback.call, event, deps).await
         }
         ProviderEvent::CallEnded => {
-            advance(call.id, CallStatus::Ended, &callback.call, event, deps).await
+            advance(&call, CallStatus::Ended, &callback.call, event, deps).await
         }
         ProviderEvent::CallAnalyzed => crate::complete::complete(&call, &callback.call, deps).await,
     }
@@ -100,13 +101,16 @@ pub fn progress(obj: &ProviderCallObject, due_at: Option<DateTime<Utc>>) -> Call
     }
 }
 
+/// Moves the call forward, with the `call.started` or `call.failed` event the move causes
+/// (`crate::events`) in the same transaction, then queues that event.
 async fn advance(
-    call_id: uuid::Uuid,
+    call: &Call,
     to: CallStatus,
     obj: &ProviderCallObject,
     event: ProviderEvent,
     deps: &Deps,
 ) -> Result<Response<Body>, ApiError> {
+    let call_id = call.id;
     let now = deps.clock.now();
     // An ended call waits for its analysis at most the grace; then the reconciler completes
     // it without. A call in progress waits for its end at most `CALL_STALE_AFTER`.
@@ -114,16 +118,42 @@ async fn advance(
         CallStatus::Ended => now + deps.analysis_grace,
         _ => now + deps.call_stale_after,
     };
-    let changed = deps
-        .store
-        .advance_call(call_id, to, &progress(obj, Some(due_at)), now)
-        .await?;
-    if changed {
-        tracing::info!(%call_id, event = event.as_str(), status = to.as_str(), "call moved forward");
-    } else {
+    let progress = progress(obj, Some(due_at));
+    let caused = crate::events::for_move(call, to, obj, deps, now).await?;
+    let changed = match &caused {
+        Some(e) => {
+            deps.store
+                .advance_call_with_event(call_id, to, &progress, now, e)
+                .await?
+        }
+        None => deps.store.advance_call(call_id, to, &progress, now).await?,
+    };
+    if !changed {
         tracing::info!(%call_id, event = event.as_str(), "callback changed nothing (duplicate or out of order)");
+        crate::events::ensure_enqueued(call, to, obj, deps).await?;
+        return Ok(applied(call_id, false, None));
     }
-    Ok(applied(call_id, changed, None))
+    tracing::info!(%call_id, event = event.as_str(), status = to.as_str(), "call moved forward");
+    let Some(e) = caused else {
+        return Ok(applied(call_id, true, None));
+    };
+    let record = &e.record;
+    tracing::info!(
+        %call_id,
+        event_id = %record.id,
+        event_type = record.event_type.as_str(),
+        account_id = %record.account_id,
+        "event stored"
+    );
+    completion::enqueue(
+        deps.store.as_ref(),
+        deps.queue.as_ref(),
+        record.id,
+        &record.account_id,
+        call_id,
+    )
+    .await?;
+    Ok(applied(call_id, true, Some(record.id)))
 }
 
 /// `200 {"success": true, "call_id", "changed", "event_id"?}`.

@@ -5,6 +5,7 @@ use crate::Deps;
 use domain::completion::{self, Completed};
 use domain::dial::{DialCtx, Dialed};
 use domain::error::ApiError;
+use domain::events::{self, FailureReason};
 use domain::model::{Agent, Call, CallStatus, DIAL_OUTCOME_UNKNOWN};
 use domain::payload::CallCompleted;
 use domain::phone::PhoneNumber;
@@ -123,15 +124,7 @@ pub async fn call(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
             Repaired::CallMarkedDialUnknown
         }
         CallStatus::DialUnknown => {
-            let reason = format!("{DIAL_OUTCOME_UNKNOWN}: the provider never reported the call");
-            if !settled(
-                CallStatus::DialUnknown,
-                CallStatus::Failed,
-                Some(reason.as_str()),
-                None,
-            )
-            .await?
-            {
+            if !fail_for_want_of_news(&call, deps).await? {
                 return Ok(Repaired::Nothing);
             }
             tracing::warn!(call_id = %id, "dial_unknown call past its deadline; resolved as failed");
@@ -141,15 +134,7 @@ pub async fn call(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
             // Accepted by the provider, and not one callback since: it never connected, or
             // its callbacks were all lost. Like a `dial_unknown` call past its deadline, it
             // is failed for want of news, and late callbacks can still revive it.
-            let reason = format!("{DIAL_OUTCOME_UNKNOWN}: the provider never reported the call");
-            if !settled(
-                CallStatus::Dialing,
-                CallStatus::Failed,
-                Some(reason.as_str()),
-                None,
-            )
-            .await?
-            {
+            if !fail_for_want_of_news(&call, deps).await? {
                 return Ok(Repaired::Nothing);
             }
             tracing::warn!(call_id = %id, "dialing call never reported by the provider; failed");
@@ -199,8 +184,8 @@ pub enum HeldCheck {
     Reschedule(chrono::DateTime<chrono::Utc>),
     /// The number was put on the do-not-call list: `canceled`.
     Cancel(&'static str),
-    /// It no longer passes: `failed` with this reason.
-    Fail(&'static str),
+    /// It no longer passes: `failed` with this reason (and its `call.failed` event).
+    Fail(FailureReason),
 }
 
 /// The checks trigger-call made when it accepted the call, made again now: the account and
@@ -212,10 +197,10 @@ pub async fn held_check(
 ) -> Result<HeldCheck, ApiError> {
     let store = deps.store.as_ref();
     let Some(account) = store.account(&call.account_id).await? else {
-        return Ok(HeldCheck::Fail(reason::ACCOUNT_NOT_FOUND));
+        return Ok(HeldCheck::Fail(FailureReason::AccountNotFound));
     };
     if !account.api_enabled || !account.plan.has_api_access() {
-        return Ok(HeldCheck::Fail(reason::API_DISABLED));
+        return Ok(HeldCheck::Fail(FailureReason::ApiDisabled));
     }
     if store
         .is_suppressed(&call.account_id, &call.phone_number)
@@ -227,14 +212,14 @@ pub async fn held_check(
         .ok()
         .filter(|p| domain::destination::check(p, &account.guardrails).is_ok());
     let Some(phone) = phone else {
-        return Ok(HeldCheck::Fail(reason::DESTINATION_BLOCKED));
+        return Ok(HeldCheck::Fail(FailureReason::DestinationBlocked));
     };
     let agent = store
         .agent(&call.account_id, call.agent_id)
         .await?
         .filter(|a| a.phone_number.is_some());
     let Some(agent) = agent else {
-        return Ok(HeldCheck::Fail(reason::AGENT_UNAVAILABLE));
+        return Ok(HeldCheck::Fail(FailureReason::AgentUnavailable));
     };
     Ok(
         match schedule::earliest_dial_time(
@@ -243,7 +228,7 @@ pub async fn held_check(
             &phone,
             now,
         ) {
-            None => HeldCheck::Fail(reason::WINDOW_NEVER_OPENS),
+            None => HeldCheck::Fail(FailureReason::CallingWindowNeverOpens),
             Some(t) if t > now => HeldCheck::Reschedule(t),
             Some(_) => HeldCheck::Place(agent),
         },
@@ -312,9 +297,10 @@ pub async fn scheduled(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
             Repaired::ScheduledCallCanceled
         }
         HeldCheck::Fail(why) => {
-            if !schedule::fail_held_call(store, id, why, now).await? {
+            if !fail_with_event(&call, why, why.as_str(), deps).await? {
                 return Ok(Repaired::Nothing);
             }
+            tracing::warn!(call_id = %id, reason = why.as_str(), "held call not placed");
             Repaired::HeldCallFailed
         }
     })
@@ -326,6 +312,68 @@ fn dialed_outcome(d: &Dialed) -> &'static str {
         Dialed::NotPlaced { .. } => "not_placed",
         Dialed::Unknown => "unknown",
     }
+}
+
+/// A `dialing` or `dial_unknown` call the provider never reported: `failed` with
+/// `dial_outcome_unknown` (see [`fail_with_event`]).
+async fn fail_for_want_of_news(call: &Call, deps: &Deps) -> Result<bool, ApiError> {
+    let reason = format!("{DIAL_OUTCOME_UNKNOWN}: the provider never reported the call");
+    fail_with_event(call, FailureReason::DialOutcomeUnknown, &reason, deps).await
+}
+
+/// A call the reconciler fails (from its current status): `failed` with `reason` stored, and
+/// its `call.failed` event (`domain::events::call_failed`, with `why`) in the same
+/// transaction when the account subscribed to it, then queued. `Ok(false)`: the call moved on
+/// meanwhile, nothing written.
+async fn fail_with_event(
+    call: &Call,
+    why: FailureReason,
+    reason: &str,
+    deps: &Deps,
+) -> Result<bool, ApiError> {
+    let store = deps.store.as_ref();
+    let now = deps.clock.now();
+    let account = store.account(&call.account_id).await?;
+    let event =
+        events::call_failed(account.as_ref(), call, why, now).map_err(ApiError::internal)?;
+    let Some(event) = event else {
+        return Ok(store
+            .settle_call(
+                call.id,
+                call.status,
+                CallStatus::Failed,
+                Some(reason),
+                now,
+                None,
+            )
+            .await?);
+    };
+    if !store
+        .settle_call_with_event(
+            call.id,
+            call.status,
+            CallStatus::Failed,
+            Some(reason),
+            now,
+            None,
+            &event,
+        )
+        .await?
+    {
+        return Ok(false);
+    }
+    let record = &event.record;
+    tracing::info!(call_id = %call.id, event_id = %record.id, event_type = record.event_type.as_str(), "event stored");
+    // A failed send leaves the event due: the next pass (enqueue repair) sends it.
+    completion::enqueue(
+        store,
+        deps.queue.as_ref(),
+        record.id,
+        &record.account_id,
+        call.id,
+    )
+    .await?;
+    Ok(true)
 }
 
 /// An Idempotency-Key whose request died without an answer.

@@ -42,6 +42,8 @@ pub async fn view(account: &Account, deps: &Deps) -> Result<Value, ApiError> {
         "default_agent": default_agent,
         // Read-only: set by an operator (`bvai-admin set-destinations`); null: every country.
         "allowed_countries": account.guardrails.allowed_countries,
+        // The webhook events the account receives (docs/webhooks.md).
+        "events": account.events.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
         // Read-only: set by an operator (`bvai-admin set-calling-window`); null: always open.
         "calling_window": account.calling_window,
         // Read-only: set by an operator (`bvai-admin set-recipient-hours`); the policy in
@@ -101,6 +103,7 @@ pub async fn patch(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         api_enabled = saved.api_enabled,
         webhook_url_set = saved.webhook_url.is_some(),
         default_agent_set = saved.default_agent_id.is_some(),
+        events = ?saved.events.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
         "integration settings updated"
     );
     Ok(json_response(200, &view(&saved, deps).await?))

@@ -43,7 +43,14 @@ pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let event_id = Uuid::new_v4();
     let call_id = Uuid::new_v4();
     let payload = sample_payload(call_id, now).to_string();
-    let headers = webhook_headers(&api_key, event_id, 1, now.timestamp(), payload.as_bytes());
+    let headers = webhook_headers(
+        domain::events::EventType::CallCompleted.as_str(),
+        &api_key,
+        event_id,
+        1,
+        now.timestamp(),
+        payload.as_bytes(),
+    );
     let result = deps
         .webhook_client
         .post(&url, &headers, payload.into_bytes())

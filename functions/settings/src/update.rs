@@ -1,15 +1,16 @@
 //! The body of `PATCH /api/integrations/api-webhooks`: any of `api_enabled`, `webhook_url`,
-//! `default_agent_id`. A field that is absent stays as it is; `null` clears the webhook URL or
+//! `default_agent_id`, `events`. A field that is absent stays as it is; `null` clears the webhook URL or
 //! the default agent. Unknown fields and wrong types are 400s naming the field, so a typo never
 //! passes silently.
 
+use domain::events::EventType;
 use domain::model::Account;
 use domain::ApiError;
 use lambda_glue::http::{json_type, refuse_unknown_fields};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-const FIELDS: [&str; 3] = ["api_enabled", "webhook_url", "default_agent_id"];
+const FIELDS: [&str; 4] = ["api_enabled", "webhook_url", "default_agent_id", "events"];
 
 /// A parsed, validated change. `Some(None)` clears a field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub struct IntegrationUpdate {
     /// The normalised URL (the form that is stored and called).
     pub webhook_url: Option<Option<String>>,
     pub default_agent_id: Option<Option<Uuid>>,
+    /// The whole new subscription (normalized: each type once, in the listed order).
+    pub events: Option<Vec<EventType>>,
 }
 
 impl IntegrationUpdate {
@@ -32,6 +35,9 @@ impl IntegrationUpdate {
         }
         if let Some(agent) = self.default_agent_id {
             next.default_agent_id = agent;
+        }
+        if let Some(events) = &self.events {
+            next.events = events.clone();
         }
         next
     }
@@ -53,7 +59,7 @@ pub fn parse(
     if body.is_empty() {
         return Err(ApiError::body(
             "empty_update",
-            "send at least one of api_enabled, webhook_url, default_agent_id",
+            "send at least one of api_enabled, webhook_url, default_agent_id, events",
         ));
     }
     let api_enabled = match body.get("api_enabled") {
@@ -96,11 +102,48 @@ pub fn parse(
             ))
         }
     };
+    let events = body.get("events").map(parse_events).transpose()?;
     Ok(IntegrationUpdate {
         api_enabled,
         webhook_url,
         default_agent_id,
+        events,
     })
+}
+
+/// `events`: a non-empty array of event names (repeats are harmless and folded). An empty list
+/// is refused rather than read as "send nothing": removing the webhook URL is the one way to
+/// stop webhooks (it also stops pending retries, and the page shows it), and a client bug
+/// sending `[]` must not silently stop every event.
+fn parse_events(v: &Value) -> Result<Vec<EventType>, ApiError> {
+    let expected = "an array of event names (call.started, call.completed, call.failed)";
+    let Value::Array(items) = v else {
+        return Err(wrong_type("events", expected, v));
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_events",
+            "events",
+            "events must name at least one event (call.started, call.completed, call.failed); to stop webhooks, remove the webhook_url",
+        ));
+    }
+    let mut events = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Value::String(name) = item else {
+            return Err(wrong_type("events", expected, v));
+        };
+        let Some(t) = EventType::parse(name) else {
+            return Err(ApiError::bad_request(
+                "invalid_events",
+                "events",
+                format!(
+                    "events[{i}] is not an event; choose from call.started, call.completed, call.failed"
+                ),
+            ));
+        };
+        events.push(t);
+    }
+    Ok(domain::events::normalize(&events))
 }
 
 #[cfg(test)]
@@ -167,6 +210,28 @@ mod tests {
             code(json!({"default_agent_id": {"id": "x"}})),
             ("invalid_type", Some("default_agent_id".into()))
         );
+    }
+
+    #[test]
+    fn events_are_a_non_empty_list_of_known_names() {
+        let u = p(json!({"events": ["call.failed", "call.started", "call.failed"]})).unwrap();
+        assert_eq!(
+            u.events,
+            Some(vec![EventType::CallStarted, EventType::CallFailed])
+        );
+        assert_eq!(u.api_enabled, None);
+        for bad in [json!([]), json!(["call.ended"]), json!(["CALL.STARTED"])] {
+            assert_eq!(
+                code(json!({ "events": bad })),
+                ("invalid_events", Some("events".into()))
+            );
+        }
+        for bad in [json!("call.started"), json!(null), json!([1]), json!({})] {
+            assert_eq!(
+                code(json!({ "events": bad })),
+                ("invalid_type", Some("events".into()))
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! schedule, with a reason in the delivery log.
 
 use crate::{Deps, TransientError};
+use domain::events::EventType;
 use domain::model::{Account, DeliveryAttempt};
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::Claim;
@@ -18,6 +19,8 @@ pub struct Ready {
     pub msg: DeliveryMessage,
     pub series: String,
     pub payload: String,
+    /// The event's type (`X-Event-Type`).
+    pub event_type: EventType,
     pub url: String,
     pub api_key: String,
     /// When the attempt started (the delivery log's `attempted_at`).
@@ -135,6 +138,7 @@ pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError
         plan,
         webhook_url,
         api_key,
+        events,
         ..
     }) = account
     else {
@@ -146,6 +150,11 @@ pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError
     let Some(url) = webhook_url else {
         return skip("no webhook URL is configured", None);
     };
+    let event_type = event.record.event_type;
+    if !events.contains(&event_type) {
+        // Checked at each attempt, like the URL: unsubscribing stops pending events too.
+        return skip(not_subscribed(event_type), Some(url));
+    }
     let Some(key) = api_key else {
         return skip("the account has no API key to sign with", Some(url));
     };
@@ -168,10 +177,20 @@ pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError
     };
     Ok(Prepared::Ready(Ready {
         payload: event.record.payload,
+        event_type,
         msg,
         series,
         url,
         api_key,
         started_at: deps.clock.now(),
     }))
+}
+
+/// The skip reason of an event whose type the account does not receive.
+fn not_subscribed(event_type: EventType) -> &'static str {
+    match event_type {
+        EventType::CallCompleted => "the account is not subscribed to call.completed",
+        EventType::CallStarted => "the account is not subscribed to call.started",
+        EventType::CallFailed => "the account is not subscribed to call.failed",
+    }
 }

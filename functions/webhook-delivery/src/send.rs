@@ -8,6 +8,7 @@ use outbound::webhook_client::SendResult;
 pub async fn send(ready: &Ready, deps: &Deps) -> SendResult {
     let body = ready.payload.as_bytes();
     let headers = webhook_headers(
+        ready.event_type.as_str(),
         &ready.api_key,
         ready.msg.event_id,
         ready.msg.attempt,

@@ -71,9 +71,10 @@ pub async fn complete(
     }
     let payload = fitted.payload;
     let event = EventRecord {
-        id: Uuid::new_v4(),
+        id: crate::events::event_id(call.id, crate::events::EventType::CallCompleted),
         account_id: call.account_id.clone(),
         call_id: call.id,
+        event_type: crate::events::EventType::CallCompleted,
         payload: fitted.json,
         created_at: now,
     };

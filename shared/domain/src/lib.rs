@@ -17,6 +17,7 @@ pub mod destination;
 pub mod dial;
 pub mod dial_rules;
 pub mod error;
+pub mod events;
 pub mod key_rotation;
 pub mod model;
 pub mod payload;

@@ -94,6 +94,9 @@ pub struct Account {
     pub calling_window: Option<CallingWindow>,
     /// Operator-set limits (rate limit, destinations); not settable through the API.
     pub guardrails: Guardrails,
+    /// The webhook events the account subscribed to (`crate::events`), normalized; never
+    /// empty. An account item without the attribute has the default, `call.completed`.
+    pub events: Vec<crate::events::EventType>,
     pub created_at: DateTime<Utc>,
     /// Optimistic-concurrency counter: every write checks it and bumps it.
     pub version: u64,
@@ -117,6 +120,7 @@ impl Account {
             default_agent_id: None,
             calling_window: None,
             guardrails: Guardrails::default(),
+            events: crate::events::default_events(),
             created_at: now,
             version: 0,
         }
@@ -495,12 +499,15 @@ impl DeliveryAttempt {
     }
 }
 
-/// A stored `call.completed` event: the exact bytes every attempt sends.
+/// A stored webhook event (`call.completed`, `call.started`, `call.failed`): the exact bytes
+/// every attempt sends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRecord {
     pub id: Uuid,
     pub account_id: String,
     pub call_id: Uuid,
+    /// Which event it is (`X-Event-Type`; the payload's `event`).
+    pub event_type: crate::events::EventType,
     pub payload: String,
     pub created_at: DateTime<Utc>,
 }

@@ -25,22 +25,12 @@ pub fn max_schedule_ahead() -> chrono::Duration {
     chrono::Duration::days(MAX_SCHEDULE_AHEAD_DAYS)
 }
 
-/// Why a held call was not placed when its time came (`failure_reason` of the `failed` call),
-/// or why a scheduled call was cancelled (`failure_reason` of the `canceled` call).
+/// Why a scheduled call was cancelled (`failure_reason` of the `canceled` call). Why a held
+/// call that no longer passes when due `failed`: `domain::events::FailureReason` (also its
+/// `call.failed` reason).
 pub mod reason {
-    /// The agent was deleted, or lost its phone number.
-    pub const AGENT_UNAVAILABLE: &str = "agent_unavailable";
-    /// The account switched API access off (or lost the plan) meanwhile.
-    pub const API_DISABLED: &str = "api_disabled";
-    /// The operator's destination policy no longer allows the number.
-    pub const DESTINATION_BLOCKED: &str = "destination_blocked";
-    /// No instant within the dialing rules' horizon satisfies both the calling window and the
-    /// recipient's hours (e.g. a window with no open day any more).
-    pub const WINDOW_NEVER_OPENS: &str = "calling_window_never_opens";
     /// The number was put on the account's do-not-call list (the call is `canceled`).
     pub const NUMBER_SUPPRESSED: &str = "number_suppressed";
-    /// The account is gone.
-    pub const ACCOUNT_NOT_FOUND: &str = "account_not_found";
 }
 
 /// The earliest instant at or after `at` when a call to `phone` may be dialed under every
@@ -76,31 +66,6 @@ pub fn scheduled_answer(
         })
         .to_string(),
     }
-}
-
-/// THE failure transition of a held call that no longer passes its checks when claimed
-/// (`queued` after the claim -> `failed` with `reason`). One function so the `call.failed`
-/// webhook can be hooked in here. `Ok(false)`: the call had moved on (nothing written).
-pub async fn fail_held_call(
-    store: &dyn Store,
-    call_id: Uuid,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let failed = store
-        .settle_call(
-            call_id,
-            CallStatus::Queued,
-            CallStatus::Failed,
-            Some(reason),
-            now,
-            None,
-        )
-        .await?;
-    if failed {
-        tracing::warn!(call_id = %call_id, reason, "held call not placed");
-    }
-    Ok(failed)
 }
 
 /// Cancels a call still `scheduled` (`canceled`, deadline cleared, `reason` stored when

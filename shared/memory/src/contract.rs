@@ -118,6 +118,7 @@ fn event_record(call: &Call, payload: String, at: DateTime<Utc>) -> EventRecord 
         id: Uuid::new_v4(),
         account_id: call.account_id.clone(),
         call_id: call.id,
+        event_type: domain::events::EventType::CallCompleted,
         payload,
         created_at: at,
     }
@@ -129,6 +130,7 @@ pub async fn store(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contract
     rate_counters(store, now).await?;
     calls(store, now).await?;
     events(store, now).await?;
+    call_events(store, now).await?;
     deliveries(store, now).await?;
     deliveries_between(store, now).await?;
     attempts(store, now).await?;
@@ -838,6 +840,142 @@ pub async fn events(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contrac
         store.call(c.id).await?.map(|c| c.status),
         Some(CallStatus::Queued),
         "the call of the refused event"
+    );
+    Ok(())
+}
+
+/// Events written with a call's move (`call.started`, `call.failed`): both or neither; no move
+/// is `Ok(false)` with nothing written; an event that exists already with the call's
+/// condition met is a `Conflict` that moves nothing; the event is stored with its type,
+/// unqueued, with its reconciler deadline.
+pub async fn call_events(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractError> {
+    use domain::events::{self, EventType, FailureReason};
+    let t = now.trunc_subsecs(3);
+    let account_id = unique("acct");
+    let mut account = Account::new(account_id.clone(), "Events", Plan::Agency, t);
+    account.events = EventType::ALL.to_vec();
+    let dialing = || async {
+        let c = call(&account_id, t);
+        store.create_call(&c, None, t).await?;
+        store
+            .mark_call_dialing(
+                c.id,
+                &unique("prov"),
+                t,
+                t + chrono::Duration::hours(2),
+                None,
+            )
+            .await?;
+        store
+            .call(c.id)
+            .await?
+            .ok_or_else(|| ContractError::Violated("dialing call missing".into()))
+    };
+    let progress = CallProgress {
+        due_at: Some(t + chrono::Duration::hours(2)),
+        ..CallProgress::default()
+    };
+
+    let c = dialing().await?;
+    let started = events::call_started(&c, "Ava", t, t)
+        .map_err(|e| ContractError::Violated(e.to_string()))?;
+    ensure!(
+        store
+            .advance_call_with_event(c.id, CallStatus::InProgress, &progress, t, &started)
+            .await?,
+        "the call moves with its event"
+    );
+    let stored = store
+        .event(started.record.id)
+        .await?
+        .ok_or_else(|| ContractError::Violated("call.started not stored".into()))?;
+    ensure_eq!(
+        stored.record.event_type,
+        EventType::CallStarted,
+        "event type"
+    );
+    ensure_eq!(stored.record.payload, started.record.payload, "payload");
+    ensure!(!stored.enqueued, "a new event is not enqueued");
+    ensure_eq!(stored.due_at, Some(started.due_at), "the event's deadline");
+    ensure_eq!(
+        store.call(c.id).await?.map(|c| c.status),
+        Some(CallStatus::InProgress),
+        "the moved call"
+    );
+    ensure!(
+        !store
+            .advance_call_with_event(c.id, CallStatus::InProgress, &progress, t, &started)
+            .await?,
+        "a call already in progress does not move again"
+    );
+
+    // The event exists, the call's condition holds: a conflict, and the call stays.
+    let other = dialing().await?;
+    let res = store
+        .advance_call_with_event(other.id, CallStatus::InProgress, &progress, t, &started)
+        .await;
+    ensure!(
+        is_conflict(&res),
+        "an existing event must be a Conflict, got {res:?}"
+    );
+    ensure_eq!(
+        store.call(other.id).await?.map(|c| c.status),
+        Some(CallStatus::Dialing),
+        "the call of a refused event"
+    );
+
+    let failed = events::call_failed(Some(&account), &other, FailureReason::DialOutcomeUnknown, t)
+        .map_err(|e| ContractError::Violated(e.to_string()))?
+        .ok_or_else(|| ContractError::Violated("subscribed account gets call.failed".into()))?;
+    let reason = "dial_outcome_unknown: test";
+    ensure!(
+        store
+            .settle_call_with_event(
+                other.id,
+                CallStatus::Dialing,
+                CallStatus::Failed,
+                Some(reason),
+                t,
+                None,
+                &failed
+            )
+            .await?,
+        "the call settles with its event"
+    );
+    let settled = store
+        .call(other.id)
+        .await?
+        .ok_or_else(|| ContractError::Violated("settled call missing".into()))?;
+    ensure_eq!(
+        (
+            settled.status,
+            settled.failure_reason.as_deref(),
+            settled.due_at
+        ),
+        (CallStatus::Failed, Some(reason), None),
+        "the settled call"
+    );
+    ensure_eq!(
+        store
+            .event(failed.record.id)
+            .await?
+            .map(|e| e.record.event_type),
+        Some(EventType::CallFailed),
+        "call.failed stored"
+    );
+    ensure!(
+        !store
+            .settle_call_with_event(
+                other.id,
+                CallStatus::Dialing,
+                CallStatus::Failed,
+                Some(reason),
+                t,
+                None,
+                &failed
+            )
+            .await?,
+        "a call no longer `from` does not settle"
     );
     Ok(())
 }

@@ -68,6 +68,8 @@ pub const STORE_METHODS: &[&str] = &[
     "call",
     "idempotency",
     "advance_call",
+    "advance_call_with_event",
+    "settle_call_with_event",
     "complete_call",
     "call_id_by_provider_call",
     "create_inbound_call",
@@ -508,6 +510,28 @@ impl CallStore for FaultyStore {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         through_plan!(self.advance_call(call_id, to, progress, at))
+    }
+    async fn advance_call_with_event(
+        &self,
+        call_id: Uuid,
+        to: CallStatus,
+        progress: &CallProgress,
+        at: DateTime<Utc>,
+        event: &domain::events::NewEvent,
+    ) -> Result<bool, StoreError> {
+        through_plan!(self.advance_call_with_event(call_id, to, progress, at, event))
+    }
+    async fn settle_call_with_event(
+        &self,
+        call_id: Uuid,
+        from: CallStatus,
+        to: CallStatus,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+        due_at: Option<DateTime<Utc>>,
+        event: &domain::events::NewEvent,
+    ) -> Result<bool, StoreError> {
+        through_plan!(self.settle_call_with_event(call_id, from, to, reason, at, due_at, event))
     }
     async fn complete_call(
         &self,

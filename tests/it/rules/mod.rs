@@ -10,6 +10,7 @@
 
 mod abuse;
 mod call_completed;
+mod events;
 mod fairness;
 mod hostile_input;
 mod lifecycle;
@@ -190,6 +191,7 @@ impl World {
             id: Uuid::new_v4(),
             account_id: seeded.account.id.clone(),
             call_id: call.id,
+            event_type: domain::events::EventType::CallCompleted,
             payload,
             created_at: now,
         };

@@ -6,6 +6,7 @@ use super::{backend, keys, DynamoStore};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::error::StoreError;
+use domain::events::EventType;
 use domain::model::{Account, Agent, ApiKeyInfo, KeyGrant, Plan};
 use domain::phone::PhoneNumber;
 use domain::ports::store::AccountStore;
@@ -36,6 +37,7 @@ fn account_item(a: &Account) -> Result<Item, StoreError> {
         )
         .opt_s("calling_window", window)
         .opt_s("guardrails", guardrails_json(a)?)
+        .opt_s("events", events_json(a))
         .time("created_at", a.created_at)
         .n("version", a.version)
         .build())
@@ -62,6 +64,7 @@ fn account_from(item: &Item) -> Result<Account, StoreError> {
         default_agent_id: r.opt_uuid("default_agent_id")?,
         calling_window: r.opt_json("calling_window")?,
         guardrails: r.opt_json("guardrails")?.unwrap_or_default(),
+        events: events_from(&r)?,
         created_at: r.time("created_at")?,
         version: r.n("version")?,
     })
@@ -91,6 +94,30 @@ fn grant_item(hash: &str, a: &Account) -> Result<Item, StoreError> {
         .opt_s("calling_window", window)
         .opt_s("guardrails", guardrails_json(a)?)
         .build())
+}
+
+/// The webhook event subscription as a JSON array of names, left out while it is the default
+/// (so an account item written before subscriptions existed has the default).
+fn events_json(a: &Account) -> Option<String> {
+    if a.events.as_slice() == EventType::DEFAULT.as_slice() {
+        return None;
+    }
+    let names: Vec<&str> = a.events.iter().map(|t| t.as_str()).collect();
+    serde_json::to_string(&names).ok()
+}
+
+fn events_from(r: &ItemReader) -> Result<Vec<EventType>, StoreError> {
+    let Some(names) = r.opt_json::<Vec<String>>("events")? else {
+        return Ok(domain::events::default_events());
+    };
+    let events = names
+        .iter()
+        .map(|n| {
+            EventType::parse(n)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown event type {n}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(domain::events::normalize(&events))
 }
 
 /// The operator's guardrails as a JSON attribute, left out while they are the defaults.

@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
+use domain::events::NewEvent;
 use domain::model::{Call, CallStatus, Direction, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::*;
 use domain::ports::store::due::DueKind;
@@ -204,6 +205,63 @@ fn forward_update(
         condition,
         names: HashMap::from([("#status".to_string(), "status".to_string())]),
         values,
+    }
+}
+
+/// `settle_call`'s SET (and REMOVE) clause and values.
+fn settle_assignments(
+    to: CallStatus,
+    reason: Option<&str>,
+    at: DateTime<Utc>,
+    due_at: Option<DateTime<Utc>>,
+) -> (String, Vec<(&'static str, AttributeValue)>) {
+    let mut sets = vec!["#status = :to", "updated_at = :t"];
+    let mut values = vec![
+        (":to", AttributeValue::S(to.as_str().into())),
+        (":t", AttributeValue::S(domain::clock::rfc3339_millis(at))),
+    ];
+    if let Some(r) = reason {
+        sets.push("failure_reason = :r");
+        values.push((":r", AttributeValue::S(r.into())));
+    }
+    let remove = match due_at {
+        Some(at) => {
+            let (clause, vals) = due_assignments(DueKind::for_call(to), at);
+            sets.push(clause);
+            values.extend(vals);
+            ""
+        }
+        None => REMOVE_DUE,
+    };
+    (format!("SET {} {remove}", sets.join(", ")), values)
+}
+
+impl DynamoStore {
+    /// The call's change (`call`, conditional) and its new event (only if new, with its
+    /// reconciler deadline) in one transaction. `Ok(false)` when the call's condition failed;
+    /// any other cancellation (the event exists, a conflicting transaction) is an error.
+    async fn write_with_event(
+        &self,
+        call: TransactWriteItem,
+        event: &NewEvent,
+    ) -> Result<bool, StoreError> {
+        let mut item = super::events::event_item(&event.record, event.expires_at)?;
+        set_due(&mut item, DueKind::Event, event.due_at);
+        let items = vec![
+            call,
+            put(&self.table, item, Some("attribute_not_exists(pk)"), &[])?,
+        ];
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(cancellation_reasons(&e).first()) => Ok(false),
+            Err(e) => Err(transaction_error(e)),
+        }
     }
 }
 
@@ -459,25 +517,7 @@ impl CallStore for DynamoStore {
         at: DateTime<Utc>,
         due_at: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
-        let mut sets = vec!["#status = :to", "updated_at = :t"];
-        let mut values = vec![
-            (":to", AttributeValue::S(to.as_str().into())),
-            (":t", AttributeValue::S(domain::clock::rfc3339_millis(at))),
-        ];
-        if let Some(r) = reason {
-            sets.push("failure_reason = :r");
-            values.push((":r", AttributeValue::S(r.into())));
-        }
-        let remove = match due_at {
-            Some(at) => {
-                let (clause, vals) = due_assignments(DueKind::for_call(to), at);
-                sets.push(clause);
-                values.extend(vals);
-                ""
-            }
-            None => REMOVE_DUE,
-        };
-        let set = format!("SET {} {remove}", sets.join(", "));
+        let (set, values) = settle_assignments(to, reason, at, due_at);
         let update = status_update_from(&self.table, call_id, from, &set, values)?
             .update
             .ok_or_else(|| StoreError::Backend("update missing".into()))?;
@@ -534,6 +574,43 @@ impl CallStore for DynamoStore {
             .send()
             .await;
         applied(res.map_err(backend))
+    }
+
+    async fn advance_call_with_event(
+        &self,
+        call_id: Uuid,
+        to: CallStatus,
+        progress: &CallProgress,
+        at: DateTime<Utc>,
+        event: &NewEvent,
+    ) -> Result<bool, StoreError> {
+        let u = forward_update(to, progress, at, &[]);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::call(&call_id))))
+            .update_expression(u.update)
+            .condition_expression(u.condition)
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.write_with_event(TransactWriteItem::builder().update(update).build(), event)
+            .await
+    }
+
+    async fn settle_call_with_event(
+        &self,
+        call_id: Uuid,
+        from: CallStatus,
+        to: CallStatus,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+        due_at: Option<DateTime<Utc>>,
+        event: &NewEvent,
+    ) -> Result<bool, StoreError> {
+        let (set, values) = settle_assignments(to, reason, at, due_at);
+        let item = status_update_from(&self.table, call_id, from, &set, values)?;
+        self.write_with_event(item, event).await
     }
 
     async fn complete_call(

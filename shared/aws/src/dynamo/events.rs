@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
+use domain::events::EventType;
 use domain::model::EventRecord;
 use domain::ports::store::events::*;
 use std::io::Read;
@@ -26,6 +27,7 @@ pub(crate) fn event_item(rec: &EventRecord, expires_at: DateTime<Utc>) -> Result
         .s("event_id", rec.id.to_string())
         .s("account_id", &rec.account_id)
         .s("call_id", rec.call_id.to_string())
+        .s("event_type", rec.event_type.as_str())
         .time("created_at", rec.created_at)
         .n(TTL_ATTRIBUTE, ttl(expires_at))
         .b("enqueued", false)
@@ -39,6 +41,16 @@ pub(crate) fn event_item(rec: &EventRecord, expires_at: DateTime<Utc>) -> Result
         }
     }
     Ok(item)
+}
+
+/// The event's type; an item written before there were several is a `call.completed`.
+fn event_type_from(r: &ItemReader<'_>) -> Result<EventType, StoreError> {
+    match r.opt_s("event_type")? {
+        None => Ok(EventType::CallCompleted),
+        Some(s) => {
+            EventType::parse(s).ok_or_else(|| StoreError::Corrupt(format!("event type {s}")))
+        }
+    }
 }
 
 pub(crate) fn event_from(item: &Item) -> Result<StoredEvent, StoreError> {
@@ -59,6 +71,7 @@ pub(crate) fn event_from(item: &Item) -> Result<StoredEvent, StoreError> {
             id: r.uuid("event_id")?,
             account_id: r.s("account_id")?.to_string(),
             call_id: r.uuid("call_id")?,
+            event_type: event_type_from(&r)?,
             payload,
             created_at: r.time("created_at")?,
         },
@@ -100,6 +113,7 @@ mod tests {
             id: Uuid::new_v4(),
             account_id: "acct_1".into(),
             call_id: Uuid::new_v4(),
+            event_type: domain::events::EventType::CallCompleted,
             payload,
             created_at: DateTime::from_timestamp(1_750_001_585, 0).unwrap(),
         }

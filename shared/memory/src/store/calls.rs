@@ -4,6 +4,7 @@ use super::{cancelled, condition_failed, ms, secs, CallItem, IdempotencyItem, Me
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
+use domain::events::NewEvent;
 use domain::model::{Call, CallStatus, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::*;
 use uuid::Uuid;
@@ -323,6 +324,65 @@ impl CallStore for MemoryStore {
             }
             None => Ok(false),
         }
+    }
+
+    /// One transaction: the call moves as `advance_call` (else `Ok(false)`), the event only if
+    /// new (else `Conflict`).
+    async fn advance_call_with_event(
+        &self,
+        call_id: Uuid,
+        to: CallStatus,
+        progress: &CallProgress,
+        at: DateTime<Utc>,
+        event: &NewEvent,
+    ) -> Result<bool, StoreError> {
+        let mut stored = stored_event(&event.record, event.expires_at)?;
+        stored.due_at = Some(ms(event.due_at));
+        let mut s = self.state();
+        let event_taken = s.events.contains_key(&stored.record.id);
+        let Some(c) = s.forward_call(call_id, to) else {
+            return Ok(false);
+        };
+        if event_taken {
+            return Err(cancelled(&["None", "ConditionalCheckFailed"]));
+        }
+        apply_progress(c, to, progress, at);
+        s.events.insert(stored.record.id, stored);
+        Ok(true)
+    }
+
+    /// One transaction: the call moves as `settle_call` (else `Ok(false)`), the event only if
+    /// new (else `Conflict`).
+    async fn settle_call_with_event(
+        &self,
+        call_id: Uuid,
+        from: CallStatus,
+        to: CallStatus,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+        due_at: Option<DateTime<Utc>>,
+        event: &NewEvent,
+    ) -> Result<bool, StoreError> {
+        let mut stored = stored_event(&event.record, event.expires_at)?;
+        stored.due_at = Some(ms(event.due_at));
+        let mut s = self.state();
+        let event_taken = s.events.contains_key(&stored.record.id);
+        match s.calls.get_mut(&call_id) {
+            Some(CallItem::Full(c)) if c.status == from => {
+                if event_taken {
+                    return Err(cancelled(&["None", "ConditionalCheckFailed"]));
+                }
+                c.status = to;
+                c.updated_at = ms(at);
+                if let Some(r) = reason {
+                    c.failure_reason = Some(r.to_string());
+                }
+                c.due_at = due_at.map(ms);
+            }
+            _ => return Ok(false),
+        }
+        s.events.insert(stored.record.id, stored);
+        Ok(true)
     }
 
     /// The event item is built first (a payload too large even compressed is a `Backend`

@@ -1,5 +1,6 @@
 //! Call records, the provider-call index and idempotency records.
 use crate::error::StoreError;
+use crate::events::NewEvent;
 use crate::model::{Call, CallStatus, EventRecord, IdempotencyRecord, StoredResponse};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -120,6 +121,32 @@ pub trait CallStore: Send + Sync {
         to: CallStatus,
         progress: &CallProgress,
         at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// [`CallStore::advance_call`] and the event it causes (`call.started`, `call.failed`:
+    /// `crate::events`) in one transaction: both or neither. `Ok(false)`, and nothing
+    /// written, when the call does not move; `Conflict` when the call would move but the
+    /// event exists already (a concurrent path stored it: retry, and the re-read call decides).
+    async fn advance_call_with_event(
+        &self,
+        call_id: Uuid,
+        to: CallStatus,
+        progress: &CallProgress,
+        at: DateTime<Utc>,
+        event: &NewEvent,
+    ) -> Result<bool, StoreError>;
+    /// [`CallStore::settle_call`] and the event it causes (the reconciler's `call.failed`) in
+    /// one transaction: both or neither. `Ok(false)`, and nothing written, when the call is no
+    /// longer `from`; `Conflict` when the event exists already.
+    #[allow(clippy::too_many_arguments)]
+    async fn settle_call_with_event(
+        &self,
+        call_id: Uuid,
+        from: CallStatus,
+        to: CallStatus,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+        due_at: Option<DateTime<Utc>>,
+        event: &NewEvent,
     ) -> Result<bool, StoreError>;
     /// Completes the call and stores its one event, in one transaction: the call moves to
     /// `completed` with the event's id only if it has no event yet and is not past `completed`,
