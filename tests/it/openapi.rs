@@ -400,7 +400,15 @@ fn the_webhook_is_documented_with_its_signature_headers() {
         .map(|p| p["name"].as_str().expect("name"))
         .collect();
     // The headers the delivery function sends (domain::webhook::headers).
-    let sent = domain::webhook::headers::webhook_headers("k", uuid::Uuid::nil(), 1, 0, b"{}");
+    let keys = domain::webhook::signing_secret::SigningKeys::new(b"s".to_vec(), None);
+    let sent = domain::webhook::headers::webhook_headers(
+        "k",
+        &keys,
+        uuid::Uuid::nil(),
+        1,
+        chrono::Utc::now(),
+        b"{}",
+    );
     let sent: BTreeSet<String> = sent.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
     let documented: BTreeSet<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
     let content_type = BTreeSet::from(["content-type".to_string()]);

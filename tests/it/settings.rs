@@ -1320,6 +1320,7 @@ async fn agents_are_the_accounts_own_sorted_by_name() {
 fn attempt(account: &str, at: DateTime<Utc>, outcome: DeliveryOutcome, n: u32) -> DeliveryAttempt {
     let failed = matches!(outcome, DeliveryOutcome::Failed | DeliveryOutcome::Dropped);
     DeliveryAttempt {
+        trigger: Default::default(),
         account_id: account.to_string(),
         event_id: Uuid::new_v4(),
         call_id: Uuid::new_v4(),
@@ -1671,6 +1672,7 @@ async fn recover_twice_on_the_emulator_posts_each_dropped_event_once() {
         // The original series ended dropped (the drop itself is the delivery tests' subject).
         store
             .record_attempt(&DeliveryAttempt {
+                trigger: Default::default(),
                 account_id: seeded.account.id.clone(),
                 event_id: event.id,
                 call_id: event.call_id,
