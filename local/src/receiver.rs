@@ -289,7 +289,14 @@ mod tests {
         assert_eq!(only_x.standard_webhooks, None);
         assert!(only_x.valid());
 
-        assert!(!verify("other", secret, &headers(&[("x-signature", &xs)]), body, now).valid());
+        assert!(!verify(
+            "other",
+            secret,
+            &headers(&[("x-signature", &xs)]),
+            body,
+            now
+        )
+        .valid());
         assert!(!verify(key, secret, &headers(&[]), body, now).valid());
         assert!(!verify(key, secret, &headers(&[("x-signature", &xs)]), b"{}", now).valid());
 

@@ -231,6 +231,13 @@ async fn get_integration_shows_the_state_but_never_the_key() {
             "webhook_url": null,
             "default_agent": {"id": h.seeded.agent.id.to_string(), "name": "Sales Qualifier"},
             "allowed_countries": null,
+            "signing_secret": null,
+            "endpoint": {
+                "last_success_at": null,
+                "consecutive_failures": 0,
+                "success_rate_24h": null,
+                "attempts_24h": 0,
+            },
         })
     );
     assert!(body["api_key"]["created_at"]
@@ -1742,6 +1749,14 @@ async fn recover_twice_on_the_emulator_posts_each_dropped_event_once() {
         .await
         .unwrap();
     assert_eq!(delivered.len(), 3, "one log row per new series");
+    assert_eq!(
+        delivered
+            .iter()
+            .filter(|r| r.trigger == domain::model::DeliveryTrigger::Recovery)
+            .count(),
+        3,
+        "each recovered attempt says it was a recovery"
+    );
     // Every event's last series is delivered now: a third call finds nothing.
     assert_eq!(recover().await.1["recovered"], 0);
 }

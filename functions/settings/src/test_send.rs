@@ -5,8 +5,8 @@
 use crate::router::Ctx;
 use domain::clock::rfc3339;
 use domain::model::{DeliveryAttempt, DeliveryOutcome, DeliveryTrigger};
-use domain::webhook::signing_secret;
 use domain::webhook::headers::webhook_headers;
+use domain::webhook::signing_secret;
 use domain::ApiError;
 use lambda_glue::http::json_response;
 use lambda_http::{Body, Response};

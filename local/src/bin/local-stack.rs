@@ -382,7 +382,12 @@ async fn demo_signing_secret(
         .map(|s| s.version)
         .ok_or("no signing secret")?;
     let secret = signing_secret::SecretCache::new()
-        .get(secrets, LOCAL_WEBHOOK_SECRET_PREFIX, DEMO_ACCOUNT_ID, &version)
+        .get(
+            secrets,
+            LOCAL_WEBHOOK_SECRET_PREFIX,
+            DEMO_ACCOUNT_ID,
+            &version,
+        )
         .await
         .map_err(|e| e.to_string())?;
     Ok(secret.expose().to_string())

@@ -53,6 +53,7 @@ pub const STORE_METHODS: &[&str] = &[
     "account",
     "create_account",
     "save_account",
+    "save_webhook_secret",
     "put_agent",
     "agent",
     "agents",

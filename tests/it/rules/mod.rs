@@ -15,6 +15,8 @@ mod hostile_input;
 mod lifecycle;
 mod recover;
 mod settings;
+mod signing_secret;
+mod summary;
 mod trigger_call;
 mod webhook_delivery;
 

@@ -36,7 +36,10 @@ fn account_item(a: &Account) -> Result<Item, StoreError> {
         )
         .opt_s("calling_window", window)
         .opt_s("guardrails", guardrails_json(a)?)
-        .opt_s("webhook_secret", webhook_secret_json(a.webhook_secret.as_ref())?)
+        .opt_s(
+            "webhook_secret",
+            webhook_secret_json(a.webhook_secret.as_ref())?,
+        )
         .time("created_at", a.created_at)
         .n("version", a.version)
         .build())

@@ -67,7 +67,10 @@ mod tests {
         let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
         let keys = SigningKeys::new(b"new".to_vec(), None);
         let h = webhook_headers("bvai_live_k", &keys, id, 2, now, b"{\"a\":1}");
-        assert_eq!(get(&h, X_SIGNATURE), x_signature("bvai_live_k", b"{\"a\":1}"));
+        assert_eq!(
+            get(&h, X_SIGNATURE),
+            x_signature("bvai_live_k", b"{\"a\":1}")
+        );
         assert_eq!(get(&h, X_ATTEMPT), "2");
         assert_eq!(get(&h, "webhook-id"), id.to_string());
         assert_eq!(get(&h, X_EVENT_ID), id.to_string());

@@ -85,13 +85,7 @@ pub async fn endpoint_summary(
         )
         .await?;
     let mut failures = log
-        .deliveries_between(
-            account_id,
-            DeliveryOutcome::Failed,
-            failures_from,
-            now,
-            now,
-        )
+        .deliveries_between(account_id, DeliveryOutcome::Failed, failures_from, now, now)
         .await?;
     failures.extend(
         log.deliveries_between(
