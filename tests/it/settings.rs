@@ -202,6 +202,8 @@ fn every_route() -> Vec<ApiRequest> {
         ApiRequest::get(INTEGRATION),
         ApiRequest::patch(INTEGRATION).json(&json!({"api_enabled": false})),
         ApiRequest::post(API_KEY),
+        ApiRequest::get("/api/integrations/api-webhooks/signing-secret"),
+        ApiRequest::post("/api/integrations/api-webhooks/signing-secret"),
         ApiRequest::get(DELIVERIES),
         ApiRequest::get(AGENTS),
         ApiRequest::post("/api/integrations/api-webhooks/test"),
