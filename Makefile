@@ -26,11 +26,17 @@ $(VENV)/.emulator: tools/requirements-emulator.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-emulator.txt
 	touch $@
 
-venv: $(VENV)/.emulator
+venv: $(VENV)/.emulator $(VENV)/.webhooks
 
 # The API contract's tools (openapi-spec-validator, schemathesis), same virtualenv.
 $(VENV)/.apitest: tools/requirements-apitest.txt $(VENV)/.emulator
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-apitest.txt
+	touch $@
+
+# The official Standard Webhooks library, for the verification example's test
+# (docs/examples/verify_standardwebhooks.py, tests/it/verify_example.rs), same virtualenv.
+$(VENV)/.webhooks: tools/requirements-webhooks.txt $(VENV)/.emulator
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-webhooks.txt
 	touch $@
 
 ## Every test: unit tests and integration tests against moto on 127.0.0.1.
@@ -40,7 +46,7 @@ WITH_EMULATOR = VENV=$(VENV) $(CARGO) run --quiet -p emulator --bin with-emulato
 
 ## Then the API contract: docs/openapi.yaml validated and run by schemathesis against the local
 ## stack (scripts/schemathesis.sh; SCHEMATHESIS_MAX_EXAMPLES bounds the cases per operation).
-test: $(VENV)/.emulator $(VENV)/.apitest browser
+test: $(VENV)/.emulator $(VENV)/.apitest $(VENV)/.webhooks browser
 	$(WITH_EMULATOR) $(CARGO) test --workspace --no-fail-fast --lib --bins --tests
 	CARGO=$(CARGO) scripts/schemathesis.sh $(VENV)
 

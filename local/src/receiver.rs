@@ -1,9 +1,10 @@
 //! A local webhook receiver: the customer's endpoint in `make run`.
 //!
-//! It verifies both signatures a delivery carries, keyed with the account's API key:
-//! `X-Signature` (lowercase hex HMAC-SHA256 of the raw body) and the Standard Webhooks
+//! It verifies both signatures a delivery carries: `X-Signature` (lowercase hex HMAC-SHA256 of
+//! the raw body, keyed with the account's API key) and the Standard Webhooks
 //! `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`,
-//! timestamp within 5 minutes). It prints one line per request, answers 200 (401 when a
+//! keyed with the webhook signing secret's decoded bytes, timestamp within 5 minutes; any one
+//! of its space-separated signatures may match, as during a rotation's overlap). It prints one line per request, answers 200 (401 when a
 //! signature fails, 500 for the first `fail_first` requests to demo retries), and appends every
 //! request to a JSON-lines file so deliveries can be inspected afterwards.
 
@@ -21,8 +22,10 @@ pub const TIMESTAMP_TOLERANCE_SECONDS: i64 = 5 * 60;
 
 #[derive(Clone)]
 pub struct ReceiverConfig {
-    /// The account's API key (the signing secret).
+    /// The account's API key (`X-Signature`).
     pub api_key: String,
+    /// The account's webhook signing secret, `whsec_...` (`webhook-signature`).
+    pub signing_secret: String,
     /// The JSON-lines log; created if missing, appended to.
     pub log_path: PathBuf,
     /// Answer 500 to this many first requests (demoing retries).
@@ -33,6 +36,7 @@ impl std::fmt::Debug for ReceiverConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReceiverConfig")
             .field("api_key", &"<redacted>")
+            .field("signing_secret", &"<redacted>")
             .field("log_path", &self.log_path)
             .field("fail_first", &self.fail_first)
             .finish()
@@ -57,6 +61,7 @@ impl Verdict {
 /// Checks both signatures of a request.
 pub fn verify(
     api_key: &str,
+    signing_secret: &str,
     headers: &http::HeaderMap,
     body: &[u8],
     now: DateTime<Utc>,
@@ -68,6 +73,9 @@ pub fn verify(
             got.trim(),
         )
     });
+    let key = domain::webhook::signing_secret::SigningSecret::parse(signing_secret)
+        .and_then(|s| s.key())
+        .unwrap_or_default();
     let standard_webhooks = match (
         get("webhook-id"),
         get("webhook-timestamp"),
@@ -81,7 +89,7 @@ pub fn verify(
                 .filter(|t| (now.timestamp() - t).abs() <= TIMESTAMP_TOLERANCE_SECONDS)
                 .is_some_and(|t| {
                     let expected =
-                        domain::signature::standard_webhooks_signature(api_key, id, t, body);
+                        domain::signature::standard_webhooks_signature(&key, id, t, body);
                     // Space-separated list; any one matching version-1 signature is enough.
                     sigs.split(' ')
                         .filter(|s| s.starts_with("v1,"))
@@ -148,7 +156,13 @@ impl Receiver {
     pub fn handle(&self, req: Incoming) -> Reply {
         let now = Utc::now();
         let n = self.seen.fetch_add(1, Ordering::SeqCst);
-        let verdict = verify(&self.config.api_key, &req.headers, &req.body, now);
+        let verdict = verify(
+            &self.config.api_key,
+            &self.config.signing_secret,
+            &req.headers,
+            &req.body,
+            now,
+        );
         let (status, reply) = if n < self.config.fail_first {
             (
                 500,
@@ -241,15 +255,18 @@ mod tests {
     #[test]
     fn verifies_both_signatures() {
         let key = "bvai_live_test";
+        let secret = "whsec_c2VjcmV0LWJ5dGVz";
+        let key_bytes = b"secret-bytes";
         let body = br#"{"event":"call.completed"}"#;
         let now = Utc::now();
         let ts = now.timestamp();
         let xs = domain::signature::x_signature(key, body);
-        let sw = domain::signature::standard_webhooks_signature(key, "evt_1", ts, body);
+        let sw = domain::signature::standard_webhooks_signature(key_bytes, "evt_1", ts, body);
         let ts_s = ts.to_string();
 
         let ok = verify(
             key,
+            secret,
             &headers(&[
                 ("x-signature", &xs),
                 ("webhook-id", "evt_1"),
@@ -268,23 +285,31 @@ mod tests {
         );
         assert!(ok.valid());
 
-        let only_x = verify(key, &headers(&[("x-signature", &xs)]), body, now);
+        let only_x = verify(key, secret, &headers(&[("x-signature", &xs)]), body, now);
         assert_eq!(only_x.standard_webhooks, None);
         assert!(only_x.valid());
 
-        assert!(!verify("other", &headers(&[("x-signature", &xs)]), body, now).valid());
-        assert!(!verify(key, &headers(&[]), body, now).valid());
-        assert!(!verify(key, &headers(&[("x-signature", &xs)]), b"{}", now).valid());
+        assert!(!verify(
+            "other",
+            secret,
+            &headers(&[("x-signature", &xs)]),
+            body,
+            now
+        )
+        .valid());
+        assert!(!verify(key, secret, &headers(&[]), body, now).valid());
+        assert!(!verify(key, secret, &headers(&[("x-signature", &xs)]), b"{}", now).valid());
 
         let old = (now.timestamp() - TIMESTAMP_TOLERANCE_SECONDS - 1).to_string();
         let sw_old = domain::signature::standard_webhooks_signature(
-            key,
+            key_bytes,
             "evt_1",
             now.timestamp() - TIMESTAMP_TOLERANCE_SECONDS - 1,
             body,
         );
         let replay = verify(
             key,
+            secret,
             &headers(&[
                 ("x-signature", &xs),
                 ("webhook-id", "evt_1"),
@@ -299,6 +324,7 @@ mod tests {
 
         let partial = verify(
             key,
+            secret,
             &headers(&[("x-signature", &xs), ("webhook-id", "evt_1")]),
             body,
             now,
@@ -307,6 +333,7 @@ mod tests {
         // Signed for another id.
         let wrong_id = verify(
             key,
+            secret,
             &headers(&[
                 ("x-signature", &xs),
                 ("webhook-id", "evt_2"),

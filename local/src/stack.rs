@@ -27,6 +27,7 @@ pub const DEMO_AGENT_PHONE: &str = "+14155550100";
 pub const DEMO_ACCOUNT_CLAIM: &str = "custom:account_id";
 /// Secret names as the template names them, with the stage `local`.
 pub const LOCAL_API_KEY_SECRET_PREFIX: &str = "buildvoiceai/local/api-key/";
+pub const LOCAL_WEBHOOK_SECRET_PREFIX: &str = "buildvoiceai/local/webhook-secret/";
 
 /// A function's route table as (method, path pattern) pairs: the gateway serves exactly the
 /// routes each function declares (`lambda_glue::router`), never a copy of them.
@@ -170,6 +171,8 @@ pub struct StackFile {
     pub api_base_url: String,
     pub account_id: String,
     pub api_key: String,
+    /// The demo account's webhook signing secret (`whsec_...`) when the stack started.
+    pub webhook_signing_secret: String,
     pub agent_id: String,
     pub provider_agent_id: String,
     pub receiver_url: String,

@@ -73,6 +73,8 @@ fn cpu() {
         black_box(window.next_opening(black_box(now)));
     });
     let payload = "x".repeat(8 * 1024);
+    let keys = domain::webhook::signing_secret::SigningKeys::new(vec![7; 32], None);
+    let signed_at = chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("a time");
     per_op(
         "webhook headers: sign 8 KiB (hex + Standard Webhooks)",
         100_000,
@@ -80,9 +82,10 @@ fn cpu() {
             black_box(domain::webhook::headers::webhook_headers(
                 "call.completed",
                 "bvai_live_key",
+                &keys,
                 uuid::Uuid::nil(),
                 1,
-                1_700_000_000,
+                signed_at,
                 black_box(payload.as_bytes()),
             ));
         },

@@ -20,4 +20,5 @@ mod sample_events;
 mod settings;
 mod template_drift;
 mod trigger_call;
+mod verify_example;
 mod webhook_delivery;

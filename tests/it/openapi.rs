@@ -52,7 +52,7 @@ fn routes_are_the_route_tables() {
     let mut code = public_routes();
     code.extend(settings_routes());
     code.extend(callback_routes());
-    assert_eq!(code.len(), 15, "the three route tables: {code:?}");
+    assert_eq!(code.len(), 17, "the three route tables: {code:?}");
     assert_eq!(
         documented, code,
         "docs/openapi.yaml paths must be exactly the ROUTES of trigger-call, settings and call-completed"
@@ -99,7 +99,7 @@ fn each_api_has_its_own_credentials() {
         assert_eq!(security(op), want, "security of {key}");
         checked += 1;
     }
-    assert_eq!(checked, 15);
+    assert_eq!(checked, 17);
 }
 
 /// Every response of an operation, `$ref`s resolved (one level: components/responses).
@@ -430,12 +430,14 @@ fn the_webhooks_are_documented_with_their_signature_headers() {
             .map(|p| p["name"].as_str().expect("name"))
             .collect();
         // The headers the delivery function sends (domain::webhook::headers).
+        let keys = domain::webhook::signing_secret::SigningKeys::new(b"s".to_vec(), None);
         let sent = domain::webhook::headers::webhook_headers(
             t.as_str(),
             "k",
+            &keys,
             uuid::Uuid::nil(),
             1,
-            0,
+            chrono::Utc::now(),
             b"{}",
         );
         let sent: BTreeSet<String> = sent.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();

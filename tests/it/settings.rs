@@ -202,6 +202,8 @@ fn every_route() -> Vec<ApiRequest> {
         ApiRequest::get(INTEGRATION),
         ApiRequest::patch(INTEGRATION).json(&json!({"api_enabled": false})),
         ApiRequest::post(API_KEY),
+        ApiRequest::get("/api/integrations/api-webhooks/signing-secret"),
+        ApiRequest::post("/api/integrations/api-webhooks/signing-secret"),
         ApiRequest::get(DELIVERIES),
         ApiRequest::get(AGENTS),
         ApiRequest::post("/api/integrations/api-webhooks/test"),
@@ -235,6 +237,13 @@ async fn get_integration_shows_the_state_but_never_the_key() {
             "calling_window": null,
             // The fixtures switch recipient hours off (see `fixtures::seed`).
             "recipient_hours": {"applies_to": "off", "start": "08:00", "end": "21:00"},
+            "signing_secret": null,
+            "endpoint": {
+                "last_success_at": null,
+                "consecutive_failures": 0,
+                "success_rate_24h": null,
+                "attempts_24h": 0,
+            },
         })
     );
     assert!(body["api_key"]["created_at"]
@@ -1428,6 +1437,7 @@ async fn agents_are_the_accounts_own_sorted_by_name() {
 fn attempt(account: &str, at: DateTime<Utc>, outcome: DeliveryOutcome, n: u32) -> DeliveryAttempt {
     let failed = matches!(outcome, DeliveryOutcome::Failed | DeliveryOutcome::Dropped);
     DeliveryAttempt {
+        trigger: Default::default(),
         account_id: account.to_string(),
         event_id: Uuid::new_v4(),
         call_id: Uuid::new_v4(),
@@ -1779,6 +1789,7 @@ async fn recover_twice_on_the_emulator_posts_each_dropped_event_once() {
         // The original series ended dropped (the drop itself is the delivery tests' subject).
         store
             .record_attempt(&DeliveryAttempt {
+                trigger: Default::default(),
                 account_id: seeded.account.id.clone(),
                 event_id: event.id,
                 call_id: event.call_id,
@@ -1848,6 +1859,14 @@ async fn recover_twice_on_the_emulator_posts_each_dropped_event_once() {
         .await
         .unwrap();
     assert_eq!(delivered.len(), 3, "one log row per new series");
+    assert_eq!(
+        delivered
+            .iter()
+            .filter(|r| r.trigger == domain::model::DeliveryTrigger::Recovery)
+            .count(),
+        3,
+        "each recovered attempt says it was a recovery"
+    );
     // Every event's last series is delivered now: a third call finds nothing.
     assert_eq!(recover().await.1["recovered"], 0);
 }

@@ -49,7 +49,7 @@ const DROPPED_MESSAGE: &str = "delivery failed; last attempt, event dropped";
 const JWT_AUTHORIZER: &str = "DashboardJwt";
 
 /// Every environment variable name in `domain::config`, by the constant's identifier.
-const ENV_CONSTANTS: [(&str, &str); 18] = [
+const ENV_CONSTANTS: [(&str, &str); 20] = [
     (
         "API_RATE_LIMIT_PER_MINUTE",
         config::API_RATE_LIMIT_PER_MINUTE,
@@ -70,6 +70,8 @@ const ENV_CONSTANTS: [(&str, &str); 18] = [
     ("PROVIDER_SECRET_NAME", config::PROVIDER_SECRET_NAME),
     ("PROVIDER_TIMEOUT_MS", config::PROVIDER_TIMEOUT_MS),
     ("API_KEY_SECRET_PREFIX", config::API_KEY_SECRET_PREFIX),
+    ("WEBHOOK_SECRET_PREFIX", config::WEBHOOK_SECRET_PREFIX),
+    ("WEBHOOK_SECRET_OVERLAP", config::WEBHOOK_SECRET_OVERLAP),
     ("EVENTS_QUEUE_URL", config::EVENTS_QUEUE_URL),
     ("WEBHOOK_RETRY_DELAYS", config::WEBHOOK_RETRY_DELAYS),
     ("WEBHOOK_TIMEOUT_MS", config::WEBHOOK_TIMEOUT_MS),
@@ -144,6 +146,8 @@ fn expected_env(binary: &str) -> BTreeSet<&'static str> {
         "settings" => &[
             config::TABLE_NAME,
             config::API_KEY_SECRET_PREFIX,
+            config::WEBHOOK_SECRET_PREFIX,
+            config::WEBHOOK_SECRET_OVERLAP,
             config::ACCOUNT_ID_CLAIM,
             config::EVENTS_QUEUE_URL,
             config::WEBHOOK_TIMEOUT_MS,
@@ -170,6 +174,7 @@ fn expected_env(binary: &str) -> BTreeSet<&'static str> {
         "webhook-delivery" => &[
             config::TABLE_NAME,
             config::API_KEY_SECRET_PREFIX,
+            config::WEBHOOK_SECRET_PREFIX,
             config::EVENTS_QUEUE_URL,
             config::WEBHOOK_RETRY_DELAYS,
             config::WEBHOOK_TIMEOUT_MS,
@@ -1107,6 +1112,29 @@ fn environment_names_are_the_ones_the_code_reads() {
     assert_eq!(prefix("settings"), prefix("webhook-delivery"));
     assert!(prefix("settings").contains("${Stage}"));
     assert!(prefix("settings").ends_with('/'));
+    // So do they on the signing secrets' prefix, which is not the keys' (IAM tells them apart).
+    let signing_prefix = |binary| {
+        sub_string(function_env(&t, function(&t, binary))[config::WEBHOOK_SECRET_PREFIX])
+            .expect("WEBHOOK_SECRET_PREFIX is a !Sub")
+    };
+    assert_eq!(
+        signing_prefix("settings"),
+        signing_prefix("webhook-delivery")
+    );
+    assert!(signing_prefix("settings").contains("${Stage}"));
+    assert!(signing_prefix("settings").ends_with('/'));
+    assert_ne!(signing_prefix("settings"), prefix("settings"));
+    assert!(!signing_prefix("settings").starts_with(prefix("settings").as_str()));
+    // The overlap's template value is the code's default.
+    assert_eq!(
+        config::parse_duration(
+            function_env(&t, function(&t, "settings"))[config::WEBHOOK_SECRET_OVERLAP]
+                .as_str()
+                .expect("WEBHOOK_SECRET_OVERLAP is a string")
+        )
+        .expect("a duration"),
+        config::DEFAULT_WEBHOOK_SECRET_OVERLAP
+    );
     // LOG_LEVEL comes from the LogLevel parameter.
     assert_eq!(
         ref_target(at(
@@ -1134,6 +1162,9 @@ fn granted_actions(t: &Value, binary: &str) -> BTreeSet<String> {
         .expect("known function");
     let key_prefix =
         sub_string(function_env(t, function(t, "settings"))[config::API_KEY_SECRET_PREFIX])
+            .expect("prefix");
+    let signing_prefix =
+        sub_string(function_env(t, function(t, "settings"))[config::WEBHOOK_SECRET_PREFIX])
             .expect("prefix");
     let f = function(t, binary);
     assert!(
@@ -1187,8 +1218,9 @@ fn granted_actions(t: &Value, binary: &str) -> BTreeSet<String> {
                 } else {
                     let arn = sub_string(resource).expect("a secret ARN !Sub");
                     assert!(
-                        arn.ends_with(&format!(":secret:{key_prefix}*")),
-                        "{role_id}: secrets by the key name prefix only, got {arn}"
+                        arn.ends_with(&format!(":secret:{key_prefix}*"))
+                            || arn.ends_with(&format!(":secret:{signing_prefix}*")),
+                        "{role_id}: secrets by the key or signing-secret name prefix only, got {arn}"
                     );
                 }
             }

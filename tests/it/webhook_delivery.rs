@@ -7,10 +7,11 @@ use aws_adapters::SecretsManager;
 use aws_adapters::SqsQueue;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use domain::model::{DeliveryErrorClass, DeliveryOutcome, EventRecord};
+use domain::model::{DeliveryErrorClass, DeliveryOutcome, DeliveryTrigger, EventRecord};
 use domain::ports::queue::{DeliveryMessage, EventQueue};
 use domain::ports::store::deliveries::DeliveryQuery;
 use domain::ports::store::{AccountStore, DeliveryLog};
+use domain::webhook::signing_secret::SigningSecret;
 use hmac::{Hmac, KeyInit, Mac};
 use in_memory::faults::{FaultPlan, FaultyQueue, FaultySecrets, FaultyStore};
 use in_memory::FixedClock;
@@ -34,6 +35,8 @@ struct H {
     event: EventRecord,
     queue_url: String,
     sqs: aws_sdk_sqs::Client,
+    /// The account's signing secret, created with its webhook URL (as the settings PATCH does).
+    signing: Option<SigningSecret>,
 }
 
 async fn setup(webhook_url: Option<String>) -> H {
@@ -41,7 +44,12 @@ async fn setup(webhook_url: Option<String>) -> H {
     let store = emulator.table().await;
     let secrets = emulator.secrets();
     let seeded = fixtures::agency(&store, &secrets).await;
+    let with_url = webhook_url.is_some();
     fixtures::update_account(&store, &seeded.account.id, |a| a.webhook_url = webhook_url).await;
+    let signing = match with_url {
+        true => Some(fixtures::signing_secret(&store, &secrets, &seeded.account.id).await),
+        false => None,
+    };
     let event = fixtures::stored_event(&store, &seeded).await;
     let queue_url = emulator.queue().await;
     let sqs = emulator.sqs();
@@ -52,6 +60,7 @@ async fn setup(webhook_url: Option<String>) -> H {
         event,
         queue_url,
         sqs,
+        signing,
     }
 }
 
@@ -97,6 +106,26 @@ async fn log(h: &H) -> Vec<domain::model::DeliveryAttempt> {
     rows
 }
 
+/// A request's `webhook-signature` holds a valid signature by `secret` (any of its
+/// space-separated signatures), computed here independently of the signer.
+fn verifies(secret: &SigningSecret, r: &integration_tests::peer::Recorded) -> bool {
+    let (Some(id), Some(ts), Some(sigs)) = (
+        r.header("webhook-id"),
+        r.header("webhook-timestamp"),
+        r.header("webhook-signature"),
+    ) else {
+        return false;
+    };
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&secret.key().unwrap()).unwrap();
+    mac.update(format!("{id}.{ts}.").as_bytes());
+    mac.update(&r.body);
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    sigs.split(' ').any(|s| s == expected)
+}
+
 fn hmac_hex(key: &str, body: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(body);
@@ -136,7 +165,9 @@ async fn delivers_the_stored_bytes_signed_and_never_twice() {
     let ts = r.header("webhook-timestamp").unwrap();
     assert_eq!(id, h.event.id.to_string());
     assert!((ts.parse::<i64>().unwrap() - Utc::now().timestamp()).abs() < 60);
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(h.seeded.api_key.as_bytes()).unwrap();
+    // webhook-signature: keyed with the signing secret's decoded bytes, not the API key.
+    let key = h.signing.as_ref().unwrap().key().unwrap();
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).unwrap();
     mac.update(format!("{id}.{ts}.").as_bytes());
     mac.update(&r.body);
     let expected = format!(
@@ -155,6 +186,7 @@ async fn delivers_the_stored_bytes_signed_and_never_twice() {
     assert_eq!(rows[0].event_id, h.event.id);
     assert_eq!(rows[0].call_id, h.event.call_id);
     assert_eq!(rows[0].response_excerpt.as_deref(), Some("{\"ok\":true}"));
+    assert_eq!(rows[0].trigger, DeliveryTrigger::Automatic);
 
     // SQS delivers the same message again: no second POST, no second row.
     let res = handle(event_for(&[first(&h)]), &d).await;
@@ -556,8 +588,8 @@ async fn signing_key_is_cached_by_hash_and_rotation_is_picked_up_at_once() {
     .await;
     assert_eq!(
         sm_calls.count(),
-        1,
-        "a warm delivery makes no Secrets Manager call"
+        2,
+        "the API key and the signing secret once; a warm delivery makes no Secrets Manager call"
     );
 
     let account = h
@@ -596,7 +628,7 @@ async fn signing_key_is_cached_by_hash_and_rotation_is_picked_up_at_once() {
         got[2].header("x-signature").unwrap(),
         hmac_hex(&h.seeded.api_key, &got[2].body)
     );
-    assert_eq!(sm_calls.count(), 2);
+    assert_eq!(sm_calls.count(), 3, "the new key, read once");
 }
 
 fn settings_deps(h: &H) -> settings::Deps {
@@ -636,6 +668,10 @@ async fn test_send_posts_a_signed_sample_now_and_logs_it() {
         hmac_hex(&h.seeded.api_key, &got[0].body)
     );
     assert_eq!(got[0].header("x-event-id"), body["event_id"].as_str());
+    assert!(
+        verifies(h.signing.as_ref().unwrap(), &got[0]),
+        "a test send is signed with the signing secret like a delivery"
+    );
 
     // A failing endpoint: reported, logged, never retried.
     let (status, body) = settings_call(&h, &d, test()).await;
@@ -643,10 +679,14 @@ async fn test_send_posts_a_signed_sample_now_and_logs_it() {
     assert_eq!(body["delivered"], false);
     assert_eq!(body["status_code"], 500);
     assert_eq!(body["error"]["class"], "http_status");
-    let outcomes: Vec<_> = log(&h).await.iter().map(|r| r.outcome).collect();
+    let rows = log(&h).await;
+    let outcomes: Vec<_> = rows.iter().map(|r| (r.outcome, r.trigger)).collect();
     assert_eq!(
         outcomes,
-        vec![DeliveryOutcome::Delivered, DeliveryOutcome::Failed]
+        vec![
+            (DeliveryOutcome::Delivered, DeliveryTrigger::Test),
+            (DeliveryOutcome::Failed, DeliveryTrigger::Test)
+        ]
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
@@ -700,10 +740,14 @@ async fn redeliver_sends_a_dropped_event_again_as_a_new_series() {
     );
     assert_eq!(got[1].body, got[0].body);
     assert_eq!(got[1].header("x-event-id"), got[0].header("x-event-id"));
-    let outcomes: Vec<_> = log(&h).await.iter().map(|r| r.outcome).collect();
+    let rows = log(&h).await;
+    let outcomes: Vec<_> = rows.iter().map(|r| (r.outcome, r.trigger)).collect();
     assert_eq!(
         outcomes,
-        vec![DeliveryOutcome::Dropped, DeliveryOutcome::Delivered]
+        vec![
+            (DeliveryOutcome::Dropped, DeliveryTrigger::Automatic),
+            (DeliveryOutcome::Delivered, DeliveryTrigger::Redelivery)
+        ]
     );
     // The same redelivery message again is a duplicate: no third POST.
     handle(event_for(&[msg]), &d).await;

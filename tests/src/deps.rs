@@ -22,6 +22,7 @@ use domain::ports::secrets::{ProviderSecret, SecretStore};
 use domain::ports::store::Store;
 use domain::webhook::schedule::{self, RetrySchedule};
 use domain::webhook::signing_key::KeyCache;
+use domain::webhook::signing_secret::SecretCache;
 use outbound::webhook_client::WebhookClient;
 use outbound::RetellClient;
 use std::sync::Arc;
@@ -42,6 +43,10 @@ pub struct Ports {
 pub struct Tunables {
     /// `API_KEY_SECRET_PREFIX`; a seeded account's own prefix in most tests.
     pub secret_prefix: String,
+    /// `WEBHOOK_SECRET_PREFIX` (account ids are unique per test, so the default is shared).
+    pub webhook_secret_prefix: String,
+    /// `WEBHOOK_SECRET_OVERLAP` (24 h).
+    pub signing_secret_overlap: Duration,
     /// `ACCOUNT_ID_CLAIM`.
     pub account_claim: String,
     /// The provider secret's `api_key`: authenticates calls to the provider ([`retell`]) and
@@ -77,6 +82,8 @@ impl Default for Tunables {
     fn default() -> Self {
         Tunables {
             secret_prefix: config::DEFAULT_API_KEY_SECRET_PREFIX.into(),
+            webhook_secret_prefix: config::DEFAULT_WEBHOOK_SECRET_PREFIX.into(),
+            signing_secret_overlap: config::DEFAULT_WEBHOOK_SECRET_OVERLAP,
             account_claim: config::DEFAULT_ACCOUNT_ID_CLAIM.into(),
             provider_key: "provider-test-key".into(),
             provider_timeout: config::DEFAULT_PROVIDER_TIMEOUT,
@@ -146,6 +153,9 @@ impl Ports {
             queue: self.queue.clone(),
             webhook_client: t.webhook_client(),
             key_cache: Arc::new(KeyCache::new()),
+            webhook_secret_prefix: t.webhook_secret_prefix.clone(),
+            secret_cache: Arc::new(SecretCache::new()),
+            signing_secret_overlap: span(t.signing_secret_overlap),
             settings_rate_limit: t.settings_rate_limit,
             costly_rate_limit: t.costly_rate_limit,
         }
@@ -181,6 +191,8 @@ impl Ports {
             secrets: self.secrets.clone(),
             key_cache: KeyCache::new(),
             secret_prefix: t.secret_prefix.clone(),
+            secret_cache: SecretCache::new(),
+            webhook_secret_prefix: t.webhook_secret_prefix.clone(),
             queue: self.queue.clone(),
             client: t.webhook_client(),
             schedule: RetrySchedule::parse(&t.retry_delays).expect("retry delays"),

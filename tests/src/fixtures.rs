@@ -230,3 +230,27 @@ pub fn incompressible_transcript(
         .collect();
     serde_json::Value::Array(utterances)
 }
+
+/// The account's webhook signing secret as the dashboard reveals it, created first if the
+/// account has none (`domain::webhook::signing_secret::ensure`), under the default prefix.
+pub async fn signing_secret(
+    store: &dyn Store,
+    secrets: &dyn SecretStore,
+    account_id: &str,
+) -> domain::webhook::signing_secret::SigningSecret {
+    use domain::webhook::signing_secret::{ensure, SecretCache};
+    let prefix = domain::config::DEFAULT_WEBHOOK_SECRET_PREFIX;
+    let account = store
+        .account(account_id)
+        .await
+        .expect("read account")
+        .expect("account exists");
+    let account = ensure(store, secrets, prefix, &account, Utc::now())
+        .await
+        .expect("signing secret");
+    let version = account.webhook_secret.expect("secret").version;
+    SecretCache::new()
+        .get(secrets, prefix, account_id, &version)
+        .await
+        .expect("read signing secret")
+}

@@ -1,11 +1,14 @@
 //! `GET` and `PATCH /api/integrations/api-webhooks`: the integration's state as the page shows
 //! it, and changes to it. The API key itself never appears here, only its prefix, last four
-//! characters and creation time.
+//! characters and creation time; the signing secret only its creation time and the end of a
+//! rotation's overlap; `endpoint` summarises the delivery log (`domain::webhook::summary`).
 
 use crate::router::Ctx;
 use crate::{caller, update, Deps};
 use domain::clock::rfc3339;
 use domain::model::Account;
+use domain::webhook::signing_secret;
+use domain::webhook::summary::endpoint_summary;
 use domain::{ApiError, StoreError};
 use lambda_glue::http::{json_body, json_object, json_response};
 use lambda_http::{Body, Response};
@@ -49,6 +52,14 @@ pub async fn view(account: &Account, deps: &Deps) -> Result<Value, ApiError> {
         // Read-only: set by an operator (`bvai-admin set-recipient-hours`); the policy in
         // force, the default unless one was set.
         "recipient_hours": account.guardrails.recipient_hours(),
+        // The signing secret itself is only shown by GET .../signing-secret.
+        "signing_secret": account.webhook_secret.as_ref().map(|s| json!({
+            "created_at": rfc3339(s.created_at),
+            "previous_expires_at": s.previous_at(deps.clock.now()).map(|p| rfc3339(p.expires_at)),
+        })),
+        "endpoint": endpoint_summary(deps.store.as_ref(), &account.id, deps.clock.now())
+            .await?
+            .to_json(),
     }))
 }
 
@@ -97,6 +108,27 @@ pub async fn patch(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
             }
             Err(e) => return Err(e.into()),
         }
+    };
+    // The first webhook URL brings the signing secret. If creating it fails, the URL stays
+    // saved and the secret is created on first use (a delivery, a test send, the reveal).
+    let saved = if saved.webhook_url.is_some() && saved.webhook_secret.is_none() {
+        match signing_secret::ensure(
+            deps.store.as_ref(),
+            deps.secrets.as_ref(),
+            &deps.webhook_secret_prefix,
+            &saved,
+            deps.clock.now(),
+        )
+        .await
+        {
+            Ok(with_secret) => with_secret,
+            Err(e) => {
+                tracing::warn!(account_id = %saved.id, error = %e, "signing secret not created yet; created on first use");
+                saved
+            }
+        }
+    } else {
+        saved
     };
     tracing::info!(
         account_id = %saved.id,

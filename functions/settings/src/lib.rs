@@ -1,5 +1,6 @@
 //! The integration page's API: the API key, the on/off switch, the webhook URL, the default
-//! agent, the agent list, the delivery log, a test send and redelivery (`docs/settings-api.md`;
+//! agent, the agent list, the delivery log, a test send and redelivery, the webhook signing
+//! secret (`docs/settings-api.md`;
 //! routes in `router::ROUTES`).
 //!
 //! Who is calling was settled before the request got here: API Gateway's JWT authorizer
@@ -17,6 +18,7 @@ pub mod integration;
 pub mod recover;
 pub mod redeliver;
 pub mod router;
+pub mod signing_secret;
 pub mod suppressions;
 pub mod test_send;
 pub mod update;
@@ -31,6 +33,7 @@ use domain::ports::queue::EventQueue;
 use domain::ports::secrets::SecretStore;
 use domain::ports::store::Store;
 use domain::webhook::signing_key::KeyCache;
+use domain::webhook::signing_secret::SecretCache;
 use lambda_http::{Body, Request, Response};
 use outbound::webhook_client::{WebhookClient, DEFAULT_TIMEOUT};
 use std::sync::Arc;
@@ -54,6 +57,11 @@ pub struct Deps {
     /// The same guarded client and key cache as the delivery function, for test sends.
     pub webhook_client: WebhookClient,
     pub key_cache: Arc<KeyCache>,
+    /// The webhook signing secrets: where they are kept (`WEBHOOK_SECRET_PREFIX`), a cache by
+    /// version, and how long a rotated-out one keeps signing (`WEBHOOK_SECRET_OVERLAP`).
+    pub webhook_secret_prefix: String,
+    pub secret_cache: Arc<SecretCache>,
+    pub signing_secret_overlap: chrono::Duration,
     /// Settings API requests per minute per account (`SETTINGS_RATE_LIMIT_PER_MINUTE`).
     pub settings_rate_limit: u32,
     /// Test sends, redeliveries and recoveries per minute per account
@@ -99,6 +107,14 @@ impl Deps {
                 }
             })?,
             key_cache: Arc::new(KeyCache::new()),
+            webhook_secret_prefix: env
+                .optional(config::WEBHOOK_SECRET_PREFIX)
+                .unwrap_or_else(|| config::DEFAULT_WEBHOOK_SECRET_PREFIX.to_string()),
+            secret_cache: Arc::new(SecretCache::new()),
+            signing_secret_overlap: env.span(
+                config::WEBHOOK_SECRET_OVERLAP,
+                config::DEFAULT_WEBHOOK_SECRET_OVERLAP,
+            )?,
             settings_rate_limit: config::per_minute(
                 env,
                 config::SETTINGS_RATE_LIMIT_PER_MINUTE,

@@ -28,7 +28,7 @@
 
 use crate::router::Ctx;
 use chrono::{DateTime, Utc};
-use domain::model::{DeliveryAttempt, DeliveryOutcome};
+use domain::model::{DeliveryAttempt, DeliveryOutcome, DeliveryTrigger};
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::deliveries::{delivery_sort_key, RETENTION_DAYS};
 use domain::ports::store::Claim;
@@ -198,6 +198,7 @@ pub async fn recover(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     for ending in &endings {
         let mut msg = DeliveryMessage::first(ending.event_id, account, ending.call_id);
         msg.redelivery = Some(recovery_id(ending));
+        msg.trigger = Some(DeliveryTrigger::Recovery);
         if store
             .claim_attempt(ending.event_id, &msg.series(), 0, now, RECOVERY_LEASE)
             .await?

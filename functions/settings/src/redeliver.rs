@@ -3,6 +3,7 @@
 //! delivery function. Another account's event is a 404, like one that does not exist.
 
 use crate::router::Ctx;
+use domain::model::DeliveryTrigger;
 use domain::ports::queue::DeliveryMessage;
 use domain::ApiError;
 use lambda_glue::http::json_response;
@@ -35,6 +36,7 @@ pub async fn redeliver(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         event.record.call_id,
     );
     msg.redelivery = Some(redelivery);
+    msg.trigger = Some(DeliveryTrigger::Redelivery);
     ctx.deps.queue.send(&msg, Duration::ZERO).await?;
     tracing::info!(event_id = %event_id, redelivery = %redelivery, "redelivery queued");
     Ok(json_response(

@@ -6,8 +6,8 @@
 //! for the caller's account only (see `caller`).
 
 use crate::{
-    agents, api_key, caller, deliveries, integration, recover, redeliver, suppressions, test_send,
-    Deps,
+    agents, api_key, caller, deliveries, integration, recover, redeliver, signing_secret,
+    suppressions, test_send, Deps,
 };
 use domain::model::Account;
 use domain::rate_limit::{self, RateStatus, Scope};
@@ -36,6 +36,8 @@ pub static ROUTES: &[Route<Handler>] = &[
     route!(GET INTEGRATION => integration::get),
     route!(PATCH INTEGRATION => integration::patch),
     route!(POST "/api/integrations/api-webhooks/api-key" => api_key::rotate),
+    route!(GET "/api/integrations/api-webhooks/signing-secret" => signing_secret::get),
+    route!(POST "/api/integrations/api-webhooks/signing-secret" => signing_secret::rotate),
     route!(GET "/api/integrations/api-webhooks/deliveries" => deliveries::list),
     route!(GET "/api/agents" => agents::list),
     route!(POST "/api/integrations/api-webhooks/test" => test_send::send),

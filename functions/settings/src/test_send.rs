@@ -4,8 +4,9 @@
 
 use crate::router::Ctx;
 use domain::clock::rfc3339;
-use domain::model::{DeliveryAttempt, DeliveryOutcome};
+use domain::model::{DeliveryAttempt, DeliveryOutcome, DeliveryTrigger};
 use domain::webhook::headers::webhook_headers;
+use domain::webhook::signing_secret;
 use domain::ApiError;
 use lambda_glue::http::json_response;
 use lambda_http::{Body, Response};
@@ -40,15 +41,38 @@ pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .await
         .map_err(ApiError::internal)?;
     let now = deps.clock.now();
+    // Signed like a delivery: the signing secret is created first if the account has none.
+    let with_secret = signing_secret::ensure(
+        deps.store.as_ref(),
+        deps.secrets.as_ref(),
+        &deps.webhook_secret_prefix,
+        account,
+        now,
+    )
+    .await?;
+    let info = with_secret.webhook_secret.as_ref().ok_or_else(|| {
+        ApiError::internal(std::io::Error::other("account without a signing secret"))
+    })?;
+    let signing = deps
+        .secret_cache
+        .signing_keys(
+            deps.secrets.as_ref(),
+            &deps.webhook_secret_prefix,
+            &account.id,
+            info,
+            now,
+        )
+        .await?;
     let event_id = Uuid::new_v4();
     let call_id = Uuid::new_v4();
     let payload = sample_payload(call_id, now).to_string();
     let headers = webhook_headers(
         domain::events::EventType::CallCompleted.as_str(),
         &api_key,
+        &signing,
         event_id,
         1,
-        now.timestamp(),
+        deps.clock.now(),
         payload.as_bytes(),
     );
     let result = deps
@@ -72,6 +96,7 @@ pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         error_class: result.error_class,
         response_excerpt: result.excerpt.clone(),
         next_attempt_at: None,
+        trigger: DeliveryTrigger::Test,
     };
     deps.store.record_attempt(&attempt).await?;
     let error = result.error_class.map(

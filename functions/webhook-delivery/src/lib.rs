@@ -4,7 +4,7 @@
 //! batch, [`fair`] (cap each account's concurrent deliveries, re-park the excess); then, per
 //! message, [`prepare`] (parse the
 //! message, honour `not_before`, load the event, claim the attempt, read the integration and
-//! the signing key), [`send`] (sign and POST the stored bytes), then [`outcome::success`] or
+//! the signing keys), [`send`] (sign and POST the stored bytes), then [`outcome::success`] or
 //! [`outcome::failure`] (log the attempt; schedule the next one or drop the event).
 //!
 //! `handle` answers with a partial batch response: only messages that hit a transient
@@ -27,6 +27,7 @@ use domain::ports::secrets::SecretStore;
 use domain::ports::store::Store;
 use domain::webhook::schedule::RetrySchedule;
 use domain::webhook::signing_key::KeyCache;
+use domain::webhook::signing_secret::SecretCache;
 use futures::future::join_all;
 use outbound::webhook_client::{WebhookClient, DEFAULT_TIMEOUT};
 use std::sync::Arc;
@@ -38,6 +39,10 @@ pub struct Deps {
     pub secrets: Arc<dyn SecretStore>,
     pub key_cache: KeyCache,
     pub secret_prefix: String,
+    /// The webhook signing secrets (`webhook-signature`), cached by version.
+    pub secret_cache: SecretCache,
+    /// Secret name prefix of the signing secrets (`WEBHOOK_SECRET_PREFIX`).
+    pub webhook_secret_prefix: String,
     pub queue: Arc<dyn EventQueue>,
     pub client: WebhookClient,
     pub schedule: RetrySchedule,
@@ -65,6 +70,10 @@ impl Deps {
             secret_prefix: env
                 .optional(config::API_KEY_SECRET_PREFIX)
                 .unwrap_or_else(|| config::DEFAULT_API_KEY_SECRET_PREFIX.to_string()),
+            secret_cache: SecretCache::new(),
+            webhook_secret_prefix: env
+                .optional(config::WEBHOOK_SECRET_PREFIX)
+                .unwrap_or_else(|| config::DEFAULT_WEBHOOK_SECRET_PREFIX.to_string()),
             queue: Arc::new(SqsQueue::from_sdk(
                 sdk,
                 env.required(config::EVENTS_QUEUE_URL)?,

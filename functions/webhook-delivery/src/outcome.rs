@@ -187,5 +187,6 @@ fn row(
         error_class: result.error_class,
         response_excerpt: result.excerpt.clone(),
         next_attempt_at,
+        trigger: msg.trigger(),
     }
 }

@@ -5,7 +5,7 @@
 //! a finished attempt (its remaining writes are redone, never the POST) from one in flight
 //! (handed back to the queue: its holder may still be sending, or may have died and the claim
 //! is taken over after the lease). Our own failures after the claim (reading the account or
-//! the signing key) are not SQS retries: they become failed attempts on the customer's
+//! the signing keys) are not SQS retries: they become failed attempts on the customer's
 //! schedule, with a reason in the delivery log.
 
 use crate::{Deps, TransientError};
@@ -13,6 +13,7 @@ use domain::events::EventType;
 use domain::model::{Account, DeliveryAttempt};
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::Claim;
+use domain::webhook::signing_secret::{self, SigningKeys, SigningSecretError};
 
 /// An attempt ready to send.
 pub struct Ready {
@@ -23,6 +24,9 @@ pub struct Ready {
     pub event_type: EventType,
     pub url: String,
     pub api_key: String,
+    /// The signing secret's keys (`webhook-signature`); which of them sign is decided when
+    /// the attempt is sent.
+    pub signing: SigningKeys,
     /// When the attempt started (the delivery log's `attempted_at`).
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
@@ -134,28 +138,24 @@ pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError
             reason,
         }))
     };
-    let Some(Account {
-        plan,
-        webhook_url,
-        api_key,
-        events,
-        ..
-    }) = account
-    else {
+    let Some(account) = account else {
         return skip("account not found", None);
     };
-    if !plan.has_api_access() {
-        return skip("the plan no longer includes API & Webhooks", webhook_url);
+    if !account.plan.has_api_access() {
+        return skip(
+            "the plan no longer includes API & Webhooks",
+            account.webhook_url,
+        );
     }
-    let Some(url) = webhook_url else {
+    let Some(url) = account.webhook_url.clone() else {
         return skip("no webhook URL is configured", None);
     };
     let event_type = event.record.event_type;
-    if !events.contains(&event_type) {
+    if !account.events.contains(&event_type) {
         // Checked at each attempt, like the URL: unsubscribing stops pending events too.
         return skip(not_subscribed(event_type), Some(url));
     }
-    let Some(key) = api_key else {
+    let Some(key) = account.api_key.as_ref() else {
         return skip("the account has no API key to sign with", Some(url));
     };
     // The API toggle is not checked: it gates API requests only (webhooks stop when the URL is
@@ -175,6 +175,18 @@ pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError
             Some(url),
         );
     };
+    // Never sent unsigned: an account without a signing secret yet (its URL predates them)
+    // gets one now; when that fails the attempt fails and is retried.
+    let signing = match signing_keys(&account, deps, now).await {
+        Ok(keys) => keys,
+        Err(e) => {
+            tracing::warn!(event_id = %msg.event_id, error = %e, "signing secret unavailable");
+            return internal(
+                "internal error on our side while reading your webhook signing secret; not caused by your endpoint; retried on the normal schedule",
+                Some(url),
+            );
+        }
+    };
     Ok(Prepared::Ready(Ready {
         payload: event.record.payload,
         event_type,
@@ -182,6 +194,7 @@ pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError
         series,
         url,
         api_key,
+        signing,
         started_at: deps.clock.now(),
     }))
 }
@@ -193,4 +206,33 @@ fn not_subscribed(event_type: EventType) -> &'static str {
         EventType::CallStarted => "the account is not subscribed to call.started",
         EventType::CallFailed => "the account is not subscribed to call.failed",
     }
+}
+
+/// The account's signing keys, its secret created first when it has none.
+async fn signing_keys(
+    account: &Account,
+    deps: &Deps,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<SigningKeys, SigningSecretError> {
+    let account = signing_secret::ensure(
+        deps.store.as_ref(),
+        deps.secrets.as_ref(),
+        &deps.webhook_secret_prefix,
+        account,
+        now,
+    )
+    .await?;
+    let info = account
+        .webhook_secret
+        .as_ref()
+        .ok_or(SigningSecretError::Conflict)?;
+    deps.secret_cache
+        .signing_keys(
+            deps.secrets.as_ref(),
+            &deps.webhook_secret_prefix,
+            &account.id,
+            info,
+            now,
+        )
+        .await
 }

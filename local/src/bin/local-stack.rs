@@ -86,6 +86,7 @@ fn prepare_environment(moto_port: u16) {
         (config::TABLE_NAME, names.table.as_str()),
         (config::PROVIDER_SECRET_NAME, names.provider_secret.as_str()),
         (config::API_KEY_SECRET_PREFIX, LOCAL_API_KEY_SECRET_PREFIX),
+        (config::WEBHOOK_SECRET_PREFIX, LOCAL_WEBHOOK_SECRET_PREFIX),
         (config::ACCOUNT_ID_CLAIM, DEMO_ACCOUNT_CLAIM),
     ] {
         std::env::set_var(k, v);
@@ -190,11 +191,17 @@ async fn serve(
     let seeded = seed(&admin, &receiver_url)
         .await
         .map_err(|e| format!("seeding the demo account: {e}"))?;
+    // The demo account's signing secret (created with its webhook URL), for the receiver. A
+    // rotation from the page is verified through its overlap (24 h); restart the stack after.
+    let signing_secret = demo_signing_secret(store.as_ref(), secrets.as_ref(), clock.as_ref())
+        .await
+        .map_err(|e| format!("the demo account's signing secret: {e}"))?;
 
     // Receiver and provider simulator.
     let receiver_log = config.local_dir.join("webhooks.jsonl");
     let receiver_server = Receiver::new(ReceiverConfig {
         api_key: seeded.api_key.clone(),
+        signing_secret: signing_secret.clone(),
         log_path: receiver_log.clone(),
         fail_first: config.receiver_fail_first,
     })
@@ -273,6 +280,7 @@ async fn serve(
         api_base_url: api_url.clone(),
         account_id: DEMO_ACCOUNT_ID.into(),
         api_key: seeded.api_key.clone(),
+        webhook_signing_secret: signing_secret.clone(),
         agent_id: seeded.agent_id.clone(),
         provider_agent_id: DEMO_PROVIDER_AGENT_ID.into(),
         receiver_url: receiver_url.clone(),
@@ -346,6 +354,43 @@ async fn stop_signal() -> String {
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C".into()
     }
+}
+
+/// The demo account's current signing secret, created if it has none yet.
+async fn demo_signing_secret(
+    store: &DynamoStore,
+    secrets: &SecretsManager,
+    clock: &dyn Clock,
+) -> Result<String, String> {
+    use domain::webhook::signing_secret;
+    let account = store
+        .account(DEMO_ACCOUNT_ID)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the demo account is missing")?;
+    let account = signing_secret::ensure(
+        store,
+        secrets,
+        LOCAL_WEBHOOK_SECRET_PREFIX,
+        &account,
+        clock.now(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let version = account
+        .webhook_secret
+        .map(|s| s.version)
+        .ok_or("no signing secret")?;
+    let secret = signing_secret::SecretCache::new()
+        .get(
+            secrets,
+            LOCAL_WEBHOOK_SECRET_PREFIX,
+            DEMO_ACCOUNT_ID,
+            &version,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(secret.expose().to_string())
 }
 
 struct Seeded {

@@ -9,6 +9,18 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 const KEY: &str = "bvai_live_receiver_test_key";
+/// The signing secret the receiver holds: `whsec_` + base64("receiver-test-secret").
+const SECRET: &str = "whsec_cmVjZWl2ZXItdGVzdC1zZWNyZXQ=";
+
+/// The `webhook-signature` key that goes with an API key in these tests: the receiver's
+/// signing secret for [`KEY`], the key's own bytes (a wrong secret) for any other.
+fn signing_key(key: &str) -> Vec<u8> {
+    if key == KEY {
+        b"receiver-test-secret".to_vec()
+    } else {
+        key.as_bytes().to_vec()
+    }
+}
 
 fn temp_log() -> PathBuf {
     std::env::temp_dir()
@@ -19,6 +31,7 @@ fn temp_log() -> PathBuf {
 async fn start(fail_first: usize, log: &Path) -> Server {
     let receiver = Receiver::new(ReceiverConfig {
         api_key: KEY.into(),
+        signing_secret: SECRET.into(),
         log_path: log.to_path_buf(),
         fail_first,
     })
@@ -45,7 +58,7 @@ async fn deliver(url: &str, key: &str, body: &[u8], event_id: &str) -> u16 {
         .header("webhook-timestamp", ts.to_string())
         .header(
             "webhook-signature",
-            domain::signature::standard_webhooks_signature(key, event_id, ts, body),
+            domain::signature::standard_webhooks_signature(&signing_key(key), event_id, ts, body),
         )
         .header("x-webhook-attempt", "1")
         .body(body.to_vec())
@@ -144,6 +157,7 @@ fn an_unwritable_log_is_a_clear_error() {
     // The log path is a directory.
     let err = Receiver::new(ReceiverConfig {
         api_key: KEY.into(),
+        signing_secret: SECRET.into(),
         log_path: dir.clone(),
         fail_first: 0,
     })

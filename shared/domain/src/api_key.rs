@@ -26,6 +26,12 @@ impl std::fmt::Debug for NewApiKey {
 #[error("the operating system's random number generator failed: {0}")]
 pub struct RandomError(String);
 
+impl RandomError {
+    pub(crate) fn new(reason: String) -> Self {
+        RandomError(reason)
+    }
+}
+
 /// 32 random bytes (256 bits) as unpadded base64url after the prefix.
 pub fn generate() -> Result<NewApiKey, RandomError> {
     let mut bytes = [0u8; 32];

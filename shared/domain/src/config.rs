@@ -9,6 +9,10 @@ pub const PROVIDER_BASE_URL: &str = "PROVIDER_BASE_URL";
 pub const PROVIDER_SECRET_NAME: &str = "PROVIDER_SECRET_NAME";
 pub const PROVIDER_TIMEOUT_MS: &str = "PROVIDER_TIMEOUT_MS";
 pub const API_KEY_SECRET_PREFIX: &str = "API_KEY_SECRET_PREFIX";
+/// Name prefix of the per-account webhook signing secrets (`whsec_...`, Secrets Manager).
+pub const WEBHOOK_SECRET_PREFIX: &str = "WEBHOOK_SECRET_PREFIX";
+/// How long the previous signing secret keeps signing after a rotation (a duration: `24h`).
+pub const WEBHOOK_SECRET_OVERLAP: &str = "WEBHOOK_SECRET_OVERLAP";
 pub const EVENTS_QUEUE_URL: &str = "EVENTS_QUEUE_URL";
 pub const WEBHOOK_RETRY_DELAYS: &str = "WEBHOOK_RETRY_DELAYS";
 pub const WEBHOOK_TIMEOUT_MS: &str = "WEBHOOK_TIMEOUT_MS";
@@ -70,6 +74,9 @@ pub const DEFAULT_ACCOUNT_CONCURRENCY: usize = 5;
 pub const DEFAULT_REPARK_DELAY: Duration = Duration::from_secs(2);
 pub const DEFAULT_PROVIDER_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_API_KEY_SECRET_PREFIX: &str = "buildvoiceai/api-key/";
+pub const DEFAULT_WEBHOOK_SECRET_PREFIX: &str = "buildvoiceai/webhook-secret/";
+/// Both signatures are sent for a day after a rotation: time to roll the new secret out.
+pub const DEFAULT_WEBHOOK_SECRET_OVERLAP: Duration = Duration::from_secs(24 * 3600);
 /// The JWT claim holding the dashboard user's account id (Cognito custom attribute).
 pub const DEFAULT_ACCOUNT_ID_CLAIM: &str = "custom:account_id";
 

@@ -49,6 +49,31 @@ pub struct ApiKeyInfo {
     pub created_at: DateTime<Utc>,
 }
 
+/// The account's webhook signing secret, by reference: `version` is the lowercase hex SHA-256
+/// of the secret's text (`whsec_...`), which is also its Secrets Manager version id, so readers
+/// ask for exactly that version and check what they got against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSecretInfo {
+    pub version: String,
+    pub created_at: DateTime<Utc>,
+    /// The secret this one replaced, still signing (second signature) until `expires_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousWebhookSecret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousWebhookSecret {
+    pub version: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl WebhookSecretInfo {
+    /// The previous secret, if it still signs at `now`.
+    pub fn previous_at(&self, now: DateTime<Utc>) -> Option<&PreviousWebhookSecret> {
+        self.previous.as_ref().filter(|p| p.expires_at > now)
+    }
+}
+
 /// What an operator (`bvai-admin`) set for an account against abuse; copied onto the key grant
 /// so trigger-call applies it without another read. The default is what every account gets.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +122,9 @@ pub struct Account {
     /// The webhook events the account subscribed to (`crate::events`), normalized; never
     /// empty. An account item without the attribute has the default, `call.completed`.
     pub events: Vec<crate::events::EventType>,
+    /// Which webhook signing secret (and, during a rotation's overlap, which previous one)
+    /// signs `webhook-signature`; the secrets themselves are in Secrets Manager.
+    pub webhook_secret: Option<WebhookSecretInfo>,
     pub created_at: DateTime<Utc>,
     /// Optimistic-concurrency counter: every write checks it and bumps it.
     pub version: u64,
@@ -121,6 +149,7 @@ impl Account {
             calling_window: None,
             guardrails: Guardrails::default(),
             events: crate::events::default_events(),
+            webhook_secret: None,
             created_at: now,
             version: 0,
         }
@@ -458,6 +487,41 @@ impl DeliveryErrorClass {
     }
 }
 
+/// What made an attempt: the first delivery of an event and its retries (`automatic`), a test
+/// send from the integration page (`test`), a manual redelivery of one event (`redelivery`) or a
+/// bulk recovery of dropped and skipped events (`recovery`). Retries keep their series' trigger.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryTrigger {
+    #[default]
+    Automatic,
+    Test,
+    Redelivery,
+    Recovery,
+}
+
+impl DeliveryTrigger {
+    pub const ALL: [DeliveryTrigger; 4] = [
+        DeliveryTrigger::Automatic,
+        DeliveryTrigger::Test,
+        DeliveryTrigger::Redelivery,
+        DeliveryTrigger::Recovery,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryTrigger::Automatic => "automatic",
+            DeliveryTrigger::Test => "test",
+            DeliveryTrigger::Redelivery => "redelivery",
+            DeliveryTrigger::Recovery => "recovery",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
 /// One row of the delivery log (one POST, or one decision not to POST).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryAttempt {
@@ -472,9 +536,13 @@ pub struct DeliveryAttempt {
     pub http_status: Option<u16>,
     pub duration_ms: u64,
     pub error_class: Option<DeliveryErrorClass>,
-    /// Error text or the first KiB of the response body.
+    /// Error text or the first KiB of the response body (lossy UTF-8, cut at a character
+    /// boundary). Shown in the log, never written to the function's logs.
     pub response_excerpt: Option<String>,
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// What made the attempt. Rows written before it existed read as `automatic`.
+    #[serde(default)]
+    pub trigger: DeliveryTrigger,
 }
 
 impl DeliveryAttempt {
@@ -495,6 +563,7 @@ impl DeliveryAttempt {
             "error_class": self.error_class.map(DeliveryErrorClass::as_str),
             "response_excerpt": self.response_excerpt,
             "next_attempt_at": self.next_attempt_at.map(rfc3339),
+            "trigger": self.trigger.as_str(),
         })
     }
 }

@@ -31,21 +31,17 @@ pub fn x_signature(api_key: &str, body: &[u8]) -> String {
     hex::encode(hmac(api_key.as_bytes(), &[body]))
 }
 
-/// Standard Webhooks `webhook-signature`: `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.
-///
-/// The secret is the account's API key bytes as they are (the spec's one shared secret), not a
-/// `whsec_` base64 secret; receivers using a Standard Webhooks library pass the key's bytes.
+/// One Standard Webhooks signature: `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, keyed
+/// with the signing secret's decoded bytes (the base64 after `whsec_`, as the official
+/// libraries decode it). A `webhook-signature` header is one or more of these, space-separated.
 pub fn standard_webhooks_signature(
-    api_key: &str,
+    key: &[u8],
     msg_id: &str,
     timestamp: i64,
     body: &[u8],
 ) -> String {
     let ts = timestamp.to_string();
-    let mac = hmac(
-        api_key.as_bytes(),
-        &[msg_id.as_bytes(), b".", ts.as_bytes(), b".", body],
-    );
+    let mac = hmac(key, &[msg_id.as_bytes(), b".", ts.as_bytes(), b".", body]);
     format!(
         "v1,{}",
         base64::engine::general_purpose::STANDARD.encode(mac)
@@ -134,7 +130,7 @@ mod tests {
 
     #[test]
     fn standard_webhooks_signs_id_timestamp_body() {
-        let sig = standard_webhooks_signature("k", "evt_1", 1700000000, b"{}");
+        let sig = standard_webhooks_signature(b"k", "evt_1", 1700000000, b"{}");
         let expected = hmac(b"k", &[b"evt_1.1700000000.{}"]);
         assert_eq!(
             sig,

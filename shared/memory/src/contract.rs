@@ -982,6 +982,7 @@ pub async fn call_events(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Co
 
 fn attempt(account: &str, at: DateTime<Utc>, n: u32, outcome: DeliveryOutcome) -> DeliveryAttempt {
     DeliveryAttempt {
+        trigger: Default::default(),
         account_id: account.to_string(),
         event_id: Uuid::new_v4(),
         call_id: Uuid::new_v4(),
@@ -1234,6 +1235,7 @@ pub async fn attempts(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contr
         store.claim_attempt(event, series, n, at, lease)
     };
     let row = |n: u32, outcome: DeliveryOutcome| DeliveryAttempt {
+        trigger: Default::default(),
         account_id: "contract-acct".into(),
         event_id: event,
         call_id: Uuid::nil(),

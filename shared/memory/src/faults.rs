@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use domain::error::{QueueError, SecretError, StoreError};
 use domain::model::{
     Account, Agent, Call, CallStatus, DeliveryAttempt, DeliveryOutcome, IdempotencyRecord,
-    KeyGrant, StoredResponse,
+    KeyGrant, StoredResponse, WebhookSecretInfo,
 };
 use domain::ports::provider::{CreatePhoneCall, ProviderCall, ProviderError, VoiceProvider};
 use domain::ports::queue::{DeliveryMessage, EventQueue};
@@ -54,6 +54,7 @@ pub const STORE_METHODS: &[&str] = &[
     "account",
     "create_account",
     "save_account",
+    "save_webhook_secret",
     "put_agent",
     "agent",
     "agents",
@@ -415,6 +416,13 @@ impl AccountStore for FaultyStore {
     ) -> Result<Account, StoreError> {
         through_plan!(self.save_account(previous, next))
     }
+    async fn save_webhook_secret(
+        &self,
+        previous: &Account,
+        secret: &WebhookSecretInfo,
+    ) -> Result<Account, StoreError> {
+        through_plan!(self.save_webhook_secret(previous, secret))
+    }
     async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError> {
         through_plan!(self.put_agent(agent))
     }
@@ -771,6 +779,7 @@ mod tests {
 
     fn row(account: &str) -> DeliveryAttempt {
         DeliveryAttempt {
+            trigger: Default::default(),
             account_id: account.into(),
             event_id: Uuid::new_v4(),
             call_id: Uuid::new_v4(),

@@ -197,12 +197,21 @@ impl WebhookClient {
     }
 }
 
-fn excerpt_of(buf: &[u8]) -> Option<String> {
+/// The first KiB of the response as text: lossy UTF-8 (invalid bytes become U+FFFD), cut at
+/// the last character boundary at or below [`EXCERPT`] bytes, so a multi-byte character is
+/// never split into a replacement character.
+pub fn excerpt_of(buf: &[u8]) -> Option<String> {
     if buf.is_empty() {
         return None;
     }
-    let s = String::from_utf8_lossy(&buf[..buf.len().min(EXCERPT)]).to_string();
-    Some(s)
+    // A character starts at most 3 bytes before the cut: decoding a few bytes past it is
+    // enough to see the whole character the cut falls in.
+    let text = String::from_utf8_lossy(&buf[..buf.len().min(EXCERPT + 4)]);
+    let mut end = text.len().min(EXCERPT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(text[..end].to_string())
 }
 
 fn chain<'a>(
@@ -250,5 +259,30 @@ fn describe(e: &reqwest::Error) -> String {
         head.to_string()
     } else {
         format!("{head}: {}", parts.join(": "))
+    }
+}
+
+#[cfg(test)]
+mod excerpt_tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_are_the_first_kib_cut_at_a_character_boundary() {
+        assert_eq!(excerpt_of(b""), None);
+        assert_eq!(excerpt_of(b"ok").as_deref(), Some("ok"));
+        // 1023 ASCII bytes then a 3-byte character straddling the 1 KiB mark: left out whole.
+        let mut body = vec![b'a'; 1023];
+        body.extend_from_slice("€€".as_bytes());
+        let e = excerpt_of(&body).unwrap();
+        assert_eq!(e.len(), 1023);
+        assert!(!e.contains('\u{FFFD}'));
+        // Exactly at the mark: kept.
+        let mut body = vec![b'a'; 1021];
+        body.extend_from_slice("€€".as_bytes());
+        assert_eq!(excerpt_of(&body).unwrap().len(), 1024);
+        // Invalid bytes are replaced, and the text still stops within 1 KiB.
+        let e = excerpt_of(&[0xff; 4096]).unwrap();
+        assert!(e.len() <= EXCERPT && e.chars().all(|c| c == '\u{FFFD}'));
+        assert_eq!(e.chars().count(), 341);
     }
 }

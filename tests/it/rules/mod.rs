@@ -17,6 +17,8 @@ mod lifecycle;
 mod recover;
 mod scheduled;
 mod settings;
+mod signing_secret;
+mod summary;
 mod trigger_call;
 mod webhook_delivery;
 

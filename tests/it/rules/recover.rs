@@ -148,6 +148,7 @@ fn row(
     o: DeliveryOutcome,
 ) -> DeliveryAttempt {
     DeliveryAttempt {
+        trigger: Default::default(),
         account_id: e.s.account.id.clone(),
         event_id: event.id,
         call_id: event.call_id,

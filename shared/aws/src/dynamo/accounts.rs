@@ -4,10 +4,10 @@ use super::item::{delete, put};
 use super::item::{key_map, Item, ItemBuilder, ItemReader};
 use super::{backend, keys, DynamoStore};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use domain::error::StoreError;
 use domain::events::EventType;
-use domain::model::{Account, Agent, ApiKeyInfo, KeyGrant, Plan};
+use domain::model::{Account, Agent, ApiKeyInfo, KeyGrant, Plan, WebhookSecretInfo};
 use domain::phone::PhoneNumber;
 use domain::ports::store::AccountStore;
 use uuid::Uuid;
@@ -38,6 +38,10 @@ fn account_item(a: &Account) -> Result<Item, StoreError> {
         .opt_s("calling_window", window)
         .opt_s("guardrails", guardrails_json(a)?)
         .opt_s("events", events_json(a))
+        .opt_s(
+            "webhook_secret",
+            webhook_secret_json(a.webhook_secret.as_ref())?,
+        )
         .time("created_at", a.created_at)
         .n("version", a.version)
         .build())
@@ -65,9 +69,17 @@ fn account_from(item: &Item) -> Result<Account, StoreError> {
         calling_window: r.opt_json("calling_window")?,
         guardrails: r.opt_json("guardrails")?.unwrap_or_default(),
         events: events_from(&r)?,
+        webhook_secret: r.opt_json("webhook_secret")?,
         created_at: r.time("created_at")?,
         version: r.n("version")?,
     })
+}
+
+/// The signing secret's reference as the item's `webhook_secret` attribute (JSON).
+fn webhook_secret_json(s: Option<&WebhookSecretInfo>) -> Result<Option<String>, StoreError> {
+    s.map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn plan_from(r: &ItemReader) -> Result<Plan, StoreError> {
@@ -359,6 +371,35 @@ impl AccountStore for DynamoStore {
             .await
             .map_err(transaction_error)?;
         Ok(stored)
+    }
+
+    async fn save_webhook_secret(
+        &self,
+        previous: &Account,
+        secret: &WebhookSecretInfo,
+    ) -> Result<Account, StoreError> {
+        let json = webhook_secret_json(Some(secret))?.unwrap_or_default();
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(keys::account(&previous.id))))
+            .update_expression("SET webhook_secret = :s, version = :next")
+            .condition_expression("version = :v")
+            .expression_attribute_values(":s", AttributeValue::S(json))
+            .expression_attribute_values(":v", AttributeValue::N(previous.version.to_string()))
+            .expression_attribute_values(
+                ":next",
+                AttributeValue::N((previous.version + 1).to_string()),
+            )
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(backend)?;
+        let item = out
+            .attributes()
+            .ok_or_else(|| StoreError::Corrupt("update returned no account".into()))?;
+        account_from(item)
     }
 
     async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError> {

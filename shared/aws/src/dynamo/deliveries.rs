@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
-use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome};
+use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, DeliveryTrigger};
 use domain::ports::store::deliveries::*;
 use std::collections::HashMap;
 
@@ -34,6 +34,7 @@ fn attempt_item(a: &DeliveryAttempt) -> Item {
         .opt_s("error_class", a.error_class.map(|c| c.as_str()))
         .opt_s("response_excerpt", a.response_excerpt.clone())
         .opt_time("next_attempt_at", a.next_attempt_at)
+        .s("trigger", a.trigger.as_str())
         .n(TTL_ATTRIBUTE, ttl(a.attempted_at + retention()))
         .build()
 }
@@ -62,6 +63,12 @@ fn attempt_from(item: &Item) -> Result<DeliveryAttempt, StoreError> {
         error_class,
         response_excerpt: r.opt_s("response_excerpt")?.map(str::to_string),
         next_attempt_at: r.opt_time("next_attempt_at")?,
+        // Rows written before triggers were recorded are automatic deliveries.
+        trigger: match r.opt_s("trigger")? {
+            None => DeliveryTrigger::Automatic,
+            Some(t) => DeliveryTrigger::parse(t)
+                .ok_or_else(|| StoreError::Corrupt(format!("delivery trigger {t}")))?,
+        },
     })
 }
 
@@ -224,6 +231,7 @@ mod tests {
 
     fn attempt() -> DeliveryAttempt {
         DeliveryAttempt {
+            trigger: Default::default(),
             account_id: "acct_1".into(),
             event_id: uuid::Uuid::new_v4(),
             call_id: uuid::Uuid::new_v4(),

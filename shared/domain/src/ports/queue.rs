@@ -6,6 +6,7 @@
 //! message only says which event to deliver, for which account, and which attempt this is.
 
 use crate::error::QueueError;
+use crate::model::DeliveryTrigger;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,11 @@ pub struct DeliveryMessage {
     /// Set on a manual redelivery: a new attempt series (attempts 1.. again) of the same event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redelivery: Option<Uuid>,
+    /// What started the series, for the delivery log: set by redeliveries (`redelivery`) and
+    /// recoveries (`recovery`); absent on automatic deliveries (and on redeliveries queued
+    /// before it existed, which [`DeliveryMessage::trigger`] tells by `redelivery`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<DeliveryTrigger>,
 }
 
 impl DeliveryMessage {
@@ -46,6 +52,16 @@ impl DeliveryMessage {
             attempt: 1,
             not_before: None,
             redelivery: None,
+            trigger: None,
+        }
+    }
+
+    /// What made this attempt's series (the delivery log's `trigger`).
+    pub fn trigger(&self) -> DeliveryTrigger {
+        match (self.trigger, self.redelivery) {
+            (Some(t), _) => t,
+            (None, Some(_)) => DeliveryTrigger::Redelivery,
+            (None, None) => DeliveryTrigger::Automatic,
         }
     }
 

@@ -1,4 +1,5 @@
-//! Secrets Manager: the per-account API key secret and the provider secret.
+//! Secrets Manager: the per-account API key secret, the per-account webhook signing secret and
+//! the provider secret.
 
 use crate::error::SecretError;
 use async_trait::async_trait;
@@ -25,6 +26,12 @@ pub trait SecretStore: Send + Sync {
 /// Name of an account's API key secret: the configured prefix plus the account id, so IAM can
 /// grant the functions exactly that prefix.
 pub fn account_key_secret_name(prefix: &str, account_id: &str) -> String {
+    format!("{prefix}{account_id}")
+}
+
+/// Name of an account's webhook signing secret (`whsec_...`): its own prefix, so IAM grants the
+/// signing secrets apart from the API keys.
+pub fn webhook_secret_name(prefix: &str, account_id: &str) -> String {
     format!("{prefix}{account_id}")
 }
 

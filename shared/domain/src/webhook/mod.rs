@@ -1,6 +1,9 @@
 //! Webhook delivery rules shared by the delivery function and the settings API's test-send and
-//! redeliver routes: the retry schedule, the signed headers and the signing-key cache.
+//! redeliver routes: the retry schedule, the signed headers, the API-key cache (`X-Signature`),
+//! the webhook signing secret (`webhook-signature`) and the endpoint summary.
 
 pub mod headers;
 pub mod schedule;
 pub mod signing_key;
+pub mod signing_secret;
+pub mod summary;

@@ -2,7 +2,7 @@
 use super::{cancelled, ms, MemoryStore};
 use async_trait::async_trait;
 use domain::error::StoreError;
-use domain::model::{Account, Agent, KeyGrant};
+use domain::model::{Account, Agent, KeyGrant, WebhookSecretInfo};
 use domain::ports::store::AccountStore;
 use uuid::Uuid;
 
@@ -128,6 +128,25 @@ impl AccountStore for MemoryStore {
     /// Transaction: the agent item unconditionally, its provider-id index entry only if new or
     /// already this agent's (`attribute_not_exists(pk) OR agent_id = :id`). The index entry of
     /// a provider id the agent no longer uses stays, as in the table.
+    /// A conditional write of the account item only (`version = previous.version`).
+    async fn save_webhook_secret(
+        &self,
+        previous: &Account,
+        secret: &WebhookSecretInfo,
+    ) -> Result<Account, StoreError> {
+        let mut s = self.state();
+        let Some(account) = s
+            .accounts
+            .get_mut(&previous.id)
+            .filter(|a| a.version == previous.version)
+        else {
+            return Err(super::condition_failed());
+        };
+        account.webhook_secret = Some(secret.clone());
+        account.version += 1;
+        Ok(account.clone())
+    }
+
     async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError> {
         let mut s = self.state();
         if s.provider_agents

@@ -166,6 +166,7 @@ async fn finishing_keeps_the_attempt_taken_and_the_lease_is_exclusive_until_it_e
         Claim::Won
     );
     let row = domain::model::DeliveryAttempt {
+        trigger: Default::default(),
         account_id: "acct".into(),
         event_id: event,
         call_id: Uuid::new_v4(),
@@ -226,6 +227,7 @@ async fn expired_events_are_still_read_and_the_log_skips_expired_rows() {
     // but expired by its TTL second, so only the TTL check leaves it out.
     let at = now() - chrono::Duration::days(30);
     let row = domain::model::DeliveryAttempt {
+        trigger: Default::default(),
         account_id: "acct".into(),
         event_id: Uuid::new_v4(),
         call_id: call.id,

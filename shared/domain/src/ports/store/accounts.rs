@@ -1,6 +1,6 @@
 //! Accounts, their key grants and their agents.
 use crate::error::StoreError;
-use crate::model::{Account, Agent, KeyGrant};
+use crate::model::{Account, Agent, KeyGrant, WebhookSecretInfo};
 use async_trait::async_trait;
 use uuid::Uuid;
 
@@ -33,6 +33,15 @@ pub trait AccountStore: Send + Sync {
     /// was read; returns the account as stored (version bumped).
     async fn save_account(&self, previous: &Account, next: &Account)
         -> Result<Account, StoreError>;
+    /// Points the account at a new webhook signing secret (`webhook_signing_secret`): one
+    /// conditional write of the account item alone (its key grant is untouched), only if
+    /// nobody wrote the account since `previous` was read (`Conflict` otherwise, a missing
+    /// account included). Returns the account as stored (version bumped).
+    async fn save_webhook_secret(
+        &self,
+        previous: &Account,
+        secret: &WebhookSecretInfo,
+    ) -> Result<Account, StoreError>;
     /// Creates or replaces an agent and its provider-id index entry. `Conflict` if the
     /// provider agent id already belongs to another agent.
     async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError>;

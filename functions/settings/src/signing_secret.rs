@@ -1,0 +1,93 @@
+//! `GET` and `POST /api/integrations/api-webhooks/signing-secret`: reveal and rotate the
+//! webhook signing secret (`whsec_...`) that keys `webhook-signature`
+//! (`domain::webhook::signing_secret`).
+//!
+//! GET shows the current secret; an account that has a webhook URL but no secret yet (its URL
+//! predates signing secrets) gets one now. POST replaces it; the replaced secret keeps signing
+//! (a second signature) for `WEBHOOK_SECRET_OVERLAP` (24 h). Both answer 422 `no_webhook_url`
+//! for an account that never had a secret and has no URL. The secret appears in these
+//! responses only, never in logs or error bodies.
+
+use crate::router::Ctx;
+use crate::Deps;
+use domain::clock::rfc3339;
+use domain::model::Account;
+use domain::webhook::signing_secret::{self, SigningSecret};
+use domain::ApiError;
+use lambda_glue::http::{body_bytes, json_body, json_object, json_response};
+use lambda_http::{Body, Response};
+use serde_json::json;
+
+pub async fn get(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let deps = ctx.deps;
+    require_url_or_secret(&ctx.account)?;
+    let account = signing_secret::ensure(
+        deps.store.as_ref(),
+        deps.secrets.as_ref(),
+        &deps.webhook_secret_prefix,
+        &ctx.account,
+        deps.clock.now(),
+    )
+    .await?;
+    Ok(json_response(200, &reveal(&account, deps).await?))
+}
+
+pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    // No body is needed; an empty JSON object is tolerated, anything else is a mistake.
+    if !body_bytes(ctx.req).iter().all(u8::is_ascii_whitespace) {
+        let body = json_object(json_body(ctx.req)?)?;
+        if let Some(field) = body.keys().min() {
+            return Err(ApiError::bad_request(
+                "unknown_field",
+                field,
+                format!("unknown field {field:?}; this request takes no fields"),
+            ));
+        }
+    }
+    let deps = ctx.deps;
+    require_url_or_secret(&ctx.account)?;
+    let account = signing_secret::rotate(
+        deps.store.as_ref(),
+        deps.secrets.as_ref(),
+        &deps.webhook_secret_prefix,
+        &ctx.account,
+        deps.clock.now(),
+        deps.signing_secret_overlap,
+    )
+    .await?;
+    Ok(json_response(201, &reveal(&account, deps).await?))
+}
+
+fn require_url_or_secret(account: &Account) -> Result<(), ApiError> {
+    if account.webhook_secret.is_none() && account.webhook_url.is_none() {
+        return Err(ApiError::unprocessable(
+            "no_webhook_url",
+            Some("webhook_url"),
+            "the signing secret is created with the first webhook URL; set one first",
+        ));
+    }
+    Ok(())
+}
+
+/// The current secret and, during an overlap, when the previous one stops signing.
+async fn reveal(account: &Account, deps: &Deps) -> Result<serde_json::Value, ApiError> {
+    let info = account.webhook_secret.as_ref().ok_or_else(|| {
+        ApiError::internal(std::io::Error::other("account without a signing secret"))
+    })?;
+    let secret: SigningSecret = deps
+        .secret_cache
+        .get(
+            deps.secrets.as_ref(),
+            &deps.webhook_secret_prefix,
+            &account.id,
+            &info.version,
+        )
+        .await?;
+    let previous = info.previous_at(deps.clock.now());
+    Ok(json!({
+        "success": true,
+        "signing_secret": secret.expose(),
+        "created_at": rfc3339(info.created_at),
+        "previous_expires_at": previous.map(|p| rfc3339(p.expires_at)),
+    }))
+}

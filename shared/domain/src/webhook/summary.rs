@@ -1,0 +1,114 @@
+//! The endpoint summary the settings GET shows, computed from the delivery log.
+//!
+//! Definitions (docs/settings-api.md says the same):
+//! - an attempt **counts** when it reached a verdict on the customer's endpoint: its row is
+//!   `delivered`, `failed` or `dropped`, and it did not fail on our side (error class
+//!   `internal`). `skipped` rows (nothing was sent) and internal failures never count. Test
+//!   sends count: they reach the endpoint like any other attempt;
+//! - `last_success_at`: when the newest `delivered` attempt of the log (30 days) was made;
+//! - `consecutive_failures`: counted failed or dropped attempts made after that one (after the
+//!   start of the log when nothing was ever delivered);
+//! - `success_rate_24h`: delivered attempts / counted attempts made in the 24 hours up to now
+//!   (a number from 0 to 1), `null` when there are none; `attempts_24h` is the denominator.
+//!
+//! Reads: the newest `delivered` row (one row), then the `delivered`, `failed` and `dropped`
+//! rows of the window through the log's outcome index (`DeliveryLog::deliveries_between`, never
+//! a scan). The failed and dropped rows are read back to the last success when that is older
+//! than 24 hours, so a long outage reads its failures once per page view.
+
+use crate::error::StoreError;
+use crate::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome};
+use crate::ports::store::deliveries::{DeliveryLog, DeliveryQuery, RETENTION_DAYS};
+use chrono::{DateTime, Utc};
+
+/// The window of `success_rate_24h`.
+pub const RATE_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointSummary {
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub consecutive_failures: u64,
+    /// Counted attempts of the last 24 hours, and how many of them were delivered.
+    pub attempts_24h: u64,
+    pub delivered_24h: u64,
+}
+
+impl EndpointSummary {
+    /// delivered / counted over the last 24 hours; `None` when nothing counted.
+    pub fn success_rate_24h(&self) -> Option<f64> {
+        (self.attempts_24h > 0).then(|| self.delivered_24h as f64 / self.attempts_24h as f64)
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "last_success_at": self.last_success_at.map(crate::clock::rfc3339),
+            "consecutive_failures": self.consecutive_failures,
+            "success_rate_24h": self.success_rate_24h(),
+            "attempts_24h": self.attempts_24h,
+        })
+    }
+}
+
+/// Counted: the endpoint gave a verdict (see the module comment).
+fn counts(row: &DeliveryAttempt) -> bool {
+    row.error_class != Some(DeliveryErrorClass::Internal)
+}
+
+pub async fn endpoint_summary(
+    log: &dyn DeliveryLog,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> Result<EndpointSummary, StoreError> {
+    let newest_delivered = log
+        .deliveries(
+            account_id,
+            &DeliveryQuery {
+                outcome: Some(DeliveryOutcome::Delivered),
+                limit: 1,
+                after: None,
+            },
+            now,
+        )
+        .await?;
+    let last_success_at = newest_delivered.attempts.first().map(|a| a.attempted_at);
+    let window_start = now - RATE_WINDOW;
+    let failures_from = last_success_at
+        .unwrap_or(now - chrono::Duration::days(RETENTION_DAYS))
+        .min(window_start);
+    let delivered = log
+        .deliveries_between(
+            account_id,
+            DeliveryOutcome::Delivered,
+            window_start,
+            now,
+            now,
+        )
+        .await?;
+    let mut failures = log
+        .deliveries_between(account_id, DeliveryOutcome::Failed, failures_from, now, now)
+        .await?;
+    failures.extend(
+        log.deliveries_between(
+            account_id,
+            DeliveryOutcome::Dropped,
+            failures_from,
+            now,
+            now,
+        )
+        .await?,
+    );
+    let failures: Vec<&DeliveryAttempt> = failures.iter().filter(|r| counts(r)).collect();
+    let consecutive_failures = failures
+        .iter()
+        .filter(|r| last_success_at.is_none_or(|t| r.attempted_at > t))
+        .count() as u64;
+    let in_window = |r: &&DeliveryAttempt| r.attempted_at >= window_start && r.attempted_at <= now;
+    let delivered_24h = delivered.iter().filter(in_window).count() as u64;
+    let failed_24h = failures.iter().copied().filter(in_window).count() as u64;
+    Ok(EndpointSummary {
+        last_success_at,
+        consecutive_failures,
+        attempts_24h: delivered_24h + failed_24h,
+        delivered_24h,
+    })
+}

@@ -1,0 +1,412 @@
+//! The webhook signing secret on the in-memory adapters: created once with the first webhook
+//! URL, revealed unchanged, rotated with a 24-hour overlap in which `webhook-signature` carries
+//! both signatures, only the new one after it (the clock moved); every failure point of a
+//! rotation leaves the old secret signing; no delivery is ever sent unsigned; the secret never
+//! reaches the logs.
+
+use super::{error_code, Seeded, World};
+use domain::model::{DeliveryErrorClass, DeliveryOutcome, DeliveryTrigger, EventRecord};
+use domain::ports::queue::DeliveryMessage;
+use domain::webhook::signing_secret::SigningSecret;
+use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::peer::{Recorded, Reply, TestServer};
+use integration_tests::sqs::event_for;
+use serde_json::{json, Value};
+
+const INTEGRATION: &str = "/api/integrations/api-webhooks";
+const SECRET: &str = "/api/integrations/api-webhooks/signing-secret";
+
+struct Env {
+    w: World,
+    s: Seeded,
+    receiver: TestServer,
+    settings: ::settings::Deps,
+    delivery: ::webhook_delivery::Deps,
+}
+
+async fn env() -> Env {
+    let receiver = TestServer::start(|_, _| async move { Reply::status(204) }).await;
+    let mut w = World::new();
+    w.tunables.allow_insecure_local = true;
+    let s = w.agency().await;
+    let ports = w.ports();
+    let settings = ports.settings(&w.tunables);
+    let delivery = ports.webhook_delivery(&w.tunables);
+    Env {
+        w,
+        s,
+        receiver,
+        settings,
+        delivery,
+    }
+}
+
+impl Env {
+    fn req(&self, method: &str, path: &str) -> ApiRequest {
+        ApiRequest::new(method, path)
+            .claims(json!({(self.w.tunables.account_claim.as_str()): self.s.account.id}))
+    }
+
+    async fn send(&self, req: ApiRequest) -> (u16, Value) {
+        parts(&::settings::handle(req.build(), &self.settings).await)
+    }
+
+    async fn set_url(&self) -> (u16, Value) {
+        let url = format!("{}/hooks", self.receiver.url());
+        self.send(
+            self.req("PATCH", INTEGRATION)
+                .json(&json!({ "webhook_url": url })),
+        )
+        .await
+    }
+
+    async fn reveal(&self) -> (u16, Value) {
+        self.send(self.req("GET", SECRET)).await
+    }
+
+    async fn rotate(&self) -> (u16, Value) {
+        self.send(self.req("POST", SECRET)).await
+    }
+
+    /// One automatic delivery of a new event; the request the receiver got for it.
+    async fn deliver(&self) -> (EventRecord, Option<Recorded>) {
+        let event = self.w.stored_event(&self.s).await;
+        let before = self.receiver.requests().len();
+        let msg = DeliveryMessage::first(event.id, self.s.account.id.clone(), event.call_id);
+        let res = ::webhook_delivery::handle(event_for(&[msg]), &self.delivery).await;
+        assert!(res.batch_item_failures.is_empty());
+        let got = self.receiver.requests();
+        (event, got.get(before).cloned())
+    }
+}
+
+fn secret_of(body: &Value) -> SigningSecret {
+    SigningSecret::parse(body["signing_secret"].as_str().expect("signing_secret"))
+        .expect("a whsec_ secret")
+}
+
+/// The signatures of `webhook-signature` that `secret` verifies (computed independently).
+fn verified_by(secret: &SigningSecret, r: &Recorded) -> usize {
+    use base64::Engine;
+    use hmac::{Hmac, KeyInit, Mac};
+    let id = r.header("webhook-id").expect("webhook-id");
+    let ts = r.header("webhook-timestamp").expect("webhook-timestamp");
+    let mut mac =
+        <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&secret.key().expect("key")).unwrap();
+    mac.update(format!("{id}.{ts}.").as_bytes());
+    mac.update(&r.body);
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    r.header("webhook-signature")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| *s == expected)
+        .count()
+}
+
+fn signatures(r: &Recorded) -> usize {
+    r.header("webhook-signature")
+        .unwrap_or("")
+        .split(' ')
+        .count()
+}
+
+#[tokio::test]
+async fn the_first_webhook_url_creates_the_secret_once_and_get_reveals_it_unchanged() {
+    let e = env().await;
+    // No URL, no secret: nothing to reveal or rotate, and nothing written.
+    assert_eq!(e.reveal().await.0, 422);
+    assert_eq!(error_code(&e.rotate().await.1), "no_webhook_url");
+    assert_eq!(e.w.plan.calls("put_version"), 0);
+
+    let (status, body) = e.set_url().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(e.w.plan.calls("put_version"), 1, "created with the URL");
+    assert!(body["signing_secret"]["created_at"].is_string(), "{body}");
+    assert_eq!(body["signing_secret"]["previous_expires_at"], Value::Null);
+    assert!(
+        !body.to_string().contains("whsec_"),
+        "the GET never shows it"
+    );
+    // Setting the URL again, or another one, creates nothing.
+    e.set_url().await;
+    assert_eq!(e.w.plan.calls("put_version"), 1);
+
+    let (status, first) = e.reveal().await;
+    assert_eq!(status, 200, "{first}");
+    let (_, second) = e.reveal().await;
+    assert_eq!(first, second, "GET reveals the same secret");
+    let secret = secret_of(&first);
+    assert_eq!(secret.key().unwrap().len(), 32);
+    assert_eq!(
+        e.w.account(&e.s.account.id)
+            .await
+            .webhook_secret
+            .unwrap()
+            .version,
+        secret.version()
+    );
+    assert_eq!(
+        e.w.plan.calls("put_version"),
+        1,
+        "revealing creates nothing"
+    );
+    assert_eq!(
+        e.w.plan.calls("get_version"),
+        1,
+        "cached after the first read"
+    );
+
+    // A delivery is signed with it, and X-Signature is still the API key's.
+    let (_, got) = e.deliver().await;
+    let got = got.expect("delivered");
+    assert_eq!((signatures(&got), verified_by(&secret, &got)), (1, 1));
+    assert_eq!(
+        got.header("x-signature"),
+        Some(domain::signature::x_signature(&e.s.api_key, &got.body).as_str())
+    );
+}
+
+#[tokio::test]
+async fn rotation_signs_with_both_for_the_overlap_then_only_the_new_one() {
+    let e = env().await;
+    e.set_url().await;
+    let old = secret_of(&e.reveal().await.1);
+    let (status, body) = e.rotate().await;
+    assert_eq!(status, 201, "{body}");
+    let new = secret_of(&body);
+    assert_ne!(new, old);
+    let rotated_at = e.w.now();
+    assert_eq!(
+        body["previous_expires_at"],
+        domain::clock::rfc3339(rotated_at + chrono::Duration::hours(24))
+    );
+    assert_eq!(secret_of(&e.reveal().await.1), new, "GET shows the new one");
+
+    // During the overlap: `v1,<new> v1,<old>`, each verifies with its own secret.
+    e.w.clock.advance(chrono::Duration::hours(23));
+    let (_, got) = e.deliver().await;
+    let got = got.expect("delivered");
+    assert_eq!(signatures(&got), 2);
+    assert_eq!(verified_by(&new, &got), 1);
+    assert_eq!(verified_by(&old, &got), 1);
+    // The new secret's signature comes first.
+    let first = got
+        .header("webhook-signature")
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let only_first = Recorded {
+        headers: [("webhook-signature".to_string(), first.to_string())]
+            .into_iter()
+            .chain(
+                got.headers
+                    .clone()
+                    .into_iter()
+                    .filter(|(k, _)| k != "webhook-signature"),
+            )
+            .collect(),
+        ..got.clone()
+    };
+    assert_eq!(verified_by(&new, &only_first), 1);
+
+    // After it: the new one only.
+    e.w.clock.set(rotated_at + chrono::Duration::hours(24));
+    let (_, got) = e.deliver().await;
+    let got = got.expect("delivered");
+    assert_eq!(signatures(&got), 1);
+    assert_eq!((verified_by(&new, &got), verified_by(&old, &got)), (1, 0));
+    let (_, body) = e.send(e.req("GET", INTEGRATION)).await;
+    assert_eq!(body["signing_secret"]["previous_expires_at"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_retry_queued_before_a_rotation_is_signed_with_the_new_secret() {
+    let receiver =
+        TestServer::start(|_, i| async move { Reply::status(if i == 0 { 503 } else { 204 }) })
+            .await;
+    let mut e = env().await;
+    e.receiver = receiver;
+    e.set_url().await;
+    let old = secret_of(&e.reveal().await.1);
+    let (_, first) = e.deliver().await;
+    assert_eq!(verified_by(&old, &first.expect("attempt 1")), 1);
+    let (_, body) = e.rotate().await;
+    let new = secret_of(&body);
+    // Attempt 2 comes due (30 s later) and is signed at send time: both signatures.
+    let due = e.w.queue.next_due_at().expect("a retry");
+    e.w.clock.set(due);
+    ::webhook_delivery::handle(event_for(&e.w.queue.take_due()), &e.delivery).await;
+    let got = e.receiver.requests();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].header("x-attempt"), Some("2"));
+    assert_eq!(
+        (verified_by(&new, &got[1]), verified_by(&old, &got[1])),
+        (1, 1)
+    );
+}
+
+/// Each write of a rotation failing, one at a time: the answer is an error, the old secret
+/// stays the account's and keeps signing alone, and the next rotation works.
+#[tokio::test]
+async fn every_failure_point_of_a_rotation_leaves_the_old_secret_signing() {
+    for (method, after_effect) in [
+        ("put_version", false),
+        ("put_version", true),
+        ("save_webhook_secret", false),
+    ] {
+        let e = env().await;
+        e.set_url().await;
+        let old = secret_of(&e.reveal().await.1);
+        let n = e.w.plan.calls(method) + 1;
+        if after_effect {
+            e.w.plan.fail_after_effect(method, n);
+        } else {
+            e.w.plan.fail_nth(method, n);
+        }
+        let (status, body) = e.rotate().await;
+        assert_eq!(status, 500, "{method}: {body}");
+        assert!(!body.to_string().contains("whsec_"), "{body}");
+        assert_eq!(secret_of(&e.reveal().await.1), old, "{method}");
+        let (_, got) = e.deliver().await;
+        let got = got.expect("delivered");
+        assert_eq!(
+            (signatures(&got), verified_by(&old, &got)),
+            (1, 1),
+            "{method}"
+        );
+        let (status, body) = e.rotate().await;
+        assert_eq!(status, 201, "{method}: the next rotation works");
+        assert_ne!(secret_of(&body), old);
+    }
+    // The reference written but its answer lost: read back, the rotation stands.
+    let e = env().await;
+    e.set_url().await;
+    let old = secret_of(&e.reveal().await.1);
+    e.w.plan.fail_after_effect(
+        "save_webhook_secret",
+        e.w.plan.calls("save_webhook_secret") + 1,
+    );
+    let (status, body) = e.rotate().await;
+    assert_eq!(status, 201, "{body}");
+    let new = secret_of(&body);
+    assert_ne!(new, old);
+    let (_, got) = e.deliver().await;
+    let got = got.expect("delivered");
+    assert_eq!((verified_by(&new, &got), verified_by(&old, &got)), (1, 1));
+}
+
+#[tokio::test]
+async fn racing_rotations_one_wins_the_other_is_409() {
+    let e = env().await;
+    e.set_url().await;
+    let stale = e.w.account(&e.s.account.id).await;
+    assert_eq!(e.rotate().await.0, 201);
+    let lost = domain::webhook::signing_secret::rotate(
+        e.settings.store.as_ref(),
+        e.settings.secrets.as_ref(),
+        &e.settings.webhook_secret_prefix,
+        &stale,
+        e.w.now(),
+        chrono::Duration::hours(24),
+    )
+    .await;
+    assert!(matches!(
+        lost,
+        Err(domain::webhook::signing_secret::SigningSecretError::Conflict)
+    ));
+}
+
+/// An account whose URL predates signing secrets: its first delivery creates one; if that
+/// cannot be done, the attempt fails (internal, retried) and nothing is POSTed unsigned.
+#[tokio::test]
+async fn a_url_without_a_secret_gets_one_on_first_use_and_nothing_goes_out_unsigned() {
+    let e = env().await;
+    let url = format!("{}/hooks", e.receiver.url());
+    e.w.update_account(&e.s.account.id, |a| a.webhook_url = Some(url))
+        .await;
+    assert!(e.w.account(&e.s.account.id).await.webhook_secret.is_none());
+
+    e.w.plan.fail_always("put_version");
+    let (_, got) = e.deliver().await;
+    assert!(got.is_none(), "never sent unsigned");
+    let rows = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].outcome, DeliveryOutcome::Failed);
+    assert_eq!(rows[0].error_class, Some(DeliveryErrorClass::Internal));
+    assert!(rows[0].next_attempt_at.is_some(), "retried on the schedule");
+
+    e.w.plan.clear();
+    let (_, got) = e.deliver().await;
+    let got = got.expect("delivered once the secret exists");
+    let account = e.w.account(&e.s.account.id).await;
+    assert!(account.webhook_secret.is_some());
+    let secret = secret_of(&e.reveal().await.1);
+    assert_eq!(verified_by(&secret, &got), 1);
+    assert_eq!(e.receiver.requests().len(), 1);
+}
+
+/// Creating, revealing, rotating and signing never log the secret; the response body excerpt
+/// stays in the delivery log and out of the function's logs.
+#[tokio::test]
+async fn secrets_and_response_bodies_never_reach_the_logs() {
+    let sink = integration_tests::logs::Capture::default();
+    let writer = sink.clone();
+    let _guard = tracing::subscriber::set_default(lambda_glue::telemetry::subscriber_at(
+        "trace",
+        move || writer.clone(),
+    ));
+    let receiver = TestServer::start(|_, _| async move {
+        Reply::json(500, json!({"marker": "body-excerpt-canary"}))
+    })
+    .await;
+    let mut e = env().await;
+    e.receiver = receiver;
+    e.set_url().await;
+    let old = secret_of(&e.reveal().await.1);
+    let new = secret_of(&e.rotate().await.1);
+    e.deliver().await;
+    e.send(e.req("POST", "/api/integrations/api-webhooks/test"))
+        .await;
+    let rows = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r
+        .response_excerpt
+        .as_deref()
+        .unwrap_or("")
+        .contains("body-excerpt-canary")));
+    // (Which lines get through a scoped subscriber while other tests run in parallel is up
+    // to tracing's callsite cache, so only absence is asserted here; the shape of the lines
+    // is tests/it/sample_events.rs's and rules::webhook_delivery's.)
+    let text = sink.text();
+    for secret in [&old, &new] {
+        let b64 = secret.expose().trim_start_matches("whsec_");
+        assert!(!text.contains(b64), "a signing secret in the logs");
+    }
+    assert!(
+        !text.contains("body-excerpt-canary"),
+        "a response body in the logs"
+    );
+}
+
+/// Each kind of attempt says what made it; redelivery and recovery are covered end to end
+/// (tests/it/webhook_delivery.rs, tests/it/settings.rs), the message decides here.
+#[test]
+fn the_message_decides_the_trigger() {
+    let mut m = DeliveryMessage::first(uuid::Uuid::nil(), "a", uuid::Uuid::nil());
+    assert_eq!(m.trigger(), DeliveryTrigger::Automatic);
+    m.redelivery = Some(uuid::Uuid::nil());
+    assert_eq!(
+        m.trigger(),
+        DeliveryTrigger::Redelivery,
+        "queued before triggers existed"
+    );
+    m.trigger = Some(DeliveryTrigger::Recovery);
+    assert_eq!(m.trigger(), DeliveryTrigger::Recovery);
+    let body = m.to_body().unwrap();
+    assert!(body.contains(r#""trigger":"recovery""#), "{body}");
+    assert_eq!(DeliveryMessage::parse(&body).unwrap(), m);
+}
