@@ -7,7 +7,9 @@ use lambda_runtime::{service_fn, LambdaEvent};
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<serde_json::Value>| async move {
-            Ok::<_, std::convert::Infallible>(serde_json::json!({ "ok": event.payload.is_object() }))
+            Ok::<_, std::convert::Infallible>(
+                serde_json::json!({ "ok": event.payload.is_object() }),
+            )
         },
     ))
     .await

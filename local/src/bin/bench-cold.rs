@@ -148,8 +148,14 @@ fn run(args: Args) -> Result<(), String> {
     for round in 0..=args.runs {
         for p in prepared.iter_mut() {
             let log = logs.join(format!("{}.log", p.name));
-            let (figures, answer) = cold_start(&p.binary, p.name, &p.event, &env, &log)
-                .map_err(|e| format!("{} (round {round}): {e}; its output is in {}", p.name, log.display()))?;
+            let (figures, answer) =
+                cold_start(&p.binary, p.name, &p.event, &env, &log).map_err(|e| {
+                    format!(
+                        "{} (round {round}): {e}; its output is in {}",
+                        p.name,
+                        log.display()
+                    )
+                })?;
             // Round 0 warms the page cache and moto; it is not recorded.
             if round > 0 {
                 p.runs.push(figures);
@@ -520,7 +526,12 @@ fn print_table(prepared: &[Prepared]) {
             size_mb: p.size as f64 / 1e6,
             init_ms: median(p.runs.iter().map(|r| r.init.as_secs_f64() * 1e3).collect()),
             first_ms: median(p.runs.iter().map(|r| r.first.as_secs_f64() * 1e3).collect()),
-            rss_mb: median(p.runs.iter().map(|r| r.rss_kib as f64 * 1024.0 / 1e6).collect()),
+            rss_mb: median(
+                p.runs
+                    .iter()
+                    .map(|r| r.rss_kib as f64 * 1024.0 / 1e6)
+                    .collect(),
+            ),
             answer: p.answer.clone(),
         })
         .collect();
