@@ -81,3 +81,32 @@ pub fn init() {
     use tracing_subscriber::util::SubscriberInitExt;
     let _ = subscriber(std::io::stdout).try_init();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn own_crates_follow_the_level_and_every_other_crate_is_capped_at_info() {
+        let f = filter("trace");
+        assert!(f.would_enable("trigger_call::calls", &Level::TRACE));
+        assert!(f.would_enable("domain", &Level::DEBUG));
+        assert!(f.would_enable("lambda_runtime", &Level::INFO));
+        assert!(!f.would_enable("lambda_runtime::requests", &Level::DEBUG));
+        assert!(!f.would_enable("aws_smithy_runtime::client", &Level::TRACE));
+        assert!(!f.would_enable("hyper", &Level::DEBUG));
+    }
+
+    #[test]
+    fn a_quieter_level_quiets_every_crate_and_an_unknown_one_is_info() {
+        let f = filter(" warn ");
+        assert!(!f.would_enable("settings", &Level::INFO));
+        assert!(f.would_enable("settings", &Level::WARN));
+        assert!(!f.would_enable("lambda_http", &Level::INFO));
+        assert!(f.would_enable("lambda_http", &Level::ERROR));
+        let f = filter("loud");
+        assert!(f.would_enable("webhook_delivery", &Level::INFO));
+        assert!(!f.would_enable("webhook_delivery", &Level::DEBUG));
+    }
+}
