@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CARGO ?= cargo
 
-.PHONY: all test api-test unit check fmt lint-rust venv browser clean help run bench build lint sam-build deploy deploy-tools rust-target smoke publish-page
+.PHONY: all test api-test unit check fmt lint-rust venv browser clean help run bench bench-cold bloat build lint sam-build deploy deploy-tools rust-target smoke publish-page
 
 all: test
 
@@ -15,6 +15,7 @@ help:
 	@echo "make check  - fmt check + clippy"
 	@echo "make browser - chromium + chromedriver (apt-get, as root) and Selenium for the page's browser test"
 	@echo "make run    - the whole stack on 127.0.0.1: emulator, API, provider sim, webhook receiver"
+	@echo "make bench-cold - cold starts of every function against two anchors (release build; docs/benchmarks.md)"
 	@echo "make lint   - cfn-lint + sam validate (+ --lint) + checkov on template.yaml; openapi-spec-validator"
 	@echo "make build  - release bootstrap of every function (ARCH=arm64|x86_64, default arm64)"
 	@echo "make sam-build / make deploy - sam build / sam deploy (STAGE=dev, guided the first time)"
@@ -84,6 +85,26 @@ run: $(VENV)/.emulator
 bench: $(VENV)/.emulator
 	$(WITH_EMULATOR) $(CARGO) bench --workspace --bench hot_paths
 
+## Cold starts (docs/benchmarks.md): the release build (the Lambda profile: fat LTO, stripped)
+## of every function and of the two anchors (bench/: a hello world with only lambda_runtime, and
+## the slim SDK), in one cargo run: the functions ask the SDK for exactly the anchor's features,
+## so the anchor stays the slim SDK (check with `cargo tree -e features` if that changes);
+## then each binary started BENCH_COLD_RUNS times against a Runtime API stub and the emulator. Not part of make test or CI; figures are printed, never asserted.
+BENCH_COLD_RUNS ?= 15
+bench-cold: $(VENV)/.emulator
+	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS)) -p anchor-hello -p anchor-slim-sdk
+	VENV=$(VENV) $(CARGO) run --quiet -p local-stack --bin bench-cold -- --runs $(BENCH_COLD_RUNS)
+
+## What takes the room in a function's binary (docs/benchmarks.md): cargo-bloat, pinned, from
+## crates.io into .tools/. The release profile, unstripped (cargo-bloat needs the symbols).
+BLOAT_VERSION := 0.12.1
+BLOAT_FUNCTION ?= trigger-call
+.tools/bin/cargo-bloat:
+	$(CARGO) install --locked cargo-bloat --version $(BLOAT_VERSION) --root .tools
+
+bloat: .tools/bin/cargo-bloat
+	CARGO_PROFILE_RELEASE_STRIP=false .tools/bin/cargo-bloat bloat --release -p $(BLOAT_FUNCTION) --crates -n 25
+
 ## Formatting and lints, as CI checks them.
 check:
 	$(CARGO) fmt --all -- --check
@@ -148,9 +169,11 @@ rust-target:
 
 ## Release build of every function: target/lambda/$(ARCH)/<function>/bootstrap. Only the
 ## function binaries: the workspace's other binaries (local-stack, bvai-admin) are not deployed.
+## `-p` for each function: the features are resolved for the functions alone, so what the
+## tests, the local stack or the admin CLI ask of a dependency never reaches a Lambda binary.
 build: $(VENV)/.deploy rust-target
 	$(TOOLS_PATH) $(CARGO) lambda build --release $(CARGO_LAMBDA_ARCH) --lambda-dir $(LAMBDA_DIR) \
-	  $(addprefix --bin ,$(FUNCTIONS))
+	  $(addprefix -p ,$(FUNCTIONS)) $(addprefix --bin ,$(FUNCTIONS))
 	@for f in $(FUNCTIONS); do \
 	  b=$(LAMBDA_DIR)/$$f/bootstrap; \
 	  if [ ! -s "$$b" ]; then echo "error: $$b was not built" >&2; exit 1; fi; \

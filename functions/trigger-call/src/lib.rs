@@ -54,20 +54,22 @@ impl Deps {
             config::PROVIDER_TIMEOUT_MS,
             config::DEFAULT_PROVIDER_TIMEOUT,
         )?;
-        let secret = ProviderSecret::load(
-            &SecretsManager::from_sdk(sdk),
-            &env.required(config::PROVIDER_SECRET_NAME)?,
-        )
-        .await?;
-        let provider = RetellClient::new(
-            &env.required(config::PROVIDER_BASE_URL)?,
-            secret.api_key,
-            timeout,
-        )
-        .map_err(|e| StartupError::Client {
+        let (secret_name, base_url) = (
+            env.required(config::PROVIDER_SECRET_NAME)?,
+            env.required(config::PROVIDER_BASE_URL)?,
+        );
+        // The provider secret's round trip and the HTTP client's construction overlap: the
+        // client is built once the fetch is on its way (docs/benchmarks.md, cold starts).
+        let secrets = SecretsManager::from_sdk(sdk);
+        let (secret, http) = tokio::join!(ProviderSecret::load(&secrets, &secret_name), async {
+            tokio::task::yield_now().await;
+            RetellClient::http(timeout)
+        });
+        let http = http.map_err(|e| StartupError::Client {
             what: "voice provider",
             reason: e.to_string(),
         })?;
+        let provider = RetellClient::with_http(http, &base_url, secret?.api_key, timeout);
         Ok(Deps {
             store: Arc::new(DynamoStore::from_sdk(
                 sdk,

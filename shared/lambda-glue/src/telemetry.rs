@@ -29,8 +29,9 @@ pub const OWN_CRATES: &[&str] = &[
 ];
 
 /// The filter for `level` (`error` to `trace`; anything else is `info`): our crates at that
-/// level, every other crate at `info` or quieter.
-pub fn filter(level: &str) -> tracing_subscriber::EnvFilter {
+/// level, every other crate at `info` or quieter. Targets are matched by prefix, as
+/// `EnvFilter` matches them, without its regex engine (docs/benchmarks.md).
+pub fn filter(level: &str) -> tracing_subscriber::filter::Targets {
     use tracing_subscriber::filter::LevelFilter;
     let level = level
         .trim()
@@ -40,10 +41,9 @@ pub fn filter(level: &str) -> tracing_subscriber::EnvFilter {
         LevelFilter::TRACE | LevelFilter::DEBUG => LevelFilter::INFO,
         quieter => quieter,
     };
-    let mut directives = vec![others.to_string()];
-    directives.extend(OWN_CRATES.iter().map(|c| format!("{c}={level}")));
-    tracing_subscriber::EnvFilter::try_new(directives.join(","))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    tracing_subscriber::filter::Targets::new()
+        .with_default(others)
+        .with_targets(OWN_CRATES.iter().map(|c| (*c, level)))
 }
 
 /// The subscriber every function logs through, at `LOG_LEVEL` (template.yaml sets it from the
@@ -64,19 +64,49 @@ pub fn subscriber_at<W>(level: &str, writer: W) -> impl tracing::Subscriber + Se
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter(level))
-        .with_current_span(false)
-        .with_target(false)
-        // RFC 3339 in UTC, e.g. 2026-11-30T06:21:31.123456Z (Lambda requires RFC 3339).
-        .with_timer(tracing_subscriber::fmt::time::SystemTime)
-        .with_writer(writer)
-        .finish()
+    use tracing_subscriber::layer::SubscriberExt;
+    tracing_subscriber::registry().with(filter(level)).with(
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(false)
+            .with_target(false)
+            // RFC 3339 in UTC, e.g. 2026-11-30T06:21:31.123456Z (Lambda requires RFC 3339).
+            .with_timer(tracing_subscriber::fmt::time::SystemTime)
+            .with_writer(writer),
+    )
 }
 
 /// Installs the subscriber for the process (also forwarding `log` records of dependencies).
 pub fn init() {
     use tracing_subscriber::util::SubscriberInitExt;
     let _ = subscriber(std::io::stdout).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn own_crates_follow_the_level_and_every_other_crate_is_capped_at_info() {
+        let f = filter("trace");
+        assert!(f.would_enable("trigger_call::calls", &Level::TRACE));
+        assert!(f.would_enable("domain", &Level::DEBUG));
+        assert!(f.would_enable("lambda_runtime", &Level::INFO));
+        assert!(!f.would_enable("lambda_runtime::requests", &Level::DEBUG));
+        assert!(!f.would_enable("aws_smithy_runtime::client", &Level::TRACE));
+        assert!(!f.would_enable("hyper", &Level::DEBUG));
+    }
+
+    #[test]
+    fn a_quieter_level_quiets_every_crate_and_an_unknown_one_is_info() {
+        let f = filter(" warn ");
+        assert!(!f.would_enable("settings", &Level::INFO));
+        assert!(f.would_enable("settings", &Level::WARN));
+        assert!(!f.would_enable("lambda_http", &Level::INFO));
+        assert!(f.would_enable("lambda_http", &Level::ERROR));
+        let f = filter("loud");
+        assert!(f.would_enable("webhook_delivery", &Level::INFO));
+        assert!(!f.would_enable("webhook_delivery", &Level::DEBUG));
+    }
 }

@@ -23,18 +23,37 @@ impl std::fmt::Debug for RetellClient {
 
 impl RetellClient {
     pub fn new(base_url: &str, api_key: String, timeout: Duration) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        Ok(RetellClient::with_http(
+            RetellClient::http(timeout)?,
+            base_url,
+            api_key,
+            timeout,
+        ))
+    }
+
+    /// The HTTP client alone: a cold start builds it while the provider secret is fetched.
+    pub fn http(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+        reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("BuildVoiceAI/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(RetellClient {
+            .build()
+    }
+
+    /// The client around an HTTP client from [`RetellClient::http`].
+    pub fn with_http(
+        http: reqwest::Client,
+        base_url: &str,
+        api_key: String,
+        timeout: Duration,
+    ) -> RetellClient {
+        RetellClient {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key,
             timeout,
-        })
+        }
     }
 }
 
