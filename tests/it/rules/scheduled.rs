@@ -618,3 +618,46 @@ async fn a_due_call_outside_the_recipients_hours_is_rescheduled_not_dialed() {
     e.reconcile().await;
     assert_eq!(e.dials(), 1);
 }
+
+/// A held call that no longer passes when due is one `call.failed` (stored with the call's
+/// move, queued once) with its reason, when the account subscribed to it; a later pass adds
+/// none. A cancelled call gets no event.
+#[tokio::test]
+async fn a_held_call_that_fails_when_due_is_one_call_failed_event() {
+    use domain::events::{event_id, EventType};
+    let e = env_at(MON_0800_NY, true).await;
+    e.w.update_account(&e.s.account.id, |a| a.events = EventType::ALL.to_vec())
+        .await;
+    let failing = call_id(&e.hold().await.1);
+    let cancelled = call_id(&e.hold().await.1);
+    let (status, _) = e.call_api("DELETE", &cancelled.to_string()).await;
+    assert_eq!(status, 200);
+    e.w.update_account(&e.s.account.id, |a| a.api_enabled = false)
+        .await;
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    let report = e.reconcile().await;
+    assert_eq!(report.count(Repaired::HeldCallFailed), 1, "{report:?}");
+    e.w.clock.set("2025-06-16T13:05:00Z".parse().unwrap());
+    e.reconcile().await;
+    let events: Vec<_> =
+        e.w.store
+            .events()
+            .into_iter()
+            .filter(|ev| ev.record.call_id == failing || ev.record.call_id == cancelled)
+            .collect();
+    assert_eq!(events.len(), 1, "one event, for the failed call only");
+    assert_eq!(events[0].record.event_type, EventType::CallFailed);
+    assert_eq!(events[0].record.call_id, failing);
+    let payload: Value = serde_json::from_str(&events[0].record.payload).unwrap();
+    assert_eq!(payload["reason"], "api_disabled");
+    assert_eq!(payload["call_id"], failing.to_string());
+    let id = event_id(failing, EventType::CallFailed);
+    let queued =
+        e.w.queue
+            .sent()
+            .iter()
+            .filter(|m| m.message.event_id == id)
+            .count();
+    assert_eq!(queued, 1);
+    assert_eq!(e.dials(), 0);
+}
