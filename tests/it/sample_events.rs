@@ -194,6 +194,12 @@ async fn run_every_sample() -> Vec<String> {
 /// neither from our code nor from the runtime crates, which log whole events at trace.
 #[tokio::test]
 async fn no_secret_reaches_the_logs_at_the_most_verbose_level() {
+    // Alone in a process: see `integration_tests::logs::isolated`.
+    if !integration_tests::logs::isolated(
+        "sample_events::no_secret_reaches_the_logs_at_the_most_verbose_level",
+    ) {
+        return;
+    }
     let capture = integration_tests::logs::Capture::default();
     let writer = capture.clone();
     // The functions' own subscriber, at trace.

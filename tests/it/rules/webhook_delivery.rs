@@ -628,6 +628,12 @@ async fn slow_hanging_resetting_and_redirecting_endpoints_are_each_logged_with_t
 /// the delivery failure lines at WARN, so `LogLevel=warn` still feeds the metric filters.
 #[tokio::test]
 async fn log_lines_are_json_lambda_can_filter_and_failures_are_warnings() {
+    // Alone in a process: see `integration_tests::logs::isolated`.
+    if !integration_tests::logs::isolated(
+        "rules::webhook_delivery::log_lines_are_json_lambda_can_filter_and_failures_are_warnings",
+    ) {
+        return;
+    }
     let sink = integration_tests::logs::Capture::default();
     let writer = sink.clone();
     let _guard = tracing::subscriber::set_default(lambda_glue::telemetry::subscriber(move || {
