@@ -29,7 +29,7 @@ pub async fn get(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         deps.clock.now(),
     )
     .await?;
-    Ok(json_response(200, &reveal(&account, deps).await?))
+    Ok(json_response(200, &reveal(&account, None, deps).await?))
 }
 
 pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
@@ -46,7 +46,7 @@ pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     }
     let deps = ctx.deps;
     require_url_or_secret(&ctx.account)?;
-    let account = signing_secret::rotate(
+    let (account, secret) = signing_secret::rotate(
         deps.store.as_ref(),
         deps.secrets.as_ref(),
         &deps.webhook_secret_prefix,
@@ -55,7 +55,11 @@ pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         deps.signing_secret_overlap,
     )
     .await?;
-    Ok(json_response(201, &reveal(&account, deps).await?))
+    // Shown from what was just written: a committed rotation never answers an error.
+    Ok(json_response(
+        201,
+        &reveal(&account, Some(secret), deps).await?,
+    ))
 }
 
 fn require_url_or_secret(account: &Account) -> Result<(), ApiError> {
@@ -69,20 +73,29 @@ fn require_url_or_secret(account: &Account) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The current secret and, during an overlap, when the previous one stops signing.
-async fn reveal(account: &Account, deps: &Deps) -> Result<serde_json::Value, ApiError> {
+/// The current secret (`known`: just written, else read from Secrets Manager) and, during an
+/// overlap, when the previous one stops signing.
+async fn reveal(
+    account: &Account,
+    known: Option<SigningSecret>,
+    deps: &Deps,
+) -> Result<serde_json::Value, ApiError> {
     let info = account.webhook_secret.as_ref().ok_or_else(|| {
         ApiError::internal(std::io::Error::other("account without a signing secret"))
     })?;
-    let secret: SigningSecret = deps
-        .secret_cache
-        .get(
-            deps.secrets.as_ref(),
-            &deps.webhook_secret_prefix,
-            &account.id,
-            &info.version,
-        )
-        .await?;
+    let secret: SigningSecret = match known {
+        Some(secret) => secret,
+        None => {
+            deps.secret_cache
+                .get(
+                    deps.secrets.as_ref(),
+                    &deps.webhook_secret_prefix,
+                    &account.id,
+                    &info.version,
+                )
+                .await?
+        }
+    };
     let previous = info.previous_at(deps.clock.now());
     Ok(json!({
         "success": true,

@@ -416,3 +416,24 @@ fn the_message_decides_the_trigger() {
     assert!(body.contains(r#""trigger":"recovery""#), "{body}");
     assert_eq!(DeliveryMessage::parse(&body).unwrap(), m);
 }
+
+/// A committed rotation is never answered with an error: the new secret is shown from what
+/// was written, not read back, so a failing secret read cannot make the dashboard retry (a
+/// second rotation would end the overlap of the secret receivers still hold).
+#[tokio::test]
+async fn a_committed_rotation_answers_201_even_when_secret_reads_fail() {
+    let e = env().await;
+    e.set_url().await;
+    let old = secret_of(&e.reveal().await.1);
+    let reads = e.w.plan.calls("get_version");
+    e.w.plan.fail_always("get_version");
+    let (status, body) = e.rotate().await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(e.w.plan.calls("get_version"), reads, "nothing read back");
+    let new = secret_of(&body);
+    assert_ne!(new, old);
+    e.w.plan.clear();
+    let (_, got) = e.deliver().await;
+    let got = got.expect("delivered");
+    assert_eq!((verified_by(&new, &got), verified_by(&old, &got)), (1, 1));
+}

@@ -248,7 +248,7 @@ pub async fn ensure(
             return Ok(current);
         }
         match install(store, secrets, prefix, &current, None, now).await {
-            Ok(saved) => {
+            Ok((saved, _)) => {
                 tracing::info!(account_id = %saved.id, "webhook signing secret created");
                 return Ok(saved);
             }
@@ -265,7 +265,10 @@ pub async fn ensure(
 }
 
 /// A new secret for the account; the one it replaces keeps signing until `now + overlap`.
-/// Of two racing rotations one wins, the other is `Conflict` (a 409).
+/// Of two racing rotations one wins, the other is `Conflict` (a 409). Returns the saved
+/// account and the new secret itself, so the caller can show it without reading it back (a
+/// failed read there would turn a committed rotation into an error, and a retry of it would
+/// rotate again and end the overlap of the secret receivers still hold).
 pub async fn rotate(
     store: &dyn AccountStore,
     secrets: &dyn SecretStore,
@@ -273,7 +276,7 @@ pub async fn rotate(
     account: &Account,
     now: DateTime<Utc>,
     overlap: chrono::Duration,
-) -> Result<Account, SigningSecretError> {
+) -> Result<(Account, SigningSecret), SigningSecretError> {
     let previous = account
         .webhook_secret
         .as_ref()
@@ -281,12 +284,13 @@ pub async fn rotate(
             version: s.version.clone(),
             expires_at: now + overlap,
         });
-    let saved = install(store, secrets, prefix, account, previous, now).await?;
+    let (saved, secret) = install(store, secrets, prefix, account, previous, now).await?;
     tracing::info!(account_id = %saved.id, "webhook signing secret rotated");
-    Ok(saved)
+    Ok((saved, secret))
 }
 
-/// Writes a new secret version, then the reference to it (see the module comment).
+/// Writes a new secret version, then the reference to it (see the module comment); the saved
+/// account and the new secret.
 async fn install(
     store: &dyn AccountStore,
     secrets: &dyn SecretStore,
@@ -294,7 +298,7 @@ async fn install(
     account: &Account,
     previous: Option<PreviousWebhookSecret>,
     now: DateTime<Utc>,
-) -> Result<Account, SigningSecretError> {
+) -> Result<(Account, SigningSecret), SigningSecretError> {
     let secret = SigningSecret::generate()?;
     let info = WebhookSecretInfo {
         version: secret.version(),
@@ -309,7 +313,7 @@ async fn install(
         )
         .await?;
     match store.save_webhook_secret(account, &info).await {
-        Ok(saved) => Ok(saved),
+        Ok(saved) => Ok((saved, secret)),
         Err(StoreError::Conflict(_)) => Err(SigningSecretError::Conflict),
         Err(e) => {
             // A write whose answer was lost: the account read back says whether it happened.
@@ -317,7 +321,7 @@ async fn install(
                 if latest.webhook_secret.as_ref().map(|s| s.version.as_str())
                     == Some(info.version.as_str())
                 {
-                    return Ok(latest);
+                    return Ok((latest, secret));
                 }
             }
             Err(e.into())
