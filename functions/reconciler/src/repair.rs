@@ -266,22 +266,48 @@ pub async fn scheduled(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
         status: CallStatus::Queued,
         ..call
     };
+    let check = match held_check(&call, deps, now).await {
+        Ok(check) => check,
+        Err(e) => return Err(release_claim(id, deps, e).await),
+    };
+    if let HeldCheck::Place(agent) = check {
+        let ctx = DialCtx {
+            store,
+            provider: deps.provider.as_ref(),
+            clock: deps.clock.as_ref(),
+            call_stale_after: deps.call_stale_after,
+            dial_unknown_deadline: deps.dial_unknown_deadline,
+            key: None,
+            record_refusal: false,
+        };
+        let dialed = domain::dial::dial(&call, &agent, &ctx).await?;
+        tracing::info!(call_id = %id, outcome = ?dialed_outcome(&dialed), "scheduled call dialed");
+        if let Dialed::NotPlaced { reason } = &dialed {
+            // Accepted earlier with a 202: `failed` with its call.failed event in one write.
+            // If that write fails the call stays `queued` until its claim ends, then the
+            // `call` repair resolves it (never dialed again).
+            fail_with_event(&call, FailureReason::DialFailed, reason, deps).await?;
+        }
+        return Ok(Repaired::ScheduledCallDialed);
+    }
+    match settle_held(&call, check, deps, now).await {
+        Ok(repaired) => Ok(repaired),
+        Err(e) => Err(release_claim(id, deps, e).await),
+    }
+}
+
+/// A claimed held call that is not dialed now: re-scheduled, cancelled or failed.
+async fn settle_held(
+    call: &Call,
+    check: HeldCheck,
+    deps: &Deps,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Repaired, ApiError> {
+    let (store, id) = (deps.store.as_ref(), call.id);
     let settled =
         |to, reason, due_at| store.settle_call(id, CallStatus::Queued, to, reason, now, due_at);
-    Ok(match held_check(&call, deps, now).await? {
-        HeldCheck::Place(agent) => {
-            let ctx = DialCtx {
-                store,
-                provider: deps.provider.as_ref(),
-                clock: deps.clock.as_ref(),
-                call_stale_after: deps.call_stale_after,
-                dial_unknown_deadline: deps.dial_unknown_deadline,
-                key: None,
-            };
-            let dialed = domain::dial::dial(&call, &agent, &ctx).await?;
-            tracing::info!(call_id = %id, outcome = ?dialed_outcome(&dialed), "scheduled call dialed");
-            Repaired::ScheduledCallDialed
-        }
+    Ok(match check {
+        HeldCheck::Place(_) => Repaired::Nothing,
         HeldCheck::Reschedule(at) => {
             if !settled(CallStatus::Scheduled, None, Some(at)).await? {
                 return Ok(Repaired::Nothing);
@@ -297,13 +323,36 @@ pub async fn scheduled(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
             Repaired::ScheduledCallCanceled
         }
         HeldCheck::Fail(why) => {
-            if !fail_with_event(&call, why, why.as_str(), deps).await? {
+            if !fail_with_event(call, why, why.as_str(), deps).await? {
                 return Ok(Repaired::Nothing);
             }
             tracing::warn!(call_id = %id, reason = why.as_str(), "held call not placed");
             Repaired::HeldCallFailed
         }
     })
+}
+
+/// Gives a claimed call back (`queued` -> `scheduled`, due now) after a failure before any
+/// dial, so the next pass tries it again; left `queued`, the claim's end would make it
+/// `dial_unknown` and finally `failed` as if the provider might have been reached. If even
+/// this write fails, that is what happens: never a second dial. Returns `error`.
+async fn release_claim(id: Uuid, deps: &Deps, error: ApiError) -> ApiError {
+    let now = deps.clock.now();
+    if let Err(e) = deps
+        .store
+        .settle_call(
+            id,
+            CallStatus::Queued,
+            CallStatus::Scheduled,
+            None,
+            now,
+            Some(now),
+        )
+        .await
+    {
+        tracing::error!(call_id = %id, error = %e, "claim of a scheduled call not released");
+    }
+    error
 }
 
 fn dialed_outcome(d: &Dialed) -> &'static str {

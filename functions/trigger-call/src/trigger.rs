@@ -309,6 +309,7 @@ async fn dial(
         call_stale_after: deps.call_stale_after,
         dial_unknown_deadline: deps.dial_unknown_deadline,
         key: record.map(|r| (r, &unknown_answer)),
+        record_refusal: true,
     };
     match domain::dial::dial(call, agent, &ctx).await? {
         Dialed::Placed => Ok(raw_json_response(200, placed_answer(call.id).body)),

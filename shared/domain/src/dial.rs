@@ -32,6 +32,11 @@ pub struct DialCtx<'a> {
     /// provider's answer is lost (trigger-call's 502 naming the call). `None` for the
     /// reconciler: a scheduled call's key already holds its 202.
     pub key: Option<(&'a IdempotencyRecord, &'a StoredResponse)>,
+    /// Whether `dial` records a proven refusal itself (`failed`, trigger-call: the caller's
+    /// answer is the 502). `false` for the reconciler's scheduled calls, already accepted
+    /// with a 202: it gets `NotPlaced` with nothing written and fails the call itself, with
+    /// its `call.failed` event in the same write.
+    pub record_refusal: bool,
 }
 
 /// What became of the dial.
@@ -39,7 +44,8 @@ pub struct DialCtx<'a> {
 pub enum Dialed {
     /// The provider accepted the call (or, its answer lost, a callback showed it placed).
     Placed,
-    /// The provider's answer proves no call was placed: the call is `failed` with `reason`.
+    /// The provider's answer proves no call was placed: the call is `failed` with `reason`
+    /// (still `queued`, for the caller to fail, when `record_refusal` is off).
     NotPlaced { reason: String },
     /// The answer was lost: the call is `dial_unknown` (or, if even that write failed, still
     /// `queued` with the key's answer remembered; the reconciler moves it on after its lease).
@@ -104,9 +110,11 @@ pub async fn dial(call: &Call, agent: &Agent, ctx: &DialCtx<'_>) -> Result<Diale
         Err(e) if e.proves_not_placed() => {
             tracing::warn!(call_id = %call.id, reason = %e.reason(), detail = %e.detail(), "provider refused the call; none placed");
             let reason = e.reason();
-            ctx.store
-                .mark_call_failed(call.id, &reason, ctx.clock.now(), record)
-                .await?;
+            if ctx.record_refusal {
+                ctx.store
+                    .mark_call_failed(call.id, &reason, ctx.clock.now(), record)
+                    .await?;
+            }
             Ok(Dialed::NotPlaced { reason })
         }
         Err(e) => {

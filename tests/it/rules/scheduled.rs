@@ -335,7 +335,10 @@ async fn a_dial_whose_record_write_fails_is_never_dialed_again() {
 
 #[tokio::test]
 async fn the_unknown_outcome_rules_hold_for_scheduled_calls() {
+    use domain::events::{event_id, EventType};
     let e = env_at(MON_0800_NY, true).await;
+    e.w.update_account(&e.s.account.id, |a| a.events = EventType::ALL.to_vec())
+        .await;
     let refused = call_id(&e.hold().await.1);
     let lost = call_id(&e.hold().await.1);
     e.w.provider
@@ -353,9 +356,53 @@ async fn the_unknown_outcome_rules_hold_for_scheduled_calls() {
     assert_eq!(statuses, [CallStatus::DialUnknown, CallStatus::Failed]);
     let failed = if a.status == CallStatus::Failed { a } else { b };
     assert_eq!(failed.failure_reason.as_deref(), Some("provider_http_422"));
+    // Accepted with a 202 earlier, refused by the provider now: one call.failed (dial_failed),
+    // stored with the failure and queued.
+    let events: Vec<_> =
+        e.w.store
+            .events()
+            .into_iter()
+            .filter(|ev| ev.record.call_id == failed.id)
+            .collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].record.event_type, EventType::CallFailed);
+    let payload: Value = serde_json::from_str(&events[0].record.payload).unwrap();
+    assert_eq!(payload["reason"], "dial_failed");
+    let id = event_id(failed.id, EventType::CallFailed);
+    assert_eq!(
+        e.w.queue
+            .sent()
+            .iter()
+            .filter(|m| m.message.event_id == id)
+            .count(),
+        1
+    );
     e.w.clock.advance(chrono::Duration::minutes(5));
     e.reconcile().await;
     assert_eq!(e.dials(), 2, "a lost answer is never dialed again");
+}
+
+/// A read failing after the claim (before any dial) gives the call back: it is `scheduled`
+/// again, due at once, and the next pass dials it, once; it is not left to expire into
+/// `dial_unknown` and a failure that says the provider might have been reached.
+#[tokio::test]
+async fn a_failed_read_after_the_claim_gives_the_call_back_and_the_next_pass_dials_it_once() {
+    let e = env_at(MON_0800_NY, true).await;
+    let id = call_id(&e.hold().await.1);
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    e.w.plan.fail_next("is_suppressed");
+    e.reconcile().await;
+    assert_eq!(e.dials(), 0);
+    let c = e.w.call(id).await;
+    assert_eq!(c.status, CallStatus::Scheduled, "given back");
+    e.w.clock.set("2025-06-16T13:01:00Z".parse().unwrap());
+    let report = e.reconcile().await;
+    assert_eq!(report.count(Repaired::ScheduledCallDialed), 1, "{report:?}");
+    assert_eq!(e.dials(), 1);
+    assert_eq!(e.w.call(id).await.status, CallStatus::Dialing);
+    e.w.clock.advance(chrono::Duration::minutes(5));
+    e.reconcile().await;
+    assert_eq!(e.dials(), 1);
 }
 
 #[tokio::test]
