@@ -35,11 +35,14 @@ pub enum DueKind {
 }
 
 impl DueKind {
+    /// The order of a reconciler pass: the quick repairs first, the scheduled calls (each
+    /// waits for the provider's answer) last, so a backlog of held calls coming due at once
+    /// cannot spend every pass's budget before the other repairs run.
     pub const ALL: [DueKind; 4] = [
         DueKind::Event,
-        DueKind::Scheduled,
         DueKind::Call,
         DueKind::Idempotency,
+        DueKind::Scheduled,
     ];
 
     pub fn as_str(self) -> &'static str {
