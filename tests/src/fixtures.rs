@@ -245,7 +245,7 @@ pub async fn signing_secret(
         .await
         .expect("read account")
         .expect("account exists");
-    let account = ensure(store, secrets, prefix, &account, Utc::now())
+    let account = ensure(store, secrets, prefix, &account, Utc::now(), false)
         .await
         .expect("signing secret");
     let version = account.webhook_secret.expect("secret").version;

@@ -82,6 +82,9 @@ pub async fn patch(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
             ));
         }
     }
+    // A URL saved before signing secrets existed: its receivers verify with the API key.
+    let url_predates_secret =
+        ctx.account.webhook_url.is_some() && ctx.account.webhook_secret.is_none();
     let mut current = ctx.account;
     let mut attempt = 1;
     let saved = loop {
@@ -118,6 +121,7 @@ pub async fn patch(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
             &deps.webhook_secret_prefix,
             &saved,
             deps.clock.now(),
+            url_predates_secret,
         )
         .await
         {

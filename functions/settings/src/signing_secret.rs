@@ -21,12 +21,14 @@ use serde_json::json;
 pub async fn get(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let deps = ctx.deps;
     require_url_or_secret(&ctx.account)?;
+    // A URL without a secret predates signing secrets: legacy signatures for a while.
     let account = signing_secret::ensure(
         deps.store.as_ref(),
         deps.secrets.as_ref(),
         &deps.webhook_secret_prefix,
         &ctx.account,
         deps.clock.now(),
+        true,
     )
     .await?;
     Ok(json_response(200, &reveal(&account, None, deps).await?))

@@ -48,6 +48,7 @@ pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         &deps.webhook_secret_prefix,
         account,
         now,
+        true,
     )
     .await?;
     let info = with_secret.webhook_secret.as_ref().ok_or_else(|| {
@@ -62,7 +63,8 @@ pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
             info,
             now,
         )
-        .await?;
+        .await?
+        .with_legacy(info, &api_key);
     let event_id = Uuid::new_v4();
     let call_id = Uuid::new_v4();
     let payload = sample_payload(call_id, now).to_string();

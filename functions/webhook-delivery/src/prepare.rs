@@ -177,7 +177,7 @@ pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError
     };
     // Never sent unsigned: an account without a signing secret yet (its URL predates them)
     // gets one now; when that fails the attempt fails and is retried.
-    let signing = match signing_keys(&account, deps, now).await {
+    let signing = match signing_keys(&account, &api_key, deps, now).await {
         Ok(keys) => keys,
         Err(e) => {
             tracing::warn!(event_id = %msg.event_id, error = %e, "signing secret unavailable");
@@ -211,6 +211,7 @@ fn not_subscribed(event_type: EventType) -> &'static str {
 /// The account's signing keys, its secret created first when it has none.
 async fn signing_keys(
     account: &Account,
+    api_key: &str,
     deps: &Deps,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<SigningKeys, SigningSecretError> {
@@ -220,6 +221,8 @@ async fn signing_keys(
         &deps.webhook_secret_prefix,
         account,
         now,
+        // A URL without a secret predates signing secrets: legacy signatures for a while.
+        true,
     )
     .await?;
     let info = account
@@ -235,4 +238,5 @@ async fn signing_keys(
             now,
         )
         .await
+        .map(|keys| keys.with_legacy(info, api_key))
 }

@@ -374,6 +374,7 @@ async fn demo_signing_secret(
         LOCAL_WEBHOOK_SECRET_PREFIX,
         &account,
         clock.now(),
+        false,
     )
     .await
     .map_err(|e| e.to_string())?;

@@ -59,6 +59,11 @@ pub struct WebhookSecretInfo {
     /// The secret this one replaced, still signing (second signature) until `expires_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<PreviousWebhookSecret>,
+    /// For an account whose webhook URL predates signing secrets: until when
+    /// `webhook-signature` also carries the signature keyed with the API key's bytes (what
+    /// receivers verified before), so they keep working while they switch to this secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

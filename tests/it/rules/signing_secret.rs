@@ -437,3 +437,85 @@ async fn a_committed_rotation_answers_201_even_when_secret_reads_fail() {
     let got = got.expect("delivered");
     assert_eq!((verified_by(&new, &got), verified_by(&old, &got)), (1, 1));
 }
+
+/// An account whose webhook URL predates signing secrets keeps its receivers working: for
+/// `LEGACY_SIGNATURE_WINDOW` (30 days) after its secret is created, `webhook-signature` also
+/// carries the signature keyed with the API key's bytes (what `whsec_` + base64(API key)
+/// verifies, as before); after the window, or once the secret is rotated, only the secret's.
+/// A URL set after signing secrets exist gets no legacy signature.
+#[tokio::test]
+async fn a_url_older_than_signing_secrets_gets_the_legacy_signature_for_the_window() {
+    use base64::Engine;
+    let e = env().await;
+    let url = format!("{}/hooks", e.receiver.url());
+    e.w.update_account(&e.s.account.id, |a| a.webhook_url = Some(url))
+        .await;
+    let legacy = SigningSecret::parse(&format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(e.s.api_key.as_bytes())
+    ))
+    .expect("the hand-built legacy secret");
+    let (_, got) = e.deliver().await;
+    let got = got.expect("delivered");
+    let secret = secret_of(&e.reveal().await.1);
+    assert_eq!(signatures(&got), 2);
+    assert_eq!(
+        (verified_by(&secret, &got), verified_by(&legacy, &got)),
+        (1, 1)
+    );
+    let created = e.w.account(&e.s.account.id).await.webhook_secret.unwrap();
+    assert_eq!(
+        created.legacy_until,
+        Some(created.created_at + domain::webhook::signing_secret::LEGACY_SIGNATURE_WINDOW)
+    );
+
+    // After the window: the secret's signature alone.
+    e.w.clock.advance(
+        domain::webhook::signing_secret::LEGACY_SIGNATURE_WINDOW + chrono::Duration::seconds(1),
+    );
+    let (_, got) = e.deliver().await;
+    let got = got.expect("delivered");
+    assert_eq!(signatures(&got), 1);
+    assert_eq!(
+        (verified_by(&secret, &got), verified_by(&legacy, &got)),
+        (1, 0)
+    );
+
+    // A rotation inside the window ends it (the customer uses signing secrets).
+    let e = env().await;
+    let url = format!("{}/hooks", e.receiver.url());
+    e.w.update_account(&e.s.account.id, |a| a.webhook_url = Some(url))
+        .await;
+    let old = secret_of(&e.reveal().await.1);
+    let new = secret_of(&e.rotate().await.1);
+    let (_, got) = e.deliver().await;
+    let got = got.expect("delivered");
+    let legacy = SigningSecret::parse(&format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(e.s.api_key.as_bytes())
+    ))
+    .unwrap();
+    assert_eq!(
+        (
+            signatures(&got),
+            verified_by(&new, &got),
+            verified_by(&old, &got),
+            verified_by(&legacy, &got)
+        ),
+        (2, 1, 1, 0)
+    );
+
+    // A first URL set through the API: no legacy signature.
+    let e = env().await;
+    e.set_url().await;
+    let (_, got) = e.deliver().await;
+    assert_eq!(signatures(&got.expect("delivered")), 1);
+    assert_eq!(
+        e.w.account(&e.s.account.id)
+            .await
+            .webhook_secret
+            .unwrap()
+            .legacy_until,
+        None
+    );
+}

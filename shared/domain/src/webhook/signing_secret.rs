@@ -91,6 +91,7 @@ impl SigningSecret {
 pub struct SigningKeys {
     current: Vec<u8>,
     previous: Option<(Vec<u8>, DateTime<Utc>)>,
+    legacy: Option<(Vec<u8>, DateTime<Utc>)>,
 }
 
 impl std::fmt::Debug for SigningKeys {
@@ -103,19 +104,33 @@ impl std::fmt::Debug for SigningKeys {
 
 impl SigningKeys {
     pub fn new(current: Vec<u8>, previous: Option<(Vec<u8>, DateTime<Utc>)>) -> Self {
-        SigningKeys { current, previous }
+        SigningKeys {
+            current,
+            previous,
+            legacy: None,
+        }
     }
 
     /// The keys that sign at `now`: the current one first, then the previous one while its
-    /// overlap lasts.
+    /// overlap lasts, then the legacy API-key bytes while the migration window lasts.
     pub fn active(&self, now: DateTime<Utc>) -> Vec<&[u8]> {
         let mut keys = vec![self.current.as_slice()];
-        if let Some((key, until)) = &self.previous {
+        for (key, until) in [&self.previous, &self.legacy].into_iter().flatten() {
             if *until > now {
                 keys.push(key.as_slice());
             }
         }
         keys
+    }
+
+    /// Adds the legacy signature keyed with the API key's bytes while `info.legacy_until`
+    /// lasts (an account whose webhook URL predates signing secrets: see
+    /// [`LEGACY_SIGNATURE_WINDOW`]).
+    pub fn with_legacy(mut self, info: &WebhookSecretInfo, api_key: &str) -> Self {
+        self.legacy = info
+            .legacy_until
+            .map(|until| (api_key.as_bytes().to_vec(), until));
+        self
     }
 }
 
@@ -231,23 +246,33 @@ impl SecretCache {
     }
 }
 
+/// How long an account whose webhook URL predates signing secrets keeps getting the legacy
+/// `webhook-signature` (keyed with the API key's bytes, as before) beside the new secret's,
+/// from the moment its secret is created: time for its receivers to switch.
+pub const LEGACY_SIGNATURE_WINDOW: chrono::Duration = chrono::Duration::days(30);
+
 /// The account as stored, with a signing secret: `account` itself when it has one, else a new
 /// secret is created (secret version first, then the reference, conditional on the account's
 /// version). When another writer got in first, the account is read again and its secret (if
 /// it now has one) is used, so concurrent first uses agree on one secret.
+///
+/// `legacy`: the account's webhook URL predates signing secrets (its receivers verify with the
+/// API key): the new secret gets a [`LEGACY_SIGNATURE_WINDOW`].
 pub async fn ensure(
     store: &dyn AccountStore,
     secrets: &dyn SecretStore,
     prefix: &str,
     account: &Account,
     now: DateTime<Utc>,
+    legacy: bool,
 ) -> Result<Account, SigningSecretError> {
     let mut current = account.clone();
     for _ in 0..ENSURE_ATTEMPTS {
         if current.webhook_secret.is_some() {
             return Ok(current);
         }
-        match install(store, secrets, prefix, &current, None, now).await {
+        let legacy_until = legacy.then(|| now + LEGACY_SIGNATURE_WINDOW);
+        match install(store, secrets, prefix, &current, None, legacy_until, now).await {
             Ok((saved, _)) => {
                 tracing::info!(account_id = %saved.id, "webhook signing secret created");
                 return Ok(saved);
@@ -284,7 +309,8 @@ pub async fn rotate(
             version: s.version.clone(),
             expires_at: now + overlap,
         });
-    let (saved, secret) = install(store, secrets, prefix, account, previous, now).await?;
+    // A rotation ends any legacy window: the customer uses the signing secret.
+    let (saved, secret) = install(store, secrets, prefix, account, previous, None, now).await?;
     tracing::info!(account_id = %saved.id, "webhook signing secret rotated");
     Ok((saved, secret))
 }
@@ -297,6 +323,7 @@ async fn install(
     prefix: &str,
     account: &Account,
     previous: Option<PreviousWebhookSecret>,
+    legacy_until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<(Account, SigningSecret), SigningSecretError> {
     let secret = SigningSecret::generate()?;
@@ -304,6 +331,7 @@ async fn install(
         version: secret.version(),
         created_at: now,
         previous,
+        legacy_until,
     };
     secrets
         .put_version(
