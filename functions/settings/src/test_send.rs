@@ -41,30 +41,17 @@ pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .await
         .map_err(ApiError::internal)?;
     let now = deps.clock.now();
-    // Signed like a delivery: the signing secret is created first if the account has none.
-    let with_secret = signing_secret::ensure(
+    // Signed like a delivery (the signing secret created first if the account has none).
+    let signing = signing_secret::delivery_keys(
         deps.store.as_ref(),
         deps.secrets.as_ref(),
         &deps.webhook_secret_prefix,
+        &deps.secret_cache,
         account,
+        &api_key,
         now,
-        true,
     )
     .await?;
-    let info = with_secret.webhook_secret.as_ref().ok_or_else(|| {
-        ApiError::internal(std::io::Error::other("account without a signing secret"))
-    })?;
-    let signing = deps
-        .secret_cache
-        .signing_keys(
-            deps.secrets.as_ref(),
-            &deps.webhook_secret_prefix,
-            &account.id,
-            info,
-            now,
-        )
-        .await?
-        .with_legacy(info, &api_key);
     let event_id = Uuid::new_v4();
     let call_id = Uuid::new_v4();
     let payload = sample_payload(call_id, now).to_string();

@@ -208,35 +208,21 @@ fn not_subscribed(event_type: EventType) -> &'static str {
     }
 }
 
-/// The account's signing keys, its secret created first when it has none.
+/// The account's signing keys (`signing_secret::delivery_keys`).
 async fn signing_keys(
     account: &Account,
     api_key: &str,
     deps: &Deps,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<SigningKeys, SigningSecretError> {
-    let account = signing_secret::ensure(
+    signing_secret::delivery_keys(
         deps.store.as_ref(),
         deps.secrets.as_ref(),
         &deps.webhook_secret_prefix,
+        &deps.secret_cache,
         account,
+        api_key,
         now,
-        // A URL without a secret predates signing secrets: legacy signatures for a while.
-        true,
     )
-    .await?;
-    let info = account
-        .webhook_secret
-        .as_ref()
-        .ok_or(SigningSecretError::Conflict)?;
-    deps.secret_cache
-        .signing_keys(
-            deps.secrets.as_ref(),
-            &deps.webhook_secret_prefix,
-            &account.id,
-            info,
-            now,
-        )
-        .await
-        .map(|keys| keys.with_legacy(info, api_key))
+    .await
 }

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
 use domain::events::NewEvent;
-use domain::model::{Call, CallStatus, Direction, IdempotencyRecord, StoredResponse};
+use domain::model::{Call, CallStatus, Direction, EventRecord, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::*;
 use domain::ports::store::due::DueKind;
 use std::collections::HashMap;
@@ -243,10 +243,12 @@ impl DynamoStore {
     async fn write_with_event(
         &self,
         call: TransactWriteItem,
-        event: &NewEvent,
+        event: &EventRecord,
+        expires_at: DateTime<Utc>,
+        due_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut item = super::events::event_item(&event.record, event.expires_at)?;
-        set_due(&mut item, DueKind::Event, event.due_at);
+        let mut item = super::events::event_item(event, expires_at)?;
+        set_due(&mut item, DueKind::Event, due_at);
         let items = vec![
             call,
             put(&self.table, item, Some("attribute_not_exists(pk)"), &[])?,
@@ -594,8 +596,13 @@ impl CallStore for DynamoStore {
             .set_expression_attribute_values(Some(u.values))
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        self.write_with_event(TransactWriteItem::builder().update(update).build(), event)
-            .await
+        self.write_with_event(
+            TransactWriteItem::builder().update(update).build(),
+            &event.record,
+            event.expires_at,
+            event.due_at,
+        )
+        .await
     }
 
     async fn settle_call_with_event(
@@ -610,7 +617,8 @@ impl CallStore for DynamoStore {
     ) -> Result<bool, StoreError> {
         let (set, values) = settle_assignments(to, reason, at, due_at);
         let item = status_update_from(&self.table, call_id, from, &set, values)?;
-        self.write_with_event(item, event).await
+        self.write_with_event(item, &event.record, event.expires_at, event.due_at)
+            .await
     }
 
     async fn complete_call(
@@ -645,29 +653,15 @@ impl CallStore for DynamoStore {
             .set_expression_attribute_values(Some(u.values))
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let mut event = super::events::event_item(completion.event, completion.event_expires_at)?;
-        set_due(&mut event, DueKind::Event, completion.event_due_at);
-        let items = vec![
+        // Only the call's condition decides "already completed"; anything else (the event
+        // exists, a conflicting transaction, throttling) is an error worth a retry.
+        self.write_with_event(
             TransactWriteItem::builder().update(update).build(),
-            put(&self.table, event, Some("attribute_not_exists(pk)"), &[])?,
-        ];
-        let res = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                // Only the call's condition decides "already completed"; anything else
-                // (a conflicting transaction, throttling) is an error worth a retry.
-                if is_condition_failure(cancellation_reasons(&e).first()) {
-                    return Ok(false);
-                }
-                Err(transaction_error(e))
-            }
-        }
+            completion.event,
+            completion.event_expires_at,
+            completion.event_due_at,
+        )
+        .await
     }
 
     async fn call_id_by_provider_call(

@@ -289,6 +289,30 @@ pub async fn ensure(
     Err(SigningSecretError::Conflict)
 }
 
+/// The keys that sign an account's webhook (a delivery or a test send) at `now`: its secret,
+/// created first when it has none (a URL without a secret predates signing secrets, so it
+/// gets the legacy window), the previous one during a rotation's overlap, and the API key's
+/// bytes during the legacy window. Never sent unsigned: no secret, no keys.
+pub async fn delivery_keys(
+    store: &dyn AccountStore,
+    secrets: &dyn SecretStore,
+    prefix: &str,
+    cache: &SecretCache,
+    account: &Account,
+    api_key: &str,
+    now: DateTime<Utc>,
+) -> Result<SigningKeys, SigningSecretError> {
+    let account = ensure(store, secrets, prefix, account, now, true).await?;
+    let info = account
+        .webhook_secret
+        .as_ref()
+        .ok_or(SigningSecretError::Conflict)?;
+    Ok(cache
+        .signing_keys(secrets, prefix, &account.id, info, now)
+        .await?
+        .with_legacy(info, api_key))
+}
+
 /// A new secret for the account; the one it replaces keeps signing until `now + overlap`.
 /// Of two racing rotations one wins, the other is `Conflict` (a 409). Returns the saved
 /// account and the new secret itself, so the caller can show it without reading it back (a
