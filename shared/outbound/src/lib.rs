@@ -6,3 +6,18 @@ pub mod webhook_client;
 
 pub use retell::RetellClient;
 pub use webhook_client::WebhookClient;
+
+/// Why an outbound client could not be built (a startup error).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Tls(#[from] tls_roots::TlsError),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// The shared TLS configuration (`tls_roots`: the platform's roots, loaded once per process
+/// and also handed to the AWS SDK), as reqwest takes it.
+fn tls_config() -> Result<rustls::ClientConfig, tls_roots::TlsError> {
+    Ok(tls_roots::client_config()?.as_ref().clone())
+}

@@ -22,7 +22,11 @@ impl std::fmt::Debug for RetellClient {
 }
 
 impl RetellClient {
-    pub fn new(base_url: &str, api_key: String, timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        base_url: &str,
+        api_key: String,
+        timeout: Duration,
+    ) -> Result<Self, crate::BuildError> {
         Ok(RetellClient::with_http(
             RetellClient::http(timeout)?,
             base_url,
@@ -32,13 +36,14 @@ impl RetellClient {
     }
 
     /// The HTTP client alone: a cold start builds it while the provider secret is fetched.
-    pub fn http(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-        reqwest::Client::builder()
+    pub fn http(timeout: Duration) -> Result<reqwest::Client, crate::BuildError> {
+        Ok(reqwest::Client::builder()
+            .tls_backend_preconfigured(crate::tls_config()?)
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("BuildVoiceAI/", env!("CARGO_PKG_VERSION")))
-            .build()
+            .build()?)
     }
 
     /// The client around an HTTP client from [`RetellClient::http`].

@@ -79,8 +79,9 @@ pub struct WebhookClient {
 }
 
 impl WebhookClient {
-    pub fn new(timeout: Duration, allow_insecure_local: bool) -> Result<Self, reqwest::Error> {
+    pub fn new(timeout: Duration, allow_insecure_local: bool) -> Result<Self, crate::BuildError> {
         let mut b = reqwest::Client::builder()
+            .tls_backend_preconfigured(crate::tls_config()?)
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -227,7 +228,10 @@ fn classify(e: &reqwest::Error) -> DeliveryErrorClass {
     if e.is_timeout() {
         return DeliveryErrorClass::Timeout;
     }
+    // The sources only: the top error's text carries the URL, and a URL with "tls" or "ssl"
+    // in it must not turn a connection failure into a TLS one.
     let text: String = chain(e)
+        .skip(1)
         .map(|s| s.to_string().to_ascii_lowercase())
         .collect::<Vec<_>>()
         .join(": ");
