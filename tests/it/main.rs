@@ -17,6 +17,7 @@ mod lifecycle;
 mod openapi;
 mod rules;
 mod sample_events;
+mod sdk_http;
 mod settings;
 mod template_drift;
 mod trigger_call;

@@ -1,0 +1,193 @@
+//! The SDK's HTTP client (`aws_adapters::http_client::SdkHttpClient`, reqwest on the shared
+//! root store) under transport faults: what the SDK's retry strategy sees must be what its
+//! own client gave it, or a dropped connection would fail a write that a retry would have
+//! saved, and a hung endpoint would hang the function.
+//!
+//! A raw TCP server plays DynamoDB and breaks the exchange on purpose; the tests count the
+//! requests it received.
+
+use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig};
+use aws_sdk_dynamodb::error::SdkError;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the fake DynamoDB does with the n-th request (0-based).
+#[derive(Clone, Copy)]
+enum Act {
+    /// Reads the request, then closes the connection without a response.
+    Drop,
+    /// Reads the request and never answers.
+    Hang,
+    /// Answers `ListTables` with no tables.
+    Answer,
+}
+
+struct FakeDynamo {
+    endpoint: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl FakeDynamo {
+    fn start(script: Vec<Act>) -> FakeDynamo {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let seen = seen.clone();
+                let script = script.clone();
+                std::thread::spawn(move || serve(stream, &seen, &script));
+            }
+        });
+        FakeDynamo { endpoint, requests }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// Serves one connection: each request read whole, then acted on by the script.
+fn serve(mut stream: TcpStream, seen: &AtomicUsize, script: &[Act]) {
+    loop {
+        if !read_request(&mut stream) {
+            return;
+        }
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        match script.get(n).copied().unwrap_or(Act::Answer) {
+            Act::Drop => return,
+            Act::Hang => {
+                std::thread::sleep(Duration::from_secs(30));
+                return;
+            }
+            Act::Answer => {
+                let body = br#"{"TableNames":[]}"#;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-requestid: r{n}\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Reads one request (headers and a `content-length` body); false when the peer is gone.
+fn read_request(stream: &mut TcpStream) -> bool {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => buf.push(byte[0]),
+            _ => return false,
+        }
+    }
+    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).is_ok()
+}
+
+async fn client(endpoint: &str, attempts: u32, read_timeout: Duration) -> aws_sdk_dynamodb::Client {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(aws_adapters::http_client::SdkHttpClient::new())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "sdk-http",
+        ))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(attempts)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .read_timeout(read_timeout)
+                .build(),
+        )
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+}
+
+#[tokio::test]
+async fn a_connection_dropped_before_the_answer_is_retried_and_the_call_succeeds() {
+    let fake = FakeDynamo::start(vec![Act::Drop, Act::Answer]);
+    let dynamo = client(&fake.endpoint, 3, Duration::from_secs(5)).await;
+    let out = dynamo.list_tables().send().await;
+    assert!(out.is_ok(), "{out:?}");
+    assert_eq!(
+        fake.requests(),
+        2,
+        "one dropped attempt, one answered retry"
+    );
+}
+
+#[tokio::test]
+async fn connections_dropped_every_time_end_in_an_io_dispatch_failure_after_every_attempt() {
+    let fake = FakeDynamo::start(vec![Act::Drop, Act::Drop, Act::Drop, Act::Answer]);
+    let dynamo = client(&fake.endpoint, 3, Duration::from_secs(5)).await;
+    let err = dynamo.list_tables().send().await.unwrap_err();
+    let SdkError::DispatchFailure(failure) = &err else {
+        panic!("not a dispatch failure: {err:?}");
+    };
+    assert!(failure.is_io(), "{err:?}");
+    assert_eq!(
+        fake.requests(),
+        3,
+        "every attempt the retry config allows, no more"
+    );
+}
+
+#[tokio::test]
+async fn an_endpoint_that_never_answers_is_a_timeout_not_a_hang() {
+    let fake = FakeDynamo::start(vec![Act::Hang, Act::Hang]);
+    let dynamo = client(&fake.endpoint, 2, Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let err = dynamo.list_tables().send().await.unwrap_err();
+    let SdkError::DispatchFailure(failure) = &err else {
+        panic!("not a dispatch failure: {err:?}");
+    };
+    assert!(failure.is_timeout(), "{err:?}");
+    assert_eq!(
+        fake.requests(),
+        2,
+        "a timeout is retried like the SDK's own client does"
+    );
+    // Two 300 ms read timeouts, not the server's 30 s.
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_an_io_failure() {
+    // A port nothing listens on (bound, then released).
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dynamo = client(
+        &format!("http://127.0.0.1:{port}"),
+        2,
+        Duration::from_secs(5),
+    )
+    .await;
+    let err = dynamo.list_tables().send().await.unwrap_err();
+    let SdkError::DispatchFailure(failure) = &err else {
+        panic!("not a dispatch failure: {err:?}");
+    };
+    assert!(failure.is_io(), "{err:?}");
+}
