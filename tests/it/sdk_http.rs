@@ -6,6 +6,7 @@
 //! A raw TCP server plays DynamoDB and breaks the exchange on purpose; the tests count the
 //! requests it received.
 
+use aws_sdk_dynamodb::config::StalledStreamProtectionConfig;
 use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::error::SdkError;
 use std::io::{Read, Write};
@@ -21,6 +22,10 @@ enum Act {
     Drop,
     /// Reads the request and never answers.
     Hang,
+    /// Sends the headers and 10 of the 100 body bytes they announce, then closes.
+    Truncate,
+    /// Answers after 2.5 s (an SQS long poll takes up to 20 s).
+    Slow,
     /// Answers `ListTables` with no tables.
     Answer,
 }
@@ -65,7 +70,16 @@ fn serve(mut stream: TcpStream, seen: &AtomicUsize, script: &[Act]) {
                 std::thread::sleep(Duration::from_secs(30));
                 return;
             }
-            Act::Answer => {
+            Act::Truncate => {
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 100\r\n\r\n";
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(br#"{"TableNam"#);
+                return;
+            }
+            Act::Slow | Act::Answer => {
+                if matches!(script.get(n), Some(Act::Slow)) {
+                    std::thread::sleep(Duration::from_millis(2500));
+                }
                 let body = br#"{"TableNames":[]}"#;
                 let head = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-requestid: r{n}\r\ncontent-length: {}\r\n\r\n",
@@ -112,6 +126,12 @@ async fn client(endpoint: &str, attempts: u32, read_timeout: Duration) -> aws_sd
                 .with_max_attempts(attempts)
                 .with_initial_backoff(Duration::from_millis(1)),
         )
+        // A short grace period, so that a slow answer outlasts it within a second or two.
+        .stalled_stream_protection(
+            StalledStreamProtectionConfig::enabled()
+                .grace_period(Duration::from_secs(1))
+                .build(),
+        )
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(2))
@@ -134,6 +154,26 @@ async fn a_connection_dropped_before_the_answer_is_retried_and_the_call_succeeds
         2,
         "one dropped attempt, one answered retry"
     );
+}
+
+#[tokio::test]
+async fn a_body_cut_short_after_the_headers_is_retried_and_the_call_succeeds() {
+    let fake = FakeDynamo::start(vec![Act::Truncate, Act::Answer]);
+    let dynamo = client(&fake.endpoint, 3, Duration::from_secs(5)).await;
+    let out = dynamo.list_tables().send().await;
+    assert!(out.is_ok(), "{out:?}");
+    assert_eq!(fake.requests(), 2, "one truncated answer, one whole retry");
+}
+
+#[tokio::test]
+async fn a_request_answered_after_the_stall_grace_period_is_not_a_stalled_upload() {
+    // Its body was read at once: the SDK's upload protection must see it read, or every
+    // request that outlasts the grace period (an SQS long poll) fails as a stalled upload.
+    let fake = FakeDynamo::start(vec![Act::Slow]);
+    let dynamo = client(&fake.endpoint, 1, Duration::from_secs(10)).await;
+    let out = dynamo.list_tables().limit(5).send().await;
+    assert!(out.is_ok(), "{out:?}");
+    assert_eq!(fake.requests(), 1);
 }
 
 #[tokio::test]

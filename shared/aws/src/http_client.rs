@@ -14,8 +14,13 @@
 //! - transport failures are classified the way its retry strategy reads them: a timeout is a
 //!   timeout, a failure to connect or to send or read is I/O (transient, retried), anything
 //!   else is "other";
-//! - request bodies are in memory (the services we call take JSON bodies); a streaming body
-//!   is refused as a user error rather than sent half.
+//! - the request body is read through the SDK's body, as its own client polls it, so that
+//!   its stalled-stream protection of uploads sees it read (read at once into memory: the
+//!   services we call take small JSON bodies); without that, every request longer than the
+//!   protection's grace period (an SQS long poll) failed as a stalled upload;
+//! - the response body is handed over unread, as a stream: the SDK reads it, so a body cut
+//!   short is retried and a stalled one is caught by its stalled-stream protection, as with
+//!   its own client.
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
@@ -85,40 +90,43 @@ struct Connector {
 
 impl HttpConnector for Connector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let prepared = self.owner.client(self.timeouts).and_then(|client| {
-            let request = to_reqwest(request)?;
-            Ok(client.execute(request))
-        });
+        let owner = self.owner.clone();
+        let timeouts = self.timeouts;
         HttpConnectorFuture::new(async move {
-            let response = prepared?.await.map_err(classify)?;
-            from_reqwest(response).await
+            let request = to_reqwest(request).await?;
+            let response = owner
+                .client(timeouts)?
+                .execute(request)
+                .await
+                .map_err(classify)?;
+            from_reqwest(response)
         })
     }
 }
 
-fn to_reqwest(request: HttpRequest) -> Result<reqwest::Request, ConnectorError> {
+/// The request with its body read through the SDK's own body (so that what wraps it, such as
+/// the stalled-stream protection of uploads, sees it read) and sent with a known length.
+async fn to_reqwest(request: HttpRequest) -> Result<reqwest::Request, ConnectorError> {
+    use http_body_util::BodyExt;
     let request = request
         .try_into_http1x()
         .map_err(|e| ConnectorError::user(e.into()))?;
     let (parts, body) = request.into_parts();
-    let Some(bytes) = body.bytes() else {
-        return Err(ConnectorError::user(
-            "a streaming request body (this client sends in-memory bodies only)".into(),
-        ));
-    };
-    let bytes = bytes::Bytes::copy_from_slice(bytes);
+    let bytes = body
+        .collect()
+        .await
+        .map_err(ConnectorError::user)?
+        .to_bytes();
     reqwest::Request::try_from(http::Request::from_parts(parts, bytes))
         .map_err(|e| ConnectorError::user(e.into()))
 }
 
-async fn from_reqwest(response: reqwest::Response) -> Result<HttpResponse, ConnectorError> {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(classify)?;
-    let mut out = http::Response::new(SdkBody::from(body));
-    *out.status_mut() = status;
-    *out.headers_mut() = headers;
-    HttpResponse::try_from(out).map_err(|e| ConnectorError::other(e.into(), None))
+/// The response with its body unread: the SDK reads it itself, as from its own client, so
+/// that a body cut short is a response error its retry strategy retries, and a stalled body
+/// meets its stalled-stream protection.
+fn from_reqwest(response: reqwest::Response) -> Result<HttpResponse, ConnectorError> {
+    let response = http::Response::from(response).map(SdkBody::from_body_1_x);
+    HttpResponse::try_from(response).map_err(|e| ConnectorError::other(e.into(), None))
 }
 
 /// How the SDK's retry strategy should read a transport failure.

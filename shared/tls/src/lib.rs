@@ -4,15 +4,10 @@
 //! itself (3.5 ms of a 6 ms anchor, see [`platform_certificates`]), and the AWS SDK's
 //! connector and reqwest's platform verifier each did it on their own, so a function that
 //! talks to AWS and to an outside endpoint paid twice. Here it is done once, on first use,
-//! and handed to both:
-//!
-//! - [`client_config`]: a rustls configuration (aws-lc-rs, the SDK's crypto provider) for
-//!   reqwest (`tls_backend_preconfigured`);
-//! - [`pem`]: the same certificates as PEM, the form the SDK's `TrustStore` takes
-//!   (`aws_adapters::sdk_config`).
-//!
-//! Only certificates rustls accepts as trust anchors are kept, so both see the same set (the
-//! SDK would panic on one it cannot parse).
+//! into one rustls configuration ([`client_config`]: aws-lc-rs, the SDK's crypto provider)
+//! that every reqwest client of the process is built with (`tls_backend_preconfigured`):
+//! the provider's and webhooks' clients (`outbound`) and the AWS SDK's
+//! (`aws_adapters::http_client`).
 
 use base64::Engine;
 use rustls::pki_types::CertificateDer;
@@ -25,7 +20,6 @@ pub struct TlsError(String);
 
 struct Roots {
     config: Result<Arc<rustls::ClientConfig>, TlsError>,
-    pem: Vec<u8>,
     count: usize,
 }
 
@@ -41,11 +35,6 @@ pub fn client_config() -> Result<Arc<rustls::ClientConfig>, TlsError> {
     roots().config.clone()
 }
 
-/// The trusted roots as PEM, for the AWS SDK's trust store.
-pub fn pem() -> &'static [u8] {
-    &roots().pem
-}
-
 /// How many roots are trusted (for tests and the startup log).
 pub fn count() -> usize {
     roots().count
@@ -54,13 +43,7 @@ pub fn count() -> usize {
 fn load() -> Roots {
     let certs = platform_certificates();
     let mut store = rustls::RootCertStore::empty();
-    let mut pem = Vec::with_capacity(certs.len() * 2048);
-    for cert in certs {
-        if store.add(cert.clone()).is_ok() {
-            push_pem(&mut pem, &cert);
-        }
-    }
-    let count = store.len();
+    let (count, _unparsable) = store.add_parsable_certificates(certs);
     if count == 0 {
         tracing::warn!("no trusted root certificates: every TLS connection will fail");
     }
@@ -69,7 +52,7 @@ fn load() -> Roots {
         .with_safe_default_protocol_versions()
         .map(|b| Arc::new(b.with_root_certificates(store).with_no_client_auth()))
         .map_err(|e| TlsError(e.to_string()));
-    Roots { config, pem, count }
+    Roots { config, count }
 }
 
 /// The platform's roots: its bundle file, found as OpenSSL finds it (`openssl_probe`:
@@ -135,33 +118,28 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-fn push_pem(out: &mut Vec<u8>, der: &[u8]) {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    out.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.extend_from_slice(line);
-        out.push(b'\n');
-    }
-    out.extend_from_slice(b"-----END CERTIFICATE-----\n");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn push_pem(out: &mut Vec<u8>, der: &[u8]) {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        out.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            out.extend_from_slice(line);
+            out.push(b'\n');
+        }
+        out.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    }
+
     #[test]
-    fn the_platform_roots_load_once_and_the_pem_holds_the_same_certificates() {
-        assert!(count() > 0, "this machine has no root certificates");
-        use rustls::pki_types::pem::PemObject;
-        let parsed: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(pem())
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(parsed.len(), count());
-        let mut store = rustls::RootCertStore::empty();
-        let (valid, invalid) = store.add_parsable_certificates(parsed);
-        assert_eq!((valid, invalid), (count(), 0));
-        // Loaded once: the same allocation on every call.
-        assert!(std::ptr::eq(pem(), pem()));
+    fn the_platform_roots_load_once() {
+        assert!(
+            count() > 100,
+            "this machine has {} root certificates",
+            count()
+        );
+        // Loaded once: the same configuration on every call.
         assert!(Arc::ptr_eq(
             &client_config().unwrap(),
             &client_config().unwrap()
