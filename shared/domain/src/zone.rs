@@ -8,6 +8,7 @@
 //! `DateTime<Utc>` and `NaiveDateTime`.
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Utc};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// A time zone of the bundled database, by its canonical name (`America/New_York`); a name
@@ -33,6 +34,8 @@ struct Rules {
     first: i32,
     /// `(instant, offset from that instant on)`, sorted, within the table's span.
     transitions: Vec<(i64, i32)>,
+    /// The index of the transition whose span answered last (a hint; any value is safe).
+    hint: AtomicUsize,
 }
 
 /// 2020-01-01T00:00:00Z and 2060-01-01T00:00:00Z.
@@ -52,14 +55,27 @@ impl Rules {
             tz,
             first,
             transitions,
+            hint: AtomicUsize::new(0),
         })
     }
 
     fn offset_at(&self, second: i64) -> i32 {
         if (TABLE_FROM..TABLE_TO).contains(&second) {
+            // Lookups come in runs around one instant (`next_opening` resolves a week of
+            // openings): the span found last is tried first.
+            let hint = self.hint.load(Ordering::Relaxed);
+            if let Some(&(at, offset)) = self.transitions.get(hint) {
+                let until = self.transitions.get(hint + 1).map_or(TABLE_TO, |t| t.0);
+                if at <= second && second < until {
+                    return offset;
+                }
+            }
             let i = self.transitions.partition_point(|(at, _)| *at <= second);
-            return match i.checked_sub(1).and_then(|j| self.transitions.get(j)) {
-                Some((_, offset)) => *offset,
+            return match i.checked_sub(1) {
+                Some(j) => {
+                    self.hint.store(j, Ordering::Relaxed);
+                    self.transitions.get(j).map_or(self.first, |t| t.1)
+                }
                 None => self.first,
             };
         }
@@ -120,8 +136,10 @@ impl Zone {
         let (before, after) = (offset(wall - 86_400), offset(wall + 86_400));
         let shows = |o: i64| (offset(wall - o) == o).then_some(wall - o);
         let at = |s: i64| DateTime::from_timestamp(s, 0);
+        // The same offset on both sides: no transition in between (at most one in two
+        // days), so the wall time shows once, at `wall - before`.
         let found = if before == after {
-            (shows(before), None)
+            (Some(wall - before), None)
         } else {
             (shows(before), shows(after))
         };
