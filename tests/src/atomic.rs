@@ -50,11 +50,8 @@ impl HttpConnector for OneRequestAtATimeConnector {
 
 /// A DynamoDB-faithful (one request at a time) HTTP client for the emulator.
 pub fn one_request_at_a_time() -> OneRequestAtATime {
-    let inner = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-        ))
-        .build_https();
+    // The functions' own transport (reqwest on the shared root store), one request at a time.
+    let inner = SharedHttpClient::new(aws_adapters::http_client::SdkHttpClient::new());
     OneRequestAtATime {
         inner,
         turn: Arc::new(tokio::sync::Mutex::new(())),
