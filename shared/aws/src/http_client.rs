@@ -52,7 +52,7 @@ impl SdkHttpClient {
         }
         let tls = tls_roots::client_config().map_err(|e| ConnectorError::other(e.into(), None))?;
         let mut b = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls.as_ref().clone())
+            .tls_backend_preconfigured(tls)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy();
         if let Some(t) = timeouts.0 {

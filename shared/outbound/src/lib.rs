@@ -15,9 +15,3 @@ pub enum BuildError {
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
 }
-
-/// The shared TLS configuration (`tls_roots`: the platform's roots, loaded once per process
-/// and also handed to the AWS SDK), as reqwest takes it.
-fn tls_config() -> Result<rustls::ClientConfig, tls_roots::TlsError> {
-    Ok(tls_roots::client_config()?.as_ref().clone())
-}

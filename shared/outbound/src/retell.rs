@@ -38,7 +38,7 @@ impl RetellClient {
     /// The HTTP client alone: a cold start builds it while the provider secret is fetched.
     pub fn http(timeout: Duration) -> Result<reqwest::Client, crate::BuildError> {
         Ok(reqwest::Client::builder()
-            .tls_backend_preconfigured(crate::tls_config()?)
+            .tls_backend_preconfigured(tls_roots::client_config()?)
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())

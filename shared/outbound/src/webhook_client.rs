@@ -81,7 +81,7 @@ pub struct WebhookClient {
 impl WebhookClient {
     pub fn new(timeout: Duration, allow_insecure_local: bool) -> Result<Self, crate::BuildError> {
         let mut b = reqwest::Client::builder()
-            .tls_backend_preconfigured(crate::tls_config()?)
+            .tls_backend_preconfigured(tls_roots::client_config()?)
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())

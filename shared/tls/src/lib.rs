@@ -29,13 +29,18 @@ fn roots() -> &'static Roots {
     ROOTS.get_or_init(load)
 }
 
-/// The rustls client configuration every outbound HTTP client uses (cloning it is cheap: the
-/// root store is behind an `Arc`).
-pub fn client_config() -> Result<Arc<rustls::ClientConfig>, TlsError> {
+/// The rustls client configuration every HTTP client of the process is built with, as
+/// reqwest takes it (`tls_backend_preconfigured`, by value); the copy is cheap, the root store
+/// inside is shared.
+pub fn client_config() -> Result<rustls::ClientConfig, TlsError> {
+    shared().map(|c| c.as_ref().clone())
+}
+
+fn shared() -> Result<Arc<rustls::ClientConfig>, TlsError> {
     roots().config.clone()
 }
 
-/// How many roots are trusted (for tests and the startup log).
+/// How many roots are trusted.
 pub fn count() -> usize {
     roots().count
 }
@@ -141,10 +146,7 @@ mod tests {
             count()
         );
         // Loaded once: the same configuration on every call.
-        assert!(Arc::ptr_eq(
-            &client_config().unwrap(),
-            &client_config().unwrap()
-        ));
+        assert!(Arc::ptr_eq(&shared().unwrap(), &shared().unwrap()));
     }
 
     #[test]

@@ -237,6 +237,25 @@ fn settle_assignments(
 }
 
 impl DynamoStore {
+    /// Writes `items` in one transaction: `Ok(false)` when the first item's condition failed
+    /// (the call was not in the state the change expects); any other cancellation is an error.
+    async fn transact_unless_first_condition_fails(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(cancellation_reasons(&e).first()) => Ok(false),
+            Err(e) => Err(transaction_error(e)),
+        }
+    }
+
     /// The call's change (`call`, conditional) and its new event (only if new, with its
     /// reconciler deadline) in one transaction. `Ok(false)` when the call's condition failed;
     /// any other cancellation (the event exists, a conflicting transaction) is an error.
@@ -253,17 +272,7 @@ impl DynamoStore {
             call,
             put(&self.table, item, Some("attribute_not_exists(pk)"), &[])?,
         ];
-        let res = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(cancellation_reasons(&e).first()) => Ok(false),
-            Err(e) => Err(transaction_error(e)),
-        }
+        self.transact_unless_first_condition_fails(items).await
     }
 }
 
@@ -488,17 +497,7 @@ impl CallStore for DynamoStore {
                     .build(),
             );
         }
-        let res = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(cancellation_reasons(&e).first()) => Ok(false),
-            Err(e) => Err(transaction_error(e)),
-        }
+        self.transact_unless_first_condition_fails(items).await
     }
 
     async fn remember_answer(
