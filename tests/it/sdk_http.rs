@@ -4,7 +4,8 @@
 //! saved, and a hung endpoint would hang the function.
 //!
 //! A raw TCP server plays DynamoDB and breaks the exchange on purpose; the tests count the
-//! requests it received.
+//! requests it received. The last tests check the functions' own configuration
+//! (`aws_adapters::lambda_sdk_config`) the same way: what it signs with, and how often it tries.
 
 use aws_sdk_dynamodb::config::StalledStreamProtectionConfig;
 use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig};
@@ -12,7 +13,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What the fake DynamoDB does with the n-th request (0-based).
@@ -33,6 +34,8 @@ enum Act {
 struct FakeDynamo {
     endpoint: String,
     requests: Arc<AtomicUsize>,
+    /// Every request's head (request line and headers), in arrival order.
+    heads: Arc<Mutex<Vec<String>>>,
 }
 
 impl FakeDynamo {
@@ -40,16 +43,25 @@ impl FakeDynamo {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(AtomicUsize::new(0));
-        let seen = requests.clone();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let (seen, kept) = (requests.clone(), heads.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
-                let seen = seen.clone();
+                let (seen, kept) = (seen.clone(), kept.clone());
                 let script = script.clone();
-                std::thread::spawn(move || serve(stream, &seen, &script));
+                std::thread::spawn(move || serve(stream, &seen, &kept, &script));
             }
         });
-        FakeDynamo { endpoint, requests }
+        FakeDynamo {
+            endpoint,
+            requests,
+            heads,
+        }
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
     }
 
     fn requests(&self) -> usize {
@@ -58,11 +70,12 @@ impl FakeDynamo {
 }
 
 /// Serves one connection: each request read whole, then acted on by the script.
-fn serve(mut stream: TcpStream, seen: &AtomicUsize, script: &[Act]) {
+fn serve(mut stream: TcpStream, seen: &AtomicUsize, heads: &Mutex<Vec<String>>, script: &[Act]) {
     loop {
-        if !read_request(&mut stream) {
+        let Some(head) = read_request(&mut stream) else {
             return;
-        }
+        };
+        heads.lock().unwrap().push(head);
         let n = seen.fetch_add(1, Ordering::SeqCst);
         match script.get(n).copied().unwrap_or(Act::Answer) {
             Act::Drop => return,
@@ -93,14 +106,15 @@ fn serve(mut stream: TcpStream, seen: &AtomicUsize, script: &[Act]) {
     }
 }
 
-/// Reads one request (headers and a `content-length` body); false when the peer is gone.
-fn read_request(stream: &mut TcpStream) -> bool {
+/// Reads one request (headers and a `content-length` body) and gives its head, lower-cased;
+/// `None` when the peer is gone.
+fn read_request(stream: &mut TcpStream) -> Option<String> {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
         match stream.read(&mut byte) {
             Ok(1) => buf.push(byte[0]),
-            _ => return false,
+            _ => return None,
         }
     }
     let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
@@ -110,7 +124,7 @@ fn read_request(stream: &mut TcpStream) -> bool {
         .and_then(|v| v.trim().parse::<usize>().ok())
         .unwrap_or(0);
     let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).is_ok()
+    stream.read_exact(&mut body).ok().map(|()| head)
 }
 
 async fn client(endpoint: &str, attempts: u32, read_timeout: Duration) -> aws_sdk_dynamodb::Client {
@@ -230,4 +244,52 @@ async fn a_refused_connection_is_an_io_failure() {
         panic!("not a dispatch failure: {err:?}");
     };
     assert!(failure.is_io(), "{err:?}");
+}
+
+/// The functions' configuration, from the variables Lambda sets, pointed at the fake.
+fn lambda_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let env = domain::config::Env::default()
+        .with("AWS_REGION", "eu-west-1")
+        .with("AWS_ACCESS_KEY_ID", "AKIDLAMBDAROLE")
+        .with("AWS_SECRET_ACCESS_KEY", "role-secret")
+        .with("AWS_SESSION_TOKEN", "role-session-token")
+        .with("AWS_ENDPOINT_URL", endpoint);
+    aws_sdk_dynamodb::Client::new(&aws_adapters::lambda_sdk_config(&env).unwrap())
+}
+
+#[tokio::test]
+async fn the_functions_sign_with_the_execution_roles_credentials_from_the_environment() {
+    let fake = FakeDynamo::start(vec![Act::Answer]);
+    let out = lambda_client(&fake.endpoint).list_tables().send().await;
+    assert!(out.is_ok(), "{out:?}");
+    let heads = fake.heads();
+    assert_eq!(heads.len(), 1);
+    let head = &heads[0];
+    // Lower-cased by the fake: the key id, the region and the service in the signature's
+    // scope, and the session token beside it.
+    assert!(
+        head.contains("credential=akidlambdarole/")
+            && head.contains("/eu-west-1/dynamodb/aws4_request"),
+        "{head}"
+    );
+    assert!(
+        head.contains("x-amz-security-token: role-session-token"),
+        "{head}"
+    );
+    assert!(
+        !head.contains("role-secret"),
+        "the secret key never travels: {head}"
+    );
+}
+
+#[tokio::test]
+async fn the_functions_retry_a_dropped_connection_three_times_in_all() {
+    let fake = FakeDynamo::start(vec![Act::Drop, Act::Drop, Act::Drop, Act::Answer]);
+    let err = lambda_client(&fake.endpoint)
+        .list_tables()
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+    assert_eq!(fake.requests(), 3, "the standard strategy's three attempts");
 }

@@ -4,7 +4,8 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_glue::telemetry::init();
-    let sdk = aws_adapters::sdk_config().await;
-    let deps = call_completed::Deps::from_env(&sdk, &domain::config::Env::process()).await?;
+    let env = domain::config::Env::process();
+    let sdk = aws_adapters::lambda_sdk_config(&env)?;
+    let deps = call_completed::Deps::from_env(&sdk, &env).await?;
     lambda_glue::serve(deps, call_completed::handle).await
 }

@@ -5,8 +5,9 @@ use lambda_runtime::{service_fn, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_glue::telemetry::init();
-    let sdk = aws_adapters::sdk_config().await;
-    let deps = &reconciler::Deps::from_env(&sdk, &domain::config::Env::process()).await?;
+    let env = domain::config::Env::process();
+    let sdk = aws_adapters::lambda_sdk_config(&env)?;
+    let deps = &reconciler::Deps::from_env(&sdk, &env).await?;
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {
             Ok::<_, std::convert::Infallible>(reconciler::run(deps).await)

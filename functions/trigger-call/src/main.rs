@@ -3,7 +3,8 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_glue::telemetry::init();
-    let sdk = aws_adapters::sdk_config().await;
-    let deps = trigger_call::Deps::from_env(&sdk, &domain::config::Env::process()).await?;
+    let env = domain::config::Env::process();
+    let sdk = aws_adapters::lambda_sdk_config(&env)?;
+    let deps = trigger_call::Deps::from_env(&sdk, &env).await?;
     lambda_glue::serve(deps, trigger_call::handle).await
 }

@@ -6,8 +6,9 @@ use lambda_runtime::{service_fn, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_glue::telemetry::init();
-    let sdk = aws_adapters::sdk_config().await;
-    let deps = &webhook_delivery::Deps::from_env(&sdk, &domain::config::Env::process()).await?;
+    let env = domain::config::Env::process();
+    let sdk = aws_adapters::lambda_sdk_config(&env)?;
+    let deps = &webhook_delivery::Deps::from_env(&sdk, &env).await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, std::convert::Infallible>(webhook_delivery::handle(event.payload, deps).await)
     }))

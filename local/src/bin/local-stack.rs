@@ -166,7 +166,10 @@ async fn serve(
     receiver: Listener,
     provider: Listener,
 ) -> Fallible<()> {
-    let sdk = aws_adapters::sdk_config().await;
+    // The functions' own configuration (region, credentials and endpoint from the variables
+    // `emulator::sdk_environment` set above), so that `make run` builds it as Lambda does.
+    let sdk = aws_adapters::lambda_sdk_config(&Env::process())
+        .map_err(|e| format!("the SDK configuration: {e}"))?;
     let provider_key = format!("sim_provider_key_{}", uuid::Uuid::new_v4().simple());
     let resources = resources::ensure(&sdk, &ResourceNames::local(), &provider_key)
         .await

@@ -8,7 +8,7 @@ pub mod secrets_manager;
 pub mod sqs;
 
 pub use dynamo::DynamoStore;
-pub use sdk::sdk_config;
+pub use sdk::{lambda_sdk_config, sdk_config};
 pub use secrets_manager::SecretsManager;
 pub use sqs::SqsQueue;
 
