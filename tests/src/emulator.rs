@@ -32,18 +32,19 @@ impl Emulator {
     }
 
     /// The SDK configuration for the emulator at `endpoint` (one the caller started itself,
-    /// e.g. a test that must not share moto with the rest of the suite).
+    /// e.g. a test that must not share moto with the rest of the suite): the functions' own
+    /// (`aws_adapters::lambda_sdk_config`), from the variables Lambda would set, pointed at
+    /// the emulator, so that every test runs the configuration Lambda runs.
     pub async fn at(endpoint: &str) -> Emulator {
         let endpoint = endpoint.to_string();
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(aws_adapters::http_client::SdkHttpClient::new())
-            .endpoint_url(&endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "test", "test", None, None, "emulator",
-            ))
-            .load()
-            .await;
+        let env = domain::config::Env::default()
+            .with("AWS_ENDPOINT_URL", &endpoint)
+            .with("AWS_REGION", "us-east-1")
+            .with("AWS_ACCESS_KEY_ID", "test")
+            .with("AWS_SECRET_ACCESS_KEY", "test")
+            .with("AWS_SESSION_TOKEN", "");
+        let config = aws_adapters::lambda_sdk_config(&env)
+            .unwrap_or_else(|e| panic!("the emulator's SDK configuration: {e}"));
         Emulator { config, endpoint }
     }
 
