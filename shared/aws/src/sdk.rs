@@ -96,18 +96,18 @@ mod tests {
             .with("AWS_ENDPOINT_URL", "")
     }
 
+    async fn credentials(sdk: &SdkConfig) -> Credentials {
+        let provider = sdk.credentials_provider().unwrap();
+        provider.provide_credentials().await.unwrap()
+    }
+
     #[tokio::test]
     async fn region_credentials_and_endpoint_come_from_the_lambda_variables() {
         let sdk = lambda_sdk_config(&lambda_env().with("AWS_ENDPOINT_URL", "http://127.0.0.1:9"))
             .unwrap();
         assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-1"));
         assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:9"));
-        let creds = sdk
-            .credentials_provider()
-            .unwrap()
-            .provide_credentials()
-            .await
-            .unwrap();
+        let creds = credentials(&sdk).await;
         assert_eq!(creds.access_key_id(), "AKIDEXAMPLELAMBDA");
         assert_eq!(creds.secret_access_key(), "secret-from-lambda");
         assert_eq!(creds.session_token(), Some("session-from-lambda"));
@@ -142,12 +142,7 @@ mod tests {
     #[tokio::test]
     async fn a_session_token_is_optional() {
         let sdk = lambda_sdk_config(&lambda_env().with("AWS_SESSION_TOKEN", "")).unwrap();
-        let creds = sdk
-            .credentials_provider()
-            .unwrap()
-            .provide_credentials()
-            .await
-            .unwrap();
+        let creds = credentials(&sdk).await;
         assert_eq!(creds.session_token(), None);
     }
 
