@@ -7,8 +7,9 @@
 //!   credentials and endpoint from the environment variables the Lambda service sets, and
 //!   nothing else. The SDK's default chains (profile files, SSO, web identity through STS,
 //!   ECS and EC2 metadata) never apply inside Lambda, and linking them cost every function
-//!   about 0.6 MB (the STS client, the metadata clients, the profile parser: issue 14,
-//!   docs/benchmarks.md).
+//!   about 1.4 MB (the STS client, the metadata clients, the profile parser: issue 14,
+//!   docs/benchmarks.md). The SDK variables it does not read are named in a warning at
+//!   start when set ([`NOT_READ`]).
 //! - [`sdk_config`], the SDK's default chains, for the admin CLI an operator runs on a
 //!   workstation (profiles, `AWS_PROFILE`).
 //!
@@ -21,12 +22,36 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
+use aws_smithy_types::checksum_config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use domain::config::Env;
 use domain::error::ConfigError;
 use std::time::Duration;
 
 /// The SDK's default connect timeout (`aws_config`'s default provider), kept.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+/// Variables the SDK's default loader would read and [`lambda_sdk_config`] does not: set,
+/// they are named (never their values) in a warning at start, so that an operator who sets
+/// one learns it has no effect instead of finding out from the traffic.
+pub const NOT_READ: [&str; 17] = [
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_RETRY_MODE",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_REQUEST_CHECKSUM_CALCULATION",
+    "AWS_RESPONSE_CHECKSUM_VALIDATION",
+    "AWS_SDK_UA_APP_ID",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE",
+];
 
 /// The SDK's configuration from the environment's default chains (region, credentials,
 /// endpoint, retries), as the admin CLI uses it.
@@ -43,11 +68,20 @@ pub async fn sdk_config() -> SdkConfig {
 /// - `AWS_REGION` (or `AWS_DEFAULT_REGION`), required;
 /// - `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, required, and `AWS_SESSION_TOKEN` (the
 ///   execution role's credentials);
-/// - `AWS_ENDPOINT_URL`, optional: every service at one endpoint (the local emulator).
+/// - `AWS_ENDPOINT_URL`, optional: every service at one endpoint (the local emulator);
+/// - `AWS_USE_FIPS_ENDPOINT`, `AWS_USE_DUALSTACK_ENDPOINT`, optional, `true` or `false`.
 ///
-/// Otherwise what the default loader would give a Lambda function: the standard retry
-/// strategy (3 attempts), a 3.1 s connect timeout, the lazy identity cache, Tokio's sleep.
+/// Otherwise what the default loader gives a Lambda function in which none of [`NOT_READ`]
+/// is set: the standard retry strategy (3 attempts), a 3.1 s connect timeout, checksums when
+/// supported, the lazy identity cache, Tokio's sleep (a unit test compares the two).
 pub fn lambda_sdk_config(env: &Env) -> Result<SdkConfig, ConfigError> {
+    let ignored = not_read(env);
+    if !ignored.is_empty() {
+        tracing::warn!(
+            variables = ?ignored,
+            "set but not read by the functions' SDK configuration (docs/deploy.md)"
+        );
+    }
     let region = env
         .optional("AWS_REGION")
         .or_else(|| env.optional("AWS_DEFAULT_REGION"))
@@ -55,9 +89,10 @@ pub fn lambda_sdk_config(env: &Env) -> Result<SdkConfig, ConfigError> {
             ConfigError("environment variable AWS_REGION is required (Lambda sets it)".into())
         })?;
     let credentials = Credentials::new(
-        env.required("AWS_ACCESS_KEY_ID")?,
-        env.required("AWS_SECRET_ACCESS_KEY")?,
-        env.optional("AWS_SESSION_TOKEN"),
+        env.required("AWS_ACCESS_KEY_ID")?.trim(),
+        env.required("AWS_SECRET_ACCESS_KEY")?.trim(),
+        env.optional("AWS_SESSION_TOKEN")
+            .map(|t| t.trim().to_string()),
         None,
         "lambda-environment",
     );
@@ -72,11 +107,36 @@ pub fn lambda_sdk_config(env: &Env) -> Result<SdkConfig, ConfigError> {
                 .connect_timeout(CONNECT_TIMEOUT)
                 .build(),
         )
+        .request_checksum_calculation(RequestChecksumCalculation::WhenSupported)
+        .response_checksum_validation(ResponseChecksumValidation::WhenSupported)
         .time_source(aws_smithy_async::time::SystemTimeSource::new())
         .http_client(crate::http_client::SdkHttpClient::new());
     builder.set_sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep());
     builder.set_endpoint_url(env.optional("AWS_ENDPOINT_URL"));
+    builder.set_use_fips(switch(env, "AWS_USE_FIPS_ENDPOINT")?);
+    builder.set_use_dual_stack(switch(env, "AWS_USE_DUALSTACK_ENDPOINT")?);
     Ok(builder.build())
+}
+
+/// Which of [`NOT_READ`] are set.
+pub fn not_read(env: &Env) -> Vec<&'static str> {
+    NOT_READ
+        .into_iter()
+        .filter(|name| env.optional(name).is_some())
+        .collect()
+}
+
+/// An SDK switch: `true` or `false` (any case), as the SDK reads it; unset is `None`, and
+/// anything else stops the function at start rather than being taken as either.
+fn switch(env: &Env, name: &str) -> Result<Option<bool>, ConfigError> {
+    let Some(value) = env.optional(name) else {
+        return Ok(None);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(Some(true)),
+        "false" => Ok(Some(false)),
+        _ => Err(ConfigError(format!("{name} must be true or false"))),
+    }
 }
 
 #[cfg(test)]
@@ -94,6 +154,8 @@ mod tests {
             .with("AWS_SECRET_ACCESS_KEY", "secret-from-lambda")
             .with("AWS_SESSION_TOKEN", "session-from-lambda")
             .with("AWS_ENDPOINT_URL", "")
+            .with("AWS_USE_FIPS_ENDPOINT", "")
+            .with("AWS_USE_DUALSTACK_ENDPOINT", "")
     }
 
     async fn credentials(sdk: &SdkConfig) -> Credentials {
@@ -112,6 +174,116 @@ mod tests {
         assert_eq!(creds.secret_access_key(), "secret-from-lambda");
         assert_eq!(creds.session_token(), Some("session-from-lambda"));
         assert_eq!(creds.expiry(), None);
+    }
+
+    /// What `aws_config`'s loader gives a Lambda function, with the same region, credentials
+    /// and endpoint and no other variable or file: every setting both can carry must agree,
+    /// so that an SDK upgrade that changes a default fails here.
+    #[tokio::test]
+    async fn every_other_setting_is_what_the_sdk_loader_gives_a_lambda_function() {
+        let endpoint = "http://127.0.0.1:9";
+        let ours = lambda_sdk_config(&lambda_env().with("AWS_ENDPOINT_URL", endpoint)).unwrap();
+        let loader = aws_config::defaults(BehaviorVersion::latest())
+            .empty_test_environment()
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new(
+                "AKIDEXAMPLELAMBDA",
+                "secret-from-lambda",
+                Some("session-from-lambda".into()),
+                None,
+                "test",
+            ))
+            .endpoint_url(endpoint)
+            .http_client(crate::http_client::SdkHttpClient::new())
+            .load()
+            .await;
+        assert_eq!(ours.region(), loader.region());
+        assert_eq!(ours.endpoint_url(), loader.endpoint_url());
+        assert_eq!(ours.retry_config(), loader.retry_config());
+        assert_eq!(ours.timeout_config(), loader.timeout_config());
+        assert_eq!(ours.behavior_version(), loader.behavior_version());
+        let shown = |c: &SdkConfig| {
+            format!(
+                "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                c.stalled_stream_protection(),
+                c.use_fips(),
+                c.use_dual_stack(),
+                c.disable_request_compression(),
+                c.disable_clock_skew_correction(),
+                c.request_checksum_calculation(),
+                c.response_checksum_validation(),
+                c.request_min_compression_size_bytes(),
+                c.app_name(),
+                c.token_provider().is_some(),
+            )
+        };
+        assert_eq!(shown(&ours), shown(&loader));
+        for (what, a, b) in [
+            (
+                "identity cache",
+                ours.identity_cache().is_some(),
+                loader.identity_cache().is_some(),
+            ),
+            (
+                "sleep",
+                ours.sleep_impl().is_some(),
+                loader.sleep_impl().is_some(),
+            ),
+            (
+                "time source",
+                ours.time_source().is_some(),
+                loader.time_source().is_some(),
+            ),
+        ] {
+            assert!(a && b, "{what}: ours {a}, loader's {b}");
+        }
+    }
+
+    #[test]
+    fn fips_and_dual_stack_are_read_as_the_sdk_reads_them() {
+        let sdk = lambda_sdk_config(
+            &lambda_env()
+                .with("AWS_USE_FIPS_ENDPOINT", "TRUE")
+                .with("AWS_USE_DUALSTACK_ENDPOINT", "false"),
+        )
+        .unwrap();
+        assert_eq!(
+            (sdk.use_fips(), sdk.use_dual_stack()),
+            (Some(true), Some(false))
+        );
+        let e = lambda_sdk_config(&lambda_env().with("AWS_USE_FIPS_ENDPOINT", "yes")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("AWS_USE_FIPS_ENDPOINT must be true or false"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_variables_it_does_not_read_are_named_when_set() {
+        let env = NOT_READ
+            .iter()
+            .fold(lambda_env(), |env, name| env.with(name, ""));
+        assert_eq!(not_read(&env), Vec::<&str>::new());
+        let env = env
+            .with("AWS_MAX_ATTEMPTS", "10")
+            .with("AWS_ENDPOINT_URL_DYNAMODB", "https://example.com");
+        assert_eq!(
+            not_read(&env),
+            vec!["AWS_MAX_ATTEMPTS", "AWS_ENDPOINT_URL_DYNAMODB"]
+        );
+        // Still a configuration: the warning is all they cause.
+        assert!(lambda_sdk_config(&env).is_ok());
+    }
+
+    #[tokio::test]
+    async fn credential_values_are_trimmed_as_the_sdk_trims_them() {
+        let env = lambda_env()
+            .with("AWS_ACCESS_KEY_ID", " AKIDEXAMPLELAMBDA\n")
+            .with("AWS_SESSION_TOKEN", "session-from-lambda ");
+        let creds = credentials(&lambda_sdk_config(&env).unwrap()).await;
+        assert_eq!(creds.access_key_id(), "AKIDEXAMPLELAMBDA");
+        assert_eq!(creds.session_token(), Some("session-from-lambda"));
     }
 
     #[test]
