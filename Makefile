@@ -50,7 +50,7 @@ WITH_EMULATOR = VENV=$(VENV) $(CARGO) run --quiet -p emulator --bin with-emulato
 ## The cold-start anchors (bench/) are left out: the slim anchor asks the SDK for its own HTTP
 ## client (`default-https-client`), which the functions are built without, and in one cargo
 ## run that feature would reach every crate; without it, an SDK client built anywhere without
-## `aws_adapters::sdk_config`'s client fails in the tests as it would in Lambda.
+## our transport (`aws_adapters::http_client::SdkHttpClient`) fails in the tests as it would in Lambda.
 test: $(VENV)/.emulator $(VENV)/.apitest $(VENV)/.webhooks browser
 	$(WITH_EMULATOR) $(CARGO) test --workspace --exclude anchor-hello --exclude anchor-slim-sdk --no-fail-fast --lib --bins --tests
 	CARGO=$(CARGO) scripts/schemathesis.sh $(VENV)

@@ -7,6 +7,8 @@ use aws_adapters::SecretsManager;
 use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
 use aws_sdk_sqs::types::QueueAttributeName;
+use domain::config::Env;
+use domain::error::ConfigError;
 use domain::ports::secrets::{ProviderSecret, SecretStore};
 use std::collections::HashMap;
 
@@ -19,6 +21,17 @@ pub const VISIBILITY_TIMEOUT_SECONDS: u32 = 190;
 /// Retention of the events queue (4 days) and of the DLQ (14 days), as in `template.yaml`.
 pub const QUEUE_RETENTION_SECONDS: u32 = 345_600;
 pub const DLQ_RETENTION_SECONDS: u32 = 1_209_600;
+
+/// The functions' SDK configuration (`aws_adapters::lambda_sdk_config`) for the emulator at
+/// `endpoint`: the launcher's variables (`emulator::sdk_environment`), its removed ones blank
+/// (an empty value is unset), nothing from this process's environment. The tests'
+/// `Emulator` and `bench-cold` use it.
+pub fn emulator_sdk_config(endpoint: &str) -> Result<SdkConfig, ConfigError> {
+    let env = Env::default()
+        .with_all(emulator::sdk_environment(endpoint))
+        .with_all(emulator::SDK_VARIABLES_REMOVED.map(|k| (k, "")));
+    aws_adapters::lambda_sdk_config(&env)
+}
 
 /// Names of the resources to ensure.
 #[derive(Debug, Clone)]

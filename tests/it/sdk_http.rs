@@ -10,6 +10,7 @@
 use aws_sdk_dynamodb::config::StalledStreamProtectionConfig;
 use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::error::SdkError;
+use aws_smithy_runtime_api::client::result::DispatchFailure;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -157,6 +158,15 @@ async fn client(endpoint: &str, attempts: u32, read_timeout: Duration) -> aws_sd
     aws_sdk_dynamodb::Client::new(&sdk)
 }
 
+/// `ListTables`, which must fail before any answer reached the SDK: how it failed, as the
+/// SDK's retry strategy saw it.
+async fn dispatch_failure(dynamo: &aws_sdk_dynamodb::Client) -> DispatchFailure {
+    match dynamo.list_tables().send().await {
+        Err(SdkError::DispatchFailure(failure)) => failure,
+        other => panic!("not a dispatch failure: {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_connection_dropped_before_the_answer_is_retried_and_the_call_succeeds() {
     let fake = FakeDynamo::start(vec![Act::Drop, Act::Answer]);
@@ -194,11 +204,8 @@ async fn a_request_answered_after_the_stall_grace_period_is_not_a_stalled_upload
 async fn connections_dropped_every_time_end_in_an_io_dispatch_failure_after_every_attempt() {
     let fake = FakeDynamo::start(vec![Act::Drop, Act::Drop, Act::Drop, Act::Answer]);
     let dynamo = client(&fake.endpoint, 3, Duration::from_secs(5)).await;
-    let err = dynamo.list_tables().send().await.unwrap_err();
-    let SdkError::DispatchFailure(failure) = &err else {
-        panic!("not a dispatch failure: {err:?}");
-    };
-    assert!(failure.is_io(), "{err:?}");
+    let failure = dispatch_failure(&dynamo).await;
+    assert!(failure.is_io(), "{failure:?}");
     assert_eq!(
         fake.requests(),
         3,
@@ -211,11 +218,8 @@ async fn an_endpoint_that_never_answers_is_a_timeout_not_a_hang() {
     let fake = FakeDynamo::start(vec![Act::Hang, Act::Hang]);
     let dynamo = client(&fake.endpoint, 2, Duration::from_millis(300)).await;
     let started = std::time::Instant::now();
-    let err = dynamo.list_tables().send().await.unwrap_err();
-    let SdkError::DispatchFailure(failure) = &err else {
-        panic!("not a dispatch failure: {err:?}");
-    };
-    assert!(failure.is_timeout(), "{err:?}");
+    let failure = dispatch_failure(&dynamo).await;
+    assert!(failure.is_timeout(), "{failure:?}");
     assert_eq!(
         fake.requests(),
         2,
@@ -239,11 +243,8 @@ async fn a_refused_connection_is_an_io_failure() {
         Duration::from_secs(5),
     )
     .await;
-    let err = dynamo.list_tables().send().await.unwrap_err();
-    let SdkError::DispatchFailure(failure) = &err else {
-        panic!("not a dispatch failure: {err:?}");
-    };
-    assert!(failure.is_io(), "{err:?}");
+    let failure = dispatch_failure(&dynamo).await;
+    assert!(failure.is_io(), "{failure:?}");
 }
 
 /// The functions' configuration, from the variables Lambda sets, pointed at the fake.
@@ -285,11 +286,6 @@ async fn the_functions_sign_with_the_execution_roles_credentials_from_the_enviro
 #[tokio::test]
 async fn the_functions_retry_a_dropped_connection_three_times_in_all() {
     let fake = FakeDynamo::start(vec![Act::Drop, Act::Drop, Act::Drop, Act::Answer]);
-    let err = lambda_client(&fake.endpoint)
-        .list_tables()
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+    dispatch_failure(&lambda_client(&fake.endpoint)).await;
     assert_eq!(fake.requests(), 3, "the standard strategy's three attempts");
 }

@@ -37,13 +37,7 @@ impl Emulator {
     /// the emulator, so that every test runs the configuration Lambda runs.
     pub async fn at(endpoint: &str) -> Emulator {
         let endpoint = endpoint.to_string();
-        let env = domain::config::Env::default()
-            .with("AWS_ENDPOINT_URL", &endpoint)
-            .with("AWS_REGION", "us-east-1")
-            .with("AWS_ACCESS_KEY_ID", "test")
-            .with("AWS_SECRET_ACCESS_KEY", "test")
-            .with("AWS_SESSION_TOKEN", "");
-        let config = aws_adapters::lambda_sdk_config(&env)
+        let config = local_stack::resources::emulator_sdk_config(&endpoint)
             .unwrap_or_else(|e| panic!("the emulator's SDK configuration: {e}"));
         Emulator { config, endpoint }
     }

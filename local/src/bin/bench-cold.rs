@@ -187,19 +187,7 @@ struct Figures {
 }
 
 async fn create_resources(endpoint: &str) -> Result<Resources, String> {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(aws_adapters::http_client::SdkHttpClient::new())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "bench-cold",
-        ))
-        .load()
-        .await;
+    let sdk = resources::emulator_sdk_config(endpoint).map_err(|e| e.to_string())?;
     resources::ensure(&sdk, &ResourceNames::local(), "bench-cold-provider-key")
         .await
         .map_err(|e| e.to_string())

@@ -119,7 +119,7 @@ pub fn lambda_sdk_config(env: &Env) -> Result<SdkConfig, ConfigError> {
 }
 
 /// Which of [`NOT_READ`] are set.
-pub fn not_read(env: &Env) -> Vec<&'static str> {
+fn not_read(env: &Env) -> Vec<&'static str> {
     NOT_READ
         .into_iter()
         .filter(|name| env.optional(name).is_some())

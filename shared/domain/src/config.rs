@@ -123,6 +123,16 @@ impl Env {
         self
     }
 
+    /// This environment with every `(name, value)` of `pairs` set, as [`Env::with`] does.
+    pub fn with_all<K: AsRef<str>, V: Into<String>>(
+        self,
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Env {
+        pairs
+            .into_iter()
+            .fold(self, |env, (k, v)| env.with(k.as_ref(), v))
+    }
+
     pub fn optional(&self, name: &str) -> Option<String> {
         match self.overrides.get(name) {
             Some(v) => Some(v.clone()),
@@ -252,6 +262,13 @@ pub fn parse_durations(s: &str) -> Result<Vec<Duration>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_all_sets_every_pair_and_an_empty_value_is_unset() {
+        let env = Env::default().with_all([("BVAI_TEST_A", "1"), ("BVAI_TEST_B", "")]);
+        assert_eq!(env.optional("BVAI_TEST_A").as_deref(), Some("1"));
+        assert_eq!(env.optional("BVAI_TEST_B"), None);
+    }
 
     #[test]
     fn counts() {

@@ -332,12 +332,7 @@ impl AccountStore for DynamoStore {
         if let Some(k) = &account.api_key {
             items.push(put(&self.table, grant_item(&k.hash, account)?, None, &[])?);
         }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(transaction_error)?;
+        self.transact(items).await.map_err(transaction_error)?;
         Ok(())
     }
 
@@ -364,12 +359,7 @@ impl AccountStore for DynamoStore {
         if let Some(new) = new_hash {
             items.push(put(&self.table, grant_item(new, &stored)?, None, &[])?);
         }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(transaction_error)?;
+        self.transact(items).await.map_err(transaction_error)?;
         Ok(stored)
     }
 
@@ -417,12 +407,7 @@ impl AccountStore for DynamoStore {
                 &[(":id", AttributeValue::S(agent.id.to_string()))],
             )?,
         ];
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(transaction_error)?;
+        self.transact(items).await.map_err(transaction_error)?;
         Ok(())
     }
 

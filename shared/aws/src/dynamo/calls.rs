@@ -243,13 +243,7 @@ impl DynamoStore {
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<bool, StoreError> {
-        let res = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match res {
+        match self.transact(items).await {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failure(cancellation_reasons(&e).first()) => Ok(false),
             Err(e) => Err(transaction_error(e)),
@@ -332,13 +326,7 @@ impl CallStore for DynamoStore {
             )?,
             TransactWriteItem::builder().put(idem_put).build(),
         ];
-        let res = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match res {
+        match self.transact(items).await {
             Ok(_) => Ok(CreateCallOutcome::Created),
             Err(e) => {
                 let reason = cancellation_reasons(&e).get(1);
@@ -401,10 +389,7 @@ impl CallStore for DynamoStore {
                 .ok_or_else(|| StoreError::Backend("update missing".into()))?;
             self.send_update(u).await
         } else {
-            self.client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
+            self.transact(items)
                 .await
                 .map(|_| ())
                 .map_err(transaction_error)
@@ -459,12 +444,7 @@ impl CallStore for DynamoStore {
                 key_map(keys::idempotency(&rec.account_id, &rec.key)),
             )?);
         }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(transaction_error)?;
+        self.transact(items).await.map_err(transaction_error)?;
         Ok(())
     }
 
@@ -691,13 +671,7 @@ impl CallStore for DynamoStore {
                 &[],
             )?,
         ];
-        let res = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match res {
+        match self.transact(items).await {
             Ok(_) => Ok(call.id),
             Err(e) => {
                 let reason = cancellation_reasons(&e).first();

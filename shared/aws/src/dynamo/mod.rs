@@ -44,6 +44,25 @@ impl DynamoStore {
         }
     }
 
+    /// `items` in one `TransactWriteItems` request, answered as the SDK answers it: each
+    /// caller reads the cancellation reasons it cares about (`errors`).
+    pub(crate) async fn transact(
+        &self,
+        items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    ) -> Result<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput,
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
+    > {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+    }
+
     /// One strongly consistent GetItem by key: every read of a single item goes through here.
     pub(crate) async fn read(
         &self,
