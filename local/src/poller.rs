@@ -213,6 +213,23 @@ impl Poller {
         handler: SqsHandler,
     ) -> Result<Poller, PollerError> {
         config.validate()?;
+        // Long polls wait up to `wait_time_seconds` for an answer by design: the functions'
+        // SDK timeouts (a few seconds per request) would cut every one of them short.
+        let long_poll =
+            std::time::Duration::from_secs(config.wait_time_seconds.unsigned_abs().into())
+                + std::time::Duration::from_secs(10);
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            sqs.config()
+                .to_builder()
+                .timeout_config(
+                    aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
+                        .connect_timeout(std::time::Duration::from_millis(3100))
+                        .operation_attempt_timeout(long_poll)
+                        .operation_timeout(long_poll * 3)
+                        .build(),
+                )
+                .build(),
+        );
         let queue_url = queue_url.into();
         let attrs = sqs
             .get_queue_attributes()

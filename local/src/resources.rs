@@ -26,10 +26,17 @@ pub const DLQ_RETENTION_SECONDS: u32 = 1_209_600;
 /// `endpoint`: the launcher's variables (`emulator::sdk_environment`), its removed ones blank
 /// (an empty value is unset), nothing from this process's environment. The tests'
 /// `Emulator` and `bench-cold` use it.
+///
+/// One difference: the SDK's attempt and operation timeouts are longer than Lambda's (10 s and
+/// 30 s, against 2 s and 5 s), because one emulator process serves every test of a parallel
+/// run on a small machine and can answer seconds late under that load; a stall is tested
+/// with the production values against a hanging endpoint (`tests/it/sdk_http.rs`).
 pub fn emulator_sdk_config(endpoint: &str) -> Result<SdkConfig, ConfigError> {
     let env = Env::default()
         .with_all(emulator::sdk_environment(endpoint))
-        .with_all(emulator::SDK_VARIABLES_REMOVED.map(|k| (k, "")));
+        .with_all(emulator::SDK_VARIABLES_REMOVED.map(|k| (k, "")))
+        .with(domain::config::SDK_ATTEMPT_TIMEOUT_MS, "10000")
+        .with(domain::config::SDK_OPERATION_TIMEOUT_MS, "30000");
     aws_adapters::lambda_sdk_config(&env)
 }
 

@@ -288,9 +288,11 @@ async fn the_reconciler_finds_all_overdue_work_in_the_index_and_two_runs_repair_
     assert_eq!(total(Repaired::EventEnqueued), 1, "{a:?} {b:?}");
     assert_eq!(total(Repaired::CallFailed), 1, "{a:?} {b:?}");
     assert_eq!(total(Repaired::CallMarkedDialUnknown), 1, "{a:?} {b:?}");
-    assert_eq!(total(Repaired::KeyReleased), 1, "{a:?} {b:?}");
-    assert_eq!(e.event_count().await, 2, "one event per completed call");
-    assert_eq!(e.drain().await, 2, "one message per event");
+    assert_eq!(total(Repaired::KeyAnsweredUnknown), 1, "{a:?} {b:?}");
+    // One event per ended call: the two completed ones, and the failed dial_unknown call's
+    // call.completed (the account is on the default subscription; issue 25).
+    assert_eq!(e.event_count().await, 3, "one event per ended call");
+    assert_eq!(e.drain().await, 3, "one message per event");
     assert_eq!(
         e.store.call(unknown.id).await.unwrap().unwrap().status,
         CallStatus::Failed
@@ -304,11 +306,69 @@ async fn the_reconciler_finds_all_overdue_work_in_the_index_and_two_runs_repair_
         CallStatus::Completed
     );
 
-    // The released key places a call again; nothing else is due.
-    let (status, _) = e.trigger("k-dropped").await;
-    assert_eq!(status, 200);
-    assert_eq!(provider.requests().len(), 5);
+    // The dropped request's key answers the 502 naming its call and dials nothing; nothing
+    // else is due.
+    let (status, res) = e.trigger("k-dropped").await;
+    assert_eq!(status, 502, "{res}");
+    assert_eq!(res["error"]["call_id"], json!(held.call_id.to_string()));
+    assert_eq!(provider.requests().len(), 4);
     let again = reconciler::run(&e.reconciler).await;
     assert!(again.repaired.is_empty(), "{again:?}");
-    assert_eq!((e.event_count().await, e.drain().await), (2, 0));
+    assert_eq!((e.event_count().await, e.drain().await), (3, 0));
+}
+
+/// Issue 25, poison items, on the table's real index: an item filed in `gsi2` under `call`
+/// that names no call (a hand edit, a bug of an older version) sat at the head of the index
+/// and failed the page's read on every pass, so nothing behind it was ever repaired. Now it
+/// is moved to the `quarantine` kind, logged with its key, and the call behind it is
+/// repaired in the same pass.
+#[tokio::test]
+async fn an_unreadable_due_item_is_quarantined_and_the_item_behind_it_repaired() {
+    let provider = TestServer::start(|_, i| async move {
+        Reply::json(201, json!({"call_id": format!("prov_{i}")}))
+    })
+    .await;
+    let e = env(&provider.url()).await;
+    let (status, placed) = e.trigger("k-behind").await;
+    assert_eq!(status, 200, "{placed}");
+    let behind = e.call(&placed["call_id"]).await;
+    e.emu
+        .dynamodb()
+        .put_item()
+        .table_name(e.store.table())
+        .item("pk", AttributeValue::S("CALL#not-a-uuid".into()))
+        .item("sk", AttributeValue::S("CALL".into()))
+        .item("due_kind", AttributeValue::S("call".into()))
+        .item(
+            "due_at",
+            AttributeValue::S("2001-01-01T00:00:00.000Z".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    e.advance(e.tunables.call_stale_after + Duration::from_secs(1));
+    let report = reconciler::run(&e.reconciler).await;
+    assert_eq!((report.quarantined, report.errors), (1, 0), "{report:?}");
+    assert_eq!(report.count(Repaired::CallFailed), 1, "{report:?}");
+    assert_eq!(
+        e.store.call(behind.id).await.unwrap().unwrap().status,
+        CallStatus::Failed
+    );
+    let poison = e
+        .emu
+        .dynamodb()
+        .get_item()
+        .table_name(e.store.table())
+        .key("pk", AttributeValue::S("CALL#not-a-uuid".into()))
+        .key("sk", AttributeValue::S("CALL".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        poison.item().and_then(|i| i.get("due_kind")),
+        Some(&AttributeValue::S("quarantine".into()))
+    );
+    let again = reconciler::run(&e.reconciler).await;
+    assert_eq!((again.quarantined, again.errors), (0, 0), "{again:?}");
+    assert!(again.repaired.is_empty(), "{again:?}");
 }

@@ -30,6 +30,11 @@ enum Act {
     Slow,
     /// Answers `ListTables` with no tables.
     Answer,
+    /// Answers 400 `TransactionCanceledException`, the first item's reason
+    /// `TransactionConflict` (another transaction held it).
+    Conflict,
+    /// Answers 400 `TransactionCanceledException`, the first item's condition failed.
+    ConditionFailed,
 }
 
 struct FakeDynamo {
@@ -89,6 +94,25 @@ fn serve(mut stream: TcpStream, seen: &AtomicUsize, heads: &Mutex<Vec<String>>, 
                 let _ = stream.write_all(head.as_bytes());
                 let _ = stream.write_all(br#"{"TableNam"#);
                 return;
+            }
+            Act::Conflict | Act::ConditionFailed => {
+                let code = if matches!(script.get(n), Some(Act::Conflict)) {
+                    "TransactionConflict"
+                } else {
+                    "ConditionalCheckFailed"
+                };
+                let body = format!(
+                    r#"{{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"Transaction cancelled, please refer cancellation reasons for specific reasons [{code}, None]","CancellationReasons":[{{"Code":"{code}","Message":"x"}},{{"Code":"None"}}]}}"#
+                );
+                let head = format!(
+                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-requestid: r{n}\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                if stream.write_all(head.as_bytes()).is_err()
+                    || stream.write_all(body.as_bytes()).is_err()
+                {
+                    return;
+                }
             }
             Act::Slow | Act::Answer => {
                 if matches!(script.get(n), Some(Act::Slow)) {
@@ -249,7 +273,11 @@ async fn a_refused_connection_is_an_io_failure() {
 
 /// The functions' configuration, from the variables Lambda sets, pointed at the fake.
 fn lambda_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let env = domain::config::Env::default()
+    lambda_client_in(endpoint, domain::config::Env::default())
+}
+
+fn lambda_client_in(endpoint: &str, env: domain::config::Env) -> aws_sdk_dynamodb::Client {
+    let env = env
         .with("AWS_REGION", "eu-west-1")
         .with("AWS_ACCESS_KEY_ID", "AKIDLAMBDAROLE")
         .with("AWS_SECRET_ACCESS_KEY", "role-secret")
@@ -288,4 +316,129 @@ async fn the_functions_retry_a_dropped_connection_three_times_in_all() {
     let fake = FakeDynamo::start(vec![Act::Drop, Act::Drop, Act::Drop, Act::Answer]);
     dispatch_failure(&lambda_client(&fake.endpoint)).await;
     assert_eq!(fake.requests(), 3, "the standard strategy's three attempts");
+}
+
+/// Issue 25: a stalled reply must become a handled error well inside the function's timeout,
+/// not a process killed at it halfway through its writes. With the production timeouts
+/// (2 s per attempt, 5 s in all), a DynamoDB that never answers fails the request with a
+/// timeout after the attempts that fit, in about 5 s, not after the server's 30 s.
+#[tokio::test]
+async fn the_functions_end_a_stalled_reply_with_a_timeout_inside_the_operation_budget() {
+    let fake = FakeDynamo::start(vec![Act::Hang; 4]);
+    let dynamo = lambda_client(&fake.endpoint);
+    let started = std::time::Instant::now();
+    let out = dynamo.list_tables().send().await;
+    let took = started.elapsed();
+    assert!(
+        matches!(out, Err(SdkError::TimeoutError(_))),
+        "the operation timeout ends it: {out:?}"
+    );
+    assert!(
+        took >= domain::config::DEFAULT_SDK_OPERATION_TIMEOUT && took < Duration::from_secs(12),
+        "ended by the 5 s operation timeout, not the fake's 30 s: {took:?}"
+    );
+    assert!(
+        (2..=3).contains(&fake.requests()),
+        "each 2 s attempt timed out and was retried: {} requests",
+        fake.requests()
+    );
+}
+
+/// The same through the store, with short timeouts from the environment: the port gets a
+/// store error (a handled 5xx, a retried message), never a hang.
+#[tokio::test]
+async fn a_store_call_on_a_stalled_dynamodb_is_an_error_not_a_hang() {
+    use domain::ports::store::CallStore;
+    let fake = FakeDynamo::start(vec![Act::Hang; 4]);
+    let env = domain::config::Env::default()
+        .with(domain::config::SDK_ATTEMPT_TIMEOUT_MS, "200")
+        .with(domain::config::SDK_OPERATION_TIMEOUT_MS, "3000");
+    let store = aws_adapters::DynamoStore::new(lambda_client_in(&fake.endpoint, env), "t");
+    let started = std::time::Instant::now();
+    let out = store.call(uuid::Uuid::new_v4()).await;
+    assert!(
+        matches!(out, Err(domain::StoreError::Backend(_))),
+        "{out:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(6));
+    // 200 ms attempts, the first retry's backoff at most 1 s: at least one retry fits.
+    assert!(fake.requests() >= 2, "retried within the budget");
+}
+
+/// mark_call_dialing with its key: a two-item transaction.
+async fn mark_dialing(fake: &FakeDynamo) -> Result<(), domain::StoreError> {
+    use domain::ports::store::CallStore;
+    let store = aws_adapters::DynamoStore::new(lambda_client(&fake.endpoint), "t");
+    let now = chrono::Utc::now();
+    let call_id = uuid::Uuid::new_v4();
+    let rec = domain::model::IdempotencyRecord {
+        account_id: "acct".into(),
+        key: "k".into(),
+        request_hash: "h".into(),
+        call_id,
+        response: None,
+        expires_at: now + chrono::Duration::hours(24),
+        lease_until: Some(now + chrono::Duration::seconds(30)),
+    };
+    let answer = domain::recovery::placed_answer(call_id);
+    store
+        .mark_call_dialing(
+            call_id,
+            "prov_1",
+            now,
+            now + chrono::Duration::hours(3),
+            Some((&rec, &answer)),
+        )
+        .await
+}
+
+/// Issue 25: a `TransactionConflict` (another transaction on the call) is retried before any
+/// fallback, so a placed call is recorded `dialing` instead of being left to become
+/// `dial_unknown`.
+#[tokio::test]
+async fn a_transaction_conflict_is_retried_before_any_fallback() {
+    let fake = FakeDynamo::start(vec![Act::Conflict, Act::Answer]);
+    mark_dialing(&fake).await.unwrap();
+    assert_eq!(
+        fake.requests(),
+        2,
+        "the conflict, then the same transaction"
+    );
+    let heads = fake.heads();
+    assert!(
+        heads
+            .iter()
+            .all(|h| h.contains("x-amz-target: dynamodb_20120810.transactwriteitems")),
+        "no fallback write: {heads:?}"
+    );
+}
+
+#[tokio::test]
+async fn conflicts_are_retried_a_bounded_number_of_times_then_the_fallback_runs() {
+    let attempts = aws_adapters::dynamo::TRANSACT_ATTEMPTS as usize;
+    let fake = FakeDynamo::start(vec![Act::Conflict; attempts]);
+    mark_dialing(&fake).await.unwrap();
+    let heads = fake.heads();
+    let transactions = heads
+        .iter()
+        .filter(|h| h.contains("transactwriteitems"))
+        .count();
+    assert_eq!(transactions, attempts, "{heads:?}");
+    // Then the fallback: the provider id, and the key's answer, as single updates.
+    assert_eq!(heads.len(), attempts + 2, "{heads:?}");
+}
+
+#[tokio::test]
+async fn a_failed_condition_is_not_retried() {
+    let fake = FakeDynamo::start(vec![Act::ConditionFailed]);
+    mark_dialing(&fake).await.unwrap();
+    let transactions = fake
+        .heads()
+        .iter()
+        .filter(|h| h.contains("transactwriteitems"))
+        .count();
+    assert_eq!(
+        transactions, 1,
+        "a lost condition is an answer, not a conflict"
+    );
 }

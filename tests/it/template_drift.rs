@@ -1344,6 +1344,31 @@ fn operations_have_alarms_logs_parameters_and_outputs() {
     assert!(alarms.iter().any(|(_, a)| {
         at(a, &["Properties", "MetricName"]).as_str() == Some("WebhookAttemptsFailed")
     }));
+    // The reconciler's quarantine of a poison due item (issue 25) is counted from the line it
+    // logs, and alarmed on.
+    let quarantined = resources_of_type(&t, "AWS::Logs::MetricFilter")
+        .into_iter()
+        .find(|(_, f)| {
+            as_list(at(f, &["Properties", "MetricTransformations"]))
+                .into_iter()
+                .any(|m| at(m, &["MetricName"]).as_str() == Some("DueItemsQuarantined"))
+        })
+        .map(|(_, f)| f)
+        .expect("a metric filter counts quarantined due items");
+    assert_eq!(
+        ref_target(at(quarantined, &["Properties", "LogGroupName"])).as_deref(),
+        Some("ReconcilerLogs")
+    );
+    assert_eq!(
+        string(
+            at(quarantined, &["Properties", "FilterPattern"]),
+            "FilterPattern"
+        ),
+        format!("{{ $.fields.message = \"{}\" }}", reconciler::QUARANTINED)
+    );
+    assert!(alarms.iter().any(|(_, a)| {
+        at(a, &["Properties", "MetricName"]).as_str() == Some("DueItemsQuarantined")
+    }));
 
     for p in [
         "Stage",

@@ -130,6 +130,22 @@ async fn advance(
     };
     if !changed {
         tracing::info!(%call_id, event = event.as_str(), "callback changed nothing (duplicate or out of order)");
+        if call.status == CallStatus::InProgress {
+            // News of a call still in progress (a repeated `call_started`): its stale deadline
+            // counts from the last news, so a long conversation is never completed early.
+            let pushed = deps
+                .store
+                .settle_call(
+                    call_id,
+                    CallStatus::InProgress,
+                    CallStatus::InProgress,
+                    None,
+                    now,
+                    Some(now + deps.call_stale_after),
+                )
+                .await?;
+            tracing::debug!(%call_id, pushed, "stale deadline of a call in progress pushed");
+        }
         crate::events::ensure_enqueued(call, to, obj, deps).await?;
         return Ok(applied(call_id, false, None));
     }

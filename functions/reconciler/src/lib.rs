@@ -25,11 +25,12 @@ use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};
 use aws_config::SdkConfig;
 use domain::clock::{Clock, SystemClock};
 use domain::config::{self, Env};
+use domain::error::ApiError;
 use domain::error::StartupError;
 use domain::ports::provider::VoiceProvider;
 use domain::ports::queue::EventQueue;
 use domain::ports::secrets::ProviderSecret;
-use domain::ports::store::{DueKind, Store};
+use domain::ports::store::{Due, DueKind, DueWork, Store};
 use repair::Repaired;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -106,6 +107,8 @@ impl Deps {
 pub struct Report {
     pub repaired: BTreeMap<&'static str, u64>,
     pub errors: u64,
+    /// Poison items moved to the quarantine kind ([`quarantine`]).
+    pub quarantined: u64,
 }
 
 impl Report {
@@ -149,6 +152,12 @@ pub async fn run(deps: &Deps) -> Report {
                         progressed |= done != Repaired::Nothing;
                         *report.repaired.entry(done.as_str()).or_default() += 1;
                     }
+                    Err(e) if is_poison(&e) => {
+                        // Retrying cannot fix an item that cannot be read: moved aside, so the
+                        // items behind it (and every later pass) are not blocked by it.
+                        progressed |= quarantine(item, &e, deps).await;
+                        report.quarantined += 1;
+                    }
                     Err(e) => {
                         tracing::error!(kind = kind.as_str(), error = %e, "repair failed; retried next pass");
                         report.errors += 1;
@@ -161,8 +170,60 @@ pub async fn run(deps: &Deps) -> Report {
             }
         }
     }
-    if report.errors > 0 || !report.repaired.is_empty() {
-        tracing::info!(repaired = ?report.repaired, errors = report.errors, "reconciler pass");
+    if report.errors > 0 || report.quarantined > 0 || !report.repaired.is_empty() {
+        tracing::info!(repaired = ?report.repaired, errors = report.errors, quarantined = report.quarantined, "reconciler pass");
     }
     report
+}
+
+/// A repair error that no retry can fix: the item (or the index entry) cannot be read.
+fn is_poison(e: &ApiError) -> bool {
+    match e {
+        ApiError::Internal(source) => matches!(
+            source.downcast_ref::<domain::StoreError>(),
+            Some(domain::StoreError::Corrupt(_))
+        ),
+        _ => false,
+    }
+}
+
+/// The message of the log line an operator's alarm counts (`QuarantinedDueItemsAlarm` in
+/// `template.yaml`, through its metric filter): keep the two in step.
+pub const QUARANTINED: &str = "due item quarantined";
+
+/// Moves a poison item to the quarantine kind (`DueStore::quarantine_due`) and says so at
+/// error level with its key, for the alarm and for the operator who repairs it by hand. True
+/// when it moved. If the move itself fails, the item stays and the next pass tries again.
+async fn quarantine(item: &Due, e: &ApiError, deps: &Deps) -> bool {
+    let what = describe(&item.work);
+    match deps.store.quarantine_due(item).await {
+        Ok(moved) => {
+            tracing::error!(
+                item = %what,
+                due_at = %domain::clock::rfc3339(item.due_at),
+                error = %e,
+                moved,
+                "{QUARANTINED}"
+            );
+            moved
+        }
+        Err(qe) => {
+            tracing::error!(item = %what, error = %e, quarantine_error = %qe, "poison due item not quarantined; retried next pass");
+            false
+        }
+    }
+}
+
+/// The item's table key as an operator would look it up; an Idempotency-Key (the client's
+/// own string) by the start of its SHA-256 only.
+fn describe(work: &DueWork) -> String {
+    match work {
+        DueWork::Event(id) => format!("EVENT#{id}"),
+        DueWork::Call(id) | DueWork::Scheduled(id) => format!("CALL#{id}"),
+        DueWork::Idempotency { account_id, key } => format!(
+            "IDEMPOTENCY#{account_id}#(sha256 {})",
+            &domain::signature::sha256_hex(key.as_bytes())[..16]
+        ),
+        DueWork::Unreadable { pk, sk, .. } => format!("{pk} / {sk}"),
+    }
 }

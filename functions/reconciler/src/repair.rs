@@ -30,7 +30,10 @@ pub enum Repaired {
     CallCompletedWithoutAnalysis,
     /// A call in a state with nothing to repair had a stale deadline: cleared.
     DeadlineCleared,
-    KeyReleased,
+    /// An Idempotency-Key whose request died without proof that nothing was sent: it now
+    /// answers the 502 `provider_outcome_unknown` naming its call (never released, so no
+    /// retry dials again; the call follows the `dial_unknown` path).
+    KeyAnsweredUnknown,
     /// An Idempotency-Key whose dead request's call was placed after all: it now answers the
     /// request's 200 (never released, so no retry dials again).
     KeyAnsweredPlaced,
@@ -54,7 +57,7 @@ impl Repaired {
             Repaired::CallFailed => "call_failed",
             Repaired::CallCompletedWithoutAnalysis => "call_completed_without_analysis",
             Repaired::DeadlineCleared => "deadline_cleared",
-            Repaired::KeyReleased => "key_released",
+            Repaired::KeyAnsweredUnknown => "key_answered_unknown",
             Repaired::KeyAnsweredPlaced => "key_answered_placed",
             Repaired::ScheduledCallDialed => "scheduled_call_dialed",
             Repaired::ScheduledCallRescheduled => "scheduled_call_rescheduled",
@@ -70,6 +73,9 @@ pub async fn repair(due: &Due, deps: &Deps) -> Result<Repaired, ApiError> {
         DueWork::Call(id) => call(*id, deps).await,
         DueWork::Scheduled(id) => scheduled(*id, deps).await,
         DueWork::Idempotency { account_id, key } => idempotency(account_id, key, deps).await,
+        DueWork::Unreadable { .. } => Err(ApiError::from(domain::StoreError::Corrupt(
+            "the due-index item names no work".into(),
+        ))),
     }
 }
 
@@ -142,6 +148,14 @@ pub async fn call(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
         }
         // A call that started, but whose end (or end and analysis) never came: completed with
         // what is known, like an ended call past its grace.
+        // A call revived by late callbacks after the reconciler failed it and sent its
+        // `call.completed` (`events::failure_ending`): it has its one event; nothing to send.
+        CallStatus::Ended | CallStatus::InProgress if call.event_id.is_some() => {
+            if !settled(call.status, call.status, None, None).await? {
+                return Ok(Repaired::Nothing);
+            }
+            Repaired::DeadlineCleared
+        }
         CallStatus::Ended | CallStatus::InProgress => {
             // Completing sends the event: claimed first, so one pass does it.
             if !store.claim_call_repair(id, due_at, now + CLAIM).await? {
@@ -371,9 +385,9 @@ async fn fail_for_want_of_news(call: &Call, deps: &Deps) -> Result<bool, ApiErro
 }
 
 /// A call the reconciler fails (from its current status): `failed` with `reason` stored, and
-/// its `call.failed` event (`domain::events::call_failed`, with `why`) in the same
-/// transaction when the account subscribed to it, then queued. `Ok(false)`: the call moved on
-/// meanwhile, nothing written.
+/// its one event (`domain::events::failure_ending`, with `why`: `call.failed` for an account
+/// subscribed to it, else `call.completed`) in the same transaction, then queued. `Ok(false)`:
+/// the call moved on meanwhile, nothing written.
 async fn fail_with_event(
     call: &Call,
     why: FailureReason,
@@ -383,8 +397,13 @@ async fn fail_with_event(
     let store = deps.store.as_ref();
     let now = deps.clock.now();
     let account = store.account(&call.account_id).await?;
-    let event =
-        events::call_failed(account.as_ref(), call, why, now).map_err(ApiError::internal)?;
+    let agent_name = if events::wanted(account.as_ref(), events::EventType::CallFailed) {
+        String::new()
+    } else {
+        completion::agent_name(store, call).await?
+    };
+    let event = events::failure_ending(account.as_ref(), call, why, &agent_name, now)
+        .map_err(ApiError::internal)?;
     let Some(event) = event else {
         return Ok(store
             .settle_call(
@@ -437,7 +456,7 @@ pub async fn idempotency(account_id: &str, key: &str, deps: &Deps) -> Result<Rep
     }
     Ok(
         match release_dead_request(store, &rec, now, now + deps.dial_unknown_deadline).await? {
-            DeadRequest::Released => Repaired::KeyReleased,
+            DeadRequest::AnsweredUnknown => Repaired::KeyAnsweredUnknown,
             DeadRequest::AnsweredPlaced => Repaired::KeyAnsweredPlaced,
             DeadRequest::Untouched => Repaired::Nothing,
         },

@@ -10,8 +10,11 @@
 //!
 //! A running request holds the key for a lease (`config::idempotency_lease`, longer than the
 //! function's timeout). A key still without an answer after its lease belongs to a request
-//! that crashed or timed out: a retry with the same body takes it over
-//! (`domain::recovery::release_dead_request`), and the reconciler releases it anyway.
+//! that crashed or timed out, possibly after the provider accepted its call: the first retry
+//! with the same body (or the reconciler, whichever comes first) answers the key for it
+//! (`domain::recovery::release_dead_request`): the 200 if the call shows it was placed, else
+//! the 502 `provider_outcome_unknown` naming the call. It is never released, so no retry
+//! dials a second call.
 
 use crate::Deps;
 use domain::model::IdempotencyRecord;

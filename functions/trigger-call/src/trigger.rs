@@ -13,14 +13,12 @@ use chrono::{DateTime, Utc};
 use domain::config;
 use domain::dial::{DialCtx, Dialed};
 use domain::dial_rules::{Closed, Rule};
-use domain::model::{
-    Agent, Call, CallStatus, Direction, IdempotencyRecord, KeyGrant, StoredResponse,
-};
+use domain::model::{Agent, Call, CallStatus, Direction, IdempotencyRecord, KeyGrant};
 use domain::ports::store::CreateCallOutcome;
-use domain::recovery::{placed_answer, release_dead_request};
+use domain::recovery::{placed_answer, release_dead_request, unknown_answer};
 use domain::schedule::scheduled_answer;
 use domain::ApiError;
-use lambda_glue::http::{error_body, json_body, json_object, raw_json_response};
+use lambda_glue::http::{json_body, json_object, raw_json_response};
 use lambda_http::{Body, Response};
 use uuid::Uuid;
 
@@ -298,10 +296,7 @@ async fn dial(
     deps: &Deps,
 ) -> Result<Response<Body>, ApiError> {
     let unknown = ApiError::ProviderOutcomeUnknown { call_id: call.id };
-    let unknown_answer = StoredResponse {
-        status: unknown.status(),
-        body: error_body(&unknown).to_string(),
-    };
+    let unknown_answer = unknown_answer(call.id);
     let ctx = DialCtx {
         store: deps.store.as_ref(),
         provider: deps.provider.as_ref(),

@@ -93,6 +93,17 @@ pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError
     }
     if let Some(delivered) = deps.store.delivered_attempt(msg.event_id, &series).await? {
         if delivered != msg.attempt {
+            // Never sent again. But this attempt may have been made and finished while its log
+            // row's write failed (the reason its message came back): write that row now, so
+            // the log shows every attempt whatever order they finish in. Rewriting a row that
+            // exists changes nothing (same key, same content).
+            if let Some(row) = deps
+                .store
+                .finished_attempt(msg.event_id, &series, msg.attempt)
+                .await?
+            {
+                deps.store.record_attempt(&row).await?;
+            }
             tracing::info!(event_id = %msg.event_id, attempt = msg.attempt, delivered, "series already delivered; message ignored");
             return Ok(Prepared::Done);
         }

@@ -360,6 +360,58 @@ fn readme_quickstart_curl() -> String {
     code.to_string()
 }
 
+/// The running stack's API, key and provider simulator (from its `stack.json`), for the tests
+/// that place calls and turn the simulator's fault knobs.
+struct StackApi {
+    client: reqwest::Client,
+    api: String,
+    key: String,
+    provider: String,
+}
+
+impl StackApi {
+    fn from_dir(dir: &Path) -> StackApi {
+        let info: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("stack.json")).expect("stack.json"),
+        )
+        .expect("JSON");
+        let field = |name: &str| info[name].as_str().expect(name).to_string();
+        StackApi {
+            client: reqwest::Client::new(),
+            api: field("api_base_url"),
+            key: field("api_key"),
+            provider: field("provider_url"),
+        }
+    }
+
+    /// Sets the simulator's fault knobs (docs/local-stack.md "Fault knobs").
+    async fn knobs(&self, v: Value) {
+        let res = self
+            .client
+            .post(format!("{}/sim/faults", self.provider))
+            .json(&v)
+            .send()
+            .await
+            .expect("set knobs");
+        assert_eq!(res.status(), 200, "knobs {v}");
+    }
+
+    /// `POST /api/trigger-call` for the demo number with `idempotency_key`.
+    async fn trigger(&self, idempotency_key: &str) -> (u16, Value) {
+        let res = self
+            .client
+            .post(format!("{}/api/trigger-call", self.api))
+            .bearer_auth(&self.key)
+            .header("idempotency-key", idempotency_key)
+            .json(&json!({"phone": "+15551234567"}))
+            .send()
+            .await
+            .expect("trigger-call");
+        let status = res.status().as_u16();
+        (status, res.json::<Value>().await.expect("JSON answer"))
+    }
+}
+
 /// The call-lifecycle faults, shown with the simulator's knobs (docs/local-stack.md): a lost
 /// provider answer is `dial_unknown`, replayed to the retry without a second dial and completed
 /// by the late callbacks; a missing `call_analyzed` still ends in a webhook after the grace; a
@@ -380,42 +432,10 @@ async fn local_stack_shows_the_lifecycle_faults() {
     stack
         .wait_for_line("local stack ready", Duration::from_secs(120))
         .await;
-    let info: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("stack.json")).expect("stack.json"))
-            .expect("JSON");
-    let (api, key, provider) = (
-        info["api_base_url"].as_str().unwrap().to_string(),
-        info["api_key"].as_str().unwrap().to_string(),
-        info["provider_url"].as_str().unwrap().to_string(),
-    );
-    let client = reqwest::Client::new();
-    let knobs = |v: Value| {
-        let (client, provider) = (client.clone(), provider.clone());
-        async move {
-            let res = client
-                .post(format!("{provider}/sim/faults"))
-                .json(&v)
-                .send()
-                .await
-                .expect("set knobs");
-            assert_eq!(res.status(), 200, "knobs {v}");
-        }
-    };
-    let trigger = |idempotency_key: &'static str| {
-        let (client, api, key) = (client.clone(), api.clone(), key.clone());
-        async move {
-            let res = client
-                .post(format!("{api}/api/trigger-call"))
-                .bearer_auth(&key)
-                .header("idempotency-key", idempotency_key)
-                .json(&json!({"phone": "+15551234567"}))
-                .send()
-                .await
-                .expect("trigger-call");
-            let status = res.status().as_u16();
-            (status, res.json::<Value>().await.expect("JSON answer"))
-        }
-    };
+    let sa = StackApi::from_dir(&dir);
+    let (client, api, key) = (sa.client.clone(), sa.api.clone(), sa.key.clone());
+    let knobs = |v: Value| sa.knobs(v);
+    let trigger = |k: &'static str| sa.trigger(k);
     let status_of = |call_id: String| {
         let (client, api, key) = (client.clone(), api.clone(), key.clone());
         async move {
@@ -485,6 +505,107 @@ async fn local_stack_shows_the_lifecycle_faults() {
         assert!(Instant::now() < deadline, "not failed after the deadline");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    stack.terminate();
+    let _ = stack.wait_exit(Duration::from_secs(15)).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 25, window 2, for real: a call ended by the reconciler, not by the provider, still
+/// reaches the customer's receiver, exactly once, for an account on the default subscription.
+/// (a) The provider accepts the call and never calls back: failed after `CALL_STALE_AFTER`.
+/// (b) The dial's outcome is unclear (a 500) and no callback comes: failed after
+/// `DIAL_UNKNOWN_DEADLINE`. On main before this change neither sent a webhook. A normal call
+/// placed last, and delivered after several more reconciler passes, bounds the wait for a
+/// second webhook of (a) or (b).
+#[tokio::test]
+async fn local_stack_reports_calls_the_provider_never_reports_with_one_webhook_each() {
+    let dir = std::env::temp_dir().join(format!("local-stack-{}", uuid::Uuid::new_v4().simple()));
+    let mut stack = Stack::start_with(
+        &dir,
+        &[
+            ("CALL_STALE_AFTER", "3s"),
+            ("DIAL_UNKNOWN_DEADLINE", "3s"),
+            ("RECONCILE_EVERY", "1s"),
+        ],
+    );
+    stack
+        .wait_for_line("local stack ready", Duration::from_secs(120))
+        .await;
+    let sa = StackApi::from_dir(&dir);
+    let knobs = |v: Value| sa.knobs(v);
+    let trigger = || async { sa.trigger(&uuid::Uuid::new_v4().to_string()).await };
+    let webhooks_of = |stack: &Stack, call_id: &str| {
+        stack
+            .output()
+            .iter()
+            .filter(|l| l.contains("receiver: POST") && l.contains(&format!("call_id={call_id} ")))
+            .count()
+    };
+
+    // (a) Accepted, then silence.
+    knobs(json!({"omit_events": ["call_started", "call_ended", "call_analyzed"]})).await;
+    let (status, placed) = trigger().await;
+    assert_eq!(status, 200, "{placed}");
+    let silent = placed["call_id"].as_str().unwrap().to_string();
+    // (b) An unclear dial (the provider answers 500), and no callback.
+    knobs(json!({"create_call": "http_500", "omit_events": ["call_started", "call_ended", "call_analyzed"]})).await;
+    let (status, unclear) = trigger().await;
+    assert_eq!(
+        (status, unclear["error"]["code"].as_str()),
+        (502, Some("provider_outcome_unknown")),
+        "{unclear}"
+    );
+    let unclear = unclear["error"]["call_id"].as_str().unwrap().to_string();
+    for id in [&silent, &unclear] {
+        stack
+            .wait_for_line(
+                &format!("call.completed call_id={id} attempt=1 verified=yes"),
+                Duration::from_secs(60),
+            )
+            .await;
+    }
+    // A normal call after them: by the time its webhook arrives, the reconciler has run
+    // several more passes over the two failed calls.
+    knobs(json!({})).await;
+    let (status, normal) = trigger().await;
+    assert_eq!(status, 200, "{normal}");
+    let normal = normal["call_id"].as_str().unwrap().to_string();
+    stack
+        .wait_for_line(
+            &format!("call.completed call_id={normal} attempt=1 verified=yes"),
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(webhooks_of(&stack, &silent), 1, "one webhook for (a)");
+    assert_eq!(webhooks_of(&stack, &unclear), 1, "one webhook for (b)");
+    let received: Vec<Value> = std::fs::read_to_string(dir.join("webhooks.jsonl"))
+        .expect("webhooks.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    for id in [&silent, &unclear] {
+        let bodies: Vec<Value> = received
+            .iter()
+            .filter_map(|r| {
+                use base64::Engine;
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(r["body_base64"].as_str()?)
+                    .ok()?;
+                serde_json::from_slice::<Value>(&raw).ok()
+            })
+            .filter(|b| b["call_id"] == json!(id))
+            .collect();
+        assert_eq!(bodies.len(), 1, "{id}: {bodies:?}");
+        assert_eq!(bodies[0]["event"], "call.completed");
+        assert_eq!(bodies[0]["duration_seconds"], 0);
+        assert_eq!(bodies[0]["transcript"], json!([]));
+    }
+    let dials = stack
+        .output()
+        .iter()
+        .filter(|l| l.contains("POST /v2/create-phone-call"))
+        .count();
+    assert_eq!(dials, 3, "one dial per call, none repeated");
     stack.terminate();
     let _ = stack.wait_exit(Duration::from_secs(15)).await;
     let _ = std::fs::remove_dir_all(&dir);

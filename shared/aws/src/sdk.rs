@@ -23,7 +23,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_smithy_types::checksum_config::{RequestChecksumCalculation, ResponseChecksumValidation};
-use domain::config::Env;
+use domain::config::{self, Env};
 use domain::error::ConfigError;
 use std::time::Duration;
 
@@ -73,7 +73,11 @@ pub async fn sdk_config() -> SdkConfig {
 ///
 /// Otherwise what the default loader gives a Lambda function in which none of [`NOT_READ`]
 /// is set: the standard retry strategy (3 attempts), a 3.1 s connect timeout, checksums when
-/// supported, the lazy identity cache, Tokio's sleep (a unit test compares the two).
+/// supported, the lazy identity cache, Tokio's sleep (a unit test compares the two); plus
+/// what the loader leaves unset, an attempt timeout (`SDK_ATTEMPT_TIMEOUT_MS`, 2 s) and an
+/// operation timeout (`SDK_OPERATION_TIMEOUT_MS`, 5 s, retries included), so that a stalled
+/// reply is a handled error well inside the function's own timeout, never a process killed
+/// halfway through its writes.
 pub fn lambda_sdk_config(env: &Env) -> Result<SdkConfig, ConfigError> {
     let ignored = not_read(env);
     if !ignored.is_empty() {
@@ -105,6 +109,14 @@ pub fn lambda_sdk_config(env: &Env) -> Result<SdkConfig, ConfigError> {
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(env.millis(
+                    config::SDK_ATTEMPT_TIMEOUT_MS,
+                    config::DEFAULT_SDK_ATTEMPT_TIMEOUT,
+                )?)
+                .operation_timeout(env.millis(
+                    config::SDK_OPERATION_TIMEOUT_MS,
+                    config::DEFAULT_SDK_OPERATION_TIMEOUT,
+                )?)
                 .build(),
         )
         .request_checksum_calculation(RequestChecksumCalculation::WhenSupported)
@@ -156,6 +168,8 @@ mod tests {
             .with("AWS_ENDPOINT_URL", "")
             .with("AWS_USE_FIPS_ENDPOINT", "")
             .with("AWS_USE_DUALSTACK_ENDPOINT", "")
+            .with(config::SDK_ATTEMPT_TIMEOUT_MS, "")
+            .with(config::SDK_OPERATION_TIMEOUT_MS, "")
     }
 
     async fn credentials(sdk: &SdkConfig) -> Credentials {
@@ -202,7 +216,24 @@ mod tests {
         assert_eq!(ours.region(), loader.region());
         assert_eq!(ours.endpoint_url(), loader.endpoint_url());
         assert_eq!(ours.retry_config(), loader.retry_config());
-        assert_eq!(ours.timeout_config(), loader.timeout_config());
+        // The loader's timeouts (connect only), plus our attempt and operation timeouts.
+        let loader_timeouts = loader.timeout_config().unwrap();
+        let our_timeouts = ours.timeout_config().unwrap();
+        assert_eq!(
+            our_timeouts.connect_timeout(),
+            loader_timeouts.connect_timeout()
+        );
+        assert_eq!(our_timeouts.read_timeout(), loader_timeouts.read_timeout());
+        assert!(loader_timeouts.operation_timeout().is_none());
+        assert!(loader_timeouts.operation_attempt_timeout().is_none());
+        assert_eq!(
+            our_timeouts.operation_attempt_timeout(),
+            Some(config::DEFAULT_SDK_ATTEMPT_TIMEOUT)
+        );
+        assert_eq!(
+            our_timeouts.operation_timeout(),
+            Some(config::DEFAULT_SDK_OPERATION_TIMEOUT)
+        );
         assert_eq!(ours.behavior_version(), loader.behavior_version());
         let shown = |c: &SdkConfig| {
             format!(
@@ -275,6 +306,25 @@ mod tests {
         );
         // Still a configuration: the warning is all they cause.
         assert!(lambda_sdk_config(&env).is_ok());
+    }
+
+    #[test]
+    fn the_sdk_timeouts_can_be_set_and_a_bad_value_stops_the_start() {
+        let env = lambda_env()
+            .with(config::SDK_ATTEMPT_TIMEOUT_MS, "250")
+            .with(config::SDK_OPERATION_TIMEOUT_MS, "900");
+        let sdk = lambda_sdk_config(&env).unwrap();
+        let t = sdk.timeout_config().unwrap();
+        assert_eq!(
+            (t.operation_attempt_timeout(), t.operation_timeout()),
+            (
+                Some(Duration::from_millis(250)),
+                Some(Duration::from_millis(900))
+            )
+        );
+        let e = lambda_sdk_config(&lambda_env().with(config::SDK_OPERATION_TIMEOUT_MS, "5s"))
+            .unwrap_err();
+        assert!(e.to_string().contains("SDK_OPERATION_TIMEOUT_MS"), "{e}");
     }
 
     #[tokio::test]

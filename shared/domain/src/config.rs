@@ -39,20 +39,37 @@ pub const ACCOUNT_ID_CLAIM: &str = "ACCOUNT_ID_CLAIM";
 pub const CALL_ANALYSIS_GRACE: &str = "CALL_ANALYSIS_GRACE";
 /// How long a `dial_unknown` call waits for a callback before it is resolved as `failed`.
 pub const DIAL_UNKNOWN_DEADLINE: &str = "DIAL_UNKNOWN_DEADLINE";
-/// How long a `dialing` or `in_progress` call may go without the provider reporting its end
-/// before the reconciler finishes it (a duration: `2h`).
+/// How long a `dialing` or `in_progress` call may go without news from the provider (counted
+/// from the last callback) before the reconciler finishes it (a duration: `3h`).
 pub const CALL_STALE_AFTER: &str = "CALL_STALE_AFTER";
 /// Local stack only: how often the reconciler runs (in AWS: its schedule in template.yaml).
 pub const RECONCILE_EVERY: &str = "RECONCILE_EVERY";
+
+/// Each attempt of an AWS SDK request (DynamoDB, SQS, Secrets Manager) ends with a timeout
+/// error after this long (milliseconds), and is retried by the SDK's standard strategy.
+pub const SDK_ATTEMPT_TIMEOUT_MS: &str = "SDK_ATTEMPT_TIMEOUT_MS";
+/// A whole AWS SDK request, retries included, ends with a timeout error after this long
+/// (milliseconds).
+pub const SDK_OPERATION_TIMEOUT_MS: &str = "SDK_OPERATION_TIMEOUT_MS";
+/// DynamoDB, SQS and Secrets Manager answer in milliseconds; an attempt still unanswered after
+/// 2 s is a stalled connection, and a fresh attempt is the best cure.
+pub const DEFAULT_SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Three attempts at most (the standard strategy) within 5 s: a stalled reply becomes a
+/// handled error well inside the shortest function timeout (call-completed's 10 s), instead of
+/// a process killed at its timeout halfway through its writes.
+pub const DEFAULT_SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub const DEFAULT_CALL_ANALYSIS_GRACE: Duration = Duration::from_secs(10 * 60);
 /// The provider reports a placed call within seconds (`call_started` when answered,
 /// `call_ended` with `dial_no_answer` or `dial_busy` after ringing out): 15 minutes leaves
 /// room for its own callback retries.
 pub const DEFAULT_DIAL_UNKNOWN_DEADLINE: Duration = Duration::from_secs(15 * 60);
-/// The provider ends a call after at most an hour (Retell's default `max_call_duration_ms`)
-/// and reports it within minutes: two hours leave room for its callback retries.
-pub const DEFAULT_CALL_STALE_AFTER: Duration = Duration::from_secs(2 * 3600);
+/// How long a `dialing` or `in_progress` call may go without news before the reconciler
+/// finishes it. Longer than the provider's longest call: Retell ends a call at the agent's
+/// `max_call_duration_ms`, one hour by default and two hours at most (7,200,000 ms), and
+/// reports the end within minutes; three hours from the last news leave an hour for its
+/// callback retries (docs/voice-provider.md).
+pub const DEFAULT_CALL_STALE_AFTER: Duration = Duration::from_secs(3 * 3600);
 pub const DEFAULT_RECONCILE_EVERY: Duration = Duration::from_secs(60);
 
 /// trigger-call's Lambda timeout (`TriggerCallFunction.Timeout`; the drift test holds the two

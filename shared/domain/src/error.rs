@@ -98,6 +98,39 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The error body: `{"success": false, "error": {"code", "message", "field"?, ...}}`.
+    /// Built here (not in the HTTP glue) so an answer remembered for an Idempotency-Key
+    /// (`crate::recovery::unknown_answer`) is byte for byte the one the API renders.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut e = serde_json::Map::new();
+        e.insert("code".into(), self.code().into());
+        e.insert("message".into(), self.to_string().into());
+        if let Some(f) = self.field() {
+            e.insert("field".into(), f.into());
+        }
+        if let ApiError::Unprocessable {
+            next_window_opens_at: Some(t),
+            ..
+        } = self
+        {
+            e.insert(
+                "next_window_opens_at".into(),
+                crate::clock::rfc3339(*t).into(),
+            );
+        }
+        if let ApiError::Unprocessable {
+            next_allowed_at: Some(t),
+            ..
+        } = self
+        {
+            e.insert("next_allowed_at".into(), crate::clock::rfc3339(*t).into());
+        }
+        if let ApiError::ProviderOutcomeUnknown { call_id } = self {
+            e.insert("call_id".into(), call_id.to_string().into());
+        }
+        serde_json::json!({"success": false, "error": e})
+    }
+
     pub fn bad_request(code: &'static str, field: &str, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
             code,

@@ -15,7 +15,8 @@
 //! |---|---|---|
 //! | `call.started` | the call moves to `in_progress` (the provider's `call_started`) | `CallStore::advance_call_with_event` |
 //! | `call.failed` | `call_ended` says the call never connected ([`FailureReason::from_disconnection`]) | `CallStore::advance_call_with_event` |
-//! | `call.failed` | the reconciler fails a call for want of news ([`FailureReason::DialOutcomeUnknown`]) | `CallStore::settle_call_with_event` |
+//! | `call.failed` | the reconciler fails a call (for want of news, [`FailureReason::DialOutcomeUnknown`]; a held call when due) | `CallStore::settle_call_with_event` |
+//! | `call.completed` | the same, for an account not subscribed to `call.failed` ([`failure_ending`]) | `CallStore::settle_call_with_event` |
 //! | `call.completed` | the call completes (`crate::completion`) | `CallStore::complete_call` |
 //!
 //! `call.started` and `call.failed` are created only for accounts subscribed to them when the
@@ -271,6 +272,42 @@ pub fn call_failed(
     Ok(Some(NewEvent::new(
         call,
         EventType::CallFailed,
+        payload,
+        failed_at,
+    )))
+}
+
+/// THE rule "a call we fail ourselves -> its one event": the reconciler's failures (a
+/// `dialing` or `dial_unknown` call never reported, a held call that fails its checks or that
+/// the provider refuses when due) have no provider ending that would bring a `call.completed`
+/// later, so without this an account on the default subscription would hear nothing of a call
+/// it was told was placed (200) or held (202).
+///
+/// - Subscribed to `call.failed`: the call's `call.failed` ([`call_failed`]).
+/// - Otherwise: its `call.completed`, built like the payload of a call the provider reported as
+///   not connected ([`CallCompleted::without_analysis`](crate::payload::CallCompleted):
+///   `duration_seconds` 0 when nothing started, empty `summary` and `transcript`, `sentiment`
+///   `unknown`), under the call's one `call.completed` id, so a later completion of a revived
+///   call finds it taken and sends no second one.
+///
+/// `None` when the call already has its `call.completed` or already failed once.
+pub fn failure_ending(
+    account: Option<&Account>,
+    call: &Call,
+    reason: FailureReason,
+    agent_name: &str,
+    failed_at: DateTime<Utc>,
+) -> Result<Option<NewEvent>, serde_json::Error> {
+    if wanted(account, EventType::CallFailed) {
+        return call_failed(account, call, reason, failed_at);
+    }
+    if call.event_id.is_some() || call.status == CallStatus::Failed {
+        return Ok(None);
+    }
+    let payload = crate::payload::CallCompleted::without_analysis(call, agent_name).to_payload()?;
+    Ok(Some(NewEvent::new(
+        call,
+        EventType::CallCompleted,
         payload,
         failed_at,
     )))

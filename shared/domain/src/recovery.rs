@@ -1,8 +1,8 @@
-//! Freeing what a dead trigger-call request left behind: its Idempotency-Key (no answer, lease
-//! run out) and its `queued` call. Used by a retry that takes the key over and by the
+//! Settling what a dead trigger-call request left behind: its Idempotency-Key (no answer,
+//! lease run out) and its `queued` call. Used by a retry that takes the key over and by the
 //! reconciler, so both repair it the same way.
 
-use crate::error::StoreError;
+use crate::error::{ApiError, StoreError};
 use crate::model::{CallStatus, IdempotencyRecord, StoredResponse};
 use crate::ports::store::Store;
 use chrono::{DateTime, Utc};
@@ -10,8 +10,11 @@ use chrono::{DateTime, Utc};
 /// What [`release_dead_request`] did with the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeadRequest {
-    /// Released: nothing shows that the request's call was placed.
-    Released,
+    /// Nothing proves the call was placed, nor that it was not (the request may have died
+    /// after the provider accepted it): the key now answers the 502
+    /// `provider_outcome_unknown` naming the call, as a lost provider answer does, and a
+    /// retry with it never dials.
+    AnsweredUnknown,
     /// The call was placed after all (a callback or the dialing write moved it on): the key
     /// now answers the 200 the request would have given, and a retry never dials again.
     AnsweredPlaced,
@@ -27,13 +30,28 @@ pub fn placed_answer(call_id: uuid::Uuid) -> StoredResponse {
     }
 }
 
-/// The request that held `record` died before it answered: it may have asked the provider,
-/// so its call, if still `queued`, becomes `dial_unknown` (callbacks of a call that rang still
-/// complete it; without any it is resolved as failed at `dial_deadline`). Then:
+/// The answer trigger-call gives when it cannot tell whether the provider placed the call
+/// (`502 provider_outcome_unknown` naming it), as remembered for its key.
+pub fn unknown_answer(call_id: uuid::Uuid) -> StoredResponse {
+    let e = ApiError::ProviderOutcomeUnknown { call_id };
+    StoredResponse {
+        status: e.status(),
+        body: e.to_json().to_string(),
+    }
+}
+
+/// The request that held `record` died before it answered. It may have died after the
+/// provider accepted the call (a stalled write after the dial, a Lambda timeout), and nothing
+/// written before the dial can prove otherwise, so its key is never released: a retry with it
+/// must not place a second call. Its call, if still `queued`, becomes `dial_unknown`
+/// (callbacks of a call that rang still complete it; without any it is resolved as failed at
+/// `dial_deadline`, with its event). Then the key is answered, only if it still belongs to
+/// that call and has no answer:
 /// - if the call shows it was placed (`dialing` to `completed`: a callback came, or the
-///   request recorded the provider's acceptance but died before the answer), the key gets the
-///   request's 200 answer and is kept: releasing it would let a retry dial a second call;
-/// - otherwise the key is released, only if it still belongs to that call and has no answer.
+///   request recorded the provider's acceptance but died before the answer), with the
+///   request's 200;
+/// - otherwise with the 502 `provider_outcome_unknown` naming the call, exactly what a lost
+///   provider answer gives ([`unknown_answer`]).
 ///
 /// Every write is conditional or idempotent, so running this twice, or concurrently, changes
 /// nothing more.
@@ -57,16 +75,14 @@ pub async fn release_dead_request(
         && store.call(record.call_id).await?.is_some_and(|c| {
             (CallStatus::Dialing.rank()..=CallStatus::Completed.rank()).contains(&c.status.rank())
         });
-    let outcome = if placed {
-        store
-            .remember_answer(record, &placed_answer(record.call_id))
-            .await?;
-        DeadRequest::AnsweredPlaced
-    } else if store.release_idempotency(record).await? {
-        DeadRequest::Released
+    let (outcome, answer) = if placed {
+        (DeadRequest::AnsweredPlaced, placed_answer(record.call_id))
     } else {
-        DeadRequest::Untouched
+        (DeadRequest::AnsweredUnknown, unknown_answer(record.call_id))
     };
+    if !store.answer_dead_request(record, &answer).await? {
+        return Ok(DeadRequest::Untouched);
+    }
     tracing::warn!(
         call_id = %record.call_id,
         account_id = %record.account_id,

@@ -32,33 +32,7 @@ pub fn raw_json_response(status: u16, body: String) -> Response<Body> {
 
 /// The error body: `{"success": false, "error": {"code", "message", "field"?, ...}}`.
 pub fn error_body(err: &ApiError) -> serde_json::Value {
-    let mut e = serde_json::Map::new();
-    e.insert("code".into(), err.code().into());
-    e.insert("message".into(), err.to_string().into());
-    if let Some(f) = err.field() {
-        e.insert("field".into(), f.into());
-    }
-    if let ApiError::Unprocessable {
-        next_window_opens_at: Some(t),
-        ..
-    } = err
-    {
-        e.insert(
-            "next_window_opens_at".into(),
-            domain::clock::rfc3339(*t).into(),
-        );
-    }
-    if let ApiError::Unprocessable {
-        next_allowed_at: Some(t),
-        ..
-    } = err
-    {
-        e.insert("next_allowed_at".into(), domain::clock::rfc3339(*t).into());
-    }
-    if let ApiError::ProviderOutcomeUnknown { call_id } = err {
-        e.insert("call_id".into(), call_id.to_string().into());
-    }
-    serde_json::json!({"success": false, "error": e})
+    err.to_json()
 }
 
 pub fn error_response(err: &ApiError) -> Response<Body> {

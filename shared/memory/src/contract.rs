@@ -977,6 +977,68 @@ pub async fn call_events(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Co
             .await?,
         "a call no longer `from` does not settle"
     );
+
+    // A call the reconciler fails for an account not subscribed to call.failed: its one
+    // call.completed, recorded on the call, so a later completion stores no second event.
+    let unsubscribed = Account {
+        events: vec![EventType::CallCompleted],
+        ..account.clone()
+    };
+    let silent = dialing().await?;
+    let completed = events::failure_ending(
+        Some(&unsubscribed),
+        &silent,
+        FailureReason::DialOutcomeUnknown,
+        "Ava",
+        t,
+    )
+    .map_err(|e| ContractError::Violated(e.to_string()))?
+    .ok_or_else(|| ContractError::Violated("the default subscription gets an event".into()))?;
+    ensure_eq!(
+        completed.record.event_type,
+        EventType::CallCompleted,
+        "the event of an unsubscribed account"
+    );
+    ensure!(
+        store
+            .settle_call_with_event(
+                silent.id,
+                CallStatus::Dialing,
+                CallStatus::Failed,
+                Some(reason),
+                t,
+                None,
+                &completed
+            )
+            .await?,
+        "the call settles with its call.completed"
+    );
+    let settled = store
+        .call(silent.id)
+        .await?
+        .ok_or_else(|| ContractError::Violated("settled call missing".into()))?;
+    ensure_eq!(
+        (settled.status, settled.event_id),
+        (CallStatus::Failed, Some(completed.record.id)),
+        "failed, with its call.completed recorded as its event"
+    );
+    ensure!(
+        !store
+            .complete_call(
+                silent.id,
+                &CallProgress::default(),
+                &CallCompletion {
+                    summary: "",
+                    sentiment: "unknown",
+                    event: &completed.record,
+                    event_expires_at: t + EVENT_TTL,
+                    event_due_at: t,
+                },
+                t,
+            )
+            .await?,
+        "a call with its event is never completed again"
+    );
     Ok(())
 }
 
@@ -1287,8 +1349,28 @@ pub async fn attempts(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contr
         None,
         "nothing delivered yet"
     );
+    ensure_eq!(
+        store.finished_attempt(event, "original", 1).await?,
+        None,
+        "an attempt in flight has no finished row"
+    );
+    ensure_eq!(
+        store.finished_attempt(event, "original", 9).await?,
+        None,
+        "an attempt never claimed has none"
+    );
     let failed = row(1, DeliveryOutcome::Failed);
     store.finish_attempt("original", &failed).await?;
+    ensure_eq!(
+        store.finished_attempt(event, "original", 1).await?,
+        Some(failed.clone()),
+        "a finished attempt's row, read without claiming"
+    );
+    ensure_eq!(
+        store.finished_attempt(event, "redelivery-x", 1).await?,
+        None,
+        "only its own series"
+    );
     ensure_eq!(
         claim("original", 1, now + ATTEMPT_TTL).await?,
         Claim::Done(Box::new(failed.clone())),
@@ -1540,8 +1622,8 @@ pub async fn due(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractEr
         "only a queued call moves to dial_unknown"
     );
     ensure!(
-        !store.release_idempotency(&rec).await?,
-        "an answered key is never released"
+        !store.answer_dead_request(&rec, &answer).await?,
+        "an answered key is never answered again"
     );
 
     // Resolved: failed, reason kept, out of the index; a second settle changes nothing.
@@ -1606,7 +1688,8 @@ pub async fn due(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractEr
         "revived, without its failure reason"
     );
 
-    // A dead request's key: released only for its own call and only without an answer.
+    // A dead request's key: answered only for its own call and only without an answer; the
+    // answer takes it out of the index and is what a retry reads.
     let c2 = Call {
         due_at: Some(t0),
         ..call(&account, now)
@@ -1614,23 +1697,49 @@ pub async fn due(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractEr
     let mut rec2 = idempotency_record(&c2, "due-key-2", now + chrono::Duration::hours(24));
     rec2.lease_until = Some(t0);
     store.create_call(&c2, Some(&rec2), now).await?;
+    let key_work = DueWork::Idempotency {
+        account_id: account.clone(),
+        key: "due-key-2".into(),
+    };
+    ensure_eq!(
+        is_due(store, DueKind::Idempotency, t0 + s(1), &key_work).await?,
+        Some(t0),
+        "a held key is due at its lease"
+    );
     let other = IdempotencyRecord {
         call_id: Uuid::new_v4(),
         ..rec2.clone()
     };
+    let unknown = StoredResponse {
+        status: 502,
+        body: "{\"success\":false}".into(),
+    };
     ensure!(
-        !store.release_idempotency(&other).await?,
-        "a key held by another call is not released"
+        !store.answer_dead_request(&other, &unknown).await?,
+        "a key held by another call is not answered"
     );
-    ensure!(store.release_idempotency(&rec2).await?, "released");
     ensure!(
+        store.answer_dead_request(&rec2, &unknown).await?,
+        "answered"
+    );
+    ensure_eq!(
         store
             .idempotency(&account, "due-key-2", now)
             .await?
-            .is_none(),
-        "the released key is free"
+            .and_then(|r| r.response),
+        Some(unknown.clone()),
+        "the answer is what the key replays"
     );
-    ensure!(!store.release_idempotency(&rec2).await?, "released once");
+    ensure!(
+        is_due(store, DueKind::Idempotency, t0 + s(10), &key_work)
+            .await?
+            .is_none(),
+        "an answered key is out of the index"
+    );
+    ensure!(
+        !store.answer_dead_request(&rec2, &answer).await?,
+        "answered once: a second answer changes nothing"
+    );
     ensure!(
         store
             .settle_call(
@@ -1755,6 +1864,67 @@ pub async fn due(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractEr
             .claim_event_repair(event.id, t0 + s(60), t0 + s(120))
             .await?,
         "an enqueued event cannot be claimed"
+    );
+
+    // A poison item is quarantined: conditional on the deadline seen, out of its kind's
+    // partition once moved, and back when a write gives it a new deadline.
+    let c4 = Call {
+        due_at: Some(t0 + s(6)),
+        ..call(&account, now)
+    };
+    store.create_call(&c4, None, now).await?;
+    let poison = Due {
+        work: DueWork::Call(c4.id),
+        due_at: t0 + s(6),
+    };
+    ensure!(
+        !store
+            .quarantine_due(&Due {
+                due_at: t0 + s(7),
+                ..poison.clone()
+            })
+            .await?,
+        "a quarantine names the deadline it saw"
+    );
+    ensure!(
+        !store
+            .quarantine_due(&Due {
+                work: DueWork::Scheduled(c4.id),
+                ..poison.clone()
+            })
+            .await?,
+        "a quarantine names the kind it was filed under"
+    );
+    ensure!(store.quarantine_due(&poison).await?, "quarantined");
+    ensure!(
+        is_due(store, DueKind::Call, t0 + s(10), &poison.work)
+            .await?
+            .is_none(),
+        "a quarantined item is out of its kind's index"
+    );
+    ensure!(!store.quarantine_due(&poison).await?, "quarantined once");
+    ensure_eq!(
+        store.call(c4.id).await?.map(|c| (c.status, c.due_at)),
+        Some((CallStatus::Queued, Some(t0 + s(6)))),
+        "nothing else on the item changes"
+    );
+    ensure!(
+        store
+            .settle_call(
+                c4.id,
+                CallStatus::Queued,
+                CallStatus::DialUnknown,
+                None,
+                now,
+                Some(t0 + s(8))
+            )
+            .await?,
+        "a quarantined call still moves"
+    );
+    ensure_eq!(
+        is_due(store, DueKind::Call, t0 + s(10), &poison.work).await?,
+        Some(t0 + s(8)),
+        "a new deadline files it under its kind again"
     );
     Ok(())
 }

@@ -65,7 +65,7 @@ pub const STORE_METHODS: &[&str] = &[
     "mark_call_dial_unknown",
     "remember_answer",
     "settle_call",
-    "release_idempotency",
+    "answer_dead_request",
     "call",
     "idempotency",
     "advance_call",
@@ -82,9 +82,11 @@ pub const STORE_METHODS: &[&str] = &[
     "claim_attempt",
     "finish_attempt",
     "delivered_attempt",
+    "finished_attempt",
     "due",
     "claim_event_repair",
     "claim_call_repair",
+    "quarantine_due",
     "suppress",
     "unsuppress",
     "is_suppressed",
@@ -126,6 +128,9 @@ pub enum Injected {
     /// Before the wrapped adapter was called, as the service's throttling (DynamoDB's
     /// ThrottlingException, which the store maps to `Throttled`; a 429 from the provider).
     Throttled,
+    /// Before the wrapped adapter was called, as an item that cannot be read back
+    /// (`StoreError::Corrupt`; the other ports' backend error).
+    Corrupt,
 }
 
 /// The error a port returns for an injected failure.
@@ -140,6 +145,7 @@ fn message(stage: Injected, method: &str, call: u64) -> String {
             format!("injected fault: {method} call {call} took effect, its answer was lost")
         }
         Injected::Throttled => format!("injected fault: {method} call {call} throttled"),
+        Injected::Corrupt => format!("injected fault: {method} call {call} read a malformed item"),
     }
 }
 
@@ -147,6 +153,7 @@ impl InjectedError for StoreError {
     fn injected(stage: Injected, method: &str, call: u64) -> Self {
         match stage {
             Injected::Throttled => StoreError::Throttled,
+            Injected::Corrupt => StoreError::Corrupt(message(stage, method, call)),
             _ => StoreError::Backend(message(stage, method, call)),
         }
     }
@@ -169,7 +176,9 @@ impl InjectedError for SecretError {
 impl InjectedError for ProviderError {
     fn injected(stage: Injected, method: &str, call: u64) -> Self {
         match stage {
-            Injected::Before => ProviderError::Connect(message(stage, method, call)),
+            Injected::Before | Injected::Corrupt => {
+                ProviderError::Connect(message(stage, method, call))
+            }
             Injected::AfterEffect => ProviderError::Timeout(INJECTED_TIMEOUT),
             Injected::Throttled => ProviderError::Status {
                 status: 429,
@@ -192,6 +201,7 @@ enum Fault {
     Fail,
     FailAfterEffect,
     Throttle,
+    Corrupt,
     Delay(Duration),
     Hang,
 }
@@ -270,6 +280,17 @@ impl FaultPlan {
         self.add(method, When::Always, Fault::Throttle)
     }
 
+    /// The `n`th call of `method` reads a malformed item (see [`FaultPlan::corrupt_always`]).
+    pub fn corrupt_nth(&self, method: &str, n: u64) -> &Self {
+        self.add(method, When::Nth(n), Fault::Corrupt)
+    }
+
+    /// Every call of `method` reads a malformed item, until [`FaultPlan::clear`]
+    /// (`StoreError::Corrupt` for the store, the backend error elsewhere): a poison item.
+    pub fn corrupt_always(&self, method: &str) -> &Self {
+        self.add(method, When::Always, Fault::Corrupt)
+    }
+
     /// The `n`th call of `method` sleeps `by` before it runs.
     pub fn delay(&self, method: &str, n: u64, by: Duration) -> &Self {
         self.add(method, When::Nth(n), Fault::Delay(by))
@@ -317,6 +338,7 @@ impl FaultPlan {
             match rule.fault {
                 Fault::Fail => action.fail = Some(Injected::Before),
                 Fault::Throttle => action.fail = Some(Injected::Throttled),
+                Fault::Corrupt => action.fail = Some(Injected::Corrupt),
                 Fault::FailAfterEffect => {
                     action.fail.get_or_insert(Injected::AfterEffect);
                 }
@@ -351,7 +373,7 @@ impl FaultPlan {
         }
         match action.fail {
             None => op.await,
-            Some(stage @ (Injected::Before | Injected::Throttled)) => {
+            Some(stage @ (Injected::Before | Injected::Throttled | Injected::Corrupt)) => {
                 Err(E::injected(stage, method, action.call))
             }
             Some(Injected::AfterEffect) => {
@@ -496,8 +518,12 @@ impl CallStore for FaultyStore {
     ) -> Result<bool, StoreError> {
         through_plan!(self.settle_call(call_id, from, to, reason, at, due_at))
     }
-    async fn release_idempotency(&self, record: &IdempotencyRecord) -> Result<bool, StoreError> {
-        through_plan!(self.release_idempotency(record))
+    async fn answer_dead_request(
+        &self,
+        record: &IdempotencyRecord,
+        response: &StoredResponse,
+    ) -> Result<bool, StoreError> {
+        through_plan!(self.answer_dead_request(record, response))
     }
     async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError> {
         through_plan!(self.call(id))
@@ -578,6 +604,9 @@ impl DueStore for FaultyStore {
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         through_plan!(self.claim_event_repair(event_id, seen, until))
+    }
+    async fn quarantine_due(&self, due: &Due) -> Result<bool, StoreError> {
+        through_plan!(self.quarantine_due(due))
     }
     async fn claim_call_repair(
         &self,
@@ -671,6 +700,14 @@ impl AttemptLedger for FaultyStore {
         series: &str,
     ) -> Result<Option<u32>, StoreError> {
         through_plan!(self.delivered_attempt(event_id, series))
+    }
+    async fn finished_attempt(
+        &self,
+        event_id: Uuid,
+        series: &str,
+        attempt: u32,
+    ) -> Result<Option<DeliveryAttempt>, StoreError> {
+        through_plan!(self.finished_attempt(event_id, series, attempt))
     }
 }
 

@@ -204,7 +204,8 @@ async fn a_dial_unknown_call_without_callbacks_is_failed_after_its_deadline() {
         (502, "provider_outcome_unknown")
     );
     assert_eq!(st.w.provider.request_count(), 1);
-    assert_eq!((st.w.stored_event_count(), st.w.queue.sent_count()), (0, 0));
+    // Issue 25, window 2: the account (default subscription) hears of it, once.
+    assert_eq!((st.w.stored_event_count(), st.w.queue.sent_count()), (1, 1));
 }
 
 #[tokio::test]
@@ -316,8 +317,12 @@ fn lease() -> chrono::Duration {
     chrono::Duration::from_std(config::idempotency_lease()).unwrap()
 }
 
+/// Issue 25, window 1 (this test asserted the second dial before): a request that dies with
+/// the provider request in flight may have placed the call. After its lease, the retry with
+/// the same key gets the 502 `provider_outcome_unknown` naming the dead request's call, as a
+/// lost provider answer gives, and dials nothing.
 #[tokio::test]
-async fn a_dropped_requests_key_is_taken_over_by_a_retry_after_its_lease() {
+async fn a_dropped_requests_key_answers_the_unknown_outcome_after_its_lease() {
     let st = stack().await;
     let dead = drop_a_request_mid_dial(&st, "k-drop").await;
     // Within the lease: the key is still the dead request's.
@@ -326,48 +331,110 @@ async fn a_dropped_requests_key_is_taken_over_by_a_retry_after_its_lease() {
         (status, error_code(&res)),
         (409, "idempotency_key_in_progress")
     );
-    assert_eq!(st.w.provider.request_count(), 0);
 
     st.w.clock.advance(lease());
     st.w.provider.then_ok("prov_retry");
     let (status, res) = st.trigger("k-drop").await;
-    assert_eq!(status, 200, "{res}");
-    assert_ne!(res["call_id"], json!(dead.id.to_string()));
-    assert_eq!(st.w.provider.request_count(), 1, "one dial for the retry");
+    assert_eq!(
+        (status, error_code(&res)),
+        (502, "provider_outcome_unknown"),
+        "{res}"
+    );
+    assert_eq!(res["error"]["call_id"], json!(dead.id.to_string()));
+    assert_eq!(st.w.provider.request_count(), 0, "the retry dials nothing");
     // The dead request's call may have rung: it waits for callbacks as dial_unknown.
     let old = st.w.call(dead.id).await;
     assert_eq!(old.status, CallStatus::DialUnknown);
     assert!(old.due_at.is_some());
-    // And the key now replays the retry's answer.
+    // Every later retry replays the same answer.
     let (status, again) = st.trigger("k-drop").await;
-    assert_eq!((status, &again), (200, &res));
-    assert_eq!(st.w.provider.request_count(), 1);
+    assert_eq!((status, &again), (502, &res));
+    assert_eq!(st.w.provider.request_count(), 0);
+}
+
+/// Issue 25, window 1 as reported: the provider accepts and the phone rings, then the process
+/// dies before `mark_call_dialing` finishes (a stalled DynamoDB reply). On today's main the
+/// retry after the lease released the key and dialed a second real call (provider requests
+/// 2); now the retry, and the reconciler if it comes first, bind the key to the 502 naming
+/// the call, and the call's own callbacks complete it with one event.
+#[tokio::test]
+async fn a_crash_after_the_provider_accepted_never_dials_twice() {
+    for via_reconciler in [false, true] {
+        let st = stack().await;
+        st.w.provider.then_ok("prov_rang");
+        st.w.plan.hang("mark_call_dialing", 1);
+        let dropped = tokio::time::timeout(Duration::from_millis(100), st.trigger("k-crash")).await;
+        assert!(dropped.is_err(), "the request was expected to hang");
+        assert_eq!(st.w.provider.request_count(), 1, "the provider accepted");
+        let rec =
+            st.w.store
+                .idempotency(&st.s.account.id, "k-crash", st.w.now())
+                .await
+                .unwrap()
+                .expect("the key is held");
+        assert!(rec.response.is_none());
+
+        st.w.clock.advance(lease());
+        if via_reconciler {
+            let report = st.reconcile().await;
+            assert_eq!(report.count(Repaired::KeyAnsweredUnknown), 1, "{report:?}");
+        }
+        st.w.provider.then_ok("prov_second");
+        let (status, res) = st.trigger("k-crash").await;
+        assert_eq!(
+            (status, error_code(&res)),
+            (502, "provider_outcome_unknown"),
+            "via reconciler {via_reconciler}: {res}"
+        );
+        assert_eq!(res["error"]["call_id"], json!(rec.call_id.to_string()));
+        assert_eq!(
+            st.w.provider.request_count(),
+            1,
+            "a second real call (via reconciler: {via_reconciler})"
+        );
+        // The call rang: its callbacks carry our call id and complete it, once.
+        let call = Call {
+            provider_call_id: Some("prov_rang".into()),
+            ..st.w.call(rec.call_id).await
+        };
+        assert_eq!(call.status, CallStatus::DialUnknown);
+        for stage in [Stage::Started, Stage::Ended, Stage::Analyzed] {
+            assert_eq!(st.callback(&call, stage).await.0, 200, "{stage:?}");
+        }
+        assert_eq!(st.w.call(call.id).await.status, CallStatus::Completed);
+        assert_eq!((st.events_of(&call), st.w.queue.sent_count()), (1, 1));
+    }
 }
 
 #[tokio::test]
-async fn the_reconciler_releases_a_dropped_requests_key_and_unsticks_its_call() {
+async fn the_reconciler_answers_a_dropped_requests_key_and_unsticks_its_call() {
     let st = stack().await;
     let dead = drop_a_request_mid_dial(&st, "k-rec").await;
     st.w.clock.advance(lease());
     let report = st.reconcile().await;
-    assert_eq!(report.count(Repaired::KeyReleased), 1, "{report:?}");
+    assert_eq!(report.count(Repaired::KeyAnsweredUnknown), 1, "{report:?}");
     assert_eq!(st.w.call(dead.id).await.status, CallStatus::DialUnknown);
-    assert!(st
-        .w
-        .store
-        .idempotency(&st.s.account.id, "k-rec", st.w.now())
-        .await
-        .unwrap()
-        .is_none());
-    // The key is usable again.
-    let (status, _) = st.trigger("k-rec").await;
-    assert_eq!(status, 200);
-    assert_eq!(st.w.provider.request_count(), 1);
-    // Past its deadline without callbacks, the dead request's call ends failed.
+    let rec =
+        st.w.store
+            .idempotency(&st.s.account.id, "k-rec", st.w.now())
+            .await
+            .unwrap()
+            .expect("the key is kept");
+    assert_eq!(rec.response.map(|r| r.status), Some(502));
+    // A retry replays it and dials nothing.
+    let (status, res) = st.trigger("k-rec").await;
+    assert_eq!(
+        (status, error_code(&res)),
+        (502, "provider_outcome_unknown")
+    );
+    assert_eq!(st.w.provider.request_count(), 0);
+    // Past its deadline without callbacks, the dead request's call ends failed, and the
+    // account (default subscription) hears of it: one call.completed.
     st.w.clock
         .advance(chrono::Duration::from_std(st.w.tunables.dial_unknown_deadline).unwrap());
     assert_eq!(st.reconcile().await.count(Repaired::CallFailed), 1);
     assert_eq!(st.w.call(dead.id).await.status, CallStatus::Failed);
+    assert_eq!((st.events_of(&dead), st.w.queue.sent_count()), (1, 1));
 }
 
 #[tokio::test]
@@ -392,7 +459,7 @@ async fn two_reconcilers_at_once_repair_each_item_once() {
         "{a:?} {b:?}"
     );
     assert_eq!(total(Repaired::EventEnqueued), 1, "{a:?} {b:?}");
-    assert_eq!(total(Repaired::KeyReleased), 1, "{a:?} {b:?}");
+    assert_eq!(total(Repaired::KeyAnsweredUnknown), 1, "{a:?} {b:?}");
     assert_eq!(total(Repaired::CallMarkedDialUnknown), 1, "{a:?} {b:?}");
     assert_eq!((a.errors, b.errors), (0, 0));
     assert_eq!(st.w.stored_event_count(), 2, "one event per completed call");
@@ -487,7 +554,7 @@ async fn a_dead_requests_key_whose_call_rang_is_never_released() {
         if via_reconciler {
             let report = st.reconcile().await;
             assert_eq!(report.count(Repaired::KeyAnsweredPlaced), 1, "{report:?}");
-            assert_eq!(report.count(Repaired::KeyReleased), 0, "{report:?}");
+            assert_eq!(report.count(Repaired::KeyAnsweredUnknown), 0, "{report:?}");
         }
         let (status, again) = st.trigger("k-rang").await;
         assert_eq!(
@@ -523,7 +590,7 @@ async fn a_failed_dial_unknown_write_still_binds_the_502_to_the_key() {
     );
     st.w.clock.advance(lease());
     let report = st.reconcile().await;
-    assert_eq!(report.count(Repaired::KeyReleased), 0, "{report:?}");
+    assert_eq!(report.count(Repaired::KeyAnsweredUnknown), 0, "{report:?}");
     assert_eq!(
         report.count(Repaired::CallMarkedDialUnknown),
         1,
@@ -535,7 +602,9 @@ async fn a_failed_dial_unknown_write_still_binds_the_502_to_the_key() {
 }
 
 /// A `dial_unknown` call resolved as failed (no news within the deadline) rang after all: its
-/// late callbacks still move it on and complete it, with exactly one event.
+/// late callbacks still move it on, and it keeps exactly one event. For an account on the
+/// default subscription that event is the `call.completed` sent when it failed (issue 25):
+/// the late analysis sends no second one, and nothing stays due.
 #[tokio::test]
 async fn late_callbacks_revive_a_call_failed_for_want_of_news() {
     let st = stack().await;
@@ -548,19 +617,30 @@ async fn late_callbacks_revive_a_call_failed_for_want_of_news() {
     assert_eq!(st.reconcile().await.count(Repaired::CallFailed), 1);
     let failed = st.call(&call_id).await;
     assert_eq!(failed.status, CallStatus::Failed);
-    for stage in [Stage::Started, Stage::Ended, Stage::Analyzed] {
+    assert_eq!((st.events_of(&failed), st.w.queue.sent_count()), (1, 1));
+    for (stage, changed) in [
+        (Stage::Started, true),
+        (Stage::Ended, true),
+        (Stage::Analyzed, false),
+    ] {
         let (status, res) = st.callback(&failed, stage).await;
         assert_eq!(
             (status, res["changed"].clone()),
-            (200, json!(true)),
+            (200, json!(changed)),
             "{stage:?}: {res}"
         );
     }
     let done = st.call(&call_id).await;
-    assert_eq!(done.status, CallStatus::Completed);
+    assert_eq!(done.status, CallStatus::Ended);
     assert_eq!(done.failure_reason, None);
     assert_eq!((st.events_of(&done), st.w.queue.sent_count()), (1, 1));
     assert_eq!(st.w.provider.request_count(), 1);
+    // Its analysis grace passes: it has its event, so the deadline is cleared, once.
+    st.w.clock
+        .advance(chrono::Duration::from_std(st.w.tunables.analysis_grace).unwrap());
+    assert_eq!(st.reconcile().await.count(Repaired::DeadlineCleared), 1);
+    assert!(st.reconcile().await.repaired.is_empty());
+    assert_eq!((st.events_of(&done), st.w.queue.sent_count()), (1, 1));
 }
 
 fn stale_after(w: &World) -> chrono::Duration {
@@ -588,7 +668,37 @@ async fn a_dialing_call_never_reported_is_failed_after_the_stale_deadline() {
         failed.may_still_progress(),
         "late callbacks may still revive it"
     );
-    assert_eq!((st.w.stored_event_count(), st.w.queue.sent_count()), (0, 0));
+    // Issue 25, window 2: on today's main nothing was sent (0, 0) and the customer, told 200,
+    // heard nothing. The default subscription gets the call's one call.completed.
+    assert_eq!((st.w.stored_event_count(), st.w.queue.sent_count()), (1, 1));
+    let event = &st.w.store.events()[0];
+    assert_eq!(
+        event.record.event_type,
+        domain::events::EventType::CallCompleted
+    );
+    let body: Value = serde_json::from_str(&event.record.payload).unwrap();
+    assert_eq!(
+        (
+            &body["event"],
+            &body["duration_seconds"],
+            &body["summary"],
+            &body["transcript"],
+            &body["sentiment"]
+        ),
+        (
+            &json!("call.completed"),
+            &json!(0),
+            &json!(""),
+            &json!([]),
+            &json!("unknown")
+        )
+    );
+    assert_eq!(body["call_id"], call_id);
+    assert_eq!(failed.event_id, Some(event.record.id));
+    // Nothing more, however often the reconciler runs.
+    st.w.clock.advance(chrono::Duration::hours(1));
+    assert!(st.reconcile().await.repaired.is_empty());
+    assert_eq!((st.w.stored_event_count(), st.w.queue.sent_count()), (1, 1));
 }
 
 /// A call that started but whose `call_ended` (and `call_analyzed`) never came: completed with
@@ -612,4 +722,127 @@ async fn a_call_in_progress_whose_end_never_came_is_completed_after_the_stale_de
     let (status, res) = st.callback(&call, Stage::Ended).await;
     assert_eq!((status, res["changed"].clone()), (200, json!(false)));
     assert_eq!((st.events_of(&done), st.w.queue.sent_count()), (1, 1));
+}
+
+/// Issue 25, long calls: a call in progress is completed for want of news only
+/// `CALL_STALE_AFTER` after the last news of it. On today's main the stale deadline counted
+/// from the first `call_started` and a repeated one changed nothing, so the reconciler
+/// completed the call (with an empty analysis) while the conversation went on.
+#[tokio::test]
+async fn a_call_whose_callbacks_keep_coming_is_not_completed_early() {
+    let st = stack().await;
+    let call = st.w.dialing_call(&st.s).await;
+    assert_eq!(st.callback(&call, Stage::Started).await.0, 200);
+    st.w.clock
+        .advance(stale_after(&st.w) - chrono::Duration::minutes(1));
+    // News of the call (the provider's repeated call_started) pushes the deadline.
+    let (status, res) = st.callback(&call, Stage::Started).await;
+    assert_eq!((status, &res["changed"]), (200, &json!(false)), "{res}");
+    st.w.clock.advance(chrono::Duration::minutes(2));
+    let report = st.reconcile().await;
+    assert_eq!(
+        report.count(Repaired::CallCompletedWithoutAnalysis),
+        0,
+        "completed early: {report:?}"
+    );
+    assert_eq!(st.w.call(call.id).await.status, CallStatus::InProgress);
+    assert_eq!(st.w.stored_event_count(), 0);
+    // Silence for CALL_STALE_AFTER after that news: completed with what is known, once.
+    st.w.clock.advance(stale_after(&st.w));
+    let report = st.reconcile().await;
+    assert_eq!(
+        report.count(Repaired::CallCompletedWithoutAnalysis),
+        1,
+        "{report:?}"
+    );
+    assert_eq!((st.events_of(&call), st.w.queue.sent_count()), (1, 1));
+}
+
+/// The default stale deadline is longer than the provider's longest call (Retell's
+/// `max_call_duration_ms` is at most two hours), with room for its callback retries.
+#[test]
+fn the_default_stale_deadline_outlasts_the_providers_longest_call() {
+    let longest_call = Duration::from_secs(2 * 3600);
+    assert!(config::DEFAULT_CALL_STALE_AFTER >= longest_call + Duration::from_secs(3600));
+}
+
+/// Issue 25, poison items: an item at the head of the due index that cannot be read (an
+/// index entry naming no work, or a call item read back malformed) is moved to the quarantine
+/// kind, once, and the pass goes on to the items behind it. Before, the unreadable entry
+/// failed the whole page's read on every pass, forever.
+#[tokio::test]
+async fn a_poison_item_at_the_head_of_the_due_index_does_not_block_the_next_one() {
+    use domain::ports::store::{DueKind, DueStore};
+    let st = stack().await;
+    // Oldest first: an unreadable entry, a call item that reads back malformed, a real call.
+    st.w.store
+        .poison_due(DueKind::Call, st.w.now() - chrono::Duration::days(2));
+    let corrupt = st.w.dialing_call(&st.s).await;
+    st.w.clock.advance(chrono::Duration::seconds(1));
+    let healthy = st.w.dialing_call(&st.s).await;
+    st.w.store
+        .settle_call(
+            healthy.id,
+            CallStatus::Dialing,
+            CallStatus::Dialing,
+            None,
+            st.w.now(),
+            Some(corrupt.due_at.unwrap() + chrono::Duration::seconds(1)),
+        )
+        .await
+        .unwrap();
+    st.w.clock.advance(chrono::Duration::hours(3));
+    st.w.plan.corrupt_nth("call", 1);
+    let report = st.reconcile().await;
+    assert_eq!(report.quarantined, 2, "{report:?}");
+    assert_eq!(report.errors, 0, "{report:?}");
+    assert_eq!(report.count(Repaired::CallFailed), 1, "{report:?}");
+    assert_eq!(st.w.call(healthy.id).await.status, CallStatus::Failed);
+    assert_eq!(st.w.store.quarantined(), 2);
+    // Out of the way for good: the next pass finds nothing, and the quarantined call is
+    // left as it was for an operator.
+    let again = st.reconcile().await;
+    assert_eq!((again.quarantined, again.errors), (0, 0), "{again:?}");
+    assert!(again.repaired.is_empty(), "{again:?}");
+    assert_eq!(st.w.call(corrupt.id).await.status, CallStatus::Dialing);
+    assert!(st
+        .w
+        .store
+        .due(DueKind::Call, st.w.now(), 100)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// The quarantine's log line is what the template's metric filter counts
+/// (`QuarantinedDueItemsAlarm`): error level, `fields.message` the reconciler's
+/// `QUARANTINED`, the item's table key beside it.
+#[tokio::test]
+async fn a_quarantined_item_is_logged_at_error_with_its_key_for_the_alarm() {
+    use domain::ports::store::DueKind;
+    // Alone in a process: see `integration_tests::logs::isolated`.
+    if !integration_tests::logs::isolated(
+        "rules::lifecycle::a_quarantined_item_is_logged_at_error_with_its_key_for_the_alarm",
+    ) {
+        return;
+    }
+    let sink = integration_tests::logs::Capture::default();
+    let writer = sink.clone();
+    let _guard = tracing::subscriber::set_default(lambda_glue::telemetry::subscriber_at(
+        "info",
+        move || writer.clone(),
+    ));
+    let st = stack().await;
+    let (pk, sk) =
+        st.w.store
+            .poison_due(DueKind::Event, st.w.now() - chrono::Duration::hours(1));
+    assert_eq!(st.reconcile().await.quarantined, 1);
+    let text = sink.text();
+    let line: Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["fields"]["message"] == ::reconciler::QUARANTINED)
+        .unwrap_or_else(|| panic!("no quarantine line in {text}"));
+    assert_eq!(line["level"], "ERROR", "{line}");
+    assert_eq!(line["fields"]["item"], format!("{pk} / {sk}"), "{line}");
 }

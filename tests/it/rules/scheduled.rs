@@ -708,3 +708,62 @@ async fn a_held_call_that_fails_when_due_is_one_call_failed_event() {
     assert_eq!(queued, 1);
     assert_eq!(e.dials(), 0);
 }
+
+/// Issue 25, window 2: a held call answered 202 that then ends without being placed (it
+/// fails its checks when due, or the provider refuses it) must still be reported to an account
+/// on the default subscription. On today's main it got no event at all; now each gets exactly
+/// one `call.completed` (duration 0, empty transcript and summary), the call `failed` with its
+/// reason, and a later pass adds none.
+#[tokio::test]
+async fn a_held_call_that_ends_unplaced_is_one_call_completed_on_the_default_subscription() {
+    use domain::events::{event_id, EventType};
+    for refused_by_provider in [false, true] {
+        let e = env_at(MON_0800_NY, true).await;
+        let id = call_id(&e.hold().await.1);
+        if refused_by_provider {
+            e.w.provider.then_err(ProviderError::Status {
+                status: 422,
+                excerpt: "invalid to_number".into(),
+            });
+        } else {
+            e.w.update_account(&e.s.account.id, |a| a.api_enabled = false)
+                .await;
+        }
+        e.w.clock.set(MON_0900_NY.parse().unwrap());
+        e.reconcile().await;
+        e.w.clock.set("2025-06-16T13:05:00Z".parse().unwrap());
+        e.reconcile().await;
+        let call = e.w.call(id).await;
+        assert_eq!(call.status, CallStatus::Failed, "{refused_by_provider}");
+        let events: Vec<_> =
+            e.w.store
+                .events()
+                .into_iter()
+                .filter(|ev| ev.record.call_id == id)
+                .collect();
+        assert_eq!(
+            events.len(),
+            1,
+            "refused by provider: {refused_by_provider}"
+        );
+        assert_eq!(events[0].record.event_type, EventType::CallCompleted);
+        assert_eq!(events[0].record.id, event_id(id, EventType::CallCompleted));
+        let body: Value = serde_json::from_str(&events[0].record.payload).unwrap();
+        assert_eq!(
+            (
+                &body["duration_seconds"],
+                &body["summary"],
+                &body["transcript"]
+            ),
+            (&json!(0), &json!(""), &json!([]))
+        );
+        let queued =
+            e.w.queue
+                .sent()
+                .iter()
+                .filter(|m| m.message.event_id == events[0].record.id)
+                .count();
+        assert_eq!(queued, 1);
+        assert_eq!(e.dials(), usize::from(refused_by_provider));
+    }
+}

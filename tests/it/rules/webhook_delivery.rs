@@ -685,3 +685,52 @@ async fn log_lines_are_json_lambda_can_filter_and_failures_are_warnings() {
         assert_eq!(line["fields"]["event_id"], e.event.id.to_string());
     }
 }
+
+/// Issue 25, window 3: attempt 1 gets a 5xx; finishing it and queueing attempt 2 succeed, but
+/// its log row's write fails, so its message returns to SQS after the visibility timeout.
+/// Attempt 2 (due 30 s later) delivers first. On today's main the returning attempt 1 saw the
+/// series delivered and stopped, and the log kept attempt 2 only; now it writes its own row
+/// (from its finished claim) and still never POSTs again.
+#[tokio::test]
+async fn a_failed_attempts_lost_log_row_is_written_when_its_message_returns_after_delivery() {
+    let e = env(&[500, 200]).await;
+    e.w.plan.fail_nth("record_attempt", 1);
+    let res = e.deliver(event_for(&[e.first()])).await;
+    assert_eq!(
+        res.batch_item_failures.len(),
+        1,
+        "the row's write failed: the message goes back to SQS"
+    );
+    assert_eq!(e.posts(), 1);
+    assert_eq!(
+        e.outcomes().await,
+        vec![],
+        "attempt 1's row is missing for now"
+    );
+    // Attempt 2 was queued before the failed write: it comes due first and delivers.
+    let second = e.w.queue.next_due_at().expect("attempt 2 queued");
+    e.w.clock.set(second);
+    let res = e.deliver(event_for(&e.w.queue.take_due())).await;
+    assert!(res.batch_item_failures.is_empty());
+    assert_eq!(e.posts(), 2);
+    assert_eq!(e.outcomes().await, vec![(2, DeliveryOutcome::Delivered)]);
+    // Attempt 1's message comes back (SQS, after the visibility timeout).
+    e.w.clock.advance(secs(190));
+    let res = e.deliver(event_for(&[e.first()])).await;
+    assert!(res.batch_item_failures.is_empty());
+    assert_eq!(e.posts(), 2, "never POSTed again");
+    assert_eq!(
+        e.outcomes().await,
+        vec![
+            (1, DeliveryOutcome::Failed),
+            (2, DeliveryOutcome::Delivered)
+        ],
+        "every attempt that was POSTed has its row"
+    );
+    // Once: a further duplicate rewrites nothing new.
+    let res = e.deliver(event_for(&[e.first()])).await;
+    assert!(res.batch_item_failures.is_empty());
+    assert_eq!(e.outcomes().await.len(), 2);
+    assert_eq!(e.posts(), 2);
+    assert_eq!(e.w.plan.calls("finished_attempt"), 2);
+}

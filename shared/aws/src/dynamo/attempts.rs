@@ -111,6 +111,20 @@ impl AttemptLedger for DynamoStore {
         Ok(())
     }
 
+    async fn finished_attempt(
+        &self,
+        event_id: Uuid,
+        series: &str,
+        attempt: u32,
+    ) -> Result<Option<DeliveryAttempt>, StoreError> {
+        Ok(
+            match self.existing_claim(key(event_id, series, attempt)).await? {
+                Claim::Done(row) => Some(*row),
+                Claim::InFlight | Claim::Won => None,
+            },
+        )
+    }
+
     async fn delivered_attempt(
         &self,
         event_id: Uuid,

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
-use domain::events::NewEvent;
+use domain::events::{EventType, NewEvent};
 use domain::model::{Call, CallStatus, Direction, EventRecord, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::*;
 use domain::ports::store::due::DueKind;
@@ -214,12 +214,17 @@ fn settle_assignments(
     reason: Option<&str>,
     at: DateTime<Utc>,
     due_at: Option<DateTime<Utc>>,
+    completed_by: Option<Uuid>,
 ) -> (String, Vec<(&'static str, AttributeValue)>) {
     let mut sets = vec!["#status = :to", "updated_at = :t"];
     let mut values = vec![
         (":to", AttributeValue::S(to.as_str().into())),
         (":t", AttributeValue::S(domain::clock::rfc3339_millis(at))),
     ];
+    if let Some(id) = completed_by {
+        sets.push("event_id = :eid");
+        values.push((":eid", AttributeValue::S(id.to_string())));
+    }
     if let Some(r) = reason {
         sets.push("failure_reason = :r");
         values.push((":r", AttributeValue::S(r.into())));
@@ -498,27 +503,26 @@ impl CallStore for DynamoStore {
         at: DateTime<Utc>,
         due_at: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
-        let (set, values) = settle_assignments(to, reason, at, due_at);
+        let (set, values) = settle_assignments(to, reason, at, due_at, None);
         let update = status_update_from(&self.table, call_id, from, &set, values)?
             .update
             .ok_or_else(|| StoreError::Backend("update missing".into()))?;
         applied(self.send_update(update).await)
     }
 
-    async fn release_idempotency(&self, record: &IdempotencyRecord) -> Result<bool, StoreError> {
-        let res = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(keys::idempotency(
-                &record.account_id,
-                &record.key,
-            ))))
-            .condition_expression("call_id = :c AND attribute_not_exists(response_status)")
-            .expression_attribute_values(":c", AttributeValue::S(record.call_id.to_string()))
-            .send()
-            .await;
-        applied(res.map_err(backend))
+    async fn answer_dead_request(
+        &self,
+        record: &IdempotencyRecord,
+        response: &StoredResponse,
+    ) -> Result<bool, StoreError> {
+        let mut update = self.remember_answer_update(record, response)?;
+        update.condition_expression =
+            Some("call_id = :c AND attribute_not_exists(response_status)".into());
+        update
+            .expression_attribute_values
+            .get_or_insert_with(Default::default)
+            .insert(":c".into(), AttributeValue::S(record.call_id.to_string()));
+        applied(self.send_update(update).await)
     }
 
     async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError> {
@@ -594,7 +598,12 @@ impl CallStore for DynamoStore {
         due_at: Option<DateTime<Utc>>,
         event: &NewEvent,
     ) -> Result<bool, StoreError> {
-        let (set, values) = settle_assignments(to, reason, at, due_at);
+        // The call's `call.completed` (the reconciler's failure of an account not subscribed to
+        // `call.failed`) is recorded on the call as its completion is, so no later path stores
+        // a second one.
+        let completed_by =
+            (event.record.event_type == EventType::CallCompleted).then_some(event.record.id);
+        let (set, values) = settle_assignments(to, reason, at, due_at, completed_by);
         let item = status_update_from(&self.table, call_id, from, &set, values)?;
         self.write_with_event(item, &event.record, event.expires_at, event.due_at)
             .await

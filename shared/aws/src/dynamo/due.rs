@@ -79,12 +79,66 @@ impl DueStore for DynamoStore {
         out.items()
             .iter()
             .map(|item| {
-                Ok(Due {
-                    work: work(kind, item)?,
-                    due_at: ItemReader(item).time(DUE_AT)?,
-                })
+                let due_at = ItemReader(item).time(DUE_AT);
+                match (work(kind, item), due_at) {
+                    (Ok(work), Ok(due_at)) => Ok(Due { work, due_at }),
+                    // One malformed item must not hide every item behind it: it is handed
+                    // back by its key, for the reconciler to quarantine.
+                    (work, due_at) => {
+                        let r = ItemReader(item);
+                        let detail = work
+                            .err()
+                            .map(|e| e.to_string())
+                            .or(due_at.as_ref().err().map(|e| e.to_string()));
+                        tracing::error!(
+                            kind = kind.as_str(),
+                            pk = r.s("pk").unwrap_or("?"),
+                            sk = r.s("sk").unwrap_or("?"),
+                            detail = detail.as_deref().unwrap_or("?"),
+                            "unreadable due-index item"
+                        );
+                        Ok(Due {
+                            work: DueWork::Unreadable {
+                                kind,
+                                pk: r.s("pk")?.to_string(),
+                                sk: r.s("sk")?.to_string(),
+                            },
+                            due_at: due_at.unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
+                        })
+                    }
+                }
             })
             .collect()
+    }
+
+    async fn quarantine_due(&self, due: &Due) -> Result<bool, StoreError> {
+        let (key, kind) = match &due.work {
+            DueWork::Event(id) => (keys::event(id), DueKind::Event),
+            DueWork::Call(id) => (keys::call(id), DueKind::Call),
+            DueWork::Scheduled(id) => (keys::call(id), DueKind::Scheduled),
+            DueWork::Idempotency { account_id, key } => {
+                (keys::idempotency(account_id, key), DueKind::Idempotency)
+            }
+            DueWork::Unreadable { kind, pk, sk } => ((pk.clone(), sk.clone()), *kind),
+        };
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(super::item::key_map(key)))
+            .update_expression("SET due_kind = :q")
+            .expression_attribute_values(":q", AttributeValue::S(QUARANTINE_KIND.into()))
+            .expression_attribute_values(":k", AttributeValue::S(kind.as_str().into()));
+        update = match &due.work {
+            DueWork::Unreadable { .. } => update.condition_expression("due_kind = :k"),
+            _ => update
+                .condition_expression("due_kind = :k AND due_at = :seen")
+                .expression_attribute_values(
+                    ":seen",
+                    AttributeValue::S(rfc3339_millis(due.due_at)),
+                ),
+        };
+        applied(update.send().await.map_err(backend))
     }
 
     async fn claim_event_repair(

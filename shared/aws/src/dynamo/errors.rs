@@ -44,6 +44,25 @@ pub(crate) fn is_condition_failure(reason: Option<&CancellationReason>) -> bool 
     reason.and_then(|r| r.code()) == Some("ConditionalCheckFailed")
 }
 
+/// True when a transaction was cancelled only because another transaction held one of its
+/// items (`TransactionConflict`), with no condition failed: the same request may succeed.
+pub(crate) fn only_transaction_conflicts<R>(e: &SdkError<TransactWriteItemsError, R>) -> bool {
+    let codes: Vec<&str> = cancellation_reasons(e)
+        .iter()
+        .filter_map(|r| r.code())
+        .collect();
+    codes.contains(&"TransactionConflict") && !codes.contains(&"ConditionalCheckFailed")
+}
+
+/// The pause before retry `attempt + 1` of a conflicting transaction: full jitter over
+/// 25 ms doubled per attempt (25, 50, 100 ms...), from `random` bits, so two writers that
+/// collided do not collide again in step.
+pub(crate) fn conflict_backoff(attempt: u32, random: u128) -> std::time::Duration {
+    let cap_ms = 25u64 << attempt.saturating_sub(1).min(6);
+    let ms = 1 + (random % u128::from(cap_ms)) as u64;
+    std::time::Duration::from_millis(ms)
+}
+
 /// Turns a failed transaction into `Conflict` (a condition lost, or another transaction on the
 /// same items), `Throttled` (as a throttled single request is), or a backend error.
 pub(crate) fn transaction_error<R: std::fmt::Debug>(
@@ -72,5 +91,26 @@ pub(crate) fn applied<T>(res: Result<T, StoreError>) -> Result<bool, StoreError>
         Ok(_) => Ok(true),
         Err(StoreError::Conflict(_)) => Ok(false),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflict_backoff_is_jittered_under_a_doubling_cap() {
+        for attempt in 1..=3u32 {
+            let cap = 25u64 << (attempt - 1);
+            let pauses: Vec<u64> = (0..200u128)
+                .map(|r| conflict_backoff(attempt, r * 7919).as_millis() as u64)
+                .collect();
+            assert!(
+                pauses.iter().all(|p| (1..=cap).contains(p)),
+                "{attempt}: {pauses:?}"
+            );
+            assert!(pauses.iter().any(|p| *p != pauses[0]), "jittered");
+        }
+        assert!(conflict_backoff(u32::MAX, u128::MAX) <= std::time::Duration::from_millis(1600));
     }
 }

@@ -29,6 +29,14 @@ pub const GSI2: &str = "gsi2";
 /// them, so every read that cares filters them out itself.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
+/// The SDK configuration's sleep (Tokio's in the functions), for a pause between attempts.
+fn sleep_impl(c: &Client) -> Option<aws_smithy_async::rt::sleep::SharedAsyncSleep> {
+    c.config().sleep_impl()
+}
+
+/// Attempts of a transaction that conflicts with another ([`DynamoStore::transact`]).
+pub const TRANSACT_ATTEMPTS: u32 = 3;
+
 /// The DynamoDB adapter of every storage port.
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -45,7 +53,10 @@ impl DynamoStore {
     }
 
     /// `items` in one `TransactWriteItems` request, answered as the SDK answers it: each
-    /// caller reads the cancellation reasons it cares about (`errors`).
+    /// caller reads the cancellation reasons it cares about (`errors`). A transaction
+    /// cancelled only by `TransactionConflict` (another transaction on one of its items; no
+    /// condition failed) is sent again, up to [`TRANSACT_ATTEMPTS`] in all, after a short
+    /// jittered pause (`errors::conflict_backoff`).
     pub(crate) async fn transact(
         &self,
         items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
@@ -56,11 +67,34 @@ impl DynamoStore {
             aws_smithy_runtime_api::client::orchestrator::HttpResponse,
         >,
     > {
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
+        let mut attempt = 1;
+        loop {
+            let res = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            match res {
+                // Another transaction held one of the items: nothing was written, and the
+                // same request a moment later usually goes through. Retried here, before any
+                // caller's fallback (a placed call left `queued`, a callback answered 5xx).
+                Err(e) if attempt < TRANSACT_ATTEMPTS && errors::only_transaction_conflicts(&e) => {
+                    let delay = errors::conflict_backoff(attempt, uuid::Uuid::new_v4().as_u128());
+                    tracing::warn!(
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        "transaction conflict; retrying"
+                    );
+                    if let Some(sleep) = sleep_impl(&self.client) {
+                        use aws_smithy_async::rt::sleep::AsyncSleep;
+                        sleep.sleep(delay).await;
+                    }
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// One strongly consistent GetItem by key: every read of a single item goes through here.

@@ -65,6 +65,19 @@ impl AttemptLedger for MemoryStore {
         Ok(())
     }
 
+    async fn finished_attempt(
+        &self,
+        event_id: Uuid,
+        series: &str,
+        attempt: u32,
+    ) -> Result<Option<DeliveryAttempt>, StoreError> {
+        Ok(self
+            .state()
+            .attempts
+            .get(&key(event_id, series, attempt))
+            .and_then(|item| item.row.as_deref().cloned()))
+    }
+
     async fn delivered_attempt(
         &self,
         event_id: Uuid,

@@ -4,7 +4,7 @@ use super::{cancelled, condition_failed, ms, secs, CallItem, IdempotencyItem, Me
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
-use domain::events::NewEvent;
+use domain::events::{EventType, NewEvent};
 use domain::model::{Call, CallStatus, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::*;
 use uuid::Uuid;
@@ -272,15 +272,19 @@ impl CallStore for MemoryStore {
         }
     }
 
-    /// Conditional delete: same call id and no answer, else `Ok(false)`.
-    async fn release_idempotency(&self, record: &IdempotencyRecord) -> Result<bool, StoreError> {
+    /// Conditional: same call id and no answer, else `Ok(false)`.
+    async fn answer_dead_request(
+        &self,
+        record: &IdempotencyRecord,
+        response: &StoredResponse,
+    ) -> Result<bool, StoreError> {
         let mut s = self.state();
         let key = idempotency_key(&record.account_id, &record.key);
-        match s.idempotency.get(&key) {
+        match s.idempotency.get_mut(&key) {
             Some(IdempotencyItem::Record(r))
                 if r.call_id == record.call_id && r.response.is_none() =>
             {
-                s.idempotency.remove(&key);
+                r.response = Some(response.clone());
                 Ok(true)
             }
             _ => Ok(false),
@@ -378,6 +382,9 @@ impl CallStore for MemoryStore {
                     c.failure_reason = Some(r.to_string());
                 }
                 c.due_at = due_at.map(ms);
+                if stored.record.event_type == EventType::CallCompleted {
+                    c.event_id = Some(stored.record.id);
+                }
             }
             _ => return Ok(false),
         }

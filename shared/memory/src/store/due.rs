@@ -1,68 +1,83 @@
 //! The due index (mirrors `dynamo/due.rs`): here read straight off the items, which is what
 //! the sparse index holds (an item is in it while it has a deadline).
-use super::{ms, CallItem, IdempotencyItem, MemoryStore};
+use super::{ms, CallItem, IdempotencyItem, MemoryStore, State};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
 use domain::ports::store::due::*;
 use uuid::Uuid;
 
+/// Earliest first; items due at exactly `now` included (`due_at <= :now`).
+fn due_in(s: &State, kind: DueKind, now: DateTime<Utc>, limit: usize) -> Vec<Due> {
+    let mut due: Vec<Due> = match kind {
+        DueKind::Event => s
+            .events
+            .values()
+            .filter_map(|e| {
+                e.due_at.map(|at| Due {
+                    work: DueWork::Event(e.record.id),
+                    due_at: at,
+                })
+            })
+            .collect(),
+        DueKind::Call | DueKind::Scheduled => s
+            .calls
+            .values()
+            .filter_map(|c| match c {
+                // The item's `due_kind` follows its status (`DueKind::for_call`).
+                CallItem::Full(c) if DueKind::for_call(c.status) == kind => {
+                    c.due_at.map(|at| Due {
+                        work: DueWork::call(kind, c.id),
+                        due_at: at,
+                    })
+                }
+                _ => None,
+            })
+            .collect(),
+        DueKind::Idempotency => s
+            .idempotency
+            .values()
+            .filter_map(|i| match i {
+                IdempotencyItem::Record(r) if r.response.is_none() => r.lease_until.map(|at| Due {
+                    work: DueWork::Idempotency {
+                        account_id: r.account_id.clone(),
+                        key: r.key.clone(),
+                    },
+                    due_at: at,
+                }),
+                _ => None,
+            })
+            .collect(),
+    };
+    due.extend(
+        s.unreadable_due
+            .iter()
+            .filter(|(_, (k, _))| k == kind.as_str())
+            .map(|((pk, sk), (_, at))| Due {
+                work: DueWork::Unreadable {
+                    kind,
+                    pk: pk.clone(),
+                    sk: sk.clone(),
+                },
+                due_at: *at,
+            }),
+    );
+    due.retain(|d| s.quarantined.get(&d.work) != Some(&d.due_at));
+    due.retain(|d| d.due_at <= ms(now));
+    due.sort_by_key(|d| d.due_at);
+    due.truncate(limit.clamp(1, 1000));
+    due
+}
+
 #[async_trait]
 impl DueStore for MemoryStore {
-    /// Earliest first; items due at exactly `now` included (`due_at <= :now`).
     async fn due(
         &self,
         kind: DueKind,
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Due>, StoreError> {
-        let s = self.state();
-        let mut due: Vec<Due> = match kind {
-            DueKind::Event => s
-                .events
-                .values()
-                .filter_map(|e| {
-                    e.due_at.map(|at| Due {
-                        work: DueWork::Event(e.record.id),
-                        due_at: at,
-                    })
-                })
-                .collect(),
-            DueKind::Call | DueKind::Scheduled => s
-                .calls
-                .values()
-                .filter_map(|c| match c {
-                    // The item's `due_kind` follows its status (`DueKind::for_call`).
-                    CallItem::Full(c) if DueKind::for_call(c.status) == kind => {
-                        c.due_at.map(|at| Due {
-                            work: DueWork::call(kind, c.id),
-                            due_at: at,
-                        })
-                    }
-                    _ => None,
-                })
-                .collect(),
-            DueKind::Idempotency => s
-                .idempotency
-                .values()
-                .filter_map(|i| match i {
-                    IdempotencyItem::Record(r) if r.response.is_none() => {
-                        r.lease_until.map(|at| Due {
-                            work: DueWork::Idempotency {
-                                account_id: r.account_id.clone(),
-                                key: r.key.clone(),
-                            },
-                            due_at: at,
-                        })
-                    }
-                    _ => None,
-                })
-                .collect(),
-        };
-        due.retain(|d| d.due_at <= ms(now));
-        due.sort_by_key(|d| d.due_at);
-        due.truncate(limit.clamp(1, 1000));
-        Ok(due)
+        Ok(due_in(&self.state(), kind, now, limit))
     }
 
     /// `due_at = :seen AND enqueued = false`, else `Ok(false)`; a missing event fails the
@@ -81,6 +96,35 @@ impl DueStore for MemoryStore {
             }
             Some(_) | None => Ok(false),
         }
+    }
+
+    /// Readable: `due_kind = :k AND due_at = :seen`; unreadable: `due_kind = :k`.
+    async fn quarantine_due(&self, due: &Due) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        if let DueWork::Unreadable { kind, pk, sk } = &due.work {
+            return Ok(match s.unreadable_due.get_mut(&(pk.clone(), sk.clone())) {
+                Some((k, _)) if k == kind.as_str() => {
+                    *k = QUARANTINE_KIND.to_string();
+                    true
+                }
+                _ => false,
+            });
+        }
+        let kind = match &due.work {
+            DueWork::Event(_) => DueKind::Event,
+            DueWork::Call(_) => DueKind::Call,
+            DueWork::Scheduled(_) => DueKind::Scheduled,
+            DueWork::Idempotency { .. } | DueWork::Unreadable { .. } => DueKind::Idempotency,
+        };
+        // Still filed under `kind` at the deadline seen (what the index shows now).
+        if !due_in(&s, kind, due.due_at, usize::MAX)
+            .iter()
+            .any(|d| d == due)
+        {
+            return Ok(false);
+        }
+        s.quarantined.insert(due.work.clone(), due.due_at);
+        Ok(true)
     }
 
     /// `due_at = :seen`, else `Ok(false)`.

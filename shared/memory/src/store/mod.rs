@@ -45,6 +45,31 @@ impl MemoryStore {
         self.state().events.values().cloned().collect()
     }
 
+    /// Puts an unreadable item in the due index under `kind`, due at `due_at` (what the
+    /// table holds when an item carries `due_kind`/`due_at` but not the attribute that names
+    /// it): `due` hands it back as `DueWork::Unreadable`. Returns its table key.
+    pub fn poison_due(
+        &self,
+        kind: domain::ports::store::DueKind,
+        due_at: DateTime<Utc>,
+    ) -> (String, String) {
+        let key = (format!("POISON#{}", Uuid::new_v4()), "CALL".to_string());
+        self.state()
+            .unreadable_due
+            .insert(key.clone(), (kind.as_str().to_string(), ms(due_at)));
+        key
+    }
+
+    /// The items moved to the quarantine kind (`DueStore::quarantine_due`), for tests.
+    pub fn quarantined(&self) -> usize {
+        let s = self.state();
+        s.quarantined.len()
+            + s.unreadable_due
+                .values()
+                .filter(|(k, _)| k == domain::ports::store::due::QUARANTINE_KIND)
+                .count()
+    }
+
     /// The whole state, for one atomic operation. A panic in another test thread while holding
     /// the lock leaves consistent data (every method checks before it writes), so a poisoned
     /// lock is simply taken over.
@@ -84,6 +109,13 @@ struct State {
     attempts: HashMap<(Uuid, String), AttemptItem>,
     /// `ACCOUNT#{account}` / `SUPPRESSION#{phone}`: account -> phone -> created_at.
     suppressions: HashMap<String, BTreeMap<String, chrono::DateTime<Utc>>>,
+    /// Items in the due index that cannot be read ([`MemoryStore::poison_due`]): key ->
+    /// (`due_kind`, `due_at`).
+    unreadable_due: BTreeMap<(String, String), (String, DateTime<Utc>)>,
+    /// Readable items moved to the quarantine kind, with the `due_at` they had: out of their
+    /// kind's index until a write gives them another deadline (which, in the table, sets
+    /// `due_kind` again).
+    quarantined: HashMap<domain::ports::store::DueWork, DateTime<Utc>>,
 }
 
 /// A call item as the table may hold it.

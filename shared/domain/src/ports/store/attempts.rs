@@ -45,6 +45,17 @@ pub trait AttemptLedger: Send + Sync {
     /// is never claimed again, and later claims return `row` in [`Claim::Done`].
     /// Unconditional: it also finishes an attempt that was never claimed.
     async fn finish_attempt(&self, series: &str, row: &DeliveryAttempt) -> Result<(), StoreError>;
+    /// The log row of an attempt finished earlier (stored by
+    /// [`AttemptLedger::finish_attempt`]), read without claiming: `None` when the attempt was
+    /// never finished (unclaimed, or still in flight). A message that comes back after a
+    /// later attempt delivered its series uses it to write its own attempt's log row, which
+    /// a failed `record_attempt` may have left unwritten.
+    async fn finished_attempt(
+        &self,
+        event_id: Uuid,
+        series: &str,
+        attempt: u32,
+    ) -> Result<Option<DeliveryAttempt>, StoreError>;
     /// The attempt of the series that was finished `delivered`, if any: once one attempt got a
     /// 2xx, no attempt of the series is sent again (a late duplicate of an earlier attempt's
     /// message included).

@@ -92,9 +92,14 @@ pub trait CallStore: Send + Sync {
         at: DateTime<Utc>,
         due_at: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError>;
-    /// Frees an Idempotency-Key whose request died: deletes the record only if it still
-    /// belongs to `record.call_id` and has no answer. `Ok(false)` otherwise.
-    async fn release_idempotency(&self, record: &IdempotencyRecord) -> Result<bool, StoreError>;
+    /// Answers an Idempotency-Key whose request died (`crate::recovery`): stores `response`
+    /// and takes the record out of the due index, only if the record still belongs to
+    /// `record.call_id` and has no answer. `Ok(false)`, and nothing written, otherwise.
+    async fn answer_dead_request(
+        &self,
+        record: &IdempotencyRecord,
+        response: &StoredResponse,
+    ) -> Result<bool, StoreError>;
     /// The provider failed: `queued` -> `failed` with the reason; the Idempotency-Key is
     /// released so the client can retry with it.
     async fn mark_call_failed(
@@ -134,8 +139,10 @@ pub trait CallStore: Send + Sync {
         at: DateTime<Utc>,
         event: &NewEvent,
     ) -> Result<bool, StoreError>;
-    /// [`CallStore::settle_call`] and the event it causes (the reconciler's `call.failed`) in
-    /// one transaction: both or neither. `Ok(false)`, and nothing written, when the call is no
+    /// [`CallStore::settle_call`] and the event it causes (the reconciler's `call.failed`, or
+    /// `call.completed`: `crate::events::failure_ending`) in one transaction: both or neither.
+    /// A `call.completed` is recorded on the call as its event (`Call::event_id`), as
+    /// [`CallStore::complete_call`] does, so no later completion stores a second one. `Ok(false)`, and nothing written, when the call is no
     /// longer `from`; `Conflict` when the event exists already.
     #[allow(clippy::too_many_arguments)]
     async fn settle_call_with_event(

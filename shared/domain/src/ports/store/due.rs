@@ -75,7 +75,20 @@ pub enum DueWork {
         account_id: String,
         key: String,
     },
+    /// An index entry the store could not read (an attribute that names the item is missing
+    /// or malformed), by its table key. Nothing can repair it; the reconciler quarantines it
+    /// ([`DueStore::quarantine_due`]) so the items behind it are not blocked.
+    Unreadable {
+        kind: DueKind,
+        pk: String,
+        sk: String,
+    },
 }
+
+/// The `due_kind` a poison item is moved to ([`DueStore::quarantine_due`]): out of every
+/// partition a reconciler pass reads, still in the index (by its old `due_at`) for an
+/// operator to find (docs/deploy.md, "Quarantined due items").
+pub const QUARANTINE_KIND: &str = "quarantine";
 
 impl DueWork {
     /// A call item's work under `kind` (`scheduled` or `call`).
@@ -113,6 +126,12 @@ pub trait DueStore: Send + Sync {
         seen: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// Moves a poison item (one that cannot be read or repaired) out of its kind's partition
+    /// into [`QUARANTINE_KIND`], keeping its `due_at`; nothing else on the item changes.
+    /// Conditional: a readable item only if still due at `due.due_at`, an unreadable one
+    /// only if still filed under its kind; `Ok(false)`, and nothing written, otherwise (it
+    /// moved on, and is no longer the item that failed).
+    async fn quarantine_due(&self, due: &Due) -> Result<bool, StoreError>;
     /// Takes a call's repair: moves its deadline from `seen` to `until` only if it is still
     /// `seen`. `Ok(false)`: another reconciler took it, or the call moved on meanwhile.
     async fn claim_call_repair(
