@@ -57,7 +57,7 @@ field() { "$VENV/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[
 api="$(field api_base_url)"
 
 echo "::: schemathesis against $api (max $MAX_EXAMPLES examples per operation and phase)"
-export BVAI_KEY="$(field api_key)" BVAI_RECEIVER_URL="$(field receiver_url)" \
+export BVAI_API_KEY="$(field api_key)" BVAI_RECEIVER_URL="$(field receiver_url)" \
   BVAI_PROVIDER_KEY="$(field provider_api_key)"
 # Run from the temporary directory: schemathesis keeps a cache of past failures in its working
 # directory, and each run must start from nothing, as CI does.

@@ -44,7 +44,7 @@ def _describe_lambda_safely(f):
 lambda_sources._lambda_description = _describe_lambda_safely
 
 PUBLIC_PATHS = {"/api/trigger-call", "/api/calls/{call_id}"}
-STATE = {"key": os.environ["BVAI_KEY"]}
+STATE = {"key": os.environ["BVAI_API_KEY"]}
 RECEIVER_URL = os.environ["BVAI_RECEIVER_URL"]
 PROVIDER_KEY = os.environ["BVAI_PROVIDER_KEY"]
 CALLBACKS = itertools.count()

@@ -10,7 +10,7 @@
 # Environment:
 # TOKEN  a dashboard ID token of a user of that account (Cognito), to read the delivery log.
 #        Required unless URL is on 127.0.0.1/localhost (the local stack injects the claims).
-# PHONE  the number to call (default +15551234567). Against a real provider the phone rings:
+# PHONE  the number to call (default +14155550123). Against a real provider the phone rings:
 #        use a number you can answer.
 # WAIT   seconds to wait for the call to complete and its webhook to be delivered (default 300)
 #
@@ -22,7 +22,7 @@ usage() { echo "usage: $0 URL KEY   (env: TOKEN, PHONE, WAIT; see the header)" >
 [[ $# -eq 2 && -n "$1" && -n "$2" ]] || usage
 url="${1%/}"
 key="$2"
-phone="${PHONE:-+15551234567}"
+phone="${PHONE:-+14155550123}"
 wait_s="${WAIT:-300}"
 token="${TOKEN:-}"
 [[ "$wait_s" =~ ^[0-9]+$ ]] || { echo "WAIT must be a number of seconds" >&2; exit 2; }

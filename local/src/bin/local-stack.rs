@@ -594,7 +594,7 @@ fn print_banner(b: &Banner) {
     println!();
     println!("  Place a call:");
     println!(
-        "    curl -sS -X POST {}{} -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"phone\": \"+15551234567\", \"name\": \"Jane Smith\", \"metadata\": {{\"source\": \"make-run\"}}}}'",
+        "    curl -sS -X POST {}{} -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"phone\": \"+14155550123\", \"name\": \"Jane Smith\", \"metadata\": {{\"source\": \"make-run\"}}}}'",
         b.api_url,
         trigger_call::TRIGGER_CALL,
         b.api_key

@@ -183,7 +183,7 @@ async fn local_stack_runs_a_call_and_stops_cleanly() {
     let out = Command::new("bash")
         .args(["-c", &curl])
         .env("BVAI_API", &api)
-        .env("BVAI_KEY", &key)
+        .env("BVAI_API_KEY", &key)
         .output()
         .expect("run the README's curl");
     assert!(
