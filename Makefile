@@ -74,9 +74,11 @@ browser: $(VENV)/.browser
 	    echo "installing chromium and chromium-driver (Debian packages) for the page's browser test"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else \
-	    echo "WARNING: the page's browser test needs $(CHROMIUM) and $(CHROMEDRIVER), and will FAIL without them." >&2; \
-	    echo "         Install them as root: apt-get install chromium chromium-driver (Debian packages)," >&2; \
-	    echo "         or run make as root, which installs them." >&2; \
+	    echo "ERROR: make test runs the integration page's browser test, which needs $(CHROMIUM) and $(CHROMEDRIVER)." >&2; \
+	    echo "       They are not installed, and make can install them only as root (apt-get)." >&2; \
+	    echo "       Install them: sudo apt-get install chromium chromium-driver (Debian/Ubuntu packages)," >&2; \
+	    echo "       or run make as root, or point CHROMIUM= and CHROMEDRIVER= at your own." >&2; \
+	    exit 1; \
 	  fi; \
 	fi
 

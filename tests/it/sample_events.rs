@@ -1,4 +1,4 @@
-//! Every handler runs on its sample event from `sample-events/` (the files the README's
+//! Every handler runs on its sample event from `events/` (the files the README's
 //! `cargo lambda invoke` examples use), with the placeholders filled in for a seeded account.
 
 use chrono::Utc;
@@ -17,7 +17,7 @@ const PROVIDER_KEY: &str = "sample-provider-key";
 
 fn sample(name: &str, replace: &[(&str, &str)]) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../sample-events")
+        .join("../events")
         .join(name);
     let mut text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -1572,6 +1572,15 @@ fn every_function_and_stateful_resource_is_ready_for_production() {
     .map(|v| string(v, "ExposeHeaders").to_lowercase())
     .collect();
     assert!(exposed.contains(http::header::RETRY_AFTER.as_str()));
+    // Every rate-limit header the API sends is readable by a browser.
+    let status = domain::rate_limit::RateStatus {
+        limit: 1,
+        remaining: 0,
+        reset_secs: 1,
+    };
+    for (name, _) in status.headers() {
+        assert!(exposed.contains(name), "{name} is not in ExposeHeaders");
+    }
     let pool = at(&t, &["Resources", "UserPool", "Properties"]);
     assert!(matches!(
         at(pool, &["MfaConfiguration"]).as_str(),

@@ -34,7 +34,7 @@ struct Args {
     #[arg(long, default_value_t = 15)]
     runs: usize,
     /// The sample events.
-    #[arg(long, default_value = "sample-events")]
+    #[arg(long, default_value = "events")]
     events: PathBuf,
     /// The virtualenv with the emulator (`make venv`).
     #[arg(long, env = "VENV", default_value = ".venv")]
