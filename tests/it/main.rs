@@ -10,6 +10,7 @@
 
 mod call_completed;
 mod contracts;
+mod docs_drift;
 mod fairness;
 mod iam_actions;
 mod layers;

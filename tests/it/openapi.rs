@@ -12,7 +12,7 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn document() -> Value {
+pub(crate) fn document() -> Value {
     let path = root().join("docs/openapi.yaml");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
@@ -164,7 +164,7 @@ fn codes_of_schema(doc: &Value, schema: &Value, out: &mut BTreeSet<String>) {
 }
 
 /// status -> codes, over every operation of the document.
-fn documented_codes(doc: &Value) -> BTreeMap<u16, BTreeSet<String>> {
+pub(crate) fn documented_codes(doc: &Value) -> BTreeMap<u16, BTreeSet<String>> {
     let mut by_status: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
     for op in operations(doc).values() {
         for (status, r) in responses(doc, op) {
