@@ -10,8 +10,11 @@
 # Environment:
 # TOKEN  a dashboard ID token of a user of that account (Cognito), to read the delivery log.
 #        Required unless URL is on 127.0.0.1/localhost (the local stack injects the claims).
-# PHONE  the number to call (default +14155550123). Against a real provider the phone rings:
-#        use a number you can answer.
+# PHONE  the number to call (default +14155550123, San Francisco). Against a real provider
+#        the phone rings: use a number you can answer. With the default recipient-hours policy
+#        a call is allowed 08:00-21:00 where the number is; outside those hours trigger-call
+#        answers 422 outside_recipient_hours and this script says when to run it again (or
+#        give a PHONE where it is daytime).
 # WAIT   seconds to wait for the call to complete and its webhook to be delivered (default 300)
 #
 # Prints one line per check; exits 1 at the first failure, 2 on a usage error. Needs bash,
@@ -81,6 +84,9 @@ ok "an unsigned provider callback is refused (401)"
 # 3. The README's call.
 status=$(request POST /api/trigger-call -H "Authorization: Bearer $key" \
   -H "Content-Type: application/json" -d "$body_json")
+if [[ "$status" == 422 && "$(json 'b["error"]["code"]')" == outside_recipient_hours ]]; then
+  fail "it is night where $phone is (422 outside_recipient_hours): run again after $(json 'b["error"]["next_allowed_at"]'), or set PHONE to a number where it is daytime"
+fi
 [[ "$status" == 200 && "$(json 'b["success"]')" == true ]] \
   || fail "trigger-call: expected 200 and success, got $status: $(body)"
 call_id="$(json 'b["call_id"]')"
