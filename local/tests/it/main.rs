@@ -8,6 +8,7 @@ mod gateway;
 mod page;
 mod poller;
 mod provider_sim;
+mod readme;
 mod receiver;
 mod resources;
 mod stack;
