@@ -221,6 +221,44 @@ pub async fn rate_counters(store: &dyn Store, now: DateTime<Utc>) -> Result<(), 
         (1..=8).collect::<Vec<u64>>(),
         "eight concurrent uses counted once each"
     );
+    // A settings write keeps the key's count (the grant is rewritten in place), and what it
+    // changes reads back, an optional field removed included.
+    let mut current = store
+        .account(&id)
+        .await?
+        .ok_or_else(|| ContractError::Violated("account missing".into()))?;
+    let mut changed = current.clone();
+    changed.api_enabled = false;
+    changed.guardrails.allowed_countries = None;
+    current = store.save_account(&current, &changed).await?;
+    ensure_eq!(
+        store.use_key(&hash, w2).await?,
+        Some((current.grant(), 9)),
+        "a settings write does not refill the key's minute"
+    );
+    // A rotation moves the count to the new key, and the old key is gone.
+    let new_hash = unique("hr");
+    let mut rotated = current.clone();
+    rotated.api_key = Some(key_info(&new_hash, t));
+    current = store.save_account(&current, &rotated).await?;
+    ensure_eq!(
+        store.use_key(&new_hash, w2).await?,
+        Some((current.grant(), 10)),
+        "a rotation does not refill the account's minute"
+    );
+    ensure_eq!(
+        store.use_key(&hash, w2).await?,
+        None,
+        "the old key no longer authenticates"
+    );
+    ensure_eq!(
+        store.use_key(&new_hash, w2 + 1).await?.map(|g| g.1),
+        Some(1),
+        "the next window still starts from 1"
+    );
+    // Later checks use the current key.
+    let hash = new_hash;
+    let _ = &hash;
     let unknown = unique("hx");
     ensure_eq!(
         store.use_key(&unknown, w).await?,

@@ -282,3 +282,66 @@ async fn functions_refuse_to_start_with_the_local_switch_inside_lambda() {
     let env = env.with(config::WEBHOOK_ALLOW_INSECURE_LOCAL, "0");
     assert!(::settings::Deps::from_env(&sdk, &env).await.is_ok());
 }
+
+/// Issue 26, item 3: any settings write, and a key rotation, used to rewrite the key grant
+/// whole and with it its window counter, so alternating a PATCH with trigger-calls gave the
+/// key a fresh allowance each time (20 accepted in a minute against a limit of 5). The
+/// counter now survives every write path: 5 accepted in the minute, whatever is written in
+/// between, and the rotated key inherits what the old one used.
+#[tokio::test]
+async fn settings_writes_and_rotations_do_not_refill_the_keys_limit() {
+    let mut w = World::new();
+    w.tunables.api_rate_limit = 5;
+    w.tunables.settings_rate_limit = 1000;
+    let s = w.agency().await;
+    let trigger = w.ports().trigger_call(&w.tunables);
+    let settings = w.ports().settings(&w.tunables);
+    let call = |key: String| {
+        let deps = trigger.clone();
+        async move {
+            let req = ApiRequest::post("/api/trigger-call")
+                .bearer(&key)
+                .json(&json!({"phone": "+14155550123"}));
+            parts(&::trigger_call::handle(req.build(), &deps).await).0
+        }
+    };
+    let mut accepted = 0;
+    for i in 0..20 {
+        if call(s.api_key.clone()).await == 200 {
+            accepted += 1;
+        }
+        let events = if i % 2 == 0 {
+            json!(["call.completed", "call.failed"])
+        } else {
+            json!(["call.completed"])
+        };
+        let res = ::settings::handle(
+            session(&w, &s, "PATCH", INTEGRATION)
+                .json(&json!({"events": events}))
+                .build(),
+            &settings,
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+    }
+    assert_eq!(accepted, 5, "the limit held across 20 settings writes");
+    // Rotating the key keeps the minute's count too: the new key is refused at once.
+    let (st, body) = parts(
+        &::settings::handle(
+            session(&w, &s, "POST", "/api/integrations/api-webhooks/api-key").build(),
+            &settings,
+        )
+        .await,
+    );
+    assert_eq!(st, 201, "{body}");
+    let new_key = body["api_key"].as_str().expect("the new key").to_string();
+    assert_eq!(
+        call(new_key.clone()).await,
+        429,
+        "a rotation refilled the limit"
+    );
+    assert_eq!(w.provider.requests().len(), 5);
+    // The next minute starts afresh for the new key.
+    w.clock.advance(chrono::Duration::seconds(60));
+    assert_eq!(call(new_key).await, 200);
+}

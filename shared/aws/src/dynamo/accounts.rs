@@ -4,7 +4,7 @@ use super::item::{delete, put};
 use super::item::{key_map, Item, ItemBuilder, ItemReader};
 use super::{backend, keys, DynamoStore};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
 use domain::error::StoreError;
 use domain::events::EventType;
 use domain::model::{Account, Agent, ApiKeyInfo, KeyGrant, Plan, WebhookSecretInfo};
@@ -140,6 +140,51 @@ fn guardrails_json(a: &Account) -> Result<Option<String>, StoreError> {
     serde_json::to_string(&a.guardrails)
         .map(Some)
         .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The grant's optional attributes: removed by [`grant_update`] when the account has none.
+const GRANT_OPTIONAL: [&str; 3] = ["default_agent_id", "calling_window", "guardrails"];
+
+/// The key grant rewritten in place: every attribute of [`grant_item`] set, the optional ones
+/// the account no longer has removed, and nothing else touched, so the key's rate counter
+/// (`rl_*`) survives every settings write (issue 26: a PATCH used to refill the limit).
+fn grant_update(table: &str, hash: &str, a: &Account) -> Result<TransactWriteItem, StoreError> {
+    let item = grant_item(hash, a)?;
+    let mut update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key_map(keys::api_key(hash))));
+    let mut sets = Vec::new();
+    for (i, (name, value)) in item
+        .iter()
+        .filter(|(n, _)| n.as_str() != "pk" && n.as_str() != "sk")
+        .enumerate()
+    {
+        sets.push(format!("#a{i} = :v{i}"));
+        update = update
+            .expression_attribute_names(format!("#a{i}"), name)
+            .expression_attribute_values(format!(":v{i}"), value.clone());
+    }
+    let mut removes = Vec::new();
+    for (i, name) in GRANT_OPTIONAL
+        .iter()
+        .filter(|n| !item.contains_key(**n))
+        .enumerate()
+    {
+        removes.push(format!("#r{i}"));
+        update = update.expression_attribute_names(format!("#r{i}"), *name);
+    }
+    let mut expression = format!("SET {}", sets.join(", "));
+    if !removes.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+    }
+    Ok(TransactWriteItem::builder()
+        .update(
+            update
+                .update_expression(expression)
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?,
+        )
+        .build())
 }
 
 fn grant_from(item: &Item) -> Result<KeyGrant, StoreError> {
@@ -351,13 +396,34 @@ impl AccountStore for DynamoStore {
         )?];
         let old_hash = previous.api_key.as_ref().map(|k| k.hash.as_str());
         let new_hash = stored.api_key.as_ref().map(|k| k.hash.as_str());
-        if let Some(old) = old_hash {
-            if Some(old) != new_hash {
-                items.push(delete(&self.table, key_map(keys::api_key(old)))?);
+        match (old_hash, new_hash) {
+            // The same key: its grant rewritten in place, its rate counter untouched.
+            (Some(old), Some(new)) if old == new => {
+                items.push(grant_update(&self.table, new, &stored)?);
             }
-        }
-        if let Some(new) = new_hash {
-            items.push(put(&self.table, grant_item(new, &stored)?, None, &[])?);
+            (old, new) => {
+                // A new key (or none) replaces the old grant. The old key's counter moves to
+                // the new one, so a rotation does not refill the account's limit either; a
+                // use of the old key between this read and the write is the only one lost.
+                let mut counter = Item::new();
+                if let Some(old) = old {
+                    if new.is_some() {
+                        if let Some(grant) = self.read(keys::api_key(old)).await? {
+                            counter.extend(
+                                grant
+                                    .into_iter()
+                                    .filter(|(name, _)| name.starts_with("rl_")),
+                            );
+                        }
+                    }
+                    items.push(delete(&self.table, key_map(keys::api_key(old)))?);
+                }
+                if let Some(new) = new {
+                    let mut item = grant_item(new, &stored)?;
+                    item.extend(counter);
+                    items.push(put(&self.table, item, None, &[])?);
+                }
+            }
         }
         self.transact(items).await.map_err(transaction_error)?;
         Ok(stored)

@@ -85,7 +85,8 @@ impl AccountStore for MemoryStore {
 
     /// Transaction: the account item only if its `version` is still `previous.version` (a
     /// missing item fails too), the old key's grant deleted when the key changed, the new
-    /// key's grant written.
+    /// key's grant written with the old one's window counter (the same key's grant updated in
+    /// place, its counter kept).
     async fn save_account(
         &self,
         previous: &Account,
@@ -110,15 +111,20 @@ impl AccountStore for MemoryStore {
             }
             return Err(cancelled(&reasons));
         }
+        // The same key: its grant rewritten in place, the window counter kept. A new key: the
+        // old key's counter moves to it (the adapter reads it and writes it with the new
+        // grant), so neither a settings write nor a rotation refills the limit.
+        let mut counter = None;
         if let Some(old) = &old_hash {
             if Some(old) != new_hash.as_ref() {
                 s.grants.remove(old);
-                s.key_uses.remove(old);
+                counter = s.key_uses.remove(old);
             }
         }
         if let Some(new) = new_hash {
-            // The grant item is Put whole: its window counter starts again.
-            s.key_uses.remove(&new);
+            if let Some(c) = counter {
+                s.key_uses.insert(new.clone(), c);
+            }
             s.grants.insert(new, next.grant());
         }
         s.accounts.insert(next.id.clone(), next.clone());

@@ -85,8 +85,9 @@ struct State {
     accounts: HashMap<String, Account>,
     /// `APIKEY#{hash}`.
     grants: HashMap<String, KeyGrant>,
-    /// The key grant item's window counter: key hash -> (window, uses in it). Rewriting the
-    /// grant (`save_account`, `create_account`) clears it, as the item's Put does.
+    /// The key grant item's window counter: key hash -> (window, uses in it). A settings
+    /// write keeps it and a rotation moves it to the new key (`save_account`), as the
+    /// adapter's in-place update and counter copy do.
     key_uses: HashMap<String, (i64, u64)>,
     /// `RATE#{account}#{scope}` / `W#{window}` -> uses.
     account_uses: HashMap<(String, String, i64), u64>,
