@@ -284,7 +284,24 @@ impl Admin {
             )
             .await
             {
-                Ok(rotated) => return Ok(rotated.key.plaintext),
+                Ok(rotated) => {
+                    // What the old key scheduled dies with it; the events are queued by the
+                    // reconciler (no queue here), which also refuses any call of the old key.
+                    if let Some(old) = current.api_key.as_ref() {
+                        if let Err(e) = domain::bulk_cancel::cancel_scheduled_calls(
+                            &self.store,
+                            None,
+                            &rotated.account,
+                            domain::bulk_cancel::Revoke::Key(&old.hash),
+                            self.clock.now(),
+                        )
+                        .await
+                        {
+                            eprintln!("warning: the old key's scheduled calls were not all canceled now ({e}); the reconciler cancels them when due");
+                        }
+                    }
+                    return Ok(rotated.key.plaintext);
+                }
                 Err(ApiError::Conflict(_)) => continue,
                 Err(ApiError::Internal(source)) => {
                     return Err(AdminError::Other(source.to_string()))

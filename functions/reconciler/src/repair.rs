@@ -6,7 +6,7 @@ use domain::completion::{self, Completed};
 use domain::dial::{DialCtx, Dialed};
 use domain::error::ApiError;
 use domain::events::{self, FailureReason};
-use domain::model::{Agent, Call, CallStatus, DIAL_OUTCOME_UNKNOWN};
+use domain::model::{Account, Agent, Call, CallStatus, DIAL_OUTCOME_UNKNOWN};
 use domain::payload::CallCompleted;
 use domain::phone::PhoneNumber;
 use domain::ports::store::calls::CallProgress;
@@ -198,6 +198,9 @@ pub enum HeldCheck {
     Reschedule(chrono::DateTime<chrono::Utc>),
     /// The number was put on the do-not-call list: `canceled`.
     Cancel(&'static str),
+    /// The API key that created the call was regenerated since: `canceled` (`key_rotated`),
+    /// with its event (`schedule::revoke_call`).
+    Revoke(Box<Account>),
     /// It no longer passes: `failed` with this reason (and its `call.failed` event).
     Fail(FailureReason),
 }
@@ -215,6 +218,13 @@ pub async fn held_check(
     };
     if !account.api_enabled || !account.plan.has_api_access() {
         return Ok(HeldCheck::Fail(FailureReason::ApiDisabled));
+    }
+    // A call created with a key the account no longer has (rotated since, perhaps because it
+    // leaked) is never dialed, whether or not the rotation's own cancel reached it.
+    if let Some(created_with) = &call.key_hash {
+        if account.api_key.as_ref().map(|k| &k.hash) != Some(created_with) {
+            return Ok(HeldCheck::Revoke(Box::new(account)));
+        }
     }
     if store
         .is_suppressed(&call.account_id, &call.phone_number)
@@ -334,6 +344,22 @@ async fn settle_held(
                 return Ok(Repaired::Nothing);
             }
             tracing::info!(call_id = %id, reason = why, "scheduled call canceled");
+            Repaired::ScheduledCallCanceled
+        }
+        HeldCheck::Revoke(account) => {
+            let agent_name = completion::agent_name(store, call).await?;
+            if !domain::revoke::revoke_call(
+                store,
+                Some(deps.queue.as_ref()),
+                &account,
+                call,
+                &agent_name,
+                now,
+            )
+            .await?
+            {
+                return Ok(Repaired::Nothing);
+            }
             Repaired::ScheduledCallCanceled
         }
         HeldCheck::Fail(why) => {

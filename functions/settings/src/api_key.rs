@@ -7,6 +7,7 @@
 //! means no single failure leaves the account without a working key.
 
 use crate::router::Ctx;
+use domain::bulk_cancel::{cancel_scheduled_calls, Canceled, Revoke};
 use domain::clock::rfc3339;
 use domain::key_rotation::rotate_api_key;
 use domain::ApiError;
@@ -40,6 +41,30 @@ pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
             ApiError::internal(std::io::Error::other("rotated account has no key"))
         })?;
     tracing::info!(account_id = %rotated.account.id, "API key generated");
+    // What the old key scheduled dies with it (issue 26: a leaked key's calls must not survive
+    // the rotation). The key is committed already: a failure here is only logged, and the
+    // reconciler still refuses to dial any call of the old key when it comes due.
+    let canceled = match ctx.account.api_key.as_ref() {
+        Some(old) => match cancel_scheduled_calls(
+            deps.store.as_ref(),
+            Some(deps.queue.as_ref()),
+            &rotated.account,
+            Revoke::Key(&old.hash),
+            deps.clock.now(),
+        )
+        .await
+        {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!(account_id = %rotated.account.id, error = %e, "rotation: the old key's scheduled calls not canceled now; the reconciler cancels them when due");
+                Canceled::default()
+            }
+        },
+        None => Canceled {
+            canceled: 0,
+            complete: true,
+        },
+    };
     Ok(json_response(
         201,
         &json!({
@@ -48,6 +73,7 @@ pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
             "prefix": info.prefix,
             "last4": info.last4,
             "created_at": rfc3339(info.created_at),
+            "canceled_scheduled_calls": canceled.canceled,
             "message": "store this key now; it is shown only once",
         }),
     ))

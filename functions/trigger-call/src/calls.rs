@@ -1,12 +1,13 @@
-//! `GET /api/calls/{call_id}`: a call's status for the account that owns it, and
+//! `GET /api/calls`: the account's calls, newest first; `GET /api/calls/{call_id}`: a call's
+//! status for the account that owns it, and
 //! `DELETE /api/calls/{call_id}`: cancelling a `scheduled` call. Another account's call is a
 //! 404, exactly like a call that does not exist.
 
 use crate::Ctx;
-use domain::clock::rfc3339;
 use domain::model::{Call, CallStatus, KeyGrant};
 use domain::schedule::{cancel_scheduled_call, reason};
 use domain::ApiError;
+use lambda_glue::calls::view;
 use lambda_glue::http::json_response;
 use lambda_http::{Body, Response};
 use uuid::Uuid;
@@ -85,23 +86,11 @@ pub async fn cancel_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     })
 }
 
-pub fn view(c: &Call) -> serde_json::Value {
-    serde_json::json!({
-        "success": true,
-        "call_id": c.id.to_string(),
-        "status": c.status.as_str(),
-        "direction": c.direction.as_str(),
-        "agent_id": c.agent_id.to_string(),
-        "phone_number": c.phone_number,
-        "name": c.name,
-        "email": c.email,
-        "metadata": c.metadata,
-        "created_at": rfc3339(c.created_at),
-        "updated_at": rfc3339(c.updated_at),
-        "scheduled_for": c.due_at.filter(|_| c.status == CallStatus::Scheduled).map(rfc3339),
-        "started_at": c.started_at.map(rfc3339),
-        "ended_at": c.ended_at.map(rfc3339),
-        "duration_seconds": c.duration_seconds,
-        "failure_reason": c.failure_reason,
-    })
+/// `GET /api/calls`: the key's account's calls, newest first, filtered and paged
+/// (`lambda_glue::calls::parse_query`), through the account's call index.
+pub async fn list_calls(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let grant = crate::authenticate(&ctx).await?;
+    let query = lambda_glue::calls::parse_query(ctx.req)?;
+    let page = ctx.deps.store.calls_of(&grant.account_id, &query).await?;
+    Ok(json_response(200, &lambda_glue::calls::page_json(&page)))
 }

@@ -124,6 +124,7 @@ pub const TRIGGER_CALL: &str = "/api/trigger-call";
 /// Every route of the function, as `template.yaml` declares them (the drift test compares).
 pub static ROUTES: &[Route<Handler>] = &[
     route!(POST TRIGGER_CALL => trigger::trigger_call),
+    route!(GET "/api/calls" => calls::list_calls),
     route!(GET "/api/calls/{call_id}" => calls::get_call),
     route!(DELETE "/api/calls/{call_id}" => calls::cancel_call),
 ];

@@ -212,6 +212,9 @@ fn new_call(
         name: body.name,
         email: body.email,
         metadata: body.metadata,
+        // The key that created the call: a held call is dialed only while it is still the
+        // account's key (a rotation revokes a leaked key's calls).
+        key_hash: Some(grant.key_hash.clone()),
         ..Call::new(
             Uuid::new_v4(),
             grant.account_id.clone(),

@@ -122,6 +122,7 @@ failure_reasons! {
     DestinationBlocked => "destination_blocked": "A held or scheduled call was due, but the destination policy no longer allows the number.",
     CallingWindowNeverOpens => "calling_window_never_opens": "A held or scheduled call was due, but no time within 400 days satisfies both the calling window and the recipient's hours.",
     AccountNotFound => "account_not_found": "A held or scheduled call was due, but its account no longer exists.",
+    KeyRotated => "key_rotated": "A held or scheduled call was cancelled because the API key that created it was regenerated: a leaked key's calls end with it (the call is `canceled`, never dialed).",
 }
 
 impl FailureReason {

@@ -8,6 +8,7 @@
 
 pub mod api_key;
 pub mod auth;
+pub mod bulk_cancel;
 pub mod callback;
 pub mod calling_window;
 pub mod clock;
@@ -26,6 +27,7 @@ pub mod ports;
 pub mod rate_limit;
 pub mod recipient_hours;
 pub mod recovery;
+pub mod revoke;
 pub mod schedule;
 pub mod scrub;
 pub mod signature;

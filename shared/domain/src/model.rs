@@ -163,6 +163,11 @@ impl Account {
     /// The grant a Bearer key of this account carries.
     pub fn grant(&self) -> KeyGrant {
         KeyGrant {
+            key_hash: self
+                .api_key
+                .as_ref()
+                .map(|k| k.hash.clone())
+                .unwrap_or_default(),
             account_id: self.id.clone(),
             plan: self.plan,
             api_enabled: self.api_enabled,
@@ -177,6 +182,9 @@ impl Account {
 /// authorising fields, kept in step with the account by transactional writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyGrant {
+    /// The SHA-256 (hex) of the key this grant is for: calls placed or scheduled with the key
+    /// record it (`Call::key_hash`), so a rotation can revoke what a leaked key scheduled.
+    pub key_hash: String,
     pub account_id: String,
     pub plan: Plan,
     pub api_enabled: bool,
@@ -330,6 +338,10 @@ pub struct Call {
     pub disconnection_reason: Option<String>,
     /// Set once the `call.completed` event exists.
     pub event_id: Option<Uuid>,
+    /// The hash of the API key that created the call (outbound calls of the API; `None` for
+    /// inbound calls and calls written before keys were recorded). A held or scheduled call
+    /// is dialed only while it is still the account's key: rotating the key revokes it.
+    pub key_hash: Option<String>,
     /// When the reconciler must look at the call if nothing moved it on before: a `scheduled`
     /// call's `scheduled_for` (due kind `scheduled`), a `queued`
     /// call's request lease, a `dial_unknown` call's deadline, an `ended` call's analysis
@@ -385,6 +397,7 @@ impl Call {
             duration_seconds: None,
             disconnection_reason: None,
             event_id: None,
+            key_hash: None,
             due_at: None,
         }
     }

@@ -357,6 +357,7 @@ mod tests {
             duration_seconds: None,
             disconnection_reason: None,
             event_id: None,
+            key_hash: None,
             due_at: None,
         }
     }

@@ -31,6 +31,9 @@ pub fn max_schedule_ahead() -> chrono::Duration {
 pub mod reason {
     /// The number was put on the account's do-not-call list (the call is `canceled`).
     pub const NUMBER_SUPPRESSED: &str = "number_suppressed";
+    /// The API key that created the call was regenerated (the call is `canceled`, with its
+    /// event: `crate::events::FailureReason::KeyRotated`).
+    pub const KEY_ROTATED: &str = "key_rotated";
 }
 
 /// The earliest instant at or after `at` when a call to `phone` may be dialed under every

@@ -2,6 +2,7 @@
 //! (`http`), the route tables (`router`), JSON logs (`telemetry`) and the serving loop
 //! every API function's `main` ends with ([`serve`]).
 
+pub mod calls;
 pub mod http;
 pub mod router;
 pub mod telemetry;

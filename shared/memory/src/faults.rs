@@ -32,7 +32,9 @@ use domain::model::{
 use domain::ports::provider::{CreatePhoneCall, ProviderCall, ProviderError, VoiceProvider};
 use domain::ports::queue::{DeliveryMessage, EventQueue};
 use domain::ports::secrets::SecretStore;
-use domain::ports::store::calls::{CallCompletion, CallProgress, CreateCallOutcome};
+use domain::ports::store::calls::{
+    CallCompletion, CallPage, CallProgress, CallQuery, CreateCallOutcome,
+};
 use domain::ports::store::deliveries::{DeliveryPage, DeliveryQuery};
 use domain::ports::store::due::{Due, DueKind, DueStore};
 use domain::ports::store::events::StoredEvent;
@@ -72,6 +74,7 @@ pub const STORE_METHODS: &[&str] = &[
     "advance_call_with_event",
     "settle_call_with_event",
     "complete_call",
+    "calls_of",
     "call_id_by_provider_call",
     "create_inbound_call",
     "event",
@@ -575,6 +578,9 @@ impl CallStore for FaultyStore {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         through_plan!(self.complete_call(call_id, progress, completion, at))
+    }
+    async fn calls_of(&self, account_id: &str, query: &CallQuery) -> Result<CallPage, StoreError> {
+        through_plan!(self.calls_of(account_id, query))
     }
     async fn call_id_by_provider_call(
         &self,

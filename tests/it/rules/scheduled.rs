@@ -767,3 +767,197 @@ async fn a_held_call_that_ends_unplaced_is_one_call_completed_on_the_default_sub
         assert_eq!(e.dials(), usize::from(refused_by_provider));
     }
 }
+
+/// Issue 26, item 1: a leaked key schedules calls far ahead; the customer rotates the key.
+/// On main before this change every one of them was dialed when due (the call did not know
+/// its key, and the reconciler checked only the API toggle). Now the rotation cancels exactly
+/// the old key's scheduled calls (`canceled`, `key_rotated`, one event each on the default
+/// subscription), says how many, and leaves the new key's and other accounts' calls alone;
+/// nothing of the old key is dialed.
+#[tokio::test]
+async fn a_rotation_cancels_exactly_the_old_keys_scheduled_calls() {
+    use domain::events::EventType;
+    let e = env_at(MON_0800_NY, true).await;
+    let mut old_calls = Vec::new();
+    for _ in 0..3 {
+        let (status, body) = e.hold().await;
+        assert_eq!(status, 202, "{body}");
+        old_calls.push(call_id(&body));
+    }
+    // Another account's scheduled call.
+    let other = e.w.agency().await;
+    let other_deps = e.w.ports().trigger_call(&e.w.tunables);
+    let req = ApiRequest::post("/api/trigger-call")
+        .bearer(&other.api_key)
+        .json(&json!({"phone": "+14155550123", "not_before": "2025-06-16T14:00:00Z"}));
+    let (status, body) = parts(&::trigger_call::handle(req.build(), &other_deps).await);
+    assert_eq!(status, 202, "{body}");
+    let others = call_id(&body);
+
+    let (status, rotated) = e
+        .settings("POST", "/api/integrations/api-webhooks/api-key")
+        .await;
+    assert_eq!(status, 201, "{rotated}");
+    assert_eq!(rotated["canceled_scheduled_calls"], 3, "{rotated}");
+    let new_key = rotated["api_key"].as_str().unwrap().to_string();
+    // A call scheduled with the new key afterwards.
+    let req = ApiRequest::post("/api/trigger-call")
+        .bearer(&new_key)
+        .json(&json!({"phone": "+15551234567", "when_closed": "hold"}));
+    let (status, body) = parts(&::trigger_call::handle(req.build(), &e.trigger).await);
+    assert_eq!(status, 202, "{body}");
+    let fresh = call_id(&body);
+
+    for id in &old_calls {
+        let c = e.w.call(*id).await;
+        assert_eq!(
+            (c.status, c.failure_reason.as_deref()),
+            (CallStatus::Canceled, Some("key_rotated"))
+        );
+        let events: Vec<_> =
+            e.w.store
+                .events()
+                .into_iter()
+                .filter(|ev| ev.record.call_id == *id)
+                .collect();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].record.event_type, EventType::CallCompleted);
+    }
+    assert_eq!(
+        e.w.queue.sent_count(),
+        3,
+        "each revoked call's event queued"
+    );
+    assert_eq!(e.w.call(others).await.status, CallStatus::Scheduled);
+    assert_eq!(e.w.call(fresh).await.status, CallStatus::Scheduled);
+    // When due, only the new key's and the other account's calls are dialed.
+    e.w.clock.set("2025-06-16T14:00:30Z".parse().unwrap());
+    e.reconcile().await;
+    assert_eq!(e.dials(), 2);
+    for id in [fresh, others] {
+        assert_eq!(e.w.call(id).await.status, CallStatus::Dialing);
+    }
+    for id in &old_calls {
+        assert_eq!(e.w.call(*id).await.status, CallStatus::Canceled);
+    }
+}
+
+/// The rotation's cancel may lose the race with the reconciler's claim, or fail outright: the
+/// reconciler re-checks the key before it dials, so an old key's call is never dialed, and it
+/// ends `canceled` (`key_rotated`) with its event.
+#[tokio::test]
+async fn an_old_keys_call_is_never_dialed_even_when_the_rotations_cancel_misses_it() {
+    let e = env_at(MON_0800_NY, true).await;
+    let (status, body) = e.hold().await;
+    assert_eq!(status, 202, "{body}");
+    let id = call_id(&body);
+    // The rotation's cancel finds nothing (its index read fails): the key still rotates.
+    e.w.plan.fail_always("calls_of");
+    let (status, rotated) = e
+        .settings("POST", "/api/integrations/api-webhooks/api-key")
+        .await;
+    assert_eq!(status, 201, "{rotated}");
+    assert_eq!(rotated["canceled_scheduled_calls"], 0);
+    e.w.plan.clear();
+    assert_eq!(e.w.call(id).await.status, CallStatus::Scheduled);
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    let report = e.reconcile().await;
+    assert_eq!(
+        report.count(Repaired::ScheduledCallCanceled),
+        1,
+        "{report:?}"
+    );
+    assert_eq!(e.dials(), 0, "an old key's call was dialed");
+    let c = e.w.call(id).await;
+    assert_eq!(
+        (c.status, c.failure_reason.as_deref()),
+        (CallStatus::Canceled, Some("key_rotated"))
+    );
+    assert_eq!(e.w.store.events().len(), 1);
+}
+
+/// Issue 26, item 2: the account's calls, listed through the API key and the settings API,
+/// filtered and paged; the settings API's bulk cancel of scheduled calls.
+#[tokio::test]
+async fn calls_are_listed_filtered_and_paged_and_scheduled_ones_cancelled_in_bulk() {
+    let e = env_at(MON_0800_NY, true).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(call_id(&e.hold().await.1));
+        e.w.clock.advance(chrono::Duration::seconds(1));
+    }
+    let list = |query: &'static str| {
+        let req = ApiRequest::get("/api/calls")
+            .query(query)
+            .bearer(&e.s.api_key);
+        let deps = e.trigger.clone();
+        async move { parts(&::trigger_call::handle(req.build(), &deps).await) }
+    };
+    let (status, page) = list("status=scheduled&limit=2").await;
+    assert_eq!(status, 200, "{page}");
+    let ids: Vec<&str> = page["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["call_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![held[2].to_string(), held[1].to_string()]);
+    assert_eq!(page["calls"][0]["status"], "scheduled");
+    assert_eq!(
+        page["calls"][0]["success"], true,
+        "each row is the call's own answer"
+    );
+    let cursor = page["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let req = ApiRequest::get("/api/calls")
+        .query(&format!("status=scheduled&limit=2&cursor={cursor}"))
+        .bearer(&e.s.api_key);
+    let (status, next) = parts(&::trigger_call::handle(req.build(), &e.trigger).await);
+    assert_eq!(status, 200, "{next}");
+    assert_eq!(next["calls"][0]["call_id"], held[0].to_string());
+    assert_eq!(next["next_cursor"], Value::Null);
+    for (query, code) in [
+        ("status=ringing", "invalid_status"),
+        ("limit=101", "invalid_limit"),
+        ("created_after=yesterday", "invalid_time"),
+        ("cursor=abc", "invalid_cursor"),
+        ("sort=asc", "unknown_parameter"),
+    ] {
+        let (status, body) = list(query).await;
+        assert_eq!((status, error_code(&body)), (400, code), "{query}: {body}");
+    }
+    // The integration page's list is the same.
+    let (status, page) = e
+        .settings("GET", "/api/integrations/api-webhooks/calls?limit=10")
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["calls"].as_array().unwrap().len(), 3);
+    // Bulk cancel: every scheduled call, like DELETE does one; no event.
+    let (status, done) = e
+        .settings(
+            "POST",
+            "/api/integrations/api-webhooks/calls/cancel-scheduled",
+        )
+        .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(
+        (done["canceled"].clone(), done["complete"].clone()),
+        (json!(3), json!(true))
+    );
+    for id in &held {
+        assert_eq!(e.w.call(*id).await.status, CallStatus::Canceled);
+    }
+    assert_eq!(e.w.store.events().len(), 0);
+    let (_, again) = e
+        .settings(
+            "POST",
+            "/api/integrations/api-webhooks/calls/cancel-scheduled",
+        )
+        .await;
+    assert_eq!(again["canceled"], 0);
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    e.reconcile().await;
+    assert_eq!(e.dials(), 0);
+}

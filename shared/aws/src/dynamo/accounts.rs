@@ -189,7 +189,12 @@ fn grant_update(table: &str, hash: &str, a: &Account) -> Result<TransactWriteIte
 
 fn grant_from(item: &Item) -> Result<KeyGrant, StoreError> {
     let r = ItemReader(item);
+    let pk = r.s("pk")?;
     Ok(KeyGrant {
+        key_hash: pk
+            .strip_prefix(keys::API_KEY_PREFIX)
+            .ok_or_else(|| StoreError::Corrupt(format!("key grant key {pk}")))?
+            .to_string(),
         account_id: r.s("account_id")?.to_string(),
         plan: plan_from(&r)?,
         api_enabled: r.b("api_enabled")?,

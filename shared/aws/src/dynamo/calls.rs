@@ -44,6 +44,10 @@ pub(crate) fn call_item(c: &Call) -> Result<Item, StoreError> {
         .opt_n("duration_seconds", c.duration_seconds)
         .opt_s("disconnection_reason", c.disconnection_reason.clone())
         .opt_s("event_id", c.event_id.map(|u| u.to_string()))
+        .opt_s("key_hash", c.key_hash.clone())
+        // The account's calls, newest first (`gsi3`, `CallStore::calls_of`).
+        .s("gsi3pk", keys::account_calls(&c.account_id))
+        .s("gsi3sk", keys::call_list_sort_key(c.created_at, &c.id))
         .build();
     if let Some(at) = c.due_at {
         set_due(&mut item, DueKind::for_call(c.status), at);
@@ -78,6 +82,7 @@ pub(crate) fn call_from(item: &Item) -> Result<Call, StoreError> {
         duration_seconds: r.opt_n("duration_seconds")?,
         disconnection_reason: r.opt_s("disconnection_reason")?.map(str::to_string),
         event_id: r.opt_uuid("event_id")?,
+        key_hash: r.opt_s("key_hash")?.map(str::to_string),
         due_at: r.opt_time(DUE_AT)?,
     })
 }
@@ -650,6 +655,77 @@ impl CallStore for DynamoStore {
             completion.event_due_at,
         )
         .await
+    }
+
+    async fn calls_of(&self, account_id: &str, q: &CallQuery) -> Result<CallPage, StoreError> {
+        let limit = q.limit.clamp(1, MAX_CALL_PAGE);
+        let Some((lower, upper)) = call_key_range(q) else {
+            return Ok(CallPage {
+                calls: Vec::new(),
+                next_cursor: None,
+            });
+        };
+        let condition = match (&lower, &upper) {
+            (Some(_), Some(_)) => "gsi3pk = :pk AND gsi3sk BETWEEN :lo AND :hi",
+            (Some(_), None) => "gsi3pk = :pk AND gsi3sk >= :lo",
+            (None, Some(_)) => "gsi3pk = :pk AND gsi3sk < :hi",
+            (None, None) => "gsi3pk = :pk",
+        };
+        let mut matched: Vec<(String, Call)> = Vec::new();
+        let mut read = 0usize;
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(super::GSI3)
+                .key_condition_expression(condition)
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(keys::account_calls(account_id)),
+                )
+                .scan_index_forward(false)
+                .limit(i32::try_from(MAX_CALL_ROWS_READ - read).unwrap_or(1000))
+                .set_exclusive_start_key(start.take());
+            if let Some(lo) = &lower {
+                query = query.expression_attribute_values(":lo", AttributeValue::S(lo.clone()));
+            }
+            if let Some(hi) = &upper {
+                query = query.expression_attribute_values(":hi", AttributeValue::S(hi.clone()));
+            }
+            if let Some(status) = q.status {
+                query = query
+                    .filter_expression("#status = :status")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(
+                        ":status",
+                        AttributeValue::S(status.as_str().into()),
+                    );
+            }
+            let out = query.send().await.map_err(backend)?;
+            read += usize::try_from(out.scanned_count()).unwrap_or(0);
+            for item in out.items() {
+                let sk = ItemReader(item).s("gsi3sk")?.to_string();
+                // BETWEEN includes its upper bound: the cursor's own row was served already.
+                if upper.as_deref() == Some(sk.as_str()) {
+                    continue;
+                }
+                matched.push((sk, call_from(item)?));
+            }
+            let last = out
+                .last_evaluated_key()
+                .and_then(|k| k.get("gsi3sk"))
+                .and_then(|v| v.as_s().ok())
+                .cloned();
+            if matched.len() > limit || last.is_none() {
+                return Ok(CallPage::from_rows(matched, limit, None));
+            }
+            if read >= MAX_CALL_ROWS_READ {
+                return Ok(CallPage::from_rows(matched, limit, last));
+            }
+            start = out.last_evaluated_key;
+        }
     }
 
     async fn call_id_by_provider_call(

@@ -1,6 +1,6 @@
 //! The DynamoDB adapter of every storage port (`domain::ports::store`).
 //!
-//! One table, generic `pk`/`sk` keys, two GSIs (`gsi1`: the delivery log by outcome; `gsi2`:
+//! One table, generic `pk`/`sk` keys, three GSIs (`gsi3`: an account's calls by creation time; `gsi1`: the delivery log by outcome; `gsi2`:
 //! the reconciler's due work, `due.rs`), and a TTL attribute `expires_at`. The item layout is documented in `docs/data-model.md`; the key
 //! builders below are the only place it is spelled out in code.
 
@@ -25,6 +25,8 @@ pub(crate) use errors::backend;
 pub const GSI1: &str = "gsi1";
 /// The reconciler's due work (sparse: only items with a deadline), `due.rs`.
 pub const GSI2: &str = "gsi2";
+/// An account's calls, newest first (`calls.rs`, `CallStore::calls_of`).
+pub const GSI3: &str = "gsi3";
 /// Name of the TTL attribute (epoch seconds). Expired items may linger until DynamoDB deletes
 /// them, so every read that cares filters them out itself.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
@@ -166,6 +168,18 @@ impl DynamoStore {
             )
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
+        // The account's calls by creation time (`CallStore::calls_of`; template.yaml the same).
+        let gsi3 = GlobalSecondaryIndex::builder()
+            .index_name(GSI3)
+            .key_schema(key("gsi3pk", KeyType::Hash)?)
+            .key_schema(key("gsi3sk", KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         let res = self
             .client
             .create_table()
@@ -177,10 +191,13 @@ impl DynamoStore {
             .attribute_definitions(attr("gsi1sk")?)
             .attribute_definitions(attr(due::DUE_KIND)?)
             .attribute_definitions(attr(due::DUE_AT)?)
+            .attribute_definitions(attr("gsi3pk")?)
+            .attribute_definitions(attr("gsi3sk")?)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
             .global_secondary_indexes(gsi)
             .global_secondary_indexes(gsi2)
+            .global_secondary_indexes(gsi3)
             .send()
             .await;
         match res {
@@ -210,9 +227,15 @@ pub mod keys {
     pub fn account(id: &str) -> (String, String) {
         (format!("ACCOUNT#{id}"), "ACCOUNT".into())
     }
+    pub const API_KEY_PREFIX: &str = "APIKEY#";
     pub fn api_key(hash: &str) -> (String, String) {
-        (format!("APIKEY#{hash}"), "APIKEY".into())
+        (format!("{API_KEY_PREFIX}{hash}"), "APIKEY".into())
     }
+    /// `gsi3pk` of every call item: the account's calls.
+    pub fn account_calls(account_id: &str) -> String {
+        format!("CALLS#{account_id}")
+    }
+    pub use domain::ports::store::calls::call_list_sort_key;
     /// One window of an account's per-minute limit (`scope`: settings, costly); expires.
     pub fn rate(account_id: &str, scope: &str, window: i64) -> (String, String) {
         (format!("RATE#{account_id}#{scope}"), format!("W#{window}"))

@@ -423,6 +423,45 @@ impl CallStore for MemoryStore {
         Ok(true)
     }
 
+    /// The adapter's query: the account's calls newest first within the range, the status
+    /// filter applied to at most `MAX_CALL_ROWS_READ` rows read.
+    async fn calls_of(&self, account_id: &str, q: &CallQuery) -> Result<CallPage, StoreError> {
+        let limit = q.limit.clamp(1, MAX_CALL_PAGE);
+        let Some((lower, upper)) = call_key_range(q) else {
+            return Ok(CallPage {
+                calls: Vec::new(),
+                next_cursor: None,
+            });
+        };
+        let s = self.state();
+        let mut rows: Vec<(String, &Call)> = s
+            .calls
+            .values()
+            .filter_map(|c| match c {
+                CallItem::Full(c) if c.account_id == account_id => {
+                    Some((call_list_sort_key(c.created_at, &c.id), c.as_ref()))
+                }
+                _ => None,
+            })
+            .filter(|(sk, _)| lower.as_ref().is_none_or(|l| sk >= l))
+            .filter(|(sk, _)| upper.as_ref().is_none_or(|u| sk < u))
+            .collect();
+        rows.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut matched = Vec::new();
+        for (read, (sk, c)) in rows.iter().enumerate() {
+            if q.status.is_none_or(|st| c.status == st) {
+                matched.push((sk.clone(), (*c).clone()));
+                if matched.len() > limit {
+                    return Ok(CallPage::from_rows(matched, limit, None));
+                }
+            }
+            if read + 1 >= MAX_CALL_ROWS_READ && read + 1 < rows.len() {
+                return Ok(CallPage::from_rows(matched, limit, Some(sk.clone())));
+            }
+        }
+        Ok(CallPage::from_rows(matched, limit, None))
+    }
+
     async fn call_id_by_provider_call(
         &self,
         provider_call_id: &str,

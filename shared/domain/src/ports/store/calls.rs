@@ -6,6 +6,130 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+/// Largest page of an account's calls.
+pub const MAX_CALL_PAGE: usize = 100;
+/// Rows read from the index per page at most, whatever the filter keeps: a status filter over
+/// a long history answers a short page with a cursor instead of reading without end.
+pub const MAX_CALL_ROWS_READ: usize = 1_000;
+/// Longest cursor string accepted.
+const MAX_CALL_CURSOR_CHARS: usize = 256;
+
+/// The sort key of a call in its account's list (`gsi3sk`): creation time (fixed-width
+/// milliseconds, so string order is time order), then the id. Cursors carry it.
+pub fn call_list_sort_key(created_at: DateTime<Utc>, id: &Uuid) -> String {
+    format!("{}#{id}", crate::clock::rfc3339_millis(created_at))
+}
+
+/// Which of an account's calls to list, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallQuery {
+    pub status: Option<CallStatus>,
+    /// Calls created at or after this instant.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Calls created strictly before this instant.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Calls per page, 1 to [`MAX_CALL_PAGE`] (clamped).
+    pub limit: usize,
+    /// Continue below this cursor (from a previous page of the same query).
+    pub after: Option<CallCursor>,
+}
+
+/// One page of an account's calls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallPage {
+    pub calls: Vec<Call>,
+    /// Opaque; `None` when nothing is left.
+    pub next_cursor: Option<String>,
+}
+
+/// Where a page of calls ended: the list sort key below which the next page starts. Encoded
+/// as unpadded base64url of a small JSON object; the account is never part of it (it comes
+/// from the caller), so a cursor only ever moves inside the caller's own calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallCursor(String);
+
+impl CallCursor {
+    pub fn new(sort_key: String) -> CallCursor {
+        CallCursor(sort_key)
+    }
+
+    pub fn sort_key(&self) -> &str {
+        &self.0
+    }
+
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        let json = serde_json::json!({"v": 1, "sk": self.0});
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+    }
+
+    pub fn decode(s: &str) -> Result<CallCursor, super::deliveries::InvalidCursor> {
+        use super::deliveries::InvalidCursor;
+        use base64::Engine;
+        let bad = || InvalidCursor("the cursor is not one this API returned");
+        if s.is_empty() || s.len() > MAX_CALL_CURSOR_CHARS {
+            return Err(InvalidCursor("the cursor is empty or too long"));
+        }
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| bad())?;
+        let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        let sk = json
+            .get("sk")
+            .and_then(|v| v.as_str())
+            .filter(|_| json.get("v").and_then(|v| v.as_u64()) == Some(1))
+            .ok_or_else(bad)?;
+        // Only a key exactly as `call_list_sort_key` writes it.
+        let (time, id) = sk.split_once('#').ok_or_else(bad)?;
+        let time = DateTime::parse_from_rfc3339(time).map_err(|_| bad())?;
+        let id = Uuid::parse_str(id).map_err(|_| bad())?;
+        if call_list_sort_key(time.with_timezone(&Utc), &id) != sk {
+            return Err(bad());
+        }
+        Ok(CallCursor(sk.to_string()))
+    }
+}
+
+impl CallPage {
+    /// A page from the calls a read matched, newest first with their sort keys (at most
+    /// `limit + 1`), and the sort key of the last row the read examined when it stopped
+    /// before the end of the range (the read bound): every adapter pages the same way.
+    pub fn from_rows(
+        mut matched: Vec<(String, Call)>,
+        limit: usize,
+        stopped_at: Option<String>,
+    ) -> CallPage {
+        let next = if matched.len() > limit {
+            matched.truncate(limit);
+            matched.last().map(|(sk, _)| sk.clone())
+        } else {
+            stopped_at
+        };
+        CallPage {
+            calls: matched.into_iter().map(|(_, c)| c).collect(),
+            next_cursor: next.map(|sk| CallCursor::new(sk).encode()),
+        }
+    }
+}
+
+/// The sort-key bounds of a query, shared by every adapter: `(lower inclusive, upper
+/// exclusive)`; the cursor tightens the upper bound. `None` when the range is empty.
+pub fn call_key_range(q: &CallQuery) -> Option<(Option<String>, Option<String>)> {
+    let lower = q.created_after.map(crate::clock::rfc3339_millis);
+    let mut upper = q.created_before.map(crate::clock::rfc3339_millis);
+    if let Some(c) = &q.after {
+        let sk = c.sort_key().to_string();
+        upper = Some(match upper {
+            Some(u) if u < sk => u,
+            _ => sk,
+        });
+    }
+    match (&lower, &upper) {
+        (Some(l), Some(u)) if l >= u => None,
+        _ => Some((lower, upper)),
+    }
+}
+
 /// What `create_call` did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateCallOutcome {
@@ -166,6 +290,10 @@ pub trait CallStore: Send + Sync {
         completion: &CallCompletion<'_>,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// One page of the account's calls, newest first (by creation, then id), through its index
+    /// (never a scan): the status filter is applied to what the index reads, at most
+    /// [`MAX_CALL_ROWS_READ`] rows a page, so a page may be short with a cursor.
+    async fn calls_of(&self, account_id: &str, query: &CallQuery) -> Result<CallPage, StoreError>;
     /// Our call id for a provider call id, from the index written with inbound calls.
     async fn call_id_by_provider_call(
         &self,
