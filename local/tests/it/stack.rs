@@ -977,3 +977,82 @@ async fn local_stack_events_verify_with_the_official_library_across_a_rotation()
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 26, for real: a call scheduled with the demo key is cancelled when the key is
+/// regenerated (the settings route the page uses), listed as `canceled` / `key_rotated` with
+/// the new key through `GET /api/calls`, reported with one webhook, and never dialed.
+#[tokio::test]
+async fn local_stack_rotation_cancels_the_old_keys_scheduled_call() {
+    let dir = std::env::temp_dir().join(format!("local-stack-{}", uuid::Uuid::new_v4().simple()));
+    let mut stack = Stack::start_with(&dir, &[("RECONCILE_EVERY", "1s")]);
+    stack
+        .wait_for_line("local stack ready", Duration::from_secs(120))
+        .await;
+    let sa = StackApi::from_dir(&dir);
+    let not_before = (chrono::Utc::now() + chrono::Duration::minutes(10))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let res = sa
+        .client
+        .post(format!("{}/api/trigger-call", sa.api))
+        .bearer_auth(&sa.key)
+        .json(&json!({"phone": "+14155550123", "not_before": not_before}))
+        .send()
+        .await
+        .expect("trigger-call");
+    assert_eq!(res.status(), 202);
+    let held: Value = res.json().await.expect("JSON");
+    let call_id = held["call_id"].as_str().expect("call_id").to_string();
+
+    let res = sa
+        .client
+        .post(format!("{}/api/integrations/api-webhooks/api-key", sa.api))
+        .send()
+        .await
+        .expect("rotate");
+    assert_eq!(res.status(), 201);
+    let rotated: Value = res.json().await.expect("JSON");
+    assert_eq!(rotated["canceled_scheduled_calls"], 1, "{rotated}");
+    let new_key = rotated["api_key"].as_str().expect("new key").to_string();
+
+    let res = sa
+        .client
+        .get(format!("{}/api/calls?status=canceled", sa.api))
+        .bearer_auth(&new_key)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(res.status(), 200);
+    let page: Value = res.json().await.expect("JSON");
+    let row = page["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .find(|c| c["call_id"] == json!(call_id))
+        .unwrap_or_else(|| panic!("the cancelled call is listed: {page}"))
+        .clone();
+    assert_eq!(row["failure_reason"], "key_rotated");
+    // The old key no longer answers.
+    let res = sa
+        .client
+        .get(format!("{}/api/calls", sa.api))
+        .bearer_auth(&sa.key)
+        .send()
+        .await
+        .expect("list with the old key");
+    assert_eq!(res.status(), 403);
+    stack
+        .wait_for_line(
+            &format!("call.completed call_id={call_id} attempt=1"),
+            Duration::from_secs(60),
+        )
+        .await;
+    let dials = stack
+        .output()
+        .iter()
+        .filter(|l| l.contains("POST /v2/create-phone-call"))
+        .count();
+    assert_eq!(dials, 0, "the old key's call was dialed");
+    stack.terminate();
+    let _ = stack.wait_exit(Duration::from_secs(15)).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
