@@ -228,6 +228,38 @@ impl Admin {
         .await
     }
 
+    /// The operator's kill switch: suspends the account (every API and settings request but
+    /// the settings GET refused with 403 `account_suspended`, no held call dialed; webhooks
+    /// keep flowing), with the operator's reason.
+    pub async fn suspend(&self, account_id: &str, reason: &str) -> Result<Account, AdminError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(AdminError::Invalid(
+                "--reason must say why (it is kept for operators, never shown to the customer)"
+                    .into(),
+            ));
+        }
+        let since = self.clock.now();
+        self.update_account(account_id, |a| {
+            a.guardrails.suspended = Some(domain::model::Suspension {
+                reason: reason.to_string(),
+                since,
+            });
+            Ok(())
+        })
+        .await
+    }
+
+    /// Lifts a suspension: requests are served again and held calls are placed at their next
+    /// check.
+    pub async fn resume(&self, account_id: &str) -> Result<Account, AdminError> {
+        self.update_account(account_id, |a| {
+            a.guardrails.suspended = None;
+            Ok(())
+        })
+        .await
+    }
+
     /// Sets the account's requests per minute per API key (`None`: back to the default,
     /// `API_RATE_LIMIT_PER_MINUTE`).
     pub async fn set_rate_limit(
@@ -237,7 +269,7 @@ impl Admin {
     ) -> Result<Account, AdminError> {
         if per_minute == Some(0) {
             return Err(AdminError::Invalid(
-                "--per-minute must be at least 1 (switch API access off to stop all calls)".into(),
+                "--per-minute must be at least 1 (to stop all calls, suspend the account: bvai-admin suspend)".into(),
             ));
         }
         self.update_account(account_id, |a| {

@@ -135,6 +135,20 @@ enum Command {
         #[arg(long)]
         default: bool,
     },
+    /// Suspend the account (the operators' kill switch): every API and settings request but the
+    /// settings GET gets 403 account_suspended, no held call is dialed; webhooks keep flowing.
+    Suspend {
+        #[arg(long)]
+        account: String,
+        /// Why (kept for operators, never shown to the customer).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a suspension.
+    Resume {
+        #[arg(long)]
+        account: String,
+    },
     /// Set the account's requests per minute per API key (default: API_RATE_LIMIT_PER_MINUTE).
     SetRateLimit {
         #[arg(long)]
@@ -342,6 +356,20 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             print_json(&serde_json::json!({
                 "account_id": account.id,
                 "recipient_hours": admin::recipient_hours_json(&account),
+            }))?;
+        }
+        Command::Suspend { account, reason } => {
+            let account = admin.suspend(&account, &reason).await?;
+            print_json(&serde_json::json!({
+                "account_id": account.id,
+                "suspended": account.guardrails.suspended,
+            }))?;
+        }
+        Command::Resume { account } => {
+            let account = admin.resume(&account).await?;
+            print_json(&serde_json::json!({
+                "account_id": account.id,
+                "suspended": account.guardrails.suspended,
             }))?;
         }
         Command::SetRateLimit {

@@ -863,3 +863,69 @@ async fn the_cli_requires_the_stages_secret_prefix_outside_the_emulator() {
         "nothing under the local default prefix"
     );
 }
+
+/// Issue 26, item 4: `bvai-admin suspend` and `resume` on the emulator: the suspension lands
+/// on the account and on its key grant (what trigger-call reads), with the operator's reason;
+/// an empty reason is refused; resume clears both.
+#[tokio::test]
+async fn suspend_and_resume_an_account() {
+    let emulator = Emulator::connect().await;
+    let table = Emulator::unique("cli-suspend-table");
+    let prefix = secret_prefix();
+    let t = Some(table.as_str());
+    let id = account_id();
+    assert!(cli(t, &prefix, &["create-table"]).status.success());
+    ok_json(&cli(
+        t,
+        &prefix,
+        &[
+            "create-account",
+            "--id",
+            &id,
+            "--name",
+            "Susp",
+            "--plan",
+            "agency",
+        ],
+    ));
+    let key = cli(t, &prefix, &["generate-key", "--account", &id]);
+    assert!(key.status.success(), "{}", stderr(&key));
+    let store = DynamoStore::new(emulator.dynamodb(), &table);
+    let hash = store
+        .account(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .api_key
+        .unwrap()
+        .hash;
+    assert_error(
+        &cli(t, &prefix, &["suspend", "--account", &id, "--reason", "  "]),
+        "--reason",
+    );
+    let out = ok_json(&cli(
+        t,
+        &prefix,
+        &["suspend", "--account", &id, "--reason", "chargeback 4711"],
+    ));
+    assert_eq!(out["suspended"]["reason"], "chargeback 4711");
+    let grant = store.key_grant(&hash).await.unwrap().expect("grant");
+    assert_eq!(
+        grant.guardrails.suspended.map(|s| s.reason),
+        Some("chargeback 4711".to_string())
+    );
+    let out = ok_json(&cli(t, &prefix, &["resume", "--account", &id]));
+    assert_eq!(out["suspended"], Value::Null);
+    let grant = store.key_grant(&hash).await.unwrap().expect("grant");
+    assert_eq!(grant.guardrails.suspended, None);
+    assert_eq!(
+        store
+            .account(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .guardrails
+            .suspended,
+        None
+    );
+}

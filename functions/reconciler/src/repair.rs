@@ -15,6 +15,9 @@ use domain::recovery::{release_dead_request, DeadRequest};
 use domain::schedule::{self, reason};
 use uuid::Uuid;
 
+/// How often a held call of a suspended account is looked at again.
+pub const SUSPENDED_RECHECK: chrono::Duration = chrono::Duration::minutes(15);
+
 /// How long a claimed event repair is reserved for the reconciler that took it: a pass that
 /// dies after the claim leaves the event due again this much later.
 pub const CLAIM: chrono::Duration = chrono::Duration::minutes(2);
@@ -218,6 +221,11 @@ pub async fn held_check(
     };
     if !account.api_enabled || !account.plan.has_api_access() {
         return Ok(HeldCheck::Fail(FailureReason::ApiDisabled));
+    }
+    // Suspended by an operator: not dialed meanwhile, looked at again later (a resume lets
+    // the call go at its next check).
+    if account.guardrails.suspended.is_some() {
+        return Ok(HeldCheck::Reschedule(now + SUSPENDED_RECHECK));
     }
     // A call created with a key the account no longer has (rotated since, perhaps because it
     // leaked) is never dialed, whether or not the rotation's own cancel reached it.

@@ -52,6 +52,9 @@ pub async fn view(account: &Account, deps: &Deps) -> Result<Value, ApiError> {
         // Read-only: set by an operator (`bvai-admin set-recipient-hours`); the policy in
         // force, the default unless one was set.
         "recipient_hours": account.guardrails.recipient_hours(),
+        // Read-only: an operator's suspension (`bvai-admin suspend`); every other route and
+        // the API answer 403 account_suspended meanwhile. The operator's reason is not shown.
+        "suspended": account.guardrails.suspended.as_ref().map(|s| json!({"since": rfc3339(s.since)})),
         // The signing secret itself is only shown by GET .../signing-secret.
         "signing_secret": account.webhook_secret.as_ref().map(|s| json!({
             "created_at": rfc3339(s.created_at),

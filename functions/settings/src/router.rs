@@ -97,6 +97,13 @@ pub async fn dispatch(req: &Request, deps: &Deps) -> Response<Body> {
             let account = caller::account(req, deps).await?;
             let status = count(req, deps, &account).await?;
             let _ = rate_ref.set(status);
+            // A suspended account sees its settings (the GET shows the suspension) and
+            // nothing else.
+            let reading = req.method() == http::Method::GET
+                && req.uri().path().trim_end_matches('/') == INTEGRATION;
+            if account.guardrails.suspended.is_some() && !reading {
+                return Err(ApiError::AccountSuspended);
+            }
             handler(Ctx {
                 req,
                 deps,

@@ -44,6 +44,9 @@ pub async fn authenticate(
     if !grant.plan.has_api_access() {
         return Err(ApiError::PlanRequired);
     }
+    if grant.guardrails.suspended.is_some() {
+        return Err(ApiError::AccountSuspended);
+    }
     if !grant.api_enabled {
         return Err(ApiError::ApiAccessDisabled);
     }

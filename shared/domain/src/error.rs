@@ -35,6 +35,10 @@ pub enum ApiError {
     /// 403: the account's plan does not include the integration.
     #[error("the API & Webhooks integration requires the Agency plan")]
     PlanRequired,
+    /// 403: an operator suspended the account (`bvai-admin suspend`). The reason is not
+    /// shown: it is the operator's note.
+    #[error("this account is suspended; contact support")]
+    AccountSuspended,
     /// 404, with a code naming what was not found (`agent_not_found`, `call_not_found`, ...).
     #[error("{message}")]
     NotFound {
@@ -181,7 +185,8 @@ impl ApiError {
             | ApiError::InvalidAuthScheme
             | ApiError::InvalidApiKey
             | ApiError::ApiAccessDisabled
-            | ApiError::PlanRequired => 403,
+            | ApiError::PlanRequired
+            | ApiError::AccountSuspended => 403,
             ApiError::NotFound { .. } => 404,
             ApiError::MethodNotAllowed => 405,
             ApiError::IdempotencyKeyReused
@@ -208,6 +213,7 @@ impl ApiError {
             ApiError::InvalidApiKey => "invalid_api_key",
             ApiError::ApiAccessDisabled => "api_access_disabled",
             ApiError::PlanRequired => "plan_required",
+            ApiError::AccountSuspended => "account_suspended",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::IdempotencyKeyInProgress => "idempotency_key_in_progress",

@@ -98,6 +98,18 @@ pub struct Guardrails {
     /// 08:00-21:00 in the recipient's zones for North American numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient_hours: Option<RecipientHours>,
+    /// The operator's kill switch (`bvai-admin suspend`): while set, every API request and
+    /// every settings route but the integration's GET is refused with 403
+    /// `account_suspended`, and no held call is dialed; webhooks keep flowing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<Suspension>,
+}
+
+/// Why and since when an operator suspended an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    pub reason: String,
+    pub since: DateTime<Utc>,
 }
 
 impl Guardrails {

@@ -301,6 +301,12 @@ pub async fn rate_counters(store: &dyn Store, now: DateTime<Utc>) -> Result<(), 
                 end: 2 * 60,
             },
         }),
+        // Rides on the grant like the others (trigger-call refuses a suspended account from
+        // the grant alone).
+        suspended: Some(domain::model::Suspension {
+            reason: "chargeback".into(),
+            since: t,
+        }),
     };
     store.create_account(&account).await?;
     let w = 29_000_000_i64;

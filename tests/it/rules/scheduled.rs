@@ -961,3 +961,65 @@ async fn calls_are_listed_filtered_and_paged_and_scheduled_ones_cancelled_in_bul
     e.reconcile().await;
     assert_eq!(e.dials(), 0);
 }
+
+/// Issue 26, item 4: the operator's kill switch. A suspended account gets 403
+/// `account_suspended` on the API and on every settings route but the integration's GET
+/// (which shows the suspension); its held calls are not dialed meanwhile; its webhooks keep
+/// flowing; a resume lets the held call go at its next check.
+#[tokio::test]
+async fn a_suspended_account_is_refused_and_its_held_calls_wait() {
+    let e = env_at(MON_0800_NY, true).await;
+    let held = call_id(&e.hold().await.1);
+    // What `bvai-admin suspend` writes (the CLI itself is tested on the emulator).
+    let since = e.w.now();
+    e.w.update_account(&e.s.account.id, |a| {
+        a.guardrails.suspended = Some(domain::model::Suspension {
+            reason: "card chargeback".into(),
+            since,
+        })
+    })
+    .await;
+    let (status, body) = e.hold().await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (403, "account_suspended"),
+        "{body}"
+    );
+    assert!(
+        !body.to_string().contains("chargeback"),
+        "the operator's note is not shown"
+    );
+    let (status, body) = e.settings("GET", "/api/integrations/api-webhooks").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["suspended"]["since"], MON_0800_NY);
+    for (method, path) in [
+        ("GET", "/api/integrations/api-webhooks/deliveries"),
+        ("GET", "/api/integrations/api-webhooks/calls"),
+        ("POST", "/api/integrations/api-webhooks/api-key"),
+    ] {
+        let (status, body) = e.settings(method, path).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (403, "account_suspended"),
+            "{method} {path}: {body}"
+        );
+    }
+    // Due while suspended: not dialed, looked at again later.
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    let report = e.reconcile().await;
+    assert_eq!(
+        report.count(Repaired::ScheduledCallRescheduled),
+        1,
+        "{report:?}"
+    );
+    assert_eq!(e.dials(), 0);
+    assert_eq!(e.w.call(held).await.status, CallStatus::Scheduled);
+    e.w.update_account(&e.s.account.id, |a| a.guardrails.suspended = None)
+        .await;
+    let (status, body) = e.settings("GET", "/api/integrations/api-webhooks").await;
+    assert_eq!((status, &body["suspended"]), (200, &Value::Null));
+    e.w.clock
+        .advance(reconciler::repair::SUSPENDED_RECHECK + chrono::Duration::seconds(1));
+    e.reconcile().await;
+    assert_eq!(e.dials(), 1, "placed at its next check after the resume");
+}

@@ -734,3 +734,22 @@ async fn a_failed_attempts_lost_log_row_is_written_when_its_message_returns_afte
     assert_eq!(e.posts(), 2);
     assert_eq!(e.w.plan.calls("finished_attempt"), 2);
 }
+
+/// Issue 26, item 4: an operator's suspension stops the account's API and settings, never its
+/// webhooks: the event is POSTed and logged as for any account.
+#[tokio::test]
+async fn a_suspended_accounts_webhooks_keep_flowing() {
+    let e = env(&[200]).await;
+    let since = e.w.now();
+    e.w.update_account(&e.s.account.id, |a| {
+        a.guardrails.suspended = Some(domain::model::Suspension {
+            reason: "review".into(),
+            since,
+        })
+    })
+    .await;
+    let res = e.deliver(event_for(&[e.first()])).await;
+    assert!(res.batch_item_failures.is_empty());
+    assert_eq!(e.posts(), 1);
+    assert_eq!(e.outcomes().await, vec![(1, DeliveryOutcome::Delivered)]);
+}
