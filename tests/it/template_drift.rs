@@ -976,9 +976,10 @@ async fn local_stack_queues_are_the_template_queues() {
         dead_letter_queue: Emulator::unique("drift-events-dlq"),
         provider_secret: Emulator::unique("drift/provider"),
     };
-    let resources = local_stack::resources::ensure(&emulator.config, &names, "drift-test-key")
-        .await
-        .expect("the local stack's resources");
+    let resources =
+        local_stack::resources::ensure(&emulator.config, &names, "drift-test-provider-key")
+            .await
+            .expect("the local stack's resources");
     let attributes = |url: &str| {
         let sqs = emulator.sqs();
         let url = url.to_string();

@@ -272,6 +272,13 @@ pub enum SecretError {
     NotFound(String),
     #[error("secret {0} is malformed")]
     Malformed(String),
+    /// The provider secret's `api_key` is empty or too short to sign callbacks safely.
+    #[error(
+        "secret {name}: api_key is empty or shorter than {min} characters; it signs the voice \
+         provider's callbacks (HMAC), so a short key would let anyone sign them. Set the \
+         provider's API key (docs/deploy.md, step 4)"
+    )]
+    ProviderKeyTooShort { name: String, min: usize },
     #[error("Secrets Manager error: {0}")]
     Backend(String),
 }
