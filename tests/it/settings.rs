@@ -1870,3 +1870,96 @@ async fn recover_twice_on_the_emulator_posts_each_dropped_event_once() {
     // Every event's last series is delivered now: a third call finds nothing.
     assert_eq!(recover().await.1["recovered"], 0);
 }
+
+/// Issue 26: more than `MAX_RECOVER_EVENTS` events in the range is `422 too_many_events`
+/// (`field: since`) through DynamoDB's outcome index, and nothing is claimed in the attempt
+/// ledger or sent to SQS; a narrower range of the same log is recovered.
+#[tokio::test]
+async fn recover_refuses_a_range_over_the_cap_on_the_emulator_and_queues_nothing() {
+    use futures::stream::{self, StreamExt};
+    use settings::recover::MAX_RECOVER_EVENTS;
+    let emu = Emulator::connect().await;
+    let store = emu.table().await;
+    let seeded = fixtures::agency(&store, &emu.secrets()).await;
+    let queue_url = emu.queue().await;
+    let ports = Ports::emulator(&emu, &store, &queue_url);
+    let tunables = Tunables::for_account(&seeded);
+    // Whole seconds: the range is sent in RFC 3339 seconds.
+    let since = chrono::SubsecRound::trunc_subsecs(now_ms() - chrono::Duration::hours(2), 0);
+    let rows: Vec<DeliveryAttempt> = (0..=MAX_RECOVER_EVENTS)
+        .map(|i| {
+            attempt(
+                &seeded.account.id,
+                since + chrono::Duration::seconds(i as i64),
+                DeliveryOutcome::Dropped,
+                4,
+            )
+        })
+        .collect();
+    let written: Vec<_> = stream::iter(&rows)
+        .map(|r| store.record_attempt(r))
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    assert!(written.iter().all(Result::is_ok), "rows written");
+    let settings = ports.settings(&tunables);
+    let recover = |body: Value| {
+        let req = ApiRequest::new("POST", "/api/integrations/api-webhooks/deliveries/recover")
+            .claims(json!({"sub": "user-1", (tunables.account_claim.as_str()): seeded.account.id}))
+            .json(&body);
+        send_with(&settings, req)
+    };
+    let (status, body) = recover(json!({"since": domain::clock::rfc3339(since)})).await;
+    assert_eq!(
+        (status, code(&body), field(&body)),
+        (422, "too_many_events", "since"),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("{} events", MAX_RECOVER_EVENTS + 1))),
+        "{body}"
+    );
+    let sqs = emu.sqs();
+    assert!(
+        integration_tests::sqs::drain(&sqs, &queue_url)
+            .await
+            .is_empty(),
+        "nothing queued"
+    );
+    let claims = emu
+        .dynamodb()
+        .scan()
+        .table_name(store.table())
+        .filter_expression("begins_with(sk, :a)")
+        .expression_attribute_values(
+            ":a",
+            aws_sdk_dynamodb::types::AttributeValue::S("ATTEMPT#".into()),
+        )
+        .send()
+        .await
+        .expect("scan");
+    assert_eq!(claims.items().len(), 0, "nothing claimed");
+
+    // The three oldest rows only: recovered.
+    let until = since + chrono::Duration::seconds(2);
+    let (status, body) = recover(json!({
+        "since": domain::clock::rfc3339(since),
+        "until": domain::clock::rfc3339(until),
+    }))
+    .await;
+    assert_eq!(
+        (status, &body),
+        (202, &json!({"success": true, "recovered": 3}))
+    );
+    let mut queued: Vec<Uuid> = integration_tests::sqs::drain(&sqs, &queue_url)
+        .await
+        .into_iter()
+        .map(|m| m.event_id)
+        .collect();
+    queued.sort();
+    let mut expected: Vec<Uuid> = rows[..3].iter().map(|r| r.event_id).collect();
+    expected.sort();
+    assert_eq!(queued, expected);
+}
