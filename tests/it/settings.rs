@@ -1963,3 +1963,65 @@ async fn recover_refuses_a_range_over_the_cap_on_the_emulator_and_queues_nothing
     expected.sort();
     assert_eq!(queued, expected);
 }
+
+/// Issue 26, end to end: a redelivery whose series is still running (read from the attempt
+/// ledger in DynamoDB) is `409 redelivery_in_progress` and queues nothing on SQS; once the
+/// delivery function has delivered it, the next redelivery is queued as a new series.
+#[tokio::test]
+async fn a_running_redelivery_is_409_on_the_emulator_until_it_was_delivered() {
+    let emu = Emulator::connect().await;
+    let store = emu.table().await;
+    let seeded = fixtures::agency(&store, &emu.secrets()).await;
+    let receiver = TestServer::fixed(200, json!({"ok": true})).await;
+    let url = format!("{}/hooks/bvai", receiver.url());
+    fixtures::update_account(&store, &seeded.account.id, |a| {
+        a.webhook_url = Some(url.clone())
+    })
+    .await;
+    let queue_url = emu.queue().await;
+    let ports = Ports::emulator(&emu, &store, &queue_url);
+    let tunables = Tunables::for_account(&seeded);
+    let event = fixtures::stored_event(&store, &seeded).await;
+    let settings = ports.settings(&tunables);
+    let redeliver = || {
+        let req = ApiRequest::new("POST", &format!("{DELIVERIES}/{}/redeliver", event.id))
+            .claims(json!({"sub": "user-1", (tunables.account_claim.as_str()): seeded.account.id}));
+        send_with(&settings, req)
+    };
+    let (status, body) = redeliver().await;
+    assert_eq!(status, 202, "{body}");
+    let first = body["redelivery_id"].as_str().expect("id").to_string();
+    let (status, body) = redeliver().await;
+    assert_eq!(
+        (status, code(&body)),
+        (409, "redelivery_in_progress"),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&first)),
+        "{body}"
+    );
+
+    // Only the first is on the queue; the delivery function delivers it.
+    let sqs = emu.sqs();
+    let queued = integration_tests::sqs::drain(&sqs, &queue_url).await;
+    assert_eq!(queued.len(), 1, "one message: {queued:?}");
+    assert_eq!(
+        queued[0].redelivery.map(|r| r.to_string()),
+        Some(first.clone())
+    );
+    let delivery = ports.webhook_delivery(&tunables);
+    let res = webhook_delivery::handle(integration_tests::sqs::event_for(&queued), &delivery).await;
+    assert!(res.batch_item_failures.is_empty());
+    assert_eq!(receiver.requests().len(), 1);
+
+    let (status, body) = redeliver().await;
+    assert_eq!(status, 202, "the first was delivered: {body}");
+    assert_ne!(body["redelivery_id"].as_str(), Some(first.as_str()));
+    assert_eq!(
+        integration_tests::sqs::drain(&sqs, &queue_url).await.len(),
+        1
+    );
+}

@@ -57,6 +57,13 @@ pub enum ApiError {
         "call is no longer scheduled (status {status}); only a scheduled call can be cancelled"
     )]
     CallNotScheduled { status: &'static str },
+    /// 409: a redelivery of the event is still running (`webhook::series`): another one would
+    /// send the event twice in parallel. `redelivery` is the running series' id.
+    #[error(
+        "redelivery {redelivery} of this event is still running; ask again once it has ended \
+         (delivered, dropped or skipped in the delivery log)"
+    )]
+    RedeliveryInProgress { redelivery: String },
     /// 409: a concurrent change won; the client should re-read and retry.
     #[error("{0}")]
     Conflict(String),
@@ -187,6 +194,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused
             | ApiError::IdempotencyKeyInProgress
             | ApiError::CallNotScheduled { .. }
+            | ApiError::RedeliveryInProgress { .. }
             | ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
@@ -212,6 +220,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::IdempotencyKeyInProgress => "idempotency_key_in_progress",
             ApiError::CallNotScheduled { .. } => "call_not_scheduled",
+            ApiError::RedeliveryInProgress { .. } => "redelivery_in_progress",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
