@@ -1592,27 +1592,49 @@ fn every_function_and_stateful_resource_is_ready_for_production() {
         .any(|m| m.as_str() == Some("SOFTWARE_TOKEN_MFA")));
 }
 
+/// A parameter's default, as a number.
+fn param_default(t: &Value, name: &str) -> u64 {
+    number(at(t, &["Parameters", name, "Default"]), name)
+}
+
 /// The provider callback (unauthenticated at the gateway) has its own throttle, lower than
-/// the default every customer route gets, on exactly the code's callback route; and the
-/// rate-limit settings the functions get are the code's defaults.
+/// the default every customer route gets, on exactly the code's callback route; the
+/// throttles are parameters whose defaults are the values the routes had before they became
+/// parameters (issue 26); and the rate-limit settings the functions get are the code's
+/// defaults.
 #[test]
 fn the_provider_callback_route_has_its_own_lower_throttle() {
     let t = template();
     let api = at(&t, &["Resources", "Api", "Properties"]);
-    let default_rate = number(
-        at(api, &["DefaultRouteSettings", "ThrottlingRateLimit"]),
-        "default rate",
+    let throttle = |settings: &Value, burst: &str, rate: &str| {
+        assert_eq!(
+            ref_target(at(settings, &["ThrottlingBurstLimit"])).as_deref(),
+            Some(burst),
+            "burst limit from {burst}"
+        );
+        assert_eq!(
+            ref_target(at(settings, &["ThrottlingRateLimit"])).as_deref(),
+            Some(rate),
+            "rate limit from {rate}"
+        );
+        for p in [burst, rate] {
+            assert_eq!(at(&t, &["Parameters", p, "Type"]).as_str(), Some("Number"));
+            assert!(number(at(&t, &["Parameters", p, "MinValue"]), p) >= 1);
+        }
+        (param_default(&t, burst), param_default(&t, rate))
+    };
+    let (default_burst, default_rate) = throttle(
+        at(api, &["DefaultRouteSettings"]),
+        "RouteThrottleBurst",
+        "RouteThrottleRate",
     );
-    let default_burst = number(
-        at(api, &["DefaultRouteSettings", "ThrottlingBurstLimit"]),
-        "default burst",
-    );
+    assert_eq!((default_burst, default_rate), (200, 100), "today's values");
     let routes = mapping(api, &["RouteSettings"]);
     let keys: BTreeSet<String> = routes.keys().map(|k| string(k, "route key")).collect();
     assert_eq!(keys, call_completed_code_routes(), "throttled routes");
     for (key, settings) in routes {
-        let rate = number(at(settings, &["ThrottlingRateLimit"]), "rate");
-        let burst = number(at(settings, &["ThrottlingBurstLimit"]), "burst");
+        let (burst, rate) = throttle(settings, "CallbackThrottleBurst", "CallbackThrottleRate");
+        assert_eq!((burst, rate), (50, 25), "today's values");
         assert!(
             rate < default_rate && burst < default_burst,
             "{key:?}: {rate}/{burst} must be below the default {default_rate}/{default_burst}"
