@@ -199,6 +199,11 @@ $(CHECKOV_VENV)/.checkov: tools/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-checkov.txt
 	touch $@
 
+## checkov leaves out the resources whose condition is false with the parameters' defaults, so
+## it runs a second time on a copy with the optional edge switched on (EDGE_LINT_TEMPLATE,
+## written by scripts/template_variant.py; docs/deploy.md, "checkov").
+EDGE_LINT_TEMPLATE ?= target/lint/template-edge.yaml
+
 ## Also openapi-spec-validator on docs/openapi.yaml (the API contract).
 lint: $(VENV)/.deploy $(VENV)/.apitest $(CHECKOV_VENV)/.checkov
 	$(VENV)/bin/openapi-spec-validator docs/openapi.yaml
@@ -206,6 +211,9 @@ lint: $(VENV)/.deploy $(VENV)/.apitest $(CHECKOV_VENV)/.checkov
 	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/sam validate --template-file template.yaml
 	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/sam validate --lint --template-file template.yaml
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
+	@mkdir -p $(dir $(EDGE_LINT_TEMPLATE))
+	$(PYTHON) scripts/template_variant.py template.yaml $(EDGE_LINT_TEMPLATE) EdgeProtection=Enabled ProviderSourceCidrs=203.0.113.10/32
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file $(EDGE_LINT_TEMPLATE)
 
 ## The post-deploy smoke test (scripts/smoke.sh): the README quickstart's checks against a
 ## running stack, ending in a delivered webhook. TOKEN (a dashboard ID token) is needed for a

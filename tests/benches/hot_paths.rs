@@ -106,7 +106,10 @@ async fn end_to_end() {
     // The production composition root, configured as Lambda would be.
     let provider_secret = Emulator::unique("provider-secret");
     secrets
-        .put(&provider_secret, &json!({"api_key": "k"}).to_string())
+        .put(
+            &provider_secret,
+            &json!({"api_key": "bench-provider-key-0123456789"}).to_string(),
+        )
         .await
         .expect("provider secret");
     let env = Env::process()

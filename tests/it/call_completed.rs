@@ -1493,3 +1493,52 @@ async fn call_started_and_call_failed_are_stored_once_and_each_posted_once() {
     assert_eq!(log.attempts.len(), 2, "both call.completed logged skipped");
     receiver.stop();
 }
+
+/// Issue 26: call-completed's cold start (`Deps::from_env`, what `main.rs` runs) stops with a
+/// startup error naming the provider secret when its `api_key` is empty or short: callbacks
+/// would otherwise be verified with a key anyone can sign with. With a real key it starts.
+#[tokio::test]
+async fn the_cold_start_refuses_an_empty_or_short_provider_key() {
+    use domain::config::{self, Env as Vars};
+    use domain::error::{SecretError, StartupError};
+    use domain::ports::secrets::{SecretStore, MIN_PROVIDER_KEY_CHARS};
+    let emu = Emulator::connect().await;
+    let store = emu.table().await;
+    let queue_url = emu.queue().await;
+    let secrets = emu.secrets();
+    let name = Emulator::unique("provider-secret");
+    let vars = || {
+        Vars::process()
+            .with(config::TABLE_NAME, store.table())
+            .with(config::EVENTS_QUEUE_URL, queue_url.clone())
+            .with(config::PROVIDER_SECRET_NAME, name.clone())
+    };
+    for key in ["", "short-key"] {
+        secrets
+            .put(&name, &json!({ "api_key": key }).to_string())
+            .await
+            .expect("put");
+        let err = call_completed::Deps::from_env(&emu.config, &vars())
+            .await
+            .err()
+            .expect("refused at start");
+        assert!(
+            matches!(&err, StartupError::Secret(SecretError::ProviderKeyTooShort { name: n, .. }) if *n == name),
+            "{key:?}: {err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains(&name)
+                && message.contains(&format!("shorter than {MIN_PROVIDER_KEY_CHARS} characters")),
+            "{message}"
+        );
+    }
+    secrets
+        .put(&name, &json!({ "api_key": PROVIDER_KEY }).to_string())
+        .await
+        .expect("put");
+    let deps = call_completed::Deps::from_env(&emu.config, &vars())
+        .await
+        .expect("starts with the real key");
+    assert_eq!(deps.provider_secret.api_key, PROVIDER_KEY);
+}

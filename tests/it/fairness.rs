@@ -78,7 +78,7 @@ async fn a_hanging_account_with_a_backlog_does_not_hold_up_another_accounts_even
         dead_letter_queue: Emulator::unique("fair-events-dlq"),
         provider_secret: Emulator::unique("fair/provider"),
     };
-    let res = resources::ensure(&emulator.config, &names, "fair-test-key")
+    let res = resources::ensure(&emulator.config, &names, "fair-test-provider-key")
         .await
         .expect("the local stack's resources");
     let store = DynamoStore::new(emulator.dynamodb(), &res.table);

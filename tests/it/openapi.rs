@@ -258,6 +258,9 @@ fn fixed_codes() -> BTreeMap<String, u16> {
         ApiError::MethodNotAllowed,
         ApiError::IdempotencyKeyReused,
         ApiError::IdempotencyKeyInProgress,
+        ApiError::RedeliveryInProgress {
+            redelivery: String::new(),
+        },
         ApiError::Conflict(String::new()),
         ApiError::PayloadTooLarge { size: 0, limit: 0 },
         ApiError::UnsupportedMediaType,

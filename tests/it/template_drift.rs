@@ -577,14 +577,33 @@ fn routes_match_the_code_and_only_settings_use_the_jwt_authorizer() {
         assert!(methods.contains(method), "CORS allows {method}");
     }
 
-    // The provider callback URL output is the call-completed route.
-    let callback = sub_string(at(&t, &["Outputs", "ProviderCallbackUrl", "Value"]))
-        .expect("ProviderCallbackUrl is a !Sub");
+    // The provider callback URL output is the call-completed route: on the API's own domain,
+    // or on the edge's with EdgeProtection on.
+    let (edge, direct) = edge_or_direct(at(&t, &["Outputs", "ProviderCallbackUrl", "Value"]));
+    for callback in [&edge, &direct] {
+        assert!(
+            callback.ends_with(call_completed::PROVIDER_CALLBACK),
+            "{callback}"
+        );
+    }
+    assert!(direct.starts_with("https://${Api}."), "{direct}");
     assert!(
-        callback.ends_with(call_completed::PROVIDER_CALLBACK),
-        "{callback}"
+        edge.starts_with("https://${EdgeDistribution.DomainName}/"),
+        "{edge}"
     );
-    assert!(callback.starts_with("https://${Api}."), "{callback}");
+}
+
+/// The two `!Sub` strings of a `!If [EdgeOn, edge, direct]`.
+fn edge_or_direct(v: &Value) -> (String, String) {
+    let (f, args) = intrinsic(v).unwrap_or_else(|| panic!("not an intrinsic: {v:?}"));
+    let args = args.as_sequence().expect("!If arguments");
+    assert_eq!(
+        (f.as_str(), args[0].as_str()),
+        ("If", Some("EdgeOn")),
+        "{v:?}"
+    );
+    let sub = |v: &Value| sub_string(v).unwrap_or_else(|| panic!("not a !Sub: {v:?}"));
+    (sub(&args[1]), sub(&args[2]))
 }
 
 #[tokio::test]
@@ -976,9 +995,10 @@ async fn local_stack_queues_are_the_template_queues() {
         dead_letter_queue: Emulator::unique("drift-events-dlq"),
         provider_secret: Emulator::unique("drift/provider"),
     };
-    let resources = local_stack::resources::ensure(&emulator.config, &names, "drift-test-key")
-        .await
-        .expect("the local stack's resources");
+    let resources =
+        local_stack::resources::ensure(&emulator.config, &names, "drift-test-provider-key")
+            .await
+            .expect("the local stack's resources");
     let attributes = |url: &str| {
         let sqs = emulator.sqs();
         let url = url.to_string();
@@ -1591,27 +1611,49 @@ fn every_function_and_stateful_resource_is_ready_for_production() {
         .any(|m| m.as_str() == Some("SOFTWARE_TOKEN_MFA")));
 }
 
+/// A parameter's default, as a number.
+fn param_default(t: &Value, name: &str) -> u64 {
+    number(at(t, &["Parameters", name, "Default"]), name)
+}
+
 /// The provider callback (unauthenticated at the gateway) has its own throttle, lower than
-/// the default every customer route gets, on exactly the code's callback route; and the
-/// rate-limit settings the functions get are the code's defaults.
+/// the default every customer route gets, on exactly the code's callback route; the
+/// throttles are parameters whose defaults are the values the routes had before they became
+/// parameters (issue 26); and the rate-limit settings the functions get are the code's
+/// defaults.
 #[test]
 fn the_provider_callback_route_has_its_own_lower_throttle() {
     let t = template();
     let api = at(&t, &["Resources", "Api", "Properties"]);
-    let default_rate = number(
-        at(api, &["DefaultRouteSettings", "ThrottlingRateLimit"]),
-        "default rate",
+    let throttle = |settings: &Value, burst: &str, rate: &str| {
+        assert_eq!(
+            ref_target(at(settings, &["ThrottlingBurstLimit"])).as_deref(),
+            Some(burst),
+            "burst limit from {burst}"
+        );
+        assert_eq!(
+            ref_target(at(settings, &["ThrottlingRateLimit"])).as_deref(),
+            Some(rate),
+            "rate limit from {rate}"
+        );
+        for p in [burst, rate] {
+            assert_eq!(at(&t, &["Parameters", p, "Type"]).as_str(), Some("Number"));
+            assert!(number(at(&t, &["Parameters", p, "MinValue"]), p) >= 1);
+        }
+        (param_default(&t, burst), param_default(&t, rate))
+    };
+    let (default_burst, default_rate) = throttle(
+        at(api, &["DefaultRouteSettings"]),
+        "RouteThrottleBurst",
+        "RouteThrottleRate",
     );
-    let default_burst = number(
-        at(api, &["DefaultRouteSettings", "ThrottlingBurstLimit"]),
-        "default burst",
-    );
+    assert_eq!((default_burst, default_rate), (200, 100), "today's values");
     let routes = mapping(api, &["RouteSettings"]);
     let keys: BTreeSet<String> = routes.keys().map(|k| string(k, "route key")).collect();
     assert_eq!(keys, call_completed_code_routes(), "throttled routes");
     for (key, settings) in routes {
-        let rate = number(at(settings, &["ThrottlingRateLimit"]), "rate");
-        let burst = number(at(settings, &["ThrottlingBurstLimit"]), "burst");
+        let (burst, rate) = throttle(settings, "CallbackThrottleBurst", "CallbackThrottleRate");
+        assert_eq!((burst, rate), (50, 25), "today's values");
         assert!(
             rate < default_rate && burst < default_burst,
             "{key:?}: {rate}/{burst} must be below the default {default_rate}/{default_burst}"
@@ -1637,6 +1679,373 @@ fn the_provider_callback_route_has_its_own_lower_throttle() {
         ),
         domain::rate_limit::DEFAULT_COSTLY_PER_MINUTE.to_string()
     );
+}
+
+/// The edge's resources, and the conditions that create them.
+const EDGE_RESOURCES: [(&str, &str); 3] = [
+    ("EdgeWebAcl", "EdgeOn"),
+    ("EdgeDistribution", "EdgeOn"),
+    ("ProviderSourceIpSet", "EdgeAllowList"),
+];
+const EDGE_CONDITIONS: [&str; 2] = ["EdgeOn", "EdgeAllowList"];
+
+/// Every `!Ref`, `!GetAtt` or `${...}` of an edge resource in `v` that is not guarded by an
+/// edge condition (`!If [EdgeOn, <here>, ...]`), as a path.
+fn unguarded_edge_refs(v: &Value, path: &str, out: &mut Vec<String>) {
+    let edge = |name: &str| EDGE_RESOURCES.iter().any(|(id, _)| *id == name);
+    if let Some((f, arg)) = intrinsic(v) {
+        match f.as_str() {
+            "If" => {
+                let args = arg.as_sequence().expect("!If arguments");
+                let guarded = args[0]
+                    .as_str()
+                    .is_some_and(|c| EDGE_CONDITIONS.contains(&c));
+                if !guarded {
+                    unguarded_edge_refs(&args[1], &format!("{path}/then"), out);
+                }
+                unguarded_edge_refs(&args[2], &format!("{path}/else"), out);
+                return;
+            }
+            "Ref" if arg.as_str().is_some_and(edge) => out.push(path.to_string()),
+            "GetAtt" if getatt_target(v).is_some_and(|(id, _)| edge(&id)) => {
+                out.push(path.to_string())
+            }
+            "Sub" => {
+                let text = match arg {
+                    Value::Sequence(seq) => seq[0].as_str().unwrap_or_default().to_string(),
+                    other => other.as_str().unwrap_or_default().to_string(),
+                };
+                if EDGE_RESOURCES
+                    .iter()
+                    .any(|(id, _)| text.contains(&format!("${{{id}")))
+                {
+                    out.push(path.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    match v {
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                let k = k.as_str().unwrap_or("?");
+                unguarded_edge_refs(v, &format!("{path}/{k}"), out);
+            }
+        }
+        Value::Sequence(seq) => {
+            for (i, v) in seq.iter().enumerate() {
+                unguarded_edge_refs(v, &format!("{path}/{i}"), out);
+            }
+        }
+        Value::Tagged(tagged) => unguarded_edge_refs(&tagged.value, path, out),
+        _ => {}
+    }
+}
+
+/// Issue 26: the optional edge (EdgeProtection, default off). Its resources exist only under
+/// its conditions, and nothing outside them names them unless guarded by one, so the default
+/// deploy is the stack without an edge; a template rule refuses it outside us-east-1 (a
+/// CLOUDFRONT-scope web ACL exists only there); the distribution sends everything to the API
+/// uncached, with every header, through the web ACL.
+#[test]
+fn the_optional_edge_exists_only_when_enabled() {
+    let t = template();
+    let p = at(&t, &["Parameters", "EdgeProtection"]);
+    assert_eq!(at(p, &["Default"]).as_str(), Some("Disabled"));
+    let allowed: BTreeSet<String> = as_list(at(p, &["AllowedValues"]))
+        .into_iter()
+        .map(|v| string(v, "AllowedValues"))
+        .collect();
+    assert_eq!(allowed, set(&["Enabled", "Disabled"]));
+    let edge_on = serde_yaml_ng::to_string(at(&t, &["Conditions", "EdgeOn"])).expect("yaml");
+    assert!(
+        edge_on.contains("EdgeProtection") && edge_on.contains("Enabled"),
+        "{edge_on}"
+    );
+    let allow_list =
+        serde_yaml_ng::to_string(at(&t, &["Conditions", "EdgeAllowList"])).expect("yaml");
+    assert!(
+        allow_list.contains("EdgeOn") && allow_list.contains("ProviderSourceCidrs"),
+        "{allow_list}"
+    );
+    assert_eq!(
+        at(&t, &["Parameters", "ProviderSourceCidrs", "Default"]).as_str(),
+        Some(""),
+        "no allow-list unless given"
+    );
+
+    for (id, condition) in EDGE_RESOURCES {
+        assert_eq!(
+            at(resource(&t, id), &["Condition"]).as_str(),
+            Some(condition),
+            "{id} exists only under {condition}"
+        );
+    }
+    // Every web ACL, IP set and distribution is the edge's or the page's.
+    for ty in [
+        "AWS::WAFv2::WebACL",
+        "AWS::WAFv2::IPSet",
+        "AWS::WAFv2::WebACLAssociation",
+        "AWS::CloudFront::Distribution",
+    ] {
+        for (id, r) in resources_of_type(&t, ty) {
+            let condition = at(r, &["Condition"]).as_str().unwrap_or("<none>");
+            assert!(
+                EDGE_CONDITIONS.contains(&condition) || condition == "HostPage",
+                "{id} ({ty}) is created with condition {condition}"
+            );
+        }
+    }
+    // Nothing else names the edge's resources, unless guarded by its condition.
+    let mut unguarded = Vec::new();
+    for section in ["Resources", "Outputs"] {
+        for (id, v) in mapping(&t, &[section]) {
+            let id = id.as_str().expect("logical id");
+            let condition = v.get("Condition").and_then(Value::as_str);
+            if condition.is_some_and(|c| EDGE_CONDITIONS.contains(&c)) {
+                continue;
+            }
+            unguarded_edge_refs(v, &format!("{section}/{id}"), &mut unguarded);
+        }
+    }
+    assert!(
+        unguarded.is_empty(),
+        "edge resources named outside the edge's conditions: {unguarded:?}"
+    );
+
+    let rule = at(&t, &["Rules", "EdgeNeedsUsEast1"]);
+    let rule = serde_yaml_ng::to_string(rule).expect("yaml");
+    for needle in ["EdgeProtection", "AWS::Region", "us-east-1"] {
+        assert!(rule.contains(needle), "{needle:?} in {rule}");
+    }
+    assert_eq!(
+        at(resource(&t, "EdgeWebAcl"), &["Properties", "Scope"]).as_str(),
+        Some("CLOUDFRONT")
+    );
+
+    let config = at(
+        resource(&t, "EdgeDistribution"),
+        &["Properties", "DistributionConfig"],
+    );
+    assert_eq!(
+        getatt_target(at(config, &["WebACLId"])),
+        Some(("EdgeWebAcl".into(), "Arn".into())),
+        "through the web ACL"
+    );
+    let origins = as_list(at(config, &["Origins"]));
+    assert_eq!(origins.len(), 1, "the API only");
+    let domain = sub_string(at(origins[0], &["DomainName"])).expect("a !Sub");
+    assert!(domain.starts_with("${Api}.execute-api."), "{domain}");
+    assert_eq!(
+        at(origins[0], &["CustomOriginConfig", "OriginProtocolPolicy"]).as_str(),
+        Some("https-only")
+    );
+    let behavior = at(config, &["DefaultCacheBehavior"]);
+    assert_eq!(
+        at(behavior, &["ViewerProtocolPolicy"]).as_str(),
+        Some("https-only")
+    );
+    // Managed policies: CachingDisabled, AllViewerExceptHostHeader.
+    assert_eq!(
+        at(behavior, &["CachePolicyId"]).as_str(),
+        Some("4135ea2d-6df8-44a3-9df3-4b5a84be39ad")
+    );
+    assert_eq!(
+        at(behavior, &["OriginRequestPolicyId"]).as_str(),
+        Some("b689b0a8-53d0-40ab-baf2-68738e2966ac")
+    );
+    let methods: BTreeSet<String> = as_list(at(behavior, &["AllowedMethods"]))
+        .into_iter()
+        .map(|v| string(v, "AllowedMethods"))
+        .collect();
+    let mut code_routes: BTreeSet<String> = trigger_call::ROUTES.iter().map(|r| r.key()).collect();
+    code_routes.extend(settings_code_routes());
+    code_routes.extend(call_completed_code_routes());
+    for route in &code_routes {
+        let method = route.split(' ').next().expect("method");
+        assert!(methods.contains(method), "the edge passes {method}");
+    }
+    // The allow-list is an IPv4 IP set: the edge takes IPv4 only, so every caller's address
+    // is one the rules can match.
+    assert_eq!(at(config, &["IPV6Enabled"]).as_bool(), Some(false));
+    let ip_set = at(resource(&t, "ProviderSourceIpSet"), &["Properties"]);
+    assert_eq!(at(ip_set, &["IPAddressVersion"]).as_str(), Some("IPV4"));
+    assert_eq!(at(ip_set, &["Scope"]).as_str(), Some("CLOUDFRONT"));
+    assert_eq!(
+        ref_target(at(ip_set, &["Addresses"])).as_deref(),
+        Some("ProviderSourceCidrs")
+    );
+
+    // Callers' URLs: the edge's domain when it is on.
+    for (output, suffix) in [
+        ("ApiUrl", String::new()),
+        (
+            "ProviderCallbackUrl",
+            call_completed::PROVIDER_CALLBACK.to_string(),
+        ),
+    ] {
+        let (edge, direct) = edge_or_direct(at(&t, &["Outputs", output, "Value"]));
+        assert_eq!(
+            edge,
+            format!("https://${{EdgeDistribution.DomainName}}{suffix}"),
+            "{output}"
+        );
+        assert!(
+            direct.starts_with("https://${Api}.execute-api.") && direct.ends_with(&suffix),
+            "{output}: {direct}"
+        );
+    }
+}
+
+/// A web ACL rule's statement with its scope-down path: `(positional constraint, path)` of the
+/// `ByteMatchStatement` on the URI path in `statement` (itself, or inside an `AndStatement`).
+fn path_match(statement: &Value) -> Option<(String, String)> {
+    if let Some(m) = statement.get("ByteMatchStatement") {
+        m.get("FieldToMatch")?.get("UriPath")?;
+        return Some((
+            string(at(m, &["PositionalConstraint"]), "constraint"),
+            string(at(m, &["SearchString"]), "search string"),
+        ));
+    }
+    as_list(statement.get("AndStatement")?.get("Statements")?)
+        .into_iter()
+        .find_map(path_match)
+}
+
+/// Issue 26: the web ACL's rules cover the routes whose throttles all callers share: a per-IP
+/// rate rule for every `/api/` route and one for the provider callback (per minute, blocking
+/// with a 429), and the provider's allow-list, only when it is given, refusing the callback
+/// route to every other address. The defaults leave one API key's and the provider's own
+/// traffic through.
+#[test]
+fn the_edge_rules_cover_the_api_and_the_provider_callback() {
+    let t = template();
+    let acl = at(resource(&t, "EdgeWebAcl"), &["Properties"]);
+    assert!(at(acl, &["DefaultAction"]).get("Allow").is_some());
+    let mut rules: Vec<(&Value, Option<&str>)> = Vec::new();
+    for rule in as_list(at(acl, &["Rules"])) {
+        match intrinsic(rule) {
+            Some((f, args)) if f == "If" => {
+                let args = args.as_sequence().expect("!If arguments");
+                assert_eq!(ref_target(&args[2]).as_deref(), Some("AWS::NoValue"));
+                rules.push((&args[1], args[0].as_str()));
+            }
+            _ => rules.push((rule, None)),
+        }
+    }
+
+    // Per-IP rate rules: path prefix -> limit parameter.
+    let mut rated: BTreeMap<String, String> = BTreeMap::new();
+    for (rule, condition) in &rules {
+        let Some(rate) = at(rule, &["Statement"]).get("RateBasedStatement") else {
+            continue;
+        };
+        let name = string(at(rule, &["Name"]), "rule name");
+        assert_eq!(*condition, None, "{name} is always there");
+        assert_eq!(
+            at(rate, &["AggregateKeyType"]).as_str(),
+            Some("IP"),
+            "{name}"
+        );
+        assert_eq!(
+            number(at(rate, &["EvaluationWindowSec"]), "window"),
+            60,
+            "{name}: the limits are per minute"
+        );
+        let block = at(rule, &["Action", "Block", "CustomResponse"]);
+        assert_eq!(number(at(block, &["ResponseCode"]), "code"), 429, "{name}");
+        let body_key = string(at(block, &["CustomResponseBodyKey"]), "body key");
+        let body = string(
+            at(acl, &["CustomResponseBodies", &body_key, "Content"]),
+            "body",
+        );
+        let body: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
+        assert_eq!(
+            body["error"]["code"],
+            domain::ApiError::RateLimited(domain::rate_limit::RateStatus {
+                limit: 1,
+                remaining: 0,
+                reset_secs: 60,
+            })
+            .code(),
+            "{name}: the API's own 429 code"
+        );
+        let (constraint, path) =
+            path_match(at(rate, &["ScopeDownStatement"])).expect("a path scope-down");
+        assert_eq!(constraint, "STARTS_WITH", "{name}");
+        let limit = ref_target(at(rate, &["Limit"])).expect("the limit is a parameter");
+        rated.insert(path, limit);
+    }
+    let expected: BTreeMap<String, String> = [
+        ("/api/".to_string(), "EdgeApiPerIpPerMinute".to_string()),
+        (
+            call_completed::PROVIDER_CALLBACK.to_string(),
+            "EdgeCallbackPerIpPerMinute".to_string(),
+        ),
+    ]
+    .into();
+    assert_eq!(rated, expected, "per-IP rate rules");
+    // Every route of the API is under one of them.
+    let mut code_routes: BTreeSet<String> = trigger_call::ROUTES.iter().map(|r| r.key()).collect();
+    code_routes.extend(settings_code_routes());
+    code_routes.extend(call_completed_code_routes());
+    for route in &code_routes {
+        let path = route.split_once(' ').expect("METHOD /path").1;
+        assert!(
+            rated.keys().any(|prefix| path.starts_with(prefix.as_str())),
+            "{route} has no per-IP rule"
+        );
+    }
+    // The defaults: one API key's own limit, and the callback route's sustained throttle from
+    // one address (the provider's), pass the edge.
+    assert!(
+        param_default(&t, "EdgeApiPerIpPerMinute")
+            >= u64::from(domain::rate_limit::DEFAULT_API_PER_MINUTE)
+    );
+    assert_eq!(
+        param_default(&t, "EdgeCallbackPerIpPerMinute"),
+        param_default(&t, "CallbackThrottleRate") * 60
+    );
+
+    // The allow-list: only with ProviderSourceCidrs, blocking the callback route to every
+    // address outside the provider's IP set.
+    let allow: Vec<_> = rules
+        .iter()
+        .filter(|(rule, _)| at(rule, &["Statement"]).get("AndStatement").is_some())
+        .collect();
+    assert_eq!(allow.len(), 1, "one allow-list rule");
+    let (rule, condition) = allow[0];
+    assert_eq!(
+        *condition,
+        Some("EdgeAllowList"),
+        "only when addresses are given"
+    );
+    assert!(at(rule, &["Action"]).get("Block").is_some());
+    let statement = at(rule, &["Statement"]);
+    assert_eq!(
+        path_match(statement),
+        Some((
+            "STARTS_WITH".to_string(),
+            call_completed::PROVIDER_CALLBACK.to_string()
+        ))
+    );
+    let not_in_set = as_list(at(statement, &["AndStatement", "Statements"]))
+        .into_iter()
+        .find_map(|s| s.get("NotStatement"))
+        .expect("a NotStatement");
+    assert_eq!(
+        getatt_target(at(
+            not_in_set,
+            &["Statement", "IPSetReferenceStatement", "Arn"]
+        )),
+        Some(("ProviderSourceIpSet".into(), "Arn".into()))
+    );
+    // The allow-list is evaluated first: a blocked address is not counted by the rate rule.
+    let priority = |r: &Value| number(at(r, &["Priority"]), "priority");
+    assert!(rules
+        .iter()
+        .filter(|(r, _)| !std::ptr::eq(*r, *rule))
+        .all(|(r, _)| priority(r) > priority(rule)));
 }
 
 /// The optional integration page (IntegrationPage, default off): a private bucket that only

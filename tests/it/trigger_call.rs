@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use trigger_call::{handle, Deps};
 
-const PROVIDER_KEY: &str = "prov-test-key";
+const PROVIDER_KEY: &str = "prov-test-key-0123456789";
 
 struct Harness {
     store: DynamoStore,

@@ -25,6 +25,10 @@
 //! - Once the recovered series has logged its first attempt, the event's newest row is no longer
 //!   the old ending and it is no candidate at all. If the recovered series ends `dropped`
 //!   again, that is a new ending, and a later call sends a new series for it.
+//!
+//! One call recovers at most [`MAX_RECOVER_EVENTS`] events. A range with more is refused with
+//! `422 too_many_events` (`field: since`) before anything is claimed or queued, so the caller
+//! can split it into narrower ranges and nothing is half done.
 
 use crate::router::Ctx;
 use chrono::{DateTime, Utc};
@@ -48,8 +52,14 @@ const FIELDS: [&str; 2] = ["since", "until"];
 /// comment): long enough for the queued series to log its first attempt.
 pub const RECOVERY_LEASE: Duration = Duration::from_secs(300);
 
-/// Messages queued at once (SQS sends are independent; this bounds the open connections).
-const SEND_CONCURRENCY: usize = 16;
+/// Events one call may recover. Each costs a conditional write and a queue message, so this
+/// keeps a call well inside the settings function's 20 s timeout (1,000 events, 16 at once, are
+/// about 63 rounds of claims and 63 of sends) and one call from flooding the events queue.
+pub const MAX_RECOVER_EVENTS: usize = 1000;
+
+/// Markers claimed, and messages queued, at once (each is independent; this bounds the open
+/// connections).
+const CONCURRENCY: usize = 16;
 
 /// The validated range, both ends inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,33 +196,65 @@ async fn endings(ctx: &Ctx<'_>, range: Range) -> Result<Vec<DeliveryAttempt>, Ap
     Ok(out)
 }
 
+/// The answer to a range holding more than [`MAX_RECOVER_EVENTS`] events to recover.
+pub fn too_many_events(found: usize) -> ApiError {
+    ApiError::unprocessable(
+        "too_many_events",
+        Some("since"),
+        format!(
+            "the range holds {found} events to recover; one request recovers at most \
+             {MAX_RECOVER_EVENTS}. Nothing was queued: narrow the range (a later since or an \
+             earlier until) and recover it in parts"
+        ),
+    )
+}
+
+/// Claims the recovery series of `ending` (attempt 0, the marker): its first attempt's message
+/// when this call won the claim, `None` when another call claimed it already.
+async fn claim(
+    ctx: &Ctx<'_>,
+    ending: &DeliveryAttempt,
+    now: DateTime<Utc>,
+) -> Result<Option<DeliveryMessage>, ApiError> {
+    let mut msg = DeliveryMessage::first(ending.event_id, ctx.account.id.as_str(), ending.call_id);
+    msg.redelivery = Some(recovery_id(ending));
+    msg.trigger = Some(DeliveryTrigger::Recovery);
+    let claim = ctx
+        .deps
+        .store
+        .claim_attempt(ending.event_id, &msg.series(), 0, now, RECOVERY_LEASE)
+        .await?;
+    Ok((claim == Claim::Won).then_some(msg))
+}
+
 pub async fn recover(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let body = json_object(json_body(ctx.req)?)?;
     let range = parse(&body, ctx.deps.clock.now())?;
     let endings = endings(&ctx, range).await?;
+    if endings.len() > MAX_RECOVER_EVENTS {
+        return Err(too_many_events(endings.len()));
+    }
     let queue = ctx.deps.queue.as_ref();
     let account = ctx.account.id.as_str();
-    let store = ctx.deps.store.as_ref();
     let now = ctx.deps.clock.now();
-    let mut messages = Vec::with_capacity(endings.len());
-    for ending in &endings {
-        let mut msg = DeliveryMessage::first(ending.event_id, account, ending.call_id);
-        msg.redelivery = Some(recovery_id(ending));
-        msg.trigger = Some(DeliveryTrigger::Recovery);
-        if store
-            .claim_attempt(ending.event_id, &msg.series(), 0, now, RECOVERY_LEASE)
-            .await?
-            == Claim::Won
-        {
-            messages.push(msg);
-        }
-    }
+    // Every marker first, then the messages: a failed send leaves its event claimed (see the
+    // module comment). The futures are collected before they are streamed: a stream mapping
+    // borrowed endings is not provably `Send` for every lifetime, which the route's must be.
+    let claims = endings
+        .iter()
+        .map(|ending| claim(&ctx, ending, now))
+        .collect::<Vec<_>>();
+    let messages: Vec<DeliveryMessage> = stream::iter(claims)
+        .buffer_unordered(CONCURRENCY)
+        .try_filter_map(|msg| async move { Ok(msg) })
+        .try_collect()
+        .await?;
     let sends = messages
         .iter()
         .map(|msg| queue.send(msg, Duration::ZERO))
         .collect::<Vec<_>>();
     let recovered = stream::iter(sends)
-        .buffer_unordered(SEND_CONCURRENCY)
+        .buffer_unordered(CONCURRENCY)
         .try_fold(0usize, |n, ()| async move { Ok(n + 1) })
         .await?;
     tracing::info!(account_id = %account, recovered, "recovery series queued");

@@ -1,10 +1,19 @@
 //! `POST /api/integrations/api-webhooks/deliveries/{event_id}/redeliver`: sends a stored event
 //! again, dropped or not, as a new attempt series (attempt 1 and its retries) through the
 //! delivery function. Another account's event is a 404, like one that does not exist.
+//!
+//! One redelivery at a time per event: while a redelivery or recovery series of the event is
+//! still running (read from the attempt ledger: `domain::webhook::series`, which says exactly
+//! what running means), the answer is `409 redelivery_in_progress` and nothing is queued.
+//! The new series' id is fixed by how many the event has had (`series::redelivery_id`), and
+//! its marker (attempt 0) is claimed before the message is queued: of two requests that both
+//! found nothing running, only the one that claims the marker queues; the other is a 409.
 
 use crate::router::Ctx;
 use domain::model::DeliveryTrigger;
 use domain::ports::queue::DeliveryMessage;
+use domain::ports::store::Claim;
+use domain::webhook::series::{self, REDELIVERY_MARKER_LEASE};
 use domain::ApiError;
 use lambda_glue::http::json_response;
 use lambda_http::{Body, Response};
@@ -22,14 +31,21 @@ pub async fn redeliver(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         )
     };
     let event_id = Uuid::parse_str(raw).map_err(|_| not_found())?;
-    let event = ctx
-        .deps
-        .store
+    let store = ctx.deps.store.as_ref();
+    let now = ctx.deps.clock.now();
+    let event = store
         .event(event_id)
         .await?
-        .filter(|e| e.record.account_id == ctx.account.id && e.expires_at > ctx.deps.clock.now())
+        .filter(|e| e.record.account_id == ctx.account.id && e.expires_at > now)
         .ok_or_else(not_found)?;
-    let redelivery = Uuid::new_v4();
+    let claims = store.series_claims(event_id).await?;
+    if let Some(running) = series::running_redelivery(&claims, now) {
+        tracing::info!(event_id = %event_id, redelivery = %running.redelivery, "redelivery refused: one is still running");
+        return Err(ApiError::RedeliveryInProgress {
+            redelivery: running.redelivery,
+        });
+    }
+    let redelivery = series::redelivery_id(event_id, series::redelivery_count(&claims));
     let mut msg = DeliveryMessage::first(
         event.record.id,
         ctx.account.id.clone(),
@@ -37,7 +53,29 @@ pub async fn redeliver(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     );
     msg.redelivery = Some(redelivery);
     msg.trigger = Some(DeliveryTrigger::Redelivery);
-    ctx.deps.queue.send(&msg, Duration::ZERO).await?;
+    let series_name = msg.series();
+    if store
+        .claim_attempt(event_id, &series_name, 0, now, REDELIVERY_MARKER_LEASE)
+        .await?
+        != Claim::Won
+    {
+        // A concurrent request found nothing running either, and queued this very series.
+        tracing::info!(event_id = %event_id, redelivery = %redelivery, "redelivery refused: a concurrent request queued it");
+        return Err(ApiError::RedeliveryInProgress {
+            redelivery: redelivery.to_string(),
+        });
+    }
+    if let Err(e) = ctx.deps.queue.send(&msg, Duration::ZERO).await {
+        // Close the series in the ledger, so the failed request can be retried at once. If
+        // that fails too, the marker's lease ends it (the request is refused until then).
+        if let Err(close) = store
+            .finish_attempt(&series_name, &series::unqueued_marker(&msg, now))
+            .await
+        {
+            tracing::warn!(event_id = %event_id, error = %close, "could not close the unqueued redelivery");
+        }
+        return Err(e.into());
+    }
     tracing::info!(event_id = %event_id, redelivery = %redelivery, "redelivery queued");
     Ok(json_response(
         202,

@@ -14,10 +14,10 @@ async fn creates_everything_once_and_keeps_what_exists() {
         dead_letter_queue: Emulator::unique("res-dlq"),
         provider_secret: format!("test/{}/provider", uuid::Uuid::new_v4().simple()),
     };
-    let first = resources::ensure(&emulator.config, &names, "first-key")
+    let first = resources::ensure(&emulator.config, &names, "first-provider-key-0123")
         .await
         .expect("ensure");
-    assert_eq!(first.provider_secret.api_key, "first-key");
+    assert_eq!(first.provider_secret.api_key, "first-provider-key-0123");
     assert_eq!(first.table, names.table);
 
     // The table has the production layout: the store works on it.
@@ -38,10 +38,15 @@ async fn creates_everything_once_and_keeps_what_exists() {
         })
         .unwrap_or_default();
     gsis.sort();
-    // gsi1: the delivery log by outcome; gsi2: the reconciler's due work.
+    // gsi1: the delivery log by outcome; gsi2: the reconciler's due work; gsi3: an
+    // account's calls by creation time.
     assert_eq!(
         gsis,
-        [aws_adapters::dynamo::GSI1, aws_adapters::dynamo::GSI2]
+        [
+            aws_adapters::dynamo::GSI1,
+            aws_adapters::dynamo::GSI2,
+            aws_adapters::dynamo::GSI3
+        ]
     );
 
     let attrs = emulator
@@ -77,12 +82,12 @@ async fn creates_everything_once_and_keeps_what_exists() {
     assert!(first.queue_arn.ends_with(&names.queue));
 
     // Again, with another key: same resources, and the existing secret stands.
-    let second = resources::ensure(&emulator.config, &names, "second-key")
+    let second = resources::ensure(&emulator.config, &names, "second-provider-key-0123")
         .await
         .expect("ensure again");
     assert_eq!(second.queue_url, first.queue_url);
     assert_eq!(second.dead_letter_queue_url, first.dead_letter_queue_url);
-    assert_eq!(second.provider_secret.api_key, "first-key");
+    assert_eq!(second.provider_secret.api_key, "first-provider-key-0123");
     let queues = emulator
         .sqs()
         .list_queues()

@@ -61,6 +61,13 @@ pub enum ApiError {
         "call is no longer scheduled (status {status}); only a scheduled call can be cancelled"
     )]
     CallNotScheduled { status: &'static str },
+    /// 409: a redelivery of the event is still running (`webhook::series`): another one would
+    /// send the event twice in parallel. `redelivery` is the running series' id.
+    #[error(
+        "redelivery {redelivery} of this event is still running; ask again once it has ended \
+         (delivered, dropped or skipped in the delivery log)"
+    )]
+    RedeliveryInProgress { redelivery: String },
     /// 409: a concurrent change won; the client should re-read and retry.
     #[error("{0}")]
     Conflict(String),
@@ -192,6 +199,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused
             | ApiError::IdempotencyKeyInProgress
             | ApiError::CallNotScheduled { .. }
+            | ApiError::RedeliveryInProgress { .. }
             | ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
@@ -218,6 +226,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::IdempotencyKeyInProgress => "idempotency_key_in_progress",
             ApiError::CallNotScheduled { .. } => "call_not_scheduled",
+            ApiError::RedeliveryInProgress { .. } => "redelivery_in_progress",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -278,6 +287,13 @@ pub enum SecretError {
     NotFound(String),
     #[error("secret {0} is malformed")]
     Malformed(String),
+    /// The provider secret's `api_key` is empty or too short to sign callbacks safely.
+    #[error(
+        "secret {name}: api_key is empty or shorter than {min} characters; it signs the voice \
+         provider's callbacks (HMAC), so a short key would let anyone sign them. Set the \
+         provider's API key (docs/deploy.md, step 4)"
+    )]
+    ProviderKeyTooShort { name: String, min: usize },
     #[error("Secrets Manager error: {0}")]
     Backend(String),
 }

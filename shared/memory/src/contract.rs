@@ -17,7 +17,7 @@ use domain::model::{
 };
 use domain::ports::queue::{DeliveryMessage, EventQueue};
 use domain::ports::secrets::SecretStore;
-use domain::ports::store::attempts::ATTEMPT_TTL;
+use domain::ports::store::attempts::{LedgerClaim, LedgerState, ATTEMPT_TTL};
 use domain::ports::store::calls::{CallCompletion, CallProgress, CreateCallOutcome};
 use domain::ports::store::deliveries::{DeliveryCursor, DeliveryQuery};
 use domain::ports::store::events::{EVENT_TTL, PLAIN_PAYLOAD_MAX_BYTES};
@@ -1586,6 +1586,50 @@ pub async fn attempts(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contr
         store.delivered_attempt(Uuid::new_v4(), "original").await?,
         None,
         "only its own event"
+    );
+    // Every claim of the event, of every series: in flight with its lease, or done with its row.
+    ensure_eq!(
+        claim("redelivery-x", 0, now).await?,
+        Claim::Won,
+        "a series' marker"
+    );
+    let mut claims = store.series_claims(event).await?;
+    claims.sort_by(|a, b| (&a.series, a.attempt).cmp(&(&b.series, b.attempt)));
+    // Leases are kept to the millisecond.
+    let lease_end = |at: DateTime<Utc>| LedgerState::InFlight {
+        lease_until: (at + chrono::Duration::seconds(60)).trunc_subsecs(3),
+    };
+    let expected = vec![
+        LedgerClaim {
+            series: "original".into(),
+            attempt: 1,
+            state: LedgerState::Done(Box::new(failed)),
+        },
+        LedgerClaim {
+            series: "original".into(),
+            attempt: 2,
+            state: lease_end(now),
+        },
+        LedgerClaim {
+            series: "original".into(),
+            attempt: 3,
+            state: LedgerState::Done(Box::new(row(3, DeliveryOutcome::Delivered))),
+        },
+        LedgerClaim {
+            series: "redelivery-x".into(),
+            attempt: 0,
+            state: lease_end(now),
+        },
+        LedgerClaim {
+            series: "redelivery-x".into(),
+            attempt: 1,
+            state: lease_end(now),
+        },
+    ];
+    ensure_eq!(claims, expected, "the event's claims");
+    ensure!(
+        store.series_claims(Uuid::new_v4()).await?.is_empty(),
+        "only its own event's claims"
     );
     Ok(())
 }

@@ -40,7 +40,7 @@ use domain::ports::store::due::{Due, DueKind, DueStore};
 use domain::ports::store::events::StoredEvent;
 use domain::ports::store::suppressions::{SuppressionPage, SuppressionStore};
 use domain::ports::store::{
-    AccountStore, AttemptLedger, CallStore, Claim, DeliveryLog, EventStore, Store,
+    AccountStore, AttemptLedger, CallStore, Claim, DeliveryLog, EventStore, LedgerClaim, Store,
 };
 use std::collections::HashMap;
 use std::future::Future;
@@ -86,6 +86,7 @@ pub const STORE_METHODS: &[&str] = &[
     "finish_attempt",
     "delivered_attempt",
     "finished_attempt",
+    "series_claims",
     "due",
     "claim_event_repair",
     "claim_call_repair",
@@ -714,6 +715,9 @@ impl AttemptLedger for FaultyStore {
         attempt: u32,
     ) -> Result<Option<DeliveryAttempt>, StoreError> {
         through_plan!(self.finished_attempt(event_id, series, attempt))
+    }
+    async fn series_claims(&self, event_id: Uuid) -> Result<Vec<LedgerClaim>, StoreError> {
+        through_plan!(self.series_claims(event_id))
     }
 }
 

@@ -426,3 +426,53 @@ async fn an_incompressible_5_mb_transcript_is_cut_to_fit_and_delivered() {
     assert_eq!(e.w.stored_event_count(), 1);
     assert_eq!(e.w.queue.sent_count(), 1);
 }
+
+/// Issue 26: the provider key is the HMAC key of the callbacks' signatures, so an empty or
+/// short one is refused when the secret is read at cold start (every function that loads it
+/// goes through `ProviderSecret::load`): the error names the secret and the minimum, never the
+/// value. A key of the minimum length, padded or not, loads.
+#[tokio::test]
+async fn an_empty_or_short_provider_key_is_refused_at_cold_start() {
+    use domain::error::SecretError;
+    use domain::ports::secrets::{ProviderSecret, SecretStore, MIN_PROVIDER_KEY_CHARS};
+    let w = World::new();
+    let name = "buildvoiceai/test/provider";
+    let short = "k".repeat(MIN_PROVIDER_KEY_CHARS - 1);
+    let padded = format!("  {short}  \n");
+    for key in ["", "   ", "sk_short", short.as_str(), padded.as_str()] {
+        w.secrets
+            .put(name, &json!({ "api_key": key }).to_string())
+            .await
+            .expect("put");
+        let err = ProviderSecret::load(w.secrets.as_ref(), name)
+            .await
+            .expect_err("a short key is refused");
+        assert!(
+            matches!(&err, SecretError::ProviderKeyTooShort { name: n, min }
+                if n == name && *min == MIN_PROVIDER_KEY_CHARS),
+            "{key:?}: {err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains(name) && message.contains(&MIN_PROVIDER_KEY_CHARS.to_string()),
+            "{message}"
+        );
+        if !key.trim().is_empty() {
+            assert!(
+                !message.contains(key.trim()),
+                "the key is never shown: {message}"
+            );
+        }
+    }
+    let ok = "k".repeat(MIN_PROVIDER_KEY_CHARS);
+    w.secrets
+        .put(name, &json!({ "api_key": ok }).to_string())
+        .await
+        .expect("put");
+    let secret = ProviderSecret::load(w.secrets.as_ref(), name)
+        .await
+        .expect("a key of the minimum length loads");
+    assert_eq!(secret.api_key, ok);
+    // The tests' own provider key passes the rule it is held to in production.
+    assert!(w.tunables.provider_key.len() >= MIN_PROVIDER_KEY_CHARS);
+}

@@ -15,6 +15,7 @@ mod fairness;
 mod hostile_input;
 mod lifecycle;
 mod recover;
+mod redeliver;
 mod scheduled;
 mod settings;
 mod signing_secret;

@@ -309,3 +309,81 @@ async fn bad_ranges_are_400_naming_the_field_and_read_nothing() {
     assert_eq!(e.w.plan.calls("deliveries_between"), 0);
     assert_eq!(e.w.queue.sent_count(), 0);
 }
+
+/// Issue 26: one call recovers at most `MAX_RECOVER_EVENTS` events. A range with one more is
+/// `422 too_many_events` naming `since`, with the advice to narrow it, and nothing is claimed
+/// or queued; the same rows cut to exactly the cap by `until` are recovered in one call.
+#[tokio::test]
+async fn more_than_the_cap_is_422_and_queues_nothing_while_the_cap_itself_is_recovered() {
+    use ::settings::recover::MAX_RECOVER_EVENTS;
+    let e = env(0).await;
+    let since = e.w.now() - chrono::Duration::hours(1);
+    let count = MAX_RECOVER_EVENTS + 1;
+    let mut events = Vec::with_capacity(count);
+    for i in 0..count {
+        let event = EventRecord {
+            id: Uuid::new_v4(),
+            account_id: e.s.account.id.clone(),
+            call_id: Uuid::new_v4(),
+            event_type: domain::events::EventType::CallCompleted,
+            payload: "{}".into(),
+            created_at: since,
+        };
+        let at = since + chrono::Duration::seconds(i as i64);
+        let dropped = if i % 2 == 0 {
+            DeliveryOutcome::Dropped
+        } else {
+            DeliveryOutcome::Skipped
+        };
+        e.w.store
+            .record_attempt(&row(&e, &event, at, 4, dropped))
+            .await
+            .unwrap();
+        events.push(event);
+    }
+    let reads = e.w.plan.calls("deliveries_between");
+    let (status, res) = e.recover(json!({"since": rfc3339(since)})).await;
+    assert_eq!(
+        (status, error_code(&res), res["error"]["field"].as_str()),
+        (422, "too_many_events", Some("since")),
+        "{res}"
+    );
+    let message = res["error"]["message"].as_str().unwrap_or_default();
+    for needle in [
+        format!("{count} events"),
+        format!("at most {MAX_RECOVER_EVENTS}"),
+        "narrow the range".to_string(),
+    ] {
+        assert!(message.contains(&needle), "{needle:?} in {message}");
+    }
+    assert!(
+        e.w.plan.calls("deliveries_between") > reads,
+        "the log was read"
+    );
+    assert_eq!(e.w.plan.calls("claim_attempt"), 0, "nothing claimed");
+    assert_eq!(e.w.plan.calls("send"), 0, "nothing queued");
+    assert_eq!(e.w.queue.sent_count(), 0);
+
+    // The same rows without the newest one: exactly the cap, recovered by one call.
+    let until = since + chrono::Duration::seconds(MAX_RECOVER_EVENTS as i64 - 1);
+    let (status, res) = e
+        .recover(json!({"since": rfc3339(since), "until": rfc3339(until)}))
+        .await;
+    assert_eq!(
+        (status, &res),
+        (
+            202,
+            &json!({"success": true, "recovered": MAX_RECOVER_EVENTS})
+        )
+    );
+    let mut queued: Vec<Uuid> =
+        e.w.queue
+            .pending()
+            .iter()
+            .map(|m| m.message.event_id)
+            .collect();
+    queued.sort();
+    let mut expected: Vec<Uuid> = events[..MAX_RECOVER_EVENTS].iter().map(|e| e.id).collect();
+    expected.sort();
+    assert_eq!(queued, expected, "each event of the narrower range, once");
+}

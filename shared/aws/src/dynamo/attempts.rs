@@ -22,6 +22,13 @@ fn series_prefix(series: &str) -> String {
     format!("ATTEMPT#{series}#")
 }
 
+/// A ledger item's series and attempt, from its sort key `ATTEMPT#{series}#{attempt:02}`.
+fn parse_key(sk: &str) -> Option<(String, u32)> {
+    let rest = sk.strip_prefix("ATTEMPT#")?;
+    let (series, attempt) = rest.rsplit_once('#')?;
+    Some((series.to_string(), attempt.parse().ok()?))
+}
+
 impl DynamoStore {
     /// What a lost claim race found: a finished attempt (with its stored row) or one still
     /// held. Read consistently right after the failed condition; an item that vanished in
@@ -157,5 +164,74 @@ impl AttemptLedger for DynamoStore {
                     .ok_or_else(|| StoreError::Corrupt(format!("attempt key {sk}")))
             })
             .transpose()
+    }
+
+    async fn series_claims(&self, event_id: Uuid) -> Result<Vec<LedgerClaim>, StoreError> {
+        let mut claims = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(super::keys::event(&event_id).0),
+                )
+                .expression_attribute_values(":prefix", AttributeValue::S("ATTEMPT#".into()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend)?;
+            for item in out.items() {
+                let r = ItemReader(item);
+                let sk = r.s("sk")?;
+                let (series, attempt) = parse_key(sk)
+                    .ok_or_else(|| StoreError::Corrupt(format!("attempt key {sk}")))?;
+                let state = if r.s("state")? == "done" {
+                    let row: Option<DeliveryAttempt> = r.opt_json("row")?;
+                    LedgerState::Done(Box::new(row.ok_or_else(|| {
+                        StoreError::Corrupt("a finished attempt without its row".into())
+                    })?))
+                } else {
+                    let ms: i64 = r.n("lease_until")?;
+                    LedgerState::InFlight {
+                        lease_until: DateTime::from_timestamp_millis(ms).ok_or_else(|| {
+                            StoreError::Corrupt(format!("lease_until {ms} of {sk}"))
+                        })?,
+                    }
+                };
+                claims.push(LedgerClaim {
+                    series,
+                    attempt,
+                    state,
+                });
+            }
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(claims),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_key;
+
+    #[test]
+    fn ledger_keys_give_their_series_and_attempt() {
+        assert_eq!(
+            parse_key("ATTEMPT#original#03"),
+            Some(("original".into(), 3))
+        );
+        assert_eq!(
+            parse_key("ATTEMPT#redelivery-4b1f#00"),
+            Some(("redelivery-4b1f".into(), 0))
+        );
+        assert_eq!(parse_key("ATTEMPT#original"), None);
+        assert_eq!(parse_key("EVENT#x"), None);
     }
 }

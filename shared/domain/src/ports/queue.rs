@@ -17,6 +17,11 @@ use uuid::Uuid;
 /// message with `not_before` until the time has come.
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
 
+/// The series of an event's first delivery and its retries.
+pub const ORIGINAL_SERIES: &str = "original";
+/// The series of a redelivery or recovery is this prefix and its id (`DeliveryMessage::redelivery`).
+pub const REDELIVERY_SERIES_PREFIX: &str = "redelivery-";
+
 /// One delivery to make: the body of an events-queue message (JSON).
 /// Unknown fields are ignored, so a consumer deployed before a producer that adds one keeps
 /// working.
@@ -68,8 +73,8 @@ impl DeliveryMessage {
     /// The attempt series this message belongs to: the original delivery or one redelivery.
     pub fn series(&self) -> String {
         match self.redelivery {
-            Some(id) => format!("redelivery-{id}"),
-            None => "original".to_string(),
+            Some(id) => format!("{REDELIVERY_SERIES_PREFIX}{id}"),
+            None => ORIGINAL_SERIES.to_string(),
         }
     }
 

@@ -35,6 +35,12 @@ pub fn webhook_secret_name(prefix: &str, account_id: &str) -> String {
     format!("{prefix}{account_id}")
 }
 
+/// The shortest provider API key a function starts with, in characters (surrounding
+/// whitespace not counted). The key is the HMAC key of the provider's callback signatures: an
+/// empty key would let anyone sign a callback, and a short one could be guessed. The provider's
+/// real keys are far longer (docs/deploy.md, step 4).
+pub const MIN_PROVIDER_KEY_CHARS: usize = 16;
+
 /// The voice provider's credentials, one JSON secret read once per cold start:
 /// `{"api_key": "..."}`. The same key authenticates our requests and signs its callbacks.
 #[derive(Clone, serde::Deserialize)]
@@ -49,8 +55,19 @@ impl std::fmt::Debug for ProviderSecret {
 }
 
 impl ProviderSecret {
+    /// Reads and checks the secret: refused when it is not `{"api_key": "..."}` or when the
+    /// key is empty or shorter than [`MIN_PROVIDER_KEY_CHARS`] (the error names the secret,
+    /// never its value).
     pub async fn load(secrets: &dyn SecretStore, name: &str) -> Result<Self, SecretError> {
         let raw = secrets.get(name).await?;
-        serde_json::from_str(&raw).map_err(|_| SecretError::Malformed(name.to_string()))
+        let secret: ProviderSecret =
+            serde_json::from_str(&raw).map_err(|_| SecretError::Malformed(name.to_string()))?;
+        if secret.api_key.trim().chars().count() < MIN_PROVIDER_KEY_CHARS {
+            return Err(SecretError::ProviderKeyTooShort {
+                name: name.to_string(),
+                min: MIN_PROVIDER_KEY_CHARS,
+            });
+        }
+        Ok(secret)
     }
 }

@@ -91,4 +91,37 @@ impl AttemptLedger for MemoryStore {
             .find(|row| row.outcome == DeliveryOutcome::Delivered)
             .map(|row| row.attempt))
     }
+
+    async fn series_claims(&self, event_id: Uuid) -> Result<Vec<LedgerClaim>, StoreError> {
+        let s = self.state();
+        let mut claims = Vec::new();
+        for ((e, k), item) in s.attempts.iter() {
+            if *e != event_id {
+                continue;
+            }
+            let (series, attempt) = k
+                .strip_prefix("ATTEMPT#")
+                .and_then(|rest| rest.rsplit_once('#'))
+                .and_then(|(series, n)| Some((series.to_string(), n.parse().ok()?)))
+                .ok_or_else(|| StoreError::Corrupt(format!("attempt key {k}")))?;
+            let state = match (&item.row, item.lease_until_ms) {
+                (Some(row), _) => LedgerState::Done(row.clone()),
+                (None, Some(ms)) => LedgerState::InFlight {
+                    lease_until: DateTime::from_timestamp_millis(ms)
+                        .ok_or_else(|| StoreError::Corrupt(format!("lease of {k}")))?,
+                },
+                (None, None) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "{k}: neither claimed nor done"
+                    )))
+                }
+            };
+            claims.push(LedgerClaim {
+                series,
+                attempt,
+                state,
+            });
+        }
+        Ok(claims)
+    }
 }

@@ -29,6 +29,25 @@ pub enum Claim {
     Done(Box<DeliveryAttempt>),
 }
 
+/// One claim of an event's ledger, as [`AttemptLedger::series_claims`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerClaim {
+    /// The series (`original`, `redelivery-<id>`: `DeliveryMessage::series`).
+    pub series: String,
+    /// 1.. for attempts; 0 for the marker a redelivery or recovery claims when it queues its
+    /// series (the delivery function never uses attempt 0).
+    pub attempt: u32,
+    pub state: LedgerState,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LedgerState {
+    /// Claimed, not finished: its holder may be sending until `lease_until`.
+    InFlight { lease_until: DateTime<Utc> },
+    /// Finished, with the log row it was finished with.
+    Done(Box<DeliveryAttempt>),
+}
+
 #[async_trait]
 pub trait AttemptLedger: Send + Sync {
     /// Claims an attempt for `lease`. A claim whose holder died (lease over, attempt not
@@ -64,4 +83,8 @@ pub trait AttemptLedger: Send + Sync {
         event_id: Uuid,
         series: &str,
     ) -> Result<Option<u32>, StoreError>;
+    /// Every claim of the event, of every series, read consistently (a handful of small items:
+    /// at most one per attempt and series). Unordered. The redelivery route reads from it
+    /// whether a redelivery series is still running (`crate::webhook::series`).
+    async fn series_claims(&self, event_id: Uuid) -> Result<Vec<LedgerClaim>, StoreError>;
 }

@@ -10,7 +10,7 @@ pub mod events;
 pub mod suppressions;
 
 pub use accounts::AccountStore;
-pub use attempts::{AttemptLedger, Claim};
+pub use attempts::{AttemptLedger, Claim, LedgerClaim, LedgerState};
 pub use calls::{CallStore, CreateCallOutcome};
 pub use deliveries::{DeliveryLog, DeliveryPage};
 pub use due::{Due, DueKind, DueStore, DueWork};
