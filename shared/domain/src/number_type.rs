@@ -121,7 +121,7 @@ impl Range {
                 .prefix
                 .iter()
                 .zip(national)
-                .all(|(set, d)| set & (1 << (d - b'0')) != 0)
+                .all(|(set, d)| d.is_ascii_digit() && set & (1 << (d - b'0')) != 0)
     }
 }
 
@@ -239,7 +239,8 @@ fn nanp_toll_free(area: &[u8]) -> bool {
 pub fn type_of(phone: &PhoneNumber) -> Option<Classified> {
     let code = phone.country_code();
     let digits = phone.as_str().trim_start_matches('+').as_bytes();
-    let national = digits.get(code.to_string().len()..)?;
+    let code_digits = code.checked_ilog10().map_or(1, |l| l as usize + 1);
+    let national = digits.get(code_digits..)?;
     let hit = parsed()
         .by_code
         .get(&code)
