@@ -10,6 +10,7 @@ use aws_adapters::DynamoStore;
 use domain::calling_window::CallingWindow;
 use domain::clock::{rfc3339, Clock};
 use domain::model::{Account, Agent, Plan};
+use domain::number_type::NumberType;
 use domain::phone::PhoneNumber;
 use domain::ports::secrets::SecretStore;
 use domain::ports::store::AccountStore;
@@ -90,7 +91,12 @@ impl Admin {
                 "--name must be 1 to 200 characters".into(),
             ));
         }
-        let account = Account::new(id, name, plan, self.clock.now());
+        let mut account = Account::new(id, name, plan, self.clock.now());
+        // New accounts start with an allowed-country list (docs/calling-compliance.md): the
+        // countries of their agents' numbers, which follow the agents added until an operator
+        // sets the destinations; US and CA while there are none.
+        account.guardrails.allowed_countries = Some(domain::destination::default_countries([]));
+        account.guardrails.countries_from_agents = true;
         match self.store.create_account(&account).await {
             Ok(()) => Ok(account),
             Err(StoreError::Conflict(_)) => Err(AdminError::AlreadyExists(format!(
@@ -139,7 +145,7 @@ impl Admin {
         phone: Option<&str>,
         make_default: bool,
     ) -> Result<Agent, AdminError> {
-        self.account(account_id).await?;
+        let account = self.account(account_id).await?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(AdminError::Invalid(
@@ -173,9 +179,30 @@ impl Admin {
             }
             Err(e) => return Err(self.store_err()(e)),
         }
-        if make_default {
+        let follow = account.guardrails.countries_from_agents && agent.phone_number.is_some();
+        if make_default || follow {
+            // The query may not see the agent just written yet: it is added by hand.
+            let mut numbers: Vec<PhoneNumber> = if follow {
+                self.store
+                    .agents(account_id)
+                    .await
+                    .map_err(self.store_err())?
+                    .into_iter()
+                    .filter(|a| a.id != agent.id)
+                    .filter_map(|a| a.phone_number)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            numbers.extend(agent.phone_number.clone());
+            let countries = domain::destination::default_countries(&numbers);
             self.update_account(account_id, |a| {
-                a.default_agent_id = Some(agent.id);
+                if make_default {
+                    a.default_agent_id = Some(agent.id);
+                }
+                if a.guardrails.countries_from_agents && follow {
+                    a.guardrails.allowed_countries = Some(countries.clone());
+                }
                 Ok(())
             })
             .await?;
@@ -279,14 +306,17 @@ impl Admin {
         .await
     }
 
-    /// Sets which numbers the account may call: a list of countries (ISO 3166-1 alpha-2,
-    /// `None`: every country) and whether the non-geographic premium, satellite and
-    /// international-network codes are allowed (`domain::destination`).
+    /// Sets which numbers the account may call (`domain::destination`), all of it at once: a
+    /// list of countries (ISO 3166-1 alpha-2, `None`: every country), whether the
+    /// non-geographic premium, satellite and international-network codes are allowed, and
+    /// which of the number types refused by default (`domain::number_type`) are (none: every
+    /// one refused). The country list no longer follows the agents' numbers afterwards.
     pub async fn set_destinations(
         &self,
         account_id: &str,
         countries: Option<&str>,
         allow_non_geographic: bool,
+        allow_types: &[NumberType],
     ) -> Result<Account, AdminError> {
         let countries = countries
             .map(|c| {
@@ -294,9 +324,12 @@ impl Admin {
                     .map_err(|e| AdminError::Invalid(format!("--countries: {e}")))
             })
             .transpose()?;
+        let types = domain::destination::normalise_types(allow_types);
         self.update_account(account_id, |a| {
             a.guardrails.allowed_countries = countries.clone();
             a.guardrails.non_geographic_allowed = allow_non_geographic;
+            a.guardrails.allowed_number_types = types.clone();
+            a.guardrails.countries_from_agents = false;
             Ok(())
         })
         .await
@@ -367,6 +400,8 @@ impl Admin {
             "rate_limit_per_minute": a.guardrails.rate_limit_per_minute,
             "allowed_countries": a.guardrails.allowed_countries,
             "non_geographic_allowed": a.guardrails.non_geographic_allowed,
+            "allowed_number_types": a.guardrails.allowed_number_types,
+            "countries_from_agents": a.guardrails.countries_from_agents,
             "recipient_hours": recipient_hours_json(&a),
             "created_at": rfc3339(a.created_at),
             "version": a.version,

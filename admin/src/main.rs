@@ -6,6 +6,7 @@ use bvai_admin::{self as admin, AdminError};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use domain::config;
 use domain::model::Plan;
+use domain::number_type::NumberType;
 use domain::recipient_hours::AppliesTo;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,34 @@ impl From<AppliesToArg> for AppliesTo {
             AppliesToArg::NorthAmerica => AppliesTo::NorthAmerica,
             AppliesToArg::Everywhere => AppliesTo::Everywhere,
             AppliesToArg::Off => AppliesTo::Off,
+        }
+    }
+}
+
+/// The number types refused by default (`domain::number_type`).
+#[derive(Clone, Copy, ValueEnum)]
+#[value(rename_all = "snake_case")]
+enum NumberTypeArg {
+    /// Premium rate (+1 900, +44 9, ...).
+    PremiumRate,
+    /// Shared cost (+33 81, +49 180, ...).
+    SharedCost,
+    /// Personal numbering (+44 70, +1 500, ...).
+    PersonalNumber,
+    /// Universal access numbers (+44 30, +44 33, ...).
+    Uan,
+    /// Pagers (+44 76, +49 16[489], ...).
+    Pager,
+}
+
+impl From<NumberTypeArg> for NumberType {
+    fn from(t: NumberTypeArg) -> NumberType {
+        match t {
+            NumberTypeArg::PremiumRate => NumberType::PremiumRate,
+            NumberTypeArg::SharedCost => NumberType::SharedCost,
+            NumberTypeArg::PersonalNumber => NumberType::PersonalNumber,
+            NumberTypeArg::Uan => NumberType::Uan,
+            NumberTypeArg::Pager => NumberType::Pager,
         }
     }
 }
@@ -159,9 +188,11 @@ enum Command {
         #[arg(long)]
         default: bool,
     },
-    /// Set which numbers the account may call: its countries (ISO 3166-1 alpha-2, e.g.
-    /// "US,GB") or all, and whether the non-geographic premium, satellite and
-    /// international-network codes (+800 +808 +870 +878 +881 +882 +883 +888 +979) are allowed.
+    /// Set which numbers the account may call, all of it at once: its countries (ISO 3166-1
+    /// alpha-2, e.g. "US,GB") or all, whether the non-geographic premium, satellite and
+    /// international-network codes (+800 +808 +870 +878 +881 +882 +883 +888 +979) are allowed,
+    /// and which number types refused by default (premium rate, shared cost, personal
+    /// numbers, UAN, pagers) are. What a run leaves out is refused.
     SetDestinations {
         #[arg(long)]
         account: String,
@@ -177,6 +208,10 @@ enum Command {
         /// Allow the non-geographic codes (refused unless set).
         #[arg(long)]
         allow_non_geographic: bool,
+        /// Allow numbers of this type (refused unless set); repeat it or separate types with
+        /// commas.
+        #[arg(long = "allow-type", value_enum, value_delimiter = ',')]
+        allow_types: Vec<NumberTypeArg>,
     },
     /// Print an account as JSON: settings, key prefix and last 4 only, agents.
     ShowAccount {
@@ -389,15 +424,18 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             countries,
             all_countries,
             allow_non_geographic,
+            allow_types,
         } => {
             let countries = if all_countries { None } else { countries };
+            let types: Vec<NumberType> = allow_types.into_iter().map(Into::into).collect();
             let account = admin
-                .set_destinations(&account, countries.as_deref(), allow_non_geographic)
+                .set_destinations(&account, countries.as_deref(), allow_non_geographic, &types)
                 .await?;
             print_json(&serde_json::json!({
                 "account_id": account.id,
                 "allowed_countries": account.guardrails.allowed_countries,
                 "non_geographic_allowed": account.guardrails.non_geographic_allowed,
+                "allowed_number_types": account.guardrails.allowed_number_types,
             }))?;
         }
         Command::Dlq(dlq) => run_dlq(dlq).await?,

@@ -6,6 +6,7 @@
 use aws_adapters::DynamoStore;
 use bvai_admin::{parse_calling_window, Admin, AdminError};
 use domain::model::Plan;
+use domain::number_type::NumberType;
 use domain::ports::secrets::SecretStore;
 use domain::ports::store::AccountStore;
 use integration_tests::fixtures::secret_prefix;
@@ -46,6 +47,12 @@ async fn accounts_agents_windows_and_keys() {
         .expect("create");
     assert_eq!(account.plan, Plan::Agency);
     assert!(account.api_enabled);
+    // A new account may call US and Canadian numbers until its agents say otherwise.
+    assert_eq!(
+        account.guardrails.allowed_countries,
+        Some(vec!["CA".to_string(), "US".to_string()])
+    );
+    assert!(account.guardrails.countries_from_agents);
     assert!(matches!(
         admin.create_account(&id, "Again", Plan::Pro).await,
         Err(AdminError::AlreadyExists(m)) if m.contains(&id)
@@ -107,6 +114,28 @@ async fn accounts_agents_windows_and_keys() {
         .await
         .expect("agent without phone");
     assert_eq!(second.phone_number, None);
+    // The new account's countries follow its agents' numbers: a UK agent adds GB (and the
+    // Crown Dependencies of +44), still with the +1 agent's US and CA.
+    admin
+        .create_agent(
+            &id,
+            "London",
+            &format!("{provider_agent}_3"),
+            Some("+442079460000"),
+            false,
+        )
+        .await
+        .expect("UK agent");
+    let followed = admin.account(&id).await.expect("read");
+    assert_eq!(
+        followed.guardrails.allowed_countries,
+        Some(
+            ["CA", "GB", "GG", "IM", "JE", "US"]
+                .map(String::from)
+                .to_vec()
+        )
+    );
+    assert_eq!(followed.default_agent_id, Some(agent.id), "unchanged");
 
     // Calling window and webhook URL.
     let window = parse_calling_window(
@@ -166,11 +195,20 @@ async fn accounts_agents_windows_and_keys() {
     let limited = admin.set_rate_limit(&id, Some(5)).await.expect("limit");
     assert_eq!(limited.guardrails.rate_limit_per_minute, Some(5));
     assert!(matches!(
-        admin.set_destinations(&id, Some("GB,ZZ"), false).await,
+        admin.set_destinations(&id, Some("GB,ZZ"), false, &[]).await,
         Err(AdminError::Invalid(m)) if m.contains("ZZ")
     ));
     let dest = admin
-        .set_destinations(&id, Some("us, gb"), true)
+        .set_destinations(
+            &id,
+            Some("us, gb"),
+            true,
+            &[
+                NumberType::Pager,
+                NumberType::PremiumRate,
+                NumberType::Pager,
+            ],
+        )
         .await
         .expect("destinations");
     assert_eq!(
@@ -178,16 +216,50 @@ async fn accounts_agents_windows_and_keys() {
         Some(vec!["GB".to_string(), "US".to_string()])
     );
     assert!(dest.guardrails.non_geographic_allowed);
+    assert_eq!(
+        dest.guardrails.allowed_number_types,
+        vec![NumberType::PremiumRate, NumberType::Pager]
+    );
+    assert!(
+        !dest.guardrails.countries_from_agents,
+        "an operator's list no longer follows the agents"
+    );
     let shown = admin.show_account(&id).await.expect("show");
     assert_eq!(shown["rate_limit_per_minute"], 5);
     assert_eq!(shown["allowed_countries"], serde_json::json!(["GB", "US"]));
     assert_eq!(shown["non_geographic_allowed"], true);
+    assert_eq!(
+        shown["allowed_number_types"],
+        serde_json::json!(["premium_rate", "pager"])
+    );
+    assert_eq!(shown["countries_from_agents"], false);
+    admin
+        .create_agent(
+            &id,
+            "Kingston",
+            &format!("{provider_agent}_4"),
+            Some("+18765550100"),
+            false,
+        )
+        .await
+        .expect("JM agent");
+    assert_eq!(
+        admin
+            .account(&id)
+            .await
+            .expect("read")
+            .guardrails
+            .allowed_countries,
+        Some(vec!["GB".to_string(), "US".to_string()]),
+        "an agent added after set-destinations leaves the operator's list alone"
+    );
     let open = admin
-        .set_destinations(&id, None, false)
+        .set_destinations(&id, None, false, &[])
         .await
         .expect("open");
     assert_eq!(open.guardrails.allowed_countries, None);
     assert!(!open.guardrails.non_geographic_allowed);
+    assert!(open.guardrails.allowed_number_types.is_empty());
     let back = admin.set_rate_limit(&id, None).await.expect("default");
     assert_eq!(back.guardrails.rate_limit_per_minute, None);
 
@@ -249,7 +321,10 @@ async fn accounts_agents_windows_and_keys() {
         .iter()
         .filter_map(|a| a["name"].as_str())
         .collect();
-    assert_eq!(names, vec!["No Phone", "Sales Qualifier"]);
+    assert_eq!(
+        names,
+        vec!["Kingston", "London", "No Phone", "Sales Qualifier"]
+    );
     assert!(matches!(
         admin.show_account("acct_nope").await,
         Err(AdminError::NotFound(_))
@@ -261,6 +336,33 @@ async fn accounts_agents_windows_and_keys() {
 }
 
 /// Runs the CLI against the emulator named by `AWS_ENDPOINT_URL` (inherited).
+/// An account stored before the new-account default (no country list, as `Account::new`
+/// writes it) keeps calling every country: adding agents does not give it a list.
+#[tokio::test]
+async fn an_existing_account_keeps_every_country() {
+    let emulator = Emulator::connect().await;
+    let (admin, store, _) = admin(&emulator).await;
+    let id = account_id();
+    let old = domain::model::Account::new(&id, "Before", Plan::Agency, chrono::Utc::now());
+    store.create_account(&old).await.expect("create as before");
+    admin
+        .create_agent(
+            &id,
+            "Ava",
+            &format!("prov_{}", uuid::Uuid::new_v4().simple()),
+            Some("+442079460000"),
+            true,
+        )
+        .await
+        .expect("agent");
+    let after = admin.account(&id).await.expect("read");
+    assert_eq!(after.guardrails.allowed_countries, None);
+    assert!(!after.guardrails.countries_from_agents);
+    assert!(after.guardrails.allowed_number_types.is_empty());
+    let shown = admin.show_account(&id).await.expect("show");
+    assert_eq!(shown["allowed_countries"], Value::Null);
+}
+
 fn cli(table: Option<&str>, prefix: &str, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bvai-admin"));
     cmd.env_remove("TABLE_NAME")
@@ -329,6 +431,12 @@ async fn the_cli_binary_end_to_end() {
     assert_eq!(created["id"], id.as_str());
     assert_eq!(created["plan"], "agency");
     assert_eq!(created["api_key"], Value::Null);
+    assert_eq!(
+        created["allowed_countries"],
+        serde_json::json!(["CA", "US"])
+    );
+    assert_eq!(created["countries_from_agents"], true);
+    assert_eq!(created["allowed_number_types"], serde_json::json!([]));
     assert_error(
         &cli(
             t,
@@ -651,6 +759,7 @@ async fn the_cli_binary_end_to_end() {
     ));
     assert_eq!(dest["allowed_countries"], serde_json::json!(["CA", "US"]));
     assert_eq!(dest["non_geographic_allowed"], true);
+    assert_eq!(dest["allowed_number_types"], serde_json::json!([]));
     assert_error(
         &cli(
             t,
@@ -659,6 +768,62 @@ async fn the_cli_binary_end_to_end() {
         ),
         "XX",
     );
+    // --allow-type: repeated or comma-separated; what a run leaves out is refused again.
+    let typed = ok_json(&cli(
+        t,
+        &prefix,
+        &[
+            "set-destinations",
+            "--account",
+            &id,
+            "--countries",
+            "US",
+            "--allow-type",
+            "pager,premium_rate",
+            "--allow-type",
+            "uan",
+        ],
+    ));
+    assert_eq!(
+        typed["allowed_number_types"],
+        serde_json::json!(["premium_rate", "uan", "pager"])
+    );
+    assert_eq!(typed["non_geographic_allowed"], false);
+    let stored = store.account(&id).await.expect("read").expect("account");
+    assert_eq!(
+        stored.guardrails.allowed_number_types,
+        vec![NumberType::PremiumRate, NumberType::Uan, NumberType::Pager]
+    );
+    let shown = ok_json(&cli(t, &prefix, &["show-account", "--id", &id]));
+    assert_eq!(
+        shown["allowed_number_types"],
+        serde_json::json!(["premium_rate", "uan", "pager"])
+    );
+    let o = cli(
+        t,
+        &prefix,
+        &[
+            "set-destinations",
+            "--account",
+            &id,
+            "--all-countries",
+            "--allow-type",
+            "toll_free",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "a usage error: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("toll_free") && stderr(&o).contains("premium_rate"),
+        "names the value and the choices: {}",
+        stderr(&o)
+    );
+    let cleared = ok_json(&cli(
+        t,
+        &prefix,
+        &["set-destinations", "--account", &id, "--all-countries"],
+    ));
+    assert_eq!(cleared["allowed_number_types"], serde_json::json!([]));
+    assert_eq!(cleared["allowed_countries"], Value::Null);
     // A table that does not exist is a clear one-line error too.
     assert_error(
         &cli(

@@ -233,6 +233,7 @@ async fn get_integration_shows_the_state_but_never_the_key() {
             "webhook_url": null,
             "default_agent": {"id": h.seeded.agent.id.to_string(), "name": "Sales Qualifier"},
             "allowed_countries": null,
+            "allowed_number_types": [],
             "events": ["call.completed"],
             "calling_window": null,
             // The fixtures switch recipient hours off (see `fixtures::seed`).
@@ -385,11 +386,21 @@ async fn allowed_countries_are_shown_and_cannot_be_patched() {
     fixtures::update_account(h.store.as_ref(), &h.seeded.account.id, |a| {
         a.guardrails.allowed_countries = Some(vec!["GB".into(), "US".into()]);
         a.guardrails.rate_limit_per_minute = Some(10);
+        a.guardrails.allowed_number_types = vec![domain::number_type::NumberType::PremiumRate];
     })
     .await;
     let (status, body) = h.send(h.req("GET", INTEGRATION)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["allowed_countries"], json!(["GB", "US"]));
+    assert_eq!(body["allowed_number_types"], json!(["premium_rate"]));
+    let (status, body) = h
+        .send(
+            h.req("PATCH", INTEGRATION)
+                .json(&json!({"allowed_number_types": ["pager"]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "allowed_number_types");
     let (status, body) = h
         .send(
             h.req("PATCH", INTEGRATION)
@@ -423,6 +434,10 @@ async fn allowed_countries_are_shown_and_cannot_be_patched() {
         .expect("read")
         .expect("grant");
     assert_eq!(grant.guardrails.rate_limit_per_minute, Some(10));
+    assert_eq!(
+        grant.guardrails.allowed_number_types,
+        vec![domain::number_type::NumberType::PremiumRate]
+    );
 }
 
 #[tokio::test]

@@ -1023,6 +1023,53 @@ async fn premium_satellite_and_network_numbers_are_refused_before_any_write_or_d
     assert_eq!(h.provider.requests().len(), 2);
 }
 
+/// The number types refused by default, on DynamoDB: refused from the key grant alone (the one
+/// UpdateItem that reads and counts the key), and allowed per type by the grant's guardrails.
+#[tokio::test]
+async fn premium_and_personal_numbers_are_refused_from_the_grant_alone() {
+    let h = harness().await;
+    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+        a.guardrails.allowed_countries = Some(vec!["US".into(), "GB".into()]);
+    })
+    .await;
+    for (phone, message) in [
+        ("+19002345678", "+1 900 numbers are premium-rate numbers"),
+        ("+19765550123", "+1 976 numbers are premium-rate numbers"),
+        ("+447012345678", "+44 70 numbers are personal numbers"),
+        ("+449012345678", "+44 90 numbers are premium-rate numbers"),
+    ] {
+        h.dynamo_calls.reset();
+        let (s, body) = send(&h, trigger(&h.seeded.api_key, json!({ "phone": phone }))).await;
+        assert_eq!(
+            (s, error_code(&body)),
+            (422, "destination_not_allowed"),
+            "{phone}: {body}"
+        );
+        assert_eq!(body["error"]["field"], "phone");
+        let text = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(text.starts_with(message), "{phone}: {text}");
+        assert_eq!(h.dynamo_calls.operations(), ["UpdateItem"], "{phone}");
+    }
+    assert!(h.provider.requests().is_empty());
+    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+        a.guardrails.allowed_number_types = vec![domain::number_type::NumberType::PremiumRate];
+    })
+    .await;
+    let (s, body) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+19002345678"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = send(
+        &h,
+        trigger(&h.seeded.api_key, json!({"phone": "+447012345678"})),
+    )
+    .await;
+    assert_eq!((s, error_code(&body)), (422, "destination_not_allowed"));
+    assert_eq!(h.provider.requests().len(), 1);
+}
+
 #[tokio::test]
 async fn a_provider_error_body_never_reaches_the_customer() {
     let provider = TestServer::start(|_, _| async move {

@@ -45,6 +45,9 @@ pub async fn view(account: &Account, deps: &Deps) -> Result<Value, ApiError> {
         "default_agent": default_agent,
         // Read-only: set by an operator (`bvai-admin set-destinations`); null: every country.
         "allowed_countries": account.guardrails.allowed_countries,
+        // Read-only: the number types refused by default that an operator allowed
+        // (`bvai-admin set-destinations --allow-type`); [] : every one refused.
+        "allowed_number_types": account.guardrails.allowed_number_types,
         // The webhook events the account receives (docs/webhooks.md).
         "events": account.events.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
         // Read-only: set by an operator (`bvai-admin set-calling-window`); null: always open.

@@ -21,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod key_rotation;
 pub mod model;
+pub mod number_type;
 pub mod payload;
 pub mod phone;
 pub mod ports;

@@ -2,6 +2,7 @@
 //! (`aws_adapters::dynamo`, documented in docs/data-model.md), not here.
 
 use crate::calling_window::CallingWindow;
+use crate::number_type::NumberType;
 use crate::phone::PhoneNumber;
 use crate::recipient_hours::RecipientHours;
 use chrono::{DateTime, Utc};
@@ -94,6 +95,17 @@ pub struct Guardrails {
     /// (`domain::destination::NON_GEOGRAPHIC`) may be called.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub non_geographic_allowed: bool,
+    /// The number types refused by default (`domain::number_type`: premium rate, shared cost,
+    /// personal numbers, UAN, pagers) that this account may call; sorted, no duplicates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_number_types: Vec<NumberType>,
+    /// `allowed_countries` is the new-account default (`domain::destination::
+    /// default_countries`: the countries of the agents' numbers, or US and CA without any)
+    /// and follows the agents an operator adds, until an operator sets the destinations
+    /// (`bvai-admin set-destinations` clears it). Accounts created before the default have
+    /// neither and keep what they had.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub countries_from_agents: bool,
     /// The recipient's quiet hours (`domain::recipient_hours`); `None`: the default,
     /// 08:00-21:00 in the recipient's zones for North American numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -609,4 +621,44 @@ pub struct EventRecord {
     pub event_type: crate::events::EventType,
     pub payload: String,
     pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guardrails_stored_before_number_types_read_unchanged() {
+        // The account item's `guardrails` attribute as written before number types and the
+        // new-account country default: the same policy, no type allowed, no country default.
+        let stored = r#"{"rate_limit_per_minute":5,"allowed_countries":["GB"],"non_geographic_allowed":true}"#;
+        let g: Guardrails = serde_json::from_str(stored).unwrap();
+        assert_eq!(g.allowed_countries, Some(vec!["GB".to_string()]));
+        assert!(g.non_geographic_allowed);
+        assert!(g.allowed_number_types.is_empty());
+        assert!(!g.countries_from_agents);
+        assert_eq!(
+            serde_json::to_string(&g).unwrap(),
+            stored,
+            "written back the same"
+        );
+        let none: Guardrails = serde_json::from_str("{}").unwrap();
+        assert!(none.is_default());
+        assert_eq!(none.allowed_countries, None, "every country, as before");
+        // An account created without the admin CLI (`Account::new`) has no list either.
+        assert!(Account::new("a", "A", Plan::Agency, Utc::now())
+            .guardrails
+            .is_default());
+        let typed = Guardrails {
+            allowed_number_types: vec![NumberType::PremiumRate, NumberType::Uan],
+            countries_from_agents: true,
+            ..Guardrails::default()
+        };
+        let json = serde_json::to_string(&typed).unwrap();
+        assert_eq!(
+            json,
+            r#"{"allowed_number_types":["premium_rate","uan"],"countries_from_agents":true}"#
+        );
+        assert_eq!(serde_json::from_str::<Guardrails>(&json).unwrap(), typed);
+    }
 }

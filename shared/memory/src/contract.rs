@@ -294,6 +294,11 @@ pub async fn rate_counters(store: &dyn Store, now: DateTime<Utc>) -> Result<(), 
         rate_limit_per_minute: Some(7),
         allowed_countries: Some(vec!["GB".into(), "US".into()]),
         non_geographic_allowed: true,
+        allowed_number_types: vec![
+            domain::number_type::NumberType::PremiumRate,
+            domain::number_type::NumberType::Pager,
+        ],
+        countries_from_agents: true,
         recipient_hours: Some(domain::recipient_hours::RecipientHours {
             applies_to: domain::recipient_hours::AppliesTo::Everywhere,
             hours: domain::calling_window::DayWindow {

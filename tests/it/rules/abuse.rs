@@ -221,6 +221,89 @@ async fn destinations_are_refused_before_any_write_or_dial() {
     assert!(w.provider.requests().is_empty());
 }
 
+/// Premium-rate, shared-cost, personal, UAN and pager numbers (libphonenumber's number types)
+/// are refused by default, by name, before any read of the agent, write or dial; a country
+/// list does not admit them; an operator allows one type at a time; ordinary numbers pass.
+#[tokio::test]
+async fn refused_number_types_are_named_and_allowed_per_type() {
+    let w = World::new();
+    let s = w.agency().await;
+    let deps = w.ports().trigger_call(&w.tunables);
+    let send = |phone: &'static str| {
+        let req = ApiRequest::post("/api/trigger-call")
+            .bearer(&s.api_key)
+            .json(&json!({ "phone": phone }));
+        let deps = &deps;
+        async move { parts(&::trigger_call::handle(req.build(), deps).await) }
+    };
+    // A US-only list, as a new account may have: +1 900 and 976 numbers are US numbers.
+    w.update_account(&s.account.id, |a| {
+        a.guardrails.allowed_countries = Some(vec!["US".into()])
+    })
+    .await;
+    let refused = [
+        ("+19002345678", "+1 900 numbers are premium-rate numbers"),
+        ("+19765550123", "+1 976 numbers are premium-rate numbers"),
+        (
+            "+13129761234",
+            "+1 312 976 numbers are premium-rate numbers",
+        ),
+        ("+15002345678", "+1 500 numbers are personal numbers"),
+    ];
+    for (phone, message) in refused {
+        let (st, body) = send(phone).await;
+        assert_eq!(
+            (st, error_code(&body)),
+            (422, "destination_not_allowed"),
+            "{phone}"
+        );
+        assert_eq!(body["error"]["field"], "phone");
+        let text = body["error"]["message"].as_str().unwrap();
+        assert!(text.starts_with(message), "{phone}: {text}");
+    }
+    // Every country again: each type of the other countries, by its name.
+    w.update_account(&s.account.id, |a| a.guardrails.allowed_countries = None)
+        .await;
+    for (phone, name) in [
+        ("+447012345678", "personal_number"),
+        ("+449012345678", "premium_rate"),
+        ("+443001234567", "uan"),
+        ("+4918012345", "shared_cost"),
+        ("+4916412345", "pager"),
+    ] {
+        let (st, body) = send(phone).await;
+        assert_eq!((st, error_code(&body)), (422, "destination_not_allowed"));
+        let text = body["error"]["message"].as_str().unwrap();
+        assert!(
+            text.contains(&format!("(number type {name})")),
+            "{phone}: {text}"
+        );
+    }
+    assert_eq!(w.plan.calls("agent"), 0, "refused before the agent is read");
+    assert_eq!(w.plan.calls("create_call"), 0);
+    assert!(w.provider.requests().is_empty());
+
+    // Ordinary geographic and mobile numbers pass.
+    for phone in ["+14155550123", "+442079460000", "+447700900123"] {
+        let (st, body) = send(phone).await;
+        assert_eq!(st, 200, "{phone}: {body}");
+    }
+    assert_eq!(w.provider.requests().len(), 3);
+
+    // The operator allows premium rate: +1 900 and +44 9 are placed, +44 70 still refused.
+    w.update_account(&s.account.id, |a| {
+        a.guardrails.allowed_number_types = vec![domain::number_type::NumberType::PremiumRate]
+    })
+    .await;
+    for phone in ["+19002345678", "+449012345678"] {
+        let (st, body) = send(phone).await;
+        assert_eq!(st, 200, "{phone}: {body}");
+    }
+    let (st, body) = send("+447012345678").await;
+    assert_eq!((st, error_code(&body)), (422, "destination_not_allowed"));
+    assert_eq!(w.provider.requests().len(), 5);
+}
+
 #[tokio::test]
 async fn the_local_switch_admits_loopback_only() {
     let receiver = TestServer::start(|_, _| async { Reply::status(200) }).await;

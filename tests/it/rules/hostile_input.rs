@@ -59,6 +59,15 @@ proptest! {
     fn phone_digit_strings(digits in "\\+[0-9]{0,20}") {
         if let Ok(p) = PhoneNumber::parse(&digits) {
             prop_assert_eq!(p.as_str(), digits.as_str());
+            // The destination policy answers every number; a refused type is named.
+            let g = domain::model::Guardrails::default();
+            if let Some(found) = domain::number_type::type_of(&p) {
+                let code = format!("+{} ", p.country_code());
+                prop_assert!(found.range.starts_with(&code), "{}", found.range);
+                let e = domain::destination::check(&p, &g).unwrap_err();
+                let label = found.number_type.label();
+                prop_assert!(e.to_string().contains(label), "{}", e);
+            }
         }
     }
 

@@ -454,6 +454,32 @@ async fn held_calls_recheck_the_account_the_agent_the_destination_and_the_window
     e.w.update_account(&e.s.account.id, |a| a.guardrails.allowed_countries = None)
         .await;
 
+    // A premium-rate number held while its type was allowed, then no longer allowed.
+    e.w.update_account(&e.s.account.id, |a| {
+        a.guardrails.allowed_number_types = vec![domain::number_type::NumberType::PremiumRate]
+    })
+    .await;
+    e.w.clock.set(MON_0800_NY.parse().unwrap());
+    let (st, body) = e
+        .trigger(
+            json!({"phone": "+19002345678", "when_closed": "hold"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, 202, "{body}");
+    let premium = call_id(&body);
+    e.w.update_account(&e.s.account.id, |a| {
+        a.guardrails.allowed_number_types = Vec::new()
+    })
+    .await;
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    e.reconcile().await;
+    let c = e.w.call(premium).await;
+    assert_eq!(
+        (c.status, c.failure_reason.as_deref()),
+        (CallStatus::Failed, Some("destination_blocked"))
+    );
+
     // The window closed again (moved to the afternoon): re-scheduled, then placed.
     e.w.clock.set(MON_0800_NY.parse().unwrap());
     let moved = call_id(&e.hold().await.1);
