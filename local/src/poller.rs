@@ -218,17 +218,16 @@ impl Poller {
         let long_poll =
             std::time::Duration::from_secs(config.wait_time_seconds.unsigned_abs().into())
                 + std::time::Duration::from_secs(10);
+        let timeouts = sqs
+            .config()
+            .timeout_config()
+            .map(|t| t.to_builder())
+            .unwrap_or_default()
+            .operation_attempt_timeout(long_poll)
+            .operation_timeout(long_poll * 3)
+            .build();
         let sqs = aws_sdk_sqs::Client::from_conf(
-            sqs.config()
-                .to_builder()
-                .timeout_config(
-                    aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
-                        .connect_timeout(std::time::Duration::from_millis(3100))
-                        .operation_attempt_timeout(long_poll)
-                        .operation_timeout(long_poll * 3)
-                        .build(),
-                )
-                .build(),
+            sqs.config().to_builder().timeout_config(timeouts).build(),
         );
         let queue_url = queue_url.into();
         let attrs = sqs

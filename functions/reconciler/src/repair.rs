@@ -12,6 +12,7 @@ use domain::phone::PhoneNumber;
 use domain::ports::store::calls::CallProgress;
 use domain::ports::store::{Due, DueWork};
 use domain::recovery::{release_dead_request, DeadRequest};
+use domain::revoke::{end_call, Ending};
 use domain::schedule::{self, reason};
 use uuid::Uuid;
 
@@ -418,10 +419,9 @@ async fn fail_for_want_of_news(call: &Call, deps: &Deps) -> Result<bool, ApiErro
     fail_with_event(call, FailureReason::DialOutcomeUnknown, &reason, deps).await
 }
 
-/// A call the reconciler fails (from its current status): `failed` with `reason` stored, and
-/// its one event (`domain::events::failure_ending`, with `why`: `call.failed` for an account
-/// subscribed to it, else `call.completed`) in the same transaction, then queued. `Ok(false)`:
-/// the call moved on meanwhile, nothing written.
+/// A call the reconciler fails (from its current status): `failed` with `reason` and its one
+/// event, then queued (`domain::revoke::end_call`). `Ok(false)`: the call moved on meanwhile,
+/// nothing written.
 async fn fail_with_event(
     call: &Call,
     why: FailureReason,
@@ -429,53 +429,28 @@ async fn fail_with_event(
     deps: &Deps,
 ) -> Result<bool, ApiError> {
     let store = deps.store.as_ref();
-    let now = deps.clock.now();
     let account = store.account(&call.account_id).await?;
     let agent_name = if events::wanted(account.as_ref(), events::EventType::CallFailed) {
         String::new()
     } else {
         completion::agent_name(store, call).await?
     };
-    let event = events::failure_ending(account.as_ref(), call, why, &agent_name, now)
-        .map_err(ApiError::internal)?;
-    let Some(event) = event else {
-        return Ok(store
-            .settle_call(
-                call.id,
-                call.status,
-                CallStatus::Failed,
-                Some(reason),
-                now,
-                None,
-            )
-            .await?);
+    let ending = Ending {
+        to: CallStatus::Failed,
+        why,
+        reason,
     };
-    if !store
-        .settle_call_with_event(
-            call.id,
-            call.status,
-            CallStatus::Failed,
-            Some(reason),
-            now,
-            None,
-            &event,
-        )
-        .await?
-    {
-        return Ok(false);
-    }
-    let record = &event.record;
-    tracing::info!(call_id = %call.id, event_id = %record.id, event_type = record.event_type.as_str(), "event stored");
     // A failed send leaves the event due: the next pass (enqueue repair) sends it.
-    completion::enqueue(
+    end_call(
         store,
-        deps.queue.as_ref(),
-        record.id,
-        &record.account_id,
-        call.id,
+        Some(deps.queue.as_ref()),
+        account.as_ref(),
+        call,
+        &agent_name,
+        ending,
+        deps.clock.now(),
     )
-    .await?;
-    Ok(true)
+    .await
 }
 
 /// An Idempotency-Key whose request died without an answer.

@@ -11,22 +11,12 @@ use domain::bulk_cancel::{cancel_scheduled_calls, Canceled, Revoke};
 use domain::clock::rfc3339;
 use domain::key_rotation::rotate_api_key;
 use domain::ApiError;
-use lambda_glue::http::{body_bytes, json_body, json_object, json_response};
+use lambda_glue::http::json_response;
 use lambda_http::{Body, Response};
 use serde_json::json;
 
 pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    // No body is needed; an empty JSON object is tolerated, anything else is a mistake.
-    if !body_bytes(ctx.req).iter().all(u8::is_ascii_whitespace) {
-        let body = json_object(json_body(ctx.req)?)?;
-        if let Some(field) = body.keys().min() {
-            return Err(ApiError::bad_request(
-                "unknown_field",
-                field,
-                format!("unknown field {field:?}; this request takes no fields"),
-            ));
-        }
-    }
+    lambda_glue::http::no_fields(ctx.req)?;
     let deps = ctx.deps;
     let rotated = rotate_api_key(
         deps.store.as_ref(),

@@ -8,7 +8,7 @@
 use crate::router::Ctx;
 use domain::bulk_cancel::{cancel_scheduled_calls, Revoke};
 use domain::ApiError;
-use lambda_glue::http::{body_bytes, json_body, json_object, json_response};
+use lambda_glue::http::json_response;
 use lambda_http::{Body, Response};
 use serde_json::json;
 
@@ -19,17 +19,7 @@ pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
 }
 
 pub async fn cancel_scheduled(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    // No body is needed; an empty JSON object is tolerated, anything else is a mistake.
-    if !body_bytes(ctx.req).iter().all(u8::is_ascii_whitespace) {
-        let body = json_object(json_body(ctx.req)?)?;
-        if let Some(field) = body.keys().min() {
-            return Err(ApiError::bad_request(
-                "unknown_field",
-                field,
-                format!("unknown field {field:?}; this request takes no fields"),
-            ));
-        }
-    }
+    lambda_glue::http::no_fields(ctx.req)?;
     let done = cancel_scheduled_calls(
         ctx.deps.store.as_ref(),
         None,

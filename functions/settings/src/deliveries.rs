@@ -9,7 +9,7 @@ use domain::model::DeliveryOutcome;
 use domain::ports::store::deliveries::{DeliveryCursor, DeliveryQuery, MAX_PAGE_SIZE};
 use domain::ApiError;
 use lambda_glue::http::json_response;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 pub const DEFAULT_PAGE_SIZE: usize = 25;
@@ -31,27 +31,7 @@ pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
 
 /// The page asked for, from the query string.
 pub fn parse_query(req: &Request) -> Result<DeliveryQuery, ApiError> {
-    let params = req.query_string_parameters();
-    let mut names: Vec<&str> = params.iter().map(|(k, _)| k).collect();
-    names.sort_unstable();
-    for pair in names.windows(2) {
-        if pair[0] == pair[1] {
-            return Err(ApiError::bad_request(
-                "duplicate_parameter",
-                pair[0],
-                format!("the query parameter {:?} is given more than once", pair[0]),
-            ));
-        }
-    }
-    if let Some(unknown) = names.iter().find(|n| !PARAMETERS.contains(n)) {
-        return Err(ApiError::bad_request(
-            "unknown_parameter",
-            unknown,
-            format!(
-                "unknown query parameter {unknown:?}; allowed parameters are outcome, limit, cursor"
-            ),
-        ));
-    }
+    let params = lambda_glue::http::checked_query(req, &PARAMETERS)?;
     let outcome = params
         .first("outcome")
         .map(|o| {
@@ -64,20 +44,7 @@ pub fn parse_query(req: &Request) -> Result<DeliveryQuery, ApiError> {
             })
         })
         .transpose()?;
-    let limit = match params.first("limit") {
-        None => DEFAULT_PAGE_SIZE,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n) && l.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_limit",
-                    "limit",
-                    format!("limit must be a whole number from 1 to {MAX_PAGE_SIZE}"),
-                )
-            })?,
-    };
+    let limit = lambda_glue::http::limit_param(&params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
     let after = params
         .first("cursor")
         .map(|c| {

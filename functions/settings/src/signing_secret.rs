@@ -14,7 +14,7 @@ use domain::clock::rfc3339;
 use domain::model::Account;
 use domain::webhook::signing_secret::{self, SigningSecret};
 use domain::ApiError;
-use lambda_glue::http::{body_bytes, json_body, json_object, json_response};
+use lambda_glue::http::json_response;
 use lambda_http::{Body, Response};
 use serde_json::json;
 
@@ -35,17 +35,7 @@ pub async fn get(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
 }
 
 pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    // No body is needed; an empty JSON object is tolerated, anything else is a mistake.
-    if !body_bytes(ctx.req).iter().all(u8::is_ascii_whitespace) {
-        let body = json_object(json_body(ctx.req)?)?;
-        if let Some(field) = body.keys().min() {
-            return Err(ApiError::bad_request(
-                "unknown_field",
-                field,
-                format!("unknown field {field:?}; this request takes no fields"),
-            ));
-        }
-    }
+    lambda_glue::http::no_fields(ctx.req)?;
     let deps = ctx.deps;
     require_url_or_secret(&ctx.account)?;
     let (account, secret) = signing_secret::rotate(

@@ -19,7 +19,7 @@ use domain::ports::store::suppressions::{
 };
 use domain::ApiError;
 use lambda_glue::http::json_response;
-use lambda_http::{Body, RequestExt, Response};
+use lambda_http::{Body, Response};
 use serde_json::json;
 
 const PARAMETERS: [&str; 2] = ["limit", "cursor"];
@@ -87,39 +87,9 @@ pub async fn delete(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
 }
 
 pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    let params = ctx.req.query_string_parameters();
-    let mut names: Vec<&str> = params.iter().map(|(k, _)| k).collect();
-    names.sort_unstable();
-    if let Some(pair) = names.windows(2).find(|p| p[0] == p[1]) {
-        return Err(ApiError::bad_request(
-            "duplicate_parameter",
-            pair[0],
-            format!("the query parameter {:?} is given more than once", pair[0]),
-        ));
-    }
-    if let Some(unknown) = names.iter().find(|n| !PARAMETERS.contains(n)) {
-        return Err(ApiError::bad_request(
-            "unknown_parameter",
-            unknown,
-            format!("unknown query parameter {unknown:?}; allowed parameters are limit, cursor"),
-        ));
-    }
-    let limit = match params.first("limit") {
-        None => DEFAULT_SUPPRESSION_PAGE,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|n| {
-                (1..=MAX_SUPPRESSION_PAGE).contains(n) && l.bytes().all(|b| b.is_ascii_digit())
-            })
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_limit",
-                    "limit",
-                    format!("limit must be a whole number from 1 to {MAX_SUPPRESSION_PAGE}"),
-                )
-            })?,
-    };
+    let params = lambda_glue::http::checked_query(ctx.req, &PARAMETERS)?;
+    let limit =
+        lambda_glue::http::limit_param(&params, DEFAULT_SUPPRESSION_PAGE, MAX_SUPPRESSION_PAGE)?;
     let after = params
         .first("cursor")
         .map(|c| {

@@ -370,6 +370,19 @@ struct StackApi {
 }
 
 impl StackApi {
+    /// A stack of its own (in a fresh folder, with `extra` in its environment), ready, and
+    /// its API.
+    async fn start(extra: &[(&str, &str)]) -> (Stack, PathBuf, StackApi) {
+        let dir =
+            std::env::temp_dir().join(format!("local-stack-{}", uuid::Uuid::new_v4().simple()));
+        let mut stack = Stack::start_with(&dir, extra);
+        stack
+            .wait_for_line("local stack ready", Duration::from_secs(120))
+            .await;
+        let sa = StackApi::from_dir(&dir);
+        (stack, dir, sa)
+    }
+
     fn from_dir(dir: &Path) -> StackApi {
         let info: Value = serde_json::from_str(
             &std::fs::read_to_string(dir.join("stack.json")).expect("stack.json"),
@@ -418,21 +431,14 @@ impl StackApi {
 /// 500 with no call placed is resolved as failed after the dial deadline.
 #[tokio::test]
 async fn local_stack_shows_the_lifecycle_faults() {
-    let dir = std::env::temp_dir().join(format!("local-stack-{}", uuid::Uuid::new_v4().simple()));
-    let mut stack = Stack::start_with(
-        &dir,
-        &[
-            ("PROVIDER_TIMEOUT_MS", "500"),
-            ("SIM_ACCEPT_HOLD", "2s"),
-            ("CALL_ANALYSIS_GRACE", "2s"),
-            ("DIAL_UNKNOWN_DEADLINE", "3s"),
-            ("RECONCILE_EVERY", "1s"),
-        ],
-    );
-    stack
-        .wait_for_line("local stack ready", Duration::from_secs(120))
-        .await;
-    let sa = StackApi::from_dir(&dir);
+    let (mut stack, dir, sa) = StackApi::start(&[
+        ("PROVIDER_TIMEOUT_MS", "500"),
+        ("SIM_ACCEPT_HOLD", "2s"),
+        ("CALL_ANALYSIS_GRACE", "2s"),
+        ("DIAL_UNKNOWN_DEADLINE", "3s"),
+        ("RECONCILE_EVERY", "1s"),
+    ])
+    .await;
     let (client, api, key) = (sa.client.clone(), sa.api.clone(), sa.key.clone());
     let knobs = |v: Value| sa.knobs(v);
     let trigger = |k: &'static str| sa.trigger(k);
@@ -519,19 +525,12 @@ async fn local_stack_shows_the_lifecycle_faults() {
 /// second webhook of (a) or (b).
 #[tokio::test]
 async fn local_stack_reports_calls_the_provider_never_reports_with_one_webhook_each() {
-    let dir = std::env::temp_dir().join(format!("local-stack-{}", uuid::Uuid::new_v4().simple()));
-    let mut stack = Stack::start_with(
-        &dir,
-        &[
-            ("CALL_STALE_AFTER", "3s"),
-            ("DIAL_UNKNOWN_DEADLINE", "3s"),
-            ("RECONCILE_EVERY", "1s"),
-        ],
-    );
-    stack
-        .wait_for_line("local stack ready", Duration::from_secs(120))
-        .await;
-    let sa = StackApi::from_dir(&dir);
+    let (mut stack, dir, sa) = StackApi::start(&[
+        ("CALL_STALE_AFTER", "3s"),
+        ("DIAL_UNKNOWN_DEADLINE", "3s"),
+        ("RECONCILE_EVERY", "1s"),
+    ])
+    .await;
     let knobs = |v: Value| sa.knobs(v);
     let trigger = || async { sa.trigger(&uuid::Uuid::new_v4().to_string()).await };
     let webhooks_of = |stack: &Stack, call_id: &str| {
@@ -983,12 +982,7 @@ async fn local_stack_events_verify_with_the_official_library_across_a_rotation()
 /// the new key through `GET /api/calls`, reported with one webhook, and never dialed.
 #[tokio::test]
 async fn local_stack_rotation_cancels_the_old_keys_scheduled_call() {
-    let dir = std::env::temp_dir().join(format!("local-stack-{}", uuid::Uuid::new_v4().simple()));
-    let mut stack = Stack::start_with(&dir, &[("RECONCILE_EVERY", "1s")]);
-    stack
-        .wait_for_line("local stack ready", Duration::from_secs(120))
-        .await;
-    let sa = StackApi::from_dir(&dir);
+    let (mut stack, dir, sa) = StackApi::start(&[("RECONCILE_EVERY", "1s")]).await;
     let not_before = (chrono::Utc::now() + chrono::Duration::minutes(10))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let res = sa

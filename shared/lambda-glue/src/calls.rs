@@ -12,7 +12,7 @@ use domain::clock::rfc3339;
 use domain::model::{Call, CallStatus};
 use domain::ports::store::calls::{CallCursor, CallPage, CallQuery, MAX_CALL_PAGE};
 use domain::ApiError;
-use lambda_http::{Request, RequestExt};
+use lambda_http::Request;
 use serde_json::{json, Value};
 
 pub const DEFAULT_CALL_PAGE: usize = 25;
@@ -67,27 +67,7 @@ fn time_param(name: &str, value: &str) -> Result<chrono::DateTime<chrono::Utc>, 
 
 /// The page asked for, from the query string.
 pub fn parse_query(req: &Request) -> Result<CallQuery, ApiError> {
-    let params = req.query_string_parameters();
-    let mut names: Vec<&str> = params.iter().map(|(k, _)| k).collect();
-    names.sort_unstable();
-    for pair in names.windows(2) {
-        if pair[0] == pair[1] {
-            return Err(ApiError::bad_request(
-                "duplicate_parameter",
-                pair[0],
-                format!("the query parameter {:?} is given more than once", pair[0]),
-            ));
-        }
-    }
-    if let Some(unknown) = names.iter().find(|n| !PARAMETERS.contains(n)) {
-        return Err(ApiError::bad_request(
-            "unknown_parameter",
-            unknown,
-            format!(
-                "unknown query parameter {unknown:?}; allowed parameters are status, created_after, created_before, limit, cursor"
-            ),
-        ));
-    }
+    let params = crate::http::checked_query(req, &PARAMETERS)?;
     let status = params
         .first("status")
         .map(|s| {
@@ -109,20 +89,7 @@ pub fn parse_query(req: &Request) -> Result<CallQuery, ApiError> {
         .first("created_before")
         .map(|v| time_param("created_before", v))
         .transpose()?;
-    let limit = match params.first("limit") {
-        None => DEFAULT_CALL_PAGE,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_CALL_PAGE).contains(n) && l.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_limit",
-                    "limit",
-                    format!("limit must be a whole number from 1 to {MAX_CALL_PAGE}"),
-                )
-            })?,
-    };
+    let limit = crate::http::limit_param(&params, DEFAULT_CALL_PAGE, MAX_CALL_PAGE)?;
     let after = params
         .first("cursor")
         .map(|c| {

@@ -2,7 +2,8 @@
 //! `ApiError` becomes a response.
 
 use domain::error::ApiError;
-use lambda_http::{Body, Request, Response};
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
 /// Largest request body the API accepts.
@@ -173,6 +174,69 @@ pub fn json_type(v: &serde_json::Value) -> &'static str {
 /// Renders a handler result: the success response or the mapped error.
 pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     result.unwrap_or_else(|e| error_response(&e))
+}
+
+/// For routes that take no fields: an empty body or `{}` is accepted, anything else is a
+/// mistake (400 `unknown_field` naming the first field, or the JSON errors of [`json_body`]).
+pub fn no_fields(req: &Request) -> Result<(), ApiError> {
+    if body_bytes(req).iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let body = json_object(json_body(req)?)?;
+    match body.keys().min() {
+        Some(field) => Err(ApiError::bad_request(
+            "unknown_field",
+            field,
+            format!("unknown field {field:?}; this request takes no fields"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The query string of a listing route, checked: a parameter given twice is 400
+/// `duplicate_parameter`, one not in `allowed` 400 `unknown_parameter` (like unknown JSON
+/// fields elsewhere).
+pub fn checked_query(req: &Request, allowed: &[&str]) -> Result<QueryMap, ApiError> {
+    let params = req.query_string_parameters();
+    let mut names: Vec<&str> = params.iter().map(|(k, _)| k).collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|p| p[0] == p[1]) {
+        return Err(ApiError::bad_request(
+            "duplicate_parameter",
+            pair[0],
+            format!("the query parameter {:?} is given more than once", pair[0]),
+        ));
+    }
+    if let Some(unknown) = names.iter().find(|n| !allowed.contains(n)) {
+        return Err(ApiError::bad_request(
+            "unknown_parameter",
+            unknown,
+            format!(
+                "unknown query parameter {unknown:?}; allowed parameters are {}",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    Ok(params)
+}
+
+/// A page's `limit` parameter: `default` when absent, else a whole number from 1 to `max`
+/// (400 `invalid_limit` otherwise).
+pub fn limit_param(params: &QueryMap, default: usize, max: usize) -> Result<usize, ApiError> {
+    match params.first("limit") {
+        None => Ok(default),
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n) && l.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_limit",
+                    "limit",
+                    format!("limit must be a whole number from 1 to {max}"),
+                )
+            }),
+    }
 }
 
 #[cfg(test)]

@@ -112,14 +112,12 @@ impl DueStore for DynamoStore {
     }
 
     async fn quarantine_due(&self, due: &Due) -> Result<bool, StoreError> {
-        let (key, kind) = match &due.work {
-            DueWork::Event(id) => (keys::event(id), DueKind::Event),
-            DueWork::Call(id) => (keys::call(id), DueKind::Call),
-            DueWork::Scheduled(id) => (keys::call(id), DueKind::Scheduled),
-            DueWork::Idempotency { account_id, key } => {
-                (keys::idempotency(account_id, key), DueKind::Idempotency)
-            }
-            DueWork::Unreadable { kind, pk, sk } => ((pk.clone(), sk.clone()), *kind),
+        let kind = due.work.kind();
+        let key = match &due.work {
+            DueWork::Event(id) => keys::event(id),
+            DueWork::Call(id) | DueWork::Scheduled(id) => keys::call(id),
+            DueWork::Idempotency { account_id, key } => keys::idempotency(account_id, key),
+            DueWork::Unreadable { pk, sk, .. } => (pk.clone(), sk.clone()),
         };
         let mut update = self
             .client

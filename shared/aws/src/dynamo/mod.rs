@@ -142,17 +142,21 @@ impl DynamoStore {
                 .build()
                 .map_err(|e| StoreError::Backend(e.to_string()))
         };
-        let gsi = GlobalSecondaryIndex::builder()
-            .index_name(GSI1)
-            .key_schema(key("gsi1pk", KeyType::Hash)?)
-            .key_schema(key("gsi1sk", KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        // An index on two string attributes with every attribute projected.
+        let all_projected = |name: &str, hash: &str, range: &str| {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(hash, KeyType::Hash)?)
+                .key_schema(key(range, KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))
+        };
+        let gsi = all_projected(GSI1, "gsi1pk", "gsi1sk")?;
         // Only the attributes the reconciler needs to name the item (template.yaml the same).
         let gsi2 = GlobalSecondaryIndex::builder()
             .index_name(GSI2)
@@ -169,17 +173,7 @@ impl DynamoStore {
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         // The account's calls by creation time (`CallStore::calls_of`; template.yaml the same).
-        let gsi3 = GlobalSecondaryIndex::builder()
-            .index_name(GSI3)
-            .key_schema(key("gsi3pk", KeyType::Hash)?)
-            .key_schema(key("gsi3sk", KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let gsi3 = all_projected(GSI3, "gsi3pk", "gsi3sk")?;
         let res = self
             .client
             .create_table()

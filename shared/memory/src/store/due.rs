@@ -110,14 +110,8 @@ impl DueStore for MemoryStore {
                 _ => false,
             });
         }
-        let kind = match &due.work {
-            DueWork::Event(_) => DueKind::Event,
-            DueWork::Call(_) => DueKind::Call,
-            DueWork::Scheduled(_) => DueKind::Scheduled,
-            DueWork::Idempotency { .. } | DueWork::Unreadable { .. } => DueKind::Idempotency,
-        };
-        // Still filed under `kind` at the deadline seen (what the index shows now).
-        if !due_in(&s, kind, due.due_at, usize::MAX)
+        // Still filed under its kind at the deadline seen (what the index shows now).
+        if !due_in(&s, due.work.kind(), due.due_at, usize::MAX)
             .iter()
             .any(|d| d == due)
         {

@@ -91,6 +91,17 @@ pub enum DueWork {
 pub const QUARANTINE_KIND: &str = "quarantine";
 
 impl DueWork {
+    /// The kind the item is filed under in the index.
+    pub fn kind(&self) -> DueKind {
+        match self {
+            DueWork::Event(_) => DueKind::Event,
+            DueWork::Call(_) => DueKind::Call,
+            DueWork::Scheduled(_) => DueKind::Scheduled,
+            DueWork::Idempotency { .. } => DueKind::Idempotency,
+            DueWork::Unreadable { kind, .. } => *kind,
+        }
+    }
+
     /// A call item's work under `kind` (`scheduled` or `call`).
     pub fn call(kind: DueKind, id: Uuid) -> DueWork {
         match kind {
