@@ -194,6 +194,7 @@ impl Ports {
             secret_cache: SecretCache::new(),
             webhook_secret_prefix: t.webhook_secret_prefix.clone(),
             queue: self.queue.clone(),
+            retries: None,
             client: t.webhook_client(),
             schedule: RetrySchedule::parse(&t.retry_delays).expect("retry delays"),
             clock: self.clock.clone(),

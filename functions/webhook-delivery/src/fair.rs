@@ -1,46 +1,81 @@
 //! Step 0, before the per-message pipeline: fairness between accounts.
 //!
 //! One account whose endpoint hangs must not hold every delivery slot while other accounts'
-//! webhooks wait. Two mechanisms share the work (docs/webhooks.md, "Fairness between
-//! accounts"):
+//! webhooks wait; one busy account whose endpoint answers must not be slowed down for nothing.
+//! Three mechanisms share the work (docs/webhooks.md, "Fairness between accounts"):
 //!
 //! - every message is sent with the account id as its SQS `MessageGroupId` (the queue
 //!   adapter does it), which makes the standard queue a *fair queue*: when one account has a
 //!   backlog, SQS hands out the other accounts' messages first;
-//! - this step caps how many of one account's deliveries run at once ([`Fairness`], the
-//!   `WEBHOOK_ACCOUNT_CONCURRENCY` setting). The account's messages over the cap are
-//!   *re-parked*: sent again, unchanged (same attempt number, same `not_before`), visible after
-//!   a short delay (`WEBHOOK_REPARK_DELAY_MS`), and the received copy is done. A re-park is not
+//! - an endpoint that keeps timing out is *hanging* fleet-wide (`EndpointHealth`), and its
+//!   first attempts go to the retries lane (`prepare`), off the first-attempts queue;
+//! - this step caps how many of one *slow* account's deliveries run at once ([`Fairness`],
+//!   the `WEBHOOK_ACCOUNT_CONCURRENCY` setting). An account is slow while one of its
+//!   deliveries here has been running for [`SLOW_DELIVERY`] or more, for [`SLOW_MEMORY`]
+//!   after one took that long, and for as long after a batch that found timeouts in its
+//!   endpoint's fleet-wide health record. The slow account's messages over the cap are *re-parked*: sent
+//!   again, unchanged (same attempt number, same `not_before`, same lane), visible after a
+//!   short delay (`WEBHOOK_REPARK_DELAY_MS`), and the received copy is done. A re-park is not
 //!   an attempt: no claim, no POST, no delivery-log row.
 //!
+//! The cap only acts when it protects someone: an account whose endpoint answers quickly is
+//! never re-parked, however many of its deliveries run at once (work-conserving; before, a
+//! lone busy account was re-parked thousands of times and its webhooks arrived minutes late:
+//! docs/benchmarks.md).
+//!
 //! The slots live in [`Deps`], so they count what this execution environment runs. On Lambda
-//! an environment handles one batch at a time, which makes the cap a per-batch cap; the local
-//! stack hands all its concurrent batches the same `Deps`, so there the cap spans them.
+//! an environment handles one batch at a time, which makes the cap a per-batch cap and the
+//! slowness a memory of the environment's previous batches; the local stack hands all its
+//! concurrent batches the same `Deps`, so there both span them.
 
+use crate::lanes::Lane;
 use crate::Deps;
 use aws_lambda_events::event::sqs::SqsMessage;
 use domain::error::QueueError;
 use domain::ports::queue::DeliveryMessage;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// A delivery running this long makes its account slow (a healthy endpoint answers in well
+/// under a second; the timeout is 10 s).
+pub const SLOW_DELIVERY: Duration = Duration::from_secs(2);
+/// How long an account stays slow after one of its deliveries took [`SLOW_DELIVERY`].
+pub const SLOW_MEMORY: Duration = Duration::from_secs(60);
 
 /// The per-account delivery slots of one execution environment.
 #[derive(Debug)]
 pub struct Fairness {
     cap: usize,
     repark_delay: Duration,
-    in_flight: Mutex<HashMap<String, usize>>,
+    accounts: Mutex<HashMap<String, Slots>>,
+}
+
+/// One account's deliveries running here, and until when it counts as slow.
+#[derive(Debug, Default)]
+struct Slots {
+    started: Vec<Instant>,
+    slow_until: Option<Instant>,
+}
+
+impl Slots {
+    fn slow(&self, now: Instant) -> bool {
+        self.slow_until.is_some_and(|t| t > now)
+            || self
+                .started
+                .iter()
+                .any(|s| now.saturating_duration_since(*s) >= SLOW_DELIVERY)
+    }
 }
 
 impl Fairness {
-    /// At most `cap` (at least 1) deliveries of one account at once; the rest re-parked for
-    /// `repark_delay`.
+    /// At most `cap` (at least 1) deliveries of one slow account at once; the rest re-parked
+    /// for `repark_delay`.
     pub fn new(cap: usize, repark_delay: Duration) -> Fairness {
         Fairness {
             cap: cap.max(1),
             repark_delay,
-            in_flight: Mutex::new(HashMap::new()),
+            accounts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -54,25 +89,41 @@ impl Fairness {
 
     /// The account's deliveries running now.
     pub fn in_flight(&self, account_id: &str) -> usize {
-        self.slots().get(account_id).copied().unwrap_or(0)
+        self.slots().get(account_id).map_or(0, |s| s.started.len())
+    }
+
+    /// True when the account is slow at `now` (its excess over the cap is re-parked).
+    pub fn is_slow(&self, account_id: &str, now: Instant) -> bool {
+        self.slots().get(account_id).is_some_and(|s| s.slow(now))
+    }
+
+    /// Marks the account slow until `until` (at least): its endpoint timed out somewhere in
+    /// the fleet (`EndpointHealth::has_timeouts`, read for the batch), so even a fresh
+    /// environment caps it from its first batch.
+    pub fn note_slow(&self, account_id: &str, until: Instant) {
+        let mut accounts = self.slots();
+        let slots = accounts.entry(account_id.to_string()).or_default();
+        slots.slow_until = Some(slots.slow_until.map_or(until, |t| t.max(until)));
     }
 
     /// A poisoned lock only means a panic elsewhere while counting; the counts stay usable.
-    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
-        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slots>> {
+        self.accounts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// One of the account's slots, if it has one free.
-    fn try_acquire(&self, account_id: &str) -> Option<Permit<'_>> {
-        let mut slots = self.slots();
-        let n = slots.entry(account_id.to_string()).or_insert(0);
-        if *n >= self.cap {
+    /// One of the account's slots at `now`: always for an account that is not slow, while
+    /// one is free for a slow one.
+    fn try_acquire(&self, account_id: &str, now: Instant) -> Option<Permit<'_>> {
+        let mut accounts = self.slots();
+        let slots = accounts.entry(account_id.to_string()).or_default();
+        if slots.started.len() >= self.cap && slots.slow(now) {
             return None;
         }
-        *n += 1;
+        slots.started.push(now);
         Some(Permit {
             fairness: self,
             account_id: account_id.to_string(),
+            started: now,
         })
     }
 }
@@ -82,15 +133,22 @@ impl Fairness {
 pub struct Permit<'a> {
     fairness: &'a Fairness,
     account_id: String,
+    started: Instant,
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        let mut slots = self.fairness.slots();
-        if let Some(n) = slots.get_mut(&self.account_id) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                slots.remove(&self.account_id);
+        let now = Instant::now();
+        let mut accounts = self.fairness.slots();
+        if let Some(slots) = accounts.get_mut(&self.account_id) {
+            if let Some(i) = slots.started.iter().position(|s| *s == self.started) {
+                slots.started.swap_remove(i);
+            }
+            if now.saturating_duration_since(self.started) >= SLOW_DELIVERY {
+                slots.slow_until = Some(now + SLOW_MEMORY);
+            }
+            if slots.started.is_empty() && !slots.slow(now) {
+                accounts.remove(&self.account_id);
             }
         }
     }
@@ -104,22 +162,41 @@ pub enum Admission<'a> {
     Admit(Option<Permit<'a>>),
     /// Sent again for later; this copy is done (deleted from the queue).
     Reparked,
+    /// Moved to the retries lane by [`crate::lanes`]; this copy is done.
+    Moved,
     /// The re-park failed: this copy goes back to SQS (a batch item failure), nothing is lost.
     Failed(QueueError),
 }
 
 /// Decides, in batch order, which messages go on now, and re-parks the rest (in one
 /// `send_many`: one SQS request per ten). Returns one [`Admission`] per record, in order.
-pub async fn admit<'a>(records: &[SqsMessage], deps: &'a Deps) -> Vec<Admission<'a>> {
+pub async fn admit<'a>(
+    records: &[SqsMessage],
+    lanes: Vec<Lane>,
+    deps: &'a Deps,
+) -> Vec<Admission<'a>> {
     let now = deps.clock.now();
+    let instant = Instant::now();
     let fairness = &deps.fairness;
     let mut admissions = Vec::with_capacity(records.len());
     // The messages to re-park, with the index of their admission.
     let mut excess: Vec<(usize, DeliveryMessage)> = Vec::new();
+    let mut lanes = lanes.into_iter();
     for (i, record) in records.iter().enumerate() {
+        match lanes.next() {
+            Some(Lane::Moved) => {
+                admissions.push(Admission::Moved);
+                continue;
+            }
+            Some(Lane::Failed(e)) => {
+                admissions.push(Admission::Failed(e));
+                continue;
+            }
+            _ => {}
+        }
         let admission = match DeliveryMessage::parse(record.body.as_deref().unwrap_or("")) {
             Ok(msg) if msg.not_before.is_none_or(|t| t <= now) => {
-                match fairness.try_acquire(&msg.account_id) {
+                match fairness.try_acquire(&msg.account_id, instant) {
                     Some(permit) => Admission::Admit(Some(permit)),
                     None => {
                         excess.push((i, msg));
@@ -134,12 +211,23 @@ pub async fn admit<'a>(records: &[SqsMessage], deps: &'a Deps) -> Vec<Admission<
     if excess.is_empty() {
         return admissions;
     }
-    let msgs: Vec<DeliveryMessage> = excess.iter().map(|(_, m)| m.clone()).collect();
-    let results = deps.queue.send_many(&msgs, fairness.repark_delay).await;
-    for ((i, msg), result) in excess.into_iter().zip(results) {
+    // Each back on its own lane, ten per request.
+    let (retries, first): (Vec<_>, Vec<_>) =
+        excess.into_iter().partition(|(_, m)| m.on_retries_lane());
+    let mut sent = Vec::with_capacity(admissions.len());
+    for group in [first, retries] {
+        let Some((_, head)) = group.first() else {
+            continue;
+        };
+        let queue = deps.queue_for(head);
+        let msgs: Vec<DeliveryMessage> = group.iter().map(|(_, m)| m.clone()).collect();
+        let results = queue.send_many(&msgs, fairness.repark_delay).await;
+        sent.extend(group.into_iter().zip(results));
+    }
+    for ((i, msg), result) in sent {
         match result {
             Ok(()) => {
-                tracing::info!(event_id = %msg.event_id, attempt = msg.attempt, cap = fairness.cap, "account at its delivery cap; re-parked");
+                tracing::info!(event_id = %msg.event_id, attempt = msg.attempt, cap = fairness.cap, "slow account at its delivery cap; re-parked");
             }
             Err(e) => {
                 if let Some(a) = admissions.get_mut(i) {
@@ -156,23 +244,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slots_are_counted_per_account_and_given_back_on_drop() {
+    fn only_a_slow_account_is_capped_and_slots_come_back_on_drop() {
         let f = Fairness::new(2, Duration::from_secs(1));
-        let a1 = f.try_acquire("a");
-        let a2 = f.try_acquire("a");
-        assert!(a1.is_some() && a2.is_some());
-        assert!(f.try_acquire("a").is_none(), "the cap");
-        let b = f.try_acquire("b");
-        assert!(b.is_some(), "another account has its own slots");
-        assert_eq!((f.in_flight("a"), f.in_flight("b")), (2, 1));
-        drop(a1);
-        assert_eq!(f.in_flight("a"), 1);
+        let t0 = Instant::now();
+        let fast: Vec<_> = (0..5).map(|_| f.try_acquire("a", t0)).collect();
         assert!(
-            f.try_acquire("a").is_some(),
-            "a slot given back is free again"
+            fast.iter().all(Option::is_some),
+            "an account that is not slow is never capped"
         );
-        drop((a2, b));
-        assert_eq!((f.in_flight("a"), f.in_flight("b")), (0, 0));
+        assert_eq!(f.in_flight("a"), 5);
+        assert!(!f.is_slow("a", t0));
+        let later = t0 + SLOW_DELIVERY;
+        assert!(f.is_slow("a", later), "deliveries running for 2 s");
+        assert!(
+            f.try_acquire("a", later).is_none(),
+            "a slow account at its cap"
+        );
+        let b = f.try_acquire("b", later);
+        assert!(b.is_some(), "another account has its own slots");
+        drop(fast);
+        assert_eq!((f.in_flight("a"), f.in_flight("b")), (0, 1));
+        drop(b);
+        assert_eq!(f.in_flight("b"), 0);
         assert_eq!(Fairness::new(0, Duration::ZERO).cap(), 1, "never zero");
+        let now = Instant::now();
+        f.note_slow("c", now + SLOW_MEMORY);
+        assert!(f.is_slow("c", now) && !f.is_slow("c", now + SLOW_MEMORY));
+    }
+
+    #[test]
+    fn an_account_stays_slow_for_a_while_after_a_slow_delivery() {
+        let f = Fairness::new(1, Duration::from_secs(1));
+        let long_ago = Instant::now()
+            .checked_sub(SLOW_DELIVERY)
+            .expect("an instant 2 s back");
+        drop(f.try_acquire("a", long_ago));
+        let now = Instant::now();
+        assert!(
+            f.is_slow("a", now),
+            "remembered after the slow delivery ended"
+        );
+        let held = f.try_acquire("a", now);
+        assert!(held.is_some() && f.try_acquire("a", now).is_none());
+        drop(held);
+        assert!(!f.is_slow("a", now + SLOW_MEMORY + SLOW_DELIVERY));
     }
 }

@@ -4,14 +4,17 @@
 //! batch, [`fair`] (cap each account's concurrent deliveries, re-park the excess); then, per
 //! message, [`prepare`] (parse the
 //! message, honour `not_before`, load the event, claim the attempt, read the integration and
-//! the signing keys), [`send`] (sign and POST the stored bytes), then [`outcome::success`] or
-//! [`outcome::failure`] (log the attempt; schedule the next one or drop the event).
+//! the signing keys; move a hanging endpoint's first attempt to the retries lane), [`send`]
+//! (sign and POST the stored bytes), then [`outcome::success`] or [`outcome::failure`] (log
+//! the attempt; schedule the next one or drop the event), then [`outcome::health`] (the
+//! endpoint's fleet-wide timeout count).
 //!
 //! `handle` answers with a partial batch response: only messages that hit a transient
 //! error (DynamoDB, SQS, Secrets Manager) come back. The messages of a batch are processed
 //! concurrently.
 
 pub mod fair;
+pub mod lanes;
 pub mod outcome;
 pub mod prepare;
 pub mod send;
@@ -22,7 +25,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use domain::clock::{Clock, SystemClock};
 use domain::config::{self, Env};
 use domain::error::StartupError;
-use domain::ports::queue::EventQueue;
+use domain::ports::queue::{DeliveryMessage, EventQueue};
 use domain::ports::secrets::SecretStore;
 use domain::ports::store::Store;
 use domain::webhook::schedule::RetrySchedule;
@@ -43,7 +46,10 @@ pub struct Deps {
     pub secret_cache: SecretCache,
     /// Secret name prefix of the signing secrets (`WEBHOOK_SECRET_PREFIX`).
     pub webhook_secret_prefix: String,
+    /// The first-attempts queue (`EVENTS_QUEUE_URL`).
     pub queue: Arc<dyn EventQueue>,
+    /// The retries lane's queue (`RETRIES_QUEUE_URL`); `None`: the retries share `queue`.
+    pub retries: Option<Arc<dyn EventQueue>>,
     pub client: WebhookClient,
     pub schedule: RetrySchedule,
     pub clock: Arc<dyn Clock>,
@@ -78,6 +84,9 @@ impl Deps {
                 sdk,
                 env.required(config::EVENTS_QUEUE_URL)?,
             )),
+            retries: env
+                .optional(config::RETRIES_QUEUE_URL)
+                .map(|url| Arc::new(SqsQueue::from_sdk(sdk, url)) as Arc<dyn EventQueue>),
             client: WebhookClient::new(timeout, allow_insecure_local).map_err(|e| {
                 StartupError::Client {
                     what: "webhook",
@@ -101,6 +110,24 @@ impl Deps {
     }
 }
 
+impl Deps {
+    /// The queue `msg` is sent to: the retries lane's for retries and diverted first
+    /// attempts (`DeliveryMessage::on_retries_lane`) when there is one, the first-attempts
+    /// queue otherwise.
+    pub fn queue_for(&self, msg: &DeliveryMessage) -> &dyn EventQueue {
+        match &self.retries {
+            Some(retries) if msg.on_retries_lane() => retries.as_ref(),
+            _ => self.queue.as_ref(),
+        }
+    }
+
+    /// True when a hanging endpoint's first attempts can be moved off the first-attempts
+    /// queue (there is a retries lane to move them to).
+    pub fn has_retries_lane(&self) -> bool {
+        self.retries.is_some()
+    }
+}
+
 /// A transient failure of our own (DynamoDB, SQS, Secrets Manager), never of the customer's
 /// endpoint: the message goes back to the queue (a partial batch failure) and SQS retries it.
 #[derive(Debug, thiserror::Error)]
@@ -119,16 +146,25 @@ pub enum TransientError {
 }
 
 pub async fn handle(event: SqsEvent, deps: &Deps) -> SqsBatchResponse {
-    let admissions = fair::admit(&event.records, deps).await;
+    let health = lanes::health(&event.records, deps).await;
+    let until = std::time::Instant::now() + fair::SLOW_MEMORY;
+    for (account, h) in &health {
+        if h.has_timeouts() {
+            deps.fairness.note_slow(account, until);
+        }
+    }
+    let lanes = lanes::sort(&event.records, &health, deps).await;
+    let admissions = fair::admit(&event.records, lanes, deps).await;
+    let health = &health;
     let results = join_all(event.records.iter().zip(admissions).map(
         |(record, admission)| async move {
             let id = record.message_id.clone().unwrap_or_default();
             let result = match admission {
-                fair::Admission::Reparked => return None,
+                fair::Admission::Reparked | fair::Admission::Moved => return None,
                 fair::Admission::Failed(e) => Err(TransientError::from(e)),
                 // The account's slot is held until the message is processed.
                 fair::Admission::Admit(_slot) => {
-                    process(record.body.as_deref().unwrap_or(""), deps).await
+                    process(record.body.as_deref().unwrap_or(""), health, deps).await
                 }
             };
             match result {
@@ -154,8 +190,12 @@ pub async fn handle(event: SqsEvent, deps: &Deps) -> SqsBatchResponse {
     response
 }
 
-/// One message, start to finish.
-pub async fn process(body: &str, deps: &Deps) -> Result<(), TransientError> {
+/// One message, start to finish; `health` is the batch's endpoint health ([`lanes::health`]).
+pub async fn process(
+    body: &str,
+    health: &lanes::Health,
+    deps: &Deps,
+) -> Result<(), TransientError> {
     let ready = match prepare::prepare(body, deps).await? {
         prepare::Prepared::Done => return Ok(()),
         prepare::Prepared::Skip(skip) => return outcome::skipped(skip, deps).await,
@@ -166,9 +206,12 @@ pub async fn process(body: &str, deps: &Deps) -> Result<(), TransientError> {
         prepare::Prepared::Ready(ready) => ready,
     };
     let result = send::send(&ready, deps).await;
-    if result.delivered() {
+    let recorded = if result.delivered() {
         outcome::success(&ready, &result, deps).await
     } else {
         outcome::failure(&ready, &result, deps).await
-    }
+    };
+    let had = health.get(&ready.msg.account_id);
+    outcome::health(&ready, &result, had, deps).await;
+    recorded
 }

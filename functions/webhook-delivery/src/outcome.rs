@@ -17,6 +17,7 @@ use crate::{Deps, TransientError};
 use chrono::{DateTime, Utc};
 use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome};
 use domain::ports::queue::{DeliveryMessage, MAX_DELAY};
+use domain::ports::store::EndpointHealth;
 use outbound::webhook_client::SendResult;
 
 pub async fn success(
@@ -162,8 +163,29 @@ async fn schedule_next(
     let mut next = msg.clone();
     next.attempt += 1;
     next.not_before = (wait > MAX_DELAY).then_some(next_at);
-    deps.queue.send(&next, wait).await?;
+    deps.queue_for(&next).send(&next, wait).await?;
     Ok(())
+}
+
+/// The endpoint's fleet-wide health after an attempt (`domain::ports::store::endpoints`): a
+/// timeout counts one more, the first answer after timeouts clears the count; nothing is
+/// written for an endpoint that answers and had no timeouts. Advisory: a failed write is
+/// logged and the delivery goes on.
+pub async fn health(ready: &Ready, result: &SendResult, had: Option<&EndpointHealth>, deps: &Deps) {
+    let account = &ready.msg.account_id;
+    let written = if result.error_class == Some(DeliveryErrorClass::Timeout) {
+        deps.store
+            .record_endpoint_timeout(account, &ready.url, ready.started_at)
+            .await
+            .map(|n| tracing::info!(event_id = %ready.msg.event_id, timeouts = n, "endpoint timed out"))
+    } else if had.is_some_and(EndpointHealth::has_timeouts) && result.status.is_some() {
+        deps.store.clear_endpoint_health(account).await
+    } else {
+        Ok(())
+    };
+    if let Err(e) = written {
+        tracing::warn!(event_id = %ready.msg.event_id, error = %e, "endpoint health not updated");
+    }
 }
 
 fn row(

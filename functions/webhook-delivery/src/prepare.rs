@@ -77,7 +77,7 @@ pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError
         if not_before > now {
             // SQS delays top out at 15 minutes: wait the rest in another hop.
             let wait = (not_before - now).to_std().unwrap_or_default();
-            deps.queue.send(&msg, wait).await?;
+            deps.queue_for(&msg).send(&msg, wait).await?;
             tracing::info!(event_id = %msg.event_id, attempt = msg.attempt, wait_s = wait.as_secs(), "attempt not due yet; re-parked");
             return Ok(Prepared::Done);
         }

@@ -14,6 +14,9 @@ pub const WEBHOOK_SECRET_PREFIX: &str = "WEBHOOK_SECRET_PREFIX";
 /// How long the previous signing secret keeps signing after a rotation (a duration: `24h`).
 pub const WEBHOOK_SECRET_OVERLAP: &str = "WEBHOOK_SECRET_OVERLAP";
 pub const EVENTS_QUEUE_URL: &str = "EVENTS_QUEUE_URL";
+/// The retries lane's queue (webhook-delivery): retries and first attempts to hanging
+/// endpoints are sent there. Unset: they share `EVENTS_QUEUE_URL`.
+pub const RETRIES_QUEUE_URL: &str = "RETRIES_QUEUE_URL";
 pub const WEBHOOK_RETRY_DELAYS: &str = "WEBHOOK_RETRY_DELAYS";
 pub const WEBHOOK_TIMEOUT_MS: &str = "WEBHOOK_TIMEOUT_MS";
 /// At most this many of one account's deliveries run at once in a delivery batch; the rest of

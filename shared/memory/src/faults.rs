@@ -37,6 +37,7 @@ use domain::ports::store::calls::{
 };
 use domain::ports::store::deliveries::{DeliveryPage, DeliveryQuery};
 use domain::ports::store::due::{Due, DueKind, DueStore};
+use domain::ports::store::endpoints::{EndpointHealth, EndpointHealthStore};
 use domain::ports::store::events::StoredEvent;
 use domain::ports::store::suppressions::{SuppressionPage, SuppressionStore};
 use domain::ports::store::{
@@ -95,6 +96,9 @@ pub const STORE_METHODS: &[&str] = &[
     "unsuppress",
     "is_suppressed",
     "suppressions",
+    "endpoint_health",
+    "record_endpoint_timeout",
+    "clear_endpoint_health",
 ];
 pub const QUEUE_METHODS: &[&str] = &["send"];
 pub const SECRET_METHODS: &[&str] = &["get", "put", "put_version", "get_version", "make_current"];
@@ -648,6 +652,27 @@ impl SuppressionStore for FaultyStore {
         limit: usize,
     ) -> Result<SuppressionPage, StoreError> {
         through_plan!(self.suppressions(account_id, after, limit))
+    }
+}
+
+#[async_trait]
+impl EndpointHealthStore for FaultyStore {
+    async fn endpoint_health(
+        &self,
+        account_ids: &[String],
+    ) -> Result<HashMap<String, EndpointHealth>, StoreError> {
+        through_plan!(self.endpoint_health(account_ids))
+    }
+    async fn record_endpoint_timeout(
+        &self,
+        account_id: &str,
+        url: &str,
+        at: DateTime<Utc>,
+    ) -> Result<u32, StoreError> {
+        through_plan!(self.record_endpoint_timeout(account_id, url, at))
+    }
+    async fn clear_endpoint_health(&self, account_id: &str) -> Result<(), StoreError> {
+        through_plan!(self.clear_endpoint_health(account_id))
     }
 }
 

@@ -1,11 +1,13 @@
-//! webhook-delivery's fairness step on the in-memory adapters: one account's deliveries are
-//! capped, the excess is re-parked unchanged (not an attempt: no claim, no POST, no log row),
-//! nothing is lost, and a failed re-park goes back to SQS.
+//! webhook-delivery's fairness step on the in-memory adapters: one slow account's deliveries
+//! are capped, the excess is re-parked unchanged (not an attempt: no claim, no POST, no log
+//! row), nothing is lost, and a failed re-park goes back to SQS; an account whose endpoint
+//! answers is never capped; a hanging endpoint's first attempts move to the retries lane.
 
 use super::{Seeded, World};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use domain::model::DeliveryOutcome;
 use domain::ports::queue::DeliveryMessage;
+use domain::ports::store::EndpointHealthStore;
 use integration_tests::peer::{Reply, TestServer};
 use integration_tests::sqs::event_for;
 use std::collections::BTreeMap;
@@ -17,7 +19,8 @@ const CAP: usize = 2;
 const REPARK: Duration = Duration::from_secs(2);
 
 /// Two accounts, A and B, posting to one receiver at `/a` and `/b`; the receiver holds A's
-/// POSTs while `hold` is true.
+/// POSTs while `hold` is true. A's endpoint has timed out before (its fleet-wide health
+/// record counts one timeout), so A is slow from the first batch and the cap applies to it.
 struct Two {
     w: World,
     a: Seeded,
@@ -48,6 +51,11 @@ async fn two_accounts() -> Two {
         w.update_account(&s.account.id, |acc| acc.webhook_url = Some(url))
             .await;
     }
+    let a_url = format!("{}/a", receiver.url());
+    w.store
+        .record_endpoint_timeout(&a.account.id, &a_url, w.now())
+        .await
+        .expect("A's earlier timeout");
     let deps = Arc::new(w.ports().webhook_delivery(&w.tunables));
     Two {
         w,
@@ -237,4 +245,147 @@ async fn a_repark_that_fails_goes_back_to_sqs_without_a_post_or_a_log_row() {
     let a = t.posts("/a");
     assert_eq!(a.len(), CAP + 1);
     assert!(a.values().all(|n| *n == 1));
+}
+
+/// Work-conserving: an account alone, whose endpoint answers at once, gets every message of a
+/// batch POSTed now, however far above the cap; nothing is re-parked.
+#[tokio::test]
+async fn a_lone_account_whose_endpoint_answers_is_never_reparked() {
+    let receiver = TestServer::start(|_, _| async { Reply::status(200) }).await;
+    let mut w = World::new();
+    w.tunables.account_concurrency = CAP;
+    let a = w.agency().await;
+    let url = format!("{}/a", receiver.url());
+    w.update_account(&a.account.id, |acc| acc.webhook_url = Some(url))
+        .await;
+    let deps = w.ports().webhook_delivery(&w.tunables);
+    let mut batch = Vec::new();
+    for _ in 0..10 {
+        let e = w.stored_event(&a).await;
+        batch.push(DeliveryMessage::first(
+            e.id,
+            a.account.id.clone(),
+            e.call_id,
+        ));
+    }
+    let res = ::webhook_delivery::handle(event_for(&batch), &deps).await;
+    assert!(res.batch_item_failures.is_empty());
+    assert_eq!(
+        receiver.requests().len(),
+        10,
+        "all ten POSTed in this batch"
+    );
+    assert_eq!(w.queue.sent_count(), 0, "nothing re-parked");
+    assert_eq!(w.delivery_log(&a.account.id).await.len(), 10);
+    assert!(!deps
+        .fairness
+        .is_slow(&a.account.id, std::time::Instant::now()));
+}
+
+/// A hanging endpoint (enough recent timeouts in its fleet-wide health record) gets its first
+/// attempts moved to the retries lane before any claim: no POST, no claim, no log row on the
+/// first-attempts lane, while another account's first attempt is delivered. From the retries
+/// lane each is delivered once, and the first answer clears the record.
+#[tokio::test]
+async fn a_hanging_endpoints_first_attempts_move_to_the_retries_lane_unclaimed() {
+    use domain::ports::store::endpoints::HANGING_AFTER;
+    let t = two_accounts().await;
+    let a_url = format!("{}/a", t.receiver.url());
+    for _ in 1..HANGING_AFTER {
+        t.w.store
+            .record_endpoint_timeout(&t.a.account.id, &a_url, t.w.now())
+            .await
+            .expect("timeout counted");
+    }
+    let retries = Arc::new(in_memory::MemoryQueue::new(t.w.clock.clone()));
+    let mut deps = t.w.ports().webhook_delivery(&t.w.tunables);
+    deps.retries = Some(retries.clone());
+    let mut batch = t.messages(&t.a, 3).await;
+    batch.extend(t.messages(&t.b, 1).await);
+    let res = ::webhook_delivery::handle(event_for(&batch), &deps).await;
+    assert!(res.batch_item_failures.is_empty());
+    assert_eq!((t.posts("/a").len(), t.posts("/b").len()), (0, 1));
+    assert_eq!(
+        t.w.plan.calls("claim_attempt"),
+        1,
+        "only B's attempt claimed"
+    );
+    assert_eq!(t.w.delivery_log(&t.a.account.id).await.len(), 0);
+    assert_eq!(
+        t.w.queue.sent_count(),
+        0,
+        "nothing on the first-attempts queue"
+    );
+    let moved: Vec<DeliveryMessage> = retries.sent().into_iter().map(|q| q.message).collect();
+    assert_eq!(moved.len(), 3);
+    for (m, original) in moved.iter().zip(&batch[..3]) {
+        assert!(m.diverted && m.attempt == 1 && m.on_retries_lane());
+        assert_eq!(m.event_id, original.event_id);
+    }
+
+    // The retries lane's event source mapping hands them over (A, still slow, over its cap
+    // is re-parked on the same lane): A's endpoint answers now.
+    while let Some(due) = retries.next_due_at() {
+        t.w.clock.set(due);
+        let res = ::webhook_delivery::handle(event_for(&retries.take_due()), &deps).await;
+        assert!(res.batch_item_failures.is_empty());
+    }
+    assert_eq!(
+        t.w.queue.sent_count(),
+        0,
+        "re-parked on the retries lane only"
+    );
+    let a = t.posts("/a");
+    assert_eq!(a.len(), 3);
+    assert!(a.values().all(|n| *n == 1), "{a:?}");
+    let log = t.w.delivery_log(&t.a.account.id).await;
+    assert_eq!(log.len(), 3);
+    assert!(log
+        .iter()
+        .all(|r| r.attempt == 1 && r.outcome == DeliveryOutcome::Delivered));
+    let health =
+        t.w.store
+            .endpoint_health(std::slice::from_ref(&t.a.account.id))
+            .await
+            .expect("health read");
+    assert!(health.is_empty(), "the first answer cleared the record");
+}
+
+/// A POST that runs into the timeout counts one more timeout in the endpoint's record.
+#[tokio::test]
+async fn a_timeout_is_counted_in_the_endpoints_health_record() {
+    let (hold, held) = watch::channel(true);
+    let receiver = TestServer::start(move |_, _| {
+        let mut held = held.clone();
+        async move {
+            let _ = held.wait_for(|h| !*h).await;
+            Reply::status(200)
+        }
+    })
+    .await;
+    let mut w = World::new();
+    w.tunables.webhook_timeout = Duration::from_millis(200);
+    let a = w.agency().await;
+    let url = format!("{}/a", receiver.url());
+    w.update_account(&a.account.id, |acc| acc.webhook_url = Some(url))
+        .await;
+    let deps = w.ports().webhook_delivery(&w.tunables);
+    let e = w.stored_event(&a).await;
+    let msg = DeliveryMessage::first(e.id, a.account.id.clone(), e.call_id);
+    ::webhook_delivery::handle(event_for(&[msg]), &deps).await;
+    hold.send_replace(false);
+    let health = w
+        .store
+        .endpoint_health(std::slice::from_ref(&a.account.id))
+        .await
+        .expect("health read");
+    assert_eq!(
+        health.get(&a.account.id).map(|h| h.consecutive_timeouts),
+        Some(1)
+    );
+    let log = w.delivery_log(&a.account.id).await;
+    assert_eq!(
+        log[0].error_class,
+        Some(domain::model::DeliveryErrorClass::Timeout)
+    );
 }

@@ -9,6 +9,7 @@ pub mod attempts;
 pub mod calls;
 pub mod deliveries;
 pub mod due;
+pub mod endpoints;
 mod errors;
 pub mod events;
 mod idempotency;
@@ -220,6 +221,10 @@ impl DynamoStore {
 pub mod keys {
     pub fn account(id: &str) -> (String, String) {
         (format!("ACCOUNT#{id}"), "ACCOUNT".into())
+    }
+    /// The account's endpoint health (`dynamo::endpoints`).
+    pub fn endpoint_health(id: &str) -> (String, String) {
+        (format!("ACCOUNT#{id}"), "ENDPOINT_HEALTH".into())
     }
     pub const API_KEY_PREFIX: &str = "APIKEY#";
     pub fn api_key(hash: &str) -> (String, String) {

@@ -45,6 +45,10 @@ pub struct DeliveryMessage {
     /// before it existed, which [`DeliveryMessage::trigger`] tells by `redelivery`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<DeliveryTrigger>,
+    /// A first attempt moved to the retries lane because its endpoint is hanging
+    /// (`domain::ports::store::endpoints`); absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub diverted: bool,
 }
 
 impl DeliveryMessage {
@@ -58,7 +62,16 @@ impl DeliveryMessage {
             not_before: None,
             redelivery: None,
             trigger: None,
+            diverted: false,
         }
+    }
+
+    /// True when the message belongs on the retries lane (the retries queue and its own event
+    /// source mapping, where one is configured): every retry, and a first attempt whose
+    /// endpoint is hanging. First attempts to answering endpoints never wait behind them
+    /// (docs/webhooks.md, "Two lanes").
+    pub fn on_retries_lane(&self) -> bool {
+        self.attempt > 1 || self.diverted
     }
 
     /// What made this attempt's series (the delivery log's `trigger`).

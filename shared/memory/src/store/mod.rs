@@ -18,6 +18,7 @@ mod attempts;
 mod calls;
 mod deliveries;
 mod due;
+mod endpoints;
 mod events;
 mod suppressions;
 
@@ -117,6 +118,8 @@ struct State {
     /// kind's index until a write gives them another deadline (which, in the table, sets
     /// `due_kind` again).
     quarantined: HashMap<domain::ports::store::DueWork, DateTime<Utc>>,
+    /// `ACCOUNT#{account}` / `ENDPOINT_HEALTH`.
+    endpoint_health: HashMap<String, domain::ports::store::EndpointHealth>,
 }
 
 /// A call item as the table may hold it.

@@ -5,9 +5,13 @@
 //! delivery message is on the queue, so a callback retried after a failed SQS send can tell a
 //! stored-but-never-queued event from a queued one.
 //!
-//! DynamoDB caps an item at 400 KB, and a long call's transcript can come close: payloads above
-//! [`PLAIN_PAYLOAD_MAX_BYTES`] are stored gzip-compressed in a binary attribute (`payload_gz`)
-//! instead of the readable `payload` string. Readers always get the original bytes back.
+//! Payloads above [`PLAIN_PAYLOAD_MAX_BYTES`] (1 KiB) are stored gzip-compressed in a binary
+//! attribute (`payload_gz`) instead of the readable `payload` string. DynamoDB bills a write per
+//! started KB of the whole item, and an event item is written in a transaction (billed twice)
+//! and then updated once (its enqueued mark, billed on the item's size): a typical 6 KB
+//! `call.completed` cost 18 write units stored plain, about 6 gzipped (docs/benchmarks.md,
+//! "Capacity model"). It also keeps a long call's transcript under the 400 KB item limit.
+//! Readers always get the original bytes back.
 //! How a payload is stored ([`encode_payload`]) and how big it is then
 //! ([`stored_payload_bytes`]) are decided here, once, for every adapter and for
 //! `domain::payload::CallCompleted::fit_to`, which cuts a payload that would not fit.
@@ -27,8 +31,9 @@ pub const EVENT_TTL: chrono::Duration = chrono::Duration::days(30);
 /// reconciler.
 pub const ENQUEUE_GRACE: chrono::Duration = chrono::Duration::minutes(1);
 
-/// Payloads up to this size are stored as a plain string; larger ones compressed.
-pub const PLAIN_PAYLOAD_MAX_BYTES: usize = 128 * 1024;
+/// Payloads up to this size are stored as a plain string; larger ones compressed. Below one
+/// write unit compressing saves nothing; above it, JSON with a transcript shrinks 3-5x.
+pub const PLAIN_PAYLOAD_MAX_BYTES: usize = 1024;
 
 /// Largest compressed payload we store: leaves room under DynamoDB's 400 KB item limit for the
 /// other attributes. Text compresses 5-10x, so this is several MB of JSON, hours beyond the

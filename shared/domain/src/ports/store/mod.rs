@@ -6,6 +6,7 @@ pub mod attempts;
 pub mod calls;
 pub mod deliveries;
 pub mod due;
+pub mod endpoints;
 pub mod events;
 pub mod suppressions;
 
@@ -14,11 +15,19 @@ pub use attempts::{AttemptLedger, Claim, LedgerClaim, LedgerState};
 pub use calls::{CallStore, CreateCallOutcome};
 pub use deliveries::{DeliveryLog, DeliveryPage};
 pub use due::{Due, DueKind, DueStore, DueWork};
+pub use endpoints::{EndpointHealth, EndpointHealthStore};
 pub use events::EventStore;
 pub use suppressions::{SuppressionPage, SuppressionStore};
 /// Every storage port at once, for functions that hold one `Arc<dyn Store>`.
 pub trait Store:
-    AccountStore + CallStore + EventStore + DeliveryLog + AttemptLedger + DueStore + SuppressionStore
+    AccountStore
+    + CallStore
+    + EventStore
+    + DeliveryLog
+    + AttemptLedger
+    + DueStore
+    + SuppressionStore
+    + EndpointHealthStore
 {
 }
 impl<
@@ -28,7 +37,8 @@ impl<
             + DeliveryLog
             + AttemptLedger
             + DueStore
-            + SuppressionStore,
+            + SuppressionStore
+            + EndpointHealthStore,
     > Store for T
 {
 }
