@@ -39,9 +39,11 @@ pub const POLLER_FUNCTION_TIMEOUT: &str = "POLLER_FUNCTION_TIMEOUT";
 /// template.yaml, the delivery function's SQS event: `BatchSize`.
 pub const DEFAULT_BATCH_SIZE: i32 = 10;
 /// template.yaml, the delivery function's SQS event: `MaximumBatchingWindowInSeconds`.
-pub const DEFAULT_BATCHING_WINDOW: Duration = Duration::from_secs(2);
+pub const DEFAULT_BATCHING_WINDOW: Duration = Duration::ZERO;
 /// template.yaml, the delivery function's SQS event: `ScalingConfig.MaximumConcurrency`.
 pub const DEFAULT_CONCURRENCY: usize = 10;
+/// template.yaml, the retries queue's SQS event (`Scale=small`): `ScalingConfig.MaximumConcurrency`.
+pub const RETRIES_CONCURRENCY: usize = 5;
 /// template.yaml, the delivery function's `Timeout`.
 pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -142,6 +144,15 @@ impl Default for PollerConfig {
 }
 
 impl PollerConfig {
+    /// The retries lane's event source (`Scale=small`): the same settings, at most
+    /// [`RETRIES_CONCURRENCY`] batches at once.
+    pub fn retries() -> PollerConfig {
+        PollerConfig {
+            concurrency: RETRIES_CONCURRENCY,
+            ..PollerConfig::default()
+        }
+    }
+
     /// The defaults with `POLLER_CONCURRENCY` and `POLLER_FUNCTION_TIMEOUT` read through `get`
     /// (the environment, or a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<PollerConfig, PollerError> {

@@ -1,5 +1,5 @@
 //! Creates, in the emulator, what `template.yaml` creates in AWS: the table, the events queue
-//! with its dead-letter queue and redrive policy, and the provider secret. Every step is
+//! and the retries queue with their dead-letter queue and redrive policy, and the provider secret. Every step is
 //! "create if missing", so running it against a live emulator twice changes nothing.
 
 use aws_adapters::DynamoStore;
@@ -59,6 +59,11 @@ impl ResourceNames {
             provider_secret: "buildvoiceai/local/provider".into(),
         }
     }
+
+    /// The retries lane's queue: the events queue's name with `-retries`.
+    pub fn retries_queue(&self) -> String {
+        format!("{}-retries", self.queue)
+    }
 }
 
 /// What exists after [`ensure`].
@@ -67,6 +72,8 @@ pub struct Resources {
     pub table: String,
     pub queue_url: String,
     pub queue_arn: String,
+    /// The retries lane's queue (`ResourceNames::retries_queue`).
+    pub retries_queue_url: String,
     pub dead_letter_queue_url: String,
     pub dead_letter_queue_arn: String,
     pub provider_secret_name: String,
@@ -129,11 +136,24 @@ pub async fn ensure(
     // An existing queue gets the template's settings too (they are idempotent to set).
     sqs.set_queue_attributes()
         .queue_url(&queue_url)
-        .set_attributes(Some(attributes))
+        .set_attributes(Some(attributes.clone()))
         .send()
         .await
         .map_err(|e| ResourceError::Queue {
             queue: names.queue.clone(),
+            message: describe(e.code(), e.message(), &e),
+        })?;
+
+    // The retries lane (template.yaml's `RetriesQueue`): same settings, same dead-letter queue.
+    let retries_name = names.retries_queue();
+    let (retries_queue_url, _) = queue(&sqs, &retries_name, attributes.clone()).await?;
+    sqs.set_queue_attributes()
+        .queue_url(&retries_queue_url)
+        .set_attributes(Some(attributes))
+        .send()
+        .await
+        .map_err(|e| ResourceError::Queue {
+            queue: retries_name.clone(),
             message: describe(e.code(), e.message(), &e),
         })?;
 
@@ -142,6 +162,7 @@ pub async fn ensure(
         table: names.table.clone(),
         queue_url,
         queue_arn,
+        retries_queue_url,
         dead_letter_queue_url: dlq_url,
         dead_letter_queue_arn: dlq_arn,
         provider_secret_name: names.provider_secret.clone(),

@@ -20,7 +20,7 @@ use domain::config::{self, Env};
 use domain::ports::store::AccountStore;
 use emulator::{Group, Moto};
 use local_stack::gateway::{self, Gateway, GatewayConfig, Route};
-use local_stack::poller::{sqs_handler, Poller, SqsHandler};
+use local_stack::poller::{sqs_handler, Poller, PollerConfig, SqsHandler};
 use local_stack::provider_sim::{ProviderSim, SimConfig, SimTimings};
 use local_stack::receiver::{Receiver, ReceiverConfig};
 use local_stack::resources::{self, ResourceNames, Resources};
@@ -110,6 +110,10 @@ fn function_env(config: &StackConfig, resources: &Resources, provider_url: &str)
     Env::process()
         .with(config::TABLE_NAME, resources.table.clone())
         .with(config::EVENTS_QUEUE_URL, resources.queue_url.clone())
+        .with(
+            config::RETRIES_QUEUE_URL,
+            resources.retries_queue_url.clone(),
+        )
         .with(config::PROVIDER_BASE_URL, provider_url)
         .with(config::PROVIDER_TIMEOUT_MS, millis(config.provider_timeout))
         .with(config::WEBHOOK_TIMEOUT_MS, millis(config.webhook_timeout))
@@ -249,16 +253,30 @@ async fn serve(
     let api_url = api.url();
     let api_server = Arc::new(gateway).serve(api);
 
-    // The SQS poller feeding the delivery handler.
+    // The SQS pollers feeding the delivery handler, one per event source mapping (the
+    // first-attempts queue and the retries lane), one function (one `Deps`) behind both.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let handler = delivery_handler(&ctx).await?;
     let poller = Poller::new(
         aws_sdk_sqs::Client::new(&sdk),
         &resources.queue_url,
         config.poller.clone(),
-        delivery_handler(&ctx).await?,
+        handler.clone(),
     )
     .await
     .map_err(|e| e.to_string())?;
+    let retries_poller = Poller::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        &resources.retries_queue_url,
+        PollerConfig {
+            concurrency: local_stack::poller::RETRIES_CONCURRENCY,
+            ..config.poller.clone()
+        },
+        handler,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let retries_poller_task = tokio::spawn(retries_poller.run(stop_rx.clone()));
     let poller_task = tokio::spawn(poller.run(stop_rx.clone()));
 
     // The reconciler on its schedule (EventBridge's `rate(1 minute)` in AWS).
@@ -318,6 +336,7 @@ async fn serve(
     tracing::info!(target: "local_stack", "stopping ({why})");
     let _ = stop_tx.send(true);
     let _ = poller_task.await;
+    let _ = retries_poller_task.await;
     let _ = reconciler_task.await;
     api_server.stop().await;
     provider_server.stop().await;
