@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CARGO ?= cargo
 
-.PHONY: all test api-test unit check fmt lint-rust venv browser clean help run bench bench-cold bloat build lint sam-build deploy deploy-tools rust-target smoke publish-page
+.PHONY: all test api-test unit check fmt lint-rust venv browser clients receivers kit-node clean help run bench bench-cold bloat build lint sam-build deploy deploy-tools rust-target smoke publish-page
 
 all: test
 
@@ -15,6 +15,8 @@ help:
 	@echo "make check  - fmt check + clippy"
 	@echo "make browser - chromium + chromedriver (apt-get, as root) and Selenium for the page's browser test"
 	@echo "make run    - the whole stack on 127.0.0.1: emulator, API, provider sim, webhook receiver"
+	@echo "make clients - the typed clients (TypeScript, Python) generated from docs/openapi.yaml into clients/"
+	@echo "make receivers - the example webhook receivers' packages (Flask into .venv, npm ci for Node)"
 	@echo "make bench-cold - cold starts of every function against two anchors (release build; docs/benchmarks.md)"
 	@echo "make lint   - cfn-lint + sam validate (+ --lint) + checkov on template.yaml; openapi-spec-validator"
 	@echo "make build  - release bootstrap of every function (ARCH=arm64|x86_64, default arm64)"
@@ -51,7 +53,9 @@ WITH_EMULATOR = VENV=$(VENV) $(CARGO) run --quiet -p emulator --bin with-emulato
 ## client (`default-https-client`), which the functions are built without, and in one cargo
 ## run that feature would reach every crate; without it, an SDK client built anywhere without
 ## our transport (`aws_adapters::http_client::SdkHttpClient`) fails in the tests as it would in Lambda.
-test: $(VENV)/.emulator $(VENV)/.apitest $(VENV)/.webhooks browser
+## The customer's kit (docs/clients-and-receivers.md) is tested in the same run
+## (local/tests/it/kit.rs): `clients` and `receivers` install and generate what it runs first.
+test: $(VENV)/.emulator $(VENV)/.apitest $(VENV)/.webhooks browser clients receivers
 	$(WITH_EMULATOR) $(CARGO) test --workspace --exclude anchor-hello --exclude anchor-slim-sdk --no-fail-fast --lib --bins --tests
 	CARGO=$(CARGO) scripts/schemathesis.sh $(VENV)
 
@@ -81,6 +85,52 @@ browser: $(VENV)/.browser
 	    exit 1; \
 	  fi; \
 	fi
+
+## ---------------------------------------------------------------- the customer's kit
+## docs/clients-and-receivers.md. Node.js (20 or later) and npm are required: without them
+## make fails here, and the kit test (local/tests/it/kit.rs) fails too; it never skips.
+NODE ?= node
+NPM ?= npm
+## The Python client's generator has its own virtualenv: its pins conflict with the emulator's.
+CLIENTS_VENV ?= .venv-clients
+
+kit-node:
+	@if ! command -v $(NODE) >/dev/null || ! command -v $(NPM) >/dev/null; then \
+	  echo "ERROR: the kit (make clients, make receivers, the kit test of make test) needs Node.js 20+ and npm." >&2; \
+	  echo "       Install them (Debian/Ubuntu: apt-get install nodejs npm), or point NODE= and NPM= at yours." >&2; \
+	  exit 1; \
+	fi
+
+$(CLIENTS_VENV)/.clients: tools/requirements-clients.txt
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-clients.txt
+	touch $@
+
+clients/typescript/node_modules/.installed: clients/typescript/package-lock.json | kit-node
+	cd clients/typescript && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## The typed clients, generated from docs/openapi.yaml (never committed: .gitignore): the
+## TypeScript types (openapi-typescript) compiled with the example that uses them (tsc,
+## strict), and the Python package clients/python/bvai_client (openapi-python-client). The
+## generators are pinned (clients/typescript/package-lock.json, tools/requirements-clients.txt).
+clients: kit-node $(CLIENTS_VENV)/.clients clients/typescript/node_modules/.installed
+	cd clients/typescript && $(NPM) run --silent generate && $(NPM) run --silent build
+	rm -rf clients/python/bvai_client
+	cd clients/python && PATH="$(abspath $(CLIENTS_VENV))/bin:$$PATH" openapi-python-client generate \
+	  --path ../../docs/openapi.yaml --config config.yaml --meta none --output-path bvai_client
+
+$(VENV)/.receivers: examples/receivers/python/requirements.txt $(VENV)/.emulator
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r examples/receivers/python/requirements.txt
+	touch $@
+
+examples/receivers/node/node_modules/.installed: examples/receivers/node/package-lock.json | kit-node
+	cd examples/receivers/node && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## The example receivers' packages: Flask and standardwebhooks into .venv (the Python one),
+## standardwebhooks from npm (the Node one). The Rust one is a workspace member.
+receivers: kit-node $(VENV)/.receivers examples/receivers/node/node_modules/.installed
 
 ## The whole product on 127.0.0.1 with a demo account (docs/local-stack.md). Ctrl-C stops it.
 ## Ports and settings come from the environment: API_PORT=3000, RECEIVER_PORT=3001, ...
@@ -121,7 +171,9 @@ fmt:
 	$(CARGO) fmt --all
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) target .local
+	rm -rf $(VENV) $(CHECKOV_VENV) $(CLIENTS_VENV) target .local \
+	  clients/typescript/node_modules clients/typescript/generated clients/typescript/dist \
+	  clients/python/bvai_client examples/receivers/node/node_modules
 
 ## ---------------------------------------------------------------- build, lint, deploy
 ## Tools (cargo-lambda, zig, SAM CLI, cfn-lint) are pinned in tools/requirements-deploy.txt and

@@ -132,10 +132,12 @@ fn known_upper_names() -> BTreeSet<String> {
         "tests",
         "scripts",
         ".ci",
+        "examples",
+        "clients",
     ] {
         files(
             &root().join(dir),
-            &[".rs", ".sh", ".py", ".toml", "run"],
+            &[".rs", ".sh", ".py", ".toml", "run", ".js", ".ts"],
             &mut paths,
         );
     }
@@ -446,7 +448,7 @@ fn every_error_code_in_the_docs_tables_is_a_code_of_the_api() {
 }
 
 /// Top-level names a repository path in the docs may start with.
-const TOP: [&str; 22] = [
+const TOP: [&str; 23] = [
     "shared/",
     "functions/",
     "local/",
@@ -469,6 +471,7 @@ const TOP: [&str; 22] = [
     "NOTICE",
     "examples/",
     "golden/",
+    "clients/",
 ];
 
 /// A repository path named in a code span or a link, cleaned of anchors, line numbers and

@@ -13,6 +13,7 @@ mod contracts;
 mod docs_drift;
 mod fairness;
 mod iam_actions;
+mod kit_docs;
 mod layers;
 mod lifecycle;
 mod openapi;

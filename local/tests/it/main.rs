@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 mod gateway;
+mod kit;
 mod page;
 mod poller;
 mod provider_sim;
