@@ -138,6 +138,63 @@ pub async fn store(store: &dyn Store, now: DateTime<Utc>) -> Result<(), Contract
     scheduled(store, now).await?;
     suppressions(store, now).await?;
     call_list(store, now).await?;
+    endpoint_health(store, now).await?;
+    Ok(())
+}
+
+/// Endpoint health records: absent means healthy; timeouts count on for one URL and restart
+/// at 1 for another; a batch read returns exactly the accounts that have a record (others'
+/// never); clearing removes it, and clearing nothing is no error.
+pub async fn endpoint_health(store: &dyn Store, now: DateTime<Utc>) -> Result<(), ContractError> {
+    let now = now.trunc_subsecs(3);
+    let (a, b, none) = (unique("acct_eh"), unique("acct_eh"), unique("acct_eh"));
+    let ids = [a.clone(), b.clone(), none.clone()];
+    ensure!(
+        store.endpoint_health(&ids).await?.is_empty(),
+        "no record: healthy"
+    );
+    let url = "https://hooks.example.com/a";
+    for n in 1..=3u32 {
+        let at = now + chrono::Duration::seconds(i64::from(n));
+        ensure_eq!(
+            store.record_endpoint_timeout(&a, url, at).await?,
+            n,
+            "timeouts count on"
+        );
+    }
+    ensure_eq!(
+        store
+            .record_endpoint_timeout(&b, "https://hooks.example.com/b", now)
+            .await?,
+        1,
+        "another account's own count"
+    );
+    let read = store.endpoint_health(&ids).await?;
+    ensure_eq!(read.len(), 2, "the two records");
+    let ha = read
+        .get(&a)
+        .ok_or_else(|| ContractError::Violated("a's record".into()))?;
+    ensure_eq!(ha.consecutive_timeouts, 3, "a's count");
+    ensure_eq!(
+        ha.last_timeout_at,
+        Some(now + chrono::Duration::seconds(3)),
+        "the last timeout"
+    );
+    ensure!(ha.is_hanging(now + chrono::Duration::seconds(4)), "hanging");
+    ensure_eq!(
+        store
+            .record_endpoint_timeout(&a, "https://hooks.example.com/new", now)
+            .await?,
+        1,
+        "a new URL starts again"
+    );
+    store.clear_endpoint_health(&a).await?;
+    store.clear_endpoint_health(&none).await?;
+    let read = store.endpoint_health(&ids).await?;
+    ensure!(
+        !read.contains_key(&a) && read.contains_key(&b),
+        "cleared: a only"
+    );
     Ok(())
 }
 

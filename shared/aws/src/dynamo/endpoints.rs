@@ -84,7 +84,7 @@ impl EndpointHealthStore for DynamoStore {
         at: DateTime<Utc>,
     ) -> Result<u32, StoreError> {
         let hash = url_hash(url);
-        let at = domain::clock::rfc3339(at);
+        let at = domain::clock::rfc3339_millis(at);
         // Counted on while the record is about this URL; restarted at 1 for a new one.
         let same_url = self
             .client
