@@ -174,9 +174,11 @@ def main():
             )
         )
     print(f"re-parks: {reparks}; moved to the retries lane: {moved}")
+    if len(got) < len(placed) or refused:
+        sys.exit(
+            f"{len(got)} of {len(placed)} webhooks arrived within {args.wait} s, {len(refused)} calls refused; the stack's log: {log_path}"
+        )
     shutil.rmtree(local_dir, ignore_errors=True)
-    if len(got) < len(placed):
-        sys.exit(f"only {len(got)} of {len(placed)} webhooks arrived within {args.wait} s")
 
 
 if __name__ == "__main__":

@@ -171,8 +171,8 @@ async fn a_hanging_account_with_a_backlog_does_not_hold_up_another_accounts_even
     assert_eq!(got[0].header("x-event-id"), Some(e.id.to_string().as_str()));
     // A: the fairness step is work-conserving, so A's first batches, before anything showed
     // that its endpoint hangs, are all POSTed: at most one wave of the poller's batches. Once
-    // its POSTs have run 2 s (and its health record counts the timeouts), A is slow: never
-    // more than its cap at once. Its endpoint never answers, so the receiver cannot tell when
+    // those POSTs have timed out (and its health record counts the timeouts), A is slow:
+    // never more than its cap at once. Its endpoint never answers, so the receiver cannot tell when
     // our client gave up; counted instead by when the POSTs arrived.
     let posts_a = hanging.requests();
     let first = posts_a.iter().map(|r| r.at).min().expect("A got POSTs");

@@ -10,10 +10,10 @@
 //! - an endpoint that keeps timing out is *hanging* fleet-wide (`EndpointHealth`), and its
 //!   first attempts go to the retries lane (`prepare`), off the first-attempts queue;
 //! - this step caps how many of one *slow* account's deliveries run at once ([`Fairness`],
-//!   the `WEBHOOK_ACCOUNT_CONCURRENCY` setting). An account is slow while one of its
-//!   deliveries here has been running for [`SLOW_DELIVERY`] or more, for [`SLOW_MEMORY`]
-//!   after one took that long, and for as long after a batch that found timeouts in its
-//!   endpoint's fleet-wide health record. The slow account's messages over the cap are *re-parked*: sent
+//!   the `WEBHOOK_ACCOUNT_CONCURRENCY` setting). An account is slow for [`SLOW_MEMORY`] after
+//!   its endpoint took [`SLOW_DELIVERY`] or more to answer a POST here (the endpoint's time,
+//!   never ours: a busy emulator or a slow DynamoDB call does not make a customer slow), and
+//!   for as long after a batch that found timeouts in its endpoint's fleet-wide health record. The slow account's messages over the cap are *re-parked*: sent
 //!   again, unchanged (same attempt number, same `not_before`, same lane), visible after a
 //!   short delay (`WEBHOOK_REPARK_DELAY_MS`), and the received copy is done. A re-park is not
 //!   an attempt: no claim, no POST, no delivery-log row.
@@ -37,10 +37,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// A delivery running this long makes its account slow (a healthy endpoint answers in well
-/// under a second; the timeout is 10 s).
+/// A POST this long makes its account slow (a healthy endpoint answers in well under a
+/// second; the timeout is 10 s).
 pub const SLOW_DELIVERY: Duration = Duration::from_secs(2);
-/// How long an account stays slow after one of its deliveries took [`SLOW_DELIVERY`].
+/// How long an account stays slow after one of its POSTs took [`SLOW_DELIVERY`].
 pub const SLOW_MEMORY: Duration = Duration::from_secs(60);
 
 /// The per-account delivery slots of one execution environment.
@@ -54,17 +54,13 @@ pub struct Fairness {
 /// One account's deliveries running here, and until when it counts as slow.
 #[derive(Debug, Default)]
 struct Slots {
-    started: Vec<Instant>,
+    in_flight: usize,
     slow_until: Option<Instant>,
 }
 
 impl Slots {
     fn slow(&self, now: Instant) -> bool {
         self.slow_until.is_some_and(|t| t > now)
-            || self
-                .started
-                .iter()
-                .any(|s| now.saturating_duration_since(*s) >= SLOW_DELIVERY)
     }
 }
 
@@ -89,7 +85,7 @@ impl Fairness {
 
     /// The account's deliveries running now.
     pub fn in_flight(&self, account_id: &str) -> usize {
-        self.slots().get(account_id).map_or(0, |s| s.started.len())
+        self.slots().get(account_id).map_or(0, |s| s.in_flight)
     }
 
     /// True when the account is slow at `now` (its excess over the cap is re-parked).
@@ -106,6 +102,14 @@ impl Fairness {
         slots.slow_until = Some(slots.slow_until.map_or(until, |t| t.max(until)));
     }
 
+    /// One POST of the account's took `took` (ended at `now`): at [`SLOW_DELIVERY`] or more,
+    /// the account is slow for [`SLOW_MEMORY`].
+    pub fn note_post(&self, account_id: &str, took: Duration, now: Instant) {
+        if took >= SLOW_DELIVERY {
+            self.note_slow(account_id, now + SLOW_MEMORY);
+        }
+    }
+
     /// A poisoned lock only means a panic elsewhere while counting; the counts stay usable.
     fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slots>> {
         self.accounts.lock().unwrap_or_else(|p| p.into_inner())
@@ -116,14 +120,13 @@ impl Fairness {
     fn try_acquire(&self, account_id: &str, now: Instant) -> Option<Permit<'_>> {
         let mut accounts = self.slots();
         let slots = accounts.entry(account_id.to_string()).or_default();
-        if slots.started.len() >= self.cap && slots.slow(now) {
+        if slots.in_flight >= self.cap && slots.slow(now) {
             return None;
         }
-        slots.started.push(now);
+        slots.in_flight += 1;
         Some(Permit {
             fairness: self,
             account_id: account_id.to_string(),
-            started: now,
         })
     }
 }
@@ -133,7 +136,6 @@ impl Fairness {
 pub struct Permit<'a> {
     fairness: &'a Fairness,
     account_id: String,
-    started: Instant,
 }
 
 impl Drop for Permit<'_> {
@@ -141,13 +143,8 @@ impl Drop for Permit<'_> {
         let now = Instant::now();
         let mut accounts = self.fairness.slots();
         if let Some(slots) = accounts.get_mut(&self.account_id) {
-            if let Some(i) = slots.started.iter().position(|s| *s == self.started) {
-                slots.started.swap_remove(i);
-            }
-            if now.saturating_duration_since(self.started) >= SLOW_DELIVERY {
-                slots.slow_until = Some(now + SLOW_MEMORY);
-            }
-            if slots.started.is_empty() && !slots.slow(now) {
+            slots.in_flight = slots.in_flight.saturating_sub(1);
+            if slots.in_flight == 0 && !slots.slow(now) {
                 accounts.remove(&self.account_id);
             }
         }
@@ -253,40 +250,32 @@ mod tests {
             "an account that is not slow is never capped"
         );
         assert_eq!(f.in_flight("a"), 5);
-        assert!(!f.is_slow("a", t0));
-        let later = t0 + SLOW_DELIVERY;
-        assert!(f.is_slow("a", later), "deliveries running for 2 s");
+        f.note_post("a", SLOW_DELIVERY - Duration::from_millis(1), t0);
+        assert!(!f.is_slow("a", t0), "a quick answer");
+        f.note_post("a", SLOW_DELIVERY, t0);
+        assert!(f.is_slow("a", t0), "a POST that took 2 s");
         assert!(
-            f.try_acquire("a", later).is_none(),
+            f.try_acquire("a", t0).is_none(),
             "a slow account at its cap"
         );
-        let b = f.try_acquire("b", later);
+        let b = f.try_acquire("b", t0);
         assert!(b.is_some(), "another account has its own slots");
         drop(fast);
         assert_eq!((f.in_flight("a"), f.in_flight("b")), (0, 1));
+        assert!(f.try_acquire("a", t0).is_some(), "below the cap again");
         drop(b);
         assert_eq!(f.in_flight("b"), 0);
         assert_eq!(Fairness::new(0, Duration::ZERO).cap(), 1, "never zero");
-        let now = Instant::now();
-        f.note_slow("c", now + SLOW_MEMORY);
-        assert!(f.is_slow("c", now) && !f.is_slow("c", now + SLOW_MEMORY));
     }
 
     #[test]
-    fn an_account_stays_slow_for_a_while_after_a_slow_delivery() {
+    fn slowness_is_remembered_for_a_while() {
         let f = Fairness::new(1, Duration::from_secs(1));
-        let long_ago = Instant::now()
-            .checked_sub(SLOW_DELIVERY)
-            .expect("an instant 2 s back");
-        drop(f.try_acquire("a", long_ago));
         let now = Instant::now();
-        assert!(
-            f.is_slow("a", now),
-            "remembered after the slow delivery ended"
-        );
-        let held = f.try_acquire("a", now);
-        assert!(held.is_some() && f.try_acquire("a", now).is_none());
-        drop(held);
-        assert!(!f.is_slow("a", now + SLOW_MEMORY + SLOW_DELIVERY));
+        f.note_slow("c", now + SLOW_MEMORY);
+        assert!(f.is_slow("c", now) && !f.is_slow("c", now + SLOW_MEMORY));
+        f.note_post("a", SLOW_DELIVERY, now);
+        assert!(f.is_slow("a", now + SLOW_MEMORY - Duration::from_millis(1)));
+        assert!(!f.is_slow("a", now + SLOW_MEMORY));
     }
 }

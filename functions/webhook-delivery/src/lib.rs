@@ -206,6 +206,11 @@ pub async fn process(
         prepare::Prepared::Ready(ready) => ready,
     };
     let result = send::send(&ready, deps).await;
+    deps.fairness.note_post(
+        &ready.msg.account_id,
+        Duration::from_millis(result.duration_ms),
+        std::time::Instant::now(),
+    );
     let recorded = if result.delivered() {
         outcome::success(&ready, &result, deps).await
     } else {
