@@ -38,10 +38,15 @@ pub const POLLER_FUNCTION_TIMEOUT: &str = "POLLER_FUNCTION_TIMEOUT";
 
 /// template.yaml, the delivery function's SQS event: `BatchSize`.
 pub const DEFAULT_BATCH_SIZE: i32 = 10;
-/// template.yaml, the delivery function's SQS event: `MaximumBatchingWindowInSeconds`.
-pub const DEFAULT_BATCHING_WINDOW: Duration = Duration::from_secs(2);
-/// template.yaml, the delivery function's SQS event: `ScalingConfig.MaximumConcurrency`.
+/// template.yaml, the delivery function's SQS events: `MaximumBatchingWindowInSeconds` (the
+/// `DeliveryBatchingWindow` parameter's default).
+pub const DEFAULT_BATCHING_WINDOW: Duration = Duration::ZERO;
+/// template.yaml, the delivery function's first-attempts SQS event:
+/// `ScalingConfig.MaximumConcurrency` with `Scale=small`.
 pub const DEFAULT_CONCURRENCY: usize = 10;
+/// template.yaml, the delivery function's retries SQS event: `ScalingConfig.MaximumConcurrency`
+/// with `Scale=small`.
+pub const RETRIES_CONCURRENCY: usize = 5;
 /// template.yaml, the delivery function's `Timeout`.
 pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -142,6 +147,14 @@ impl Default for PollerConfig {
 }
 
 impl PollerConfig {
+    /// The retries lane's poller: the defaults with the retries event source's concurrency.
+    pub fn retries() -> PollerConfig {
+        PollerConfig {
+            concurrency: RETRIES_CONCURRENCY,
+            ..PollerConfig::default()
+        }
+    }
+
     /// The defaults with `POLLER_CONCURRENCY` and `POLLER_FUNCTION_TIMEOUT` read through `get`
     /// (the environment, or a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<PollerConfig, PollerError> {
