@@ -252,8 +252,9 @@ $(CHECKOV_VENV)/.checkov: tools/requirements-checkov.txt
 	touch $@
 
 ## checkov leaves out the resources whose condition is false with the parameters' defaults, so
-## it runs a second time on a copy with the optional edge switched on (EDGE_LINT_TEMPLATE,
-## written by scripts/template_variant.py; docs/deploy.md, "checkov").
+## it runs a second time on a copy with the optional edge switched on and the large capacity
+## profile (Scale=large) chosen (EDGE_LINT_TEMPLATE, written by scripts/template_variant.py;
+## docs/deploy.md, "checkov"); cfn-lint and SAM check that copy too.
 EDGE_LINT_TEMPLATE ?= target/lint/template-edge.yaml
 
 ## Also openapi-spec-validator on docs/openapi.yaml (the API contract).
@@ -264,7 +265,9 @@ lint: $(VENV)/.deploy $(VENV)/.apitest $(CHECKOV_VENV)/.checkov
 	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/sam validate --lint --template-file template.yaml
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
 	@mkdir -p $(dir $(EDGE_LINT_TEMPLATE))
-	$(PYTHON) scripts/template_variant.py template.yaml $(EDGE_LINT_TEMPLATE) EdgeProtection=Enabled ProviderSourceCidrs=203.0.113.10/32
+	$(PYTHON) scripts/template_variant.py template.yaml $(EDGE_LINT_TEMPLATE) EdgeProtection=Enabled ProviderSourceCidrs=203.0.113.10/32 Scale=large
+	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/cfn-lint $(EDGE_LINT_TEMPLATE)
+	AWS_DEFAULT_REGION=$(LINT_REGION) $(VENV)/bin/sam validate --lint --template-file $(EDGE_LINT_TEMPLATE)
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file $(EDGE_LINT_TEMPLATE)
 
 ## The post-deploy smoke test (scripts/smoke.sh): the README quickstart's checks against a

@@ -38,11 +38,14 @@ pub const POLLER_FUNCTION_TIMEOUT: &str = "POLLER_FUNCTION_TIMEOUT";
 
 /// template.yaml, the delivery function's SQS event: `BatchSize`.
 pub const DEFAULT_BATCH_SIZE: i32 = 10;
-/// template.yaml, the delivery function's SQS event: `MaximumBatchingWindowInSeconds`.
+/// template.yaml, the delivery function's SQS events: `MaximumBatchingWindowInSeconds` (the
+/// `DeliveryBatchingWindow` parameter's default).
 pub const DEFAULT_BATCHING_WINDOW: Duration = Duration::ZERO;
-/// template.yaml, the delivery function's SQS event: `ScalingConfig.MaximumConcurrency`.
+/// template.yaml, the delivery function's first-attempts SQS event:
+/// `ScalingConfig.MaximumConcurrency` with `Scale=small`.
 pub const DEFAULT_CONCURRENCY: usize = 10;
-/// template.yaml, the retries queue's SQS event (`Scale=small`): `ScalingConfig.MaximumConcurrency`.
+/// template.yaml, the delivery function's retries SQS event: `ScalingConfig.MaximumConcurrency`
+/// with `Scale=small`.
 pub const RETRIES_CONCURRENCY: usize = 5;
 /// template.yaml, the delivery function's `Timeout`.
 pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);

@@ -357,11 +357,35 @@ pub fn port_calls(binary: &str) -> BTreeMap<&'static str, BTreeSet<String>> {
                     [format!("{r}.{m}("), format!("{r}().{m}(")]
                         .iter()
                         .any(|p| text.contains(p.as_str()))
+                        || called_through_selector(&text, r, m)
                 })
                 .collect();
             (port.receiver, called)
         })
         .collect()
+}
+
+/// A port method called on what a selector returns: `queue_for(&msg).send(` (webhook-delivery
+/// picks the first-attempts or the retries queue per message). `text` is squeezed.
+fn called_through_selector(text: &str, receiver: &str, method: &str) -> bool {
+    let selector = format!("{receiver}_for(");
+    text.match_indices(&selector).any(|(i, m)| {
+        let mut depth = 1usize;
+        let rest = &text[i + m.len()..];
+        for (j, c) in rest.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return rest[j + 1..].starts_with(&format!(".{method}("));
+                    }
+                }
+                _ => {}
+            }
+        }
+        false
+    })
 }
 
 /// The IAM actions the code of one function needs, from the port methods it calls down to
@@ -392,7 +416,8 @@ fn the_derivation_sees_the_calls_it_must() {
     for m in ["claim_attempt", "finish_attempt", "record_attempt", "event"] {
         assert!(delivery["store"].contains(m), "webhook-delivery calls {m}");
     }
-    assert!(delivery["queue"].contains("send"));
+    assert!(delivery["queue"].contains("send"), "through queue_for");
+    assert!(delivery["queue"].contains("send_many"));
     let trigger = port_calls("trigger-call");
     assert!(trigger["store"].contains("use_key"), "through domain::auth");
     assert!(trigger["store"].contains("create_call"));
@@ -403,6 +428,14 @@ fn the_derivation_sees_the_calls_it_must() {
     );
 
     let dynamo = adapter_actions("shared/aws/src/dynamo");
+    assert!(
+        dynamo["endpoint_health"].contains("dynamodb:BatchGetItem"),
+        "one read for a batch's accounts"
+    );
+    assert!(dynamo["clear_endpoint_health"].contains("dynamodb:DeleteItem"));
+    for m in ["endpoint_health", "clear_endpoint_health"] {
+        assert!(delivery["store"].contains(m), "webhook-delivery calls {m}");
+    }
     assert!(
         dynamo["create_call"].contains("dynamodb:PutItem"),
         "a transaction's Put"
@@ -416,6 +449,30 @@ fn the_derivation_sees_the_calls_it_must() {
         secrets["put"].contains("secretsmanager:CreateSecret"),
         "through self.write"
     );
+}
+
+#[test]
+fn calls_through_a_selector_are_seen() {
+    assert!(called_through_selector(
+        "deps.queue_for(&msg).send(&msg,wait)",
+        "queue",
+        "send"
+    ));
+    assert!(called_through_selector(
+        "deps.queue_for(f(a,(b))).send_many(&m)",
+        "queue",
+        "send_many"
+    ));
+    assert!(!called_through_selector(
+        "deps.queue_for(&msg).send_many(&m)",
+        "queue",
+        "send"
+    ));
+    assert!(!called_through_selector(
+        "store_for(x).send(y)",
+        "queue",
+        "send"
+    ));
 }
 
 #[test]

@@ -578,7 +578,10 @@ fn defaults_come_from_the_template_and_the_environment_overrides_two() {
     assert_eq!(none.concurrency, 10);
     assert_eq!(none.function_timeout, Duration::from_secs(30));
     assert_eq!(none.batch_size, 10);
-    assert_eq!(none.batching_window, Duration::from_secs(2));
+    assert_eq!(none.batching_window, Duration::ZERO);
+    let retries = PollerConfig::retries();
+    assert_eq!(retries.concurrency, 5);
+    assert_eq!(retries.batching_window, Duration::ZERO);
     let set = PollerConfig::from_lookup(|k| match k {
         POLLER_CONCURRENCY => Some("3".into()),
         POLLER_FUNCTION_TIMEOUT => Some("1500ms".into()),
