@@ -479,8 +479,24 @@ pub async fn capture(emu: &Emulator) -> Result<Value, String> {
     // Idempotency-Key lease.
     let w = World::new(emu, &rec).await;
     w.plan.hang("create_phone_call", 1);
-    let died = tokio::time::timeout(Duration::from_millis(500), w.trigger(json!({}))).await;
-    expect("the request died", died.is_err(), "it answered")?;
+    {
+        // The request dies (dropped, as a killed execution environment) once it is waiting
+        // for the provider: its call record and key lease are written.
+        let request = w.trigger(json!({}));
+        tokio::pin!(request);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while w.plan.calls("create_phone_call") == 0 {
+            tokio::select! {
+                answered = &mut request => return Err(format!("the request answered: {answered:?}")),
+                _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+            }
+            expect(
+                "the provider was called",
+                tokio::time::Instant::now() < deadline,
+                "in 10 s",
+            )?;
+        }
+    }
     w.plan.clear();
     w.advance(Duration::from_secs(600));
     let report = w.reconcile("repair_lease/reconciler/dial_unknown").await;

@@ -21,8 +21,11 @@ fn same_bytes(a: u64, b: u64) -> bool {
     a.abs_diff(b) <= 16.max(a.max(b) / 50)
 }
 
+/// A request as a line without its byte counts, and its byte counts.
+type Described = (String, Vec<u64>);
+
 /// One request as a line without its byte counts, and its byte counts.
-fn describe(r: &Value) -> (String, Vec<u64>) {
+fn describe(r: &Value) -> Described {
     let mut bytes = Vec::new();
     let mut line = format!(
         "{} {} {}",
@@ -105,7 +108,7 @@ fn describe(r: &Value) -> (String, Vec<u64>) {
 /// Requests are compared per segment as sorted lists (the functions run some requests
 /// concurrently, so their order may vary).
 pub fn differences(golden: &Value, fresh: &Value) -> Vec<String> {
-    let segments = |v: &Value| -> Vec<(String, Vec<(String, Vec<u64>)>)> {
+    let segments = |v: &Value| -> Vec<(String, Vec<Described>)> {
         v["segments"]
             .as_array()
             .into_iter()
@@ -134,7 +137,7 @@ pub fn differences(golden: &Value, fresh: &Value) -> Vec<String> {
             out.push(format!("segment {name}: new (not in the golden)"));
             continue;
         };
-        let mut left: Vec<&(String, Vec<u64>)> = greqs.iter().collect();
+        let mut left: Vec<&Described> = greqs.iter().collect();
         for (line, bytes) in reqs {
             match left.iter().position(|(l, _)| l == line) {
                 Some(i) => {

@@ -453,7 +453,7 @@ async fn collect(body: SdkBody) -> Result<bytes::Bytes, ConnectorError> {
     body.collect()
         .await
         .map(|c| c.to_bytes())
-        .map_err(|e| ConnectorError::io(e))
+        .map_err(ConnectorError::io)
 }
 
 /// The items a DynamoDB write request touches.
