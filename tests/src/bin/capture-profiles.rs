@@ -3,7 +3,7 @@
 //! given (default `bench/scale/profiles.json`), with a summary of what changed against the
 //! file it replaces. docs/benchmarks.md, "Capacity model".
 
-use integration_tests::scale::{capture, differences, GOLDEN};
+use integration_tests::scale::{capture, describe, differences, GOLDEN};
 use integration_tests::Emulator;
 use std::process::ExitCode;
 
@@ -20,6 +20,15 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The profiles, one line per request: the step, then each request without its byte
+    // counts (bytes in brackets: item before/after, index entries, messages).
+    for segment in profiles["segments"].as_array().into_iter().flatten() {
+        println!("{}", segment["name"].as_str().unwrap_or(""));
+        for r in segment["requests"].as_array().into_iter().flatten() {
+            let (line, bytes) = describe(r);
+            println!("  {line} {bytes:?}");
+        }
+    }
     if let Some(old) = std::fs::read_to_string(&path)
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())

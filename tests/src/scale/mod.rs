@@ -25,7 +25,7 @@ fn same_bytes(a: u64, b: u64) -> bool {
 type Described = (String, Vec<u64>);
 
 /// One request as a line without its byte counts, and its byte counts.
-fn describe(r: &Value) -> Described {
+pub fn describe(r: &Value) -> Described {
     let mut bytes = Vec::new();
     let mut line = format!(
         "{} {} {}",
