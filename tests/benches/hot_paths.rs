@@ -197,7 +197,8 @@ fn receiver_thread() -> String {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send addr");
+            tx.send(listener.local_addr().expect("addr"))
+                .expect("send addr");
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
@@ -312,7 +313,9 @@ fn pipeline_throughput() {
             account_concurrency: 10,
             ..tunables
         });
-        let body = fixtures::stored_event(store.as_ref(), &seeded).await.payload;
+        let body = fixtures::stored_event(store.as_ref(), &seeded)
+            .await
+            .payload;
         let client = reqwest::Client::new();
         // Warm both (connections, caches), then alternate three rounds of each.
         pipeline_rate(&deps, &store, &seeded, 20).await;
@@ -333,7 +336,10 @@ fn pipeline_throughput() {
             p,
             body.len()
         );
-        println!("{:<48} {:>10.0} /s", "bare reqwest POST loop, same receiver", b);
+        println!(
+            "{:<48} {:>10.0} /s",
+            "bare reqwest POST loop, same receiver", b
+        );
         println!("{:<48} {:>10.2}", "pipeline / bare (goal >= 0.5)", p / b);
     });
 }
