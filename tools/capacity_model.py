@@ -134,7 +134,7 @@ class Template:
         if isinstance(v, Tagged):
             t, a = v.tag, v.value
             if t == "Ref":
-                return self.params.get(a, a)
+                return None if a == "AWS::NoValue" else self.params.get(a, a)
             if t == "FindInMap":
                 m, k1, k2 = (self.value(x) for x in a)
                 return self.value(self.doc["Mappings"][m][k1][k2])
