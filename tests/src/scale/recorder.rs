@@ -298,6 +298,8 @@ impl State {
                 let (hash, range) = keys(&g["KeySchema"]);
                 let include = match g["Projection"]["ProjectionType"].as_str() {
                     Some("ALL") => None,
+                    Some("KEYS_ONLY") => Some(Vec::new()),
+                    // INCLUDE: the keys and the listed attributes.
                     _ => Some(
                         g["Projection"]["NonKeyAttributes"]
                             .as_array()
