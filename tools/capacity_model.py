@@ -479,7 +479,7 @@ class Model:
         return {
             "webhooks": webhooks, "calls": a.calls, "inbound": max(webhooks - a.calls, 0),
             "keys": dict(keys), "per_item": dict(per_item), "sqs": dict(sqs), "secrets_manager": sm,
-            "concurrency": dict(conc), "lanes": lane_out,
+            "concurrency": dict(conc), "invocations": dict(invocations), "lanes": lane_out,
             "api": {"trigger_call": api_trigger, "callbacks": api_callbacks},
             "cost_per_million_webhooks": {k: v / webhooks * 1e6 for k, v in cost_w.items()},
             "cost_per_million_calls": {k: v / calls_total * 1e6 for k, v in cost_c.items()},
@@ -552,8 +552,11 @@ def render(model, sustained, peak, price_date):
     L.append("| | sustained | peak |")
     L.append("|---|---:|---:|")
     fns = sorted(set(sustained["concurrency"]) | set(peak["concurrency"]))
+    def conc(res, fn):
+        c, inv = res["concurrency"].get(fn, 0), res["invocations"].get(fn, 0)
+        return f"{c:,.0f} ({inv:,.0f}/s × {c / inv if inv else 0:.2f} s)"
     for fn in fns:
-        L.append(f"| concurrency {fn} | {sustained['concurrency'].get(fn, 0):,.0f} | {peak['concurrency'].get(fn, 0):,.0f} |")
+        L.append(f"| concurrency {fn} (invocations × mean duration) | {conc(sustained, fn)} | {conc(peak, fn)} |")
     for q, l in sustained["lanes"].items():
         pl = peak["lanes"].get(q, l)
         L.append(f"| delivery lane `{q}`: messages/s, batch length | {l['messages']:,.0f}, {l['batch_s']:.2f} s | {pl['messages']:,.0f}, {pl['batch_s']:.2f} s |")
