@@ -32,6 +32,8 @@ from collections import defaultdict
 import yaml
 
 KB = 1024
+# Placeholders of a key one account owns: its load is the account's share of the traffic.
+PER_ACCOUNT = {"account", "apikey", "agent", "provider_agent"}
 READ_UNIT = 4096
 
 
@@ -406,6 +408,9 @@ class Model:
                     stored["w" if (webhook_side_fn or ev) else "c"] += rate * grown
                     pk = key[1]
                     placeholders = set(re.findall(r"<([a-z_]+)>", pk))
+                    # An account's API key and agents carry up to the account's traffic.
+                    if placeholders & PER_ACCOUNT:
+                        placeholders = (placeholders - PER_ACCOUNT) | {"account"}
                     if placeholders - {"account", "n"}:
                         it = per_item[key]
                         it["wcu"] = max(it["wcu"], wcu)
