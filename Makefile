@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CARGO ?= cargo
 
-.PHONY: all test api-test unit check fmt lint-rust venv browser clients receivers kit-node clean help run bench bench-cold bloat build lint sam-build deploy deploy-tools rust-target smoke publish-page
+.PHONY: all test api-test unit check fmt lint-rust venv browser clients receivers kit-node clean help run bench bench-scale bench-scale-profiles bench-cold bloat build lint sam-build deploy deploy-tools rust-target smoke publish-page
 
 all: test
 
@@ -17,6 +17,9 @@ help:
 	@echo "make run    - the whole stack on 127.0.0.1: emulator, API, provider sim, webhook receiver"
 	@echo "make clients - the typed clients (TypeScript, Python) generated from docs/openapi.yaml into clients/"
 	@echo "make receivers - the example webhook receivers' packages (Flask into .venv, npm ci for Node)"
+	@echo "make bench  - hot paths and the delivery pipeline's throughput on one core (docs/benchmarks.md)"
+	@echo "make bench-scale - capacity model: capture the functions' AWS requests, model the target load (docs/benchmarks.md)"
+	@echo "make bench-scale-profiles - re-capture bench/scale/profiles.json alone (the golden make test compares)"
 	@echo "make bench-cold - cold starts of every function against two anchors (release build; docs/benchmarks.md)"
 	@echo "make lint   - cfn-lint + sam validate (+ --lint) + checkov on template.yaml; openapi-spec-validator"
 	@echo "make build  - release bootstrap of every function (ARCH=arm64|x86_64, default arm64)"
@@ -29,7 +32,7 @@ $(VENV)/.emulator: tools/requirements-emulator.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-emulator.txt
 	touch $@
 
-venv: $(VENV)/.emulator $(VENV)/.webhooks
+venv: $(VENV)/.emulator $(VENV)/.webhooks $(VENV)/.model
 
 # The API contract's tools (openapi-spec-validator, schemathesis), same virtualenv.
 $(VENV)/.apitest: tools/requirements-apitest.txt $(VENV)/.emulator
@@ -40,6 +43,11 @@ $(VENV)/.apitest: tools/requirements-apitest.txt $(VENV)/.emulator
 # (docs/examples/verify_standardwebhooks.py, tests/it/verify_example.rs), same virtualenv.
 $(VENV)/.webhooks: tools/requirements-webhooks.txt $(VENV)/.emulator
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-webhooks.txt
+	touch $@
+
+# PyYAML for the capacity model (tools/capacity_model.py reads template.yaml), same virtualenv.
+$(VENV)/.model: tools/requirements-model.txt $(VENV)/.emulator
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-model.txt
 	touch $@
 
 ## Every test: unit tests and integration tests against moto on 127.0.0.1.
@@ -55,7 +63,7 @@ WITH_EMULATOR = VENV=$(VENV) $(CARGO) run --quiet -p emulator --bin with-emulato
 ## our transport (`aws_adapters::http_client::SdkHttpClient`) fails in the tests as it would in Lambda.
 ## The customer's kit (docs/clients-and-receivers.md) is tested in the same run
 ## (local/tests/it/kit.rs): `clients` and `receivers` install and generate what it runs first.
-test: $(VENV)/.emulator $(VENV)/.apitest $(VENV)/.webhooks browser clients receivers
+test: $(VENV)/.emulator $(VENV)/.apitest $(VENV)/.webhooks $(VENV)/.model browser clients receivers
 	$(WITH_EMULATOR) $(CARGO) test --workspace --exclude anchor-hello --exclude anchor-slim-sdk --no-fail-fast --lib --bins --tests
 	CARGO=$(CARGO) scripts/schemathesis.sh $(VENV)
 
@@ -140,6 +148,19 @@ run: $(VENV)/.emulator
 ## Benchmarks (optimised build; figures are printed, never asserted). docs/benchmarks.md
 bench: $(VENV)/.emulator
 	$(WITH_EMULATOR) $(CARGO) bench --workspace --bench hot_paths
+
+## The capacity model (docs/benchmarks.md, "Capacity model"): the functions' AWS requests
+## captured on the emulator (tests/src/scale) into bench/scale/profiles.json, the golden that
+## make test compares; then the model (tools/capacity_model.py) at the target load, its table
+## written into docs/benchmarks.md between markers. MODEL_ARGS passes options to the model
+## (e.g. MODEL_ARGS="--param Scale=large --shards 10").
+MODEL_ARGS ?=
+bench-scale-profiles: $(VENV)/.emulator
+	$(WITH_EMULATOR) $(CARGO) run --quiet -p integration-tests --bin capture-profiles -- bench/scale/profiles.json
+
+bench-scale: bench-scale-profiles $(VENV)/.model
+	$(VENV)/bin/python tools/capacity_model.py --profiles bench/scale/profiles.json --write-docs \
+	  --label "$$(date -u +%F), commit $$(git rev-parse --short HEAD)$$(git diff --quiet HEAD -- . ':!bench/scale' ':!docs/benchmarks.md' || echo ' (with uncommitted changes)'), $$(nproc) vCPU $$(uname -m)" $(MODEL_ARGS)
 
 ## Cold starts (docs/benchmarks.md): the release build (the Lambda profile: fat LTO, stripped)
 ## of every function and of the two anchors (bench/: a hello world with only lambda_runtime, and

@@ -3,7 +3,11 @@
 //! - pure CPU: request validation, phone parsing, calling-window checks, webhook signing;
 //! - trigger-call end to end against the emulator and a local provider: latency percentiles
 //!   and DynamoDB round trips per request;
-//! - webhook delivery of a batch of 10 to a local receiver.
+//! - webhook delivery of a batch of 10 to a local receiver;
+//! - the delivery pipeline's throughput on one core (issue 28): deliveries per second through
+//!   `webhook_delivery::handle` on the in-memory store and queue, with real HTTP to a receiver
+//!   on 127.0.0.1 on its own thread, next to a bare `reqwest` POST loop to the same receiver,
+//!   both on a current-thread runtime, and their ratio.
 //!
 //! Emulator latency (about 7 ms a DynamoDB call) dominates the end-to-end figures; they are
 //! for comparing builds on one machine, not for predicting AWS latency.
@@ -179,6 +183,167 @@ async fn end_to_end() {
     percentiles("webhook-delivery: batch of 10 (emulator)", samples);
 }
 
+/// A receiver on its own thread (its own current-thread runtime): answers every POST 200
+/// after reading the body. Returns its URL.
+fn receiver_thread() -> String {
+    use http_body_util::BodyExt;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("receiver runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            tx.send(listener.local_addr().expect("addr"))
+                .expect("send addr");
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        |req: hyper::Request<hyper::body::Incoming>| async move {
+                            let _ = req.into_body().collect().await;
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                http_body_util::Full::new(bytes::Bytes::from_static(b"ok")),
+                            ))
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    });
+    let addr = rx.recv().expect("receiver address");
+    format!("http://{addr}/webhooks")
+}
+
+/// Deliveries per second through the real pipeline (in-memory store, queue and secrets;
+/// real HTTP), in batches of 10 as SQS hands them over.
+async fn pipeline_rate(
+    deps: &webhook_delivery::Deps,
+    store: &in_memory::MemoryStore,
+    seeded: &fixtures::Seeded,
+    batches: usize,
+) -> f64 {
+    let mut prepared = Vec::with_capacity(batches);
+    for _ in 0..batches {
+        let mut msgs = Vec::with_capacity(10);
+        for _ in 0..10 {
+            let e = fixtures::stored_event(store, seeded).await;
+            msgs.push(DeliveryMessage::first(
+                e.id,
+                seeded.account.id.clone(),
+                e.call_id,
+            ));
+        }
+        prepared.push(event_for(&msgs));
+    }
+    let t = Instant::now();
+    for batch in prepared {
+        let res = webhook_delivery::handle(batch, deps).await;
+        assert!(res.batch_item_failures.is_empty());
+    }
+    (batches * 10) as f64 / t.elapsed().as_secs_f64()
+}
+
+/// POSTs per second of a bare `reqwest` loop: the same body, 10 at a time.
+async fn bare_rate(client: &reqwest::Client, url: &str, body: &str, batches: usize) -> f64 {
+    let t = Instant::now();
+    for _ in 0..batches {
+        let posts = (0..10).map(|_| async {
+            let res = client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("post");
+            assert!(res.status().is_success());
+            let _ = res.bytes().await;
+        });
+        futures::future::join_all(posts).await;
+    }
+    (batches * 10) as f64 / t.elapsed().as_secs_f64()
+}
+
+/// The delivery pipeline against a bare POST loop, on one core (a current-thread runtime;
+/// the receiver runs on its own thread).
+fn pipeline_throughput() {
+    let url = receiver_thread();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        use integration_tests::deps::{NoProvider, Ports, Tunables};
+        let clock: Arc<dyn domain::clock::Clock> = Arc::new(domain::clock::SystemClock);
+        let store = Arc::new(in_memory::MemoryStore::new());
+        let secrets = Arc::new(in_memory::MemorySecrets::new());
+        let tunables = Tunables::default();
+        let seeded = fixtures::seed(
+            store.as_ref(),
+            secrets.as_ref(),
+            &tunables.secret_prefix,
+            domain::model::Plan::Agency,
+            true,
+            chrono::Utc::now(),
+        )
+        .await;
+        fixtures::update_account(store.as_ref(), &seeded.account.id, |a| {
+            a.webhook_url = Some(url.clone())
+        })
+        .await;
+        fixtures::signing_secret(store.as_ref(), secrets.as_ref(), &seeded.account.id).await;
+        let ports = Ports {
+            store: store.clone(),
+            queue: Arc::new(in_memory::MemoryQueue::new(clock.clone())),
+            secrets: secrets.clone(),
+            provider: Arc::new(NoProvider),
+            clock,
+        };
+        // The fairness cap at the batch size: one account's batch is never re-parked (this
+        // measures the pipeline, not the fairness policy).
+        let deps = ports.webhook_delivery(&Tunables {
+            account_concurrency: 10,
+            ..tunables
+        });
+        let body = fixtures::stored_event(store.as_ref(), &seeded)
+            .await
+            .payload;
+        let client = reqwest::Client::new();
+        // Warm both (connections, caches), then alternate three rounds of each.
+        pipeline_rate(&deps, &store, &seeded, 20).await;
+        bare_rate(&client, &url, &body, 20).await;
+        let (mut pipeline, mut bare) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            pipeline.push(pipeline_rate(&deps, &store, &seeded, 300).await);
+            bare.push(bare_rate(&client, &url, &body, 300).await);
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (p, b) = (median(&mut pipeline), median(&mut bare));
+        println!(
+            "{:<48} {:>10.0} /s  ({} B payload, batches of 10, median of 3)",
+            "delivery pipeline, one core (in-memory + HTTP)",
+            p,
+            body.len()
+        );
+        println!(
+            "{:<48} {:>10.0} /s",
+            "bare reqwest POST loop, same receiver", b
+        );
+        println!("{:<48} {:>10.2}", "pipeline / bare (goal >= 0.5)", p / b);
+    });
+}
+
 fn rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
@@ -197,6 +362,9 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(end_to_end());
+    drop(rt);
+    println!("== delivery pipeline throughput, one core");
+    pipeline_throughput();
     if let Some(kib) = rss_kib() {
         println!(
             "{:<48} {:>10} KiB",

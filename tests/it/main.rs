@@ -19,6 +19,7 @@ mod lifecycle;
 mod openapi;
 mod rules;
 mod sample_events;
+mod scale;
 mod sdk_http;
 mod settings;
 mod template_drift;

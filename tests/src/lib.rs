@@ -10,6 +10,7 @@ pub mod emulator;
 pub mod fixtures;
 pub mod logs;
 pub mod peer;
+pub mod scale;
 pub mod sqs;
 
 pub use emulator::Emulator;
