@@ -62,6 +62,8 @@ struct World {
     rec: Recorder,
     store: DynamoStore,
     queue_url: String,
+    /// The retries lane's queue (template.yaml's `RetriesQueue`).
+    retries_url: String,
     clock: Arc<FixedClock>,
     seeded: Seeded,
     provider: Arc<ScriptedProvider>,
@@ -86,6 +88,16 @@ impl World {
             .table_with_client(aws_sdk_dynamodb::Client::new(&config))
             .await;
         let queue_url = emu.queue().await;
+        let retries_url = emu
+            .sqs()
+            .create_queue()
+            .queue_name(Emulator::unique("retries"))
+            .send()
+            .await
+            .expect("create the retries queue in the emulator")
+            .queue_url()
+            .expect("queue url")
+            .to_string();
         let secrets = SecretsManager::new(aws_sdk_secretsmanager::Client::new(&config));
         let seeded = fixtures::agency(&store, &secrets).await;
         let receiver_fails = Arc::new(AtomicUsize::new(0));
@@ -124,12 +136,17 @@ impl World {
             provider: Arc::new(FaultyProvider::new(provider.clone(), plan.clone())),
             clock: clock.clone(),
         };
-        let delivery = ports.webhook_delivery(&tunables);
+        let mut delivery = ports.webhook_delivery(&tunables);
+        delivery.retries = Some(Arc::new(SqsQueue::new(
+            aws_sdk_sqs::Client::new(&config),
+            &retries_url,
+        )));
         World {
             emu_sqs: emu.sqs(),
             rec: rec.clone(),
             store,
             queue_url,
+            retries_url,
             clock,
             seeded,
             provider,
@@ -199,15 +216,18 @@ impl World {
         parts(&call_completed::handle(req.build(), &deps).await)
     }
 
-    /// Receives what is on the queue (as the event source mapping would, unrecorded), hands
-    /// it to webhook-delivery (recorded by the caller's segment), deletes what succeeded.
+    /// Receives what is on either lane's queue (as the event source mappings would,
+    /// unrecorded), hands it to webhook-delivery (recorded by the caller's segment), deletes
+    /// what succeeded.
     async fn deliver_next(&self, wait: Duration) -> usize {
         let deadline = tokio::time::Instant::now() + wait;
+        let mut lanes = [&self.queue_url, &self.retries_url].into_iter().cycle();
         loop {
+            let queue_url = lanes.next().unwrap_or(&self.queue_url);
             let out = self
                 .emu_sqs
                 .receive_message()
-                .queue_url(&self.queue_url)
+                .queue_url(queue_url)
                 .max_number_of_messages(10)
                 .wait_time_seconds(1)
                 .send()
@@ -238,7 +258,7 @@ impl World {
                     let _ = self
                         .emu_sqs
                         .delete_message()
-                        .queue_url(&self.queue_url)
+                        .queue_url(queue_url)
                         .receipt_handle(m.receipt_handle().unwrap_or(""))
                         .send()
                         .await;
