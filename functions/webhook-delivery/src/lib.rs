@@ -15,6 +15,7 @@
 
 pub mod fair;
 pub mod lanes;
+pub mod metrics;
 pub mod outcome;
 pub mod prepare;
 pub mod send;
@@ -198,14 +199,34 @@ pub async fn process(
 ) -> Result<(), TransientError> {
     let ready = match prepare::prepare(body, deps).await? {
         prepare::Prepared::Done => return Ok(()),
-        prepare::Prepared::Skip(skip) => return outcome::skipped(skip, deps).await,
-        prepare::Prepared::Internal(internal) => return outcome::internal(internal, deps).await,
+        prepare::Prepared::Skip(skip) => {
+            metrics::skipped(&skip.msg).emit();
+            return outcome::skipped(skip, deps).await;
+        }
+        prepare::Prepared::Internal(internal) => {
+            let result = outcome::internal_result(&internal);
+            attempt_line(
+                &internal.msg,
+                internal.created_at,
+                internal.started_at,
+                &result,
+                deps,
+            );
+            return outcome::internal(internal, deps).await;
+        }
         prepare::Prepared::Finished { msg, row } => {
             return outcome::complete(&msg, &row, deps).await
         }
         prepare::Prepared::Ready(ready) => ready,
     };
     let result = send::send(&ready, deps).await;
+    attempt_line(
+        &ready.msg,
+        ready.created_at,
+        ready.started_at,
+        &result,
+        deps,
+    );
     let recorded = if result.delivered() {
         outcome::success(&ready, &result, deps).await
     } else {
@@ -214,4 +235,24 @@ pub async fn process(
     let had = health.get(&ready.msg.account_id);
     outcome::health(&ready, &result, had, deps).await;
     recorded
+}
+
+/// Emits the attempt's metric line ([`metrics::attempt`]) once its result is known, whether or
+/// not its writes then succeed (the POST happened).
+fn attempt_line(
+    msg: &DeliveryMessage,
+    created_at: chrono::DateTime<chrono::Utc>,
+    started_at: chrono::DateTime<chrono::Utc>,
+    result: &outbound::webhook_client::SendResult,
+    deps: &Deps,
+) {
+    metrics::attempt(&metrics::Attempt {
+        msg,
+        created_at,
+        started_at,
+        now: deps.clock.now(),
+        result,
+        last: deps.schedule.delay_after(msg.attempt).is_none(),
+    })
+    .emit();
 }
