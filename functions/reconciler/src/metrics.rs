@@ -4,6 +4,9 @@
 //! - one line per pass: `ReconcilerRepaired` (items moved on), `ReconcilerFailed` (repairs
 //!   that failed, retried next pass), `ReconcilerQuarantined` and
 //!   `ReconcilerOldestOverdue` (how overdue the oldest item read was; 0 when nothing was due);
+//! - `Completions` by `Path` when the pass completed calls: `without_analysis` (the analysis
+//!   grace ran out, or a call in progress went stale) and `failed_stale` (a placed call the
+//!   provider never reported);
 //! - one line per kind with overdue items: `ReconcilerDue` by `Kind` (event, call,
 //!   idempotency, scheduled).
 
@@ -28,7 +31,23 @@ pub fn lines(report: &Report) -> Vec<Line> {
             "ReconcilerOldestOverdue",
             report.oldest_overdue_ms.unwrap_or(0),
         );
+    // The completion paths call-completed does not see (its own is `analyzed`).
+    let completions = [
+        (
+            "without_analysis",
+            crate::Repaired::CallCompletedWithoutAnalysis,
+        ),
+        ("failed_stale", crate::Repaired::CallFailed),
+    ]
+    .into_iter()
+    .filter(|(_, what)| report.count(*what) > 0)
+    .map(|(path, what)| {
+        Line::new(FUNCTION)
+            .dim("Path", path)
+            .count("Completions", report.count(what))
+    });
     std::iter::once(pass)
+        .chain(completions)
         .chain(report.due.iter().map(|(kind, n)| {
             Line::new(FUNCTION)
                 .dim("Kind", kind)
@@ -56,7 +75,7 @@ mod tests {
             .iter()
             .map(|l| l.render("BuildVoiceAI/test", 1))
             .collect();
-        assert_eq!(rendered.len(), 3);
+        assert_eq!(rendered.len(), 4);
         let v: Vec<_> = rendered
             .iter()
             .map(|l| check(l).unwrap_or_else(|e| panic!("{e}")))
@@ -65,11 +84,15 @@ mod tests {
         assert_eq!(v[0]["ReconcilerFailed"], 1);
         assert_eq!(v[0]["ReconcilerOldestOverdue"], 360_000);
         assert_eq!(
-            (v[1]["Kind"].as_str(), v[1]["ReconcilerDue"].as_u64()),
-            (Some("call"), Some(4))
+            (v[1]["Path"].as_str(), v[1]["Completions"].as_u64()),
+            (Some("failed_stale"), Some(1))
         );
         assert_eq!(
             (v[2]["Kind"].as_str(), v[2]["ReconcilerDue"].as_u64()),
+            (Some("call"), Some(4))
+        );
+        assert_eq!(
+            (v[3]["Kind"].as_str(), v[3]["ReconcilerDue"].as_u64()),
             (Some("event"), Some(3))
         );
         // A quiet pass still says it is keeping up (0 overdue), so the alarm has data.
