@@ -205,13 +205,13 @@ pub fn check(line: &str) -> Result<Value, EmfError> {
         line: line.to_string(),
     };
     let aws = &v["_aws"];
-    if !aws["Timestamp"].as_i64().is_some_and(|t| t > 0) {
+    if aws["Timestamp"].as_i64().is_none_or(|t| t <= 0) {
         return Err(bad("no _aws.Timestamp".into()));
     }
     let Some([d]) = aws["CloudWatchMetrics"].as_array().map(Vec::as_slice) else {
         return Err(bad("not one CloudWatchMetrics directive".into()));
     };
-    if !d["Namespace"].as_str().is_some_and(|n| !n.is_empty()) {
+    if d["Namespace"].as_str().is_none_or(str::is_empty) {
         return Err(bad("no Namespace".into()));
     }
     let sets = d["Dimensions"].as_array().filter(|s| !s.is_empty());
