@@ -2,8 +2,10 @@
 //! "Metrics"), one per attempt made or skipped:
 //!
 //! - `DeliveryAttempts` (`Outcome` delivered, failed or dropped; `ErrorClass` the failure's
-//!   class, `none` on a 2xx; `internal` is ours, every other class the endpoint's) and
-//!   `PostDuration` (the POST, as the delivery log's `duration_ms`);
+//!   class, `none` on a 2xx; `internal` is ours, every other class the endpoint's; `Lane`);
+//!   the durations below have the dimension sets `[Function]` and `[Function, Lane]` only
+//!   (a second directive of the line);
+//! - `PostDuration` (the POST, as the delivery log's `duration_ms`);
 //! - `FirstPostDelay`: the event's creation to the POST of its first automatic attempt,
 //!   whatever it answered (the call's end to its first POST, as far as we see it);
 //! - `DeliveryLatency` (every 2xx) and `DeliveryLatencyFirstAttempt` (a 2xx at the first
@@ -73,6 +75,8 @@ pub fn attempt(a: &Attempt<'_>) -> Line {
         .dim("ErrorClass", class)
         .dim("Lane", lane(a.msg))
         .count("DeliveryAttempts", 1)
+        // The durations by lane only: an outcome or class would multiply their series.
+        .directive(&[&["Lane"]])
         .prop("account_id", a.msg.account_id.as_str())
         .prop("event_id", a.msg.event_id.to_string())
         .prop("attempt", a.msg.attempt);

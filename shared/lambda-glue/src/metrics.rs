@@ -64,8 +64,10 @@ impl Unit {
 pub struct Line {
     function: &'static str,
     dims: Vec<(&'static str, &'static str)>,
-    sets: Vec<Vec<&'static str>>,
-    metrics: Vec<(&'static str, Unit, f64)>,
+    /// The dimension sets of each directive (without the leading `Function`).
+    sets: Vec<Vec<Vec<&'static str>>>,
+    /// Each metric with its directive's index.
+    metrics: Vec<(&'static str, Unit, f64, usize)>,
     props: Vec<(&'static str, Value)>,
 }
 
@@ -76,7 +78,7 @@ impl Line {
         Line {
             function,
             dims: Vec::new(),
-            sets: vec![Vec::new()],
+            sets: vec![vec![Vec::new()]],
             metrics: Vec::new(),
             props: Vec::new(),
         }
@@ -85,7 +87,7 @@ impl Line {
     /// A dimension, and the dimension set `[Function, name]`.
     pub fn dim(mut self, name: &'static str, value: &'static str) -> Line {
         self.dims.push((name, value));
-        self.sets.push(vec![name]);
+        self.current().push(vec![name]);
         self
     }
 
@@ -97,21 +99,43 @@ impl Line {
 
     /// One more dimension set: `[Function, names...]` (each name added with a value).
     pub fn dim_set(mut self, names: &[&'static str]) -> Line {
-        self.sets.push(names.to_vec());
+        self.current().push(names.to_vec());
+        self
+    }
+
+    /// Starts another directive of the same line: the metrics added from here on get only
+    /// the dimension sets `[Function]` and `[Function, names...]` of each of `sets`, not the
+    /// sets before (fewer metric series for, say, latencies that need no `ErrorClass`).
+    pub fn directive(mut self, sets: &[&[&'static str]]) -> Line {
+        let sets = std::iter::once(Vec::new())
+            .chain(sets.iter().map(|s| s.to_vec()))
+            .collect();
+        self.sets.push(sets);
+        self
+    }
+
+    fn current(&mut self) -> &mut Vec<Vec<&'static str>> {
+        if self.sets.is_empty() {
+            self.sets.push(vec![Vec::new()]);
+        }
+        let last = self.sets.len() - 1;
+        &mut self.sets[last]
+    }
+
+    fn push(mut self, name: &'static str, unit: Unit, value: f64) -> Line {
+        let directive = self.sets.len().saturating_sub(1);
+        self.metrics.push((name, unit, value, directive));
         self
     }
 
     /// A `Count` metric.
-    pub fn count(mut self, name: &'static str, value: u64) -> Line {
-        self.metrics.push((name, Unit::Count, value as f64));
-        self
+    pub fn count(self, name: &'static str, value: u64) -> Line {
+        self.push(name, Unit::Count, value as f64)
     }
 
     /// A `Milliseconds` metric; negative durations (clock skew) are recorded as 0.
-    pub fn millis(mut self, name: &'static str, value: i64) -> Line {
-        self.metrics
-            .push((name, Unit::Milliseconds, value.max(0) as f64));
-        self
+    pub fn millis(self, name: &'static str, value: i64) -> Line {
+        self.push(name, Unit::Milliseconds, value.max(0) as f64)
     }
 
     /// A property: a field of the line for Logs Insights, never a dimension.
@@ -127,31 +151,43 @@ impl Line {
 
     /// The line as JSON text, in `namespace` at `timestamp_ms` (Unix epoch milliseconds).
     pub fn render(&self, namespace: &str, timestamp_ms: i64) -> String {
-        let dimensions: Vec<Value> = self
+        let directives: Vec<Value> = self
             .sets
             .iter()
-            .map(|set| {
-                std::iter::once("Function")
-                    .chain(set.iter().copied())
-                    .map(Value::from)
-                    .collect()
+            .enumerate()
+            .filter_map(|(i, sets)| {
+                let metrics: Vec<Value> = self
+                    .metrics
+                    .iter()
+                    .filter(|m| m.3 == i)
+                    .map(|(name, unit, _, _)| {
+                        serde_json::json!({"Name": name, "Unit": unit.as_str()})
+                    })
+                    .collect();
+                let dimensions: Vec<Value> = sets
+                    .iter()
+                    .map(|set| {
+                        std::iter::once("Function")
+                            .chain(set.iter().copied())
+                            .map(Value::from)
+                            .collect()
+                    })
+                    .collect();
+                (!metrics.is_empty()).then(|| {
+                    serde_json::json!({
+                        "Namespace": namespace,
+                        "Dimensions": dimensions,
+                        "Metrics": metrics,
+                    })
+                })
             })
-            .collect();
-        let metrics: Vec<Value> = self
-            .metrics
-            .iter()
-            .map(|(name, unit, _)| serde_json::json!({"Name": name, "Unit": unit.as_str()}))
             .collect();
         let mut line = Map::new();
         line.insert(
             "_aws".into(),
             serde_json::json!({
                 "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": namespace,
-                    "Dimensions": dimensions,
-                    "Metrics": metrics,
-                }],
+                "CloudWatchMetrics": directives,
             }),
         );
         // Properties first, so a dimension or a metric of the same name wins.
@@ -162,7 +198,7 @@ impl Line {
         for (name, value) in &self.dims {
             line.insert((*name).into(), (*value).into());
         }
-        for (name, _, value) in &self.metrics {
+        for (name, _, value, _) in &self.metrics {
             let v = if value.fract() == 0.0 && value.abs() < 9.0e15 {
                 Value::from(*value as i64)
             } else {
@@ -194,7 +230,7 @@ pub enum EmfError {
 }
 
 /// Checks one line against the EMF specification as CloudWatch reads it: the `_aws` object
-/// with a `Timestamp`, one `CloudWatchMetrics` directive with its `Namespace`, `Dimensions`
+/// with a `Timestamp`, one or more `CloudWatchMetrics` directives, each with its `Namespace`, `Dimensions`
 /// (each set non-empty, each name a root field holding a string) and `Metrics` (each a `Name`
 /// and a `Unit`, its value a root number). The parsed line, for further checks (tests and
 /// the local stack's test use it on real output).
@@ -208,9 +244,18 @@ pub fn check(line: &str) -> Result<Value, EmfError> {
     if aws["Timestamp"].as_i64().is_none_or(|t| t <= 0) {
         return Err(bad("no _aws.Timestamp".into()));
     }
-    let Some([d]) = aws["CloudWatchMetrics"].as_array().map(Vec::as_slice) else {
-        return Err(bad("not one CloudWatchMetrics directive".into()));
-    };
+    let directives = aws["CloudWatchMetrics"]
+        .as_array()
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| bad("no CloudWatchMetrics directive".into()))?;
+    for d in directives {
+        check_directive(&v, d, &bad)?;
+    }
+    Ok(v)
+}
+
+/// One directive of [`check`]: against the line's root fields `v`.
+fn check_directive(v: &Value, d: &Value, bad: &dyn Fn(String) -> EmfError) -> Result<(), EmfError> {
     if d["Namespace"].as_str().is_none_or(str::is_empty) {
         return Err(bad("no Namespace".into()));
     }
@@ -244,7 +289,7 @@ pub fn check(line: &str) -> Result<Value, EmfError> {
             return Err(bad(format!("metric {name} has no number value")));
         }
     }
-    Ok(v)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -298,6 +343,39 @@ mod tests {
         assert_eq!(v["_aws"]["Timestamp"], 1_764_483_691_123_i64);
         // The account is a property, never a dimension.
         assert!(!line.contains("[\"account_id\""), "{line}");
+    }
+
+    #[test]
+    fn a_directive_gives_the_metrics_after_it_only_its_own_dimension_sets() {
+        let line = Line::new("webhook-delivery")
+            .dim("Outcome", "delivered")
+            .dim("Lane", "events")
+            .count("DeliveryAttempts", 1)
+            .directive(&[&["Lane"]])
+            .millis("DeliveryLatency", 5)
+            .directive(&[&["Unused"]])
+            .render("ns", 1);
+        let v = assert_emf(&line, "ns");
+        let d = v["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            d.len(),
+            2,
+            "a directive without metrics is left out: {line}"
+        );
+        assert_eq!(
+            d[0]["Dimensions"],
+            serde_json::json!([["Function"], ["Function", "Outcome"], ["Function", "Lane"]])
+        );
+        assert_eq!(d[0]["Metrics"][0]["Name"], "DeliveryAttempts");
+        assert_eq!(
+            d[1]["Dimensions"],
+            serde_json::json!([["Function"], ["Function", "Lane"]])
+        );
+        assert_eq!(d[1]["Metrics"][0]["Name"], "DeliveryLatency");
+        assert_eq!(d[1]["Namespace"], "ns");
     }
 
     #[test]
