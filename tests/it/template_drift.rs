@@ -128,11 +128,15 @@ fn env_read_by_code(binary: &str) -> BTreeSet<&'static str> {
     if source.contains("telemetry::init") {
         names.insert("LOG_LEVEL");
     }
+    // EMF metric lines (`lambda_glue::metrics`) are written in the namespace it reads.
+    if source.contains(".emit()") {
+        names.insert(lambda_glue::metrics::NAMESPACE_VAR);
+    }
     names
 }
 
 /// Environment variables each function gets: what its code reads (checked against the source
-/// by `environment_names_are_the_ones_the_code_reads`), plus LOG_LEVEL.
+/// by `environment_names_are_the_ones_the_code_reads`), plus LOG_LEVEL and METRICS_NAMESPACE.
 fn expected_env(binary: &str) -> BTreeSet<&'static str> {
     let names: &[&str] = match binary {
         "trigger-call" => &[
@@ -185,7 +189,11 @@ fn expected_env(binary: &str) -> BTreeSet<&'static str> {
         ],
         other => panic!("no expected environment for {other}"),
     };
-    names.iter().copied().chain(["LOG_LEVEL"]).collect()
+    names
+        .iter()
+        .copied()
+        .chain(["LOG_LEVEL", lambda_glue::metrics::NAMESPACE_VAR])
+        .collect()
 }
 
 /// IAM actions a function needs beyond what its code calls, from its template properties:
@@ -1408,7 +1416,7 @@ fn operations_have_alarms_logs_parameters_and_outputs() {
     let alarms = resources_of_type(&t, "AWS::CloudWatch::Alarm");
     let watches = |metric: &str, dimension_ref: &dyn Fn(&Value) -> bool| {
         alarms.iter().any(|(_, a)| {
-            at(a, &["Properties", "MetricName"]).as_str() == Some(metric)
+            opt(a, &["Properties", "MetricName"]).and_then(Value::as_str) == Some(metric)
                 && opt(a, &["Properties", "Dimensions"])
                     .map(|d| {
                         as_list(d)
@@ -1466,7 +1474,8 @@ fn operations_have_alarms_logs_parameters_and_outputs() {
         format!("{{ $.fields.message = \"{DROPPED_MESSAGE}\" }}")
     );
     assert!(alarms.iter().any(|(_, a)| {
-        at(a, &["Properties", "MetricName"]).as_str() == Some("WebhookAttemptsFailed")
+        opt(a, &["Properties", "MetricName"]).and_then(Value::as_str)
+            == Some("WebhookAttemptsFailed")
     }));
     // The reconciler's quarantine of a poison due item (issue 25) is counted from the line it
     // logs, and alarmed on.
@@ -1491,7 +1500,7 @@ fn operations_have_alarms_logs_parameters_and_outputs() {
         format!("{{ $.fields.message = \"{}\" }}", reconciler::QUARANTINED)
     );
     assert!(alarms.iter().any(|(_, a)| {
-        at(a, &["Properties", "MetricName"]).as_str() == Some("DueItemsQuarantined")
+        opt(a, &["Properties", "MetricName"]).and_then(Value::as_str) == Some("DueItemsQuarantined")
     }));
 
     for p in [
@@ -1592,7 +1601,7 @@ fn every_function_and_stateful_resource_is_ready_for_production() {
     let alarms = resources_of_type(&t, "AWS::CloudWatch::Alarm");
     let alarm_on = |metric: &str, dimension: &str, target: &dyn Fn(&Value) -> bool| {
         alarms.iter().any(|(_, a)| {
-            at(a, &["Properties", "MetricName"]).as_str() == Some(metric)
+            opt(a, &["Properties", "MetricName"]).and_then(Value::as_str) == Some(metric)
                 && ref_target(
                     at(a, &["Properties", "AlarmActions"])
                         .get(0)
@@ -2298,6 +2307,178 @@ fn the_optional_page_is_private_behind_cloudfront() {
             at(&t, &["Outputs", output, "Condition"]).as_str(),
             Some("HostPage"),
             "{output}"
+        );
+    }
+}
+
+/// The metric names the functions emit (`lambda_glue::metrics` lines): every quoted name passed
+/// to `.count(`, `.millis(` in a function's source, with the `Function` it is emitted under.
+fn emf_metrics() -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for (binary, _) in FUNCTIONS {
+        let source = function_source(binary);
+        for call in [".count(", ".millis("] {
+            for (i, _) in source.match_indices(call) {
+                let rest = source[i + call.len()..].trim_start();
+                if let Some(name) = rest.strip_prefix('"').and_then(|r| r.split('"').next()) {
+                    out.insert((binary.to_string(), name.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Issue 31: the service-level alarms watch metrics the code emits, in the stage's namespace,
+/// go to the alarm topic and name a runbook section `docs/deploy.md` has; the dashboard and
+/// the saved queries read names the code emits.
+#[test]
+fn service_level_alarms_dashboard_and_queries_read_what_the_functions_emit() {
+    let t = template();
+    let emitted = emf_metrics();
+    for m in [
+        "DeliveryAttempts",
+        "FirstPostDelay",
+        "Dials",
+        "ReconcilerOldestOverdue",
+    ] {
+        assert!(
+            emitted.iter().any(|(_, name)| name == m),
+            "no function emits {m}: {emitted:?}"
+        );
+    }
+    assert_eq!(
+        sub_string(at(
+            &t,
+            &[
+                "Globals",
+                "Function",
+                "Environment",
+                "Variables",
+                lambda_glue::metrics::NAMESPACE_VAR
+            ]
+        ))
+        .as_deref(),
+        Some("BuildVoiceAI/${Stage}")
+    );
+    let deploy = std::fs::read_to_string(repo_root().join("docs/deploy.md")).expect("deploy.md");
+    let headings: BTreeSet<String> = deploy
+        .lines()
+        .filter_map(|l| l.strip_prefix('#'))
+        .map(|l| l.trim_start_matches('#').trim().to_string())
+        .collect();
+    // (alarm, metric, function) of each service-level alarm.
+    let expected = [
+        (
+            "DeliveryOurSideFailureRateAlarm",
+            "DeliveryAttempts",
+            "webhook-delivery",
+        ),
+        ("FirstPostDelayAlarm", "FirstPostDelay", "webhook-delivery"),
+        ("DialUnknownRateAlarm", "Dials", "trigger-call"),
+        (
+            "ReconcilerLagAlarm",
+            "ReconcilerOldestOverdue",
+            "reconciler",
+        ),
+    ];
+    for (id, metric, binary) in expected {
+        let a = resource(&t, id);
+        assert_eq!(at(a, &["Type"]).as_str(), Some("AWS::CloudWatch::Alarm"));
+        let p = at(a, &["Properties"]);
+        for actions in ["AlarmActions", "OKActions"] {
+            assert_eq!(
+                ref_target(at(p, &[actions]).get(0).expect("action")).as_deref(),
+                Some("AlarmTopic"),
+                "{id} {actions}"
+            );
+        }
+        // A plain metric, or the metric stats of a metric-math alarm.
+        let stats: Vec<&Value> = match opt(p, &["Metrics"]) {
+            Some(list) => as_list(list)
+                .into_iter()
+                .filter_map(|m| opt(m, &["MetricStat", "Metric"]))
+                .collect(),
+            None => vec![p],
+        };
+        assert!(!stats.is_empty(), "{id}");
+        for s in stats {
+            assert_eq!(string(at(s, &["MetricName"]), "MetricName"), metric, "{id}");
+            assert_eq!(
+                sub_string(at(s, &["Namespace"])).as_deref(),
+                Some("BuildVoiceAI/${Stage}"),
+                "{id}"
+            );
+            assert!(
+                emitted.contains(&(binary.to_string(), metric.to_string())),
+                "{binary} emits {metric}"
+            );
+            let dims = as_list(at(s, &["Dimensions"]));
+            assert!(
+                dims.iter()
+                    .any(|d| at(d, &["Name"]).as_str() == Some("Function")
+                        && at(d, &["Value"]).as_str() == Some(binary)),
+                "{id}: Function={binary}"
+            );
+            // Low cardinality: no dimension of ours is an account.
+            assert!(dims.iter().all(|d| !string(at(d, &["Name"]), "Name")
+                .to_lowercase()
+                .contains("account")));
+        }
+        let description = string(at(p, &["AlarmDescription"]), "AlarmDescription");
+        let section = description
+            .split("docs/deploy.md, \"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_else(|| panic!("{id}: the description names its runbook: {description}"));
+        assert!(
+            headings.contains(section),
+            "{id}: docs/deploy.md has no section {section:?}"
+        );
+    }
+    let dashboards = resources_of_type(&t, "AWS::CloudWatch::Dashboard");
+    assert_eq!(dashboards.len(), 1);
+    let body = serde_yaml_ng::to_string(at(dashboards[0].1, &["Properties", "DashboardBody"]))
+        .expect("yaml");
+    for (_, name) in &emitted {
+        if [
+            "DeliveryAttempts",
+            "FirstPostDelay",
+            "Dials",
+            "ReconcilerOldestOverdue",
+            "DeliveryLatency",
+        ]
+        .contains(&name.as_str())
+        {
+            assert!(
+                body.contains(&format!("\"{name}\"")),
+                "the dashboard shows {name}"
+            );
+        }
+    }
+    for q in [
+        "OneAccountDeliveriesQuery",
+        "SlowestEndpointsQuery",
+        "DialOutcomesQuery",
+    ] {
+        let p = at(resource(&t, q), &["Properties"]);
+        let text = string(at(p, &["QueryString"]), "QueryString");
+        let groups = as_list(at(p, &["LogGroupNames"]));
+        assert_eq!(groups.len(), 1, "{q}");
+        let group = ref_target(groups[0]).unwrap_or_else(|| panic!("{q}: a log group of ours"));
+        let binary = match group.as_str() {
+            "WebhookDeliveryLogs" => "webhook-delivery",
+            "TriggerCallLogs" => "trigger-call",
+            other => panic!("{q} reads {other}"),
+        };
+        // Every metric-like field it names is one the function emits.
+        let used: Vec<&(String, String)> = emitted
+            .iter()
+            .filter(|(b, name)| b == binary && text.contains(name.as_str()))
+            .collect();
+        assert!(
+            !used.is_empty(),
+            "{q} reads none of {binary}'s metrics: {text}"
         );
     }
 }

@@ -25,6 +25,14 @@ pub const SIGNATURE_HEADER: &str = "x-retell-signature";
 pub const MAX_CALLBACK_BYTES: usize = 6 * 1024 * 1024;
 
 pub async fn provider_callback(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let mut kind = "unknown";
+    let result = callback(ctx, &mut kind).await;
+    crate::metrics::callback(kind, &result).emit();
+    result
+}
+
+/// The callback; `kind` is set to its event type (`ProviderEvent::as_str`) once known.
+async fn callback(ctx: Ctx<'_>, kind: &mut &'static str) -> Result<Response<Body>, ApiError> {
     let (req, deps) = (ctx.req, ctx.deps);
     let body = body_bytes(req);
     if body.len() > MAX_CALLBACK_BYTES {
@@ -46,8 +54,10 @@ pub async fn provider_callback(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError>
     let callback = parse(body)?;
     let Some(event) = ProviderEvent::parse(&callback.event) else {
         tracing::info!(event = %callback.event, "provider callback ignored: event not handled");
+        *kind = "unsupported";
         return Ok(ignored("unsupported_event"));
     };
+    *kind = event.as_str();
     let call = match resolve(&callback.call, deps).await? {
         Resolution::Call(call) => call,
         Resolution::Ignored(reason) => return Ok(ignored(reason)),

@@ -42,7 +42,10 @@ pub async fn complete(
     )
     .await?;
     Ok(match done {
-        Completed::Created(event_id) => applied(call.id, true, Some(event_id)),
+        Completed::Created(event_id) => {
+            crate::metrics::completion(call, event_id).emit();
+            applied(call.id, true, Some(event_id))
+        }
         Completed::AlreadyCompleted => applied(call.id, false, None),
     })
 }

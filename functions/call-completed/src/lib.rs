@@ -7,6 +7,7 @@
 pub mod callback;
 pub mod complete;
 pub mod events;
+pub mod metrics;
 pub mod resolve;
 
 use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};

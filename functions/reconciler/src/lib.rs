@@ -19,6 +19,7 @@
 //! effect, sending an event, is claimed first), so two runs at once, or a run repeated after a
 //! crash, repair each item once.
 
+pub mod metrics;
 pub mod repair;
 
 use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};
@@ -109,11 +110,29 @@ pub struct Report {
     pub errors: u64,
     /// Poison items moved to the quarantine kind ([`quarantine`]).
     pub quarantined: u64,
+    /// The overdue items the pass read, by kind (`DueKind::as_str`).
+    pub due: BTreeMap<&'static str, u64>,
+    /// How overdue the oldest item the pass read was, in milliseconds; `None` when nothing
+    /// was due.
+    pub oldest_overdue_ms: Option<i64>,
 }
 
 impl Report {
     pub fn count(&self, what: Repaired) -> u64 {
         self.repaired.get(what.as_str()).copied().unwrap_or(0)
+    }
+
+    /// Counts a page of overdue items of `kind` read at `now` (earliest first).
+    fn note_due(&mut self, kind: DueKind, page: &[Due], now: chrono::DateTime<chrono::Utc>) {
+        if page.is_empty() {
+            return;
+        }
+        *self.due.entry(kind.as_str()).or_default() += page.len() as u64;
+        let oldest = page
+            .iter()
+            .map(|d| (now - d.due_at).num_milliseconds())
+            .max();
+        self.oldest_overdue_ms = self.oldest_overdue_ms.max(oldest);
     }
 }
 
@@ -139,6 +158,7 @@ pub async fn run(deps: &Deps) -> Report {
                     break;
                 }
             };
+            report.note_due(kind, &due, now);
             let mut progressed = false;
             for item in &due {
                 // Placing a scheduled call waits for the provider: stop taking new ones when
@@ -172,6 +192,9 @@ pub async fn run(deps: &Deps) -> Report {
     }
     if report.errors > 0 || report.quarantined > 0 || !report.repaired.is_empty() {
         tracing::info!(repaired = ?report.repaired, errors = report.errors, quarantined = report.quarantined, "reconciler pass");
+    }
+    for line in metrics::lines(&report) {
+        line.emit();
     }
     report
 }

@@ -55,6 +55,7 @@ pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
             complete: true,
         },
     };
+    crate::metrics::rotation("api_key", &rotated.account, Some(canceled.canceled)).emit();
     Ok(json_response(
         201,
         &json!({

@@ -16,6 +16,7 @@ pub mod caller;
 pub mod calls;
 pub mod deliveries;
 pub mod integration;
+pub mod metrics;
 pub mod recover;
 pub mod redeliver;
 pub mod router;

@@ -258,6 +258,7 @@ pub async fn recover(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .try_fold(0usize, |n, ()| async move { Ok(n + 1) })
         .await?;
     tracing::info!(account_id = %account, recovered, "recovery series queued");
+    crate::metrics::recovery(&ctx.account, recovered).emit();
     Ok(json_response(
         202,
         &json!({"success": true, "recovered": recovered}),

@@ -77,6 +77,7 @@ pub async fn redeliver(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         return Err(e.into());
     }
     tracing::info!(event_id = %event_id, redelivery = %redelivery, "redelivery queued");
+    crate::metrics::redelivery(&ctx.account).emit();
     Ok(json_response(
         202,
         &json!({"success": true, "event_id": event_id.to_string(), "redelivery_id": redelivery.to_string()}),

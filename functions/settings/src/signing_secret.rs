@@ -47,6 +47,7 @@ pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         deps.signing_secret_overlap,
     )
     .await?;
+    crate::metrics::rotation("signing_secret", &account, None).emit();
     // Shown from what was just written: a committed rotation never answers an error.
     Ok(json_response(
         201,

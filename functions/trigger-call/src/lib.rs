@@ -5,6 +5,7 @@
 
 pub mod calls;
 pub mod idempotency;
+pub mod metrics;
 pub mod request;
 pub mod trigger;
 

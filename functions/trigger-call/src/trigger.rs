@@ -31,6 +31,12 @@ enum When {
 }
 
 pub async fn trigger_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let result = trigger(ctx).await;
+    crate::metrics::request(&result).emit();
+    result
+}
+
+async fn trigger(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let (req, deps) = (ctx.req, ctx.deps);
     let grant = crate::authenticate(&ctx).await?;
     let raw = json_body(req)?;
@@ -309,7 +315,11 @@ async fn dial(
         key: record.map(|r| (r, &unknown_answer)),
         record_refusal: true,
     };
-    match domain::dial::dial(call, agent, &ctx).await? {
+    let started = std::time::Instant::now();
+    let dialed = domain::dial::dial(call, agent, &ctx).await;
+    let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    crate::metrics::dial(call, dialed.as_ref().ok(), ms).emit();
+    match dialed? {
         Dialed::Placed => Ok(raw_json_response(200, placed_answer(call.id).body)),
         Dialed::NotPlaced { .. } => Err(ApiError::ProviderUnavailable),
         Dialed::Unknown => Err(unknown),

@@ -15,6 +15,7 @@
 
 pub mod fair;
 pub mod lanes;
+pub mod metrics;
 pub mod outcome;
 pub mod prepare;
 pub mod send;
@@ -198,8 +199,21 @@ pub async fn process(
 ) -> Result<(), TransientError> {
     let ready = match prepare::prepare(body, deps).await? {
         prepare::Prepared::Done => return Ok(()),
-        prepare::Prepared::Skip(skip) => return outcome::skipped(skip, deps).await,
-        prepare::Prepared::Internal(internal) => return outcome::internal(internal, deps).await,
+        prepare::Prepared::Skip(skip) => {
+            metrics::skipped(&skip.msg).emit();
+            return outcome::skipped(skip, deps).await;
+        }
+        prepare::Prepared::Internal(internal) => {
+            let result = outcome::internal_result(&internal);
+            attempt_line(
+                &internal.msg,
+                internal.created_at,
+                internal.started_at,
+                &result,
+                deps,
+            );
+            return outcome::internal(internal, deps).await;
+        }
         prepare::Prepared::Finished { msg, row } => {
             return outcome::complete(&msg, &row, deps).await
         }
@@ -211,6 +225,13 @@ pub async fn process(
         Duration::from_millis(result.duration_ms),
         std::time::Instant::now(),
     );
+    attempt_line(
+        &ready.msg,
+        ready.created_at,
+        ready.started_at,
+        &result,
+        deps,
+    );
     let recorded = if result.delivered() {
         outcome::success(&ready, &result, deps).await
     } else {
@@ -219,4 +240,24 @@ pub async fn process(
     let had = health.get(&ready.msg.account_id);
     outcome::health(&ready, &result, had, deps).await;
     recorded
+}
+
+/// Emits the attempt's metric line ([`metrics::attempt`]) once its result is known, whether or
+/// not its writes then succeed (the POST happened).
+fn attempt_line(
+    msg: &DeliveryMessage,
+    created_at: chrono::DateTime<chrono::Utc>,
+    started_at: chrono::DateTime<chrono::Utc>,
+    result: &outbound::webhook_client::SendResult,
+    deps: &Deps,
+) {
+    metrics::attempt(&metrics::Attempt {
+        msg,
+        created_at,
+        started_at,
+        now: deps.clock.now(),
+        result,
+        last: deps.schedule.delay_after(msg.attempt).is_none(),
+    })
+    .emit();
 }

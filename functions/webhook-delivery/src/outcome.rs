@@ -58,12 +58,7 @@ pub async fn failure(
 /// in the log with a reason and it is retried on the same schedule (not through SQS
 /// redelivery, which would end in the dead-letter queue unseen by the customer).
 pub async fn internal(internal: Internal, deps: &Deps) -> Result<(), TransientError> {
-    let result = SendResult {
-        status: None,
-        duration_ms: 0,
-        error_class: Some(DeliveryErrorClass::Internal),
-        excerpt: Some(internal.reason.to_string()),
-    };
+    let result = internal_result(&internal);
     failed(
         &internal.msg,
         &internal.series,
@@ -73,6 +68,16 @@ pub async fn internal(internal: Internal, deps: &Deps) -> Result<(), TransientEr
         deps,
     )
     .await
+}
+
+/// The result an internal failure is logged with: no status, class `internal`, the reason.
+pub fn internal_result(internal: &Internal) -> SendResult {
+    SendResult {
+        status: None,
+        duration_ms: 0,
+        error_class: Some(DeliveryErrorClass::Internal),
+        excerpt: Some(internal.reason.to_string()),
+    }
 }
 
 pub async fn skipped(skip: Skip, deps: &Deps) -> Result<(), TransientError> {
@@ -163,6 +168,7 @@ async fn schedule_next(
     let mut next = msg.clone();
     next.attempt += 1;
     next.not_before = (wait > MAX_DELAY).then_some(next_at);
+    next.due_at = Some(next_at);
     deps.queue_for(&next).send(&next, wait).await?;
     Ok(())
 }

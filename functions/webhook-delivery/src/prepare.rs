@@ -29,6 +29,8 @@ pub struct Ready {
     pub signing: SigningKeys,
     /// When the attempt started (the delivery log's `attempted_at`).
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// When the event was created (the latency metrics start there).
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// An attempt that will not be sent, and why (logged as `skipped`, never retried).
@@ -47,6 +49,8 @@ pub struct Internal {
     pub url: Option<String>,
     pub reason: &'static str,
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// When the event was created (the latency metrics start there).
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 pub enum Prepared {
@@ -133,6 +137,7 @@ pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError
             url,
             reason,
             started_at: now,
+            created_at: event.record.created_at,
         }))
     };
     let Ok(account) = deps.store.account(&msg.account_id).await else {
@@ -207,6 +212,7 @@ pub async fn prepare(body: &str, deps: &Deps) -> Result<Prepared, TransientError
         api_key,
         signing,
         started_at: deps.clock.now(),
+        created_at: event.record.created_at,
     }))
 }
 

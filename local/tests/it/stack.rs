@@ -251,6 +251,68 @@ async fn local_stack_runs_a_call_and_stops_cleanly() {
     let call: Value = res.json().await.expect("json");
     assert_eq!(call["status"], "completed");
 
+    // The functions' EMF metric lines (docs/deploy.md, "Metrics") reach the stack's output:
+    // the real lines of this trigger-call, its callbacks and its delivery, valid EMF in the
+    // local namespace, with ids and never the key, the number or the name.
+    stack
+        .wait_for_line("\"DeliveryAttempts\"", Duration::from_secs(10))
+        .await;
+    let raw_emf: Vec<String> = stack
+        .output()
+        .into_iter()
+        .filter(|l| l.starts_with("{\"_aws\""))
+        .collect();
+    let emf: Vec<Value> = raw_emf
+        .iter()
+        .map(|l| lambda_glue::metrics::check(l).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    let find = |function: &str, metric: &str, pred: &dyn Fn(&Value) -> bool| -> Value {
+        emf.iter()
+            .find(|v| v["Function"] == function && v.get(metric).is_some() && pred(v))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {function} line with {metric}:\n{}", raw_emf.join("\n")))
+    };
+    for v in &emf {
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            lambda_glue::metrics::DEFAULT_NAMESPACE
+        );
+    }
+    find("trigger-call", "TriggerRequests", &|v| {
+        v["Result"] == "accepted"
+    });
+    let dial = find("trigger-call", "Dials", &|v| {
+        v["call_id"] == call_id.as_str()
+    });
+    assert_eq!(
+        (dial["Result"].as_str(), dial["account_id"].as_str()),
+        (Some("placed"), Some("acct_demo"))
+    );
+    assert!(dial["DialLatency"].as_u64().is_some(), "{dial}");
+    find("call-completed", "Callbacks", &|v| {
+        v["Type"] == "call_analyzed" && v["Result"] == "applied"
+    });
+    find("call-completed", "Completions", &|v| {
+        v["Path"] == "analyzed"
+    });
+    let delivered = find("webhook-delivery", "DeliveryAttempts", &|v| {
+        v["Outcome"] == "delivered" && v["account_id"] == "acct_demo"
+    });
+    assert_eq!(delivered["ErrorClass"], "none");
+    for m in [
+        "FirstPostDelay",
+        "DeliveryLatencyFirstAttempt",
+        "DeliveryLatency",
+        "DeliveryDueLag",
+    ] {
+        assert!(delivered[m].as_u64().is_some(), "{m} in {delivered}");
+    }
+    for line in &raw_emf {
+        for secret in [key.as_str(), "+14155550123", "4155550123", "Jane"] {
+            assert!(!line.contains(secret), "{secret} in an EMF line: {line}");
+        }
+    }
+
     // `make smoke` (scripts/smoke.sh, the post-deploy smoke test of docs/deploy.md) passes
     // against the local stack's URL and key: seven checks, ending in a delivered webhook.
     let smoke = Command::new("make")

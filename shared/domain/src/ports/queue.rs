@@ -49,6 +49,11 @@ pub struct DeliveryMessage {
     /// (`domain::ports::store::endpoints`); absent otherwise.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub diverted: bool,
+    /// When a retry was due (the failed attempt's `next_attempt_at`), for the delivery
+    /// function's `DeliveryDueLag` metric only; absent on first attempts (due at the event's
+    /// creation) and on messages queued before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 impl DeliveryMessage {
@@ -63,6 +68,7 @@ impl DeliveryMessage {
             redelivery: None,
             trigger: None,
             diverted: false,
+            due_at: None,
         }
     }
 
