@@ -17,7 +17,7 @@ use domain::error::StoreError;
 use domain::events::{EventType, NewEvent};
 use domain::model::{Call, CallStatus, Direction, EventRecord, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::*;
-use domain::ports::store::due::DueKind;
+use domain::ports::store::due::{DueKind, DueShard};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -50,7 +50,12 @@ pub(crate) fn call_item(c: &Call) -> Result<Item, StoreError> {
         .s("gsi3sk", keys::call_list_sort_key(c.created_at, &c.id))
         .build();
     if let Some(at) = c.due_at {
-        set_due(&mut item, DueKind::for_call(c.status), at);
+        set_due(
+            &mut item,
+            DueKind::for_call(c.status),
+            DueShard::call(&c.id),
+            at,
+        );
     }
     Ok(item)
 }
@@ -130,6 +135,7 @@ struct ForwardUpdate {
 }
 
 fn forward_update(
+    call_id: &Uuid,
     to: CallStatus,
     progress: &CallProgress,
     at: DateTime<Utc>,
@@ -173,7 +179,7 @@ fn forward_update(
     // A forward move leaves no failure behind (a revived `dial_outcome_unknown` call).
     let remove = match progress.due_at {
         Some(at) => {
-            let (clause, vals) = due_assignments(DueKind::Call, at);
+            let (clause, vals) = due_assignments(DueKind::Call, DueShard::call(call_id), at);
             sets.push(clause.into());
             values.extend(vals.map(|(k, v)| (k.to_string(), v)));
             "REMOVE failure_reason"
@@ -215,6 +221,7 @@ fn forward_update(
 
 /// `settle_call`'s SET (and REMOVE) clause and values.
 fn settle_assignments(
+    call_id: &Uuid,
     to: CallStatus,
     reason: Option<&str>,
     at: DateTime<Utc>,
@@ -236,7 +243,8 @@ fn settle_assignments(
     }
     let remove = match due_at {
         Some(at) => {
-            let (clause, vals) = due_assignments(DueKind::for_call(to), at);
+            let (clause, vals) =
+                due_assignments(DueKind::for_call(to), DueShard::call(call_id), at);
             sets.push(clause);
             values.extend(vals);
             ""
@@ -271,7 +279,12 @@ impl DynamoStore {
         due_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut item = super::events::event_item(event, expires_at)?;
-        set_due(&mut item, DueKind::Event, due_at);
+        set_due(
+            &mut item,
+            DueKind::Event,
+            DueShard::event(&event.id),
+            due_at,
+        );
         let items = vec![
             call,
             put(&self.table, item, Some("attribute_not_exists(pk)"), &[])?,
@@ -368,7 +381,7 @@ impl CallStore for DynamoStore {
         idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
     ) -> Result<(), StoreError> {
         let at_s = domain::clock::rfc3339_millis(at);
-        let (due, [k, d]) = due_assignments(DueKind::Call, due_at);
+        let (due, [k, d]) = due_assignments(DueKind::Call, DueShard::call(&call_id), due_at);
         let mut items = vec![status_update(
             &self.table,
             call_id,
@@ -465,7 +478,7 @@ impl CallStore for DynamoStore {
         due_at: DateTime<Utc>,
         idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
     ) -> Result<bool, StoreError> {
-        let (due, [k, d]) = due_assignments(DueKind::Call, due_at);
+        let (due, [k, d]) = due_assignments(DueKind::Call, DueShard::call(&call_id), due_at);
         let mut items = vec![status_update(
             &self.table,
             call_id,
@@ -508,7 +521,7 @@ impl CallStore for DynamoStore {
         at: DateTime<Utc>,
         due_at: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
-        let (set, values) = settle_assignments(to, reason, at, due_at, None);
+        let (set, values) = settle_assignments(&call_id, to, reason, at, due_at, None);
         let update = status_update_from(&self.table, call_id, from, &set, values)?
             .update
             .ok_or_else(|| StoreError::Backend("update missing".into()))?;
@@ -551,7 +564,7 @@ impl CallStore for DynamoStore {
         progress: &CallProgress,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let u = forward_update(to, progress, at, &[]);
+        let u = forward_update(&call_id, to, progress, at, &[]);
         let res = self
             .client
             .update_item()
@@ -574,7 +587,7 @@ impl CallStore for DynamoStore {
         at: DateTime<Utc>,
         event: &NewEvent,
     ) -> Result<bool, StoreError> {
-        let u = forward_update(to, progress, at, &[]);
+        let u = forward_update(&call_id, to, progress, at, &[]);
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_map(keys::call(&call_id))))
@@ -608,7 +621,7 @@ impl CallStore for DynamoStore {
         // a second one.
         let completed_by =
             (event.record.event_type == EventType::CallCompleted).then_some(event.record.id);
-        let (set, values) = settle_assignments(to, reason, at, due_at, completed_by);
+        let (set, values) = settle_assignments(&call_id, to, reason, at, due_at, completed_by);
         let item = status_update_from(&self.table, call_id, from, &set, values)?;
         self.write_with_event(item, &event.record, event.expires_at, event.due_at)
             .await
@@ -622,6 +635,7 @@ impl CallStore for DynamoStore {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let u = forward_update(
+            &call_id,
             CallStatus::Completed,
             progress,
             at,

@@ -283,6 +283,16 @@ pub mod keys {
             format!("{SUPPRESSION_PREFIX}{phone}"),
         )
     }
+    /// `due_kind` (the due index's partition key, `gsi2`) of an item due as `kind` in
+    /// `shard`: `<kind>#<n>` (`DueShard::of` the item's identity), or the bare kind for the
+    /// legacy partition (read only). Every write of a deadline names its partition through
+    /// this (`due::set_due`, `due::due_assignments`), and every read of the index too.
+    pub fn due_kind(
+        kind: domain::ports::store::DueKind,
+        shard: domain::ports::store::DueShard,
+    ) -> String {
+        shard.key(kind)
+    }
     pub fn delivery_by_outcome(account_id: &str, outcome: &str) -> String {
         format!("ACCOUNT#{account_id}#OUTCOME#{outcome}")
     }
