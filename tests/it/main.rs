@@ -20,6 +20,7 @@ mod rules;
 mod sample_events;
 mod sdk_http;
 mod settings;
+mod sharded_layout;
 mod template_drift;
 mod trigger_call;
 mod verify_example;

@@ -19,7 +19,8 @@ pub use suppressions::{SuppressionPage, SuppressionStore};
 
 /// The shard of an item with this identity among `shards`: FNV-1a (64 bits) of its text
 /// modulo `shards`, the same on every machine and in every version (the due index's
-/// [`DueShard`]). `shards` 0 counts as 1.
+/// [`DueShard`], the delivery log's [`deliveries::LogShard`], the calls index's
+/// [`calls::ListShard`]). `shards` 0 counts as 1.
 pub fn shard_of(identity: &str, shards: u16) -> u16 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in identity.as_bytes() {
