@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CARGO ?= cargo
 
-.PHONY: all test api-test unit check fmt lint-rust venv browser clients receivers kit-node clean help run bench bench-scale bench-scale-profiles bench-cold bloat build lint sam-build deploy deploy-tools rust-target smoke publish-page
+.PHONY: all test api-test unit check fmt lint-rust venv browser clients receivers kit-node clean help run bench bench-reconciler bench-scale bench-scale-profiles bench-cold bloat build lint sam-build deploy deploy-tools rust-target smoke publish-page
 
 all: test
 
@@ -20,6 +20,7 @@ help:
 	@echo "make bench  - hot paths and the delivery pipeline's throughput on one core (docs/benchmarks.md)"
 	@echo "make bench-scale - capacity model: capture the functions' AWS requests, model the target load (docs/benchmarks.md)"
 	@echo "make bench-scale-profiles - re-capture bench/scale/profiles.json alone (the golden make test compares)"
+	@echo "make bench-reconciler - the reconciler's throughput on the in-memory adapters (docs/benchmarks.md)"
 	@echo "make bench-cold - cold starts of every function against two anchors (release build; docs/benchmarks.md)"
 	@echo "make lint   - cfn-lint + sam validate (+ --lint) + checkov on template.yaml; openapi-spec-validator"
 	@echo "make build  - release bootstrap of every function (ARCH=arm64|x86_64, default arm64)"
@@ -148,6 +149,14 @@ run: $(VENV)/.emulator
 ## Benchmarks (optimised build; figures are printed, never asserted). docs/benchmarks.md
 bench: $(VENV)/.emulator
 	$(WITH_EMULATOR) $(CARGO) bench --workspace --bench hot_paths
+	$(MAKE) bench-reconciler
+
+## The reconciler alone (tests/benches/reconciler.rs): 12,000 due completions and 10,000 held
+## calls on the in-memory adapters, every store request delayed 5 ms; no emulator. Settings:
+## BENCH_COMPLETIONS, BENCH_HELD_CALLS, BENCH_STORE_DELAY_MS, BENCH_PROVIDER_DELAY_MS,
+## RECONCILER_CONCURRENCY, SCHEDULED_CALLS_PER_SECOND. Figures in docs/benchmarks.md.
+bench-reconciler:
+	$(CARGO) bench --workspace --exclude anchor-hello --exclude anchor-slim-sdk --bench reconciler
 
 ## The capacity model (docs/benchmarks.md, "Capacity model"): the functions' AWS requests
 ## captured on the emulator (tests/src/scale) into bench/scale/profiles.json, the golden that

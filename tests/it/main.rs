@@ -22,6 +22,7 @@ mod sample_events;
 mod scale;
 mod sdk_http;
 mod settings;
+mod sharded_layout;
 mod template_drift;
 mod trigger_call;
 mod verify_example;

@@ -49,7 +49,7 @@ const DROPPED_MESSAGE: &str = "delivery failed; last attempt, event dropped";
 const JWT_AUTHORIZER: &str = "DashboardJwt";
 
 /// Every environment variable name in `domain::config`, by the constant's identifier.
-const ENV_CONSTANTS: [(&str, &str); 21] = [
+const ENV_CONSTANTS: [(&str, &str); 23] = [
     (
         "API_RATE_LIMIT_PER_MINUTE",
         config::API_RATE_LIMIT_PER_MINUTE,
@@ -65,6 +65,11 @@ const ENV_CONSTANTS: [(&str, &str); 21] = [
     ("CALL_ANALYSIS_GRACE", config::CALL_ANALYSIS_GRACE),
     ("CALL_STALE_AFTER", config::CALL_STALE_AFTER),
     ("DIAL_UNKNOWN_DEADLINE", config::DIAL_UNKNOWN_DEADLINE),
+    ("RECONCILER_CONCURRENCY", config::RECONCILER_CONCURRENCY),
+    (
+        "SCHEDULED_CALLS_PER_SECOND",
+        config::SCHEDULED_CALLS_PER_SECOND,
+    ),
     ("TABLE_NAME", config::TABLE_NAME),
     ("PROVIDER_BASE_URL", config::PROVIDER_BASE_URL),
     ("PROVIDER_SECRET_NAME", config::PROVIDER_SECRET_NAME),
@@ -175,6 +180,8 @@ fn expected_env(binary: &str) -> BTreeSet<&'static str> {
             config::PROVIDER_SECRET_NAME,
             config::PROVIDER_TIMEOUT_MS,
             config::CALL_STALE_AFTER,
+            config::RECONCILER_CONCURRENCY,
+            config::SCHEDULED_CALLS_PER_SECOND,
         ],
         "webhook-delivery" => &[
             config::TABLE_NAME,

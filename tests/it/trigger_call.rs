@@ -1132,7 +1132,14 @@ async fn scheduled_calls_and_the_do_not_call_list_through_dynamodb() {
         .item
         .expect("the call item");
     assert_eq!(item["status"].as_s().unwrap(), "scheduled");
-    assert_eq!(item["due_kind"].as_s().unwrap(), "scheduled");
+    // Filed in the call's shard of the `scheduled` kind (`scheduled#<n>`, issue 28).
+    assert_eq!(
+        item["due_kind"].as_s().unwrap(),
+        &aws_adapters::dynamo::keys::due_kind(
+            DueKind::Scheduled,
+            domain::ports::store::DueShard::call(&placed_id)
+        )
+    );
     assert_eq!(item["due_at"].as_s().unwrap(), "2026-03-02T16:00:00.000Z");
     let due = h
         .store

@@ -76,6 +76,8 @@ pub struct Tunables {
     pub settings_rate_limit: u32,
     /// `COSTLY_RATE_LIMIT_PER_MINUTE`.
     pub costly_rate_limit: u32,
+    /// `RECONCILER_CONCURRENCY`, `SCHEDULED_CALLS_PER_SECOND`.
+    pub reconciler_pace: reconciler::Pace,
 }
 
 impl Default for Tunables {
@@ -98,6 +100,7 @@ impl Default for Tunables {
             api_rate_limit: domain::rate_limit::DEFAULT_API_PER_MINUTE,
             settings_rate_limit: domain::rate_limit::DEFAULT_SETTINGS_PER_MINUTE,
             costly_rate_limit: domain::rate_limit::DEFAULT_COSTLY_PER_MINUTE,
+            reconciler_pace: reconciler::Pace::default(),
         }
     }
 }
@@ -182,6 +185,7 @@ impl Ports {
             provider: self.provider.clone(),
             dial_unknown_deadline: span(t.dial_unknown_deadline),
             call_stale_after: span(t.call_stale_after),
+            pace: t.reconciler_pace,
         }
     }
 

@@ -31,15 +31,15 @@ use domain::error::StartupError;
 use domain::ports::provider::VoiceProvider;
 use domain::ports::queue::EventQueue;
 use domain::ports::secrets::ProviderSecret;
-use domain::ports::store::{Due, DueKind, DueWork, Store};
+use domain::ports::store::{Due, DueKind, DueShard, DueWork, Store};
 use repair::Repaired;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Items read from the index per query; a pass reads at most [`MAX_PAGES`] pages per kind
-/// and takes no new page after [`PASS_BUDGET`], so one run stays well inside its 30 s timeout
-/// and the next run carries on.
+/// Items read from the index per query; a pass reads at most [`MAX_PAGES`] pages per shard
+/// of each kind and takes no new page after [`PASS_BUDGET`], so one run stays well inside its
+/// 30 s timeout and the next run carries on.
 pub const PAGE: usize = 100;
 pub const MAX_PAGES: usize = 10;
 pub const PASS_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
@@ -57,6 +57,9 @@ pub struct Deps {
     pub dial_unknown_deadline: chrono::Duration,
     /// A scheduled call placed becomes `dialing` with this deadline (`CALL_STALE_AFTER`).
     pub call_stale_after: chrono::Duration,
+    /// Repairs at once and the pace of placements (`RECONCILER_CONCURRENCY`,
+    /// `SCHEDULED_CALLS_PER_SECOND`).
+    pub pace: Pace,
 }
 
 impl Deps {
@@ -82,6 +85,7 @@ impl Deps {
             reason: e.to_string(),
         })?;
         Ok(Deps {
+            pace: Pace::from_env(env)?,
             provider: Arc::new(provider),
             call_stale_after: env
                 .span(config::CALL_STALE_AFTER, config::DEFAULT_CALL_STALE_AFTER)?,
@@ -136,59 +140,123 @@ impl Report {
     }
 }
 
-/// One pass over every kind of due work.
-pub async fn run(deps: &Deps) -> Report {
-    let mut report = Report::default();
-    let started = tokio::time::Instant::now();
-    for kind in DueKind::ALL {
-        for _ in 0..MAX_PAGES {
-            if started.elapsed() > PASS_BUDGET {
-                tracing::warn!(
-                    kind = kind.as_str(),
-                    "pass budget spent; the next pass carries on"
-                );
-                break;
-            }
-            let now = deps.clock.now();
-            let due = match deps.store.due(kind, now, PAGE).await {
-                Ok(due) => due,
-                Err(e) => {
-                    tracing::error!(kind = kind.as_str(), error = %e, "reading due work failed");
-                    report.errors += 1;
-                    break;
-                }
-            };
-            report.note_due(kind, &due, now);
-            let mut progressed = false;
-            for item in &due {
-                // Placing a scheduled call waits for the provider: stop taking new ones when
-                // the pass budget is spent, so no claimed call is left behind by a timeout
-                // (the rest stay due for the next pass).
-                if kind == DueKind::Scheduled && started.elapsed() > PASS_BUDGET {
-                    break;
-                }
-                match repair::repair(item, deps).await {
-                    Ok(done) => {
-                        progressed |= done != Repaired::Nothing;
-                        *report.repaired.entry(done.as_str()).or_default() += 1;
-                    }
-                    Err(e) if is_poison(&e) => {
-                        // Retrying cannot fix an item that cannot be read: moved aside, so the
-                        // items behind it (and every later pass) are not blocked by it.
-                        progressed |= quarantine(item, &e, deps).await;
-                        report.quarantined += 1;
-                    }
-                    Err(e) => {
-                        tracing::error!(kind = kind.as_str(), error = %e, "repair failed; retried next pass");
-                        report.errors += 1;
-                    }
-                }
-            }
-            // A short page is the end; a page where nothing moved would come back the same.
-            if due.len() < PAGE || !progressed {
-                break;
-            }
+/// Repairs in flight at once in a pass, over every shard of the kind being repaired
+/// (`RECONCILER_CONCURRENCY`). A repair is a handful of store requests (an ended call's
+/// completion: read, claim, the completion transaction, the event's enqueue and mark, about
+/// 5, with a queue send): at ~5-10 ms a request one repair takes 30-50 ms, so 32 at once
+/// clear 600-1,000 items a second, 12,000 in under the pass budget (docs/benchmarks.md,
+/// "Reconciler"); each in-flight repair holds one connection of the SDK's pool.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
+/// Scheduled calls placed per second at most (`SCHEDULED_CALLS_PER_SECOND`). The provider's
+/// contract (docs/voice-provider.md) documents no request rate, only the 429 it answers
+/// above it; Retell's published limit is the account's concurrent calls. 10,000 held calls
+/// opening at once within 10 minutes, one pass a minute, need 10,000 / (10 x ~19.5 s, the
+/// budget less the quick repairs before them) = 52/s: 60/s places about 1,150 a pass, all of
+/// them by the ninth pass (docs/benchmarks.md, "Reconciler"). An operator whose provider
+/// contract allows less sets it lower: 10,000 / (rate x ~19.5 s) passes, one a minute.
+pub const DEFAULT_SCHEDULED_CALLS_PER_SECOND: usize = 60;
+
+/// How hard a pass works: repairs at once, and the pace of scheduled placements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    /// Repairs in flight at once ([`DEFAULT_CONCURRENCY`]); at least 1.
+    pub concurrency: usize,
+    /// Scheduled calls placed per second at most ([`DEFAULT_SCHEDULED_CALLS_PER_SECOND`]);
+    /// at least 1.
+    pub scheduled_per_second: usize,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Pace {
+            concurrency: DEFAULT_CONCURRENCY,
+            scheduled_per_second: DEFAULT_SCHEDULED_CALLS_PER_SECOND,
         }
+    }
+}
+
+impl Pace {
+    /// `RECONCILER_CONCURRENCY` and `SCHEDULED_CALLS_PER_SECOND`, the defaults when unset.
+    pub fn from_env(env: &Env) -> Result<Pace, domain::error::ConfigError> {
+        Ok(Pace {
+            concurrency: env.count(config::RECONCILER_CONCURRENCY, DEFAULT_CONCURRENCY)?,
+            scheduled_per_second: env.count(
+                config::SCHEDULED_CALLS_PER_SECOND,
+                DEFAULT_SCHEDULED_CALLS_PER_SECOND,
+            )?,
+        })
+    }
+}
+
+/// Spaces scheduled placements `1 / rate` apart over the whole pass (every shard): each
+/// placement takes the next free slot and waits for it (Tokio's clock, so paused test time
+/// skips the waits).
+struct Pacer {
+    interval: std::time::Duration,
+    next: std::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    fn new(per_second: usize) -> Pacer {
+        let per_second = u32::try_from(per_second.max(1)).unwrap_or(u32::MAX);
+        Pacer {
+            interval: std::time::Duration::from_secs(1) / per_second,
+            next: std::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Waits for the next free slot; `false`, at once and without taking it, when that slot
+    /// comes after `deadline`.
+    async fn wait(&self, deadline: tokio::time::Instant) -> bool {
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let slot = (*next).max(tokio::time::Instant::now());
+            if slot > deadline {
+                return false;
+            }
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+        true
+    }
+}
+
+/// What one pass shares between its shards: when it started, the repairs in flight, the
+/// pace of placements.
+struct Pass<'a> {
+    deps: &'a Deps,
+    started: tokio::time::Instant,
+    in_flight: tokio::sync::Semaphore,
+    pacer: Pacer,
+}
+
+impl Pass<'_> {
+    fn budget_spent(&self) -> bool {
+        self.started.elapsed() > PASS_BUDGET
+    }
+}
+
+/// One pass over every kind of due work. The kinds one after the other, in
+/// [`DueKind::ALL`]'s order (the quick repairs first, the scheduled calls last). Within a
+/// kind, rounds: a page of every shard of the index ([`DueShard::all`], the legacy partition
+/// included) read at once, the pages merged oldest first, and their items repaired at once
+/// up to [`Pace::concurrency`] in the whole pass (started in that order), scheduled calls
+/// placed no faster than [`Pace::scheduled_per_second`]; a shard is read again while its
+/// pages come back full and something on them moved, up to [`MAX_PAGES`] rounds. No new round
+/// and no new repair after [`PASS_BUDGET`]. Every repair is conditional, so concurrency
+/// inside a pass, like two passes at once, repairs each item once.
+pub async fn run(deps: &Deps) -> Report {
+    let pass = Pass {
+        deps,
+        started: tokio::time::Instant::now(),
+        in_flight: tokio::sync::Semaphore::new(deps.pace.concurrency.max(1)),
+        pacer: Pacer::new(deps.pace.scheduled_per_second),
+    };
+    let mut report = Report::default();
+    for kind in DueKind::ALL {
+        report.add(kind_pass(&pass, kind).await);
     }
     if report.errors > 0 || report.quarantined > 0 || !report.repaired.is_empty() {
         tracing::info!(repaired = ?report.repaired, errors = report.errors, quarantined = report.quarantined, "reconciler pass");
@@ -197,6 +265,129 @@ pub async fn run(deps: &Deps) -> Report {
         line.emit();
     }
     report
+}
+
+impl Report {
+    fn add(&mut self, other: Report) {
+        for (what, n) in other.repaired {
+            *self.repaired.entry(what).or_default() += n;
+        }
+        self.errors += other.errors;
+        self.quarantined += other.quarantined;
+        for (kind, n) in other.due {
+            *self.due.entry(kind).or_default() += n;
+        }
+        self.oldest_overdue_ms = self.oldest_overdue_ms.max(other.oldest_overdue_ms);
+    }
+}
+
+/// What became of one item of a page.
+enum Outcome {
+    Repaired(Repaired),
+    /// A poison item; `true` when it was moved aside.
+    Quarantined(bool),
+    Failed,
+    /// Not taken: the pass budget was spent before its turn.
+    Left,
+}
+
+/// Every shard of one kind, round by round.
+async fn kind_pass(pass: &Pass<'_>, kind: DueKind) -> Report {
+    let deps = pass.deps;
+    let mut report = Report::default();
+    let mut open: Vec<DueShard> = DueShard::all().collect();
+    for _ in 0..MAX_PAGES {
+        if open.is_empty() {
+            break;
+        }
+        if pass.budget_spent() {
+            tracing::warn!(
+                kind = kind.as_str(),
+                "pass budget spent; the next pass carries on"
+            );
+            break;
+        }
+        let now = deps.clock.now();
+        let pages = futures::future::join_all(
+            open.iter()
+                .map(|shard| deps.store.due_in_shard(kind, *shard, now, PAGE)),
+        )
+        .await;
+        // (shard's place in `open`, item), oldest first over every shard.
+        let mut items: Vec<(usize, Due)> = Vec::new();
+        let mut full = vec![false; open.len()];
+        for (i, page) in pages.into_iter().enumerate() {
+            match page {
+                Ok(page) => {
+                    full[i] = page.len() >= PAGE;
+                    items.extend(page.into_iter().map(|due| (i, due)));
+                }
+                Err(e) => {
+                    tracing::error!(kind = kind.as_str(), error = %e, "reading due work failed");
+                    report.errors += 1;
+                }
+            }
+        }
+        items.sort_by_key(|(_, due)| due.due_at);
+        let read: Vec<Due> = items.iter().map(|(_, due)| due.clone()).collect();
+        report.note_due(kind, &read, now);
+        let outcomes =
+            futures::future::join_all(items.iter().map(|(_, due)| repair_one(pass, kind, due)))
+                .await;
+        let mut progressed = vec![false; open.len()];
+        for ((i, _), outcome) in items.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Repaired(done) => {
+                    progressed[*i] |= done != Repaired::Nothing;
+                    *report.repaired.entry(done.as_str()).or_default() += 1;
+                }
+                Outcome::Quarantined(moved) => {
+                    progressed[*i] |= moved;
+                    report.quarantined += 1;
+                }
+                Outcome::Failed => report.errors += 1,
+                Outcome::Left => {}
+            }
+        }
+        // A short page is the shard's end; a page where nothing moved would come back the same.
+        open = open
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| full[*i] && progressed[*i])
+            .map(|(_, shard)| *shard)
+            .collect();
+    }
+    report
+}
+
+/// One item, once a slot of the pass's concurrency is free (and, for a scheduled call, its
+/// placement's turn under the provider's rate).
+async fn repair_one(pass: &Pass<'_>, kind: DueKind, item: &Due) -> Outcome {
+    // The semaphore is never closed; without a permit the repair still runs, unbounded.
+    let _permit = pass.in_flight.acquire().await.ok();
+    // A round holds up to a page of every shard (1,700 items): no new repair once the pass
+    // budget is spent, so the pass ends inside its timeout and no claimed item is left behind
+    // by it (the rest stay due for the next pass). Placing a scheduled call also waits for
+    // its turn under the provider's rate, and is not taken if that turn comes after the
+    // budget.
+    if pass.budget_spent() {
+        return Outcome::Left;
+    }
+    if kind == DueKind::Scheduled && !pass.pacer.wait(pass.started + PASS_BUDGET).await {
+        return Outcome::Left;
+    }
+    match repair::repair(item, pass.deps).await {
+        Ok(done) => Outcome::Repaired(done),
+        Err(e) if is_poison(&e) => {
+            // Retrying cannot fix an item that cannot be read: moved aside, so the items
+            // behind it (and every later pass) are not blocked by it.
+            Outcome::Quarantined(quarantine(item, &e, pass.deps).await)
+        }
+        Err(e) => {
+            tracing::error!(kind = kind.as_str(), error = %e, "repair failed; retried next pass");
+            Outcome::Failed
+        }
+    }
 }
 
 /// A repair error that no retry can fix: the item (or the index entry) cannot be read.

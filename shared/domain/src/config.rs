@@ -45,6 +45,13 @@ pub const DIAL_UNKNOWN_DEADLINE: &str = "DIAL_UNKNOWN_DEADLINE";
 /// How long a `dialing` or `in_progress` call may go without news from the provider (counted
 /// from the last callback) before the reconciler finishes it (a duration: `3h`).
 pub const CALL_STALE_AFTER: &str = "CALL_STALE_AFTER";
+/// Repairs the reconciler runs at once, over every shard of the due index (a whole number,
+/// default `reconciler::DEFAULT_CONCURRENCY`).
+pub const RECONCILER_CONCURRENCY: &str = "RECONCILER_CONCURRENCY";
+/// Scheduled (held) calls the reconciler places per second at most, over all its shards
+/// (a whole number, default `reconciler::DEFAULT_SCHEDULED_CALLS_PER_SECOND`): the voice
+/// provider's request rate for creating calls (docs/voice-provider.md, "Rate").
+pub const SCHEDULED_CALLS_PER_SECOND: &str = "SCHEDULED_CALLS_PER_SECOND";
 /// Local stack only: how often the reconciler runs (in AWS: its schedule in template.yaml).
 pub const RECONCILE_EVERY: &str = "RECONCILE_EVERY";
 

@@ -36,7 +36,7 @@ use domain::ports::store::calls::{
     CallCompletion, CallPage, CallProgress, CallQuery, CreateCallOutcome,
 };
 use domain::ports::store::deliveries::{DeliveryPage, DeliveryQuery};
-use domain::ports::store::due::{Due, DueKind, DueStore};
+use domain::ports::store::due::{Due, DueKind, DueShard, DueStore};
 use domain::ports::store::endpoints::{EndpointHealth, EndpointHealthStore};
 use domain::ports::store::events::StoredEvent;
 use domain::ports::store::suppressions::{SuppressionPage, SuppressionStore};
@@ -88,7 +88,7 @@ pub const STORE_METHODS: &[&str] = &[
     "delivered_attempt",
     "finished_attempt",
     "series_claims",
-    "due",
+    "due_in_shard",
     "claim_event_repair",
     "claim_call_repair",
     "quarantine_due",
@@ -302,6 +302,12 @@ impl FaultPlan {
     /// The `n`th call of `method` sleeps `by` before it runs.
     pub fn delay(&self, method: &str, n: u64, by: Duration) -> &Self {
         self.add(method, When::Nth(n), Fault::Delay(by))
+    }
+
+    /// Every call of `method` sleeps `by` before it runs, until [`FaultPlan::clear`]: a
+    /// store or service with that latency (the reconciler's bench).
+    pub fn delay_always(&self, method: &str, by: Duration) -> &Self {
+        self.add(method, When::Always, Fault::Delay(by))
     }
 
     /// The `n`th call of `method` never completes.
@@ -600,13 +606,14 @@ impl CallStore for FaultyStore {
 
 #[async_trait]
 impl DueStore for FaultyStore {
-    async fn due(
+    async fn due_in_shard(
         &self,
         kind: DueKind,
+        shard: DueShard,
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Due>, StoreError> {
-        through_plan!(self.due(kind, now, limit))
+        through_plan!(self.due_in_shard(kind, shard, now, limit))
     }
     async fn claim_event_repair(
         &self,

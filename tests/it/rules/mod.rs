@@ -14,6 +14,7 @@ mod events;
 mod fairness;
 mod hostile_input;
 mod lifecycle;
+mod reconciler_pace;
 mod recover;
 mod redeliver;
 mod scheduled;

@@ -17,7 +17,7 @@ use domain::error::StoreError;
 use domain::events::{EventType, NewEvent};
 use domain::model::{Call, CallStatus, Direction, EventRecord, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::*;
-use domain::ports::store::due::DueKind;
+use domain::ports::store::due::{DueKind, DueShard};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -46,11 +46,19 @@ pub(crate) fn call_item(c: &Call) -> Result<Item, StoreError> {
         .opt_s("event_id", c.event_id.map(|u| u.to_string()))
         .opt_s("key_hash", c.key_hash.clone())
         // The account's calls, newest first (`gsi3`, `CallStore::calls_of`).
-        .s("gsi3pk", keys::account_calls(&c.account_id))
+        .s(
+            "gsi3pk",
+            keys::account_calls(&c.account_id, keys::ListShard::of(&c.id)),
+        )
         .s("gsi3sk", keys::call_list_sort_key(c.created_at, &c.id))
         .build();
     if let Some(at) = c.due_at {
-        set_due(&mut item, DueKind::for_call(c.status), at);
+        set_due(
+            &mut item,
+            DueKind::for_call(c.status),
+            DueShard::call(&c.id),
+            at,
+        );
     }
     Ok(item)
 }
@@ -130,6 +138,7 @@ struct ForwardUpdate {
 }
 
 fn forward_update(
+    call_id: &Uuid,
     to: CallStatus,
     progress: &CallProgress,
     at: DateTime<Utc>,
@@ -173,7 +182,7 @@ fn forward_update(
     // A forward move leaves no failure behind (a revived `dial_outcome_unknown` call).
     let remove = match progress.due_at {
         Some(at) => {
-            let (clause, vals) = due_assignments(DueKind::Call, at);
+            let (clause, vals) = due_assignments(DueKind::Call, DueShard::call(call_id), at);
             sets.push(clause.into());
             values.extend(vals.map(|(k, v)| (k.to_string(), v)));
             "REMOVE failure_reason"
@@ -215,6 +224,7 @@ fn forward_update(
 
 /// `settle_call`'s SET (and REMOVE) clause and values.
 fn settle_assignments(
+    call_id: &Uuid,
     to: CallStatus,
     reason: Option<&str>,
     at: DateTime<Utc>,
@@ -236,7 +246,8 @@ fn settle_assignments(
     }
     let remove = match due_at {
         Some(at) => {
-            let (clause, vals) = due_assignments(DueKind::for_call(to), at);
+            let (clause, vals) =
+                due_assignments(DueKind::for_call(to), DueShard::call(call_id), at);
             sets.push(clause);
             values.extend(vals);
             ""
@@ -271,7 +282,12 @@ impl DynamoStore {
         due_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut item = super::events::event_item(event, expires_at)?;
-        set_due(&mut item, DueKind::Event, due_at);
+        set_due(
+            &mut item,
+            DueKind::Event,
+            DueShard::event(&event.id),
+            due_at,
+        );
         let items = vec![
             call,
             put(&self.table, item, Some("attribute_not_exists(pk)"), &[])?,
@@ -368,7 +384,7 @@ impl CallStore for DynamoStore {
         idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
     ) -> Result<(), StoreError> {
         let at_s = domain::clock::rfc3339_millis(at);
-        let (due, [k, d]) = due_assignments(DueKind::Call, due_at);
+        let (due, [k, d]) = due_assignments(DueKind::Call, DueShard::call(&call_id), due_at);
         let mut items = vec![status_update(
             &self.table,
             call_id,
@@ -465,7 +481,7 @@ impl CallStore for DynamoStore {
         due_at: DateTime<Utc>,
         idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
     ) -> Result<bool, StoreError> {
-        let (due, [k, d]) = due_assignments(DueKind::Call, due_at);
+        let (due, [k, d]) = due_assignments(DueKind::Call, DueShard::call(&call_id), due_at);
         let mut items = vec![status_update(
             &self.table,
             call_id,
@@ -508,7 +524,7 @@ impl CallStore for DynamoStore {
         at: DateTime<Utc>,
         due_at: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
-        let (set, values) = settle_assignments(to, reason, at, due_at, None);
+        let (set, values) = settle_assignments(&call_id, to, reason, at, due_at, None);
         let update = status_update_from(&self.table, call_id, from, &set, values)?
             .update
             .ok_or_else(|| StoreError::Backend("update missing".into()))?;
@@ -551,7 +567,7 @@ impl CallStore for DynamoStore {
         progress: &CallProgress,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let u = forward_update(to, progress, at, &[]);
+        let u = forward_update(&call_id, to, progress, at, &[]);
         let res = self
             .client
             .update_item()
@@ -574,7 +590,7 @@ impl CallStore for DynamoStore {
         at: DateTime<Utc>,
         event: &NewEvent,
     ) -> Result<bool, StoreError> {
-        let u = forward_update(to, progress, at, &[]);
+        let u = forward_update(&call_id, to, progress, at, &[]);
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_map(keys::call(&call_id))))
@@ -608,7 +624,7 @@ impl CallStore for DynamoStore {
         // a second one.
         let completed_by =
             (event.record.event_type == EventType::CallCompleted).then_some(event.record.id);
-        let (set, values) = settle_assignments(to, reason, at, due_at, completed_by);
+        let (set, values) = settle_assignments(&call_id, to, reason, at, due_at, completed_by);
         let item = status_update_from(&self.table, call_id, from, &set, values)?;
         self.write_with_event(item, &event.record, event.expires_at, event.due_at)
             .await
@@ -622,6 +638,7 @@ impl CallStore for DynamoStore {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let u = forward_update(
+            &call_id,
             CallStatus::Completed,
             progress,
             at,
@@ -657,6 +674,10 @@ impl CallStore for DynamoStore {
         .await
     }
 
+    /// Every shard of the account's list read at once (each up to `limit + 1` matches and
+    /// its share of [`MAX_CALL_ROWS_READ`]), merged newest first. When a shard stopped at its
+    /// read bound, only the rows at or above the highest such stop are known complete in
+    /// every shard: the page ends there (short, with a cursor), as one partition's read did.
     async fn calls_of(&self, account_id: &str, q: &CallQuery) -> Result<CallPage, StoreError> {
         let limit = q.limit.clamp(1, MAX_CALL_PAGE);
         let Some((lower, upper)) = call_key_range(q) else {
@@ -665,67 +686,34 @@ impl CallStore for DynamoStore {
                 next_cursor: None,
             });
         };
-        let condition = match (&lower, &upper) {
-            (Some(_), Some(_)) => "gsi3pk = :pk AND gsi3sk BETWEEN :lo AND :hi",
-            (Some(_), None) => "gsi3pk = :pk AND gsi3sk >= :lo",
-            (None, Some(_)) => "gsi3pk = :pk AND gsi3sk < :hi",
-            (None, None) => "gsi3pk = :pk",
-        };
+        let shards = keys::ListShard::all().count();
+        let budget = (MAX_CALL_ROWS_READ / shards).max(limit + 1);
+        let reads = keys::ListShard::all().map(|shard| {
+            self.list_shard(
+                keys::account_calls(account_id, shard),
+                q,
+                (&lower, &upper),
+                limit,
+                budget,
+            )
+        });
         let mut matched: Vec<(String, Call)> = Vec::new();
-        let mut read = 0usize;
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(super::GSI3)
-                .key_condition_expression(condition)
-                .expression_attribute_values(
-                    ":pk",
-                    AttributeValue::S(keys::account_calls(account_id)),
-                )
-                .scan_index_forward(false)
-                .limit(i32::try_from(MAX_CALL_ROWS_READ - read).unwrap_or(1000))
-                .set_exclusive_start_key(start.take());
-            if let Some(lo) = &lower {
-                query = query.expression_attribute_values(":lo", AttributeValue::S(lo.clone()));
+        let mut frontier: Option<String> = None;
+        for (rows, stopped_at) in futures::future::try_join_all(reads).await? {
+            matched.extend(rows);
+            if let Some(at) = stopped_at {
+                frontier = frontier.max(Some(at));
             }
-            if let Some(hi) = &upper {
-                query = query.expression_attribute_values(":hi", AttributeValue::S(hi.clone()));
-            }
-            if let Some(status) = q.status {
-                query = query
-                    .filter_expression("#status = :status")
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(
-                        ":status",
-                        AttributeValue::S(status.as_str().into()),
-                    );
-            }
-            let out = query.send().await.map_err(backend)?;
-            read += usize::try_from(out.scanned_count()).unwrap_or(0);
-            for item in out.items() {
-                let sk = ItemReader(item).s("gsi3sk")?.to_string();
-                // BETWEEN includes its upper bound: the cursor's own row was served already.
-                if upper.as_deref() == Some(sk.as_str()) {
-                    continue;
-                }
-                matched.push((sk, call_from(item)?));
-            }
-            let last = out
-                .last_evaluated_key()
-                .and_then(|k| k.get("gsi3sk"))
-                .and_then(|v| v.as_s().ok())
-                .cloned();
-            if matched.len() > limit || last.is_none() {
-                return Ok(CallPage::from_rows(matched, limit, None));
-            }
-            if read >= MAX_CALL_ROWS_READ {
-                return Ok(CallPage::from_rows(matched, limit, last));
-            }
-            start = out.last_evaluated_key;
         }
+        if let Some(f) = &frontier {
+            matched.retain(|(sk, _)| sk >= f);
+        }
+        matched.sort_by(|a, b| b.0.cmp(&a.0));
+        if matched.len() > limit {
+            matched.truncate(limit + 1);
+            return Ok(CallPage::from_rows(matched, limit, None));
+        }
+        Ok(CallPage::from_rows(matched, limit, frontier))
     }
 
     async fn call_id_by_provider_call(
@@ -774,6 +762,79 @@ impl CallStore for DynamoStore {
                 }
                 Err(transaction_error(e))
             }
+        }
+    }
+}
+
+impl DynamoStore {
+    /// One shard of an account's call list, newest first in `(lower, upper)`: up to
+    /// `limit + 1` calls the status filter keeps, reading at most `budget` rows; with the
+    /// sort key of the last row read when it stopped at the budget before the end.
+    async fn list_shard(
+        &self,
+        pk: String,
+        q: &CallQuery,
+        (lower, upper): (&Option<String>, &Option<String>),
+        limit: usize,
+        budget: usize,
+    ) -> Result<(Vec<(String, Call)>, Option<String>), StoreError> {
+        let condition = match (lower, upper) {
+            (Some(_), Some(_)) => "gsi3pk = :pk AND gsi3sk BETWEEN :lo AND :hi",
+            (Some(_), None) => "gsi3pk = :pk AND gsi3sk >= :lo",
+            (None, Some(_)) => "gsi3pk = :pk AND gsi3sk < :hi",
+            (None, None) => "gsi3pk = :pk",
+        };
+        let mut matched: Vec<(String, Call)> = Vec::new();
+        let mut read = 0usize;
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(super::GSI3)
+                .key_condition_expression(condition)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .scan_index_forward(false)
+                .limit(i32::try_from(budget - read).unwrap_or(1000))
+                .set_exclusive_start_key(start.take());
+            if let Some(lo) = lower {
+                query = query.expression_attribute_values(":lo", AttributeValue::S(lo.clone()));
+            }
+            if let Some(hi) = upper {
+                query = query.expression_attribute_values(":hi", AttributeValue::S(hi.clone()));
+            }
+            if let Some(status) = q.status {
+                query = query
+                    .filter_expression("#status = :status")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(
+                        ":status",
+                        AttributeValue::S(status.as_str().into()),
+                    );
+            }
+            let out = query.send().await.map_err(backend)?;
+            read += usize::try_from(out.scanned_count()).unwrap_or(0);
+            for item in out.items() {
+                let sk = ItemReader(item).s("gsi3sk")?.to_string();
+                // BETWEEN includes its upper bound: the cursor's own row was served already.
+                if upper.as_deref() == Some(sk.as_str()) {
+                    continue;
+                }
+                matched.push((sk, call_from(item)?));
+            }
+            let last = out
+                .last_evaluated_key()
+                .and_then(|k| k.get("gsi3sk"))
+                .and_then(|v| v.as_s().ok())
+                .cloned();
+            if matched.len() > limit || last.is_none() {
+                return Ok((matched, None));
+            }
+            if read >= budget {
+                return Ok((matched, last));
+            }
+            start = out.last_evaluated_key;
         }
     }
 }

@@ -19,7 +19,7 @@ fn attempt_item(a: &DeliveryAttempt) -> Item {
         .s("type", "delivery")
         .s(
             "gsi1pk",
-            keys::delivery_by_outcome(&a.account_id, a.outcome.as_str()),
+            keys::delivery_by_outcome(&a.account_id, a.outcome.as_str(), LogShard::of(&a.event_id)),
         )
         .s("gsi1sk", sk)
         .s("account_id", &a.account_id)
@@ -97,14 +97,6 @@ impl DeliveryLog for DynamoStore {
         now: DateTime<Utc>,
     ) -> Result<DeliveryPage, StoreError> {
         let limit = query.limit.clamp(1, MAX_PAGE_SIZE);
-        let pk = keys::account(account_id).0;
-        let gsi_pk = query
-            .outcome
-            .map(|o| keys::delivery_by_outcome(account_id, o.as_str()));
-        let (pk_attr, sk_attr) = match gsi_pk {
-            Some(_) => ("gsi1pk", "gsi1sk"),
-            None => ("pk", "sk"),
-        };
         // Rows older than the retention are expired by construction: bound the range there so
         // expired rows the TTL sweeper has not removed yet are not even read.
         let from = format!(
@@ -112,13 +104,8 @@ impl DeliveryLog for DynamoStore {
             keys::DELIVERY_PREFIX,
             domain::clock::rfc3339_millis(now - retention())
         );
-        // '$' follows '#': every `DELIVERY#...` key sorts below this bound.
-        let to = "DELIVERY$".to_string();
-        if query
-            .after
-            .as_ref()
-            .is_some_and(|c| c.sort_key() <= from.as_str())
-        {
+        let after = query.after.as_ref().map(|c| c.sort_key().to_string());
+        if after.as_deref().is_some_and(|sk| sk <= from.as_str()) {
             // The cursor's row has expired since its page was read, and so has everything
             // older: the log ends here (and the query would start outside its key range).
             return Ok(DeliveryPage {
@@ -126,57 +113,30 @@ impl DeliveryLog for DynamoStore {
                 next_cursor: None,
             });
         }
-        let mut start = query.after.as_ref().map(|c| {
-            let mut k: HashMap<String, AttributeValue> = HashMap::from([
-                ("pk".to_string(), AttributeValue::S(pk.clone())),
-                (
-                    "sk".to_string(),
-                    AttributeValue::S(c.sort_key().to_string()),
-                ),
-            ]);
-            if let Some(g) = &gsi_pk {
-                k.insert("gsi1pk".into(), AttributeValue::S(g.clone()));
-                k.insert("gsi1sk".into(), AttributeValue::S(c.sort_key().to_string()));
-            }
-            k
-        });
+        // '$' follows '#': every `DELIVERY#...` key sorts below this bound. After a cursor, up
+        // to its row (BETWEEN includes it; it was served already and is skipped).
+        let to = after.clone().unwrap_or_else(|| "DELIVERY$".to_string());
         // One row more than the page: if it exists there is a next page, and the cursor is the
-        // last row shown, so the next page neither skips nor repeats a row.
+        // last row shown, so the next page neither skips nor repeats a row. Each shard's
+        // newest `want` rows hold the log's newest `want`.
         let want = limit + 1;
-        let mut rows: Vec<(String, DeliveryAttempt)> = Vec::with_capacity(want);
-        loop {
-            let mut q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(format!(
-                    "{pk_attr} = :pk AND {sk_attr} BETWEEN :from AND :to"
-                ))
-                .expression_attribute_values(
-                    ":pk",
-                    AttributeValue::S(gsi_pk.clone().unwrap_or_else(|| pk.clone())),
-                )
-                .expression_attribute_values(":from", AttributeValue::S(from.clone()))
-                .expression_attribute_values(":to", AttributeValue::S(to.clone()))
-                .scan_index_forward(false)
-                .limit(i32::try_from(want - rows.len()).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start.take());
-            if gsi_pk.is_some() {
-                q = q.index_name(GSI1);
-            }
-            let out = q.send().await.map_err(backend)?;
-            for item in out.items() {
-                if is_expired(item, now)? {
-                    continue;
-                }
-                let sk = ItemReader(item).s("sk")?.to_string();
-                rows.push((sk, attempt_from(item)?));
-            }
-            match out.last_evaluated_key() {
-                Some(k) if rows.len() < want => start = Some(k.clone()),
-                _ => break,
-            }
-        }
+        let shards = LogShard::all().map(|shard| {
+            let range = Range {
+                partition: match query.outcome {
+                    Some(o) => {
+                        Partition::Outcome(keys::delivery_by_outcome(account_id, o.as_str(), shard))
+                    }
+                    None => Partition::Log(keys::delivery_log(account_id, shard)),
+                },
+                from: from.clone(),
+                to: to.clone(),
+                skip: after.clone(),
+                newest_first: true,
+                want: Some(want),
+            };
+            self.log_rows(range, now)
+        });
+        let rows = merge(futures::future::try_join_all(shards).await?, true, want);
         Ok(DeliveryPage::from_rows(rows, limit, query.outcome))
     }
 
@@ -191,32 +151,112 @@ impl DeliveryLog for DynamoStore {
         let Some((from, to)) = delivery_key_range(since, until, now) else {
             return Ok(Vec::new());
         };
-        let gsi_pk = keys::delivery_by_outcome(account_id, outcome.as_str());
-        let mut rows = Vec::new();
-        let mut start = None;
+        let shards = LogShard::all().map(|shard| {
+            self.log_rows(
+                Range {
+                    partition: Partition::Outcome(keys::delivery_by_outcome(
+                        account_id,
+                        outcome.as_str(),
+                        shard,
+                    )),
+                    from: from.clone(),
+                    to: to.clone(),
+                    skip: None,
+                    newest_first: false,
+                    want: None,
+                },
+                now,
+            )
+        });
+        let rows = merge(
+            futures::future::try_join_all(shards).await?,
+            false,
+            usize::MAX,
+        );
+        Ok(rows.into_iter().map(|(_, a)| a).collect())
+    }
+}
+
+/// Which partition of the log a range reads: one shard of the log on the table, or one shard
+/// of an outcome key on `gsi1`.
+enum Partition {
+    Log(String),
+    Outcome(String),
+}
+
+/// One shard's part of a read: sort keys `from..=to`, the row `skip` left out (a cursor's
+/// own row), in one direction, at most `want` rows (all when `None`).
+struct Range {
+    partition: Partition,
+    from: String,
+    to: String,
+    skip: Option<String>,
+    newest_first: bool,
+    want: Option<usize>,
+}
+
+/// The shards' rows in log order (by sort key, newest first or oldest first), the first `want`.
+fn merge(
+    shards: Vec<Vec<(String, DeliveryAttempt)>>,
+    newest_first: bool,
+    want: usize,
+) -> Vec<(String, DeliveryAttempt)> {
+    let mut rows: Vec<(String, DeliveryAttempt)> = shards.into_iter().flatten().collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    if newest_first {
+        rows.reverse();
+    }
+    rows.truncate(want);
+    rows
+}
+
+impl DynamoStore {
+    /// One shard's rows of a range, with their sort keys, expired rows left out.
+    async fn log_rows(
+        &self,
+        range: Range,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, DeliveryAttempt)>, StoreError> {
+        let (index, pk_attr, sk_attr, pk) = match range.partition {
+            Partition::Log(pk) => (None, "pk", "sk", pk),
+            Partition::Outcome(pk) => (Some(GSI1), "gsi1pk", "gsi1sk", pk),
+        };
+        let want = range.want.unwrap_or(usize::MAX);
+        let mut rows: Vec<(String, DeliveryAttempt)> = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
-            let out = self
+            // The skipped row may be among those read: one more.
+            let limit = (want - rows.len()).saturating_add(usize::from(range.skip.is_some()));
+            let mut q = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", AttributeValue::S(gsi_pk.clone()))
-                .expression_attribute_values(":from", AttributeValue::S(from.clone()))
-                .expression_attribute_values(":to", AttributeValue::S(to.clone()))
-                .scan_index_forward(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(backend)?;
+                .set_index_name(index.map(str::to_string))
+                .key_condition_expression(format!(
+                    "{pk_attr} = :pk AND {sk_attr} BETWEEN :from AND :to"
+                ))
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .expression_attribute_values(":from", AttributeValue::S(range.from.clone()))
+                .expression_attribute_values(":to", AttributeValue::S(range.to.clone()))
+                .scan_index_forward(!range.newest_first)
+                .set_exclusive_start_key(start.take());
+            if range.want.is_some() {
+                q = q.limit(i32::try_from(limit).unwrap_or(i32::MAX));
+            }
+            let out = q.send().await.map_err(backend)?;
             for item in out.items() {
-                if !is_expired(item, now)? {
-                    rows.push(attempt_from(item)?);
+                if is_expired(item, now)? {
+                    continue;
                 }
+                let sk = ItemReader(item).s("sk")?.to_string();
+                if range.skip.as_deref() == Some(sk.as_str()) {
+                    continue;
+                }
+                rows.push((sk, attempt_from(item)?));
             }
             match out.last_evaluated_key() {
-                Some(k) => start = Some(k.clone()),
-                None => break,
+                Some(k) if rows.len() < want => start = Some(k.clone()),
+                _ => break,
             }
         }
         Ok(rows)
@@ -254,12 +294,15 @@ mod tests {
         let item = attempt_item(&a);
         assert_eq!(attempt_from(&item).unwrap(), a);
         let s = |k: &str| item[k].as_s().unwrap().clone();
-        assert_eq!(s("pk"), "ACCOUNT#acct_1");
+        let LogShard::Shard(n) = LogShard::of(&a.event_id) else {
+            panic!("rows are written to a shard")
+        };
+        assert_eq!(s("pk"), format!("ACCOUNT#acct_1#LOG#{n}"));
         assert_eq!(
             s("sk"),
             format!("DELIVERY#2025-06-15T14:30:01.250Z#{}#02", a.event_id)
         );
-        assert_eq!(s("gsi1pk"), "ACCOUNT#acct_1#OUTCOME#failed");
+        assert_eq!(s("gsi1pk"), format!("ACCOUNT#acct_1#OUTCOME#failed#{n}"));
         assert_eq!(s("gsi1sk"), s("sk"));
         let ttl: i64 = item[TTL_ATTRIBUTE].as_n().unwrap().parse().unwrap();
         assert_eq!(

@@ -1,6 +1,8 @@
 //! The due index (`gsi2`, sparse): items with a reconciler deadline carry `due_kind` (the
-//! partition: `event`, `call`, `scheduled` (a call item whose status is `scheduled`),
-//! `idempotency`) and `due_at` (the sort key, RFC 3339 with
+//! partition: `<kind>#<n>`, the kind being `event`, `call`, `scheduled` (a call item whose
+//! status is `scheduled`) or `idempotency`, `n` the item's shard, `DueShard`; the bare kind
+//! is the legacy partition of items written before the sharding, read until it drains) and
+//! `due_at` (the sort key, RFC 3339 with
 //! milliseconds in UTC, so text order is time order). Writes that finish the work remove both
 //! attributes, which takes the item out of the index. See `domain::ports::store::due`.
 
@@ -22,21 +24,26 @@ pub const PROJECTED: [&str; 4] = ["event_id", "call_id", "account_id", "idempote
 /// The update clause that takes an item out of the index.
 pub const REMOVE_DUE: &str = "REMOVE due_kind, due_at";
 
-/// Puts `item` in the index as `kind`, due at `at`.
-pub(crate) fn set_due(item: &mut Item, kind: DueKind, at: DateTime<Utc>) {
-    item.insert(DUE_KIND.into(), AttributeValue::S(kind.as_str().into()));
+/// Puts `item` in the index as `kind` in `shard` (`keys::due_kind`), due at `at`.
+pub(crate) fn set_due(item: &mut Item, kind: DueKind, shard: DueShard, at: DateTime<Utc>) {
+    item.insert(
+        DUE_KIND.into(),
+        AttributeValue::S(keys::due_kind(kind, shard)),
+    );
     item.insert(DUE_AT.into(), AttributeValue::S(rfc3339_millis(at)));
 }
 
-/// The `SET` assignments and values that put an item in the index (for update expressions).
+/// The `SET` assignments and values that put an item in the index as `kind` in `shard`
+/// (`keys::due_kind`), due at `at` (for update expressions).
 pub(crate) fn due_assignments(
     kind: DueKind,
+    shard: DueShard,
     at: DateTime<Utc>,
 ) -> (&'static str, [(&'static str, AttributeValue); 2]) {
     (
         "due_kind = :due_kind, due_at = :due_at",
         [
-            (":due_kind", AttributeValue::S(kind.as_str().into())),
+            (":due_kind", AttributeValue::S(keys::due_kind(kind, shard))),
             (":due_at", AttributeValue::S(rfc3339_millis(at))),
         ],
     )
@@ -56,9 +63,10 @@ fn work(kind: DueKind, item: &Item) -> Result<DueWork, StoreError> {
 
 #[async_trait]
 impl DueStore for DynamoStore {
-    async fn due(
+    async fn due_in_shard(
         &self,
         kind: DueKind,
+        shard: DueShard,
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Due>, StoreError> {
@@ -69,7 +77,7 @@ impl DueStore for DynamoStore {
             .table_name(&self.table)
             .index_name(GSI2)
             .key_condition_expression("due_kind = :k AND due_at <= :now")
-            .expression_attribute_values(":k", AttributeValue::S(kind.as_str().into()))
+            .expression_attribute_values(":k", AttributeValue::S(keys::due_kind(kind, shard)))
             .expression_attribute_values(":now", AttributeValue::S(rfc3339_millis(now)))
             .scan_index_forward(true)
             .limit(limit)
@@ -126,11 +134,23 @@ impl DueStore for DynamoStore {
             .set_key(Some(super::item::key_map(key)))
             .update_expression("SET due_kind = :q")
             .expression_attribute_values(":q", AttributeValue::S(QUARANTINE_KIND.into()))
-            .expression_attribute_values(":k", AttributeValue::S(kind.as_str().into()));
-        update = match &due.work {
-            DueWork::Unreadable { .. } => update.condition_expression("due_kind = :k"),
-            _ => update
-                .condition_expression("due_kind = :k AND due_at = :seen")
+            .expression_attribute_values(
+                ":k",
+                AttributeValue::S(keys::due_kind(kind, DueShard::Legacy)),
+            );
+        update = match due.work.shard() {
+            // Its name (so its shard) is unreadable: still filed under its kind, any shard
+            // (`DueShard::is_kind`; no kind's name begins another's).
+            None => update
+                .condition_expression("due_kind = :k OR begins_with(due_kind, :shards)")
+                .expression_attribute_values(
+                    ":shards",
+                    AttributeValue::S(format!("{}#", kind.as_str())),
+                ),
+            // Its own shard, or the legacy partition an older version wrote it to.
+            Some(shard) => update
+                .condition_expression("(due_kind = :k OR due_kind = :ks) AND due_at = :seen")
+                .expression_attribute_values(":ks", AttributeValue::S(keys::due_kind(kind, shard)))
                 .expression_attribute_values(
                     ":seen",
                     AttributeValue::S(rfc3339_millis(due.due_at)),

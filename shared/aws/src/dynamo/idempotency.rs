@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
 use domain::model::{IdempotencyRecord, StoredResponse};
-use domain::ports::store::due::DueKind;
+use domain::ports::store::due::{DueKind, DueShard};
 
 pub(crate) fn idempotency_item(rec: &IdempotencyRecord) -> Item {
     let mut item = ItemBuilder::keyed(keys::idempotency(&rec.account_id, &rec.key))
@@ -27,7 +27,12 @@ pub(crate) fn idempotency_item(rec: &IdempotencyRecord) -> Item {
         .build();
     // A running request's key is due for release when its lease ends.
     if let (None, Some(lease)) = (&rec.response, rec.lease_until) {
-        set_due(&mut item, DueKind::Idempotency, lease);
+        set_due(
+            &mut item,
+            DueKind::Idempotency,
+            DueShard::idempotency(&rec.account_id, &rec.key),
+            lease,
+        );
     }
     item
 }

@@ -230,9 +230,14 @@ pub mod keys {
     pub fn api_key(hash: &str) -> (String, String) {
         (format!("{API_KEY_PREFIX}{hash}"), "APIKEY".into())
     }
-    /// `gsi3pk` of every call item: the account's calls.
-    pub fn account_calls(account_id: &str) -> String {
-        format!("CALLS#{account_id}")
+    pub use domain::ports::store::calls::ListShard;
+    /// `gsi3pk` of a call item: its shard of the account's call list (`CALLS#{id}#{n}`,
+    /// `ListShard::of` the call id), or the account's single key of the previous layout.
+    pub fn account_calls(account_id: &str, shard: ListShard) -> String {
+        match shard {
+            ListShard::Shard(n) => format!("CALLS#{account_id}#{n}"),
+            ListShard::Legacy => format!("CALLS#{account_id}"),
+        }
     }
     pub use domain::ports::store::calls::call_list_sort_key;
     /// One window of an account's per-minute limit (`scope`: settings, costly); expires.
@@ -267,8 +272,9 @@ pub mod keys {
     pub fn event(id: &uuid::Uuid) -> (String, String) {
         (format!("EVENT#{id}"), "EVENT".into())
     }
-    pub use domain::ports::store::deliveries::DELIVERY_PREFIX;
-    /// In the account's partition, sorted by time (`delivery_sort_key`).
+    pub use domain::ports::store::deliveries::{LogShard, DELIVERY_PREFIX};
+    /// In the event's shard of the account's log (`LogShard::of`), sorted by time
+    /// (`delivery_sort_key`).
     pub fn delivery(
         account_id: &str,
         attempted_at: chrono::DateTime<chrono::Utc>,
@@ -276,9 +282,17 @@ pub mod keys {
         attempt: u32,
     ) -> (String, String) {
         (
-            format!("ACCOUNT#{account_id}"),
+            delivery_log(account_id, LogShard::of(event_id)),
             domain::ports::store::deliveries::delivery_sort_key(attempted_at, event_id, attempt),
         )
+    }
+    /// One partition of the account's delivery log: `ACCOUNT#{id}#LOG#{n}`, or the account's
+    /// own partition for the rows the previous layout wrote (read only).
+    pub fn delivery_log(account_id: &str, shard: LogShard) -> String {
+        match shard {
+            LogShard::Shard(n) => format!("ACCOUNT#{account_id}#LOG#{n}"),
+            LogShard::Legacy => account(account_id).0,
+        }
     }
     pub const SUPPRESSION_PREFIX: &str = "SUPPRESSION#";
     /// A number on the account's do-not-call list, in the account's partition.
@@ -288,7 +302,22 @@ pub mod keys {
             format!("{SUPPRESSION_PREFIX}{phone}"),
         )
     }
-    pub fn delivery_by_outcome(account_id: &str, outcome: &str) -> String {
-        format!("ACCOUNT#{account_id}#OUTCOME#{outcome}")
+    /// `due_kind` (the due index's partition key, `gsi2`) of an item due as `kind` in
+    /// `shard`: `<kind>#<n>` (`DueShard::of` the item's identity), or the bare kind for the
+    /// legacy partition (read only). Every write of a deadline names its partition through
+    /// this (`due::set_due`, `due::due_assignments`), and every read of the index too.
+    pub fn due_kind(
+        kind: domain::ports::store::DueKind,
+        shard: domain::ports::store::DueShard,
+    ) -> String {
+        shard.key(kind)
+    }
+    /// `gsi1pk` of a delivery row: its outcome in its shard of the account's log
+    /// (`ACCOUNT#{id}#OUTCOME#{outcome}#{n}`; the legacy rows without the shard).
+    pub fn delivery_by_outcome(account_id: &str, outcome: &str, shard: LogShard) -> String {
+        match shard {
+            LogShard::Shard(n) => format!("ACCOUNT#{account_id}#OUTCOME#{outcome}#{n}"),
+            LogShard::Legacy => format!("ACCOUNT#{account_id}#OUTCOME#{outcome}"),
+        }
     }
 }

@@ -1,5 +1,8 @@
 //! The due index (mirrors `dynamo/due.rs`): here read straight off the items, which is what
-//! the sparse index holds (an item is in it while it has a deadline).
+//! the sparse index holds (an item is in it while it has a deadline). An item's partition is
+//! its kind's shard of its identity (`DueWork::shard`), as the DynamoDB adapter writes it;
+//! the items here are all written by this version, so only unreadable entries
+//! ([`MemoryStore::poison_due`]) can sit in another partition (the legacy one, by default).
 use super::{ms, CallItem, IdempotencyItem, MemoryStore, State};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -7,8 +10,15 @@ use domain::error::StoreError;
 use domain::ports::store::due::*;
 use uuid::Uuid;
 
-/// Earliest first; items due at exactly `now` included (`due_at <= :now`).
-fn due_in(s: &State, kind: DueKind, now: DateTime<Utc>, limit: usize) -> Vec<Due> {
+/// Earliest first; items due at exactly `now` included (`due_at <= :now`); `shard: None`
+/// reads every shard of the kind.
+fn due_in(
+    s: &State,
+    kind: DueKind,
+    shard: Option<DueShard>,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Vec<Due> {
     let mut due: Vec<Due> = match kind {
         DueKind::Event => s
             .events
@@ -49,10 +59,14 @@ fn due_in(s: &State, kind: DueKind, now: DateTime<Utc>, limit: usize) -> Vec<Due
             })
             .collect(),
     };
+    due.retain(|d| shard.is_none() || d.work.shard() == shard);
     due.extend(
         s.unreadable_due
             .iter()
-            .filter(|(_, (k, _))| k == kind.as_str())
+            .filter(|(_, (k, _))| match shard {
+                Some(shard) => *k == shard.key(kind),
+                None => DueShard::is_kind(k, kind),
+            })
             .map(|((pk, sk), (_, at))| Due {
                 work: DueWork::Unreadable {
                     kind,
@@ -71,13 +85,14 @@ fn due_in(s: &State, kind: DueKind, now: DateTime<Utc>, limit: usize) -> Vec<Due
 
 #[async_trait]
 impl DueStore for MemoryStore {
-    async fn due(
+    async fn due_in_shard(
         &self,
         kind: DueKind,
+        shard: DueShard,
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Due>, StoreError> {
-        Ok(due_in(&self.state(), kind, now, limit))
+        Ok(due_in(&self.state(), kind, Some(shard), now, limit))
     }
 
     /// `due_at = :seen AND enqueued = false`, else `Ok(false)`; a missing event fails the
@@ -98,12 +113,13 @@ impl DueStore for MemoryStore {
         }
     }
 
-    /// Readable: `due_kind = :k AND due_at = :seen`; unreadable: `due_kind = :k`.
+    /// Readable: `due_kind IN (:legacy, :its_shard) AND due_at = :seen`; unreadable: filed
+    /// under its kind, any shard.
     async fn quarantine_due(&self, due: &Due) -> Result<bool, StoreError> {
         let mut s = self.state();
         if let DueWork::Unreadable { kind, pk, sk } = &due.work {
             return Ok(match s.unreadable_due.get_mut(&(pk.clone(), sk.clone())) {
-                Some((k, _)) if k == kind.as_str() => {
+                Some((k, _)) if DueShard::is_kind(k, *kind) => {
                     *k = QUARANTINE_KIND.to_string();
                     true
                 }
@@ -111,7 +127,7 @@ impl DueStore for MemoryStore {
             });
         }
         // Still filed under its kind at the deadline seen (what the index shows now).
-        if !due_in(&s, due.work.kind(), due.due_at, usize::MAX)
+        if !due_in(&s, due.work.kind(), None, due.due_at, usize::MAX)
             .iter()
             .any(|d| d == due)
         {

@@ -64,6 +64,77 @@ impl DueKind {
     }
 }
 
+/// Partitions per kind in the due index: an item's `due_kind` is `<kind>#<n>`, `n` =
+/// [`DueShard::of`] its identity (event id, call id, account and Idempotency-Key) modulo this.
+///
+/// The arithmetic (a GSI partition takes 1,000 WCU/s; the due index projects only the
+/// item's names, so one index write is 1 WCU): at the target of 200 calls/s, a call writes
+/// the `call` kind about 8 times (queued, dialing, each callback, the analysis grace), so
+/// 1,600 WCU/s for the kind, and at the 5,000 webhooks/s peak the `event` kind takes 2
+/// writes per event (enters, leaves): 10,000 WCU/s. 16 shards leave 100 WCU/s per `call`
+/// key (goal 300) and 625 per `event` key at the peak (goal 1,000), 125 at 1,000/s. The
+/// reconciler reads every shard of a kind in parallel (plus [`DueShard::Legacy`]), 17
+/// small queries a kind: cheap against a pass that runs once a minute.
+pub const DUE_SHARDS: u16 = 16;
+
+/// One partition of a kind in the due index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DueShard {
+    /// `<kind>#<n>`, `n` below [`DUE_SHARDS`]: where every deadline is written.
+    Shard(u16),
+    /// The bare `<kind>`: deadlines written before the index was sharded (and items filed by
+    /// hand). Never written any more; read once a pass until what is left there drains
+    /// (docs/data-model.md, "Due work").
+    Legacy,
+}
+
+impl DueShard {
+    /// Every partition of a kind, the legacy one last.
+    pub fn all() -> impl Iterator<Item = DueShard> {
+        (0..DUE_SHARDS)
+            .map(DueShard::Shard)
+            .chain(std::iter::once(DueShard::Legacy))
+    }
+
+    /// The shard of an item with this identity: a stable hash ([`super::shard_of`], FNV-1a)
+    /// modulo [`DUE_SHARDS`].
+    pub fn of(identity: &str) -> DueShard {
+        DueShard::Shard(super::shard_of(identity, DUE_SHARDS))
+    }
+
+    /// An event's shard (by its id).
+    pub fn event(id: &Uuid) -> DueShard {
+        DueShard::of(&id.to_string())
+    }
+
+    /// A call's shard (by its id), whether filed under `call` or `scheduled`.
+    pub fn call(id: &Uuid) -> DueShard {
+        DueShard::of(&id.to_string())
+    }
+
+    /// An Idempotency-Key record's shard (by account and key).
+    pub fn idempotency(account_id: &str, key: &str) -> DueShard {
+        DueShard::of(&format!("{account_id}#{key}"))
+    }
+
+    /// The `due_kind` value of this partition of `kind`: `<kind>#<n>`, or the bare kind for
+    /// the legacy one. The single spelling of the index's partition key (the DynamoDB
+    /// adapter's `keys::due_kind` and the in-memory adapter both use it).
+    pub fn key(self, kind: DueKind) -> String {
+        match self {
+            DueShard::Shard(n) => format!("{}#{n}", kind.as_str()),
+            DueShard::Legacy => kind.as_str().to_string(),
+        }
+    }
+
+    /// Whether a stored `due_kind` value files an item under `kind` (any shard, or legacy).
+    pub fn is_kind(value: &str, kind: DueKind) -> bool {
+        value
+            .strip_prefix(kind.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('#'))
+    }
+}
+
 /// Which item is due.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DueWork {
@@ -102,6 +173,19 @@ impl DueWork {
         }
     }
 
+    /// The shard the item's deadline is written to; `None` for an unreadable entry (its name
+    /// could not be read, so neither can its shard).
+    pub fn shard(&self) -> Option<DueShard> {
+        match self {
+            DueWork::Event(id) => Some(DueShard::event(id)),
+            DueWork::Call(id) | DueWork::Scheduled(id) => Some(DueShard::call(id)),
+            DueWork::Idempotency { account_id, key } => {
+                Some(DueShard::idempotency(account_id, key))
+            }
+            DueWork::Unreadable { .. } => None,
+        }
+    }
+
     /// A call item's work under `kind` (`scheduled` or `call`).
     pub fn call(kind: DueKind, id: Uuid) -> DueWork {
         match kind {
@@ -120,13 +204,32 @@ pub struct Due {
 
 #[async_trait]
 pub trait DueStore: Send + Sync {
-    /// Up to `limit` items of `kind` due at or before `now`, earliest first.
+    /// Up to `limit` items of `kind` in one partition ([`DueShard`]) due at or before `now`,
+    /// earliest first. The reconciler reads every shard of a kind this way, in parallel.
+    async fn due_in_shard(
+        &self,
+        kind: DueKind,
+        shard: DueShard,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Due>, StoreError>;
+    /// Up to `limit` items of `kind` due at or before `now`, earliest first, over every
+    /// shard (the legacy one included): the shards read one after the other and merged. For
+    /// tools and tests; the reconciler reads the shards itself ([`DueStore::due_in_shard`]).
     async fn due(
         &self,
         kind: DueKind,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<Due>, StoreError>;
+    ) -> Result<Vec<Due>, StoreError> {
+        let mut all = Vec::new();
+        for shard in DueShard::all() {
+            all.extend(self.due_in_shard(kind, shard, now, limit).await?);
+        }
+        all.sort_by_key(|d| d.due_at);
+        all.truncate(limit.clamp(1, 1000));
+        Ok(all)
+    }
     /// Takes an event's enqueue repair: moves its deadline from `seen` to `until` only if the
     /// event is still not enqueued and still due at `seen`. `Ok(false)`: another reconciler
     /// took it, or it was enqueued meanwhile. A reconciler that dies after the claim leaves
@@ -140,7 +243,7 @@ pub trait DueStore: Send + Sync {
     /// Moves a poison item (one that cannot be read or repaired) out of its kind's partition
     /// into [`QUARANTINE_KIND`], keeping its `due_at`; nothing else on the item changes.
     /// Conditional: a readable item only if still due at `due.due_at`, an unreadable one
-    /// only if still filed under its kind; `Ok(false)`, and nothing written, otherwise (it
+    /// only if still filed under its kind (any shard of it, [`DueShard::is_kind`]); `Ok(false)`, and nothing written, otherwise (it
     /// moved on, and is no longer the item that failed).
     async fn quarantine_due(&self, due: &Due) -> Result<bool, StoreError>;
     /// Takes a call's repair: moves its deadline from `seen` to `until` only if it is still
