@@ -60,9 +60,10 @@ def parse_args(argv):
     p.add_argument("--repair-stale", type=float, default=0.001, help="share of placed calls never reported")
     p.add_argument("--repair-grace", type=float, default=0.01, help="share of calls whose analysis never comes")
     p.add_argument("--secret-miss", type=float, default=0.10, help="share of deliveries whose execution environment has not cached the account's secrets")
-    p.add_argument("--shards", type=int, default=1, help="values of a <n> shard placeholder in a partition key")
-    p.add_argument("--hanging-lane", default="first", choices=["first", "retries"],
-                   help="where a hanging endpoint's first attempt goes: the first-attempt queue (today) or the retries queue (a health record)")
+    p.add_argument("--shards", type=int, default=None,
+                   help="values of every <n> shard placeholder in a partition key (default: each key's own count, from the profiles' \"shards\")")
+    p.add_argument("--hanging-lane", default="retries", choices=["first", "retries"],
+                   help="where a hanging endpoint's first attempt goes: the retries queue (the endpoint health record moves it there, the default) or the first-attempts queue (the design before issue 28)")
     p.add_argument("--account-concurrency", type=int, default=1000, help="the AWS account's Lambda concurrency quota")
     p.add_argument("--write-docs", action="store_true", help="replace the table between the capacity-model:table markers in --docs")
     p.add_argument("--label", default="", help="a line saying what was measured (date, commit, machine), written above the table")
@@ -191,11 +192,14 @@ class Template:
                     "max_concurrency": int((ep.get("ScalingConfig") or {}).get("MaximumConcurrency", 0)) or None,
                 })
             reserved = self.value(props.get("ReservedConcurrentExecutions"))
+            env = ((props.get("Environment") or {}).get("Variables") or {})
             out[fn] = {
                 "memory_mb": int(self.value(props.get("MemorySize", glob.get("MemorySize", 128)))),
                 "timeout_s": float(self.value(props.get("Timeout", glob.get("Timeout", 3)))),
                 "reserved": int(reserved) if reserved not in (None, "") else None,
                 "sources": sources,
+                # Work items one invocation runs at once (the reconciler's repairs); 1 otherwise.
+                "parallel": int(self.value(env.get("RECONCILER_CONCURRENCY", 1)) or 1),
             }
         return out
 
@@ -291,10 +295,26 @@ class Model:
         self.route_rate, self.callback_rate = template.route_throttles()
         self.shares, self.zipf_s = zipf_shares(args.accounts, args.busiest_share)
         self.segs = {s["name"]: s for s in profiles["segments"]}
+        # Each sharded key's number of shards, as the code defines it (captured).
+        self.shards = profiles.get("shards", {})
         self.first_queue, self.retry_queue = self.queues()
         # A repair's own requests: its pass without the queries every pass makes.
         pass_reqs = self.segs.get("reconciler/reconciler/pass", {"requests": []})["requests"]
         self.pass_sigs = [signature(r) for r in pass_reqs]
+
+    def shard_count(self, target, pk):
+        """How many values `<n>` takes in this key: --shards when given, else the code's own
+        count for the key's family (the due index, the delivery log and its index copy, the
+        calls index), 1 for a key the profiles do not name."""
+        if self.a.shards is not None:
+            return self.a.shards
+        if pk.startswith("due_kind="):
+            return self.shards.get("due_kind", 1)
+        if "CALLS#" in pk:
+            return self.shards.get("call_list", 1)
+        if "#LOG#" in pk or "#OUTCOME#" in pk:
+            return self.shards.get("delivery_log", 1)
+        return 1
 
     def queues(self):
         def sent_to(name):
@@ -422,8 +442,9 @@ class Model:
                         share *= self.shares[0]
                         scope = "busiest account"
                     if "n" in placeholders:
-                        share /= max(1, a.shards)
-                        scope += f", 1 of {a.shards} shards"
+                        n = self.shard_count(key[0], pk)
+                        share /= max(1, n)
+                        scope += f", 1 of {n} shards"
                     k = keys[key]
                     k["wcu"] += rate * wcu * share
                     k["rcu"] += rate * rcu * share
@@ -506,7 +527,11 @@ def limits(model, res):
         total += c
         f = model.fns.get(fn, {})
         if f.get("reserved") is not None:
-            out.append((f"{fn} reserved concurrency", c, float(f["reserved"])))
+            # An invocation that repairs several items at once (the reconciler) does that
+            # many items' work: its capacity is its reservation times that.
+            parallel = f.get("parallel", 1)
+            what = f"{fn} reserved concurrency" + (f" x {parallel} repairs at once" if parallel > 1 else "")
+            out.append((what, c, float(f["reserved"]) * parallel))
     for q, l in res["lanes"].items():
         if l["max_concurrency"]:
             out.append((f"webhook-delivery ESM MaximumConcurrency ({q})", l["concurrency"], float(l["max_concurrency"])))
@@ -538,7 +563,7 @@ def render(model, sustained, peak, price_date):
     L.append(f"Traffic: {a.webhooks:,.0f} webhooks/s sustained ({a.calls:,.0f} trigger-calls/s, "
              f"{sustained['inbound']:,.0f} inbound calls/s), peak {a.peak_webhooks:,.0f}/s; {a.accounts:,} accounts, "
              f"Zipf s={model.zipf_s:.2f} (busiest {a.busiest_share:.0%}); {a.hanging:.0%} hanging endpoints, "
-             f"{a.fail_once:.0%} failing once; held {a.held:.0%}; shards {a.shards}; prices as of {price_date}.")
+             f"{a.fail_once:.0%} failing once; held {a.held:.0%}; shards {a.shards if a.shards is not None else model.shards or 1}; prices as of {price_date}.")
     L.append("")
     L.append("Ten hottest partition keys at the sustained target (per-account keys: the busiest account):")
     L.append("")

@@ -86,6 +86,7 @@ async fn creates_everything_once_and_keeps_what_exists() {
         .await
         .expect("ensure again");
     assert_eq!(second.queue_url, first.queue_url);
+    assert_eq!(second.retries_queue_url, first.retries_queue_url);
     assert_eq!(second.dead_letter_queue_url, first.dead_letter_queue_url);
     assert_eq!(second.provider_secret.api_key, "first-provider-key-0123");
     let queues = emulator
@@ -95,7 +96,12 @@ async fn creates_everything_once_and_keeps_what_exists() {
         .send()
         .await
         .expect("list");
-    assert_eq!(queues.queue_urls().len(), 1);
+    // The events queue and its retries lane (`<queue>-retries`), each once.
+    assert_eq!(queues.queue_urls().len(), 2, "{:?}", queues.queue_urls());
+    assert!(queues
+        .queue_urls()
+        .iter()
+        .any(|u| u.ends_with(&names.retries_queue())));
 }
 
 #[tokio::test]

@@ -613,6 +613,13 @@ pub async fn capture(emu: &Emulator) -> Result<Value, String> {
     Ok(json!({
         "format": 1,
         "about": "AWS requests of the real functions per scenario step, recorded on the emulator by `make bench-scale-profiles` (tests/src/scale); read by tools/capacity_model.py (docs/benchmarks.md, \"Capacity model\").",
+        // How many values each sharded key's `<n>` takes (the code's constants), so the
+        // model divides a shard's load by the right count.
+        "shards": {
+            "due_kind": domain::ports::store::due::DUE_SHARDS,
+            "delivery_log": domain::ports::store::deliveries::LOG_SHARDS,
+            "call_list": domain::ports::store::calls::LIST_SHARDS,
+        },
         "segments": segments,
     }))
 }

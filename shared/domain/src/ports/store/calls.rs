@@ -23,15 +23,16 @@ pub fn call_list_sort_key(created_at: DateTime<Utc>, id: &Uuid) -> String {
 /// Partitions of an account's call list (`gsi3`, projection ALL: every write of a call item
 /// rewrites its copy there).
 ///
-/// The arithmetic: a call item is 1-2 KB (2 WCU a write) and is written about 8 times
-/// (created, dialing, each callback, the analysis, the completion): 16 WCU a call on its
-/// account's list key. The busiest account at 20 % of 200 calls/s places 40 a second: 640
-/// WCU/s on one key, over the 300 goal. 4 shards by call id leave 160 WCU/s a key (80 at half
-/// the item size). A page reads every shard (and the legacy key), 5 small queries merged by
-/// sort key; a projection that leaves out what changes (so updates would not write the index)
+/// The arithmetic, from the capacity model's captured profiles (docs/benchmarks.md, "Capacity
+/// model"): every write of a call item rewrites its list entry, so the busiest account (20 %
+/// of the calls: 200 a second at the 1,000 webhooks/s target, 1,000 at the 5,000/s peak when
+/// inbound calls peak with the webhooks) writes about 850 WCU/s on its list key at the
+/// target and 4,060 at the peak. 8 shards by call id leave about 105 and 510 WCU/s a key
+/// (goals 300 and 1,000; 4 left 1,015 at the peak). A page reads every shard (and the legacy
+/// key), 9 small queries merged by sort key; a projection that leaves out what changes (so updates would not write the index)
 /// cannot be changed on the existing index (CloudFormation updates a GSI's throughput only),
 /// see docs/data-model.md.
-pub const LIST_SHARDS: u16 = 4;
+pub const LIST_SHARDS: u16 = 8;
 
 /// One partition of an account's call list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -68,14 +68,15 @@ impl DueKind {
 /// [`DueShard::of`] its identity (event id, call id, account and Idempotency-Key) modulo this.
 ///
 /// The arithmetic (a GSI partition takes 1,000 WCU/s; the due index projects only the
-/// item's names, so one index write is 1 WCU): at the target of 200 calls/s, a call writes
-/// the `call` kind about 8 times (queued, dialing, each callback, the analysis grace), so
-/// 1,600 WCU/s for the kind, and at the 5,000 webhooks/s peak the `event` kind takes 2
-/// writes per event (enters, leaves): 10,000 WCU/s. 16 shards leave 100 WCU/s per `call`
-/// key (goal 300) and 625 per `event` key at the peak (goal 1,000), 125 at 1,000/s. The
-/// reconciler reads every shard of a kind in parallel (plus [`DueShard::Legacy`]), 17
-/// small queries a kind: cheap against a pass that runs once a minute.
-pub const DUE_SHARDS: u16 = 16;
+/// item's names, so one index write is 1 WCU), from the capacity model's captured profiles
+/// (docs/benchmarks.md, "Capacity model"): at the target (1,000 webhooks/s from 200 placed
+/// and 800 inbound calls a second) the `call` kind takes about 4,400 WCU/s (a call's every
+/// move of its deadline is a delete and a put in the index), 20,500 at the 5,000/s peak when
+/// the inbound calls peak with the webhooks; the `event` kind 2,000 and 10,100. 32 shards
+/// leave 140 WCU/s per `call` key at the target (goal 300) and 640 at the peak (goal 1,000);
+/// 16 left 1,280 at the peak. The reconciler reads every shard of a kind in parallel (plus
+/// [`DueShard::Legacy`]), 33 small queries a kind: cheap against a pass a minute.
+pub const DUE_SHARDS: u16 = 32;
 
 /// One partition of a kind in the due index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
