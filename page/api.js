@@ -74,6 +74,7 @@ export function client(config, sess) {
     calls: ({ status, created_after, cursor, limit }) =>
       call("GET", `${INTEGRATION}/calls${query({ status, created_after, cursor, limit })}`),
     health: (range) => call("GET", `${INTEGRATION}/endpoint-health${query({ range })}`),
+    cancelCall: (callId) => call("DELETE", `${INTEGRATION}/calls/${encodeURIComponent(callId)}`),
     cancelScheduled: () => call("POST", `${INTEGRATION}/calls/cancel-scheduled`, {}),
   };
 }

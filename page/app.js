@@ -248,9 +248,12 @@ async function testSend() {
   const out = $("test-result");
   out.className = "result";
   out.textContent = "Sending…";
+  $("test-answer").hidden = true;
   await busy($("test-send"), async () => {
     try {
       const r = await state.api.testSend();
+      // The answer's details first, then the summary line (which says the send is done).
+      await showTestAnswer(r);
       const parts = [];
       if (r.status_code != null) parts.push(`HTTP ${r.status_code}`);
       if (r.duration_ms != null) parts.push(`${r.duration_ms} ms`);
@@ -263,7 +266,6 @@ async function testSend() {
         out.textContent = `Test webhook failed (${[...parts, why].join(", ")}).`;
       }
       await loadLog();
-      await showTestAnswer(r);
     } catch (e) {
       out.className = "result bad";
       out.textContent = `Test webhook not sent: ${describe(e)}`;
@@ -520,7 +522,33 @@ function callRow(c) {
   st.textContent = c.status + (c.failure_reason ? ` (${c.failure_reason})` : "");
   cell(tr, "Status", st);
   cell(tr, "Scheduled for", c.scheduled_for ? timeEl(c.scheduled_for) : "—");
+  const actions = cell(tr, "Actions", "");
+  if (c.status === "scheduled") {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "small call-cancel";
+    b.textContent = "Cancel";
+    b.setAttribute("aria-label", `Cancel the call to ${c.phone_number} (${c.call_id.slice(0, 8)})`);
+    b.addEventListener("click", () => cancelCall(b, c.call_id));
+    actions.append(b);
+  }
   return tr;
+}
+
+async function cancelCall(button, callId) {
+  const out = $("calls-result");
+  await busy(button, async () => {
+    try {
+      await state.api.cancelCall(callId);
+      out.className = "result ok";
+      out.textContent = `Call ${callId.slice(0, 8)} canceled.`;
+    } catch (e) {
+      out.className = "result bad";
+      out.textContent = `Could not cancel call ${callId.slice(0, 8)}: ${describe(e)}`;
+    }
+  });
+  await loadCalls();
+  $("calls-status").focus();
 }
 
 async function loadCalls() {

@@ -42,6 +42,7 @@ pub static ROUTES: &[Route<Handler>] = &[
     route!(GET "/api/integrations/api-webhooks/endpoint-health" => health::get),
     route!(GET "/api/integrations/api-webhooks/calls" => calls::list),
     route!(POST "/api/integrations/api-webhooks/calls/cancel-scheduled" => calls::cancel_scheduled),
+    route!(DELETE "/api/integrations/api-webhooks/calls/{call_id}" => calls::cancel),
     route!(GET "/api/agents" => agents::list),
     route!(POST "/api/integrations/api-webhooks/test" => test_send::send),
     route!(POST "/api/integrations/api-webhooks/deliveries/{event_id}/redeliver" => redeliver::redeliver),

@@ -417,22 +417,29 @@ def settings_cards(d, key):
     answer = text_in(d, "rules-answer", "calling window")
     check("open now" in answer if integ["calling_window"] is None else "calling window" in answer, f"the answer: {answer!r}")
 
-    # --- calls: a scheduled one is listed, then bulk-cancelled from the page.
+    # --- calls: two scheduled ones listed; one cancelled from its row, the other in bulk.
     later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
-    status, body = http("POST", "/api/trigger-call", key, {"phone": "+15551234568", "name": "Later", "not_before": later})
+    status, body = http("POST", "/api/trigger-call", key, {"phone": "+15551234569", "name": "One", "not_before": later})
     check(status == 202 and body["status"] == "scheduled", f"a scheduled call ({status} {body})")
+    single = body["call_id"]
+    status, body = http("POST", "/api/trigger-call", key, {"phone": "+15551234568", "name": "Later", "not_before": later})
+    check(status == 202 and body["status"] == "scheduled", f"another scheduled call ({status} {body})")
     scheduled = body["call_id"]
     calls = lambda d: d.execute_script(
         "return [...document.querySelectorAll('#calls-body tr')].map(r => [r.dataset.callId, r.dataset.status])")
     Select(d.find_element(By.ID, "calls-status")).select_by_value("scheduled")
-    wait(d, lambda d: calls(d) == [[scheduled, "scheduled"]], "the scheduled call in the list")
+    wait(d, lambda d: calls(d) == [[scheduled, "scheduled"], [single, "scheduled"]], "the scheduled calls in the list")
+    d.find_element(By.CSS_SELECTOR, f"#calls-body tr[data-call-id='{single}'] button.call-cancel").click()
+    check(text_in(d, "calls-result", "canceled") == f"Call {single[:8]} canceled.", "one call canceled from its row")
+    wait(d, lambda d: calls(d) == [[scheduled, "scheduled"]], "only the other one left scheduled")
+    check(http("GET", f"/api/calls/{single}", key)[1]["status"] == "canceled", "the API has that one canceled")
     Select(d.find_element(By.ID, "calls-status")).select_by_value("")
-    wait(d, lambda d: [c[0] for c in calls(d)][:2] == [scheduled, call_id], "every call, newest first")
+    wait(d, lambda d: [c[0] for c in calls(d)][:3] == [scheduled, single, call_id], "every call, newest first")
     shot(d, "page-calls.png", d.find_element(By.ID, "calls-card"))
     confirm(d, "calls-cancel-all", ok=False)
     check(http("GET", f"/api/calls/{scheduled}", key)[1]["status"] == "scheduled", "cancel in the dialog cancels nothing")
     confirm(d, "calls-cancel-all", ok=True)
-    check(text_in(d, "calls-result", "canceled") == "1 scheduled call canceled.", "one call canceled")
+    check(text_in(d, "calls-result", "scheduled call") == "1 scheduled call canceled.", "one call canceled in bulk")
     wait(d, lambda d: calls(d)[0] == [scheduled, "canceled"], "the list shows it canceled")
     check(http("GET", f"/api/calls/{scheduled}", key)[1]["status"] == "canceled", "the API has it canceled")
 
