@@ -13,7 +13,7 @@ help:
 	@echo "make test   - every test (starts a local AWS emulator on 127.0.0.1), then make api-test"
 	@echo "make api-test - docs/openapi.yaml validated, then schemathesis against the local stack"
 	@echo "make check  - fmt check + clippy"
-	@echo "make browser - chromium + chromedriver (apt-get, as root) and Selenium for the page's browser test"
+	@echo "make browser - chromium + chromedriver (apt-get, as root), Selenium and axe-core (npm) for the page's browser test"
 	@echo "make run    - the whole stack on 127.0.0.1: emulator, API, provider sim, webhook receiver"
 	@echo "make clients - the typed clients (TypeScript, Python) generated from docs/openapi.yaml into clients/"
 	@echo "make receivers - the example webhook receivers' packages (Flask into .venv, npm ci for Node)"
@@ -81,7 +81,12 @@ $(VENV)/.browser: tools/requirements-browser.txt $(VENV)/.emulator
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-browser.txt
 	touch $@
 
-browser: $(VENV)/.browser
+## axe-core (pinned in local/tests/browser/package-lock.json), injected by the browser test
+## into the page for its accessibility check.
+local/tests/browser/node_modules/.package-lock.json: local/tests/browser/package-lock.json
+	cd local/tests/browser && npm ci --no-audit --no-fund --silent
+
+browser: $(VENV)/.browser local/tests/browser/node_modules/.package-lock.json
 	@if [ ! -x "$(CHROMIUM)" ] || [ ! -x "$(CHROMEDRIVER)" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing chromium and chromium-driver (Debian packages) for the page's browser test"; \

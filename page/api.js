@@ -13,6 +13,14 @@ export class ApiError extends Error {
 
 export const INTEGRATION = "/api/integrations/api-webhooks";
 
+/** `?a=1&b=2` from the set values of `params` (empty when none is set). */
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+  const qs = q.toString();
+  return qs ? `?${qs}` : "";
+}
+
 export function client(config, sess) {
   const base = (config.api_base_url || "").replace(/\/$/, "");
   async function call(method, path, body) {
@@ -58,5 +66,15 @@ export function client(config, sess) {
     },
     redeliver: (eventId) => call("POST", `${INTEGRATION}/deliveries/${encodeURIComponent(eventId)}/redeliver`),
     recover: (range) => call("POST", `${INTEGRATION}/deliveries/recover`, range),
+    signingSecret: () => call("GET", `${INTEGRATION}/signing-secret`),
+    rotateSigningSecret: () => call("POST", `${INTEGRATION}/signing-secret`, {}),
+    suppressions: ({ cursor, limit }) => call("GET", `${INTEGRATION}/suppressions${query({ cursor, limit })}`),
+    suppress: (phone) => call("PUT", `${INTEGRATION}/suppressions/${encodeURIComponent(phone)}`),
+    unsuppress: (phone) => call("DELETE", `${INTEGRATION}/suppressions/${encodeURIComponent(phone)}`),
+    calls: ({ status, created_after, cursor, limit }) =>
+      call("GET", `${INTEGRATION}/calls${query({ status, created_after, cursor, limit })}`),
+    health: (range) => call("GET", `${INTEGRATION}/endpoint-health${query({ range })}`),
+    cancelCall: (callId) => call("DELETE", `${INTEGRATION}/calls/${encodeURIComponent(callId)}`),
+    cancelScheduled: () => call("POST", `${INTEGRATION}/calls/cancel-scheduled`, {}),
   };
 }

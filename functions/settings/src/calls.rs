@@ -3,14 +3,20 @@
 //! `POST /api/integrations/api-webhooks/calls/cancel-scheduled`, which cancels every
 //! scheduled call of the account like `DELETE /api/calls/{call_id}` does one
 //! (`domain::schedule::cancel_scheduled_calls`, at most `BULK_CANCEL_BUDGET` per request:
-//! `complete: false` says to send it again).
+//! `complete: false` says to send it again), and
+//! `DELETE /api/integrations/api-webhooks/calls/{call_id}`, which cancels one scheduled call
+//! exactly as `DELETE /api/calls/{call_id}` does (`domain::schedule::cancel_scheduled_call`).
 
 use crate::router::Ctx;
 use domain::bulk_cancel::{cancel_scheduled_calls, Revoke};
+use domain::model::CallStatus;
+use domain::schedule::cancel_scheduled_call;
 use domain::ApiError;
+use lambda_glue::calls::view;
 use lambda_glue::http::json_response;
 use lambda_http::{Body, Response};
 use serde_json::json;
+use uuid::Uuid;
 
 pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let query = lambda_glue::calls::parse_query(ctx.req)?;
@@ -33,4 +39,39 @@ pub async fn cancel_scheduled(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> 
         200,
         &json!({"success": true, "canceled": done.canceled, "complete": done.complete}),
     ))
+}
+
+/// Cancels one scheduled call of the caller's account: 200 with the `canceled` call, 404
+/// `call_not_found` for an id that is not a UUID or not this account's call, 409
+/// `call_not_scheduled` when it is no longer scheduled. One conditional write
+/// (`scheduled` -> `canceled`), as is the reconciler's claim: exactly one of them wins.
+pub async fn cancel(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let raw_id = ctx.params.get("call_id").unwrap_or_default();
+    let not_found = || {
+        ApiError::not_found(
+            "call_not_found",
+            Some("call_id"),
+            format!("call {raw_id} not found"),
+        )
+    };
+    let id = Uuid::parse_str(raw_id).map_err(|_| not_found())?;
+    let store = ctx.deps.store.as_ref();
+    let call = store
+        .call(id)
+        .await?
+        .filter(|c| c.account_id == ctx.account.id)
+        .ok_or_else(not_found)?;
+    let canceled = call.status == CallStatus::Scheduled
+        && cancel_scheduled_call(store, call.id, None, ctx.deps.clock.now()).await?;
+    let now = store
+        .call(call.id)
+        .await?
+        .ok_or_else(|| ApiError::internal(std::io::Error::other("call vanished")))?;
+    if !canceled {
+        return Err(ApiError::CallNotScheduled {
+            status: now.status.as_str(),
+        });
+    }
+    tracing::info!(call_id = %call.id, account_id = %call.account_id, "scheduled call canceled");
+    Ok(json_response(200, &view(&now)))
 }

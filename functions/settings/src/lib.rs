@@ -15,6 +15,7 @@ pub mod api_key;
 pub mod caller;
 pub mod calls;
 pub mod deliveries;
+pub mod health;
 pub mod integration;
 pub mod metrics;
 pub mod recover;

@@ -6,8 +6,8 @@
 //! for the caller's account only (see `caller`).
 
 use crate::{
-    agents, api_key, caller, calls, deliveries, integration, recover, redeliver, signing_secret,
-    suppressions, test_send, Deps,
+    agents, api_key, caller, calls, deliveries, health, integration, recover, redeliver,
+    signing_secret, suppressions, test_send, Deps,
 };
 use domain::model::Account;
 use domain::rate_limit::{self, RateStatus, Scope};
@@ -39,8 +39,10 @@ pub static ROUTES: &[Route<Handler>] = &[
     route!(GET "/api/integrations/api-webhooks/signing-secret" => signing_secret::get),
     route!(POST "/api/integrations/api-webhooks/signing-secret" => signing_secret::rotate),
     route!(GET "/api/integrations/api-webhooks/deliveries" => deliveries::list),
+    route!(GET "/api/integrations/api-webhooks/endpoint-health" => health::get),
     route!(GET "/api/integrations/api-webhooks/calls" => calls::list),
     route!(POST "/api/integrations/api-webhooks/calls/cancel-scheduled" => calls::cancel_scheduled),
+    route!(DELETE "/api/integrations/api-webhooks/calls/{call_id}" => calls::cancel),
     route!(GET "/api/agents" => agents::list),
     route!(POST "/api/integrations/api-webhooks/test" => test_send::send),
     route!(POST "/api/integrations/api-webhooks/deliveries/{event_id}/redeliver" => redeliver::redeliver),

@@ -4,7 +4,9 @@ Run by local/tests/it/page.rs against a `local-stack` it started, with:
   PAGE_URL        the page (the gateway's root, http://127.0.0.1:<port>/)
   API_KEY         the demo account's seeded key (from stack.json)
   RECEIVER_URL    the local webhook receiver (the demo account's webhook URL)
+  RECEIVER_LOG    the receiver's webhooks.jsonl (every request it got, with headers and body)
   SCREENSHOT_DIR  where the screenshots go
+  AXE_JS          axe-core's axe.min.js (default: node_modules/ next to this file, `make browser`)
   CHROMIUM, CHROMEDRIVER  the browser and its driver (default /usr/bin/...)
 The stack runs with RECEIVER_FAIL_FIRST=4 and WEBHOOK_RETRY_DELAYS=1s,2s,3s: the first call's
 webhook fails 4 times (attempts 1-3 `failed`, attempt 4 `dropped`), later requests succeed.
@@ -13,6 +15,9 @@ Prints one line per check and, last, `browser test passed: N checks`. Any failur
 the exit status is non-zero and the Rust test fails.
 """
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import sys
@@ -24,6 +29,7 @@ from urllib.parse import urlparse
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
@@ -33,6 +39,9 @@ PAGE = os.environ["PAGE_URL"]
 API = PAGE.rstrip("/")
 KEY = os.environ["API_KEY"]
 RECEIVER = os.environ["RECEIVER_URL"]
+RECEIVER_LOG = os.environ["RECEIVER_LOG"]
+AXE = os.environ.get("AXE_JS") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_modules/axe-core/axe.min.js")
+INTEG = "/api/integrations/api-webhooks"
 SHOTS = os.environ["SCREENSHOT_DIR"]
 CHECKS = 0
 
@@ -195,7 +204,7 @@ def run(d):
     check(len({r["event"] for r in attempts}) == 1, "one event")
     check("500" in attempts[0]["text"] and "http_status" in attempts[0]["text"], "status and error class are shown")
     event = attempts[0]["event"]
-    shot(d, "page-failing-delivery.png", d.find_element(By.CSS_SELECTOR, "section.card.wide"))
+    shot(d, "page-failing-delivery.png", d.find_element(By.ID, "log-card"))
 
     # --- filter to dropped, redeliver it.
     Select(d.find_element(By.ID, "log-outcome")).select_by_value("dropped")
@@ -211,6 +220,12 @@ def run(d):
     d.find_element(By.ID, "test-send").click()
     result = text_in(d, "test-result", "Test webhook delivered")
     check("HTTP 200" in result, f"the test result: {result!r}")
+    # The endpoint's answer under the button: status, time taken, the first bytes of its body.
+    wait(d, lambda d: d.find_element(By.ID, "test-answer").is_displayed(), "the test send's answer")
+    check(d.find_element(By.ID, "test-status").text == "HTTP 200", "the answer's status")
+    check(d.find_element(By.ID, "test-duration").text.endswith(" ms"), "the time taken")
+    body = text_in(d, "test-body", "received")
+    check(json.loads(body) == {"received": True}, f"the start of the receiver's body: {body!r}")
     wait(d, lambda d: len(rows(d)) == 6, "six rows (4 failed, the redelivery, the test)")
     check(rows(d)[0]["outcome"] == "delivered" and rows(d)[0]["event"] != event, "the test send is the newest row")
 
@@ -233,6 +248,10 @@ def run(d):
     check(not d.find_element(By.ID, "log-older").is_enabled(), "no page after the last")
     d.find_element(By.ID, "log-newer").click()
     wait(d, lambda d: [r["event"] + r["text"] for r in rows(d)] == first, "back to the first page")
+
+    # --- every other setting's card (before the new key: the receiver verifies X-Signature
+    # with the seeded key).
+    settings_cards(d, KEY)
 
     # --- a new key: confirm first (cancel keeps the key), shown once, copied, then gone.
     load(d)
@@ -277,6 +296,235 @@ def run(d):
 
     severe = [e for e in d.get_log("browser") if e.get("level") == "SEVERE"]
     check(severe == [], f"no console errors ({severe})")
+
+
+def receiver_requests():
+    with open(RECEIVER_LOG, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def webhook(req):
+    return json.loads(base64.b64decode(req["body_base64"]))
+
+
+def signed_by(req, secret):
+    """Whether one of the Standard Webhooks signatures of `req` is keyed with `secret`."""
+    h = req["headers"]
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    body = base64.b64decode(req["body_base64"])
+    msg = f"{h['webhook-id']}.{h['webhook-timestamp']}.".encode() + body
+    want = base64.b64encode(hmac.new(key, msg, hashlib.sha256).digest()).decode()
+    return any(sig.split(",", 1)[1] == want for sig in h["webhook-signature"].split(" "))
+
+
+def confirm(d, button_id, ok):
+    d.find_element(By.ID, button_id).click()
+    wait(d, lambda d: d.find_element(By.ID, "confirm-dialog").is_displayed(), "the confirm dialog")
+    d.find_element(By.ID, "confirm-ok" if ok else "confirm-cancel").click()
+
+
+def refresh_health(d):
+    """Refresh the health card and wait for its new data."""
+    stamp = d.find_element(By.ID, "health-card").get_attribute("data-loaded")
+    d.find_element(By.ID, "health-refresh").click()
+    wait(d, lambda d: d.find_element(By.ID, "health-card").get_attribute("data-loaded") != stamp, "the health card to refresh")
+
+
+def settings_cards(d, key):
+    """The cards for every other setting (issue 30): events, signing secret, do-not-call list,
+    calling rules, calls; then keyboard focus and axe-core on every card."""
+    load(d)
+    check(len(receiver_requests()) == 6, "the receiver has the 6 webhooks above (4 failures, redelivery, test)")
+
+    # --- signing secret: cancel keeps it, rotate shows the new one once, with a copy button.
+    before = http("GET", INTEG + "/signing-secret")[1]
+    check(d.find_element(By.ID, "secret-created").text != "—", "the secret's creation time is shown")
+    check("No previous secret" in d.find_element(By.ID, "secret-previous").text, "no rotation running")
+    confirm(d, "secret-rotate", ok=False)
+    check(http("GET", INTEG + "/signing-secret")[1]["signing_secret"] == before["signing_secret"], "cancel keeps the secret")
+    check(d.switch_to.active_element == d.find_element(By.ID, "secret-rotate"), "focus returns to Rotate")
+    confirm(d, "secret-rotate", ok=True)
+    wait(d, lambda d: d.find_element(By.ID, "secret-reveal").is_displayed(), "the new secret")
+    secret = d.find_element(By.ID, "secret-value").get_attribute("value")
+    check(secret.startswith("whsec_") and secret != before["signing_secret"], "a new signing secret is shown")
+    check(http("GET", INTEG + "/signing-secret")[1]["signing_secret"] == secret, "the API has the new secret")
+    d.find_element(By.ID, "secret-copy").click()
+    text_in(d, "secret-copy-status", "Copied")
+    clip = d.execute_async_script("navigator.clipboard.readText().then(arguments[0], () => arguments[0](null))")
+    check(clip == secret, "the copy button copied the secret")
+    text_in(d, "secret-previous", str(time.gmtime().tm_year))  # the overlap's end is shown
+    d.find_element(By.ID, "secret-done").click()
+    check(secret not in d.page_source, "the secret is gone from the page")
+
+    # --- events, by keyboard: add call.started, saved with the PATCH.
+    started = d.find_element(By.ID, "event-call-started")
+    check(not started.is_selected() and d.find_element(By.ID, "event-call-completed").is_selected(),
+          "the default events: call.completed only")
+    started.send_keys(Keys.SPACE)
+    d.find_element(By.ID, "events-save").click()
+    text_in(d, "status", "Events saved")
+    check(http("GET", INTEG)[1]["events"] == ["call.started", "call.completed"], "the API has both events")
+    load(d)
+    check(d.find_element(By.ID, "event-call-started").is_selected(), "a reload shows call.started chosen")
+    shot(d, "page-events-secret.png", d.find_element(By.ID, "events-card"))
+
+    # A call now brings a call.started to the receiver, signed with the new secret.
+    status, body = http("POST", "/api/trigger-call", key, {"phone": "+15551234567", "name": "Started"})
+    check(status == 200, f"a call for call.started ({status} {body})")
+    call_id = body["call_id"]
+    def started_hook(_d):
+        for r in receiver_requests():
+            w = webhook(r)
+            if w.get("event") == "call.started" and w.get("call_id") == call_id:
+                return r
+        return False
+    hook = wait(d, started_hook, "call.started at the receiver", timeout=60)
+    check(signed_by(hook, secret), "the call.started webhook verifies with the new secret")
+    check(signed_by(hook, before["signing_secret"]), "and with the old one during the overlap")
+
+    # --- do-not-call list: E.164 checked as you type, the API's error otherwise, added, refused.
+    phone = d.find_element(By.ID, "dnc-phone")
+    phone.send_keys("+1415")
+    text_in(d, "dnc-phone-error", "Not E.164")
+    check(phone.get_attribute("aria-invalid") == "true", "a short number is marked invalid as you type")
+    phone.send_keys("5550199" + Keys.ENTER)
+    wait(d, lambda d: not d.find_element(By.ID, "dnc-phone-error").is_displayed(), "the error to go")
+    wait(d, lambda d: d.execute_script("return [...document.querySelectorAll('#dnc-body tr')].map(r => r.dataset.phone)") == ["+14155550199"],
+         "the number in the list")
+    check(http("GET", INTEG + "/suppressions")[1]["suppressions"][0]["phone"] == "+14155550199", "the API lists it")
+    status, body = http("POST", "/api/trigger-call", key, {"phone": "+14155550199", "name": "Nope"})
+    check(status == 422 and body["error"]["code"] == "number_suppressed", f"trigger-call refuses it ({status})")
+    phone.send_keys("+999123456789" + Keys.ENTER)  # E.164 in form, no such country: the API says so
+    err = text_in(d, "dnc-phone-error", "invalid_phone")
+    check(phone.get_attribute("aria-invalid") == "true", f"the API's error is shown: {err!r}")
+    d.get_log("browser")  # that 400 is expected
+    phone.clear()
+    shot(d, "page-dnc.png", d.find_element(By.ID, "dnc-card"))
+    d.find_element(By.CSS_SELECTOR, "#dnc-body button.dnc-remove").click()
+    text_in(d, "status", "removed from the do-not-call list")
+    wait(d, lambda d: d.find_element(By.ID, "dnc-empty").is_displayed(), "the empty list")
+    check(http("GET", INTEG + "/suppressions")[1]["suppressions"] == [], "the API list is empty")
+
+    # --- calling rules (read-only), and when a typed number could be called.
+    integ = http("GET", INTEG)[1]
+    rules = d.find_element(By.ID, "rules-card").text
+    check(("Any time" in rules) == (integ["calling_window"] is None), f"the calling window: {rules!r}")
+    check("Not enforced" in rules if integ["recipient_hours"]["applies_to"] == "off" else "recipient" in rules,
+          "the recipient hours")
+    check(not d.find_elements(By.CSS_SELECTOR, "#rules-card input:not(#rules-phone), #rules-card select"),
+          "the rules have no setting control (read-only)")
+    d.find_element(By.ID, "rules-phone").send_keys("+14155550123" + Keys.ENTER)
+    answer = text_in(d, "rules-answer", "calling window")
+    check("open now" in answer if integ["calling_window"] is None else "calling window" in answer, f"the answer: {answer!r}")
+
+    # --- calls: two scheduled ones listed; one cancelled from its row, the other in bulk.
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
+    status, body = http("POST", "/api/trigger-call", key, {"phone": "+15551234569", "name": "One", "not_before": later})
+    check(status == 202 and body["status"] == "scheduled", f"a scheduled call ({status} {body})")
+    single = body["call_id"]
+    status, body = http("POST", "/api/trigger-call", key, {"phone": "+15551234568", "name": "Later", "not_before": later})
+    check(status == 202 and body["status"] == "scheduled", f"another scheduled call ({status} {body})")
+    scheduled = body["call_id"]
+    calls = lambda d: d.execute_script(
+        "return [...document.querySelectorAll('#calls-body tr')].map(r => [r.dataset.callId, r.dataset.status])")
+    Select(d.find_element(By.ID, "calls-status")).select_by_value("scheduled")
+    wait(d, lambda d: calls(d) == [[scheduled, "scheduled"], [single, "scheduled"]], "the scheduled calls in the list")
+    d.find_element(By.CSS_SELECTOR, f"#calls-body tr[data-call-id='{single}'] button.call-cancel").click()
+    check(text_in(d, "calls-result", "canceled") == f"Call {single[:8]} canceled.", "one call canceled from its row")
+    wait(d, lambda d: calls(d) == [[scheduled, "scheduled"]], "only the other one left scheduled")
+    check(http("GET", f"/api/calls/{single}", key)[1]["status"] == "canceled", "the API has that one canceled")
+    Select(d.find_element(By.ID, "calls-status")).select_by_value("")
+    wait(d, lambda d: [c[0] for c in calls(d)][:3] == [scheduled, single, call_id], "every call, newest first")
+    shot(d, "page-calls.png", d.find_element(By.ID, "calls-card"))
+    confirm(d, "calls-cancel-all", ok=False)
+    check(http("GET", f"/api/calls/{scheduled}", key)[1]["status"] == "scheduled", "cancel in the dialog cancels nothing")
+    confirm(d, "calls-cancel-all", ok=True)
+    check(text_in(d, "calls-result", "scheduled call") == "1 scheduled call canceled.", "one call canceled in bulk")
+    wait(d, lambda d: calls(d)[0] == [scheduled, "canceled"], "the list shows it canceled")
+    check(http("GET", f"/api/calls/{scheduled}", key)[1]["status"] == "canceled", "the API has it canceled")
+
+    # --- endpoint health: the summary, 24 hourly bars; a test send failed on purpose makes the
+    # failed bar of this hour rise.
+    bar = lambda d: d.execute_script(
+        "const g = [...document.querySelectorAll('#health-chart g.bar')].pop();"
+        "return g && {start: g.dataset.start, delivered: +g.dataset.delivered, failed: +g.dataset.failed, dropped: +g.dataset.dropped}")
+    totals = d.execute_script(
+        "return [...document.querySelectorAll('#health-chart g.bar')].reduce((t, g) =>"
+        " [t[0] + +g.dataset.delivered, t[1] + +g.dataset.failed, t[2] + +g.dataset.dropped, t[3] + 1], [0, 0, 0, 0])")
+    check(totals[3] == 24, f"24 hourly bars ({totals[3]})")
+    check(totals[0] >= 2 and totals[1] >= 3 and totals[2] >= 1,
+          f"the bars hold the deliveries above: delivered, failed, dropped = {totals[:3]}")
+    check(d.find_element(By.ID, "health-last").text != "—", "the last success is shown")
+    check("% of" in d.find_element(By.ID, "health-rate").text, "the 24-hour success rate is shown")
+    svg_label = d.execute_script("return document.querySelector('#health-chart svg').getAttribute('role')")
+    check(svg_label == "img", "the chart is an image with a title and a description")
+    # Nothing else in flight: the call.started call's call.completed has arrived too.
+    wait(d, lambda d: any(webhook(r).get("event") == "call.completed" and webhook(r).get("call_id") == call_id
+                          for r in receiver_requests()), "that call's call.completed at the receiver", timeout=60)
+    refresh_health(d)
+    before = bar(d)
+    url = d.find_element(By.ID, "webhook-url")
+    url.clear()
+    url.send_keys("http://127.0.0.1:9/down" + Keys.ENTER)  # nothing listens on port 9
+    text_in(d, "status", "Webhook URL saved")
+    d.find_element(By.ID, "test-send").click()
+    text_in(d, "test-result", "Test webhook failed")
+    check("no answer" in d.find_element(By.ID, "test-status").text, "a failed test send shows that no answer came")
+    refresh_health(d)
+    want = (before["failed"] if bar(d)["start"] == before["start"] else 0) + 1
+    check(bar(d)["failed"] == want, f"this hour's failed bar rose by one ({before} -> {bar(d)})")
+    check(int(d.find_element(By.ID, "health-failures").text) >= 1, "consecutive failures counted")
+    shot(d, "page-health.png", d.find_element(By.ID, "health-card"))
+    Select(d.find_element(By.ID, "health-range")).select_by_value("7d")
+    wait(d, lambda d: d.execute_script("return document.querySelectorAll('#health-chart g.bar').length") == 168,
+         "168 hourly bars for 7 days")
+    url.clear()
+    url.send_keys(RECEIVER + Keys.ENTER)
+    text_in(d, "status", "Webhook URL saved")
+    check(http("GET", INTEG)[1]["webhook_url"] == RECEIVER, "the receiver is the webhook URL again")
+
+    # --- keyboard: Tab reaches every control in order, each with a visible focus ring (a
+    # date input's own fields keep the focus on the input: counted once).
+    d.execute_script("document.querySelector('.skip').focus()")
+    seen, order, unringed = {"skip"}, ["skip"], []
+    for _ in range(300):
+        ActionChains(d).send_keys(Keys.TAB).perform()
+        ident, outline, width = d.execute_script(
+            "const e = document.activeElement, s = getComputedStyle(e);"
+            "return [e.id || e.className || e.tagName, s.outlineStyle, parseFloat(s.outlineWidth) || 0]")
+        if order and ident == order[-1]:
+            continue
+        if ident in seen or ident == "BODY":
+            break
+        seen.add(ident)
+        order.append(ident)
+        if outline == "none" or width < 2:
+            unringed.append(ident)
+    for control in ("event-call-started", "secret-rotate", "dnc-phone", "rules-phone", "calls-status", "calls-cancel-all",
+                    "health-range"):
+        check(control in seen, f"Tab reaches #{control}")
+    check(unringed == [], f"every focused control shows a focus ring ({unringed}; order {order})")
+
+    # --- axe-core on every card: no serious or critical violation.
+    with open(AXE, encoding="utf-8") as f:
+        d.execute_script(f.read())
+    cards = d.execute_script("return [...document.querySelectorAll('section.card')].map(c => c.id || c.getAttribute('aria-labelledby'))")
+    check(len(cards) == 11, f"every card is checked ({cards})")
+    found = d.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "(async () => { const out = {};"
+        "  for (const c of document.querySelectorAll('section.card')) {"
+        "    const r = await axe.run(c, {resultTypes: ['violations']});"
+        "    out[c.id || c.getAttribute('aria-labelledby')] = r.violations"
+        "      .filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        "      .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`);"
+        "  }"
+        "  const all = await axe.run(document, {resultTypes: ['violations']});"
+        "  out.document = all.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id);"
+        "  return out; })().then(done, (e) => done({error: String(e)}));")
+    check("error" not in found, f"axe ran ({found.get('error')})")
+    for card in cards + ["document"]:
+        check(found.get(card) == [], f"axe: no serious or critical violation in {card} ({found.get(card)})")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 //! own emulator, ports chosen by the OS), then `local/tests/browser/page_test.py` drives
 //! Debian's headless chromium through Selenium against the page it serves: the key shown once,
 //! the toggle, a bad then a good webhook URL, the default agent, a failing delivery and its
-//! retries appearing in the log, its redelivery, a test send, recovery, paging, phone width.
+//! retries appearing in the log, its redelivery, a test send, recovery, paging, phone width;
+//! then every settings card (signing secret, events, do-not-call list, calling rules, calls,
+//! endpoint health), keyboard focus, and axe-core on every card (docs/local-stack.md).
 //!
 //! Fails, never skips, when the browser, its driver or Selenium is missing: `make test`
 //! installs them (`make browser`).
@@ -113,6 +115,7 @@ async fn the_page_works_in_a_real_browser() {
         .env("PAGE_URL", format!("{api}/"))
         .env("API_KEY", s("api_key"))
         .env("RECEIVER_URL", s("receiver_url"))
+        .env("RECEIVER_LOG", s("receiver_log"))
         .env("SCREENSHOT_DIR", &shots)
         .env("CHROMIUM", &chromium)
         .env("CHROMEDRIVER", &driver)
@@ -134,20 +137,27 @@ async fn the_page_works_in_a_real_browser() {
         .lines()
         .find_map(|l| l.strip_prefix("browser test passed: "))
         .unwrap_or_else(|| panic!("no summary line:\n{stdout}"));
-    assert_eq!(passed, "51 checks", "{stdout}");
+    assert_eq!(passed, "122 checks", "{stdout}");
     for name in [
         "page-overview.png",
         "page-new-key.png",
         "page-failing-delivery.png",
         "page-phone.png",
+        "page-events-secret.png",
+        "page-dnc.png",
+        "page-calls.png",
+        "page-health.png",
     ] {
         let size = std::fs::metadata(shots.join(name))
             .map(|m| m.len())
             .unwrap_or(0);
         assert!(size > 10_000, "{name}: {size} bytes");
     }
-    // The webhooks really reached the receiver: 4 failures, the redelivery, the test send.
+    // The webhooks really reached the receiver: 4 failures, the redelivery, the test send (the
+    // browser test checks there are exactly these 6 before its settings cards), then at least
+    // the call.started it waits for (that call's call.completed may still be on its way).
     let log = std::fs::read_to_string(s("receiver_log")).expect("receiver log");
-    assert_eq!(log.lines().count(), 6, "{log}");
+    assert!(log.lines().count() >= 7, "{log}");
+    assert!(log.contains("\"standard_webhooks_valid\":true"), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1049,3 +1049,76 @@ async fn a_suspended_account_is_refused_and_its_held_calls_wait() {
     e.reconcile().await;
     assert_eq!(e.dials(), 1, "placed at its next check after the resume");
 }
+
+/// Issue 30: the integration page cancels one scheduled call through the settings API
+/// (`DELETE /api/integrations/api-webhooks/calls/{call_id}`), with the same answers as the
+/// public `DELETE /api/calls/{call_id}`, and against the reconciler's claim exactly one wins.
+#[tokio::test]
+async fn the_settings_api_cancels_one_scheduled_call_once() {
+    let path = |id: &str| format!("/api/integrations/api-webhooks/calls/{id}");
+    let e = env_at(MON_0800_NY, true).await;
+    let kept = call_id(&e.hold().await.1);
+    let id = call_id(&e.hold().await.1).to_string();
+    let (status, got) = e.settings("DELETE", &path(&id)).await;
+    assert_eq!(
+        (status, got["status"].as_str()),
+        (200, Some("canceled")),
+        "{got}"
+    );
+    assert_eq!(got["call_id"], id.as_str());
+    assert_eq!(
+        e.w.call(kept).await.status,
+        CallStatus::Scheduled,
+        "only that call"
+    );
+    let (status, got) = e.settings("DELETE", &path(&id)).await;
+    assert_eq!((status, error_code(&got)), (409, "call_not_scheduled"));
+    assert!(got["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("canceled"));
+    // Not a UUID, unknown, another account's: the same 404.
+    for other in ["nope".to_string(), Uuid::new_v4().to_string()] {
+        let (status, got) = e.settings("DELETE", &path(&other)).await;
+        assert_eq!(
+            (status, error_code(&got)),
+            (404, "call_not_found"),
+            "{other}"
+        );
+    }
+    let theirs = e.w.agency().await;
+    let req = ApiRequest::new("DELETE", &path(&kept.to_string()))
+        .claims(json!({"sub": "user-2", (e.w.tunables.account_claim.as_str()): theirs.account.id}));
+    let (status, got) = parts(&::settings::handle(req.build(), &e.settings).await);
+    assert_eq!((status, error_code(&got)), (404, "call_not_found"));
+    assert_eq!(e.w.call(kept).await.status, CallStatus::Scheduled);
+    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    e.reconcile().await;
+    assert_eq!(
+        e.dials(),
+        1,
+        "the kept call is dialed, the cancelled one never"
+    );
+    assert_eq!(e.w.store.events().len(), 0, "a cancel sends no event");
+
+    // Racing the reconciler's claim: exactly one of them wins.
+    for _ in 0..10 {
+        let e = env_at(MON_0800_NY, true).await;
+        let id = call_id(&e.hold().await.1).to_string();
+        e.w.clock.set(MON_0900_NY.parse().unwrap());
+        let p = path(&id);
+        let (report, (status, got)) = tokio::join!(e.reconcile(), e.settings("DELETE", &p));
+        let now = e.w.call(id.parse().unwrap()).await.status;
+        match status {
+            200 => {
+                assert_eq!((e.dials(), now), (0, CallStatus::Canceled));
+                assert_eq!(report.count(Repaired::ScheduledCallDialed), 0);
+            }
+            409 => {
+                assert_eq!(error_code(&got), "call_not_scheduled");
+                assert_eq!((e.dials(), now), (1, CallStatus::Dialing));
+            }
+            other => panic!("unexpected {other}: {got}"),
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! never count; test sends do).
 
 use super::World;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, DeliveryTrigger};
 use domain::ports::store::DeliveryLog;
 use domain::webhook::summary::endpoint_summary;
@@ -126,4 +126,111 @@ async fn never_delivered_counts_every_failure_of_the_log() {
     assert_eq!(summary.consecutive_failures, 3);
     assert_eq!((summary.delivered_24h, summary.attempts_24h), (0, 1));
     assert_eq!(summary.success_rate_24h(), Some(0.0));
+}
+
+/// The health chart's buckets (`GET .../endpoint-health`): counted attempts per UTC hour, the
+/// current hour last; internal failures, skipped rows and rows before the range never count.
+#[tokio::test]
+async fn health_buckets_count_each_hour_over_a_known_log() {
+    use domain::webhook::summary::{delivery_histogram, HealthRange};
+    let w = World::new();
+    let s = w.agency().await;
+    let id = s.account.id.as_str();
+    let now = w.now();
+    let hour_start = now.duration_trunc(Duration::hours(1)).unwrap();
+    let at =
+        |hours: i64, minutes: i64| hour_start - Duration::hours(hours) + Duration::minutes(minutes);
+    use DeliveryOutcome::*;
+    use DeliveryTrigger::*;
+    let http = Some(DeliveryErrorClass::HttpStatus);
+    let rows = [
+        // This hour: 2 delivered (one a test send), 1 failed, 1 dropped; not counted: an
+        // internal failure and a skip.
+        row(id, hour_start, Delivered, None, Automatic),
+        row(id, now, Delivered, None, Test),
+        row(id, now, Failed, http, Automatic),
+        row(id, now, Dropped, http, Automatic),
+        row(
+            id,
+            now,
+            Failed,
+            Some(DeliveryErrorClass::Internal),
+            Automatic,
+        ),
+        row(id, now, Skipped, None, Automatic),
+        // 5 hours ago: 1 failed at the hour's last minute.
+        row(id, at(5, 59), Failed, http, Recovery),
+        // The first hour of the day range (23 hours before this one) and one just before it.
+        row(id, at(23, 0), Delivered, None, Automatic),
+        row(id, at(24, 59), Delivered, None, Automatic),
+        // 3 days ago: only in the 7-day range.
+        row(id, at(72, 30), Dropped, http, Automatic),
+    ];
+    for r in &rows {
+        w.store.record_attempt(r).await.unwrap();
+    }
+    let day = delivery_histogram(w.store.as_ref(), id, HealthRange::Day, now)
+        .await
+        .unwrap();
+    assert_eq!(day.len(), 24);
+    assert_eq!(day[23].start, hour_start);
+    assert_eq!(day[0].start, at(23, 0));
+    let counts = |b: &domain::webhook::summary::HealthBucket| (b.delivered, b.failed, b.dropped);
+    assert_eq!(counts(&day[23]), (2, 1, 1), "this hour");
+    assert_eq!(counts(&day[18]), (0, 1, 0), "5 hours ago");
+    assert_eq!(counts(&day[0]), (1, 0, 0), "the first hour");
+    let total: u64 = day.iter().map(|b| b.delivered + b.failed + b.dropped).sum();
+    assert_eq!(total, 6, "nothing else is counted");
+
+    let week = delivery_histogram(w.store.as_ref(), id, HealthRange::Week, now)
+        .await
+        .unwrap();
+    assert_eq!(week.len(), 168);
+    assert_eq!(counts(&week[167 - 72]), (0, 0, 1), "3 days ago");
+    assert_eq!(counts(&week[167 - 24]), (1, 0, 0), "a day ago");
+    let total: u64 = week
+        .iter()
+        .map(|b| b.delivered + b.failed + b.dropped)
+        .sum();
+    assert_eq!(total, 8);
+
+    // Through the route: the summary and the buckets; a bad range or parameter is a 400.
+    let deps = w.ports().settings(&w.tunables);
+    const HEALTH: &str = "/api/integrations/api-webhooks/endpoint-health";
+    let get = |query: &str| {
+        ApiRequest::get(HEALTH)
+            .query(query)
+            .claims(json!({(w.tunables.account_claim.as_str()): id}))
+            .build()
+    };
+    let (status, body) = parts(&::settings::handle(get(""), &deps).await);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["range"], "24h");
+    assert_eq!(body["bucket_seconds"], 3600);
+    assert_eq!(body["buckets"].as_array().unwrap().len(), 24);
+    assert_eq!(
+        body["buckets"][23],
+        json!({"start": domain::clock::rfc3339(hour_start), "delivered": 2, "failed": 1, "dropped": 1})
+    );
+    // The same summary as the integration GET (the rows at `now` are not after the test send).
+    assert_eq!(
+        body["endpoint"]["last_success_at"],
+        domain::clock::rfc3339(now)
+    );
+    assert_eq!(body["endpoint"]["attempts_24h"], 7);
+    let (status, body) = parts(&::settings::handle(get("range=7d"), &deps).await);
+    assert_eq!(
+        (status, body["buckets"].as_array().unwrap().len()),
+        (200, 168)
+    );
+    for (query, code, field) in [
+        ("range=30d", "invalid_range", "range"),
+        ("range=24h&range=7d", "duplicate_parameter", "range"),
+        ("since=1", "unknown_parameter", "since"),
+    ] {
+        let (status, body) = parts(&::settings::handle(get(query), &deps).await);
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"]["code"], code, "{query}");
+        assert_eq!(body["error"]["field"], field, "{query}");
+    }
 }

@@ -112,3 +112,103 @@ pub async fn endpoint_summary(
         delivered_24h,
     })
 }
+
+/// The span of the endpoint-health chart (`GET .../endpoint-health?range=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthRange {
+    /// The last 24 hours, one bar an hour.
+    Day,
+    /// The last 7 days, one bar an hour.
+    Week,
+}
+
+impl HealthRange {
+    pub fn parse(s: &str) -> Option<HealthRange> {
+        match s {
+            "24h" => Some(HealthRange::Day),
+            "7d" => Some(HealthRange::Week),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthRange::Day => "24h",
+            HealthRange::Week => "7d",
+        }
+    }
+
+    /// How many one-hour buckets the range has (the current, partial hour is the last).
+    pub fn hours(self) -> i64 {
+        match self {
+            HealthRange::Day => 24,
+            HealthRange::Week => 24 * 7,
+        }
+    }
+}
+
+/// One hour of the chart: counted attempts by outcome (the same counting as the summary:
+/// internal failures and `skipped` rows never count).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthBucket {
+    pub start: DateTime<Utc>,
+    pub delivered: u64,
+    pub failed: u64,
+    pub dropped: u64,
+}
+
+/// Counted attempts per UTC hour over `range`, oldest hour first, the current hour last.
+///
+/// Three reads through the log's outcome index (`DeliveryLog::deliveries_between` for
+/// `delivered`, `failed` and `dropped` from the first hour's start to `now`), never a scan.
+pub async fn delivery_histogram(
+    log: &dyn DeliveryLog,
+    account_id: &str,
+    range: HealthRange,
+    now: DateTime<Utc>,
+) -> Result<Vec<HealthBucket>, StoreError> {
+    use chrono::DurationRound;
+    let hour = chrono::Duration::hours(1);
+    let current = now.duration_trunc(hour).unwrap_or(now);
+    let first = current - hour * (range.hours() as i32 - 1);
+    let mut buckets: Vec<HealthBucket> = (0..range.hours())
+        .map(|i| HealthBucket {
+            start: first + hour * i as i32,
+            delivered: 0,
+            failed: 0,
+            dropped: 0,
+        })
+        .collect();
+    for outcome in [
+        DeliveryOutcome::Delivered,
+        DeliveryOutcome::Failed,
+        DeliveryOutcome::Dropped,
+    ] {
+        let rows = log
+            .deliveries_between(account_id, outcome, first, now, now)
+            .await?;
+        for row in rows.iter().filter(|r| counts(r)) {
+            let index = (row.attempted_at - first).num_hours();
+            let Some(bucket) = usize::try_from(index).ok().and_then(|i| buckets.get_mut(i)) else {
+                continue;
+            };
+            match outcome {
+                DeliveryOutcome::Delivered => bucket.delivered += 1,
+                DeliveryOutcome::Failed => bucket.failed += 1,
+                _ => bucket.dropped += 1,
+            }
+        }
+    }
+    Ok(buckets)
+}
+
+impl HealthBucket {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "start": crate::clock::rfc3339(self.start),
+            "delivered": self.delivered,
+            "failed": self.failed,
+            "dropped": self.dropped,
+        })
+    }
+}
