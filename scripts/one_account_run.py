@@ -98,11 +98,18 @@ def main():
 
         def worker(n):
             for i in range(n, args.calls, args.threads):
-                status, body = post(
-                    url,
-                    key,
-                    {"phone": f"+141555501{i % 100:02d}", "name": f"Load {i}"},
-                )
+                # A 409 `conflict` says "re-read it and retry" (moto lets one transaction run
+                # at a time and answers the others TransactionConflict): retried, as a client
+                # would. Nothing was written, so a retry never places a second call.
+                for _ in range(5):
+                    status, body = post(
+                        url,
+                        key,
+                        {"phone": f"+141555501{i % 100:02d}", "name": f"Load {i}"},
+                    )
+                    if status != 409:
+                        break
+                    time.sleep(0.2)
                 with lock:
                     if status == 200 and "call_id" in body:
                         placed[body["call_id"]] = time.time()
