@@ -167,7 +167,7 @@ bench-reconciler:
 ## captured on the emulator (tests/src/scale) into bench/scale/profiles.json, the golden that
 ## make test compares; then the model (tools/capacity_model.py) at the target load, its table
 ## written into docs/benchmarks.md between markers. MODEL_ARGS passes options to the model
-## (e.g. MODEL_ARGS="--param Scale=large --shards 10").
+## (e.g. MODEL_ARGS="--param Scale=large"; the "Sized for the fleet" figures use exactly that).
 MODEL_ARGS ?=
 bench-scale-profiles: $(VENV)/.emulator
 	$(WITH_EMULATOR) $(CARGO) run --quiet -p integration-tests --bin capture-profiles -- bench/scale/profiles.json
