@@ -126,17 +126,22 @@ impl Report {
         self.repaired.get(what.as_str()).copied().unwrap_or(0)
     }
 
-    /// Counts a page of overdue items of `kind` read at `now` (earliest first).
-    fn note_due(&mut self, kind: DueKind, page: &[Due], now: chrono::DateTime<chrono::Utc>) {
-        if page.is_empty() {
-            return;
+    /// Counts the overdue items of `kind` a round read at `now`.
+    fn note_due<'a>(
+        &mut self,
+        kind: DueKind,
+        read: impl Iterator<Item = &'a Due>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        let (mut n, mut oldest) = (0u64, None);
+        for d in read {
+            n += 1;
+            oldest = oldest.max(Some((now - d.due_at).num_milliseconds()));
         }
-        *self.due.entry(kind.as_str()).or_default() += page.len() as u64;
-        let oldest = page
-            .iter()
-            .map(|d| (now - d.due_at).num_milliseconds())
-            .max();
-        self.oldest_overdue_ms = self.oldest_overdue_ms.max(oldest);
+        if n > 0 {
+            *self.due.entry(kind.as_str()).or_default() += n;
+            self.oldest_overdue_ms = self.oldest_overdue_ms.max(oldest);
+        }
     }
 }
 
@@ -329,8 +334,7 @@ async fn kind_pass(pass: &Pass<'_>, kind: DueKind) -> Report {
             }
         }
         items.sort_by_key(|(_, due)| due.due_at);
-        let read: Vec<Due> = items.iter().map(|(_, due)| due.clone()).collect();
-        report.note_due(kind, &read, now);
+        report.note_due(kind, items.iter().map(|(_, due)| due), now);
         let outcomes =
             futures::future::join_all(items.iter().map(|(_, due)| repair_one(pass, kind, due)))
                 .await;

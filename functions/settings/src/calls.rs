@@ -9,14 +9,12 @@
 
 use crate::router::Ctx;
 use domain::bulk_cancel::{cancel_scheduled_calls, Revoke};
-use domain::model::CallStatus;
-use domain::schedule::cancel_scheduled_call;
+use domain::schedule::cancel_owned_call;
 use domain::ApiError;
 use lambda_glue::calls::view;
 use lambda_glue::http::json_response;
 use lambda_http::{Body, Response};
 use serde_json::json;
-use uuid::Uuid;
 
 pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let query = lambda_glue::calls::parse_query(ctx.req)?;
@@ -47,31 +45,12 @@ pub async fn cancel_scheduled(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> 
 /// (`scheduled` -> `canceled`), as is the reconciler's claim: exactly one of them wins.
 pub async fn cancel(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let raw_id = ctx.params.get("call_id").unwrap_or_default();
-    let not_found = || {
-        ApiError::not_found(
-            "call_not_found",
-            Some("call_id"),
-            format!("call {raw_id} not found"),
-        )
-    };
-    let id = Uuid::parse_str(raw_id).map_err(|_| not_found())?;
-    let store = ctx.deps.store.as_ref();
-    let call = store
-        .call(id)
-        .await?
-        .filter(|c| c.account_id == ctx.account.id)
-        .ok_or_else(not_found)?;
-    let canceled = call.status == CallStatus::Scheduled
-        && cancel_scheduled_call(store, call.id, None, ctx.deps.clock.now()).await?;
-    let now = store
-        .call(call.id)
-        .await?
-        .ok_or_else(|| ApiError::internal(std::io::Error::other("call vanished")))?;
-    if !canceled {
-        return Err(ApiError::CallNotScheduled {
-            status: now.status.as_str(),
-        });
-    }
-    tracing::info!(call_id = %call.id, account_id = %call.account_id, "scheduled call canceled");
-    Ok(json_response(200, &view(&now)))
+    let call = cancel_owned_call(
+        ctx.deps.store.as_ref(),
+        &ctx.account.id,
+        raw_id,
+        ctx.deps.clock.now(),
+    )
+    .await?;
+    Ok(json_response(200, &view(&call)))
 }

@@ -30,7 +30,6 @@
 
 use crate::lanes::Lane;
 use crate::Deps;
-use aws_lambda_events::event::sqs::SqsMessage;
 use domain::error::QueueError;
 use domain::ports::queue::DeliveryMessage;
 use std::collections::HashMap;
@@ -168,18 +167,18 @@ pub enum Admission<'a> {
 /// Decides, in batch order, which messages go on now, and re-parks the rest (in one
 /// `send_many`: one SQS request per ten). Returns one [`Admission`] per record, in order.
 pub async fn admit<'a>(
-    records: &[SqsMessage],
+    batch: &[Option<DeliveryMessage>],
     lanes: Vec<Lane>,
     deps: &'a Deps,
 ) -> Vec<Admission<'a>> {
     let now = deps.clock.now();
     let instant = Instant::now();
     let fairness = &deps.fairness;
-    let mut admissions = Vec::with_capacity(records.len());
+    let mut admissions = Vec::with_capacity(batch.len());
     // The messages to re-park, with the index of their admission.
     let mut excess: Vec<(usize, DeliveryMessage)> = Vec::new();
     let mut lanes = lanes.into_iter();
-    for (i, record) in records.iter().enumerate() {
+    for (i, parsed) in batch.iter().enumerate() {
         match lanes.next() {
             Some(Lane::Moved) => {
                 admissions.push(Admission::Moved);
@@ -191,12 +190,12 @@ pub async fn admit<'a>(
             }
             _ => {}
         }
-        let admission = match DeliveryMessage::parse(record.body.as_deref().unwrap_or("")) {
-            Ok(msg) if msg.not_before.is_none_or(|t| t <= now) => {
+        let admission = match parsed {
+            Some(msg) if msg.not_before.is_none_or(|t| t <= now) => {
                 match fairness.try_acquire(&msg.account_id, instant) {
                     Some(permit) => Admission::Admit(Some(permit)),
                     None => {
-                        excess.push((i, msg));
+                        excess.push((i, msg.clone()));
                         Admission::Reparked
                     }
                 }

@@ -15,7 +15,6 @@
 //! advisory: when it fails, the batch goes on as if every endpoint were healthy.
 
 use crate::Deps;
-use aws_lambda_events::event::sqs::SqsMessage;
 use domain::error::QueueError;
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::EndpointHealth;
@@ -36,11 +35,12 @@ pub enum Lane {
 }
 
 /// Reads the batch's accounts' endpoint health in one request.
-pub async fn health(records: &[SqsMessage], deps: &Deps) -> Health {
-    let mut accounts: Vec<String> = records
+/// `batch` is the batch's messages, parsed once by `handle` (`None`: unreadable).
+pub async fn health(batch: &[Option<DeliveryMessage>], deps: &Deps) -> Health {
+    let mut accounts: Vec<String> = batch
         .iter()
-        .filter_map(|r| DeliveryMessage::parse(r.body.as_deref().unwrap_or("")).ok())
-        .map(|m| m.account_id)
+        .flatten()
+        .map(|m| m.account_id.clone())
         .collect();
     accounts.sort();
     accounts.dedup();
@@ -55,13 +55,13 @@ pub async fn health(records: &[SqsMessage], deps: &Deps) -> Health {
 
 /// Moves the first attempts of hanging endpoints to the retries lane; one [`Lane`] per
 /// record, in order.
-pub async fn sort(records: &[SqsMessage], health: &Health, deps: &Deps) -> Vec<Lane> {
+pub async fn sort(batch: &[Option<DeliveryMessage>], health: &Health, deps: &Deps) -> Vec<Lane> {
     let now = deps.clock.now();
-    let mut lanes = Vec::with_capacity(records.len());
+    let mut lanes = Vec::with_capacity(batch.len());
     let mut moving: Vec<(usize, DeliveryMessage)> = Vec::new();
-    for (i, record) in records.iter().enumerate() {
-        let lane = match DeliveryMessage::parse(record.body.as_deref().unwrap_or("")) {
-            Ok(msg) if deps.has_retries_lane() && !msg.on_retries_lane() => {
+    for (i, parsed) in batch.iter().enumerate() {
+        let lane = match parsed {
+            Some(msg) if deps.has_retries_lane() && !msg.on_retries_lane() => {
                 let hanging = health
                     .get(&msg.account_id)
                     .is_some_and(|h| h.is_hanging(now));
@@ -70,7 +70,7 @@ pub async fn sort(records: &[SqsMessage], health: &Health, deps: &Deps) -> Vec<L
                         i,
                         DeliveryMessage {
                             diverted: true,
-                            ..msg
+                            ..msg.clone()
                         },
                     ));
                     Lane::Moved

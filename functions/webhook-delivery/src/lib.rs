@@ -147,15 +147,22 @@ pub enum TransientError {
 }
 
 pub async fn handle(event: SqsEvent, deps: &Deps) -> SqsBatchResponse {
-    let health = lanes::health(&event.records, deps).await;
+    // Parsed once for the batch-wide steps; `prepare` reads each body again for its own
+    // (it drops an unreadable one, loudly).
+    let batch: Vec<Option<DeliveryMessage>> = event
+        .records
+        .iter()
+        .map(|r| DeliveryMessage::parse(r.body.as_deref().unwrap_or("")).ok())
+        .collect();
+    let health = lanes::health(&batch, deps).await;
     let until = std::time::Instant::now() + fair::SLOW_MEMORY;
     for (account, h) in &health {
         if h.has_timeouts() {
             deps.fairness.note_slow(account, until);
         }
     }
-    let lanes = lanes::sort(&event.records, &health, deps).await;
-    let admissions = fair::admit(&event.records, lanes, deps).await;
+    let lanes = lanes::sort(&batch, &health, deps).await;
+    let admissions = fair::admit(&batch, lanes, deps).await;
     let health = &health;
     let results = join_all(event.records.iter().zip(admissions).map(
         |(record, admission)| async move {

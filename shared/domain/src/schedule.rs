@@ -92,6 +92,63 @@ pub async fn cancel_scheduled_call(
         .await
 }
 
+/// The account's call named by a path's `call_id`: 404 `call_not_found` for an id that is not
+/// a UUID, not there, or another account's (the same answer, so ids cannot be probed).
+pub async fn owned_call(
+    store: &dyn Store,
+    account_id: &str,
+    raw_id: &str,
+) -> Result<crate::model::Call, crate::ApiError> {
+    let not_found = || {
+        crate::ApiError::not_found(
+            "call_not_found",
+            Some("call_id"),
+            format!("call {raw_id} not found"),
+        )
+    };
+    let id = Uuid::parse_str(raw_id).map_err(|_| not_found())?;
+    store
+        .call(id)
+        .await?
+        .filter(|c| c.account_id == account_id)
+        .ok_or_else(not_found)
+}
+
+/// A call re-read after a conditional write on it.
+pub async fn reread_call(
+    store: &dyn Store,
+    id: Uuid,
+) -> Result<crate::model::Call, crate::ApiError> {
+    store
+        .call(id)
+        .await?
+        .ok_or_else(|| crate::ApiError::internal(std::io::Error::other("call vanished")))
+}
+
+/// Cancels the account's scheduled call named by a path's `call_id`, for both cancel routes
+/// (`DELETE /api/calls/{call_id}` and the integration page's): the `canceled` call; 404
+/// `call_not_found` ([`owned_call`]); 409 `call_not_scheduled` with the status it has now when
+/// it is no longer scheduled (the reconciler claimed it first, or it was cancelled already).
+/// One conditional write, as is the reconciler's claim: exactly one of them wins.
+pub async fn cancel_owned_call(
+    store: &dyn Store,
+    account_id: &str,
+    raw_id: &str,
+    now: DateTime<Utc>,
+) -> Result<crate::model::Call, crate::ApiError> {
+    let call = owned_call(store, account_id, raw_id).await?;
+    let canceled = call.status == CallStatus::Scheduled
+        && cancel_scheduled_call(store, call.id, None, now).await?;
+    let after = reread_call(store, call.id).await?;
+    if !canceled {
+        return Err(crate::ApiError::CallNotScheduled {
+            status: after.status.as_str(),
+        });
+    }
+    tracing::info!(call_id = %call.id, account_id = %call.account_id, "scheduled call canceled");
+    Ok(after)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
