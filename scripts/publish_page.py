@@ -16,6 +16,9 @@ import sys
 import boto3
 
 PAGE = pathlib.Path(__file__).resolve().parent.parent / "page"
+DOCS = PAGE.parent / "docs"
+# The customer docs the page links to (local/src/page.rs LINKED_DOCS), uploaded as docs/<name>.
+LINKED_DOCS = ["webhooks.md"]
 TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -68,6 +71,10 @@ def main():
         s3.put_object(Bucket=bucket, Key=name, Body=(PAGE / name).read_bytes(),
                       ContentType=ctype, CacheControl="no-cache")
         print(f"uploaded {name} ({ctype})")
+    for name in LINKED_DOCS:
+        s3.put_object(Bucket=bucket, Key=f"docs/{name}", Body=(DOCS / name).read_bytes(),
+                      ContentType="text/plain; charset=utf-8", CacheControl="no-cache")
+        print(f"uploaded docs/{name}")
     s3.put_object(Bucket=bucket, Key="config.json",
                   Body=json.dumps(page_config(outputs), indent=2).encode(),
                   ContentType="application/json", CacheControl="no-cache")

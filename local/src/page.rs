@@ -43,7 +43,8 @@ pub fn content_type(name: &str) -> Option<&'static str> {
         "svg" => "image/svg+xml",
         "png" => "image/png",
         "ico" => "image/x-icon",
-        "txt" => "text/plain; charset=utf-8",
+        // Markdown is shown as text: browsers render it, never download it.
+        "txt" | "md" => "text/plain; charset=utf-8",
         _ => return None,
     })
 }
@@ -52,7 +53,12 @@ pub fn content_type(name: &str) -> Option<&'static str> {
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// One `GET` route per servable file of `dir`, and `GET /` for its `index.html`.
+/// The customer docs the page links to, served beside it at `/docs/<name>` as plain text
+/// (`make publish-page` uploads the same files under the same keys).
+pub const LINKED_DOCS: &[&str] = &["webhooks.md"];
+
+/// One `GET` route per servable file of `dir`, `GET /` for its `index.html`, and
+/// `GET /docs/<name>` for each of [`LINKED_DOCS`] (read from the `docs/` beside `dir`).
 pub fn routes(dir: &Path) -> Result<Vec<Route>, PageError> {
     let shown = dir.display().to_string();
     let entries = std::fs::read_dir(dir).map_err(|e| PageError::Dir(shown.clone(), e))?;
@@ -77,6 +83,11 @@ pub fn routes(dir: &Path) -> Result<Vec<Route>, PageError> {
     for name in names {
         let path = format!("/{name}");
         routes.push(Route::new("GET", &path, file_handler(dir.join(&name)))?);
+    }
+    let docs = dir.join("../docs");
+    for name in LINKED_DOCS {
+        let path = format!("/docs/{name}");
+        routes.push(Route::new("GET", &path, file_handler(docs.join(name)))?);
     }
     Ok(routes)
 }
@@ -130,7 +141,8 @@ mod tests {
         );
         assert_eq!(content_type("style.css"), Some("text/css; charset=utf-8"));
         assert_eq!(content_type("config.json"), Some("application/json"));
-        assert_eq!(content_type("notes.md"), None);
+        assert_eq!(content_type("notes.md"), Some("text/plain; charset=utf-8"));
+        assert_eq!(content_type("notes.rs"), None);
         assert_eq!(content_type("Makefile"), None);
     }
 
@@ -144,6 +156,7 @@ mod tests {
             "GET /app.js",
             "GET /style.css",
             "GET /config.json",
+            "GET /docs/webhooks.md",
         ] {
             assert!(keys.contains(&k.to_string()), "{k} in {keys:?}");
         }

@@ -52,7 +52,7 @@ fn routes_are_the_route_tables() {
     let mut code = public_routes();
     code.extend(settings_routes());
     code.extend(callback_routes());
-    assert_eq!(code.len(), 22, "the three route tables: {code:?}");
+    assert_eq!(code.len(), 23, "the three route tables: {code:?}");
     assert_eq!(
         documented, code,
         "docs/openapi.yaml paths must be exactly the ROUTES of trigger-call, settings and call-completed"
@@ -99,7 +99,7 @@ fn each_api_has_its_own_credentials() {
         assert_eq!(security(op), want, "security of {key}");
         checked += 1;
     }
-    assert_eq!(checked, 22);
+    assert_eq!(checked, 23);
 }
 
 /// Every response of an operation, `$ref`s resolved (one level: components/responses).

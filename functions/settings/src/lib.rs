@@ -13,6 +13,7 @@
 pub mod agents;
 pub mod api_key;
 pub mod caller;
+pub mod calling_rules;
 pub mod calls;
 pub mod deliveries;
 pub mod health;

@@ -6,8 +6,8 @@
 //! for the caller's account only (see `caller`).
 
 use crate::{
-    agents, api_key, caller, calls, deliveries, health, integration, recover, redeliver,
-    signing_secret, suppressions, test_send, Deps,
+    agents, api_key, caller, calling_rules, calls, deliveries, health, integration, recover,
+    redeliver, signing_secret, suppressions, test_send, Deps,
 };
 use domain::model::Account;
 use domain::rate_limit::{self, RateStatus, Scope};
@@ -43,6 +43,7 @@ pub static ROUTES: &[Route<Handler>] = &[
     route!(GET "/api/integrations/api-webhooks/calls" => calls::list),
     route!(POST "/api/integrations/api-webhooks/calls/cancel-scheduled" => calls::cancel_scheduled),
     route!(DELETE "/api/integrations/api-webhooks/calls/{call_id}" => calls::cancel),
+    route!(POST "/api/integrations/api-webhooks/calling-rules/check" => calling_rules::check),
     route!(GET "/api/agents" => agents::list),
     route!(POST "/api/integrations/api-webhooks/test" => test_send::send),
     route!(POST "/api/integrations/api-webhooks/deliveries/{event_id}/redeliver" => redeliver::redeliver),

@@ -10,6 +10,7 @@
 
 mod abuse;
 mod call_completed;
+mod calling_rules;
 mod events;
 mod fairness;
 mod hostile_input;
