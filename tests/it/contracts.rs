@@ -2,38 +2,39 @@
 //! the emulator: the same assertions pass on `MemoryStore` and `DynamoStore`, on
 //! `MemorySecrets` and `SecretsManager`, on `MemoryQueue` and `SqsQueue`. This is what lets the
 //! fast rule tests on the in-memory adapters stand for the real ones.
+//!
+//! Every promise is its own test (`contracts::store::calls::callbacks_move_forward_only`,
+//! ...), on a fresh table, so a broken promise names itself and hides none of the others.
 
-use aws_adapters::SqsQueue;
+use aws_adapters::{DynamoStore, SqsQueue};
 use chrono::Utc;
 use integration_tests::Emulator;
 
-/// The contract has racing writers (concurrent rate-counter uses, conditional claims): they
-/// reach moto through `integration_tests::atomic`, which gives each request the atomicity
-/// DynamoDB has and moto lacks under load.
-#[tokio::test]
-async fn the_dynamodb_store_keeps_the_store_contract() {
+/// A fresh table. The contract has racing writers (concurrent rate-counter uses, conditional
+/// claims): they reach moto through `integration_tests::atomic`, which gives each request the
+/// atomicity DynamoDB has and moto lacks under load.
+async fn table() -> DynamoStore {
     let emu = Emulator::connect().await;
-    let store = emu
-        .table_with_client(integration_tests::atomic::atomic_dynamodb(&emu.config))
-        .await;
-    in_memory::contract::store(&store, Utc::now())
+    emu.table_with_client(integration_tests::atomic::atomic_dynamodb(&emu.config))
         .await
-        .expect("DynamoStore keeps the store contract");
 }
 
-#[tokio::test]
-async fn secrets_manager_keeps_the_secrets_contract() {
+async fn queue() -> SqsQueue {
     let emu = Emulator::connect().await;
-    in_memory::contract::secrets(&emu.secrets())
-        .await
-        .expect("SecretsManager keeps the secrets contract");
+    SqsQueue::new(emu.sqs(), emu.queue().await)
 }
 
-#[tokio::test]
-async fn sqs_keeps_the_queue_contract() {
-    let emu = Emulator::connect().await;
-    let queue = SqsQueue::new(emu.sqs(), emu.queue().await);
-    in_memory::contract::queue(&queue)
-        .await
-        .expect("SqsQueue keeps the queue contract");
+mod store {
+    use super::*;
+    in_memory::store_contract_tests!(store: table().await, now: Utc::now());
+}
+
+mod secrets_manager {
+    use super::*;
+    in_memory::secrets_contract_tests!(secrets: Emulator::connect().await.secrets());
+}
+
+mod sqs {
+    use super::*;
+    in_memory::queue_contract_tests!(queue: queue().await);
 }

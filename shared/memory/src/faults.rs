@@ -895,7 +895,7 @@ mod tests {
         crate::contract::store(&faulty, t0()).await.unwrap();
         assert!(plan.calls("create_call") > 5);
         assert_eq!(plan.calls("key_grant"), 8);
-        assert_eq!(plan.calls("use_key"), 33);
+        assert_eq!(plan.calls("use_key"), 35);
         assert_eq!(plan.calls("count_use"), 5);
         let secrets = FaultySecrets::new(Arc::new(MemorySecrets::new()), plan.clone());
         crate::contract::secrets(&secrets).await.unwrap();

@@ -163,6 +163,12 @@ mod tests {
         assert_eq!(queue.sent_count(), 3 + 12);
     }
 
+    /// Each promise of the queue contract on its own test.
+    mod contract {
+        use super::*;
+        crate::queue_contract_tests!(queue: setup().1);
+    }
+
     #[tokio::test]
     async fn delayed_messages_are_due_only_once_the_clock_passes_their_delay() {
         let (clock, queue) = setup();

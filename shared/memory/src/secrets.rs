@@ -188,6 +188,12 @@ mod tests {
             .unwrap();
     }
 
+    /// Each promise of the secrets contract on its own test.
+    mod contract {
+        use super::*;
+        crate::secrets_contract_tests!(secrets: MemorySecrets::new());
+    }
+
     #[tokio::test]
     async fn versions_and_current_follow_the_writes() {
         let s = MemorySecrets::new();

@@ -29,6 +29,12 @@ async fn each_contract_passes_on_its_own() {
     contract::attempts(&store, now()).await.unwrap();
 }
 
+/// Each promise of the store contract on its own test, on a fresh store.
+mod contract_promises {
+    use super::*;
+    crate::store_contract_tests!(store: MemoryStore::new(), now: now());
+}
+
 fn queued_call() -> Call {
     Call::new(
         Uuid::new_v4(),
