@@ -181,3 +181,17 @@ fn functions_never_depend_on_each_other_or_on_test_code() {
         }
     }
 }
+
+/// `#[port]` on the port traits (crate `port-macro`) runs in the compiler only: a proc-macro
+/// crate on syn and quote, so `domain` gains no I/O crate and no workspace crate through it.
+#[test]
+fn the_port_macro_is_compile_time_only() {
+    let g = Graph::load();
+    let deps = g.closure("port-macro");
+    let allowed = ["syn", "quote", "proc-macro2", "unicode-ident"];
+    assert!(
+        deps.iter().all(|d| allowed.contains(&d.as_str())),
+        "port-macro depends on {deps:?}"
+    );
+    assert!(g.closure("domain").contains("port-macro"));
+}

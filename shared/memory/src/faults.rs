@@ -25,6 +25,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::{QueueError, SecretError, StoreError};
+use domain::events::NewEvent;
 use domain::model::{
     Account, Agent, Call, CallStatus, DeliveryAttempt, DeliveryOutcome, IdempotencyRecord,
     KeyGrant, StoredResponse, WebhookSecretInfo,
@@ -49,60 +50,68 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use uuid::Uuid;
 
-/// Every method a wrapper counts, by port.
-pub const STORE_METHODS: &[&str] = &[
-    "key_grant",
-    "use_key",
-    "count_use",
-    "account",
-    "create_account",
-    "save_account",
-    "save_webhook_secret",
-    "put_agent",
-    "agent",
-    "agents",
-    "agent_by_provider_id",
-    "create_call",
-    "mark_call_dialing",
-    "mark_call_failed",
-    "mark_call_dial_unknown",
-    "remember_answer",
-    "settle_call",
-    "answer_dead_request",
-    "call",
-    "idempotency",
-    "advance_call",
-    "advance_call_with_event",
-    "settle_call_with_event",
-    "complete_call",
-    "calls_of",
-    "call_id_by_provider_call",
-    "create_inbound_call",
-    "event",
-    "mark_event_enqueued",
-    "record_attempt",
-    "deliveries",
-    "deliveries_between",
-    "claim_attempt",
-    "finish_attempt",
-    "delivered_attempt",
-    "finished_attempt",
-    "series_claims",
-    "due_in_shard",
-    "claim_event_repair",
-    "claim_call_repair",
-    "quarantine_due",
-    "suppress",
-    "unsuppress",
-    "is_suppressed",
-    "suppressions",
-    "endpoint_health",
-    "record_endpoint_timeout",
-    "clear_endpoint_health",
-];
-pub const QUEUE_METHODS: &[&str] = &["send"];
-pub const SECRET_METHODS: &[&str] = &["get", "put", "put_version", "get_version", "make_current"];
-pub const PROVIDER_METHODS: &[&str] = &["create_phone_call"];
+/// Implements port traits on a wrapper by running every required method through the plan,
+/// under the method's name, or lists those names. The signatures come from the traits: each
+/// port trait carries `#[port]` (crate `port-macro`), which derives `<trait>_methods!`, a
+/// macro handing the trait's required methods to a callback; this macro is that callback,
+/// walking the list of traits one at a time. So a method added to a port is wrapped and
+/// counted with nothing to copy here (the types its signature names must be imported in this
+/// module). Methods with a default body keep it: they reach the wrapper through the required
+/// methods, and the plan sees those (`send_many` as single `send`s, `due` as `due_in_shard`).
+///
+/// - `through_plan!(impl Wrapper for a_methods b_methods ...)`: the impls;
+/// - `through_plan!(names of a_methods b_methods ...)`: `&[...]`, every method's name.
+macro_rules! through_plan {
+    (impl $wrapper:ident for $($port:ident)*) => {
+        $( domain::$port!(through_plan!(impl $wrapper)); )*
+    };
+    (
+        (impl $wrapper:ident)
+        $trait:ident { $( fn $method:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )* }
+    ) => {
+        #[async_trait]
+        impl $trait for $wrapper {
+            $(
+                async fn $method(&self $(, $arg: $ty)*) -> $ret {
+                    self.plan
+                        .run(stringify!($method), self.inner.$method($($arg),*))
+                        .await
+                }
+            )*
+        }
+    };
+    (names of $($port:ident)*) => {
+        through_plan!(names [] $($port)*)
+    };
+    (names [$($done:tt)*]) => {
+        &[$($done)*]
+    };
+    (names [$($done:tt)*] $port:ident $($rest:ident)*) => {
+        domain::$port!(through_plan!(names [$($done)*] $($rest)*))
+    };
+    (
+        (names [$($done:tt)*] $($rest:ident)*)
+        $trait:ident { $( fn $method:ident $args:tt -> $ret:ty; )* }
+    ) => {
+        through_plan!(names [$($done)* $(stringify!($method),)*] $($rest)*)
+    };
+}
+
+/// Every method a wrapper counts, by port: the required methods of the port traits, read
+/// from the traits themselves (see [`through_plan!`]).
+pub const STORE_METHODS: &[&str] = through_plan!(names of
+    account_store_methods
+    call_store_methods
+    event_store_methods
+    delivery_log_methods
+    attempt_ledger_methods
+    due_store_methods
+    suppression_store_methods
+    endpoint_health_store_methods
+);
+pub const QUEUE_METHODS: &[&str] = through_plan!(names of event_queue_methods);
+pub const SECRET_METHODS: &[&str] = through_plan!(names of secret_store_methods);
+pub const PROVIDER_METHODS: &[&str] = through_plan!(names of voice_provider_methods);
 
 /// The duration an injected provider timeout reports.
 pub const INJECTED_TIMEOUT: Duration = Duration::from_secs(10);
@@ -398,13 +407,6 @@ impl FaultPlan {
     }
 }
 
-/// Delegates one method to the wrapped adapter through the plan, under the method's name.
-macro_rules! through_plan {
-    ($self:ident . $method:ident ( $($arg:expr),* )) => {
-        $self.plan.run(stringify!($method), $self.inner.$method($($arg),*)).await
-    };
-}
-
 /// A store whose calls fail, lose their answers, stall or hang as the plan says: DynamoDB
 /// errors, a write that succeeded but whose response timed out, slow or stuck requests.
 #[derive(Clone)]
@@ -419,339 +421,16 @@ impl FaultyStore {
     }
 }
 
-#[async_trait]
-impl AccountStore for FaultyStore {
-    async fn key_grant(&self, key_hash: &str) -> Result<Option<KeyGrant>, StoreError> {
-        through_plan!(self.key_grant(key_hash))
-    }
-    async fn use_key(
-        &self,
-        key_hash: &str,
-        window: i64,
-    ) -> Result<Option<(KeyGrant, u64)>, StoreError> {
-        through_plan!(self.use_key(key_hash, window))
-    }
-    async fn count_use(
-        &self,
-        account_id: &str,
-        scope: &str,
-        window: i64,
-    ) -> Result<u64, StoreError> {
-        through_plan!(self.count_use(account_id, scope, window))
-    }
-    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
-        through_plan!(self.account(id))
-    }
-    async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
-        through_plan!(self.create_account(account))
-    }
-    async fn save_account(
-        &self,
-        previous: &Account,
-        next: &Account,
-    ) -> Result<Account, StoreError> {
-        through_plan!(self.save_account(previous, next))
-    }
-    async fn save_webhook_secret(
-        &self,
-        previous: &Account,
-        secret: &WebhookSecretInfo,
-    ) -> Result<Account, StoreError> {
-        through_plan!(self.save_webhook_secret(previous, secret))
-    }
-    async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError> {
-        through_plan!(self.put_agent(agent))
-    }
-    async fn agent(&self, account_id: &str, agent_id: Uuid) -> Result<Option<Agent>, StoreError> {
-        through_plan!(self.agent(account_id, agent_id))
-    }
-    async fn agents(&self, account_id: &str) -> Result<Vec<Agent>, StoreError> {
-        through_plan!(self.agents(account_id))
-    }
-    async fn agent_by_provider_id(
-        &self,
-        provider_agent_id: &str,
-    ) -> Result<Option<Agent>, StoreError> {
-        through_plan!(self.agent_by_provider_id(provider_agent_id))
-    }
-}
-
-#[async_trait]
-impl CallStore for FaultyStore {
-    async fn create_call(
-        &self,
-        call: &Call,
-        idempotency: Option<&IdempotencyRecord>,
-        now: DateTime<Utc>,
-    ) -> Result<CreateCallOutcome, StoreError> {
-        through_plan!(self.create_call(call, idempotency, now))
-    }
-    async fn mark_call_dialing(
-        &self,
-        call_id: Uuid,
-        provider_call_id: &str,
-        at: DateTime<Utc>,
-        due_at: DateTime<Utc>,
-        idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
-    ) -> Result<(), StoreError> {
-        through_plan!(self.mark_call_dialing(call_id, provider_call_id, at, due_at, idempotency))
-    }
-    async fn mark_call_failed(
-        &self,
-        call_id: Uuid,
-        reason: &str,
-        at: DateTime<Utc>,
-        idempotency: Option<&IdempotencyRecord>,
-    ) -> Result<(), StoreError> {
-        through_plan!(self.mark_call_failed(call_id, reason, at, idempotency))
-    }
-    async fn mark_call_dial_unknown(
-        &self,
-        call_id: Uuid,
-        at: DateTime<Utc>,
-        due_at: DateTime<Utc>,
-        idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
-    ) -> Result<bool, StoreError> {
-        through_plan!(self.mark_call_dial_unknown(call_id, at, due_at, idempotency))
-    }
-    async fn remember_answer(
-        &self,
-        record: &IdempotencyRecord,
-        response: &StoredResponse,
-    ) -> Result<(), StoreError> {
-        through_plan!(self.remember_answer(record, response))
-    }
-    async fn settle_call(
-        &self,
-        call_id: Uuid,
-        from: CallStatus,
-        to: CallStatus,
-        reason: Option<&str>,
-        at: DateTime<Utc>,
-        due_at: Option<DateTime<Utc>>,
-    ) -> Result<bool, StoreError> {
-        through_plan!(self.settle_call(call_id, from, to, reason, at, due_at))
-    }
-    async fn answer_dead_request(
-        &self,
-        record: &IdempotencyRecord,
-        response: &StoredResponse,
-    ) -> Result<bool, StoreError> {
-        through_plan!(self.answer_dead_request(record, response))
-    }
-    async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError> {
-        through_plan!(self.call(id))
-    }
-    async fn idempotency(
-        &self,
-        account_id: &str,
-        key: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        through_plan!(self.idempotency(account_id, key, now))
-    }
-    async fn advance_call(
-        &self,
-        call_id: Uuid,
-        to: CallStatus,
-        progress: &CallProgress,
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        through_plan!(self.advance_call(call_id, to, progress, at))
-    }
-    async fn advance_call_with_event(
-        &self,
-        call_id: Uuid,
-        to: CallStatus,
-        progress: &CallProgress,
-        at: DateTime<Utc>,
-        event: &domain::events::NewEvent,
-    ) -> Result<bool, StoreError> {
-        through_plan!(self.advance_call_with_event(call_id, to, progress, at, event))
-    }
-    async fn settle_call_with_event(
-        &self,
-        call_id: Uuid,
-        from: CallStatus,
-        to: CallStatus,
-        reason: Option<&str>,
-        at: DateTime<Utc>,
-        due_at: Option<DateTime<Utc>>,
-        event: &domain::events::NewEvent,
-    ) -> Result<bool, StoreError> {
-        through_plan!(self.settle_call_with_event(call_id, from, to, reason, at, due_at, event))
-    }
-    async fn complete_call(
-        &self,
-        call_id: Uuid,
-        progress: &CallProgress,
-        completion: &CallCompletion<'_>,
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        through_plan!(self.complete_call(call_id, progress, completion, at))
-    }
-    async fn calls_of(&self, account_id: &str, query: &CallQuery) -> Result<CallPage, StoreError> {
-        through_plan!(self.calls_of(account_id, query))
-    }
-    async fn call_id_by_provider_call(
-        &self,
-        provider_call_id: &str,
-    ) -> Result<Option<Uuid>, StoreError> {
-        through_plan!(self.call_id_by_provider_call(provider_call_id))
-    }
-    async fn create_inbound_call(&self, call: &Call) -> Result<Uuid, StoreError> {
-        through_plan!(self.create_inbound_call(call))
-    }
-}
-
-#[async_trait]
-impl DueStore for FaultyStore {
-    async fn due_in_shard(
-        &self,
-        kind: DueKind,
-        shard: DueShard,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<Due>, StoreError> {
-        through_plan!(self.due_in_shard(kind, shard, now, limit))
-    }
-    async fn claim_event_repair(
-        &self,
-        event_id: Uuid,
-        seen: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        through_plan!(self.claim_event_repair(event_id, seen, until))
-    }
-    async fn quarantine_due(&self, due: &Due) -> Result<bool, StoreError> {
-        through_plan!(self.quarantine_due(due))
-    }
-    async fn claim_call_repair(
-        &self,
-        call_id: Uuid,
-        seen: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        through_plan!(self.claim_call_repair(call_id, seen, until))
-    }
-}
-
-#[async_trait]
-impl SuppressionStore for FaultyStore {
-    async fn suppress(
-        &self,
-        account_id: &str,
-        phone: &str,
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        through_plan!(self.suppress(account_id, phone, at))
-    }
-    async fn unsuppress(&self, account_id: &str, phone: &str) -> Result<bool, StoreError> {
-        through_plan!(self.unsuppress(account_id, phone))
-    }
-    async fn is_suppressed(&self, account_id: &str, phone: &str) -> Result<bool, StoreError> {
-        through_plan!(self.is_suppressed(account_id, phone))
-    }
-    async fn suppressions(
-        &self,
-        account_id: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<SuppressionPage, StoreError> {
-        through_plan!(self.suppressions(account_id, after, limit))
-    }
-}
-
-#[async_trait]
-impl EndpointHealthStore for FaultyStore {
-    async fn endpoint_health(
-        &self,
-        account_ids: &[String],
-    ) -> Result<HashMap<String, EndpointHealth>, StoreError> {
-        through_plan!(self.endpoint_health(account_ids))
-    }
-    async fn record_endpoint_timeout(
-        &self,
-        account_id: &str,
-        url: &str,
-        at: DateTime<Utc>,
-    ) -> Result<u32, StoreError> {
-        through_plan!(self.record_endpoint_timeout(account_id, url, at))
-    }
-    async fn clear_endpoint_health(&self, account_id: &str) -> Result<(), StoreError> {
-        through_plan!(self.clear_endpoint_health(account_id))
-    }
-}
-
-#[async_trait]
-impl EventStore for FaultyStore {
-    async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
-        through_plan!(self.event(id))
-    }
-    async fn mark_event_enqueued(&self, id: Uuid) -> Result<(), StoreError> {
-        through_plan!(self.mark_event_enqueued(id))
-    }
-}
-
-#[async_trait]
-impl DeliveryLog for FaultyStore {
-    async fn record_attempt(&self, attempt: &DeliveryAttempt) -> Result<(), StoreError> {
-        through_plan!(self.record_attempt(attempt))
-    }
-    async fn deliveries(
-        &self,
-        account_id: &str,
-        query: &DeliveryQuery,
-        now: DateTime<Utc>,
-    ) -> Result<DeliveryPage, StoreError> {
-        through_plan!(self.deliveries(account_id, query, now))
-    }
-    async fn deliveries_between(
-        &self,
-        account_id: &str,
-        outcome: DeliveryOutcome,
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<DeliveryAttempt>, StoreError> {
-        through_plan!(self.deliveries_between(account_id, outcome, since, until, now))
-    }
-}
-
-#[async_trait]
-impl AttemptLedger for FaultyStore {
-    async fn claim_attempt(
-        &self,
-        event_id: Uuid,
-        series: &str,
-        attempt: u32,
-        now: DateTime<Utc>,
-        lease: Duration,
-    ) -> Result<Claim, StoreError> {
-        through_plan!(self.claim_attempt(event_id, series, attempt, now, lease))
-    }
-    async fn finish_attempt(&self, series: &str, row: &DeliveryAttempt) -> Result<(), StoreError> {
-        through_plan!(self.finish_attempt(series, row))
-    }
-    async fn delivered_attempt(
-        &self,
-        event_id: Uuid,
-        series: &str,
-    ) -> Result<Option<u32>, StoreError> {
-        through_plan!(self.delivered_attempt(event_id, series))
-    }
-    async fn finished_attempt(
-        &self,
-        event_id: Uuid,
-        series: &str,
-        attempt: u32,
-    ) -> Result<Option<DeliveryAttempt>, StoreError> {
-        through_plan!(self.finished_attempt(event_id, series, attempt))
-    }
-    async fn series_claims(&self, event_id: Uuid) -> Result<Vec<LedgerClaim>, StoreError> {
-        through_plan!(self.series_claims(event_id))
-    }
-}
+through_plan!(impl FaultyStore for
+    account_store_methods
+    call_store_methods
+    event_store_methods
+    delivery_log_methods
+    attempt_ledger_methods
+    due_store_methods
+    suppression_store_methods
+    endpoint_health_store_methods
+);
 
 /// A queue whose sends fail (SQS errors), go out but report failure (the response was lost,
 /// so a retry sends a duplicate), stall or hang as the plan says.
@@ -767,14 +446,9 @@ impl FaultyQueue {
     }
 }
 
-/// `send_many` keeps the trait's default on purpose: each message goes through the plan as
-/// one `send`, so a fault hits single messages, as SQS fails single entries of a batch.
-#[async_trait]
-impl EventQueue for FaultyQueue {
-    async fn send(&self, msg: &DeliveryMessage, delay: Duration) -> Result<(), QueueError> {
-        through_plan!(self.send(msg, delay))
-    }
-}
+// `send_many` keeps the trait's default on purpose: each message goes through the plan as
+// one `send`, so a fault hits single messages, as SQS fails single entries of a batch.
+through_plan!(impl FaultyQueue for event_queue_methods);
 
 /// A secret store whose calls fail (Secrets Manager errors), write a version but report
 /// failure, stall or hang as the plan says.
@@ -790,29 +464,7 @@ impl FaultySecrets {
     }
 }
 
-#[async_trait]
-impl SecretStore for FaultySecrets {
-    async fn get(&self, name: &str) -> Result<String, SecretError> {
-        through_plan!(self.get(name))
-    }
-    async fn put(&self, name: &str, value: &str) -> Result<(), SecretError> {
-        through_plan!(self.put(name, value))
-    }
-    async fn put_version(
-        &self,
-        name: &str,
-        value: &str,
-        version_id: &str,
-    ) -> Result<(), SecretError> {
-        through_plan!(self.put_version(name, value, version_id))
-    }
-    async fn get_version(&self, name: &str, version_id: &str) -> Result<String, SecretError> {
-        through_plan!(self.get_version(name, version_id))
-    }
-    async fn make_current(&self, name: &str, version_id: &str) -> Result<(), SecretError> {
-        through_plan!(self.make_current(name, version_id))
-    }
-}
+through_plan!(impl FaultySecrets for secret_store_methods);
 
 /// A voice provider that is unreachable (`Connect`, no call placed), places the call but
 /// never answers in time (`Timeout` after the wrapped provider took the request), is slow, or
@@ -829,15 +481,7 @@ impl FaultyProvider {
     }
 }
 
-#[async_trait]
-impl VoiceProvider for FaultyProvider {
-    async fn create_phone_call(
-        &self,
-        req: &CreatePhoneCall,
-    ) -> Result<ProviderCall, ProviderError> {
-        through_plan!(self.create_phone_call(req))
-    }
-}
+through_plan!(impl FaultyProvider for voice_provider_methods);
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! docs/voice-provider.md).
 
 use async_trait::async_trait;
+use port_macro::port;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -74,6 +75,7 @@ impl ProviderError {
     }
 }
 
+#[port]
 #[async_trait]
 pub trait VoiceProvider: Send + Sync {
     async fn create_phone_call(&self, req: &CreatePhoneCall)

@@ -9,6 +9,7 @@ use crate::error::QueueError;
 use crate::model::DeliveryTrigger;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use port_macro::port;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use uuid::Uuid;
@@ -108,6 +109,7 @@ impl DeliveryMessage {
 }
 
 /// Sends delivery messages. The delivery function reuses it for retries.
+#[port]
 #[async_trait]
 pub trait EventQueue: Send + Sync {
     /// Enqueues `msg`, visible after `delay` (capped at [`MAX_DELAY`]).

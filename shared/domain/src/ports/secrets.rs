@@ -3,7 +3,9 @@
 
 use crate::error::SecretError;
 use async_trait::async_trait;
+use port_macro::port;
 
+#[port]
 #[async_trait]
 pub trait SecretStore: Send + Sync {
     async fn get(&self, name: &str) -> Result<String, SecretError>;

@@ -2,8 +2,10 @@
 use crate::error::StoreError;
 use crate::model::{Account, Agent, KeyGrant, WebhookSecretInfo};
 use async_trait::async_trait;
+use port_macro::port;
 use uuid::Uuid;
 
+#[port]
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// What the key with this SHA-256 authorises; one strongly consistent GetItem.

@@ -10,6 +10,7 @@ use crate::error::StoreError;
 use crate::model::DeliveryAttempt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use port_macro::port;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -48,6 +49,7 @@ pub enum LedgerState {
     Done(Box<DeliveryAttempt>),
 }
 
+#[port]
 #[async_trait]
 pub trait AttemptLedger: Send + Sync {
     /// Claims an attempt for `lease`. A claim whose holder died (lease over, attempt not

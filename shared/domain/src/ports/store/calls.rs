@@ -4,6 +4,7 @@ use crate::events::NewEvent;
 use crate::model::{Call, CallStatus, EventRecord, IdempotencyRecord, StoredResponse};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use port_macro::port;
 use uuid::Uuid;
 
 /// Largest page of an account's calls.
@@ -204,6 +205,7 @@ pub struct CallCompletion<'a> {
     pub event_due_at: DateTime<Utc>,
 }
 
+#[port]
 #[async_trait]
 pub trait CallStore: Send + Sync {
     /// Writes a new call record and, when given, its idempotency record, atomically.

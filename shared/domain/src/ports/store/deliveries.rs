@@ -21,6 +21,7 @@ use crate::model::{DeliveryAttempt, DeliveryOutcome};
 use async_trait::async_trait;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use port_macro::port;
 
 /// Partitions of one account's log (and of each of its outcome keys on `gsi1`).
 ///
@@ -229,6 +230,7 @@ fn is_delivery_sort_key(sk: &str) -> bool {
     delivery_sort_key(time.with_timezone(&Utc), &event, attempt) == sk
 }
 
+#[port]
 #[async_trait]
 pub trait DeliveryLog: Send + Sync {
     /// Appends one attempt to its account's log. The key is unique per attempt (time, event,

@@ -23,6 +23,7 @@ use crate::error::StoreError;
 use crate::model::CallStatus;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use port_macro::port;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -203,6 +204,7 @@ pub struct Due {
     pub due_at: DateTime<Utc>,
 }
 
+#[port]
 #[async_trait]
 pub trait DueStore: Send + Sync {
     /// Up to `limit` items of `kind` in one partition ([`DueShard`]) due at or before `now`,

@@ -17,6 +17,7 @@
 use crate::error::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use port_macro::port;
 use std::collections::HashMap;
 
 /// Consecutive timeouts after which an endpoint is hanging.
@@ -55,6 +56,7 @@ pub fn url_hash(url: &str) -> String {
     crate::signature::sha256_hex(url.as_bytes())
 }
 
+#[port]
 #[async_trait]
 pub trait EndpointHealthStore: Send + Sync {
     /// The records of these accounts (at most 100), in one request; an account without a

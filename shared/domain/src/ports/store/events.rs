@@ -20,6 +20,7 @@ use crate::error::StoreError;
 use crate::model::EventRecord;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use port_macro::port;
 use std::io::Write;
 use uuid::Uuid;
 
@@ -97,6 +98,7 @@ pub struct StoredEvent {
     pub due_at: Option<DateTime<Utc>>,
 }
 
+#[port]
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// The stored event (strongly consistent), `None` if there is none.

@@ -11,6 +11,7 @@ use crate::error::StoreError;
 use async_trait::async_trait;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use port_macro::port;
 
 /// Largest page the list serves (`limit` is clamped to it).
 pub const MAX_SUPPRESSION_PAGE: usize = 100;
@@ -70,6 +71,7 @@ pub fn decode_cursor(cursor: &str) -> Option<String> {
         .map(|p| p.as_str().to_string())
 }
 
+#[port]
 #[async_trait]
 pub trait SuppressionStore: Send + Sync {
     /// Adds the number (idempotent: suppressing it again keeps the first `created_at`).
