@@ -97,18 +97,27 @@ macro_rules! through_plan {
     };
 }
 
+/// The port traits that make up `Store` (as their `*_methods!` macros), appended to the
+/// `through_plan!` invocation given.
+macro_rules! store_ports {
+    (through_plan!($($head:tt)*)) => {
+        through_plan! {
+            $($head)*
+            account_store_methods
+            call_store_methods
+            event_store_methods
+            delivery_log_methods
+            attempt_ledger_methods
+            due_store_methods
+            suppression_store_methods
+            endpoint_health_store_methods
+        }
+    };
+}
+
 /// Every method a wrapper counts, by port: the required methods of the port traits, read
 /// from the traits themselves (see [`through_plan!`]).
-pub const STORE_METHODS: &[&str] = through_plan!(names of
-    account_store_methods
-    call_store_methods
-    event_store_methods
-    delivery_log_methods
-    attempt_ledger_methods
-    due_store_methods
-    suppression_store_methods
-    endpoint_health_store_methods
-);
+pub const STORE_METHODS: &[&str] = store_ports!(through_plan!(names of));
 pub const QUEUE_METHODS: &[&str] = through_plan!(names of event_queue_methods);
 pub const SECRET_METHODS: &[&str] = through_plan!(names of secret_store_methods);
 pub const PROVIDER_METHODS: &[&str] = through_plan!(names of voice_provider_methods);
@@ -421,16 +430,7 @@ impl FaultyStore {
     }
 }
 
-through_plan!(impl FaultyStore for
-    account_store_methods
-    call_store_methods
-    event_store_methods
-    delivery_log_methods
-    attempt_ledger_methods
-    due_store_methods
-    suppression_store_methods
-    endpoint_health_store_methods
-);
+store_ports!(through_plan!(impl FaultyStore for));
 
 /// A queue whose sends fail (SQS errors), go out but report failure (the response was lost,
 /// so a retry sends a duplicate), stall or hang as the plan says.
