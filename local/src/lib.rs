@@ -10,8 +10,8 @@ pub mod page;
 pub mod poller;
 pub mod provider_sim;
 pub mod receiver;
+pub mod reconcile_timer;
 pub mod resources;
-pub mod schedule;
 pub mod server;
 pub mod stack;
 

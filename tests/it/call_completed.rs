@@ -10,7 +10,7 @@ use domain::error::QueueError;
 use domain::model::{Agent, Call, CallStatus, Direction, EventRecord};
 use domain::ports::queue::{DeliveryMessage, EventQueue};
 use domain::ports::store::calls::{CallCompletion, CallProgress};
-use domain::ports::store::events::{EventStore, PLAIN_PAYLOAD_MAX_BYTES};
+use domain::ports::store::event_store::{EventStore, PLAIN_PAYLOAD_MAX_BYTES};
 use domain::ports::store::{AccountStore, CallStore, DeliveryLog};
 use domain::signature::sign_provider_callback;
 use in_memory::FixedClock;
@@ -716,7 +716,7 @@ async fn a_stale_completion_loses_and_writes_nothing() {
         id: Uuid::new_v4(),
         account_id: stale.account_id.clone(),
         call_id: stale.id,
-        event_type: domain::events::EventType::CallCompleted,
+        event_type: domain::event_rules::EventType::CallCompleted,
         payload: r#"{"event":"call.completed"}"#.into(),
         created_at: at_ms(NOW_MS),
     };
@@ -1243,7 +1243,7 @@ async fn two_hour_transcript_stays_in_dynamodb_and_the_message_stays_small() {
 /// the item (oldest turns out, a marker first), one event item within the limit, one message.
 #[tokio::test]
 async fn an_incompressible_5_mb_transcript_is_cut_to_fit_one_item() {
-    use domain::ports::store::events::MAX_STORED_PAYLOAD_BYTES;
+    use domain::ports::store::event_store::MAX_STORED_PAYLOAD_BYTES;
     const TURNS: usize = 2500;
     let env = env().await;
     let call = env.outbound_call().await;
@@ -1382,7 +1382,7 @@ async fn callbacks_for_a_call_placed_by_trigger_call() {
 /// `X-Event-Type`: one per subscribed event, none for the unsubscribed.
 #[tokio::test]
 async fn call_started_and_call_failed_are_stored_once_and_each_posted_once() {
-    use domain::events::{event_id, EventType};
+    use domain::event_rules::{event_id, EventType};
     let e = env().await;
     let receiver = TestServer::start(|_, _| async { Reply::status(200) }).await;
     let url = format!("{}/hooks/bvai", receiver.url());

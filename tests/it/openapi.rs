@@ -397,7 +397,7 @@ fn public_answers_document_the_rate_limit_headers() {
 
 #[test]
 fn the_webhooks_are_documented_with_their_signature_headers() {
-    use domain::events::{self, EventType, FailureReason};
+    use domain::event_rules::{self, EventType, FailureReason};
     let doc = document();
     let hooks: BTreeSet<&str> = doc["webhooks"]
         .as_mapping()
@@ -420,8 +420,8 @@ fn the_webhooks_are_documented_with_their_signature_headers() {
     );
     let mut account = domain::model::Account::new("acct", "A", domain::model::Plan::Agency, now);
     account.events = EventType::ALL.to_vec();
-    let started = events::call_started(&call, "Ava", now, now).expect("started");
-    let failed = events::call_failed(Some(&account), &call, FailureReason::Busy, now)
+    let started = event_rules::call_started(&call, "Ava", now, now).expect("started");
+    let failed = event_rules::call_failed(Some(&account), &call, FailureReason::Busy, now)
         .expect("failed")
         .expect("subscribed");
     for t in EventType::ALL {

@@ -380,7 +380,7 @@ async fn mark_dialing(fake: &FakeDynamo) -> Result<(), domain::StoreError> {
         expires_at: now + chrono::Duration::hours(24),
         lease_until: Some(now + chrono::Duration::seconds(30)),
     };
-    let answer = domain::recovery::placed_answer(call_id);
+    let answer = domain::dead_request::placed_answer(call_id);
     store
         .mark_call_dialing(
             call_id,

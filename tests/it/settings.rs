@@ -354,8 +354,8 @@ async fn event_subscriptions_round_trip_through_dynamodb() {
     assert_eq!(
         stored.events,
         vec![
-            domain::events::EventType::CallStarted,
-            domain::events::EventType::CallFailed
+            domain::event_rules::EventType::CallStarted,
+            domain::event_rules::EventType::CallFailed
         ]
     );
     for bad in [json!([]), json!(["call.finished"])] {
@@ -1893,7 +1893,7 @@ async fn recover_twice_on_the_emulator_posts_each_dropped_event_once() {
 #[tokio::test]
 async fn recover_refuses_a_range_over_the_cap_on_the_emulator_and_queues_nothing() {
     use futures::stream::{self, StreamExt};
-    use settings::recover::MAX_RECOVER_EVENTS;
+    use settings::resend_dropped::MAX_RECOVER_EVENTS;
     let emu = Emulator::connect().await;
     let store = emu.table().await;
     let seeded = fixtures::agency(&store, &emu.secrets()).await;

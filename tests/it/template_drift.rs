@@ -10,7 +10,7 @@ use aws_adapters::dynamo::{GSI1, GSI2};
 use aws_sdk_dynamodb::types::{KeyType, ProjectionType};
 use aws_sdk_sqs::types::QueueAttributeName;
 use domain::config;
-use domain::webhook::schedule::{RetrySchedule, DEFAULT_DELAYS};
+use domain::webhook::retry_schedule::{RetrySchedule, DEFAULT_DELAYS};
 use integration_tests::Emulator;
 use outbound::webhook_client::DEFAULT_TIMEOUT as DEFAULT_WEBHOOK_TIMEOUT;
 use serde_yaml_ng::{Mapping, Value};

@@ -20,7 +20,7 @@ use domain::ports::provider::{CreatePhoneCall, ProviderCall, ProviderError, Voic
 use domain::ports::queue::EventQueue;
 use domain::ports::secrets::{ProviderSecret, SecretStore};
 use domain::ports::store::Store;
-use domain::webhook::schedule::{self, RetrySchedule};
+use domain::webhook::retry_schedule::{self, RetrySchedule};
 use domain::webhook::signing_key::KeyCache;
 use domain::webhook::signing_secret::SecretCache;
 use outbound::webhook_client::WebhookClient;
@@ -90,7 +90,7 @@ impl Default for Tunables {
             provider_key: "provider-test-key".into(),
             provider_timeout: config::DEFAULT_PROVIDER_TIMEOUT,
             webhook_timeout: Duration::from_secs(5),
-            retry_delays: schedule::DEFAULT_DELAYS.into(),
+            retry_delays: retry_schedule::DEFAULT_DELAYS.into(),
             allow_insecure_local: true,
             account_concurrency: config::DEFAULT_ACCOUNT_CONCURRENCY,
             repark_delay: config::DEFAULT_REPARK_DELAY,

@@ -112,7 +112,7 @@ pub fn progress(obj: &ProviderCallObject, due_at: Option<DateTime<Utc>>) -> Call
 }
 
 /// Moves the call forward, with the `call.started` or `call.failed` event the move causes
-/// (`crate::events`) in the same transaction, then queues that event.
+/// (`crate::caused_events`) in the same transaction, then queues that event.
 async fn advance(
     call: &Call,
     to: CallStatus,
@@ -129,7 +129,7 @@ async fn advance(
         _ => now + deps.call_stale_after,
     };
     let progress = progress(obj, Some(due_at));
-    let caused = crate::events::for_move(call, to, obj, deps, now).await?;
+    let caused = crate::caused_events::for_move(call, to, obj, deps, now).await?;
     let changed = match &caused {
         Some(e) => {
             deps.store
@@ -156,7 +156,7 @@ async fn advance(
                 .await?;
             tracing::debug!(%call_id, pushed, "stale deadline of a call in progress pushed");
         }
-        crate::events::ensure_enqueued(call, to, obj, deps).await?;
+        crate::caused_events::ensure_enqueued(call, to, obj, deps).await?;
         return Ok(applied(call_id, false, None));
     }
     tracing::info!(%call_id, event = event.as_str(), status = to.as_str(), "call moved forward");

@@ -5,8 +5,8 @@
 //! the tests run exactly the same code.
 
 pub mod callback;
+pub mod caused_events;
 pub mod complete;
-pub mod events;
 pub mod metrics;
 pub mod resolve;
 

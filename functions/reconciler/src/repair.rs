@@ -3,17 +3,17 @@
 
 use crate::Deps;
 use domain::completion::{self, Completed};
+use domain::dead_request::{release_dead_request, DeadRequest};
 use domain::dial::{DialCtx, Dialed};
 use domain::error::ApiError;
-use domain::events::{self, FailureReason};
+use domain::event_rules::{self, FailureReason};
+use domain::held_calls::{self, reason};
 use domain::model::{Account, Agent, Call, CallStatus, DIAL_OUTCOME_UNKNOWN};
 use domain::payload::CallCompleted;
 use domain::phone::PhoneNumber;
 use domain::ports::store::calls::CallProgress;
 use domain::ports::store::{Due, DueWork};
-use domain::recovery::{release_dead_request, DeadRequest};
 use domain::revoke::{end_call, Ending};
-use domain::schedule::{self, reason};
 use uuid::Uuid;
 
 /// How often a held call of a suspended account is looked at again.
@@ -153,7 +153,7 @@ pub async fn call(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
         // A call that started, but whose end (or end and analysis) never came: completed with
         // what is known, like an ended call past its grace.
         // A call revived by late callbacks after the reconciler failed it and sent its
-        // `call.completed` (`events::failure_ending`): it has its one event; nothing to send.
+        // `call.completed` (`event_rules::failure_ending`): it has its one event; nothing to send.
         CallStatus::Ended | CallStatus::InProgress if call.event_id.is_some() => {
             if !settled(call.status, call.status, None, None).await? {
                 return Ok(Repaired::Nothing);
@@ -203,7 +203,7 @@ pub enum HeldCheck {
     /// The number was put on the do-not-call list: `canceled`.
     Cancel(&'static str),
     /// The API key that created the call was regenerated since: `canceled` (`key_rotated`),
-    /// with its event (`schedule::revoke_call`).
+    /// with its event (`held_calls::revoke_call`).
     Revoke(Box<Account>),
     /// It no longer passes: `failed` with this reason (and its `call.failed` event).
     Fail(FailureReason),
@@ -255,7 +255,7 @@ pub async fn held_check(
         return Ok(HeldCheck::Fail(FailureReason::AgentUnavailable));
     };
     Ok(
-        match schedule::earliest_dial_time(
+        match held_calls::earliest_dial_time(
             account.calling_window.as_ref(),
             &account.guardrails.recipient_hours(),
             &phone,
@@ -430,7 +430,7 @@ async fn fail_with_event(
 ) -> Result<bool, ApiError> {
     let store = deps.store.as_ref();
     let account = store.account(&call.account_id).await?;
-    let agent_name = if events::wanted(account.as_ref(), events::EventType::CallFailed) {
+    let agent_name = if event_rules::wanted(account.as_ref(), event_rules::EventType::CallFailed) {
         String::new()
     } else {
         completion::agent_name(store, call).await?

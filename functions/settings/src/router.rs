@@ -6,8 +6,8 @@
 //! for the caller's account only (see `caller`).
 
 use crate::{
-    agents, api_key, caller, calling_rules, calls, deliveries, health, integration, recover,
-    redeliver, signing_secret, suppressions, test_send, Deps,
+    agents, api_key, caller, calling_rules, calls, deliveries, health, integration, redeliver,
+    resend_dropped, signing_secret, suppressions, test_send, Deps,
 };
 use domain::model::Account;
 use domain::rate_limit::{self, RateStatus, Scope};
@@ -47,7 +47,7 @@ pub static ROUTES: &[Route<Handler>] = &[
     route!(GET "/api/agents" => agents::list),
     route!(POST "/api/integrations/api-webhooks/test" => test_send::send),
     route!(POST "/api/integrations/api-webhooks/deliveries/{event_id}/redeliver" => redeliver::redeliver),
-    route!(POST "/api/integrations/api-webhooks/deliveries/recover" => recover::recover),
+    route!(POST "/api/integrations/api-webhooks/deliveries/recover" => resend_dropped::recover),
     route!(GET "/api/integrations/api-webhooks/suppressions" => suppressions::list),
     route!(PUT "/api/integrations/api-webhooks/suppressions/{phone}" => suppressions::put),
     route!(DELETE "/api/integrations/api-webhooks/suppressions/{phone}" => suppressions::delete),

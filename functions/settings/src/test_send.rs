@@ -56,7 +56,7 @@ pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let call_id = Uuid::new_v4();
     let payload = sample_payload(call_id, now).to_string();
     let headers = webhook_headers(
-        domain::events::EventType::CallCompleted.as_str(),
+        domain::event_rules::EventType::CallCompleted.as_str(),
         &api_key,
         &signing,
         event_id,

@@ -4,8 +4,10 @@
 //! 404, exactly like a call that does not exist.
 
 use crate::Ctx;
+use domain::held_calls::{
+    cancel_owned_call, cancel_scheduled_call, owned_call, reason, reread_call,
+};
 use domain::model::CallStatus;
-use domain::schedule::{cancel_owned_call, cancel_scheduled_call, owned_call, reason, reread_call};
 use domain::ApiError;
 use lambda_glue::calls::view;
 use lambda_glue::http::json_response;
@@ -39,7 +41,7 @@ pub async fn get_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
 }
 
 /// Cancels a scheduled call: 200 with the `canceled` call, 409 `call_not_scheduled` when it
-/// is no longer scheduled (`domain::schedule::cancel_owned_call`).
+/// is no longer scheduled (`domain::held_calls::cancel_owned_call`).
 pub async fn cancel_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let grant = crate::authenticate(&ctx).await?;
     let raw_id = ctx.params.get("call_id").unwrap_or_default();

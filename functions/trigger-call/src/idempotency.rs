@@ -12,7 +12,7 @@
 //! function's timeout). A key still without an answer after its lease belongs to a request
 //! that crashed or timed out, possibly after the provider accepted its call: the first retry
 //! with the same body (or the reconciler, whichever comes first) answers the key for it
-//! (`domain::recovery::release_dead_request`): the 200 if the call shows it was placed, else
+//! (`domain::dead_request::release_dead_request`): the 200 if the call shows it was placed, else
 //! the 502 `provider_outcome_unknown` naming the call. It is never released, so no retry
 //! dials a second call.
 

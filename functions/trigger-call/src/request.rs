@@ -41,7 +41,7 @@ pub struct TriggerCall {
     pub metadata: Map<String, Value>,
     pub when_closed: WhenClosed,
     /// Do not place the call before this instant (RFC 3339). Its range (at most
-    /// `domain::schedule::MAX_SCHEDULE_AHEAD_DAYS` ahead; a past one means now) is checked
+    /// `domain::held_calls::MAX_SCHEDULE_AHEAD_DAYS` ahead; a past one means now) is checked
     /// against the clock by the handler (`check_not_before`).
     pub not_before: Option<DateTime<Utc>>,
 }
@@ -53,14 +53,16 @@ pub fn check_not_before(
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, ApiError> {
     match not_before {
-        Some(t) if t > now + domain::schedule::max_schedule_ahead() => Err(ApiError::bad_request(
-            "invalid_not_before",
-            "not_before",
-            format!(
-                "not_before is more than {} days ahead; schedule the call later",
-                domain::schedule::MAX_SCHEDULE_AHEAD_DAYS
-            ),
-        )),
+        Some(t) if t > now + domain::held_calls::max_schedule_ahead() => {
+            Err(ApiError::bad_request(
+                "invalid_not_before",
+                "not_before",
+                format!(
+                    "not_before is more than {} days ahead; schedule the call later",
+                    domain::held_calls::MAX_SCHEDULE_AHEAD_DAYS
+                ),
+            ))
+        }
         Some(t) if t > now => Ok(t),
         _ => Ok(now),
     }
@@ -420,7 +422,7 @@ mod tests {
         assert_eq!(check_not_before(None, now).unwrap(), now);
         assert_eq!(check_not_before(Some(now - day), now).unwrap(), now);
         assert_eq!(check_not_before(Some(now + day), now).unwrap(), now + day);
-        let max = now + domain::schedule::max_schedule_ahead();
+        let max = now + domain::held_calls::max_schedule_ahead();
         assert_eq!(check_not_before(Some(max), now).unwrap(), max);
         let e = check_not_before(Some(max + chrono::Duration::seconds(1)), now).unwrap_err();
         assert_eq!(

@@ -29,7 +29,7 @@ use domain::error::StartupError;
 use domain::ports::queue::{DeliveryMessage, EventQueue};
 use domain::ports::secrets::SecretStore;
 use domain::ports::store::Store;
-use domain::webhook::schedule::RetrySchedule;
+use domain::webhook::retry_schedule::RetrySchedule;
 use domain::webhook::signing_key::KeyCache;
 use domain::webhook::signing_secret::SecretCache;
 use futures::future::join_all;

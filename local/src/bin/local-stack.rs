@@ -285,7 +285,7 @@ async fn serve(
             .await
             .map_err(|e| format!("reconciler: {e}"))?,
     );
-    let reconciler_task = tokio::spawn(local_stack::schedule::every(
+    let reconciler_task = tokio::spawn(local_stack::reconcile_timer::every(
         config.reconcile_every,
         stop_rx,
         move || {

@@ -3,10 +3,10 @@
 //! revocation of what the old key scheduled. Through the account's call index (never a scan),
 //! newest first, each call one conditional write, at most [`BULK_CANCEL_BUDGET`] a request.
 
+use crate::held_calls::cancel_scheduled_call;
 use crate::model::CallStatus;
 use crate::ports::store::Store;
 use crate::revoke::revoke_call;
-use crate::schedule::cancel_scheduled_call;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -30,7 +30,7 @@ pub enum Revoke<'a> {
     /// /api/calls/{id}` (no reason, no event).
     All,
     /// A rotation: the calls the old key (this hash) created, `canceled` with reason
-    /// `key_rotated` and their event (`events::failure_ending`).
+    /// `key_rotated` and their event (`event_rules::failure_ending`).
     Key(&'a str),
 }
 

@@ -15,7 +15,7 @@ use crate::model::{Call, EventRecord};
 use crate::payload::CallCompleted;
 use crate::ports::queue::{DeliveryMessage, EventQueue};
 use crate::ports::store::calls::{CallCompletion, CallProgress};
-use crate::ports::store::events::{
+use crate::ports::store::event_store::{
     stored_payload_bytes, ENQUEUE_GRACE, EVENT_TTL, MAX_STORED_PAYLOAD_BYTES,
 };
 use crate::ports::store::Store;
@@ -71,10 +71,10 @@ pub async fn complete(
     }
     let payload = fitted.payload;
     let event = EventRecord {
-        id: crate::events::event_id(call.id, crate::events::EventType::CallCompleted),
+        id: crate::event_rules::event_id(call.id, crate::event_rules::EventType::CallCompleted),
         account_id: call.account_id.clone(),
         call_id: call.id,
-        event_type: crate::events::EventType::CallCompleted,
+        event_type: crate::event_rules::EventType::CallCompleted,
         payload: fitted.json,
         created_at: now,
     };

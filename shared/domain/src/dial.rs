@@ -12,11 +12,11 @@
 //!   deadline) tell.
 
 use crate::clock::Clock;
+use crate::dead_request::placed_answer;
 use crate::error::StoreError;
 use crate::model::{Agent, Call, IdempotencyRecord, StoredResponse};
 use crate::ports::provider::{CreatePhoneCall, VoiceProvider};
 use crate::ports::store::Store;
-use crate::recovery::placed_answer;
 
 /// Where the dial's outcome is written: the store, the deadlines, the key (if any).
 pub struct DialCtx<'a> {

@@ -111,7 +111,7 @@ pub enum ApiError {
 impl ApiError {
     /// The error body: `{"success": false, "error": {"code", "message", "field"?, ...}}`.
     /// Built here (not in the HTTP glue) so an answer remembered for an Idempotency-Key
-    /// (`crate::recovery::unknown_answer`) is byte for byte the one the API renders.
+    /// (`crate::dead_request::unknown_answer`) is byte for byte the one the API renders.
     pub fn to_json(&self) -> serde_json::Value {
         let mut e = serde_json::Map::new();
         e.insert("code".into(), self.code().into());

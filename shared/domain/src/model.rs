@@ -148,9 +148,9 @@ pub struct Account {
     pub calling_window: Option<CallingWindow>,
     /// Operator-set limits (rate limit, destinations); not settable through the API.
     pub guardrails: Guardrails,
-    /// The webhook events the account subscribed to (`crate::events`), normalized; never
+    /// The webhook events the account subscribed to (`crate::event_rules`), normalized; never
     /// empty. An account item without the attribute has the default, `call.completed`.
-    pub events: Vec<crate::events::EventType>,
+    pub events: Vec<crate::event_rules::EventType>,
     /// Which webhook signing secret (and, during a rotation's overlap, which previous one)
     /// signs `webhook-signature`; the secrets themselves are in Secrets Manager.
     pub webhook_secret: Option<WebhookSecretInfo>,
@@ -177,7 +177,7 @@ impl Account {
             default_agent_id: None,
             calling_window: None,
             guardrails: Guardrails::default(),
-            events: crate::events::default_events(),
+            events: crate::event_rules::default_events(),
             webhook_secret: None,
             created_at: now,
             version: 0,
@@ -618,7 +618,7 @@ pub struct EventRecord {
     pub account_id: String,
     pub call_id: Uuid,
     /// Which event it is (`X-Event-Type`; the payload's `event`).
-    pub event_type: crate::events::EventType,
+    pub event_type: crate::event_rules::EventType,
     pub payload: String,
     pub created_at: DateTime<Utc>,
 }

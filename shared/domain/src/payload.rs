@@ -163,7 +163,7 @@ impl CallCompleted {
     }
 
     /// The payload cut to fit: `measure(json) <= limit`, where `measure` is the size the store
-    /// gives the bytes (`ports::store::events::stored_payload_bytes`, against
+    /// gives the bytes (`ports::store::event_store::stored_payload_bytes`, against
     /// `MAX_STORED_PAYLOAD_BYTES`). Pure: sizes come from `measure` only.
     ///
     /// 1. A summary above [`SUMMARY_MAX_BYTES`] is cut (always: the call record keeps it too).

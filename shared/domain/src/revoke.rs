@@ -5,11 +5,11 @@
 //! reconciler, which re-checks the key before it dials.
 
 use crate::error::ApiError;
-use crate::events::{failure_ending, FailureReason};
+use crate::event_rules::{failure_ending, FailureReason};
+use crate::held_calls::reason;
 use crate::model::{Account, Call, CallStatus};
 use crate::ports::queue::EventQueue;
 use crate::ports::store::Store;
-use crate::schedule::reason;
 use chrono::{DateTime, Utc};
 
 /// How a call we end ends.
@@ -17,14 +17,14 @@ use chrono::{DateTime, Utc};
 pub struct Ending<'a> {
     /// `failed` or `canceled`.
     pub to: CallStatus,
-    /// The event's reason (`events::failure_ending`).
+    /// The event's reason (`event_rules::failure_ending`).
     pub why: FailureReason,
     /// The call's `failure_reason`.
     pub reason: &'a str,
 }
 
 /// Moves the call from its current status to `ending.to` with its one event
-/// (`events::failure_ending`: `call.failed` for an account subscribed to it, else
+/// (`event_rules::failure_ending`: `call.failed` for an account subscribed to it, else
 /// `call.completed`; none if it has its event already) in one conditional write, then queues
 /// the event when a queue is given (else the reconciler's enqueue repair sends it after
 /// `ENQUEUE_GRACE`, as it does when a send fails). `Ok(false)`: the call moved on meanwhile,

@@ -25,7 +25,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::{QueueError, SecretError, StoreError};
-use domain::events::NewEvent;
+use domain::event_rules::NewEvent;
 use domain::model::{
     Account, Agent, Call, CallStatus, DeliveryAttempt, DeliveryOutcome, IdempotencyRecord,
     KeyGrant, StoredResponse, WebhookSecretInfo,
@@ -39,7 +39,7 @@ use domain::ports::store::calls::{
 use domain::ports::store::deliveries::{DeliveryPage, DeliveryQuery};
 use domain::ports::store::due::{Due, DueKind, DueShard, DueStore};
 use domain::ports::store::endpoints::{EndpointHealth, EndpointHealthStore};
-use domain::ports::store::events::StoredEvent;
+use domain::ports::store::event_store::StoredEvent;
 use domain::ports::store::suppressions::{SuppressionPage, SuppressionStore};
 use domain::ports::store::{
     AccountStore, AttemptLedger, CallStore, Claim, DeliveryLog, EventStore, LedgerClaim, Store,

@@ -350,7 +350,7 @@ async fn a_call_that_failed_to_be_placed_gets_no_event() {
 /// event is stored, queued and delivered; the provider is answered 200, not 500 forever.
 #[tokio::test]
 async fn an_incompressible_5_mb_transcript_is_cut_to_fit_and_delivered() {
-    use domain::ports::store::events::{stored_payload_bytes, MAX_STORED_PAYLOAD_BYTES};
+    use domain::ports::store::event_store::{stored_payload_bytes, MAX_STORED_PAYLOAD_BYTES};
     use integration_tests::peer::TestServer;
     let e = env().await;
     let receiver = TestServer::fixed(200, json!({})).await;

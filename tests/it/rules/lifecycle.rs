@@ -8,7 +8,7 @@ use domain::clock::Clock;
 use domain::config;
 use domain::model::{Call, CallStatus};
 use domain::ports::provider::ProviderError;
-use domain::ports::store::events::ENQUEUE_GRACE;
+use domain::ports::store::event_store::ENQUEUE_GRACE;
 use domain::ports::store::{CallStore, EventStore};
 use domain::signature::sign_provider_callback;
 use integration_tests::apigw::{parts, ApiRequest, Build};
@@ -674,7 +674,7 @@ async fn a_dialing_call_never_reported_is_failed_after_the_stale_deadline() {
     let event = &st.w.store.events()[0];
     assert_eq!(
         event.record.event_type,
-        domain::events::EventType::CallCompleted
+        domain::event_rules::EventType::CallCompleted
     );
     let body: Value = serde_json::from_str(&event.record.payload).unwrap();
     assert_eq!(

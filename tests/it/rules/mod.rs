@@ -11,16 +11,16 @@
 mod abuse;
 mod call_completed;
 mod calling_rules;
-mod events;
 mod fairness;
 mod hostile_input;
 mod lifecycle;
 mod reconciler_pace;
-mod recover;
 mod redeliver;
+mod resend_dropped;
 mod scheduled;
 mod settings;
 mod signing_secret;
+mod started_failed_events;
 mod summary;
 mod trigger_call;
 mod webhook_delivery;
@@ -196,7 +196,7 @@ impl World {
             id: Uuid::new_v4(),
             account_id: seeded.account.id.clone(),
             call_id: call.id,
-            event_type: domain::events::EventType::CallCompleted,
+            event_type: domain::event_rules::EventType::CallCompleted,
             payload,
             created_at: now,
         };

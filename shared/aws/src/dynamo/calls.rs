@@ -1,6 +1,6 @@
 //! Call records in DynamoDB, and the transactions that write them together with their
 //! idempotency record (`idempotency.rs`), provider-call index entry (`provider_calls.rs`) or
-//! event (`events.rs`).
+//! event (`event_store.rs`).
 use super::due::{due_assignments, set_due, DUE_AT, REMOVE_DUE};
 use super::errors::{applied, cancellation_reasons, is_condition_failure, transaction_error};
 use super::idempotency::{idempotency_from, idempotency_item};
@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
-use domain::events::{EventType, NewEvent};
+use domain::event_rules::{EventType, NewEvent};
 use domain::model::{Call, CallStatus, Direction, EventRecord, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::*;
 use domain::ports::store::due::{DueKind, DueShard};
@@ -281,7 +281,7 @@ impl DynamoStore {
         expires_at: DateTime<Utc>,
         due_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut item = super::events::event_item(event, expires_at)?;
+        let mut item = super::event_store::event_item(event, expires_at)?;
         set_due(
             &mut item,
             DueKind::Event,

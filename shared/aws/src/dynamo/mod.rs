@@ -11,7 +11,7 @@ pub mod deliveries;
 pub mod due;
 pub mod endpoints;
 mod errors;
-pub mod events;
+pub mod event_store;
 mod idempotency;
 pub mod item;
 mod provider_calls;

@@ -4,7 +4,7 @@
 //! redelivery series is still running.
 
 pub mod headers;
-pub mod schedule;
+pub mod retry_schedule;
 pub mod series;
 pub mod signing_key;
 pub mod signing_secret;

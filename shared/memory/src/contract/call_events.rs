@@ -5,10 +5,10 @@
 
 use super::{call, unique, violated, ContractError, Kept};
 use chrono::{DateTime, SubsecRound, Utc};
-use domain::events::{self, EventType, FailureReason};
+use domain::event_rules::{self, EventType, FailureReason};
 use domain::model::{Account, Call, CallStatus, Plan};
 use domain::ports::store::calls::{CallCompletion, CallProgress};
-use domain::ports::store::events::EVENT_TTL;
+use domain::ports::store::event_store::EVENT_TTL;
 use domain::ports::store::Store;
 
 /// The reason the reconciler's failures carry here.
@@ -57,7 +57,7 @@ pub async fn a_call_moves_with_its_event(store: &dyn Store, now: DateTime<Utc>) 
     let t = now.trunc_subsecs(3);
     let c = dialing(store, &account(t), t).await?;
     let progress = progress(t);
-    let started = events::call_started(&c, "Ava", t, t)
+    let started = event_rules::call_started(&c, "Ava", t, t)
         .map_err(|e| ContractError::Violated(e.to_string()))?;
     ensure!(
         store
@@ -100,7 +100,7 @@ pub async fn an_existing_event_conflicts_and_moves_nothing(
     let account = account(t);
     let progress = progress(t);
     let c = dialing(store, &account, t).await?;
-    let started = events::call_started(&c, "Ava", t, t)
+    let started = event_rules::call_started(&c, "Ava", t, t)
         .map_err(|e| ContractError::Violated(e.to_string()))?;
     store
         .advance_call_with_event(c.id, CallStatus::InProgress, &progress, t, &started)
@@ -127,9 +127,10 @@ pub async fn a_call_settles_with_its_event(store: &dyn Store, now: DateTime<Utc>
     let t = now.trunc_subsecs(3);
     let account = account(t);
     let other = dialing(store, &account, t).await?;
-    let failed = events::call_failed(Some(&account), &other, FailureReason::DialOutcomeUnknown, t)
-        .map_err(|e| ContractError::Violated(e.to_string()))?
-        .ok_or_else(|| violated("subscribed account gets call.failed"))?;
+    let failed =
+        event_rules::call_failed(Some(&account), &other, FailureReason::DialOutcomeUnknown, t)
+            .map_err(|e| ContractError::Violated(e.to_string()))?
+            .ok_or_else(|| violated("subscribed account gets call.failed"))?;
     ensure!(
         store
             .settle_call_with_event(
@@ -195,7 +196,7 @@ pub async fn an_unsubscribed_failure_records_its_call_completed(
         ..account.clone()
     };
     let silent = dialing(store, &account, t).await?;
-    let completed = events::failure_ending(
+    let completed = event_rules::failure_ending(
         Some(&unsubscribed),
         &silent,
         FailureReason::DialOutcomeUnknown,

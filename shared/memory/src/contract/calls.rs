@@ -8,7 +8,7 @@ use super::{ContractError, Kept};
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::model::{Call, CallStatus, Direction, EventRecord, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::{CallCompletion, CallProgress, CreateCallOutcome};
-use domain::ports::store::events::EVENT_TTL;
+use domain::ports::store::event_store::EVENT_TTL;
 use domain::ports::store::Store;
 use uuid::Uuid;
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use domain::error::StoreError;
 use domain::model::{Call, CallStatus, EventRecord, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::{CallCompletion, CallProgress, CreateCallOutcome};
-use domain::ports::store::events::EVENT_TTL;
+use domain::ports::store::event_store::EVENT_TTL;
 use domain::ports::store::{Due, DueKind, DueWork, Store};
 use uuid::Uuid;
 

@@ -72,7 +72,7 @@ pub mod calls;
 pub mod deliveries;
 pub mod due;
 pub mod endpoints;
-pub mod events;
+pub mod event_store;
 pub mod queue;
 pub mod rate_counters;
 pub mod scheduled;
@@ -130,7 +130,7 @@ fn event_record(call: &Call, payload: String, at: DateTime<Utc>) -> EventRecord 
         id: Uuid::new_v4(),
         account_id: call.account_id.clone(),
         call_id: call.id,
-        event_type: domain::events::EventType::CallCompleted,
+        event_type: domain::event_rules::EventType::CallCompleted,
         payload,
         created_at: at,
     }
@@ -176,7 +176,7 @@ macro_rules! __store_promises {
                 completing_with_an_existing_event_conflicts,
                 an_inbound_call_is_created_once,
             }
-            events {
+            event_store {
                 marking_an_unknown_event_enqueued_conflicts,
                 a_large_payload_is_compressed_and_round_trips,
                 a_payload_too_large_even_compressed_is_refused,

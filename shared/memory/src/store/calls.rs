@@ -1,10 +1,10 @@
 //! Call records, the provider-call index and idempotency records (mirrors `dynamo/calls.rs`).
-use super::events::stored_event;
+use super::event_store::stored_event;
 use super::{cancelled, condition_failed, ms, secs, CallItem, IdempotencyItem, MemoryStore, State};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
-use domain::events::{EventType, NewEvent};
+use domain::event_rules::{EventType, NewEvent};
 use domain::model::{Call, CallStatus, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::*;
 use uuid::Uuid;

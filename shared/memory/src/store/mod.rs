@@ -19,13 +19,13 @@ mod calls;
 mod deliveries;
 mod due;
 mod endpoints;
-mod events;
+mod event_store;
 mod suppressions;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::model::StoredResponse;
 use domain::model::{Account, Agent, Call, DeliveryAttempt, IdempotencyRecord, KeyGrant};
-use domain::ports::store::events::StoredEvent;
+use domain::ports::store::event_store::StoredEvent;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use uuid::Uuid;

@@ -24,7 +24,7 @@ async fn each_contract_passes_on_its_own() {
     let store = MemoryStore::new();
     contract::accounts(&store, now()).await.unwrap();
     contract::calls(&store, now()).await.unwrap();
-    contract::events(&store, now()).await.unwrap();
+    contract::event_store(&store, now()).await.unwrap();
     contract::deliveries(&store, now()).await.unwrap();
     contract::attempts(&store, now()).await.unwrap();
 }
@@ -212,7 +212,7 @@ async fn expired_events_are_still_read_and_the_log_skips_expired_rows() {
         id: Uuid::new_v4(),
         account_id: "acct".into(),
         call_id: call.id,
-        event_type: domain::events::EventType::CallCompleted,
+        event_type: domain::event_rules::EventType::CallCompleted,
         payload: "{}".into(),
         created_at: now(),
     };

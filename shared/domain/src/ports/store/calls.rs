@@ -1,6 +1,6 @@
 //! Call records, the provider-call index and idempotency records.
 use crate::error::StoreError;
-use crate::events::NewEvent;
+use crate::event_rules::NewEvent;
 use crate::model::{Call, CallStatus, EventRecord, IdempotencyRecord, StoredResponse};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -255,7 +255,7 @@ pub trait CallStore: Send + Sync {
         at: DateTime<Utc>,
         due_at: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError>;
-    /// Answers an Idempotency-Key whose request died (`crate::recovery`): stores `response`
+    /// Answers an Idempotency-Key whose request died (`crate::dead_request`): stores `response`
     /// and takes the record out of the due index, only if the record still belongs to
     /// `record.call_id` and has no answer. `Ok(false)`, and nothing written, otherwise.
     async fn answer_dead_request(
@@ -291,7 +291,7 @@ pub trait CallStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
     /// [`CallStore::advance_call`] and the event it causes (`call.started`, `call.failed`:
-    /// `crate::events`) in one transaction: both or neither. `Ok(false)`, and nothing
+    /// `crate::event_rules`) in one transaction: both or neither. `Ok(false)`, and nothing
     /// written, when the call does not move; `Conflict` when the call would move but the
     /// event exists already (a concurrent path stored it: retry, and the re-read call decides).
     async fn advance_call_with_event(
@@ -303,7 +303,7 @@ pub trait CallStore: Send + Sync {
         event: &NewEvent,
     ) -> Result<bool, StoreError>;
     /// [`CallStore::settle_call`] and the event it causes (the reconciler's `call.failed`, or
-    /// `call.completed`: `crate::events::failure_ending`) in one transaction: both or neither.
+    /// `call.completed`: `crate::event_rules::failure_ending`) in one transaction: both or neither.
     /// A `call.completed` is recorded on the call as its event (`Call::event_id`), as
     /// [`CallStore::complete_call`] does, so no later completion stores a second one. `Ok(false)`, and nothing written, when the call is no
     /// longer `from`; `Conflict` when the event exists already.

@@ -7,7 +7,7 @@
 //!
 //! | kind | item | due | cleared by |
 //! |---|---|---|---|
-//! | `event` | a stored event | [`ENQUEUE_GRACE`](super::events::ENQUEUE_GRACE) after it was stored | `mark_event_enqueued` |
+//! | `event` | a stored event | [`ENQUEUE_GRACE`](super::event_store::ENQUEUE_GRACE) after it was stored | `mark_event_enqueued` |
 //! | `scheduled` | a `scheduled` call (held or `not_before`) | its `scheduled_for` | the claim (`settle_call` -> `queued`), a cancel |
 //! | `call` | a `queued` call | its request's lease | `mark_call_dialing` / `_failed` / `_dial_unknown` |
 //! | `call` | a `dial_unknown` call | its dial deadline | any callback moving it on |

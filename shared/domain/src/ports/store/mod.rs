@@ -7,7 +7,7 @@ pub mod calls;
 pub mod deliveries;
 pub mod due;
 pub mod endpoints;
-pub mod events;
+pub mod event_store;
 pub mod suppressions;
 
 pub use accounts::AccountStore;
@@ -16,7 +16,7 @@ pub use calls::{CallStore, CreateCallOutcome};
 pub use deliveries::{DeliveryLog, DeliveryPage};
 pub use due::{Due, DueKind, DueShard, DueStore, DueWork, DUE_SHARDS};
 pub use endpoints::{EndpointHealth, EndpointHealthStore};
-pub use events::EventStore;
+pub use event_store::EventStore;
 pub use suppressions::{SuppressionPage, SuppressionStore};
 
 /// The shard of an item with this identity among `shards`: FNV-1a (64 bits) of its text

@@ -26,13 +26,13 @@ pub fn max_schedule_ahead() -> chrono::Duration {
 }
 
 /// Why a scheduled call was cancelled (`failure_reason` of the `canceled` call). Why a held
-/// call that no longer passes when due `failed`: `domain::events::FailureReason` (also its
+/// call that no longer passes when due `failed`: `domain::event_rules::FailureReason` (also its
 /// `call.failed` reason).
 pub mod reason {
     /// The number was put on the account's do-not-call list (the call is `canceled`).
     pub const NUMBER_SUPPRESSED: &str = "number_suppressed";
     /// The API key that created the call was regenerated (the call is `canceled`, with its
-    /// event: `crate::events::FailureReason::KeyRotated`).
+    /// event: `crate::event_rules::FailureReason::KeyRotated`).
     pub const KEY_ROTATED: &str = "key_rotated";
 }
 

@@ -267,7 +267,7 @@ async fn a_failing_queue_send_is_500_and_a_later_recover_still_sends_each_event_
     );
     // ...after it, both are queued again (the same series ids as before).
     e.w.clock.advance(
-        chrono::Duration::from_std(::settings::recover::RECOVERY_LEASE).unwrap()
+        chrono::Duration::from_std(::settings::resend_dropped::RECOVERY_LEASE).unwrap()
             + chrono::Duration::seconds(1),
     );
     let (status, res) = e.recover(json!({"since": rfc3339(since)})).await;
@@ -315,7 +315,7 @@ async fn bad_ranges_are_400_naming_the_field_and_read_nothing() {
 /// or queued; the same rows cut to exactly the cap by `until` are recovered in one call.
 #[tokio::test]
 async fn more_than_the_cap_is_422_and_queues_nothing_while_the_cap_itself_is_recovered() {
-    use ::settings::recover::MAX_RECOVER_EVENTS;
+    use ::settings::resend_dropped::MAX_RECOVER_EVENTS;
     let e = env(0).await;
     let since = e.w.now() - chrono::Duration::hours(1);
     let count = MAX_RECOVER_EVENTS + 1;
@@ -325,7 +325,7 @@ async fn more_than_the_cap_is_422_and_queues_nothing_while_the_cap_itself_is_rec
             id: Uuid::new_v4(),
             account_id: e.s.account.id.clone(),
             call_id: Uuid::new_v4(),
-            event_type: domain::events::EventType::CallCompleted,
+            event_type: domain::event_rules::EventType::CallCompleted,
             payload: "{}".into(),
             created_at: since,
         };

@@ -1,10 +1,10 @@
-//! Stored events (mirrors `dynamo/events.rs`).
+//! Stored events (mirrors `dynamo/event_store.rs`).
 use super::{condition_failed, ms, secs, MemoryStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
 use domain::model::EventRecord;
-use domain::ports::store::events::*;
+use domain::ports::store::event_store::*;
 use uuid::Uuid;
 
 /// The event as `event_item` would store it and `event_from` read it back: plain up to

@@ -2,7 +2,7 @@
 //! spec's, built in `crate::payload` and stored by `crate::completion`), `call.started` and
 //! `call.failed` (built here).
 //!
-//! Every event is an event item (`ports::store::events`), written in the same conditional
+//! Every event is an event item (`ports::store::event_store`), written in the same conditional
 //! transaction as the call's state change that causes it, then put on the events queue
 //! ([`crate::completion::enqueue`]): one delivery pipeline, one retry schedule, one log for
 //! all three. An event's id is derived from its call and its type ([`event_id`]), so a retried
@@ -26,7 +26,7 @@
 
 use crate::clock::rfc3339;
 use crate::model::{Account, Call, CallStatus, Direction, EventRecord};
-use crate::ports::store::events::{ENQUEUE_GRACE, EVENT_TTL};
+use crate::ports::store::event_store::{ENQUEUE_GRACE, EVENT_TTL};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};

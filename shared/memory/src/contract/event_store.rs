@@ -6,7 +6,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use domain::error::StoreError;
 use domain::model::{Call, CallStatus, EventRecord};
 use domain::ports::store::calls::{CallCompletion, CallProgress};
-use domain::ports::store::events::{EVENT_TTL, PLAIN_PAYLOAD_MAX_BYTES};
+use domain::ports::store::event_store::{EVENT_TTL, PLAIN_PAYLOAD_MAX_BYTES};
 use domain::ports::store::Store;
 use uuid::Uuid;
 

@@ -6,9 +6,9 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
-use domain::events::EventType;
+use domain::event_rules::EventType;
 use domain::model::EventRecord;
-use domain::ports::store::events::*;
+use domain::ports::store::event_store::*;
 use std::io::Read;
 use uuid::Uuid;
 
@@ -113,7 +113,7 @@ mod tests {
             id: Uuid::new_v4(),
             account_id: "acct_1".into(),
             call_id: Uuid::new_v4(),
-            event_type: domain::events::EventType::CallCompleted,
+            event_type: domain::event_rules::EventType::CallCompleted,
             payload,
             created_at: DateTime::from_timestamp(1_750_001_585, 0).unwrap(),
         }

@@ -1,4 +1,4 @@
-//! `call.started` and `call.failed` from the provider's callbacks (`domain::events`): the event
+//! `call.started` and `call.failed` from the provider's callbacks (`domain::event_rules`): the event
 //! a callback's move causes, written in the same transaction as the move
 //! (`CallStore::advance_call_with_event`), then put on the queue like `call.completed`.
 //!
@@ -16,7 +16,7 @@ use crate::Deps;
 use chrono::{DateTime, Utc};
 use domain::callback::ProviderCallObject;
 use domain::completion;
-use domain::events::{self, EventType, FailureReason, NewEvent};
+use domain::event_rules::{self, EventType, FailureReason, NewEvent};
 use domain::model::{Call, CallStatus};
 use domain::ApiError;
 
@@ -57,20 +57,20 @@ pub async fn for_move(
     let account = deps.store.account(&call.account_id).await?;
     let event = match event_type {
         EventType::CallStarted => {
-            if !events::wanted(account.as_ref(), EventType::CallStarted) {
+            if !event_rules::wanted(account.as_ref(), EventType::CallStarted) {
                 return Ok(None);
             }
             let agent_name = completion::agent_name(deps.store.as_ref(), call).await?;
             let started_at = obj.started_at().unwrap_or(now);
             Some(
-                events::call_started(call, &agent_name, started_at, now)
+                event_rules::call_started(call, &agent_name, started_at, now)
                     .map_err(ApiError::internal)?,
             )
         }
         EventType::CallFailed => match failure_reason(call, obj) {
             Some(reason) => {
                 let failed_at = obj.ended_at().unwrap_or(now);
-                events::call_failed(account.as_ref(), call, reason, failed_at)
+                event_rules::call_failed(account.as_ref(), call, reason, failed_at)
                     .map_err(ApiError::internal)?
             }
             None => None,
@@ -91,7 +91,7 @@ pub async fn ensure_enqueued(
     let Some(event_type) = caused(call, to, obj) else {
         return Ok(());
     };
-    let id = events::event_id(call.id, event_type);
+    let id = event_rules::event_id(call.id, event_type);
     let Some(stored) = deps.store.event(id).await? else {
         return Ok(());
     };
