@@ -42,7 +42,7 @@ pub fn trigger_call_routes() -> Vec<(&'static str, &'static str)> {
 }
 /// Behind the JWT authorizer in AWS; locally the claims are injected (see `gateway`).
 pub fn settings_routes() -> Vec<(&'static str, &'static str)> {
-    route_pairs(settings::router::ROUTES)
+    route_pairs(&settings::router::ROUTES)
 }
 pub fn call_completed_routes() -> Vec<(&'static str, &'static str)> {
     route_pairs(call_completed::ROUTES)

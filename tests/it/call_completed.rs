@@ -716,7 +716,7 @@ async fn a_stale_completion_loses_and_writes_nothing() {
         id: Uuid::new_v4(),
         account_id: stale.account_id.clone(),
         call_id: stale.id,
-        event_type: domain::event_rules::EventType::CallCompleted,
+        event_type: domain::event_type::EventType::CallCompleted,
         payload: r#"{"event":"call.completed"}"#.into(),
         created_at: at_ms(NOW_MS),
     };
@@ -1382,7 +1382,8 @@ async fn callbacks_for_a_call_placed_by_trigger_call() {
 /// `X-Event-Type`: one per subscribed event, none for the unsubscribed.
 #[tokio::test]
 async fn call_started_and_call_failed_are_stored_once_and_each_posted_once() {
-    use domain::event_rules::{event_id, EventType};
+    use domain::event_rules::event_id;
+    use domain::event_type::EventType;
     let e = env().await;
     let receiver = TestServer::start(|_, _| async { Reply::status(200) }).await;
     let url = format!("{}/hooks/bvai", receiver.url());

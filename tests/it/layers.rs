@@ -2,9 +2,17 @@
 //! graph, normal dependencies only): the domain core stays free of I/O crates, adapters and glue
 //! depend on the domain and never on a function, and functions never on each other. A change
 //! that breaks the direction fails here, not in a review.
+//!
+//! Inside each crate the same holds for modules (`module_graph`): no two modules of a crate
+//! name each other, directly or round a longer cycle, and `docs/architecture.md` shows each
+//! library's modules in the layers the code has.
 
+mod module_graph;
+
+use module_graph::CrateGraph;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// Crates that do I/O (AWS SDK, Lambda runtime, HTTP clients and servers, the async runtime).
@@ -194,4 +202,117 @@ fn the_port_macro_is_compile_time_only() {
         "port-macro depends on {deps:?}"
     );
     assert!(g.closure("domain").contains("port-macro"));
+}
+
+/// One compiled crate of the workspace: a package's library, binary or test target.
+struct Target {
+    /// `package` for a library, `package (bin name)` / `package (test name)` otherwise.
+    label: String,
+    kind: String,
+    root: PathBuf,
+}
+
+/// Every library, binary, test and bench target of the workspace's packages.
+fn targets() -> Vec<Target> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked", "--no-deps"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo metadata");
+    assert!(out.status.success(), "cargo metadata failed");
+    let meta: Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    let mut all = Vec::new();
+    for p in meta["packages"].as_array().expect("packages") {
+        let package = p["name"].as_str().expect("name");
+        for t in p["targets"].as_array().expect("targets") {
+            let kind = t["kind"][0].as_str().expect("kind").to_string();
+            if !["lib", "bin", "test", "bench", "example"].contains(&kind.as_str()) {
+                continue;
+            }
+            let label = if kind == "lib" {
+                package.to_string()
+            } else {
+                format!("{package} ({kind} {})", t["name"].as_str().expect("name"))
+            };
+            all.push(Target {
+                label,
+                kind,
+                root: PathBuf::from(t["src_path"].as_str().expect("src_path")),
+            });
+        }
+    }
+    all
+}
+
+fn shown(path: &[String]) -> String {
+    if path.is_empty() {
+        "crate".into()
+    } else {
+        path.join("::")
+    }
+}
+
+/// Every cycle between sibling modules, in every target of the workspace, with the reference
+/// that makes each step: what a failure prints.
+fn module_cycles() -> Vec<String> {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf();
+    let mut found = Vec::new();
+    for t in targets() {
+        let g = CrateGraph::read(&t.root);
+        for parent in g.parents() {
+            let edges = g.level(&parent);
+            for cycle in module_graph::cycles(&edges) {
+                let mut text = format!("{} `{}`: {}", t.label, shown(&parent), cycle.join(" -> "));
+                for step in cycle.windows(2) {
+                    let w = &edges[&step[0]][&step[1]];
+                    let file = w.file.strip_prefix(&workspace).unwrap_or(&w.file);
+                    text.push_str(&format!(
+                        "\n    {} -> {}: {}:{} names {}",
+                        step[0],
+                        step[1],
+                        file.display(),
+                        w.line,
+                        w.path
+                    ));
+                }
+                found.push(text);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_module_cycles_in_any_crate() {
+    let cycles = module_cycles();
+    assert!(
+        cycles.is_empty(),
+        "{} module cycles (a module names a sibling that names it back, maybe round others):\n{}",
+        cycles.len(),
+        cycles.join("\n")
+    );
+}
+
+/// The module graph's reader finds what it must: a known edge of the domain (a rule naming
+/// the vocabulary), one through a `pub use` re-export, one from `super::`, and nothing from
+/// test-only code.
+#[test]
+fn the_module_reader_sees_uses_reexports_and_super() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/domain/src/lib.rs");
+    let g = CrateGraph::read(&root);
+    let edges = g.level(&[]);
+    let names = |from: &str| -> BTreeSet<&str> {
+        edges[from]
+            .keys()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>()
+    };
+    assert!(names("held_calls").contains("calling_window"), "{edges:?}");
+    assert!(g
+        .children(&["ports".to_string()])
+        .contains(&"store".to_string()));
 }

@@ -397,7 +397,8 @@ fn public_answers_document_the_rate_limit_headers() {
 
 #[test]
 fn the_webhooks_are_documented_with_their_signature_headers() {
-    use domain::event_rules::{self, EventType, FailureReason};
+    use domain::event_rules::{self, FailureReason};
+    use domain::event_type::EventType;
     let doc = document();
     let hooks: BTreeSet<&str> = doc["webhooks"]
         .as_mapping()

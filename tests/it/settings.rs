@@ -354,8 +354,8 @@ async fn event_subscriptions_round_trip_through_dynamodb() {
     assert_eq!(
         stored.events,
         vec![
-            domain::event_rules::EventType::CallStarted,
-            domain::event_rules::EventType::CallFailed
+            domain::event_type::EventType::CallStarted,
+            domain::event_type::EventType::CallFailed
         ]
     );
     for bad in [json!([]), json!(["call.finished"])] {

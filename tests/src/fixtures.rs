@@ -170,7 +170,7 @@ pub async fn stored_event(store: &dyn Store, seeded: &Seeded) -> domain::model::
         id: Uuid::new_v4(),
         account_id: seeded.account.id.clone(),
         call_id: call.id,
-        event_type: domain::event_rules::EventType::CallCompleted,
+        event_type: domain::event_type::EventType::CallCompleted,
         payload,
         created_at: now,
     };

@@ -5,16 +5,16 @@
 //! call, events we do not handle). Only a failure on our side (storage, queue) is a 5xx, so
 //! the provider's retry finishes the work.
 
+use crate::answer::{applied, ignored, invalid_signature};
+use crate::progress::progress;
 use crate::resolve::{resolve, Resolution};
 use crate::{Ctx, Deps};
-use chrono::{DateTime, Utc};
 use domain::callback::{ProviderCallObject, ProviderCallback, ProviderEvent};
 use domain::completion;
 use domain::model::{Call, CallStatus};
-use domain::ports::store::calls::CallProgress;
 use domain::signature::verify_provider_callback;
 use domain::ApiError;
-use lambda_glue::http::{body_bytes, header, json_response};
+use lambda_glue::http::{body_bytes, header};
 use lambda_http::{Body, Response};
 
 /// The provider's signature header.
@@ -98,19 +98,6 @@ fn parse(body: &[u8]) -> Result<ProviderCallback, ApiError> {
     Ok(callback)
 }
 
-/// What a callback's call object tells about the call's progress, and the call's next
-/// reconciler deadline (`None` clears it).
-pub fn progress(obj: &ProviderCallObject, due_at: Option<DateTime<Utc>>) -> CallProgress {
-    CallProgress {
-        due_at,
-        provider_call_id: Some(obj.call_id.clone()),
-        started_at: obj.started_at(),
-        ended_at: obj.ended_at(),
-        duration_seconds: obj.duration_seconds(),
-        disconnection_reason: obj.disconnection_reason.clone(),
-    }
-}
-
 /// Moves the call forward, with the `call.started` or `call.failed` event the move causes
 /// (`crate::caused_events`) in the same transaction, then queues that event.
 async fn advance(
@@ -180,31 +167,4 @@ async fn advance(
     )
     .await?;
     Ok(applied(call_id, true, Some(record.id)))
-}
-
-/// `200 {"success": true, "call_id", "changed", "event_id"?}`.
-pub fn applied(call_id: uuid::Uuid, changed: bool, event_id: Option<uuid::Uuid>) -> Response<Body> {
-    let mut body = serde_json::json!({"success": true, "call_id": call_id, "changed": changed});
-    if let Some(e) = event_id {
-        body["event_id"] = e.to_string().into();
-    }
-    json_response(200, &body)
-}
-
-/// `200 {"success": true, "ignored": "<reason>"}`: acknowledged so the provider stops retrying.
-pub fn ignored(reason: &'static str) -> Response<Body> {
-    json_response(
-        200,
-        &serde_json::json!({"success": true, "ignored": reason}),
-    )
-}
-
-fn invalid_signature() -> Response<Body> {
-    json_response(
-        401,
-        &serde_json::json!({"success": false, "error": {
-            "code": "invalid_signature",
-            "message": "the x-retell-signature header is missing, malformed, expired or does not match the body"
-        }}),
-    )
 }

@@ -16,8 +16,10 @@ use crate::Deps;
 use chrono::{DateTime, Utc};
 use domain::callback::ProviderCallObject;
 use domain::completion;
-use domain::event_rules::{self, EventType, FailureReason, NewEvent};
+use domain::event_rules::{self, FailureReason};
+use domain::event_type::EventType;
 use domain::model::{Call, CallStatus};
+use domain::ports::store::event_store::NewEvent;
 use domain::ApiError;
 
 /// Whether a callback moving the call to `to` could move it at all (the store decides for

@@ -8,7 +8,8 @@
 //! reconciler enqueues the event after `ENQUEUE_GRACE`. The delivery function dedupes by event
 //! id and attempt anyway, since SQS itself delivers at least once.
 
-use crate::callback::{applied, ignored, progress};
+use crate::answer::{applied, ignored};
+use crate::progress::progress;
 use crate::Deps;
 use domain::callback::ProviderCallObject;
 use domain::completion::{self, Completed};

@@ -4,10 +4,12 @@
 //! `handle` takes every dependency explicitly, so the Lambda entry point, the local stack and
 //! the tests run exactly the same code.
 
+pub mod answer;
 pub mod callback;
 pub mod caused_events;
 pub mod complete;
 pub mod metrics;
+pub mod progress;
 pub mod resolve;
 
 use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};

@@ -430,11 +430,12 @@ async fn fail_with_event(
 ) -> Result<bool, ApiError> {
     let store = deps.store.as_ref();
     let account = store.account(&call.account_id).await?;
-    let agent_name = if event_rules::wanted(account.as_ref(), event_rules::EventType::CallFailed) {
-        String::new()
-    } else {
-        completion::agent_name(store, call).await?
-    };
+    let agent_name =
+        if event_rules::wanted(account.as_ref(), domain::event_type::EventType::CallFailed) {
+            String::new()
+        } else {
+            completion::agent_name(store, call).await?
+        };
     let ending = Ending {
         to: CallStatus::Failed,
         why,

@@ -6,14 +6,23 @@
 //! (the previous key stops working at once; of two racing rotations one gets 409). That order
 //! means no single failure leaves the account without a working key.
 
-use crate::router::Ctx;
+use crate::ctx::{Ctx, Handler};
 use domain::bulk_cancel::{cancel_scheduled_calls, Canceled, Revoke};
 use domain::clock::rfc3339;
 use domain::key_rotation::rotate_api_key;
 use domain::ApiError;
 use lambda_glue::http::json_response;
+use lambda_glue::route;
+use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
 use serde_json::json;
+
+/// This module's routes; `crate::router` serves every module's.
+pub fn router() -> &'static [Route<Handler>] {
+    static ROUTES: &[Route<Handler>] =
+        &[route!(POST "/api/integrations/api-webhooks/api-key" => rotate)];
+    ROUTES
+}
 
 pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     lambda_glue::http::no_fields(ctx.req)?;

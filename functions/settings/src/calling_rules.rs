@@ -8,14 +8,23 @@
 //! in. The number travels in the body, not the URL, so that it never lands in an access log;
 //! it is personal data and is never logged.
 
-use crate::router::Ctx;
+use crate::ctx::{Ctx, Handler};
 use domain::clock::rfc3339;
 use domain::dial_rules::Rule;
 use domain::phone::PhoneNumber;
 use domain::ApiError;
 use lambda_glue::http::{json_body, json_object, json_response, json_type, refuse_unknown_fields};
+use lambda_glue::route;
+use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
+
+/// This module's routes; `crate::router` serves every module's.
+pub fn router() -> &'static [Route<Handler>] {
+    static ROUTES: &[Route<Handler>] =
+        &[route!(POST "/api/integrations/api-webhooks/calling-rules/check" => check)];
+    ROUTES
+}
 
 const FIELDS: [&str; 1] = ["phone"];
 

@@ -7,14 +7,26 @@
 //! `DELETE /api/integrations/api-webhooks/calls/{call_id}`, which cancels one scheduled call
 //! exactly as `DELETE /api/calls/{call_id}` does (`domain::held_calls::cancel_scheduled_call`).
 
-use crate::router::Ctx;
+use crate::ctx::{Ctx, Handler};
 use domain::bulk_cancel::{cancel_scheduled_calls, Revoke};
 use domain::held_calls::cancel_owned_call;
 use domain::ApiError;
 use lambda_glue::calls::view;
 use lambda_glue::http::json_response;
+use lambda_glue::route;
+use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
 use serde_json::json;
+
+/// This module's routes; `crate::router` serves every module's.
+pub fn router() -> &'static [Route<Handler>] {
+    static ROUTES: &[Route<Handler>] = &[
+        route!(GET "/api/integrations/api-webhooks/calls" => list),
+        route!(POST "/api/integrations/api-webhooks/calls/cancel-scheduled" => cancel_scheduled),
+        route!(DELETE "/api/integrations/api-webhooks/calls/{call_id}" => cancel),
+    ];
+    ROUTES
+}
 
 pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let query = lambda_glue::calls::parse_query(ctx.req)?;

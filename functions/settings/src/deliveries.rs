@@ -4,13 +4,22 @@
 //! 100, default 25) and `cursor` (the `next_cursor` of the previous page, opaque). Unknown or
 //! repeated parameters are 400s, like unknown JSON fields elsewhere.
 
-use crate::router::Ctx;
+use crate::ctx::{Ctx, Handler};
 use domain::model::DeliveryOutcome;
 use domain::ports::store::deliveries::{DeliveryCursor, DeliveryQuery, MAX_PAGE_SIZE};
 use domain::ApiError;
 use lambda_glue::http::json_response;
+use lambda_glue::route;
+use lambda_glue::router::Route;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
+
+/// This module's routes; `crate::router` serves every module's.
+pub fn router() -> &'static [Route<Handler>] {
+    static ROUTES: &[Route<Handler>] =
+        &[route!(GET "/api/integrations/api-webhooks/deliveries" => list)];
+    ROUTES
+}
 
 pub const DEFAULT_PAGE_SIZE: usize = 25;
 const PARAMETERS: [&str; 3] = ["outcome", "limit", "cursor"];

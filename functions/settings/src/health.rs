@@ -5,12 +5,21 @@
 //! Read through the delivery log's outcome index (`domain::webhook::summary`), never a scan:
 //! the summary's reads plus one range query per counted outcome over the range.
 
-use crate::router::Ctx;
+use crate::ctx::{Ctx, Handler};
 use domain::webhook::summary::{delivery_histogram, endpoint_summary, HealthRange};
 use domain::ApiError;
 use lambda_glue::http::json_response;
+use lambda_glue::route;
+use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
 use serde_json::json;
+
+/// This module's routes; `crate::router` serves every module's.
+pub fn router() -> &'static [Route<Handler>] {
+    static ROUTES: &[Route<Handler>] =
+        &[route!(GET "/api/integrations/api-webhooks/endpoint-health" => get)];
+    ROUTES
+}
 
 const PARAMETERS: [&str; 1] = ["range"];
 

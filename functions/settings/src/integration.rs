@@ -3,7 +3,7 @@
 //! characters and creation time; the signing secret only its creation time and the end of a
 //! rotation's overlap; `endpoint` summarises the delivery log (`domain::webhook::summary`).
 
-use crate::router::Ctx;
+use crate::ctx::{Ctx, Handler};
 use crate::{caller, update, Deps};
 use domain::clock::rfc3339;
 use domain::model::Account;
@@ -11,8 +11,22 @@ use domain::webhook::signing_secret;
 use domain::webhook::summary::endpoint_summary;
 use domain::{ApiError, StoreError};
 use lambda_glue::http::{json_body, json_object, json_response};
+use lambda_glue::route;
+use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
 use serde_json::{json, Value};
+
+/// The integration's own resource; the other routes hang under it.
+pub const INTEGRATION: &str = "/api/integrations/api-webhooks";
+
+/// This module's routes; `crate::router` serves every module's.
+pub fn router() -> &'static [Route<Handler>] {
+    static ROUTES: &[Route<Handler>] = &[
+        route!(GET INTEGRATION => get),
+        route!(PATCH INTEGRATION => patch),
+    ];
+    ROUTES
+}
 
 /// How many times a PATCH re-reads and re-applies itself when another write got in between.
 /// A PATCH is a merge of the fields it names, so re-applying it to the newer state is right.

@@ -1,7 +1,7 @@
 //! The integration page's API: the API key, the on/off switch, the webhook URL, the default
 //! agent, the agent list, the delivery log, a test send and redelivery, the webhook signing
 //! secret (`docs/settings-api.md`;
-//! routes in `router::ROUTES`).
+//! routes declared by each handler module, served by `router::ROUTES`).
 //!
 //! Who is calling was settled before the request got here: API Gateway's JWT authorizer
 //! checked the dashboard session and put its claims in the request context; `caller` turns
@@ -15,6 +15,7 @@ pub mod api_key;
 pub mod caller;
 pub mod calling_rules;
 pub mod calls;
+pub mod ctx;
 pub mod deliveries;
 pub mod health;
 pub mod integration;

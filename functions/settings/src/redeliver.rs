@@ -9,17 +9,27 @@
 //! its marker (attempt 0) is claimed before the message is queued: of two requests that both
 //! found nothing running, only the one that claims the marker queues; the other is a 409.
 
-use crate::router::Ctx;
+use crate::ctx::{Ctx, Handler};
 use domain::model::DeliveryTrigger;
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::Claim;
 use domain::webhook::series::{self, REDELIVERY_MARKER_LEASE};
 use domain::ApiError;
 use lambda_glue::http::json_response;
+use lambda_glue::route;
+use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
 use serde_json::json;
 use std::time::Duration;
 use uuid::Uuid;
+
+/// This module's routes; `crate::router` serves every module's.
+pub fn router() -> &'static [Route<Handler>] {
+    static ROUTES: &[Route<Handler>] = &[
+        route!(POST "/api/integrations/api-webhooks/deliveries/{event_id}/redeliver" => redeliver),
+    ];
+    ROUTES
+}
 
 pub async fn redeliver(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let raw = ctx.params.get("event_id").unwrap_or_default();

@@ -30,7 +30,7 @@
 //! `422 too_many_events` (`field: since`) before anything is claimed or queued, so the caller
 //! can split it into narrower ranges and nothing is half done.
 
-use crate::router::Ctx;
+use crate::ctx::{Ctx, Handler};
 use chrono::{DateTime, Utc};
 use domain::model::{DeliveryAttempt, DeliveryOutcome, DeliveryTrigger};
 use domain::ports::queue::DeliveryMessage;
@@ -39,12 +39,21 @@ use domain::ports::store::Claim;
 use domain::ApiError;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use lambda_glue::http::{json_body, json_object, json_response, json_type, refuse_unknown_fields};
+use lambda_glue::route;
+use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::time::Duration;
 use uuid::Uuid;
+
+/// This module's routes; `crate::router` serves every module's.
+pub fn router() -> &'static [Route<Handler>] {
+    static ROUTES: &[Route<Handler>] =
+        &[route!(POST "/api/integrations/api-webhooks/deliveries/recover" => recover)];
+    ROUTES
+}
 
 const FIELDS: [&str; 2] = ["since", "until"];
 

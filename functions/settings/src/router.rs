@@ -1,10 +1,14 @@
-//! The settings API's routes, declared once (`lambda_glue::router`): adding a route is adding
-//! one line to [`ROUTES`]. The table also feeds the local gateway and the template drift test.
+//! The settings API's routes: each handler module declares its own (`router()`, as svix's
+//! endpoint modules do) and [`ROUTES`] serves them all; adding a route is one line in its
+//! module. The table also feeds the local gateway and the template drift test. Handlers get a
+//! `crate::ctx::Ctx`, so they never name this module.
 //!
 //! Unknown paths are 404 `not_found`, a known path with another method is 405 with an `Allow`
 //! header. Both are decided before the caller is identified; every matched route then runs
 //! for the caller's account only (see `caller`).
 
+pub use crate::ctx::{Ctx, Handler};
+pub use crate::integration::INTEGRATION;
 use crate::{
     agents, api_key, caller, calling_rules, calls, deliveries, health, integration, redeliver,
     resend_dropped, signing_secret, suppressions, test_send, Deps,
@@ -12,46 +16,28 @@ use crate::{
 use domain::model::Account;
 use domain::rate_limit::{self, RateStatus, Scope};
 use domain::ApiError;
-use lambda_glue::route;
-use lambda_glue::router::{self, Params, Route, RouteFuture};
+use lambda_glue::router::{self, Route};
 use lambda_http::{Body, Request, Response};
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 
-/// What a route handler gets: the request, the dependencies, the caller's account (already
-/// checked: it exists and its plan includes the integration) and the path parameters.
-pub struct Ctx<'a> {
-    pub req: &'a Request,
-    pub deps: &'a Deps,
-    pub account: Account,
-    pub params: Params,
-}
-
-pub type Handler = for<'a> fn(Ctx<'a>) -> RouteFuture<'a>;
-
-/// The integration's own resource; the other routes hang under it.
-pub const INTEGRATION: &str = "/api/integrations/api-webhooks";
-
-/// Every route of the function.
-pub static ROUTES: &[Route<Handler>] = &[
-    route!(GET INTEGRATION => integration::get),
-    route!(PATCH INTEGRATION => integration::patch),
-    route!(POST "/api/integrations/api-webhooks/api-key" => api_key::rotate),
-    route!(GET "/api/integrations/api-webhooks/signing-secret" => signing_secret::get),
-    route!(POST "/api/integrations/api-webhooks/signing-secret" => signing_secret::rotate),
-    route!(GET "/api/integrations/api-webhooks/deliveries" => deliveries::list),
-    route!(GET "/api/integrations/api-webhooks/endpoint-health" => health::get),
-    route!(GET "/api/integrations/api-webhooks/calls" => calls::list),
-    route!(POST "/api/integrations/api-webhooks/calls/cancel-scheduled" => calls::cancel_scheduled),
-    route!(DELETE "/api/integrations/api-webhooks/calls/{call_id}" => calls::cancel),
-    route!(POST "/api/integrations/api-webhooks/calling-rules/check" => calling_rules::check),
-    route!(GET "/api/agents" => agents::list),
-    route!(POST "/api/integrations/api-webhooks/test" => test_send::send),
-    route!(POST "/api/integrations/api-webhooks/deliveries/{event_id}/redeliver" => redeliver::redeliver),
-    route!(POST "/api/integrations/api-webhooks/deliveries/recover" => resend_dropped::recover),
-    route!(GET "/api/integrations/api-webhooks/suppressions" => suppressions::list),
-    route!(PUT "/api/integrations/api-webhooks/suppressions/{phone}" => suppressions::put),
-    route!(DELETE "/api/integrations/api-webhooks/suppressions/{phone}" => suppressions::delete),
-];
+/// Every route of the function: each handler module's `router()`, in this order.
+pub static ROUTES: LazyLock<Vec<Route<Handler>>> = LazyLock::new(|| {
+    [
+        integration::router(),
+        api_key::router(),
+        signing_secret::router(),
+        deliveries::router(),
+        health::router(),
+        calls::router(),
+        calling_rules::router(),
+        agents::router(),
+        test_send::router(),
+        redeliver::router(),
+        resend_dropped::router(),
+        suppressions::router(),
+    ]
+    .concat()
+});
 
 /// The routes that do slow or fan-out work (a POST to the customer's endpoint that may take
 /// its whole timeout, a message per event): limited per account on top of the settings limit.
@@ -95,7 +81,7 @@ async fn count(req: &Request, deps: &Deps, account: &Account) -> Result<RateStat
 pub async fn dispatch(req: &Request, deps: &Deps) -> Response<Body> {
     let rate = OnceLock::new();
     let rate_ref = &rate;
-    let mut res = router::dispatch(ROUTES, req, |handler, params| {
+    let mut res = router::dispatch(&ROUTES, req, |handler, params| {
         Box::pin(async move {
             let account = caller::account(req, deps).await?;
             let status = count(req, deps, &account).await?;
@@ -128,10 +114,10 @@ mod tests {
     use super::*;
 
     use http::Method;
-    use lambda_glue::router::{resolve, Resolution};
+    use lambda_glue::router::{resolve, Params, Resolution};
 
     fn found(method: Method, path: &str) -> Option<(&'static str, Params)> {
-        match resolve(ROUTES, &method, path) {
+        match resolve(&ROUTES, &method, path) {
             Resolution::Found(r, p) => Some((r.pattern, p)),
             _ => None,
         }
@@ -146,20 +132,20 @@ mod tests {
         assert!(found(Method::PATCH, INTEGRATION).is_some());
         assert!(found(Method::GET, "/api/agents").is_some());
         assert!(found(Method::POST, "/api/integrations/api-webhooks/api-key").is_some());
-        match resolve(ROUTES, &Method::DELETE, INTEGRATION) {
+        match resolve(&ROUTES, &Method::DELETE, INTEGRATION) {
             Resolution::WrongMethod(m) => assert_eq!(m, vec![Method::GET, Method::PATCH]),
             _ => panic!("expected 405"),
         }
         assert!(matches!(
-            resolve(ROUTES, &Method::GET, "/api/integrations"),
+            resolve(&ROUTES, &Method::GET, "/api/integrations"),
             Resolution::NotFound
         ));
         assert!(matches!(
-            resolve(ROUTES, &Method::GET, "/"),
+            resolve(&ROUTES, &Method::GET, "/"),
             Resolution::NotFound
         ));
         assert!(matches!(
-            resolve(ROUTES, &Method::GET, "/api/agents/x"),
+            resolve(&ROUTES, &Method::GET, "/api/agents/x"),
             Resolution::NotFound
         ));
     }

@@ -8,15 +8,26 @@
 //! for an account that never had a secret and has no URL. The secret appears in these
 //! responses only, never in logs or error bodies.
 
-use crate::router::Ctx;
+use crate::ctx::{Ctx, Handler};
 use crate::Deps;
 use domain::clock::rfc3339;
 use domain::model::Account;
 use domain::webhook::signing_secret::{self, SigningSecret};
 use domain::ApiError;
 use lambda_glue::http::json_response;
+use lambda_glue::route;
+use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
 use serde_json::json;
+
+/// This module's routes; `crate::router` serves every module's.
+pub fn router() -> &'static [Route<Handler>] {
+    static ROUTES: &[Route<Handler>] = &[
+        route!(GET "/api/integrations/api-webhooks/signing-secret" => get),
+        route!(POST "/api/integrations/api-webhooks/signing-secret" => rotate),
+    ];
+    ROUTES
+}
 
 pub async fn get(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let deps = ctx.deps;

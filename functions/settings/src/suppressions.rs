@@ -11,7 +11,7 @@
 //! cancelled when they come due (or when read with `GET /api/calls/{id}`), not here.
 //! Phone numbers are personal data: never logged.
 
-use crate::router::Ctx;
+use crate::ctx::{Ctx, Handler};
 use domain::clock::rfc3339;
 use domain::phone::PhoneNumber;
 use domain::ports::store::suppressions::{
@@ -19,8 +19,20 @@ use domain::ports::store::suppressions::{
 };
 use domain::ApiError;
 use lambda_glue::http::json_response;
+use lambda_glue::route;
+use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
 use serde_json::json;
+
+/// This module's routes; `crate::router` serves every module's.
+pub fn router() -> &'static [Route<Handler>] {
+    static ROUTES: &[Route<Handler>] = &[
+        route!(GET "/api/integrations/api-webhooks/suppressions" => list),
+        route!(PUT "/api/integrations/api-webhooks/suppressions/{phone}" => put),
+        route!(DELETE "/api/integrations/api-webhooks/suppressions/{phone}" => delete),
+    ];
+    ROUTES
+}
 
 const PARAMETERS: [&str; 2] = ["limit", "cursor"];
 

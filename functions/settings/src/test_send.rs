@@ -2,16 +2,25 @@
 //! `"test": true`) to the saved webhook URL now, through the same guarded client and signer
 //! as real deliveries, logs the attempt, and says how it went. Never retried.
 
-use crate::router::Ctx;
+use crate::ctx::{Ctx, Handler};
 use domain::clock::rfc3339;
 use domain::model::{DeliveryAttempt, DeliveryOutcome, DeliveryTrigger};
 use domain::webhook::headers::webhook_headers;
 use domain::webhook::signing_secret;
 use domain::ApiError;
 use lambda_glue::http::json_response;
+use lambda_glue::route;
+use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
 use serde_json::json;
 use uuid::Uuid;
+
+/// This module's routes; `crate::router` serves every module's.
+pub fn router() -> &'static [Route<Handler>] {
+    static ROUTES: &[Route<Handler>] =
+        &[route!(POST "/api/integrations/api-webhooks/test" => send)];
+    ROUTES
+}
 
 pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let deps = ctx.deps;
@@ -56,7 +65,7 @@ pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let call_id = Uuid::new_v4();
     let payload = sample_payload(call_id, now).to_string();
     let headers = webhook_headers(
-        domain::event_rules::EventType::CallCompleted.as_str(),
+        domain::event_type::EventType::CallCompleted.as_str(),
         &api_key,
         &signing,
         event_id,

@@ -3,7 +3,7 @@
 //! the default agent. Unknown fields and wrong types are 400s naming the field, so a typo never
 //! passes silently.
 
-use domain::event_rules::EventType;
+use domain::event_type::EventType;
 use domain::model::Account;
 use domain::ApiError;
 use lambda_glue::http::{json_type, refuse_unknown_fields};
@@ -143,7 +143,7 @@ fn parse_events(v: &Value) -> Result<Vec<EventType>, ApiError> {
         };
         events.push(t);
     }
-    Ok(domain::event_rules::normalize(&events))
+    Ok(domain::event_type::normalize(&events))
 }
 
 #[cfg(test)]

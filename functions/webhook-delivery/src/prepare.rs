@@ -9,7 +9,7 @@
 //! schedule, with a reason in the delivery log.
 
 use crate::{Deps, TransientError};
-use domain::event_rules::EventType;
+use domain::event_type::EventType;
 use domain::model::{Account, DeliveryAttempt};
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::Claim;

@@ -1,8 +1,7 @@
 //! The voice provider's callback as data (docs/voice-provider.md): what it sends, the fields we read.
 
-use crate::payload::Sentiment;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// `{"event": "<name>", "call": {<call object>}}`. Fields we do not use are ignored: the
@@ -167,6 +166,38 @@ impl ProviderCallObject {
                 .as_ref()
                 .and_then(|a| a.user_sentiment.as_deref()),
         )
+    }
+}
+
+/// The call's sentiment: the provider's `user_sentiment`, as the `call.completed` payload
+/// reports it (`crate::payload`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sentiment {
+    Positive,
+    Neutral,
+    Negative,
+    Unknown,
+}
+
+impl Sentiment {
+    /// The provider's `user_sentiment` lower-cased; anything else (or nothing) is `unknown`.
+    pub fn from_provider(s: Option<&str>) -> Sentiment {
+        match s.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+            Some("positive") => Sentiment::Positive,
+            Some("neutral") => Sentiment::Neutral,
+            Some("negative") => Sentiment::Negative,
+            _ => Sentiment::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sentiment::Positive => "positive",
+            Sentiment::Neutral => "neutral",
+            Sentiment::Negative => "negative",
+            Sentiment::Unknown => "unknown",
+        }
     }
 }
 

@@ -71,10 +71,10 @@ pub async fn complete(
     }
     let payload = fitted.payload;
     let event = EventRecord {
-        id: crate::event_rules::event_id(call.id, crate::event_rules::EventType::CallCompleted),
+        id: crate::event_rules::event_id(call.id, crate::event_type::EventType::CallCompleted),
         account_id: call.account_id.clone(),
         call_id: call.id,
-        event_type: crate::event_rules::EventType::CallCompleted,
+        event_type: crate::event_type::EventType::CallCompleted,
         payload: fitted.json,
         created_at: now,
     };

@@ -94,7 +94,7 @@ pub enum ApiError {
     Throttled,
     /// 429: the caller's per-minute rate limit is used up until the window ends.
     #[error("rate limit of {} requests per minute exceeded; retry in {} s", .0.limit, .0.reset_secs)]
-    RateLimited(crate::rate_limit::RateStatus),
+    RateLimited(RateStatus),
     /// 502: the voice provider failed or timed out.
     #[error("the voice provider could not place the call; retry later")]
     ProviderUnavailable,
@@ -334,6 +334,26 @@ pub enum StartupError {
     Client { what: &'static str, reason: String },
 }
 
+/// What the rate-limit headers say after a request was counted (`crate::rate_limit`): on
+/// every answer of a limited route, and inside the 429 `rate_limited`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateStatus {
+    pub limit: u32,
+    pub remaining: u32,
+    pub reset_secs: u32,
+}
+
+impl RateStatus {
+    /// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`.
+    pub fn headers(&self) -> [(&'static str, String); 3] {
+        [
+            ("ratelimit-limit", self.limit.to_string()),
+            ("ratelimit-remaining", self.remaining.to_string()),
+            ("ratelimit-reset", self.reset_secs.to_string()),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,7 +372,7 @@ mod tests {
 
     #[test]
     fn rate_limited_is_a_429_with_its_own_code() {
-        let e = ApiError::RateLimited(crate::rate_limit::RateStatus {
+        let e = ApiError::RateLimited(RateStatus {
             limit: 100,
             remaining: 0,
             reset_secs: 12,

@@ -25,60 +25,13 @@
 //! more) is logged `skipped` and not sent.
 
 use crate::clock::rfc3339;
+use crate::event_type::EventType;
 use crate::model::{Account, Call, CallStatus, Direction, EventRecord};
-use crate::ports::store::event_store::{ENQUEUE_GRACE, EVENT_TTL};
+use crate::ports::store::event_store::{NewEvent, ENQUEUE_GRACE, EVENT_TTL};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
-
-/// A webhook event type, as customers subscribe to it and see it in the `event` field and the
-/// `X-Event-Type` header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum EventType {
-    CallCompleted,
-    CallStarted,
-    CallFailed,
-}
-
-impl EventType {
-    /// Every type, in the order the settings API lists them.
-    pub const ALL: [EventType; 3] = [
-        EventType::CallStarted,
-        EventType::CallCompleted,
-        EventType::CallFailed,
-    ];
-
-    /// What an account gets until it chooses (and what an account item without the attribute
-    /// means): the spec's one event.
-    pub const DEFAULT: [EventType; 1] = [EventType::CallCompleted];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::CallCompleted => "call.completed",
-            EventType::CallStarted => "call.started",
-            EventType::CallFailed => "call.failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<EventType> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-}
-
-/// The default subscription.
-pub fn default_events() -> Vec<EventType> {
-    EventType::DEFAULT.to_vec()
-}
-
-/// A subscription in its one stored and shown form: each type once, in [`EventType::ALL`]'s
-/// order.
-pub fn normalize(events: &[EventType]) -> Vec<EventType> {
-    EventType::ALL
-        .into_iter()
-        .filter(|t| events.contains(t))
-        .collect()
-}
 
 /// Declares [`FailureReason`]: one line per reason (variant, stable name, meaning), so a new
 /// failure path adds its reason in one line.
@@ -163,29 +116,19 @@ pub fn wanted(account: Option<&Account>, event_type: EventType) -> bool {
     account.is_some_and(|a| a.events.contains(&event_type))
 }
 
-/// An event to store with a call's state change, with its TTL and its reconciler deadline
-/// (enqueued by the reconciler if nobody marks it enqueued within [`ENQUEUE_GRACE`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewEvent {
-    pub record: EventRecord,
-    pub expires_at: DateTime<Utc>,
-    pub due_at: DateTime<Utc>,
-}
-
-impl NewEvent {
-    fn new(call: &Call, event_type: EventType, payload: String, now: DateTime<Utc>) -> NewEvent {
-        NewEvent {
-            record: EventRecord {
-                id: event_id(call.id, event_type),
-                account_id: call.account_id.clone(),
-                call_id: call.id,
-                event_type,
-                payload,
-                created_at: now,
-            },
-            expires_at: now + EVENT_TTL,
-            due_at: now + ENQUEUE_GRACE,
-        }
+/// The event of `call`'s move to store, with its TTL and its reconciler deadline.
+fn new_event(call: &Call, event_type: EventType, payload: String, now: DateTime<Utc>) -> NewEvent {
+    NewEvent {
+        record: EventRecord {
+            id: event_id(call.id, event_type),
+            account_id: call.account_id.clone(),
+            call_id: call.id,
+            event_type,
+            payload,
+            created_at: now,
+        },
+        expires_at: now + EVENT_TTL,
+        due_at: now + ENQUEUE_GRACE,
     }
 }
 
@@ -241,7 +184,7 @@ pub fn call_started(
         started_at: rfc3339(started_at),
         metadata: metadata(call),
     })?;
-    Ok(NewEvent::new(call, EventType::CallStarted, payload, now))
+    Ok(new_event(call, EventType::CallStarted, payload, now))
 }
 
 /// THE rule "a call became failed -> its `call.failed` event": every path that fails an
@@ -270,7 +213,7 @@ pub fn call_failed(
         reason: reason.as_str(),
         metadata: metadata(call),
     })?;
-    Ok(Some(NewEvent::new(
+    Ok(Some(new_event(
         call,
         EventType::CallFailed,
         payload,
@@ -306,7 +249,7 @@ pub fn failure_ending(
         return Ok(None);
     }
     let payload = crate::payload::CallCompleted::without_analysis(call, agent_name).to_payload()?;
-    Ok(Some(NewEvent::new(
+    Ok(Some(new_event(
         call,
         EventType::CallCompleted,
         payload,
@@ -317,6 +260,7 @@ pub fn failure_ending(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event_type::{default_events, normalize};
     use crate::model::{Account, Plan};
 
     fn call(status: CallStatus) -> Call {

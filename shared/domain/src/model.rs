@@ -150,7 +150,7 @@ pub struct Account {
     pub guardrails: Guardrails,
     /// The webhook events the account subscribed to (`crate::event_rules`), normalized; never
     /// empty. An account item without the attribute has the default, `call.completed`.
-    pub events: Vec<crate::event_rules::EventType>,
+    pub events: Vec<crate::event_type::EventType>,
     /// Which webhook signing secret (and, during a rotation's overlap, which previous one)
     /// signs `webhook-signature`; the secrets themselves are in Secrets Manager.
     pub webhook_secret: Option<WebhookSecretInfo>,
@@ -177,7 +177,7 @@ impl Account {
             default_agent_id: None,
             calling_window: None,
             guardrails: Guardrails::default(),
-            events: crate::event_rules::default_events(),
+            events: crate::event_type::default_events(),
             webhook_secret: None,
             created_at: now,
             version: 0,
@@ -618,7 +618,7 @@ pub struct EventRecord {
     pub account_id: String,
     pub call_id: Uuid,
     /// Which event it is (`X-Event-Type`; the payload's `event`).
-    pub event_type: crate::event_rules::EventType,
+    pub event_type: crate::event_type::EventType,
     pub payload: String,
     pub created_at: DateTime<Utc>,
 }

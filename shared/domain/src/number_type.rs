@@ -252,7 +252,7 @@ pub fn type_of(phone: &PhoneNumber) -> Option<Classified> {
         });
     }
     if code == 1 && national.len() == 10 {
-        let us_or_ca = crate::destination::countries_of(phone)
+        let us_or_ca = crate::country::countries_of(phone)
             .iter()
             .any(|c| matches!(*c, "US" | "CA"));
         let (area, exchange) = (&national[..3], &national[3..6]);

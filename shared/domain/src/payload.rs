@@ -31,37 +31,9 @@ pub fn transcript_cut_marker(omitted: usize) -> String {
     format!("[transcript truncated: {omitted} earlier turns omitted]")
 }
 
+/// The call's sentiment as the webhook reports it (read from the provider's callback).
+pub use crate::callback::Sentiment;
 use crate::callback::{millis, round_ms_to_secs, ProviderCallObject, Utterance};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Sentiment {
-    Positive,
-    Neutral,
-    Negative,
-    Unknown,
-}
-
-impl Sentiment {
-    /// The provider's `user_sentiment` lower-cased; anything else (or nothing) is `unknown`.
-    pub fn from_provider(s: Option<&str>) -> Sentiment {
-        match s.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-            Some("positive") => Sentiment::Positive,
-            Some("neutral") => Sentiment::Neutral,
-            Some("negative") => Sentiment::Negative,
-            _ => Sentiment::Unknown,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Sentiment::Positive => "positive",
-            Sentiment::Neutral => "neutral",
-            Sentiment::Negative => "negative",
-            Sentiment::Unknown => "unknown",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -7,6 +7,8 @@
 //! `Retry-After` (the same seconds).
 
 use crate::error::ApiError;
+/// Lives beside the error it travels in (`ApiError::RateLimited`).
+pub use crate::error::RateStatus;
 use chrono::{DateTime, Utc};
 
 /// Requests per minute per API key unless an operator set the account's own
@@ -51,25 +53,6 @@ pub fn window(now: DateTime<Utc>) -> Window {
     Window {
         minute: secs.div_euclid(60),
         reset_secs: (60 - into) as u32,
-    }
-}
-
-/// What the headers say after a request was counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateStatus {
-    pub limit: u32,
-    pub remaining: u32,
-    pub reset_secs: u32,
-}
-
-impl RateStatus {
-    /// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`.
-    pub fn headers(&self) -> [(&'static str, String); 3] {
-        [
-            ("ratelimit-limit", self.limit.to_string()),
-            ("ratelimit-remaining", self.remaining.to_string()),
-            ("ratelimit-reset", self.reset_secs.to_string()),
-        ]
     }
 }
 

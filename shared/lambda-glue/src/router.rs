@@ -19,6 +19,7 @@ pub type RouteFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send + 'a>>;
 
 /// One route: `H` is the function's handler type (a `fn` taking that function's context).
+#[derive(Clone)]
 pub struct Route<H> {
     pub method: Method,
     pub pattern: &'static str,

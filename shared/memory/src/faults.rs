@@ -25,7 +25,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::{QueueError, SecretError, StoreError};
-use domain::event_rules::NewEvent;
 use domain::model::{
     Account, Agent, Call, CallStatus, DeliveryAttempt, DeliveryOutcome, IdempotencyRecord,
     KeyGrant, StoredResponse, WebhookSecretInfo,
@@ -39,6 +38,7 @@ use domain::ports::store::calls::{
 use domain::ports::store::deliveries::{DeliveryPage, DeliveryQuery};
 use domain::ports::store::due::{Due, DueKind, DueShard, DueStore};
 use domain::ports::store::endpoints::{EndpointHealth, EndpointHealthStore};
+use domain::ports::store::event_store::NewEvent;
 use domain::ports::store::event_store::StoredEvent;
 use domain::ports::store::suppressions::{SuppressionPage, SuppressionStore};
 use domain::ports::store::{

@@ -49,7 +49,7 @@ proptest! {
             prop_assert!(p.country_code() > 0);
             // Every accepted number has a country or is one of the non-geographic codes.
             prop_assert!(
-                !domain::destination::countries_of(&p).is_empty()
+                !domain::country::countries_of(&p).is_empty()
                     || domain::destination::non_geographic(&p).is_some()
             );
         }

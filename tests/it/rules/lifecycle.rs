@@ -674,7 +674,7 @@ async fn a_dialing_call_never_reported_is_failed_after_the_stale_deadline() {
     let event = &st.w.store.events()[0];
     assert_eq!(
         event.record.event_type,
-        domain::event_rules::EventType::CallCompleted
+        domain::event_type::EventType::CallCompleted
     );
     let body: Value = serde_json::from_str(&event.record.payload).unwrap();
     assert_eq!(

@@ -325,7 +325,7 @@ async fn more_than_the_cap_is_422_and_queues_nothing_while_the_cap_itself_is_rec
             id: Uuid::new_v4(),
             account_id: e.s.account.id.clone(),
             call_id: Uuid::new_v4(),
-            event_type: domain::event_rules::EventType::CallCompleted,
+            event_type: domain::event_type::EventType::CallCompleted,
             payload: "{}".into(),
             created_at: since,
         };

@@ -335,7 +335,8 @@ async fn a_dial_whose_record_write_fails_is_never_dialed_again() {
 
 #[tokio::test]
 async fn the_unknown_outcome_rules_hold_for_scheduled_calls() {
-    use domain::event_rules::{event_id, EventType};
+    use domain::event_rules::event_id;
+    use domain::event_type::EventType;
     let e = env_at(MON_0800_NY, true).await;
     e.w.update_account(&e.s.account.id, |a| a.events = EventType::ALL.to_vec())
         .await;
@@ -697,7 +698,8 @@ async fn a_due_call_outside_the_recipients_hours_is_rescheduled_not_dialed() {
 /// none. A cancelled call gets no event.
 #[tokio::test]
 async fn a_held_call_that_fails_when_due_is_one_call_failed_event() {
-    use domain::event_rules::{event_id, EventType};
+    use domain::event_rules::event_id;
+    use domain::event_type::EventType;
     let e = env_at(MON_0800_NY, true).await;
     e.w.update_account(&e.s.account.id, |a| a.events = EventType::ALL.to_vec())
         .await;
@@ -742,7 +744,8 @@ async fn a_held_call_that_fails_when_due_is_one_call_failed_event() {
 /// reason, and a later pass adds none.
 #[tokio::test]
 async fn a_held_call_that_ends_unplaced_is_one_call_completed_on_the_default_subscription() {
-    use domain::event_rules::{event_id, EventType};
+    use domain::event_rules::event_id;
+    use domain::event_type::EventType;
     for refused_by_provider in [false, true] {
         let e = env_at(MON_0800_NY, true).await;
         let id = call_id(&e.hold().await.1);
@@ -802,7 +805,7 @@ async fn a_held_call_that_ends_unplaced_is_one_call_completed_on_the_default_sub
 /// nothing of the old key is dialed.
 #[tokio::test]
 async fn a_rotation_cancels_exactly_the_old_keys_scheduled_calls() {
-    use domain::event_rules::EventType;
+    use domain::event_type::EventType;
     let e = env_at(MON_0800_NY, true).await;
     let mut old_calls = Vec::new();
     for _ in 0..3 {

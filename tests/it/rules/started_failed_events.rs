@@ -4,7 +4,8 @@
 //! account did not choose), and the `X-Event-Type` header of each delivery.
 
 use super::{provider_call_json, Seeded, Stage, World, START_MS};
-use domain::event_rules::{event_id, EventType};
+use domain::event_rules::event_id;
+use domain::event_type::EventType;
 use domain::model::{Call, CallStatus, DeliveryOutcome};
 use domain::ports::store::EventStore;
 use domain::signature::sign_provider_callback;
@@ -227,7 +228,7 @@ async fn a_failed_send_of_call_started_is_retried_by_the_provider_and_queued_onc
 #[tokio::test]
 async fn unsubscribed_events_are_not_created() {
     // The default subscription: call.completed only.
-    let e = env(&domain::event_rules::default_events()).await;
+    let e = env(&domain::event_type::default_events()).await;
     let call = e.w.dialing_call(&e.s).await;
     let (status, _) = e.callback(&call, Stage::Started).await;
     assert_eq!(status, 200);

@@ -6,7 +6,7 @@ use super::{backend, keys, DynamoStore};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
 use domain::error::StoreError;
-use domain::event_rules::EventType;
+use domain::event_type::EventType;
 use domain::model::{Account, Agent, ApiKeyInfo, KeyGrant, Plan, WebhookSecretInfo};
 use domain::phone::PhoneNumber;
 use domain::ports::store::AccountStore;
@@ -120,7 +120,7 @@ fn events_json(a: &Account) -> Option<String> {
 
 fn events_from(r: &ItemReader) -> Result<Vec<EventType>, StoreError> {
     let Some(names) = r.opt_json::<Vec<String>>("events")? else {
-        return Ok(domain::event_rules::default_events());
+        return Ok(domain::event_type::default_events());
     };
     let events = names
         .iter()
@@ -129,7 +129,7 @@ fn events_from(r: &ItemReader) -> Result<Vec<EventType>, StoreError> {
                 .ok_or_else(|| StoreError::Corrupt(format!("unknown event type {n}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(domain::event_rules::normalize(&events))
+    Ok(domain::event_type::normalize(&events))
 }
 
 /// The operator's guardrails as a JSON attribute, left out while they are the defaults.

@@ -14,10 +14,11 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
-use domain::event_rules::{EventType, NewEvent};
+use domain::event_type::EventType;
 use domain::model::{Call, CallStatus, Direction, EventRecord, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::*;
 use domain::ports::store::due::{DueKind, DueShard};
+use domain::ports::store::event_store::NewEvent;
 use std::collections::HashMap;
 use uuid::Uuid;
 

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
-use domain::event_rules::EventType;
+use domain::event_type::EventType;
 use domain::model::EventRecord;
 use domain::ports::store::event_store::*;
 use std::io::Read;
@@ -113,7 +113,7 @@ mod tests {
             id: Uuid::new_v4(),
             account_id: "acct_1".into(),
             call_id: Uuid::new_v4(),
-            event_type: domain::event_rules::EventType::CallCompleted,
+            event_type: domain::event_type::EventType::CallCompleted,
             payload,
             created_at: DateTime::from_timestamp(1_750_001_585, 0).unwrap(),
         }

@@ -25,7 +25,7 @@ pub const X_EVENT_TYPE: &str = "x-event-type";
 /// Header name/value pairs for one attempt sent at `now` (`webhook-timestamp`, in Unix
 /// seconds: receivers reject old ones to stop replays; the signing keys active at `now`);
 /// `event_id` is the same on every attempt; `event_type` is the event's name
-/// (`domain::event_rules::EventType::as_str`).
+/// (`domain::event_type::EventType::as_str`).
 pub fn webhook_headers(
     event_type: &str,
     api_key: &str,

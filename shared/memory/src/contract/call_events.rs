@@ -5,7 +5,8 @@
 
 use super::{call, unique, violated, ContractError, Kept};
 use chrono::{DateTime, SubsecRound, Utc};
-use domain::event_rules::{self, EventType, FailureReason};
+use domain::event_rules::{self, FailureReason};
+use domain::event_type::EventType;
 use domain::model::{Account, Call, CallStatus, Plan};
 use domain::ports::store::calls::{CallCompletion, CallProgress};
 use domain::ports::store::event_store::EVENT_TTL;

@@ -130,7 +130,7 @@ fn event_record(call: &Call, payload: String, at: DateTime<Utc>) -> EventRecord 
         id: Uuid::new_v4(),
         account_id: call.account_id.clone(),
         call_id: call.id,
-        event_type: domain::event_rules::EventType::CallCompleted,
+        event_type: domain::event_type::EventType::CallCompleted,
         payload,
         created_at: at,
     }

@@ -4,9 +4,10 @@ use super::{cancelled, condition_failed, ms, secs, CallItem, IdempotencyItem, Me
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
-use domain::event_rules::{EventType, NewEvent};
+use domain::event_type::EventType;
 use domain::model::{Call, CallStatus, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::*;
+use domain::ports::store::event_store::NewEvent;
 use uuid::Uuid;
 
 fn idempotency_key(account_id: &str, key: &str) -> String {

@@ -212,7 +212,7 @@ async fn expired_events_are_still_read_and_the_log_skips_expired_rows() {
         id: Uuid::new_v4(),
         account_id: "acct".into(),
         call_id: call.id,
-        event_type: domain::event_rules::EventType::CallCompleted,
+        event_type: domain::event_type::EventType::CallCompleted,
         payload: "{}".into(),
         created_at: now(),
     };

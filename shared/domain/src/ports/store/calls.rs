@@ -1,7 +1,7 @@
 //! Call records, the provider-call index and idempotency records.
 use crate::error::StoreError;
-use crate::event_rules::NewEvent;
 use crate::model::{Call, CallStatus, EventRecord, IdempotencyRecord, StoredResponse};
+use crate::ports::store::event_store::NewEvent;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use port_macro::port;

@@ -51,9 +51,11 @@ impl EndpointHealth {
     }
 }
 
-/// The hash a record keys its URL by.
+/// The hash a record keys its URL by: lowercase hex SHA-256 (a key format of the store, so
+/// the port owns it rather than borrowing a signing rule's helper).
 pub fn url_hash(url: &str) -> String {
-    crate::signature::sha256_hex(url.as_bytes())
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(url.as_bytes()))
 }
 
 #[port]

@@ -107,3 +107,14 @@ pub trait EventStore: Send + Sync {
     /// reconciler deadline).
     async fn mark_event_enqueued(&self, id: Uuid) -> Result<(), StoreError>;
 }
+
+/// An event to store with a call's state change, with its TTL and its reconciler deadline
+/// (enqueued by the reconciler if nobody marks it enqueued within [`ENQUEUE_GRACE`]). Built by
+/// `crate::event_rules`, stored by `CallStore::advance_call_with_event` and
+/// `settle_call_with_event`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub record: EventRecord,
+    pub expires_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+}
