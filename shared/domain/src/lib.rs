@@ -1,8 +1,19 @@
 //! The domain core: what the product is, without any I/O.
 //!
-//! Models and rules (`model`, `phone`, `calling_window`, `recipient_hours`, `dial_rules`, `api_key`, `signature`, `payload`,
-//! `webhook`, `webhook_url`), the port traits the functions depend on (`ports`), their error
-//! types (`error`), and the services that only combine ports (`auth`, `completion`, `key_rotation`, `dead_request`).
+//! Layered so every reference points down (`tests/it/layers.rs` fails on a cycle, and on a
+//! vocabulary module or a port naming anything above the vocabulary):
+//!
+//! - vocabulary: `model`, `event_type`, `error`, `clock`, `phone`, `country`, `number_type`,
+//!   `calling_window`, `recipient_hours`, `zone`, `scrub`;
+//! - ports: the traits the functions depend on (`ports`), naming only the vocabulary;
+//! - rules: `event_rules`, `payload`, `callback`, `destination`, `dial_rules`, `held_calls`,
+//!   `rate_limit`, `api_key`, `signature`, `webhook`, `webhook_url`, `config`;
+//! - services that only combine ports: `completion`, `dial`, `dead_request`, `revoke`,
+//!   `bulk_cancel`, `auth`, `key_rotation`.
+//!
+//! The layers test reads the vocabulary from this list. `docs/architecture.md` shows the graph
+//! as the code has it.
+//!
 //! Cargo keeps this crate free of the AWS SDK, `lambda_http`, `reqwest` and `tokio`: the
 //! dependency-direction test (`tests/it/layers.rs`) fails if it gains one.
 
