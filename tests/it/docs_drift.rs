@@ -15,7 +15,7 @@
 //! Each check lists every offender with its file, so one run shows all the drift.
 
 use serde_yaml_ng::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -624,5 +624,93 @@ fn the_indexes_the_docs_name_are_the_tables() {
         wrong.is_empty(),
         "indexes: the template has {indexes:?}\n{}",
         wrong.join("\n")
+    );
+}
+
+/// Whether `source` defines `item` (`fn item`, `struct item`, ...) or re-exports it (`pub use`).
+fn defines(source: &str, item: &str) -> bool {
+    const DEFINERS: [&str; 10] = [
+        "fn",
+        "struct",
+        "enum",
+        "trait",
+        "const",
+        "static",
+        "type",
+        "mod",
+        "union",
+        "macro_rules",
+    ];
+    let ws: Vec<&str> = words(source).collect();
+    ws.windows(2)
+        .any(|w| w[1] == item && DEFINERS.contains(&w[0]))
+        || source
+            .split("pub use")
+            .skip(1)
+            .any(|u| words(u.split(';').next().unwrap_or("")).any(|w| w == item))
+}
+
+/// Every Rust path the docs name in a code span that starts with a workspace library
+/// (`domain::held_calls::earliest_dial_time`, `settings::router::ROUTES`): its modules exist,
+/// and the first name after them is defined or re-exported in that module's source. A
+/// renamed or moved module fails here, not in a reader's search.
+#[test]
+fn every_module_path_the_docs_name_exists() {
+    use crate::layers::module_graph::CrateGraph;
+    let libraries: BTreeMap<String, CrateGraph> = crate::layers::targets()
+        .into_iter()
+        .filter(|t| t.kind == "lib")
+        .map(|t| (t.name.clone(), CrateGraph::read(&t.root)))
+        .collect();
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for (file, text) in docs() {
+        for span in spans(&parts(&text).prose) {
+            let segments: Vec<&str> = span
+                .split("::")
+                .map_while(|s| {
+                    let s = s.trim();
+                    (!s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                        .then_some(s)
+                })
+                .collect();
+            let Some(graph) = segments.first().and_then(|c| libraries.get(*c)) else {
+                continue;
+            };
+            if segments.len() < 2 {
+                continue;
+            }
+            checked += 1;
+            let mut module: Vec<String> = Vec::new();
+            let mut rest = &segments[1..];
+            while let Some(first) = rest.first() {
+                let mut child = module.clone();
+                child.push(first.to_string());
+                if !graph.modules.contains(&child) {
+                    break;
+                }
+                module = child;
+                rest = &rest[1..];
+            }
+            if let Some(item) = rest.first() {
+                let source = std::fs::read_to_string(&graph.files[&module]).expect("module source");
+                if !defines(&source, item) {
+                    missing.push(format!(
+                        "{file}: {span} (no `{item}` in {}::{})",
+                        segments[0],
+                        module.join("::")
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        checked > 20,
+        "only {checked} module paths found in the docs"
+    );
+    assert!(
+        missing.is_empty(),
+        "module paths the docs name that the code does not have:\n{}",
+        missing.join("\n")
     );
 }

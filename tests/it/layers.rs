@@ -7,7 +7,7 @@
 //! name each other, directly or round a longer cycle, and `docs/architecture.md` shows each
 //! library's modules in the layers the code has.
 
-mod module_graph;
+pub mod module_graph;
 
 use module_graph::CrateGraph;
 use serde_json::Value;
@@ -205,16 +205,18 @@ fn the_port_macro_is_compile_time_only() {
 }
 
 /// One compiled crate of the workspace: a package's library, binary or test target.
-struct Target {
+pub struct Target {
+    /// The target's name (a library's is how code names the crate: `lambda_glue`).
+    pub name: String,
     /// `package` for a library, `package (bin name)` / `package (test name)` otherwise.
     label: String,
     /// `lib`, `bin`, `test`, `bench` or `example`.
-    kind: String,
-    root: PathBuf,
+    pub kind: String,
+    pub root: PathBuf,
 }
 
 /// Every library, binary, test and bench target of the workspace's packages.
-fn targets() -> Vec<Target> {
+pub fn targets() -> Vec<Target> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--locked", "--no-deps"])
@@ -237,6 +239,7 @@ fn targets() -> Vec<Target> {
                 format!("{package} ({kind} {})", t["name"].as_str().expect("name"))
             };
             all.push(Target {
+                name: t["name"].as_str().expect("name").to_string(),
                 label,
                 kind,
                 root: PathBuf::from(t["src_path"].as_str().expect("src_path")),

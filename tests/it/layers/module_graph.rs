@@ -190,6 +190,8 @@ pub struct Witness {
 /// A crate's modules and the references between them.
 pub struct CrateGraph {
     pub modules: BTreeSet<ModPath>,
+    /// The file each module is written in (an inline module's is its parent's).
+    pub files: BTreeMap<ModPath, PathBuf>,
     /// (referring module, referred module) -> the first place it happens.
     pub refs: BTreeMap<(ModPath, ModPath), Witness>,
 }
@@ -199,6 +201,7 @@ impl CrateGraph {
     pub fn read(root: &Path) -> CrateGraph {
         let mut reader = Reader {
             modules: BTreeSet::from([vec![]]),
+            files: BTreeMap::new(),
             named: Vec::new(),
         };
         let dir = root.parent().expect("root dir").to_path_buf();
@@ -249,6 +252,7 @@ impl CrateGraph {
 
 struct Reader {
     modules: BTreeSet<ModPath>,
+    files: BTreeMap<ModPath, PathBuf>,
     named: Vec<Named>,
 }
 
@@ -265,6 +269,7 @@ impl Reader {
         let src = std::fs::read_to_string(file)
             .unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
         let toks = tokenize(&src);
+        self.files.insert(path.clone(), file.to_path_buf());
         let mut frames = vec![Frame {
             path,
             dir,
@@ -329,6 +334,7 @@ impl Reader {
                         self.file(&file, child, child_dir);
                         i += 3;
                     } else if punct(i + 2, '{') {
+                        self.files.insert(child.clone(), file.to_path_buf());
                         frames.push(Frame {
                             path: child,
                             dir: child_dir,
@@ -426,6 +432,7 @@ impl Reader {
     /// Absolute paths of every named path, re-exports followed, then the module each names.
     fn resolve(self) -> CrateGraph {
         let modules = self.modules;
+        let files = self.files;
         let absolute = |n: &Named| -> Option<ModPath> {
             let mut base: ModPath = match n.anchor {
                 Anchor::Crate => vec![],
@@ -481,7 +488,11 @@ impl Reader {
                 path: format!("crate::{}", abs.join("::")),
             });
         }
-        CrateGraph { modules, refs }
+        CrateGraph {
+            modules,
+            files,
+            refs,
+        }
     }
 }
 
