@@ -650,10 +650,46 @@ fn defines(source: &str, item: &str) -> bool {
             .any(|u| words(u.split(';').next().unwrap_or("")).any(|w| w == item))
 }
 
-/// Every Rust path the docs name in a code span that starts with a workspace library
-/// (`domain::held_calls::earliest_dial_time`, `settings::router::ROUTES`): its modules exist,
-/// and the first name after them is defined or re-exported in that module's source. A
-/// renamed or moved module fails here, not in a reader's search.
+/// Where a Rust path named in prose fails to resolve: `None` when it is no path into a workspace
+/// library (or resolves), else what is missing. `here` is the library `crate::` means.
+fn unresolved(
+    libraries: &BTreeMap<String, crate::layers::module_graph::CrateGraph>,
+    here: Option<&str>,
+    span: &str,
+) -> Option<String> {
+    let segments: Vec<&str> = span
+        .split("::")
+        .map_while(|s| {
+            let s = s.trim();
+            (!s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(s)
+        })
+        .collect();
+    let name = match *segments.first()? {
+        "crate" => here?,
+        other => other,
+    };
+    let graph = libraries.get(name)?;
+    let mut module: Vec<String> = Vec::new();
+    let mut rest = segments.get(1..)?;
+    while let Some(first) = rest.first() {
+        let mut child = module.clone();
+        child.push(first.to_string());
+        if !graph.modules.contains(&child) {
+            break;
+        }
+        module = child;
+        rest = &rest[1..];
+    }
+    let item = rest.first()?;
+    let source = std::fs::read_to_string(&graph.files[&module]).expect("module source");
+    (!defines(&source, item)).then(|| format!("no `{item}` in {name}::{}", module.join("::")))
+}
+
+/// Every Rust path the docs and the code's comments name in a code span that starts with a
+/// workspace library or `crate` (`domain::held_calls::earliest_dial_time`,
+/// `settings::router::ROUTES`): its modules exist, and the first name after them is defined or
+/// re-exported in that module's source. A renamed or moved module fails here, not in a
+/// reader's search.
 #[test]
 fn every_module_path_the_docs_name_exists() {
     use crate::layers::module_graph::CrateGraph;
@@ -666,48 +702,32 @@ fn every_module_path_the_docs_name_exists() {
     let mut checked = 0;
     for (file, text) in docs() {
         for span in spans(&parts(&text).prose) {
-            let segments: Vec<&str> = span
-                .split("::")
-                .map_while(|s| {
-                    let s = s.trim();
-                    (!s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-                        .then_some(s)
-                })
-                .collect();
-            let Some(graph) = segments.first().and_then(|c| libraries.get(*c)) else {
-                continue;
-            };
-            if segments.len() < 2 {
-                continue;
-            }
             checked += 1;
-            let mut module: Vec<String> = Vec::new();
-            let mut rest = &segments[1..];
-            while let Some(first) = rest.first() {
-                let mut child = module.clone();
-                child.push(first.to_string());
-                if !graph.modules.contains(&child) {
-                    break;
-                }
-                module = child;
-                rest = &rest[1..];
+            if let Some(why) = unresolved(&libraries, None, &span) {
+                missing.push(format!("{file}: {span} ({why})"));
             }
-            if let Some(item) = rest.first() {
-                let source = std::fs::read_to_string(&graph.files[&module]).expect("module source");
-                if !defines(&source, item) {
-                    missing.push(format!(
-                        "{file}: {span} (no `{item}` in {}::{})",
-                        segments[0],
-                        module.join("::")
-                    ));
+        }
+    }
+    let workspace = root().canonicalize().expect("workspace root");
+    for (name, graph) in &libraries {
+        let files: BTreeSet<&PathBuf> = graph.files.values().collect();
+        for path in files {
+            let text = std::fs::read_to_string(path).expect("source");
+            for (n, line) in text.lines().enumerate() {
+                let Some((_, comment)) = line.split_once("//") else {
+                    continue;
+                };
+                for span in spans(comment) {
+                    checked += 1;
+                    if let Some(why) = unresolved(&libraries, Some(name), &span) {
+                        let rel = path.strip_prefix(&workspace).unwrap_or(path);
+                        missing.push(format!("{}:{}: {span} ({why})", rel.display(), n + 1));
+                    }
                 }
             }
         }
     }
-    assert!(
-        checked > 20,
-        "only {checked} module paths found in the docs"
-    );
+    assert!(checked > 1000, "only {checked} code spans read");
     assert!(
         missing.is_empty(),
         "module paths the docs name that the code does not have:\n{}",

@@ -2,7 +2,7 @@
 //! (the same list, filters and paging as `GET /api/calls`: `lambda_glue::calls`), and
 //! `POST /api/integrations/api-webhooks/calls/cancel-scheduled`, which cancels every
 //! scheduled call of the account like `DELETE /api/calls/{call_id}` does one
-//! (`domain::held_calls::cancel_scheduled_calls`, at most `BULK_CANCEL_BUDGET` per request:
+//! (`domain::bulk_cancel::cancel_scheduled_calls`, at most `BULK_CANCEL_BUDGET` per request:
 //! `complete: false` says to send it again), and
 //! `DELETE /api/integrations/api-webhooks/calls/{call_id}`, which cancels one scheduled call
 //! exactly as `DELETE /api/calls/{call_id}` does (`domain::held_calls::cancel_scheduled_call`).
