@@ -461,7 +461,7 @@ impl Reader {
             for _ in 0..8 {
                 let k = (0..=path.len())
                     .rev()
-                    .find(|k| modules.contains(&path[..*k].to_vec()))
+                    .find(|k| modules.contains(&path[..*k]))
                     .unwrap_or(0);
                 let module = path[..k].to_vec();
                 match path
@@ -530,9 +530,12 @@ fn end_of_item(toks: &[Token], mut i: usize) -> usize {
     i
 }
 
+/// A path of a `use` tree and the name it is imported as (`as`), if renamed.
+type UsePath = (Vec<String>, Option<String>);
+
 /// The paths of a `use` tree starting at `i` (with the `as` name of each, if any), and the index
 /// after it.
-fn use_tree(toks: &[Token], mut i: usize) -> (Vec<(Vec<String>, Option<String>)>, usize) {
+fn use_tree(toks: &[Token], mut i: usize) -> (Vec<UsePath>, usize) {
     let mut prefix = Vec::new();
     loop {
         match toks.get(i).map(|t| &t.tok) {
