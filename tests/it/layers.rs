@@ -210,7 +210,7 @@ pub struct Target {
     pub name: String,
     /// `package` for a library, `package (bin name)` / `package (test name)` otherwise.
     label: String,
-    /// `lib`, `bin`, `test`, `bench` or `example`.
+    /// `lib`, `proc-macro`, `bin`, `test`, `bench` or `example`.
     pub kind: String,
     pub root: PathBuf,
 }
@@ -230,10 +230,10 @@ pub fn targets() -> Vec<Target> {
         let package = p["name"].as_str().expect("name");
         for t in p["targets"].as_array().expect("targets") {
             let kind = t["kind"][0].as_str().expect("kind").to_string();
-            if !["lib", "bin", "test", "bench", "example"].contains(&kind.as_str()) {
+            if !["lib", "proc-macro", "bin", "test", "bench", "example"].contains(&kind.as_str()) {
                 continue;
             }
-            let label = if kind == "lib" {
+            let label = if kind == "lib" || kind == "proc-macro" {
                 package.to_string()
             } else {
                 format!("{package} ({kind} {})", t["name"].as_str().expect("name"))
@@ -370,7 +370,10 @@ fn domain_ports_and_vocabulary_name_no_rule() {
 /// module with the siblings it names. A module's layer is one above the highest sibling it
 /// names; layer 0 names none.
 fn module_graph_text() -> String {
-    let mut libs: Vec<Target> = targets().into_iter().filter(|t| t.kind == "lib").collect();
+    let mut libs: Vec<Target> = targets()
+        .into_iter()
+        .filter(|t| t.kind == "lib" || t.kind == "proc-macro")
+        .collect();
     libs.sort_by(|a, b| a.label.cmp(&b.label));
     let mut out = String::new();
     for t in libs {
