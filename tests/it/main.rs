@@ -24,6 +24,7 @@ mod sdk_http;
 mod settings;
 mod sharded_layout;
 mod template_drift;
+mod template_readiness;
 mod trigger_call;
 mod verify_example;
 mod webhook_delivery;

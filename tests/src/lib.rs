@@ -4,6 +4,7 @@
 
 pub mod apigw;
 pub mod atomic;
+pub mod cfn;
 pub mod counting;
 pub mod deps;
 pub mod emulator;
