@@ -399,7 +399,7 @@ async fn secrets_and_response_bodies_never_reach_the_logs() {
 }
 
 /// Each kind of attempt says what made it; redelivery and recovery are covered end to end
-/// (tests/it/webhook_delivery.rs, tests/it/settings.rs), the message decides here.
+/// (tests/it/webhook_delivery.rs, tests/it/settings/), the message decides here.
 #[test]
 fn the_message_decides_the_trigger() {
     let mut m = DeliveryMessage::first(uuid::Uuid::nil(), "a", uuid::Uuid::nil());

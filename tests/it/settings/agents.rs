@@ -1,0 +1,38 @@
+//! The agent list: the account's own, sorted by name.
+
+use super::*;
+
+#[tokio::test]
+async fn agents_are_the_accounts_own_sorted_by_name() {
+    let h = Harness::new().await;
+    let zulu = fixtures::agent(&*h.store, h.id(), "Zulu", Some("+14155550101")).await;
+    let alpha = fixtures::agent(&*h.store, h.id(), "alpha", None).await;
+    let bravo = fixtures::agent(&*h.store, h.id(), "Bravo Réception", Some("+442071838750")).await;
+    let other = fixtures::agency(&*h.store, h.secrets.as_ref()).await;
+    fixtures::agent(&*h.store, &other.account.id, "Aardvark", None).await;
+
+    let (status, body) = h.send(h.req("GET", AGENTS)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"success": true, "agents": [
+            {"id": alpha.id.to_string(), "name": "alpha", "phone_number": null},
+            {"id": bravo.id.to_string(), "name": "Bravo Réception", "phone_number": "+442071838750"},
+            {"id": h.seeded.agent.id.to_string(), "name": "Sales Qualifier", "phone_number": "+14155550100"},
+            {"id": zulu.id.to_string(), "name": "Zulu", "phone_number": "+14155550101"},
+        ]})
+    );
+    let (_, theirs) = send_with(
+        &h.deps,
+        as_account(ApiRequest::get(AGENTS), &other.account.id),
+    )
+    .await;
+    let names: Vec<&str> = theirs["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["Aardvark", "Sales Qualifier"]);
+    assert!(!theirs.to_string().contains(&zulu.id.to_string()));
+}

@@ -1,0 +1,221 @@
+//! The settings API against the emulator: every route and error, key rotation (also racing),
+//! webhook URL rules, the cross-function effect of the on/off switch, the agent list and the
+//! delivery log's pagination. Requests are API Gateway HTTP API events with JWT claims.
+//!
+//! One file per area; the harness and the request helpers they share are here.
+
+mod access;
+mod agents;
+mod api_key;
+mod bulk_recover;
+mod delivery_log;
+mod patch;
+
+use aws_adapters::dynamo::keys;
+use aws_adapters::DynamoStore;
+use aws_adapters::SecretsManager;
+use chrono::{DateTime, TimeZone, Utc};
+use domain::clock::Clock;
+use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, Plan};
+use domain::ports::secrets::{account_key_secret_name, SecretStore};
+use domain::ports::store::{AccountStore, DeliveryLog};
+use futures::future::join_all;
+use in_memory::{FaultPlan, FaultySecrets, FaultyStore, FixedClock};
+use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::deps::{retell, Ports, Tunables};
+use integration_tests::fixtures::{self, Seeded};
+use integration_tests::peer::TestServer;
+use integration_tests::Emulator;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use uuid::Uuid;
+
+const INTEGRATION: &str = "/api/integrations/api-webhooks";
+const API_KEY: &str = "/api/integrations/api-webhooks/api-key";
+const DELIVERIES: &str = "/api/integrations/api-webhooks/deliveries";
+const AGENTS: &str = "/api/agents";
+
+struct Harness {
+    emu: Emulator,
+    store: Arc<DynamoStore>,
+    secrets: Arc<SecretsManager>,
+    clock: Arc<FixedClock>,
+    seeded: Seeded,
+    ports: Ports,
+    tunables: Tunables,
+    deps: settings::Deps,
+}
+
+/// Now, at millisecond precision (what the store keeps).
+fn now_ms() -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(Utc::now().timestamp_millis())
+        .single()
+        .expect("valid time")
+}
+
+impl Harness {
+    async fn new() -> Harness {
+        let emu = Emulator::connect().await;
+        let store = Arc::new(emu.table().await);
+        let secrets = Arc::new(emu.secrets());
+        let seeded = fixtures::agency(&*store, secrets.as_ref()).await;
+        let clock = Arc::new(FixedClock::new(now_ms()));
+        let ports = Ports {
+            store: store.clone(),
+            secrets: secrets.clone(),
+            clock: clock.clone(),
+            ..Ports::emulator(&emu, &store, &emu.queue().await)
+        };
+        let tunables = Tunables {
+            allow_insecure_local: false,
+            ..Tunables::for_account(&seeded)
+        };
+        let deps = ports.settings(&tunables);
+        Harness {
+            emu,
+            store,
+            secrets,
+            clock,
+            seeded,
+            ports,
+            tunables,
+            deps,
+        }
+    }
+
+    fn id(&self) -> &str {
+        &self.seeded.account.id
+    }
+
+    /// A request of the seeded account's dashboard session.
+    fn req(&self, method: &str, path: &str) -> ApiRequest {
+        as_account(ApiRequest::new(method, path), self.id())
+    }
+
+    async fn send(&self, req: ApiRequest) -> (u16, Value) {
+        send_with(&self.deps, req).await
+    }
+
+    async fn patch(&self, body: Value) -> (u16, Value) {
+        self.send(self.req("PATCH", INTEGRATION).json(&body)).await
+    }
+
+    async fn account(&self) -> domain::model::Account {
+        self.store
+            .account(self.id())
+            .await
+            .expect("read account")
+            .expect("account exists")
+    }
+
+    async fn secret(&self) -> String {
+        self.secrets
+            .get(&account_key_secret_name(
+                &self.seeded.secret_prefix,
+                self.id(),
+            ))
+            .await
+            .expect("read the account's key secret")
+    }
+
+    /// The same table reached through a client whose requests are atomic (see
+    /// `OneRequestAtATime`), and settings deps using it.
+    fn isolated(&self) -> (Arc<DynamoStore>, settings::Deps) {
+        let conf = aws_sdk_dynamodb::config::Builder::from(&self.emu.config)
+            .http_client(integration_tests::atomic::one_request_at_a_time())
+            .build();
+        let store = Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::from_conf(conf),
+            self.store.table(),
+        ));
+        let deps = Ports {
+            store: store.clone(),
+            ..self.ports.clone()
+        }
+        .settings(&self.tunables);
+        (store, deps)
+    }
+
+    /// trigger-call's dependencies on the same table, with a provider that accepts every call.
+    fn trigger_deps(&self, provider: &TestServer) -> trigger_call::Deps {
+        Ports {
+            provider: retell(&provider.url(), &self.tunables),
+            ..self.ports.clone()
+        }
+        .trigger_call(&self.tunables)
+    }
+
+    /// The settings deps with other tunables (the same ports).
+    fn retuned(&mut self, change: impl FnOnce(&mut Tunables)) {
+        change(&mut self.tunables);
+        self.deps = self.ports.settings(&self.tunables);
+    }
+
+    /// API key grant items (`APIKEY#...`) that point at this account: the valid keys.
+    async fn grant_items(&self) -> usize {
+        let out = self
+            .emu
+            .dynamodb()
+            .scan()
+            .table_name(self.store.table())
+            .filter_expression("begins_with(pk, :p) AND account_id = :a")
+            .expression_attribute_values(
+                ":p",
+                aws_sdk_dynamodb::types::AttributeValue::S("APIKEY#".into()),
+            )
+            .expression_attribute_values(
+                ":a",
+                aws_sdk_dynamodb::types::AttributeValue::S(self.id().into()),
+            )
+            .send()
+            .await
+            .expect("scan");
+        out.items().len()
+    }
+}
+
+fn as_account(req: ApiRequest, id: &str) -> ApiRequest {
+    req.claims(json!({"sub": "user-7f3a", "custom:account_id": id, "email": "owner@example.com"}))
+}
+
+async fn send_with(deps: &settings::Deps, req: ApiRequest) -> (u16, Value) {
+    parts(&settings::handle(req.build(), deps).await)
+}
+
+async fn provider() -> TestServer {
+    TestServer::fixed(
+        201,
+        json!({"call_id": "prov_call_1", "call_status": "registered", "direction": "outbound"}),
+    )
+    .await
+}
+
+async fn trigger(deps: &trigger_call::Deps, key: &str) -> (u16, Value) {
+    let req = ApiRequest::post("/api/trigger-call")
+        .bearer(key)
+        .json(&json!({"phone": "+15551234567", "name": "Jane Smith"}));
+    parts(&trigger_call::handle(req.build(), deps).await)
+}
+
+fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<none>")
+}
+
+fn field(body: &Value) -> &str {
+    body["error"]["field"].as_str().unwrap_or("<none>")
+}
+
+/// One request of every route, with a body that would succeed.
+fn every_route() -> Vec<ApiRequest> {
+    vec![
+        ApiRequest::get(INTEGRATION),
+        ApiRequest::patch(INTEGRATION).json(&json!({"api_enabled": false})),
+        ApiRequest::post(API_KEY),
+        ApiRequest::get("/api/integrations/api-webhooks/signing-secret"),
+        ApiRequest::post("/api/integrations/api-webhooks/signing-secret"),
+        ApiRequest::get(DELIVERIES),
+        ApiRequest::get(AGENTS),
+        ApiRequest::post("/api/integrations/api-webhooks/test"),
+        ApiRequest::post(&format!("{DELIVERIES}/{}/redeliver", Uuid::new_v4())),
+    ]
+}
