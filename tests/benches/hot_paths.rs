@@ -124,11 +124,16 @@ async fn end_to_end() {
         // 200 requests with one key in well under a minute: above the default per-key limit
         // (issue 13), which is not what this measures.
         .with(config::API_RATE_LIMIT_PER_MINUTE, "100000");
-    let mut deps = trigger_call::Deps::from_env(&emu.config, &env)
+    let config = trigger_call::Config::from_env(&env).expect("trigger-call config");
+    let ports = trigger_call::Ports::aws(&emu.config, &config)
         .await
-        .expect("trigger-call deps");
+        .expect("trigger-call ports");
     // The same table through the client that counts its round trips.
-    deps.store = Arc::new(store.clone());
+    let ports = trigger_call::Ports {
+        store: Arc::new(store.clone()),
+        ..ports
+    };
+    let deps = trigger_call::Deps::new(ports, &config);
     let n = 200;
     let mut samples = Vec::with_capacity(n);
     counter.reset();

@@ -24,6 +24,7 @@ use in_memory::{
     FaultPlan, FaultyProvider, FaultyStore, FixedClock, MemoryQueue, MemorySecrets, MemoryStore,
     ScriptedProvider,
 };
+use integration_tests::deps::Tunables;
 use integration_tests::fixtures;
 use reconciler::repair::Repaired;
 use std::sync::Arc;
@@ -78,21 +79,25 @@ impl Bench {
     }
 
     fn deps(&self, pace: reconciler::Pace) -> reconciler::Deps {
-        reconciler::Deps {
+        let ports = reconciler::Ports {
             store: Arc::new(FaultyStore::new(
                 self.store.clone() as Arc<dyn Store>,
                 self.plan.clone(),
             )),
             queue: self.queue.clone(),
-            clock: self.clock.clone(),
             provider: Arc::new(FaultyProvider::new(
                 self.provider.clone(),
                 self.plan.clone(),
             )),
-            dial_unknown_deadline: chrono::Duration::minutes(10),
-            call_stale_after: chrono::Duration::hours(3),
-            pace,
-        }
+            clock: self.clock.clone(),
+        };
+        let tunables = Tunables {
+            dial_unknown_deadline: Duration::from_secs(10 * 60),
+            call_stale_after: Duration::from_secs(3 * 3600),
+            reconciler_pace: pace,
+            ..Tunables::default()
+        };
+        reconciler::Deps::new(ports, &tunables.reconciler())
     }
 
     /// `n` calls in `status`, due a minute ago, written straight into the store (no delay).

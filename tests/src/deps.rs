@@ -1,7 +1,7 @@
 //! The one way tests build a function's `Deps`: the [`Ports`] a test chose (the emulator's
 //! adapters, or in-memory ones, or a wrapper around either) plus the [`Tunables`] the
-//! environment would set, assembled as each function's `Deps::from_env` assembles them, with
-//! the derived values taken from `domain::config` (never recomputed here).
+//! environment would set, turned into the function's `Config` and handed to its `Deps::new`,
+//! the constructor `main.rs` goes through (nothing of a `Deps` is assembled here).
 //!
 //! ```ignore
 //! let ports = Ports::emulator(&emu, &store, &queue_url);
@@ -21,9 +21,6 @@ use domain::ports::queue::EventQueue;
 use domain::ports::secrets::{ProviderSecret, SecretStore};
 use domain::ports::store::Store;
 use domain::webhook::retry_schedule::{self, RetrySchedule};
-use domain::webhook::signing_key::KeyCache;
-use domain::webhook::signing_secret::SecretCache;
-use outbound::webhook_client::WebhookClient;
 use outbound::RetellClient;
 use std::sync::Arc;
 use std::time::Duration;
@@ -113,10 +110,6 @@ impl Tunables {
             ..Tunables::default()
         }
     }
-
-    fn webhook_client(&self) -> WebhookClient {
-        WebhookClient::new(self.webhook_timeout, self.allow_insecure_local).expect("webhook client")
-    }
 }
 
 impl Ports {
@@ -134,76 +127,130 @@ impl Ports {
     }
 
     pub fn trigger_call(&self, t: &Tunables) -> trigger_call::Deps {
-        trigger_call::Deps {
+        let ports = trigger_call::Ports {
             store: self.store.clone(),
             provider: self.provider.clone(),
             clock: self.clock.clone(),
-            idempotency_wait: config::idempotency_wait(t.provider_timeout),
-            dial_unknown_deadline: span(t.dial_unknown_deadline),
-            call_stale_after: span(t.call_stale_after),
-            rate_limit_per_minute: t.api_rate_limit,
-        }
+        };
+        trigger_call::Deps::new(ports, &t.trigger_call())
     }
 
     pub fn settings(&self, t: &Tunables) -> settings::Deps {
-        settings::Deps {
+        let ports = settings::Ports {
             store: self.store.clone(),
             secrets: self.secrets.clone(),
-            clock: self.clock.clone(),
-            secret_prefix: t.secret_prefix.clone(),
-            account_claim: t.account_claim.clone(),
-            allow_insecure_local: t.allow_insecure_local,
             queue: self.queue.clone(),
-            webhook_client: t.webhook_client(),
-            key_cache: Arc::new(KeyCache::new()),
-            webhook_secret_prefix: t.webhook_secret_prefix.clone(),
-            secret_cache: Arc::new(SecretCache::new()),
-            signing_secret_overlap: span(t.signing_secret_overlap),
-            settings_rate_limit: t.settings_rate_limit,
-            costly_rate_limit: t.costly_rate_limit,
-        }
+            clock: self.clock.clone(),
+        };
+        settings::Deps::new(ports, &t.settings()).expect("settings deps")
     }
 
     pub fn call_completed(&self, t: &Tunables) -> call_completed::Deps {
-        call_completed::Deps {
+        let ports = call_completed::Ports {
             store: self.store.clone(),
             queue: self.queue.clone(),
             provider_secret: ProviderSecret {
                 api_key: t.provider_key.clone(),
             },
             clock: self.clock.clone(),
-            analysis_grace: span(t.analysis_grace),
-            call_stale_after: span(t.call_stale_after),
-        }
+        };
+        call_completed::Deps::new(ports, &t.call_completed())
     }
 
     pub fn reconciler(&self, t: &Tunables) -> reconciler::Deps {
-        reconciler::Deps {
+        let ports = reconciler::Ports {
             store: self.store.clone(),
             queue: self.queue.clone(),
-            clock: self.clock.clone(),
             provider: self.provider.clone(),
-            dial_unknown_deadline: span(t.dial_unknown_deadline),
-            call_stale_after: span(t.call_stale_after),
-            pace: t.reconciler_pace,
-        }
+            clock: self.clock.clone(),
+        };
+        reconciler::Deps::new(ports, &t.reconciler())
     }
 
     pub fn webhook_delivery(&self, t: &Tunables) -> webhook_delivery::Deps {
-        webhook_delivery::Deps {
+        let ports = webhook_delivery::Ports {
             store: self.store.clone(),
             secrets: self.secrets.clone(),
-            key_cache: KeyCache::new(),
-            secret_prefix: t.secret_prefix.clone(),
-            secret_cache: SecretCache::new(),
-            webhook_secret_prefix: t.webhook_secret_prefix.clone(),
             queue: self.queue.clone(),
             retries: None,
-            client: t.webhook_client(),
-            schedule: RetrySchedule::parse(&t.retry_delays).expect("retry delays"),
             clock: self.clock.clone(),
-            claim_lease: config::claim_lease(),
-            fairness: webhook_delivery::fair::Fairness::new(t.account_concurrency, t.repark_delay),
+        };
+        webhook_delivery::Deps::new(ports, &t.webhook_delivery()).expect("webhook-delivery deps")
+    }
+}
+
+/// What the ports stand for in a test's `Config`: the adapters are the test's own, so the
+/// names a function would build them from are never used.
+const BY_PORTS: &str = "(the test's ports)";
+
+impl Tunables {
+    /// trigger-call's configuration with these tunables.
+    pub fn trigger_call(&self) -> trigger_call::Config {
+        trigger_call::Config {
+            table_name: BY_PORTS.into(),
+            provider_base_url: BY_PORTS.into(),
+            provider_secret_name: BY_PORTS.into(),
+            provider_timeout: self.provider_timeout,
+            dial_unknown_deadline: span(self.dial_unknown_deadline),
+            call_stale_after: span(self.call_stale_after),
+            rate_limit_per_minute: self.api_rate_limit,
+        }
+    }
+
+    /// The settings function's configuration with these tunables.
+    pub fn settings(&self) -> settings::Config {
+        settings::Config {
+            table_name: BY_PORTS.into(),
+            events_queue_url: BY_PORTS.into(),
+            secret_prefix: self.secret_prefix.clone(),
+            webhook_secret_prefix: self.webhook_secret_prefix.clone(),
+            signing_secret_overlap: span(self.signing_secret_overlap),
+            account_claim: self.account_claim.clone(),
+            webhook_timeout: self.webhook_timeout,
+            allow_insecure_local: self.allow_insecure_local,
+            settings_rate_limit: self.settings_rate_limit,
+            costly_rate_limit: self.costly_rate_limit,
+        }
+    }
+
+    /// call-completed's configuration with these tunables.
+    pub fn call_completed(&self) -> call_completed::Config {
+        call_completed::Config {
+            table_name: BY_PORTS.into(),
+            events_queue_url: BY_PORTS.into(),
+            provider_secret_name: BY_PORTS.into(),
+            analysis_grace: span(self.analysis_grace),
+            call_stale_after: span(self.call_stale_after),
+        }
+    }
+
+    /// The reconciler's configuration with these tunables.
+    pub fn reconciler(&self) -> reconciler::Config {
+        reconciler::Config {
+            table_name: BY_PORTS.into(),
+            events_queue_url: BY_PORTS.into(),
+            provider_base_url: BY_PORTS.into(),
+            provider_secret_name: BY_PORTS.into(),
+            provider_timeout: self.provider_timeout,
+            dial_unknown_deadline: span(self.dial_unknown_deadline),
+            call_stale_after: span(self.call_stale_after),
+            pace: self.reconciler_pace,
+        }
+    }
+
+    /// webhook-delivery's configuration with these tunables.
+    pub fn webhook_delivery(&self) -> webhook_delivery::Config {
+        webhook_delivery::Config {
+            table_name: BY_PORTS.into(),
+            events_queue_url: BY_PORTS.into(),
+            retries_queue_url: None,
+            secret_prefix: self.secret_prefix.clone(),
+            webhook_secret_prefix: self.webhook_secret_prefix.clone(),
+            webhook_timeout: self.webhook_timeout,
+            allow_insecure_local: self.allow_insecure_local,
+            schedule: RetrySchedule::parse(&self.retry_delays).expect("retry delays"),
+            account_concurrency: self.account_concurrency,
+            repark_delay: self.repark_delay,
         }
     }
 }

@@ -8,14 +8,16 @@ pub mod answer;
 pub mod callback;
 pub mod caused_events;
 pub mod complete;
+pub mod config;
 pub mod metrics;
 pub mod progress;
 pub mod resolve;
 
 use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};
 use aws_config::SdkConfig;
+pub use config::Config;
 use domain::clock::{Clock, SystemClock};
-use domain::config::{self, Env};
+use domain::config::Env;
 use domain::error::StartupError;
 use domain::ports::queue::EventQueue;
 use domain::ports::secrets::ProviderSecret;
@@ -40,33 +42,49 @@ pub struct Deps {
     pub call_stale_after: chrono::Duration,
 }
 
-impl Deps {
-    /// The composition root: the real adapters, built once per cold start from the SDK
-    /// configuration and the environment (`main.rs`, the local stack and the bench).
-    pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
-        let provider_secret = ProviderSecret::load(
-            &SecretsManager::from_sdk(sdk),
-            &env.required(config::PROVIDER_SECRET_NAME)?,
-        )
-        .await?;
-        Ok(Deps {
-            store: Arc::new(DynamoStore::from_sdk(
-                sdk,
-                env.required(config::TABLE_NAME)?,
-            )),
-            queue: Arc::new(SqsQueue::from_sdk(
-                sdk,
-                env.required(config::EVENTS_QUEUE_URL)?,
-            )),
+/// The adapters call-completed talks to: the real ones ([`Ports::aws`]) or a test's. The
+/// provider secret is loaded once per cold start, so it is one of them.
+#[derive(Clone)]
+pub struct Ports {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn EventQueue>,
+    pub provider_secret: ProviderSecret,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Ports {
+    /// The real adapters from the SDK configuration, with the provider secret loaded.
+    pub async fn aws(sdk: &SdkConfig, config: &Config) -> Result<Ports, StartupError> {
+        let provider_secret =
+            ProviderSecret::load(&SecretsManager::from_sdk(sdk), &config.provider_secret_name)
+                .await?;
+        Ok(Ports {
+            store: Arc::new(DynamoStore::from_sdk(sdk, config.table_name.clone())),
+            queue: Arc::new(SqsQueue::from_sdk(sdk, config.events_queue_url.clone())),
             provider_secret,
             clock: Arc::new(SystemClock),
-            analysis_grace: env.span(
-                config::CALL_ANALYSIS_GRACE,
-                config::DEFAULT_CALL_ANALYSIS_GRACE,
-            )?,
-            call_stale_after: env
-                .span(config::CALL_STALE_AFTER, config::DEFAULT_CALL_STALE_AFTER)?,
         })
+    }
+}
+
+impl Deps {
+    /// The one way `Deps` are built (`main.rs` through [`Deps::from_env`], the local stack,
+    /// the tests).
+    pub fn new(ports: Ports, config: &Config) -> Deps {
+        Deps {
+            store: ports.store,
+            queue: ports.queue,
+            provider_secret: ports.provider_secret,
+            clock: ports.clock,
+            analysis_grace: config.analysis_grace,
+            call_stale_after: config.call_stale_after,
+        }
+    }
+
+    /// The composition root of a cold start: the configuration from `env`, the real adapters.
+    pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
+        let config = Config::from_env(env)?;
+        Ok(Deps::new(Ports::aws(sdk, &config).await?, &config))
     }
 }
 

@@ -19,13 +19,15 @@
 //! effect, sending an event, is claimed first), so two runs at once, or a run repeated after a
 //! crash, repair each item once.
 
+pub mod config;
 pub mod metrics;
 pub mod repair;
 
 use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};
 use aws_config::SdkConfig;
+pub use config::Config;
 use domain::clock::{Clock, SystemClock};
-use domain::config::{self, Env};
+use domain::config::Env;
 use domain::error::ApiError;
 use domain::error::StartupError;
 use domain::ports::provider::VoiceProvider;
@@ -62,47 +64,59 @@ pub struct Deps {
     pub pace: Pace,
 }
 
-impl Deps {
-    /// The composition root: the real adapters, built once per cold start from the SDK
-    /// configuration and the environment (`main.rs` and the local stack).
-    pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
-        let timeout = env.millis(
-            config::PROVIDER_TIMEOUT_MS,
-            config::DEFAULT_PROVIDER_TIMEOUT,
-        )?;
-        let secret = ProviderSecret::load(
-            &SecretsManager::from_sdk(sdk),
-            &env.required(config::PROVIDER_SECRET_NAME)?,
-        )
-        .await?;
+/// The adapters the reconciler talks to: the real ones ([`Ports::aws`]) or a test's.
+#[derive(Clone)]
+pub struct Ports {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn EventQueue>,
+    pub provider: Arc<dyn VoiceProvider>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Ports {
+    /// The real adapters from the SDK configuration: the table, the events queue, and the
+    /// provider client with the key from the provider secret.
+    pub async fn aws(sdk: &SdkConfig, config: &Config) -> Result<Ports, StartupError> {
+        let secret =
+            ProviderSecret::load(&SecretsManager::from_sdk(sdk), &config.provider_secret_name)
+                .await?;
         let provider = outbound::RetellClient::new(
-            &env.required(config::PROVIDER_BASE_URL)?,
+            &config.provider_base_url,
             secret.api_key,
-            timeout,
+            config.provider_timeout,
         )
         .map_err(|e| StartupError::Client {
             what: "voice provider",
             reason: e.to_string(),
         })?;
-        Ok(Deps {
-            pace: Pace::from_env(env)?,
+        Ok(Ports {
+            store: Arc::new(DynamoStore::from_sdk(sdk, config.table_name.clone())),
+            queue: Arc::new(SqsQueue::from_sdk(sdk, config.events_queue_url.clone())),
             provider: Arc::new(provider),
-            call_stale_after: env
-                .span(config::CALL_STALE_AFTER, config::DEFAULT_CALL_STALE_AFTER)?,
-            store: Arc::new(DynamoStore::from_sdk(
-                sdk,
-                env.required(config::TABLE_NAME)?,
-            )),
-            queue: Arc::new(SqsQueue::from_sdk(
-                sdk,
-                env.required(config::EVENTS_QUEUE_URL)?,
-            )),
             clock: Arc::new(SystemClock),
-            dial_unknown_deadline: env.span(
-                config::DIAL_UNKNOWN_DEADLINE,
-                config::DEFAULT_DIAL_UNKNOWN_DEADLINE,
-            )?,
         })
+    }
+}
+
+impl Deps {
+    /// The one way `Deps` are built (`main.rs` through [`Deps::from_env`], the local stack,
+    /// the bench, the tests).
+    pub fn new(ports: Ports, config: &Config) -> Deps {
+        Deps {
+            store: ports.store,
+            queue: ports.queue,
+            clock: ports.clock,
+            provider: ports.provider,
+            dial_unknown_deadline: config.dial_unknown_deadline,
+            call_stale_after: config.call_stale_after,
+            pace: config.pace,
+        }
+    }
+
+    /// The composition root of a cold start: the configuration from `env`, the real adapters.
+    pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
+        let config = Config::from_env(env)?;
+        Ok(Deps::new(Ports::aws(sdk, &config).await?, &config))
     }
 }
 
@@ -185,9 +199,9 @@ impl Pace {
     /// `RECONCILER_CONCURRENCY` and `SCHEDULED_CALLS_PER_SECOND`, the defaults when unset.
     pub fn from_env(env: &Env) -> Result<Pace, domain::error::ConfigError> {
         Ok(Pace {
-            concurrency: env.count(config::RECONCILER_CONCURRENCY, DEFAULT_CONCURRENCY)?,
+            concurrency: env.count(domain::config::RECONCILER_CONCURRENCY, DEFAULT_CONCURRENCY)?,
             scheduled_per_second: env.count(
-                config::SCHEDULED_CALLS_PER_SECOND,
+                domain::config::SCHEDULED_CALLS_PER_SECOND,
                 DEFAULT_SCHEDULED_CALLS_PER_SECOND,
             )?,
         })

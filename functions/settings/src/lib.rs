@@ -15,6 +15,7 @@ pub mod api_key;
 pub mod caller;
 pub mod calling_rules;
 pub mod calls;
+pub mod config;
 pub mod ctx;
 pub mod deliveries;
 pub mod health;
@@ -30,8 +31,8 @@ pub mod update;
 
 use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};
 use aws_config::SdkConfig;
+pub use config::Config;
 use domain::clock::{Clock, SystemClock};
-use domain::config;
 use domain::config::Env;
 use domain::error::StartupError;
 use domain::ports::queue::EventQueue;
@@ -40,7 +41,7 @@ use domain::ports::store::Store;
 use domain::webhook::signing_key::KeyCache;
 use domain::webhook::signing_secret::SecretCache;
 use lambda_http::{Body, Request, Response};
-use outbound::webhook_client::{WebhookClient, DEFAULT_TIMEOUT};
+use outbound::webhook_client::WebhookClient;
 use std::sync::Arc;
 
 /// What the function needs, built once per cold start.
@@ -74,63 +75,63 @@ pub struct Deps {
     pub costly_rate_limit: u32,
 }
 
+/// The adapters the settings function talks to: the real ones ([`Ports::aws`]) or a test's.
+#[derive(Clone)]
+pub struct Ports {
+    pub store: Arc<dyn Store>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub queue: Arc<dyn EventQueue>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Ports {
+    /// The real adapters from the SDK configuration: the table, Secrets Manager, the events
+    /// queue.
+    pub fn aws(sdk: &SdkConfig, config: &Config) -> Ports {
+        Ports {
+            store: Arc::new(DynamoStore::from_sdk(sdk, config.table_name.clone())),
+            secrets: Arc::new(SecretsManager::from_sdk(sdk)),
+            queue: Arc::new(SqsQueue::from_sdk(sdk, config.events_queue_url.clone())),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
 impl Deps {
-    /// The composition root: the real adapters, built once per cold start from the SDK
-    /// configuration and the environment (`main.rs`, the local stack and the bench).
-    /// Configurable names default to `domain::config::DEFAULT_*`; the local-development flag
-    /// is off unless set.
+    /// The one way `Deps` are built (`main.rs` through [`Deps::from_env`], the local stack,
+    /// the tests): the adapters, the webhook client and the caches the configuration asks for.
+    pub fn new(ports: Ports, config: &Config) -> Result<Deps, StartupError> {
+        Ok(Deps {
+            store: ports.store,
+            secrets: ports.secrets,
+            clock: ports.clock,
+            secret_prefix: config.secret_prefix.clone(),
+            account_claim: config.account_claim.clone(),
+            allow_insecure_local: config.allow_insecure_local,
+            queue: ports.queue,
+            webhook_client: WebhookClient::new(config.webhook_timeout, config.allow_insecure_local)
+                .map_err(|e| StartupError::Client {
+                    what: "webhook",
+                    reason: e.to_string(),
+                })?,
+            key_cache: Arc::new(KeyCache::new()),
+            webhook_secret_prefix: config.webhook_secret_prefix.clone(),
+            secret_cache: Arc::new(SecretCache::new()),
+            signing_secret_overlap: config.signing_secret_overlap,
+            settings_rate_limit: config.settings_rate_limit,
+            costly_rate_limit: config.costly_rate_limit,
+        })
+    }
+
+    /// The composition root of a cold start: the configuration from `env`, the real adapters.
     pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
-        let allow_insecure_local = config::allow_insecure_local(env)?;
-        let timeout = env.millis(config::WEBHOOK_TIMEOUT_MS, DEFAULT_TIMEOUT)?;
-        if allow_insecure_local {
+        let config = Config::from_env(env)?;
+        if config.allow_insecure_local {
             tracing::warn!(
                 "WEBHOOK_ALLOW_INSECURE_LOCAL is set: http and loopback webhook URLs are accepted (local development only)"
             );
         }
-        Ok(Deps {
-            store: Arc::new(DynamoStore::from_sdk(
-                sdk,
-                env.required(config::TABLE_NAME)?,
-            )),
-            secrets: Arc::new(SecretsManager::from_sdk(sdk)),
-            clock: Arc::new(SystemClock),
-            secret_prefix: env
-                .optional(config::API_KEY_SECRET_PREFIX)
-                .unwrap_or_else(|| config::DEFAULT_API_KEY_SECRET_PREFIX.to_string()),
-            account_claim: env
-                .optional(config::ACCOUNT_ID_CLAIM)
-                .unwrap_or_else(|| config::DEFAULT_ACCOUNT_ID_CLAIM.to_string()),
-            allow_insecure_local,
-            queue: Arc::new(SqsQueue::from_sdk(
-                sdk,
-                env.required(config::EVENTS_QUEUE_URL)?,
-            )),
-            webhook_client: WebhookClient::new(timeout, allow_insecure_local).map_err(|e| {
-                StartupError::Client {
-                    what: "webhook",
-                    reason: e.to_string(),
-                }
-            })?,
-            key_cache: Arc::new(KeyCache::new()),
-            webhook_secret_prefix: env
-                .optional(config::WEBHOOK_SECRET_PREFIX)
-                .unwrap_or_else(|| config::DEFAULT_WEBHOOK_SECRET_PREFIX.to_string()),
-            secret_cache: Arc::new(SecretCache::new()),
-            signing_secret_overlap: env.span(
-                config::WEBHOOK_SECRET_OVERLAP,
-                config::DEFAULT_WEBHOOK_SECRET_OVERLAP,
-            )?,
-            settings_rate_limit: config::per_minute(
-                env,
-                config::SETTINGS_RATE_LIMIT_PER_MINUTE,
-                domain::rate_limit::DEFAULT_SETTINGS_PER_MINUTE,
-            )?,
-            costly_rate_limit: config::per_minute(
-                env,
-                config::COSTLY_RATE_LIMIT_PER_MINUTE,
-                domain::rate_limit::DEFAULT_COSTLY_PER_MINUTE,
-            )?,
-        })
+        Deps::new(Ports::aws(sdk, &config), &config)
     }
 }
 

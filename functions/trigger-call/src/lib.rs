@@ -4,6 +4,7 @@
 //! the tests run exactly the same code.
 
 pub mod calls;
+pub mod config;
 pub mod idempotency;
 pub mod metrics;
 pub mod request;
@@ -11,8 +12,9 @@ pub mod trigger;
 
 use aws_adapters::{DynamoStore, SecretsManager};
 use aws_config::SdkConfig;
+pub use config::Config;
 use domain::clock::{Clock, SystemClock};
-use domain::config::{self, Env};
+use domain::config::Env;
 use domain::error::StartupError;
 use domain::model::KeyGrant;
 use domain::ports::provider::VoiceProvider;
@@ -47,50 +49,65 @@ pub struct Deps {
     pub rate_limit_per_minute: u32,
 }
 
-impl Deps {
-    /// The composition root: the real adapters, built once per cold start from the SDK
-    /// configuration and the environment (`main.rs`, the local stack and the bench).
-    pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
-        let timeout = env.millis(
-            config::PROVIDER_TIMEOUT_MS,
-            config::DEFAULT_PROVIDER_TIMEOUT,
-        )?;
-        let (secret_name, base_url) = (
-            env.required(config::PROVIDER_SECRET_NAME)?,
-            env.required(config::PROVIDER_BASE_URL)?,
-        );
+/// The adapters trigger-call talks to: the real ones ([`Ports::aws`]) or a test's.
+#[derive(Clone)]
+pub struct Ports {
+    pub store: Arc<dyn Store>,
+    pub provider: Arc<dyn VoiceProvider>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Ports {
+    /// The real adapters, built once per cold start from the SDK configuration: the table,
+    /// and the provider client with the key from the provider secret.
+    pub async fn aws(sdk: &SdkConfig, config: &Config) -> Result<Ports, StartupError> {
         // The provider secret's round trip and the HTTP client's construction overlap: the
         // client is built once the fetch is on its way (docs/benchmarks.md, cold starts).
         let secrets = SecretsManager::from_sdk(sdk);
-        let (secret, http) = tokio::join!(ProviderSecret::load(&secrets, &secret_name), async {
-            tokio::task::yield_now().await;
-            RetellClient::http(timeout)
-        });
+        let (secret, http) = tokio::join!(
+            ProviderSecret::load(&secrets, &config.provider_secret_name),
+            async {
+                tokio::task::yield_now().await;
+                RetellClient::http(config.provider_timeout)
+            }
+        );
         let http = http.map_err(|e| StartupError::Client {
             what: "voice provider",
             reason: e.to_string(),
         })?;
-        let provider = RetellClient::with_http(http, &base_url, secret?.api_key, timeout);
-        Ok(Deps {
-            store: Arc::new(DynamoStore::from_sdk(
-                sdk,
-                env.required(config::TABLE_NAME)?,
-            )),
+        let provider = RetellClient::with_http(
+            http,
+            &config.provider_base_url,
+            secret?.api_key,
+            config.provider_timeout,
+        );
+        Ok(Ports {
+            store: Arc::new(DynamoStore::from_sdk(sdk, config.table_name.clone())),
             provider: Arc::new(provider),
             clock: Arc::new(SystemClock),
-            idempotency_wait: config::idempotency_wait(timeout),
-            dial_unknown_deadline: env.span(
-                config::DIAL_UNKNOWN_DEADLINE,
-                config::DEFAULT_DIAL_UNKNOWN_DEADLINE,
-            )?,
-            call_stale_after: env
-                .span(config::CALL_STALE_AFTER, config::DEFAULT_CALL_STALE_AFTER)?,
-            rate_limit_per_minute: config::per_minute(
-                env,
-                config::API_RATE_LIMIT_PER_MINUTE,
-                domain::rate_limit::DEFAULT_API_PER_MINUTE,
-            )?,
         })
+    }
+}
+
+impl Deps {
+    /// The one way `Deps` are built (`main.rs` through [`Deps::from_env`], the local stack,
+    /// the bench, the tests): the adapters, and what the configuration derives for them.
+    pub fn new(ports: Ports, config: &Config) -> Deps {
+        Deps {
+            store: ports.store,
+            provider: ports.provider,
+            clock: ports.clock,
+            idempotency_wait: domain::config::idempotency_wait(config.provider_timeout),
+            dial_unknown_deadline: config.dial_unknown_deadline,
+            call_stale_after: config.call_stale_after,
+            rate_limit_per_minute: config.rate_limit_per_minute,
+        }
+    }
+
+    /// The composition root of a cold start: the configuration from `env`, the real adapters.
+    pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
+        let config = Config::from_env(env)?;
+        Ok(Deps::new(Ports::aws(sdk, &config).await?, &config))
     }
 }
 

@@ -13,6 +13,7 @@
 //! error (DynamoDB, SQS, Secrets Manager) come back. The messages of a batch are processed
 //! concurrently.
 
+pub mod config;
 pub mod fair;
 pub mod lanes;
 pub mod metrics;
@@ -23,8 +24,9 @@ pub mod send;
 use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+pub use config::Config;
 use domain::clock::{Clock, SystemClock};
-use domain::config::{self, Env};
+use domain::config::Env;
 use domain::error::StartupError;
 use domain::ports::queue::{DeliveryMessage, EventQueue};
 use domain::ports::secrets::SecretStore;
@@ -33,7 +35,7 @@ use domain::webhook::retry_schedule::RetrySchedule;
 use domain::webhook::signing_key::KeyCache;
 use domain::webhook::signing_secret::SecretCache;
 use futures::future::join_all;
-use outbound::webhook_client::{WebhookClient, DEFAULT_TIMEOUT};
+use outbound::webhook_client::WebhookClient;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,53 +63,64 @@ pub struct Deps {
     pub fairness: fair::Fairness,
 }
 
-impl Deps {
-    /// The composition root: the real adapters, built once per cold start from the SDK
-    /// configuration and the environment (`main.rs`, the local stack and the bench).
-    pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
-        let timeout = env.millis(config::WEBHOOK_TIMEOUT_MS, DEFAULT_TIMEOUT)?;
-        let allow_insecure_local = config::allow_insecure_local(env)?;
-        Ok(Deps {
-            store: Arc::new(DynamoStore::from_sdk(
-                sdk,
-                env.required(config::TABLE_NAME)?,
-            )),
+/// The adapters webhook-delivery talks to: the real ones ([`Ports::aws`]) or a test's.
+#[derive(Clone)]
+pub struct Ports {
+    pub store: Arc<dyn Store>,
+    pub secrets: Arc<dyn SecretStore>,
+    /// The first-attempts queue.
+    pub queue: Arc<dyn EventQueue>,
+    /// The retries lane's queue; `None`: the retries share `queue`.
+    pub retries: Option<Arc<dyn EventQueue>>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Ports {
+    /// The real adapters from the SDK configuration: the table, Secrets Manager, both queues.
+    pub fn aws(sdk: &SdkConfig, config: &Config) -> Ports {
+        Ports {
+            store: Arc::new(DynamoStore::from_sdk(sdk, config.table_name.clone())),
             secrets: Arc::new(SecretsManager::from_sdk(sdk)),
-            key_cache: KeyCache::new(),
-            secret_prefix: env
-                .optional(config::API_KEY_SECRET_PREFIX)
-                .unwrap_or_else(|| config::DEFAULT_API_KEY_SECRET_PREFIX.to_string()),
-            secret_cache: SecretCache::new(),
-            webhook_secret_prefix: env
-                .optional(config::WEBHOOK_SECRET_PREFIX)
-                .unwrap_or_else(|| config::DEFAULT_WEBHOOK_SECRET_PREFIX.to_string()),
-            queue: Arc::new(SqsQueue::from_sdk(
-                sdk,
-                env.required(config::EVENTS_QUEUE_URL)?,
-            )),
-            retries: env
-                .optional(config::RETRIES_QUEUE_URL)
+            queue: Arc::new(SqsQueue::from_sdk(sdk, config.events_queue_url.clone())),
+            retries: config
+                .retries_queue_url
+                .clone()
                 .map(|url| Arc::new(SqsQueue::from_sdk(sdk, url)) as Arc<dyn EventQueue>),
-            client: WebhookClient::new(timeout, allow_insecure_local).map_err(|e| {
-                StartupError::Client {
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl Deps {
+    /// The one way `Deps` are built (`main.rs` through [`Deps::from_env`], the local stack,
+    /// the bench, the tests): the adapters, the webhook client, the caches and the fairness
+    /// slots the configuration asks for.
+    pub fn new(ports: Ports, config: &Config) -> Result<Deps, StartupError> {
+        Ok(Deps {
+            store: ports.store,
+            secrets: ports.secrets,
+            key_cache: KeyCache::new(),
+            secret_prefix: config.secret_prefix.clone(),
+            secret_cache: SecretCache::new(),
+            webhook_secret_prefix: config.webhook_secret_prefix.clone(),
+            queue: ports.queue,
+            retries: ports.retries,
+            client: WebhookClient::new(config.webhook_timeout, config.allow_insecure_local)
+                .map_err(|e| StartupError::Client {
                     what: "webhook",
                     reason: e.to_string(),
-                }
-            })?,
-            schedule: RetrySchedule::from_env(env)?,
-            clock: Arc::new(SystemClock),
-            claim_lease: config::claim_lease(),
-            fairness: fair::Fairness::new(
-                env.count(
-                    config::WEBHOOK_ACCOUNT_CONCURRENCY,
-                    config::DEFAULT_ACCOUNT_CONCURRENCY,
-                )?,
-                env.millis(
-                    config::WEBHOOK_REPARK_DELAY_MS,
-                    config::DEFAULT_REPARK_DELAY,
-                )?,
-            ),
+                })?,
+            schedule: config.schedule.clone(),
+            clock: ports.clock,
+            claim_lease: domain::config::claim_lease(),
+            fairness: fair::Fairness::new(config.account_concurrency, config.repark_delay),
         })
+    }
+
+    /// The composition root of a cold start: the configuration from `env`, the real adapters.
+    pub async fn from_env(sdk: &SdkConfig, env: &Env) -> Result<Deps, StartupError> {
+        let config = Config::from_env(env)?;
+        Deps::new(Ports::aws(sdk, &config), &config)
     }
 }
 

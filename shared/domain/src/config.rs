@@ -130,18 +130,68 @@ pub fn idempotency_wait(provider_timeout: Duration) -> Duration {
     provider_timeout + Duration::from_secs(2)
 }
 
+/// One environment variable a function reads: its name, what an unset variable means and what
+/// it is for. Each function's `Config::VARS` lists its own; the template drift test compares
+/// them with `template.yaml` and the docs drift test with the ops docs, so the list is the one
+/// place a function's variables are declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Var {
+    pub name: &'static str,
+    pub unset: Unset,
+    pub meaning: &'static str,
+}
+
+/// What a function does when a variable is unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unset {
+    /// It does not start: the variable names a resource of the stack.
+    Required,
+    /// It uses this value, written as the variable would be (`5000`, `3h`, `30s,5m,30m`).
+    Default(&'static str),
+    /// The feature is off (`RETRIES_QUEUE_URL`: no retries lane of its own).
+    Off,
+    /// Off; a switch for local development that `template.yaml` never sets.
+    LocalOnly,
+    /// Set by the Lambda runtime itself, never by the template.
+    Platform,
+}
+
+impl Var {
+    /// Whether `template.yaml` sets it on the function (the drift test holds it to that).
+    pub fn deployed(&self) -> bool {
+        matches!(self.unset, Unset::Required | Unset::Default(_) | Unset::Off)
+    }
+}
+
 /// Where settings come from: the process environment (Lambda), optionally overlaid with values
 /// of the caller's (the local stack sets its own ports and names without touching the
 /// process environment). Empty values count as unset.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     overrides: std::collections::BTreeMap<String, String>,
+    /// Every name asked for, when [`Env::recording`]: how a function's tests hold its
+    /// `Config::from_env` to the variables its `Config::VARS` declares.
+    read: Option<std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>>,
 }
 
 impl Env {
     /// The process environment as it is.
     pub fn process() -> Env {
         Env::default()
+    }
+
+    /// This environment, noting every name read from it from now on (see [`Env::names_read`]).
+    pub fn recording(mut self) -> Env {
+        self.read = Some(Default::default());
+        self
+    }
+
+    /// The names read since [`Env::recording`], set or not (empty when not recording).
+    pub fn names_read(&self) -> std::collections::BTreeSet<String> {
+        self.read
+            .as_ref()
+            .map(|r| r.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_default()
     }
 
     /// This environment with `name` set to `value` (wins over the process environment).
@@ -161,6 +211,11 @@ impl Env {
     }
 
     pub fn optional(&self, name: &str) -> Option<String> {
+        if let Some(read) = &self.read {
+            read.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.to_string());
+        }
         match self.overrides.get(name) {
             Some(v) => Some(v.clone()),
             None => std::env::var(name).ok(),
@@ -229,12 +284,63 @@ pub fn per_minute(env: &Env, name: &str, default: u32) -> Result<u32, ConfigErro
 /// set), so a function configured with it does not start there.
 pub fn allow_insecure_local(env: &Env) -> Result<bool, ConfigError> {
     let on = env.flag(WEBHOOK_ALLOW_INSECURE_LOCAL);
-    if on && env.optional(AWS_LAMBDA_FUNCTION_NAME).is_some() {
+    // Both read every time, so a function's config tests see both of its variables.
+    let in_lambda = env.optional(AWS_LAMBDA_FUNCTION_NAME).is_some();
+    if on && in_lambda {
         return Err(ConfigError(format!(
             "{WEBHOOK_ALLOW_INSECURE_LOCAL} is for local development only and is refused in Lambda ({AWS_LAMBDA_FUNCTION_NAME} is set)"
         )));
     }
     Ok(on)
+}
+
+/// Holds a function's `Config::from_env` to its `Config::VARS`: it reads exactly the declared
+/// names; with only the required ones set it starts, and it does not without any of them; and
+/// every [`Unset::Default`], written out, gives what leaving the variable unset gives. The
+/// process environment is shadowed (every declared name is set, empty or not, as an override).
+/// `Err` says what disagrees; each function's tests and the template drift test call it.
+pub fn check_vars<C: PartialEq + std::fmt::Debug>(
+    vars: &[Var],
+    from_env: impl Fn(&Env) -> Result<C, ConfigError>,
+) -> Result<(), String> {
+    let unset = Env::default().with_all(vars.iter().map(|v| (v.name, "")));
+    let required = |v: &Var| v.unset == Unset::Required;
+    let minimal = unset.clone().with_all(
+        vars.iter()
+            .filter(|v| required(v))
+            .map(|v| (v.name, "required")),
+    );
+    let recording = minimal.clone().recording();
+    let defaults = from_env(&recording).map_err(|e| format!("with the required set: {}", e.0))?;
+    let declared: std::collections::BTreeSet<String> =
+        vars.iter().map(|v| v.name.to_string()).collect();
+    let read = recording.names_read();
+    if read != declared {
+        return Err(format!(
+            "reads {:?} it does not declare; declares {:?} it does not read",
+            read.difference(&declared).collect::<Vec<_>>(),
+            declared.difference(&read).collect::<Vec<_>>()
+        ));
+    }
+    for v in vars.iter().filter(|v| required(v)) {
+        if from_env(&minimal.clone().with(v.name, "")).is_ok() {
+            return Err(format!(
+                "{} is declared required but it starts without",
+                v.name
+            ));
+        }
+    }
+    let written = minimal.with_all(vars.iter().filter_map(|v| match v.unset {
+        Unset::Default(value) => Some((v.name, value)),
+        _ => None,
+    }));
+    let explicit = from_env(&written).map_err(|e| format!("with the defaults: {}", e.0))?;
+    if explicit != defaults {
+        return Err(format!(
+            "the declared defaults, written out, give {explicit:?}; unset gives {defaults:?}"
+        ));
+    }
+    Ok(())
 }
 
 /// One variable of the process environment (empty counts as unset).
@@ -295,6 +401,23 @@ mod tests {
         let env = Env::default().with_all([("BVAI_TEST_A", "1"), ("BVAI_TEST_B", "")]);
         assert_eq!(env.optional("BVAI_TEST_A").as_deref(), Some("1"));
         assert_eq!(env.optional("BVAI_TEST_B"), None);
+    }
+
+    #[test]
+    fn a_recording_env_notes_every_name_read_set_or_not() {
+        let env = Env::default().with("BVAI_TEST_SET", "1").recording();
+        let _ = env.optional("BVAI_TEST_SET");
+        let _ = env.flag("BVAI_TEST_UNSET_FOR_SURE");
+        let _ = env.clone().count("BVAI_TEST_COUNT", 1);
+        assert_eq!(
+            env.names_read().into_iter().collect::<Vec<_>>(),
+            [
+                "BVAI_TEST_COUNT",
+                "BVAI_TEST_SET",
+                "BVAI_TEST_UNSET_FOR_SURE"
+            ]
+        );
+        assert!(Env::default().names_read().is_empty());
     }
 
     #[test]
