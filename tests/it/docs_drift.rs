@@ -6,7 +6,7 @@
 //!   constant of the sources, the Makefile, the scripts), targets in the Makefile, routes in the
 //!   functions' `ROUTES` tables, codes in `docs/openapi.yaml` (which `openapi.rs` holds to the
 //!   code's codes), parameters in `template.yaml`, paths on disk.
-//! - Every environment variable a function reads (`domain::config`, the SDK configuration) and
+//! - Every environment variable a function reads (its `Config::VARS`, the SDK configuration) and
 //!   every template parameter is named in `docs/deploy.md` or `docs/local-stack.md`.
 //! - The numbers the docs state about the system are the template's: how many functions
 //!   ("five functions", "all five"), which indexes (every `gsi*` named exists; every index of
@@ -190,17 +190,21 @@ fn every_variable_the_docs_name_exists() {
     );
 }
 
-/// `pub const X: &str = "Y";` of `domain::config`: every variable a function reads.
+/// Every variable a function reads, as the functions declare them (`Config::VARS`), with the
+/// SDK configuration's timeouts (`aws_adapters::lambda_sdk_config`) and the local stack's
+/// reconciler period.
 fn config_variables() -> BTreeSet<String> {
-    let src = read("shared/domain/src/config.rs");
-    src.lines()
-        .filter_map(|l| {
-            let l = l.trim();
-            let rest = l.strip_prefix("pub const ")?;
-            let (_, value) = rest.split_once(": &str = \"")?;
-            let value = value.strip_suffix("\";")?;
-            is_env_like(value).then(|| value.to_string())
-        })
+    use domain::config;
+    integration_tests::cfn::FUNCTIONS
+        .iter()
+        .flat_map(|(binary, _)| integration_tests::deps::declared_vars(binary))
+        .map(|v| v.name)
+        .chain([
+            config::SDK_ATTEMPT_TIMEOUT_MS,
+            config::SDK_OPERATION_TIMEOUT_MS,
+            config::RECONCILE_EVERY,
+        ])
+        .map(str::to_string)
         .collect()
 }
 

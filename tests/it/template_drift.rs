@@ -13,6 +13,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use domain::config;
 use domain::webhook::retry_schedule::{RetrySchedule, DEFAULT_DELAYS};
 use integration_tests::cfn::*;
+use integration_tests::deps::{check_declared_vars, declared_vars};
 use integration_tests::Emulator;
 use outbound::webhook_client::DEFAULT_TIMEOUT as DEFAULT_WEBHOOK_TIMEOUT;
 use serde_yaml_ng::Value;
@@ -34,139 +35,15 @@ pub(crate) fn call_completed_code_routes() -> BTreeSet<String> {
 /// The JWT authorizer of the settings routes.
 const JWT_AUTHORIZER: &str = "DashboardJwt";
 
-/// Every environment variable name in `domain::config`, by the constant's identifier.
-const ENV_CONSTANTS: [(&str, &str); 23] = [
-    (
-        "API_RATE_LIMIT_PER_MINUTE",
-        config::API_RATE_LIMIT_PER_MINUTE,
-    ),
-    (
-        "SETTINGS_RATE_LIMIT_PER_MINUTE",
-        config::SETTINGS_RATE_LIMIT_PER_MINUTE,
-    ),
-    (
-        "COSTLY_RATE_LIMIT_PER_MINUTE",
-        config::COSTLY_RATE_LIMIT_PER_MINUTE,
-    ),
-    ("CALL_ANALYSIS_GRACE", config::CALL_ANALYSIS_GRACE),
-    ("CALL_STALE_AFTER", config::CALL_STALE_AFTER),
-    ("DIAL_UNKNOWN_DEADLINE", config::DIAL_UNKNOWN_DEADLINE),
-    ("RECONCILER_CONCURRENCY", config::RECONCILER_CONCURRENCY),
-    (
-        "SCHEDULED_CALLS_PER_SECOND",
-        config::SCHEDULED_CALLS_PER_SECOND,
-    ),
-    ("TABLE_NAME", config::TABLE_NAME),
-    ("PROVIDER_BASE_URL", config::PROVIDER_BASE_URL),
-    ("PROVIDER_SECRET_NAME", config::PROVIDER_SECRET_NAME),
-    ("PROVIDER_TIMEOUT_MS", config::PROVIDER_TIMEOUT_MS),
-    ("API_KEY_SECRET_PREFIX", config::API_KEY_SECRET_PREFIX),
-    ("WEBHOOK_SECRET_PREFIX", config::WEBHOOK_SECRET_PREFIX),
-    ("WEBHOOK_SECRET_OVERLAP", config::WEBHOOK_SECRET_OVERLAP),
-    ("EVENTS_QUEUE_URL", config::EVENTS_QUEUE_URL),
-    ("RETRIES_QUEUE_URL", config::RETRIES_QUEUE_URL),
-    ("WEBHOOK_RETRY_DELAYS", config::WEBHOOK_RETRY_DELAYS),
-    ("WEBHOOK_TIMEOUT_MS", config::WEBHOOK_TIMEOUT_MS),
-    (
-        "WEBHOOK_ACCOUNT_CONCURRENCY",
-        config::WEBHOOK_ACCOUNT_CONCURRENCY,
-    ),
-    ("WEBHOOK_REPARK_DELAY_MS", config::WEBHOOK_REPARK_DELAY_MS),
-    (
-        "WEBHOOK_ALLOW_INSECURE_LOCAL",
-        config::WEBHOOK_ALLOW_INSECURE_LOCAL,
-    ),
-    ("ACCOUNT_ID_CLAIM", config::ACCOUNT_ID_CLAIM),
-];
-
-/// The environment variables a function's source reads: every `config::NAME` it mentions,
-/// plus those read through the shared helpers it calls.
-fn env_read_by_code(binary: &str) -> BTreeSet<&'static str> {
-    let source = function_source(binary);
-    let mut names: BTreeSet<&str> = ENV_CONSTANTS
-        .iter()
-        .filter(|(ident, _)| {
-            source
-                .match_indices(&format!("config::{ident}"))
-                .any(|(i, m)| {
-                    // `config::TABLE_NAME`, not `config::TABLE_NAME_X`.
-                    !source[i + m.len()..].starts_with(|c: char| c == '_' || c.is_alphanumeric())
-                })
-        })
-        .map(|(_, name)| *name)
-        .collect();
-    if source.contains("RetrySchedule::from_env") {
-        names.insert(config::WEBHOOK_RETRY_DELAYS);
-    }
-    if source.contains("telemetry::init") {
-        names.insert("LOG_LEVEL");
-    }
-    // EMF metric lines (`lambda_glue::metrics`) are written in the namespace it reads.
-    if source.contains(".emit()") {
-        names.insert(lambda_glue::metrics::NAMESPACE_VAR);
-    }
-    names
-}
-
-/// Environment variables each function gets: what its code reads (checked against the source
-/// by `environment_names_are_the_ones_the_code_reads`), plus LOG_LEVEL and METRICS_NAMESPACE.
+/// Environment variables each function gets: those its `Config::VARS` says the template sets
+/// (`Var::deployed`: not the local-only switch, not what Lambda sets itself), plus LOG_LEVEL
+/// (`lambda_glue::telemetry`) and METRICS_NAMESPACE (`lambda_glue::metrics`), which every
+/// function reads.
 fn expected_env(binary: &str) -> BTreeSet<&'static str> {
-    let names: &[&str] = match binary {
-        "trigger-call" => &[
-            config::TABLE_NAME,
-            config::PROVIDER_BASE_URL,
-            config::PROVIDER_SECRET_NAME,
-            config::PROVIDER_TIMEOUT_MS,
-            config::DIAL_UNKNOWN_DEADLINE,
-            config::CALL_STALE_AFTER,
-            config::API_RATE_LIMIT_PER_MINUTE,
-        ],
-        "settings" => &[
-            config::TABLE_NAME,
-            config::API_KEY_SECRET_PREFIX,
-            config::WEBHOOK_SECRET_PREFIX,
-            config::WEBHOOK_SECRET_OVERLAP,
-            config::ACCOUNT_ID_CLAIM,
-            config::EVENTS_QUEUE_URL,
-            config::WEBHOOK_TIMEOUT_MS,
-            config::SETTINGS_RATE_LIMIT_PER_MINUTE,
-            config::COSTLY_RATE_LIMIT_PER_MINUTE,
-        ],
-        "call-completed" => &[
-            config::TABLE_NAME,
-            config::PROVIDER_SECRET_NAME,
-            config::EVENTS_QUEUE_URL,
-            config::CALL_ANALYSIS_GRACE,
-            config::CALL_STALE_AFTER,
-        ],
-        "reconciler" => &[
-            config::TABLE_NAME,
-            config::EVENTS_QUEUE_URL,
-            config::DIAL_UNKNOWN_DEADLINE,
-            // Scheduled calls are placed by the reconciler.
-            config::PROVIDER_BASE_URL,
-            config::PROVIDER_SECRET_NAME,
-            config::PROVIDER_TIMEOUT_MS,
-            config::CALL_STALE_AFTER,
-            config::RECONCILER_CONCURRENCY,
-            config::SCHEDULED_CALLS_PER_SECOND,
-        ],
-        "webhook-delivery" => &[
-            config::TABLE_NAME,
-            config::API_KEY_SECRET_PREFIX,
-            config::WEBHOOK_SECRET_PREFIX,
-            config::EVENTS_QUEUE_URL,
-            config::RETRIES_QUEUE_URL,
-            config::WEBHOOK_RETRY_DELAYS,
-            config::WEBHOOK_TIMEOUT_MS,
-            config::WEBHOOK_ACCOUNT_CONCURRENCY,
-            config::WEBHOOK_REPARK_DELAY_MS,
-        ],
-        other => panic!("no expected environment for {other}"),
-    };
-    names
+    declared_vars(binary)
         .iter()
-        .copied()
+        .filter(|v| v.deployed())
+        .map(|v| v.name)
         .chain(["LOG_LEVEL", lambda_glue::metrics::NAMESPACE_VAR])
         .collect()
 }
@@ -885,18 +762,22 @@ fn environment_names_are_the_ones_the_code_reads() {
         let env = function_env(&t, function(&t, binary));
         let names: BTreeSet<&str> = env.keys().map(String::as_str).collect();
         assert_eq!(names, expected_env(binary), "environment of {id}");
-        // Whatever the code reads is set (a missing required variable fails every cold start).
-        let mut read = env_read_by_code(binary);
+        // The table is what the code reads (a missing required variable fails every cold
+        // start): `Config::from_env` reads exactly the declared names, with their defaults.
+        let declared = declared_vars(binary);
         assert!(
-            read.contains(config::TABLE_NAME) && read.contains("LOG_LEVEL"),
-            "the source scan found {read:?} in {binary}: is it still reading the right files?"
+            declared.iter().any(|v| v.name == config::TABLE_NAME),
+            "{binary} declares {declared:?}: is it the right table?"
         );
-        read.remove(config::WEBHOOK_ALLOW_INSECURE_LOCAL);
-        assert!(
-            read.is_subset(&names),
-            "{id} reads {:?}, which the template does not set",
-            read.difference(&names).collect::<Vec<_>>()
-        );
+        check_declared_vars(binary).unwrap_or_else(|e| panic!("{binary}'s Config: {e}"));
+        for v in declared.iter().filter(|v| !v.deployed()) {
+            assert!(
+                !names.contains(v.name),
+                "{id} sets {}, {:?}",
+                v.name,
+                v.unset
+            );
+        }
         if let Some(table) = env.get(config::TABLE_NAME) {
             assert_eq!(ref_target(table).as_deref(), Some("Table"), "{id}");
         }

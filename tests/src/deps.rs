@@ -282,3 +282,30 @@ impl VoiceProvider for NoProvider {
         ))
     }
 }
+
+/// The variables a deployed function reads, as its `Config::VARS` declares them (by the
+/// binary's name, as `template.yaml` and the Makefile name it); the drift tests read these.
+pub fn declared_vars(binary: &str) -> &'static [config::Var] {
+    match binary {
+        "trigger-call" => trigger_call::Config::VARS,
+        "settings" => settings::Config::VARS,
+        "call-completed" => call_completed::Config::VARS,
+        "webhook-delivery" => webhook_delivery::Config::VARS,
+        "reconciler" => reconciler::Config::VARS,
+        other => panic!("no function {other}"),
+    }
+}
+
+/// `domain::config::check_vars` for the function `binary`: its `Config::from_env` reads
+/// exactly its declared variables, with their declared defaults.
+pub fn check_declared_vars(binary: &str) -> Result<(), String> {
+    let vars = declared_vars(binary);
+    match binary {
+        "trigger-call" => config::check_vars(vars, trigger_call::Config::from_env),
+        "settings" => config::check_vars(vars, settings::Config::from_env),
+        "call-completed" => config::check_vars(vars, call_completed::Config::from_env),
+        "webhook-delivery" => config::check_vars(vars, webhook_delivery::Config::from_env),
+        "reconciler" => config::check_vars(vars, reconciler::Config::from_env),
+        other => panic!("no function {other}"),
+    }
+}
