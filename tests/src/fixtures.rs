@@ -3,11 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use domain::calling_window::DayWindow;
-use domain::model::{Account, Agent, Plan};
+use domain::model::{Account, Agent, Call, Plan};
 use domain::phone::PhoneNumber;
 use domain::ports::secrets::SecretStore;
 use domain::ports::store::Store;
 use domain::recipient_hours::{AppliesTo, RecipientHours};
+use serde_json::Value;
 use uuid::Uuid;
 
 /// A recipient-hours policy that never refuses (`applies_to: off`).
@@ -253,4 +254,66 @@ pub async fn signing_secret(
         .get(secrets, prefix, account_id, &version)
         .await
         .expect("read signing secret")
+}
+
+// ------------------------------------------------------------------ the provider's example call
+
+/// The provider's example call: started 15:30:00Z, ended 15:33:05Z.
+pub const START_MS: i64 = 1_750_001_400_000;
+pub const END_MS: i64 = 1_750_001_585_000;
+/// Our clock's start: shortly after that call ended.
+pub const NOW_MS: i64 = 1_750_001_600_000;
+
+pub fn at_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).expect("valid time")
+}
+
+/// The provider's stages of one call.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Stage {
+    Started,
+    Ended,
+    Analyzed,
+}
+
+impl Stage {
+    pub fn event(self) -> &'static str {
+        match self {
+            Stage::Started => "call_started",
+            Stage::Ended => "call_ended",
+            Stage::Analyzed => "call_analyzed",
+        }
+    }
+}
+
+/// The provider's call object for one of our outbound calls at `stage`.
+pub fn provider_call_json(call: &Call, agent: &Agent, stage: Stage) -> Value {
+    let mut obj = serde_json::json!({
+        "call_id": call.provider_call_id.clone().unwrap_or_else(|| "prov_unset".into()),
+        "agent_id": agent.provider_agent_id,
+        "call_status": if stage == Stage::Started { "ongoing" } else { "ended" },
+        "direction": "outbound",
+        "from_number": "+14155550100",
+        "to_number": call.phone_number,
+        "start_timestamp": START_MS,
+        "metadata": {"call_id": call.id.to_string(), "account_id": call.account_id},
+    });
+    if stage != Stage::Started {
+        obj["end_timestamp"] = END_MS.into();
+        obj["duration_ms"] = (END_MS - START_MS).into();
+        obj["disconnection_reason"] = "user_hangup".into();
+        obj["transcript_object"] = serde_json::json!([
+            {"role": "agent", "content": "Hi, this is Ava from Northwind.", "words": []},
+            {"role": "user", "content": "Hello, what is this about?", "words": []}
+        ]);
+    }
+    if stage == Stage::Analyzed {
+        obj["call_analysis"] = serde_json::json!({
+            "call_summary": "The customer asked about pricing.",
+            "user_sentiment": "Positive",
+            "call_successful": true,
+            "in_voicemail": false
+        });
+    }
+    obj
 }

@@ -3,6 +3,7 @@
 //! (`deps`). Shared by every integration test.
 
 pub mod apigw;
+pub mod app;
 pub mod atomic;
 pub mod cfn;
 pub mod counting;

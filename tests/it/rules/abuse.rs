@@ -3,7 +3,7 @@
 //! destinations refused before any write, and the local switch that admits loopback only.
 //! Every refusal is counted: store calls, provider dials, requests at a real receiver.
 
-use super::{error_code, Seeded, World};
+use super::{error_code, App, Seeded};
 use domain::config::{self, Env};
 use integration_tests::apigw::{parts, ApiRequest, Build};
 use integration_tests::peer::{Reply, TestServer};
@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 const INTEGRATION: &str = "/api/integrations/api-webhooks";
 const TEST_SEND: &str = "/api/integrations/api-webhooks/test";
 
-fn session(w: &World, s: &Seeded, method: &str, path: &str) -> ApiRequest {
+fn session(w: &App, s: &Seeded, method: &str, path: &str) -> ApiRequest {
     ApiRequest::new(method, path)
         .claims(json!({"sub": "user-1", (w.tunables.account_claim.as_str()): s.account.id}))
 }
@@ -28,7 +28,7 @@ fn limit_headers(res: &lambda_http::Response<lambda_http::Body>) -> Option<(u32,
 
 #[tokio::test]
 async fn the_settings_limit_counts_every_route_and_refuses_with_429() {
-    let mut w = World::new(); // 20 s into its minute: 40 s until the window ends
+    let mut w = App::new(); // 20 s into its minute: 40 s until the window ends
     w.tunables.settings_rate_limit = 3;
     let s = w.agency().await;
     let deps = w.ports().settings(&w.tunables);
@@ -66,7 +66,7 @@ async fn the_settings_limit_counts_every_route_and_refuses_with_429() {
 #[tokio::test]
 async fn a_flood_of_test_sends_reaches_the_endpoint_only_up_to_the_costly_limit() {
     let receiver = TestServer::start(|_, _| async { Reply::status(200) }).await;
-    let mut w = World::new();
+    let mut w = App::new();
     w.tunables.costly_rate_limit = 2;
     let s = w.agency().await;
     w.update_account(&s.account.id, |a| a.webhook_url = Some(receiver.url()))
@@ -116,7 +116,7 @@ async fn a_flood_of_test_sends_reaches_the_endpoint_only_up_to_the_costly_limit(
 
 #[tokio::test]
 async fn redeliver_and_recover_share_the_costly_limit() {
-    let mut w = World::new();
+    let mut w = App::new();
     w.tunables.costly_rate_limit = 2;
     let s = w.agency().await;
     let deps = w.ports().settings(&w.tunables);
@@ -160,7 +160,7 @@ async fn redeliver_and_recover_share_the_costly_limit() {
 
 #[tokio::test]
 async fn a_key_flood_dials_only_up_to_the_limit_and_each_refusal_costs_one_store_call() {
-    let mut w = World::new();
+    let mut w = App::new();
     w.tunables.api_rate_limit = 5;
     let s = w.agency().await;
     let deps = w.ports().trigger_call(&w.tunables);
@@ -194,7 +194,7 @@ async fn a_key_flood_dials_only_up_to_the_limit_and_each_refusal_costs_one_store
 
 #[tokio::test]
 async fn destinations_are_refused_before_any_write_or_dial() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let deps = w.ports().trigger_call(&w.tunables);
     for phone in [
@@ -226,7 +226,7 @@ async fn destinations_are_refused_before_any_write_or_dial() {
 /// list does not admit them; an operator allows one type at a time; ordinary numbers pass.
 #[tokio::test]
 async fn refused_number_types_are_named_and_allowed_per_type() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let deps = w.ports().trigger_call(&w.tunables);
     let send = |phone: &'static str| {
@@ -373,7 +373,7 @@ async fn functions_refuse_to_start_with_the_local_switch_inside_lambda() {
 /// between, and the rotated key inherits what the old one used.
 #[tokio::test]
 async fn settings_writes_and_rotations_do_not_refill_the_keys_limit() {
-    let mut w = World::new();
+    let mut w = App::new();
     w.tunables.api_rate_limit = 5;
     w.tunables.settings_rate_limit = 1000;
     let s = w.agency().await;

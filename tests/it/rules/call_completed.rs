@@ -1,7 +1,7 @@
 //! call-completed's rules on the in-memory store and queue: signatures, forward-only status,
 //! one event and one message per call however the callbacks repeat, race or fail to queue.
 
-use super::{provider_call_json, Seeded, Stage, World, NOW_MS};
+use super::{provider_call_json, App, Seeded, Stage, NOW_MS};
 use domain::model::{Call, CallStatus};
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::EventStore;
@@ -13,17 +13,16 @@ use uuid::Uuid;
 
 const ROUTE: &str = "/hooks/voice-provider";
 
-struct Env {
-    w: World,
+/// The in-memory app with its seeded account (and what the scenario adds).
+struct Scene {
+    w: App,
     s: Seeded,
-    deps: ::call_completed::Deps,
 }
 
-async fn env() -> Env {
-    let w = World::new();
+async fn env() -> Scene {
+    let w = App::new();
     let s = w.agency().await;
-    let deps = w.ports().call_completed(&w.tunables);
-    Env { w, s, deps }
+    Scene { w, s }
 }
 
 fn request(raw: &str, signature: Option<&str>) -> ApiRequest {
@@ -36,7 +35,7 @@ fn request(raw: &str, signature: Option<&str>) -> ApiRequest {
     req
 }
 
-impl Env {
+impl Scene {
     fn body(&self, call: &Call, stage: Stage) -> String {
         json!({"event": stage.event(), "call": provider_call_json(call, &self.s.agent, stage)})
             .to_string()
@@ -58,7 +57,7 @@ impl Env {
     }
 
     async fn send(&self, req: ApiRequest) -> (u16, Value) {
-        parts(&::call_completed::handle(req.build(), &self.deps).await)
+        parts(&::call_completed::handle(req.build(), self.w.call_completed_deps()).await)
     }
 
     async fn post(&self, call: &Call, stage: Stage) -> (u16, Value) {
@@ -192,8 +191,8 @@ async fn two_concurrent_call_analyzed_store_one_event_and_queue_one_message() {
         e.signed(&call, Stage::Analyzed),
     );
     let (ra, rb) = futures::join!(
-        ::call_completed::handle(a.build(), &e.deps),
-        ::call_completed::handle(b.build(), &e.deps)
+        ::call_completed::handle(a.build(), e.w.call_completed_deps()),
+        ::call_completed::handle(b.build(), e.w.call_completed_deps())
     );
     let (ra, rb) = (parts(&ra), parts(&rb));
     assert_eq!((ra.0, rb.0), (200, 200), "{ra:?} {rb:?}");
@@ -435,7 +434,7 @@ async fn an_incompressible_5_mb_transcript_is_cut_to_fit_and_delivered() {
 async fn an_empty_or_short_provider_key_is_refused_at_cold_start() {
     use domain::error::SecretError;
     use domain::ports::secrets::{ProviderSecret, SecretStore, MIN_PROVIDER_KEY_CHARS};
-    let w = World::new();
+    let w = App::new();
     let name = "buildvoiceai/test/provider";
     let short = "k".repeat(MIN_PROVIDER_KEY_CHARS - 1);
     let padded = format!("  {short}  \n");

@@ -3,7 +3,7 @@
 //! the same number at the same instant (placed now, held until `next_allowed_at`, or refused
 //! for good), and writes nothing.
 
-use super::World;
+use super::App;
 use domain::ports::store::SuppressionStore;
 use integration_tests::apigw::{parts, ApiRequest, Build};
 use serde_json::{json, Value};
@@ -15,13 +15,13 @@ const NYC: &str = "+12125550123";
 const SF: &str = "+14155550123";
 
 struct Check {
-    w: World,
+    w: App,
     s: super::Seeded,
 }
 
 impl Check {
     async fn at(now: &str) -> Check {
-        let w = World::at(now.parse().unwrap());
+        let w = App::in_memory(now.parse().unwrap());
         let s = w.agency().await;
         // The product's default recipient hours (the fixtures turn them off).
         w.update_account(&s.account.id, |a| {

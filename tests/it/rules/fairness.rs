@@ -3,7 +3,7 @@
 //! row), nothing is lost, and a failed re-park goes back to SQS; an account whose endpoint
 //! answers is never capped; a hanging endpoint's first attempts move to the retries lane.
 
-use super::{Seeded, World};
+use super::{App, Seeded};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use domain::model::DeliveryOutcome;
 use domain::ports::queue::DeliveryMessage;
@@ -22,7 +22,7 @@ const REPARK: Duration = Duration::from_secs(2);
 /// POSTs while `hold` is true. A's endpoint has timed out before (its fleet-wide health
 /// record counts one timeout), so A is slow from the first batch and the cap applies to it.
 struct Two {
-    w: World,
+    w: App,
     a: Seeded,
     b: Seeded,
     receiver: TestServer,
@@ -42,7 +42,7 @@ async fn two_accounts() -> Two {
         }
     })
     .await;
-    let mut w = World::new();
+    let mut w = App::new();
     w.tunables.account_concurrency = CAP;
     w.tunables.repark_delay = REPARK;
     let (a, b) = (w.agency().await, w.agency().await);
@@ -252,7 +252,7 @@ async fn a_repark_that_fails_goes_back_to_sqs_without_a_post_or_a_log_row() {
 #[tokio::test]
 async fn a_lone_account_whose_endpoint_answers_is_never_reparked() {
     let receiver = TestServer::start(|_, _| async { Reply::status(200) }).await;
-    let mut w = World::new();
+    let mut w = App::new();
     w.tunables.account_concurrency = CAP;
     let a = w.agency().await;
     let url = format!("{}/a", receiver.url());
@@ -363,7 +363,7 @@ async fn a_timeout_is_counted_in_the_endpoints_health_record() {
         }
     })
     .await;
-    let mut w = World::new();
+    let mut w = App::new();
     w.tunables.webhook_timeout = Duration::from_millis(200);
     let a = w.agency().await;
     let url = format!("{}/a", receiver.url());

@@ -3,7 +3,7 @@
 //! together, with the provider's answer lost, callbacks missing, the queue failing and a
 //! request dropped mid-way. Every test counts provider requests, events and queue messages.
 
-use super::{error_code, provider_call_json, Stage, World};
+use super::{error_code, provider_call_json, App, Stage};
 use domain::clock::Clock;
 use domain::config;
 use domain::model::{Call, CallStatus};
@@ -18,14 +18,14 @@ use std::time::Duration;
 use uuid::Uuid;
 
 struct Stack {
-    w: World,
+    w: App,
     s: super::Seeded,
     trigger: ::trigger_call::Deps,
     callbacks: ::call_completed::Deps,
     reconciler: ::reconciler::Deps,
 }
 
-fn stack_with(w: World, s: super::Seeded) -> Stack {
+fn stack_with(w: App, s: super::Seeded) -> Stack {
     let ports = w.ports();
     Stack {
         trigger: ports.trigger_call(&w.tunables),
@@ -37,7 +37,7 @@ fn stack_with(w: World, s: super::Seeded) -> Stack {
 }
 
 async fn stack() -> Stack {
-    let mut w = World::new();
+    let mut w = App::new();
     // A held key answers 409 at once instead of waiting (the wait is not under test).
     w.tunables.provider_timeout = Duration::ZERO;
     let s = w.agency().await;
@@ -643,7 +643,7 @@ async fn late_callbacks_revive_a_call_failed_for_want_of_news() {
     assert_eq!((st.events_of(&done), st.w.queue.sent_count()), (1, 1));
 }
 
-fn stale_after(w: &World) -> chrono::Duration {
+fn stale_after(w: &App) -> chrono::Duration {
     chrono::Duration::from_std(w.tunables.call_stale_after).unwrap()
 }
 

@@ -3,7 +3,7 @@
 //! once, scheduled placements paced, the legacy (unsharded) partition still drained. On the
 //! in-memory adapters; every test counts repairs, events, messages and provider requests.
 
-use super::World;
+use super::App;
 use domain::model::{Call, CallStatus, Direction};
 use domain::ports::store::{CallStore, DueKind, DueShard, DueStore, DUE_SHARDS};
 use reconciler::repair::Repaired;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// `n` calls in `status` due a minute ago, straight into the store.
-async fn due_calls(w: &World, s: &super::Seeded, n: usize, status: CallStatus) -> Vec<Uuid> {
+async fn due_calls(w: &App, s: &super::Seeded, n: usize, status: CallStatus) -> Vec<Uuid> {
     let now = w.now();
     let created = now - chrono::Duration::minutes(10);
     let mut ids = Vec::new();
@@ -61,7 +61,7 @@ fn an_items_shard_is_stable_and_every_shard_is_used() {
 /// message each, the counts of both reports adding up.
 #[tokio::test]
 async fn two_concurrent_passes_over_every_shard_repair_each_item_once() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let n = 300;
     let ids = due_calls(&w, &s, n, CallStatus::Ended).await;
@@ -108,7 +108,7 @@ async fn two_concurrent_passes_over_every_shard_repair_each_item_once() {
 /// take 100 ms, one at a time 4 s.
 #[tokio::test(start_paused = true)]
 async fn repairs_in_flight_never_exceed_the_concurrency() {
-    let mut w = World::new();
+    let mut w = App::new();
     w.tunables.reconciler_pace.concurrency = 4;
     let s = w.agency().await;
     let n = 40;
@@ -135,7 +135,7 @@ async fn repairs_in_flight_never_exceed_the_concurrency() {
 /// paused clock: the pacing waits are skipped, their total is what the test reads).
 #[tokio::test(start_paused = true)]
 async fn held_calls_are_placed_at_the_configured_pace() {
-    let mut w = World::new();
+    let mut w = App::new();
     w.tunables.reconciler_pace.scheduled_per_second = 10;
     let s = w.agency().await;
     let n = 25;
@@ -161,7 +161,7 @@ async fn held_calls_are_placed_at_the_configured_pace() {
 /// about `PASS_BUDGET` seconds' worth and leaves the rest due for the next pass.
 #[tokio::test(start_paused = true)]
 async fn placements_stop_at_the_pass_budget_and_the_next_pass_carries_on() {
-    let mut w = World::new();
+    let mut w = App::new();
     w.tunables.reconciler_pace.scheduled_per_second = 1;
     let s = w.agency().await;
     let n = 30;
@@ -185,7 +185,7 @@ async fn placements_stop_at_the_pass_budget_and_the_next_pass_carries_on() {
 /// and repaired like the others.
 #[tokio::test]
 async fn an_item_in_the_legacy_partition_is_read() {
-    let w = World::new();
+    let w = App::new();
     let poison = w
         .store
         .poison_due(DueKind::Call, w.now() - chrono::Duration::hours(1));
@@ -212,7 +212,7 @@ async fn an_item_in_the_legacy_partition_is_read() {
 /// timeout), and the next pass repairs the rest, each once.
 #[tokio::test(start_paused = true)]
 async fn a_backlog_larger_than_a_pass_stops_at_the_budget_and_the_next_pass_carries_on() {
-    let mut w = World::new();
+    let mut w = App::new();
     w.tunables.reconciler_pace.concurrency = 1;
     let s = w.agency().await;
     let n = 60;

@@ -5,7 +5,7 @@
 //! queued; once it was delivered, dropped or skipped, or has stalled, a new one is queued;
 //! the original series never blocks; of two racing requests one queues.
 
-use super::{error_code, Seeded, World};
+use super::{error_code, App, Seeded};
 use chrono::Duration as Span;
 use domain::model::{DeliveryOutcome, DeliveryTrigger, EventRecord};
 use domain::ports::queue::DeliveryMessage;
@@ -16,46 +16,41 @@ use integration_tests::sqs::event_for;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-struct Env {
-    w: World,
+/// The in-memory app with its seeded account (and what the scenario adds).
+struct Scene {
+    w: App,
     s: Seeded,
     receiver: TestServer,
-    settings: ::settings::Deps,
-    delivery: ::webhook_delivery::Deps,
     event: EventRecord,
 }
 
 /// A receiver that fails the first `failing` POSTs (503), then accepts; one stored event.
-async fn env_with(failing: usize, retry_delays: &str) -> Env {
+async fn env_with(failing: usize, retry_delays: &str) -> Scene {
     let receiver =
         TestServer::start(
             move |_, i| async move { Reply::status(if i < failing { 503 } else { 200 }) },
         )
         .await;
-    let mut w = World::new();
+    let mut w = App::new();
     w.tunables.retry_delays = retry_delays.into();
     let s = w.agency().await;
     let url = format!("{}/hooks/bvai", receiver.url());
     w.update_account(&s.account.id, |a| a.webhook_url = Some(url))
         .await;
-    let settings = w.ports().settings(&w.tunables);
-    let delivery = w.ports().webhook_delivery(&w.tunables);
     let event = w.stored_event(&s).await;
-    Env {
+    Scene {
         w,
         s,
         receiver,
-        settings,
-        delivery,
         event,
     }
 }
 
-async fn env(failing: usize) -> Env {
+async fn env(failing: usize) -> Scene {
     env_with(failing, "30s,5m,30m").await
 }
 
-impl Env {
+impl Scene {
     fn request(&self) -> ApiRequest {
         ApiRequest::new(
             "POST",
@@ -70,14 +65,15 @@ impl Env {
     }
 
     async fn redeliver(&self) -> (u16, Value) {
-        parts(&::settings::handle(self.request().build(), &self.settings).await)
+        parts(&::settings::handle(self.request().build(), self.w.settings_deps()).await)
     }
 
     /// Hands the messages that are due now to the delivery function.
     async fn deliver_due(&self) {
         let msgs = self.w.queue.take_due();
         assert!(!msgs.is_empty(), "a message is due");
-        let res = ::webhook_delivery::handle(event_for(&msgs), &self.delivery).await;
+        let res =
+            ::webhook_delivery::handle(event_for(&msgs), self.w.webhook_delivery_deps()).await;
         assert!(res.batch_item_failures.is_empty());
     }
 
@@ -110,7 +106,7 @@ impl Env {
 }
 
 /// A 409 that names the running series, and nothing queued by it.
-async fn assert_in_progress(e: &Env, redelivery: &str, when: &str) {
+async fn assert_in_progress(e: &Scene, redelivery: &str, when: &str) {
     let sent = e.w.queue.sent_count();
     let (status, body) = e.redeliver().await;
     assert_eq!(
@@ -235,7 +231,7 @@ async fn a_stalled_redelivery_no_longer_blocks() {
 async fn the_original_series_retrying_does_not_block_a_redelivery() {
     let e = env(1).await;
     let first = DeliveryMessage::first(e.event.id, e.s.account.id.clone(), e.event.call_id);
-    let res = ::webhook_delivery::handle(event_for(&[first]), &e.delivery).await;
+    let res = ::webhook_delivery::handle(event_for(&[first]), e.w.webhook_delivery_deps()).await;
     assert!(res.batch_item_failures.is_empty());
     assert_eq!(
         e.log().await,
@@ -252,7 +248,7 @@ async fn the_original_series_retrying_does_not_block_a_redelivery() {
 async fn a_running_recovery_blocks_a_redelivery_too() {
     let e = env_with(1, "").await;
     let first = DeliveryMessage::first(e.event.id, e.s.account.id.clone(), e.event.call_id);
-    ::webhook_delivery::handle(event_for(&[first]), &e.delivery).await;
+    ::webhook_delivery::handle(event_for(&[first]), e.w.webhook_delivery_deps()).await;
     assert_eq!(
         e.log().await,
         [(1, DeliveryOutcome::Dropped, DeliveryTrigger::Automatic)]
@@ -260,7 +256,7 @@ async fn a_running_recovery_blocks_a_redelivery_too() {
     let recover = ApiRequest::new("POST", "/api/integrations/api-webhooks/deliveries/recover")
         .claims(json!({"sub": "user-1", (e.w.tunables.account_claim.as_str()): e.s.account.id}))
         .json(&json!({"since": domain::clock::rfc3339(e.w.now() - Span::hours(1))}));
-    let (status, body) = parts(&::settings::handle(recover.build(), &e.settings).await);
+    let (status, body) = parts(&::settings::handle(recover.build(), e.w.settings_deps()).await);
     assert_eq!((status, body["recovered"].clone()), (202, json!(1)));
     let recovery = e.queued()[0]
         .redelivery

@@ -3,7 +3,7 @@
 //! recovered, one new series per event however often it is called (counted in POSTs per event
 //! id, log rows per attempt and queue messages), a failing queue send, and bad ranges.
 
-use super::{error_code, Seeded, World};
+use super::{error_code, App, Seeded};
 use chrono::{DateTime, Utc};
 use domain::clock::rfc3339;
 use domain::model::{DeliveryAttempt, DeliveryOutcome, EventRecord};
@@ -18,47 +18,43 @@ use uuid::Uuid;
 
 const RECOVER: &str = "/api/integrations/api-webhooks/deliveries/recover";
 
-struct Env {
-    w: World,
+/// The in-memory app with its seeded account (and what the scenario adds).
+struct Scene {
+    w: App,
     s: Seeded,
     receiver: TestServer,
     url: String,
-    settings: ::settings::Deps,
-    delivery: ::webhook_delivery::Deps,
 }
 
 /// A receiver that fails the first `failing` POSTs (503), then accepts.
-async fn env(failing: usize) -> Env {
+async fn env(failing: usize) -> Scene {
     let receiver =
         TestServer::start(
             move |_, i| async move { Reply::status(if i < failing { 503 } else { 200 }) },
         )
         .await;
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let url = format!("{}/hooks/bvai", receiver.url());
     w.update_account(&s.account.id, |a| a.webhook_url = Some(url.clone()))
         .await;
-    let settings = w.ports().settings(&w.tunables);
-    let delivery = w.ports().webhook_delivery(&w.tunables);
-    Env {
+    Scene {
         w,
         s,
         receiver,
         url,
-        settings,
-        delivery,
     }
 }
 
-impl Env {
+impl Scene {
     /// Feeds the queue to the delivery function as its messages come due, until it is empty.
     async fn drain(&self) {
         let mut batches = 0;
         while let Some(due) = self.w.queue.next_due_at() {
             self.w.clock.set(due.max(self.w.now()));
             let msgs = self.w.queue.take_due();
-            let res = ::webhook_delivery::handle(event_for(&msgs), &self.delivery).await;
+            let res =
+                ::webhook_delivery::handle(event_for(&msgs), self.w.webhook_delivery_deps()).await;
             assert!(res.batch_item_failures.is_empty(), "batch {batches} failed");
             batches += 1;
             assert!(batches < 40, "the queue never drained");
@@ -72,7 +68,11 @@ impl Env {
     /// An event whose original series was dropped (four failed POSTs).
     async fn dropped_event(&self) -> EventRecord {
         let event = self.w.stored_event(&self.s).await;
-        ::webhook_delivery::handle(event_for(&[self.first(&event)]), &self.delivery).await;
+        ::webhook_delivery::handle(
+            event_for(&[self.first(&event)]),
+            self.w.webhook_delivery_deps(),
+        )
+        .await;
         self.drain().await;
         event
     }
@@ -83,7 +83,11 @@ impl Env {
         self.w
             .update_account(&self.s.account.id, |a| a.webhook_url = None)
             .await;
-        ::webhook_delivery::handle(event_for(&[self.first(&event)]), &self.delivery).await;
+        ::webhook_delivery::handle(
+            event_for(&[self.first(&event)]),
+            self.w.webhook_delivery_deps(),
+        )
+        .await;
         let url = self.url.clone();
         self.w
             .update_account(&self.s.account.id, |a| a.webhook_url = Some(url))
@@ -97,7 +101,7 @@ impl Env {
                 json!({"sub": "user-1", (self.w.tunables.account_claim.as_str()): self.s.account.id}),
             )
             .json(&body);
-        parts(&::settings::handle(req.build(), &self.settings).await)
+        parts(&::settings::handle(req.build(), self.w.settings_deps()).await)
     }
 
     /// POSTs the receiver got, per event id header.
@@ -141,7 +145,7 @@ impl Env {
 }
 
 fn row(
-    e: &Env,
+    e: &Scene,
     event: &EventRecord,
     at: DateTime<Utc>,
     n: u32,

@@ -5,7 +5,7 @@
 //! cancel or re-schedule the call; the do-not-call list refuses and cancels. Every test
 //! counts provider requests.
 
-use super::{error_code, World};
+use super::{error_code, App};
 use domain::model::CallStatus;
 use domain::ports::provider::ProviderError;
 use domain::ports::store::{AccountStore, SuppressionStore};
@@ -19,16 +19,14 @@ const MON_0800_NY: &str = "2025-06-16T12:00:00Z";
 const MON_0900_NY: &str = "2025-06-16T13:00:00Z";
 const SUPPRESSIONS: &str = "/api/integrations/api-webhooks/suppressions";
 
-struct Env {
-    w: World,
+/// The in-memory app with its seeded account (and what the scenario adds).
+struct Scene {
+    w: App,
     s: super::Seeded,
-    trigger: ::trigger_call::Deps,
-    reconciler: ::reconciler::Deps,
-    settings: ::settings::Deps,
 }
 
-async fn env_at(now: &str, window: bool) -> Env {
-    let w = World::at(now.parse().unwrap());
+async fn env_at(now: &str, window: bool) -> Scene {
+    let w = App::in_memory(now.parse().unwrap());
     let s = w.agency().await;
     if window {
         let window: domain::calling_window::CallingWindow = serde_json::from_value(json!({
@@ -39,17 +37,10 @@ async fn env_at(now: &str, window: bool) -> Env {
         w.update_account(&s.account.id, |a| a.calling_window = Some(window))
             .await;
     }
-    let ports = w.ports();
-    Env {
-        trigger: ports.trigger_call(&w.tunables),
-        reconciler: ports.reconciler(&w.tunables),
-        settings: ports.settings(&w.tunables),
-        w,
-        s,
-    }
+    Scene { w, s }
 }
 
-impl Env {
+impl Scene {
     async fn trigger(&self, body: Value, key: Option<&str>) -> (u16, Value) {
         let mut req = ApiRequest::post("/api/trigger-call")
             .bearer(&self.s.api_key)
@@ -57,7 +48,7 @@ impl Env {
         if let Some(k) = key {
             req = req.header("idempotency-key", k);
         }
-        parts(&::trigger_call::handle(req.build(), &self.trigger).await)
+        parts(&::trigger_call::handle(req.build(), self.w.trigger_call_deps()).await)
     }
 
     async fn hold(&self) -> (u16, Value) {
@@ -70,7 +61,7 @@ impl Env {
 
     async fn call_api(&self, method: &str, id: &str) -> (u16, Value) {
         let req = ApiRequest::new(method, &format!("/api/calls/{id}")).bearer(&self.s.api_key);
-        parts(&::trigger_call::handle(req.build(), &self.trigger).await)
+        parts(&::trigger_call::handle(req.build(), self.w.trigger_call_deps()).await)
     }
 
     async fn settings(&self, method: &str, path: &str) -> (u16, Value) {
@@ -82,11 +73,11 @@ impl Env {
         let req = req.claims(
             json!({"sub": "user-1", (self.w.tunables.account_claim.as_str()): self.s.account.id}),
         );
-        parts(&::settings::handle(req.build(), &self.settings).await)
+        parts(&::settings::handle(req.build(), self.w.settings_deps()).await)
     }
 
     async fn reconcile(&self) -> ::reconciler::Report {
-        ::reconciler::run(&self.reconciler).await
+        ::reconciler::run(self.w.reconciler_deps()).await
     }
 
     fn dials(&self) -> usize {
@@ -242,7 +233,7 @@ async fn a_scheduled_call_can_be_cancelled_once_and_is_never_dialed() {
     assert_eq!((status, error_code(&got)), (404, "call_not_found"));
     let other = e.w.agency().await;
     let req = ApiRequest::new("DELETE", &format!("/api/calls/{id}")).bearer(&other.api_key);
-    let (status, got) = parts(&::trigger_call::handle(req.build(), &e.trigger).await);
+    let (status, got) = parts(&::trigger_call::handle(req.build(), e.w.trigger_call_deps()).await);
     assert_eq!((status, error_code(&got)), (404, "call_not_found"));
 
     // A placed call cannot be cancelled.
@@ -833,7 +824,7 @@ async fn a_rotation_cancels_exactly_the_old_keys_scheduled_calls() {
     let req = ApiRequest::post("/api/trigger-call")
         .bearer(&new_key)
         .json(&json!({"phone": "+15551234567", "when_closed": "hold"}));
-    let (status, body) = parts(&::trigger_call::handle(req.build(), &e.trigger).await);
+    let (status, body) = parts(&::trigger_call::handle(req.build(), e.w.trigger_call_deps()).await);
     assert_eq!(status, 202, "{body}");
     let fresh = call_id(&body);
 
@@ -919,7 +910,7 @@ async fn calls_are_listed_filtered_and_paged_and_scheduled_ones_cancelled_in_bul
         let req = ApiRequest::get("/api/calls")
             .query(query)
             .bearer(&e.s.api_key);
-        let deps = e.trigger.clone();
+        let deps = e.w.trigger_call_deps().clone();
         async move { parts(&::trigger_call::handle(req.build(), &deps).await) }
     };
     let (status, page) = list("status=scheduled&limit=2").await;
@@ -943,7 +934,7 @@ async fn calls_are_listed_filtered_and_paged_and_scheduled_ones_cancelled_in_bul
     let req = ApiRequest::get("/api/calls")
         .query(&format!("status=scheduled&limit=2&cursor={cursor}"))
         .bearer(&e.s.api_key);
-    let (status, next) = parts(&::trigger_call::handle(req.build(), &e.trigger).await);
+    let (status, next) = parts(&::trigger_call::handle(req.build(), e.w.trigger_call_deps()).await);
     assert_eq!(status, 200, "{next}");
     assert_eq!(next["calls"][0]["call_id"], held[0].to_string());
     assert_eq!(next["next_cursor"], Value::Null);
@@ -1092,7 +1083,7 @@ async fn the_settings_api_cancels_one_scheduled_call_once() {
     let theirs = e.w.agency().await;
     let req = ApiRequest::new("DELETE", &path(&kept.to_string()))
         .claims(json!({"sub": "user-2", (e.w.tunables.account_claim.as_str()): theirs.account.id}));
-    let (status, got) = parts(&::settings::handle(req.build(), &e.settings).await);
+    let (status, got) = parts(&::settings::handle(req.build(), e.w.settings_deps()).await);
     assert_eq!((status, error_code(&got)), (404, "call_not_found"));
     assert_eq!(e.w.call(kept).await.status, CallStatus::Scheduled);
     e.w.clock.set(MON_0900_NY.parse().unwrap());

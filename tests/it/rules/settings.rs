@@ -2,7 +2,7 @@
 //! caller's account from the JWT claims, the key shown once, PATCH validation writing nothing,
 //! and failing writes (store, secrets) answered without damage to what worked before.
 
-use super::{error_code, Seeded, World};
+use super::{error_code, App, Seeded};
 use domain::model::Plan;
 use domain::ports::secrets::{account_key_secret_name, SecretStore};
 use integration_tests::apigw::{parts, ApiRequest, Build};
@@ -11,33 +11,24 @@ use serde_json::{json, Value};
 const INTEGRATION: &str = "/api/integrations/api-webhooks";
 const API_KEY: &str = "/api/integrations/api-webhooks/api-key";
 
-struct Env {
-    w: World,
+/// The in-memory app with its seeded account (and what the scenario adds).
+struct Scene {
+    w: App,
     s: Seeded,
-    deps: ::settings::Deps,
-    trigger: ::trigger_call::Deps,
 }
 
-async fn env_with(allow_insecure_local: bool) -> Env {
-    let mut w = World::new();
+async fn env_with(allow_insecure_local: bool) -> Scene {
+    let mut w = App::new();
     w.tunables.allow_insecure_local = allow_insecure_local;
     let s = w.agency().await;
-    let ports = w.ports();
-    let deps = ports.settings(&w.tunables);
-    let trigger = ports.trigger_call(&w.tunables);
-    Env {
-        w,
-        s,
-        deps,
-        trigger,
-    }
+    Scene { w, s }
 }
 
-async fn env() -> Env {
+async fn env() -> Scene {
     env_with(false).await
 }
 
-impl Env {
+impl Scene {
     /// A request of the seeded account's dashboard session.
     fn req(&self, method: &str, path: &str) -> ApiRequest {
         ApiRequest::new(method, path).claims(
@@ -46,7 +37,7 @@ impl Env {
     }
 
     async fn send(&self, req: ApiRequest) -> (u16, Value) {
-        parts(&::settings::handle(req.build(), &self.deps).await)
+        parts(&::settings::handle(req.build(), self.w.settings_deps()).await)
     }
 
     async fn patch(&self, body: Value) -> (u16, Value) {
@@ -58,7 +49,7 @@ impl Env {
         let req = ApiRequest::post("/api/trigger-call")
             .bearer(key)
             .json(&json!({"phone": "+15551234567"}));
-        parts(&::trigger_call::handle(req.build(), &self.trigger).await)
+        parts(&::trigger_call::handle(req.build(), self.w.trigger_call_deps()).await)
     }
 
     async fn secret(&self) -> String {
@@ -78,7 +69,11 @@ async fn unknown_paths_and_wrong_methods_are_answered_before_the_caller_is_ident
     let e = env().await;
     let (status, res) = e.send(ApiRequest::get("/api/nope")).await;
     assert_eq!((status, error_code(&res)), (404, "not_found"));
-    let res = ::settings::handle(ApiRequest::new("DELETE", INTEGRATION).build(), &e.deps).await;
+    let res = ::settings::handle(
+        ApiRequest::new("DELETE", INTEGRATION).build(),
+        e.w.settings_deps(),
+    )
+    .await;
     assert_eq!(res.status(), 405);
     assert_eq!(
         res.headers().get("allow").and_then(|v| v.to_str().ok()),
@@ -326,7 +321,7 @@ async fn a_throttled_account_read_is_429() {
 // one key authenticates, signs webhooks (the secret version of the committed hash, read the
 // way the delivery function reads it) and is the one the integration page shows.
 
-impl Env {
+impl Scene {
     /// `key` is the account's one working key: trigger-call accepts it and refuses `dead`,
     /// the webhook signer gets it for the committed hash, and GET shows its last four.
     async fn only_working_key(&self, key: &str, dead: &[&str]) {

@@ -4,7 +4,7 @@
 //! rotation leaves the old secret signing; no delivery is ever sent unsigned; the secret never
 //! reaches the logs.
 
-use super::{error_code, Seeded, World};
+use super::{error_code, App, Seeded};
 use domain::model::{DeliveryErrorClass, DeliveryOutcome, DeliveryTrigger, EventRecord};
 use domain::ports::queue::DeliveryMessage;
 use domain::webhook::signing_secret::SigningSecret;
@@ -16,39 +16,29 @@ use serde_json::{json, Value};
 const INTEGRATION: &str = "/api/integrations/api-webhooks";
 const SECRET: &str = "/api/integrations/api-webhooks/signing-secret";
 
-struct Env {
-    w: World,
+/// The in-memory app with its seeded account (and what the scenario adds).
+struct Scene {
+    w: App,
     s: Seeded,
     receiver: TestServer,
-    settings: ::settings::Deps,
-    delivery: ::webhook_delivery::Deps,
 }
 
-async fn env() -> Env {
+async fn env() -> Scene {
     let receiver = TestServer::start(|_, _| async move { Reply::status(204) }).await;
-    let mut w = World::new();
+    let mut w = App::new();
     w.tunables.allow_insecure_local = true;
     let s = w.agency().await;
-    let ports = w.ports();
-    let settings = ports.settings(&w.tunables);
-    let delivery = ports.webhook_delivery(&w.tunables);
-    Env {
-        w,
-        s,
-        receiver,
-        settings,
-        delivery,
-    }
+    Scene { w, s, receiver }
 }
 
-impl Env {
+impl Scene {
     fn req(&self, method: &str, path: &str) -> ApiRequest {
         ApiRequest::new(method, path)
             .claims(json!({(self.w.tunables.account_claim.as_str()): self.s.account.id}))
     }
 
     async fn send(&self, req: ApiRequest) -> (u16, Value) {
-        parts(&::settings::handle(req.build(), &self.settings).await)
+        parts(&::settings::handle(req.build(), self.w.settings_deps()).await)
     }
 
     async fn set_url(&self) -> (u16, Value) {
@@ -73,7 +63,8 @@ impl Env {
         let event = self.w.stored_event(&self.s).await;
         let before = self.receiver.requests().len();
         let msg = DeliveryMessage::first(event.id, self.s.account.id.clone(), event.call_id);
-        let res = ::webhook_delivery::handle(event_for(&[msg]), &self.delivery).await;
+        let res =
+            ::webhook_delivery::handle(event_for(&[msg]), self.w.webhook_delivery_deps()).await;
         assert!(res.batch_item_failures.is_empty());
         let got = self.receiver.requests();
         (event, got.get(before).cloned())
@@ -239,7 +230,11 @@ async fn a_retry_queued_before_a_rotation_is_signed_with_the_new_secret() {
     // Attempt 2 comes due (30 s later) and is signed at send time: both signatures.
     let due = e.w.queue.next_due_at().expect("a retry");
     e.w.clock.set(due);
-    ::webhook_delivery::handle(event_for(&e.w.queue.take_due()), &e.delivery).await;
+    ::webhook_delivery::handle(
+        event_for(&e.w.queue.take_due()),
+        e.w.webhook_delivery_deps(),
+    )
+    .await;
     let got = e.receiver.requests();
     assert_eq!(got.len(), 2);
     assert_eq!(got[1].header("x-attempt"), Some("2"));
@@ -306,9 +301,9 @@ async fn racing_rotations_one_wins_the_other_is_409() {
     let stale = e.w.account(&e.s.account.id).await;
     assert_eq!(e.rotate().await.0, 201);
     let lost = domain::webhook::signing_secret::rotate(
-        e.settings.store.as_ref(),
-        e.settings.secrets.as_ref(),
-        &e.settings.webhook_secret_prefix,
+        e.w.settings_deps().store.as_ref(),
+        e.w.settings_deps().secrets.as_ref(),
+        &e.w.settings_deps().webhook_secret_prefix,
         &stale,
         e.w.now(),
         chrono::Duration::hours(24),

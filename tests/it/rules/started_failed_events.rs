@@ -3,7 +3,7 @@
 //! each `call.failed` reason path, subscriptions (nothing created or POSTed for what an
 //! account did not choose), and the `X-Event-Type` header of each delivery.
 
-use super::{provider_call_json, Seeded, Stage, World, START_MS};
+use super::{provider_call_json, App, Seeded, Stage, START_MS};
 use domain::event_rules::event_id;
 use domain::event_type::EventType;
 use domain::model::{Call, CallStatus, DeliveryOutcome};
@@ -15,33 +15,26 @@ use integration_tests::sqs::event_for;
 use reconciler::repair::Repaired;
 use serde_json::{json, Value};
 
-struct Env {
-    w: World,
+/// The in-memory app with its seeded account (and what the scenario adds).
+struct Scene {
+    w: App,
     s: Seeded,
-    callbacks: ::call_completed::Deps,
-    reconciler: ::reconciler::Deps,
 }
 
 /// An Agency account subscribed to `events`.
-async fn env(events: &[EventType]) -> Env {
-    let w = World::new();
+async fn env(events: &[EventType]) -> Scene {
+    let w = App::new();
     let s = w.agency().await;
     let events = events.to_vec();
     w.update_account(&s.account.id, |a| a.events = events).await;
-    let ports = w.ports();
-    Env {
-        callbacks: ports.call_completed(&w.tunables),
-        reconciler: ports.reconciler(&w.tunables),
-        w,
-        s,
-    }
+    Scene { w, s }
 }
 
-async fn all() -> Env {
+async fn all() -> Scene {
     env(&EventType::ALL).await
 }
 
-impl Env {
+impl Scene {
     /// The provider's signed callback for `call` at `stage`, `change`d first.
     async fn callback_with(
         &self,
@@ -61,7 +54,7 @@ impl Env {
             .header("content-type", "application/json")
             .header("x-retell-signature", &sig)
             .body(&raw);
-        parts(&::call_completed::handle(req.build(), &self.callbacks).await)
+        parts(&::call_completed::handle(req.build(), self.w.call_completed_deps()).await)
     }
 
     async fn callback(&self, call: &Call, stage: Stage) -> (u16, Value) {
@@ -318,9 +311,9 @@ async fn the_reconcilers_dial_outcome_unknown_is_one_call_failed_and_a_late_endi
     // Past the dialing call's deadline, with no callback ever.
     e.w.clock
         .set(call.due_at.expect("deadline") + chrono::Duration::seconds(1));
-    let report = ::reconciler::run(&e.reconciler).await;
+    let report = ::reconciler::run(e.w.reconciler_deps()).await;
     assert_eq!(report.count(Repaired::CallFailed), 1, "{report:?}");
-    let again = ::reconciler::run(&e.reconciler).await;
+    let again = ::reconciler::run(e.w.reconciler_deps()).await;
     assert_eq!(again.count(Repaired::CallFailed), 0, "{again:?}");
     let failed = e.of_type(&call, EventType::CallFailed);
     assert_eq!(failed.len(), 1);
@@ -345,11 +338,11 @@ async fn a_failed_reconciler_write_fails_nothing_and_the_next_pass_makes_one_eve
     e.w.clock
         .set(call.due_at.expect("deadline") + chrono::Duration::seconds(1));
     e.w.plan.fail_next("settle_call_with_event");
-    let report = ::reconciler::run(&e.reconciler).await;
+    let report = ::reconciler::run(e.w.reconciler_deps()).await;
     assert_eq!(report.errors, 1, "{report:?}");
     assert!(e.events_of(&call).is_empty());
     assert_eq!(e.w.call(call.id).await.status, CallStatus::Dialing);
-    let report = ::reconciler::run(&e.reconciler).await;
+    let report = ::reconciler::run(e.w.reconciler_deps()).await;
     assert_eq!(report.count(Repaired::CallFailed), 1, "{report:?}");
     assert_eq!(e.of_type(&call, EventType::CallFailed).len(), 1);
     assert_eq!(e.queued(&call, EventType::CallFailed), 1);
@@ -362,13 +355,13 @@ async fn a_reconciler_failure_whose_send_failed_is_enqueued_by_the_due_index() {
     e.w.clock
         .set(call.due_at.expect("deadline") + chrono::Duration::seconds(1));
     e.w.plan.fail_next("send");
-    ::reconciler::run(&e.reconciler).await;
+    ::reconciler::run(e.w.reconciler_deps()).await;
     assert_eq!(e.of_type(&call, EventType::CallFailed).len(), 1);
     assert_eq!(e.queued(&call, EventType::CallFailed), 0);
     e.w.clock.advance(chrono::Duration::minutes(2));
-    let report = ::reconciler::run(&e.reconciler).await;
+    let report = ::reconciler::run(e.w.reconciler_deps()).await;
     assert_eq!(report.count(Repaired::EventEnqueued), 1, "{report:?}");
-    ::reconciler::run(&e.reconciler).await;
+    ::reconciler::run(e.w.reconciler_deps()).await;
     assert_eq!(e.queued(&call, EventType::CallFailed), 1);
     assert_eq!(e.of_type(&call, EventType::CallFailed).len(), 1);
 }
@@ -438,20 +431,20 @@ async fn deliveries_name_their_event_and_unsubscribed_types_are_skipped_not_post
 }
 
 mod subscriptions {
-    use super::super::World;
+    use super::super::App;
     use integration_tests::apigw::{parts, ApiRequest, Build};
     use serde_json::{json, Value};
 
     const INTEGRATION: &str = "/api/integrations/api-webhooks";
 
     struct Settings {
-        w: World,
+        w: App,
         account_id: String,
         deps: ::settings::Deps,
     }
 
     async fn settings() -> Settings {
-        let w = World::new();
+        let w = App::new();
         let s = w.agency().await;
         let deps = w.ports().settings(&w.tunables);
         Settings {

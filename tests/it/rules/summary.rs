@@ -2,7 +2,7 @@
 //! the failures after it, and the 24-hour success rate (internal failures and skipped rows
 //! never count; test sends do).
 
-use super::World;
+use super::App;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, DeliveryTrigger};
 use domain::ports::store::DeliveryLog;
@@ -37,7 +37,7 @@ fn row(
 
 #[tokio::test]
 async fn summary_figures_over_a_known_log() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let id = s.account.id.as_str();
     let now = w.now();
@@ -105,7 +105,7 @@ async fn summary_figures_over_a_known_log() {
 
 #[tokio::test]
 async fn never_delivered_counts_every_failure_of_the_log() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let id = s.account.id.as_str();
     let now = w.now();
@@ -133,7 +133,7 @@ async fn never_delivered_counts_every_failure_of_the_log() {
 #[tokio::test]
 async fn health_buckets_count_each_hour_over_a_known_log() {
     use domain::webhook::summary::{delivery_histogram, HealthRange};
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let id = s.account.id.as_str();
     let now = w.now();

@@ -1,7 +1,7 @@
 //! trigger-call's rules on the in-memory store and a scripted provider: every refusal dials
 //! nothing and writes nothing; idempotency dials once; store faults dial nothing.
 
-use super::{error_code, World};
+use super::{error_code, App};
 use domain::model::{CallStatus, Plan};
 use domain::ports::provider::ProviderError;
 use domain::ports::store::CallStore;
@@ -19,12 +19,12 @@ async fn send(deps: &::trigger_call::Deps, req: ApiRequest) -> (u16, Value) {
     parts(&::trigger_call::handle(req.build(), deps).await)
 }
 
-fn deps(w: &World) -> ::trigger_call::Deps {
+fn deps(w: &App) -> ::trigger_call::Deps {
     w.ports().trigger_call(&w.tunables)
 }
 
 /// Nothing reached the provider and no call record or idempotency record was written.
-fn assert_nothing_dialled_or_written(w: &World) {
+fn assert_nothing_dialled_or_written(w: &App) {
     assert_eq!(w.provider.request_count(), 0, "the provider was called");
     assert_eq!(w.plan.calls("create_phone_call"), 0);
     assert_eq!(w.plan.calls("create_call"), 0, "a call record was written");
@@ -32,7 +32,7 @@ fn assert_nothing_dialled_or_written(w: &World) {
 
 #[tokio::test]
 async fn places_one_call_with_the_agents_number_and_records_it_dialing() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let d = deps(&w);
     let (status, body) = send(
@@ -75,7 +75,7 @@ async fn places_one_call_with_the_agents_number_and_records_it_dialing() {
 
 #[tokio::test]
 async fn each_authentication_failure_has_its_own_code_and_dials_nothing() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let pro = w.account_with(Plan::Pro, true).await;
     let off = w.agency().await;
@@ -117,7 +117,7 @@ async fn each_authentication_failure_has_its_own_code_and_dials_nothing() {
 
 #[tokio::test]
 async fn invalid_bodies_name_the_field_and_dial_nothing() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let d = deps(&w);
     let base = || ApiRequest::post(ROUTE).bearer(&s.api_key);
@@ -191,7 +191,7 @@ async fn invalid_bodies_name_the_field_and_dial_nothing() {
 
 #[tokio::test]
 async fn unknown_and_other_accounts_agents_are_the_same_404() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let other = w.agency().await;
     let d = deps(&w);
@@ -232,7 +232,7 @@ async fn unknown_and_other_accounts_agents_are_the_same_404() {
 
 #[tokio::test]
 async fn an_agent_without_a_number_or_no_default_agent_is_422() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let silent = w.agent(&s.account.id, "No Line", None).await;
     let d = deps(&w);
@@ -264,7 +264,7 @@ async fn an_agent_without_a_number_or_no_default_agent_is_422() {
 #[tokio::test]
 async fn a_closed_calling_window_says_when_it_opens_and_dials_once_it_has() {
     // Monday 2025-06-16 08:00 in New York (12:00Z); window 09:00-17:00 Mon/Tue.
-    let w = World::at("2025-06-16T12:00:00Z".parse().unwrap());
+    let w = App::in_memory("2025-06-16T12:00:00Z".parse().unwrap());
     let s = w.agency().await;
     let window: domain::calling_window::CallingWindow = serde_json::from_value(json!({
         "time_zone": "America/New_York",
@@ -299,7 +299,7 @@ async fn a_closed_calling_window_says_when_it_opens_and_dials_once_it_has() {
 }
 
 /// Sets the account's recipient-hours policy (`None`: the default, 08:00-21:00 for +1).
-async fn recipient_hours(w: &World, account: &str, policy: Option<Value>) {
+async fn recipient_hours(w: &App, account: &str, policy: Option<Value>) {
     let policy = policy.map(|p| serde_json::from_value(p).expect("policy"));
     w.update_account(account, |a| a.guardrails.recipient_hours = policy)
         .await;
@@ -307,7 +307,7 @@ async fn recipient_hours(w: &World, account: &str, policy: Option<Value>) {
 
 #[tokio::test]
 async fn recipient_hours_by_area_code_and_country_through_trigger_call() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     recipient_hours(&w, &s.account.id, None).await;
     let d = deps(&w);
@@ -426,7 +426,7 @@ async fn recipient_hours_by_area_code_and_country_through_trigger_call() {
 
 #[tokio::test]
 async fn recipient_hours_across_both_dst_transitions() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     recipient_hours(&w, &s.account.id, None).await;
     let d = deps(&w);
@@ -482,7 +482,7 @@ async fn recipient_hours_across_both_dst_transitions() {
 async fn both_rules_apply_and_the_error_names_the_one_that_refused() {
     // Account window 09:00-17:00 Mon-Tue in New York (13:00Z-21:00Z in June), recipient in
     // Honolulu (08:00 HST is 18:00Z): both are open 18:00Z-21:00Z.
-    let w = World::at("2025-06-16T12:00:00Z".parse().unwrap());
+    let w = App::in_memory("2025-06-16T12:00:00Z".parse().unwrap());
     let s = w.agency().await;
     recipient_hours(&w, &s.account.id, None).await;
     let window: domain::calling_window::CallingWindow = serde_json::from_value(json!({
@@ -533,7 +533,7 @@ async fn both_rules_apply_and_the_error_names_the_one_that_refused() {
 
 #[tokio::test]
 async fn the_operator_policy_moves_the_hours_across_midnight_or_everywhere_or_off() {
-    let w = World::at("2025-06-16T02:00:00Z".parse().unwrap());
+    let w = App::in_memory("2025-06-16T02:00:00Z".parse().unwrap());
     let s = w.agency().await;
     let d = deps(&w);
     let london = || trigger(&s.api_key, json!({"phone": "+442071838750"}));
@@ -587,7 +587,7 @@ async fn the_operator_policy_moves_the_hours_across_midnight_or_everywhere_or_of
 
 #[tokio::test]
 async fn the_same_key_and_body_replay_the_answer_and_dial_once() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let d = deps(&w);
     let body = json!({"phone": "+15551234567", "name": "Jane"});
@@ -620,7 +620,7 @@ async fn the_same_key_and_body_replay_the_answer_and_dial_once() {
 
 #[tokio::test]
 async fn a_provider_that_provably_placed_nothing_gives_502_and_releases_the_key() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let d = deps(&w);
     // Unreachable: the request never reached the provider (`Connect`).
@@ -667,7 +667,7 @@ async fn a_provider_that_provably_placed_nothing_gives_502_and_releases_the_key(
 
 #[tokio::test]
 async fn a_failing_call_record_write_answers_500_and_dials_nothing() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let d = deps(&w);
     w.plan.fail_next("create_call");
@@ -699,7 +699,7 @@ async fn a_failing_call_record_write_answers_500_and_dials_nothing() {
 /// its answer (the idempotency wait, shortest possible here) instead of dialling.
 #[tokio::test]
 async fn a_call_record_write_whose_answer_was_lost_never_dials() {
-    let mut w = World::new();
+    let mut w = App::new();
     w.tunables.provider_timeout = Duration::ZERO;
     let s = w.agency().await;
     let d = deps(&w);
@@ -726,7 +726,7 @@ async fn a_call_record_write_whose_answer_was_lost_never_dials() {
 /// A slow store write: the provider is not called until the call record is written.
 #[tokio::test]
 async fn the_provider_is_dialled_only_after_the_call_record_is_written() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let d = deps(&w);
     w.plan.delay("create_call", 1, Duration::from_millis(400));
@@ -760,7 +760,7 @@ async fn the_provider_is_dialled_only_after_the_call_record_is_written() {
 
 #[tokio::test]
 async fn a_call_placed_but_not_recorded_as_dialing_still_answers_200() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let d = deps(&w);
     w.plan.fail_next("mark_call_dialing");
@@ -779,13 +779,13 @@ async fn a_call_placed_but_not_recorded_as_dialing_still_answers_200() {
 
 #[tokio::test]
 async fn throttled_reads_and_writes_answer_429_and_dial_nothing() {
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let d = deps(&w);
     w.plan.throttle_always("use_key");
     let (status, res) = send(&d, trigger(&s.api_key, json!({"phone": "+15551234567"}))).await;
     assert_eq!((status, error_code(&res)), (429, "throttled"), "{res}");
-    let w2 = World::new();
+    let w2 = App::new();
     let s2 = w2.agency().await;
     let d2 = deps(&w2);
     w2.plan.throttle_always("create_call");

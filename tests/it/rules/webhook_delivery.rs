@@ -2,7 +2,7 @@
 //! loopback receiver: one POST per attempt, the schedule's delays on the queue, the attempt
 //! claim against duplicates, and store/queue faults returned to SQS without a POST.
 
-use super::{Seeded, World};
+use super::{App, Seeded};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 use domain::model::{DeliveryErrorClass, DeliveryOutcome, EventRecord};
@@ -12,44 +12,42 @@ use integration_tests::peer::{Reply, TestServer};
 use integration_tests::sqs::event_for;
 use std::time::Duration;
 
-struct Env {
-    w: World,
+/// The in-memory app with its seeded account (and what the scenario adds).
+struct Scene {
+    w: App,
     s: Seeded,
     event: EventRecord,
     receiver: TestServer,
-    deps: ::webhook_delivery::Deps,
 }
 
 /// A receiver answering `statuses[i]` to the i-th POST (the last one after that).
-async fn env(statuses: &'static [u16]) -> Env {
+async fn env(statuses: &'static [u16]) -> Scene {
     let receiver =
         TestServer::start(
             move |_, i| async move { Reply::status(statuses[i.min(statuses.len() - 1)]) },
         )
         .await;
-    let w = World::new();
+    let w = App::new();
     let s = w.agency().await;
     let url = format!("{}/hooks/bvai", receiver.url());
     w.update_account(&s.account.id, |a| a.webhook_url = Some(url))
         .await;
     let event = w.stored_event(&s).await;
-    let deps = w.ports().webhook_delivery(&w.tunables);
-    Env {
+    Scene {
         w,
         s,
         event,
         receiver,
-        deps,
     }
 }
 
-impl Env {
+impl Scene {
     fn first(&self) -> DeliveryMessage {
         DeliveryMessage::first(self.event.id, self.s.account.id.clone(), self.event.call_id)
     }
 
     async fn deliver(&self, ev: SqsEvent) -> SqsBatchResponse {
-        ::webhook_delivery::handle(ev, &self.deps).await
+        ::webhook_delivery::handle(ev, self.w.webhook_delivery_deps()).await
     }
 
     /// Feeds the queue's messages back as they come due (moving the clock to each due time),
@@ -178,7 +176,10 @@ async fn an_always_failing_receiver_gets_max_attempts_posts_on_schedule_then_the
     let res = e.deliver(event_for(&[e.first()])).await;
     assert!(res.batch_item_failures.is_empty());
     e.drain_queue().await;
-    assert_eq!(e.posts() as u32, e.deps.schedule.max_attempts());
+    assert_eq!(
+        e.posts() as u32,
+        e.w.webhook_delivery_deps().schedule.max_attempts()
+    );
     assert_eq!(e.posts(), 4);
     let log = e.w.delivery_log(&e.s.account.id).await;
     let outcomes: Vec<_> = log.iter().map(|r| (r.attempt, r.outcome)).collect();
@@ -504,7 +505,7 @@ async fn api_access_switched_off_still_delivers_the_webhook() {
 /// fail still gets its retry 30 s after the first POST started.
 #[tokio::test]
 async fn the_retry_delay_counts_from_the_start_of_the_failed_attempt() {
-    let w = World::new();
+    let w = App::new();
     let clock = w.clock.clone();
     let receiver = TestServer::start(move |_, _| {
         let clock = clock.clone();
@@ -520,9 +521,9 @@ async fn the_retry_delay_counts_from_the_start_of_the_failed_attempt() {
     })
     .await;
     let event = w.stored_event(&s).await;
-    let deps = w.ports().webhook_delivery(&w.tunables);
     let t0 = w.now();
     let msg = DeliveryMessage::first(event.id, s.account.id.clone(), event.call_id);
+    let deps = w.ports().webhook_delivery(&w.tunables);
     ::webhook_delivery::handle(event_for(&[msg]), &deps).await;
     assert_eq!(w.now(), t0 + secs(8), "the attempt took 8 s");
     let sent = w.queue.sent();
@@ -595,7 +596,7 @@ async fn slow_hanging_resetting_and_redirecting_endpoints_are_each_logged_with_t
         ),
     ];
     for (url, outcome, class, retries) in cases {
-        let w = World::new();
+        let w = App::new();
         let s = w.agency().await;
         w.update_account(&s.account.id, |a| a.webhook_url = Some(url.clone()))
             .await;

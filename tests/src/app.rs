@@ -1,0 +1,419 @@
+//! One test application, zero2prod's `spawn_app` idea: the five functions built the way
+//! `main.rs` builds them (`Deps::new` from [`Ports`] and a `Config`, through
+//! [`crate::deps`]), on one set of adapters, with request helpers that answer as the API
+//! does. Two flavours share it:
+//!
+//! - [`TestApp::in_memory`]: the in-memory adapters, kept concrete so a test can read what
+//!   was stored, queued and dialled, behind fault wrappers sharing one [`FaultPlan`] (faults
+//!   to inject, port calls to count); a `FixedClock`; a `ScriptedProvider`.
+//! - [`TestApp::emulator`]: the real AWS adapters on moto (a fresh table and queue), the
+//!   provider a test gives (none by default), a clock a test gives (the system's by default).
+//!
+//! Each function's `Deps` are built on first use and then kept (their caches live as long
+//! as the app, as in a warm Lambda); change the tunables with [`TestApp::retune`], which
+//! drops them. A test that needs other ports for one function builds that function's `Deps`
+//! itself: `Ports { store: wrapped, ..app.ports() }.settings(&app.tunables)`.
+
+use crate::apigw::{parts, ApiRequest, Build};
+use crate::deps::{NoProvider, Ports, Tunables};
+use crate::fixtures::{self, at_ms, provider_call_json, Seeded, Stage, NOW_MS, START_MS};
+use crate::Emulator;
+use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};
+use aws_lambda_events::event::sqs::SqsBatchResponse;
+use chrono::{DateTime, Utc};
+use domain::clock::{Clock, SystemClock};
+use domain::model::{Account, Agent, Call, CallStatus, DeliveryAttempt, Plan};
+use domain::ports::provider::VoiceProvider;
+use domain::ports::queue::DeliveryMessage;
+use domain::ports::store::calls::{CallCompletion, CallProgress};
+use domain::ports::store::deliveries::DeliveryQuery;
+use domain::ports::store::{AccountStore, CallStore, DeliveryLog};
+use in_memory::{
+    FaultPlan, FaultyProvider, FaultyQueue, FaultySecrets, FaultyStore, FixedClock, MemoryQueue,
+    MemorySecrets, MemoryStore, ScriptedProvider,
+};
+use serde_json::Value;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
+use uuid::Uuid;
+
+/// The adapters behind an app: where its [`Ports`] come from.
+pub trait Backing {
+    /// What the functions get.
+    fn ports(&self) -> Ports;
+}
+
+/// The in-memory adapters, their fault wrappers and the plan that drives and counts them.
+pub struct InMemory {
+    pub store: Arc<MemoryStore>,
+    pub queue: Arc<MemoryQueue>,
+    pub secrets: Arc<MemorySecrets>,
+    pub provider: Arc<ScriptedProvider>,
+    pub clock: Arc<FixedClock>,
+    pub plan: FaultPlan,
+}
+
+impl Backing for InMemory {
+    /// Every adapter behind its fault wrapper.
+    fn ports(&self) -> Ports {
+        Ports {
+            store: Arc::new(FaultyStore::new(self.store.clone(), self.plan.clone())),
+            queue: Arc::new(FaultyQueue::new(self.queue.clone(), self.plan.clone())),
+            secrets: Arc::new(FaultySecrets::new(self.secrets.clone(), self.plan.clone())),
+            provider: Arc::new(FaultyProvider::new(
+                self.provider.clone(),
+                self.plan.clone(),
+            )),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+/// The real adapters on the emulator: a fresh table and events queue, Secrets Manager.
+pub struct OnEmulator {
+    pub emu: Emulator,
+    pub store: Arc<DynamoStore>,
+    pub secrets: Arc<SecretsManager>,
+    pub queue_url: String,
+    pub provider: Arc<dyn VoiceProvider>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Backing for OnEmulator {
+    fn ports(&self) -> Ports {
+        Ports {
+            store: self.store.clone(),
+            queue: Arc::new(SqsQueue::new(self.emu.sqs(), &self.queue_url)),
+            secrets: self.secrets.clone(),
+            provider: self.provider.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+/// Each function's `Deps`, built on first use.
+#[derive(Default)]
+struct Built {
+    trigger_call: OnceLock<trigger_call::Deps>,
+    settings: OnceLock<settings::Deps>,
+    call_completed: OnceLock<call_completed::Deps>,
+    webhook_delivery: OnceLock<webhook_delivery::Deps>,
+    reconciler: OnceLock<reconciler::Deps>,
+}
+
+/// The application under test on one [`Backing`]; reads through to the backing's adapters
+/// (`app.store`, `app.clock`, ...).
+pub struct TestApp<B> {
+    pub backing: B,
+    /// What the environment would set; change it with [`TestApp::retune`] once a function
+    /// has served (its `Deps` are kept).
+    pub tunables: Tunables,
+    built: Built,
+}
+
+impl<B> Deref for TestApp<B> {
+    type Target = B;
+
+    fn deref(&self) -> &B {
+        &self.backing
+    }
+}
+
+impl<B: Backing> TestApp<B> {
+    pub fn on(backing: B, tunables: Tunables) -> TestApp<B> {
+        TestApp {
+            backing,
+            tunables,
+            built: Built::default(),
+        }
+    }
+
+    /// What the functions get (see [`Backing::ports`]).
+    pub fn ports(&self) -> Ports {
+        self.backing.ports()
+    }
+
+    /// Changes the tunables; the functions are built again on their next request.
+    pub fn retune(&mut self, change: impl FnOnce(&mut Tunables)) {
+        change(&mut self.tunables);
+        self.built = Built::default();
+    }
+
+    pub fn trigger_call_deps(&self) -> &trigger_call::Deps {
+        self.built
+            .trigger_call
+            .get_or_init(|| self.ports().trigger_call(&self.tunables))
+    }
+
+    pub fn settings_deps(&self) -> &settings::Deps {
+        self.built
+            .settings
+            .get_or_init(|| self.ports().settings(&self.tunables))
+    }
+
+    pub fn call_completed_deps(&self) -> &call_completed::Deps {
+        self.built
+            .call_completed
+            .get_or_init(|| self.ports().call_completed(&self.tunables))
+    }
+
+    pub fn webhook_delivery_deps(&self) -> &webhook_delivery::Deps {
+        self.built
+            .webhook_delivery
+            .get_or_init(|| self.ports().webhook_delivery(&self.tunables))
+    }
+
+    pub fn reconciler_deps(&self) -> &reconciler::Deps {
+        self.built
+            .reconciler
+            .get_or_init(|| self.ports().reconciler(&self.tunables))
+    }
+
+    /// One request to trigger-call (`/api/trigger-call`, `/api/calls...`).
+    pub async fn trigger_call(&self, req: ApiRequest) -> (u16, Value) {
+        parts(&trigger_call::handle(req.build(), self.trigger_call_deps()).await)
+    }
+
+    /// One request to the settings API (give it the session's claims).
+    pub async fn settings(&self, req: ApiRequest) -> (u16, Value) {
+        parts(&settings::handle(req.build(), self.settings_deps()).await)
+    }
+
+    /// One provider callback to call-completed.
+    pub async fn call_completed(&self, req: ApiRequest) -> (u16, Value) {
+        parts(&call_completed::handle(req.build(), self.call_completed_deps()).await)
+    }
+
+    /// One SQS batch of these messages through webhook-delivery.
+    pub async fn deliver(&self, msgs: &[DeliveryMessage]) -> SqsBatchResponse {
+        webhook_delivery::handle(crate::sqs::event_for(msgs), self.webhook_delivery_deps()).await
+    }
+
+    /// One reconciler pass.
+    pub async fn reconcile(&self) -> reconciler::Report {
+        reconciler::run(self.reconciler_deps()).await
+    }
+}
+
+impl Default for TestApp<InMemory> {
+    /// [`TestApp::new`].
+    fn default() -> Self {
+        TestApp::new()
+    }
+}
+
+impl TestApp<InMemory> {
+    /// The in-memory flavour, its clock at `now`, the default tunables.
+    pub fn in_memory(now: DateTime<Utc>) -> TestApp<InMemory> {
+        let clock = Arc::new(FixedClock::new(now));
+        TestApp::on(
+            InMemory {
+                store: Arc::new(MemoryStore::new()),
+                queue: Arc::new(MemoryQueue::new(clock.clone())),
+                secrets: Arc::new(MemorySecrets::new()),
+                provider: Arc::new(ScriptedProvider::new()),
+                clock,
+                plan: FaultPlan::new(),
+            },
+            Tunables::default(),
+        )
+    }
+}
+
+impl TestApp<OnEmulator> {
+    /// The emulator flavour: a fresh table and queue, the system clock, no voice provider,
+    /// the default tunables.
+    pub async fn emulator() -> TestApp<OnEmulator> {
+        let emu = Emulator::connect().await;
+        let store = emu.table().await;
+        TestApp::emulator_with(emu, store).await
+    }
+
+    /// The emulator flavour on `store` (a table of `emu`'s reached through a client of the
+    /// test's, e.g. one that counts its requests).
+    pub async fn emulator_with(emu: Emulator, store: DynamoStore) -> TestApp<OnEmulator> {
+        let queue_url = emu.queue().await;
+        let secrets = Arc::new(emu.secrets());
+        TestApp::on(
+            OnEmulator {
+                emu,
+                store: Arc::new(store),
+                secrets,
+                queue_url,
+                provider: Arc::new(NoProvider),
+                clock: Arc::new(SystemClock),
+            },
+            Tunables::default(),
+        )
+    }
+
+    /// An Agency account with API access on, a key and a default agent with a phone number,
+    /// in the emulator's table and Secrets Manager; the tunables take its secret prefix.
+    pub async fn agency(&mut self) -> Seeded {
+        let seeded = fixtures::agency(self.store.as_ref(), self.secrets.as_ref()).await;
+        let prefix = seeded.secret_prefix.clone();
+        self.retune(|t| t.secret_prefix = prefix);
+        seeded
+    }
+
+    /// The voice provider the functions get from now on.
+    pub fn with_provider(mut self, provider: Arc<dyn VoiceProvider>) -> TestApp<OnEmulator> {
+        self.backing.provider = provider;
+        self.built = Built::default();
+        self
+    }
+
+    /// The clock the functions get from now on.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> TestApp<OnEmulator> {
+        self.backing.clock = clock;
+        self.built = Built::default();
+        self
+    }
+}
+
+/// What the rule tests read and seed: the in-memory adapters written directly, so the fault
+/// plan counts only what the function under test did.
+impl TestApp<InMemory> {
+    /// The in-memory flavour at the provider example's "now" ([`NOW_MS`]).
+    pub fn new() -> TestApp<InMemory> {
+        TestApp::in_memory(at_ms(NOW_MS))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// An Agency account with API access on, a key and a default agent with a phone number.
+    pub async fn agency(&self) -> Seeded {
+        self.account_with(Plan::Agency, true).await
+    }
+
+    pub async fn account_with(&self, plan: Plan, with_default_agent: bool) -> Seeded {
+        fixtures::seed(
+            self.store.as_ref(),
+            self.secrets.as_ref(),
+            &self.tunables.secret_prefix,
+            plan,
+            with_default_agent,
+            self.now(),
+        )
+        .await
+    }
+
+    pub async fn agent(&self, account_id: &str, name: &str, phone: Option<&str>) -> Agent {
+        fixtures::agent(self.store.as_ref(), account_id, name, phone).await
+    }
+
+    pub async fn account(&self, id: &str) -> Account {
+        self.store
+            .account(id)
+            .await
+            .expect("read account")
+            .expect("account exists")
+    }
+
+    /// Applies a change to the stored account.
+    pub async fn update_account(&self, id: &str, f: impl FnOnce(&mut Account)) -> Account {
+        fixtures::update_account(self.store.as_ref(), id, f).await
+    }
+
+    pub async fn call(&self, id: Uuid) -> Call {
+        self.store
+            .call(id)
+            .await
+            .expect("read call")
+            .expect("call exists")
+    }
+
+    /// An outbound call as trigger-call leaves it: written, then dialing with the provider's id.
+    pub async fn dialing_call(&self, seeded: &Seeded) -> Call {
+        let now = at_ms(START_MS - 20_000);
+        let call = Call {
+            name: Some("Jane Smith".into()),
+            ..Call::new(
+                Uuid::new_v4(),
+                seeded.account.id.clone(),
+                seeded.agent.id,
+                domain::model::Direction::Outbound,
+                CallStatus::Queued,
+                "+15551234567",
+                now,
+            )
+        };
+        self.store
+            .create_call(&call, None, now)
+            .await
+            .expect("create call");
+        let provider_id = format!("prov_{}", Uuid::new_v4().simple());
+        self.store
+            .mark_call_dialing(
+                call.id,
+                &provider_id,
+                now,
+                now + chrono::Duration::hours(2),
+                None,
+            )
+            .await
+            .expect("mark dialing");
+        self.call(call.id).await
+    }
+
+    /// A completed call of the account with its stored `call.completed` event (the writes the
+    /// call-completed function makes), straight into the store.
+    pub async fn stored_event(&self, seeded: &Seeded) -> domain::model::EventRecord {
+        let call = self.dialing_call(seeded).await;
+        let obj: domain::callback::ProviderCallObject =
+            serde_json::from_value(provider_call_json(&call, &seeded.agent, Stage::Analyzed))
+                .expect("provider call object");
+        let payload = domain::payload::CallCompleted::build(&call, &seeded.agent.name, &obj)
+            .to_payload()
+            .expect("payload");
+        let now = self.now();
+        let event = domain::model::EventRecord {
+            id: Uuid::new_v4(),
+            account_id: seeded.account.id.clone(),
+            call_id: call.id,
+            event_type: domain::event_type::EventType::CallCompleted,
+            payload,
+            created_at: now,
+        };
+        let completion = CallCompletion {
+            summary: "Asked about pricing.",
+            sentiment: "positive",
+            event: &event,
+            event_expires_at: now + chrono::Duration::days(30),
+            event_due_at: now + chrono::Duration::days(30),
+        };
+        assert!(self
+            .store
+            .complete_call(call.id, &CallProgress::default(), &completion, now)
+            .await
+            .expect("complete call"));
+        event
+    }
+
+    /// The account's delivery log, oldest first.
+    pub async fn delivery_log(&self, account_id: &str) -> Vec<DeliveryAttempt> {
+        let page = self
+            .store
+            .deliveries(
+                account_id,
+                &DeliveryQuery {
+                    outcome: None,
+                    limit: 100,
+                    after: None,
+                },
+                self.now(),
+            )
+            .await
+            .expect("read log");
+        let mut rows = page.attempts;
+        rows.reverse();
+        rows
+    }
+
+    /// How many events the store holds.
+    pub fn stored_event_count(&self) -> usize {
+        self.store.events().len()
+    }
+}
