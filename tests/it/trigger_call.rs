@@ -9,27 +9,26 @@ use domain::ports::secrets::{ProviderSecret, SecretStore};
 use domain::ports::store::CallStore;
 use in_memory::FixedClock;
 use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::app::{OnEmulator, TestApp};
 use integration_tests::counting::{counting_dynamodb, counting_secrets, CallCounter};
-use integration_tests::deps::{retell, Ports, Tunables};
+use integration_tests::deps::{retell, Ports};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Recorded, Reply, TestServer};
 use integration_tests::Emulator;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use trigger_call::{handle, Deps};
+use trigger_call::handle;
 
 const PROVIDER_KEY: &str = "prov-test-key-0123456789";
 
+/// The emulator app (its table reached through a client that counts DynamoDB requests), its
+/// seeded account and the provider it dials.
 struct Harness {
-    store: DynamoStore,
+    app: TestApp<OnEmulator>,
     seeded: Seeded,
     provider: TestServer,
-    ports: Ports,
-    tunables: Tunables,
-    deps: Deps,
     dynamo_calls: CallCounter,
-    emulator: Emulator,
 }
 
 fn provider_ok(
@@ -53,29 +52,20 @@ async fn harness_with(provider: TestServer, timeout: Duration, clock: Arc<dyn Cl
     let emulator = Emulator::connect().await;
     let (client, dynamo_calls) = counting_dynamodb(&emulator.config);
     let store = emulator.table_with_client(client).await;
-    let secrets = emulator.secrets();
-    let seeded = fixtures::agency(&store, &secrets).await;
-    let tunables = Tunables {
-        provider_key: PROVIDER_KEY.into(),
-        provider_timeout: timeout,
-        ..Tunables::for_account(&seeded)
-    };
-    let ports = Ports {
-        provider: retell(&provider.url(), &tunables),
-        clock,
-        ..Ports::emulator(&emulator, &store, &emulator.queue().await)
-    };
-    let deps = ports.trigger_call(&tunables);
+    let mut app = TestApp::emulator_with(emulator, store).await;
+    let seeded = app.agency().await;
+    app.retune(|t| {
+        t.provider_key = PROVIDER_KEY.into();
+        t.provider_timeout = timeout;
+    });
+    app.set_provider(retell(&provider.url(), &app.tunables));
+    app.set_clock(clock);
     dynamo_calls.reset();
     Harness {
-        store,
+        app,
         seeded,
         provider,
-        ports,
-        tunables,
-        deps,
         dynamo_calls,
-        emulator,
     }
 }
 
@@ -91,7 +81,7 @@ fn trigger(key: &str, body: Value) -> ApiRequest {
 }
 
 async fn send(h: &Harness, req: ApiRequest) -> (u16, Value) {
-    parts(&handle(req.build(), &h.deps).await)
+    h.app.trigger_call(req).await
 }
 
 fn error_code(body: &Value) -> &str {
@@ -139,6 +129,7 @@ async fn places_a_call_and_answers_exactly_as_the_spec_says() {
 
     // The record moved to dialing with the provider's id.
     let call = h
+        .app
         .store
         .call(call_id.parse().unwrap())
         .await
@@ -167,7 +158,7 @@ async fn happy_path_stays_within_four_sequential_dynamodb_round_trips_and_no_sec
     let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
     let mut h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
     // Cold start: the provider secret is read once, as main.rs does.
-    let (sm_client, sm_calls) = counting_secrets(&h.emulator.config);
+    let (sm_client, sm_calls) = counting_secrets(&h.app.emu.config);
     let sm = aws_adapters::SecretsManager::new(sm_client);
     let secret_name = Emulator::unique("provider-secret");
     sm.put(&secret_name, &json!({"api_key": PROVIDER_KEY}).to_string())
@@ -175,15 +166,9 @@ async fn happy_path_stays_within_four_sequential_dynamodb_round_trips_and_no_sec
         .unwrap();
     sm_calls.reset();
     let secret = ProviderSecret::load(&sm, &secret_name).await.unwrap();
-    let tunables = Tunables {
-        provider_key: secret.api_key,
-        ..h.tunables.clone()
-    };
-    h.deps = Ports {
-        provider: retell(&h.provider.url(), &tunables),
-        ..h.ports.clone()
-    }
-    .trigger_call(&tunables);
+    h.app.retune(|t| t.provider_key = secret.api_key);
+    let provider = retell(&h.provider.url(), &h.app.tunables);
+    h.app.set_provider(provider);
     assert_eq!(sm_calls.count(), 1);
 
     for (i, idem) in [None, Some("budget-key-1")].into_iter().enumerate() {
@@ -277,7 +262,10 @@ async fn each_authentication_failure_has_its_own_code() {
     assert!(h.provider.requests().len() == 1);
 
     // API access switched off.
-    fixtures::update_account(&h.store, &h.seeded.account.id, |a| a.api_enabled = false).await;
+    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
+        a.api_enabled = false
+    })
+    .await;
     let (status, res) = send(&h, trigger(&h.seeded.api_key, body.clone())).await;
     assert_eq!((status, error_code(&res)), (403, "api_access_disabled"));
     assert_eq!(
@@ -286,8 +274,8 @@ async fn each_authentication_failure_has_its_own_code() {
     );
 
     // A plan without the integration.
-    let secrets = h.emulator.secrets();
-    let pro = fixtures::account_with(&h.store, &secrets, Plan::Pro, true).await;
+    let secrets = h.app.emu.secrets();
+    let pro = fixtures::account_with(h.app.store.as_ref(), &secrets, Plan::Pro, true).await;
     let (status, res) = send(&h, trigger(&pro.api_key, body.clone())).await;
     assert_eq!((status, error_code(&res)), (403, "plan_required"));
     let (status, res) = send(
@@ -460,10 +448,10 @@ async fn body_errors_are_clear_and_place_nothing() {
 async fn agent_resolution_errors() {
     let h = harness().await;
     let key = h.seeded.api_key.clone();
-    let secrets = h.emulator.secrets();
+    let secrets = h.app.emu.secrets();
 
     // Unknown agent and another account's agent look exactly alike.
-    let other = fixtures::agency(&h.store, &secrets).await;
+    let other = fixtures::agency(h.app.store.as_ref(), &secrets).await;
     let unknown = uuid::Uuid::new_v4();
     let (s1, r1) = send(
         &h,
@@ -495,7 +483,7 @@ async fn agent_resolution_errors() {
     );
 
     // An agent without a phone number.
-    let silent = fixtures::agent(&h.store, &h.seeded.account.id, "No Line", None).await;
+    let silent = fixtures::agent(h.app.store.as_ref(), &h.seeded.account.id, "No Line", None).await;
     let (s, r) = send(
         &h,
         trigger(
@@ -508,7 +496,7 @@ async fn agent_resolution_errors() {
 
     // An explicit agent of the account is used instead of the default.
     let second = fixtures::agent(
-        &h.store,
+        h.app.store.as_ref(),
         &h.seeded.account.id,
         "Closer",
         Some("+442071838750"),
@@ -529,7 +517,7 @@ async fn agent_resolution_errors() {
     );
 
     // No default agent and none given.
-    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
         a.default_agent_id = None
     })
     .await;
@@ -550,7 +538,7 @@ async fn calling_window_closed_says_when_it_opens() {
         "days": {"mon": {"start": "09:00", "end": "17:00"}, "tue": {"start": "09:00", "end": "17:00"}}
     }))
     .unwrap();
-    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
         a.calling_window = Some(window)
     })
     .await;
@@ -582,7 +570,7 @@ async fn recipient_hours_refuse_with_when_the_call_is_allowed() {
     let h = harness_with(provider, Duration::from_secs(5), clock.clone()).await;
     // Back to the default policy (the fixtures switch it off): stored in DynamoDB on the
     // account and its key grant.
-    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
         a.guardrails.recipient_hours = None
     })
     .await;
@@ -608,7 +596,7 @@ async fn recipient_hours_refuse_with_when_the_call_is_allowed() {
     assert_eq!(h.provider.requests().len(), 1);
     // An operator's policy on the account (here: 09:00-20:00 everywhere) is what the next
     // request reads.
-    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
         a.guardrails.recipient_hours = Some(
             serde_json::from_value(
                 json!({"applies_to": "everywhere", "start": "09:00", "end": "20:00"}),
@@ -647,8 +635,8 @@ async fn idempotency_key_replays_and_refuses_reuse() {
     assert_eq!((s, error_code(&r)), (409, "idempotency_key_reused"));
 
     // Keys are per account: another account may use the same key.
-    let secrets = h.emulator.secrets();
-    let other = fixtures::agency(&h.store, &secrets).await;
+    let secrets = h.app.emu.secrets();
+    let other = fixtures::agency(h.app.store.as_ref(), &secrets).await;
     let (s, r) = send(
         &h,
         trigger(&other.api_key, body.clone()).header("idempotency-key", "order-42"),
@@ -660,7 +648,7 @@ async fn idempotency_key_replays_and_refuses_reuse() {
     // A replay still answers even if the call could not be placed now (window closed since).
     let closed: domain::calling_window::CallingWindow =
         serde_json::from_value(json!({"time_zone": "UTC", "days": {}})).unwrap();
-    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
         a.calling_window = Some(closed)
     })
     .await;
@@ -672,18 +660,18 @@ async fn idempotency_key_replays_and_refuses_reuse() {
 #[tokio::test]
 async fn concurrent_requests_with_one_key_place_one_call() {
     let provider = TestServer::start(provider_ok(Duration::from_millis(400))).await;
-    let mut h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
+    let h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
     // Racing writers need DynamoDB's per-request atomicity, which the emulator lacks on its
     // own (see integration_tests::atomic).
     let atomic = DynamoStore::new(
-        integration_tests::atomic::atomic_dynamodb(&h.emulator.config),
-        h.store.table(),
+        integration_tests::atomic::atomic_dynamodb(&h.app.emu.config),
+        h.app.store.table(),
     );
-    h.deps = Ports {
+    let deps = Ports {
         store: Arc::new(atomic),
-        ..h.ports.clone()
+        ..h.app.ports()
     }
-    .trigger_call(&h.tunables);
+    .trigger_call(&h.app.tunables);
     let body = json!({"phone": "+15551234567"});
     let reqs: Vec<_> = (0..6)
         .map(|_| {
@@ -692,7 +680,7 @@ async fn concurrent_requests_with_one_key_place_one_call() {
                 .build()
         })
         .collect();
-    let results = futures::future::join_all(reqs.into_iter().map(|r| handle(r, &h.deps))).await;
+    let results = futures::future::join_all(reqs.into_iter().map(|r| handle(r, &deps))).await;
     let answers: Vec<(u16, Value)> = results.iter().map(parts).collect();
     assert_eq!(
         h.provider.requests().len(),
@@ -772,10 +760,11 @@ async fn provider_hanging_past_the_timeout_gives_502_with_the_outcome_unknown() 
 /// provider's own words), in the record and in `GET /api/calls/{id}`.
 async fn assert_calls_all_failed(h: &Harness, reason: &str) -> usize {
     let out = h
-        .emulator
+        .app
+        .emu
         .dynamodb()
         .scan()
-        .table_name(h.store.table())
+        .table_name(h.app.store.table())
         .filter_expression("#t = :call")
         .expression_attribute_names("#t", "type")
         .expression_attribute_values(
@@ -789,7 +778,7 @@ async fn assert_calls_all_failed(h: &Harness, reason: &str) -> usize {
     assert!(!items.is_empty());
     for item in items {
         let id: uuid::Uuid = item["call_id"].as_s().unwrap().parse().unwrap();
-        let call = h.store.call(id).await.unwrap().unwrap();
+        let call = h.app.store.call(id).await.unwrap().unwrap();
         assert_eq!(call.status, CallStatus::Failed);
         assert_eq!(call.failure_reason.as_deref(), Some(reason));
         let (s, body) = send(
@@ -813,8 +802,8 @@ async fn calls_route_hides_other_accounts_and_routes_are_strict() {
     )
     .await;
     let call_id = r["call_id"].as_str().unwrap().to_string();
-    let secrets = h.emulator.secrets();
-    let other = fixtures::agency(&h.store, &secrets).await;
+    let secrets = h.app.emu.secrets();
+    let other = fixtures::agency(h.app.store.as_ref(), &secrets).await;
 
     let (s, theirs) = send(
         &h,
@@ -885,12 +874,11 @@ async fn the_key_rate_limit_refuses_the_extra_request_with_one_dynamodb_call_and
     let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
     let clock = mid_minute_clock();
     let mut h = harness_with(provider, Duration::from_secs(5), clock.clone()).await;
-    h.tunables.api_rate_limit = 3;
-    h.deps = h.ports.trigger_call(&h.tunables);
+    h.app.retune(|t| t.api_rate_limit = 3);
     for i in 1..=3u32 {
         let res = handle(
             trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})).build(),
-            &h.deps,
+            h.app.trigger_call_deps(),
         )
         .await;
         assert_eq!(res.status(), 200);
@@ -904,7 +892,7 @@ async fn the_key_rate_limit_refuses_the_extra_request_with_one_dynamodb_call_and
     h.dynamo_calls.reset();
     let res = handle(
         trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})).build(),
-        &h.deps,
+        h.app.trigger_call_deps(),
     )
     .await;
     assert_eq!(rate_headers(&res), ("3".into(), "0".into(), "40".into()));
@@ -938,7 +926,7 @@ async fn the_key_rate_limit_refuses_the_extra_request_with_one_dynamodb_call_and
     clock.advance(chrono::Duration::seconds(45));
     let res = handle(
         trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})).build(),
-        &h.deps,
+        h.app.trigger_call_deps(),
     )
     .await;
     assert_eq!(res.status(), 200);
@@ -950,21 +938,21 @@ async fn the_key_rate_limit_refuses_the_extra_request_with_one_dynamodb_call_and
 async fn an_operator_limit_overrides_the_default_and_refusals_carry_the_headers_too() {
     let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
     let h = harness_with(provider, Duration::from_secs(5), mid_minute_clock()).await;
-    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
         a.guardrails.rate_limit_per_minute = Some(2)
     })
     .await;
     // A 422 after the key was counted still says where the budget stands.
     let res = handle(
         trigger(&h.seeded.api_key, json!({"phone": "+979123456789"})).build(),
-        &h.deps,
+        h.app.trigger_call_deps(),
     )
     .await;
     assert_eq!(res.status(), 422);
     assert_eq!(rate_headers(&res), ("2".into(), "1".into(), "40".into()));
     let res = handle(
         trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})).build(),
-        &h.deps,
+        h.app.trigger_call_deps(),
     )
     .await;
     assert_eq!(res.status(), 200);
@@ -997,7 +985,7 @@ async fn premium_satellite_and_network_numbers_are_refused_before_any_write_or_d
     }
     assert!(h.provider.requests().is_empty());
     // An operator allows them for this account, and limits it to two countries.
-    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
         a.guardrails.non_geographic_allowed = true;
         a.guardrails.allowed_countries = Some(vec!["GB".into(), "US".into()]);
     })
@@ -1028,7 +1016,7 @@ async fn premium_satellite_and_network_numbers_are_refused_before_any_write_or_d
 #[tokio::test]
 async fn premium_and_personal_numbers_are_refused_from_the_grant_alone() {
     let h = harness().await;
-    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
         a.guardrails.allowed_countries = Some(vec!["US".into(), "GB".into()]);
     })
     .await;
@@ -1051,7 +1039,7 @@ async fn premium_and_personal_numbers_are_refused_from_the_grant_alone() {
         assert_eq!(h.dynamo_calls.operations(), ["UpdateItem"], "{phone}");
     }
     assert!(h.provider.requests().is_empty());
-    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
         a.guardrails.allowed_number_types = vec![domain::number_type::NumberType::PremiumRate];
     })
     .await;
@@ -1114,10 +1102,11 @@ async fn scheduled_calls_and_the_do_not_call_list_through_dynamodb() {
     assert_eq!((status, &again), (202, &first), "the key replays the 202");
     let placed_id: uuid::Uuid = first["call_id"].as_str().unwrap().parse().unwrap();
     let item = h
+        .app
         .store
         .client()
         .get_item()
-        .table_name(h.store.table())
+        .table_name(h.app.store.table())
         .key(
             "pk",
             aws_sdk_dynamodb::types::AttributeValue::S(format!("CALL#{placed_id}")),
@@ -1142,6 +1131,7 @@ async fn scheduled_calls_and_the_do_not_call_list_through_dynamodb() {
     );
     assert_eq!(item["due_at"].as_s().unwrap(), "2026-03-02T16:00:00.000Z");
     let due = h
+        .app
         .store
         .due(DueKind::Scheduled, at.parse().unwrap(), 10)
         .await
@@ -1162,8 +1152,9 @@ async fn scheduled_calls_and_the_do_not_call_list_through_dynamodb() {
     )
     .await;
     let suppressed_id = other["call_id"].as_str().unwrap().to_string();
-    let settings = h.ports.settings(&h.tunables);
-    let claims = json!({"sub": "user-1", (h.tunables.account_claim.as_str()): h.seeded.account.id});
+    let settings = h.app.ports().settings(&h.app.tunables);
+    let claims =
+        json!({"sub": "user-1", (h.app.tunables.account_claim.as_str()): h.seeded.account.id});
     let dnc =
         |method: &str, path: &str| ApiRequest::new(method, path).claims(claims.clone()).build();
     let (status, put) = parts(
@@ -1198,12 +1189,12 @@ async fn scheduled_calls_and_the_do_not_call_list_through_dynamodb() {
 
     // Due: the reconciler places the first once and cancels the second.
     clock.set("2026-03-02T16:00:20Z".parse().unwrap());
-    let reconciler = h.ports.reconciler(&h.tunables);
+    let reconciler = h.app.ports().reconciler(&h.app.tunables);
     let (a, b) = tokio::join!(reconciler::run(&reconciler), reconciler::run(&reconciler));
     assert_eq!(a.errors + b.errors, 0);
     assert_eq!(h.provider.requests().len(), 1, "one dial");
     assert_eq!(h.provider.requests()[0].json()["to_number"], "+15551234567");
-    let placed = h.store.call(placed_id).await.unwrap().unwrap();
+    let placed = h.app.store.call(placed_id).await.unwrap().unwrap();
     assert_eq!(placed.status, CallStatus::Dialing);
     let get = |id: String| ApiRequest::get(&format!("/api/calls/{id}")).bearer(&h.seeded.api_key);
     let (_, got) = send(&h, get(suppressed_id.clone())).await;

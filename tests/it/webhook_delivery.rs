@@ -2,7 +2,6 @@
 //! schedule shortened by configuration.
 
 use async_trait::async_trait;
-use aws_adapters::DynamoStore;
 use aws_adapters::SecretsManager;
 use aws_adapters::SqsQueue;
 use base64::Engine;
@@ -16,66 +15,63 @@ use hmac::{Hmac, KeyInit, Mac};
 use in_memory::faults::{FaultPlan, FaultyQueue, FaultySecrets, FaultyStore};
 use in_memory::FixedClock;
 use integration_tests::apigw::Build;
+use integration_tests::app::{OnEmulator, TestApp};
 use integration_tests::counting::counting_secrets;
 use integration_tests::deps::{Ports, Tunables};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Reply, TestServer};
 use integration_tests::sqs::{drain, event_for, pump};
-use integration_tests::Emulator;
 use sha2::Sha256;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
 use webhook_delivery::{handle, Deps};
 
+/// The emulator app (short retry delays, loopback receivers allowed) with a seeded account and
+/// one stored event; reads through to the app (`h.store`, `h.queue_url`, `h.ports()`...).
 struct H {
-    emulator: Emulator,
-    store: DynamoStore,
+    app: TestApp<OnEmulator>,
     seeded: Seeded,
     event: EventRecord,
-    queue_url: String,
     sqs: aws_sdk_sqs::Client,
     /// The account's signing secret, created with its webhook URL (as the settings PATCH does).
     signing: Option<SigningSecret>,
 }
 
+impl std::ops::Deref for H {
+    type Target = TestApp<OnEmulator>;
+
+    fn deref(&self) -> &TestApp<OnEmulator> {
+        &self.app
+    }
+}
+
 async fn setup(webhook_url: Option<String>) -> H {
-    let emulator = Emulator::connect().await;
-    let store = emulator.table().await;
-    let secrets = emulator.secrets();
-    let seeded = fixtures::agency(&store, &secrets).await;
+    let mut app = TestApp::emulator().await;
+    let seeded = app.agency().await;
+    app.retune(|t| t.retry_delays = "1s,2s,3s".into());
+    let (store, secrets) = (app.store.as_ref(), app.secrets.as_ref());
     let with_url = webhook_url.is_some();
-    fixtures::update_account(&store, &seeded.account.id, |a| a.webhook_url = webhook_url).await;
+    fixtures::update_account(store, &seeded.account.id, |a| a.webhook_url = webhook_url).await;
     let signing = match with_url {
-        true => Some(fixtures::signing_secret(&store, &secrets, &seeded.account.id).await),
+        true => Some(fixtures::signing_secret(store, secrets, &seeded.account.id).await),
         false => None,
     };
-    let event = fixtures::stored_event(&store, &seeded).await;
-    let queue_url = emulator.queue().await;
-    let sqs = emulator.sqs();
+    let event = fixtures::stored_event(store, &seeded).await;
+    let sqs = app.emu.sqs();
     H {
-        emulator,
-        store,
+        app,
         seeded,
         event,
-        queue_url,
         sqs,
         signing,
     }
 }
 
 impl H {
-    /// The emulator's adapters on this test's table and queue.
-    fn ports(&self) -> Ports {
-        Ports::emulator(&self.emulator, &self.store, &self.queue_url)
-    }
-
     /// Short retry delays, the seeded account's key prefix, loopback receivers allowed.
     fn tunables(&self) -> Tunables {
-        Tunables {
-            retry_delays: "1s,2s,3s".into(),
-            ..Tunables::for_account(&self.seeded)
-        }
+        self.app.tunables.clone()
     }
 }
 
@@ -443,7 +439,10 @@ async fn switching_api_access_off_between_attempts_does_not_stop_webhooks() {
     let d = deps(&h);
     handle(event_for(&[first(&h)]), &d).await;
     assert_eq!(receiver.requests().len(), 1);
-    fixtures::update_account(&h.store, &h.seeded.account.id, |a| a.api_enabled = false).await;
+    fixtures::update_account(h.store.as_ref(), &h.seeded.account.id, |a| {
+        a.api_enabled = false
+    })
+    .await;
     let next = pump_one(&h).await;
     assert_eq!(next.attempt, 2);
     let res = handle(event_for(&[next]), &d).await;
@@ -479,7 +478,7 @@ async fn a_batch_is_delivered_concurrently() {
     let h = setup(Some(receiver.url())).await;
     let mut msgs = vec![first(&h)];
     for _ in 0..9 {
-        let e = fixtures::stored_event(&h.store, &h.seeded).await;
+        let e = fixtures::stored_event(h.store.as_ref(), &h.seeded).await;
         msgs.push(DeliveryMessage::first(
             e.id,
             h.seeded.account.id.clone(),
@@ -569,14 +568,14 @@ async fn delays_beyond_sqs_limit_are_honoured_exactly() {
 async fn signing_key_is_cached_by_hash_and_rotation_is_picked_up_at_once() {
     let receiver = TestServer::fixed(200, serde_json::json!({})).await;
     let h = setup(Some(receiver.url())).await;
-    let (sm_client, sm_calls) = counting_secrets(&h.emulator.config);
+    let (sm_client, sm_calls) = counting_secrets(&h.emu.config);
     let d = Ports {
         secrets: Arc::new(SecretsManager::new(sm_client)),
         ..h.ports()
     }
     .webhook_delivery(&h.tunables());
     handle(event_for(&[first(&h)]), &d).await;
-    let e2 = fixtures::stored_event(&h.store, &h.seeded).await;
+    let e2 = fixtures::stored_event(h.store.as_ref(), &h.seeded).await;
     handle(
         event_for(&[DeliveryMessage::first(
             e2.id,
@@ -598,9 +597,9 @@ async fn signing_key_is_cached_by_hash_and_rotation_is_picked_up_at_once() {
         .await
         .unwrap()
         .unwrap();
-    let secrets = h.emulator.secrets();
+    let secrets = h.emu.secrets();
     let rotated = domain::key_rotation::rotate_api_key(
-        &h.store,
+        h.store.as_ref(),
         &secrets,
         &h.seeded.secret_prefix,
         &account,
@@ -608,7 +607,7 @@ async fn signing_key_is_cached_by_hash_and_rotation_is_picked_up_at_once() {
     )
     .await
     .unwrap();
-    let e3 = fixtures::stored_event(&h.store, &h.seeded).await;
+    let e3 = fixtures::stored_event(h.store.as_ref(), &h.seeded).await;
     handle(
         event_for(&[DeliveryMessage::first(
             e3.id,
@@ -695,7 +694,10 @@ async fn test_send_posts_a_signed_sample_now_and_logs_it() {
     );
 
     // Without a URL there is nothing to test.
-    fixtures::update_account(&h.store, &h.seeded.account.id, |a| a.webhook_url = None).await;
+    fixtures::update_account(h.store.as_ref(), &h.seeded.account.id, |a| {
+        a.webhook_url = None
+    })
+    .await;
     let (status, body) = settings_call(&h, &d, test()).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -754,9 +756,9 @@ async fn redeliver_sends_a_dropped_event_again_as_a_new_series() {
     assert_eq!(receiver.requests().len(), 2);
 
     // Another account's event, and ids that are no events, are all 404.
-    let secrets = h.emulator.secrets();
-    let other = fixtures::agency(&h.store, &secrets).await;
-    let theirs = fixtures::stored_event(&h.store, &other).await;
+    let secrets = h.emu.secrets();
+    let other = fixtures::agency(h.store.as_ref(), &secrets).await;
+    let theirs = fixtures::stored_event(h.store.as_ref(), &other).await;
     for id in [
         theirs.id.to_string(),
         Uuid::new_v4().to_string(),
@@ -868,7 +870,7 @@ async fn a_whole_batch_timeout_while_one_call_hangs_posts_each_event_once() {
     let h = setup(Some(receiver.url())).await;
     let mut msgs = vec![first(&h)];
     for _ in 0..2 {
-        let ev = fixtures::stored_event(&h.store, &h.seeded).await;
+        let ev = fixtures::stored_event(h.store.as_ref(), &h.seeded).await;
         msgs.push(DeliveryMessage::first(
             ev.id,
             h.seeded.account.id.clone(),

@@ -256,18 +256,16 @@ impl TestApp<OnEmulator> {
         seeded
     }
 
-    /// The voice provider the functions get from now on.
-    pub fn with_provider(mut self, provider: Arc<dyn VoiceProvider>) -> TestApp<OnEmulator> {
+    /// The voice provider the functions get from now on (they are built again).
+    pub fn set_provider(&mut self, provider: Arc<dyn VoiceProvider>) {
         self.backing.provider = provider;
         self.built = Built::default();
-        self
     }
 
-    /// The clock the functions get from now on.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> TestApp<OnEmulator> {
+    /// The clock the functions get from now on (they are built again).
+    pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
         self.backing.clock = clock;
         self.built = Built::default();
-        self
     }
 }
 

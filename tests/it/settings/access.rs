@@ -57,7 +57,11 @@ async fn get_integration_shows_the_state_but_never_the_key() {
         ))
         .await
         .expect("create account");
-    let (status, body) = send_with(&h.deps, as_account(ApiRequest::get(INTEGRATION), &bare)).await;
+    let (status, body) = send_with(
+        h.settings_deps(),
+        as_account(ApiRequest::get(INTEGRATION), &bare),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["api_key"], Value::Null);
     assert_eq!(body["default_agent"], Value::Null);
@@ -277,7 +281,7 @@ async fn a_plan_without_api_access_is_403_on_every_route() {
     let h = Harness::new().await;
     for plan in [Plan::Starter, Plan::Pro] {
         let other = fixtures::account_with(&*h.store, h.secrets.as_ref(), plan, true).await;
-        let deps = h.ports.settings(&Tunables {
+        let deps = h.ports().settings(&Tunables {
             secret_prefix: other.secret_prefix.clone(),
             ..h.tunables.clone()
         });
@@ -314,7 +318,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         ("PUT", AGENTS, "GET"),
         ("POST", DELIVERIES, "GET"),
     ] {
-        let res = settings::handle(h.req(method, path).build(), &h.deps).await;
+        let res = settings::handle(h.req(method, path).build(), h.settings_deps()).await;
         assert_eq!(
             res.headers().get("allow").and_then(|v| v.to_str().ok()),
             Some(allow)

@@ -23,7 +23,7 @@ async fn agents_are_the_accounts_own_sorted_by_name() {
         ]})
     );
     let (_, theirs) = send_with(
-        &h.deps,
+        h.settings_deps(),
         as_account(ApiRequest::get(AGENTS), &other.account.id),
     )
     .await;

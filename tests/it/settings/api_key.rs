@@ -93,7 +93,7 @@ async fn the_new_key_is_shown_once_equals_the_secret_and_the_old_key_stops_worki
     assert_eq!(after["api_key"]["created_at"], rotated["created_at"]);
 
     // Regenerating again replaces the secret's value and revokes this key too.
-    let res = settings::handle(h.req("POST", API_KEY).build(), &h.deps).await;
+    let res = settings::handle(h.req("POST", API_KEY).build(), h.settings_deps()).await;
     assert_eq!(
         res.headers()
             .get("cache-control")
@@ -314,7 +314,7 @@ async fn a_slow_secret_write_never_overwrites_a_later_rotation() {
     });
     let slow_deps = Ports {
         secrets: held.clone(),
-        ..h.ports.clone()
+        ..h.ports()
     }
     .settings(&h.tunables);
     let reached = held.reached.notified();
@@ -349,7 +349,7 @@ async fn rotation_failure_points_never_leave_the_account_without_a_working_key()
     let deps = Ports {
         store: Arc::new(FaultyStore::new(h.store.clone(), plan.clone())),
         secrets: Arc::new(FaultySecrets::new(h.secrets.clone(), plan.clone())),
-        ..h.ports.clone()
+        ..h.ports()
     }
     .settings(&h.tunables);
     let provider = provider().await;

@@ -61,7 +61,7 @@ pub(super) async fn read_all(h: &Harness, account: &str, query: &str) -> (Vec<Va
             None => query.to_string(),
         };
         let (status, body) = send_with(
-            &h.deps,
+            h.settings_deps(),
             as_account(ApiRequest::get(DELIVERIES).query(&q), account),
         )
         .await;
@@ -223,7 +223,7 @@ async fn the_delivery_log_shows_only_the_accounts_own_unexpired_rows() {
 
     // Another account's cursor only ever positions a read in the caller's own log.
     let (_, body) = send_with(
-        &h.deps,
+        h.settings_deps(),
         as_account(
             ApiRequest::get(DELIVERIES).query("limit=5"),
             &other.account.id,
@@ -248,7 +248,7 @@ async fn the_delivery_log_shows_only_the_accounts_own_unexpired_rows() {
     // An account with no deliveries.
     let empty = fixtures::agency(&*h.store, h.secrets.as_ref()).await;
     let (status, body) = send_with(
-        &h.deps,
+        h.settings_deps(),
         as_account(ApiRequest::get(DELIVERIES), &empty.account.id),
     )
     .await;

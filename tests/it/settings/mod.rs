@@ -22,6 +22,7 @@ use domain::ports::store::{AccountStore, DeliveryLog};
 use futures::future::join_all;
 use in_memory::{FaultPlan, FaultySecrets, FaultyStore, FixedClock};
 use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::app::{OnEmulator, TestApp};
 use integration_tests::deps::{retell, Ports, Tunables};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::TestServer;
@@ -35,15 +36,20 @@ const API_KEY: &str = "/api/integrations/api-webhooks/api-key";
 const DELIVERIES: &str = "/api/integrations/api-webhooks/deliveries";
 const AGENTS: &str = "/api/agents";
 
+/// The emulator app with the seeded account; its clock is fixed (at a millisecond, what the
+/// store keeps) so a test can move it. Reads through to the app (`h.store`, `h.tunables`...).
 struct Harness {
-    emu: Emulator,
-    store: Arc<DynamoStore>,
-    secrets: Arc<SecretsManager>,
+    app: TestApp<OnEmulator>,
     clock: Arc<FixedClock>,
     seeded: Seeded,
-    ports: Ports,
-    tunables: Tunables,
-    deps: settings::Deps,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = TestApp<OnEmulator>;
+
+    fn deref(&self) -> &TestApp<OnEmulator> {
+        &self.app
+    }
 }
 
 /// Now, at millisecond precision (what the store keeps).
@@ -55,32 +61,12 @@ fn now_ms() -> DateTime<Utc> {
 
 impl Harness {
     async fn new() -> Harness {
-        let emu = Emulator::connect().await;
-        let store = Arc::new(emu.table().await);
-        let secrets = Arc::new(emu.secrets());
-        let seeded = fixtures::agency(&*store, secrets.as_ref()).await;
+        let mut app = TestApp::emulator().await;
+        let seeded = app.agency().await;
         let clock = Arc::new(FixedClock::new(now_ms()));
-        let ports = Ports {
-            store: store.clone(),
-            secrets: secrets.clone(),
-            clock: clock.clone(),
-            ..Ports::emulator(&emu, &store, &emu.queue().await)
-        };
-        let tunables = Tunables {
-            allow_insecure_local: false,
-            ..Tunables::for_account(&seeded)
-        };
-        let deps = ports.settings(&tunables);
-        Harness {
-            emu,
-            store,
-            secrets,
-            clock,
-            seeded,
-            ports,
-            tunables,
-            deps,
-        }
+        app.set_clock(clock.clone());
+        app.retune(|t| t.allow_insecure_local = false);
+        Harness { app, clock, seeded }
     }
 
     fn id(&self) -> &str {
@@ -93,7 +79,7 @@ impl Harness {
     }
 
     async fn send(&self, req: ApiRequest) -> (u16, Value) {
-        send_with(&self.deps, req).await
+        send_with(self.settings_deps(), req).await
     }
 
     async fn patch(&self, body: Value) -> (u16, Value) {
@@ -130,7 +116,7 @@ impl Harness {
         ));
         let deps = Ports {
             store: store.clone(),
-            ..self.ports.clone()
+            ..self.ports()
         }
         .settings(&self.tunables);
         (store, deps)
@@ -140,15 +126,14 @@ impl Harness {
     fn trigger_deps(&self, provider: &TestServer) -> trigger_call::Deps {
         Ports {
             provider: retell(&provider.url(), &self.tunables),
-            ..self.ports.clone()
+            ..self.ports()
         }
         .trigger_call(&self.tunables)
     }
 
     /// The settings deps with other tunables (the same ports).
     fn retuned(&mut self, change: impl FnOnce(&mut Tunables)) {
-        change(&mut self.tunables);
-        self.deps = self.ports.settings(&self.tunables);
+        self.app.retune(change);
     }
 
     /// API key grant items (`APIKEY#...`) that point at this account: the valid keys.

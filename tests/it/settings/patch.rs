@@ -379,7 +379,7 @@ async fn a_default_agent_must_belong_to_the_account() {
     assert_eq!(h.account().await, before);
     // The other account still sees its own agent as its default.
     let (_, body) = send_with(
-        &h.deps,
+        h.settings_deps(),
         as_account(ApiRequest::get(INTEGRATION), &other.account.id),
     )
     .await;
