@@ -2,7 +2,6 @@
 //! emulator (real DynamoDB and SQS through the AWS SDK) with signed callbacks.
 
 use async_trait::async_trait;
-use aws_adapters::DynamoStore;
 use aws_adapters::SqsQueue;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -15,6 +14,7 @@ use domain::ports::store::{AccountStore, CallStore, DeliveryLog};
 use domain::signature::sign_provider_callback;
 use in_memory::FixedClock;
 use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::app::{OnEmulator, TestApp};
 use integration_tests::deps::{retell, Ports, Tunables};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Reply, TestServer};
@@ -38,13 +38,21 @@ fn at_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).expect("valid time")
 }
 
-struct Env {
-    emu: Emulator,
-    store: DynamoStore,
-    queue_url: String,
+/// The emulator app (its clock fixed at the provider example's "now") with a seeded account,
+/// and call-completed sending to a queue the test may wrap; reads through to the app.
+struct Callbacks {
+    app: TestApp<OnEmulator>,
     clock: Arc<FixedClock>,
     deps: call_completed::Deps,
     seeded: Seeded,
+}
+
+impl std::ops::Deref for Callbacks {
+    type Target = TestApp<OnEmulator>;
+
+    fn deref(&self) -> &TestApp<OnEmulator> {
+        &self.app
+    }
 }
 
 /// The provider's key signs its callbacks (and authenticates trigger-call's requests).
@@ -55,27 +63,24 @@ fn tunables() -> Tunables {
     }
 }
 
-async fn env() -> Env {
+async fn env() -> Callbacks {
     env_with_queue(|q| Arc::new(q)).await
 }
 
-/// An environment whose events queue is `wrap(real SQS adapter)`.
-async fn env_with_queue(wrap: impl FnOnce(SqsQueue) -> Arc<dyn EventQueue>) -> Env {
-    let emu = Emulator::connect().await;
-    let store = emu.table().await;
-    let queue_url = emu.queue().await;
-    let seeded = fixtures::agency(&store, &emu.secrets()).await;
+/// An app whose events queue is `wrap(real SQS adapter)` for call-completed.
+async fn env_with_queue(wrap: impl FnOnce(SqsQueue) -> Arc<dyn EventQueue>) -> Callbacks {
+    let mut app = TestApp::emulator().await;
+    let seeded = fixtures::agency(app.store.as_ref(), app.secrets.as_ref()).await;
     let clock = Arc::new(FixedClock::new(at_ms(NOW_MS)));
+    app.set_clock(clock.clone());
+    app.retune(|t| *t = tunables());
     let deps = Ports {
-        queue: wrap(SqsQueue::new(emu.sqs(), &queue_url)),
-        clock: clock.clone(),
-        ..Ports::emulator(&emu, &store, &queue_url)
+        queue: wrap(SqsQueue::new(app.emu.sqs(), &app.queue_url)),
+        ..app.ports()
     }
-    .call_completed(&tunables());
-    Env {
-        emu,
-        store,
-        queue_url,
+    .call_completed(&app.tunables);
+    Callbacks {
+        app,
         clock,
         deps,
         seeded,
@@ -192,7 +197,7 @@ fn default_transcript() -> Value {
     ])
 }
 
-impl Env {
+impl Callbacks {
     fn sign(&self, body: &str) -> String {
         sign_provider_callback(PROVIDER_KEY, body.as_bytes(), self.clock_ms())
     }
@@ -1387,7 +1392,7 @@ async fn call_started_and_call_failed_are_stored_once_and_each_posted_once() {
     let e = env().await;
     let receiver = TestServer::start(|_, _| async { Reply::status(200) }).await;
     let url = format!("{}/hooks/bvai", receiver.url());
-    fixtures::update_account(&e.store, &e.seeded.account.id, |a| {
+    fixtures::update_account(e.store.as_ref(), &e.seeded.account.id, |a| {
         a.webhook_url = Some(url);
         a.events = vec![EventType::CallStarted, EventType::CallFailed];
     })
@@ -1500,7 +1505,7 @@ async fn call_started_and_call_failed_are_stored_once_and_each_posted_once() {
 /// would otherwise be verified with a key anyone can sign with. With a real key it starts.
 #[tokio::test]
 async fn the_cold_start_refuses_an_empty_or_short_provider_key() {
-    use domain::config::{self, Env as Vars};
+    use domain::config::{self, Env};
     use domain::error::{SecretError, StartupError};
     use domain::ports::secrets::{SecretStore, MIN_PROVIDER_KEY_CHARS};
     let emu = Emulator::connect().await;
@@ -1509,7 +1514,7 @@ async fn the_cold_start_refuses_an_empty_or_short_provider_key() {
     let secrets = emu.secrets();
     let name = Emulator::unique("provider-secret");
     let vars = || {
-        Vars::process()
+        Env::process()
             .with(config::TABLE_NAME, store.table())
             .with(config::EVENTS_QUEUE_URL, queue_url.clone())
             .with(config::PROVIDER_SECRET_NAME, name.clone())

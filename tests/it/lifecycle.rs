@@ -14,10 +14,10 @@ use domain::ports::store::CallStore;
 use domain::signature::sign_provider_callback;
 use in_memory::{FaultPlan, FaultyQueue, FixedClock};
 use integration_tests::apigw::{parts, ApiRequest, Build};
-use integration_tests::deps::{retell, Ports, Tunables};
-use integration_tests::fixtures::{self, Seeded};
+use integration_tests::app::{OnEmulator, TestApp};
+use integration_tests::deps::{retell, Ports};
+use integration_tests::fixtures::Seeded;
 use integration_tests::peer::{Reply, TestServer};
-use integration_tests::Emulator;
 use reconciler::repair::Repaired;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,66 +27,61 @@ use tokio::io::AsyncReadExt;
 
 const PROVIDER_KEY: &str = "key_test_provider_lifecycle_0123";
 
-struct Env {
-    emu: Emulator,
-    store: DynamoStore,
-    queue_url: String,
+/// The emulator app (its provider the test's, its clock fixed) with a seeded account, and
+/// call-completed sending through a fault plan; reads through to the app (`e.store`, ...).
+struct Journey {
+    app: TestApp<OnEmulator>,
     clock: Arc<FixedClock>,
     seeded: Seeded,
-    tunables: Tunables,
     /// The queue call-completed sends to: SQS behind a fault plan.
     send_faults: FaultPlan,
-    trigger: trigger_call::Deps,
     callbacks: call_completed::Deps,
-    reconciler: reconciler::Deps,
 }
 
-async fn env(provider_url: &str) -> Env {
-    let emu = Emulator::connect().await;
-    let store = emu.table().await;
-    let queue_url = emu.queue().await;
-    let seeded = fixtures::agency(&store, &emu.secrets()).await;
-    let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
-    let tunables = Tunables {
-        provider_key: PROVIDER_KEY.into(),
-        provider_timeout: Duration::from_millis(300),
-        ..Tunables::for_account(&seeded)
-    };
-    let ports = Ports {
-        provider: retell(provider_url, &tunables),
-        clock: clock.clone(),
-        ..Ports::emulator(&emu, &store, &queue_url)
-    };
-    let send_faults = FaultPlan::new();
-    let faulty_queue: Arc<dyn EventQueue> = Arc::new(FaultyQueue::new(
-        Arc::new(SqsQueue::new(emu.sqs(), &queue_url)),
-        send_faults.clone(),
-    ));
-    Env {
-        trigger: ports.trigger_call(&tunables),
-        callbacks: Ports {
-            queue: faulty_queue,
-            ..ports.clone()
-        }
-        .call_completed(&tunables),
-        reconciler: ports.reconciler(&tunables),
-        emu,
-        store,
-        queue_url,
-        clock,
-        seeded,
-        tunables,
-        send_faults,
+impl std::ops::Deref for Journey {
+    type Target = TestApp<OnEmulator>;
+
+    fn deref(&self) -> &TestApp<OnEmulator> {
+        &self.app
     }
 }
 
-impl Env {
+async fn env(provider_url: &str) -> Journey {
+    let mut app = TestApp::emulator().await;
+    let seeded = app.agency().await;
+    let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
+    app.retune(|t| {
+        t.provider_key = PROVIDER_KEY.into();
+        t.provider_timeout = Duration::from_millis(300);
+    });
+    app.set_provider(retell(provider_url, &app.tunables));
+    app.set_clock(clock.clone());
+    let send_faults = FaultPlan::new();
+    let faulty_queue: Arc<dyn EventQueue> = Arc::new(FaultyQueue::new(
+        Arc::new(SqsQueue::new(app.emu.sqs(), &app.queue_url)),
+        send_faults.clone(),
+    ));
+    let callbacks = Ports {
+        queue: faulty_queue,
+        ..app.ports()
+    }
+    .call_completed(&app.tunables);
+    Journey {
+        app,
+        clock,
+        seeded,
+        send_faults,
+        callbacks,
+    }
+}
+
+impl Journey {
     async fn trigger(&self, key: &str) -> (u16, Value) {
         let req = ApiRequest::post("/api/trigger-call")
             .bearer(&self.seeded.api_key)
             .header("idempotency-key", key)
             .json(&json!({"phone": "+15551234567"}));
-        parts(&trigger_call::handle(req.build(), &self.trigger).await)
+        self.app.trigger_call(req).await
     }
 
     async fn callback(&self, call: &Call, stage: Stage) -> (u16, Value) {
@@ -220,7 +215,7 @@ async fn every_lost_provider_answer_dials_once_and_the_late_callbacks_send_one_e
 }
 
 /// The handler is dropped while the provider request is in flight.
-async fn drop_mid_dial(e: &Env, key: &str) {
+async fn drop_mid_dial(e: &Journey, key: &str) {
     let dropped = tokio::time::timeout(Duration::from_millis(150), e.trigger(key)).await;
     assert!(dropped.is_err(), "the request was expected to hang");
 }
@@ -263,20 +258,21 @@ async fn the_reconciler_finds_all_overdue_work_in_the_index_and_two_runs_repair_
     assert_eq!(provider.requests().len(), 4);
 
     // Nothing is due yet.
-    let early = reconciler::run(&e.reconciler).await;
+    let early = reconciler::run(e.reconciler_deps()).await;
     assert!(early.repaired.is_empty(), "{early:?}");
 
     // Past every deadline: the grace (10 min) and the dial deadline (15 min). The two passes
     // race through a client that gives each DynamoDB request the atomicity moto lacks on its
     // own (integration_tests::atomic), as DynamoDB does.
     e.advance(e.tunables.dial_unknown_deadline + Duration::from_secs(1));
-    let racing = reconciler::Deps {
+    let racing = Ports {
         store: Arc::new(DynamoStore::new(
             integration_tests::atomic::atomic_dynamodb(&e.emu.config),
             e.store.table(),
         )),
-        ..e.reconciler.clone()
-    };
+        ..e.ports()
+    }
+    .reconciler(&e.tunables);
     let (a, b) = tokio::join!(reconciler::run(&racing), reconciler::run(&racing));
     let total = |what| a.count(what) + b.count(what);
     assert_eq!((a.errors, b.errors), (0, 0), "{a:?} {b:?}");
@@ -312,7 +308,7 @@ async fn the_reconciler_finds_all_overdue_work_in_the_index_and_two_runs_repair_
     assert_eq!(status, 502, "{res}");
     assert_eq!(res["error"]["call_id"], json!(held.call_id.to_string()));
     assert_eq!(provider.requests().len(), 4);
-    let again = reconciler::run(&e.reconciler).await;
+    let again = reconciler::run(e.reconciler_deps()).await;
     assert!(again.repaired.is_empty(), "{again:?}");
     assert_eq!((e.event_count().await, e.drain().await), (3, 0));
 }
@@ -347,7 +343,7 @@ async fn an_unreadable_due_item_is_quarantined_and_the_item_behind_it_repaired()
         .await
         .unwrap();
     e.advance(e.tunables.call_stale_after + Duration::from_secs(1));
-    let report = reconciler::run(&e.reconciler).await;
+    let report = reconciler::run(e.reconciler_deps()).await;
     assert_eq!((report.quarantined, report.errors), (1, 0), "{report:?}");
     assert_eq!(report.count(Repaired::CallFailed), 1, "{report:?}");
     assert_eq!(
@@ -368,7 +364,7 @@ async fn an_unreadable_due_item_is_quarantined_and_the_item_behind_it_repaired()
         poison.item().and_then(|i| i.get("due_kind")),
         Some(&AttributeValue::S("quarantine".into()))
     );
-    let again = reconciler::run(&e.reconciler).await;
+    let again = reconciler::run(e.reconciler_deps()).await;
     assert_eq!((again.quarantined, again.errors), (0, 0), "{again:?}");
     assert!(again.repaired.is_empty(), "{again:?}");
 }

@@ -8,16 +8,15 @@
 //! one holding only the new one, within seconds (the library checks the timestamp against
 //! the real clock). Python or the package missing fails the test, loudly.
 
-use aws_adapters::DynamoStore;
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::AccountStore;
 use domain::webhook::signing_secret::SigningSecret;
 use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::app::{OnEmulator, TestApp};
 use integration_tests::deps::{Ports, Tunables};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Recorded, Reply, TestServer};
 use integration_tests::sqs::{drain, event_for};
-use integration_tests::Emulator;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -116,28 +115,31 @@ impl Drop for Example {
     }
 }
 
+/// The emulator app (a failed attempt's retry due at once: the test feeds it back itself)
+/// with a seeded account; each step builds its function afresh, as a new invocation would.
 struct H {
-    emulator: Emulator,
-    store: DynamoStore,
+    app: TestApp<OnEmulator>,
     seeded: Seeded,
-    queue_url: String,
 }
 
 impl H {
+    async fn new() -> H {
+        let mut app = TestApp::emulator().await;
+        let seeded = app.agency().await;
+        app.retune(|t| t.retry_delays = "0s".into());
+        H { app, seeded }
+    }
+
     fn ports(&self) -> Ports {
-        Ports::emulator(&self.emulator, &self.store, &self.queue_url)
+        self.app.ports()
     }
 
     fn tunables(&self) -> Tunables {
-        Tunables {
-            // A failed attempt's retry is due at once: the test feeds it back itself.
-            retry_delays: "0s".into(),
-            ..Tunables::for_account(&self.seeded)
-        }
+        self.app.tunables.clone()
     }
 
     async fn deliver_new_event(&self) {
-        let event = fixtures::stored_event(&self.store, &self.seeded).await;
+        let event = fixtures::stored_event(self.app.store.as_ref(), &self.seeded).await;
         let msg = DeliveryMessage::first(event.id, self.seeded.account.id.clone(), event.call_id);
         let d = self.ports().webhook_delivery(&self.tunables());
         let res = webhook_delivery::handle(event_for(&[msg]), &d).await;
@@ -162,19 +164,10 @@ async fn the_python_example_verifies_real_deliveries_across_a_rotation() {
     let receiver =
         TestServer::start(|_, i| async move { Reply::status(if i == 1 { 503 } else { 200 }) })
             .await;
-    let emulator = Emulator::connect().await;
-    let store = emulator.table().await;
-    let seeded = fixtures::agency(&store, &emulator.secrets()).await;
-    let queue_url = emulator.queue().await;
-    let h = H {
-        emulator,
-        store,
-        seeded,
-        queue_url,
-    };
+    let h = H::new().await;
     let url = format!("{}/webhooks", receiver.url());
     // A URL set before signing secrets existed: the reveal creates the secret.
-    fixtures::update_account(&h.store, &h.seeded.account.id, |a| {
+    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
         a.webhook_url = Some(url)
     })
     .await;
@@ -195,13 +188,14 @@ async fn the_python_example_verifies_real_deliveries_across_a_rotation() {
     assert_ne!(new, old);
     // During the overlap: event 3, and event 2's retry (queued before the rotation).
     h.deliver_new_event().await;
-    let retries = drain(&h.emulator.sqs(), &h.queue_url).await;
+    let retries = drain(&h.app.emu.sqs(), &h.app.queue_url).await;
     assert_eq!(retries.len(), 1, "event 2's attempt 2");
     assert_eq!(retries[0].attempt, 2);
     let d = h.ports().webhook_delivery(&h.tunables());
     webhook_delivery::handle(event_for(&retries), &d).await;
     // After the overlap (its end moved to now): event 4.
     let account = h
+        .app
         .store
         .account(&h.seeded.account.id)
         .await
@@ -209,7 +203,11 @@ async fn the_python_example_verifies_real_deliveries_across_a_rotation() {
         .unwrap();
     let mut info = account.webhook_secret.clone().expect("a secret");
     info.previous.as_mut().expect("an overlap").expires_at = chrono::Utc::now();
-    h.store.save_webhook_secret(&account, &info).await.unwrap();
+    h.app
+        .store
+        .save_webhook_secret(&account, &info)
+        .await
+        .unwrap();
     h.deliver_new_event().await;
 
     let got = receiver.requests();

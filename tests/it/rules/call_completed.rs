@@ -57,7 +57,7 @@ impl Scene {
     }
 
     async fn send(&self, req: ApiRequest) -> (u16, Value) {
-        parts(&::call_completed::handle(req.build(), self.w.call_completed_deps()).await)
+        self.w.call_completed(req).await
     }
 
     async fn post(&self, call: &Call, stage: Stage) -> (u16, Value) {

@@ -11,29 +11,21 @@ use domain::ports::provider::ProviderError;
 use domain::ports::store::event_store::ENQUEUE_GRACE;
 use domain::ports::store::{CallStore, EventStore};
 use domain::signature::sign_provider_callback;
-use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::apigw::ApiRequest;
 use reconciler::repair::Repaired;
 use serde_json::{json, Value};
 use std::time::Duration;
 use uuid::Uuid;
 
+/// The in-memory app with its seeded account, driven like the whole stack: trigger-call, the
+/// provider's callbacks, the reconciler.
 struct Stack {
     w: App,
     s: super::Seeded,
-    trigger: ::trigger_call::Deps,
-    callbacks: ::call_completed::Deps,
-    reconciler: ::reconciler::Deps,
 }
 
 fn stack_with(w: App, s: super::Seeded) -> Stack {
-    let ports = w.ports();
-    Stack {
-        trigger: ports.trigger_call(&w.tunables),
-        callbacks: ports.call_completed(&w.tunables),
-        reconciler: ports.reconciler(&w.tunables),
-        w,
-        s,
-    }
+    Stack { w, s }
 }
 
 async fn stack() -> Stack {
@@ -50,12 +42,12 @@ impl Stack {
             .bearer(&self.s.api_key)
             .header("idempotency-key", key)
             .json(&json!({"phone": "+15551234567", "name": "Jane"}));
-        parts(&::trigger_call::handle(req.build(), &self.trigger).await)
+        self.w.trigger_call(req).await
     }
 
     async fn get_call(&self, id: &str) -> (u16, Value) {
         let req = ApiRequest::get(&format!("/api/calls/{id}")).bearer(&self.s.api_key);
-        parts(&::trigger_call::handle(req.build(), &self.trigger).await)
+        self.w.trigger_call(req).await
     }
 
     /// The provider's signed callback for `call` at `stage`, as it would send it.
@@ -72,11 +64,11 @@ impl Stack {
             .header("content-type", "application/json")
             .header("x-retell-signature", &sig)
             .body(&raw);
-        parts(&::call_completed::handle(req.build(), &self.callbacks).await)
+        self.w.call_completed(req).await
     }
 
     async fn reconcile(&self) -> ::reconciler::Report {
-        ::reconciler::run(&self.reconciler).await
+        self.w.reconcile().await
     }
 
     async fn call(&self, id: &Value) -> Call {

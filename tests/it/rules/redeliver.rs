@@ -256,7 +256,7 @@ async fn a_running_recovery_blocks_a_redelivery_too() {
     let recover = ApiRequest::new("POST", "/api/integrations/api-webhooks/deliveries/recover")
         .claims(json!({"sub": "user-1", (e.w.tunables.account_claim.as_str()): e.s.account.id}))
         .json(&json!({"since": domain::clock::rfc3339(e.w.now() - Span::hours(1))}));
-    let (status, body) = parts(&::settings::handle(recover.build(), e.w.settings_deps()).await);
+    let (status, body) = e.w.settings(recover).await;
     assert_eq!((status, body["recovered"].clone()), (202, json!(1)));
     let recovery = e.queued()[0]
         .redelivery

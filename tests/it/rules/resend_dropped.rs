@@ -9,7 +9,7 @@ use domain::clock::rfc3339;
 use domain::model::{DeliveryAttempt, DeliveryOutcome, EventRecord};
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::DeliveryLog;
-use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::apigw::ApiRequest;
 use integration_tests::peer::{Reply, TestServer};
 use integration_tests::sqs::event_for;
 use serde_json::{json, Value};
@@ -101,7 +101,7 @@ impl Scene {
                 json!({"sub": "user-1", (self.w.tunables.account_claim.as_str()): self.s.account.id}),
             )
             .json(&body);
-        parts(&::settings::handle(req.build(), self.w.settings_deps()).await)
+        self.w.settings(req).await
     }
 
     /// POSTs the receiver got, per event id header.

@@ -48,7 +48,7 @@ impl Scene {
         if let Some(k) = key {
             req = req.header("idempotency-key", k);
         }
-        parts(&::trigger_call::handle(req.build(), self.w.trigger_call_deps()).await)
+        self.w.trigger_call(req).await
     }
 
     async fn hold(&self) -> (u16, Value) {
@@ -61,7 +61,7 @@ impl Scene {
 
     async fn call_api(&self, method: &str, id: &str) -> (u16, Value) {
         let req = ApiRequest::new(method, &format!("/api/calls/{id}")).bearer(&self.s.api_key);
-        parts(&::trigger_call::handle(req.build(), self.w.trigger_call_deps()).await)
+        self.w.trigger_call(req).await
     }
 
     async fn settings(&self, method: &str, path: &str) -> (u16, Value) {
@@ -73,7 +73,7 @@ impl Scene {
         let req = req.claims(
             json!({"sub": "user-1", (self.w.tunables.account_claim.as_str()): self.s.account.id}),
         );
-        parts(&::settings::handle(req.build(), self.w.settings_deps()).await)
+        self.w.settings(req).await
     }
 
     async fn reconcile(&self) -> ::reconciler::Report {
@@ -233,7 +233,7 @@ async fn a_scheduled_call_can_be_cancelled_once_and_is_never_dialed() {
     assert_eq!((status, error_code(&got)), (404, "call_not_found"));
     let other = e.w.agency().await;
     let req = ApiRequest::new("DELETE", &format!("/api/calls/{id}")).bearer(&other.api_key);
-    let (status, got) = parts(&::trigger_call::handle(req.build(), e.w.trigger_call_deps()).await);
+    let (status, got) = e.w.trigger_call(req).await;
     assert_eq!((status, error_code(&got)), (404, "call_not_found"));
 
     // A placed call cannot be cancelled.
@@ -824,7 +824,7 @@ async fn a_rotation_cancels_exactly_the_old_keys_scheduled_calls() {
     let req = ApiRequest::post("/api/trigger-call")
         .bearer(&new_key)
         .json(&json!({"phone": "+15551234567", "when_closed": "hold"}));
-    let (status, body) = parts(&::trigger_call::handle(req.build(), e.w.trigger_call_deps()).await);
+    let (status, body) = e.w.trigger_call(req).await;
     assert_eq!(status, 202, "{body}");
     let fresh = call_id(&body);
 
@@ -934,7 +934,7 @@ async fn calls_are_listed_filtered_and_paged_and_scheduled_ones_cancelled_in_bul
     let req = ApiRequest::get("/api/calls")
         .query(&format!("status=scheduled&limit=2&cursor={cursor}"))
         .bearer(&e.s.api_key);
-    let (status, next) = parts(&::trigger_call::handle(req.build(), e.w.trigger_call_deps()).await);
+    let (status, next) = e.w.trigger_call(req).await;
     assert_eq!(status, 200, "{next}");
     assert_eq!(next["calls"][0]["call_id"], held[0].to_string());
     assert_eq!(next["next_cursor"], Value::Null);
@@ -1083,7 +1083,7 @@ async fn the_settings_api_cancels_one_scheduled_call_once() {
     let theirs = e.w.agency().await;
     let req = ApiRequest::new("DELETE", &path(&kept.to_string()))
         .claims(json!({"sub": "user-2", (e.w.tunables.account_claim.as_str()): theirs.account.id}));
-    let (status, got) = parts(&::settings::handle(req.build(), e.w.settings_deps()).await);
+    let (status, got) = e.w.settings(req).await;
     assert_eq!((status, error_code(&got)), (404, "call_not_found"));
     assert_eq!(e.w.call(kept).await.status, CallStatus::Scheduled);
     e.w.clock.set(MON_0900_NY.parse().unwrap());

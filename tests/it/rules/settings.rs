@@ -37,7 +37,7 @@ impl Scene {
     }
 
     async fn send(&self, req: ApiRequest) -> (u16, Value) {
-        parts(&::settings::handle(req.build(), self.w.settings_deps()).await)
+        self.w.settings(req).await
     }
 
     async fn patch(&self, body: Value) -> (u16, Value) {
@@ -49,7 +49,7 @@ impl Scene {
         let req = ApiRequest::post("/api/trigger-call")
             .bearer(key)
             .json(&json!({"phone": "+15551234567"}));
-        parts(&::trigger_call::handle(req.build(), self.w.trigger_call_deps()).await)
+        self.w.trigger_call(req).await
     }
 
     async fn secret(&self) -> String {

@@ -8,7 +8,7 @@ use super::{error_code, App, Seeded};
 use domain::model::{DeliveryErrorClass, DeliveryOutcome, DeliveryTrigger, EventRecord};
 use domain::ports::queue::DeliveryMessage;
 use domain::webhook::signing_secret::SigningSecret;
-use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::apigw::ApiRequest;
 use integration_tests::peer::{Recorded, Reply, TestServer};
 use integration_tests::sqs::event_for;
 use serde_json::{json, Value};
@@ -38,7 +38,7 @@ impl Scene {
     }
 
     async fn send(&self, req: ApiRequest) -> (u16, Value) {
-        parts(&::settings::handle(req.build(), self.w.settings_deps()).await)
+        self.w.settings(req).await
     }
 
     async fn set_url(&self) -> (u16, Value) {

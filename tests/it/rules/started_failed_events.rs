@@ -9,7 +9,7 @@ use domain::event_type::EventType;
 use domain::model::{Call, CallStatus, DeliveryOutcome};
 use domain::ports::store::EventStore;
 use domain::signature::sign_provider_callback;
-use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::apigw::ApiRequest;
 use integration_tests::peer::{Reply, TestServer};
 use integration_tests::sqs::event_for;
 use reconciler::repair::Repaired;
@@ -54,7 +54,7 @@ impl Scene {
             .header("content-type", "application/json")
             .header("x-retell-signature", &sig)
             .body(&raw);
-        parts(&::call_completed::handle(req.build(), self.w.call_completed_deps()).await)
+        self.w.call_completed(req).await
     }
 
     async fn callback(&self, call: &Call, stage: Stage) -> (u16, Value) {
