@@ -3,7 +3,7 @@
 //! Everything here runs against moto on 127.0.0.1 (started by `make test` through the
 //! `with-emulator` launcher, crate `emulator`) and real HTTP peers, except `rules`, which runs
 //! the functions on the in-memory adapters. The support code (emulator, API Gateway requests,
-//! peers, fixtures, the `Deps` helpers) is the `integration_tests` library in `tests/src`. A
+//! peers, fixtures, the `Deps` helpers, the `TestApp` each test starts from) is the `integration_tests` library in `tests/src`. A
 //! test that cannot reach the emulator fails; none skips.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test

@@ -1,6 +1,7 @@
 //! Test support: the local AWS emulator, real HTTP peers on 127.0.0.1, API Gateway-shaped
-//! requests, an SDK call counter, account fixtures and the one builder of the functions' `Deps`
-//! (`deps`). Shared by every integration test.
+//! requests, an SDK call counter, account fixtures, the one builder of the functions' `Deps`
+//! (`deps`), the test application every fixture starts from (`app::TestApp`, in-memory or on
+//! the emulator) and the template reader (`cfn`). Shared by every integration test.
 
 pub mod apigw;
 pub mod app;
