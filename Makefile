@@ -5,14 +5,15 @@ PYTHON ?= python3
 VENV ?= .venv
 CARGO ?= cargo
 
-.PHONY: all test api-test unit check fmt lint-rust venv browser clients receivers kit-node clean help run bench bench-reconciler bench-scale bench-scale-profiles bench-cold bloat build lint sam-build deploy deploy-tools rust-target smoke publish-page
+.PHONY: all test api-test unit check openapi fmt lint-rust venv browser clients receivers kit-node clean help run bench bench-reconciler bench-scale bench-scale-profiles bench-cold bloat build lint sam-build deploy deploy-tools rust-target smoke publish-page
 
 all: test
 
 help:
 	@echo "make test   - every test (starts a local AWS emulator on 127.0.0.1), then make api-test"
 	@echo "make api-test - docs/openapi.yaml validated, then schemathesis against the local stack"
-	@echo "make check  - fmt check + clippy"
+	@echo "make check  - fmt check + clippy + docs/openapi.yaml is the generated document"
+	@echo "make openapi - write docs/openapi.yaml from the API's types, route tables and tools/openapi/prose.yaml"
 	@echo "make browser - chromium + chromedriver (apt-get, as root), Selenium and axe-core (npm) for the page's browser test"
 	@echo "make run    - the whole stack on 127.0.0.1: emulator, API, provider sim, webhook receiver"
 	@echo "make clients - the typed clients (TypeScript, Python) generated from docs/openapi.yaml into clients/"
@@ -201,6 +202,14 @@ bloat: .tools/bin/cargo-bloat
 check:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) run --quiet -p openapi-gen --bin gen-openapi -- --check
+
+## docs/openapi.yaml is generated (tools/openapi): the answer schemas from the types the
+## handlers serialise (schemars, behind the crates' `openapi` feature, which only this
+## generator turns on: never a Lambda binary), the paths from the route tables, the prose from
+## tools/openapi/prose.yaml. `make check` fails when the committed document differs.
+openapi:
+	$(CARGO) run --quiet -p openapi-gen --bin gen-openapi
 
 fmt:
 	$(CARGO) fmt --all

@@ -7,15 +7,16 @@
 //! means no single failure leaves the account without a working key.
 
 use crate::ctx::{Ctx, Handler};
+use chrono::{DateTime, Utc};
+use domain::answer::{self, Success};
 use domain::bulk_cancel::{cancel_scheduled_calls, Canceled, Revoke};
-use domain::clock::rfc3339;
 use domain::key_rotation::rotate_api_key;
 use domain::ApiError;
 use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
-use serde_json::json;
+use serde::Serialize;
 
 /// This module's routes; `crate::router` serves every module's.
 pub fn router() -> &'static [Route<Handler>] {
@@ -67,14 +68,41 @@ pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     crate::metrics::rotation("api_key", &rotated.account, Some(canceled.canceled)).emit();
     Ok(json_response(
         201,
-        &json!({
-            "success": true,
-            "api_key": rotated.key.plaintext,
-            "prefix": info.prefix,
-            "last4": info.last4,
-            "created_at": rfc3339(info.created_at),
-            "canceled_scheduled_calls": canceled.canceled,
-            "message": "store this key now; it is shown only once",
-        }),
+        &GeneratedKey {
+            success: Success,
+            api_key: &rotated.key.plaintext,
+            prefix: &info.prefix,
+            last4: &info.last4,
+            created_at: info.created_at,
+            canceled_scheduled_calls: canceled.canceled,
+            message: "store this key now; it is shown only once",
+        },
     ))
+}
+
+/// `201`: the new key, in plaintext here and nowhere else.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct GeneratedKey<'a> {
+    pub success: Success,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(regex(pattern = r"^bvai_live_[A-Za-z0-9_-]{43}$"))
+    )]
+    pub api_key: &'a str,
+    #[cfg_attr(feature = "openapi", schemars(schema_with = "prefix_schema"))]
+    pub prefix: &'a str,
+    #[cfg_attr(feature = "openapi", schemars(length(min = 4, max = 4)))]
+    pub last4: &'a str,
+    #[serde(serialize_with = "answer::time")]
+    pub created_at: DateTime<Utc>,
+    /// how many held or scheduled calls the previous key had created were cancelled (`canceled`, `key_rotated`, each with its event); any left are cancelled by the reconciler when due, never dialed
+    pub canceled_scheduled_calls: u64,
+    pub message: &'static str,
+}
+
+#[cfg(feature = "openapi")]
+fn prefix_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"const": domain::api_key::KEY_PREFIX})
 }

@@ -9,7 +9,8 @@
 //! it is personal data and is never logged.
 
 use crate::ctx::{Ctx, Handler};
-use domain::clock::rfc3339;
+use chrono::{DateTime, Utc};
+use domain::answer::{self, Success};
 use domain::dial_rules::Rule;
 use domain::phone::PhoneNumber;
 use domain::ApiError;
@@ -17,7 +18,8 @@ use lambda_glue::http::{json_body, json_object, json_response, json_type, refuse
 use lambda_glue::route;
 use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 /// This module's routes; `crate::router` serves every module's.
 pub fn router() -> &'static [Route<Handler>] {
@@ -69,37 +71,90 @@ pub async fn check(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         }
         Ok(()) => None,
     };
-    let answer = match refused {
-        Some(e) => json!({
-            "success": true,
-            "allowed_now": false,
-            "refused": {"code": e.code(), "message": e.to_string()},
-            "closed_by": null,
-            "recipient_zones": zones,
-            "next_allowed_at": null,
-        }),
+    let answer = match &refused {
+        Some(e) => CallingRulesCheck {
+            success: Success,
+            allowed_now: false,
+            refused: Some(Refusal {
+                code: e.code(),
+                message: e.to_string(),
+            }),
+            closed_by: None,
+            recipient_zones: zones,
+            next_allowed_at: None,
+        },
         None => {
             let rules =
                 domain::dial_rules::check(account.calling_window.as_ref(), &recipient, &phone, now);
             let (closed_by, next) = match rules {
                 Ok(()) => (None, Some(now)),
-                Err(closed) => (
-                    Some(match closed.rule {
-                        Rule::CallingWindow => "calling_window",
-                        Rule::RecipientHours => "recipient_hours",
-                    }),
-                    closed.next_allowed_at,
-                ),
+                Err(closed) => (Some(closed.rule), closed.next_allowed_at),
             };
-            json!({
-                "success": true,
-                "allowed_now": closed_by.is_none(),
-                "refused": null,
-                "closed_by": closed_by,
-                "recipient_zones": zones,
-                "next_allowed_at": next.map(rfc3339),
-            })
+            CallingRulesCheck {
+                success: Success,
+                allowed_now: closed_by.is_none(),
+                refused: None,
+                closed_by,
+                recipient_zones: zones,
+                next_allowed_at: next,
+            }
         }
     };
     Ok(json_response(200, &answer))
+}
+
+/// `200`: whether and when a call to the number would be allowed.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct CallingRulesCheck<'a> {
+    pub success: Success,
+    pub allowed_now: bool,
+    /// a refusal no time lifts; null when the number may be called at some time
+    pub refused: Option<Refusal>,
+    /// the rule closed now (the account's window is named first when both are); null when allowed now or refused
+    #[serde(serialize_with = "rule_name")]
+    #[cfg_attr(feature = "openapi", schemars(schema_with = "closed_by_schema"))]
+    pub closed_by: Option<Rule>,
+    /// the time zones the recipient's hours are checked in for this number (empty when they do not apply)
+    pub recipient_zones: Vec<&'a str>,
+    /// now when allowed now; else the earliest instant every rule allows the call; null when refused or none within a year
+    #[serde(serialize_with = "answer::opt_time")]
+    pub next_allowed_at: Option<DateTime<Utc>>,
+}
+
+/// A refusal no time lifts, with trigger-call's code and message for it.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct Refusal {
+    #[cfg_attr(feature = "openapi", schemars(schema_with = "refusal_code_schema"))]
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The rule as the page names it.
+fn rule_name<S: serde::Serializer>(rule: &Option<Rule>, s: S) -> Result<S::Ok, S::Error> {
+    match rule {
+        Some(Rule::CallingWindow) => s.serialize_str("calling_window"),
+        Some(Rule::RecipientHours) => s.serialize_str("recipient_hours"),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(feature = "openapi")]
+fn closed_by_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": ["string", "null"],
+        "enum": ["calling_window", "recipient_hours", null]
+    })
+}
+
+// TODO(ids): read these from the ErrorCode enum once it lands.
+#[cfg(feature = "openapi")]
+fn refusal_code_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "enum": ["destination_not_allowed", "number_suppressed"]
+    })
 }

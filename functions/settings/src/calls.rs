@@ -8,6 +8,7 @@
 //! exactly as `DELETE /api/calls/{call_id}` does (`domain::held_calls::cancel_scheduled_call`).
 
 use crate::ctx::{Ctx, Handler};
+use domain::answer::Success;
 use domain::bulk_cancel::{cancel_scheduled_calls, Revoke};
 use domain::held_calls::cancel_owned_call;
 use domain::ApiError;
@@ -16,7 +17,7 @@ use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
-use serde_json::json;
+use serde::Serialize;
 
 /// This module's routes; `crate::router` serves every module's.
 pub fn router() -> &'static [Route<Handler>] {
@@ -31,7 +32,7 @@ pub fn router() -> &'static [Route<Handler>] {
 pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let query = lambda_glue::calls::parse_query(ctx.req)?;
     let page = ctx.deps.store.calls_of(&ctx.account.id, &query).await?;
-    Ok(json_response(200, &lambda_glue::calls::page_json(&page)))
+    Ok(json_response(200, &lambda_glue::calls::page(&page)))
 }
 
 pub async fn cancel_scheduled(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
@@ -47,8 +48,24 @@ pub async fn cancel_scheduled(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> 
     tracing::info!(account_id = %ctx.account.id, canceled = done.canceled, complete = done.complete, "scheduled calls canceled");
     Ok(json_response(
         200,
-        &json!({"success": true, "canceled": done.canceled, "complete": done.complete}),
+        &CanceledScheduled {
+            success: Success,
+            canceled: done.canceled,
+            complete: done.complete,
+        },
     ))
+}
+
+/// `200` of cancel-scheduled: how many were cancelled, and whether any are left.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct CanceledScheduled {
+    pub success: Success,
+    /// the scheduled calls this request cancelled
+    pub canceled: u64,
+    /// `false`: the request's budget ran out with scheduled calls left; send it again
+    pub complete: bool,
 }
 
 /// Cancels one scheduled call of the caller's account: 200 with the `canceled` call, 404

@@ -5,6 +5,8 @@
 //! repeated parameters are 400s, like unknown JSON fields elsewhere.
 
 use crate::ctx::{Ctx, Handler};
+use domain::answer::Success;
+use domain::model::DeliveryAttemptView;
 use domain::model::DeliveryOutcome;
 use domain::ports::store::deliveries::{DeliveryCursor, DeliveryQuery, MAX_PAGE_SIZE};
 use domain::ApiError;
@@ -12,7 +14,7 @@ use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
+use serde::Serialize;
 
 /// This module's routes; `crate::router` serves every module's.
 pub fn router() -> &'static [Route<Handler>] {
@@ -31,11 +33,26 @@ pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .store
         .deliveries(&ctx.account.id, &query, ctx.deps.clock.now())
         .await?;
-    let rows: Vec<_> = page.attempts.iter().map(|a| a.to_json()).collect();
     Ok(json_response(
         200,
-        &json!({"success": true, "deliveries": rows, "next_cursor": page.next_cursor}),
+        &DeliveryPage {
+            success: Success,
+            deliveries: page.attempts.iter().map(|a| a.view()).collect(),
+            next_cursor: page.next_cursor.as_deref(),
+        },
     ))
+}
+
+/// `200` of the delivery log: one page, newest first.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct DeliveryPage<'a> {
+    pub success: Success,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 100)))]
+    pub deliveries: Vec<DeliveryAttemptView<'a>>,
+    /// `null` on the last page
+    pub next_cursor: Option<&'a str>,
 }
 
 /// The page asked for, from the query string.

@@ -6,13 +6,15 @@
 //! the summary's reads plus one range query per counted outcome over the range.
 
 use crate::ctx::{Ctx, Handler};
+use domain::answer::Success;
 use domain::webhook::summary::{delivery_histogram, endpoint_summary, HealthRange};
+use domain::webhook::summary::{EndpointView, HealthBucket};
 use domain::ApiError;
 use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
-use serde_json::json;
+use serde::Serialize;
 
 /// This module's routes; `crate::router` serves every module's.
 pub fn router() -> &'static [Route<Handler>] {
@@ -37,12 +39,40 @@ pub async fn get(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let buckets = delivery_histogram(log, &ctx.account.id, range, now).await?;
     Ok(json_response(
         200,
-        &json!({
-            "success": true,
-            "range": range.as_str(),
-            "bucket_seconds": 3600,
-            "endpoint": summary.to_json(),
-            "buckets": buckets.iter().map(|b| b.to_json()).collect::<Vec<_>>(),
-        }),
+        &EndpointHealth {
+            success: Success,
+            range: range.as_str(),
+            bucket_seconds: BUCKET_SECONDS,
+            endpoint: summary.view(),
+            buckets,
+        },
     ))
+}
+
+/// One bar of the chart per hour.
+const BUCKET_SECONDS: u32 = 3600;
+
+/// `200` of endpoint-health: the summary and the chart's bars, oldest hour first.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct EndpointHealth {
+    pub success: Success,
+    #[cfg_attr(feature = "openapi", schemars(schema_with = "range_schema"))]
+    pub range: &'static str,
+    #[cfg_attr(feature = "openapi", schemars(schema_with = "bucket_seconds_schema"))]
+    pub bucket_seconds: u32,
+    pub endpoint: EndpointView,
+    #[cfg_attr(feature = "openapi", schemars(length(min = 24, max = 168)))]
+    pub buckets: Vec<HealthBucket>,
+}
+
+#[cfg(feature = "openapi")]
+fn range_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "enum": ["24h", "7d"]})
+}
+
+#[cfg(feature = "openapi")]
+fn bucket_seconds_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"const": BUCKET_SECONDS})
 }

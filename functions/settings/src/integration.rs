@@ -5,16 +5,21 @@
 
 use crate::ctx::{Ctx, Handler};
 use crate::{caller, update, Deps};
-use domain::clock::rfc3339;
+use chrono::{DateTime, Utc};
+use domain::answer::{self, Success};
+use domain::calling_window::CallingWindow;
 use domain::model::Account;
+use domain::number_type::NumberType;
+use domain::recipient_hours::RecipientHours;
 use domain::webhook::signing_secret;
-use domain::webhook::summary::endpoint_summary;
+use domain::webhook::summary::{endpoint_summary, EndpointView};
 use domain::{ApiError, StoreError};
 use lambda_glue::http::{json_body, json_object, json_response};
 use lambda_glue::route;
 use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
-use serde_json::{json, Value};
+use serde::Serialize;
+use uuid::Uuid;
 
 /// The integration's own resource; the other routes hang under it.
 pub const INTEGRATION: &str = "/api/integrations/api-webhooks";
@@ -38,49 +43,162 @@ pub async fn get(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
 
 /// The integration as the page shows it. A default agent that no longer exists shows as null
 /// (trigger-call then answers 404 for it, and the page asks for a new choice).
-pub async fn view(account: &Account, deps: &Deps) -> Result<Value, ApiError> {
+pub async fn view(account: &Account, deps: &Deps) -> Result<Integration, ApiError> {
     let default_agent = match account.default_agent_id {
         Some(id) => deps
             .store
             .agent(&account.id, id)
             .await?
-            .map(|a| json!({"id": a.id.to_string(), "name": a.name})),
+            .map(|a| DefaultAgent {
+                id: a.id,
+                name: a.name,
+            }),
         None => None,
     };
-    Ok(json!({
-        "success": true,
-        "api_enabled": account.api_enabled,
-        "api_key": account.api_key.as_ref().map(|k| json!({
-            "prefix": k.prefix,
-            "last4": k.last4,
-            "created_at": rfc3339(k.created_at),
-        })),
-        "webhook_url": account.webhook_url,
-        "default_agent": default_agent,
-        // Read-only: set by an operator (`bvai-admin set-destinations`); null: every country.
-        "allowed_countries": account.guardrails.allowed_countries,
-        // Read-only: the number types refused by default that an operator allowed
-        // (`bvai-admin set-destinations --allow-type`); [] : every one refused.
-        "allowed_number_types": account.guardrails.allowed_number_types,
-        // The webhook events the account receives (docs/webhooks.md).
-        "events": account.events.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-        // Read-only: set by an operator (`bvai-admin set-calling-window`); null: always open.
-        "calling_window": account.calling_window,
-        // Read-only: set by an operator (`bvai-admin set-recipient-hours`); the policy in
-        // force, the default unless one was set.
-        "recipient_hours": account.guardrails.recipient_hours(),
-        // Read-only: an operator's suspension (`bvai-admin suspend`); every other route and
-        // the API answer 403 account_suspended meanwhile. The operator's reason is not shown.
-        "suspended": account.guardrails.suspended.as_ref().map(|s| json!({"since": rfc3339(s.since)})),
-        // The signing secret itself is only shown by GET .../signing-secret.
-        "signing_secret": account.webhook_secret.as_ref().map(|s| json!({
-            "created_at": rfc3339(s.created_at),
-            "previous_expires_at": s.previous_at(deps.clock.now()).map(|p| rfc3339(p.expires_at)),
-        })),
-        "endpoint": endpoint_summary(deps.store.as_ref(), &account.id, deps.clock.now())
+    let now = deps.clock.now();
+    Ok(Integration {
+        success: Success,
+        api_enabled: account.api_enabled,
+        api_key: account.api_key.as_ref().map(|k| ApiKeyShown {
+            prefix: k.prefix.clone(),
+            last4: k.last4.clone(),
+            created_at: k.created_at,
+        }),
+        webhook_url: account.webhook_url.clone(),
+        default_agent,
+        allowed_countries: account.guardrails.allowed_countries.clone(),
+        allowed_number_types: account.guardrails.allowed_number_types.clone(),
+        events: account.events.iter().map(|t| t.as_str()).collect(),
+        calling_window: account.calling_window.clone(),
+        recipient_hours: account.guardrails.recipient_hours(),
+        suspended: account
+            .guardrails
+            .suspended
+            .as_ref()
+            .map(|s| Suspended { since: s.since }),
+        signing_secret: account.webhook_secret.as_ref().map(|s| SigningSecretShown {
+            created_at: s.created_at,
+            previous_expires_at: s.previous_at(now).map(|p| p.expires_at),
+        }),
+        endpoint: endpoint_summary(deps.store.as_ref(), &account.id, now)
             .await?
-            .to_json(),
-    }))
+            .view(),
+    })
+}
+
+/// `200` of GET and PATCH: the integration's state. The API key and the signing secret show
+/// only when they were made, never themselves.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Integration {
+    pub success: Success,
+    pub api_enabled: bool,
+    /// `null` until a key is generated; never the key itself
+    pub api_key: Option<ApiKeyShown>,
+    pub webhook_url: Option<String>,
+    /// `null` when none is set, or the chosen agent was deleted
+    pub default_agent: Option<DefaultAgent>,
+    /// read-only (set by an operator with `bvai-admin set-destinations`); ISO 3166-1 alpha-2 codes the account may call, `null` for any country
+    #[cfg_attr(feature = "openapi", schemars(schema_with = "countries_schema"))]
+    pub allowed_countries: Option<Vec<String>>,
+    /// read-only (set by an operator with `bvai-admin set-destinations --allow-type`); the number types refused by default that the account may call, `[]` when every one is refused (README, "Destination policy")
+    #[cfg_attr(feature = "openapi", schemars(schema_with = "number_types_schema"))]
+    pub allowed_number_types: Vec<NumberType>,
+    /// the webhook events the account receives, each once, in this order; `["call.completed"]` until changed
+    #[cfg_attr(feature = "openapi", schemars(schema_with = "events_schema"))]
+    pub events: Vec<&'static str>,
+    /// read-only (set by an operator with `bvai-admin set-calling-window`); `null` when calls are allowed at any time
+    #[cfg_attr(feature = "openapi", schemars(schema_with = "calling_window_schema"))]
+    pub calling_window: Option<CallingWindow>,
+    #[cfg_attr(feature = "openapi", schemars(schema_with = "recipient_hours_schema"))]
+    pub recipient_hours: RecipientHours,
+    /// `null`, or since when an operator suspended the account: meanwhile every other route and the API answer 403 `account_suspended`, and no held call is placed; webhooks keep flowing
+    pub suspended: Option<Suspended>,
+    /// `null` until the first webhook URL brings one; never the secret itself (`GET .../signing-secret` shows it)
+    pub signing_secret: Option<SigningSecretShown>,
+    pub endpoint: EndpointView,
+}
+
+/// The API key as the page shows it: how it starts and ends, and when it was made.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct ApiKeyShown {
+    pub prefix: String,
+    pub last4: String,
+    #[serde(serialize_with = "answer::time")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// The account's default agent.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct DefaultAgent {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// An operator's suspension (`bvai-admin suspend`); the operator's reason is not shown.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct Suspended {
+    #[serde(serialize_with = "answer::time")]
+    pub since: DateTime<Utc>,
+}
+
+/// The signing secret as the page shows it (the secret itself only by `GET .../signing-secret`).
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct SigningSecretShown {
+    #[serde(serialize_with = "answer::time")]
+    pub created_at: DateTime<Utc>,
+    /// until when the secret replaced by the last rotation still signs (a second signature); `null` outside a rotation's overlap
+    #[serde(serialize_with = "answer::opt_time")]
+    pub previous_expires_at: Option<DateTime<Utc>>,
+}
+
+/// The operator-set policies are documented once, as components of their own.
+#[cfg(feature = "openapi")]
+fn countries_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": ["array", "null"],
+        "items": {"type": "string", "pattern": "^[A-Z]{2}$"}
+    })
+}
+
+#[cfg(feature = "openapi")]
+fn number_types_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let types: Vec<&str> = NumberType::ALL.iter().map(|t| t.as_str()).collect();
+    schemars::json_schema!({
+        "type": "array",
+        "uniqueItems": true,
+        "items": {"type": "string", "enum": types}
+    })
+}
+
+#[cfg(feature = "openapi")]
+fn events_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "minItems": 1,
+        "uniqueItems": true,
+        "items": {"$ref": "#/components/schemas/EventType"}
+    })
+}
+
+#[cfg(feature = "openapi")]
+fn calling_window_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/CallingWindow"}]
+    })
+}
+
+#[cfg(feature = "openapi")]
+fn recipient_hours_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"$ref": "#/components/schemas/RecipientHours"})
 }
 
 /// Applies the change and answers with the new state (the GET body).

@@ -10,6 +10,7 @@
 //! found nothing running, only the one that claims the marker queues; the other is a 409.
 
 use crate::ctx::{Ctx, Handler};
+use domain::answer::Success;
 use domain::model::DeliveryTrigger;
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::Claim;
@@ -19,7 +20,7 @@ use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
-use serde_json::json;
+use serde::Serialize;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -90,6 +91,20 @@ pub async fn redeliver(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     crate::metrics::redelivery(&ctx.account).emit();
     Ok(json_response(
         202,
-        &json!({"success": true, "event_id": event_id.to_string(), "redelivery_id": redelivery.to_string()}),
+        &RedeliveryQueued {
+            success: Success,
+            event_id,
+            redelivery_id: redelivery,
+        },
     ))
+}
+
+/// `202`: the redelivery is queued; its attempts appear in the delivery log.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct RedeliveryQueued {
+    pub success: Success,
+    pub event_id: Uuid,
+    pub redelivery_id: Uuid,
 }

@@ -32,6 +32,7 @@
 
 use crate::ctx::{Ctx, Handler};
 use chrono::{DateTime, Utc};
+use domain::answer::Success;
 use domain::model::{DeliveryAttempt, DeliveryOutcome, DeliveryTrigger};
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::deliveries::{delivery_sort_key, RETENTION_DAYS};
@@ -42,7 +43,8 @@ use lambda_glue::http::{json_body, json_object, json_response, json_type, refuse
 use lambda_glue::route;
 use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -270,14 +272,27 @@ pub async fn recover(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     crate::metrics::recovery(&ctx.account, recovered).emit();
     Ok(json_response(
         202,
-        &json!({"success": true, "recovered": recovered}),
+        &Recovered {
+            success: Success,
+            recovered,
+        },
     ))
+}
+
+/// `202`: how many dropped or skipped events were queued again.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct Recovered {
+    pub success: Success,
+    pub recovered: usize,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use serde_json::json;
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 6, 30, 12, 0, 0).unwrap()

@@ -10,7 +10,8 @@
 
 use crate::ctx::{Ctx, Handler};
 use crate::Deps;
-use domain::clock::rfc3339;
+use chrono::{DateTime, Utc};
+use domain::answer::{self, Success};
 use domain::model::Account;
 use domain::webhook::signing_secret::{self, SigningSecret};
 use domain::ApiError;
@@ -18,7 +19,7 @@ use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
-use serde_json::json;
+use serde::Serialize;
 
 /// This module's routes; `crate::router` serves every module's.
 pub fn router() -> &'static [Route<Handler>] {
@@ -83,7 +84,7 @@ async fn reveal(
     account: &Account,
     known: Option<SigningSecret>,
     deps: &Deps,
-) -> Result<serde_json::Value, ApiError> {
+) -> Result<SigningSecretAnswer, ApiError> {
     let info = account.webhook_secret.as_ref().ok_or_else(|| {
         ApiError::internal(std::io::Error::other("account without a signing secret"))
     })?;
@@ -101,10 +102,29 @@ async fn reveal(
         }
     };
     let previous = info.previous_at(deps.clock.now());
-    Ok(json!({
-        "success": true,
-        "signing_secret": secret.expose(),
-        "created_at": rfc3339(info.created_at),
-        "previous_expires_at": previous.map(|p| rfc3339(p.expires_at)),
-    }))
+    Ok(SigningSecretAnswer {
+        success: Success,
+        signing_secret: secret.expose().to_string(),
+        created_at: info.created_at,
+        previous_expires_at: previous.map(|p| p.expires_at),
+    })
+}
+
+/// `200` of GET and `201` of POST: the secret itself (only here, never in logs or errors).
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+#[cfg_attr(feature = "openapi", schemars(rename = "SigningSecret"))]
+pub struct SigningSecretAnswer {
+    pub success: Success,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(regex(pattern = r"^whsec_[A-Za-z0-9+/]{43}=$"))
+    )]
+    pub signing_secret: String,
+    #[serde(serialize_with = "answer::time")]
+    pub created_at: DateTime<Utc>,
+    /// until when the previous secret still signs; `null` outside a rotation's overlap
+    #[serde(serialize_with = "answer::opt_time")]
+    pub previous_expires_at: Option<DateTime<Utc>>,
 }

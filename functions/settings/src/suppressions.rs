@@ -12,7 +12,8 @@
 //! Phone numbers are personal data: never logged.
 
 use crate::ctx::{Ctx, Handler};
-use domain::clock::rfc3339;
+use chrono::{DateTime, Utc};
+use domain::answer::{self, Success};
 use domain::phone::PhoneNumber;
 use domain::ports::store::suppressions::{
     decode_cursor, DEFAULT_SUPPRESSION_PAGE, MAX_SUPPRESSION_PAGE,
@@ -22,7 +23,7 @@ use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
-use serde_json::json;
+use serde::Serialize;
 
 /// This module's routes; `crate::router` serves every module's.
 pub fn router() -> &'static [Route<Handler>] {
@@ -73,7 +74,12 @@ pub async fn put(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     tracing::info!(account_id = %ctx.account.id, added, "number added to the do-not-call list");
     Ok(json_response(
         200,
-        &json!({"success": true, "phone": phone.as_str(), "suppressed": true, "added": added}),
+        &SuppressionChange {
+            success: Success,
+            phone: phone.as_str(),
+            suppressed: true,
+            added: Some(added),
+        },
     ))
 }
 
@@ -94,7 +100,12 @@ pub async fn delete(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     tracing::info!(account_id = %ctx.account.id, "number removed from the do-not-call list");
     Ok(json_response(
         200,
-        &json!({"success": true, "phone": phone.as_str(), "suppressed": false}),
+        &SuppressionChange {
+            success: Success,
+            phone: phone.as_str(),
+            suppressed: false,
+            added: None,
+        },
     ))
 }
 
@@ -119,15 +130,66 @@ pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .store
         .suppressions(&ctx.account.id, after.as_deref(), limit)
         .await?;
-    let items: Vec<_> = page
+    let suppressions = page
         .items
         .iter()
-        .map(|s| json!({"phone": s.phone, "created_at": rfc3339(s.created_at)}))
+        .map(|s| Suppression {
+            phone: &s.phone,
+            created_at: s.created_at,
+        })
         .collect();
     Ok(json_response(
         200,
-        &json!({"success": true, "suppressions": items, "next_cursor": page.next_cursor}),
+        &SuppressionPage {
+            success: Success,
+            suppressions,
+            next_cursor: page.next_cursor.as_deref(),
+        },
     ))
+}
+
+/// `200` of PUT and DELETE: the number's state now.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct SuppressionChange<'a> {
+    pub success: Success,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(regex(pattern = r"^\+[1-9][0-9]{1,14}$"))
+    )]
+    pub phone: &'a str,
+    pub suppressed: bool,
+    /// on PUT, whether the number was new to the list
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schemars(with = "bool"))]
+    pub added: Option<bool>,
+}
+
+/// One number of the do-not-call list.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct Suppression<'a> {
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(regex(pattern = r"^\+[1-9][0-9]{1,14}$"))
+    )]
+    pub phone: &'a str,
+    #[serde(serialize_with = "answer::time")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// `200` of the list: one page, in number order.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct SuppressionPage<'a> {
+    pub success: Success,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 100)))]
+    pub suppressions: Vec<Suppression<'a>>,
+    /// `null` on the last page
+    pub next_cursor: Option<&'a str>,
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 //! as real deliveries, logs the attempt, and says how it went. Never retried.
 
 use crate::ctx::{Ctx, Handler};
+use domain::answer::Success;
 use domain::clock::rfc3339;
-use domain::model::{DeliveryAttempt, DeliveryOutcome, DeliveryTrigger};
+use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, DeliveryTrigger};
 use domain::webhook::headers::webhook_headers;
 use domain::webhook::signing_secret;
 use domain::ApiError;
@@ -12,6 +13,7 @@ use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
+use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -97,20 +99,45 @@ pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         trigger: DeliveryTrigger::Test,
     };
     deps.store.record_attempt(&attempt).await?;
-    let error = result.error_class.map(
-        |c| json!({"class": c.as_str(), "message": result.excerpt.clone().unwrap_or_default()}),
-    );
+    let error = result.error_class.map(|class| TestSendError {
+        class,
+        message: result.excerpt.as_deref().unwrap_or_default(),
+    });
     Ok(json_response(
         200,
-        &json!({
-            "success": true,
-            "delivered": result.delivered(),
-            "event_id": event_id.to_string(),
-            "status_code": result.status,
-            "duration_ms": result.duration_ms,
-            "error": error,
-        }),
+        &TestSendResult {
+            success: Success,
+            delivered: result.delivered(),
+            event_id,
+            status_code: result.status,
+            duration_ms: result.duration_ms,
+            error,
+        },
     ))
+}
+
+/// `200`: how the test send went (a failed send is still a 200: the request itself worked).
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct TestSendResult<'a> {
+    pub success: Success,
+    pub delivered: bool,
+    pub event_id: Uuid,
+    /// `null` when no response came
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    /// `null` when delivered
+    pub error: Option<TestSendError<'a>>,
+}
+
+/// Why a test send failed.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct TestSendError<'a> {
+    pub class: DeliveryErrorClass,
+    pub message: &'a str,
 }
 
 /// A `call.completed` in the spec's shape, plus `"test": true` so receivers can tell it apart.

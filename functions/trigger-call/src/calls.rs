@@ -61,5 +61,5 @@ pub async fn list_calls(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let grant = crate::authenticate(&ctx).await?;
     let query = lambda_glue::calls::parse_query(ctx.req)?;
     let page = ctx.deps.store.calls_of(&grant.account_id, &query).await?;
-    Ok(json_response(200, &lambda_glue::calls::page_json(&page)))
+    Ok(json_response(200, &lambda_glue::calls::page(&page)))
 }

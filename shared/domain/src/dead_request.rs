@@ -26,7 +26,10 @@ pub enum DeadRequest {
 pub fn placed_answer(call_id: uuid::Uuid) -> StoredResponse {
     StoredResponse {
         status: 200,
-        body: serde_json::json!({"success": true, "call_id": call_id.to_string()}).to_string(),
+        body: crate::answer::body(&crate::answer::CallPlaced {
+            success: crate::answer::Success,
+            call_id,
+        }),
     }
 }
 

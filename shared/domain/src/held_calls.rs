@@ -61,13 +61,12 @@ pub fn scheduled_answer(
 ) -> crate::model::StoredResponse {
     crate::model::StoredResponse {
         status: 202,
-        body: serde_json::json!({
-            "success": true,
-            "call_id": call_id.to_string(),
-            "status": CallStatus::Scheduled.as_str(),
-            "scheduled_for": crate::clock::rfc3339(scheduled_for),
-        })
-        .to_string(),
+        body: crate::answer::body(&crate::answer::CallScheduled {
+            success: crate::answer::Success,
+            call_id,
+            status: CallStatus::Scheduled,
+            scheduled_for,
+        }),
     }
 }
 

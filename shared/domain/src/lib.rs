@@ -17,6 +17,7 @@
 //! Cargo keeps this crate free of the AWS SDK, `lambda_http`, `reqwest` and `tokio`: the
 //! dependency-direction test (`tests/it/layers.rs`) fails if it gains one.
 
+pub mod answer;
 pub mod api_key;
 pub mod auth;
 pub mod bulk_cancel;

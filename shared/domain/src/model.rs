@@ -231,6 +231,8 @@ pub struct Agent {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(inline))]
 pub enum CallStatus {
     /// Held or scheduled (`when_closed: "hold"`, `not_before`): written, not to be dialed
     /// before its `due_at` (`scheduled_for`); the reconciler claims it (`scheduled` ->
@@ -324,6 +326,8 @@ impl CallStatus {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(inline))]
 pub enum Direction {
     Outbound,
     Inbound,
@@ -452,6 +456,7 @@ pub struct StoredResponse {
 /// Outcome of one delivery attempt, as shown in the delivery log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub enum DeliveryOutcome {
     /// 2xx from the endpoint.
     Delivered,
@@ -488,6 +493,7 @@ impl DeliveryOutcome {
 /// Why an attempt failed, coarse enough to act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub enum DeliveryErrorClass {
     Timeout,
     Connect,
@@ -534,6 +540,7 @@ impl DeliveryErrorClass {
 /// bulk recovery of dropped and skipped events (`recovery`). Retries keep their series' trigger.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub enum DeliveryTrigger {
     #[default]
     Automatic,
@@ -588,26 +595,51 @@ pub struct DeliveryAttempt {
 }
 
 impl DeliveryAttempt {
-    /// The row as the delivery log API shows it (and as the delivery function may echo it):
-    /// times in RFC 3339 UTC with `Z`, enums as their snake_case names, absent values as null.
-    /// The account id is left out: the caller already knows whose log it reads.
-    pub fn to_json(&self) -> serde_json::Value {
-        use crate::clock::rfc3339;
-        serde_json::json!({
-            "event_id": self.event_id.to_string(),
-            "call_id": self.call_id.to_string(),
-            "attempt": self.attempt,
-            "attempted_at": rfc3339(self.attempted_at),
-            "url": self.url,
-            "outcome": self.outcome.as_str(),
-            "http_status": self.http_status,
-            "duration_ms": self.duration_ms,
-            "error_class": self.error_class.map(DeliveryErrorClass::as_str),
-            "response_excerpt": self.response_excerpt,
-            "next_attempt_at": self.next_attempt_at.map(rfc3339),
-            "trigger": self.trigger.as_str(),
-        })
+    /// The row as the delivery log API shows it (and as the delivery function may echo it).
+    pub fn view(&self) -> DeliveryAttemptView<'_> {
+        DeliveryAttemptView {
+            event_id: self.event_id,
+            call_id: self.call_id,
+            attempt: self.attempt,
+            attempted_at: self.attempted_at,
+            url: self.url.as_deref(),
+            outcome: self.outcome,
+            http_status: self.http_status,
+            duration_ms: self.duration_ms,
+            error_class: self.error_class,
+            response_excerpt: self.response_excerpt.as_deref(),
+            next_attempt_at: self.next_attempt_at,
+            trigger: self.trigger,
+        }
     }
+}
+
+/// One row of the delivery log as the API shows it: times in RFC 3339 UTC with `Z`, enums as
+/// their snake_case names, absent values as null. The account id is left out: the caller
+/// already knows whose log it reads.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schemars(rename = "DeliveryAttempt", deny_unknown_fields)
+)]
+pub struct DeliveryAttemptView<'a> {
+    pub event_id: Uuid,
+    pub call_id: Uuid,
+    #[cfg_attr(feature = "openapi", schemars(range(min = 1)))]
+    pub attempt: u32,
+    #[serde(serialize_with = "crate::answer::time")]
+    pub attempted_at: DateTime<Utc>,
+    pub url: Option<&'a str>,
+    pub outcome: DeliveryOutcome,
+    pub http_status: Option<u16>,
+    pub duration_ms: u64,
+    pub error_class: Option<DeliveryErrorClass>,
+    /// the first KiB of the endpoint's response body (lossy UTF-8, cut at a character boundary), or what went wrong when there was no response
+    pub response_excerpt: Option<&'a str>,
+    #[serde(serialize_with = "crate::answer::opt_time")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub trigger: DeliveryTrigger,
 }
 
 /// A stored webhook event (`call.completed`, `call.started`, `call.failed`): the exact bytes

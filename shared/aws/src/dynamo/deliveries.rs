@@ -322,7 +322,7 @@ mod tests {
     #[test]
     fn json_view_uses_z_times_and_snake_case() {
         let a = attempt();
-        let v = a.to_json();
+        let v = serde_json::to_value(a.view()).unwrap();
         assert_eq!(v["attempted_at"], "2025-06-15T14:30:01Z");
         assert_eq!(v["next_attempt_at"], "2025-06-15T14:35:01Z");
         assert_eq!(v["outcome"], "failed");

@@ -39,14 +39,38 @@ impl EndpointSummary {
         (self.attempts_24h > 0).then(|| self.delivered_24h as f64 / self.attempts_24h as f64)
     }
 
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "last_success_at": self.last_success_at.map(crate::clock::rfc3339),
-            "consecutive_failures": self.consecutive_failures,
-            "success_rate_24h": self.success_rate_24h(),
-            "attempts_24h": self.attempts_24h,
-        })
+    /// The summary as the settings API shows it.
+    pub fn view(&self) -> EndpointView {
+        EndpointView {
+            last_success_at: self.last_success_at,
+            consecutive_failures: self.consecutive_failures,
+            success_rate_24h: self.success_rate_24h(),
+            attempts_24h: self.attempts_24h,
+        }
     }
+}
+
+/// The webhook endpoint's health, from the delivery log (30 days). An attempt counts when
+/// the endpoint gave a verdict: a `delivered`, `failed` or `dropped` row that did not fail
+/// on our side (error class `internal`); `skipped` rows and internal failures never count,
+/// test sends do.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schemars(rename = "EndpointSummary", deny_unknown_fields)
+)]
+pub struct EndpointView {
+    /// when the newest delivered attempt was made; `null` when none in the log
+    #[serde(serialize_with = "crate::answer::opt_time")]
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// counted failed or dropped attempts made after the newest delivered one
+    pub consecutive_failures: u64,
+    /// delivered attempts / counted attempts made in the last 24 hours; `null` when there were none
+    #[cfg_attr(feature = "openapi", schemars(range(min = 0.0, max = 1.0)))]
+    pub success_rate_24h: Option<f64>,
+    /// counted attempts made in the last 24 hours (the rate's denominator)
+    pub attempts_24h: u64,
 }
 
 /// Counted: the endpoint gave a verdict (see the module comment).
@@ -149,8 +173,12 @@ impl HealthRange {
 
 /// One hour of the chart: counted attempts by outcome (the same counting as the summary:
 /// internal failures and `skipped` rows never count).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
 pub struct HealthBucket {
+    /// the hour's start (UTC)
+    #[serde(serialize_with = "crate::answer::time")]
     pub start: DateTime<Utc>,
     pub delivered: u64,
     pub failed: u64,
@@ -200,15 +228,4 @@ pub async fn delivery_histogram(
         }
     }
     Ok(buckets)
-}
-
-impl HealthBucket {
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "start": crate::clock::rfc3339(self.start),
-            "delivered": self.delivered,
-            "failed": self.failed,
-            "dropped": self.dropped,
-        })
-    }
 }
