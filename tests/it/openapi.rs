@@ -46,6 +46,72 @@ fn callback_routes() -> BTreeSet<String> {
     call_completed::ROUTES.iter().map(|r| r.key()).collect()
 }
 
+/// `make check` runs `gen-openapi --check`; this holds `make test` to it too, with the first
+/// differing line in the message.
+#[test]
+fn the_committed_document_is_the_generated_one() {
+    let generated = openapi_gen::render().expect("the document generates");
+    let committed = std::fs::read_to_string(root().join("docs/openapi.yaml")).expect("read");
+    if let Some((i, (c, g))) = committed
+        .lines()
+        .zip(generated.lines())
+        .enumerate()
+        .find(|(_, (c, g))| c != g)
+    {
+        panic!(
+            "docs/openapi.yaml line {}: committed {c:?}, generated {g:?}; run `make openapi`",
+            i + 1
+        );
+    }
+    assert_eq!(
+        committed.lines().count(),
+        generated.lines().count(),
+        "docs/openapi.yaml is generated: run `make openapi`"
+    );
+}
+
+/// Every answer schema is derived from a type (none is kept in the prose), and each
+/// operation's 2xx answers refer to one.
+#[test]
+fn answers_are_the_derived_schemas() {
+    let doc = document();
+    let derived = openapi_gen::answer_schemas();
+    assert!(derived.len() >= 30, "{:?}", derived.keys());
+    let prose: Value = serde_yaml_ng::from_str(openapi_gen::PROSE).expect("prose.yaml");
+    for name in derived.keys() {
+        assert!(
+            prose["components"]["schemas"].get(name.as_str()).is_none(),
+            "{name} is derived, so not written in prose.yaml"
+        );
+        assert!(
+            doc["components"]["schemas"].get(name.as_str()).is_some(),
+            "{name} is in the document"
+        );
+    }
+    let mut checked = 0;
+    for (key, op) in operations(&doc) {
+        for (status, r) in responses(&doc, &op) {
+            if !status.starts_with('2') {
+                continue;
+            }
+            let schema = &r["content"]["application/json"]["schema"]["$ref"];
+            let name = schema
+                .as_str()
+                .and_then(|s| s.strip_prefix("#/components/schemas/"))
+                .unwrap_or_else(|| panic!("{key} {status}: answers with a named schema"));
+            assert!(
+                derived.contains_key(name),
+                "{key} {status}: {name} is derived from the answer's type"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked, 24,
+        "the 2xx answers of the 23 operations (trigger-call has two)"
+    );
+}
+
 #[test]
 fn routes_are_the_route_tables() {
     let documented: BTreeSet<String> = operations(&document()).into_keys().collect();

@@ -332,3 +332,60 @@ fn yaml11_reads_otherwise(v: &str) -> bool {
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml11_readings_are_quoted() {
+        assert_eq!(
+            quote_yaml11("  since: 2025-06-15T00:00:00Z"),
+            "  since: '2025-06-15T00:00:00Z'"
+        );
+        assert_eq!(quote_yaml11("  - off"), "  - 'off'");
+        assert_eq!(quote_yaml11("  end: 21:00"), "  end: '21:00'");
+        assert_eq!(quote_yaml11("  const: true"), "  const: true");
+        assert_eq!(
+            quote_yaml11("  name: a 2025-06-15 day"),
+            "  name: a 2025-06-15 day"
+        );
+        assert_eq!(
+            quote_yaml11("  pattern: ^[0-2][0-9]:[0-5][0-9]$"),
+            "  pattern: ^[0-2][0-9]:[0-5][0-9]$"
+        );
+    }
+
+    #[test]
+    fn unit_enums_read_as_one_list_and_wrapped_lines_as_one() {
+        let mut s = serde_json::json!({
+            "description": "one\nline\n\nnext",
+            "oneOf": [
+                {"type": "string", "const": "a", "description": "about the code"},
+                {"type": "string", "enum": ["b", "c"]}
+            ]
+        });
+        tidy(&mut s);
+        assert_eq!(
+            s,
+            serde_json::json!({"description": "one line\n\nnext", "type": "string", "enum": ["a", "b", "c"]})
+        );
+        // A oneOf of other shapes stays.
+        let mut other =
+            serde_json::json!({"oneOf": [{"type": "null"}, {"type": "string", "const": "a"}]});
+        let before = other.clone();
+        tidy(&mut other);
+        assert_eq!(other, before);
+    }
+
+    #[test]
+    fn the_document_has_every_route_with_its_security() {
+        let doc = document().expect("generates");
+        let routes = routes();
+        assert_eq!(routes.len(), 23);
+        for (method, pattern, api) in routes {
+            let op = &doc["paths"][pattern.as_str()][method.as_str()];
+            assert_eq!(op["security"], api.security(), "{method} {pattern}");
+        }
+    }
+}
