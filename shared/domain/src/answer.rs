@@ -3,10 +3,8 @@
 //! beside each handler. With the `openapi` feature (the generator only, never a Lambda binary)
 //! they also describe themselves as JSON Schema.
 
-use crate::model::CallStatus;
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
-use uuid::Uuid;
 
 /// `"success": true`, the first field of every successful answer. A type rather than a
 /// `bool` so that the contract says `const: true`, as the answers do.
@@ -43,38 +41,6 @@ pub fn opt_time<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok,
         Some(t) => time(t, s),
         None => s.serialize_none(),
     }
-}
-
-// The two answers of `POST /api/trigger-call` are remembered for the request's Idempotency-Key
-// (`dead_request::placed_answer`, `held_calls::scheduled_answer`), so they are built here, below
-// trigger-call. Their doc comments are the contract's descriptions.
-
-/// the call was placed
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
-#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
-pub struct CallPlaced {
-    pub success: Success,
-    pub call_id: Uuid,
-}
-
-/// the call is held or scheduled: the reconciler places it at `scheduled_for`
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
-#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
-pub struct CallScheduled {
-    pub success: Success,
-    pub call_id: Uuid,
-    #[cfg_attr(feature = "openapi", schemars(schema_with = "scheduled_schema"))]
-    pub status: CallStatus,
-    /// when the reconciler places the call (normally at most a minute later; a large batch due at once over a few minutes)
-    #[serde(serialize_with = "time")]
-    pub scheduled_for: DateTime<Utc>,
-}
-
-#[cfg(feature = "openapi")]
-fn scheduled_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({"const": "scheduled"})
 }
 
 /// A stored answer's body: these types are strings, uuids and numbers only, which serde_json

@@ -22,11 +22,24 @@ pub enum DeadRequest {
     Untouched,
 }
 
+/// `200` of `POST /api/trigger-call`, remembered for the request's Idempotency-Key, so built
+/// here below trigger-call.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schemars(deny_unknown_fields, description = "the call was placed")
+)]
+pub struct CallPlaced {
+    pub success: crate::answer::Success,
+    pub call_id: uuid::Uuid,
+}
+
 /// The answer trigger-call gives for a placed call, as remembered for its key.
 pub fn placed_answer(call_id: uuid::Uuid) -> StoredResponse {
     StoredResponse {
         status: 200,
-        body: crate::answer::body(&crate::answer::CallPlaced {
+        body: crate::answer::body(&CallPlaced {
             success: crate::answer::Success,
             call_id,
         }),

@@ -9,6 +9,7 @@
 //! `DELETE /api/calls/{id}` cancels it with the same kind of conditional write, so a cancel
 //! and a claim cannot both win.
 
+use crate::answer;
 use crate::calling_window::CallingWindow;
 use crate::error::StoreError;
 use crate::model::CallStatus;
@@ -53,6 +54,32 @@ pub fn earliest_dial_time(
     }
 }
 
+/// `202` of `POST /api/trigger-call`, remembered for the request's Idempotency-Key in the same
+/// write as the call, so built here below trigger-call.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schemars(
+        deny_unknown_fields,
+        description = "the call is held or scheduled: the reconciler places it at `scheduled_for`"
+    )
+)]
+pub struct CallScheduled {
+    pub success: answer::Success,
+    pub call_id: Uuid,
+    #[cfg_attr(feature = "openapi", schemars(schema_with = "scheduled_schema"))]
+    pub status: CallStatus,
+    /// when the reconciler places the call (normally at most a minute later; a large batch due at once over a few minutes)
+    #[serde(serialize_with = "answer::time")]
+    pub scheduled_for: DateTime<Utc>,
+}
+
+#[cfg(feature = "openapi")]
+fn scheduled_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"const": "scheduled"})
+}
+
 /// The answer trigger-call gives for a held or scheduled call (202), remembered for its
 /// Idempotency-Key in the same write as the call.
 pub fn scheduled_answer(
@@ -61,8 +88,8 @@ pub fn scheduled_answer(
 ) -> crate::model::StoredResponse {
     crate::model::StoredResponse {
         status: 202,
-        body: crate::answer::body(&crate::answer::CallScheduled {
-            success: crate::answer::Success,
+        body: crate::answer::body(&CallScheduled {
+            success: answer::Success,
             call_id,
             status: CallStatus::Scheduled,
             scheduled_for,

@@ -1,6 +1,7 @@
 //! Domain types shared by every function. The storage layout lives in the DynamoDB adapter
 //! (`aws_adapters::dynamo`, documented in docs/data-model.md), not here.
 
+use crate::answer;
 use crate::calling_window::CallingWindow;
 use crate::number_type::NumberType;
 use crate::phone::PhoneNumber;
@@ -628,7 +629,7 @@ pub struct DeliveryAttemptView<'a> {
     pub call_id: Uuid,
     #[cfg_attr(feature = "openapi", schemars(range(min = 1)))]
     pub attempt: u32,
-    #[serde(serialize_with = "crate::answer::time")]
+    #[serde(serialize_with = "answer::time")]
     pub attempted_at: DateTime<Utc>,
     pub url: Option<&'a str>,
     pub outcome: DeliveryOutcome,
@@ -637,7 +638,7 @@ pub struct DeliveryAttemptView<'a> {
     pub error_class: Option<DeliveryErrorClass>,
     /// the first KiB of the endpoint's response body (lossy UTF-8, cut at a character boundary), or what went wrong when there was no response
     pub response_excerpt: Option<&'a str>,
-    #[serde(serialize_with = "crate::answer::opt_time")]
+    #[serde(serialize_with = "answer::opt_time")]
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub trigger: DeliveryTrigger,
 }

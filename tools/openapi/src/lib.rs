@@ -92,8 +92,8 @@ pub fn answer_schemas() -> Map<String, Value> {
         .into_generator();
     let g = &mut generator;
     // The public API (trigger-call).
-    schema_of::<domain::answer::CallPlaced>(g);
-    schema_of::<domain::answer::CallScheduled>(g);
+    schema_of::<domain::dead_request::CallPlaced>(g);
+    schema_of::<domain::held_calls::CallScheduled>(g);
     schema_of::<lambda_glue::calls::CallView>(g);
     schema_of::<lambda_glue::calls::CallPageView>(g);
     // The settings API.

@@ -16,6 +16,7 @@
 //! a scan). The failed and dropped rows are read back to the last success when that is older
 //! than 24 hours, so a long outage reads its failures once per page view.
 
+use crate::answer;
 use crate::error::StoreError;
 use crate::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome};
 use crate::ports::store::deliveries::{DeliveryLog, DeliveryQuery, RETENTION_DAYS};
@@ -62,7 +63,7 @@ impl EndpointSummary {
 )]
 pub struct EndpointView {
     /// when the newest delivered attempt was made; `null` when none in the log
-    #[serde(serialize_with = "crate::answer::opt_time")]
+    #[serde(serialize_with = "answer::opt_time")]
     pub last_success_at: Option<DateTime<Utc>>,
     /// counted failed or dropped attempts made after the newest delivered one
     pub consecutive_failures: u64,
@@ -178,7 +179,7 @@ impl HealthRange {
 #[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
 pub struct HealthBucket {
     /// the hour's start (UTC)
-    #[serde(serialize_with = "crate::answer::time")]
+    #[serde(serialize_with = "answer::time")]
     pub start: DateTime<Utc>,
     pub delivered: u64,
     pub failed: u64,
