@@ -3,8 +3,8 @@
 //! Layered so every reference points down (`tests/it/layers.rs` fails on a cycle, and on a
 //! vocabulary module or a port naming anything above the vocabulary):
 //!
-//! - vocabulary: `model`, `event_type`, `error`, `clock`, `phone`, `country`, `number_type`,
-//!   `calling_window`, `recipient_hours`, `zone`, `scrub`;
+//! - vocabulary: `model`, `event_type`, `error`, `clock`, `answer`, `phone`, `country`,
+//!   `number_type`, `calling_window`, `recipient_hours`, `zone`, `scrub`;
 //! - ports: the traits the functions depend on (`ports`), naming only the vocabulary;
 //! - rules: `event_rules`, `payload`, `callback`, `destination`, `dial_rules`, `held_calls`,
 //!   `rate_limit`, `api_key`, `signature`, `webhook`, `webhook_url`, `config`;
