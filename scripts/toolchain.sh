@@ -30,7 +30,7 @@ for dir in "$toolchains"/*/; do
   pinned="$toolchains/$channel-$host"
   if [ -e "$pinned" ] || [ -L "$pinned" ]; then
     # Installed (or linked) already; an install that was cut short leaves a broken one.
-    if "$pinned/bin/rustc" -vV 2>/dev/null | grep -qx "release: $channel"; then
+    if [ "$("$pinned/bin/rustc" -vV 2>/dev/null | sed -n 's/^release: //p')" = "$channel" ]; then
       exit 0
     fi
     echo "error: $pinned is not a working Rust $channel (an install cut short?); remove it and run this again" >&2
