@@ -5,15 +5,16 @@ PYTHON ?= python3
 VENV ?= .venv
 CARGO ?= cargo
 
-.PHONY: all test api-test unit check openapi fmt lint-rust venv browser clients receivers kit-node clean help run bench bench-reconciler bench-scale bench-scale-profiles bench-cold bloat build lint sam-build deploy deploy-tools rust-target smoke publish-page
+.PHONY: all toolchain test api-test unit check openapi fmt lint-rust venv browser clients receivers kit-node clean help run bench bench-reconciler bench-scale bench-scale-profiles bench-cold bloat build lint sam-build deploy deploy-tools rust-target smoke publish-page
 
 all: test
 
 help:
 	@echo "make test   - every test (starts a local AWS emulator on 127.0.0.1), then make api-test"
 	@echo "make api-test - docs/openapi.yaml validated, then schemathesis against the local stack"
-	@echo "make check  - fmt check + clippy + docs/openapi.yaml is the generated document"
+	@echo "make check  - fmt check + clippy + docs/openapi.yaml is the generated document; cargo deny (licences, bans, sources: deny.toml); unused dependencies (cargo-machete)"
 	@echo "make openapi - write docs/openapi.yaml from the API's types, route tables and tools/openapi/prose.yaml"
+	@echo "make toolchain - the Rust release pinned in rust-toolchain.toml, linked without a download (every cargo target runs it)"
 	@echo "make browser - chromium + chromedriver (apt-get, as root), Selenium and axe-core (npm) for the page's browser test"
 	@echo "make run    - the whole stack on 127.0.0.1: emulator, API, provider sim, webhook receiver"
 	@echo "make clients - the typed clients (TypeScript, Python) generated from docs/openapi.yaml into clients/"
@@ -28,6 +29,13 @@ help:
 	@echo "make sam-build / make deploy - sam build / sam deploy (STAGE=dev, guided the first time)"
 	@echo "make smoke URL=... KEY=... [TOKEN=...] - the post-deploy smoke test (docs/deploy.md)"
 	@echo "make publish-page STACK=... [REGION=...] - upload page/ to a stack deployed with IntegrationPage=Enabled"
+
+## The Rust release pinned in rust-toolchain.toml. The project's machines reach only the package
+## registries, not rustup's servers, and have that release installed as `stable`:
+## scripts/toolchain.sh links the pinned name to it, so rustup never tries a download. Every
+## target that runs cargo (or rustc) depends on it; it does nothing once the name is there.
+toolchain:
+	@scripts/toolchain.sh
 
 $(VENV)/.emulator: tools/requirements-emulator.txt
 	$(PYTHON) -m venv $(VENV)
@@ -65,11 +73,11 @@ WITH_EMULATOR = VENV=$(VENV) $(CARGO) run --quiet -p emulator --bin with-emulato
 ## our transport (`aws_adapters::http_client::SdkHttpClient`) fails in the tests as it would in Lambda.
 ## The customer's kit (docs/clients-and-receivers.md) is tested in the same run
 ## (local/tests/it/kit.rs): `clients` and `receivers` install and generate what it runs first.
-test: $(VENV)/.emulator $(VENV)/.apitest $(VENV)/.webhooks $(VENV)/.model browser clients receivers
+test: toolchain $(VENV)/.emulator $(VENV)/.apitest $(VENV)/.webhooks $(VENV)/.model browser clients receivers
 	$(WITH_EMULATOR) $(CARGO) test --workspace --exclude anchor-hello --exclude anchor-slim-sdk --no-fail-fast --lib --bins --tests
 	CARGO=$(CARGO) scripts/schemathesis.sh $(VENV)
 
-api-test: $(VENV)/.emulator $(VENV)/.apitest
+api-test: toolchain $(VENV)/.emulator $(VENV)/.apitest
 	CARGO=$(CARGO) scripts/schemathesis.sh $(VENV)
 
 ## The integration page's browser test (local/tests/it/page.rs): Debian's chromium and
@@ -149,11 +157,11 @@ receivers: kit-node $(VENV)/.receivers examples/receivers/node/node_modules/.ins
 
 ## The whole product on 127.0.0.1 with a demo account (docs/local-stack.md). Ctrl-C stops it.
 ## Ports and settings come from the environment: API_PORT=3000, RECEIVER_PORT=3001, ...
-run: $(VENV)/.emulator
+run: toolchain $(VENV)/.emulator
 	VENV=$(VENV) $(CARGO) run --bin local-stack
 
 ## Benchmarks (optimised build; figures are printed, never asserted). docs/benchmarks.md
-bench: $(VENV)/.emulator
+bench: toolchain $(VENV)/.emulator
 	$(WITH_EMULATOR) $(CARGO) bench --workspace --bench hot_paths
 	$(MAKE) bench-reconciler
 
@@ -161,7 +169,7 @@ bench: $(VENV)/.emulator
 ## calls on the in-memory adapters, every store request delayed 5 ms; no emulator. Settings:
 ## BENCH_COMPLETIONS, BENCH_HELD_CALLS, BENCH_STORE_DELAY_MS, BENCH_PROVIDER_DELAY_MS,
 ## RECONCILER_CONCURRENCY, SCHEDULED_CALLS_PER_SECOND. Figures in docs/benchmarks.md.
-bench-reconciler:
+bench-reconciler: toolchain
 	$(CARGO) bench --workspace --exclude anchor-hello --exclude anchor-slim-sdk --bench reconciler
 
 ## The capacity model (docs/benchmarks.md, "Capacity model"): the functions' AWS requests
@@ -170,7 +178,7 @@ bench-reconciler:
 ## written into docs/benchmarks.md between markers. MODEL_ARGS passes options to the model
 ## (e.g. MODEL_ARGS="--param Scale=large"; the "Sized for the fleet" figures use exactly that).
 MODEL_ARGS ?=
-bench-scale-profiles: $(VENV)/.emulator
+bench-scale-profiles: toolchain $(VENV)/.emulator
 	$(WITH_EMULATOR) $(CARGO) run --quiet -p integration-tests --bin capture-profiles -- bench/scale/profiles.json
 
 bench-scale: bench-scale-profiles $(VENV)/.model
@@ -183,7 +191,7 @@ bench-scale: bench-scale-profiles $(VENV)/.model
 ## runs so that neither's features reach the other (as `make build` builds the functions alone);
 ## then each binary started BENCH_COLD_RUNS times against a Runtime API stub and the emulator. Not part of make test or CI; figures are printed, never asserted.
 BENCH_COLD_RUNS ?= 15
-bench-cold: $(VENV)/.emulator
+bench-cold: toolchain $(VENV)/.emulator
 	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
 	$(CARGO) build --release -p anchor-hello -p anchor-slim-sdk
 	VENV=$(VENV) $(CARGO) run --quiet -p local-stack --bin bench-cold -- --runs $(BENCH_COLD_RUNS)
@@ -192,26 +200,44 @@ bench-cold: $(VENV)/.emulator
 ## crates.io into .tools/. The release profile, unstripped (cargo-bloat needs the symbols).
 BLOAT_VERSION := 0.12.1
 BLOAT_FUNCTION ?= trigger-call
-.tools/bin/cargo-bloat:
+.tools/bin/cargo-bloat: | toolchain
 	$(CARGO) install --locked cargo-bloat --version $(BLOAT_VERSION) --root .tools
 
-bloat: .tools/bin/cargo-bloat
+bloat: toolchain .tools/bin/cargo-bloat
 	CARGO_PROFILE_RELEASE_STRIP=false .tools/bin/cargo-bloat bloat --release -p $(BLOAT_FUNCTION) --crates -n 25
 
-## Formatting and lints, as CI checks them.
-check:
+## The dependency checks' tools, pinned, from crates.io: each version into its own folder of
+## .tools/, so a new pin installs afresh (built once per clone; timings in docs/architecture.md).
+DENY_VERSION := 0.20.2
+MACHETE_VERSION := 0.9.2
+CARGO_DENY := .tools/cargo-deny-$(DENY_VERSION)/bin/cargo-deny
+CARGO_MACHETE := .tools/cargo-machete-$(MACHETE_VERSION)/bin/cargo-machete
+
+$(CARGO_DENY): | toolchain
+	$(CARGO) install --locked cargo-deny --version $(DENY_VERSION) --root .tools/cargo-deny-$(DENY_VERSION)
+
+$(CARGO_MACHETE): | toolchain
+	$(CARGO) install --locked cargo-machete --version $(MACHETE_VERSION) --root .tools/cargo-machete-$(MACHETE_VERSION)
+
+## Formatting and lints, as CI checks them; then the dependency graph against deny.toml
+## (licences, banned crates and duplicate versions, sources: no advisories, so nothing is
+## fetched) and unused dependencies (cargo-machete; a false positive is named in its crate's
+## [package.metadata.cargo-machete] with the reason).
+check: toolchain $(CARGO_DENY) $(CARGO_MACHETE)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) run --quiet -p openapi-gen --bin gen-openapi -- --check
+	$(CARGO_DENY) --locked check bans licenses sources
+	$(CARGO_MACHETE)
 
 ## docs/openapi.yaml is generated (tools/openapi): the answer schemas from the types the
 ## handlers serialise (schemars, behind the crates' `openapi` feature, which only this
 ## generator turns on: never a Lambda binary), the paths from the route tables, the prose from
 ## tools/openapi/prose.yaml. `make check` fails when the committed document differs.
-openapi:
+openapi: toolchain
 	$(CARGO) run --quiet -p openapi-gen --bin gen-openapi
 
-fmt:
+fmt: toolchain
 	$(CARGO) fmt --all
 
 clean:
@@ -256,7 +282,7 @@ deploy-tools: $(VENV)/.deploy
 ## The Rust standard library for the target architecture. x86_64's ships with the toolchain;
 ## arm64's (aarch64-unknown-linux-gnu) comes from rustup's servers, outside the package
 ## registries, so say so plainly instead of letting cargo fail deep in a build.
-rust-target:
+rust-target: toolchain
 	@if [ -z "$(RUST_TARGET)" ]; then echo "error: ARCH must be arm64 or x86_64, not '$(ARCH)'" >&2; exit 1; fi
 	@sysroot="$$($(RUSTC) --print sysroot)"; \
 	if [ ! -d "$$sysroot/lib/rustlib/$(RUST_TARGET)/lib" ]; then \
