@@ -20,7 +20,7 @@ use integration_tests::counting::counting_secrets;
 use integration_tests::deps::{Ports, Tunables};
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Reply, TestServer};
-use integration_tests::sqs::{drain, event_for, pump};
+use integration_tests::sqs::{depth, drain, event_for, pump};
 use sha2::Sha256;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -213,8 +213,8 @@ async fn fails_twice_then_succeeds_on_schedule() {
         Duration::from_secs(30),
     )
     .await;
-    // Nothing more is scheduled once it succeeded.
-    assert!(drain(&h.sqs, &h.queue_url).await.is_empty());
+    // Nothing more is scheduled once it succeeded (delayed messages counted too).
+    assert_eq!(depth(&h.sqs, &h.queue_url).await, 0);
     let got = receiver.requests();
     assert_eq!(got.len(), 3, "exactly three POSTs");
     let gap1 = got[1].at - got[0].at;
@@ -314,8 +314,9 @@ async fn always_failing_endpoint_gets_four_posts_then_the_event_is_dropped() {
         4,
         "the first try and three retries"
     );
-    assert!(
-        drain(&h.sqs, &h.queue_url).await.is_empty(),
+    assert_eq!(
+        depth(&h.sqs, &h.queue_url).await,
+        0,
         "nothing after the last retry"
     );
     let outcomes: Vec<_> = log(&h).await.iter().map(|r| r.outcome).collect();
@@ -465,7 +466,7 @@ async fn no_webhook_url_is_skipped() {
     let rows = log(&h).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].outcome, DeliveryOutcome::Skipped);
-    assert!(drain(&h.sqs, &h.queue_url).await.is_empty());
+    assert_eq!(depth(&h.sqs, &h.queue_url).await, 0);
 }
 
 #[tokio::test]
@@ -687,9 +688,11 @@ async fn test_send_posts_a_signed_sample_now_and_logs_it() {
             (DeliveryOutcome::Failed, DeliveryTrigger::Test)
         ]
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(
-        drain(&h.sqs, &h.queue_url).await.is_empty(),
+    // Both sends have returned and their attempts are logged, so a retry, had either sent one,
+    // is on the queue now: counted with the delayed messages, no wait can hide it.
+    assert_eq!(
+        depth(&h.sqs, &h.queue_url).await,
+        0,
         "a test send is never retried"
     );
 
@@ -773,8 +776,9 @@ async fn redeliver_sends_a_dropped_event_again_as_a_new_series() {
             "{id}"
         );
     }
-    assert!(
-        drain(&h.sqs, &h.queue_url).await.is_empty(),
+    assert_eq!(
+        depth(&h.sqs, &h.queue_url).await,
+        0,
         "nothing queued for refused redeliveries"
     );
 }
@@ -856,10 +860,7 @@ async fn each_write_window_after_a_post_repeats_no_post_and_loses_no_row() {
             (2, DeliveryOutcome::Delivered)
         ]
     );
-    assert!(
-        drain(&h.sqs, &h.queue_url).await.is_empty(),
-        "nothing more queued"
-    );
+    assert_eq!(depth(&h.sqs, &h.queue_url).await, 0, "nothing more queued");
 }
 
 /// End to end: Lambda's timeout while one DynamoDB call hangs gives the whole batch back.

@@ -99,6 +99,29 @@ where
     invocations
 }
 
+/// Messages on the queue, visible, in flight or delayed, without receiving any. What "nothing
+/// was queued" must count: a retry is sent with a delay, so it is invisible to a receive (and
+/// to [`drain`]) until the delay has passed.
+pub async fn depth(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> u64 {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .expect("queue attributes");
+    out.attributes()
+        .map(|a| {
+            a.values()
+                .map(|v| v.parse::<u64>().expect("numeric attribute"))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 /// Every message currently visible on the queue (received and left alone).
 pub async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<DeliveryMessage> {
     let mut all = Vec::new();
