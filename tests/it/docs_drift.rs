@@ -452,7 +452,7 @@ fn every_error_code_in_the_docs_tables_is_a_code_of_the_api() {
 }
 
 /// Top-level names a repository path in the docs may start with.
-const TOP: [&str; 23] = [
+const TOP: [&str; 25] = [
     "shared/",
     "functions/",
     "local/",
@@ -472,6 +472,8 @@ const TOP: [&str; 23] = [
     "README.md",
     "samconfig.toml",
     "clippy.toml",
+    "rust-toolchain.toml",
+    "deny.toml",
     "NOTICE",
     "examples/",
     "golden/",
