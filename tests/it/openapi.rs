@@ -1,7 +1,8 @@
 //! `docs/openapi.yaml` in step with the code: its routes are exactly the functions' `ROUTES`
 //! tables (with the right security scheme for each API), the error codes it documents are
-//! exactly the codes the HTTP functions can return (read from `ApiError::code` and from the
-//! functions' sources), and every status an error code can have is documented. Whether the
+//! exactly the codes the HTTP functions can return (`domain::ErrorCode::ALL`: a code is a value
+//! of that enum, never a literal at a call site), and every status an error code can have is
+//! documented. Whether the
 //! answers really match the document is schemathesis's job (scripts/schemathesis.sh).
 
 use serde_yaml_ng::Value;
@@ -248,71 +249,10 @@ pub(crate) fn documented_codes(doc: &Value) -> BTreeMap<u16, BTreeSet<String>> {
     by_status
 }
 
-/// Removes `#[cfg(test)]` modules: codes only tests use are not codes the API returns.
-fn without_tests(src: &str) -> &str {
-    match src.find("#[cfg(test)]") {
-        Some(i) => &src[..i],
-        None => src,
-    }
-}
-
-/// The string literal right after `at` (after any whitespace), if the next token is one.
-fn literal_after(src: &str, at: usize) -> Option<String> {
-    let rest = src[at..].trim_start();
-    let rest = rest.strip_prefix('"')?;
-    let end = rest.find('"')?;
-    let lit = &rest[..end];
-    (!lit.is_empty() && lit.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
-        .then(|| lit.to_string())
-}
-
-/// Every code literal in `src`: the first argument of `ApiError::{bad_request, body,
-/// not_found, unprocessable}`, a `code: "..."` field of an `ApiError` variant, and a
-/// `"code": "..."` of a hand-built error body.
-fn code_literals(src: &str) -> BTreeSet<String> {
-    const MARKERS: [&str; 6] = [
-        "ApiError::bad_request(",
-        "ApiError::body(",
-        "ApiError::not_found(",
-        "ApiError::unprocessable(",
-        "code:",
-        "\"code\":",
-    ];
-    let src = without_tests(src);
-    let mut out = BTreeSet::new();
-    for marker in MARKERS {
-        for (i, _) in src.match_indices(marker) {
-            if let Some(lit) = literal_after(src, i + marker.len()) {
-                out.insert(lit);
-            }
-        }
-    }
-    out
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-/// The codes `ApiError::code` names for the variants that carry no code of their own (read
-/// from shared/domain/src/error.rs), with the status `ApiError::status` gives them (0 for a
-/// variant `variants` below does not construct yet).
+/// The code and status of every `ApiError` variant that carries no code of its own (the
+/// others carry any `ErrorCode`, whose status their variant gives).
 fn fixed_codes() -> BTreeMap<String, u16> {
     use domain::ApiError;
-    let src = std::fs::read_to_string(root().join("shared/domain/src/error.rs")).expect("error.rs");
-    let body = &src[src.find("pub fn code(&self)").expect("ApiError::code")..];
-    let body = &body[..body.find("pub fn field(&self)").expect("ApiError::field")];
-    let named: BTreeSet<String> = body
-        .match_indices("=> ")
-        .filter_map(|(i, m)| literal_after(body, i + m.len()))
-        .collect();
     // One value of each variant without a code of its own, so its status comes from the code.
     let variants = [
         ApiError::Unauthenticated,
@@ -321,9 +261,11 @@ fn fixed_codes() -> BTreeMap<String, u16> {
         ApiError::InvalidApiKey,
         ApiError::ApiAccessDisabled,
         ApiError::PlanRequired,
+        ApiError::AccountSuspended,
         ApiError::MethodNotAllowed,
         ApiError::IdempotencyKeyReused,
         ApiError::IdempotencyKeyInProgress,
+        ApiError::CallNotScheduled { status: "queued" },
         ApiError::RedeliveryInProgress {
             redelivery: String::new(),
         },
@@ -342,43 +284,18 @@ fn fixed_codes() -> BTreeMap<String, u16> {
         },
         ApiError::internal(std::io::Error::other("x")),
     ];
-    let by_value: BTreeMap<String, u16> = variants
+    variants
         .iter()
         .map(|e| (e.code().to_string(), e.status()))
-        .collect();
-    for code in by_value.keys() {
-        assert!(named.contains(code), "{code} is read from ApiError::code");
-    }
-    // A variant added since is still held to the document by its name (its status is checked
-    // once it is added to `variants`).
-    named
-        .into_iter()
-        .map(|c| {
-            let status = by_value.get(&c).copied().unwrap_or(0);
-            (c, status)
-        })
         .collect()
 }
 
-/// Codes the code can return, by where they come from.
+/// Codes the code can return: every `domain::ErrorCode`.
 fn code_codes() -> BTreeSet<String> {
-    let mut files = Vec::new();
-    for dir in [
-        "functions/trigger-call/src",
-        "functions/settings/src",
-        "functions/call-completed/src",
-        "shared/lambda-glue/src",
-        "shared/domain/src",
-    ] {
-        rust_files(&root().join(dir), &mut files);
-    }
-    assert!(files.len() > 20, "sources found: {}", files.len());
-    let mut codes: BTreeSet<String> = fixed_codes().into_keys().collect();
-    for f in &files {
-        let src = std::fs::read_to_string(f).expect("source");
-        codes.extend(code_literals(&src));
-    }
-    codes
+    domain::ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect()
 }
 
 #[test]
@@ -414,24 +331,15 @@ fn fixed_codes_are_documented_under_their_status() {
 }
 
 #[test]
-fn code_scanner_finds_multi_line_calls_and_ignores_tests() {
-    let src = r#"
-        let e = ApiError::bad_request(
-            "invalid_phone", "phone", "x");
-        let f = ApiError::Unprocessable { code: "outside_calling_window", message };
-        json!({"code": "invalid_signature"});
-        #[cfg(test)]
-        mod tests { fn t() { ApiError::body("only_in_tests", "x"); } }
-    "#;
-    let got: Vec<String> = code_literals(src).into_iter().collect();
-    assert_eq!(
-        got,
-        [
-            "invalid_phone",
-            "invalid_signature",
-            "outside_calling_window"
-        ]
-    );
+fn fixed_codes_are_error_codes() {
+    // The variants without a code of their own render a code of the enum, so the list the
+    // document is held to (`ErrorCode::ALL`) has them all.
+    let all = code_codes();
+    let fixed = fixed_codes();
+    assert_eq!(fixed.len(), 20, "{fixed:?}");
+    for code in fixed.keys() {
+        assert!(all.contains(code), "{code} is an ErrorCode");
+    }
 }
 
 #[test]

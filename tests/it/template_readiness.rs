@@ -741,7 +741,8 @@ fn the_edge_rules_cover_the_api_and_the_provider_callback() {
                 remaining: 0,
                 reset_secs: 60,
             })
-            .code(),
+            .code()
+            .as_str(),
             "{name}: the API's own 429 code"
         );
         let (constraint, path) =

@@ -3,6 +3,7 @@
 //! moves (`crate::callback`) and its completion (`crate::complete`).
 
 use domain::answer::Success;
+use domain::ErrorCode;
 use lambda_glue::http::json_response;
 use lambda_http::{Body, Response};
 use serde::Serialize;
@@ -56,7 +57,7 @@ pub fn invalid_signature() -> Response<Body> {
     json_response(
         401,
         &serde_json::json!({"success": false, "error": {
-            "code": "invalid_signature",
+            "code": ErrorCode::InvalidSignature,
             "message": "the x-retell-signature header is missing, malformed, expired or does not match the body"
         }}),
     )

@@ -14,6 +14,7 @@ use domain::completion;
 use domain::model::{Call, CallStatus};
 use domain::signature::verify_provider_callback;
 use domain::ApiError;
+use domain::ErrorCode;
 use lambda_glue::http::{body_bytes, header};
 use lambda_http::{Body, Response};
 
@@ -79,18 +80,18 @@ fn parse(body: &[u8]) -> Result<ProviderCallback, ApiError> {
         use serde_json::error::Category;
         match e.classify() {
             Category::Syntax | Category::Eof | Category::Io => ApiError::body(
-                "invalid_json",
+                ErrorCode::InvalidJson,
                 format!("the callback body is not valid JSON: {e}"),
             ),
             Category::Data => ApiError::body(
-                "invalid_callback",
+                ErrorCode::InvalidCallback,
                 format!("the callback body is not a provider callback: {e}"),
             ),
         }
     })?;
     if callback.call.call_id.trim().is_empty() {
         return Err(ApiError::bad_request(
-            "invalid_callback",
+            ErrorCode::InvalidCallback,
             "call.call_id",
             "call.call_id must not be empty",
         ));

@@ -97,7 +97,10 @@ mod tests {
                 "invalid_signature",
             ),
             (
-                Err(ApiError::body("invalid_json", format!("bad {PHONE}"))),
+                Err(ApiError::body(
+                    domain::ErrorCode::InvalidJson,
+                    format!("bad {PHONE}"),
+                )),
                 "refused_4xx",
             ),
             (Err(ApiError::ProviderUnavailable), "error_5xx"),

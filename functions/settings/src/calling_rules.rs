@@ -14,6 +14,7 @@ use domain::answer::{self, Success};
 use domain::dial_rules::Rule;
 use domain::phone::PhoneNumber;
 use domain::ApiError;
+use domain::ErrorCode;
 use lambda_glue::http::{json_body, json_object, json_response, json_type, refuse_unknown_fields};
 use lambda_glue::route;
 use lambda_glue::router::Route;
@@ -32,10 +33,10 @@ const FIELDS: [&str; 1] = ["phone"];
 
 /// The body's `phone`, validated as trigger-call validates it (400 `invalid_phone`).
 fn phone(body: &serde_json::Map<String, Value>) -> Result<PhoneNumber, ApiError> {
-    let bad = |why: String| ApiError::bad_request("invalid_phone", "phone", why);
+    let bad = |why: String| ApiError::bad_request(ErrorCode::InvalidPhone, "phone", why);
     match body.get("phone") {
         None | Some(Value::Null) => Err(ApiError::bad_request(
-            "missing_field",
+            ErrorCode::MissingField,
             "phone",
             "phone is required: the E.164 number to check, e.g. +14155550123",
         )),
@@ -64,7 +65,7 @@ pub async fn check(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         Err(e) => Some(e),
         Ok(()) if ctx.deps.store.is_suppressed(&account.id, phone.as_str()).await? => {
             Some(ApiError::unprocessable(
-                "number_suppressed",
+                ErrorCode::NumberSuppressed,
                 Some("phone"),
                 "this number is on the account's do-not-call list; remove it from the list to call it",
             ))
@@ -76,7 +77,7 @@ pub async fn check(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
             success: Success,
             allowed_now: false,
             refused: Some(Refusal {
-                code: e.code(),
+                code: e.code().as_str(),
                 message: e.to_string(),
             }),
             closed_by: None,

@@ -10,6 +10,7 @@ use domain::model::DeliveryAttemptView;
 use domain::model::DeliveryOutcome;
 use domain::ports::store::deliveries::{DeliveryCursor, DeliveryQuery, MAX_PAGE_SIZE};
 use domain::ApiError;
+use domain::ErrorCode;
 use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
@@ -63,7 +64,7 @@ pub fn parse_query(req: &Request) -> Result<DeliveryQuery, ApiError> {
         .map(|o| {
             DeliveryOutcome::parse(o).ok_or_else(|| {
                 ApiError::bad_request(
-                    "invalid_outcome",
+                    ErrorCode::InvalidOutcome,
                     "outcome",
                     "outcome must be one of delivered, failed, dropped, skipped",
                 )
@@ -76,14 +77,14 @@ pub fn parse_query(req: &Request) -> Result<DeliveryQuery, ApiError> {
         .map(|c| {
             let cursor = DeliveryCursor::decode(c).map_err(|e| {
                 ApiError::bad_request(
-                    "invalid_cursor",
+                    ErrorCode::InvalidCursor,
                     "cursor",
                     format!("{e}; pass the next_cursor of the previous page unchanged"),
                 )
             })?;
             if cursor.outcome() != outcome {
                 return Err(ApiError::bad_request(
-                    "invalid_cursor",
+                    ErrorCode::InvalidCursor,
                     "cursor",
                     "the cursor belongs to a listing with a different outcome filter; keep the filter while paging",
                 ));

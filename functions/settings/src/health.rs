@@ -10,6 +10,7 @@ use domain::answer::Success;
 use domain::webhook::summary::{delivery_histogram, endpoint_summary, HealthRange};
 use domain::webhook::summary::{EndpointView, HealthBucket};
 use domain::ApiError;
+use domain::ErrorCode;
 use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
@@ -30,7 +31,7 @@ pub async fn get(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let range = match params.first("range") {
         None => HealthRange::Day,
         Some(r) => HealthRange::parse(r).ok_or_else(|| {
-            ApiError::bad_request("invalid_range", "range", "range must be 24h or 7d")
+            ApiError::bad_request(ErrorCode::InvalidRange, "range", "range must be 24h or 7d")
         })?,
     };
     let now = ctx.deps.clock.now();

@@ -13,6 +13,7 @@ use domain::number_type::NumberType;
 use domain::recipient_hours::RecipientHours;
 use domain::webhook::signing_secret;
 use domain::webhook::summary::{endpoint_summary, EndpointView};
+use domain::ErrorCode;
 use domain::{ApiError, StoreError};
 use lambda_glue::http::{json_body, json_object, json_response};
 use lambda_glue::route;
@@ -214,7 +215,7 @@ pub async fn patch(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         // Another account's agent is exactly as unknown as one that does not exist.
         if deps.store.agent(&ctx.account.id, agent_id).await?.is_none() {
             return Err(ApiError::not_found(
-                "agent_not_found",
+                ErrorCode::AgentNotFound,
                 Some("default_agent_id"),
                 format!("agent {agent_id} not found"),
             ));

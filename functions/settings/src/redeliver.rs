@@ -16,6 +16,7 @@ use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::Claim;
 use domain::webhook::series::{self, REDELIVERY_MARKER_LEASE};
 use domain::ApiError;
+use domain::ErrorCode;
 use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
@@ -36,7 +37,7 @@ pub async fn redeliver(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let raw = ctx.params.get("event_id").unwrap_or_default();
     let not_found = || {
         ApiError::not_found(
-            "event_not_found",
+            ErrorCode::EventNotFound,
             Some("event_id"),
             format!("event {raw} not found (events are kept 30 days)"),
         )

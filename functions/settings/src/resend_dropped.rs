@@ -38,6 +38,7 @@ use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::deliveries::{delivery_sort_key, RETENTION_DAYS};
 use domain::ports::store::Claim;
 use domain::ApiError;
+use domain::ErrorCode;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use lambda_glue::http::{json_body, json_object, json_response, json_type, refuse_unknown_fields};
 use lambda_glue::route;
@@ -86,13 +87,13 @@ fn timestamp(body: &Map<String, Value>, field: &str) -> Result<Option<DateTime<U
             .map(|t| Some(t.with_timezone(&Utc)))
             .map_err(|_| {
                 ApiError::bad_request(
-                    "invalid_timestamp",
+                    ErrorCode::InvalidTimestamp,
                     field,
                     format!("{field} must be an RFC 3339 time, e.g. \"2025-06-15T14:30:00Z\""),
                 )
             }),
         Some(other) => Err(ApiError::bad_request(
-            "invalid_type",
+            ErrorCode::InvalidType,
             field,
             format!(
                 "{field} must be an RFC 3339 string, not {}",
@@ -108,7 +109,7 @@ pub fn parse(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<Range, Api
     refuse_unknown_fields(body, &FIELDS)?;
     let since = timestamp(body, "since")?.ok_or_else(|| {
         ApiError::bad_request(
-            "missing_field",
+            ErrorCode::MissingField,
             "since",
             "since is required: the start of the range, RFC 3339",
         )
@@ -116,14 +117,14 @@ pub fn parse(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<Range, Api
     let horizon = now - chrono::Duration::days(RETENTION_DAYS);
     if since < horizon {
         return Err(ApiError::bad_request(
-            "invalid_range",
+            ErrorCode::InvalidRange,
             "since",
             format!("since must be within the delivery log's retention ({RETENTION_DAYS} days)"),
         ));
     }
     if since > now {
         return Err(ApiError::bad_request(
-            "invalid_range",
+            ErrorCode::InvalidRange,
             "since",
             "since is in the future",
         ));
@@ -131,7 +132,7 @@ pub fn parse(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<Range, Api
     let until = timestamp(body, "until")?.unwrap_or(now).min(now);
     if until < since {
         return Err(ApiError::bad_request(
-            "invalid_range",
+            ErrorCode::InvalidRange,
             "until",
             "until must not be before since",
         ));
@@ -210,7 +211,7 @@ async fn endings(ctx: &Ctx<'_>, range: Range) -> Result<Vec<DeliveryAttempt>, Ap
 /// The answer to a range holding more than [`MAX_RECOVER_EVENTS`] events to recover.
 pub fn too_many_events(found: usize) -> ApiError {
     ApiError::unprocessable(
-        "too_many_events",
+        ErrorCode::TooManyEvents,
         Some("since"),
         format!(
             "the range holds {found} events to recover; one request recovers at most \
@@ -337,7 +338,7 @@ mod tests {
         for (b, code, field) in cases {
             let e = parse(&body(b.clone()), now()).unwrap_err();
             assert_eq!(
-                (e.status(), e.code(), e.field()),
+                (e.status(), e.code().as_str(), e.field()),
                 (400, code, Some(field)),
                 "{b}"
             );

@@ -15,6 +15,7 @@ use domain::answer::{self, Success};
 use domain::model::Account;
 use domain::webhook::signing_secret::{self, SigningSecret};
 use domain::ApiError;
+use domain::ErrorCode;
 use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
@@ -70,7 +71,7 @@ pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
 fn require_url_or_secret(account: &Account) -> Result<(), ApiError> {
     if account.webhook_secret.is_none() && account.webhook_url.is_none() {
         return Err(ApiError::unprocessable(
-            "no_webhook_url",
+            ErrorCode::NoWebhookUrl,
             Some("webhook_url"),
             "the signing secret is created with the first webhook URL; set one first",
         ));

@@ -19,6 +19,7 @@ use domain::ports::store::suppressions::{
     decode_cursor, DEFAULT_SUPPRESSION_PAGE, MAX_SUPPRESSION_PAGE,
 };
 use domain::ApiError;
+use domain::ErrorCode;
 use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
@@ -58,7 +59,7 @@ fn percent_decode(s: &str) -> Option<String> {
 /// The path's number, validated (400 `invalid_phone`, field `phone`).
 fn phone(ctx: &Ctx<'_>) -> Result<PhoneNumber, ApiError> {
     let raw = ctx.params.get("phone").unwrap_or_default();
-    let bad = |why: String| ApiError::bad_request("invalid_phone", "phone", why);
+    let bad = |why: String| ApiError::bad_request(ErrorCode::InvalidPhone, "phone", why);
     let decoded = percent_decode(raw)
         .ok_or_else(|| bad("phone is not a valid percent-encoded path segment".into()))?;
     PhoneNumber::parse(&decoded).map_err(|e| bad(e.to_string()))
@@ -92,7 +93,7 @@ pub async fn delete(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .await?
     {
         return Err(ApiError::not_found(
-            "suppression_not_found",
+            ErrorCode::SuppressionNotFound,
             Some("phone"),
             "this number is not on the account's do-not-call list",
         ));
@@ -118,7 +119,7 @@ pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .map(|c| {
             decode_cursor(c).ok_or_else(|| {
                 ApiError::bad_request(
-                    "invalid_cursor",
+                    ErrorCode::InvalidCursor,
                     "cursor",
                     "the cursor is not valid; pass the next_cursor of the previous page unchanged",
                 )

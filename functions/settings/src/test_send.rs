@@ -9,6 +9,7 @@ use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, Delive
 use domain::webhook::headers::webhook_headers;
 use domain::webhook::signing_secret;
 use domain::ApiError;
+use domain::ErrorCode;
 use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
@@ -29,14 +30,14 @@ pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let account = &ctx.account;
     let url = account.webhook_url.clone().ok_or_else(|| {
         ApiError::unprocessable(
-            "no_webhook_url",
+            ErrorCode::NoWebhookUrl,
             Some("webhook_url"),
             "no webhook URL is saved; set one first",
         )
     })?;
     let key = account.api_key.as_ref().ok_or_else(|| {
         ApiError::unprocessable(
-            "no_api_key",
+            ErrorCode::NoApiKey,
             None,
             "webhooks are signed with the API key; generate one first",
         )

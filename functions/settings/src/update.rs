@@ -6,6 +6,7 @@
 use domain::event_type::EventType;
 use domain::model::Account;
 use domain::ApiError;
+use domain::ErrorCode;
 use lambda_glue::http::{json_type, refuse_unknown_fields};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -45,7 +46,7 @@ impl IntegrationUpdate {
 
 fn wrong_type(field: &str, expected: &str, got: &Value) -> ApiError {
     ApiError::bad_request(
-        "invalid_type",
+        ErrorCode::InvalidType,
         field,
         format!("{field} must be {expected}, not {}", json_type(got)),
     )
@@ -58,7 +59,7 @@ pub fn parse(
     refuse_unknown_fields(body, &FIELDS)?;
     if body.is_empty() {
         return Err(ApiError::body(
-            "empty_update",
+            ErrorCode::EmptyUpdate,
             "send at least one of api_enabled, webhook_url, default_agent_id, events",
         ));
     }
@@ -72,7 +73,7 @@ pub fn parse(
         Some(Value::Null) => Some(None),
         Some(Value::String(s)) => {
             let url = domain::webhook_url::validate(s, allow_insecure_local).map_err(|e| {
-                ApiError::bad_request("invalid_webhook_url", "webhook_url", e.to_string())
+                ApiError::bad_request(ErrorCode::InvalidWebhookUrl, "webhook_url", e.to_string())
             })?;
             Some(Some(url.to_string()))
         }
@@ -89,7 +90,7 @@ pub fn parse(
         Some(Value::Null) => Some(None),
         Some(Value::String(s)) => Some(Some(Uuid::parse_str(s).map_err(|_| {
             ApiError::bad_request(
-                "invalid_default_agent_id",
+                ErrorCode::InvalidDefaultAgentId,
                 "default_agent_id",
                 "default_agent_id must be an agent's UUID, e.g. \"4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11\", or null",
             )
@@ -122,7 +123,7 @@ fn parse_events(v: &Value) -> Result<Vec<EventType>, ApiError> {
     };
     if items.is_empty() {
         return Err(ApiError::bad_request(
-            "invalid_events",
+            ErrorCode::InvalidEvents,
             "events",
             "events must name at least one event (call.started, call.completed, call.failed); to stop webhooks, remove the webhook_url",
         ));
@@ -134,7 +135,7 @@ fn parse_events(v: &Value) -> Result<Vec<EventType>, ApiError> {
         };
         let Some(t) = EventType::parse(name) else {
             return Err(ApiError::bad_request(
-                "invalid_events",
+                ErrorCode::InvalidEvents,
                 "events",
                 format!(
                     "events[{i}] is not an event; choose from call.started, call.completed, call.failed"
@@ -157,7 +158,7 @@ mod tests {
 
     fn code(v: Value) -> (&'static str, Option<String>) {
         let e = p(v).unwrap_err();
-        (e.code(), e.field().map(str::to_string))
+        (e.code().as_str(), e.field().map(str::to_string))
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::Deps;
 use domain::model::IdempotencyRecord;
 use domain::signature::sha256_hex;
 use domain::ApiError;
+use domain::ErrorCode;
 use lambda_glue::http::raw_json_response;
 use lambda_http::{Body, Request, Response};
 use std::time::Duration;
@@ -48,7 +49,7 @@ impl IdempotencyKey {
     pub fn parse(value: &[u8], raw_body: &[u8]) -> Result<Self, ApiError> {
         let bad = || {
             ApiError::bad_request(
-                "invalid_idempotency_key",
+                ErrorCode::InvalidIdempotencyKey,
                 "Idempotency-Key",
                 format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} printable ASCII characters"),
             )

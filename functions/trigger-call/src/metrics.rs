@@ -17,7 +17,7 @@ pub fn request<T>(result: &Result<T, ApiError>) -> Line {
     let line = Line::new(FUNCTION);
     match result {
         Ok(_) => line.dim("Result", "accepted"),
-        Err(e) => line.dim("Result", "refused").dim("Code", e.code()),
+        Err(e) => line.dim("Result", "refused").dim("Code", e.code().as_str()),
     }
     .count("TriggerRequests", 1)
 }
@@ -76,7 +76,7 @@ mod tests {
     fn lines_are_emf_and_carry_ids_never_the_number_the_names_or_the_key() {
         let c = call();
         let refused: Result<(), ApiError> = Err(ApiError::unprocessable(
-            "number_suppressed",
+            domain::ErrorCode::NumberSuppressed,
             Some("phone"),
             "on the list",
         ));

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use domain::phone::PhoneNumber;
 use domain::ApiError;
+use domain::ErrorCode;
 use lambda_glue::http::json_type;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -55,7 +56,7 @@ pub fn check_not_before(
     match not_before {
         Some(t) if t > now + domain::held_calls::max_schedule_ahead() => {
             Err(ApiError::bad_request(
-                "invalid_not_before",
+                ErrorCode::InvalidNotBefore,
                 "not_before",
                 format!(
                     "not_before is more than {} days ahead; schedule the call later",
@@ -70,7 +71,7 @@ pub fn check_not_before(
 
 fn wrong_type(field: &str, expected: &str, got: &Value) -> ApiError {
     ApiError::bad_request(
-        "invalid_type",
+        ErrorCode::InvalidType,
         field,
         format!("{field} must be {expected}, not {}", json_type(got)),
     )
@@ -91,7 +92,7 @@ fn string<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a st
 pub fn parse(body: &Map<String, Value>) -> Result<TriggerCall, ApiError> {
     if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(ApiError::bad_request(
-            "unknown_field",
+            ErrorCode::UnknownField,
             unknown,
             format!(
                 "unknown field {unknown:?}; allowed fields are phone, name, email, agent_id, metadata, when_closed, not_before (custom data goes inside metadata)"
@@ -101,13 +102,13 @@ pub fn parse(body: &Map<String, Value>) -> Result<TriggerCall, ApiError> {
     let phone = match body.get("phone") {
         None => {
             return Err(ApiError::bad_request(
-                "missing_field",
+                ErrorCode::MissingField,
                 "phone",
                 "phone is required, in E.164 format, e.g. \"+15551234567\"",
             ))
         }
         Some(Value::String(s)) => PhoneNumber::parse(s)
-            .map_err(|e| ApiError::bad_request("invalid_phone", "phone", e.to_string()))?,
+            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPhone, "phone", e.to_string()))?,
         Some(other) => {
             return Err(wrong_type(
                 "phone",
@@ -122,7 +123,7 @@ pub fn parse(body: &Map<String, Value>) -> Result<TriggerCall, ApiError> {
         .map(|s| {
             Uuid::parse_str(s).map_err(|_| {
                 ApiError::bad_request(
-                    "invalid_agent_id",
+                    ErrorCode::InvalidAgentId,
                     "agent_id",
                     "agent_id must be a UUID, e.g. \"4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11\"",
                 )
@@ -135,7 +136,7 @@ pub fn parse(body: &Map<String, Value>) -> Result<TriggerCall, ApiError> {
             let size = serde_json::to_vec(m).map(|v| v.len()).unwrap_or(usize::MAX);
             if size > MAX_METADATA_BYTES {
                 return Err(ApiError::bad_request(
-                    "metadata_too_large",
+                    ErrorCode::MetadataTooLarge,
                     "metadata",
                     format!(
                         "metadata is {size} bytes as JSON; the limit is {MAX_METADATA_BYTES} bytes"
@@ -157,7 +158,7 @@ pub fn parse(body: &Map<String, Value>) -> Result<TriggerCall, ApiError> {
         Some("hold") => WhenClosed::Hold,
         Some(_) => {
             return Err(ApiError::bad_request(
-                "invalid_when_closed",
+                ErrorCode::InvalidWhenClosed,
                 "when_closed",
                 "when_closed must be \"reject\" (refuse outside the calling window, the default) or \"hold\" (place the call when the window opens)",
             ))
@@ -169,7 +170,7 @@ pub fn parse(body: &Map<String, Value>) -> Result<TriggerCall, ApiError> {
                 .map(|t| t.with_timezone(&Utc))
                 .map_err(|_| {
                     ApiError::bad_request(
-                        "invalid_not_before",
+                        ErrorCode::InvalidNotBefore,
                         "not_before",
                         "not_before must be an RFC 3339 date-time with a time zone, e.g. \"2026-12-01T15:00:00Z\"",
                     )
@@ -191,14 +192,14 @@ fn validate_name(s: &str) -> Result<String, ApiError> {
     let chars = s.chars().count();
     if chars > MAX_NAME_CHARS {
         return Err(ApiError::bad_request(
-            "invalid_name",
+            ErrorCode::InvalidName,
             "name",
             format!("name is {chars} characters; the limit is {MAX_NAME_CHARS}"),
         ));
     }
     if s.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
-            "invalid_name",
+            ErrorCode::InvalidName,
             "name",
             "name must not contain control characters",
         ));
@@ -211,7 +212,7 @@ fn validate_name(s: &str) -> Result<String, ApiError> {
 fn validate_email(s: &str) -> Result<String, ApiError> {
     let bad = |why: &str| {
         ApiError::bad_request(
-            "invalid_email",
+            ErrorCode::InvalidEmail,
             "email",
             format!("email is not a valid address: {why}"),
         )
@@ -426,7 +427,7 @@ mod tests {
         assert_eq!(check_not_before(Some(max), now).unwrap(), max);
         let e = check_not_before(Some(max + chrono::Duration::seconds(1)), now).unwrap_err();
         assert_eq!(
-            (e.code(), e.field()),
+            (e.code().as_str(), e.field()),
             ("invalid_not_before", Some("not_before"))
         );
     }

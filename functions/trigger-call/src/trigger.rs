@@ -18,6 +18,7 @@ use domain::held_calls::scheduled_answer;
 use domain::model::{Agent, Call, CallStatus, Direction, IdempotencyRecord, KeyGrant};
 use domain::ports::store::CreateCallOutcome;
 use domain::ApiError;
+use domain::ErrorCode;
 use lambda_glue::http::{json_body, json_object, raw_json_response};
 use lambda_http::{Body, Response};
 use uuid::Uuid;
@@ -67,7 +68,7 @@ async fn prepare(
     domain::destination::check(&body.phone, &grant.guardrails)?;
     let agent_id = body.agent_id.or(grant.default_agent_id).ok_or_else(|| {
         ApiError::unprocessable(
-            "no_default_agent",
+            ErrorCode::NoDefaultAgent,
             Some("agent_id"),
             "no agent_id was given and the account has no default agent; pass agent_id or set a default agent on the integration page",
         )
@@ -80,21 +81,21 @@ async fn prepare(
     );
     if suppressed? {
         return Err(ApiError::unprocessable(
-            "number_suppressed",
+            ErrorCode::NumberSuppressed,
             Some("phone"),
             "this number is on the account's do-not-call list; remove it from the list to call it",
         ));
     }
     let agent = agent?.ok_or_else(|| {
         ApiError::not_found(
-            "agent_not_found",
+            ErrorCode::AgentNotFound,
             Some("agent_id"),
             format!("agent {agent_id} not found"),
         )
     })?;
     if agent.phone_number.is_none() {
         return Err(ApiError::unprocessable(
-            "agent_has_no_phone_number",
+            ErrorCode::AgentHasNoPhoneNumber,
             Some("agent_id"),
             format!(
                 "agent {agent_id} has no phone number assigned; assign one before placing calls"
@@ -141,7 +142,7 @@ fn refusal(grant: &KeyGrant, closed: Closed) -> ApiError {
                     .to_string(),
             };
             ApiError::Unprocessable {
-                code: "outside_calling_window",
+                code: ErrorCode::OutsideCallingWindow,
                 message,
                 field: None,
                 next_window_opens_at: closed.rule_opens_at,
@@ -156,7 +157,7 @@ fn refusal(grant: &KeyGrant, closed: Closed) -> ApiError {
                 zones.join(", "),
             );
             ApiError::Unprocessable {
-                code: "outside_recipient_hours",
+                code: ErrorCode::OutsideRecipientHours,
                 message,
                 field: Some("phone".into()),
                 next_window_opens_at: None,

@@ -22,6 +22,7 @@ use crate::error::ApiError;
 use crate::model::Guardrails;
 use crate::number_type::NumberType;
 use crate::phone::PhoneNumber;
+use crate::ErrorCode;
 
 /// The refused non-geographic calling codes and what they are (ITU-T E.164 assignments).
 pub const NON_GEOGRAPHIC: &[(u16, &str)] = &[
@@ -138,7 +139,7 @@ pub fn check(phone: &PhoneNumber, guardrails: &Guardrails) -> Result<(), ApiErro
 }
 
 fn refused(message: String) -> ApiError {
-    ApiError::unprocessable("destination_not_allowed", Some("phone"), message)
+    ApiError::unprocessable(ErrorCode::DestinationNotAllowed, Some("phone"), message)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! Functions return `ApiError`; `http::error_response` is the only place it becomes a status
 //! code and a JSON body, so two routes can never disagree on how an error looks.
 
+pub use crate::error_code::ErrorCode;
 use chrono::{DateTime, Utc};
 
 /// A request that could not be served, with everything the client needs to fix it.
@@ -11,7 +12,7 @@ pub enum ApiError {
     /// 400: the body or a field is invalid. `code` is stable and machine-readable.
     #[error("{message}")]
     BadRequest {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         field: Option<String>,
     },
@@ -42,7 +43,7 @@ pub enum ApiError {
     /// 404, with a code naming what was not found (`agent_not_found`, `call_not_found`, ...).
     #[error("{message}")]
     NotFound {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         field: Option<String>,
     },
@@ -80,7 +81,7 @@ pub enum ApiError {
     /// 422: a valid request that cannot be served now.
     #[error("{message}")]
     Unprocessable {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         field: Option<String>,
         /// For `outside_calling_window`: when the window opens next (RFC 3339).
@@ -142,7 +143,7 @@ impl ApiError {
         serde_json::json!({"success": false, "error": e})
     }
 
-    pub fn bad_request(code: &'static str, field: &str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, field: &str, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
             code,
             message: message.into(),
@@ -150,7 +151,7 @@ impl ApiError {
         }
     }
 
-    pub fn body(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn body(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
             code,
             message: message.into(),
@@ -158,7 +159,7 @@ impl ApiError {
         }
     }
 
-    pub fn not_found(code: &'static str, field: Option<&str>, message: impl Into<String>) -> Self {
+    pub fn not_found(code: ErrorCode, field: Option<&str>, message: impl Into<String>) -> Self {
         ApiError::NotFound {
             code,
             message: message.into(),
@@ -166,11 +167,7 @@ impl ApiError {
         }
     }
 
-    pub fn unprocessable(
-        code: &'static str,
-        field: Option<&str>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn unprocessable(code: ErrorCode, field: Option<&str>, message: impl Into<String>) -> Self {
         ApiError::Unprocessable {
             code,
             message: message.into(),
@@ -210,31 +207,31 @@ impl ApiError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::BadRequest { code, .. }
             | ApiError::NotFound { code, .. }
-            | ApiError::Unprocessable { code, .. } => code,
-            ApiError::Unauthenticated => "unauthenticated",
-            ApiError::MissingApiKey => "missing_api_key",
-            ApiError::InvalidAuthScheme => "invalid_auth_scheme",
-            ApiError::InvalidApiKey => "invalid_api_key",
-            ApiError::ApiAccessDisabled => "api_access_disabled",
-            ApiError::PlanRequired => "plan_required",
-            ApiError::AccountSuspended => "account_suspended",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
-            ApiError::IdempotencyKeyInProgress => "idempotency_key_in_progress",
-            ApiError::CallNotScheduled { .. } => "call_not_scheduled",
-            ApiError::RedeliveryInProgress { .. } => "redelivery_in_progress",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::Throttled => "throttled",
-            ApiError::RateLimited(_) => "rate_limited",
-            ApiError::ProviderUnavailable => "provider_unavailable",
-            ApiError::ProviderOutcomeUnknown { .. } => "provider_outcome_unknown",
-            ApiError::Internal(_) => "internal_error",
+            | ApiError::Unprocessable { code, .. } => *code,
+            ApiError::Unauthenticated => ErrorCode::Unauthenticated,
+            ApiError::MissingApiKey => ErrorCode::MissingApiKey,
+            ApiError::InvalidAuthScheme => ErrorCode::InvalidAuthScheme,
+            ApiError::InvalidApiKey => ErrorCode::InvalidApiKey,
+            ApiError::ApiAccessDisabled => ErrorCode::ApiAccessDisabled,
+            ApiError::PlanRequired => ErrorCode::PlanRequired,
+            ApiError::AccountSuspended => ErrorCode::AccountSuspended,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            ApiError::IdempotencyKeyInProgress => ErrorCode::IdempotencyKeyInProgress,
+            ApiError::CallNotScheduled { .. } => ErrorCode::CallNotScheduled,
+            ApiError::RedeliveryInProgress { .. } => ErrorCode::RedeliveryInProgress,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::Throttled => ErrorCode::Throttled,
+            ApiError::RateLimited(_) => ErrorCode::RateLimited,
+            ApiError::ProviderUnavailable => ErrorCode::ProviderUnavailable,
+            ApiError::ProviderOutcomeUnknown { .. } => ErrorCode::ProviderOutcomeUnknown,
+            ApiError::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -377,7 +374,7 @@ mod tests {
             remaining: 0,
             reset_secs: 12,
         });
-        assert_eq!((e.status(), e.code()), (429, "rate_limited"));
+        assert_eq!((e.status(), e.code().as_str()), (429, "rate_limited"));
         assert!(e.to_string().contains("100") && e.to_string().contains("12 s"));
     }
 }

@@ -16,6 +16,7 @@ use crate::model::CallStatus;
 use crate::phone::PhoneNumber;
 use crate::ports::store::Store;
 use crate::recipient_hours::RecipientHours;
+use crate::ErrorCode;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -127,7 +128,7 @@ pub async fn owned_call(
 ) -> Result<crate::model::Call, crate::ApiError> {
     let not_found = || {
         crate::ApiError::not_found(
-            "call_not_found",
+            ErrorCode::CallNotFound,
             Some("call_id"),
             format!("call {raw_id} not found"),
         )

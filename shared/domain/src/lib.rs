@@ -3,8 +3,8 @@
 //! Layered so every reference points down (`tests/it/layers.rs` fails on a cycle, and on a
 //! vocabulary module or a port naming anything above the vocabulary):
 //!
-//! - vocabulary: `model`, `event_type`, `error`, `clock`, `answer`, `phone`, `country`,
-//!   `number_type`, `calling_window`, `recipient_hours`, `zone`, `scrub`;
+//! - vocabulary: `model`, `event_type`, `error`, `error_code`, `clock`, `answer`, `phone`,
+//!   `country`, `number_type`, `calling_window`, `recipient_hours`, `zone`, `scrub`;
 //! - ports: the traits the functions depend on (`ports`), naming only the vocabulary;
 //! - rules: `event_rules`, `payload`, `callback`, `destination`, `dial_rules`, `held_calls`,
 //!   `rate_limit`, `api_key`, `signature`, `webhook`, `webhook_url`, `config`;
@@ -32,6 +32,7 @@ pub mod destination;
 pub mod dial;
 pub mod dial_rules;
 pub mod error;
+pub mod error_code;
 pub mod event_rules;
 pub mod event_type;
 pub mod held_calls;
@@ -50,4 +51,4 @@ pub mod webhook;
 pub mod webhook_url;
 pub mod zone;
 
-pub use error::{ApiError, StoreError};
+pub use error::{ApiError, ErrorCode, StoreError};

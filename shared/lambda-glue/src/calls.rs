@@ -13,6 +13,7 @@ use domain::answer::{self, Success};
 use domain::model::{Call, CallStatus, Direction};
 use domain::ports::store::calls::{CallCursor, CallPage, CallQuery, MAX_CALL_PAGE};
 use domain::ApiError;
+use domain::ErrorCode;
 use lambda_http::Request;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -116,7 +117,7 @@ fn time_param(name: &str, value: &str) -> Result<chrono::DateTime<chrono::Utc>, 
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|_| {
             ApiError::bad_request(
-                "invalid_time",
+                ErrorCode::InvalidTime,
                 name,
                 format!("{name} must be an RFC 3339 time, e.g. 2026-12-01T00:00:00Z"),
             )
@@ -132,7 +133,7 @@ pub fn parse_query(req: &Request) -> Result<CallQuery, ApiError> {
             CallStatus::parse(s).ok_or_else(|| {
                 let all: Vec<&str> = CallStatus::ALL.iter().map(|s| s.as_str()).collect();
                 ApiError::bad_request(
-                    "invalid_status",
+                    ErrorCode::InvalidStatus,
                     "status",
                     format!("status must be one of {}", all.join(", ")),
                 )
@@ -153,7 +154,7 @@ pub fn parse_query(req: &Request) -> Result<CallQuery, ApiError> {
         .map(|c| {
             CallCursor::decode(c).map_err(|e| {
                 ApiError::bad_request(
-                    "invalid_cursor",
+                    ErrorCode::InvalidCursor,
                     "cursor",
                     format!("{e}; pass the next_cursor of the previous page unchanged"),
                 )

@@ -2,6 +2,7 @@
 //! `ApiError` becomes a response.
 
 use domain::error::ApiError;
+use domain::ErrorCode;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -40,9 +41,13 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
     match err {
         ApiError::Internal(source) => tracing::error!(error = %source, "internal error"),
         ApiError::ProviderUnavailable | ApiError::ProviderOutcomeUnknown { .. } => {
-            tracing::warn!(code = err.code(), "provider unavailable")
+            tracing::warn!(code = err.code().as_str(), "provider unavailable")
         }
-        _ => tracing::info!(code = err.code(), status = err.status(), "request refused"),
+        _ => tracing::info!(
+            code = err.code().as_str(),
+            status = err.status(),
+            "request refused"
+        ),
     }
     let mut res = json_response(err.status(), &error_body(err));
     if let ApiError::Throttled = err {
@@ -116,20 +121,20 @@ pub fn json_body(req: &Request) -> Result<&[u8], ApiError> {
 pub fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::body(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             "the request body is empty; send a JSON object",
         ));
     }
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::body(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!("the request body is not valid JSON: {e}"),
         )
     })?;
     match value {
         serde_json::Value::Object(m) => Ok(m),
         other => Err(ApiError::body(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             format!(
                 "the request body must be a JSON object, not {}",
                 json_type(&other)
@@ -149,7 +154,7 @@ pub fn refuse_unknown_fields(
     match unknown {
         None => Ok(()),
         Some(field) => Err(ApiError::bad_request(
-            "unknown_field",
+            ErrorCode::UnknownField,
             field,
             format!(
                 "unknown field {field:?}; allowed fields are {}",
@@ -185,7 +190,7 @@ pub fn no_fields(req: &Request) -> Result<(), ApiError> {
     let body = json_object(json_body(req)?)?;
     match body.keys().min() {
         Some(field) => Err(ApiError::bad_request(
-            "unknown_field",
+            ErrorCode::UnknownField,
             field,
             format!("unknown field {field:?}; this request takes no fields"),
         )),
@@ -202,14 +207,14 @@ pub fn checked_query(req: &Request, allowed: &[&str]) -> Result<QueryMap, ApiErr
     names.sort_unstable();
     if let Some(pair) = names.windows(2).find(|p| p[0] == p[1]) {
         return Err(ApiError::bad_request(
-            "duplicate_parameter",
+            ErrorCode::DuplicateParameter,
             pair[0],
             format!("the query parameter {:?} is given more than once", pair[0]),
         ));
     }
     if let Some(unknown) = names.iter().find(|n| !allowed.contains(n)) {
         return Err(ApiError::bad_request(
-            "unknown_parameter",
+            ErrorCode::UnknownParameter,
             unknown,
             format!(
                 "unknown query parameter {unknown:?}; allowed parameters are {}",
@@ -231,7 +236,7 @@ pub fn limit_param(params: &QueryMap, default: usize, max: usize) -> Result<usiz
             .filter(|n| (1..=max).contains(n) && l.bytes().all(|b| b.is_ascii_digit()))
             .ok_or_else(|| {
                 ApiError::bad_request(
-                    "invalid_limit",
+                    ErrorCode::InvalidLimit,
                     "limit",
                     format!("limit must be a whole number from 1 to {max}"),
                 )
@@ -245,7 +250,7 @@ mod tests {
 
     #[test]
     fn error_body_shape() {
-        let e = ApiError::bad_request("invalid_phone", "phone", "bad");
+        let e = ApiError::bad_request(ErrorCode::InvalidPhone, "phone", "bad");
         let b = error_body(&e);
         assert_eq!(
             b,

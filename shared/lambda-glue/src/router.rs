@@ -9,6 +9,7 @@
 
 use crate::http::{error_response, respond};
 use domain::ApiError;
+use domain::ErrorCode;
 use http::Method;
 use lambda_http::{Body, Request, Response};
 use std::future::Future;
@@ -120,9 +121,11 @@ pub async fn dispatch<'a, H>(
     run: impl FnOnce(&'a H, Params) -> RouteFuture<'a>,
 ) -> Response<Body> {
     match resolve(routes, req.method(), req.uri().path()) {
-        Resolution::NotFound => {
-            error_response(&ApiError::not_found("not_found", None, "no such route"))
-        }
+        Resolution::NotFound => error_response(&ApiError::not_found(
+            ErrorCode::NotFound,
+            None,
+            "no such route",
+        )),
         Resolution::WrongMethod(allowed) => {
             let mut res = error_response(&ApiError::MethodNotAllowed);
             let allow = allowed

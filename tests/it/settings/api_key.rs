@@ -169,7 +169,7 @@ async fn a_rotation_based_on_a_stale_read_is_refused() {
     .await
     .err()
     .expect("the stale rotation loses");
-    assert_eq!((second.status(), second.code()), (409, "conflict"));
+    assert_eq!((second.status(), second.code().as_str()), (409, "conflict"));
     let key = first.key.plaintext;
     assert_eq!(
         h.secret().await,
