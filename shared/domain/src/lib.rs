@@ -3,8 +3,8 @@
 //! Layered so every reference points down (`tests/it/layers.rs` fails on a cycle, and on a
 //! vocabulary module or a port naming anything above the vocabulary):
 //!
-//! - vocabulary: `model`, `event_type`, `error`, `error_code`, `clock`, `answer`, `phone`,
-//!   `country`, `number_type`, `calling_window`, `recipient_hours`, `zone`, `scrub`;
+//! - vocabulary: `model`, `ids`, `event_type`, `error`, `error_code`, `clock`, `answer`,
+//!   `phone`, `country`, `number_type`, `calling_window`, `recipient_hours`, `zone`, `scrub`;
 //! - ports: the traits the functions depend on (`ports`), naming only the vocabulary;
 //! - rules: `event_rules`, `payload`, `callback`, `destination`, `dial_rules`, `held_calls`,
 //!   `rate_limit`, `api_key`, `signature`, `webhook`, `webhook_url`, `config`;
@@ -36,6 +36,7 @@ pub mod error_code;
 pub mod event_rules;
 pub mod event_type;
 pub mod held_calls;
+pub mod ids;
 pub mod key_rotation;
 pub mod model;
 pub mod number_type;
@@ -52,3 +53,4 @@ pub mod webhook_url;
 pub mod zone;
 
 pub use error::{ApiError, ErrorCode, StoreError};
+pub use ids::{AccountId, AgentId, CallId, EventId};
