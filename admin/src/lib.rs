@@ -9,6 +9,7 @@
 use aws_adapters::DynamoStore;
 use domain::calling_window::CallingWindow;
 use domain::clock::{rfc3339, Clock};
+use domain::ids::{AccountId, AgentId};
 use domain::model::{Account, Agent, Plan};
 use domain::number_type::NumberType;
 use domain::phone::PhoneNumber;
@@ -18,7 +19,6 @@ use domain::recipient_hours::{AppliesTo, RecipientHours, RecipientHoursJson};
 use domain::{ApiError, StoreError};
 use serde_json::{json, Value};
 use std::sync::Arc;
-use uuid::Uuid;
 
 pub mod dlq;
 
@@ -106,7 +106,7 @@ impl Admin {
         }
     }
 
-    pub async fn account(&self, id: &str) -> Result<Account, AdminError> {
+    pub async fn account(&self, id: &AccountId) -> Result<Account, AdminError> {
         self.store
             .account(id)
             .await
@@ -118,7 +118,7 @@ impl Admin {
     /// writer won in between.
     pub async fn update_account(
         &self,
-        id: &str,
+        id: &AccountId,
         change: impl Fn(&mut Account) -> Result<(), AdminError>,
     ) -> Result<Account, AdminError> {
         for _ in 0..SAVE_ATTEMPTS {
@@ -139,7 +139,7 @@ impl Admin {
     /// Creates an agent of the account; with `make_default` it becomes the default agent.
     pub async fn create_agent(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         name: &str,
         provider_agent_id: &str,
         phone: Option<&str>,
@@ -164,8 +164,8 @@ impl Admin {
             })
             .transpose()?;
         let agent = Agent {
-            id: Uuid::new_v4(),
-            account_id: account_id.to_string(),
+            id: AgentId::new_v4(),
+            account_id: account_id.clone(),
             name: name.to_string(),
             provider_agent_id: provider_agent_id.to_string(),
             phone_number,
@@ -213,7 +213,7 @@ impl Admin {
     /// Sets (or with `None` clears) the account's calling window.
     pub async fn set_calling_window(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         window: Option<CallingWindow>,
     ) -> Result<Account, AdminError> {
         self.update_account(account_id, |a| {
@@ -227,7 +227,7 @@ impl Admin {
     /// stack's receiver on http://127.0.0.1).
     pub async fn set_webhook_url(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         url: Option<&str>,
         allow_insecure_local: bool,
     ) -> Result<Account, AdminError> {
@@ -245,7 +245,7 @@ impl Admin {
     /// (`domain::recipient_hours`).
     pub async fn set_recipient_hours(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         policy: Option<RecipientHours>,
     ) -> Result<Account, AdminError> {
         self.update_account(account_id, |a| {
@@ -258,7 +258,11 @@ impl Admin {
     /// The operator's kill switch: suspends the account (every API and settings request but
     /// the settings GET refused with 403 `account_suspended`, no held call dialed; webhooks
     /// keep flowing), with the operator's reason.
-    pub async fn suspend(&self, account_id: &str, reason: &str) -> Result<Account, AdminError> {
+    pub async fn suspend(
+        &self,
+        account_id: &AccountId,
+        reason: &str,
+    ) -> Result<Account, AdminError> {
         let reason = reason.trim();
         if reason.is_empty() {
             return Err(AdminError::Invalid(
@@ -279,7 +283,7 @@ impl Admin {
 
     /// Lifts a suspension: requests are served again and held calls are placed at their next
     /// check.
-    pub async fn resume(&self, account_id: &str) -> Result<Account, AdminError> {
+    pub async fn resume(&self, account_id: &AccountId) -> Result<Account, AdminError> {
         self.update_account(account_id, |a| {
             a.guardrails.suspended = None;
             Ok(())
@@ -291,7 +295,7 @@ impl Admin {
     /// `API_RATE_LIMIT_PER_MINUTE`).
     pub async fn set_rate_limit(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         per_minute: Option<u32>,
     ) -> Result<Account, AdminError> {
         if per_minute == Some(0) {
@@ -313,7 +317,7 @@ impl Admin {
     /// one refused). The country list no longer follows the agents' numbers afterwards.
     pub async fn set_destinations(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         countries: Option<&str>,
         allow_non_geographic: bool,
         allow_types: &[NumberType],
@@ -337,7 +341,7 @@ impl Admin {
 
     /// Generates a new API key (the old one stops working) and returns it: the only time the
     /// plaintext is visible.
-    pub async fn generate_key(&self, account_id: &str) -> Result<String, AdminError> {
+    pub async fn generate_key(&self, account_id: &AccountId) -> Result<String, AdminError> {
         for _ in 0..SAVE_ATTEMPTS {
             let current = self.account(account_id).await?;
             match domain::key_rotation::rotate_api_key(
@@ -381,7 +385,7 @@ impl Admin {
 
     /// The account as an operator may see it: settings, the key's prefix and last four
     /// characters only, and the agents. Never a secret.
-    pub async fn show_account(&self, id: &str) -> Result<Value, AdminError> {
+    pub async fn show_account(&self, id: &AccountId) -> Result<Value, AdminError> {
         let a = self.account(id).await?;
         let agents = self.store.agents(id).await.map_err(self.store_err())?;
         Ok(json!({

@@ -5,6 +5,7 @@
 use bvai_admin::{self as admin, AdminError};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use domain::config;
+use domain::ids::AccountId;
 use domain::model::Plan;
 use domain::number_type::NumberType;
 use domain::recipient_hours::AppliesTo;
@@ -115,7 +116,7 @@ enum Command {
     /// Create an agent of an account; prints it as JSON.
     CreateAgent {
         #[arg(long)]
-        account: String,
+        account: AccountId,
         #[arg(long)]
         name: String,
         /// The voice provider's id of this agent.
@@ -134,7 +135,7 @@ enum Command {
     /// WEBHOOK_ALLOW_INSECURE_LOCAL=1, for the local stack).
     SetWebhook {
         #[arg(long)]
-        account: String,
+        account: AccountId,
         #[arg(long, conflicts_with = "clear", required_unless_present = "clear")]
         url: Option<String>,
         #[arg(long)]
@@ -145,7 +146,7 @@ enum Command {
     /// North American numbers). `--default` returns to the default.
     SetRecipientHours {
         #[arg(long)]
-        account: String,
+        account: AccountId,
         /// Which numbers the hours apply to.
         #[arg(
             long,
@@ -168,7 +169,7 @@ enum Command {
     /// settings GET gets 403 account_suspended, no held call is dialed; webhooks keep flowing.
     Suspend {
         #[arg(long)]
-        account: String,
+        account: AccountId,
         /// Why (kept for operators, never shown to the customer).
         #[arg(long)]
         reason: String,
@@ -176,12 +177,12 @@ enum Command {
     /// Lift a suspension.
     Resume {
         #[arg(long)]
-        account: String,
+        account: AccountId,
     },
     /// Set the account's requests per minute per API key (default: API_RATE_LIMIT_PER_MINUTE).
     SetRateLimit {
         #[arg(long)]
-        account: String,
+        account: AccountId,
         #[arg(long, conflicts_with = "default", required_unless_present = "default")]
         per_minute: Option<u32>,
         /// Back to the default limit.
@@ -195,7 +196,7 @@ enum Command {
     /// numbers, UAN, pagers) are. What a run leaves out is refused.
     SetDestinations {
         #[arg(long)]
-        account: String,
+        account: AccountId,
         #[arg(
             long,
             conflicts_with = "all_countries",
@@ -216,12 +217,12 @@ enum Command {
     /// Print an account as JSON: settings, key prefix and last 4 only, agents.
     ShowAccount {
         #[arg(long)]
-        id: String,
+        id: AccountId,
     },
     /// Generate a new API key (the previous key stops working) and print it once.
     GenerateKey {
         #[arg(long)]
-        account: String,
+        account: AccountId,
     },
     /// The events dead-letter queue: delivery messages webhook-delivery failed on repeatedly.
     #[command(subcommand)]
@@ -268,7 +269,7 @@ struct WindowSource {
 #[derive(Args)]
 struct WindowArgs {
     #[arg(long)]
-    account: String,
+    account: AccountId,
     #[command(flatten)]
     source: WindowSource,
 }
@@ -314,8 +315,8 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             eprintln!("table {table} is ready");
         }
         Command::CreateAccount { id, name, plan } => {
-            admin.create_account(&id, &name, plan.into()).await?;
-            print_json(&admin.show_account(&id).await?)?;
+            let account = admin.create_account(&id, &name, plan.into()).await?;
+            print_json(&admin.show_account(&account.id).await?)?;
         }
         Command::CreateAgent {
             account,

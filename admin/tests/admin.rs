@@ -5,6 +5,7 @@
 
 use aws_adapters::DynamoStore;
 use bvai_admin::{parse_calling_window, Admin, AdminError};
+use domain::ids::{AccountId, CallId, EventId};
 use domain::model::Plan;
 use domain::number_type::NumberType;
 use domain::ports::secrets::SecretStore;
@@ -39,10 +40,10 @@ async fn accounts_agents_windows_and_keys() {
         .create_table()
         .await
         .expect("create_table is idempotent");
-    let id = account_id();
+    let id = AccountId::from(account_id());
 
     let account = admin
-        .create_account(&id, "Northwind", Plan::Agency)
+        .create_account(id.as_str(), "Northwind", Plan::Agency)
         .await
         .expect("create");
     assert_eq!(account.plan, Plan::Agency);
@@ -54,22 +55,24 @@ async fn accounts_agents_windows_and_keys() {
     );
     assert!(account.guardrails.countries_from_agents);
     assert!(matches!(
-        admin.create_account(&id, "Again", Plan::Pro).await,
-        Err(AdminError::AlreadyExists(m)) if m.contains(&id)
+        admin.create_account(id.as_str(), "Again", Plan::Pro).await,
+        Err(AdminError::AlreadyExists(m)) if m.contains(id.as_str())
     ));
     assert!(matches!(
         admin.create_account("bad id!", "X", Plan::Pro).await,
         Err(AdminError::Invalid(_))
     ));
     assert!(matches!(
-        admin.create_account(&account_id(), "  ", Plan::Pro).await,
+        admin
+            .create_account(account_id().as_str(), "  ", Plan::Pro)
+            .await,
         Err(AdminError::Invalid(_))
     ));
 
     // Agents.
     let provider_agent = format!("prov_{}", uuid::Uuid::new_v4().simple());
     assert!(matches!(
-        admin.create_agent("acct_missing_x", "A", "p", None, false).await,
+        admin.create_agent(&"acct_missing_x".into(), "A", "p", None, false).await,
         Err(AdminError::NotFound(m)) if m.contains("acct_missing_x")
     ));
     assert!(matches!(
@@ -326,11 +329,11 @@ async fn accounts_agents_windows_and_keys() {
         vec!["Kingston", "London", "No Phone", "Sales Qualifier"]
     );
     assert!(matches!(
-        admin.show_account("acct_nope").await,
+        admin.show_account(&"acct_nope".into()).await,
         Err(AdminError::NotFound(_))
     ));
     assert!(matches!(
-        admin.generate_key("acct_nope").await,
+        admin.generate_key(&"acct_nope".into()).await,
         Err(AdminError::NotFound(_))
     ));
 }
@@ -342,7 +345,7 @@ async fn accounts_agents_windows_and_keys() {
 async fn an_existing_account_keeps_every_country() {
     let emulator = Emulator::connect().await;
     let (admin, store, _) = admin(&emulator).await;
-    let id = account_id();
+    let id = AccountId::from(account_id());
     let old = domain::model::Account::new(&id, "Before", Plan::Agency, chrono::Utc::now());
     store.create_account(&old).await.expect("create as before");
     admin
@@ -596,7 +599,7 @@ async fn the_cli_binary_end_to_end() {
         set["recipient_hours"],
         serde_json::json!({"applies_to": "everywhere", "start": "09:00", "end": "20:30", "default": false})
     );
-    let stored = store.account(&id).await.unwrap().unwrap();
+    let stored = store.account(&AccountId::from(&id)).await.unwrap().unwrap();
     assert_eq!(
         stored.guardrails.recipient_hours.map(|p| p.hours_label()),
         Some("09:00-20:30".to_string())
@@ -671,7 +674,7 @@ async fn the_cli_binary_end_to_end() {
     assert_eq!(back["recipient_hours"]["default"], true);
     assert_eq!(
         store
-            .account(&id)
+            .account(&AccountId::from(&id))
             .await
             .unwrap()
             .unwrap()
@@ -692,7 +695,7 @@ async fn the_cli_binary_end_to_end() {
             .await
             .expect("read")
             .map(|g| g.account_id),
-        Some(id.clone())
+        Some(AccountId::from(&id))
     );
 
     let o = cli(t, &prefix, &["show-account", "--id", &id]);
@@ -789,7 +792,11 @@ async fn the_cli_binary_end_to_end() {
         serde_json::json!(["premium_rate", "uan", "pager"])
     );
     assert_eq!(typed["non_geographic_allowed"], false);
-    let stored = store.account(&id).await.expect("read").expect("account");
+    let stored = store
+        .account(&AccountId::from(&id))
+        .await
+        .expect("read")
+        .expect("account");
     assert_eq!(
         stored.guardrails.allowed_number_types,
         vec![NumberType::PremiumRate, NumberType::Uan, NumberType::Pager]
@@ -844,9 +851,8 @@ async fn dlq_list_and_redrive() {
     let emulator = Emulator::connect().await;
     let sqs = emulator.sqs();
     let (dlq, events) = (emulator.queue().await, emulator.queue().await);
-    let first = DeliveryMessage::first(uuid::Uuid::new_v4(), account_id(), uuid::Uuid::new_v4());
-    let mut retry =
-        DeliveryMessage::first(uuid::Uuid::new_v4(), account_id(), uuid::Uuid::new_v4());
+    let first = DeliveryMessage::first(EventId::new_v4(), account_id(), CallId::new_v4());
+    let mut retry = DeliveryMessage::first(EventId::new_v4(), account_id(), CallId::new_v4());
     retry.attempt = 3;
     retry.redelivery = Some(uuid::Uuid::new_v4());
     for body in [
@@ -884,7 +890,7 @@ async fn dlq_list_and_redrive() {
         !format!("{listed:?}").contains("hunter2"),
         "a foreign body is never printed"
     );
-    let by_event = |id: uuid::Uuid| {
+    let by_event = |id: EventId| {
         listed
             .iter()
             .find(|v| v["event_id"] == id.to_string())
@@ -892,7 +898,7 @@ async fn dlq_list_and_redrive() {
             .expect("listed")
     };
     let r = by_event(retry.event_id);
-    assert_eq!(r["account_id"], retry.account_id);
+    assert_eq!(r["account_id"], retry.account_id.as_str());
     assert_eq!(r["attempt"], 3);
     assert_eq!(r["series"], retry.series());
     assert_eq!(by_event(first.event_id)["series"], "original");
@@ -1057,7 +1063,7 @@ async fn suspend_and_resume_an_account() {
     assert!(key.status.success(), "{}", stderr(&key));
     let store = DynamoStore::new(emulator.dynamodb(), &table);
     let hash = store
-        .account(&id)
+        .account(&AccountId::from(&id))
         .await
         .unwrap()
         .unwrap()
@@ -1085,7 +1091,7 @@ async fn suspend_and_resume_an_account() {
     assert_eq!(grant.guardrails.suspended, None);
     assert_eq!(
         store
-            .account(&id)
+            .account(&AccountId::from(&id))
             .await
             .unwrap()
             .unwrap()

@@ -87,7 +87,7 @@ fn cpu() {
                 "call.completed",
                 "bvai_live_key",
                 &keys,
-                uuid::Uuid::nil(),
+                domain::EventId::nil(),
                 1,
                 signed_at,
                 black_box(payload.as_bytes()),

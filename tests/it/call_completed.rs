@@ -6,6 +6,7 @@ use aws_adapters::SqsQueue;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::error::QueueError;
+use domain::ids::{AgentId, CallId, EventId};
 use domain::model::{Agent, Call, CallStatus, Direction, EventRecord};
 use domain::ports::queue::{DeliveryMessage, EventQueue};
 use domain::ports::store::calls::{CallCompletion, CallProgress};
@@ -227,14 +228,18 @@ impl Callbacks {
 
     /// An outbound call as trigger-call leaves it: written, then dialing with the provider's id.
     async fn outbound_call(&self) -> Call {
-        self.outbound_call_with(Uuid::new_v4(), self.seeded.agent.id, serde_json::Map::new())
-            .await
+        self.outbound_call_with(
+            CallId::new_v4(),
+            self.seeded.agent.id,
+            serde_json::Map::new(),
+        )
+        .await
     }
 
     async fn outbound_call_with(
         &self,
-        id: Uuid,
-        agent_id: Uuid,
+        id: CallId,
+        agent_id: AgentId,
         metadata: serde_json::Map<String, Value>,
     ) -> Call {
         let now = at_ms(START_MS - 20_000);
@@ -269,7 +274,7 @@ impl Callbacks {
         self.call(call.id).await
     }
 
-    async fn call(&self, id: Uuid) -> Call {
+    async fn call(&self, id: CallId) -> Call {
         self.store
             .call(id)
             .await
@@ -551,7 +556,7 @@ async fn call_analyzed_completes_the_call_and_queues_one_event() {
     let (status, res) = env.post(&pc.body(Stage::Analyzed)).await;
     assert_eq!(status, 200, "{res}");
     assert_eq!(res["changed"], true);
-    let event_id: Uuid = res["event_id"]
+    let event_id: EventId = res["event_id"]
         .as_str()
         .expect("event_id")
         .parse()
@@ -713,12 +718,12 @@ async fn a_stale_completion_loses_and_writes_nothing() {
         .post(&ProviderCall::outbound(&call, &env.seeded.agent).body(Stage::Analyzed))
         .await;
     assert_eq!(status, 200, "{res}");
-    let first: Uuid = res["event_id"].as_str().expect("id").parse().expect("uuid");
+    let first: EventId = res["event_id"].as_str().expect("id").parse().expect("uuid");
     let completed = env.call(call.id).await;
 
     // The second delivery's write, built from its stale read.
     let second = EventRecord {
-        id: Uuid::new_v4(),
+        id: EventId::new_v4(),
         account_id: stale.account_id.clone(),
         call_id: stale.id,
         event_type: domain::event_type::EventType::CallCompleted,
@@ -759,9 +764,9 @@ async fn a_second_inbound_create_finds_the_first_record() {
     let pc = ProviderCall::inbound(&env.seeded.agent.provider_agent_id);
     let (status, res) = env.post(&pc.body(Stage::Started)).await;
     assert_eq!(status, 200, "{res}");
-    let first: Uuid = res["call_id"].as_str().expect("id").parse().expect("uuid");
+    let first: CallId = res["call_id"].as_str().expect("id").parse().expect("uuid");
     let mut racer = env.call(first).await;
-    racer.id = Uuid::new_v4();
+    racer.id = CallId::new_v4();
     racer.status = CallStatus::Dialing;
     let owner = env.store.create_inbound_call(&racer).await.expect("create");
     assert_eq!(owner, first);
@@ -786,7 +791,7 @@ async fn inbound_call_gets_one_record_and_one_event() {
     let pc = ProviderCall::inbound(&env.seeded.agent.provider_agent_id);
     let (status, res) = env.post(&pc.body(Stage::Started)).await;
     assert_eq!(status, 200, "{res}");
-    let call_id: Uuid = res["call_id"]
+    let call_id: CallId = res["call_id"]
         .as_str()
         .expect("call id")
         .parse()
@@ -917,7 +922,7 @@ async fn failed_call_gets_no_event() {
     let now = at_ms(START_MS);
     let mut call = env.outbound_call().await;
     // A call trigger-call recorded as failed (the provider refused it).
-    call.id = Uuid::new_v4();
+    call.id = CallId::new_v4();
     call.status = CallStatus::Queued;
     call.provider_call_id = None;
     env.store
@@ -1087,7 +1092,7 @@ async fn golden_payload_outbound() {
     let Value::Object(metadata) = metadata else {
         unreachable!()
     };
-    let call_id: Uuid = "4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11"
+    let call_id: CallId = "4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11"
         .parse()
         .expect("uuid");
     let call = env.outbound_call_with(call_id, agent.id, metadata).await;
@@ -1095,7 +1100,7 @@ async fn golden_payload_outbound() {
         .post(&ProviderCall::outbound(&call, &agent).body(Stage::Analyzed))
         .await;
     assert_eq!(status, 200, "{res}");
-    let event_id: Uuid = res["event_id"].as_str().expect("id").parse().expect("uuid");
+    let event_id: EventId = res["event_id"].as_str().expect("id").parse().expect("uuid");
     let stored = env
         .store
         .event(event_id)
@@ -1122,7 +1127,7 @@ async fn golden_payload_inbound() {
     let (status, res) = env.post(&pc.body(Stage::Analyzed)).await;
     assert_eq!(status, 200, "{res}");
     let call_id = res["call_id"].as_str().expect("call id").to_string();
-    let event_id: Uuid = res["event_id"].as_str().expect("id").parse().expect("uuid");
+    let event_id: EventId = res["event_id"].as_str().expect("id").parse().expect("uuid");
     let stored = env
         .store
         .event(event_id)
@@ -1200,7 +1205,7 @@ async fn two_hour_transcript_stays_in_dynamodb_and_the_message_stays_small() {
     let sig = env.sign(&raw);
     let (status, res) = env.post_raw(&raw, Some(&sig)).await;
     assert_eq!(status, 200, "{res}");
-    let event_id: Uuid = res["event_id"].as_str().expect("id").parse().expect("uuid");
+    let event_id: EventId = res["event_id"].as_str().expect("id").parse().expect("uuid");
 
     let stored = env
         .store
@@ -1264,7 +1269,7 @@ async fn an_incompressible_5_mb_transcript_is_cut_to_fit_one_item() {
     let sig = env.sign(&raw);
     let (status, res) = env.post_raw(&raw, Some(&sig)).await;
     assert_eq!(status, 200, "{res}");
-    let event_id: Uuid = res["event_id"].as_str().expect("id").parse().expect("uuid");
+    let event_id: EventId = res["event_id"].as_str().expect("id").parse().expect("uuid");
 
     let events = env.items_of_type("event").await;
     assert_eq!(events.len(), 1, "exactly one event item");
@@ -1354,7 +1359,7 @@ async fn callbacks_for_a_call_placed_by_trigger_call() {
         .build();
     let (status, res) = parts(&trigger_call::handle(req, &trigger).await);
     assert_eq!(status, 200, "{res}");
-    let call_id: Uuid = res["call_id"].as_str().expect("id").parse().expect("uuid");
+    let call_id: CallId = res["call_id"].as_str().expect("id").parse().expect("uuid");
 
     // The provider echoes the metadata trigger-call sent it.
     let sent = provider.wait_for(1, Duration::from_secs(5)).await;
@@ -1456,7 +1461,7 @@ async fn call_started_and_call_failed_are_stored_once_and_each_posted_once() {
 
     // Four events queued once each: two call.completed (today's behaviour), one of each new.
     let msgs = integration_tests::sqs::drain(&e.emu.sqs(), &e.queue_url).await;
-    let mut ids: Vec<Uuid> = msgs.iter().map(|m| m.event_id).collect();
+    let mut ids: Vec<EventId> = msgs.iter().map(|m| m.event_id).collect();
     ids.sort();
     ids.dedup();
     assert_eq!((msgs.len(), ids.len()), (4, 4), "{msgs:?}");

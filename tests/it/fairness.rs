@@ -14,6 +14,7 @@
 use aws_adapters::{DynamoStore, SqsQueue};
 use aws_sdk_sqs::types::QueueAttributeName;
 use domain::config;
+use domain::ids::AccountId;
 use domain::model::{DeliveryOutcome, Plan};
 use domain::ports::queue::{DeliveryMessage, EventQueue};
 use domain::ports::store::deliveries::DeliveryQuery;
@@ -191,7 +192,7 @@ async fn a_hanging_account_with_a_backlog_does_not_hold_up_another_accounts_even
             <= config::DEFAULT_ACCOUNT_CONCURRENCY,
         "capped once slow"
     );
-    let log = |id: String| {
+    let log = |id: AccountId| {
         let store = store.clone();
         async move {
             store

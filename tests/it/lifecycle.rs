@@ -8,6 +8,7 @@ use crate::rules::{provider_call_json, Stage};
 use aws_adapters::{DynamoStore, SqsQueue};
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::clock::Clock;
+use domain::ids::CallId;
 use domain::model::{Call, CallStatus};
 use domain::ports::queue::EventQueue;
 use domain::ports::store::CallStore;
@@ -100,7 +101,7 @@ impl Journey {
     }
 
     async fn call(&self, id: &Value) -> Call {
-        let id: uuid::Uuid = id.as_str().expect("call id").parse().expect("uuid");
+        let id: CallId = id.as_str().expect("call id").parse().expect("uuid");
         self.store.call(id).await.unwrap().expect("call exists")
     }
 

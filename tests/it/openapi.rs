@@ -280,7 +280,7 @@ fn fixed_codes() -> BTreeMap<String, u16> {
         }),
         ApiError::ProviderUnavailable,
         ApiError::ProviderOutcomeUnknown {
-            call_id: uuid::Uuid::nil(),
+            call_id: domain::CallId::nil(),
         },
         ApiError::internal(std::io::Error::other("x")),
     ];
@@ -413,7 +413,7 @@ fn the_webhooks_are_documented_with_their_signature_headers() {
             t.as_str(),
             "k",
             &keys,
-            uuid::Uuid::nil(),
+            domain::EventId::nil(),
             1,
             chrono::Utc::now(),
             b"{}",

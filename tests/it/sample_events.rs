@@ -2,6 +2,7 @@
 //! `cargo lambda invoke` examples use), with the placeholders filled in for a seeded account.
 
 use chrono::Utc;
+use domain::ids::CallId;
 use domain::model::{Call, CallStatus, Direction};
 use domain::ports::store::CallStore;
 use integration_tests::deps::{retell, Ports, Tunables};
@@ -57,7 +58,7 @@ async fn run_every_sample() -> Vec<String> {
     let receiver = TestServer::fixed(200, json!({})).await;
     fixtures::update_account(&store, &account, |a| a.webhook_url = Some(receiver.url())).await;
     let subs: Vec<(&str, &str)> = vec![
-        ("acct_demo", &account),
+        ("acct_demo", account.as_str()),
         ("bvai_live_REPLACE_WITH_YOUR_API_KEY", &seeded.api_key),
         ("eyJraWQiOi...dashboard-session-jwt", SAMPLE_JWT),
     ];
@@ -84,7 +85,7 @@ async fn run_every_sample() -> Vec<String> {
     // The calls route, on a call with the sample's id.
     let now = Utc::now();
     let call = Call::new(
-        SAMPLE_CALL_ID.parse().unwrap(),
+        SAMPLE_CALL_ID.parse::<CallId>().unwrap(),
         account.clone(),
         seeded.agent.id,
         Direction::Outbound,

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::config::StalledStreamProtectionConfig;
 use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_smithy_runtime_api::client::result::DispatchFailure;
+use domain::ids::CallId;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -355,7 +356,7 @@ async fn a_store_call_on_a_stalled_dynamodb_is_an_error_not_a_hang() {
         .with(domain::config::SDK_OPERATION_TIMEOUT_MS, "3000");
     let store = aws_adapters::DynamoStore::new(lambda_client_in(&fake.endpoint, env), "t");
     let started = std::time::Instant::now();
-    let out = store.call(uuid::Uuid::new_v4()).await;
+    let out = store.call(domain::CallId::new_v4()).await;
     assert!(
         matches!(out, Err(domain::StoreError::Backend(_))),
         "{out:?}"
@@ -370,7 +371,7 @@ async fn mark_dialing(fake: &FakeDynamo) -> Result<(), domain::StoreError> {
     use domain::ports::store::CallStore;
     let store = aws_adapters::DynamoStore::new(lambda_client(&fake.endpoint), "t");
     let now = chrono::Utc::now();
-    let call_id = uuid::Uuid::new_v4();
+    let call_id = CallId::new_v4();
     let rec = domain::model::IdempotencyRecord {
         account_id: "acct".into(),
         key: "k".into(),

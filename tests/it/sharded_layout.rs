@@ -6,6 +6,7 @@ use aws_adapters::dynamo::keys;
 use aws_adapters::DynamoStore;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
+use domain::ids::{AccountId, CallId, EventId};
 use domain::model::{
     Call, CallStatus, DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, Direction,
 };
@@ -16,12 +17,12 @@ use integration_tests::Emulator;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-fn attempt(account: &str, at: DateTime<Utc>, outcome: DeliveryOutcome) -> DeliveryAttempt {
+fn attempt(account: &AccountId, at: DateTime<Utc>, outcome: DeliveryOutcome) -> DeliveryAttempt {
     DeliveryAttempt {
         trigger: Default::default(),
         account_id: account.into(),
-        event_id: Uuid::new_v4(),
-        call_id: Uuid::new_v4(),
+        event_id: EventId::new_v4(),
+        call_id: CallId::new_v4(),
         attempt: 1,
         attempted_at: at,
         url: Some("https://example.com/hook".into()),
@@ -78,7 +79,7 @@ async fn rewrite(store: &DynamoStore, key: (String, String), set: &[(&str, Strin
 async fn the_delivery_log_merges_its_shards_and_the_legacy_partition() {
     let emu = Emulator::connect().await;
     let store = emu.table().await;
-    let account = Emulator::unique("acct_log");
+    let account = AccountId::from(Emulator::unique("acct_log"));
     let now = Utc::now();
     let mut written = Vec::new();
     for i in 0..12 {
@@ -122,7 +123,7 @@ async fn the_delivery_log_merges_its_shards_and_the_legacy_partition() {
     let shards: std::collections::BTreeSet<_> =
         written.iter().map(|a| LogShard::of(&a.event_id)).collect();
     assert!(shards.len() > 3, "{shards:?}");
-    let newest_first = |outcome: Option<DeliveryOutcome>| -> Vec<Uuid> {
+    let newest_first = |outcome: Option<DeliveryOutcome>| -> Vec<EventId> {
         let mut ids: Vec<_> = written
             .iter()
             .filter(|a| outcome.is_none_or(|o| a.outcome == o))
@@ -181,7 +182,7 @@ async fn the_delivery_log_merges_its_shards_and_the_legacy_partition() {
     );
 }
 
-fn call(account: &str, created: DateTime<Utc>, status: CallStatus) -> Call {
+fn call(account: &AccountId, created: DateTime<Utc>, status: CallStatus) -> Call {
     Call::new(
         Uuid::new_v4(),
         account.to_string(),
@@ -197,7 +198,7 @@ fn call(account: &str, created: DateTime<Utc>, status: CallStatus) -> Call {
 async fn the_call_list_merges_its_shards_and_the_legacy_key() {
     let emu = Emulator::connect().await;
     let store = emu.table().await;
-    let account = Emulator::unique("acct_calls");
+    let account = AccountId::from(Emulator::unique("acct_calls"));
     let now = Utc::now();
     let mut calls = Vec::new();
     for i in 0..10 {
@@ -265,7 +266,7 @@ async fn the_call_list_merges_its_shards_and_the_legacy_key() {
 async fn a_deadline_of_the_previous_layout_is_read_claimed_and_moved_to_its_shard() {
     let emu = Emulator::connect().await;
     let store = emu.table().await;
-    let account = Emulator::unique("acct_due");
+    let account = AccountId::from(Emulator::unique("acct_due"));
     let now = Utc::now();
     let due_at = now - Duration::minutes(5);
     let mut c = call(&account, now - Duration::minutes(20), CallStatus::Queued);

@@ -4,6 +4,7 @@
 use aws_adapters::DynamoStore;
 use chrono::{DateTime, Utc};
 use domain::clock::{Clock, SystemClock};
+use domain::ids::CallId;
 use domain::model::{CallStatus, Plan};
 use domain::ports::secrets::{ProviderSecret, SecretStore};
 use domain::ports::store::CallStore;
@@ -248,7 +249,7 @@ async fn each_authentication_failure_has_its_own_code() {
         assert_eq!((status, error_code(&res)), (403, code), "{res}");
         assert_eq!(res["success"], false);
         // Nothing about the account leaks into a refusal.
-        assert!(!res.to_string().contains(&h.seeded.account.id));
+        assert!(!res.to_string().contains(h.seeded.account.id.as_str()));
     }
     // Scheme is case-insensitive.
     let (status, _) = send(
@@ -777,7 +778,7 @@ async fn assert_calls_all_failed(h: &Harness, reason: &str) -> usize {
     let items = out.items();
     assert!(!items.is_empty());
     for item in items {
-        let id: uuid::Uuid = item["call_id"].as_s().unwrap().parse().unwrap();
+        let id: CallId = item["call_id"].as_s().unwrap().parse().unwrap();
         let call = h.app.store.call(id).await.unwrap().unwrap();
         assert_eq!(call.status, CallStatus::Failed);
         assert_eq!(call.failure_reason.as_deref(), Some(reason));
@@ -1100,7 +1101,7 @@ async fn scheduled_calls_and_the_do_not_call_list_through_dynamodb() {
     );
     let (status, again) = send(&h, req()).await;
     assert_eq!((status, &again), (202, &first), "the key replays the 202");
-    let placed_id: uuid::Uuid = first["call_id"].as_str().unwrap().parse().unwrap();
+    let placed_id: CallId = first["call_id"].as_str().unwrap().parse().unwrap();
     let item = h
         .app
         .store

@@ -22,6 +22,7 @@ use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use chrono::{DateTime, Utc};
 use domain::clock::{Clock, SystemClock};
+use domain::ids::{AccountId, CallId, EventId};
 use domain::model::{Account, Agent, Call, CallStatus, DeliveryAttempt, Plan};
 use domain::ports::provider::VoiceProvider;
 use domain::ports::queue::DeliveryMessage;
@@ -298,11 +299,11 @@ impl TestApp<InMemory> {
         .await
     }
 
-    pub async fn agent(&self, account_id: &str, name: &str, phone: Option<&str>) -> Agent {
+    pub async fn agent(&self, account_id: &AccountId, name: &str, phone: Option<&str>) -> Agent {
         fixtures::agent(self.store.as_ref(), account_id, name, phone).await
     }
 
-    pub async fn account(&self, id: &str) -> Account {
+    pub async fn account(&self, id: &AccountId) -> Account {
         self.store
             .account(id)
             .await
@@ -311,11 +312,11 @@ impl TestApp<InMemory> {
     }
 
     /// Applies a change to the stored account.
-    pub async fn update_account(&self, id: &str, f: impl FnOnce(&mut Account)) -> Account {
+    pub async fn update_account(&self, id: &AccountId, f: impl FnOnce(&mut Account)) -> Account {
         fixtures::update_account(self.store.as_ref(), id, f).await
     }
 
-    pub async fn call(&self, id: Uuid) -> Call {
+    pub async fn call(&self, id: CallId) -> Call {
         self.store
             .call(id)
             .await
@@ -368,7 +369,7 @@ impl TestApp<InMemory> {
             .expect("payload");
         let now = self.now();
         let event = domain::model::EventRecord {
-            id: Uuid::new_v4(),
+            id: EventId::new_v4(),
             account_id: seeded.account.id.clone(),
             call_id: call.id,
             event_type: domain::event_type::EventType::CallCompleted,
@@ -391,7 +392,7 @@ impl TestApp<InMemory> {
     }
 
     /// The account's delivery log, oldest first.
-    pub async fn delivery_log(&self, account_id: &str) -> Vec<DeliveryAttempt> {
+    pub async fn delivery_log(&self, account_id: &AccountId) -> Vec<DeliveryAttempt> {
         let page = self
             .store
             .deliveries(

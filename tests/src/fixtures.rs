@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::calling_window::DayWindow;
+use domain::ids::{AccountId, AgentId, CallId, EventId};
 use domain::model::{Account, Agent, Call, Plan};
 use domain::phone::PhoneNumber;
 use domain::ports::secrets::SecretStore;
@@ -74,7 +75,7 @@ pub async fn seed(
         .create_account(&account)
         .await
         .expect("create account");
-    let agent = agent(store, &id, "Sales Qualifier", Some("+14155550100")).await;
+    let agent = agent(store, &account.id, "Sales Qualifier", Some("+14155550100")).await;
     let mut next = account.clone();
     next.guardrails.recipient_hours = Some(RECIPIENT_HOURS_OFF);
     if with_default_agent {
@@ -95,10 +96,15 @@ pub async fn seed(
     }
 }
 
-pub async fn agent(store: &dyn Store, account_id: &str, name: &str, phone: Option<&str>) -> Agent {
+pub async fn agent(
+    store: &dyn Store,
+    account_id: impl Into<AccountId>,
+    name: &str,
+    phone: Option<&str>,
+) -> Agent {
     let agent = Agent {
-        id: Uuid::new_v4(),
-        account_id: account_id.to_string(),
+        id: AgentId::new_v4(),
+        account_id: account_id.into(),
         name: name.to_string(),
         provider_agent_id: format!("prov_agent_{}", Uuid::new_v4().simple()),
         phone_number: phone.map(|p| PhoneNumber::parse(p).expect("valid phone")),
@@ -108,9 +114,14 @@ pub async fn agent(store: &dyn Store, account_id: &str, name: &str, phone: Optio
 }
 
 /// Applies a change to the stored account (reads it fresh first).
-pub async fn update_account(store: &dyn Store, id: &str, f: impl FnOnce(&mut Account)) -> Account {
+pub async fn update_account(
+    store: &dyn Store,
+    id: impl Into<AccountId>,
+    f: impl FnOnce(&mut Account),
+) -> Account {
+    let id: AccountId = id.into();
     let current = store
-        .account(id)
+        .account(&id)
         .await
         .expect("read account")
         .expect("account exists");
@@ -136,7 +147,7 @@ pub async fn stored_event(store: &dyn Store, seeded: &Seeded) -> domain::model::
             .cloned()
             .unwrap_or_default(),
         ..Call::new(
-            Uuid::new_v4(),
+            CallId::new_v4(),
             seeded.account.id.clone(),
             seeded.agent.id,
             Direction::Outbound,
@@ -150,7 +161,7 @@ pub async fn stored_event(store: &dyn Store, seeded: &Seeded) -> domain::model::
         .await
         .expect("create call");
     let provider: domain::callback::ProviderCallObject = serde_json::from_value(serde_json::json!({
-        "call_id": format!("prov_{}", call.id.simple()),
+        "call_id": format!("prov_{}", call.id.as_uuid().simple()),
         "agent_id": seeded.agent.provider_agent_id,
         "call_status": "ended",
         "direction": "outbound",
@@ -168,7 +179,7 @@ pub async fn stored_event(store: &dyn Store, seeded: &Seeded) -> domain::model::
         .to_payload()
         .expect("payload");
     let event = EventRecord {
-        id: Uuid::new_v4(),
+        id: EventId::new_v4(),
         account_id: seeded.account.id.clone(),
         call_id: call.id,
         event_type: domain::event_type::EventType::CallCompleted,
@@ -237,8 +248,9 @@ pub fn incompressible_transcript(
 pub async fn signing_secret(
     store: &dyn Store,
     secrets: &dyn SecretStore,
-    account_id: &str,
+    account_id: impl Into<AccountId>,
 ) -> domain::webhook::signing_secret::SigningSecret {
+    let account_id: &AccountId = &account_id.into();
     use domain::webhook::signing_secret::{ensure, SecretCache};
     let prefix = domain::config::DEFAULT_WEBHOOK_SECRET_PREFIX;
     let account = store

@@ -9,13 +9,17 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 /// `200 {"success": true, "call_id", "changed", "event_id"?}`.
-pub fn applied(call_id: uuid::Uuid, changed: bool, event_id: Option<uuid::Uuid>) -> Response<Body> {
+pub fn applied(
+    call_id: domain::CallId,
+    changed: bool,
+    event_id: Option<domain::EventId>,
+) -> Response<Body> {
     json_response(
         200,
         &CallbackAnswer {
-            call_id: Some(call_id),
+            call_id: Some(call_id.into()),
             changed: Some(changed),
-            event_id,
+            event_id: event_id.map(Into::into),
             ..CallbackAnswer::default()
         },
     )

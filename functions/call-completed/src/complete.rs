@@ -13,11 +13,11 @@ use crate::progress::progress;
 use crate::Deps;
 use domain::callback::ProviderCallObject;
 use domain::completion::{self, Completed};
+use domain::ids::EventId;
 use domain::model::Call;
 use domain::payload::CallCompleted;
 use domain::ApiError;
 use lambda_http::{Body, Response};
-use uuid::Uuid;
 
 pub async fn complete(
     call: &Call,
@@ -55,7 +55,7 @@ pub async fn complete(
 /// stored event if its message never made it to the queue.
 async fn ensure_enqueued(
     call: &Call,
-    event_id: Uuid,
+    event_id: EventId,
     deps: &Deps,
 ) -> Result<Response<Body>, ApiError> {
     let Some(stored) = deps.store.event(event_id).await? else {

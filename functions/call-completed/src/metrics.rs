@@ -54,7 +54,7 @@ pub fn callback(kind: &'static str, answer: &Result<Response<Body>, ApiError>) -
 }
 
 /// The line of a call completed by its analysis, with its event.
-pub fn completion(call: &Call, event_id: uuid::Uuid) -> Line {
+pub fn completion(call: &Call, event_id: domain::ids::EventId) -> Line {
     Line::new(FUNCTION)
         .dim("Path", "analyzed")
         .count("Completions", 1)
@@ -119,9 +119,9 @@ mod tests {
     #[test]
     fn a_completion_line_carries_ids_never_the_number_or_the_names() {
         let call = Call {
-            id: uuid::Uuid::new_v4(),
+            id: domain::CallId::new_v4(),
             account_id: "acct_1".into(),
-            agent_id: uuid::Uuid::new_v4(),
+            agent_id: domain::AgentId::new_v4(),
             direction: domain::model::Direction::Outbound,
             status: domain::model::CallStatus::Ended,
             phone_number: PHONE.into(),
@@ -140,7 +140,7 @@ mod tests {
             key_hash: None,
             due_at: None,
         };
-        let line = completion(&call, uuid::Uuid::new_v4()).render("ns", 1);
+        let line = completion(&call, domain::EventId::new_v4()).render("ns", 1);
         let v = check(&line).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             (v["Path"].as_str(), v["account_id"].as_str()),

@@ -7,9 +7,9 @@
 
 use crate::Deps;
 use domain::callback::ProviderCallObject;
+use domain::ids::CallId;
 use domain::model::{Call, CallStatus, Direction};
 use domain::ApiError;
-use uuid::Uuid;
 
 pub enum Resolution {
     Call(Box<Call>),
@@ -32,7 +32,7 @@ pub async fn resolve(obj: &ProviderCallObject, deps: &Deps) -> Result<Resolution
 }
 
 async fn outbound(
-    call_id: Uuid,
+    call_id: CallId,
     obj: &ProviderCallObject,
     deps: &Deps,
 ) -> Result<Resolution, ApiError> {
@@ -82,7 +82,7 @@ async fn inbound(obj: &ProviderCallObject, deps: &Deps) -> Result<Resolution, Ap
         // Finished by the reconciler if the provider never reports its end.
         due_at: Some(now + deps.call_stale_after),
         ..Call::new(
-            Uuid::new_v4(),
+            CallId::new_v4(),
             agent.account_id.clone(),
             agent.id,
             Direction::Inbound,
@@ -101,7 +101,7 @@ async fn inbound(obj: &ProviderCallObject, deps: &Deps) -> Result<Resolution, Ap
     existing(owner, deps).await
 }
 
-async fn existing(id: Uuid, deps: &Deps) -> Result<Resolution, ApiError> {
+async fn existing(id: CallId, deps: &Deps) -> Result<Resolution, ApiError> {
     match deps.store.call(id).await? {
         Some(call) => Ok(Resolution::Call(Box::new(call))),
         None => Err(ApiError::internal(std::io::Error::other(format!(

@@ -8,13 +8,13 @@ use domain::dial::{DialCtx, Dialed};
 use domain::error::ApiError;
 use domain::event_rules::{self, FailureReason};
 use domain::held_calls::{self, reason};
+use domain::ids::{AccountId, CallId, EventId};
 use domain::model::{Account, Agent, Call, CallStatus, DIAL_OUTCOME_UNKNOWN};
 use domain::payload::CallCompleted;
 use domain::phone::PhoneNumber;
 use domain::ports::store::calls::CallProgress;
 use domain::ports::store::{Due, DueWork};
 use domain::revoke::{end_call, Ending};
-use uuid::Uuid;
 
 /// How often a held call of a suspended account is looked at again.
 pub const SUSPENDED_RECHECK: chrono::Duration = chrono::Duration::minutes(15);
@@ -84,7 +84,7 @@ pub async fn repair(due: &Due, deps: &Deps) -> Result<Repaired, ApiError> {
 }
 
 /// An event stored but never put on the queue.
-pub async fn event(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
+pub async fn event(id: EventId, deps: &Deps) -> Result<Repaired, ApiError> {
     let store = deps.store.as_ref();
     let Some(stored) = store.event(id).await? else {
         return Ok(Repaired::Nothing);
@@ -113,7 +113,7 @@ pub async fn event(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
 }
 
 /// A call nothing moved on before its deadline.
-pub async fn call(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
+pub async fn call(id: CallId, deps: &Deps) -> Result<Repaired, ApiError> {
     let store = deps.store.as_ref();
     let Some(call) = store.call(id).await? else {
         return Ok(Repaired::Nothing);
@@ -273,7 +273,7 @@ pub async fn held_check(
 /// through the code path trigger-call uses. A pass that dies after the claim leaves a
 /// `queued` call due at the claim's end, which the `call` repair treats like any request
 /// that died before recording the provider's answer (`dial_unknown`: never dialed twice).
-pub async fn scheduled(id: Uuid, deps: &Deps) -> Result<Repaired, ApiError> {
+pub async fn scheduled(id: CallId, deps: &Deps) -> Result<Repaired, ApiError> {
     let store = deps.store.as_ref();
     let Some(call) = store.call(id).await? else {
         return Ok(Repaired::Nothing);
@@ -385,7 +385,7 @@ async fn settle_held(
 /// dial, so the next pass tries it again; left `queued`, the claim's end would make it
 /// `dial_unknown` and finally `failed` as if the provider might have been reached. If even
 /// this write fails, that is what happens: never a second dial. Returns `error`.
-async fn release_claim(id: Uuid, deps: &Deps, error: ApiError) -> ApiError {
+async fn release_claim(id: CallId, deps: &Deps, error: ApiError) -> ApiError {
     let now = deps.clock.now();
     if let Err(e) = deps
         .store
@@ -455,7 +455,11 @@ async fn fail_with_event(
 }
 
 /// An Idempotency-Key whose request died without an answer.
-pub async fn idempotency(account_id: &str, key: &str, deps: &Deps) -> Result<Repaired, ApiError> {
+pub async fn idempotency(
+    account_id: &AccountId,
+    key: &str,
+    deps: &Deps,
+) -> Result<Repaired, ApiError> {
     let store = deps.store.as_ref();
     let now = deps.clock.now();
     let Some(rec) = store.idempotency(account_id, key, now).await? else {

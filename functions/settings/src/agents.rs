@@ -21,7 +21,7 @@ pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let agents = agents
         .iter()
         .map(|a| AgentView {
-            id: a.id,
+            id: a.id.into(),
             name: &a.name,
             phone_number: a.phone_number.as_ref().map(|p| p.as_str()),
         })

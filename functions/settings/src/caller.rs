@@ -9,6 +9,7 @@
 //! whose plan lacks the integration is 403 `plan_required`, on every route.
 
 use crate::Deps;
+use domain::ids::AccountId;
 use domain::model::Account;
 use domain::ApiError;
 use lambda_http::request::RequestContext;
@@ -21,7 +22,7 @@ const MAX_ACCOUNT_ID_CHARS: usize = 128;
 ///
 /// Ids are limited to printable ASCII without `#` (the table's key separator) and at most
 /// [`MAX_ACCOUNT_ID_CHARS`] characters; anything else is treated as no claim.
-pub fn account_id(req: &Request, claim: &str) -> Result<String, ApiError> {
+pub fn account_id(req: &Request, claim: &str) -> Result<AccountId, ApiError> {
     let claims = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx
             .authorizer
@@ -35,7 +36,7 @@ pub fn account_id(req: &Request, claim: &str) -> Result<String, ApiError> {
         .map(|v| v.trim())
         .filter(|v| is_valid_account_id(v))
         .ok_or(ApiError::Unauthenticated)?;
-    Ok(id.to_string())
+    Ok(AccountId::new(id))
 }
 
 fn is_valid_account_id(id: &str) -> bool {

@@ -51,7 +51,7 @@ pub async fn view(account: &Account, deps: &Deps) -> Result<Integration, ApiErro
             .agent(&account.id, id)
             .await?
             .map(|a| DefaultAgent {
-                id: a.id,
+                id: a.id.into(),
                 name: a.name,
             }),
         None => None,

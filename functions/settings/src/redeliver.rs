@@ -11,6 +11,7 @@
 
 use crate::ctx::{Ctx, Handler};
 use domain::answer::Success;
+use domain::ids::EventId;
 use domain::model::DeliveryTrigger;
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::Claim;
@@ -42,7 +43,7 @@ pub async fn redeliver(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
             format!("event {raw} not found (events are kept 30 days)"),
         )
     };
-    let event_id = Uuid::parse_str(raw).map_err(|_| not_found())?;
+    let event_id = EventId::parse(raw).map_err(|_| not_found())?;
     let store = ctx.deps.store.as_ref();
     let now = ctx.deps.clock.now();
     let event = store
@@ -94,7 +95,7 @@ pub async fn redeliver(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         202,
         &RedeliveryQueued {
             success: Success,
-            event_id,
+            event_id: event_id.into(),
             redelivery_id: redelivery,
         },
     ))

@@ -33,6 +33,7 @@
 use crate::ctx::{Ctx, Handler};
 use chrono::{DateTime, Utc};
 use domain::answer::Success;
+use domain::ids::EventId;
 use domain::model::{DeliveryAttempt, DeliveryOutcome, DeliveryTrigger};
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::deliveries::{delivery_sort_key, RETENTION_DAYS};
@@ -155,7 +156,10 @@ fn sort_key(a: &DeliveryAttempt) -> String {
 }
 
 /// Keeps, per event, the row with the greatest sort key (the newest).
-fn keep_newest(newest: &mut HashMap<Uuid, (String, DeliveryAttempt)>, rows: Vec<DeliveryAttempt>) {
+fn keep_newest(
+    newest: &mut HashMap<EventId, (String, DeliveryAttempt)>,
+    rows: Vec<DeliveryAttempt>,
+) {
     for row in rows {
         let key = sort_key(&row);
         match newest.get(&row.event_id) {
@@ -171,9 +175,9 @@ fn keep_newest(newest: &mut HashMap<Uuid, (String, DeliveryAttempt)>, rows: Vec<
 /// `skipped` and within the range.
 async fn endings(ctx: &Ctx<'_>, range: Range) -> Result<Vec<DeliveryAttempt>, ApiError> {
     let store = ctx.deps.store.as_ref();
-    let account = ctx.account.id.as_str();
+    let account = &ctx.account.id;
     let now = ctx.deps.clock.now();
-    let mut newest: HashMap<Uuid, (String, DeliveryAttempt)> = HashMap::new();
+    let mut newest: HashMap<EventId, (String, DeliveryAttempt)> = HashMap::new();
     for outcome in [DeliveryOutcome::Dropped, DeliveryOutcome::Skipped] {
         keep_newest(
             &mut newest,
@@ -247,7 +251,7 @@ pub async fn recover(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         return Err(too_many_events(endings.len()));
     }
     let queue = ctx.deps.queue.as_ref();
-    let account = ctx.account.id.as_str();
+    let account = &ctx.account.id;
     let now = ctx.deps.clock.now();
     // Every marker first, then the messages: a failed send leaves its event claimed (see the
     // module comment). The futures are collected before they are streamed: a stream mapping

@@ -5,6 +5,7 @@
 use crate::ctx::{Ctx, Handler};
 use domain::answer::Success;
 use domain::clock::rfc3339;
+use domain::ids::{CallId, EventId};
 use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, DeliveryTrigger};
 use domain::webhook::headers::webhook_headers;
 use domain::webhook::signing_secret;
@@ -64,8 +65,8 @@ pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         now,
     )
     .await?;
-    let event_id = Uuid::new_v4();
-    let call_id = Uuid::new_v4();
+    let event_id = EventId::new_v4();
+    let call_id = CallId::new_v4();
     let payload = sample_payload(call_id, now).to_string();
     let headers = webhook_headers(
         domain::event_type::EventType::CallCompleted.as_str(),
@@ -109,7 +110,7 @@ pub async fn send(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
         &TestSendResult {
             success: Success,
             delivered: result.delivered(),
-            event_id,
+            event_id: event_id.into(),
             status_code: result.status,
             duration_ms: result.duration_ms,
             error,
@@ -142,7 +143,7 @@ pub struct TestSendError<'a> {
 }
 
 /// A `call.completed` in the spec's shape, plus `"test": true` so receivers can tell it apart.
-pub fn sample_payload(call_id: Uuid, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+pub fn sample_payload(call_id: CallId, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
     let started = now - chrono::Duration::seconds(185);
     json!({
         "event": "call.completed",

@@ -4,12 +4,12 @@
 //! passes silently.
 
 use domain::event_type::EventType;
+use domain::ids::AgentId;
 use domain::model::Account;
 use domain::ApiError;
 use domain::ErrorCode;
 use lambda_glue::http::{json_type, refuse_unknown_fields};
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
 const FIELDS: [&str; 4] = ["api_enabled", "webhook_url", "default_agent_id", "events"];
 
@@ -19,7 +19,7 @@ pub struct IntegrationUpdate {
     pub api_enabled: Option<bool>,
     /// The normalised URL (the form that is stored and called).
     pub webhook_url: Option<Option<String>>,
-    pub default_agent_id: Option<Option<Uuid>>,
+    pub default_agent_id: Option<Option<AgentId>>,
     /// The whole new subscription (normalized: each type once, in the listed order).
     pub events: Option<Vec<EventType>>,
 }
@@ -88,7 +88,7 @@ pub fn parse(
     let default_agent_id = match body.get("default_agent_id") {
         None => None,
         Some(Value::Null) => Some(None),
-        Some(Value::String(s)) => Some(Some(Uuid::parse_str(s).map_err(|_| {
+        Some(Value::String(s)) => Some(Some(AgentId::parse(s).map_err(|_| {
             ApiError::bad_request(
                 ErrorCode::InvalidDefaultAgentId,
                 "default_agent_id",
@@ -171,7 +171,7 @@ mod tests {
         let u = p(json!({"webhook_url": null, "default_agent_id": null})).unwrap();
         assert_eq!(u.webhook_url, Some(None));
         assert_eq!(u.default_agent_id, Some(None));
-        let id = Uuid::new_v4();
+        let id = AgentId::new_v4();
         let u = p(json!({"default_agent_id": id.to_string()})).unwrap();
         assert_eq!(u.default_agent_id, Some(Some(id)));
     }
@@ -240,7 +240,7 @@ mod tests {
         let now = chrono::Utc::now();
         let mut a = Account::new("acct", "A", domain::model::Plan::Agency, now);
         a.webhook_url = Some("https://old.example/".into());
-        let agent = Uuid::new_v4();
+        let agent = AgentId::new_v4();
         a.default_agent_id = Some(agent);
         let next = p(json!({"api_enabled": false})).unwrap().apply(&a);
         assert!(!next.api_enabled);

@@ -17,6 +17,7 @@
 //! dials a second call.
 
 use crate::Deps;
+use domain::ids::AccountId;
 use domain::model::IdempotencyRecord;
 use domain::signature::sha256_hex;
 use domain::ApiError;
@@ -137,7 +138,7 @@ pub async fn answer_existing(
 
 /// On an error path: if this key already has an answer for this body, that answer.
 pub async fn replay(
-    account_id: &str,
+    account_id: &AccountId,
     key: &IdempotencyKey,
     deps: &Deps,
 ) -> Result<Option<Response<Body>>, ApiError> {

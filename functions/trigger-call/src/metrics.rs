@@ -49,9 +49,9 @@ mod tests {
 
     fn call() -> Call {
         Call {
-            id: uuid::Uuid::new_v4(),
+            id: domain::CallId::new_v4(),
             account_id: "acct_1".into(),
-            agent_id: uuid::Uuid::new_v4(),
+            agent_id: domain::AgentId::new_v4(),
             direction: domain::model::Direction::Outbound,
             status: domain::model::CallStatus::Queued,
             phone_number: PHONE.into(),

@@ -2,12 +2,12 @@
 //! 400 that names the field.
 
 use chrono::{DateTime, Utc};
+use domain::ids::AgentId;
 use domain::phone::PhoneNumber;
 use domain::ApiError;
 use domain::ErrorCode;
 use lambda_glue::http::json_type;
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_EMAIL_CHARS: usize = 254;
@@ -38,7 +38,7 @@ pub struct TriggerCall {
     pub phone: PhoneNumber,
     pub name: Option<String>,
     pub email: Option<String>,
-    pub agent_id: Option<Uuid>,
+    pub agent_id: Option<AgentId>,
     pub metadata: Map<String, Value>,
     pub when_closed: WhenClosed,
     /// Do not place the call before this instant (RFC 3339). Its range (at most
@@ -121,7 +121,7 @@ pub fn parse(body: &Map<String, Value>) -> Result<TriggerCall, ApiError> {
     let email = string(body, "email")?.map(validate_email).transpose()?;
     let agent_id = string(body, "agent_id")?
         .map(|s| {
-            Uuid::parse_str(s).map_err(|_| {
+            AgentId::parse(s).map_err(|_| {
                 ApiError::bad_request(
                     ErrorCode::InvalidAgentId,
                     "agent_id",

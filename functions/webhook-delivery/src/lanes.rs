@@ -16,12 +16,13 @@
 
 use crate::Deps;
 use domain::error::QueueError;
+use domain::ids::AccountId;
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::EndpointHealth;
 use std::collections::HashMap;
 
 /// The batch's accounts' endpoint health, by account id (absent: healthy or unknown).
-pub type Health = HashMap<String, EndpointHealth>;
+pub type Health = HashMap<AccountId, EndpointHealth>;
 
 /// What this step decided for one message of the batch.
 #[derive(Debug)]
@@ -37,7 +38,7 @@ pub enum Lane {
 /// Reads the batch's accounts' endpoint health in one request.
 /// `batch` is the batch's messages, parsed once by `handle` (`None`: unreadable).
 pub async fn health(batch: &[Option<DeliveryMessage>], deps: &Deps) -> Health {
-    let mut accounts: Vec<String> = batch
+    let mut accounts: Vec<AccountId> = batch
         .iter()
         .flatten()
         .map(|m| m.account_id.clone())

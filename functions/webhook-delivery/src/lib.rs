@@ -156,7 +156,10 @@ pub enum TransientError {
     /// timeout, when that holder has finished (then it is ignored) or the lease has run out
     /// (then it is taken over).
     #[error("attempt {attempt} of event {event_id} is claimed by another invocation")]
-    InFlight { event_id: uuid::Uuid, attempt: u32 },
+    InFlight {
+        event_id: domain::ids::EventId,
+        attempt: u32,
+    },
 }
 
 pub async fn handle(event: SqsEvent, deps: &Deps) -> SqsBatchResponse {

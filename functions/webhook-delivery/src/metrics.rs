@@ -138,7 +138,11 @@ mod tests {
 
     #[test]
     fn attempt_lines_are_emf_with_the_latencies_and_never_the_excerpt_or_a_key() {
-        let first = DeliveryMessage::first(uuid::Uuid::new_v4(), "acct_1", uuid::Uuid::new_v4());
+        let first = DeliveryMessage::first(
+            domain::EventId::new_v4(),
+            "acct_1",
+            domain::CallId::new_v4(),
+        );
         let mut retry = first.clone();
         retry.attempt = 2;
         retry.due_at = Some(at(30));

@@ -17,6 +17,7 @@ use aws_config::SdkConfig;
 use bvai_admin::{Admin, AdminError};
 use domain::clock::{Clock, SystemClock};
 use domain::config::{self, Env};
+use domain::ids::AccountId;
 use domain::ports::store::AccountStore;
 use emulator::{Group, Moto};
 use local_stack::gateway::{self, Gateway, GatewayConfig, Route};
@@ -386,7 +387,7 @@ async fn demo_signing_secret(
 ) -> Result<String, String> {
     use domain::webhook::signing_secret;
     let account = store
-        .account(DEMO_ACCOUNT_ID)
+        .account(&AccountId::new(DEMO_ACCOUNT_ID))
         .await
         .map_err(|e| e.to_string())?
         .ok_or("the demo account is missing")?;
@@ -408,7 +409,7 @@ async fn demo_signing_secret(
         .get(
             secrets,
             LOCAL_WEBHOOK_SECRET_PREFIX,
-            DEMO_ACCOUNT_ID,
+            &AccountId::new(DEMO_ACCOUNT_ID),
             &version,
         )
         .await
@@ -437,7 +438,7 @@ async fn seed(admin: &Admin, receiver_url: &str) -> Result<Seeded, AdminError> {
     }
     let existing = admin
         .store()
-        .agents(DEMO_ACCOUNT_ID)
+        .agents(&AccountId::new(DEMO_ACCOUNT_ID))
         .await
         .map_err(|e| AdminError::Other(e.to_string()))?
         .into_iter()
@@ -447,7 +448,7 @@ async fn seed(admin: &Admin, receiver_url: &str) -> Result<Seeded, AdminError> {
         None => {
             admin
                 .create_agent(
-                    DEMO_ACCOUNT_ID,
+                    &AccountId::new(DEMO_ACCOUNT_ID),
                     DEMO_AGENT_NAME,
                     DEMO_PROVIDER_AGENT_ID,
                     Some(DEMO_AGENT_PHONE),
@@ -460,7 +461,7 @@ async fn seed(admin: &Admin, receiver_url: &str) -> Result<Seeded, AdminError> {
     // hour; `bvai-admin set-recipient-hours` switches them on (docs/local-stack.md).
     admin
         .set_recipient_hours(
-            DEMO_ACCOUNT_ID,
+            &AccountId::new(DEMO_ACCOUNT_ID),
             Some(bvai_admin::parse_recipient_hours(
                 domain::recipient_hours::AppliesTo::Off,
                 "08:00",
@@ -470,9 +471,9 @@ async fn seed(admin: &Admin, receiver_url: &str) -> Result<Seeded, AdminError> {
         .await?;
     // LOCAL ONLY: an http loopback webhook URL (WEBHOOK_ALLOW_INSECURE_LOCAL).
     admin
-        .set_webhook_url(DEMO_ACCOUNT_ID, Some(receiver_url), true)
+        .set_webhook_url(&AccountId::new(DEMO_ACCOUNT_ID), Some(receiver_url), true)
         .await?;
-    let api_key = admin.generate_key(DEMO_ACCOUNT_ID).await?;
+    let api_key = admin.generate_key(&AccountId::new(DEMO_ACCOUNT_ID)).await?;
     Ok(Seeded {
         api_key,
         agent_id: agent.id.to_string(),

@@ -4,11 +4,11 @@
 //! newest first, each call one conditional write, at most [`BULK_CANCEL_BUDGET`] a request.
 
 use crate::held_calls::cancel_scheduled_call;
+use crate::ids::AgentId;
 use crate::model::CallStatus;
 use crate::ports::store::Store;
 use crate::revoke::revoke_call;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 /// How many scheduled calls one bulk cancel (a key rotation, `cancel-scheduled`) cancels at
 /// most in one request; the rest are left to the next request or, for a rotated key, to the
@@ -48,7 +48,7 @@ pub async fn cancel_scheduled_calls(
 ) -> Result<Canceled, crate::error::ApiError> {
     use crate::ports::store::calls::{CallCursor, CallQuery};
     let mut done = Canceled::default();
-    let mut agents: Option<std::collections::HashMap<Uuid, String>> = None;
+    let mut agents: Option<std::collections::HashMap<AgentId, String>> = None;
     let mut after: Option<CallCursor> = None;
     let mut looked = 0usize;
     loop {

@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// `{"event": "<name>", "call": {<call object>}}`. Fields we do not use are ignored: the
 /// provider adds fields over time and must not break us.
@@ -115,7 +114,7 @@ impl ProviderCallObject {
     }
 
     /// Our call id, from the metadata we attached when placing the call.
-    pub fn our_call_id(&self) -> Option<Uuid> {
+    pub fn our_call_id(&self) -> Option<crate::ids::CallId> {
         self.metadata
             .as_ref()?
             .get("call_id")?
@@ -125,8 +124,8 @@ impl ProviderCallObject {
     }
 
     /// Our account id, from the same metadata.
-    pub fn our_account_id(&self) -> Option<&str> {
-        self.metadata.as_ref()?.get("account_id")?.as_str()
+    pub fn our_account_id(&self) -> Option<crate::ids::AccountId> {
+        Some(self.metadata.as_ref()?.get("account_id")?.as_str()?.into())
     }
 
     /// The customer's number: the callee of an outbound call, the caller of an inbound one.

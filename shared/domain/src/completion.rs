@@ -11,6 +11,7 @@
 //!    the provider retries); if nobody ever sends it, the reconciler does after the grace.
 
 use crate::error::{ApiError, StoreError};
+use crate::ids::{AccountId, CallId, EventId};
 use crate::model::{Call, EventRecord};
 use crate::payload::CallCompleted;
 use crate::ports::queue::{DeliveryMessage, EventQueue};
@@ -21,13 +22,12 @@ use crate::ports::store::event_store::{
 use crate::ports::store::Store;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
-use uuid::Uuid;
 
 /// What [`complete`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Completed {
     /// This request stored the call's event (and put it on the queue).
-    Created(Uuid),
+    Created(EventId),
     /// The call already has its event, or moved past `completed` (failed): nothing written.
     AlreadyCompleted,
 }
@@ -110,9 +110,9 @@ pub async fn complete(
 pub async fn enqueue(
     store: &dyn Store,
     queue: &dyn EventQueue,
-    event_id: Uuid,
-    account_id: &str,
-    call_id: Uuid,
+    event_id: EventId,
+    account_id: &AccountId,
+    call_id: CallId,
 ) -> Result<(), ApiError> {
     let msg = DeliveryMessage::first(event_id, account_id, call_id);
     if let Err(e) = queue.send(&msg, Duration::ZERO).await {

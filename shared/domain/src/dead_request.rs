@@ -3,6 +3,7 @@
 //! reconciler, so both repair it the same way.
 
 use crate::error::{ApiError, StoreError};
+use crate::ids::CallId;
 use crate::model::{CallStatus, IdempotencyRecord, StoredResponse};
 use crate::ports::store::Store;
 use chrono::{DateTime, Utc};
@@ -36,19 +37,19 @@ pub struct CallPlaced {
 }
 
 /// The answer trigger-call gives for a placed call, as remembered for its key.
-pub fn placed_answer(call_id: uuid::Uuid) -> StoredResponse {
+pub fn placed_answer(call_id: CallId) -> StoredResponse {
     StoredResponse {
         status: 200,
         body: crate::answer::body(&CallPlaced {
             success: crate::answer::Success,
-            call_id,
+            call_id: call_id.into(),
         }),
     }
 }
 
 /// The answer trigger-call gives when it cannot tell whether the provider placed the call
 /// (`502 provider_outcome_unknown` naming it), as remembered for its key.
-pub fn unknown_answer(call_id: uuid::Uuid) -> StoredResponse {
+pub fn unknown_answer(call_id: CallId) -> StoredResponse {
     let e = ApiError::ProviderOutcomeUnknown { call_id };
     StoredResponse {
         status: e.status(),

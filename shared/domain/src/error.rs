@@ -103,7 +103,7 @@ pub enum ApiError {
     /// or may not ring. The call exists (`dial_unknown`) and is named, so the client can
     /// follow it with `GET /api/calls/{call_id}` instead of dialing again.
     #[error("the voice provider's answer was lost: the call may or may not have been placed. Do not place it again; follow it with GET /api/calls/{call_id} (a retry with the same Idempotency-Key gets this answer again)")]
-    ProviderOutcomeUnknown { call_id: uuid::Uuid },
+    ProviderOutcomeUnknown { call_id: crate::ids::CallId },
     /// 500: anything else. The source is logged, never returned.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),

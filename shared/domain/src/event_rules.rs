@@ -26,12 +26,12 @@
 
 use crate::clock::rfc3339;
 use crate::event_type::EventType;
+use crate::ids::{CallId, EventId};
 use crate::model::{Account, Call, CallStatus, Direction, EventRecord};
 use crate::ports::store::event_store::{NewEvent, ENQUEUE_GRACE, EVENT_TTL};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 /// Declares [`FailureReason`]: one line per reason (variant, stable name, meaning), so a new
 /// failure path adds its reason in one line.
@@ -104,11 +104,11 @@ impl FailureReason {
 /// cannot make a second event (the store refuses an event item that exists). A UUID made of
 /// the first 16 bytes of SHA-256(`"bvai-event:" call_id ":" type`), with the RFC 9562 custom
 /// (v8) version and variant bits.
-pub fn event_id(call_id: Uuid, event_type: EventType) -> Uuid {
+pub fn event_id(call_id: CallId, event_type: EventType) -> EventId {
     let digest = Sha256::digest(format!("bvai-event:{call_id}:{}", event_type.as_str()));
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    EventId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
 }
 
 /// The account wants events of this type created (`call.started`, `call.failed`).
@@ -143,8 +143,8 @@ fn metadata(call: &Call) -> serde_json::Map<String, serde_json::Value> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CallStartedPayload {
     pub event: &'static str,
-    pub call_id: Uuid,
-    pub agent_id: Uuid,
+    pub call_id: crate::ids::CallId,
+    pub agent_id: crate::ids::AgentId,
     pub agent_name: String,
     pub direction: Direction,
     pub phone_number: String,
@@ -157,8 +157,8 @@ pub struct CallStartedPayload {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CallFailedPayload {
     pub event: &'static str,
-    pub call_id: Uuid,
-    pub agent_id: Uuid,
+    pub call_id: crate::ids::CallId,
+    pub agent_id: crate::ids::AgentId,
     pub direction: Direction,
     pub phone_number: String,
     pub failed_at: String,
@@ -262,6 +262,7 @@ mod tests {
     use super::*;
     use crate::event_type::{default_events, normalize};
     use crate::model::{Account, Plan};
+    use uuid::Uuid;
 
     fn call(status: CallStatus) -> Call {
         let mut c = Call::new(
@@ -286,7 +287,7 @@ mod tests {
 
     #[test]
     fn ids_are_stable_per_call_and_type() {
-        let c = Uuid::new_v4();
+        let c = crate::ids::CallId::new_v4();
         assert_eq!(
             event_id(c, EventType::CallStarted),
             event_id(c, EventType::CallStarted)
@@ -297,9 +298,14 @@ mod tests {
         );
         assert_ne!(
             event_id(c, EventType::CallFailed),
-            event_id(Uuid::new_v4(), EventType::CallFailed)
+            event_id(Uuid::new_v4().into(), EventType::CallFailed)
         );
-        assert_eq!(event_id(c, EventType::CallFailed).get_version_num(), 8);
+        assert_eq!(
+            event_id(c, EventType::CallFailed)
+                .as_uuid()
+                .get_version_num(),
+            8
+        );
     }
 
     #[test]

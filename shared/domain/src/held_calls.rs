@@ -12,6 +12,7 @@
 use crate::answer;
 use crate::calling_window::CallingWindow;
 use crate::error::StoreError;
+use crate::ids::{AccountId, CallId};
 use crate::model::CallStatus;
 use crate::phone::PhoneNumber;
 use crate::ports::store::Store;
@@ -84,14 +85,14 @@ fn scheduled_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 /// The answer trigger-call gives for a held or scheduled call (202), remembered for its
 /// Idempotency-Key in the same write as the call.
 pub fn scheduled_answer(
-    call_id: Uuid,
+    call_id: CallId,
     scheduled_for: DateTime<Utc>,
 ) -> crate::model::StoredResponse {
     crate::model::StoredResponse {
         status: 202,
         body: crate::answer::body(&CallScheduled {
             success: answer::Success,
-            call_id,
+            call_id: call_id.into(),
             status: CallStatus::Scheduled,
             scheduled_for,
         }),
@@ -103,7 +104,7 @@ pub fn scheduled_answer(
 /// was cancelled already.
 pub async fn cancel_scheduled_call(
     store: &dyn Store,
-    call_id: Uuid,
+    call_id: CallId,
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
@@ -123,7 +124,7 @@ pub async fn cancel_scheduled_call(
 /// a UUID, not there, or another account's (the same answer, so ids cannot be probed).
 pub async fn owned_call(
     store: &dyn Store,
-    account_id: &str,
+    account_id: &AccountId,
     raw_id: &str,
 ) -> Result<crate::model::Call, crate::ApiError> {
     let not_found = || {
@@ -133,7 +134,7 @@ pub async fn owned_call(
             format!("call {raw_id} not found"),
         )
     };
-    let id = Uuid::parse_str(raw_id).map_err(|_| not_found())?;
+    let id = CallId::parse(raw_id).map_err(|_| not_found())?;
     store
         .call(id)
         .await?
@@ -144,7 +145,7 @@ pub async fn owned_call(
 /// A call re-read after a conditional write on it.
 pub async fn reread_call(
     store: &dyn Store,
-    id: Uuid,
+    id: CallId,
 ) -> Result<crate::model::Call, crate::ApiError> {
     store
         .call(id)
@@ -159,7 +160,7 @@ pub async fn reread_call(
 /// One conditional write, as is the reconciler's claim: exactly one of them wins.
 pub async fn cancel_owned_call(
     store: &dyn Store,
-    account_id: &str,
+    account_id: &AccountId,
     raw_id: &str,
     now: DateTime<Utc>,
 ) -> Result<crate::model::Call, crate::ApiError> {
@@ -231,7 +232,7 @@ mod tests {
 
     #[test]
     fn the_scheduled_answer_is_the_documented_202() {
-        let id = Uuid::nil();
+        let id = crate::ids::CallId::nil();
         let at = Utc.with_ymd_and_hms(2026, 3, 2, 14, 0, 0).unwrap();
         let a = scheduled_answer(id, at);
         assert_eq!(a.status, 202);

@@ -35,6 +35,15 @@ impl std::fmt::Display for AccountId {
     }
 }
 
+/// Any text names an account (command-line arguments parse through this); where ids are
+/// checked, their checks run before.
+impl std::str::FromStr for AccountId {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(AccountId::new(s))
+    }
+}
+
 impl From<String> for AccountId {
     fn from(s: String) -> Self {
         AccountId(s)
@@ -47,6 +56,12 @@ impl From<&str> for AccountId {
     }
 }
 
+impl From<&String> for AccountId {
+    fn from(s: &String) -> Self {
+        AccountId(s.clone())
+    }
+}
+
 impl From<&AccountId> for AccountId {
     fn from(s: &AccountId) -> Self {
         s.clone()
@@ -56,6 +71,12 @@ impl From<&AccountId> for AccountId {
 impl From<AccountId> for String {
     fn from(a: AccountId) -> Self {
         a.0
+    }
+}
+
+impl From<&AccountId> for String {
+    fn from(a: &AccountId) -> Self {
+        a.0.clone()
     }
 }
 
@@ -80,6 +101,13 @@ impl PartialEq<str> for AccountId {
 impl PartialEq<&str> for AccountId {
     fn eq(&self, other: &&str) -> bool {
         self.0 == *other
+    }
+}
+
+/// Filters compare a stored id with the one asked for, often held by reference.
+impl PartialEq<&AccountId> for AccountId {
+    fn eq(&self, other: &&AccountId) -> bool {
+        self == *other
     }
 }
 
@@ -224,10 +252,7 @@ mod tests {
         let a = AccountId::new("acct_42");
         assert_eq!(serde_json::to_string(&a).unwrap(), "\"acct_42\"");
         assert_eq!(a.to_string(), "acct_42");
-        assert_eq!(
-            serde_json::from_str::<AccountId>("\"acct_42\"").unwrap(),
-            a
-        );
+        assert_eq!(serde_json::from_str::<AccountId>("\"acct_42\"").unwrap(), a);
         assert_eq!(
             serde_json::from_str::<CallId>("\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\"").unwrap(),
             u
@@ -239,6 +264,12 @@ mod tests {
         assert!(CallId::parse("not-a-uuid").is_err());
         let id = CallId::new_v4();
         assert_eq!(CallId::parse(&id.to_string()).unwrap(), id);
-        assert_eq!("1B4E28BA-2FA1-11D2-883F-0016D3CCA427".parse::<EventId>().unwrap().to_string(), "1b4e28ba-2fa1-11d2-883f-0016d3cca427");
+        assert_eq!(
+            "1B4E28BA-2FA1-11D2-883F-0016D3CCA427"
+                .parse::<EventId>()
+                .unwrap()
+                .to_string(),
+            "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+        );
     }
 }

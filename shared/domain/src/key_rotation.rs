@@ -18,6 +18,7 @@
 
 use crate::api_key;
 use crate::error::{ApiError, SecretError, StoreError};
+use crate::ids::AccountId;
 use crate::model::{Account, ApiKeyInfo};
 use crate::ports::secrets::{account_key_secret_name, SecretStore};
 use crate::ports::store::AccountStore;
@@ -86,13 +87,13 @@ async fn restore_current(
     store: &dyn AccountStore,
     secrets: &dyn SecretStore,
     name: &str,
-    account_id: &str,
+    account_id: &AccountId,
 ) {
     let committed = match store.account(account_id).await {
         Ok(Some(a)) => a.api_key.map(|k| k.hash),
         Ok(None) => None,
         Err(e) => {
-            tracing::warn!(account_id, error = %e, "rotation: could not read the committed key back");
+            tracing::warn!(%account_id, error = %e, "rotation: could not read the committed key back");
             None
         }
     };
@@ -100,7 +101,7 @@ async fn restore_current(
     match secrets.make_current(name, &hash).await {
         Ok(()) | Err(SecretError::NotFound(_)) => {}
         Err(e) => {
-            tracing::warn!(account_id, error = %e, "rotation: could not make the committed key's secret current again")
+            tracing::warn!(%account_id, error = %e, "rotation: could not make the committed key's secret current again")
         }
     }
 }

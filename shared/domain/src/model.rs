@@ -3,6 +3,7 @@
 
 use crate::answer;
 use crate::calling_window::CallingWindow;
+use crate::ids::{AccountId, AgentId, CallId, EventId};
 use crate::number_type::NumberType;
 use crate::phone::PhoneNumber;
 use crate::recipient_hours::RecipientHours;
@@ -139,13 +140,13 @@ impl Guardrails {
 /// An account and its integration settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
-    pub id: String,
+    pub id: AccountId,
     pub name: String,
     pub plan: Plan,
     pub api_enabled: bool,
     pub api_key: Option<ApiKeyInfo>,
     pub webhook_url: Option<String>,
-    pub default_agent_id: Option<Uuid>,
+    pub default_agent_id: Option<AgentId>,
     pub calling_window: Option<CallingWindow>,
     /// Operator-set limits (rate limit, destinations); not settable through the API.
     pub guardrails: Guardrails,
@@ -163,7 +164,7 @@ pub struct Account {
 impl Account {
     /// A new account with API access on, no key, no webhook and no window.
     pub fn new(
-        id: impl Into<String>,
+        id: impl Into<AccountId>,
         name: impl Into<String>,
         plan: Plan,
         now: DateTime<Utc>,
@@ -210,10 +211,10 @@ pub struct KeyGrant {
     /// The SHA-256 (hex) of the key this grant is for: calls placed or scheduled with the key
     /// record it (`Call::key_hash`), so a rotation can revoke what a leaked key scheduled.
     pub key_hash: String,
-    pub account_id: String,
+    pub account_id: AccountId,
     pub plan: Plan,
     pub api_enabled: bool,
-    pub default_agent_id: Option<Uuid>,
+    pub default_agent_id: Option<AgentId>,
     pub calling_window: Option<CallingWindow>,
     pub guardrails: Guardrails,
 }
@@ -221,8 +222,8 @@ pub struct KeyGrant {
 /// A voice agent of an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Agent {
-    pub id: Uuid,
-    pub account_id: String,
+    pub id: AgentId,
+    pub account_id: AccountId,
     pub name: String,
     /// The provider's id for this agent (Retell `agent_id`).
     pub provider_agent_id: String,
@@ -346,9 +347,9 @@ impl Direction {
 /// A call record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
-    pub id: Uuid,
-    pub account_id: String,
-    pub agent_id: Uuid,
+    pub id: CallId,
+    pub account_id: AccountId,
+    pub agent_id: AgentId,
     pub direction: Direction,
     pub status: CallStatus,
     /// The customer's number (callee outbound, caller inbound).
@@ -366,7 +367,7 @@ pub struct Call {
     pub duration_seconds: Option<i64>,
     pub disconnection_reason: Option<String>,
     /// Set once the `call.completed` event exists.
-    pub event_id: Option<Uuid>,
+    pub event_id: Option<EventId>,
     /// The hash of the API key that created the call (outbound calls of the API; `None` for
     /// inbound calls and calls written before keys were recorded). A held or scheduled call
     /// is dialed only while it is still the account's key: rotating the key revokes it.
@@ -399,18 +400,18 @@ impl Call {
 
     /// A new call record: nothing known yet beyond who, which agent, which number and when.
     pub fn new(
-        id: Uuid,
-        account_id: impl Into<String>,
-        agent_id: Uuid,
+        id: impl Into<CallId>,
+        account_id: impl Into<AccountId>,
+        agent_id: impl Into<AgentId>,
         direction: Direction,
         status: CallStatus,
         phone_number: impl Into<String>,
         now: DateTime<Utc>,
     ) -> Call {
         Call {
-            id,
+            id: id.into(),
             account_id: account_id.into(),
-            agent_id,
+            agent_id: agent_id.into(),
             direction,
             status,
             phone_number: phone_number.into(),
@@ -435,10 +436,10 @@ impl Call {
 /// An Idempotency-Key's memory: which request it belongs to and, once finished, the answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdempotencyRecord {
-    pub account_id: String,
+    pub account_id: AccountId,
     pub key: String,
     pub request_hash: String,
-    pub call_id: Uuid,
+    pub call_id: CallId,
     /// `None` while the first request is still running.
     pub response: Option<StoredResponse>,
     pub expires_at: DateTime<Utc>,
@@ -575,9 +576,9 @@ impl DeliveryTrigger {
 /// One row of the delivery log (one POST, or one decision not to POST).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryAttempt {
-    pub account_id: String,
-    pub event_id: Uuid,
-    pub call_id: Uuid,
+    pub account_id: AccountId,
+    pub event_id: EventId,
+    pub call_id: CallId,
     /// 1 for the first try, 2..=4 for the retries.
     pub attempt: u32,
     pub attempted_at: DateTime<Utc>,
@@ -599,8 +600,8 @@ impl DeliveryAttempt {
     /// The row as the delivery log API shows it (and as the delivery function may echo it).
     pub fn view(&self) -> DeliveryAttemptView<'_> {
         DeliveryAttemptView {
-            event_id: self.event_id,
-            call_id: self.call_id,
+            event_id: self.event_id.into(),
+            call_id: self.call_id.into(),
             attempt: self.attempt,
             attempted_at: self.attempted_at,
             url: self.url.as_deref(),
@@ -647,9 +648,9 @@ pub struct DeliveryAttemptView<'a> {
 /// every attempt sends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRecord {
-    pub id: Uuid,
-    pub account_id: String,
-    pub call_id: Uuid,
+    pub id: EventId,
+    pub account_id: AccountId,
+    pub call_id: CallId,
     /// Which event it is (`X-Event-Type`; the payload's `event`).
     pub event_type: crate::event_type::EventType,
     pub payload: String,

@@ -13,7 +13,6 @@
 use crate::clock::rfc3339;
 use crate::model::{Call, Direction};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// The event name in every payload.
 pub const CALL_COMPLETED: &str = "call.completed";
@@ -65,9 +64,9 @@ pub struct TranscriptEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallCompleted {
     pub event: String,
-    pub call_id: Uuid,
+    pub call_id: crate::ids::CallId,
     /// Our agent's id, never the provider's.
-    pub agent_id: Uuid,
+    pub agent_id: crate::ids::AgentId,
     pub agent_name: String,
     pub direction: Direction,
     /// The customer's number.

@@ -68,10 +68,10 @@ pub struct CallView<'a> {
 pub fn view(c: &Call) -> CallView<'_> {
     CallView {
         success: Success,
-        call_id: c.id,
+        call_id: c.id.into(),
         status: c.status,
         direction: c.direction,
-        agent_id: c.agent_id,
+        agent_id: c.agent_id.into(),
         phone_number: &c.phone_number,
         name: c.name.as_deref(),
         email: c.email.as_deref(),

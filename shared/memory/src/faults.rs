@@ -25,6 +25,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::{QueueError, SecretError, StoreError};
+use domain::ids::{AccountId, AgentId, CallId, EventId};
 use domain::model::{
     Account, Agent, Call, CallStatus, DeliveryAttempt, DeliveryOutcome, IdempotencyRecord,
     KeyGrant, StoredResponse, WebhookSecretInfo,
@@ -48,7 +49,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use uuid::Uuid;
 
 /// Implements port traits on a wrapper by running every required method through the plan,
 /// under the method's name, or lists those names. The signatures come from the traits: each
@@ -504,8 +504,8 @@ mod tests {
         DeliveryAttempt {
             trigger: Default::default(),
             account_id: account.into(),
-            event_id: Uuid::new_v4(),
-            call_id: Uuid::new_v4(),
+            event_id: EventId::new_v4(),
+            call_id: CallId::new_v4(),
             attempt: 1,
             attempted_at: t0(),
             url: None,
@@ -525,7 +525,7 @@ mod tests {
             after: None,
         };
         store
-            .deliveries("acct", &q, t0())
+            .deliveries(&"acct".into(), &q, t0())
             .await
             .unwrap()
             .attempts
@@ -593,7 +593,7 @@ mod tests {
         let clock = Arc::new(FixedClock::new(t0()));
         let inner = Arc::new(MemoryQueue::new(clock));
         let queue = FaultyQueue::new(inner.clone(), plan.clone());
-        let msg = DeliveryMessage::first(Uuid::new_v4(), "acct", Uuid::new_v4());
+        let msg = DeliveryMessage::first(EventId::new_v4(), "acct", CallId::new_v4());
         plan.fail_next("send").fail_next("send");
         assert!(queue.send(&msg, Duration::ZERO).await.is_err());
         assert!(queue.send(&msg, Duration::ZERO).await.is_err());
@@ -688,10 +688,10 @@ mod tests {
         let (_, faulty) = store(&plan);
         plan.delay("call", 1, Duration::from_secs(30));
         let start = tokio::time::Instant::now();
-        assert_eq!(faulty.call(Uuid::new_v4()).await.unwrap(), None);
+        assert_eq!(faulty.call(CallId::new_v4()).await.unwrap(), None);
         assert_eq!(start.elapsed(), Duration::from_secs(30));
         let start = tokio::time::Instant::now();
-        faulty.call(Uuid::new_v4()).await.unwrap();
+        faulty.call(CallId::new_v4()).await.unwrap();
         assert_eq!(
             start.elapsed(),
             Duration::ZERO,
@@ -699,7 +699,7 @@ mod tests {
         );
         // A delay shorter than the caller's timeout passes, a longer one times out.
         plan.delay("call", 3, Duration::from_secs(5));
-        let within = tokio::time::timeout(Duration::from_secs(10), faulty.call(Uuid::new_v4()));
+        let within = tokio::time::timeout(Duration::from_secs(10), faulty.call(CallId::new_v4()));
         assert!(within.await.is_ok());
     }
 
@@ -710,7 +710,7 @@ mod tests {
         plan.hang("mark_call_dialing", 1);
         let hung = tokio::time::timeout(
             Duration::from_secs(3600),
-            faulty.mark_call_dialing(Uuid::new_v4(), "prov", t0(), t0(), None),
+            faulty.mark_call_dialing(CallId::new_v4(), "prov", t0(), t0(), None),
         )
         .await;
         assert!(hung.is_err(), "timed out");

@@ -140,7 +140,6 @@ mod tests {
     use super::*;
     use crate::FixedClock;
     use chrono::TimeZone;
-    use uuid::Uuid;
 
     fn setup() -> (Arc<FixedClock>, MemoryQueue) {
         let t0 = Utc.with_ymd_and_hms(2025, 6, 15, 14, 30, 0).unwrap();
@@ -152,7 +151,7 @@ mod tests {
     fn msg(attempt: u32) -> DeliveryMessage {
         DeliveryMessage {
             attempt,
-            ..DeliveryMessage::first(Uuid::new_v4(), "acct", Uuid::new_v4())
+            ..DeliveryMessage::first(domain::EventId::new_v4(), "acct", domain::CallId::new_v4())
         }
     }
 
@@ -228,9 +227,9 @@ mod tests {
     async fn a_message_above_the_sqs_size_limit_is_refused() {
         let (_, queue) = setup();
         let huge = DeliveryMessage::first(
-            Uuid::new_v4(),
+            domain::EventId::new_v4(),
             "a".repeat(MAX_MESSAGE_BYTES),
-            Uuid::new_v4(),
+            domain::CallId::new_v4(),
         );
         assert!(matches!(
             queue.send(&huge, Duration::ZERO).await,

@@ -2,6 +2,7 @@
 //! one event and one message per call however the callbacks repeat, race or fail to queue.
 
 use super::{provider_call_json, App, Seeded, Stage, NOW_MS};
+use domain::ids::{CallId, EventId};
 use domain::model::{Call, CallStatus};
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::EventStore;
@@ -133,7 +134,7 @@ async fn call_analyzed_stores_one_event_and_queues_one_message() {
     let call = e.w.dialing_call(&e.s).await;
     let (status, res) = e.post(&call, Stage::Analyzed).await;
     assert_eq!(status, 200, "{res}");
-    let event_id: Uuid = res["event_id"].as_str().unwrap().parse().unwrap();
+    let event_id: EventId = res["event_id"].as_str().unwrap().parse().unwrap();
     let after = e.w.call(call.id).await;
     assert_eq!(after.status, CallStatus::Completed);
     assert_eq!(after.event_id, Some(event_id));
@@ -288,7 +289,7 @@ async fn callbacks_about_calls_that_are_not_ours_are_acknowledged_and_ignored() 
     let call = e.w.dialing_call(&e.s).await;
     // An outbound call id we never created.
     let mut stranger = call.clone();
-    stranger.id = Uuid::new_v4();
+    stranger.id = CallId::new_v4();
     let (status, res) = e.post(&stranger, Stage::Analyzed).await;
     assert_eq!(
         (status, res["ignored"].clone()),
@@ -370,7 +371,7 @@ async fn an_incompressible_5_mb_transcript_is_cut_to_fit_and_delivered() {
 
     let (status, res) = e.send(request(&raw, Some(&e.sign(&raw)))).await;
     assert_eq!(status, 200, "{res}");
-    let event_id: Uuid = res["event_id"].as_str().unwrap().parse().unwrap();
+    let event_id: EventId = res["event_id"].as_str().unwrap().parse().unwrap();
     assert_eq!(e.w.stored_event_count(), 1);
     assert_eq!(e.w.plan.calls("complete_call"), 1);
     let stored = e.w.store.event(event_id).await.unwrap().expect("stored");

@@ -6,6 +6,7 @@
 use super::{error_code, provider_call_json, App, Stage};
 use domain::clock::Clock;
 use domain::config;
+use domain::ids::CallId;
 use domain::model::{Call, CallStatus};
 use domain::ports::provider::ProviderError;
 use domain::ports::store::event_store::ENQUEUE_GRACE;
@@ -15,7 +16,6 @@ use integration_tests::apigw::ApiRequest;
 use reconciler::repair::Repaired;
 use serde_json::{json, Value};
 use std::time::Duration;
-use uuid::Uuid;
 
 /// The in-memory app with its seeded account, driven like the whole stack: trigger-call, the
 /// provider's callbacks, the reconciler.
@@ -72,7 +72,7 @@ impl Stack {
     }
 
     async fn call(&self, id: &Value) -> Call {
-        let id: Uuid = id.as_str().expect("call id").parse().expect("uuid");
+        let id: CallId = id.as_str().expect("call id").parse().expect("uuid");
         self.w.call(id).await
     }
 

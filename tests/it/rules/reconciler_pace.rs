@@ -4,6 +4,7 @@
 //! in-memory adapters; every test counts repairs, events, messages and provider requests.
 
 use super::App;
+use domain::ids::CallId;
 use domain::model::{Call, CallStatus, Direction};
 use domain::ports::store::{CallStore, DueKind, DueShard, DueStore, DUE_SHARDS};
 use reconciler::repair::Repaired;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// `n` calls in `status` due a minute ago, straight into the store.
-async fn due_calls(w: &App, s: &super::Seeded, n: usize, status: CallStatus) -> Vec<Uuid> {
+async fn due_calls(w: &App, s: &super::Seeded, n: usize, status: CallStatus) -> Vec<CallId> {
     let now = w.now();
     let created = now - chrono::Duration::minutes(10);
     let mut ids = Vec::new();
@@ -41,7 +42,7 @@ async fn due_calls(w: &App, s: &super::Seeded, n: usize, status: CallStatus) -> 
 
 #[test]
 fn an_items_shard_is_stable_and_every_shard_is_used() {
-    let id: Uuid = "4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11".parse().unwrap();
+    let id: CallId = "4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11".parse().unwrap();
     // FNV-1a of the id's text: the same on every machine and in every version.
     assert_eq!(DueShard::call(&id), DueShard::call(&id));
     assert_eq!(DueShard::call(&id), DueShard::of(&id.to_string()));
@@ -51,7 +52,9 @@ fn an_items_shard_is_stable_and_every_shard_is_used() {
     assert!(DueShard::is_kind("call", DueKind::Call));
     assert!(!DueShard::is_kind("call#3", DueKind::Scheduled));
     assert!(!DueShard::is_kind("callx", DueKind::Call));
-    let used: BTreeSet<DueShard> = (0..2000).map(|_| DueShard::call(&Uuid::new_v4())).collect();
+    let used: BTreeSet<DueShard> = (0..2000)
+        .map(|_| DueShard::call(&CallId::new_v4()))
+        .collect();
     assert_eq!(used.len(), usize::from(DUE_SHARDS), "{used:?}");
     assert_eq!(DueShard::all().count(), usize::from(DUE_SHARDS) + 1);
 }

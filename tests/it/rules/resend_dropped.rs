@@ -6,6 +6,7 @@
 use super::{error_code, App, Seeded};
 use chrono::{DateTime, Utc};
 use domain::clock::rfc3339;
+use domain::ids::{CallId, EventId};
 use domain::model::{DeliveryAttempt, DeliveryOutcome, EventRecord};
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::DeliveryLog;
@@ -14,7 +15,6 @@ use integration_tests::peer::{Reply, TestServer};
 use integration_tests::sqs::event_for;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use uuid::Uuid;
 
 const RECOVER: &str = "/api/integrations/api-webhooks/deliveries/recover";
 
@@ -133,7 +133,7 @@ impl Scene {
     }
 
     /// Log rows of the event attempted after `t`, as (attempt, outcome).
-    async fn rows_after(&self, event: Uuid, t: DateTime<Utc>) -> Vec<(u32, DeliveryOutcome)> {
+    async fn rows_after(&self, event: EventId, t: DateTime<Utc>) -> Vec<(u32, DeliveryOutcome)> {
         self.w
             .delivery_log(&self.s.account.id)
             .await
@@ -224,7 +224,7 @@ async fn recover_twice_in_a_row_gives_each_dropped_or_skipped_event_one_new_seri
     );
     let pending = e.w.queue.pending();
     assert_eq!(pending.len(), 3, "one message per recovered event");
-    let mut queued: Vec<Uuid> = pending.iter().map(|m| m.message.event_id).collect();
+    let mut queued: Vec<EventId> = pending.iter().map(|m| m.message.event_id).collect();
     queued.sort();
     let mut expected = vec![a.id, b.id, c.id];
     expected.sort();
@@ -326,9 +326,9 @@ async fn more_than_the_cap_is_422_and_queues_nothing_while_the_cap_itself_is_rec
     let mut events = Vec::with_capacity(count);
     for i in 0..count {
         let event = EventRecord {
-            id: Uuid::new_v4(),
+            id: EventId::new_v4(),
             account_id: e.s.account.id.clone(),
-            call_id: Uuid::new_v4(),
+            call_id: CallId::new_v4(),
             event_type: domain::event_type::EventType::CallCompleted,
             payload: "{}".into(),
             created_at: since,
@@ -380,14 +380,14 @@ async fn more_than_the_cap_is_422_and_queues_nothing_while_the_cap_itself_is_rec
             &json!({"success": true, "recovered": MAX_RECOVER_EVENTS})
         )
     );
-    let mut queued: Vec<Uuid> =
+    let mut queued: Vec<EventId> =
         e.w.queue
             .pending()
             .iter()
             .map(|m| m.message.event_id)
             .collect();
     queued.sort();
-    let mut expected: Vec<Uuid> = events[..MAX_RECOVER_EVENTS].iter().map(|e| e.id).collect();
+    let mut expected: Vec<EventId> = events[..MAX_RECOVER_EVENTS].iter().map(|e| e.id).collect();
     expected.sort();
     assert_eq!(queued, expected, "each event of the narrower range, once");
 }

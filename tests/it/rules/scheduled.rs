@@ -6,6 +6,7 @@
 //! counts provider requests.
 
 use super::{error_code, App};
+use domain::ids::CallId;
 use domain::model::CallStatus;
 use domain::ports::provider::ProviderError;
 use domain::ports::store::{AccountStore, SuppressionStore};
@@ -85,7 +86,7 @@ impl Scene {
     }
 }
 
-fn call_id(body: &Value) -> Uuid {
+fn call_id(body: &Value) -> CallId {
     body["call_id"].as_str().expect("call_id").parse().unwrap()
 }
 

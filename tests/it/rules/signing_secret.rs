@@ -5,6 +5,7 @@
 //! reaches the logs.
 
 use super::{error_code, App, Seeded};
+use domain::ids::{CallId, EventId};
 use domain::model::{DeliveryErrorClass, DeliveryOutcome, DeliveryTrigger, EventRecord};
 use domain::ports::queue::DeliveryMessage;
 use domain::webhook::signing_secret::SigningSecret;
@@ -397,7 +398,7 @@ async fn secrets_and_response_bodies_never_reach_the_logs() {
 /// (tests/it/webhook_delivery.rs, tests/it/settings/), the message decides here.
 #[test]
 fn the_message_decides_the_trigger() {
-    let mut m = DeliveryMessage::first(uuid::Uuid::nil(), "a", uuid::Uuid::nil());
+    let mut m = DeliveryMessage::first(EventId::nil(), "a", CallId::nil());
     assert_eq!(m.trigger(), DeliveryTrigger::Automatic);
     m.redelivery = Some(uuid::Uuid::nil());
     assert_eq!(

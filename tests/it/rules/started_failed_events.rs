@@ -439,7 +439,7 @@ mod subscriptions {
 
     struct Settings {
         w: App,
-        account_id: String,
+        account_id: domain::AccountId,
         deps: ::settings::Deps,
     }
 

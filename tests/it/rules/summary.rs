@@ -4,15 +4,15 @@
 
 use super::App;
 use chrono::{DateTime, Duration, DurationRound, Utc};
+use domain::ids::{AccountId, CallId, EventId};
 use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, DeliveryTrigger};
 use domain::ports::store::DeliveryLog;
 use domain::webhook::summary::endpoint_summary;
 use integration_tests::apigw::{parts, ApiRequest, Build};
 use serde_json::json;
-use uuid::Uuid;
 
 fn row(
-    account: &str,
+    account: &AccountId,
     at: DateTime<Utc>,
     outcome: DeliveryOutcome,
     class: Option<DeliveryErrorClass>,
@@ -20,8 +20,8 @@ fn row(
 ) -> DeliveryAttempt {
     DeliveryAttempt {
         account_id: account.into(),
-        event_id: Uuid::new_v4(),
-        call_id: Uuid::new_v4(),
+        event_id: EventId::new_v4(),
+        call_id: CallId::new_v4(),
         attempt: 1,
         attempted_at: at,
         url: Some("https://hooks.example.com/x".into()),
@@ -39,7 +39,7 @@ fn row(
 async fn summary_figures_over_a_known_log() {
     let w = App::new();
     let s = w.agency().await;
-    let id = s.account.id.as_str();
+    let id = &s.account.id;
     let now = w.now();
     let h = |hours: i64| now - Duration::hours(hours);
     use DeliveryOutcome::*;
@@ -107,7 +107,7 @@ async fn summary_figures_over_a_known_log() {
 async fn never_delivered_counts_every_failure_of_the_log() {
     let w = App::new();
     let s = w.agency().await;
-    let id = s.account.id.as_str();
+    let id = &s.account.id;
     let now = w.now();
     for hours in [40, 30, 2] {
         w.store
@@ -135,7 +135,7 @@ async fn health_buckets_count_each_hour_over_a_known_log() {
     use domain::webhook::summary::{delivery_histogram, HealthRange};
     let w = App::new();
     let s = w.agency().await;
-    let id = s.account.id.as_str();
+    let id = &s.account.id;
     let now = w.now();
     let hour_start = now.duration_trunc(Duration::hours(1)).unwrap();
     let at =

@@ -2,6 +2,7 @@
 //! nothing and writes nothing; idempotency dials once; store faults dial nothing.
 
 use super::{error_code, App};
+use domain::ids::{AccountId, CallId};
 use domain::model::{CallStatus, Plan};
 use domain::ports::provider::ProviderError;
 use domain::ports::store::CallStore;
@@ -44,7 +45,7 @@ async fn places_one_call_with_the_agents_number_and_records_it_dialing() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let call_id: uuid::Uuid = body["call_id"].as_str().unwrap().parse().unwrap();
+    let call_id: CallId = body["call_id"].as_str().unwrap().parse().unwrap();
     assert_eq!(
         body,
         json!({"success": true, "call_id": call_id.to_string()})
@@ -108,7 +109,7 @@ async fn each_authentication_failure_has_its_own_code_and_dials_nothing() {
         let (status, res) = send(&d, req).await;
         assert_eq!((status, error_code(&res)), (403, code), "{res}");
         assert_eq!(res["success"], false);
-        assert!(!res.to_string().contains(&s.account.id));
+        assert!(!res.to_string().contains(s.account.id.as_str()));
     }
     assert_nothing_dialled_or_written(&w);
     // Only the keys that reached the key lookup cost one read each.
@@ -299,7 +300,7 @@ async fn a_closed_calling_window_says_when_it_opens_and_dials_once_it_has() {
 }
 
 /// Sets the account's recipient-hours policy (`None`: the default, 08:00-21:00 for +1).
-async fn recipient_hours(w: &App, account: &str, policy: Option<Value>) {
+async fn recipient_hours(w: &App, account: &AccountId, policy: Option<Value>) {
     let policy = policy.map(|p| serde_json::from_value(p).expect("policy"));
     w.update_account(account, |a| a.guardrails.recipient_hours = policy)
         .await;

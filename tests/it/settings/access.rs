@@ -1,6 +1,7 @@
 //! Who is calling: the session's account claim, the plan, unknown routes.
 
 use super::*;
+use domain::ids::AccountId;
 
 #[tokio::test]
 async fn get_integration_shows_the_state_but_never_the_key() {
@@ -59,7 +60,7 @@ async fn get_integration_shows_the_state_but_never_the_key() {
         .expect("create account");
     let (status, body) = send_with(
         h.settings_deps(),
-        as_account(ApiRequest::get(INTEGRATION), &bare),
+        as_account(ApiRequest::get(INTEGRATION), &AccountId::from(&bare)),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -257,7 +258,7 @@ async fn requests_without_a_session_are_401_on_every_route() {
     }
     // A session whose account does not exist.
     for req in every_route() {
-        let (status, body) = h.send(as_account(req, "acct_does_not_exist")).await;
+        let (status, body) = h.send(as_account(req, &"acct_does_not_exist".into())).await;
         assert_eq!((status, code(&body)), (401, "unauthenticated"));
     }
     assert_eq!(h.account().await, before, "nothing was changed");

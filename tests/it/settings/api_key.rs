@@ -357,7 +357,7 @@ async fn rotation_failure_points_never_leave_the_account_without_a_working_key()
     let signing_key = |hash: String| {
         let secrets = h.secrets.clone();
         let prefix = h.seeded.secret_prefix.clone();
-        let id = h.id().to_string();
+        let id = h.id().clone();
         async move {
             domain::webhook::signing_key::KeyCache::new()
                 .get(secrets.as_ref(), &prefix, &id, &hash)

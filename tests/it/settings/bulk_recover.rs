@@ -3,6 +3,7 @@
 
 use super::delivery_log::attempt;
 use super::*;
+use domain::ids::EventId;
 
 #[tokio::test]
 async fn recover_twice_on_the_emulator_posts_each_dropped_event_once() {
@@ -81,7 +82,7 @@ async fn recover_twice_on_the_emulator_posts_each_dropped_event_once() {
         .map(|r| r.header("x-event-id").unwrap_or_default().to_string())
         .collect();
     posted.sort();
-    let mut expected: Vec<String> = dropped.iter().map(Uuid::to_string).collect();
+    let mut expected: Vec<String> = dropped.iter().map(EventId::to_string).collect();
     expected.sort();
     assert_eq!(posted, expected, "one POST per recovered event");
     let delivered = store
@@ -189,13 +190,13 @@ async fn recover_refuses_a_range_over_the_cap_on_the_emulator_and_queues_nothing
         (status, &body),
         (202, &json!({"success": true, "recovered": 3}))
     );
-    let mut queued: Vec<Uuid> = integration_tests::sqs::drain(&sqs, &queue_url)
+    let mut queued: Vec<EventId> = integration_tests::sqs::drain(&sqs, &queue_url)
         .await
         .into_iter()
         .map(|m| m.event_id)
         .collect();
     queued.sort();
-    let mut expected: Vec<Uuid> = rows[..3].iter().map(|r| r.event_id).collect();
+    let mut expected: Vec<EventId> = rows[..3].iter().map(|r| r.event_id).collect();
     expected.sort();
     assert_eq!(queued, expected);
 }

@@ -1,9 +1,10 @@
 //! The delivery log: pages newest first, filters, only the account's own unexpired rows.
 
 use super::*;
+use domain::ids::{AccountId, CallId, EventId};
 
 pub(super) fn attempt(
-    account: &str,
+    account: &AccountId,
     at: DateTime<Utc>,
     outcome: DeliveryOutcome,
     n: u32,
@@ -11,9 +12,9 @@ pub(super) fn attempt(
     let failed = matches!(outcome, DeliveryOutcome::Failed | DeliveryOutcome::Dropped);
     DeliveryAttempt {
         trigger: Default::default(),
-        account_id: account.to_string(),
-        event_id: Uuid::new_v4(),
-        call_id: Uuid::new_v4(),
+        account_id: account.clone(),
+        event_id: EventId::new_v4(),
+        call_id: CallId::new_v4(),
         attempt: n,
         attempted_at: at,
         url: (outcome != DeliveryOutcome::Skipped).then(|| "https://hooks.example.com/in".into()),
@@ -51,7 +52,11 @@ pub(super) fn attempt_id(a: &DeliveryAttempt) -> (String, u64) {
 }
 
 /// Follows `next_cursor` to the end; returns every row and the page sizes.
-pub(super) async fn read_all(h: &Harness, account: &str, query: &str) -> (Vec<Value>, Vec<usize>) {
+pub(super) async fn read_all(
+    h: &Harness,
+    account: &AccountId,
+    query: &str,
+) -> (Vec<Value>, Vec<usize>) {
     let mut rows = Vec::new();
     let mut sizes = Vec::new();
     let mut cursor: Option<String> = None;
@@ -80,7 +85,7 @@ pub(super) async fn read_all(h: &Harness, account: &str, query: &str) -> (Vec<Va
 
 /// Writes attempts through the shared store: 23 spread over minutes and 4 sharing one
 /// millisecond (so ties fall on page boundaries), in every outcome.
-pub(super) async fn seed_log(h: &Harness, account: &str) -> Vec<DeliveryAttempt> {
+pub(super) async fn seed_log(h: &Harness, account: &AccountId) -> Vec<DeliveryAttempt> {
     let now = h.clock.now();
     let outcomes = DeliveryOutcome::ALL;
     let mut all = Vec::new();

@@ -16,6 +16,7 @@ use aws_adapters::DynamoStore;
 use aws_adapters::SecretsManager;
 use chrono::{DateTime, TimeZone, Utc};
 use domain::clock::Clock;
+use domain::ids::AccountId;
 use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, Plan};
 use domain::ports::secrets::{account_key_secret_name, SecretStore};
 use domain::ports::store::{AccountStore, DeliveryLog};
@@ -69,7 +70,7 @@ impl Harness {
         Harness { app, clock, seeded }
     }
 
-    fn id(&self) -> &str {
+    fn id(&self) -> &AccountId {
         &self.seeded.account.id
     }
 
@@ -159,7 +160,7 @@ impl Harness {
     }
 }
 
-fn as_account(req: ApiRequest, id: &str) -> ApiRequest {
+fn as_account(req: ApiRequest, id: &AccountId) -> ApiRequest {
     req.claims(json!({"sub": "user-7f3a", "custom:account_id": id, "email": "owner@example.com"}))
 }
 

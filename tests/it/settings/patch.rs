@@ -1,6 +1,7 @@
 //! The settings: GET shows them, PATCH changes only what it is given and refuses the rest.
 
 use super::*;
+use domain::ids::AgentId;
 
 #[tokio::test]
 async fn patch_changes_only_the_given_fields_and_null_clears() {
@@ -363,7 +364,7 @@ async fn a_default_agent_must_belong_to_the_account() {
     let h = Harness::new().await;
     let other = fixtures::agency(&*h.store, h.secrets.as_ref()).await;
     let before = h.account().await;
-    for id in [other.agent.id, Uuid::new_v4()] {
+    for id in [other.agent.id, AgentId::new_v4()] {
         let (status, body) = h
             .patch(json!({"default_agent_id": id.to_string(), "api_enabled": false}))
             .await;

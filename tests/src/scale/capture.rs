@@ -371,7 +371,7 @@ pub async fn capture(emu: &Emulator) -> Result<Value, String> {
     // Outbound: trigger-call, three callbacks, the first delivery.
     let w = World::new(emu, &rec).await;
     let agent = w.seeded.agent.provider_agent_id.clone();
-    let account = w.seeded.account.id.clone();
+    let account = w.seeded.account.id.to_string();
     let (provider_id, call_id) = w.place("outbound/trigger-call/accepted").await?;
     for stage in STAGES {
         let body = callback_body(stage, &provider_id, &agent, Some((&call_id, &account)));
@@ -562,7 +562,7 @@ pub async fn capture(emu: &Emulator) -> Result<Value, String> {
     // An ended call whose analysis never came: completed after its grace.
     let w = World::new(emu, &rec).await;
     let agent = w.seeded.agent.provider_agent_id.clone();
-    let account = w.seeded.account.id.clone();
+    let account = w.seeded.account.id.to_string();
     let provider_id = format!("prov_{}", Uuid::new_v4().simple());
     w.provider.then_ok(provider_id.clone());
     let (_, reply) = w.trigger(json!({})).await;

@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
 use domain::error::StoreError;
 use domain::event_type::EventType;
+use domain::ids::{AccountId, AgentId};
 use domain::model::{Account, Agent, ApiKeyInfo, KeyGrant, Plan, WebhookSecretInfo};
 use domain::phone::PhoneNumber;
 use domain::ports::store::AccountStore;
-use uuid::Uuid;
 
 fn account_item(a: &Account) -> Result<Item, StoreError> {
     let window = a
@@ -59,7 +59,7 @@ fn account_from(item: &Item) -> Result<Account, StoreError> {
         None => None,
     };
     Ok(Account {
-        id: r.s("account_id")?.to_string(),
+        id: r.s("account_id")?.into(),
         name: r.s("name")?.to_string(),
         plan: plan_from(&r)?,
         api_enabled: r.b("api_enabled")?,
@@ -195,7 +195,7 @@ fn grant_from(item: &Item) -> Result<KeyGrant, StoreError> {
             .strip_prefix(keys::API_KEY_PREFIX)
             .ok_or_else(|| StoreError::Corrupt(format!("key grant key {pk}")))?
             .to_string(),
-        account_id: r.s("account_id")?.to_string(),
+        account_id: r.s("account_id")?.into(),
         plan: plan_from(&r)?,
         api_enabled: r.b("api_enabled")?,
         default_agent_id: r.opt_uuid("default_agent_id")?,
@@ -256,7 +256,7 @@ fn agent_from(item: &Item) -> Result<Agent, StoreError> {
         .transpose()?;
     Ok(Agent {
         id: r.uuid("agent_id")?,
-        account_id: r.s("account_id")?.to_string(),
+        account_id: r.s("account_id")?.into(),
         name: r.s("name")?.to_string(),
         provider_agent_id: r.s("provider_agent_id")?.to_string(),
         phone_number,
@@ -341,7 +341,7 @@ impl AccountStore for DynamoStore {
 
     async fn count_use(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         scope: &str,
         window: i64,
     ) -> Result<u64, StoreError> {
@@ -367,7 +367,7 @@ impl AccountStore for DynamoStore {
         }
     }
 
-    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
         let item = self.read(keys::account(id)).await?;
         item.as_ref().map(account_from).transpose()
     }
@@ -482,7 +482,11 @@ impl AccountStore for DynamoStore {
         Ok(())
     }
 
-    async fn agent(&self, account_id: &str, agent_id: Uuid) -> Result<Option<Agent>, StoreError> {
+    async fn agent(
+        &self,
+        account_id: &AccountId,
+        agent_id: AgentId,
+    ) -> Result<Option<Agent>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -494,7 +498,7 @@ impl AccountStore for DynamoStore {
         out.item().map(agent_from).transpose()
     }
 
-    async fn agents(&self, account_id: &str) -> Result<Vec<Agent>, StoreError> {
+    async fn agents(&self, account_id: &AccountId) -> Result<Vec<Agent>, StoreError> {
         let mut agents = Vec::new();
         let mut start = None;
         loop {
@@ -545,6 +549,7 @@ impl AccountStore for DynamoStore {
             return Ok(None);
         };
         let r = ItemReader(item);
-        self.agent(r.s("account_id")?, r.uuid("agent_id")?).await
+        self.agent(&r.s("account_id")?.into(), r.uuid("agent_id")?)
+            .await
     }
 }

@@ -5,12 +5,12 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
+use domain::ids::EventId;
 use domain::model::{DeliveryAttempt, DeliveryOutcome};
 use domain::ports::store::attempts::*;
 use std::time::Duration;
-use uuid::Uuid;
 
-fn key(event_id: Uuid, series: &str, attempt: u32) -> (String, String) {
+fn key(event_id: EventId, series: &str, attempt: u32) -> (String, String) {
     (
         super::keys::event(&event_id).0,
         format!("{}{attempt:02}", series_prefix(series)),
@@ -51,7 +51,7 @@ impl DynamoStore {
 impl AttemptLedger for DynamoStore {
     async fn claim_attempt(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         series: &str,
         attempt: u32,
         now: DateTime<Utc>,
@@ -120,7 +120,7 @@ impl AttemptLedger for DynamoStore {
 
     async fn finished_attempt(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         series: &str,
         attempt: u32,
     ) -> Result<Option<DeliveryAttempt>, StoreError> {
@@ -134,7 +134,7 @@ impl AttemptLedger for DynamoStore {
 
     async fn delivered_attempt(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         series: &str,
     ) -> Result<Option<u32>, StoreError> {
         // At most one item per attempt of the series (four by default): one small query.
@@ -166,7 +166,7 @@ impl AttemptLedger for DynamoStore {
             .transpose()
     }
 
-    async fn series_claims(&self, event_id: Uuid) -> Result<Vec<LedgerClaim>, StoreError> {
+    async fn series_claims(&self, event_id: EventId) -> Result<Vec<LedgerClaim>, StoreError> {
         let mut claims = Vec::new();
         let mut start = None;
         loop {

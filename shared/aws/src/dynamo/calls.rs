@@ -15,12 +15,12 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
 use domain::event_type::EventType;
+use domain::ids::{AccountId, CallId, EventId};
 use domain::model::{Call, CallStatus, Direction, EventRecord, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::*;
 use domain::ports::store::due::{DueKind, DueShard};
 use domain::ports::store::event_store::NewEvent;
 use std::collections::HashMap;
-use uuid::Uuid;
 
 pub(crate) fn call_item(c: &Call) -> Result<Item, StoreError> {
     let metadata =
@@ -73,7 +73,7 @@ pub(crate) fn call_from(item: &Item) -> Result<Call, StoreError> {
     };
     Ok(Call {
         id: r.uuid("call_id")?,
-        account_id: r.s("account_id")?.to_string(),
+        account_id: r.s("account_id")?.into(),
         agent_id: r.uuid("agent_id")?,
         direction,
         status: CallStatus::parse(status)
@@ -99,7 +99,7 @@ pub(crate) fn call_from(item: &Item) -> Result<Call, StoreError> {
 /// An update of the call conditioned on its status being `queued`.
 fn status_update(
     table: &str,
-    call_id: Uuid,
+    call_id: CallId,
     set: &str,
     values: Vec<(&str, AttributeValue)>,
 ) -> Result<TransactWriteItem, StoreError> {
@@ -109,7 +109,7 @@ fn status_update(
 /// An update of the call conditioned on its status being `from` (`:from`).
 fn status_update_from(
     table: &str,
-    call_id: Uuid,
+    call_id: CallId,
     from: CallStatus,
     set: &str,
     values: Vec<(&str, AttributeValue)>,
@@ -139,7 +139,7 @@ struct ForwardUpdate {
 }
 
 fn forward_update(
-    call_id: &Uuid,
+    call_id: &CallId,
     to: CallStatus,
     progress: &CallProgress,
     at: DateTime<Utc>,
@@ -225,12 +225,12 @@ fn forward_update(
 
 /// `settle_call`'s SET (and REMOVE) clause and values.
 fn settle_assignments(
-    call_id: &Uuid,
+    call_id: &CallId,
     to: CallStatus,
     reason: Option<&str>,
     at: DateTime<Utc>,
     due_at: Option<DateTime<Utc>>,
-    completed_by: Option<Uuid>,
+    completed_by: Option<EventId>,
 ) -> (String, Vec<(&'static str, AttributeValue)>) {
     let mut sets = vec!["#status = :to", "updated_at = :t"];
     let mut values = vec![
@@ -378,7 +378,7 @@ impl CallStore for DynamoStore {
 
     async fn mark_call_dialing(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         provider_call_id: &str,
         at: DateTime<Utc>,
         due_at: DateTime<Utc>,
@@ -447,7 +447,7 @@ impl CallStore for DynamoStore {
 
     async fn mark_call_failed(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         reason: &str,
         at: DateTime<Utc>,
         idempotency: Option<&IdempotencyRecord>,
@@ -477,7 +477,7 @@ impl CallStore for DynamoStore {
 
     async fn mark_call_dial_unknown(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         at: DateTime<Utc>,
         due_at: DateTime<Utc>,
         idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
@@ -518,7 +518,7 @@ impl CallStore for DynamoStore {
 
     async fn settle_call(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         from: CallStatus,
         to: CallStatus,
         reason: Option<&str>,
@@ -547,14 +547,14 @@ impl CallStore for DynamoStore {
         applied(self.send_update(update).await)
     }
 
-    async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError> {
+    async fn call(&self, id: CallId) -> Result<Option<Call>, StoreError> {
         let item = self.read(keys::call(&id)).await?;
         item.as_ref().map(call_from).transpose()
     }
 
     async fn idempotency(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
@@ -563,7 +563,7 @@ impl CallStore for DynamoStore {
 
     async fn advance_call(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         to: CallStatus,
         progress: &CallProgress,
         at: DateTime<Utc>,
@@ -585,7 +585,7 @@ impl CallStore for DynamoStore {
 
     async fn advance_call_with_event(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         to: CallStatus,
         progress: &CallProgress,
         at: DateTime<Utc>,
@@ -612,7 +612,7 @@ impl CallStore for DynamoStore {
 
     async fn settle_call_with_event(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         from: CallStatus,
         to: CallStatus,
         reason: Option<&str>,
@@ -633,7 +633,7 @@ impl CallStore for DynamoStore {
 
     async fn complete_call(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         progress: &CallProgress,
         completion: &CallCompletion<'_>,
         at: DateTime<Utc>,
@@ -679,7 +679,11 @@ impl CallStore for DynamoStore {
     /// its share of [`MAX_CALL_ROWS_READ`]), merged newest first. When a shard stopped at its
     /// read bound, only the rows at or above the highest such stop are known complete in
     /// every shard: the page ends there (short, with a cursor), as one partition's read did.
-    async fn calls_of(&self, account_id: &str, q: &CallQuery) -> Result<CallPage, StoreError> {
+    async fn calls_of(
+        &self,
+        account_id: &AccountId,
+        q: &CallQuery,
+    ) -> Result<CallPage, StoreError> {
         let limit = q.limit.clamp(1, MAX_CALL_PAGE);
         let Some((lower, upper)) = call_key_range(q) else {
             return Ok(CallPage {
@@ -720,11 +724,11 @@ impl CallStore for DynamoStore {
     async fn call_id_by_provider_call(
         &self,
         provider_call_id: &str,
-    ) -> Result<Option<Uuid>, StoreError> {
+    ) -> Result<Option<CallId>, StoreError> {
         self.read_provider_call(provider_call_id).await
     }
 
-    async fn create_inbound_call(&self, call: &Call) -> Result<Uuid, StoreError> {
+    async fn create_inbound_call(&self, call: &Call) -> Result<CallId, StoreError> {
         let provider_call_id = call
             .provider_call_id
             .as_deref()

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
+use domain::ids::AccountId;
 use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, DeliveryTrigger};
 use domain::ports::store::deliveries::*;
 use std::collections::HashMap;
@@ -50,7 +51,7 @@ fn attempt_from(item: &Item) -> Result<DeliveryAttempt, StoreError> {
         })
         .transpose()?;
     Ok(DeliveryAttempt {
-        account_id: r.s("account_id")?.to_string(),
+        account_id: r.s("account_id")?.into(),
         event_id: r.uuid("event_id")?,
         call_id: r.uuid("call_id")?,
         attempt: r.n("attempt")?,
@@ -92,7 +93,7 @@ impl DeliveryLog for DynamoStore {
 
     async fn deliveries(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         query: &DeliveryQuery,
         now: DateTime<Utc>,
     ) -> Result<DeliveryPage, StoreError> {
@@ -142,7 +143,7 @@ impl DeliveryLog for DynamoStore {
 
     async fn deliveries_between(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         outcome: DeliveryOutcome,
         since: DateTime<Utc>,
         until: DateTime<Utc>,
@@ -273,8 +274,8 @@ mod tests {
         DeliveryAttempt {
             trigger: Default::default(),
             account_id: "acct_1".into(),
-            event_id: uuid::Uuid::new_v4(),
-            call_id: uuid::Uuid::new_v4(),
+            event_id: domain::EventId::new_v4(),
+            call_id: domain::CallId::new_v4(),
             attempt: 2,
             attempted_at: Utc.with_ymd_and_hms(2025, 6, 15, 14, 30, 1).unwrap()
                 + chrono::Duration::milliseconds(250),
@@ -336,7 +337,7 @@ mod tests {
     #[test]
     fn cursor_round_trips_and_refuses_garbage() {
         let a = attempt();
-        let sk = keys::delivery("acct_1", a.attempted_at, &a.event_id, 2).1;
+        let sk = keys::delivery(&"acct_1".into(), a.attempted_at, &a.event_id, 2).1;
         let c = DeliveryCursor::new(Some(DeliveryOutcome::Failed), sk);
         let encoded = c.encode();
         assert!(encoded

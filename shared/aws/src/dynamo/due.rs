@@ -14,8 +14,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::clock::rfc3339_millis;
 use domain::error::StoreError;
+use domain::ids::{CallId, EventId};
 use domain::ports::store::due::*;
-use uuid::Uuid;
 
 pub const DUE_KIND: &str = "due_kind";
 pub const DUE_AT: &str = "due_at";
@@ -55,7 +55,7 @@ fn work(kind: DueKind, item: &Item) -> Result<DueWork, StoreError> {
         DueKind::Event => DueWork::Event(r.uuid("event_id")?),
         DueKind::Call | DueKind::Scheduled => DueWork::call(kind, r.uuid("call_id")?),
         DueKind::Idempotency => DueWork::Idempotency {
-            account_id: r.s("account_id")?.to_string(),
+            account_id: r.s("account_id")?.into(),
             key: r.s("idempotency_key")?.to_string(),
         },
     })
@@ -161,7 +161,7 @@ impl DueStore for DynamoStore {
 
     async fn claim_event_repair(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         seen: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
@@ -176,7 +176,7 @@ impl DueStore for DynamoStore {
 
     async fn claim_call_repair(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         seen: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
+use domain::ids::AccountId;
 use domain::ports::store::endpoints::{url_hash, EndpointHealth, EndpointHealthStore};
 use std::collections::HashMap;
 
@@ -27,9 +28,9 @@ fn health_from(item: &Item) -> Result<EndpointHealth, StoreError> {
 impl EndpointHealthStore for DynamoStore {
     async fn endpoint_health(
         &self,
-        account_ids: &[String],
-    ) -> Result<HashMap<String, EndpointHealth>, StoreError> {
-        let mut ids: Vec<&String> = account_ids.iter().collect();
+        account_ids: &[AccountId],
+    ) -> Result<HashMap<AccountId, EndpointHealth>, StoreError> {
+        let mut ids: Vec<&AccountId> = account_ids.iter().collect();
         ids.sort();
         ids.dedup();
         ids.truncate(BATCH_GET_MAX);
@@ -63,10 +64,11 @@ impl EndpointHealthStore for DynamoStore {
                 .into_iter()
                 .flatten()
             {
-                let account = ItemReader(item)
+                let account: AccountId = ItemReader(item)
                     .s("pk")?
                     .trim_start_matches("ACCOUNT#")
-                    .to_string();
+                    .into();
+
                 found.insert(account, health_from(item)?);
             }
             request = out
@@ -79,7 +81,7 @@ impl EndpointHealthStore for DynamoStore {
 
     async fn record_endpoint_timeout(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         url: &str,
         at: DateTime<Utc>,
     ) -> Result<u32, StoreError> {
@@ -129,7 +131,7 @@ impl EndpointHealthStore for DynamoStore {
         ItemReader(&attributes).n("timeouts")
     }
 
-    async fn clear_endpoint_health(&self, account_id: &str) -> Result<(), StoreError> {
+    async fn clear_endpoint_health(&self, account_id: &AccountId) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)

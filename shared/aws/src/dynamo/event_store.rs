@@ -7,10 +7,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
 use domain::event_type::EventType;
+use domain::ids::EventId;
 use domain::model::EventRecord;
 use domain::ports::store::event_store::*;
 use std::io::Read;
-use uuid::Uuid;
 
 fn gunzip(data: &[u8]) -> Result<String, StoreError> {
     let mut out = String::new();
@@ -69,7 +69,7 @@ pub(crate) fn event_from(item: &Item) -> Result<StoredEvent, StoreError> {
     Ok(StoredEvent {
         record: EventRecord {
             id: r.uuid("event_id")?,
-            account_id: r.s("account_id")?.to_string(),
+            account_id: r.s("account_id")?.into(),
             call_id: r.uuid("call_id")?,
             event_type: event_type_from(&r)?,
             payload,
@@ -84,12 +84,12 @@ pub(crate) fn event_from(item: &Item) -> Result<StoredEvent, StoreError> {
 
 #[async_trait]
 impl EventStore for DynamoStore {
-    async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
+    async fn event(&self, id: EventId) -> Result<Option<StoredEvent>, StoreError> {
         let item = self.read(keys::event(&id)).await?;
         item.as_ref().map(event_from).transpose()
     }
 
-    async fn mark_event_enqueued(&self, id: Uuid) -> Result<(), StoreError> {
+    async fn mark_event_enqueued(&self, id: EventId) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -110,9 +110,9 @@ mod tests {
 
     fn record(payload: String) -> EventRecord {
         EventRecord {
-            id: Uuid::new_v4(),
+            id: domain::EventId::new_v4(),
             account_id: "acct_1".into(),
-            call_id: Uuid::new_v4(),
+            call_id: domain::CallId::new_v4(),
             event_type: domain::event_type::EventType::CallCompleted,
             payload,
             created_at: DateTime::from_timestamp(1_750_001_585, 0).unwrap(),

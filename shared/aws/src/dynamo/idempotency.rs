@@ -7,6 +7,7 @@ use super::{keys, DynamoStore};
 use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
+use domain::ids::AccountId;
 use domain::model::{IdempotencyRecord, StoredResponse};
 use domain::ports::store::due::{DueKind, DueShard};
 
@@ -51,7 +52,7 @@ pub(crate) fn idempotency_from(item: &Item) -> Result<IdempotencyRecord, StoreEr
     };
     let expires: i64 = r.n(super::TTL_ATTRIBUTE)?;
     Ok(IdempotencyRecord {
-        account_id: r.s("account_id")?.to_string(),
+        account_id: r.s("account_id")?.into(),
         key: r.s("idempotency_key")?.to_string(),
         request_hash: r.s("request_hash")?.to_string(),
         call_id: r.uuid("call_id")?,
@@ -82,7 +83,7 @@ impl DynamoStore {
 
     pub(crate) async fn read_idempotency(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {

@@ -119,12 +119,17 @@ impl<'a> ItemReader<'a> {
         self.opt_time(k)?
             .ok_or_else(|| self.corrupt(k, "is missing"))
     }
-    pub fn opt_uuid(&self, k: &str) -> Result<Option<uuid::Uuid>, StoreError> {
+    /// A UUID attribute, as whichever id type it holds (`CallId`, `EventId`, ...).
+    pub fn opt_uuid<T: From<uuid::Uuid>>(&self, k: &str) -> Result<Option<T>, StoreError> {
         self.opt_s(k)?
-            .map(|s| s.parse().map_err(|_| self.corrupt(k, "is not a UUID")))
+            .map(|s| {
+                s.parse::<uuid::Uuid>()
+                    .map(T::from)
+                    .map_err(|_| self.corrupt(k, "is not a UUID"))
+            })
             .transpose()
     }
-    pub fn uuid(&self, k: &str) -> Result<uuid::Uuid, StoreError> {
+    pub fn uuid<T: From<uuid::Uuid>>(&self, k: &str) -> Result<T, StoreError> {
         self.opt_uuid(k)?
             .ok_or_else(|| self.corrupt(k, "is missing"))
     }

@@ -219,11 +219,13 @@ impl DynamoStore {
 
 /// Key builders: the single definition of the table layout.
 pub mod keys {
-    pub fn account(id: &str) -> (String, String) {
+    use domain::ids::{AccountId, AgentId, CallId, EventId};
+
+    pub fn account(id: &AccountId) -> (String, String) {
         (format!("ACCOUNT#{id}"), "ACCOUNT".into())
     }
     /// The account's endpoint health (`dynamo::endpoints`).
-    pub fn endpoint_health(id: &str) -> (String, String) {
+    pub fn endpoint_health(id: &AccountId) -> (String, String) {
         (format!("ACCOUNT#{id}"), "ENDPOINT_HEALTH".into())
     }
     pub const API_KEY_PREFIX: &str = "APIKEY#";
@@ -233,7 +235,7 @@ pub mod keys {
     pub use domain::ports::store::calls::ListShard;
     /// `gsi3pk` of a call item: its shard of the account's call list (`CALLS#{id}#{n}`,
     /// `ListShard::of` the call id), or the account's single key of the previous layout.
-    pub fn account_calls(account_id: &str, shard: ListShard) -> String {
+    pub fn account_calls(account_id: &AccountId, shard: ListShard) -> String {
         match shard {
             ListShard::Shard(n) => format!("CALLS#{account_id}#{n}"),
             ListShard::Legacy => format!("CALLS#{account_id}"),
@@ -241,10 +243,10 @@ pub mod keys {
     }
     pub use domain::ports::store::calls::call_list_sort_key;
     /// One window of an account's per-minute limit (`scope`: settings, costly); expires.
-    pub fn rate(account_id: &str, scope: &str, window: i64) -> (String, String) {
+    pub fn rate(account_id: &AccountId, scope: &str, window: i64) -> (String, String) {
         (format!("RATE#{account_id}#{scope}"), format!("W#{window}"))
     }
-    pub fn agent(account_id: &str, agent_id: &uuid::Uuid) -> (String, String) {
+    pub fn agent(account_id: &AccountId, agent_id: &AgentId) -> (String, String) {
         (format!("ACCOUNT#{account_id}"), format!("AGENT#{agent_id}"))
     }
     pub const AGENT_PREFIX: &str = "AGENT#";
@@ -254,7 +256,7 @@ pub mod keys {
             "PROVIDER_AGENT".into(),
         )
     }
-    pub fn call(id: &uuid::Uuid) -> (String, String) {
+    pub fn call(id: &CallId) -> (String, String) {
         (format!("CALL#{id}"), "CALL".into())
     }
     pub fn provider_call(provider_call_id: &str) -> (String, String) {
@@ -263,22 +265,22 @@ pub mod keys {
             "PROVIDER_CALL".into(),
         )
     }
-    pub fn idempotency(account_id: &str, key: &str) -> (String, String) {
+    pub fn idempotency(account_id: &AccountId, key: &str) -> (String, String) {
         (
             format!("IDEMPOTENCY#{account_id}#{key}"),
             "IDEMPOTENCY".into(),
         )
     }
-    pub fn event(id: &uuid::Uuid) -> (String, String) {
+    pub fn event(id: &EventId) -> (String, String) {
         (format!("EVENT#{id}"), "EVENT".into())
     }
     pub use domain::ports::store::deliveries::{LogShard, DELIVERY_PREFIX};
     /// In the event's shard of the account's log (`LogShard::of`), sorted by time
     /// (`delivery_sort_key`).
     pub fn delivery(
-        account_id: &str,
+        account_id: &AccountId,
         attempted_at: chrono::DateTime<chrono::Utc>,
-        event_id: &uuid::Uuid,
+        event_id: &EventId,
         attempt: u32,
     ) -> (String, String) {
         (
@@ -288,7 +290,7 @@ pub mod keys {
     }
     /// One partition of the account's delivery log: `ACCOUNT#{id}#LOG#{n}`, or the account's
     /// own partition for the rows the previous layout wrote (read only).
-    pub fn delivery_log(account_id: &str, shard: LogShard) -> String {
+    pub fn delivery_log(account_id: &AccountId, shard: LogShard) -> String {
         match shard {
             LogShard::Shard(n) => format!("ACCOUNT#{account_id}#LOG#{n}"),
             LogShard::Legacy => account(account_id).0,
@@ -296,7 +298,7 @@ pub mod keys {
     }
     pub const SUPPRESSION_PREFIX: &str = "SUPPRESSION#";
     /// A number on the account's do-not-call list, in the account's partition.
-    pub fn suppression(account_id: &str, phone: &str) -> (String, String) {
+    pub fn suppression(account_id: &AccountId, phone: &str) -> (String, String) {
         (
             format!("ACCOUNT#{account_id}"),
             format!("{SUPPRESSION_PREFIX}{phone}"),
@@ -314,7 +316,7 @@ pub mod keys {
     }
     /// `gsi1pk` of a delivery row: its outcome in its shard of the account's log
     /// (`ACCOUNT#{id}#OUTCOME#{outcome}#{n}`; the legacy rows without the shard).
-    pub fn delivery_by_outcome(account_id: &str, outcome: &str, shard: LogShard) -> String {
+    pub fn delivery_by_outcome(account_id: &AccountId, outcome: &str, shard: LogShard) -> String {
         match shard {
             LogShard::Shard(n) => format!("ACCOUNT#{account_id}#OUTCOME#{outcome}#{n}"),
             LogShard::Legacy => format!("ACCOUNT#{account_id}#OUTCOME#{outcome}"),

@@ -5,7 +5,6 @@ use super::item::{Item, ItemBuilder, ItemReader};
 use super::{keys, DynamoStore};
 use domain::error::StoreError;
 use domain::model::Call;
-use uuid::Uuid;
 
 pub(crate) fn provider_call_item(provider_call_id: &str, call: &Call) -> Item {
     ItemBuilder::keyed(keys::provider_call(provider_call_id))
@@ -20,7 +19,7 @@ impl DynamoStore {
     pub(crate) async fn read_provider_call(
         &self,
         provider_call_id: &str,
-    ) -> Result<Option<Uuid>, StoreError> {
+    ) -> Result<Option<domain::ids::CallId>, StoreError> {
         let item = self.read(keys::provider_call(provider_call_id)).await?;
         item.as_ref()
             .map(|item| ItemReader(item).uuid("call_id"))

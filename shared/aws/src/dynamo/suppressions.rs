@@ -7,13 +7,14 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
+use domain::ids::AccountId;
 use domain::ports::store::suppressions::*;
 
 #[async_trait]
 impl SuppressionStore for DynamoStore {
     async fn suppress(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         phone: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
@@ -34,7 +35,7 @@ impl SuppressionStore for DynamoStore {
         applied(res.map_err(backend))
     }
 
-    async fn unsuppress(&self, account_id: &str, phone: &str) -> Result<bool, StoreError> {
+    async fn unsuppress(&self, account_id: &AccountId, phone: &str) -> Result<bool, StoreError> {
         let res = self
             .client
             .delete_item()
@@ -46,7 +47,7 @@ impl SuppressionStore for DynamoStore {
         applied(res.map_err(backend))
     }
 
-    async fn is_suppressed(&self, account_id: &str, phone: &str) -> Result<bool, StoreError> {
+    async fn is_suppressed(&self, account_id: &AccountId, phone: &str) -> Result<bool, StoreError> {
         Ok(self
             .read(keys::suppression(account_id, phone))
             .await?
@@ -55,7 +56,7 @@ impl SuppressionStore for DynamoStore {
 
     async fn suppressions(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         after: Option<&str>,
         limit: usize,
     ) -> Result<SuppressionPage, StoreError> {

@@ -6,6 +6,7 @@
 //! message only says which event to deliver, for which account, and which attempt this is.
 
 use crate::error::QueueError;
+use crate::ids::{AccountId, CallId, EventId};
 use crate::model::DeliveryTrigger;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -29,9 +30,9 @@ pub const REDELIVERY_SERIES_PREFIX: &str = "redelivery-";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryMessage {
     /// The stored event (`EVENT#{event_id}`) whose payload is sent.
-    pub event_id: Uuid,
-    pub account_id: String,
-    pub call_id: Uuid,
+    pub event_id: crate::ids::EventId,
+    pub account_id: crate::ids::AccountId,
+    pub call_id: crate::ids::CallId,
     /// 1 for the first delivery, 2.. for the retries. Tracked here, durably, never inferred
     /// from SQS's receive count.
     pub attempt: u32,
@@ -59,7 +60,7 @@ pub struct DeliveryMessage {
 
 impl DeliveryMessage {
     /// The first delivery of an event.
-    pub fn first(event_id: Uuid, account_id: impl Into<String>, call_id: Uuid) -> Self {
+    pub fn first(event_id: EventId, account_id: impl Into<AccountId>, call_id: CallId) -> Self {
         DeliveryMessage {
             event_id,
             account_id: account_id.into(),
@@ -148,7 +149,7 @@ mod tests {
     fn message_shape() {
         let id = Uuid::parse_str("6f1c2d3e-4b5a-4c6d-8e7f-901a2b3c4d5e").unwrap();
         let call = Uuid::parse_str("4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11").unwrap();
-        let m = DeliveryMessage::first(id, "acct_01", call);
+        let m = DeliveryMessage::first(id.into(), "acct_01", call.into());
         assert_eq!(
             m.to_body().unwrap(),
             r#"{"event_id":"6f1c2d3e-4b5a-4c6d-8e7f-901a2b3c4d5e","account_id":"acct_01","call_id":"4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11","attempt":1}"#

@@ -2,6 +2,7 @@
 //! the provider secret.
 
 use crate::error::SecretError;
+use crate::ids::AccountId;
 use async_trait::async_trait;
 use port_macro::port;
 
@@ -27,13 +28,13 @@ pub trait SecretStore: Send + Sync {
 
 /// Name of an account's API key secret: the configured prefix plus the account id, so IAM can
 /// grant the functions exactly that prefix.
-pub fn account_key_secret_name(prefix: &str, account_id: &str) -> String {
+pub fn account_key_secret_name(prefix: &str, account_id: &AccountId) -> String {
     format!("{prefix}{account_id}")
 }
 
 /// Name of an account's webhook signing secret (`whsec_...`): its own prefix, so IAM grants the
 /// signing secrets apart from the API keys.
-pub fn webhook_secret_name(prefix: &str, account_id: &str) -> String {
+pub fn webhook_secret_name(prefix: &str, account_id: &AccountId) -> String {
     format!("{prefix}{account_id}")
 }
 

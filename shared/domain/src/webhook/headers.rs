@@ -9,10 +9,10 @@
 //!   secret as the dashboard shows it. During a rotation's overlap it carries two signatures,
 //!   `v1,<new> v1,<old>`, as the Standard Webhooks spec allows.
 
+use crate::ids::EventId;
 use crate::signature::{standard_webhooks_signature, x_signature};
 use crate::webhook::signing_secret::SigningKeys;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 pub const USER_AGENT: &str = concat!("BuildVoiceAI-Webhooks/", env!("CARGO_PKG_VERSION"));
 pub const X_SIGNATURE: &str = "x-signature";
@@ -30,7 +30,7 @@ pub fn webhook_headers(
     event_type: &str,
     api_key: &str,
     signing: &SigningKeys,
-    event_id: Uuid,
+    event_id: EventId,
     attempt: u32,
     now: DateTime<Utc>,
     body: &[u8],
@@ -69,7 +69,7 @@ mod tests {
 
     #[test]
     fn headers_sign_the_exact_body() {
-        let id = Uuid::nil();
+        let id = crate::ids::EventId::nil();
         let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
         let keys = SigningKeys::new(b"new".to_vec(), None);
         let h = webhook_headers(
@@ -99,7 +99,7 @@ mod tests {
 
     #[test]
     fn both_secrets_sign_during_the_overlap_then_only_the_new_one() {
-        let id = Uuid::nil();
+        let id = crate::ids::EventId::nil();
         let until = Utc.timestamp_opt(1_700_000_100, 0).unwrap();
         let keys = SigningKeys::new(b"new".to_vec(), Some((b"old".to_vec(), until)));
         let sig = |key: &[u8], t: i64| standard_webhooks_signature(key, &id.to_string(), t, b"{}");

@@ -26,6 +26,7 @@
 //! fixed id ([`redelivery_id`]), so two requests that both found no series running ask for
 //! the same marker, and only one of them can claim it.
 
+use crate::ids::EventId;
 use crate::model::{DeliveryAttempt, DeliveryOutcome};
 use crate::ports::queue::{DeliveryMessage, ORIGINAL_SERIES, REDELIVERY_SERIES_PREFIX};
 use crate::ports::store::attempts::{LedgerClaim, LedgerState};
@@ -117,7 +118,7 @@ pub fn redelivery_count(claims: &[LedgerClaim]) -> usize {
 /// The id of the event's `n`-th redelivery (counting from 0 with [`redelivery_count`]): the
 /// same `(event, n)` always gives the same id, and no other series has it (recoveries derive
 /// theirs from another text).
-pub fn redelivery_id(event_id: Uuid, n: usize) -> Uuid {
+pub fn redelivery_id(event_id: EventId, n: usize) -> Uuid {
     let digest = Sha256::digest(format!("redeliver:{event_id}:{n}").as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
@@ -148,8 +149,10 @@ pub fn unqueued_marker(msg: &DeliveryMessage, now: DateTime<Utc>) -> DeliveryAtt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{CallId, EventId};
     use crate::model::DeliveryTrigger;
     use chrono::TimeZone;
+    use uuid::Uuid;
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 6, 15, 12, 0, 0).unwrap()
@@ -162,8 +165,8 @@ mod tests {
     fn row(attempt: u32, outcome: DeliveryOutcome, next: Option<DateTime<Utc>>) -> DeliveryAttempt {
         DeliveryAttempt {
             account_id: "acct".into(),
-            event_id: Uuid::nil(),
-            call_id: Uuid::nil(),
+            event_id: EventId::nil(),
+            call_id: CallId::nil(),
             attempt,
             attempted_at: t0(),
             url: None,
@@ -243,7 +246,7 @@ mod tests {
             assert_eq!(running_redelivery(&claims, t0()), None, "{outcome:?}");
         }
         // A marker closed because its message could not be queued.
-        let msg = DeliveryMessage::first(Uuid::nil(), "acct", Uuid::nil());
+        let msg = DeliveryMessage::first(Uuid::nil().into(), "acct", Uuid::nil().into());
         let claims = [done("redelivery-a", unqueued_marker(&msg, t0()))];
         assert_eq!(running_redelivery(&claims, t0()), None);
     }
@@ -273,7 +276,7 @@ mod tests {
 
     #[test]
     fn redelivery_ids_are_fixed_per_event_and_number() {
-        let (e1, e2) = (Uuid::new_v4(), Uuid::new_v4());
+        let (e1, e2) = (EventId::new_v4(), EventId::new_v4());
         assert_eq!(redelivery_id(e1, 0), redelivery_id(e1, 0));
         assert_ne!(redelivery_id(e1, 0), redelivery_id(e1, 1));
         assert_ne!(redelivery_id(e1, 0), redelivery_id(e2, 0));

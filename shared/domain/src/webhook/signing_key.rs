@@ -7,6 +7,7 @@
 
 use crate::api_key;
 use crate::error::SecretError;
+use crate::ids::AccountId;
 use crate::ports::secrets::{account_key_secret_name, SecretStore};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -42,7 +43,7 @@ impl KeyCache {
         &self,
         secrets: &dyn SecretStore,
         secret_prefix: &str,
-        account_id: &str,
+        account_id: &AccountId,
         key_hash: &str,
     ) -> Result<String, SigningKeyError> {
         if let Some(k) = self.lock().get(key_hash) {

@@ -26,6 +26,7 @@
 
 use crate::api_key::RandomError;
 use crate::error::{ApiError, SecretError, StoreError};
+use crate::ids::AccountId;
 use crate::model::{Account, PreviousWebhookSecret, WebhookSecretInfo};
 use crate::ports::secrets::{webhook_secret_name, SecretStore};
 use crate::ports::store::AccountStore;
@@ -147,7 +148,7 @@ pub enum SigningSecretError {
     #[error("the stored signing secret of account {0} does not match its reference")]
     Stale(String),
     #[error("account {0} not found")]
-    NoAccount(String),
+    NoAccount(crate::ids::AccountId),
     #[error("the account changed while its signing secret was being rotated")]
     Conflict,
 }
@@ -187,7 +188,7 @@ impl SecretCache {
         &self,
         secrets: &dyn SecretStore,
         prefix: &str,
-        account_id: &str,
+        account_id: &AccountId,
         version: &str,
     ) -> Result<SigningSecret, SigningSecretError> {
         if let Some(s) = self.lock().get(version) {
@@ -213,7 +214,7 @@ impl SecretCache {
         &self,
         secrets: &dyn SecretStore,
         prefix: &str,
-        account_id: &str,
+        account_id: &AccountId,
         info: &WebhookSecretInfo,
         now: DateTime<Utc>,
     ) -> Result<SigningKeys, SigningSecretError> {
@@ -232,7 +233,7 @@ impl SecretCache {
         &self,
         secrets: &dyn SecretStore,
         prefix: &str,
-        account_id: &str,
+        account_id: &AccountId,
         version: &str,
     ) -> Result<Vec<u8>, SigningSecretError> {
         self.get(secrets, prefix, account_id, version)

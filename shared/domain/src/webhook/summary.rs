@@ -18,6 +18,7 @@
 
 use crate::answer;
 use crate::error::StoreError;
+use crate::ids::AccountId;
 use crate::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome};
 use crate::ports::store::deliveries::{DeliveryLog, DeliveryQuery, RETENTION_DAYS};
 use chrono::{DateTime, Utc};
@@ -81,7 +82,7 @@ fn counts(row: &DeliveryAttempt) -> bool {
 
 pub async fn endpoint_summary(
     log: &dyn DeliveryLog,
-    account_id: &str,
+    account_id: &AccountId,
     now: DateTime<Utc>,
 ) -> Result<EndpointSummary, StoreError> {
     let newest_delivered = log
@@ -192,7 +193,7 @@ pub struct HealthBucket {
 /// `delivered`, `failed` and `dropped` from the first hour's start to `now`), never a scan.
 pub async fn delivery_histogram(
     log: &dyn DeliveryLog,
-    account_id: &str,
+    account_id: &AccountId,
     range: HealthRange,
     now: DateTime<Utc>,
 ) -> Result<Vec<HealthBucket>, StoreError> {

@@ -2,7 +2,7 @@
 //! move the key grant with the key, and are all or nothing; a provider agent id belongs to
 //! one agent only. (The key's rate counters: [`super::rate_counters`].)
 
-use super::{is_conflict, key_info, unique, Kept};
+use super::{is_conflict, key_info, unique, unique_account, Kept};
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::model::{Account, Agent, Plan};
 use domain::ports::store::Store;
@@ -15,7 +15,7 @@ async fn created(
 ) -> Result<(Account, String), super::ContractError> {
     let t = now.trunc_subsecs(3);
     let hash = unique("ha");
-    let mut account = Account::new(unique("acct"), "Contract Co", Plan::Agency, t);
+    let mut account = Account::new(unique_account("acct"), "Contract Co", Plan::Agency, t);
     account.api_key = Some(key_info(&hash, t));
     store.create_account(&account).await?;
     Ok((account, hash))
@@ -149,7 +149,12 @@ pub async fn recipient_hours_ride_on_the_grant(store: &dyn Store, now: DateTime<
 
 /// Saving an account nobody created is a `Conflict`, not a create.
 pub async fn saving_a_missing_account_conflicts(store: &dyn Store, now: DateTime<Utc>) -> Kept {
-    let missing = Account::new(unique("acct"), "Nobody", Plan::Agency, now.trunc_subsecs(3));
+    let missing = Account::new(
+        unique_account("acct"),
+        "Nobody",
+        Plan::Agency,
+        now.trunc_subsecs(3),
+    );
     ensure!(
         is_conflict(&store.save_account(&missing, &missing).await),
         "saving an account that does not exist must be a Conflict"
@@ -160,8 +165,8 @@ pub async fn saving_a_missing_account_conflicts(store: &dyn Store, now: DateTime
 /// An agent named "zed" of a fresh account, with a fresh provider agent id.
 fn zed() -> Agent {
     Agent {
-        id: Uuid::new_v4(),
-        account_id: unique("acct"),
+        id: Uuid::new_v4().into(),
+        account_id: unique_account("acct"),
         name: "zed".into(),
         provider_agent_id: unique("agent"),
         phone_number: None,
@@ -174,7 +179,7 @@ pub async fn agents_sorted_by_name_and_scoped(store: &dyn Store, _now: DateTime<
     let zed = zed();
     let id = zed.account_id.clone();
     let amy = Agent {
-        id: Uuid::new_v4(),
+        id: Uuid::new_v4().into(),
         name: "Amy".into(),
         provider_agent_id: unique("agent"),
         ..zed.clone()
@@ -188,7 +193,7 @@ pub async fn agents_sorted_by_name_and_scoped(store: &dyn Store, _now: DateTime<
     );
     ensure_eq!(store.agent(&id, zed.id).await?, Some(zed.clone()), "agent");
     ensure_eq!(
-        store.agent("another", zed.id).await?,
+        store.agent(&"another".into(), zed.id).await?,
         None,
         "agent of another account"
     );
@@ -208,7 +213,7 @@ pub async fn a_provider_id_belongs_to_one_agent(store: &dyn Store, _now: DateTim
     renamed.name = "Zed".into();
     store.put_agent(&renamed).await?;
     let thief = Agent {
-        id: Uuid::new_v4(),
+        id: Uuid::new_v4().into(),
         name: "Thief".into(),
         ..zed.clone()
     };

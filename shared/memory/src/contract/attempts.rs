@@ -4,21 +4,21 @@
 
 use super::Kept;
 use chrono::{DateTime, SubsecRound, Utc};
+use domain::ids::{CallId, EventId};
 use domain::model::{DeliveryAttempt, DeliveryOutcome};
 use domain::ports::store::attempts::{LedgerClaim, LedgerState, ATTEMPT_TTL};
 use domain::ports::store::{Claim, Store};
 use std::time::Duration;
-use uuid::Uuid;
 
 const LEASE: Duration = Duration::from_secs(60);
 
 /// The row attempt `n` of `event` is finished with.
-fn row(event: Uuid, n: u32, outcome: DeliveryOutcome, now: DateTime<Utc>) -> DeliveryAttempt {
+fn row(event: EventId, n: u32, outcome: DeliveryOutcome, now: DateTime<Utc>) -> DeliveryAttempt {
     DeliveryAttempt {
         trigger: Default::default(),
         account_id: "contract-acct".into(),
         event_id: event,
-        call_id: Uuid::nil(),
+        call_id: CallId::nil(),
         attempt: n,
         attempted_at: now,
         url: Some("https://hooks.example.com/in".into()),
@@ -34,7 +34,7 @@ fn row(event: Uuid, n: u32, outcome: DeliveryOutcome, now: DateTime<Utc>) -> Del
 /// The first claim of an attempt wins, the next is told it is in flight; other attempts and
 /// other series are claims of their own.
 pub async fn one_winner_per_attempt(store: &dyn Store, now: DateTime<Utc>) -> Kept {
-    let event = Uuid::new_v4();
+    let event = EventId::new_v4();
     let claim = |series: &'static str, n: u32| store.claim_attempt(event, series, n, now, LEASE);
     ensure_eq!(claim("original", 1).await?, Claim::Won, "first claim");
     ensure_eq!(claim("original", 1).await?, Claim::InFlight, "second claim");
@@ -50,7 +50,7 @@ pub async fn one_winner_per_attempt(store: &dyn Store, now: DateTime<Utc>) -> Ke
 /// A claim holds to the lease's last millisecond, is taken over after it, and the take-over
 /// renews the lease.
 pub async fn a_claim_is_taken_over_after_its_lease(store: &dyn Store, now: DateTime<Utc>) -> Kept {
-    let event = Uuid::new_v4();
+    let event = EventId::new_v4();
     let claim = |at: DateTime<Utc>| store.claim_attempt(event, "original", 1, at, LEASE);
     claim(now).await?;
     let at_lease_end = now + chrono::Duration::seconds(60);
@@ -76,7 +76,7 @@ pub async fn a_claim_is_taken_over_after_its_lease(store: &dyn Store, now: DateT
 /// Before any attempt is finished: nothing delivered, no finished row for an attempt in
 /// flight or never claimed.
 pub async fn nothing_finished_nothing_delivered(store: &dyn Store, now: DateTime<Utc>) -> Kept {
-    let event = Uuid::new_v4();
+    let event = EventId::new_v4();
     store
         .claim_attempt(event, "original", 1, now, LEASE)
         .await?;
@@ -104,7 +104,7 @@ pub async fn a_finished_attempt_is_never_claimed_again(
     store: &dyn Store,
     now: DateTime<Utc>,
 ) -> Kept {
-    let event = Uuid::new_v4();
+    let event = EventId::new_v4();
     store
         .claim_attempt(event, "original", 1, now, LEASE)
         .await?;
@@ -144,7 +144,7 @@ pub async fn a_delivered_attempt_closes_its_series_only(
     store: &dyn Store,
     now: DateTime<Utc>,
 ) -> Kept {
-    let event = Uuid::new_v4();
+    let event = EventId::new_v4();
     let delivered = row(event, 3, DeliveryOutcome::Delivered, now);
     store.finish_attempt("original", &delivered).await?;
     ensure_eq!(
@@ -165,7 +165,9 @@ pub async fn a_delivered_attempt_closes_its_series_only(
         "only its own series"
     );
     ensure_eq!(
-        store.delivered_attempt(Uuid::new_v4(), "original").await?,
+        store
+            .delivered_attempt(EventId::new_v4(), "original")
+            .await?,
         None,
         "only its own event"
     );
@@ -175,7 +177,7 @@ pub async fn a_delivered_attempt_closes_its_series_only(
 /// Every claim of the event, of every series: in flight with its lease (kept to the
 /// millisecond), or done with its row; another event's claims never.
 pub async fn series_claims_lists_every_claim(store: &dyn Store, now: DateTime<Utc>) -> Kept {
-    let event = Uuid::new_v4();
+    let event = EventId::new_v4();
     let claim = |series: &'static str, n: u32| store.claim_attempt(event, series, n, now, LEASE);
     for (series, n) in [("original", 1), ("original", 2), ("redelivery-x", 1)] {
         claim(series, n).await?;
@@ -223,7 +225,7 @@ pub async fn series_claims_lists_every_claim(store: &dyn Store, now: DateTime<Ut
     ];
     ensure_eq!(claims, expected, "the event's claims");
     ensure!(
-        store.series_claims(Uuid::new_v4()).await?.is_empty(),
+        store.series_claims(EventId::new_v4()).await?.is_empty(),
         "only its own event's claims"
     );
     Ok(())

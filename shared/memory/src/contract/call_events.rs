@@ -3,7 +3,7 @@
 //! condition met is a `Conflict` that moves nothing; the event is stored with its type,
 //! unqueued, with its reconciler deadline.
 
-use super::{call, unique, violated, ContractError, Kept};
+use super::{call, unique, unique_account, violated, ContractError, Kept};
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::event_rules::{self, FailureReason};
 use domain::event_type::EventType;
@@ -17,7 +17,7 @@ const REASON: &str = "dial_outcome_unknown: test";
 
 /// A fresh account subscribed to every event.
 fn account(t: DateTime<Utc>) -> Account {
-    let mut account = Account::new(unique("acct"), "Events", Plan::Agency, t);
+    let mut account = Account::new(unique_account("acct"), "Events", Plan::Agency, t);
     account.events = EventType::ALL.to_vec();
     account
 }

@@ -2,8 +2,9 @@
 //! status and creation time (after inclusive, before exclusive), exact cursor paging, other
 //! accounts never seen, and the key hash a call was created with read back.
 
-use super::{call, unique, ContractError, Kept};
+use super::{call, unique_account, ContractError, Kept};
 use chrono::{DateTime, SubsecRound, Utc};
+use domain::ids::{AccountId, CallId};
 use domain::model::{Call, CallStatus, Direction};
 use domain::ports::store::calls::{CallCursor, CallQuery};
 use domain::ports::store::Store;
@@ -14,15 +15,15 @@ use uuid::Uuid;
 /// millisecond without a key hash; plus another account's call among them.
 struct Listed {
     t0: DateTime<Utc>,
-    account: String,
-    ids: Vec<Uuid>,
+    account: AccountId,
+    ids: Vec<CallId>,
     twin: Call,
 }
 
 async fn listed(store: &dyn Store, now: DateTime<Utc>) -> Result<Listed, ContractError> {
     let t0 = now.trunc_subsecs(3) - chrono::Duration::hours(1);
-    let account = unique("acct_list");
-    let other = unique("acct_other");
+    let account = unique_account("acct_list");
+    let other = unique_account("acct_other");
     let mut ids = Vec::new();
     for i in 0..7i64 {
         let status = if i % 2 == 0 {
@@ -121,7 +122,7 @@ pub async fn the_status_filter(store: &dyn Store, now: DateTime<Utc>) -> Kept {
             },
         )
         .await?;
-    let expected: Vec<Uuid> = [6, 4, 2, 0].iter().map(|i| ids[*i]).collect();
+    let expected: Vec<CallId> = [6, 4, 2, 0].iter().map(|i| ids[*i]).collect();
     ensure_eq!(
         scheduled.calls.iter().map(|c| c.id).collect::<Vec<_>>(),
         expected,
@@ -178,7 +179,7 @@ pub async fn an_account_without_calls_lists_none(store: &dyn Store, now: DateTim
     listed(store, now).await?;
     ensure_eq!(
         store
-            .calls_of(&unique("acct_none"), &query(10, None))
+            .calls_of(&unique_account("acct_none"), &query(10, None))
             .await?
             .calls
             .len(),

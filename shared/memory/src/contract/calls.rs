@@ -3,9 +3,12 @@
 //! event), inbound calls once per provider call id. (Moves with an event:
 //! [`super::call_events`]; the list: [`super::call_list`]; deadlines: [`super::due`].)
 
-use super::{call, event_record, idempotency_record, is_conflict, unique, violated};
+use super::{
+    call, event_record, idempotency_record, is_conflict, unique, unique_account, violated,
+};
 use super::{ContractError, Kept};
 use chrono::{DateTime, SubsecRound, Utc};
+use domain::ids::{AccountId, CallId};
 use domain::model::{Call, CallStatus, Direction, EventRecord, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::{CallCompletion, CallProgress, CreateCallOutcome};
 use domain::ports::store::event_store::EVENT_TTL;
@@ -14,14 +17,14 @@ use uuid::Uuid;
 
 /// A queued call of a fresh account, created with a fresh Idempotency-Key.
 struct Keyed {
-    account: String,
+    account: AccountId,
     key: String,
     call: Call,
     rec: IdempotencyRecord,
 }
 
 fn keyed(now: DateTime<Utc>) -> Keyed {
-    let account = unique("acct");
+    let account = unique_account("acct");
     let key = unique("idem");
     let call = call(&account, now.trunc_subsecs(3));
     let rec = idempotency_record(&call, &key, now + chrono::Duration::hours(24));
@@ -67,7 +70,7 @@ async fn dialing(store: &dyn Store, now: DateTime<Utc>) -> Result<Keyed, Contrac
 /// A call of `account` created under its own key and failed (`provider_unreachable`).
 async fn failed(
     store: &dyn Store,
-    account: &str,
+    account: &AccountId,
     now: DateTime<Utc>,
 ) -> Result<Call, ContractError> {
     let t = now.trunc_subsecs(3);
@@ -184,7 +187,7 @@ pub async fn an_existing_call_id_conflicts_and_takes_no_key(
 /// An expired record is invisible and free, even before the TTL sweeper removes it.
 pub async fn an_expired_key_is_free(store: &dyn Store, now: DateTime<Utc>) -> Kept {
     let t = now.trunc_subsecs(3);
-    let account = unique("acct");
+    let account = unique_account("acct");
     let old_key = unique("idem");
     let old_call = call(&account, t);
     let old = idempotency_record(&old_call, &old_key, now - chrono::Duration::seconds(10));
@@ -318,7 +321,7 @@ pub async fn callbacks_move_forward_only(store: &dyn Store, now: DateTime<Utc>) 
     );
     ensure!(
         !store
-            .advance_call(Uuid::new_v4(), CallStatus::Ended, &progress, t)
+            .advance_call(CallId::new_v4(), CallStatus::Ended, &progress, t)
             .await?,
         "an unknown call must not advance"
     );
@@ -406,7 +409,7 @@ pub async fn completion_happens_once_with_its_event(store: &dyn Store, now: Date
     );
     ensure!(
         !store
-            .complete_call(Uuid::new_v4(), &CallProgress::default(), &completion2, t)
+            .complete_call(CallId::new_v4(), &CallProgress::default(), &completion2, t)
             .await?,
         "an unknown call must not complete"
     );
@@ -450,7 +453,7 @@ pub async fn completing_with_an_existing_event_conflicts(
 /// Inbound: one call per provider call id; the loser learns the owner.
 pub async fn an_inbound_call_is_created_once(store: &dyn Store, now: DateTime<Utc>) -> Kept {
     let provider_call = unique("inbound");
-    let mut inbound = call(&unique("acct"), now.trunc_subsecs(3));
+    let mut inbound = call(unique_account("acct"), now.trunc_subsecs(3));
     inbound.direction = Direction::Inbound;
     inbound.status = CallStatus::InProgress;
     inbound.provider_call_id = Some(provider_call.clone());
@@ -460,7 +463,7 @@ pub async fn an_inbound_call_is_created_once(store: &dyn Store, now: DateTime<Ut
         "inbound created"
     );
     let twin = Call {
-        id: Uuid::new_v4(),
+        id: Uuid::new_v4().into(),
         ..inbound.clone()
     };
     ensure_eq!(

@@ -5,19 +5,24 @@
 //! the asked outcome and account, nothing older than the retention even when asked for, an
 //! empty or inverted range empty.
 
-use super::{unique, ContractError, Kept};
+use super::{unique_account, ContractError, Kept};
 use chrono::{DateTime, SubsecRound, Utc};
+use domain::ids::{AccountId, CallId, EventId};
 use domain::model::{DeliveryAttempt, DeliveryOutcome};
 use domain::ports::store::deliveries::{delivery_sort_key, DeliveryCursor, DeliveryQuery};
 use domain::ports::store::Store;
-use uuid::Uuid;
 
-fn attempt(account: &str, at: DateTime<Utc>, n: u32, outcome: DeliveryOutcome) -> DeliveryAttempt {
+fn attempt(
+    account: &AccountId,
+    at: DateTime<Utc>,
+    n: u32,
+    outcome: DeliveryOutcome,
+) -> DeliveryAttempt {
     DeliveryAttempt {
         trigger: Default::default(),
-        account_id: account.to_string(),
-        event_id: Uuid::new_v4(),
-        call_id: Uuid::new_v4(),
+        account_id: account.clone(),
+        event_id: EventId::new_v4(),
+        call_id: CallId::new_v4(),
         attempt: n,
         attempted_at: at,
         url: Some("https://example.com/hook".into()),
@@ -34,7 +39,7 @@ fn attempt(account: &str, at: DateTime<Utc>, n: u32, outcome: DeliveryOutcome) -
 /// (through their string form), and checks each page's size.
 async fn read_all(
     store: &dyn Store,
-    account: &str,
+    account: &AccountId,
     outcome: Option<DeliveryOutcome>,
     limit: usize,
     now: DateTime<Utc>,
@@ -85,8 +90,8 @@ async fn read_all(
 async fn a_log(
     store: &dyn Store,
     t: DateTime<Utc>,
-) -> Result<(String, Vec<DeliveryAttempt>), ContractError> {
-    let account = unique("acct");
+) -> Result<(AccountId, Vec<DeliveryAttempt>), ContractError> {
+    let account = unique_account("acct");
     let outcomes = [
         DeliveryOutcome::Failed,
         DeliveryOutcome::Delivered,
@@ -114,7 +119,12 @@ async fn a_log(
         ))
         .await?;
     store
-        .record_attempt(&attempt(&unique("acct"), t, 1, DeliveryOutcome::Failed))
+        .record_attempt(&attempt(
+            &unique_account("acct"),
+            t,
+            1,
+            DeliveryOutcome::Failed,
+        ))
         .await?;
     // The same attempt again with its final outcome: one row, the last write.
     let mut rewritten = written[0].clone();
@@ -185,7 +195,7 @@ pub async fn a_cursor_past_the_retention_ends_the_log(
     let (account, _) = a_log(store, t).await?;
     let expired_cursor = DeliveryCursor::new(
         None,
-        delivery_sort_key(t - chrono::Duration::days(31), &Uuid::new_v4(), 1),
+        delivery_sort_key(t - chrono::Duration::days(31), &EventId::new_v4(), 1),
     );
     let page = store
         .deliveries(
@@ -210,8 +220,8 @@ pub async fn a_cursor_past_the_retention_ends_the_log(
 async fn a_range(
     store: &dyn Store,
     t: DateTime<Utc>,
-) -> Result<(String, Vec<DeliveryAttempt>), ContractError> {
-    let account = unique("acct");
+) -> Result<(AccountId, Vec<DeliveryAttempt>), ContractError> {
+    let account = unique_account("acct");
     let at = |mins: i64| t - chrono::Duration::minutes(mins);
     let rows = vec![
         attempt(&account, at(50), 4, DeliveryOutcome::Dropped),
@@ -234,7 +244,7 @@ async fn a_range(
         .await?;
     store
         .record_attempt(&attempt(
-            &unique("acct"),
+            &unique_account("acct"),
             at(20),
             4,
             DeliveryOutcome::Dropped,

@@ -3,14 +3,14 @@
 //! are conditional (a second run changes nothing), and an event's repair is claimed once.
 //! (Scheduled calls: [`super::scheduled`].)
 
-use super::{call, event_record, idempotency_record, unique, ContractError, Kept};
+use super::{call, event_record, idempotency_record, unique_account, ContractError, Kept};
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
+use domain::ids::{AccountId, CallId};
 use domain::model::{Call, CallStatus, EventRecord, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::{CallCompletion, CallProgress, CreateCallOutcome};
 use domain::ports::store::event_store::EVENT_TTL;
 use domain::ports::store::{Due, DueKind, DueWork, Store};
-use uuid::Uuid;
 
 /// Whether `work` is among the items of `kind` due at `at` (read with a generous limit; the
 /// deadlines below are set in 2001 so they sort before any other test's work in a shared
@@ -51,14 +51,14 @@ fn dead_answer() -> StoredResponse {
 /// A queued call of a fresh account, due at `t0`, created with its running request's key
 /// (`due-key`), held until `t0 + 1s`.
 struct Queued {
-    account: String,
+    account: AccountId,
     call: Call,
     rec: IdempotencyRecord,
 }
 
 async fn queued(store: &dyn Store, now: DateTime<Utc>) -> Result<Queued, ContractError> {
     let t0 = t0()?;
-    let account = unique("acct_due");
+    let account = unique_account("acct_due");
     let c = Call {
         due_at: Some(t0),
         ..call(&account, now)
@@ -269,7 +269,7 @@ pub async fn a_settled_call_leaves_the_index_and_a_callback_revives_it(
 /// answer takes it out of the index and is what a retry reads.
 pub async fn a_dead_requests_key_is_answered_once(store: &dyn Store, now: DateTime<Utc>) -> Kept {
     let t0 = t0()?;
-    let account = unique("acct_due");
+    let account = unique_account("acct_due");
     let c2 = Call {
         due_at: Some(t0),
         ..call(&account, now)
@@ -287,7 +287,7 @@ pub async fn a_dead_requests_key_is_answered_once(store: &dyn Store, now: DateTi
         "a held key is due at its lease"
     );
     let other = IdempotencyRecord {
-        call_id: Uuid::new_v4(),
+        call_id: CallId::new_v4(),
         ..rec2.clone()
     };
     let unknown = StoredResponse {
@@ -338,7 +338,7 @@ pub async fn a_dead_requests_key_is_answered_once(store: &dyn Store, now: DateTi
 
 /// A call of a fresh account, ended, waiting for its analysis until `t0 + 4s`.
 async fn ended(store: &dyn Store, now: DateTime<Utc>) -> Result<Call, ContractError> {
-    let c3 = call(&unique("acct_due"), now);
+    let c3 = call(unique_account("acct_due"), now);
     store.create_call(&c3, None, now).await?;
     let ended = CallProgress {
         ended_at: Some(now),
@@ -498,7 +498,7 @@ pub async fn a_poison_item_is_quarantined(store: &dyn Store, now: DateTime<Utc>)
     let t0 = t0()?;
     let c4 = Call {
         due_at: Some(t0 + s(6)),
-        ..call(&unique("acct_due"), now)
+        ..call(unique_account("acct_due"), now)
     };
     store.create_call(&c4, None, now).await?;
     let poison = Due {

@@ -2,7 +2,7 @@
 //! 1 for another; a batch read returns exactly the accounts that have a record (others'
 //! never); clearing removes it, and clearing nothing is no error.
 
-use super::{unique, violated, Kept};
+use super::{unique_account, violated, Kept};
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::ports::store::Store;
 
@@ -10,7 +10,11 @@ const URL: &str = "https://hooks.example.com/a";
 
 /// No record: healthy, and not in a batch read.
 pub async fn no_record_is_healthy(store: &dyn Store, _now: DateTime<Utc>) -> Kept {
-    let ids = [unique("acct_eh"), unique("acct_eh"), unique("acct_eh")];
+    let ids = [
+        unique_account("acct_eh"),
+        unique_account("acct_eh"),
+        unique_account("acct_eh"),
+    ];
     ensure!(
         store.endpoint_health(&ids).await?.is_empty(),
         "no record: healthy"
@@ -22,7 +26,11 @@ pub async fn no_record_is_healthy(store: &dyn Store, _now: DateTime<Utc>) -> Kep
 /// again from 1; a batch read holds exactly the accounts with a record.
 pub async fn timeouts_count_on_per_url(store: &dyn Store, now: DateTime<Utc>) -> Kept {
     let now = now.trunc_subsecs(3);
-    let (a, b, none) = (unique("acct_eh"), unique("acct_eh"), unique("acct_eh"));
+    let (a, b, none) = (
+        unique_account("acct_eh"),
+        unique_account("acct_eh"),
+        unique_account("acct_eh"),
+    );
     let ids = [a.clone(), b.clone(), none.clone()];
     for n in 1..=3u32 {
         let at = now + chrono::Duration::seconds(i64::from(n));
@@ -63,7 +71,11 @@ pub async fn timeouts_count_on_per_url(store: &dyn Store, now: DateTime<Utc>) ->
 /// error.
 pub async fn clearing_removes_that_record_only(store: &dyn Store, now: DateTime<Utc>) -> Kept {
     let now = now.trunc_subsecs(3);
-    let (a, b, none) = (unique("acct_eh"), unique("acct_eh"), unique("acct_eh"));
+    let (a, b, none) = (
+        unique_account("acct_eh"),
+        unique_account("acct_eh"),
+        unique_account("acct_eh"),
+    );
     let ids = [a.clone(), b.clone(), none.clone()];
     store.record_endpoint_timeout(&a, URL, now).await?;
     store

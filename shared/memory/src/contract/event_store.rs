@@ -1,14 +1,14 @@
 //! `EventStore`: `enqueued` only for existing events; large payloads compressed and returned
 //! byte for byte; payloads too large even compressed refused.
 
-use super::{call, event_record, is_conflict, unique, violated, Kept};
+use super::{call, event_record, is_conflict, unique_account, violated, Kept};
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::error::StoreError;
+use domain::ids::EventId;
 use domain::model::{Call, CallStatus, EventRecord};
 use domain::ports::store::calls::{CallCompletion, CallProgress};
 use domain::ports::store::event_store::{EVENT_TTL, PLAIN_PAYLOAD_MAX_BYTES};
 use domain::ports::store::Store;
-use uuid::Uuid;
 
 /// Creates a call of a fresh account and completes it with an event carrying `payload`;
 /// returns the call, the event and the completion's own result.
@@ -18,7 +18,7 @@ async fn complete(
     payload: String,
 ) -> Result<(Call, EventRecord, Result<bool, StoreError>), StoreError> {
     let t = now.trunc_subsecs(3);
-    let c = call(&unique("acct"), t);
+    let c = call(unique_account("acct"), t);
     store.create_call(&c, None, now).await?;
     let event = event_record(&c, payload, t);
     let completion = CallCompletion {
@@ -40,7 +40,7 @@ pub async fn marking_an_unknown_event_enqueued_conflicts(
     _now: DateTime<Utc>,
 ) -> Kept {
     ensure!(
-        is_conflict(&store.mark_event_enqueued(Uuid::new_v4()).await),
+        is_conflict(&store.mark_event_enqueued(EventId::new_v4()).await),
         "marking an unknown event enqueued must be a Conflict"
     );
     Ok(())

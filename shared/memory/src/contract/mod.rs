@@ -17,6 +17,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::error::{QueueError, SecretError, StoreError};
+use domain::ids::{AccountId, EventId};
 use domain::model::{ApiKeyInfo, Call, CallStatus, Direction, EventRecord, IdempotencyRecord};
 use domain::ports::queue::EventQueue;
 use domain::ports::secrets::SecretStore;
@@ -87,6 +88,11 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", Uuid::new_v4().simple())
 }
 
+/// A fresh account id (`unique` names accounts too).
+fn unique_account(prefix: &str) -> AccountId {
+    unique(prefix).into()
+}
+
 fn violated(what: &str) -> ContractError {
     ContractError::Violated(what.to_string())
 }
@@ -100,7 +106,7 @@ fn key_info(hash: &str, at: DateTime<Utc>) -> ApiKeyInfo {
     }
 }
 
-fn call(account_id: &str, at: DateTime<Utc>) -> Call {
+fn call(account_id: impl Into<AccountId>, at: DateTime<Utc>) -> Call {
     Call::new(
         Uuid::new_v4(),
         account_id,
@@ -127,7 +133,7 @@ fn idempotency_record(call: &Call, key: &str, expires_at: DateTime<Utc>) -> Idem
 
 fn event_record(call: &Call, payload: String, at: DateTime<Utc>) -> EventRecord {
     EventRecord {
-        id: Uuid::new_v4(),
+        id: EventId::new_v4(),
         account_id: call.account_id.clone(),
         call_id: call.id,
         event_type: domain::event_type::EventType::CallCompleted,

@@ -2,13 +2,13 @@
 //! and the consumer honours `not_before`), and many messages sent at once with a result for
 //! each.
 
-use super::{unique, Kept};
+use super::{unique_account, Kept};
+use domain::ids::{CallId, EventId};
 use domain::ports::queue::{DeliveryMessage, EventQueue};
 use std::time::Duration;
-use uuid::Uuid;
 
 fn message() -> DeliveryMessage {
-    DeliveryMessage::first(Uuid::new_v4(), unique("acct"), Uuid::new_v4())
+    DeliveryMessage::first(EventId::new_v4(), unique_account("acct"), CallId::new_v4())
 }
 
 /// No delay, a delay under a second's rounding, and one beyond SQS's 15 minutes.

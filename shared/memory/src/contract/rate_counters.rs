@@ -5,7 +5,7 @@
 //! rotation never refills the minute; guardrails ride on the grant; `count_use` counts per
 //! account, scope and window.
 
-use super::{key_info, unique, violated, ContractError, Kept};
+use super::{key_info, unique, unique_account, violated, ContractError, Kept};
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::model::{Account, Plan};
 use domain::ports::store::Store;
@@ -20,7 +20,7 @@ async fn keyed_account(
     now: DateTime<Utc>,
 ) -> Result<(Account, String), ContractError> {
     let t = now.trunc_subsecs(3);
-    let id = unique("acct");
+    let id = unique_account("acct");
     let hash = unique("hr");
     let mut account = Account::new(&id, "Rate Co", Plan::Agency, t);
     account.api_key = Some(key_info(&hash, t));
@@ -209,7 +209,7 @@ pub async fn scoped_uses_count_per_account_scope_and_window(
     store: &dyn Store,
     _now: DateTime<Utc>,
 ) -> Kept {
-    let id = unique("acct");
+    let id = unique_account("acct");
     for expected in 1..=2u64 {
         ensure_eq!(
             store.count_use(&id, "settings", W).await?,
@@ -228,7 +228,9 @@ pub async fn scoped_uses_count_per_account_scope_and_window(
         "windows count apart"
     );
     ensure_eq!(
-        store.count_use(&unique("acct"), "settings", W).await?,
+        store
+            .count_use(&unique_account("acct"), "settings", W)
+            .await?,
         1,
         "accounts count apart"
     );

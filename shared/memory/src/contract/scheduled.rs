@@ -5,8 +5,9 @@
 //! claimed call can be re-scheduled.
 
 use super::due::{is_due, t0};
-use super::{call, idempotency_record, unique, violated, ContractError, Kept};
+use super::{call, idempotency_record, unique_account, violated, ContractError, Kept};
 use chrono::{DateTime, Utc};
+use domain::ids::{AccountId, CallId};
 use domain::model::{Call, CallStatus, StoredResponse};
 use domain::ports::store::calls::{CallProgress, CreateCallOutcome};
 use domain::ports::store::{DueKind, DueWork, Store};
@@ -17,8 +18,8 @@ fn s(n: i64) -> chrono::Duration {
 
 /// A scheduled call of a fresh account, due at `t0`, with its key holding the 202 answer;
 /// returns the account and the call, not yet stored.
-fn scheduled_call(now: DateTime<Utc>) -> Result<(String, Call), ContractError> {
-    let account = unique("acct_sched");
+fn scheduled_call(now: DateTime<Utc>) -> Result<(AccountId, Call), ContractError> {
+    let account = unique_account("acct_sched");
     let c = Call {
         status: CallStatus::Scheduled,
         due_at: Some(t0()?),
@@ -44,7 +45,7 @@ async fn create(
 /// Claims the scheduled call `id` until `lease` (`scheduled` -> `queued`); whether it won.
 async fn claim(
     store: &dyn Store,
-    id: uuid::Uuid,
+    id: CallId,
     lease: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<bool, ContractError> {

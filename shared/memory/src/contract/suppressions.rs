@@ -2,16 +2,17 @@
 //! kept), removal says whether the number was there, pages in number order with an exact
 //! cursor.
 
-use super::{unique, violated, ContractError, Kept};
+use super::{unique_account, violated, ContractError, Kept};
 use chrono::{DateTime, SubsecRound, Utc};
+use domain::ids::AccountId;
 use domain::ports::store::suppressions::decode_cursor;
 use domain::ports::store::Store;
 
 const NUMBERS: [&str; 3] = ["+14155550101", "+14155550102", "+442071838750"];
 
 /// A fresh account's list of [`NUMBERS`], added a second apart from `now`.
-async fn listed(store: &dyn Store, now: DateTime<Utc>) -> Result<String, ContractError> {
-    let account = unique("acct_dnc");
+async fn listed(store: &dyn Store, now: DateTime<Utc>) -> Result<AccountId, ContractError> {
+    let account = unique_account("acct_dnc");
     for (i, n) in NUMBERS.iter().enumerate() {
         ensure!(
             store
@@ -27,7 +28,7 @@ async fn listed(store: &dyn Store, now: DateTime<Utc>) -> Result<String, Contrac
 pub async fn adds_are_idempotent_and_per_account(store: &dyn Store, now: DateTime<Utc>) -> Kept {
     let now = now.trunc_subsecs(3);
     let account = listed(store, now).await?;
-    let other = unique("acct_dnc");
+    let other = unique_account("acct_dnc");
     ensure!(
         !store
             .suppress(&account, NUMBERS[0], now + chrono::Duration::hours(1))
@@ -86,7 +87,7 @@ pub async fn pages_in_number_order(store: &dyn Store, now: DateTime<Utc>) -> Kep
     ensure_eq!(second.next_cursor, None, "the last page has no cursor");
     ensure!(
         store
-            .suppressions(&unique("acct_dnc"), None, 10)
+            .suppressions(&unique_account("acct_dnc"), None, 10)
             .await?
             .items
             .is_empty(),

@@ -2,9 +2,9 @@
 use super::{cancelled, ms, MemoryStore};
 use async_trait::async_trait;
 use domain::error::StoreError;
+use domain::ids::{AccountId, AgentId};
 use domain::model::{Account, Agent, KeyGrant, WebhookSecretInfo};
 use domain::ports::store::AccountStore;
-use uuid::Uuid;
 
 /// The account as an item round trip returns it (times to the millisecond).
 fn stored(a: &Account) -> Account {
@@ -44,7 +44,7 @@ impl AccountStore for MemoryStore {
 
     async fn count_use(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         scope: &str,
         window: i64,
     ) -> Result<u64, StoreError> {
@@ -53,13 +53,13 @@ impl AccountStore for MemoryStore {
             .retain(|(_, _, w), _| *w >= window.saturating_sub(1));
         let n = s
             .account_uses
-            .entry((account_id.to_string(), scope.to_string(), window))
+            .entry((account_id.clone(), scope.to_string(), window))
             .or_insert(0);
         *n += 1;
         Ok(*n)
     }
 
-    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
         Ok(self.state().accounts.get(id).cloned())
     }
 
@@ -170,15 +170,19 @@ impl AccountStore for MemoryStore {
         Ok(())
     }
 
-    async fn agent(&self, account_id: &str, agent_id: Uuid) -> Result<Option<Agent>, StoreError> {
+    async fn agent(
+        &self,
+        account_id: &AccountId,
+        agent_id: AgentId,
+    ) -> Result<Option<Agent>, StoreError> {
         Ok(self
             .state()
             .agents
-            .get(&(account_id.to_string(), agent_id))
+            .get(&(account_id.clone(), agent_id))
             .cloned())
     }
 
-    async fn agents(&self, account_id: &str) -> Result<Vec<Agent>, StoreError> {
+    async fn agents(&self, account_id: &AccountId) -> Result<Vec<Agent>, StoreError> {
         let mut agents: Vec<Agent> = self
             .state()
             .agents

@@ -3,12 +3,12 @@ use super::{AttemptItem, MemoryStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
+use domain::ids::EventId;
 use domain::model::{DeliveryAttempt, DeliveryOutcome};
 use domain::ports::store::attempts::*;
 use std::time::Duration;
-use uuid::Uuid;
 
-fn key(event_id: Uuid, series: &str, attempt: u32) -> (Uuid, String) {
+fn key(event_id: EventId, series: &str, attempt: u32) -> (EventId, String) {
     (event_id, format!("ATTEMPT#{series}#{attempt:02}"))
 }
 
@@ -19,7 +19,7 @@ impl AttemptLedger for MemoryStore {
     /// replaces the claim with a fresh lease.
     async fn claim_attempt(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         series: &str,
         attempt: u32,
         now: DateTime<Utc>,
@@ -67,7 +67,7 @@ impl AttemptLedger for MemoryStore {
 
     async fn finished_attempt(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         series: &str,
         attempt: u32,
     ) -> Result<Option<DeliveryAttempt>, StoreError> {
@@ -80,7 +80,7 @@ impl AttemptLedger for MemoryStore {
 
     async fn delivered_attempt(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         series: &str,
     ) -> Result<Option<u32>, StoreError> {
         let s = self.state();
@@ -92,7 +92,7 @@ impl AttemptLedger for MemoryStore {
             .map(|row| row.attempt))
     }
 
-    async fn series_claims(&self, event_id: Uuid) -> Result<Vec<LedgerClaim>, StoreError> {
+    async fn series_claims(&self, event_id: EventId) -> Result<Vec<LedgerClaim>, StoreError> {
         let s = self.state();
         let mut claims = Vec::new();
         for ((e, k), item) in s.attempts.iter() {

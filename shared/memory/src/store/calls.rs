@@ -5,12 +5,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
 use domain::event_type::EventType;
+use domain::ids::{AccountId, CallId};
 use domain::model::{Call, CallStatus, IdempotencyRecord, StoredResponse};
 use domain::ports::store::calls::*;
 use domain::ports::store::event_store::NewEvent;
-use uuid::Uuid;
 
-fn idempotency_key(account_id: &str, key: &str) -> String {
+fn idempotency_key(account_id: &AccountId, key: &str) -> String {
     format!("IDEMPOTENCY#{account_id}#{key}")
 }
 
@@ -27,12 +27,12 @@ fn stored_call(c: &Call) -> Call {
 
 /// `ItemReader`'s complaint about an item that has no `status` (the first attribute
 /// `call_from` reads).
-fn call_fragment(id: Uuid) -> StoreError {
+fn call_fragment(id: CallId) -> StoreError {
     StoreError::Corrupt(format!("CALL#{id}: attribute status is missing"))
 }
 
 /// `idempotency_from` on an item holding only the remembered answer.
-fn answer_only(account_id: &str, key: &str) -> StoreError {
+fn answer_only(account_id: &AccountId, key: &str) -> StoreError {
     StoreError::Corrupt(format!(
         "{}: attribute expires_at is missing",
         idempotency_key(account_id, key)
@@ -41,7 +41,7 @@ fn answer_only(account_id: &str, key: &str) -> StoreError {
 
 fn read_idempotency(
     item: &IdempotencyItem,
-    account_id: &str,
+    account_id: &AccountId,
     key: &str,
 ) -> Result<IdempotencyRecord, StoreError> {
     match item {
@@ -64,7 +64,7 @@ impl State {
     }
 
     /// The queued call, for the updates conditioned on `#status = :queued`.
-    fn queued_call(&mut self, call_id: Uuid) -> Option<&mut Call> {
+    fn queued_call(&mut self, call_id: CallId) -> Option<&mut Call> {
         match self.calls.get_mut(&call_id) {
             Some(CallItem::Full(c)) if c.status == CallStatus::Queued => Some(c.as_mut()),
             _ => None,
@@ -73,7 +73,7 @@ impl State {
 
     /// The call if it may move forward to `to`: `#status IN (every status ranked below)`.
     /// Or a call failed only for want of news from the provider (`may_still_progress`).
-    fn forward_call(&mut self, call_id: Uuid, to: CallStatus) -> Option<&mut Call> {
+    fn forward_call(&mut self, call_id: CallId, to: CallStatus) -> Option<&mut Call> {
         match self.calls.get_mut(&call_id) {
             Some(CallItem::Full(c))
                 if (c.status.rank() < to.rank() && c.status.callback_may_move())
@@ -163,7 +163,7 @@ impl CallStore for MemoryStore {
     /// leaves a fragment item (read back as `Corrupt`).
     async fn mark_call_dialing(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         provider_call_id: &str,
         at: DateTime<Utc>,
         due_at: DateTime<Utc>,
@@ -193,7 +193,7 @@ impl CallStore for MemoryStore {
     /// idempotency record deleted.
     async fn mark_call_failed(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         reason: &str,
         at: DateTime<Utc>,
         idempotency: Option<&IdempotencyRecord>,
@@ -221,7 +221,7 @@ impl CallStore for MemoryStore {
     /// written) and the answer remembered.
     async fn mark_call_dial_unknown(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         at: DateTime<Utc>,
         due_at: DateTime<Utc>,
         idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
@@ -251,7 +251,7 @@ impl CallStore for MemoryStore {
     /// One conditional update: `#status = :from`, else `Ok(false)`.
     async fn settle_call(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         from: CallStatus,
         to: CallStatus,
         reason: Option<&str>,
@@ -292,7 +292,7 @@ impl CallStore for MemoryStore {
         }
     }
 
-    async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError> {
+    async fn call(&self, id: CallId) -> Result<Option<Call>, StoreError> {
         match self.state().calls.get(&id) {
             None => Ok(None),
             Some(CallItem::Full(c)) => Ok(Some(c.as_ref().clone())),
@@ -303,7 +303,7 @@ impl CallStore for MemoryStore {
     /// Live only while `expires_at` (whole seconds) is after `now`; the TTL sweeper lags.
     async fn idempotency(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
@@ -316,7 +316,7 @@ impl CallStore for MemoryStore {
 
     async fn advance_call(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         to: CallStatus,
         progress: &CallProgress,
         at: DateTime<Utc>,
@@ -335,7 +335,7 @@ impl CallStore for MemoryStore {
     /// new (else `Conflict`).
     async fn advance_call_with_event(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         to: CallStatus,
         progress: &CallProgress,
         at: DateTime<Utc>,
@@ -360,7 +360,7 @@ impl CallStore for MemoryStore {
     /// new (else `Conflict`).
     async fn settle_call_with_event(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         from: CallStatus,
         to: CallStatus,
         reason: Option<&str>,
@@ -399,7 +399,7 @@ impl CallStore for MemoryStore {
     /// only if new (else `Conflict`: that is not "already completed").
     async fn complete_call(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         progress: &CallProgress,
         completion: &CallCompletion<'_>,
         at: DateTime<Utc>,
@@ -426,7 +426,11 @@ impl CallStore for MemoryStore {
 
     /// The adapter's query: the account's calls newest first within the range, the status
     /// filter applied to at most `MAX_CALL_ROWS_READ` rows read.
-    async fn calls_of(&self, account_id: &str, q: &CallQuery) -> Result<CallPage, StoreError> {
+    async fn calls_of(
+        &self,
+        account_id: &AccountId,
+        q: &CallQuery,
+    ) -> Result<CallPage, StoreError> {
         let limit = q.limit.clamp(1, MAX_CALL_PAGE);
         let Some((lower, upper)) = call_key_range(q) else {
             return Ok(CallPage {
@@ -466,13 +470,13 @@ impl CallStore for MemoryStore {
     async fn call_id_by_provider_call(
         &self,
         provider_call_id: &str,
-    ) -> Result<Option<Uuid>, StoreError> {
+    ) -> Result<Option<CallId>, StoreError> {
         Ok(self.state().provider_calls.get(provider_call_id).copied())
     }
 
     /// Transaction: the index entry only if new (else the owner's call id is the answer), the
     /// call only if new (else `Conflict`).
-    async fn create_inbound_call(&self, call: &Call) -> Result<Uuid, StoreError> {
+    async fn create_inbound_call(&self, call: &Call) -> Result<CallId, StoreError> {
         let provider_call_id = call
             .provider_call_id
             .as_deref()

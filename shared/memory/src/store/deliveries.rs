@@ -3,6 +3,7 @@ use super::{ms, MemoryStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
+use domain::ids::AccountId;
 use domain::model::{DeliveryAttempt, DeliveryOutcome};
 use domain::ports::store::deliveries::*;
 
@@ -38,7 +39,7 @@ impl DeliveryLog for MemoryStore {
     /// horizon ends the log.
     async fn deliveries(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         query: &DeliveryQuery,
         now: DateTime<Utc>,
     ) -> Result<DeliveryPage, StoreError> {
@@ -76,7 +77,7 @@ impl DeliveryLog for MemoryStore {
 
     async fn deliveries_between(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         outcome: DeliveryOutcome,
         since: DateTime<Utc>,
         until: DateTime<Utc>,

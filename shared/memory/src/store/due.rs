@@ -7,8 +7,8 @@ use super::{ms, CallItem, IdempotencyItem, MemoryStore, State};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
+use domain::ids::{CallId, EventId};
 use domain::ports::store::due::*;
-use uuid::Uuid;
 
 /// Earliest first; items due at exactly `now` included (`due_at <= :now`); `shard: None`
 /// reads every shard of the kind.
@@ -99,7 +99,7 @@ impl DueStore for MemoryStore {
     /// condition too.
     async fn claim_event_repair(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         seen: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
@@ -140,7 +140,7 @@ impl DueStore for MemoryStore {
     /// `due_at = :seen`, else `Ok(false)`.
     async fn claim_call_repair(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         seen: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {

@@ -3,6 +3,7 @@ use super::{ms, MemoryStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
+use domain::ids::AccountId;
 use domain::ports::store::endpoints::{url_hash, EndpointHealth, EndpointHealthStore};
 use std::collections::HashMap;
 
@@ -10,8 +11,8 @@ use std::collections::HashMap;
 impl EndpointHealthStore for MemoryStore {
     async fn endpoint_health(
         &self,
-        account_ids: &[String],
-    ) -> Result<HashMap<String, EndpointHealth>, StoreError> {
+        account_ids: &[AccountId],
+    ) -> Result<HashMap<AccountId, EndpointHealth>, StoreError> {
         let s = self.state();
         Ok(account_ids
             .iter()
@@ -21,13 +22,13 @@ impl EndpointHealthStore for MemoryStore {
 
     async fn record_endpoint_timeout(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         url: &str,
         at: DateTime<Utc>,
     ) -> Result<u32, StoreError> {
         let hash = url_hash(url);
         let mut s = self.state();
-        let h = s.endpoint_health.entry(account_id.to_string()).or_default();
+        let h = s.endpoint_health.entry(account_id.clone()).or_default();
         if h.url_hash != hash {
             *h = EndpointHealth {
                 url_hash: hash,
@@ -39,7 +40,7 @@ impl EndpointHealthStore for MemoryStore {
         Ok(h.consecutive_timeouts)
     }
 
-    async fn clear_endpoint_health(&self, account_id: &str) -> Result<(), StoreError> {
+    async fn clear_endpoint_health(&self, account_id: &AccountId) -> Result<(), StoreError> {
         self.state().endpoint_health.remove(account_id);
         Ok(())
     }

@@ -3,9 +3,9 @@ use super::{condition_failed, ms, secs, MemoryStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
+use domain::ids::EventId;
 use domain::model::EventRecord;
 use domain::ports::store::event_store::*;
-use uuid::Uuid;
 
 /// The event as `event_item` would store it and `event_from` read it back: plain up to
 /// [`PLAIN_PAYLOAD_MAX_BYTES`], compressed above, refused (`Backend`) when even compressed it
@@ -31,12 +31,12 @@ pub(super) fn stored_event(
 #[async_trait]
 impl EventStore for MemoryStore {
     /// Not filtered by expiry: the adapter reads the item as long as it exists.
-    async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
+    async fn event(&self, id: EventId) -> Result<Option<StoredEvent>, StoreError> {
         Ok(self.state().events.get(&id).cloned())
     }
 
     /// `Conflict` when there is no such event (`attribute_exists(pk)`).
-    async fn mark_event_enqueued(&self, id: Uuid) -> Result<(), StoreError> {
+    async fn mark_event_enqueued(&self, id: EventId) -> Result<(), StoreError> {
         match self.state().events.get_mut(&id) {
             Some(e) => {
                 e.enqueued = true;

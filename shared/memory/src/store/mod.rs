@@ -23,6 +23,7 @@ mod event_store;
 mod suppressions;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use domain::ids::{AccountId, AgentId, CallId, EventId};
 use domain::model::StoredResponse;
 use domain::model::{Account, Agent, Call, DeliveryAttempt, IdempotencyRecord, KeyGrant};
 use domain::ports::store::event_store::StoredEvent;
@@ -83,7 +84,7 @@ impl MemoryStore {
 #[derive(Debug, Default)]
 struct State {
     /// `ACCOUNT#{id}` / `ACCOUNT`.
-    accounts: HashMap<String, Account>,
+    accounts: HashMap<AccountId, Account>,
     /// `APIKEY#{hash}`.
     grants: HashMap<String, KeyGrant>,
     /// The key grant item's window counter: key hash -> (window, uses in it). A settings
@@ -91,26 +92,26 @@ struct State {
     /// adapter's in-place update and counter copy do.
     key_uses: HashMap<String, (i64, u64)>,
     /// `RATE#{account}#{scope}` / `W#{window}` -> uses.
-    account_uses: HashMap<(String, String, i64), u64>,
+    account_uses: HashMap<(AccountId, String, i64), u64>,
     /// `ACCOUNT#{account}` / `AGENT#{id}`.
-    agents: HashMap<(String, Uuid), Agent>,
+    agents: HashMap<(AccountId, AgentId), Agent>,
     /// `PROVIDER_AGENT#{provider id}` -> (account id, agent id).
-    provider_agents: HashMap<String, (String, Uuid)>,
+    provider_agents: HashMap<String, (AccountId, AgentId)>,
     /// `CALL#{id}`.
-    calls: HashMap<Uuid, CallItem>,
+    calls: HashMap<CallId, CallItem>,
     /// `PROVIDER_CALL#{provider call id}` -> call id.
-    provider_calls: HashMap<String, Uuid>,
+    provider_calls: HashMap<String, CallId>,
     /// `IDEMPOTENCY#{account}#{key}` (the formatted key, so two pairs that spell the same key
     /// share one item, as in the table).
     idempotency: HashMap<String, IdempotencyItem>,
     /// `EVENT#{id}` / `EVENT`.
-    events: HashMap<Uuid, StoredEvent>,
+    events: HashMap<EventId, StoredEvent>,
     /// `ACCOUNT#{account}` / `DELIVERY#...`, ordered by sort key like the partition.
-    deliveries: HashMap<String, BTreeMap<String, DeliveryAttempt>>,
+    deliveries: HashMap<AccountId, BTreeMap<String, DeliveryAttempt>>,
     /// `EVENT#{id}` / `ATTEMPT#{series}#{attempt:02}`.
-    attempts: HashMap<(Uuid, String), AttemptItem>,
+    attempts: HashMap<(EventId, String), AttemptItem>,
     /// `ACCOUNT#{account}` / `SUPPRESSION#{phone}`: account -> phone -> created_at.
-    suppressions: HashMap<String, BTreeMap<String, chrono::DateTime<Utc>>>,
+    suppressions: HashMap<AccountId, BTreeMap<String, chrono::DateTime<Utc>>>,
     /// Items in the due index that cannot be read ([`MemoryStore::poison_due`]): key ->
     /// (`due_kind`, `due_at`).
     unreadable_due: BTreeMap<(String, String), (String, DateTime<Utc>)>,
@@ -119,7 +120,7 @@ struct State {
     /// `due_kind` again).
     quarantined: HashMap<domain::ports::store::DueWork, DateTime<Utc>>,
     /// `ACCOUNT#{account}` / `ENDPOINT_HEALTH`.
-    endpoint_health: HashMap<String, domain::ports::store::EndpointHealth>,
+    endpoint_health: HashMap<AccountId, domain::ports::store::EndpointHealth>,
 }
 
 /// A call item as the table may hold it.

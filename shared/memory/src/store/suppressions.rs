@@ -4,6 +4,7 @@ use super::{ms, MemoryStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::error::StoreError;
+use domain::ids::AccountId;
 use domain::ports::store::suppressions::*;
 use std::ops::Bound;
 
@@ -12,12 +13,12 @@ impl SuppressionStore for MemoryStore {
     /// `attribute_not_exists(pk)`: a second suppression keeps the first.
     async fn suppress(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         phone: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut s = self.state();
-        let list = s.suppressions.entry(account_id.to_string()).or_default();
+        let list = s.suppressions.entry(account_id.clone()).or_default();
         if list.contains_key(phone) {
             return Ok(false);
         }
@@ -25,14 +26,14 @@ impl SuppressionStore for MemoryStore {
         Ok(true)
     }
 
-    async fn unsuppress(&self, account_id: &str, phone: &str) -> Result<bool, StoreError> {
+    async fn unsuppress(&self, account_id: &AccountId, phone: &str) -> Result<bool, StoreError> {
         let mut s = self.state();
         Ok(s.suppressions
             .get_mut(account_id)
             .is_some_and(|l| l.remove(phone).is_some()))
     }
 
-    async fn is_suppressed(&self, account_id: &str, phone: &str) -> Result<bool, StoreError> {
+    async fn is_suppressed(&self, account_id: &AccountId, phone: &str) -> Result<bool, StoreError> {
         Ok(self
             .state()
             .suppressions
@@ -42,7 +43,7 @@ impl SuppressionStore for MemoryStore {
 
     async fn suppressions(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         after: Option<&str>,
         limit: usize,
     ) -> Result<SuppressionPage, StoreError> {

@@ -1,6 +1,7 @@
 use super::*;
 use crate::contract;
 use chrono::TimeZone;
+use domain::ids::{CallId, EventId};
 use domain::model::{CallStatus, Direction};
 use domain::ports::store::calls::{CallProgress, CreateCallOutcome};
 use domain::ports::store::{AttemptLedger, CallStore, Claim, DeliveryLog, EventStore};
@@ -64,7 +65,7 @@ async fn times_come_back_as_dynamodb_keeps_them() {
     let back = store.call(call.id).await.unwrap().unwrap();
     assert_eq!(back.created_at.timestamp_subsec_nanos(), 234_000_000);
     let rec_back = store
-        .idempotency("acct", "k", now())
+        .idempotency(&"acct".into(), "k", now())
         .await
         .unwrap()
         .unwrap();
@@ -93,7 +94,10 @@ async fn idempotency_expiry_compares_whole_seconds_like_the_condition() {
     // Half a second after the expiry: the read says gone (`expires_at > now` fails), but the
     // write condition (`#exp < :now` in whole seconds) still holds the key.
     let later = expires + chrono::Duration::milliseconds(500);
-    assert_eq!(store.idempotency("acct", "k", later).await.unwrap(), None);
+    assert_eq!(
+        store.idempotency(&"acct".into(), "k", later).await.unwrap(),
+        None
+    );
     let second = queued_call();
     assert!(matches!(
         store
@@ -115,7 +119,7 @@ async fn idempotency_expiry_compares_whole_seconds_like_the_condition() {
 #[tokio::test]
 async fn dialing_an_unknown_call_leaves_a_fragment_as_the_unconditional_update_does() {
     let store = MemoryStore::new();
-    let id = Uuid::new_v4();
+    let id = CallId::new_v4();
     let rec = IdempotencyRecord {
         lease_until: None,
         account_id: "acct".into(),
@@ -135,7 +139,7 @@ async fn dialing_an_unknown_call_leaves_a_fragment_as_the_unconditional_update_d
         .unwrap();
     assert!(matches!(store.call(id).await, Err(StoreError::Corrupt(_))));
     assert!(matches!(
-        store.idempotency("acct", "gone", now()).await,
+        store.idempotency(&"acct".into(), "gone", now()).await,
         Err(StoreError::Corrupt(_))
     ));
     // The fragment exists: a create with that id loses, a callback cannot advance it.
@@ -154,7 +158,7 @@ async fn dialing_an_unknown_call_leaves_a_fragment_as_the_unconditional_update_d
 #[tokio::test]
 async fn finishing_keeps_the_attempt_taken_and_the_lease_is_exclusive_until_it_ends() {
     let store = MemoryStore::new();
-    let event = Uuid::new_v4();
+    let event = EventId::new_v4();
     let lease = std::time::Duration::from_secs(30);
     assert_eq!(
         store
@@ -175,7 +179,7 @@ async fn finishing_keeps_the_attempt_taken_and_the_lease_is_exclusive_until_it_e
         trigger: Default::default(),
         account_id: "acct".into(),
         event_id: event,
-        call_id: Uuid::new_v4(),
+        call_id: CallId::new_v4(),
         attempt: 1,
         attempted_at: now(),
         url: None,
@@ -209,7 +213,7 @@ async fn expired_events_are_still_read_and_the_log_skips_expired_rows() {
     call.status = CallStatus::Ended;
     store.create_call(&call, None, now()).await.unwrap();
     let event = domain::model::EventRecord {
-        id: Uuid::new_v4(),
+        id: EventId::new_v4(),
         account_id: "acct".into(),
         call_id: call.id,
         event_type: domain::event_type::EventType::CallCompleted,
@@ -235,7 +239,7 @@ async fn expired_events_are_still_read_and_the_log_skips_expired_rows() {
     let row = domain::model::DeliveryAttempt {
         trigger: Default::default(),
         account_id: "acct".into(),
-        event_id: Uuid::new_v4(),
+        event_id: EventId::new_v4(),
         call_id: call.id,
         attempt: 1,
         attempted_at: at,
@@ -254,7 +258,7 @@ async fn expired_events_are_still_read_and_the_log_skips_expired_rows() {
         after: None,
     };
     assert!(store
-        .deliveries("acct", &query, now())
+        .deliveries(&"acct".into(), &query, now())
         .await
         .unwrap()
         .attempts
@@ -262,7 +266,7 @@ async fn expired_events_are_still_read_and_the_log_skips_expired_rows() {
     let earlier = now() - chrono::Duration::seconds(1);
     assert_eq!(
         store
-            .deliveries("acct", &query, earlier)
+            .deliveries(&"acct".into(), &query, earlier)
             .await
             .unwrap()
             .attempts

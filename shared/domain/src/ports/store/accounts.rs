@@ -1,9 +1,9 @@
 //! Accounts, their key grants and their agents.
 use crate::error::StoreError;
+use crate::ids::{AccountId, AgentId};
 use crate::model::{Account, Agent, KeyGrant, WebhookSecretInfo};
 use async_trait::async_trait;
 use port_macro::port;
-use uuid::Uuid;
 
 #[port]
 #[async_trait]
@@ -23,11 +23,11 @@ pub trait AccountStore: Send + Sync {
     /// window, this one included (a window's counter expires with the window).
     async fn count_use(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         scope: &str,
         window: i64,
     ) -> Result<u64, StoreError>;
-    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError>;
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError>;
     /// Creates an account; `Conflict` if the id is taken.
     async fn create_account(&self, account: &Account) -> Result<(), StoreError>;
     /// Writes `next` over `previous` in one transaction with its key grant (the old key's grant
@@ -48,9 +48,13 @@ pub trait AccountStore: Send + Sync {
     /// provider agent id already belongs to another agent.
     async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError>;
     /// The agent, only if it belongs to `account_id`.
-    async fn agent(&self, account_id: &str, agent_id: Uuid) -> Result<Option<Agent>, StoreError>;
+    async fn agent(
+        &self,
+        account_id: &AccountId,
+        agent_id: AgentId,
+    ) -> Result<Option<Agent>, StoreError>;
     /// All agents of the account, sorted by name.
-    async fn agents(&self, account_id: &str) -> Result<Vec<Agent>, StoreError>;
+    async fn agents(&self, account_id: &AccountId) -> Result<Vec<Agent>, StoreError>;
     /// Our agent for a provider agent id (inbound calls).
     async fn agent_by_provider_id(
         &self,

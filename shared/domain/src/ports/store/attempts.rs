@@ -7,12 +7,12 @@
 //! attempt's message) can finish those writes without sending again, and a delivered attempt
 //! closes its whole series ([`AttemptLedger::delivered_attempt`]).
 use crate::error::StoreError;
+use crate::ids::EventId;
 use crate::model::DeliveryAttempt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use port_macro::port;
 use std::time::Duration;
-use uuid::Uuid;
 
 /// Kept as long as the delivery log.
 pub const ATTEMPT_TTL: chrono::Duration = chrono::Duration::days(30);
@@ -56,7 +56,7 @@ pub trait AttemptLedger: Send + Sync {
     /// finished) can be taken over, so a crash never loses an attempt.
     async fn claim_attempt(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         series: &str,
         attempt: u32,
         now: DateTime<Utc>,
@@ -73,7 +73,7 @@ pub trait AttemptLedger: Send + Sync {
     /// a failed `record_attempt` may have left unwritten.
     async fn finished_attempt(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         series: &str,
         attempt: u32,
     ) -> Result<Option<DeliveryAttempt>, StoreError>;
@@ -82,11 +82,11 @@ pub trait AttemptLedger: Send + Sync {
     /// message included).
     async fn delivered_attempt(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         series: &str,
     ) -> Result<Option<u32>, StoreError>;
     /// Every claim of the event, of every series, read consistently (a handful of small items:
     /// at most one per attempt and series). Unordered. The redelivery route reads from it
     /// whether a redelivery series is still running (`crate::webhook::series`).
-    async fn series_claims(&self, event_id: Uuid) -> Result<Vec<LedgerClaim>, StoreError>;
+    async fn series_claims(&self, event_id: EventId) -> Result<Vec<LedgerClaim>, StoreError>;
 }

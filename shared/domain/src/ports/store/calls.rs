@@ -1,11 +1,11 @@
 //! Call records, the provider-call index and idempotency records.
 use crate::error::StoreError;
+use crate::ids::{AccountId, CallId};
 use crate::model::{Call, CallStatus, EventRecord, IdempotencyRecord, StoredResponse};
 use crate::ports::store::event_store::NewEvent;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use port_macro::port;
-use uuid::Uuid;
 
 /// Largest page of an account's calls.
 pub const MAX_CALL_PAGE: usize = 100;
@@ -17,7 +17,7 @@ const MAX_CALL_CURSOR_CHARS: usize = 256;
 
 /// The sort key of a call in its account's list (`gsi3sk`): creation time (fixed-width
 /// milliseconds, so string order is time order), then the id. Cursors carry it.
-pub fn call_list_sort_key(created_at: DateTime<Utc>, id: &Uuid) -> String {
+pub fn call_list_sort_key(created_at: DateTime<Utc>, id: &CallId) -> String {
     format!("{}#{id}", crate::clock::rfc3339_millis(created_at))
 }
 
@@ -46,7 +46,7 @@ pub enum ListShard {
 }
 
 impl ListShard {
-    pub fn of(call_id: &Uuid) -> ListShard {
+    pub fn of(call_id: &CallId) -> ListShard {
         ListShard::Shard(super::shard_of(&call_id.to_string(), LIST_SHARDS))
     }
 
@@ -120,7 +120,7 @@ impl CallCursor {
         // Only a key exactly as `call_list_sort_key` writes it.
         let (time, id) = sk.split_once('#').ok_or_else(bad)?;
         let time = DateTime::parse_from_rfc3339(time).map_err(|_| bad())?;
-        let id = Uuid::parse_str(id).map_err(|_| bad())?;
+        let id = CallId::parse(id).map_err(|_| bad())?;
         if call_list_sort_key(time.with_timezone(&Utc), &id) != sk {
             return Err(bad());
         }
@@ -220,7 +220,7 @@ pub trait CallStore: Send + Sync {
     /// remembered for the Idempotency-Key, in one write.
     async fn mark_call_dialing(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         provider_call_id: &str,
         at: DateTime<Utc>,
         due_at: DateTime<Utc>,
@@ -232,7 +232,7 @@ pub trait CallStore: Send + Sync {
     /// written, when the call is no longer `queued` (a callback already proved it placed).
     async fn mark_call_dial_unknown(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         at: DateTime<Utc>,
         due_at: DateTime<Utc>,
         idempotency: Option<(&IdempotencyRecord, &StoredResponse)>,
@@ -248,7 +248,7 @@ pub trait CallStore: Send + Sync {
     /// is still `from`. `Ok(false)`, and nothing written, otherwise.
     async fn settle_call(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         from: CallStatus,
         to: CallStatus,
         reason: Option<&str>,
@@ -267,16 +267,16 @@ pub trait CallStore: Send + Sync {
     /// released so the client can retry with it.
     async fn mark_call_failed(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         reason: &str,
         at: DateTime<Utc>,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
-    async fn call(&self, id: Uuid) -> Result<Option<Call>, StoreError>;
+    async fn call(&self, id: CallId) -> Result<Option<Call>, StoreError>;
     /// The live (unexpired) record of an Idempotency-Key.
     async fn idempotency(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
@@ -285,7 +285,7 @@ pub trait CallStore: Send + Sync {
     /// `to` (by `CallStatus::rank`) or does not exist.
     async fn advance_call(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         to: CallStatus,
         progress: &CallProgress,
         at: DateTime<Utc>,
@@ -296,7 +296,7 @@ pub trait CallStore: Send + Sync {
     /// event exists already (a concurrent path stored it: retry, and the re-read call decides).
     async fn advance_call_with_event(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         to: CallStatus,
         progress: &CallProgress,
         at: DateTime<Utc>,
@@ -310,7 +310,7 @@ pub trait CallStore: Send + Sync {
     #[allow(clippy::too_many_arguments)]
     async fn settle_call_with_event(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         from: CallStatus,
         to: CallStatus,
         reason: Option<&str>,
@@ -324,7 +324,7 @@ pub trait CallStore: Send + Sync {
     /// (another callback completed it first, or the call is unknown or failed).
     async fn complete_call(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         progress: &CallProgress,
         completion: &CallCompletion<'_>,
         at: DateTime<Utc>,
@@ -332,14 +332,18 @@ pub trait CallStore: Send + Sync {
     /// One page of the account's calls, newest first (by creation, then id), through its index
     /// (never a scan): the status filter is applied to what the index reads, at most
     /// [`MAX_CALL_ROWS_READ`] rows a page, so a page may be short with a cursor.
-    async fn calls_of(&self, account_id: &str, query: &CallQuery) -> Result<CallPage, StoreError>;
+    async fn calls_of(
+        &self,
+        account_id: &AccountId,
+        query: &CallQuery,
+    ) -> Result<CallPage, StoreError>;
     /// Our call id for a provider call id, from the index written with inbound calls.
     async fn call_id_by_provider_call(
         &self,
         provider_call_id: &str,
-    ) -> Result<Option<Uuid>, StoreError>;
+    ) -> Result<Option<CallId>, StoreError>;
     /// Writes a new inbound call with its provider-call index entry, atomically, unless the
     /// provider call id is already indexed. Returns the id of the call that owns the provider
     /// call id: `call.id` when created, the existing call's when another callback won.
-    async fn create_inbound_call(&self, call: &Call) -> Result<Uuid, StoreError>;
+    async fn create_inbound_call(&self, call: &Call) -> Result<CallId, StoreError>;
 }

@@ -17,6 +17,7 @@
 //! the emulator never does, so reads skip expired rows themselves.
 
 use crate::error::StoreError;
+use crate::ids::{AccountId, EventId};
 use crate::model::{DeliveryAttempt, DeliveryOutcome};
 use async_trait::async_trait;
 use base64::Engine;
@@ -45,7 +46,7 @@ pub enum LogShard {
 
 impl LogShard {
     /// The shard of every attempt of one event (its rows stay together).
-    pub fn of(event_id: &uuid::Uuid) -> LogShard {
+    pub fn of(event_id: &EventId) -> LogShard {
         LogShard::Shard(super::shard_of(&event_id.to_string(), LOG_SHARDS))
     }
 
@@ -178,11 +179,7 @@ pub const DELIVERY_PREFIX: &str = "DELIVERY#";
 /// The sort key of one attempt in its account's log. Newest last within the partition (the log
 /// is read in reverse); the millisecond timestamp is fixed-width so string order is time order.
 /// Cursors carry it, so it is part of this port's contract, not only of one adapter.
-pub fn delivery_sort_key(
-    attempted_at: DateTime<Utc>,
-    event_id: &uuid::Uuid,
-    attempt: u32,
-) -> String {
+pub fn delivery_sort_key(attempted_at: DateTime<Utc>, event_id: &EventId, attempt: u32) -> String {
     format!(
         "{DELIVERY_PREFIX}{}#{event_id}#{attempt:02}",
         crate::clock::rfc3339_millis(attempted_at)
@@ -221,7 +218,7 @@ fn is_delivery_sort_key(sk: &str) -> bool {
     let Ok(time) = DateTime::parse_from_rfc3339(time) else {
         return false;
     };
-    let Ok(event) = uuid::Uuid::parse_str(event) else {
+    let Ok(event) = EventId::parse(event) else {
         return false;
     };
     let Ok(attempt) = attempt.parse::<u32>() else {
@@ -240,7 +237,7 @@ pub trait DeliveryLog: Send + Sync {
     /// One page of the account's log, newest first, expired rows left out.
     async fn deliveries(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         query: &DeliveryQuery,
         now: DateTime<Utc>,
     ) -> Result<DeliveryPage, StoreError>;
@@ -250,7 +247,7 @@ pub trait DeliveryLog: Send + Sync {
     /// through), never a scan: bulk recovery reads its dropped and skipped rows with it.
     async fn deliveries_between(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         outcome: DeliveryOutcome,
         since: DateTime<Utc>,
         until: DateTime<Utc>,

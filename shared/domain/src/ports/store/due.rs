@@ -20,11 +20,11 @@
 //! with [`DueStore::claim_event_repair`] and [`DueStore::claim_call_repair`].
 
 use crate::error::StoreError;
+use crate::ids::{AccountId, CallId, EventId};
 use crate::model::CallStatus;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use port_macro::port;
-use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DueKind {
@@ -105,17 +105,17 @@ impl DueShard {
     }
 
     /// An event's shard (by its id).
-    pub fn event(id: &Uuid) -> DueShard {
+    pub fn event(id: &EventId) -> DueShard {
         DueShard::of(&id.to_string())
     }
 
     /// A call's shard (by its id), whether filed under `call` or `scheduled`.
-    pub fn call(id: &Uuid) -> DueShard {
+    pub fn call(id: &CallId) -> DueShard {
         DueShard::of(&id.to_string())
     }
 
     /// An Idempotency-Key record's shard (by account and key).
-    pub fn idempotency(account_id: &str, key: &str) -> DueShard {
+    pub fn idempotency(account_id: &AccountId, key: &str) -> DueShard {
         DueShard::of(&format!("{account_id}#{key}"))
     }
 
@@ -140,12 +140,12 @@ impl DueShard {
 /// Which item is due.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DueWork {
-    Event(Uuid),
-    Call(Uuid),
+    Event(EventId),
+    Call(CallId),
     /// A scheduled call to place.
-    Scheduled(Uuid),
+    Scheduled(CallId),
     Idempotency {
-        account_id: String,
+        account_id: AccountId,
         key: String,
     },
     /// An index entry the store could not read (an attribute that names the item is missing
@@ -189,7 +189,7 @@ impl DueWork {
     }
 
     /// A call item's work under `kind` (`scheduled` or `call`).
-    pub fn call(kind: DueKind, id: Uuid) -> DueWork {
+    pub fn call(kind: DueKind, id: CallId) -> DueWork {
         match kind {
             DueKind::Scheduled => DueWork::Scheduled(id),
             _ => DueWork::Call(id),
@@ -239,7 +239,7 @@ pub trait DueStore: Send + Sync {
     /// the event due again at `until`.
     async fn claim_event_repair(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         seen: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
@@ -253,7 +253,7 @@ pub trait DueStore: Send + Sync {
     /// `seen`. `Ok(false)`: another reconciler took it, or the call moved on meanwhile.
     async fn claim_call_repair(
         &self,
-        call_id: Uuid,
+        call_id: CallId,
         seen: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;

@@ -15,6 +15,7 @@
 //! endpoint costs no write at all.
 
 use crate::error::StoreError;
+use crate::ids::AccountId;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use port_macro::port;
@@ -65,18 +66,18 @@ pub trait EndpointHealthStore: Send + Sync {
     /// record is absent from the map (healthy).
     async fn endpoint_health(
         &self,
-        account_ids: &[String],
-    ) -> Result<HashMap<String, EndpointHealth>, StoreError>;
+        account_ids: &[AccountId],
+    ) -> Result<HashMap<AccountId, EndpointHealth>, StoreError>;
     /// One more timeout of `url`'s endpoint at `at`: counted on from the record when it is
     /// about `url`, from 1 otherwise. Returns the count now stored.
     async fn record_endpoint_timeout(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         url: &str,
         at: DateTime<Utc>,
     ) -> Result<u32, StoreError>;
     /// The endpoint answered: its record is removed (no-op without one).
-    async fn clear_endpoint_health(&self, account_id: &str) -> Result<(), StoreError>;
+    async fn clear_endpoint_health(&self, account_id: &AccountId) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]

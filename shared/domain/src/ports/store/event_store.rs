@@ -17,12 +17,12 @@
 //! `domain::payload::CallCompleted::fit_to`, which cuts a payload that would not fit.
 
 use crate::error::StoreError;
+use crate::ids::EventId;
 use crate::model::EventRecord;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use port_macro::port;
 use std::io::Write;
-use uuid::Uuid;
 
 /// How long an event is kept (the delivery log's horizon).
 pub const EVENT_TTL: chrono::Duration = chrono::Duration::days(30);
@@ -102,10 +102,10 @@ pub struct StoredEvent {
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// The stored event (strongly consistent), `None` if there is none.
-    async fn event(&self, id: Uuid) -> Result<Option<StoredEvent>, StoreError>;
+    async fn event(&self, id: EventId) -> Result<Option<StoredEvent>, StoreError>;
     /// Records that the event's first delivery message is on the queue (and clears its
     /// reconciler deadline).
-    async fn mark_event_enqueued(&self, id: Uuid) -> Result<(), StoreError>;
+    async fn mark_event_enqueued(&self, id: EventId) -> Result<(), StoreError>;
 }
 
 /// An event to store with a call's state change, with its TTL and its reconciler deadline

@@ -8,6 +8,7 @@
 //! number order. Phone numbers are personal data: adapters and callers never log them.
 
 use crate::error::StoreError;
+use crate::ids::AccountId;
 use async_trait::async_trait;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -78,18 +79,18 @@ pub trait SuppressionStore: Send + Sync {
     /// Returns whether it was new.
     async fn suppress(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         phone: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
     /// Removes the number; whether it was on the list.
-    async fn unsuppress(&self, account_id: &str, phone: &str) -> Result<bool, StoreError>;
+    async fn unsuppress(&self, account_id: &AccountId, phone: &str) -> Result<bool, StoreError>;
     /// Whether the number is on the account's list (one strongly consistent read).
-    async fn is_suppressed(&self, account_id: &str, phone: &str) -> Result<bool, StoreError>;
+    async fn is_suppressed(&self, account_id: &AccountId, phone: &str) -> Result<bool, StoreError>;
     /// Up to `limit` (clamped to 1..=[`MAX_SUPPRESSION_PAGE`]) numbers after `after`, in order.
     async fn suppressions(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         after: Option<&str>,
         limit: usize,
     ) -> Result<SuppressionPage, StoreError>;
