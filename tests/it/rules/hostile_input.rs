@@ -79,7 +79,7 @@ fn cursor_json() -> impl Strategy<Value = (Vec<u8>, Option<DeliveryCursor>)> {
     ];
     let written_key = (0..=NOW_MS, any::<u128>(), 0u32..100).prop_map(|(ms, id, attempt)| {
         let at = DateTime::from_timestamp_millis(ms).expect("time");
-        delivery_sort_key(at, &uuid::Uuid::from_u128(id), attempt)
+        delivery_sort_key(at, &uuid::Uuid::from_u128(id).into(), attempt)
     });
     // (sort key, whether the log writes it); valid keys are longer than 30 characters.
     let sort_key = (written_key, 0..8, "[ -~]{0,30}").prop_map(|(sk, how, text)| match how {
