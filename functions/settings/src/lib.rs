@@ -13,7 +13,6 @@
 pub mod agents;
 pub mod api_key;
 pub mod caller;
-pub mod calling_rules;
 pub mod calls;
 pub mod config;
 pub mod ctx;

@@ -10,8 +10,8 @@
 pub use crate::ctx::{Ctx, Handler};
 pub use crate::integration::INTEGRATION;
 use crate::{
-    agents, api_key, caller, calling_rules, calls, deliveries, health, integration, redeliver,
-    resend_dropped, signing_secret, suppressions, test_send, Deps,
+    agents, api_key, caller, calls, deliveries, health, integration, redeliver, resend_dropped,
+    signing_secret, suppressions, test_send, Deps,
 };
 use domain::model::Account;
 use domain::rate_limit::{self, RateStatus, Scope};
@@ -29,7 +29,6 @@ pub static ROUTES: LazyLock<Vec<Route<Handler>>> = LazyLock::new(|| {
         deliveries::router(),
         health::router(),
         calls::router(),
-        calling_rules::router(),
         agents::router(),
         test_send::router(),
         redeliver::router(),

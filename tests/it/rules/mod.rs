@@ -11,7 +11,6 @@
 
 mod abuse;
 mod call_completed;
-mod calling_rules;
 mod fairness;
 mod hostile_input;
 mod lifecycle;
