@@ -227,6 +227,7 @@ check: toolchain $(CARGO_DENY) $(CARGO_MACHETE)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) run --quiet -p openapi-gen --bin gen-openapi -- --check
+	$(CARGO) run --quiet -p module-graph --bin module-cycles
 	$(CARGO_DENY) --locked check bans licenses sources
 	$(CARGO_MACHETE)
 

@@ -659,7 +659,7 @@ fn defines(source: &str, item: &str) -> bool {
 /// Where a Rust path named in prose fails to resolve: `None` when it is no path into a workspace
 /// library (or resolves), else what is missing. `here` is the library `crate::` means.
 fn unresolved(
-    libraries: &BTreeMap<String, crate::layers::module_graph::CrateGraph>,
+    libraries: &BTreeMap<String, module_graph::CrateGraph>,
     here: Option<&str>,
     span: &str,
 ) -> Option<String> {
@@ -698,12 +698,14 @@ fn unresolved(
 /// reader's search.
 #[test]
 fn every_module_path_the_docs_name_exists() {
-    use crate::layers::module_graph::CrateGraph;
-    let libraries: BTreeMap<String, CrateGraph> = crate::layers::targets()
-        .into_iter()
-        .filter(|t| t.kind == "lib")
-        .map(|t| (t.name.clone(), CrateGraph::read(&t.root)))
-        .collect();
+    use module_graph::CrateGraph;
+    let libraries: BTreeMap<String, CrateGraph> =
+        module_graph::targets(&std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))
+            .expect("cargo metadata")
+            .into_iter()
+            .filter(|t| t.kind == "lib")
+            .map(|t| (t.name.clone(), CrateGraph::read(&t.root)))
+            .collect();
     let mut missing = Vec::new();
     let mut checked = 0;
     for (file, text) in docs() {

@@ -7,13 +7,16 @@
 //! name each other, directly or round a longer cycle, and `docs/architecture.md` shows each
 //! library's modules in the layers the code has.
 
-pub mod module_graph;
-
-use module_graph::CrateGraph;
+use module_graph::{module_cycles, targets, CrateGraph, Target};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
+
+/// The workspace's root (this crate sits one folder below it).
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
 
 /// Crates that do I/O (AWS SDK, Lambda runtime, HTTP clients and servers, the async runtime).
 fn is_io_crate(name: &str) -> bool {
@@ -204,95 +207,9 @@ fn the_port_macro_is_compile_time_only() {
     assert!(g.closure("domain").contains("port-macro"));
 }
 
-/// One compiled crate of the workspace: a package's library, binary or test target.
-pub struct Target {
-    /// The target's name (a library's is how code names the crate: `lambda_glue`).
-    pub name: String,
-    /// `package` for a library, `package (bin name)` / `package (test name)` otherwise.
-    label: String,
-    /// `lib`, `proc-macro`, `bin`, `test`, `bench` or `example`.
-    pub kind: String,
-    pub root: PathBuf,
-}
-
-/// Every library, binary, test and bench target of the workspace's packages.
-pub fn targets() -> Vec<Target> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--locked", "--no-deps"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run cargo metadata");
-    assert!(out.status.success(), "cargo metadata failed");
-    let meta: Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
-    let mut all = Vec::new();
-    for p in meta["packages"].as_array().expect("packages") {
-        let package = p["name"].as_str().expect("name");
-        for t in p["targets"].as_array().expect("targets") {
-            let kind = t["kind"][0].as_str().expect("kind").to_string();
-            if !["lib", "proc-macro", "bin", "test", "bench", "example"].contains(&kind.as_str()) {
-                continue;
-            }
-            let label = if kind == "lib" || kind == "proc-macro" {
-                package.to_string()
-            } else {
-                format!("{package} ({kind} {})", t["name"].as_str().expect("name"))
-            };
-            all.push(Target {
-                name: t["name"].as_str().expect("name").to_string(),
-                label,
-                kind,
-                root: PathBuf::from(t["src_path"].as_str().expect("src_path")),
-            });
-        }
-    }
-    all
-}
-
-fn shown(path: &[String]) -> String {
-    if path.is_empty() {
-        "crate".into()
-    } else {
-        path.join("::")
-    }
-}
-
-/// Every cycle between sibling modules, in every target of the workspace, with the reference
-/// that makes each step: what a failure prints.
-fn module_cycles() -> Vec<String> {
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace")
-        .to_path_buf();
-    let mut found = Vec::new();
-    for t in targets() {
-        let g = CrateGraph::read(&t.root);
-        for parent in g.parents() {
-            let edges = g.level(&parent);
-            for cycle in module_graph::cycles(&edges) {
-                let mut text = format!("{} `{}`: {}", t.label, shown(&parent), cycle.join(" -> "));
-                for step in cycle.windows(2) {
-                    let w = &edges[&step[0]][&step[1]];
-                    let file = w.file.strip_prefix(&workspace).unwrap_or(&w.file);
-                    text.push_str(&format!(
-                        "\n    {} -> {}: {}:{} names {}",
-                        step[0],
-                        step[1],
-                        file.display(),
-                        w.line,
-                        w.path
-                    ));
-                }
-                found.push(text);
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn no_module_cycles_in_any_crate() {
-    let cycles = module_cycles();
+    let cycles = module_cycles(&workspace()).expect("read the workspace");
     assert!(
         cycles.is_empty(),
         "{} module cycles (a module names a sibling that names it back, maybe round others):\n{}",
@@ -370,7 +287,8 @@ fn domain_ports_and_vocabulary_name_no_rule() {
 /// module with the siblings it names. A module's layer is one above the highest sibling it
 /// names; layer 0 names none.
 fn module_graph_text() -> String {
-    let mut libs: Vec<Target> = targets()
+    let mut libs: Vec<Target> = targets(&workspace())
+        .expect("cargo metadata")
         .into_iter()
         .filter(|t| t.kind == "lib" || t.kind == "proc-macro")
         .collect();

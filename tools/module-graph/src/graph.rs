@@ -204,7 +204,7 @@ impl CrateGraph {
             files: BTreeMap::new(),
             named: Vec::new(),
         };
-        let dir = root.parent().expect("root dir").to_path_buf();
+        let dir = root.parent().map(Path::to_path_buf).unwrap_or_default();
         reader.file(root, vec![], dir);
         reader.resolve()
     }
@@ -285,7 +285,10 @@ impl Reader {
         let punct = |j: usize, p: char| toks.get(j).map(|t| &t.tok) == Some(&Tok::Punct(p));
         let sep = |j: usize| toks.get(j).map(|t| &t.tok) == Some(&Tok::Sep);
         while i < toks.len() {
-            let here = frames.last().expect("frame").path.clone();
+            // The crate's own frame is never popped: the last frame is always there.
+            let Some(here) = frames.last().map(|f| f.path.clone()) else {
+                break;
+            };
             // Attributes: `#[...]`, `#![...]`; `cfg(test)` ones hide the next item.
             if punct(i, '#') && (punct(i + 1, '[') || (punct(i + 1, '!') && punct(i + 2, '['))) {
                 let open = if punct(i + 1, '[') { i + 1 } else { i + 2 };
@@ -322,7 +325,9 @@ impl Reader {
                         i += 1;
                         continue;
                     };
-                    let frame = frames.last().expect("frame");
+                    let Some(frame) = frames.last() else {
+                        break;
+                    };
                     let mut child = frame.path.clone();
                     child.push(name.to_string());
                     let child_dir = frame.dir.join(name);
