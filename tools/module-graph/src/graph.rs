@@ -1,6 +1,6 @@
 //! The module graph of a crate, read from its source: which module's code names which other
-//! module of the same crate (`crate::a::b`, `super::x`, `self::x`, a `use` of a child module),
-//! after following `pub use` re-exports to where the item is defined.
+//! module of the same crate (paths that start with `crate`, `super` or `self`, a `use` of a
+//! child module), after following `pub use` re-exports to where the item is defined.
 //!
 //! Modules are compared level by level: at each module, the graph between its child modules
 //! counts a reference from anywhere in one child's subtree to anywhere in another's. A
