@@ -325,25 +325,7 @@ impl Callbacks {
 
     /// Messages on the queue (visible, in flight or delayed), without receiving them.
     async fn queue_depth(&self) -> u64 {
-        use aws_sdk_sqs::types::QueueAttributeName as A;
-        let out = self
-            .emu
-            .sqs()
-            .get_queue_attributes()
-            .queue_url(&self.queue_url)
-            .attribute_names(A::ApproximateNumberOfMessages)
-            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
-            .send()
-            .await
-            .expect("queue attributes");
-        out.attributes()
-            .map(|a| {
-                a.values()
-                    .map(|v| v.parse::<u64>().expect("numeric attribute"))
-                    .sum()
-            })
-            .unwrap_or(0)
+        integration_tests::sqs::depth(&self.emu.sqs(), &self.queue_url).await
     }
 
     /// Receives every message on the queue (until a receive comes back empty).
