@@ -11,29 +11,39 @@
 //!
 //! Each function's `Deps` are built on first use and then kept (their caches live as long
 //! as the app, as in a warm Lambda); change the tunables with [`TestApp::retune`], which
-//! drops them. A test that needs other ports for one function builds that function's `Deps`
-//! itself: `Ports { store: wrapped, ..app.ports() }.settings(&app.tunables)`.
+//! drops them. A test that needs another port (a wrapped queue, a store through another
+//! client, a provider) swaps it with [`TestApp::with_queue`] or [`TestApp::swap_ports`];
+//! the functions are built again on the swapped ports.
+//!
+//! The scenario steps the tests share are here too, on both flavours: seeding and reading
+//! through the adapters directly ([`TestApp::dialing_call`], [`TestApp::stored_event`],
+//! [`TestApp::delivery_log`]...), a dashboard session's request ([`TestApp::session`]), the
+//! provider's signed callbacks ([`TestApp::callback`]). Steps only one file needs are plain
+//! functions of that file taking the app.
 
 use crate::apigw::{parts, ApiRequest, Build};
 use crate::deps::{NoProvider, Ports, Tunables};
 use crate::fixtures::{self, at_ms, provider_call_json, Seeded, Stage, NOW_MS, START_MS};
+use crate::sqs::event_for;
 use crate::Emulator;
 use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use chrono::{DateTime, Utc};
 use domain::clock::{Clock, SystemClock};
-use domain::ids::{AccountId, CallId, EventId};
+use domain::ids::{AccountId, AgentId, CallId, EventId};
 use domain::model::{Account, Agent, Call, CallStatus, DeliveryAttempt, Plan};
 use domain::ports::provider::VoiceProvider;
-use domain::ports::queue::DeliveryMessage;
+use domain::ports::queue::{DeliveryMessage, EventQueue};
+use domain::ports::secrets::SecretStore;
 use domain::ports::store::calls::{CallCompletion, CallProgress};
 use domain::ports::store::deliveries::DeliveryQuery;
-use domain::ports::store::{AccountStore, CallStore, DeliveryLog};
+use domain::ports::store::Store;
+use domain::signature::sign_provider_callback;
 use in_memory::{
     FaultPlan, FaultyProvider, FaultyQueue, FaultySecrets, FaultyStore, FixedClock, MemoryQueue,
     MemorySecrets, MemoryStore, ScriptedProvider,
 };
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 use uuid::Uuid;
@@ -42,6 +52,12 @@ use uuid::Uuid;
 pub trait Backing {
     /// What the functions get.
     fn ports(&self) -> Ports;
+    /// The store as the tests seed and read it (no fault wrapper: the plan does not count).
+    fn raw_store(&self) -> &dyn Store;
+    /// Secrets as the tests seed and read them.
+    fn raw_secrets(&self) -> &dyn SecretStore;
+    /// The functions' clock.
+    fn clock_now(&self) -> DateTime<Utc>;
 }
 
 /// The in-memory adapters, their fault wrappers and the plan that drives and counts them.
@@ -68,6 +84,18 @@ impl Backing for InMemory {
             clock: self.clock.clone(),
         }
     }
+
+    fn raw_store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    fn raw_secrets(&self) -> &dyn SecretStore {
+        self.secrets.as_ref()
+    }
+
+    fn clock_now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
 }
 
 /// The real adapters on the emulator: a fresh table and events queue, Secrets Manager.
@@ -90,6 +118,18 @@ impl Backing for OnEmulator {
             clock: self.clock.clone(),
         }
     }
+
+    fn raw_store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    fn raw_secrets(&self) -> &dyn SecretStore {
+        self.secrets.as_ref()
+    }
+
+    fn clock_now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
 }
 
 /// Each function's `Deps`, built on first use.
@@ -110,7 +150,12 @@ pub struct TestApp<B> {
     /// has served (its `Deps` are kept).
     pub tunables: Tunables,
     built: Built,
+    /// The ports a test swapped ([`TestApp::swap_ports`]), applied over the backing's.
+    swap: Option<PortSwap>,
 }
+
+/// A change of the backing's ports.
+type PortSwap = Arc<dyn Fn(Ports) -> Ports + Send + Sync>;
 
 impl<B> Deref for TestApp<B> {
     type Target = B;
@@ -126,12 +171,33 @@ impl<B: Backing> TestApp<B> {
             backing,
             tunables,
             built: Built::default(),
+            swap: None,
         }
     }
 
-    /// What the functions get (see [`Backing::ports`]).
+    /// What the functions get: [`Backing::ports`], with what the test swapped.
     pub fn ports(&self) -> Ports {
-        self.backing.ports()
+        let ports = self.backing.ports();
+        match &self.swap {
+            Some(swap) => swap(ports),
+            None => ports,
+        }
+    }
+
+    /// Swaps ports for every function from now on (they are built again), e.g. a store
+    /// through another client: `app.swap_ports(move |p| Ports { store: other.clone(), ..p })`.
+    /// Replaces an earlier swap.
+    pub fn swap_ports(&mut self, swap: impl Fn(Ports) -> Ports + Send + Sync + 'static) {
+        self.swap = Some(Arc::new(swap));
+        self.built = Built::default();
+    }
+
+    /// The events queue every function gets from now on (e.g. a wrapper failing sends).
+    pub fn with_queue(&mut self, queue: Arc<dyn EventQueue>) {
+        self.swap_ports(move |p| Ports {
+            queue: queue.clone(),
+            ..p
+        });
     }
 
     /// Changes the tunables; the functions are built again on their next request.
@@ -187,13 +253,193 @@ impl<B: Backing> TestApp<B> {
 
     /// One SQS batch of these messages through webhook-delivery.
     pub async fn deliver(&self, msgs: &[DeliveryMessage]) -> SqsBatchResponse {
-        webhook_delivery::handle(crate::sqs::event_for(msgs), self.webhook_delivery_deps()).await
+        webhook_delivery::handle(event_for(msgs), self.webhook_delivery_deps()).await
     }
 
     /// One reconciler pass.
     pub async fn reconcile(&self) -> reconciler::Report {
         reconciler::run(self.reconciler_deps()).await
     }
+
+    /// A request of `seeded`'s dashboard session (the claims API Gateway's JWT authorizer
+    /// passes on).
+    pub fn session(&self, seeded: &Seeded, method: &str, path: &str) -> ApiRequest {
+        ApiRequest::new(method, path).claims(
+            json!({"sub": "user-1", (self.tunables.account_claim.as_str()): seeded.account.id}),
+        )
+    }
+
+    /// The provider's signature of `raw`, made now.
+    pub fn sign_callback(&self, raw: &str) -> String {
+        sign_provider_callback(
+            &self.tunables.provider_key,
+            raw.as_bytes(),
+            self.now().timestamp_millis(),
+        )
+    }
+
+    /// The provider's signed callback for `call` (of `agent`) at `stage`, as it sends it.
+    pub fn signed_callback(&self, call: &Call, agent: &Agent, stage: Stage) -> ApiRequest {
+        let raw = json!({"event": stage.event(), "call": provider_call_json(call, agent, stage)})
+            .to_string();
+        callback_request(&raw, Some(&self.sign_callback(&raw)))
+    }
+
+    /// Sends the provider's signed callback for `call` at `stage` to call-completed.
+    pub async fn callback(&self, call: &Call, agent: &Agent, stage: Stage) -> (u16, Value) {
+        self.call_completed(self.signed_callback(call, agent, stage))
+            .await
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.backing.clock_now()
+    }
+
+    pub async fn agent(&self, account_id: &AccountId, name: &str, phone: Option<&str>) -> Agent {
+        fixtures::agent(self.raw_store(), account_id, name, phone).await
+    }
+
+    pub async fn account(&self, id: &AccountId) -> Account {
+        self.raw_store()
+            .account(id)
+            .await
+            .expect("read account")
+            .expect("account exists")
+    }
+
+    /// Applies a change to the stored account.
+    pub async fn update_account(&self, id: &AccountId, f: impl FnOnce(&mut Account)) -> Account {
+        fixtures::update_account(self.raw_store(), id, f).await
+    }
+
+    pub async fn call(&self, id: CallId) -> Call {
+        self.raw_store()
+            .call(id)
+            .await
+            .expect("read call")
+            .expect("call exists")
+    }
+
+    /// An outbound call as trigger-call leaves it: written, then dialing with the provider's id.
+    pub async fn dialing_call(&self, seeded: &Seeded) -> Call {
+        self.dialing_call_with(
+            seeded,
+            CallId::new_v4(),
+            seeded.agent.id,
+            serde_json::Map::new(),
+        )
+        .await
+    }
+
+    /// [`TestApp::dialing_call`] with its id, agent and metadata.
+    pub async fn dialing_call_with(
+        &self,
+        seeded: &Seeded,
+        id: CallId,
+        agent_id: AgentId,
+        metadata: serde_json::Map<String, Value>,
+    ) -> Call {
+        let now = at_ms(START_MS - 20_000);
+        let call = Call {
+            name: Some("Jane Smith".into()),
+            metadata,
+            ..Call::new(
+                id,
+                seeded.account.id.clone(),
+                agent_id,
+                domain::model::Direction::Outbound,
+                CallStatus::Queued,
+                "+15551234567",
+                now,
+            )
+        };
+        self.raw_store()
+            .create_call(&call, None, now)
+            .await
+            .expect("create call");
+        let provider_id = format!("prov_{}", Uuid::new_v4().simple());
+        self.raw_store()
+            .mark_call_dialing(
+                call.id,
+                &provider_id,
+                now,
+                now + chrono::Duration::hours(2),
+                None,
+            )
+            .await
+            .expect("mark dialing");
+        self.call(call.id).await
+    }
+
+    /// A completed call of the account with its stored `call.completed` event (the writes the
+    /// call-completed function makes), straight into the store.
+    pub async fn stored_event(&self, seeded: &Seeded) -> domain::model::EventRecord {
+        let call = self.dialing_call(seeded).await;
+        let obj: domain::callback::ProviderCallObject =
+            serde_json::from_value(provider_call_json(&call, &seeded.agent, Stage::Analyzed))
+                .expect("provider call object");
+        let payload = domain::payload::CallCompleted::build(&call, &seeded.agent.name, &obj)
+            .to_payload()
+            .expect("payload");
+        let now = self.now();
+        let event = domain::model::EventRecord {
+            id: EventId::new_v4(),
+            account_id: seeded.account.id.clone(),
+            call_id: call.id,
+            event_type: domain::event_type::EventType::CallCompleted,
+            payload,
+            created_at: now,
+        };
+        let completion = CallCompletion {
+            summary: "Asked about pricing.",
+            sentiment: "positive",
+            event: &event,
+            event_expires_at: now + chrono::Duration::days(30),
+            event_due_at: now + chrono::Duration::days(30),
+        };
+        assert!(self
+            .raw_store()
+            .complete_call(call.id, &CallProgress::default(), &completion, now)
+            .await
+            .expect("complete call"));
+        event
+    }
+
+    /// The account's delivery log, oldest first.
+    pub async fn delivery_log(&self, account_id: &AccountId) -> Vec<DeliveryAttempt> {
+        let page = self
+            .raw_store()
+            .deliveries(
+                account_id,
+                &DeliveryQuery {
+                    outcome: None,
+                    limit: 100,
+                    after: None,
+                },
+                self.now(),
+            )
+            .await
+            .expect("read log");
+        let mut rows = page.attempts;
+        rows.reverse();
+        rows
+    }
+}
+
+/// The first delivery attempt's message of `event`.
+pub fn first_attempt(event: &domain::model::EventRecord) -> DeliveryMessage {
+    DeliveryMessage::first(event.id, event.account_id.clone(), event.call_id)
+}
+
+/// A callback to call-completed with this raw body and `x-retell-signature` (or none).
+pub fn callback_request(raw: &str, signature: Option<&str>) -> ApiRequest {
+    let mut req = ApiRequest::post("/hooks/voice-provider")
+        .header("content-type", "application/json")
+        .body(raw);
+    if let Some(sig) = signature {
+        req = req.header("x-retell-signature", sig);
+    }
+    req
 }
 
 impl Default for TestApp<InMemory> {
@@ -268,6 +514,18 @@ impl TestApp<OnEmulator> {
         self.backing.clock = clock;
         self.built = Built::default();
     }
+
+    /// A fixed clock at `at` for the functions from now on; the handle moves it.
+    pub fn fix_clock(&mut self, at: DateTime<Utc>) -> Arc<FixedClock> {
+        let clock = Arc::new(FixedClock::new(at));
+        self.set_clock(clock.clone());
+        clock
+    }
+
+    /// Messages on the events queue (visible, in flight or delayed), without receiving them.
+    pub async fn queue_depth(&self) -> u64 {
+        crate::sqs::depth(&self.emu.sqs(), &self.queue_url).await
+    }
 }
 
 /// What the rule tests read and seed: the in-memory adapters written directly, so the fault
@@ -276,10 +534,6 @@ impl TestApp<InMemory> {
     /// The in-memory flavour at the provider example's "now" ([`NOW_MS`]).
     pub fn new() -> TestApp<InMemory> {
         TestApp::in_memory(at_ms(NOW_MS))
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
     }
 
     /// An Agency account with API access on, a key and a default agent with a phone number.
@@ -299,116 +553,20 @@ impl TestApp<InMemory> {
         .await
     }
 
-    pub async fn agent(&self, account_id: &AccountId, name: &str, phone: Option<&str>) -> Agent {
-        fixtures::agent(self.store.as_ref(), account_id, name, phone).await
-    }
-
-    pub async fn account(&self, id: &AccountId) -> Account {
-        self.store
-            .account(id)
-            .await
-            .expect("read account")
-            .expect("account exists")
-    }
-
-    /// Applies a change to the stored account.
-    pub async fn update_account(&self, id: &AccountId, f: impl FnOnce(&mut Account)) -> Account {
-        fixtures::update_account(self.store.as_ref(), id, f).await
-    }
-
-    pub async fn call(&self, id: CallId) -> Call {
-        self.store
-            .call(id)
-            .await
-            .expect("read call")
-            .expect("call exists")
-    }
-
-    /// An outbound call as trigger-call leaves it: written, then dialing with the provider's id.
-    pub async fn dialing_call(&self, seeded: &Seeded) -> Call {
-        let now = at_ms(START_MS - 20_000);
-        let call = Call {
-            name: Some("Jane Smith".into()),
-            ..Call::new(
-                Uuid::new_v4(),
-                seeded.account.id.clone(),
-                seeded.agent.id,
-                domain::model::Direction::Outbound,
-                CallStatus::Queued,
-                "+15551234567",
-                now,
-            )
-        };
-        self.store
-            .create_call(&call, None, now)
-            .await
-            .expect("create call");
-        let provider_id = format!("prov_{}", Uuid::new_v4().simple());
-        self.store
-            .mark_call_dialing(
-                call.id,
-                &provider_id,
-                now,
-                now + chrono::Duration::hours(2),
-                None,
-            )
-            .await
-            .expect("mark dialing");
-        self.call(call.id).await
-    }
-
-    /// A completed call of the account with its stored `call.completed` event (the writes the
-    /// call-completed function makes), straight into the store.
-    pub async fn stored_event(&self, seeded: &Seeded) -> domain::model::EventRecord {
-        let call = self.dialing_call(seeded).await;
-        let obj: domain::callback::ProviderCallObject =
-            serde_json::from_value(provider_call_json(&call, &seeded.agent, Stage::Analyzed))
-                .expect("provider call object");
-        let payload = domain::payload::CallCompleted::build(&call, &seeded.agent.name, &obj)
-            .to_payload()
-            .expect("payload");
-        let now = self.now();
-        let event = domain::model::EventRecord {
-            id: EventId::new_v4(),
-            account_id: seeded.account.id.clone(),
-            call_id: call.id,
-            event_type: domain::event_type::EventType::CallCompleted,
-            payload,
-            created_at: now,
-        };
-        let completion = CallCompletion {
-            summary: "Asked about pricing.",
-            sentiment: "positive",
-            event: &event,
-            event_expires_at: now + chrono::Duration::days(30),
-            event_due_at: now + chrono::Duration::days(30),
-        };
-        assert!(self
-            .store
-            .complete_call(call.id, &CallProgress::default(), &completion, now)
-            .await
-            .expect("complete call"));
-        event
-    }
-
-    /// The account's delivery log, oldest first.
-    pub async fn delivery_log(&self, account_id: &AccountId) -> Vec<DeliveryAttempt> {
-        let page = self
-            .store
-            .deliveries(
-                account_id,
-                &DeliveryQuery {
-                    outcome: None,
-                    limit: 100,
-                    after: None,
-                },
-                self.now(),
-            )
-            .await
-            .expect("read log");
-        let mut rows = page.attempts;
-        rows.reverse();
-        rows
+    /// Feeds the queue to the delivery function as its messages come due (moving the clock
+    /// to each due time, never back), the way the event source mapping would, until it is
+    /// empty; every batch must succeed. Returns the batches fed.
+    pub async fn drain(&self) -> usize {
+        let mut batches = 0;
+        while let Some(due) = self.queue.next_due_at() {
+            self.clock.set(due.max(self.now()));
+            let msgs = self.queue.take_due();
+            let res = self.deliver(&msgs).await;
+            assert!(res.batch_item_failures.is_empty(), "batch {batches} failed");
+            batches += 1;
+            assert!(batches < 40, "the queue never drained");
+        }
+        batches
     }
 
     /// How many events the store holds.
