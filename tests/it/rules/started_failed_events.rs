@@ -8,102 +8,87 @@ use domain::event_rules::event_id;
 use domain::event_type::EventType;
 use domain::model::{Call, CallStatus, DeliveryOutcome};
 use domain::ports::store::EventStore;
-use domain::signature::sign_provider_callback;
-use integration_tests::apigw::ApiRequest;
+use integration_tests::app::callback_request;
 use integration_tests::peer::{Reply, TestServer};
-use integration_tests::sqs::event_for;
 use reconciler::repair::Repaired;
 use serde_json::{json, Value};
 
-/// The in-memory app with its seeded account (and what the scenario adds).
-struct Scene {
-    w: App,
-    s: Seeded,
-}
-
 /// An Agency account subscribed to `events`.
-async fn env(events: &[EventType]) -> Scene {
-    let w = App::new();
-    let s = w.agency().await;
+async fn env(events: &[EventType]) -> (App, Seeded) {
+    let app = App::new();
+    let seeded = app.agency().await;
     let events = events.to_vec();
-    w.update_account(&s.account.id, |a| a.events = events).await;
-    Scene { w, s }
+    app.update_account(&seeded.account.id, |a| a.events = events)
+        .await;
+    (app, seeded)
 }
 
-async fn all() -> Scene {
+async fn all() -> (App, Seeded) {
     env(&EventType::ALL).await
 }
 
-impl Scene {
-    /// The provider's signed callback for `call` at `stage`, `change`d first.
-    async fn callback_with(
-        &self,
-        call: &Call,
-        stage: Stage,
-        change: impl FnOnce(&mut Value),
-    ) -> (u16, Value) {
-        let mut obj = provider_call_json(call, &self.s.agent, stage);
-        change(&mut obj);
-        let raw = json!({"event": stage.event(), "call": obj}).to_string();
-        let sig = sign_provider_callback(
-            &self.w.tunables.provider_key,
-            raw.as_bytes(),
-            self.w.now().timestamp_millis(),
-        );
-        let req = ApiRequest::post("/hooks/voice-provider")
-            .header("content-type", "application/json")
-            .header("x-retell-signature", &sig)
-            .body(&raw);
-        self.w.call_completed(req).await
-    }
+/// The provider's signed callback for `call` at `stage`, `change`d first.
+async fn callback_with(
+    app: &App,
+    seeded: &Seeded,
+    call: &Call,
+    stage: Stage,
+    change: impl FnOnce(&mut Value),
+) -> (u16, Value) {
+    let mut obj = provider_call_json(call, &seeded.agent, stage);
+    change(&mut obj);
+    let raw = json!({"event": stage.event(), "call": obj}).to_string();
+    app.call_completed(callback_request(&raw, Some(&app.sign_callback(&raw))))
+        .await
+}
 
-    async fn callback(&self, call: &Call, stage: Stage) -> (u16, Value) {
-        self.callback_with(call, stage, |_| {}).await
-    }
+/// `call_ended` for a call that never connected, with the provider's `reason`.
+async fn ended_not_connected(
+    app: &App,
+    seeded: &Seeded,
+    call: &Call,
+    reason: &str,
+) -> (u16, Value) {
+    callback_with(app, seeded, call, Stage::Ended, |o| {
+        not_connected(o, reason)
+    })
+    .await
+}
 
-    /// `call_ended` for a call that never connected, with the provider's `reason`.
-    async fn not_connected(&self, call: &Call, reason: &str) -> (u16, Value) {
-        self.callback_with(call, Stage::Ended, |o| not_connected(o, reason))
-            .await
-    }
+/// The stored events of `call`, as (type, payload).
+fn events_of(app: &App, call: &Call) -> Vec<(EventType, Value)> {
+    let mut events: Vec<_> = app
+        .store
+        .events()
+        .into_iter()
+        .filter(|e| e.record.call_id == call.id)
+        .map(|e| {
+            (
+                e.record.event_type,
+                serde_json::from_str(&e.record.payload).expect("payload json"),
+            )
+        })
+        .collect();
+    events.sort_by_key(|(t, _)| *t);
+    events
+}
 
-    /// The stored events of `call`, as (type, payload).
-    fn events_of(&self, call: &Call) -> Vec<(EventType, Value)> {
-        let mut events: Vec<_> = self
-            .w
-            .store
-            .events()
-            .into_iter()
-            .filter(|e| e.record.call_id == call.id)
-            .map(|e| {
-                (
-                    e.record.event_type,
-                    serde_json::from_str(&e.record.payload).expect("payload json"),
-                )
-            })
-            .collect();
-        events.sort_by_key(|(t, _)| *t);
-        events
-    }
+fn of_type(app: &App, call: &Call, t: EventType) -> Vec<Value> {
+    events_of(app, call)
+        .into_iter()
+        .filter(|(ty, _)| *ty == t)
+        .map(|(_, p)| p)
+        .collect()
+}
 
-    fn of_type(&self, call: &Call, t: EventType) -> Vec<Value> {
-        self.events_of(call)
-            .into_iter()
-            .filter(|(ty, _)| *ty == t)
-            .map(|(_, p)| p)
-            .collect()
-    }
-
-    /// Messages queued for `call`'s event of type `t`.
-    fn queued(&self, call: &Call, t: EventType) -> usize {
-        let id = event_id(call.id, t);
-        self.w
-            .queue
-            .sent()
-            .iter()
-            .filter(|m| m.message.event_id == id)
-            .count()
-    }
+/// Messages queued for `call`'s event of type `t`.
+fn queued(app: &App, call: &Call, t: EventType) -> usize {
+    let id = event_id(call.id, t);
+    app.queue
+        .sent()
+        .iter()
+        .filter(|m| m.message.event_id == id)
+        .count()
 }
 
 /// A call object that never connected: no start, no duration, ended with `reason`.
@@ -118,13 +103,13 @@ fn not_connected(o: &mut Value, reason: &str) {
 
 #[tokio::test]
 async fn call_started_is_stored_and_queued_once_per_call_and_completed_still_follows() {
-    let e = all().await;
-    let call = e.w.dialing_call(&e.s).await;
-    let (status, res) = e.callback(&call, Stage::Started).await;
+    let (app, seeded) = all().await;
+    let call = app.dialing_call(&seeded).await;
+    let (status, res) = app.callback(&call, &seeded.agent, Stage::Started).await;
     assert_eq!(status, 200, "{res}");
     let id = event_id(call.id, EventType::CallStarted);
     assert_eq!(res["event_id"], id.to_string());
-    let stored = e.w.store.event(id).await.unwrap().expect("stored");
+    let stored = app.store.event(id).await.unwrap().expect("stored");
     assert!(stored.enqueued);
     assert_eq!(stored.record.event_type, EventType::CallStarted);
     let p: Value = serde_json::from_str(&stored.record.payload).unwrap();
@@ -133,8 +118,8 @@ async fn call_started_is_stored_and_queued_once_per_call_and_completed_still_fol
         json!({
             "event": "call.started",
             "call_id": call.id.to_string(),
-            "agent_id": e.s.agent.id.to_string(),
-            "agent_name": e.s.agent.name,
+            "agent_id": seeded.agent.id.to_string(),
+            "agent_name": seeded.agent.name,
             "direction": "outbound",
             "phone_number": "+15551234567",
             "started_at": "2025-06-15T15:30:00Z",
@@ -149,90 +134,94 @@ async fn call_started_is_stored_and_queued_once_per_call_and_completed_still_fol
         Stage::Analyzed,
         Stage::Started,
     ] {
-        let (status, res) = e.callback(&call, stage).await;
+        let (status, res) = app.callback(&call, &seeded.agent, stage).await;
         assert_eq!(status, 200, "{stage:?}: {res}");
     }
-    let types: Vec<EventType> = e.events_of(&call).into_iter().map(|(t, _)| t).collect();
+    let types: Vec<EventType> = events_of(&app, &call).into_iter().map(|(t, _)| t).collect();
     assert_eq!(
         types,
         vec![EventType::CallCompleted, EventType::CallStarted]
     );
-    assert_eq!(e.queued(&call, EventType::CallStarted), 1);
-    assert_eq!(e.queued(&call, EventType::CallCompleted), 1);
-    assert_eq!(e.w.queue.sent_count(), 2);
-    assert_eq!(e.w.plan.calls("advance_call_with_event"), 1);
+    assert_eq!(queued(&app, &call, EventType::CallStarted), 1);
+    assert_eq!(queued(&app, &call, EventType::CallCompleted), 1);
+    assert_eq!(app.queue.sent_count(), 2);
+    assert_eq!(app.plan.calls("advance_call_with_event"), 1);
 }
 
 #[tokio::test]
 async fn a_failed_call_started_write_answers_500_and_the_retry_stores_it_once() {
-    let e = all().await;
-    let call = e.w.dialing_call(&e.s).await;
-    e.w.plan.fail_next("advance_call_with_event");
-    let (status, res) = e.callback(&call, Stage::Started).await;
+    let (app, seeded) = all().await;
+    let call = app.dialing_call(&seeded).await;
+    app.plan.fail_next("advance_call_with_event");
+    let (status, res) = app.callback(&call, &seeded.agent, Stage::Started).await;
     assert_eq!(status, 500, "the provider must retry: {res}");
-    assert!(e.events_of(&call).is_empty());
-    assert_eq!(e.w.call(call.id).await.status, CallStatus::Dialing);
-    assert_eq!(e.w.queue.sent_count(), 0);
-    let (status, res) = e.callback(&call, Stage::Started).await;
+    assert!(events_of(&app, &call).is_empty());
+    assert_eq!(app.call(call.id).await.status, CallStatus::Dialing);
+    assert_eq!(app.queue.sent_count(), 0);
+    let (status, res) = app.callback(&call, &seeded.agent, Stage::Started).await;
     assert_eq!(
         (status, res["changed"].clone()),
         (200, json!(true)),
         "{res}"
     );
-    assert_eq!(e.of_type(&call, EventType::CallStarted).len(), 1);
-    assert_eq!(e.queued(&call, EventType::CallStarted), 1);
-    assert_eq!(e.w.plan.calls("advance_call_with_event"), 2);
+    assert_eq!(of_type(&app, &call, EventType::CallStarted).len(), 1);
+    assert_eq!(queued(&app, &call, EventType::CallStarted), 1);
+    assert_eq!(app.plan.calls("advance_call_with_event"), 2);
 }
 
 #[tokio::test]
 async fn a_call_started_write_whose_answer_was_lost_is_queued_once_by_the_retry() {
-    let e = all().await;
-    let call = e.w.dialing_call(&e.s).await;
-    e.w.plan.fail_after_effect("advance_call_with_event", 1);
-    let (status, _) = e.callback(&call, Stage::Started).await;
+    let (app, seeded) = all().await;
+    let call = app.dialing_call(&seeded).await;
+    app.plan.fail_after_effect("advance_call_with_event", 1);
+    let (status, _) = app.callback(&call, &seeded.agent, Stage::Started).await;
     assert_eq!(status, 500);
-    assert_eq!(e.of_type(&call, EventType::CallStarted).len(), 1, "stored");
-    assert_eq!(e.queued(&call, EventType::CallStarted), 0, "not queued");
+    assert_eq!(
+        of_type(&app, &call, EventType::CallStarted).len(),
+        1,
+        "stored"
+    );
+    assert_eq!(queued(&app, &call, EventType::CallStarted), 0, "not queued");
     // The retry moves nothing, finds the event unqueued and queues it; later ones do nothing.
     for _ in 0..3 {
-        let (status, res) = e.callback(&call, Stage::Started).await;
+        let (status, res) = app.callback(&call, &seeded.agent, Stage::Started).await;
         assert_eq!((status, res["changed"].clone()), (200, json!(false)));
     }
-    assert_eq!(e.of_type(&call, EventType::CallStarted).len(), 1);
-    assert_eq!(e.queued(&call, EventType::CallStarted), 1);
+    assert_eq!(of_type(&app, &call, EventType::CallStarted).len(), 1);
+    assert_eq!(queued(&app, &call, EventType::CallStarted), 1);
     let id = event_id(call.id, EventType::CallStarted);
-    assert!(e.w.store.event(id).await.unwrap().unwrap().enqueued);
+    assert!(app.store.event(id).await.unwrap().unwrap().enqueued);
 }
 
 #[tokio::test]
 async fn a_failed_send_of_call_started_is_retried_by_the_provider_and_queued_once() {
-    let e = all().await;
-    let call = e.w.dialing_call(&e.s).await;
-    e.w.plan.fail_next("send");
-    let (status, _) = e.callback(&call, Stage::Started).await;
+    let (app, seeded) = all().await;
+    let call = app.dialing_call(&seeded).await;
+    app.plan.fail_next("send");
+    let (status, _) = app.callback(&call, &seeded.agent, Stage::Started).await;
     assert_eq!(status, 500);
-    let (status, _) = e.callback(&call, Stage::Started).await;
+    let (status, _) = app.callback(&call, &seeded.agent, Stage::Started).await;
     assert_eq!(status, 200);
-    assert_eq!(e.of_type(&call, EventType::CallStarted).len(), 1);
-    assert_eq!(e.queued(&call, EventType::CallStarted), 1);
-    assert_eq!(e.w.plan.calls("send"), 2);
+    assert_eq!(of_type(&app, &call, EventType::CallStarted).len(), 1);
+    assert_eq!(queued(&app, &call, EventType::CallStarted), 1);
+    assert_eq!(app.plan.calls("send"), 2);
 }
 
 #[tokio::test]
 async fn unsubscribed_events_are_not_created() {
     // The default subscription: call.completed only.
-    let e = env(&domain::event_type::default_events()).await;
-    let call = e.w.dialing_call(&e.s).await;
-    let (status, _) = e.callback(&call, Stage::Started).await;
+    let (app, seeded) = env(&domain::event_type::default_events()).await;
+    let call = app.dialing_call(&seeded).await;
+    let (status, _) = app.callback(&call, &seeded.agent, Stage::Started).await;
     assert_eq!(status, 200);
-    let other = e.w.dialing_call(&e.s).await;
-    let (status, _) = e.not_connected(&other, "dial_no_answer").await;
+    let other = app.dialing_call(&seeded).await;
+    let (status, _) = ended_not_connected(&app, &seeded, &other, "dial_no_answer").await;
     assert_eq!(status, 200);
-    assert!(e.events_of(&call).is_empty());
-    assert!(e.events_of(&other).is_empty());
-    assert_eq!(e.w.queue.sent_count(), 0);
-    assert_eq!(e.w.plan.calls("advance_call_with_event"), 0);
-    assert_eq!(e.w.call(other.id).await.status, CallStatus::Ended);
+    assert!(events_of(&app, &call).is_empty());
+    assert!(events_of(&app, &other).is_empty());
+    assert_eq!(app.queue.sent_count(), 0);
+    assert_eq!(app.plan.calls("advance_call_with_event"), 0);
+    assert_eq!(app.call(other.id).await.status, CallStatus::Ended);
 }
 
 #[tokio::test]
@@ -243,20 +232,20 @@ async fn each_not_connected_ending_is_one_call_failed_with_its_reason_and_comple
         ("dial_failed", "dial_failed"),
         ("error_twilio", "provider_error"),
     ] {
-        let e = all().await;
-        let call = e.w.dialing_call(&e.s).await;
+        let (app, seeded) = all().await;
+        let call = app.dialing_call(&seeded).await;
         for _ in 0..3 {
-            let (status, res) = e.not_connected(&call, provider).await;
+            let (status, res) = ended_not_connected(&app, &seeded, &call, provider).await;
             assert_eq!(status, 200, "{provider}: {res}");
         }
-        let failed = e.of_type(&call, EventType::CallFailed);
+        let failed = of_type(&app, &call, EventType::CallFailed);
         assert_eq!(failed.len(), 1, "{provider}");
         assert_eq!(
             failed[0],
             json!({
                 "event": "call.failed",
                 "call_id": call.id.to_string(),
-                "agent_id": e.s.agent.id.to_string(),
+                "agent_id": seeded.agent.id.to_string(),
                 "direction": "outbound",
                 "phone_number": "+15551234567",
                 "failed_at": "2025-06-15T15:33:05Z",
@@ -265,105 +254,105 @@ async fn each_not_connected_ending_is_one_call_failed_with_its_reason_and_comple
             }),
             "{provider}"
         );
-        assert_eq!(e.queued(&call, EventType::CallFailed), 1, "{provider}");
+        assert_eq!(queued(&app, &call, EventType::CallFailed), 1, "{provider}");
         // Today's behaviour kept: the ended call still gets its call.completed.
-        let (status, _) = e
-            .callback_with(&call, Stage::Analyzed, |o| not_connected(o, provider))
-            .await;
+        let (status, _) = callback_with(&app, &seeded, &call, Stage::Analyzed, |o| {
+            not_connected(o, provider)
+        })
+        .await;
         assert_eq!(status, 200);
-        assert_eq!(e.of_type(&call, EventType::CallCompleted).len(), 1);
-        assert!(e.of_type(&call, EventType::CallStarted).is_empty());
-        assert_eq!(e.w.queue.sent_count(), 2, "{provider}");
+        assert_eq!(of_type(&app, &call, EventType::CallCompleted).len(), 1);
+        assert!(of_type(&app, &call, EventType::CallStarted).is_empty());
+        assert_eq!(app.queue.sent_count(), 2, "{provider}");
     }
 }
 
 #[tokio::test]
 async fn endings_of_calls_that_took_place_are_not_failures() {
-    let e = all().await;
+    let (app, seeded) = all().await;
     for reason in ["user_hangup", "agent_hangup", "voicemail_reached"] {
-        let call = e.w.dialing_call(&e.s).await;
-        let (status, _) = e
-            .callback_with(&call, Stage::Ended, |o| {
-                o["disconnection_reason"] = reason.into();
-            })
-            .await;
+        let call = app.dialing_call(&seeded).await;
+        let (status, _) = callback_with(&app, &seeded, &call, Stage::Ended, |o| {
+            o["disconnection_reason"] = reason.into();
+        })
+        .await;
         assert_eq!(status, 200);
         assert!(
-            e.of_type(&call, EventType::CallFailed).is_empty(),
+            of_type(&app, &call, EventType::CallFailed).is_empty(),
             "{reason}"
         );
     }
     // A provider error after the call connected is not a failure either.
-    let call = e.w.dialing_call(&e.s).await;
-    e.callback(&call, Stage::Started).await;
-    e.callback_with(&call, Stage::Ended, |o| {
+    let call = app.dialing_call(&seeded).await;
+    app.callback(&call, &seeded.agent, Stage::Started).await;
+    callback_with(&app, &seeded, &call, Stage::Ended, |o| {
         o["disconnection_reason"] = "error_llm_websocket_lost_connection".into();
     })
     .await;
-    assert!(e.of_type(&call, EventType::CallFailed).is_empty());
-    assert_eq!(e.of_type(&call, EventType::CallStarted).len(), 1);
+    assert!(of_type(&app, &call, EventType::CallFailed).is_empty());
+    assert_eq!(of_type(&app, &call, EventType::CallStarted).len(), 1);
 }
 
 #[tokio::test]
 async fn the_reconcilers_dial_outcome_unknown_is_one_call_failed_and_a_late_ending_adds_none() {
-    let e = all().await;
-    let call = e.w.dialing_call(&e.s).await;
+    let (app, seeded) = all().await;
+    let call = app.dialing_call(&seeded).await;
     // Past the dialing call's deadline, with no callback ever.
-    e.w.clock
+    app.clock
         .set(call.due_at.expect("deadline") + chrono::Duration::seconds(1));
-    let report = ::reconciler::run(e.w.reconciler_deps()).await;
+    let report = ::reconciler::run(app.reconciler_deps()).await;
     assert_eq!(report.count(Repaired::CallFailed), 1, "{report:?}");
-    let again = ::reconciler::run(e.w.reconciler_deps()).await;
+    let again = ::reconciler::run(app.reconciler_deps()).await;
     assert_eq!(again.count(Repaired::CallFailed), 0, "{again:?}");
-    let failed = e.of_type(&call, EventType::CallFailed);
+    let failed = of_type(&app, &call, EventType::CallFailed);
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["reason"], "dial_outcome_unknown");
-    assert_eq!(e.queued(&call, EventType::CallFailed), 1);
-    assert_eq!(e.w.call(call.id).await.status, CallStatus::Failed);
+    assert_eq!(queued(&app, &call, EventType::CallFailed), 1);
+    assert_eq!(app.call(call.id).await.status, CallStatus::Failed);
     // The provider's late news: it did not connect. The call moves on; no second call.failed.
-    let (status, res) = e.not_connected(&call, "dial_no_answer").await;
+    let (status, res) = ended_not_connected(&app, &seeded, &call, "dial_no_answer").await;
     assert_eq!(
         (status, res["changed"].clone()),
         (200, json!(true)),
         "{res}"
     );
-    assert_eq!(e.of_type(&call, EventType::CallFailed).len(), 1);
-    assert_eq!(e.w.queue.sent_count(), 1);
+    assert_eq!(of_type(&app, &call, EventType::CallFailed).len(), 1);
+    assert_eq!(app.queue.sent_count(), 1);
 }
 
 #[tokio::test]
 async fn a_failed_reconciler_write_fails_nothing_and_the_next_pass_makes_one_event() {
-    let e = all().await;
-    let call = e.w.dialing_call(&e.s).await;
-    e.w.clock
+    let (app, seeded) = all().await;
+    let call = app.dialing_call(&seeded).await;
+    app.clock
         .set(call.due_at.expect("deadline") + chrono::Duration::seconds(1));
-    e.w.plan.fail_next("settle_call_with_event");
-    let report = ::reconciler::run(e.w.reconciler_deps()).await;
+    app.plan.fail_next("settle_call_with_event");
+    let report = ::reconciler::run(app.reconciler_deps()).await;
     assert_eq!(report.errors, 1, "{report:?}");
-    assert!(e.events_of(&call).is_empty());
-    assert_eq!(e.w.call(call.id).await.status, CallStatus::Dialing);
-    let report = ::reconciler::run(e.w.reconciler_deps()).await;
+    assert!(events_of(&app, &call).is_empty());
+    assert_eq!(app.call(call.id).await.status, CallStatus::Dialing);
+    let report = ::reconciler::run(app.reconciler_deps()).await;
     assert_eq!(report.count(Repaired::CallFailed), 1, "{report:?}");
-    assert_eq!(e.of_type(&call, EventType::CallFailed).len(), 1);
-    assert_eq!(e.queued(&call, EventType::CallFailed), 1);
+    assert_eq!(of_type(&app, &call, EventType::CallFailed).len(), 1);
+    assert_eq!(queued(&app, &call, EventType::CallFailed), 1);
 }
 
 #[tokio::test]
 async fn a_reconciler_failure_whose_send_failed_is_enqueued_by_the_due_index() {
-    let e = all().await;
-    let call = e.w.dialing_call(&e.s).await;
-    e.w.clock
+    let (app, seeded) = all().await;
+    let call = app.dialing_call(&seeded).await;
+    app.clock
         .set(call.due_at.expect("deadline") + chrono::Duration::seconds(1));
-    e.w.plan.fail_next("send");
-    ::reconciler::run(e.w.reconciler_deps()).await;
-    assert_eq!(e.of_type(&call, EventType::CallFailed).len(), 1);
-    assert_eq!(e.queued(&call, EventType::CallFailed), 0);
-    e.w.clock.advance(chrono::Duration::minutes(2));
-    let report = ::reconciler::run(e.w.reconciler_deps()).await;
+    app.plan.fail_next("send");
+    ::reconciler::run(app.reconciler_deps()).await;
+    assert_eq!(of_type(&app, &call, EventType::CallFailed).len(), 1);
+    assert_eq!(queued(&app, &call, EventType::CallFailed), 0);
+    app.clock.advance(chrono::Duration::minutes(2));
+    let report = ::reconciler::run(app.reconciler_deps()).await;
     assert_eq!(report.count(Repaired::EventEnqueued), 1, "{report:?}");
-    ::reconciler::run(e.w.reconciler_deps()).await;
-    assert_eq!(e.queued(&call, EventType::CallFailed), 1);
-    assert_eq!(e.of_type(&call, EventType::CallFailed).len(), 1);
+    ::reconciler::run(app.reconciler_deps()).await;
+    assert_eq!(queued(&app, &call, EventType::CallFailed), 1);
+    assert_eq!(of_type(&app, &call, EventType::CallFailed).len(), 1);
 }
 
 /// A started call whose analysis came, delivered to a receiver that counts POSTs per
@@ -379,23 +368,22 @@ async fn deliveries_name_their_event_and_unsubscribed_types_are_skipped_not_post
         (vec![EventType::CallStarted], vec!["call.started"]),
     ] {
         let receiver = TestServer::start(|_, _| async { Reply::status(204) }).await;
-        let e = env(&events).await;
+        let (app, seeded) = env(&events).await;
         let url = format!("{}/hooks/bvai", receiver.url());
-        e.w.update_account(&e.s.account.id, |a| a.webhook_url = Some(url))
+        app.update_account(&seeded.account.id, |a| a.webhook_url = Some(url))
             .await;
-        let call = e.w.dialing_call(&e.s).await;
-        e.w.clock.set(super::at_ms(START_MS + 1_000));
+        let call = app.dialing_call(&seeded).await;
+        app.clock.set(super::at_ms(START_MS + 1_000));
         for stage in [Stage::Started, Stage::Ended, Stage::Analyzed] {
-            assert_eq!(e.callback(&call, stage).await.0, 200);
+            assert_eq!(app.callback(&call, &seeded.agent, stage).await.0, 200);
         }
-        let delivery = e.w.ports().webhook_delivery(&e.w.tunables);
-        let msgs = e.w.queue.take_due();
+        let msgs = app.queue.take_due();
         assert_eq!(
             msgs.len(),
             2,
             "call.started and call.completed are stored either way"
         );
-        let res = ::webhook_delivery::handle(event_for(&msgs), &delivery).await;
+        let res = app.deliver(&msgs).await;
         assert!(res.batch_item_failures.is_empty());
         let mut got: Vec<(String, String)> = receiver
             .requests()
@@ -413,7 +401,7 @@ async fn deliveries_name_their_event_and_unsubscribed_types_are_skipped_not_post
             .map(|t| (t.to_string(), t.to_string()))
             .collect();
         assert_eq!(got, want, "{events:?}");
-        let log = e.w.delivery_log(&e.s.account.id).await;
+        let log = app.delivery_log(&seeded.account.id).await;
         let skipped = log
             .iter()
             .filter(|r| r.outcome == DeliveryOutcome::Skipped)
@@ -425,82 +413,73 @@ async fn deliveries_name_their_event_and_unsubscribed_types_are_skipped_not_post
                 Some("the account is not subscribed to call.completed")
             );
         }
-        assert_eq!(e.w.queue.sent_count(), 2, "a skip is never retried");
+        assert_eq!(app.queue.sent_count(), 2, "a skip is never retried");
         receiver.stop();
     }
 }
 
 mod subscriptions {
-    use super::super::App;
-    use integration_tests::apigw::{parts, ApiRequest, Build};
+    use super::super::{App, Seeded};
     use serde_json::{json, Value};
 
     const INTEGRATION: &str = "/api/integrations/api-webhooks";
 
-    struct Settings {
-        w: App,
-        account_id: domain::AccountId,
-        deps: ::settings::Deps,
+    async fn settings() -> (App, Seeded) {
+        let app = App::new();
+        let seeded = app.agency().await;
+        (app, seeded)
     }
 
-    async fn settings() -> Settings {
-        let w = App::new();
-        let s = w.agency().await;
-        let deps = w.ports().settings(&w.tunables);
-        Settings {
-            account_id: s.account.id.clone(),
-            w,
-            deps,
+    async fn send(app: &App, seeded: &Seeded, method: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = app.session(seeded, method, INTEGRATION);
+        if let Some(b) = body {
+            req = req.json(&b);
         }
-    }
-
-    impl Settings {
-        async fn send(&self, method: &str, body: Option<Value>) -> (u16, Value) {
-            let mut req = ApiRequest::new(method, INTEGRATION).claims(
-                json!({"sub": "user-1", (self.w.tunables.account_claim.as_str()): self.account_id}),
-            );
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            parts(&::settings::handle(req.build(), &self.deps).await)
-        }
+        app.settings(req).await
     }
 
     #[tokio::test]
     async fn the_default_is_call_completed_and_a_patch_replaces_the_list() {
-        let s = settings().await;
-        let (status, got) = s.send("GET", None).await;
+        let (app, seeded) = settings().await;
+        let (status, got) = send(&app, &seeded, "GET", None).await;
         assert_eq!(status, 200, "{got}");
         assert_eq!(got["events"], json!(["call.completed"]));
-        let (status, got) = s
-            .send(
-                "PATCH",
-                Some(json!({"events": ["call.failed", "call.completed", "call.started", "call.failed"]})),
-            )
-            .await;
+        let (status, got) = send(
+            &app,
+            &seeded,
+            "PATCH",
+            Some(
+                json!({"events": ["call.failed", "call.completed", "call.started", "call.failed"]}),
+            ),
+        )
+        .await;
         assert_eq!(status, 200, "{got}");
         assert_eq!(
             got["events"],
             json!(["call.started", "call.completed", "call.failed"])
         );
         assert_eq!(
-            s.send("GET", None).await.1["events"],
+            send(&app, &seeded, "GET", None).await.1["events"],
             json!(["call.started", "call.completed", "call.failed"])
         );
-        assert_eq!(s.w.account(&s.account_id).await.events.len(), 3);
+        assert_eq!(app.account(&seeded.account.id).await.events.len(), 3);
         // Other fields leave it alone; a new list replaces it.
-        let (_, got) = s.send("PATCH", Some(json!({"api_enabled": true}))).await;
+        let (_, got) = send(&app, &seeded, "PATCH", Some(json!({"api_enabled": true}))).await;
         assert_eq!(got["events"].as_array().map(Vec::len), Some(3));
-        let (_, got) = s
-            .send("PATCH", Some(json!({"events": ["call.failed"]})))
-            .await;
+        let (_, got) = send(
+            &app,
+            &seeded,
+            "PATCH",
+            Some(json!({"events": ["call.failed"]})),
+        )
+        .await;
         assert_eq!(got["events"], json!(["call.failed"]));
     }
 
     #[tokio::test]
     async fn invalid_lists_are_400_naming_events_and_write_nothing() {
-        let s = settings().await;
-        let before = s.w.account(&s.account_id).await;
+        let (app, seeded) = settings().await;
+        let before = app.account(&seeded.account.id).await;
         for (body, code) in [
             (json!({"events": []}), "invalid_events"),
             (json!({"events": ["call.ended"]}), "invalid_events"),
@@ -512,12 +491,12 @@ mod subscriptions {
             (json!({"events": [7]}), "invalid_type"),
             (json!({"events": null}), "invalid_type"),
         ] {
-            let (status, got) = s.send("PATCH", Some(body.clone())).await;
+            let (status, got) = send(&app, &seeded, "PATCH", Some(body.clone())).await;
             assert_eq!(status, 400, "{body}: {got}");
             assert_eq!(got["error"]["code"], code, "{body}: {got}");
             assert_eq!(got["error"]["field"], "events", "{body}: {got}");
         }
-        assert_eq!(s.w.account(&s.account_id).await, before);
-        assert_eq!(s.w.plan.calls("save_account"), 0);
+        assert_eq!(app.account(&seeded.account.id).await, before);
+        assert_eq!(app.plan.calls("save_account"), 0);
     }
 }
