@@ -9,7 +9,7 @@ use domain::ids::{CallId, EventId};
 use domain::model::{DeliveryErrorClass, DeliveryOutcome, DeliveryTrigger, EventRecord};
 use domain::ports::queue::DeliveryMessage;
 use domain::webhook::signing_secret::SigningSecret;
-use integration_tests::apigw::ApiRequest;
+use integration_tests::app::first_attempt;
 use integration_tests::peer::{Recorded, Reply, TestServer};
 use integration_tests::sqs::event_for;
 use serde_json::{json, Value};
@@ -17,59 +17,44 @@ use serde_json::{json, Value};
 const INTEGRATION: &str = "/api/integrations/api-webhooks";
 const SECRET: &str = "/api/integrations/api-webhooks/signing-secret";
 
-/// The in-memory app with its seeded account (and what the scenario adds).
-struct Scene {
-    w: App,
-    s: Seeded,
-    receiver: TestServer,
-}
-
-async fn env() -> Scene {
+/// The in-memory app with its seeded account and a receiver answering 204.
+async fn env() -> (App, Seeded, TestServer) {
     let receiver = TestServer::start(|_, _| async move { Reply::status(204) }).await;
-    let mut w = App::new();
-    w.tunables.allow_insecure_local = true;
-    let s = w.agency().await;
-    Scene { w, s, receiver }
+    let mut app = App::new();
+    app.tunables.allow_insecure_local = true;
+    let seeded = app.agency().await;
+    (app, seeded, receiver)
 }
 
-impl Scene {
-    fn req(&self, method: &str, path: &str) -> ApiRequest {
-        ApiRequest::new(method, path)
-            .claims(json!({(self.w.tunables.account_claim.as_str()): self.s.account.id}))
-    }
+async fn set_url(app: &App, seeded: &Seeded, receiver: &TestServer) -> (u16, Value) {
+    let url = format!("{}/hooks", receiver.url());
+    app.settings(
+        app.session(seeded, "PATCH", INTEGRATION)
+            .json(&json!({ "webhook_url": url })),
+    )
+    .await
+}
 
-    async fn send(&self, req: ApiRequest) -> (u16, Value) {
-        self.w.settings(req).await
-    }
+async fn reveal(app: &App, seeded: &Seeded) -> (u16, Value) {
+    app.settings(app.session(seeded, "GET", SECRET)).await
+}
 
-    async fn set_url(&self) -> (u16, Value) {
-        let url = format!("{}/hooks", self.receiver.url());
-        self.send(
-            self.req("PATCH", INTEGRATION)
-                .json(&json!({ "webhook_url": url })),
-        )
-        .await
-    }
+async fn rotate(app: &App, seeded: &Seeded) -> (u16, Value) {
+    app.settings(app.session(seeded, "POST", SECRET)).await
+}
 
-    async fn reveal(&self) -> (u16, Value) {
-        self.send(self.req("GET", SECRET)).await
-    }
-
-    async fn rotate(&self) -> (u16, Value) {
-        self.send(self.req("POST", SECRET)).await
-    }
-
-    /// One automatic delivery of a new event; the request the receiver got for it.
-    async fn deliver(&self) -> (EventRecord, Option<Recorded>) {
-        let event = self.w.stored_event(&self.s).await;
-        let before = self.receiver.requests().len();
-        let msg = DeliveryMessage::first(event.id, self.s.account.id.clone(), event.call_id);
-        let res =
-            ::webhook_delivery::handle(event_for(&[msg]), self.w.webhook_delivery_deps()).await;
-        assert!(res.batch_item_failures.is_empty());
-        let got = self.receiver.requests();
-        (event, got.get(before).cloned())
-    }
+/// One automatic delivery of a new event; the request the receiver got for it.
+async fn deliver(
+    app: &App,
+    seeded: &Seeded,
+    receiver: &TestServer,
+) -> (EventRecord, Option<Recorded>) {
+    let event = app.stored_event(seeded).await;
+    let before = receiver.requests().len();
+    let res = app.deliver(&[first_attempt(&event)]).await;
+    assert!(res.batch_item_failures.is_empty());
+    let got = receiver.requests();
+    (event, got.get(before).cloned())
 }
 
 fn secret_of(body: &Value) -> SigningSecret {
@@ -107,15 +92,15 @@ fn signatures(r: &Recorded) -> usize {
 
 #[tokio::test]
 async fn the_first_webhook_url_creates_the_secret_once_and_get_reveals_it_unchanged() {
-    let e = env().await;
+    let (app, seeded, receiver) = env().await;
     // No URL, no secret: nothing to reveal or rotate, and nothing written.
-    assert_eq!(e.reveal().await.0, 422);
-    assert_eq!(error_code(&e.rotate().await.1), "no_webhook_url");
-    assert_eq!(e.w.plan.calls("put_version"), 0);
+    assert_eq!(reveal(&app, &seeded).await.0, 422);
+    assert_eq!(error_code(&rotate(&app, &seeded).await.1), "no_webhook_url");
+    assert_eq!(app.plan.calls("put_version"), 0);
 
-    let (status, body) = e.set_url().await;
+    let (status, body) = set_url(&app, &seeded, &receiver).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(e.w.plan.calls("put_version"), 1, "created with the URL");
+    assert_eq!(app.plan.calls("put_version"), 1, "created with the URL");
     assert!(body["signing_secret"]["created_at"].is_string(), "{body}");
     assert_eq!(body["signing_secret"]["previous_expires_at"], Value::Null);
     assert!(
@@ -123,17 +108,17 @@ async fn the_first_webhook_url_creates_the_secret_once_and_get_reveals_it_unchan
         "the GET never shows it"
     );
     // Setting the URL again, or another one, creates nothing.
-    e.set_url().await;
-    assert_eq!(e.w.plan.calls("put_version"), 1);
+    set_url(&app, &seeded, &receiver).await;
+    assert_eq!(app.plan.calls("put_version"), 1);
 
-    let (status, first) = e.reveal().await;
+    let (status, first) = reveal(&app, &seeded).await;
     assert_eq!(status, 200, "{first}");
-    let (_, second) = e.reveal().await;
+    let (_, second) = reveal(&app, &seeded).await;
     assert_eq!(first, second, "GET reveals the same secret");
     let secret = secret_of(&first);
     assert_eq!(secret.key().unwrap().len(), 32);
     assert_eq!(
-        e.w.account(&e.s.account.id)
+        app.account(&seeded.account.id)
             .await
             .webhook_secret
             .unwrap()
@@ -141,45 +126,49 @@ async fn the_first_webhook_url_creates_the_secret_once_and_get_reveals_it_unchan
         secret.version()
     );
     assert_eq!(
-        e.w.plan.calls("put_version"),
+        app.plan.calls("put_version"),
         1,
         "revealing creates nothing"
     );
     assert_eq!(
-        e.w.plan.calls("get_version"),
+        app.plan.calls("get_version"),
         1,
         "cached after the first read"
     );
 
     // A delivery is signed with it, and X-Signature is still the API key's.
-    let (_, got) = e.deliver().await;
+    let (_, got) = deliver(&app, &seeded, &receiver).await;
     let got = got.expect("delivered");
     assert_eq!((signatures(&got), verified_by(&secret, &got)), (1, 1));
     assert_eq!(
         got.header("x-signature"),
-        Some(domain::signature::x_signature(&e.s.api_key, &got.body).as_str())
+        Some(domain::signature::x_signature(&seeded.api_key, &got.body).as_str())
     );
 }
 
 #[tokio::test]
 async fn rotation_signs_with_both_for_the_overlap_then_only_the_new_one() {
-    let e = env().await;
-    e.set_url().await;
-    let old = secret_of(&e.reveal().await.1);
-    let (status, body) = e.rotate().await;
+    let (app, seeded, receiver) = env().await;
+    set_url(&app, &seeded, &receiver).await;
+    let old = secret_of(&reveal(&app, &seeded).await.1);
+    let (status, body) = rotate(&app, &seeded).await;
     assert_eq!(status, 201, "{body}");
     let new = secret_of(&body);
     assert_ne!(new, old);
-    let rotated_at = e.w.now();
+    let rotated_at = app.now();
     assert_eq!(
         body["previous_expires_at"],
         domain::clock::rfc3339(rotated_at + chrono::Duration::hours(24))
     );
-    assert_eq!(secret_of(&e.reveal().await.1), new, "GET shows the new one");
+    assert_eq!(
+        secret_of(&reveal(&app, &seeded).await.1),
+        new,
+        "GET shows the new one"
+    );
 
     // During the overlap: `v1,<new> v1,<old>`, each verifies with its own secret.
-    e.w.clock.advance(chrono::Duration::hours(23));
-    let (_, got) = e.deliver().await;
+    app.clock.advance(chrono::Duration::hours(23));
+    let (_, got) = deliver(&app, &seeded, &receiver).await;
     let got = got.expect("delivered");
     assert_eq!(signatures(&got), 2);
     assert_eq!(verified_by(&new, &got), 1);
@@ -206,12 +195,12 @@ async fn rotation_signs_with_both_for_the_overlap_then_only_the_new_one() {
     assert_eq!(verified_by(&new, &only_first), 1);
 
     // After it: the new one only.
-    e.w.clock.set(rotated_at + chrono::Duration::hours(24));
-    let (_, got) = e.deliver().await;
+    app.clock.set(rotated_at + chrono::Duration::hours(24));
+    let (_, got) = deliver(&app, &seeded, &receiver).await;
     let got = got.expect("delivered");
     assert_eq!(signatures(&got), 1);
     assert_eq!((verified_by(&new, &got), verified_by(&old, &got)), (1, 0));
-    let (_, body) = e.send(e.req("GET", INTEGRATION)).await;
+    let (_, body) = app.settings(app.session(&seeded, "GET", INTEGRATION)).await;
     assert_eq!(body["signing_secret"]["previous_expires_at"], Value::Null);
 }
 
@@ -220,23 +209,22 @@ async fn a_retry_queued_before_a_rotation_is_signed_with_the_new_secret() {
     let receiver =
         TestServer::start(|_, i| async move { Reply::status(if i == 0 { 503 } else { 204 }) })
             .await;
-    let mut e = env().await;
-    e.receiver = receiver;
-    e.set_url().await;
-    let old = secret_of(&e.reveal().await.1);
-    let (_, first) = e.deliver().await;
+    let (app, seeded, _) = env().await;
+    set_url(&app, &seeded, &receiver).await;
+    let old = secret_of(&reveal(&app, &seeded).await.1);
+    let (_, first) = deliver(&app, &seeded, &receiver).await;
     assert_eq!(verified_by(&old, &first.expect("attempt 1")), 1);
-    let (_, body) = e.rotate().await;
+    let (_, body) = rotate(&app, &seeded).await;
     let new = secret_of(&body);
     // Attempt 2 comes due (30 s later) and is signed at send time: both signatures.
-    let due = e.w.queue.next_due_at().expect("a retry");
-    e.w.clock.set(due);
+    let due = app.queue.next_due_at().expect("a retry");
+    app.clock.set(due);
     ::webhook_delivery::handle(
-        event_for(&e.w.queue.take_due()),
-        e.w.webhook_delivery_deps(),
+        event_for(&app.queue.take_due()),
+        app.webhook_delivery_deps(),
     )
     .await;
-    let got = e.receiver.requests();
+    let got = receiver.requests();
     assert_eq!(got.len(), 2);
     assert_eq!(got[1].header("x-attempt"), Some("2"));
     assert_eq!(
@@ -254,59 +242,59 @@ async fn every_failure_point_of_a_rotation_leaves_the_old_secret_signing() {
         ("put_version", true),
         ("save_webhook_secret", false),
     ] {
-        let e = env().await;
-        e.set_url().await;
-        let old = secret_of(&e.reveal().await.1);
-        let n = e.w.plan.calls(method) + 1;
+        let (app, seeded, receiver) = env().await;
+        set_url(&app, &seeded, &receiver).await;
+        let old = secret_of(&reveal(&app, &seeded).await.1);
+        let n = app.plan.calls(method) + 1;
         if after_effect {
-            e.w.plan.fail_after_effect(method, n);
+            app.plan.fail_after_effect(method, n);
         } else {
-            e.w.plan.fail_nth(method, n);
+            app.plan.fail_nth(method, n);
         }
-        let (status, body) = e.rotate().await;
+        let (status, body) = rotate(&app, &seeded).await;
         assert_eq!(status, 500, "{method}: {body}");
         assert!(!body.to_string().contains("whsec_"), "{body}");
-        assert_eq!(secret_of(&e.reveal().await.1), old, "{method}");
-        let (_, got) = e.deliver().await;
+        assert_eq!(secret_of(&reveal(&app, &seeded).await.1), old, "{method}");
+        let (_, got) = deliver(&app, &seeded, &receiver).await;
         let got = got.expect("delivered");
         assert_eq!(
             (signatures(&got), verified_by(&old, &got)),
             (1, 1),
             "{method}"
         );
-        let (status, body) = e.rotate().await;
+        let (status, body) = rotate(&app, &seeded).await;
         assert_eq!(status, 201, "{method}: the next rotation works");
         assert_ne!(secret_of(&body), old);
     }
     // The reference written but its answer lost: read back, the rotation stands.
-    let e = env().await;
-    e.set_url().await;
-    let old = secret_of(&e.reveal().await.1);
-    e.w.plan.fail_after_effect(
+    let (app, seeded, receiver) = env().await;
+    set_url(&app, &seeded, &receiver).await;
+    let old = secret_of(&reveal(&app, &seeded).await.1);
+    app.plan.fail_after_effect(
         "save_webhook_secret",
-        e.w.plan.calls("save_webhook_secret") + 1,
+        app.plan.calls("save_webhook_secret") + 1,
     );
-    let (status, body) = e.rotate().await;
+    let (status, body) = rotate(&app, &seeded).await;
     assert_eq!(status, 201, "{body}");
     let new = secret_of(&body);
     assert_ne!(new, old);
-    let (_, got) = e.deliver().await;
+    let (_, got) = deliver(&app, &seeded, &receiver).await;
     let got = got.expect("delivered");
     assert_eq!((verified_by(&new, &got), verified_by(&old, &got)), (1, 1));
 }
 
 #[tokio::test]
 async fn racing_rotations_one_wins_the_other_is_409() {
-    let e = env().await;
-    e.set_url().await;
-    let stale = e.w.account(&e.s.account.id).await;
-    assert_eq!(e.rotate().await.0, 201);
+    let (app, seeded, receiver) = env().await;
+    set_url(&app, &seeded, &receiver).await;
+    let stale = app.account(&seeded.account.id).await;
+    assert_eq!(rotate(&app, &seeded).await.0, 201);
     let lost = domain::webhook::signing_secret::rotate(
-        e.w.settings_deps().store.as_ref(),
-        e.w.settings_deps().secrets.as_ref(),
-        &e.w.settings_deps().webhook_secret_prefix,
+        app.settings_deps().store.as_ref(),
+        app.settings_deps().secrets.as_ref(),
+        &app.settings_deps().webhook_secret_prefix,
         &stale,
-        e.w.now(),
+        app.now(),
         chrono::Duration::hours(24),
     )
     .await;
@@ -320,29 +308,33 @@ async fn racing_rotations_one_wins_the_other_is_409() {
 /// cannot be done, the attempt fails (internal, retried) and nothing is POSTed unsigned.
 #[tokio::test]
 async fn a_url_without_a_secret_gets_one_on_first_use_and_nothing_goes_out_unsigned() {
-    let e = env().await;
-    let url = format!("{}/hooks", e.receiver.url());
-    e.w.update_account(&e.s.account.id, |a| a.webhook_url = Some(url))
+    let (app, seeded, receiver) = env().await;
+    let url = format!("{}/hooks", receiver.url());
+    app.update_account(&seeded.account.id, |a| a.webhook_url = Some(url))
         .await;
-    assert!(e.w.account(&e.s.account.id).await.webhook_secret.is_none());
+    assert!(app
+        .account(&seeded.account.id)
+        .await
+        .webhook_secret
+        .is_none());
 
-    e.w.plan.fail_always("put_version");
-    let (_, got) = e.deliver().await;
+    app.plan.fail_always("put_version");
+    let (_, got) = deliver(&app, &seeded, &receiver).await;
     assert!(got.is_none(), "never sent unsigned");
-    let rows = e.w.delivery_log(&e.s.account.id).await;
+    let rows = app.delivery_log(&seeded.account.id).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].outcome, DeliveryOutcome::Failed);
     assert_eq!(rows[0].error_class, Some(DeliveryErrorClass::Internal));
     assert!(rows[0].next_attempt_at.is_some(), "retried on the schedule");
 
-    e.w.plan.clear();
-    let (_, got) = e.deliver().await;
+    app.plan.clear();
+    let (_, got) = deliver(&app, &seeded, &receiver).await;
     let got = got.expect("delivered once the secret exists");
-    let account = e.w.account(&e.s.account.id).await;
+    let account = app.account(&seeded.account.id).await;
     assert!(account.webhook_secret.is_some());
-    let secret = secret_of(&e.reveal().await.1);
+    let secret = secret_of(&reveal(&app, &seeded).await.1);
     assert_eq!(verified_by(&secret, &got), 1);
-    assert_eq!(e.receiver.requests().len(), 1);
+    assert_eq!(receiver.requests().len(), 1);
 }
 
 /// Creating, revealing, rotating and signing never log the secret; the response body excerpt
@@ -365,15 +357,14 @@ async fn secrets_and_response_bodies_never_reach_the_logs() {
         Reply::json(500, json!({"marker": "body-excerpt-canary"}))
     })
     .await;
-    let mut e = env().await;
-    e.receiver = receiver;
-    e.set_url().await;
-    let old = secret_of(&e.reveal().await.1);
-    let new = secret_of(&e.rotate().await.1);
-    e.deliver().await;
-    e.send(e.req("POST", "/api/integrations/api-webhooks/test"))
+    let (app, seeded, _) = env().await;
+    set_url(&app, &seeded, &receiver).await;
+    let old = secret_of(&reveal(&app, &seeded).await.1);
+    let new = secret_of(&rotate(&app, &seeded).await.1);
+    deliver(&app, &seeded, &receiver).await;
+    app.settings(app.session(&seeded, "POST", "/api/integrations/api-webhooks/test"))
         .await;
-    let rows = e.w.delivery_log(&e.s.account.id).await;
+    let rows = app.delivery_log(&seeded.account.id).await;
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r
         .response_excerpt
@@ -418,18 +409,18 @@ fn the_message_decides_the_trigger() {
 /// second rotation would end the overlap of the secret receivers still hold).
 #[tokio::test]
 async fn a_committed_rotation_answers_201_even_when_secret_reads_fail() {
-    let e = env().await;
-    e.set_url().await;
-    let old = secret_of(&e.reveal().await.1);
-    let reads = e.w.plan.calls("get_version");
-    e.w.plan.fail_always("get_version");
-    let (status, body) = e.rotate().await;
+    let (app, seeded, receiver) = env().await;
+    set_url(&app, &seeded, &receiver).await;
+    let old = secret_of(&reveal(&app, &seeded).await.1);
+    let reads = app.plan.calls("get_version");
+    app.plan.fail_always("get_version");
+    let (status, body) = rotate(&app, &seeded).await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(e.w.plan.calls("get_version"), reads, "nothing read back");
+    assert_eq!(app.plan.calls("get_version"), reads, "nothing read back");
     let new = secret_of(&body);
     assert_ne!(new, old);
-    e.w.plan.clear();
-    let (_, got) = e.deliver().await;
+    app.plan.clear();
+    let (_, got) = deliver(&app, &seeded, &receiver).await;
     let got = got.expect("delivered");
     assert_eq!((verified_by(&new, &got), verified_by(&old, &got)), (1, 1));
 }
@@ -442,34 +433,38 @@ async fn a_committed_rotation_answers_201_even_when_secret_reads_fail() {
 #[tokio::test]
 async fn a_url_older_than_signing_secrets_gets_the_legacy_signature_for_the_window() {
     use base64::Engine;
-    let e = env().await;
-    let url = format!("{}/hooks", e.receiver.url());
-    e.w.update_account(&e.s.account.id, |a| a.webhook_url = Some(url))
+    let (app, seeded, receiver) = env().await;
+    let url = format!("{}/hooks", receiver.url());
+    app.update_account(&seeded.account.id, |a| a.webhook_url = Some(url))
         .await;
     let legacy = SigningSecret::parse(&format!(
         "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(e.s.api_key.as_bytes())
+        base64::engine::general_purpose::STANDARD.encode(seeded.api_key.as_bytes())
     ))
     .expect("the hand-built legacy secret");
-    let (_, got) = e.deliver().await;
+    let (_, got) = deliver(&app, &seeded, &receiver).await;
     let got = got.expect("delivered");
-    let secret = secret_of(&e.reveal().await.1);
+    let secret = secret_of(&reveal(&app, &seeded).await.1);
     assert_eq!(signatures(&got), 2);
     assert_eq!(
         (verified_by(&secret, &got), verified_by(&legacy, &got)),
         (1, 1)
     );
-    let created = e.w.account(&e.s.account.id).await.webhook_secret.unwrap();
+    let created = app
+        .account(&seeded.account.id)
+        .await
+        .webhook_secret
+        .unwrap();
     assert_eq!(
         created.legacy_until,
         Some(created.created_at + domain::webhook::signing_secret::LEGACY_SIGNATURE_WINDOW)
     );
 
     // After the window: the secret's signature alone.
-    e.w.clock.advance(
+    app.clock.advance(
         domain::webhook::signing_secret::LEGACY_SIGNATURE_WINDOW + chrono::Duration::seconds(1),
     );
-    let (_, got) = e.deliver().await;
+    let (_, got) = deliver(&app, &seeded, &receiver).await;
     let got = got.expect("delivered");
     assert_eq!(signatures(&got), 1);
     assert_eq!(
@@ -478,17 +473,17 @@ async fn a_url_older_than_signing_secrets_gets_the_legacy_signature_for_the_wind
     );
 
     // A rotation inside the window ends it (the customer uses signing secrets).
-    let e = env().await;
-    let url = format!("{}/hooks", e.receiver.url());
-    e.w.update_account(&e.s.account.id, |a| a.webhook_url = Some(url))
+    let (app, seeded, receiver) = env().await;
+    let url = format!("{}/hooks", receiver.url());
+    app.update_account(&seeded.account.id, |a| a.webhook_url = Some(url))
         .await;
-    let old = secret_of(&e.reveal().await.1);
-    let new = secret_of(&e.rotate().await.1);
-    let (_, got) = e.deliver().await;
+    let old = secret_of(&reveal(&app, &seeded).await.1);
+    let new = secret_of(&rotate(&app, &seeded).await.1);
+    let (_, got) = deliver(&app, &seeded, &receiver).await;
     let got = got.expect("delivered");
     let legacy = SigningSecret::parse(&format!(
         "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(e.s.api_key.as_bytes())
+        base64::engine::general_purpose::STANDARD.encode(seeded.api_key.as_bytes())
     ))
     .unwrap();
     assert_eq!(
@@ -502,12 +497,12 @@ async fn a_url_older_than_signing_secrets_gets_the_legacy_signature_for_the_wind
     );
 
     // A first URL set through the API: no legacy signature.
-    let e = env().await;
-    e.set_url().await;
-    let (_, got) = e.deliver().await;
+    let (app, seeded, receiver) = env().await;
+    set_url(&app, &seeded, &receiver).await;
+    let (_, got) = deliver(&app, &seeded, &receiver).await;
     assert_eq!(signatures(&got.expect("delivered")), 1);
     assert_eq!(
-        e.w.account(&e.s.account.id)
+        app.account(&seeded.account.id)
             .await
             .webhook_secret
             .unwrap()
