@@ -8,85 +8,53 @@ use chrono::{DateTime, Utc};
 use domain::model::{DeliveryErrorClass, DeliveryOutcome, EventRecord};
 use domain::ports::queue::DeliveryMessage;
 use domain::signature::x_signature;
+use integration_tests::app::first_attempt;
 use integration_tests::peer::{Reply, TestServer};
 use integration_tests::sqs::event_for;
 use std::time::Duration;
 
-/// The in-memory app with its seeded account (and what the scenario adds).
-struct Scene {
-    w: App,
-    s: Seeded,
-    event: EventRecord,
-    receiver: TestServer,
-}
-
-/// A receiver answering `statuses[i]` to the i-th POST (the last one after that).
-async fn env(statuses: &'static [u16]) -> Scene {
+/// The in-memory app with its seeded account, one stored event, and the account's webhook URL
+/// on a receiver answering `statuses[i]` to the i-th POST (the last one after that).
+async fn env(statuses: &'static [u16]) -> (App, Seeded, EventRecord, TestServer) {
     let receiver =
         TestServer::start(
             move |_, i| async move { Reply::status(statuses[i.min(statuses.len() - 1)]) },
         )
         .await;
-    let w = App::new();
-    let s = w.agency().await;
+    let app = App::new();
+    let seeded = app.agency().await;
     let url = format!("{}/hooks/bvai", receiver.url());
-    w.update_account(&s.account.id, |a| a.webhook_url = Some(url))
+    app.update_account(&seeded.account.id, |a| a.webhook_url = Some(url))
         .await;
-    let event = w.stored_event(&s).await;
-    Scene {
-        w,
-        s,
-        event,
-        receiver,
-    }
+    let event = app.stored_event(&seeded).await;
+    (app, seeded, event, receiver)
 }
 
-impl Scene {
-    fn first(&self) -> DeliveryMessage {
-        DeliveryMessage::first(self.event.id, self.s.account.id.clone(), self.event.call_id)
-    }
+/// One batch, as SQS hands it over, through the delivery function.
+async fn deliver(app: &App, ev: SqsEvent) -> SqsBatchResponse {
+    ::webhook_delivery::handle(ev, app.webhook_delivery_deps()).await
+}
 
-    async fn deliver(&self, ev: SqsEvent) -> SqsBatchResponse {
-        ::webhook_delivery::handle(ev, self.w.webhook_delivery_deps()).await
-    }
+fn posts(receiver: &TestServer) -> usize {
+    receiver.requests().len()
+}
 
-    /// Feeds the queue's messages back as they come due (moving the clock to each due time),
-    /// the way the event source mapping would, until it is empty. Returns the batches fed.
-    async fn drain_queue(&self) -> usize {
-        let mut batches = 0;
-        while let Some(due) = self.w.queue.next_due_at() {
-            self.w.clock.set(due);
-            let msgs = self.w.queue.take_due();
-            let res = self.deliver(event_for(&msgs)).await;
-            assert!(res.batch_item_failures.is_empty(), "batch {batches} failed");
-            batches += 1;
-            assert!(batches < 20, "the queue never drained");
-        }
-        batches
-    }
+/// A header of every POST the receiver got, in order (`x-attempt`, `x-event-id`).
+fn posted(receiver: &TestServer, header: &str) -> Vec<String> {
+    receiver
+        .requests()
+        .iter()
+        .map(|r| r.header(header).unwrap_or("").to_string())
+        .collect()
+}
 
-    fn posts(&self) -> usize {
-        self.receiver.requests().len()
-    }
-
-    /// A header of every POST the receiver got, in order (`x-attempt`, `x-event-id`).
-    fn posted(&self, header: &str) -> Vec<String> {
-        self.receiver
-            .requests()
-            .iter()
-            .map(|r| r.header(header).unwrap_or("").to_string())
-            .collect()
-    }
-
-    /// The delivery log as (attempt, outcome), oldest first.
-    async fn outcomes(&self) -> Vec<(u32, DeliveryOutcome)> {
-        self.w
-            .delivery_log(&self.s.account.id)
-            .await
-            .iter()
-            .map(|r| (r.attempt, r.outcome))
-            .collect()
-    }
+/// The delivery log as (attempt, outcome), oldest first.
+async fn outcomes(app: &App, seeded: &Seeded) -> Vec<(u32, DeliveryOutcome)> {
+    app.delivery_log(&seeded.account.id)
+        .await
+        .iter()
+        .map(|r| (r.attempt, r.outcome))
+        .collect()
 }
 
 fn secs(s: i64) -> chrono::Duration {
@@ -95,73 +63,75 @@ fn secs(s: i64) -> chrono::Duration {
 
 #[tokio::test]
 async fn a_first_attempt_that_succeeds_is_one_signed_post_and_one_log_row() {
-    let e = env(&[200]).await;
-    let t0 = e.w.now();
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let (app, seeded, event, receiver) = env(&[200]).await;
+    let t0 = app.now();
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty());
-    let posts = e.receiver.requests();
+    let posts = receiver.requests();
     assert_eq!(posts.len(), 1);
     assert_eq!(posts[0].path, "/hooks/bvai");
     assert_eq!(
         posts[0].body.as_ref(),
-        e.event.payload.as_bytes(),
+        event.payload.as_bytes(),
         "the stored bytes"
     );
     assert_eq!(
         posts[0].header("x-signature"),
-        Some(x_signature(&e.s.api_key, e.event.payload.as_bytes()).as_str())
+        Some(x_signature(&seeded.api_key, event.payload.as_bytes()).as_str())
     );
     assert_eq!(posts[0].header("x-attempt"), Some("1"));
     assert_eq!(
         posts[0].header("x-event-id"),
-        Some(e.event.id.to_string().as_str())
+        Some(event.id.to_string().as_str())
     );
-    let log = e.w.delivery_log(&e.s.account.id).await;
+    let log = app.delivery_log(&seeded.account.id).await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].outcome, DeliveryOutcome::Delivered);
     assert_eq!(
         (log[0].attempt, log[0].http_status, log[0].attempted_at),
         (1, Some(200), t0)
     );
-    assert_eq!(e.w.queue.sent_count(), 0, "nothing to retry");
+    assert_eq!(app.queue.sent_count(), 0, "nothing to retry");
 }
 
 #[tokio::test]
 async fn the_same_message_twice_is_posted_once() {
-    let e = env(&[200]).await;
+    let (app, seeded, event, receiver) = env(&[200]).await;
     // Twice in one batch (processed concurrently): the second finds the claim in flight and
     // goes back to the queue; when it comes back the attempt is done and is not sent again.
-    let res = e.deliver(event_for(&[e.first(), e.first()])).await;
+    let res = app
+        .deliver(&[first_attempt(&event), first_attempt(&event)])
+        .await;
     assert_eq!(res.batch_item_failures.len(), 1, "the in-flight duplicate");
-    e.w.clock.advance(secs(3600));
-    let res = e.deliver(event_for(&[e.first()])).await;
+    app.clock.advance(secs(3600));
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty());
-    assert_eq!(e.posts(), 1);
-    assert_eq!(e.w.delivery_log(&e.s.account.id).await.len(), 1);
+    assert_eq!(posts(&receiver), 1);
+    assert_eq!(app.delivery_log(&seeded.account.id).await.len(), 1);
     // The late copy is of the delivered attempt itself: its claim says done, so only its
     // (idempotent) log row is rewritten.
-    assert_eq!(e.w.plan.calls("claim_attempt"), 3);
-    assert_eq!(e.w.queue.sent_count(), 0);
+    assert_eq!(app.plan.calls("claim_attempt"), 3);
+    assert_eq!(app.queue.sent_count(), 0);
 }
 
 #[tokio::test]
 async fn a_failing_receiver_gets_the_next_attempt_queued_after_the_schedules_delay() {
-    let e = env(&[500]).await;
-    let t0 = e.w.now();
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let (app, seeded, event, receiver) = env(&[500]).await;
+    let t0 = app.now();
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(
         res.batch_item_failures.is_empty(),
         "a receiver's failure is not an SQS retry"
     );
-    assert_eq!(e.posts(), 1);
-    let sent = e.w.queue.sent();
+    assert_eq!(posts(&receiver), 1);
+    let sent = app.queue.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].message.attempt, 2);
-    assert_eq!(sent[0].message.event_id, e.event.id);
+    assert_eq!(sent[0].message.event_id, event.id);
     assert_eq!(sent[0].message.not_before, None);
     assert_eq!(sent[0].requested_delay, Duration::from_secs(30));
     assert_eq!(sent[0].due_at, t0 + secs(30));
-    let log = e.w.delivery_log(&e.s.account.id).await;
+    let log = app.delivery_log(&seeded.account.id).await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].outcome, DeliveryOutcome::Failed);
     assert_eq!(log[0].http_status, Some(500));
@@ -171,17 +141,17 @@ async fn a_failing_receiver_gets_the_next_attempt_queued_after_the_schedules_del
 #[tokio::test]
 async fn an_always_failing_receiver_gets_max_attempts_posts_on_schedule_then_the_event_is_dropped()
 {
-    let e = env(&[503]).await;
-    let t0 = e.w.now();
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let (app, seeded, event, receiver) = env(&[503]).await;
+    let t0 = app.now();
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty());
-    e.drain_queue().await;
+    app.drain().await;
     assert_eq!(
-        e.posts() as u32,
-        e.w.webhook_delivery_deps().schedule.max_attempts()
+        posts(&receiver) as u32,
+        app.webhook_delivery_deps().schedule.max_attempts()
     );
-    assert_eq!(e.posts(), 4);
-    let log = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(posts(&receiver), 4);
+    let log = app.delivery_log(&seeded.account.id).await;
     let outcomes: Vec<_> = log.iter().map(|r| (r.attempt, r.outcome)).collect();
     assert_eq!(
         outcomes,
@@ -196,30 +166,30 @@ async fn an_always_failing_receiver_gets_max_attempts_posts_on_schedule_then_the
     // 15 min delay, so it rides two hops and is still made exactly on time.
     let at: Vec<DateTime<Utc>> = log.iter().map(|r| r.attempted_at).collect();
     assert_eq!(at, [t0, t0 + secs(30), t0 + secs(330), t0 + secs(2130)]);
-    let delays: Vec<(u32, i32)> =
-        e.w.queue
-            .sent()
-            .iter()
-            .map(|m| (m.message.attempt, m.delay_seconds))
-            .collect();
+    let delays: Vec<(u32, i32)> = app
+        .queue
+        .sent()
+        .iter()
+        .map(|m| (m.message.attempt, m.delay_seconds))
+        .collect();
     assert_eq!(delays, [(2, 30), (3, 300), (4, 900), (4, 900)]);
-    assert_eq!(e.w.queue.pending_count(), 0, "nothing after the drop");
+    assert_eq!(app.queue.pending_count(), 0, "nothing after the drop");
 }
 
 #[tokio::test]
 async fn a_receiver_that_recovers_gets_one_post_per_attempt_until_delivered() {
-    let e = env(&[500, 502, 200]).await;
-    e.deliver(event_for(&[e.first()])).await;
-    e.drain_queue().await;
-    assert_eq!(e.posts(), 3);
-    let attempts = e.posted("x-attempt");
+    let (app, seeded, event, receiver) = env(&[500, 502, 200]).await;
+    app.deliver(&[first_attempt(&event)]).await;
+    app.drain().await;
+    assert_eq!(posts(&receiver), 3);
+    let attempts = posted(&receiver, "x-attempt");
     assert_eq!(attempts, ["1", "2", "3"]);
-    let outcomes: Vec<_> =
-        e.w.delivery_log(&e.s.account.id)
-            .await
-            .iter()
-            .map(|r| r.outcome)
-            .collect();
+    let outcomes: Vec<_> = app
+        .delivery_log(&seeded.account.id)
+        .await
+        .iter()
+        .map(|r| r.outcome)
+        .collect();
     assert_eq!(
         outcomes,
         [
@@ -228,42 +198,42 @@ async fn a_receiver_that_recovers_gets_one_post_per_attempt_until_delivered() {
             DeliveryOutcome::Delivered
         ]
     );
-    assert_eq!(e.w.queue.sent_count(), 2);
+    assert_eq!(app.queue.sent_count(), 2);
 }
 
 #[tokio::test]
 async fn a_failing_claim_write_returns_the_message_to_sqs_without_a_post() {
-    let e = env(&[200]).await;
-    e.w.plan.fail_next("claim_attempt");
-    let ev = event_for(&[e.first()]);
+    let (app, seeded, event, receiver) = env(&[200]).await;
+    app.plan.fail_next("claim_attempt");
+    let ev = event_for(&[first_attempt(&event)]);
     let id = ev.records[0].message_id.clone().unwrap();
-    let res = e.deliver(ev).await;
+    let res = deliver(&app, ev).await;
     let failed: Vec<_> = res
         .batch_item_failures
         .iter()
         .map(|f| f.item_identifier.clone())
         .collect();
     assert_eq!(failed, [id]);
-    assert_eq!(e.posts(), 0);
-    assert!(e.w.delivery_log(&e.s.account.id).await.is_empty());
-    assert_eq!(e.w.queue.sent_count(), 0);
+    assert_eq!(posts(&receiver), 0);
+    assert!(app.delivery_log(&seeded.account.id).await.is_empty());
+    assert_eq!(app.queue.sent_count(), 0);
     // SQS's redelivery goes through: one POST.
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty());
-    assert_eq!(e.posts(), 1);
+    assert_eq!(posts(&receiver), 1);
 }
 
 #[tokio::test]
 async fn one_failing_message_does_not_fail_its_batch_neighbours() {
-    let e = env(&[200]).await;
-    let other = e.w.stored_event(&e.s).await;
-    let second = DeliveryMessage::first(other.id, e.s.account.id.clone(), other.call_id);
-    e.w.plan.fail_nth("event", 1);
-    let ev = event_for(&[e.first(), second]);
-    let res = e.deliver(ev).await;
+    let (app, seeded, event, receiver) = env(&[200]).await;
+    let other = app.stored_event(&seeded).await;
+    let second = DeliveryMessage::first(other.id, seeded.account.id.clone(), other.call_id);
+    app.plan.fail_nth("event", 1);
+    let ev = event_for(&[first_attempt(&event), second]);
+    let res = deliver(&app, ev).await;
     assert_eq!(res.batch_item_failures.len(), 1);
-    assert_eq!(e.posts(), 1, "the other message was delivered");
-    assert_eq!(e.w.delivery_log(&e.s.account.id).await.len(), 1);
+    assert_eq!(posts(&receiver), 1, "the other message was delivered");
+    assert_eq!(app.delivery_log(&seeded.account.id).await.len(), 1);
 }
 
 /// The receiver failed, the next attempt was queued but the queue's answer was lost (and the
@@ -272,37 +242,41 @@ async fn one_failing_message_does_not_fail_its_batch_neighbours() {
 /// attempt's claim makes harmless). Attempt 2 then succeeds; attempt 1 never runs after it.
 #[tokio::test]
 async fn a_next_attempt_queued_but_unacknowledged_never_repeats_the_attempt() {
-    let e = env(&[500, 200]).await;
-    e.w.plan.fail_after_effect("send", 1);
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let (app, seeded, event, receiver) = env(&[500, 200]).await;
+    app.plan.fail_after_effect("send", 1);
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert_eq!(res.batch_item_failures.len(), 1);
-    assert_eq!(e.posts(), 1);
-    assert_eq!(e.w.queue.sent_count(), 1, "attempt 2 is queued");
-    assert!(e.w.delivery_log(&e.s.account.id).await.is_empty());
+    assert_eq!(posts(&receiver), 1);
+    assert_eq!(app.queue.sent_count(), 1, "attempt 2 is queued");
+    assert!(app.delivery_log(&seeded.account.id).await.is_empty());
     // SQS redelivers attempt 1 after the visibility timeout.
-    e.w.clock.advance(secs(190));
-    let res = e.deliver(event_for(&[e.first()])).await;
+    app.clock.advance(secs(190));
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty());
-    assert_eq!(e.posts(), 1, "a finished attempt is never POSTed again");
-    assert_eq!(e.w.delivery_log(&e.s.account.id).await.len(), 1);
-    let queued: Vec<_> =
-        e.w.queue
-            .pending()
-            .iter()
-            .map(|m| m.message.clone())
-            .collect();
+    assert_eq!(
+        posts(&receiver),
+        1,
+        "a finished attempt is never POSTed again"
+    );
+    assert_eq!(app.delivery_log(&seeded.account.id).await.len(), 1);
+    let queued: Vec<_> = app
+        .queue
+        .pending()
+        .iter()
+        .map(|m| m.message.clone())
+        .collect();
     assert_eq!(queued.len(), 2, "attempt 2, queued twice");
     assert!(queued.iter().all(|m| m.attempt == 2));
     // Attempt 2 (both copies, one after the other), then a late copy of attempt 1.
     for m in &queued {
-        let res = e.deliver(event_for(std::slice::from_ref(m))).await;
+        let res = app.deliver(std::slice::from_ref(m)).await;
         assert!(res.batch_item_failures.is_empty());
     }
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty());
-    let per_attempt = e.posted("x-attempt");
+    let per_attempt = posted(&receiver, "x-attempt");
     assert_eq!(per_attempt, ["1", "2"], "one POST per attempt");
-    let log = e.outcomes().await;
+    let log = outcomes(&app, &seeded).await;
     assert_eq!(
         log,
         [
@@ -318,45 +292,45 @@ async fn a_next_attempt_queued_but_unacknowledged_never_repeats_the_attempt() {
 /// event goes out a second time (same event id). The log still gets one row for the attempt.
 #[tokio::test]
 async fn a_failed_finish_after_a_2xx_is_the_only_duplicate_window() {
-    let e = env(&[200]).await;
-    e.w.plan.fail_next("finish_attempt");
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let (app, seeded, event, receiver) = env(&[200]).await;
+    app.plan.fail_next("finish_attempt");
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert_eq!(res.batch_item_failures.len(), 1);
-    assert_eq!(e.posts(), 1);
+    assert_eq!(posts(&receiver), 1);
     // Back after the visibility timeout: the lease (= the visibility timeout) is still on.
-    e.w.clock.advance(secs(190));
-    let res = e.deliver(event_for(&[e.first()])).await;
+    app.clock.advance(secs(190));
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert_eq!(res.batch_item_failures.len(), 1, "claim still in flight");
-    assert_eq!(e.posts(), 1);
+    assert_eq!(posts(&receiver), 1);
     // The next receive is past the lease: taken over and sent again.
-    e.w.clock.advance(secs(190));
-    let res = e.deliver(event_for(&[e.first()])).await;
+    app.clock.advance(secs(190));
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty());
-    let ids = e.posted("x-event-id");
-    assert_eq!(ids, [e.event.id.to_string(), e.event.id.to_string()]);
-    let log = e.w.delivery_log(&e.s.account.id).await;
+    let ids = posted(&receiver, "x-event-id");
+    assert_eq!(ids, [event.id.to_string(), event.id.to_string()]);
+    let log = app.delivery_log(&seeded.account.id).await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].outcome, DeliveryOutcome::Delivered);
     // Any later copy: never a third POST.
-    e.w.clock.advance(secs(3600));
-    e.deliver(event_for(&[e.first()])).await;
-    assert_eq!(e.posts(), 2);
+    app.clock.advance(secs(3600));
+    app.deliver(&[first_attempt(&event)]).await;
+    assert_eq!(posts(&receiver), 2);
 }
 
 /// `finish_attempt` succeeded but its answer was lost: the re-run finds the attempt done and
 /// writes the missing log row, without a second POST.
 #[tokio::test]
 async fn a_finish_whose_answer_was_lost_is_not_posted_again_and_is_logged() {
-    let e = env(&[200]).await;
-    e.w.plan.fail_after_effect("finish_attempt", 1);
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let (app, seeded, event, receiver) = env(&[200]).await;
+    app.plan.fail_after_effect("finish_attempt", 1);
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert_eq!(res.batch_item_failures.len(), 1);
-    assert!(e.w.delivery_log(&e.s.account.id).await.is_empty());
-    e.w.clock.advance(secs(190));
-    let res = e.deliver(event_for(&[e.first()])).await;
+    assert!(app.delivery_log(&seeded.account.id).await.is_empty());
+    app.clock.advance(secs(190));
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty());
-    assert_eq!(e.posts(), 1);
-    let log = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(posts(&receiver), 1);
+    let log = app.delivery_log(&seeded.account.id).await;
     assert_eq!(log.len(), 1);
     assert_eq!(
         (log[0].outcome, log[0].http_status),
@@ -368,18 +342,18 @@ async fn a_finish_whose_answer_was_lost_is_not_posted_again_and_is_logged() {
 /// re-run writes the delivered row (once).
 #[tokio::test]
 async fn a_delivered_attempt_is_never_posted_again_even_if_logging_failed() {
-    let e = env(&[200]).await;
-    let t0 = e.w.now();
-    e.w.plan.fail_next("record_attempt");
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let (app, seeded, event, receiver) = env(&[200]).await;
+    let t0 = app.now();
+    app.plan.fail_next("record_attempt");
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert_eq!(res.batch_item_failures.len(), 1);
-    assert!(e.w.delivery_log(&e.s.account.id).await.is_empty());
-    e.w.clock.advance(secs(3600));
-    let res = e.deliver(event_for(&[e.first()])).await;
+    assert!(app.delivery_log(&seeded.account.id).await.is_empty());
+    app.clock.advance(secs(3600));
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty());
-    assert_eq!(e.posts(), 1);
-    assert_eq!(e.w.queue.sent_count(), 0);
-    let log = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(posts(&receiver), 1);
+    assert_eq!(app.queue.sent_count(), 0);
+    let log = app.delivery_log(&seeded.account.id).await;
     assert_eq!(log.len(), 1);
     assert_eq!(
         (log[0].outcome, log[0].attempted_at),
@@ -393,49 +367,52 @@ async fn a_delivered_attempt_is_never_posted_again_even_if_logging_failed() {
 /// lease is over. One POST and one log row per event.
 #[tokio::test]
 async fn a_whole_batch_timeout_while_one_call_hangs_repeats_nothing() {
-    let e = env(&[200]).await;
-    let mut msgs = vec![e.first()];
+    let (app, seeded, event, receiver) = env(&[200]).await;
+    let mut msgs = vec![first_attempt(&event)];
     for _ in 0..2 {
-        let ev = e.w.stored_event(&e.s).await;
+        let ev = app.stored_event(&seeded).await;
         msgs.push(DeliveryMessage::first(
             ev.id,
-            e.s.account.id.clone(),
+            seeded.account.id.clone(),
             ev.call_id,
         ));
     }
-    e.w.plan.hang("account", 2);
+    app.plan.hang("account", 2);
     let batch = event_for(&msgs);
     let log_has_two = async {
-        while e.w.delivery_log(&e.s.account.id).await.len() < 2 {
+        while app.delivery_log(&seeded.account.id).await.len() < 2 {
             tokio::task::yield_now().await;
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     };
     // The function timeout: the invocation is abandoned once the other two are done.
     tokio::select! {
-        _ = e.deliver(batch.clone()) => panic!("the hung call should block the batch"),
+        _ = deliver(&app, batch.clone()) => panic!("the hung call should block the batch"),
         _ = tokio::time::timeout(Duration::from_secs(10), log_has_two) => {}
     }
-    assert_eq!(e.posts(), 2);
+    assert_eq!(posts(&receiver), 2);
     // Lambda gives the whole batch back after the visibility timeout: the hung attempt's
     // claim is still leased (it goes back again), the other two are done.
-    e.w.clock.advance(secs(190));
-    let res = e.deliver(batch.clone()).await;
+    app.clock.advance(secs(190));
+    let res = deliver(&app, batch.clone()).await;
     assert_eq!(res.batch_item_failures.len(), 1);
-    assert_eq!(e.posts(), 2);
-    e.w.clock.advance(secs(190));
-    let res = e.deliver(batch.clone()).await;
+    assert_eq!(posts(&receiver), 2);
+    app.clock.advance(secs(190));
+    let res = deliver(&app, batch.clone()).await;
     assert!(res.batch_item_failures.is_empty());
-    let mut per_event: Vec<_> = e
-        .receiver
+    let mut per_event: Vec<_> = receiver
         .requests()
         .iter()
         .map(|r| r.header("x-event-id").unwrap_or("").to_string())
         .collect();
     per_event.sort();
     per_event.dedup();
-    assert_eq!((e.posts(), per_event.len()), (3, 3), "one POST per event");
-    let log = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(
+        (posts(&receiver), per_event.len()),
+        (3, 3),
+        "one POST per event"
+    );
+    let log = app.delivery_log(&seeded.account.id).await;
     assert_eq!(log.len(), 3, "one row per attempt");
     assert!(log.iter().all(|r| r.outcome == DeliveryOutcome::Delivered));
 }
@@ -444,23 +421,23 @@ async fn a_whole_batch_timeout_while_one_call_hangs_repeats_nothing() {
 /// log with a readable reason, retried on the schedule; not an SQS retry.
 #[tokio::test]
 async fn an_internal_error_is_a_logged_failed_attempt_on_the_schedule() {
-    let e = env(&[200]).await;
-    let t0 = e.w.now();
-    e.w.plan.fail_next("get_version");
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let (app, seeded, event, receiver) = env(&[200]).await;
+    let t0 = app.now();
+    app.plan.fail_next("get_version");
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty(), "not an SQS retry");
-    assert_eq!(e.posts(), 0);
-    let log = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(posts(&receiver), 0);
+    let log = app.delivery_log(&seeded.account.id).await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].outcome, DeliveryOutcome::Failed);
     assert_eq!(log[0].error_class, Some(DeliveryErrorClass::Internal));
     assert_eq!(log[0].next_attempt_at, Some(t0 + secs(30)));
     let reason = log[0].response_excerpt.clone().unwrap_or_default();
     assert!(reason.contains("signing key") && reason.contains("not caused by your endpoint"));
-    assert!(!reason.contains(&e.s.api_key), "no secret in the reason");
-    e.drain_queue().await;
-    assert_eq!(e.posts(), 1);
-    let outcomes = e.outcomes().await;
+    assert!(!reason.contains(&seeded.api_key), "no secret in the reason");
+    app.drain().await;
+    assert_eq!(posts(&receiver), 1);
+    let outcomes = outcomes(&app, &seeded).await;
     assert_eq!(
         outcomes,
         [
@@ -473,30 +450,30 @@ async fn an_internal_error_is_a_logged_failed_attempt_on_the_schedule() {
 /// Reading the account fails: also a failed attempt, logged and rescheduled.
 #[tokio::test]
 async fn a_failed_account_read_is_a_logged_failed_attempt() {
-    let e = env(&[200]).await;
-    e.w.plan.fail_next("account");
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let (app, seeded, event, receiver) = env(&[200]).await;
+    app.plan.fail_next("account");
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty());
-    let log = e.w.delivery_log(&e.s.account.id).await;
+    let log = app.delivery_log(&seeded.account.id).await;
     assert_eq!(
         (log.len(), log[0].error_class),
         (1, Some(DeliveryErrorClass::Internal))
     );
-    assert_eq!(e.w.queue.sent_count(), 1);
-    e.drain_queue().await;
-    assert_eq!(e.posts(), 1);
+    assert_eq!(app.queue.sent_count(), 1);
+    app.drain().await;
+    assert_eq!(posts(&receiver), 1);
 }
 
 /// The API toggle gates API requests only.
 #[tokio::test]
 async fn api_access_switched_off_still_delivers_the_webhook() {
-    let e = env(&[200]).await;
-    e.w.update_account(&e.s.account.id, |a| a.api_enabled = false)
+    let (app, seeded, event, receiver) = env(&[200]).await;
+    app.update_account(&seeded.account.id, |a| a.api_enabled = false)
         .await;
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty());
-    assert_eq!(e.posts(), 1);
-    let log = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(posts(&receiver), 1);
+    let log = app.delivery_log(&seeded.account.id).await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].outcome, DeliveryOutcome::Delivered);
 }
@@ -536,18 +513,18 @@ async fn the_retry_delay_counts_from_the_start_of_the_failed_attempt() {
 
 #[tokio::test]
 async fn no_webhook_url_is_logged_as_skipped_and_never_posted_or_retried() {
-    let e = env(&[200]).await;
-    e.w.update_account(&e.s.account.id, |a| a.webhook_url = None)
+    let (app, seeded, event, receiver) = env(&[200]).await;
+    app.update_account(&seeded.account.id, |a| a.webhook_url = None)
         .await;
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty());
-    assert_eq!(e.posts(), 0);
-    let log = e.w.delivery_log(&e.s.account.id).await;
+    assert_eq!(posts(&receiver), 0);
+    let log = app.delivery_log(&seeded.account.id).await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].outcome, DeliveryOutcome::Skipped);
-    assert_eq!(e.w.queue.sent_count(), 0);
+    assert_eq!(app.queue.sent_count(), 0);
     assert_eq!(
-        e.w.plan.calls("get_version"),
+        app.plan.calls("get_version"),
         0,
         "no signing key read for a skip"
     );
@@ -640,11 +617,11 @@ async fn log_lines_are_json_lambda_can_filter_and_failures_are_warnings() {
     let _guard = tracing::subscriber::set_default(lambda_glue::telemetry::subscriber(move || {
         writer.clone()
     }));
-    let e = env(&[503]).await;
+    let (app, _seeded, event, _receiver) = env(&[503]).await;
     let before = Utc::now();
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty());
-    e.drain_queue().await;
+    app.drain().await;
     let after = Utc::now();
 
     let text = sink.text();
@@ -683,7 +660,7 @@ async fn log_lines_are_json_lambda_can_filter_and_failures_are_warnings() {
     assert_eq!(dropped.len(), 1, "{text}");
     for line in retries.iter().chain(&dropped) {
         assert_eq!(line["level"], "WARN", "{line}");
-        assert_eq!(line["fields"]["event_id"], e.event.id.to_string());
+        assert_eq!(line["fields"]["event_id"], event.id.to_string());
     }
 }
 
@@ -694,34 +671,37 @@ async fn log_lines_are_json_lambda_can_filter_and_failures_are_warnings() {
 /// (from its finished claim) and still never POSTs again.
 #[tokio::test]
 async fn a_failed_attempts_lost_log_row_is_written_when_its_message_returns_after_delivery() {
-    let e = env(&[500, 200]).await;
-    e.w.plan.fail_nth("record_attempt", 1);
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let (app, seeded, event, receiver) = env(&[500, 200]).await;
+    app.plan.fail_nth("record_attempt", 1);
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert_eq!(
         res.batch_item_failures.len(),
         1,
         "the row's write failed: the message goes back to SQS"
     );
-    assert_eq!(e.posts(), 1);
+    assert_eq!(posts(&receiver), 1);
     assert_eq!(
-        e.outcomes().await,
+        outcomes(&app, &seeded).await,
         vec![],
         "attempt 1's row is missing for now"
     );
     // Attempt 2 was queued before the failed write: it comes due first and delivers.
-    let second = e.w.queue.next_due_at().expect("attempt 2 queued");
-    e.w.clock.set(second);
-    let res = e.deliver(event_for(&e.w.queue.take_due())).await;
+    let second = app.queue.next_due_at().expect("attempt 2 queued");
+    app.clock.set(second);
+    let res = app.deliver(&app.queue.take_due()).await;
     assert!(res.batch_item_failures.is_empty());
-    assert_eq!(e.posts(), 2);
-    assert_eq!(e.outcomes().await, vec![(2, DeliveryOutcome::Delivered)]);
-    // Attempt 1's message comes back (SQS, after the visibility timeout).
-    e.w.clock.advance(secs(190));
-    let res = e.deliver(event_for(&[e.first()])).await;
-    assert!(res.batch_item_failures.is_empty());
-    assert_eq!(e.posts(), 2, "never POSTed again");
+    assert_eq!(posts(&receiver), 2);
     assert_eq!(
-        e.outcomes().await,
+        outcomes(&app, &seeded).await,
+        vec![(2, DeliveryOutcome::Delivered)]
+    );
+    // Attempt 1's message comes back (SQS, after the visibility timeout).
+    app.clock.advance(secs(190));
+    let res = app.deliver(&[first_attempt(&event)]).await;
+    assert!(res.batch_item_failures.is_empty());
+    assert_eq!(posts(&receiver), 2, "never POSTed again");
+    assert_eq!(
+        outcomes(&app, &seeded).await,
         vec![
             (1, DeliveryOutcome::Failed),
             (2, DeliveryOutcome::Delivered)
@@ -729,28 +709,31 @@ async fn a_failed_attempts_lost_log_row_is_written_when_its_message_returns_afte
         "every attempt that was POSTed has its row"
     );
     // Once: a further duplicate rewrites nothing new.
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty());
-    assert_eq!(e.outcomes().await.len(), 2);
-    assert_eq!(e.posts(), 2);
-    assert_eq!(e.w.plan.calls("finished_attempt"), 2);
+    assert_eq!(outcomes(&app, &seeded).await.len(), 2);
+    assert_eq!(posts(&receiver), 2);
+    assert_eq!(app.plan.calls("finished_attempt"), 2);
 }
 
 /// Issue 26, item 4: an operator's suspension stops the account's API and settings, never its
 /// webhooks: the event is POSTed and logged as for any account.
 #[tokio::test]
 async fn a_suspended_accounts_webhooks_keep_flowing() {
-    let e = env(&[200]).await;
-    let since = e.w.now();
-    e.w.update_account(&e.s.account.id, |a| {
+    let (app, seeded, event, receiver) = env(&[200]).await;
+    let since = app.now();
+    app.update_account(&seeded.account.id, |a| {
         a.guardrails.suspended = Some(domain::model::Suspension {
             reason: "review".into(),
             since,
         })
     })
     .await;
-    let res = e.deliver(event_for(&[e.first()])).await;
+    let res = app.deliver(&[first_attempt(&event)]).await;
     assert!(res.batch_item_failures.is_empty());
-    assert_eq!(e.posts(), 1);
-    assert_eq!(e.outcomes().await, vec![(1, DeliveryOutcome::Delivered)]);
+    assert_eq!(posts(&receiver), 1);
+    assert_eq!(
+        outcomes(&app, &seeded).await,
+        vec![(1, DeliveryOutcome::Delivered)]
+    );
 }
