@@ -269,6 +269,11 @@ impl<B: Backing> TestApp<B> {
         )
     }
 
+    /// A request of the public API with `seeded`'s key (`Authorization: Bearer`).
+    pub fn api(&self, seeded: &Seeded, method: &str, path: &str) -> ApiRequest {
+        ApiRequest::new(method, path).bearer(&seeded.api_key)
+    }
+
     /// The provider's signature of `raw`, made now.
     pub fn sign_callback(&self, raw: &str) -> String {
         sign_provider_callback(

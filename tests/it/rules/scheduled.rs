@@ -5,7 +5,7 @@
 //! cancel or re-schedule the call; the do-not-call list refuses and cancels. Every test
 //! counts provider requests.
 
-use super::{error_code, App};
+use super::{error_code, App, Seeded};
 use domain::ids::CallId;
 use domain::model::CallStatus;
 use domain::ports::provider::ProviderError;
@@ -20,70 +20,58 @@ const MON_0800_NY: &str = "2025-06-16T12:00:00Z";
 const MON_0900_NY: &str = "2025-06-16T13:00:00Z";
 const SUPPRESSIONS: &str = "/api/integrations/api-webhooks/suppressions";
 
-/// The in-memory app with its seeded account (and what the scenario adds).
-struct Scene {
-    w: App,
-    s: super::Seeded,
-}
-
-async fn env_at(now: &str, window: bool) -> Scene {
-    let w = App::in_memory(now.parse().unwrap());
-    let s = w.agency().await;
+/// The in-memory app at `now` with its seeded account; with `window`, the account calls
+/// 09:00-17:00 Mon/Tue in New York.
+async fn env_at(now: &str, window: bool) -> (App, Seeded) {
+    let app = App::in_memory(now.parse().unwrap());
+    let seeded = app.agency().await;
     if window {
         let window: domain::calling_window::CallingWindow = serde_json::from_value(json!({
             "time_zone": "America/New_York",
             "days": {"mon": {"start": "09:00", "end": "17:00"}, "tue": {"start": "09:00", "end": "17:00"}}
         }))
         .unwrap();
-        w.update_account(&s.account.id, |a| a.calling_window = Some(window))
+        app.update_account(&seeded.account.id, |a| a.calling_window = Some(window))
             .await;
     }
-    Scene { w, s }
+    (app, seeded)
 }
 
-impl Scene {
-    async fn trigger(&self, body: Value, key: Option<&str>) -> (u16, Value) {
-        let mut req = ApiRequest::post("/api/trigger-call")
-            .bearer(&self.s.api_key)
-            .json(&body);
-        if let Some(k) = key {
-            req = req.header("idempotency-key", k);
-        }
-        self.w.trigger_call(req).await
+async fn trigger(app: &App, seeded: &Seeded, body: Value, key: Option<&str>) -> (u16, Value) {
+    let mut req = app.api(seeded, "POST", "/api/trigger-call").json(&body);
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
     }
+    app.trigger_call(req).await
+}
 
-    async fn hold(&self) -> (u16, Value) {
-        self.trigger(
-            json!({"phone": "+15551234567", "when_closed": "hold"}),
-            None,
-        )
+async fn hold(app: &App, seeded: &Seeded) -> (u16, Value) {
+    trigger(
+        app,
+        seeded,
+        json!({"phone": "+15551234567", "when_closed": "hold"}),
+        None,
+    )
+    .await
+}
+
+async fn call_api(app: &App, seeded: &Seeded, method: &str, id: &str) -> (u16, Value) {
+    app.trigger_call(app.api(seeded, method, &format!("/api/calls/{id}")))
         .await
-    }
+}
 
-    async fn call_api(&self, method: &str, id: &str) -> (u16, Value) {
-        let req = ApiRequest::new(method, &format!("/api/calls/{id}")).bearer(&self.s.api_key);
-        self.w.trigger_call(req).await
+/// A settings request of the account's session; `path` may carry a query.
+async fn dashboard(app: &App, seeded: &Seeded, method: &str, path: &str) -> (u16, Value) {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let mut req = app.session(seeded, method, path);
+    if !query.is_empty() {
+        req = req.query(query);
     }
+    app.settings(req).await
+}
 
-    async fn settings(&self, method: &str, path: &str) -> (u16, Value) {
-        let (path, query) = path.split_once('?').unwrap_or((path, ""));
-        let mut req = ApiRequest::new(method, path);
-        if !query.is_empty() {
-            req = req.query(query);
-        }
-        let req = req.claims(
-            json!({"sub": "user-1", (self.w.tunables.account_claim.as_str()): self.s.account.id}),
-        );
-        self.w.settings(req).await
-    }
-
-    async fn reconcile(&self) -> ::reconciler::Report {
-        ::reconciler::run(self.w.reconciler_deps()).await
-    }
-
-    fn dials(&self) -> usize {
-        self.w.provider.request_count()
-    }
+fn dials(app: &App) -> usize {
+    app.provider.request_count()
 }
 
 fn call_id(body: &Value) -> CallId {
@@ -92,73 +80,75 @@ fn call_id(body: &Value) -> CallId {
 
 #[tokio::test]
 async fn a_held_call_is_answered_202_and_placed_once_when_the_window_opens() {
-    let e = env_at(MON_0800_NY, true).await;
-    let (status, body) = e.hold().await;
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
+    let (status, body) = hold(&app, &seeded).await;
     assert_eq!(status, 202, "{body}");
     let id = call_id(&body);
     assert_eq!(
         body,
         json!({"success": true, "call_id": id.to_string(), "status": "scheduled", "scheduled_for": MON_0900_NY})
     );
-    assert_eq!(e.dials(), 0, "nothing dialed while the window is closed");
-    let (status, got) = e.call_api("GET", &id.to_string()).await;
+    assert_eq!(dials(&app), 0, "nothing dialed while the window is closed");
+    let (status, got) = call_api(&app, &seeded, "GET", &id.to_string()).await;
     assert_eq!((status, got["status"].as_str()), (200, Some("scheduled")));
     assert_eq!(got["scheduled_for"], MON_0900_NY);
 
     // Before it is due, the reconciler leaves it alone.
-    e.w.clock.set("2025-06-16T12:59:59Z".parse().unwrap());
-    let report = e.reconcile().await;
+    app.clock.set("2025-06-16T12:59:59Z".parse().unwrap());
+    let report = app.reconcile().await;
     assert_eq!(report.count(Repaired::ScheduledCallDialed), 0);
-    assert_eq!(e.dials(), 0);
+    assert_eq!(dials(&app), 0);
 
     // At most a minute late: the first pass after it is due places it.
-    e.w.clock.set("2025-06-16T13:00:30Z".parse().unwrap());
-    let report = e.reconcile().await;
+    app.clock.set("2025-06-16T13:00:30Z".parse().unwrap());
+    let report = app.reconcile().await;
     assert_eq!(report.count(Repaired::ScheduledCallDialed), 1, "{report:?}");
-    assert_eq!(e.dials(), 1);
-    let req = &e.w.provider.requests()[0];
+    assert_eq!(dials(&app), 1);
+    let req = &app.provider.requests()[0];
     assert_eq!(req.to_number, "+15551234567");
     assert_eq!(req.metadata["call_id"], id.to_string());
-    let call = e.w.call(id).await;
+    let call = app.call(id).await;
     assert_eq!(call.status, CallStatus::Dialing);
     assert!(call.provider_call_id.is_some());
-    let (_, got) = e.call_api("GET", &id.to_string()).await;
+    let (_, got) = call_api(&app, &seeded, "GET", &id.to_string()).await;
     assert_eq!(got["status"], "dialing");
     assert_eq!(got["scheduled_for"], Value::Null);
 
     // Later passes never dial it again.
-    e.w.clock.set("2025-06-16T13:01:30Z".parse().unwrap());
-    e.reconcile().await;
-    e.reconcile().await;
-    assert_eq!(e.dials(), 1);
+    app.clock.set("2025-06-16T13:01:30Z".parse().unwrap());
+    app.reconcile().await;
+    app.reconcile().await;
+    assert_eq!(dials(&app), 1);
 }
 
 #[tokio::test]
 async fn reject_stays_the_default_and_not_before_schedules_with_the_same_rules() {
-    let e = env_at(MON_0800_NY, true).await;
-    let (status, body) = e.trigger(json!({"phone": "+15551234567"}), None).await;
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
+    let (status, body) = trigger(&app, &seeded, json!({"phone": "+15551234567"}), None).await;
     assert_eq!((status, error_code(&body)), (422, "outside_calling_window"));
-    let (status, body) = e
-        .trigger(
-            json!({"phone": "+15551234567", "when_closed": "reject"}),
-            None,
-        )
-        .await;
+    let (status, body) = trigger(
+        &app,
+        &seeded,
+        json!({"phone": "+15551234567", "when_closed": "reject"}),
+        None,
+    )
+    .await;
     assert_eq!((status, error_code(&body)), (422, "outside_calling_window"));
-    assert_eq!(e.w.plan.calls("create_call"), 0);
+    assert_eq!(app.plan.calls("create_call"), 0);
 
     // not_before inside the window: scheduled for exactly then, even with reject.
-    let (status, body) = e
-        .trigger(
-            json!({"phone": "+15551234567", "not_before": "2025-06-16T10:30:00-04:00"}),
-            None,
-        )
-        .await;
+    let (status, body) = trigger(
+        &app,
+        &seeded,
+        json!({"phone": "+15551234567", "not_before": "2025-06-16T10:30:00-04:00"}),
+        None,
+    )
+    .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["scheduled_for"], "2025-06-16T14:30:00Z");
     // not_before outside the window: reject refuses (naming the opening after it), hold waits.
     let late = json!({"phone": "+15551234567", "not_before": "2025-06-16T22:00:00Z"});
-    let (status, body) = e.trigger(late.clone(), None).await;
+    let (status, body) = trigger(&app, &seeded, late.clone(), None).await;
     assert_eq!((status, error_code(&body)), (422, "outside_calling_window"));
     assert_eq!(
         body["error"]["next_window_opens_at"],
@@ -166,80 +156,82 @@ async fn reject_stays_the_default_and_not_before_schedules_with_the_same_rules()
     );
     let mut held = late;
     held["when_closed"] = "hold".into();
-    let (status, body) = e.trigger(held, None).await;
+    let (status, body) = trigger(&app, &seeded, held, None).await;
     assert_eq!(
         (status, body["scheduled_for"].as_str()),
         (202, Some("2025-06-17T13:00:00Z"))
     );
     // More than 30 days ahead: 400 naming the field.
-    let (status, body) = e
-        .trigger(
-            json!({"phone": "+15551234567", "not_before": "2025-07-17T12:00:01Z"}),
-            None,
-        )
-        .await;
+    let (status, body) = trigger(
+        &app,
+        &seeded,
+        json!({"phone": "+15551234567", "not_before": "2025-07-17T12:00:01Z"}),
+        None,
+    )
+    .await;
     assert_eq!((status, error_code(&body)), (400, "invalid_not_before"));
     assert_eq!(body["error"]["field"], "not_before");
-    assert_eq!(e.dials(), 0);
+    assert_eq!(dials(&app), 0);
 
     // In the past means now: placed at once when the window is open.
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    let (status, body) = e
-        .trigger(
-            json!({"phone": "+15551234567", "not_before": "2020-01-01T00:00:00Z"}),
-            None,
-        )
-        .await;
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    let (status, body) = trigger(
+        &app,
+        &seeded,
+        json!({"phone": "+15551234567", "not_before": "2020-01-01T00:00:00Z"}),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(e.dials(), 1);
+    assert_eq!(dials(&app), 1);
 }
 
 #[tokio::test]
 async fn the_idempotency_key_replays_the_202_and_schedules_once() {
-    let e = env_at(MON_0800_NY, true).await;
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
     let body = json!({"phone": "+15551234567", "when_closed": "hold"});
-    let (s1, b1) = e.trigger(body.clone(), Some("hold-1")).await;
-    let (s2, b2) = e.trigger(body.clone(), Some("hold-1")).await;
+    let (s1, b1) = trigger(&app, &seeded, body.clone(), Some("hold-1")).await;
+    let (s2, b2) = trigger(&app, &seeded, body.clone(), Some("hold-1")).await;
     assert_eq!((s1, s2), (202, 202));
     assert_eq!(b1, b2, "the replay is the first answer");
     // Even after the window opened (the replay is consulted when the checks fail too).
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    let (s3, b3) = e.trigger(body, Some("hold-1")).await;
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    let (s3, b3) = trigger(&app, &seeded, body, Some("hold-1")).await;
     assert_eq!((s3, &b3), (202, &b1));
-    e.reconcile().await;
-    assert_eq!(e.dials(), 1, "one call for one key");
+    app.reconcile().await;
+    assert_eq!(dials(&app), 1, "one call for one key");
 }
 
 #[tokio::test]
 async fn a_scheduled_call_can_be_cancelled_once_and_is_never_dialed() {
-    let e = env_at(MON_0800_NY, true).await;
-    let (_, body) = e.hold().await;
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
+    let (_, body) = hold(&app, &seeded).await;
     let id = call_id(&body).to_string();
-    let (status, got) = e.call_api("DELETE", &id).await;
+    let (status, got) = call_api(&app, &seeded, "DELETE", &id).await;
     assert_eq!(
         (status, got["status"].as_str()),
         (200, Some("canceled")),
         "{got}"
     );
     assert_eq!(got["scheduled_for"], Value::Null);
-    let (status, got) = e.call_api("DELETE", &id).await;
+    let (status, got) = call_api(&app, &seeded, "DELETE", &id).await;
     assert_eq!((status, error_code(&got)), (409, "call_not_scheduled"));
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    let report = e.reconcile().await;
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    let report = app.reconcile().await;
     assert_eq!(report.errors, 0);
-    assert_eq!(e.dials(), 0, "a cancelled call is never dialed");
+    assert_eq!(dials(&app), 0, "a cancelled call is never dialed");
 
     // Unknown ids and another account's call are the same 404.
-    let (status, got) = e.call_api("DELETE", &Uuid::new_v4().to_string()).await;
+    let (status, got) = call_api(&app, &seeded, "DELETE", &Uuid::new_v4().to_string()).await;
     assert_eq!((status, error_code(&got)), (404, "call_not_found"));
-    let other = e.w.agency().await;
+    let other = app.agency().await;
     let req = ApiRequest::new("DELETE", &format!("/api/calls/{id}")).bearer(&other.api_key);
-    let (status, got) = e.w.trigger_call(req).await;
+    let (status, got) = app.trigger_call(req).await;
     assert_eq!((status, error_code(&got)), (404, "call_not_found"));
 
     // A placed call cannot be cancelled.
-    let (_, body) = e.trigger(json!({"phone": "+15551234567"}), None).await;
-    let (status, got) = e.call_api("DELETE", &call_id(&body).to_string()).await;
+    let (_, body) = trigger(&app, &seeded, json!({"phone": "+15551234567"}), None).await;
+    let (status, got) = call_api(&app, &seeded, "DELETE", &call_id(&body).to_string()).await;
     assert_eq!((status, error_code(&got)), (409, "call_not_scheduled"));
     assert!(got["error"]["message"]
         .as_str()
@@ -249,40 +241,41 @@ async fn a_scheduled_call_can_be_cancelled_once_and_is_never_dialed() {
 
 #[tokio::test]
 async fn two_reconcilers_at_once_dial_a_due_call_once() {
-    let e = env_at(MON_0800_NY, true).await;
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
     let mut ids = Vec::new();
     for _ in 0..5 {
-        ids.push(call_id(&e.hold().await.1));
+        ids.push(call_id(&hold(&app, &seeded).await.1));
     }
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    let (a, b) = tokio::join!(e.reconcile(), e.reconcile());
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    let (a, b) = tokio::join!(app.reconcile(), app.reconcile());
     assert_eq!(
         a.count(Repaired::ScheduledCallDialed) + b.count(Repaired::ScheduledCallDialed),
         5
     );
-    assert_eq!(e.dials(), 5, "one dial per held call");
+    assert_eq!(dials(&app), 5, "one dial per held call");
     for id in ids {
-        assert_eq!(e.w.call(id).await.status, CallStatus::Dialing);
+        assert_eq!(app.call(id).await.status, CallStatus::Dialing);
     }
 }
 
 #[tokio::test]
 async fn a_cancel_racing_the_claim_leaves_exactly_one_winner() {
     for _ in 0..20 {
-        let e = env_at(MON_0800_NY, true).await;
-        let id = call_id(&e.hold().await.1).to_string();
-        e.w.clock.set(MON_0900_NY.parse().unwrap());
-        let (report, (status, got)) = tokio::join!(e.reconcile(), e.call_api("DELETE", &id));
-        let status_now = e.w.call(id.parse().unwrap()).await.status;
+        let (app, seeded) = env_at(MON_0800_NY, true).await;
+        let id = call_id(&hold(&app, &seeded).await.1).to_string();
+        app.clock.set(MON_0900_NY.parse().unwrap());
+        let (report, (status, got)) =
+            tokio::join!(app.reconcile(), call_api(&app, &seeded, "DELETE", &id));
+        let status_now = app.call(id.parse().unwrap()).await.status;
         match status {
             200 => {
-                assert_eq!(e.dials(), 0, "cancelled, never dialed");
+                assert_eq!(dials(&app), 0, "cancelled, never dialed");
                 assert_eq!(status_now, CallStatus::Canceled);
                 assert_eq!(report.count(Repaired::ScheduledCallDialed), 0);
             }
             409 => {
                 assert_eq!(error_code(&got), "call_not_scheduled");
-                assert_eq!(e.dials(), 1, "claimed, dialed once");
+                assert_eq!(dials(&app), 1, "claimed, dialed once");
                 assert_eq!(status_now, CallStatus::Dialing);
             }
             other => panic!("unexpected {other}: {got}"),
@@ -292,58 +285,58 @@ async fn a_cancel_racing_the_claim_leaves_exactly_one_winner() {
 
 #[tokio::test]
 async fn a_failed_claim_write_is_retried_next_pass_and_dials_once() {
-    let e = env_at(MON_0800_NY, true).await;
-    let id = call_id(&e.hold().await.1);
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    e.w.plan.fail_next("settle_call");
-    let report = e.reconcile().await;
-    assert_eq!((report.errors, e.dials()), (1, 0));
-    assert_eq!(e.w.call(id).await.status, CallStatus::Scheduled);
-    let report = e.reconcile().await;
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
+    let id = call_id(&hold(&app, &seeded).await.1);
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    app.plan.fail_next("settle_call");
+    let report = app.reconcile().await;
+    assert_eq!((report.errors, dials(&app)), (1, 0));
+    assert_eq!(app.call(id).await.status, CallStatus::Scheduled);
+    let report = app.reconcile().await;
     assert_eq!(report.count(Repaired::ScheduledCallDialed), 1);
-    assert_eq!(e.dials(), 1);
+    assert_eq!(dials(&app), 1);
 }
 
 #[tokio::test]
 async fn a_dial_whose_record_write_fails_is_never_dialed_again() {
-    let e = env_at(MON_0800_NY, true).await;
-    let id = call_id(&e.hold().await.1);
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
+    let id = call_id(&hold(&app, &seeded).await.1);
+    app.clock.set(MON_0900_NY.parse().unwrap());
     // The provider places it, but `dialing` is not recorded: the call stays `queued`.
-    e.w.plan.fail_next("mark_call_dialing");
-    e.reconcile().await;
-    assert_eq!(e.dials(), 1);
-    assert_eq!(e.w.call(id).await.status, CallStatus::Queued);
+    app.plan.fail_next("mark_call_dialing");
+    app.reconcile().await;
+    assert_eq!(dials(&app), 1);
+    assert_eq!(app.call(id).await.status, CallStatus::Queued);
     // Past the claim, the queued call is treated as possibly placed: `dial_unknown`, not a
     // second dial.
-    e.w.clock
+    app.clock
         .advance(::reconciler::repair::CLAIM + chrono::Duration::seconds(1));
-    let report = e.reconcile().await;
+    let report = app.reconcile().await;
     assert_eq!(report.count(Repaired::CallMarkedDialUnknown), 1);
-    e.w.clock.advance(chrono::Duration::hours(1));
-    e.reconcile().await;
-    assert_eq!(e.dials(), 1, "never dialed twice");
+    app.clock.advance(chrono::Duration::hours(1));
+    app.reconcile().await;
+    assert_eq!(dials(&app), 1, "never dialed twice");
 }
 
 #[tokio::test]
 async fn the_unknown_outcome_rules_hold_for_scheduled_calls() {
     use domain::event_rules::event_id;
     use domain::event_type::EventType;
-    let e = env_at(MON_0800_NY, true).await;
-    e.w.update_account(&e.s.account.id, |a| a.events = EventType::ALL.to_vec())
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
+    app.update_account(&seeded.account.id, |a| a.events = EventType::ALL.to_vec())
         .await;
-    let refused = call_id(&e.hold().await.1);
-    let lost = call_id(&e.hold().await.1);
-    e.w.provider
+    let refused = call_id(&hold(&app, &seeded).await.1);
+    let lost = call_id(&hold(&app, &seeded).await.1);
+    app.provider
         .then_err(ProviderError::Status {
             status: 422,
             excerpt: "invalid number".into(),
         })
         .then_err(ProviderError::Timeout(std::time::Duration::from_secs(5)));
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    e.reconcile().await;
-    assert_eq!(e.dials(), 2);
-    let (a, b) = (e.w.call(refused).await, e.w.call(lost).await);
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    app.reconcile().await;
+    assert_eq!(dials(&app), 2);
+    let (a, b) = (app.call(refused).await, app.call(lost).await);
     let mut statuses = [a.status, b.status];
     statuses.sort();
     assert_eq!(statuses, [CallStatus::DialUnknown, CallStatus::Failed]);
@@ -351,28 +344,28 @@ async fn the_unknown_outcome_rules_hold_for_scheduled_calls() {
     assert_eq!(failed.failure_reason.as_deref(), Some("provider_http_422"));
     // Accepted with a 202 earlier, refused by the provider now: one call.failed (dial_failed),
     // stored with the failure and queued.
-    let events: Vec<_> =
-        e.w.store
-            .events()
-            .into_iter()
-            .filter(|ev| ev.record.call_id == failed.id)
-            .collect();
+    let events: Vec<_> = app
+        .store
+        .events()
+        .into_iter()
+        .filter(|ev| ev.record.call_id == failed.id)
+        .collect();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].record.event_type, EventType::CallFailed);
     let payload: Value = serde_json::from_str(&events[0].record.payload).unwrap();
     assert_eq!(payload["reason"], "dial_failed");
     let id = event_id(failed.id, EventType::CallFailed);
     assert_eq!(
-        e.w.queue
+        app.queue
             .sent()
             .iter()
             .filter(|m| m.message.event_id == id)
             .count(),
         1
     );
-    e.w.clock.advance(chrono::Duration::minutes(5));
-    e.reconcile().await;
-    assert_eq!(e.dials(), 2, "a lost answer is never dialed again");
+    app.clock.advance(chrono::Duration::minutes(5));
+    app.reconcile().await;
+    assert_eq!(dials(&app), 2, "a lost answer is never dialed again");
 }
 
 /// A read failing after the claim (before any dial) gives the call back: it is `scheduled`
@@ -380,138 +373,145 @@ async fn the_unknown_outcome_rules_hold_for_scheduled_calls() {
 /// `dial_unknown` and a failure that says the provider might have been reached.
 #[tokio::test]
 async fn a_failed_read_after_the_claim_gives_the_call_back_and_the_next_pass_dials_it_once() {
-    let e = env_at(MON_0800_NY, true).await;
-    let id = call_id(&e.hold().await.1);
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    e.w.plan.fail_next("is_suppressed");
-    e.reconcile().await;
-    assert_eq!(e.dials(), 0);
-    let c = e.w.call(id).await;
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
+    let id = call_id(&hold(&app, &seeded).await.1);
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    app.plan.fail_next("is_suppressed");
+    app.reconcile().await;
+    assert_eq!(dials(&app), 0);
+    let c = app.call(id).await;
     assert_eq!(c.status, CallStatus::Scheduled, "given back");
-    e.w.clock.set("2025-06-16T13:01:00Z".parse().unwrap());
-    let report = e.reconcile().await;
+    app.clock.set("2025-06-16T13:01:00Z".parse().unwrap());
+    let report = app.reconcile().await;
     assert_eq!(report.count(Repaired::ScheduledCallDialed), 1, "{report:?}");
-    assert_eq!(e.dials(), 1);
-    assert_eq!(e.w.call(id).await.status, CallStatus::Dialing);
-    e.w.clock.advance(chrono::Duration::minutes(5));
-    e.reconcile().await;
-    assert_eq!(e.dials(), 1);
+    assert_eq!(dials(&app), 1);
+    assert_eq!(app.call(id).await.status, CallStatus::Dialing);
+    app.clock.advance(chrono::Duration::minutes(5));
+    app.reconcile().await;
+    assert_eq!(dials(&app), 1);
 }
 
 #[tokio::test]
 async fn held_calls_recheck_the_account_the_agent_the_destination_and_the_window() {
-    let e = env_at(MON_0800_NY, true).await;
-    let api_off = call_id(&e.hold().await.1);
-    e.w.update_account(&e.s.account.id, |a| a.api_enabled = false)
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
+    let api_off = call_id(&hold(&app, &seeded).await.1);
+    app.update_account(&seeded.account.id, |a| a.api_enabled = false)
         .await;
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    let report = e.reconcile().await;
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    let report = app.reconcile().await;
     assert_eq!(report.count(Repaired::HeldCallFailed), 1, "{report:?}");
-    let c = e.w.call(api_off).await;
+    let c = app.call(api_off).await;
     assert_eq!(
         (c.status, c.failure_reason.as_deref()),
         (CallStatus::Failed, Some("api_disabled"))
     );
-    e.w.update_account(&e.s.account.id, |a| a.api_enabled = true)
+    app.update_account(&seeded.account.id, |a| a.api_enabled = true)
         .await;
 
     // The agent lost its number.
-    e.w.clock.set(MON_0800_NY.parse().unwrap());
-    let no_agent = call_id(&e.hold().await.1);
-    let mut agent = e.s.agent.clone();
+    app.clock.set(MON_0800_NY.parse().unwrap());
+    let no_agent = call_id(&hold(&app, &seeded).await.1);
+    let mut agent = seeded.agent.clone();
     agent.phone_number = None;
-    e.w.store.put_agent(&agent).await.unwrap();
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    e.reconcile().await;
-    let c = e.w.call(no_agent).await;
+    app.store.put_agent(&agent).await.unwrap();
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    app.reconcile().await;
+    let c = app.call(no_agent).await;
     assert_eq!(
         (c.status, c.failure_reason.as_deref()),
         (CallStatus::Failed, Some("agent_unavailable"))
     );
-    e.w.store.put_agent(&e.s.agent).await.unwrap();
+    app.store.put_agent(&seeded.agent).await.unwrap();
 
     // The destination policy no longer allows the country.
-    e.w.clock.set(MON_0800_NY.parse().unwrap());
-    let blocked = call_id(&e.hold().await.1);
-    e.w.update_account(&e.s.account.id, |a| {
+    app.clock.set(MON_0800_NY.parse().unwrap());
+    let blocked = call_id(&hold(&app, &seeded).await.1);
+    app.update_account(&seeded.account.id, |a| {
         a.guardrails.allowed_countries = Some(vec!["GB".into()])
     })
     .await;
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    e.reconcile().await;
-    let c = e.w.call(blocked).await;
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    app.reconcile().await;
+    let c = app.call(blocked).await;
     assert_eq!(
         (c.status, c.failure_reason.as_deref()),
         (CallStatus::Failed, Some("destination_blocked"))
     );
-    e.w.update_account(&e.s.account.id, |a| a.guardrails.allowed_countries = None)
-        .await;
+    app.update_account(&seeded.account.id, |a| {
+        a.guardrails.allowed_countries = None
+    })
+    .await;
 
     // A premium-rate number held while its type was allowed, then no longer allowed.
-    e.w.update_account(&e.s.account.id, |a| {
+    app.update_account(&seeded.account.id, |a| {
         a.guardrails.allowed_number_types = vec![domain::number_type::NumberType::PremiumRate]
     })
     .await;
-    e.w.clock.set(MON_0800_NY.parse().unwrap());
-    let (st, body) = e
-        .trigger(
-            json!({"phone": "+19002345678", "when_closed": "hold"}),
-            None,
-        )
-        .await;
+    app.clock.set(MON_0800_NY.parse().unwrap());
+    let (st, body) = trigger(
+        &app,
+        &seeded,
+        json!({"phone": "+19002345678", "when_closed": "hold"}),
+        None,
+    )
+    .await;
     assert_eq!(st, 202, "{body}");
     let premium = call_id(&body);
-    e.w.update_account(&e.s.account.id, |a| {
+    app.update_account(&seeded.account.id, |a| {
         a.guardrails.allowed_number_types = Vec::new()
     })
     .await;
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    e.reconcile().await;
-    let c = e.w.call(premium).await;
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    app.reconcile().await;
+    let c = app.call(premium).await;
     assert_eq!(
         (c.status, c.failure_reason.as_deref()),
         (CallStatus::Failed, Some("destination_blocked"))
     );
 
     // The window closed again (moved to the afternoon): re-scheduled, then placed.
-    e.w.clock.set(MON_0800_NY.parse().unwrap());
-    let moved = call_id(&e.hold().await.1);
+    app.clock.set(MON_0800_NY.parse().unwrap());
+    let moved = call_id(&hold(&app, &seeded).await.1);
     let afternoon: domain::calling_window::CallingWindow = serde_json::from_value(json!({
         "time_zone": "America/New_York", "days": {"mon": {"start": "14:00", "end": "17:00"}}
     }))
     .unwrap();
-    e.w.update_account(&e.s.account.id, |a| a.calling_window = Some(afternoon))
+    app.update_account(&seeded.account.id, |a| a.calling_window = Some(afternoon))
         .await;
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    let report = e.reconcile().await;
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    let report = app.reconcile().await;
     assert_eq!(report.count(Repaired::ScheduledCallRescheduled), 1);
-    let (_, got) = e.call_api("GET", &moved.to_string()).await;
+    let (_, got) = call_api(&app, &seeded, "GET", &moved.to_string()).await;
     assert_eq!(
         (got["status"].as_str(), got["scheduled_for"].as_str()),
         (Some("scheduled"), Some("2025-06-16T18:00:00Z"))
     );
-    assert_eq!(e.dials(), 0, "nothing placed so far");
-    e.w.clock.set("2025-06-16T18:00:10Z".parse().unwrap());
-    e.reconcile().await;
-    assert_eq!(e.dials(), 1);
-    assert_eq!(e.w.call(moved).await.status, CallStatus::Dialing);
+    assert_eq!(dials(&app), 0, "nothing placed so far");
+    app.clock.set("2025-06-16T18:00:10Z".parse().unwrap());
+    app.reconcile().await;
+    assert_eq!(dials(&app), 1);
+    assert_eq!(app.call(moved).await.status, CallStatus::Dialing);
 }
 
 #[tokio::test]
 async fn the_do_not_call_list_refuses_calls_and_cancels_scheduled_ones() {
-    let e = env_at(MON_0800_NY, true).await;
-    let scheduled = call_id(&e.hold().await.1);
-    let due_later = call_id(&e.hold().await.1);
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
+    let scheduled = call_id(&hold(&app, &seeded).await.1);
+    let due_later = call_id(&hold(&app, &seeded).await.1);
     let path = format!("{SUPPRESSIONS}/%2B15551234567");
-    let (status, body) = e.settings("PUT", &path).await;
+    let (status, body) = dashboard(&app, &seeded, "PUT", &path).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         (body["phone"].as_str(), body["added"].as_bool()),
         (Some("+15551234567"), Some(true))
     );
-    let (status, body) = e
-        .settings("PUT", &format!("{SUPPRESSIONS}/+15551234567"))
-        .await;
+    let (status, body) = dashboard(
+        &app,
+        &seeded,
+        "PUT",
+        &format!("{SUPPRESSIONS}/+15551234567"),
+    )
+    .await;
     assert_eq!(
         (status, body["added"].as_bool()),
         (200, Some(false)),
@@ -519,51 +519,55 @@ async fn the_do_not_call_list_refuses_calls_and_cancels_scheduled_ones() {
     );
 
     // Refused now, whatever the window.
-    let (status, body) = e.hold().await;
+    let (status, body) = hold(&app, &seeded).await;
     assert_eq!((status, error_code(&body)), (422, "number_suppressed"));
     assert_eq!(body["error"]["field"], "phone");
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    let (status, body) = e.trigger(json!({"phone": "+15551234567"}), None).await;
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    let (status, body) = trigger(&app, &seeded, json!({"phone": "+15551234567"}), None).await;
     assert_eq!((status, error_code(&body)), (422, "number_suppressed"));
 
     // A scheduled call reads as cancelled (cancelled on read) ...
-    let (status, got) = e.call_api("GET", &scheduled.to_string()).await;
+    let (status, got) = call_api(&app, &seeded, "GET", &scheduled.to_string()).await;
     assert_eq!((status, got["status"].as_str()), (200, Some("canceled")));
     assert_eq!(got["failure_reason"], "number_suppressed");
     // ... and one nobody read is cancelled when due.
-    let report = e.reconcile().await;
+    let report = app.reconcile().await;
     assert_eq!(
         report.count(Repaired::ScheduledCallCanceled),
         1,
         "{report:?}"
     );
-    let c = e.w.call(due_later).await;
+    let c = app.call(due_later).await;
     assert_eq!(
         (c.status, c.failure_reason.as_deref()),
         (CallStatus::Canceled, Some("number_suppressed"))
     );
-    assert_eq!(e.dials(), 0, "no suppressed number dialed");
+    assert_eq!(dials(&app), 0, "no suppressed number dialed");
 
     // Removed: callable again; removing twice is a 404.
-    let (status, _) = e.settings("DELETE", &path).await;
+    let (status, _) = dashboard(&app, &seeded, "DELETE", &path).await;
     assert_eq!(status, 200);
-    let (status, body) = e.settings("DELETE", &path).await;
+    let (status, body) = dashboard(&app, &seeded, "DELETE", &path).await;
     assert_eq!((status, error_code(&body)), (404, "suppression_not_found"));
-    let (status, _) = e.trigger(json!({"phone": "+15551234567"}), None).await;
+    let (status, _) = trigger(&app, &seeded, json!({"phone": "+15551234567"}), None).await;
     assert_eq!(status, 200);
-    assert_eq!(e.dials(), 1);
+    assert_eq!(dials(&app), 1);
 }
 
 #[tokio::test]
 async fn the_do_not_call_list_pages_and_validates() {
-    let e = env_at(MON_0900_NY, false).await;
+    let (app, seeded) = env_at(MON_0900_NY, false).await;
     for n in ["+15550000003", "+15550000001", "+15550000002"] {
-        let (status, _) = e
-            .settings("PUT", &format!("{SUPPRESSIONS}/{}", n.replace('+', "%2B")))
-            .await;
+        let (status, _) = dashboard(
+            &app,
+            &seeded,
+            "PUT",
+            &format!("{SUPPRESSIONS}/{}", n.replace('+', "%2B")),
+        )
+        .await;
         assert_eq!(status, 200);
     }
-    let (status, page) = e.settings("GET", &format!("{SUPPRESSIONS}?limit=2")).await;
+    let (status, page) = dashboard(&app, &seeded, "GET", &format!("{SUPPRESSIONS}?limit=2")).await;
     assert_eq!(status, 200, "{page}");
     let phones: Vec<&str> = page["suppressions"]
         .as_array()
@@ -573,9 +577,13 @@ async fn the_do_not_call_list_pages_and_validates() {
         .collect();
     assert_eq!(phones, ["+15550000001", "+15550000002"]);
     let cursor = page["next_cursor"].as_str().unwrap().to_string();
-    let (_, page) = e
-        .settings("GET", &format!("{SUPPRESSIONS}?limit=2&cursor={cursor}"))
-        .await;
+    let (_, page) = dashboard(
+        &app,
+        &seeded,
+        "GET",
+        &format!("{SUPPRESSIONS}?limit=2&cursor={cursor}"),
+    )
+    .await;
     assert_eq!(page["suppressions"].as_array().unwrap().len(), 1);
     assert_eq!(page["next_cursor"], Value::Null);
     for (path, code, field) in [
@@ -586,7 +594,7 @@ async fn the_do_not_call_list_pages_and_validates() {
             "phone",
         ),
     ] {
-        let (status, body) = e.settings("PUT", &path).await;
+        let (status, body) = dashboard(&app, &seeded, "PUT", &path).await;
         assert_eq!(
             (status, error_code(&body), body["error"]["field"].as_str()),
             (400, code, Some(field)),
@@ -599,13 +607,12 @@ async fn the_do_not_call_list_pages_and_validates() {
         ("cursor=zzz", "invalid_cursor"),
         ("page=2", "unknown_parameter"),
     ] {
-        let (status, body) = e.settings("GET", &format!("{SUPPRESSIONS}?{q}")).await;
+        let (status, body) = dashboard(&app, &seeded, "GET", &format!("{SUPPRESSIONS}?{q}")).await;
         assert_eq!((status, error_code(&body)), (400, code), "{q}");
     }
     // Another account's list is its own.
-    let other = e.w.agency().await;
-    assert!(!e
-        .w
+    let other = app.agency().await;
+    assert!(!app
         .store
         .is_suppressed(&other.account.id, "+15550000001")
         .await
@@ -618,35 +625,39 @@ async fn the_do_not_call_list_pages_and_validates() {
 /// once, and not before.
 #[tokio::test]
 async fn a_held_call_waits_for_the_recipients_hours_too() {
-    let e = env_at(MON_0900_NY, true).await;
-    e.w.update_account(&e.s.account.id, |a| {
+    let (app, seeded) = env_at(MON_0900_NY, true).await;
+    app.update_account(&seeded.account.id, |a| {
         a.guardrails.recipient_hours = Some(domain::recipient_hours::RecipientHours::default())
     })
     .await;
     let la = "+12135550100";
-    let (status, body) = e.trigger(json!({"phone": la}), None).await;
+    let (status, body) = trigger(&app, &seeded, json!({"phone": la}), None).await;
     assert_eq!(
         (status, error_code(&body)),
         (422, "outside_recipient_hours"),
         "{body}"
     );
     assert_eq!(body["error"]["next_allowed_at"], "2025-06-16T15:00:00Z");
-    let (status, body) = e
-        .trigger(json!({"phone": la, "when_closed": "hold"}), None)
-        .await;
+    let (status, body) = trigger(
+        &app,
+        &seeded,
+        json!({"phone": la, "when_closed": "hold"}),
+        None,
+    )
+    .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["scheduled_for"], "2025-06-16T15:00:00Z");
     let id = call_id(&body);
 
-    e.w.clock.set("2025-06-16T14:59:59Z".parse().unwrap());
-    e.reconcile().await;
-    assert_eq!(e.dials(), 0, "not before the recipient's 08:00");
-    e.w.clock.set("2025-06-16T15:00:30Z".parse().unwrap());
-    let report = e.reconcile().await;
+    app.clock.set("2025-06-16T14:59:59Z".parse().unwrap());
+    app.reconcile().await;
+    assert_eq!(dials(&app), 0, "not before the recipient's 08:00");
+    app.clock.set("2025-06-16T15:00:30Z".parse().unwrap());
+    let report = app.reconcile().await;
     assert_eq!(report.count(Repaired::ScheduledCallDialed), 1, "{report:?}");
-    assert_eq!(e.dials(), 1);
-    assert_eq!(e.w.provider.requests()[0].to_number, la);
-    assert_eq!(e.w.call(id).await.status, CallStatus::Dialing);
+    assert_eq!(dials(&app), 1);
+    assert_eq!(app.provider.requests()[0].to_number, la);
+    assert_eq!(app.call(id).await.status, CallStatus::Dialing);
 }
 
 /// A call scheduled (`not_before`) into the recipient's hours that are then narrowed by an
@@ -654,18 +665,19 @@ async fn a_held_call_waits_for_the_recipients_hours_too() {
 /// dialed.
 #[tokio::test]
 async fn a_due_call_outside_the_recipients_hours_is_rescheduled_not_dialed() {
-    let e = env_at(MON_0900_NY, false).await;
+    let (app, seeded) = env_at(MON_0900_NY, false).await;
     let la = "+12135550100";
-    let (status, body) = e
-        .trigger(
-            json!({"phone": la, "not_before": "2025-06-16T17:00:00Z"}),
-            None,
-        )
-        .await;
+    let (status, body) = trigger(
+        &app,
+        &seeded,
+        json!({"phone": la, "not_before": "2025-06-16T17:00:00Z"}),
+        None,
+    )
+    .await;
     assert_eq!(status, 202, "{body}");
     let id = call_id(&body);
     // The operator now allows 12:00-13:00 only; at 17:00Z it is 10:00 in Los Angeles.
-    e.w.update_account(&e.s.account.id, |a| {
+    app.update_account(&seeded.account.id, |a| {
         a.guardrails.recipient_hours = Some(
             serde_json::from_value(
                 json!({"applies_to": "north_america", "start": "12:00", "end": "13:00"}),
@@ -674,15 +686,15 @@ async fn a_due_call_outside_the_recipients_hours_is_rescheduled_not_dialed() {
         )
     })
     .await;
-    e.w.clock.set("2025-06-16T17:00:30Z".parse().unwrap());
-    e.reconcile().await;
-    assert_eq!(e.dials(), 0);
-    let (_, got) = e.call_api("GET", &id.to_string()).await;
+    app.clock.set("2025-06-16T17:00:30Z".parse().unwrap());
+    app.reconcile().await;
+    assert_eq!(dials(&app), 0);
+    let (_, got) = call_api(&app, &seeded, "GET", &id.to_string()).await;
     assert_eq!(got["status"], "scheduled", "{got}");
     assert_eq!(got["scheduled_for"], "2025-06-16T19:00:00Z");
-    e.w.clock.set("2025-06-16T19:00:30Z".parse().unwrap());
-    e.reconcile().await;
-    assert_eq!(e.dials(), 1);
+    app.clock.set("2025-06-16T19:00:30Z".parse().unwrap());
+    app.reconcile().await;
+    assert_eq!(dials(&app), 1);
 }
 
 /// A held call that no longer passes when due is one `call.failed` (stored with the call's
@@ -692,26 +704,26 @@ async fn a_due_call_outside_the_recipients_hours_is_rescheduled_not_dialed() {
 async fn a_held_call_that_fails_when_due_is_one_call_failed_event() {
     use domain::event_rules::event_id;
     use domain::event_type::EventType;
-    let e = env_at(MON_0800_NY, true).await;
-    e.w.update_account(&e.s.account.id, |a| a.events = EventType::ALL.to_vec())
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
+    app.update_account(&seeded.account.id, |a| a.events = EventType::ALL.to_vec())
         .await;
-    let failing = call_id(&e.hold().await.1);
-    let cancelled = call_id(&e.hold().await.1);
-    let (status, _) = e.call_api("DELETE", &cancelled.to_string()).await;
+    let failing = call_id(&hold(&app, &seeded).await.1);
+    let cancelled = call_id(&hold(&app, &seeded).await.1);
+    let (status, _) = call_api(&app, &seeded, "DELETE", &cancelled.to_string()).await;
     assert_eq!(status, 200);
-    e.w.update_account(&e.s.account.id, |a| a.api_enabled = false)
+    app.update_account(&seeded.account.id, |a| a.api_enabled = false)
         .await;
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    let report = e.reconcile().await;
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    let report = app.reconcile().await;
     assert_eq!(report.count(Repaired::HeldCallFailed), 1, "{report:?}");
-    e.w.clock.set("2025-06-16T13:05:00Z".parse().unwrap());
-    e.reconcile().await;
-    let events: Vec<_> =
-        e.w.store
-            .events()
-            .into_iter()
-            .filter(|ev| ev.record.call_id == failing || ev.record.call_id == cancelled)
-            .collect();
+    app.clock.set("2025-06-16T13:05:00Z".parse().unwrap());
+    app.reconcile().await;
+    let events: Vec<_> = app
+        .store
+        .events()
+        .into_iter()
+        .filter(|ev| ev.record.call_id == failing || ev.record.call_id == cancelled)
+        .collect();
     assert_eq!(events.len(), 1, "one event, for the failed call only");
     assert_eq!(events[0].record.event_type, EventType::CallFailed);
     assert_eq!(events[0].record.call_id, failing);
@@ -719,14 +731,14 @@ async fn a_held_call_that_fails_when_due_is_one_call_failed_event() {
     assert_eq!(payload["reason"], "api_disabled");
     assert_eq!(payload["call_id"], failing.to_string());
     let id = event_id(failing, EventType::CallFailed);
-    let queued =
-        e.w.queue
-            .sent()
-            .iter()
-            .filter(|m| m.message.event_id == id)
-            .count();
+    let queued = app
+        .queue
+        .sent()
+        .iter()
+        .filter(|m| m.message.event_id == id)
+        .count();
     assert_eq!(queued, 1);
-    assert_eq!(e.dials(), 0);
+    assert_eq!(dials(&app), 0);
 }
 
 /// Issue 25, window 2: a held call answered 202 that then ends without being placed (it
@@ -739,29 +751,29 @@ async fn a_held_call_that_ends_unplaced_is_one_call_completed_on_the_default_sub
     use domain::event_rules::event_id;
     use domain::event_type::EventType;
     for refused_by_provider in [false, true] {
-        let e = env_at(MON_0800_NY, true).await;
-        let id = call_id(&e.hold().await.1);
+        let (app, seeded) = env_at(MON_0800_NY, true).await;
+        let id = call_id(&hold(&app, &seeded).await.1);
         if refused_by_provider {
-            e.w.provider.then_err(ProviderError::Status {
+            app.provider.then_err(ProviderError::Status {
                 status: 422,
                 excerpt: "invalid to_number".into(),
             });
         } else {
-            e.w.update_account(&e.s.account.id, |a| a.api_enabled = false)
+            app.update_account(&seeded.account.id, |a| a.api_enabled = false)
                 .await;
         }
-        e.w.clock.set(MON_0900_NY.parse().unwrap());
-        e.reconcile().await;
-        e.w.clock.set("2025-06-16T13:05:00Z".parse().unwrap());
-        e.reconcile().await;
-        let call = e.w.call(id).await;
+        app.clock.set(MON_0900_NY.parse().unwrap());
+        app.reconcile().await;
+        app.clock.set("2025-06-16T13:05:00Z".parse().unwrap());
+        app.reconcile().await;
+        let call = app.call(id).await;
         assert_eq!(call.status, CallStatus::Failed, "{refused_by_provider}");
-        let events: Vec<_> =
-            e.w.store
-                .events()
-                .into_iter()
-                .filter(|ev| ev.record.call_id == id)
-                .collect();
+        let events: Vec<_> = app
+            .store
+            .events()
+            .into_iter()
+            .filter(|ev| ev.record.call_id == id)
+            .collect();
         assert_eq!(
             events.len(),
             1,
@@ -778,14 +790,14 @@ async fn a_held_call_that_ends_unplaced_is_one_call_completed_on_the_default_sub
             ),
             (&json!(0), &json!(""), &json!([]))
         );
-        let queued =
-            e.w.queue
-                .sent()
-                .iter()
-                .filter(|m| m.message.event_id == events[0].record.id)
-                .count();
+        let queued = app
+            .queue
+            .sent()
+            .iter()
+            .filter(|m| m.message.event_id == events[0].record.id)
+            .count();
         assert_eq!(queued, 1);
-        assert_eq!(e.dials(), usize::from(refused_by_provider));
+        assert_eq!(dials(&app), usize::from(refused_by_provider));
     }
 }
 
@@ -798,16 +810,16 @@ async fn a_held_call_that_ends_unplaced_is_one_call_completed_on_the_default_sub
 #[tokio::test]
 async fn a_rotation_cancels_exactly_the_old_keys_scheduled_calls() {
     use domain::event_type::EventType;
-    let e = env_at(MON_0800_NY, true).await;
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
     let mut old_calls = Vec::new();
     for _ in 0..3 {
-        let (status, body) = e.hold().await;
+        let (status, body) = hold(&app, &seeded).await;
         assert_eq!(status, 202, "{body}");
         old_calls.push(call_id(&body));
     }
     // Another account's scheduled call.
-    let other = e.w.agency().await;
-    let other_deps = e.w.ports().trigger_call(&e.w.tunables);
+    let other = app.agency().await;
+    let other_deps = app.ports().trigger_call(&app.tunables);
     let req = ApiRequest::post("/api/trigger-call")
         .bearer(&other.api_key)
         .json(&json!({"phone": "+14155550123", "not_before": "2025-06-16T14:00:00Z"}));
@@ -815,9 +827,13 @@ async fn a_rotation_cancels_exactly_the_old_keys_scheduled_calls() {
     assert_eq!(status, 202, "{body}");
     let others = call_id(&body);
 
-    let (status, rotated) = e
-        .settings("POST", "/api/integrations/api-webhooks/api-key")
-        .await;
+    let (status, rotated) = dashboard(
+        &app,
+        &seeded,
+        "POST",
+        "/api/integrations/api-webhooks/api-key",
+    )
+    .await;
     assert_eq!(status, 201, "{rotated}");
     assert_eq!(rotated["canceled_scheduled_calls"], 3, "{rotated}");
     let new_key = rotated["api_key"].as_str().unwrap().to_string();
@@ -825,41 +841,41 @@ async fn a_rotation_cancels_exactly_the_old_keys_scheduled_calls() {
     let req = ApiRequest::post("/api/trigger-call")
         .bearer(&new_key)
         .json(&json!({"phone": "+15551234567", "when_closed": "hold"}));
-    let (status, body) = e.w.trigger_call(req).await;
+    let (status, body) = app.trigger_call(req).await;
     assert_eq!(status, 202, "{body}");
     let fresh = call_id(&body);
 
     for id in &old_calls {
-        let c = e.w.call(*id).await;
+        let c = app.call(*id).await;
         assert_eq!(
             (c.status, c.failure_reason.as_deref()),
             (CallStatus::Canceled, Some("key_rotated"))
         );
-        let events: Vec<_> =
-            e.w.store
-                .events()
-                .into_iter()
-                .filter(|ev| ev.record.call_id == *id)
-                .collect();
+        let events: Vec<_> = app
+            .store
+            .events()
+            .into_iter()
+            .filter(|ev| ev.record.call_id == *id)
+            .collect();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].record.event_type, EventType::CallCompleted);
     }
     assert_eq!(
-        e.w.queue.sent_count(),
+        app.queue.sent_count(),
         3,
         "each revoked call's event queued"
     );
-    assert_eq!(e.w.call(others).await.status, CallStatus::Scheduled);
-    assert_eq!(e.w.call(fresh).await.status, CallStatus::Scheduled);
+    assert_eq!(app.call(others).await.status, CallStatus::Scheduled);
+    assert_eq!(app.call(fresh).await.status, CallStatus::Scheduled);
     // When due, only the new key's and the other account's calls are dialed.
-    e.w.clock.set("2025-06-16T14:00:30Z".parse().unwrap());
-    e.reconcile().await;
-    assert_eq!(e.dials(), 2);
+    app.clock.set("2025-06-16T14:00:30Z".parse().unwrap());
+    app.reconcile().await;
+    assert_eq!(dials(&app), 2);
     for id in [fresh, others] {
-        assert_eq!(e.w.call(id).await.status, CallStatus::Dialing);
+        assert_eq!(app.call(id).await.status, CallStatus::Dialing);
     }
     for id in &old_calls {
-        assert_eq!(e.w.call(*id).await.status, CallStatus::Canceled);
+        assert_eq!(app.call(*id).await.status, CallStatus::Canceled);
     }
 }
 
@@ -868,50 +884,54 @@ async fn a_rotation_cancels_exactly_the_old_keys_scheduled_calls() {
 /// ends `canceled` (`key_rotated`) with its event.
 #[tokio::test]
 async fn an_old_keys_call_is_never_dialed_even_when_the_rotations_cancel_misses_it() {
-    let e = env_at(MON_0800_NY, true).await;
-    let (status, body) = e.hold().await;
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
+    let (status, body) = hold(&app, &seeded).await;
     assert_eq!(status, 202, "{body}");
     let id = call_id(&body);
     // The rotation's cancel finds nothing (its index read fails): the key still rotates.
-    e.w.plan.fail_always("calls_of");
-    let (status, rotated) = e
-        .settings("POST", "/api/integrations/api-webhooks/api-key")
-        .await;
+    app.plan.fail_always("calls_of");
+    let (status, rotated) = dashboard(
+        &app,
+        &seeded,
+        "POST",
+        "/api/integrations/api-webhooks/api-key",
+    )
+    .await;
     assert_eq!(status, 201, "{rotated}");
     assert_eq!(rotated["canceled_scheduled_calls"], 0);
-    e.w.plan.clear();
-    assert_eq!(e.w.call(id).await.status, CallStatus::Scheduled);
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    let report = e.reconcile().await;
+    app.plan.clear();
+    assert_eq!(app.call(id).await.status, CallStatus::Scheduled);
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    let report = app.reconcile().await;
     assert_eq!(
         report.count(Repaired::ScheduledCallCanceled),
         1,
         "{report:?}"
     );
-    assert_eq!(e.dials(), 0, "an old key's call was dialed");
-    let c = e.w.call(id).await;
+    assert_eq!(dials(&app), 0, "an old key's call was dialed");
+    let c = app.call(id).await;
     assert_eq!(
         (c.status, c.failure_reason.as_deref()),
         (CallStatus::Canceled, Some("key_rotated"))
     );
-    assert_eq!(e.w.store.events().len(), 1);
+    assert_eq!(app.store.events().len(), 1);
 }
 
 /// Issue 26, item 2: the account's calls, listed through the API key and the settings API,
 /// filtered and paged; the settings API's bulk cancel of scheduled calls.
 #[tokio::test]
 async fn calls_are_listed_filtered_and_paged_and_scheduled_ones_cancelled_in_bulk() {
-    let e = env_at(MON_0800_NY, true).await;
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
     let mut held = Vec::new();
     for _ in 0..3 {
-        held.push(call_id(&e.hold().await.1));
-        e.w.clock.advance(chrono::Duration::seconds(1));
+        held.push(call_id(&hold(&app, &seeded).await.1));
+        app.clock.advance(chrono::Duration::seconds(1));
     }
     let list = |query: &'static str| {
         let req = ApiRequest::get("/api/calls")
             .query(query)
-            .bearer(&e.s.api_key);
-        let deps = e.w.trigger_call_deps().clone();
+            .bearer(&seeded.api_key);
+        let deps = app.trigger_call_deps().clone();
         async move { parts(&::trigger_call::handle(req.build(), &deps).await) }
     };
     let (status, page) = list("status=scheduled&limit=2").await;
@@ -934,8 +954,8 @@ async fn calls_are_listed_filtered_and_paged_and_scheduled_ones_cancelled_in_bul
         .to_string();
     let req = ApiRequest::get("/api/calls")
         .query(&format!("status=scheduled&limit=2&cursor={cursor}"))
-        .bearer(&e.s.api_key);
-    let (status, next) = e.w.trigger_call(req).await;
+        .bearer(&seeded.api_key);
+    let (status, next) = app.trigger_call(req).await;
     assert_eq!(status, 200, "{next}");
     assert_eq!(next["calls"][0]["call_id"], held[0].to_string());
     assert_eq!(next["next_cursor"], Value::Null);
@@ -950,37 +970,43 @@ async fn calls_are_listed_filtered_and_paged_and_scheduled_ones_cancelled_in_bul
         assert_eq!((status, error_code(&body)), (400, code), "{query}: {body}");
     }
     // The integration page's list is the same.
-    let (status, page) = e
-        .settings("GET", "/api/integrations/api-webhooks/calls?limit=10")
-        .await;
+    let (status, page) = dashboard(
+        &app,
+        &seeded,
+        "GET",
+        "/api/integrations/api-webhooks/calls?limit=10",
+    )
+    .await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["calls"].as_array().unwrap().len(), 3);
     // Bulk cancel: every scheduled call, like DELETE does one; no event.
-    let (status, done) = e
-        .settings(
-            "POST",
-            "/api/integrations/api-webhooks/calls/cancel-scheduled",
-        )
-        .await;
+    let (status, done) = dashboard(
+        &app,
+        &seeded,
+        "POST",
+        "/api/integrations/api-webhooks/calls/cancel-scheduled",
+    )
+    .await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(
         (done["canceled"].clone(), done["complete"].clone()),
         (json!(3), json!(true))
     );
     for id in &held {
-        assert_eq!(e.w.call(*id).await.status, CallStatus::Canceled);
+        assert_eq!(app.call(*id).await.status, CallStatus::Canceled);
     }
-    assert_eq!(e.w.store.events().len(), 0);
-    let (_, again) = e
-        .settings(
-            "POST",
-            "/api/integrations/api-webhooks/calls/cancel-scheduled",
-        )
-        .await;
+    assert_eq!(app.store.events().len(), 0);
+    let (_, again) = dashboard(
+        &app,
+        &seeded,
+        "POST",
+        "/api/integrations/api-webhooks/calls/cancel-scheduled",
+    )
+    .await;
     assert_eq!(again["canceled"], 0);
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    e.reconcile().await;
-    assert_eq!(e.dials(), 0);
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    app.reconcile().await;
+    assert_eq!(dials(&app), 0);
 }
 
 /// Issue 26, item 4: the operator's kill switch. A suspended account gets 403
@@ -989,18 +1015,18 @@ async fn calls_are_listed_filtered_and_paged_and_scheduled_ones_cancelled_in_bul
 /// flowing; a resume lets the held call go at its next check.
 #[tokio::test]
 async fn a_suspended_account_is_refused_and_its_held_calls_wait() {
-    let e = env_at(MON_0800_NY, true).await;
-    let held = call_id(&e.hold().await.1);
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
+    let held = call_id(&hold(&app, &seeded).await.1);
     // What `bvai-admin suspend` writes (the CLI itself is tested on the emulator).
-    let since = e.w.now();
-    e.w.update_account(&e.s.account.id, |a| {
+    let since = app.now();
+    app.update_account(&seeded.account.id, |a| {
         a.guardrails.suspended = Some(domain::model::Suspension {
             reason: "card chargeback".into(),
             since,
         })
     })
     .await;
-    let (status, body) = e.hold().await;
+    let (status, body) = hold(&app, &seeded).await;
     assert_eq!(
         (status, error_code(&body)),
         (403, "account_suspended"),
@@ -1010,7 +1036,7 @@ async fn a_suspended_account_is_refused_and_its_held_calls_wait() {
         !body.to_string().contains("chargeback"),
         "the operator's note is not shown"
     );
-    let (status, body) = e.settings("GET", "/api/integrations/api-webhooks").await;
+    let (status, body) = dashboard(&app, &seeded, "GET", "/api/integrations/api-webhooks").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["suspended"]["since"], MON_0800_NY);
     for (method, path) in [
@@ -1018,7 +1044,7 @@ async fn a_suspended_account_is_refused_and_its_held_calls_wait() {
         ("GET", "/api/integrations/api-webhooks/calls"),
         ("POST", "/api/integrations/api-webhooks/api-key"),
     ] {
-        let (status, body) = e.settings(method, path).await;
+        let (status, body) = dashboard(&app, &seeded, method, path).await;
         assert_eq!(
             (status, error_code(&body)),
             (403, "account_suspended"),
@@ -1026,23 +1052,23 @@ async fn a_suspended_account_is_refused_and_its_held_calls_wait() {
         );
     }
     // Due while suspended: not dialed, looked at again later.
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    let report = e.reconcile().await;
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    let report = app.reconcile().await;
     assert_eq!(
         report.count(Repaired::ScheduledCallRescheduled),
         1,
         "{report:?}"
     );
-    assert_eq!(e.dials(), 0);
-    assert_eq!(e.w.call(held).await.status, CallStatus::Scheduled);
-    e.w.update_account(&e.s.account.id, |a| a.guardrails.suspended = None)
+    assert_eq!(dials(&app), 0);
+    assert_eq!(app.call(held).await.status, CallStatus::Scheduled);
+    app.update_account(&seeded.account.id, |a| a.guardrails.suspended = None)
         .await;
-    let (status, body) = e.settings("GET", "/api/integrations/api-webhooks").await;
+    let (status, body) = dashboard(&app, &seeded, "GET", "/api/integrations/api-webhooks").await;
     assert_eq!((status, &body["suspended"]), (200, &Value::Null));
-    e.w.clock
+    app.clock
         .advance(reconciler::repair::SUSPENDED_RECHECK + chrono::Duration::seconds(1));
-    e.reconcile().await;
-    assert_eq!(e.dials(), 1, "placed at its next check after the resume");
+    app.reconcile().await;
+    assert_eq!(dials(&app), 1, "placed at its next check after the resume");
 }
 
 /// Issue 30: the integration page cancels one scheduled call through the settings API
@@ -1051,10 +1077,10 @@ async fn a_suspended_account_is_refused_and_its_held_calls_wait() {
 #[tokio::test]
 async fn the_settings_api_cancels_one_scheduled_call_once() {
     let path = |id: &str| format!("/api/integrations/api-webhooks/calls/{id}");
-    let e = env_at(MON_0800_NY, true).await;
-    let kept = call_id(&e.hold().await.1);
-    let id = call_id(&e.hold().await.1).to_string();
-    let (status, got) = e.settings("DELETE", &path(&id)).await;
+    let (app, seeded) = env_at(MON_0800_NY, true).await;
+    let kept = call_id(&hold(&app, &seeded).await.1);
+    let id = call_id(&hold(&app, &seeded).await.1).to_string();
+    let (status, got) = dashboard(&app, &seeded, "DELETE", &path(&id)).await;
     assert_eq!(
         (status, got["status"].as_str()),
         (200, Some("canceled")),
@@ -1062,11 +1088,11 @@ async fn the_settings_api_cancels_one_scheduled_call_once() {
     );
     assert_eq!(got["call_id"], id.as_str());
     assert_eq!(
-        e.w.call(kept).await.status,
+        app.call(kept).await.status,
         CallStatus::Scheduled,
         "only that call"
     );
-    let (status, got) = e.settings("DELETE", &path(&id)).await;
+    let (status, got) = dashboard(&app, &seeded, "DELETE", &path(&id)).await;
     assert_eq!((status, error_code(&got)), (409, "call_not_scheduled"));
     assert!(got["error"]["message"]
         .as_str()
@@ -1074,44 +1100,45 @@ async fn the_settings_api_cancels_one_scheduled_call_once() {
         .contains("canceled"));
     // Not a UUID, unknown, another account's: the same 404.
     for other in ["nope".to_string(), Uuid::new_v4().to_string()] {
-        let (status, got) = e.settings("DELETE", &path(&other)).await;
+        let (status, got) = dashboard(&app, &seeded, "DELETE", &path(&other)).await;
         assert_eq!(
             (status, error_code(&got)),
             (404, "call_not_found"),
             "{other}"
         );
     }
-    let theirs = e.w.agency().await;
+    let theirs = app.agency().await;
     let req = ApiRequest::new("DELETE", &path(&kept.to_string()))
-        .claims(json!({"sub": "user-2", (e.w.tunables.account_claim.as_str()): theirs.account.id}));
-    let (status, got) = e.w.settings(req).await;
+        .claims(json!({"sub": "user-2", (app.tunables.account_claim.as_str()): theirs.account.id}));
+    let (status, got) = app.settings(req).await;
     assert_eq!((status, error_code(&got)), (404, "call_not_found"));
-    assert_eq!(e.w.call(kept).await.status, CallStatus::Scheduled);
-    e.w.clock.set(MON_0900_NY.parse().unwrap());
-    e.reconcile().await;
+    assert_eq!(app.call(kept).await.status, CallStatus::Scheduled);
+    app.clock.set(MON_0900_NY.parse().unwrap());
+    app.reconcile().await;
     assert_eq!(
-        e.dials(),
+        dials(&app),
         1,
         "the kept call is dialed, the cancelled one never"
     );
-    assert_eq!(e.w.store.events().len(), 0, "a cancel sends no event");
+    assert_eq!(app.store.events().len(), 0, "a cancel sends no event");
 
     // Racing the reconciler's claim: exactly one of them wins.
     for _ in 0..10 {
-        let e = env_at(MON_0800_NY, true).await;
-        let id = call_id(&e.hold().await.1).to_string();
-        e.w.clock.set(MON_0900_NY.parse().unwrap());
+        let (app, seeded) = env_at(MON_0800_NY, true).await;
+        let id = call_id(&hold(&app, &seeded).await.1).to_string();
+        app.clock.set(MON_0900_NY.parse().unwrap());
         let p = path(&id);
-        let (report, (status, got)) = tokio::join!(e.reconcile(), e.settings("DELETE", &p));
-        let now = e.w.call(id.parse().unwrap()).await.status;
+        let (report, (status, got)) =
+            tokio::join!(app.reconcile(), dashboard(&app, &seeded, "DELETE", &p));
+        let now = app.call(id.parse().unwrap()).await.status;
         match status {
             200 => {
-                assert_eq!((e.dials(), now), (0, CallStatus::Canceled));
+                assert_eq!((dials(&app), now), (0, CallStatus::Canceled));
                 assert_eq!(report.count(Repaired::ScheduledCallDialed), 0);
             }
             409 => {
                 assert_eq!(error_code(&got), "call_not_scheduled");
-                assert_eq!((e.dials(), now), (1, CallStatus::Dialing));
+                assert_eq!((dials(&app), now), (1, CallStatus::Dialing));
             }
             other => panic!("unexpected {other}: {got}"),
         }
