@@ -11,67 +11,49 @@ use serde_json::{json, Value};
 const INTEGRATION: &str = "/api/integrations/api-webhooks";
 const API_KEY: &str = "/api/integrations/api-webhooks/api-key";
 
-/// The in-memory app with its seeded account (and what the scenario adds).
-struct Scene {
-    w: App,
-    s: Seeded,
+/// The in-memory app with its seeded account.
+async fn env_with(allow_insecure_local: bool) -> (App, Seeded) {
+    let mut app = App::new();
+    app.tunables.allow_insecure_local = allow_insecure_local;
+    let seeded = app.agency().await;
+    (app, seeded)
 }
 
-async fn env_with(allow_insecure_local: bool) -> Scene {
-    let mut w = App::new();
-    w.tunables.allow_insecure_local = allow_insecure_local;
-    let s = w.agency().await;
-    Scene { w, s }
-}
-
-async fn env() -> Scene {
+async fn env() -> (App, Seeded) {
     env_with(false).await
 }
 
-impl Scene {
-    /// A request of the seeded account's dashboard session.
-    fn req(&self, method: &str, path: &str) -> ApiRequest {
-        ApiRequest::new(method, path).claims(
-            json!({"sub": "user-1", (self.w.tunables.account_claim.as_str()): self.s.account.id}),
-        )
-    }
+async fn patch(app: &App, seeded: &Seeded, body: Value) -> (u16, Value) {
+    app.settings(app.session(seeded, "PATCH", INTEGRATION).json(&body))
+        .await
+}
 
-    async fn send(&self, req: ApiRequest) -> (u16, Value) {
-        self.w.settings(req).await
-    }
+/// trigger-call's answer for this key (the cross-function effect of the settings).
+async fn trigger_with(app: &App, key: &str) -> (u16, Value) {
+    let req = ApiRequest::post("/api/trigger-call")
+        .bearer(key)
+        .json(&json!({"phone": "+15551234567"}));
+    app.trigger_call(req).await
+}
 
-    async fn patch(&self, body: Value) -> (u16, Value) {
-        self.send(self.req("PATCH", INTEGRATION).json(&body)).await
-    }
-
-    /// trigger-call's answer for this key (the cross-function effect of the settings).
-    async fn trigger_with(&self, key: &str) -> (u16, Value) {
-        let req = ApiRequest::post("/api/trigger-call")
-            .bearer(key)
-            .json(&json!({"phone": "+15551234567"}));
-        self.w.trigger_call(req).await
-    }
-
-    async fn secret(&self) -> String {
-        self.w
-            .secrets
-            .get(&account_key_secret_name(
-                &self.w.tunables.secret_prefix,
-                &self.s.account.id,
-            ))
-            .await
-            .expect("the account's key secret")
-    }
+async fn secret(app: &App, seeded: &Seeded) -> String {
+    app.secrets
+        .get(&account_key_secret_name(
+            &app.tunables.secret_prefix,
+            &seeded.account.id,
+        ))
+        .await
+        .expect("the account's key secret")
 }
 
 #[tokio::test]
 async fn unknown_paths_and_wrong_methods_are_answered_before_the_caller_is_identified() {
-    let e = env().await;
-    let (status, res) = e.send(ApiRequest::get("/api/nope")).await;
+    let (app, seeded) = env().await;
+    let (status, res) = app.settings(ApiRequest::get("/api/nope")).await;
     assert_eq!((status, error_code(&res)), (404, "not_found"));
     let res = ::settings::handle(
         ApiRequest::new("DELETE", INTEGRATION).build(),
-        e.w.settings_deps(),
+        app.settings_deps(),
     )
     .await;
     assert_eq!(res.status(), 405);
@@ -81,15 +63,23 @@ async fn unknown_paths_and_wrong_methods_are_answered_before_the_caller_is_ident
     );
     assert_eq!(error_code(&parts(&res).1), "method_not_allowed");
     // With a session the answers are the same.
-    assert_eq!(e.send(e.req("GET", "/api/nope")).await.0, 404);
-    assert_eq!(e.send(e.req("PUT", API_KEY)).await.0, 405);
-    assert_eq!(e.w.plan.calls("account"), 0, "no route, no identity lookup");
+    assert_eq!(
+        app.settings(app.session(&seeded, "GET", "/api/nope"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        app.settings(app.session(&seeded, "PUT", API_KEY)).await.0,
+        405
+    );
+    assert_eq!(app.plan.calls("account"), 0, "no route, no identity lookup");
 }
 
 #[tokio::test]
 async fn a_missing_or_unknown_account_claim_is_401_on_every_route() {
-    let e = env().await;
-    let claim = e.w.tunables.account_claim.clone();
+    let (app, seeded) = env().await;
+    let claim = app.tunables.account_claim.clone();
     let sessions = [
         None,
         Some(json!({"sub": "user-1"})),
@@ -107,7 +97,7 @@ async fn a_missing_or_unknown_account_claim_is_401_on_every_route() {
             if let Some(c) = &session {
                 req = req.claims(c.clone());
             }
-            let (status, res) = e.send(req).await;
+            let (status, res) = app.settings(req).await;
             assert_eq!(
                 (status, error_code(&res)),
                 (401, "unauthenticated"),
@@ -116,31 +106,31 @@ async fn a_missing_or_unknown_account_claim_is_401_on_every_route() {
         }
     }
     // Only the well-formed id was looked up (once per route); nothing was written.
-    assert_eq!(e.w.plan.calls("account"), 3);
-    assert_eq!(e.w.plan.calls("save_account"), 0);
-    assert_eq!(e.w.plan.calls("put_version"), 0);
-    assert!(e.w.account(&e.s.account.id).await.api_enabled);
+    assert_eq!(app.plan.calls("account"), 3);
+    assert_eq!(app.plan.calls("save_account"), 0);
+    assert_eq!(app.plan.calls("put_version"), 0);
+    assert!(app.account(&seeded.account.id).await.api_enabled);
 }
 
 #[tokio::test]
 async fn a_plan_without_the_integration_is_403() {
-    let e = env().await;
-    let pro = e.w.account_with(Plan::Pro, true).await;
-    let claim = e.w.tunables.account_claim.clone();
+    let (app, _seeded) = env().await;
+    let pro = app.account_with(Plan::Pro, true).await;
+    let claim = app.tunables.account_claim.clone();
     for (method, path) in [("GET", INTEGRATION), ("POST", API_KEY)] {
         let req = ApiRequest::new(method, path).claims(json!({(claim.as_str()): pro.account.id}));
-        let (status, res) = e.send(req).await;
+        let (status, res) = app.settings(req).await;
         assert_eq!((status, error_code(&res)), (403, "plan_required"));
     }
-    assert_eq!(e.w.plan.calls("put_version"), 0);
+    assert_eq!(app.plan.calls("put_version"), 0);
 }
 
 #[tokio::test]
 async fn a_new_key_is_shown_once_and_replaces_the_old_one_everywhere() {
-    let e = env().await;
-    let old = e.s.api_key.clone();
-    assert_eq!(e.trigger_with(&old).await.0, 200);
-    let (status, res) = e.send(e.req("POST", API_KEY)).await;
+    let (app, seeded) = env().await;
+    let old = seeded.api_key.clone();
+    assert_eq!(trigger_with(&app, &old).await.0, 200);
+    let (status, res) = app.settings(app.session(&seeded, "POST", API_KEY)).await;
     assert_eq!(status, 201, "{res}");
     let key = res["api_key"]
         .as_str()
@@ -150,12 +140,12 @@ async fn a_new_key_is_shown_once_and_replaces_the_old_one_everywhere() {
     assert!(key.starts_with(res["prefix"].as_str().unwrap()));
     assert!(key.ends_with(res["last4"].as_str().unwrap()));
     assert_eq!(
-        e.secret().await,
+        secret(&app, &seeded).await,
         key,
         "the webhook signing secret is the new key"
     );
 
-    let (status, view) = e.send(e.req("GET", INTEGRATION)).await;
+    let (status, view) = app.settings(app.session(&seeded, "GET", INTEGRATION)).await;
     assert_eq!(status, 200);
     assert_eq!(view["api_key"]["prefix"], res["prefix"]);
     assert_eq!(view["api_key"]["last4"], res["last4"]);
@@ -172,34 +162,37 @@ async fn a_new_key_is_shown_once_and_replaces_the_old_one_everywhere() {
         ["prefix", "last4", "created_at"]
     );
 
-    assert_eq!(e.trigger_with(&key).await.0, 200);
-    let (status, res) = e.trigger_with(&old).await;
+    assert_eq!(trigger_with(&app, &key).await.0, 200);
+    let (status, res) = trigger_with(&app, &old).await;
     assert_eq!((status, error_code(&res)), (403, "invalid_api_key"));
-    assert_eq!(e.w.plan.calls("put_version"), 1);
+    assert_eq!(app.plan.calls("put_version"), 1);
 }
 
 #[tokio::test]
 async fn key_generation_with_fields_is_refused_and_writes_nothing() {
-    let e = env().await;
-    let (status, res) = e
-        .send(e.req("POST", API_KEY).json(&json!({"name": "ci"})))
+    let (app, seeded) = env().await;
+    let (status, res) = app
+        .settings(
+            app.session(&seeded, "POST", API_KEY)
+                .json(&json!({"name": "ci"})),
+        )
         .await;
     assert_eq!((status, error_code(&res)), (400, "unknown_field"));
     assert_eq!(res["error"]["field"], "name");
     assert_eq!(
         (
-            e.w.plan.calls("save_account"),
-            e.w.plan.calls("put_version")
+            app.plan.calls("save_account"),
+            app.plan.calls("put_version")
         ),
         (0, 0)
     );
-    assert_eq!(e.trigger_with(&e.s.api_key).await.0, 200);
+    assert_eq!(trigger_with(&app, &seeded.api_key).await.0, 200);
 }
 
 #[tokio::test]
 async fn invalid_webhook_urls_are_400_naming_the_field_and_write_nothing() {
-    let e = env().await;
-    let before = e.w.account(&e.s.account.id).await;
+    let (app, seeded) = env().await;
+    let before = app.account(&seeded.account.id).await;
     for url in [
         "",
         "http://hooks.example.com/in",
@@ -211,9 +204,12 @@ async fn invalid_webhook_urls_are_400_naming_the_field_and_write_nothing() {
         "https://169.254.169.254/latest/meta-data/",
         "https://[::1]/in",
     ] {
-        let (status, res) = e
-            .patch(json!({"webhook_url": url, "api_enabled": false}))
-            .await;
+        let (status, res) = patch(
+            &app,
+            &seeded,
+            json!({"webhook_url": url, "api_enabled": false}),
+        )
+        .await;
         assert_eq!(
             (status, error_code(&res)),
             (400, "invalid_webhook_url"),
@@ -230,79 +226,88 @@ async fn invalid_webhook_urls_are_400_naming_the_field_and_write_nothing() {
         ),
         (json!({"api_enabled": "no"}), "invalid_type", "api_enabled"),
     ] {
-        let (status, res) = e.patch(body).await;
+        let (status, res) = patch(&app, &seeded, body).await;
         assert_eq!(
             (status, error_code(&res), res["error"]["field"].as_str()),
             (400, code, Some(field))
         );
     }
-    assert_eq!(e.w.plan.calls("save_account"), 0);
-    assert_eq!(e.w.account(&e.s.account.id).await, before);
+    assert_eq!(app.plan.calls("save_account"), 0);
+    assert_eq!(app.account(&seeded.account.id).await, before);
 }
 
 #[tokio::test]
 async fn loopback_http_urls_are_admitted_only_with_the_local_switch() {
-    let e = env_with(true).await;
-    let (status, res) = e
-        .patch(json!({"webhook_url": "http://127.0.0.1:9/in"}))
-        .await;
+    let (app, seeded) = env_with(true).await;
+    let (status, res) = patch(
+        &app,
+        &seeded,
+        json!({"webhook_url": "http://127.0.0.1:9/in"}),
+    )
+    .await;
     assert_eq!(status, 200, "{res}");
     assert_eq!(res["webhook_url"], "http://127.0.0.1:9/in");
     assert_eq!(
-        e.w.account(&e.s.account.id).await.webhook_url.as_deref(),
+        app.account(&seeded.account.id).await.webhook_url.as_deref(),
         Some("http://127.0.0.1:9/in")
     );
 }
 
 #[tokio::test]
 async fn a_patch_applies_only_its_fields_and_switching_api_off_blocks_the_next_trigger() {
-    let e = env().await;
-    let (status, res) = e
-        .patch(json!({"webhook_url": "https://Hooks.Example.com/in", "api_enabled": false}))
-        .await;
+    let (app, seeded) = env().await;
+    let (status, res) = patch(
+        &app,
+        &seeded,
+        json!({"webhook_url": "https://Hooks.Example.com/in", "api_enabled": false}),
+    )
+    .await;
     assert_eq!(status, 200, "{res}");
     assert_eq!(res["webhook_url"], "https://hooks.example.com/in");
     assert_eq!(res["api_enabled"], false);
     assert_eq!(
         res["default_agent"]["id"],
-        e.s.agent.id.to_string(),
+        seeded.agent.id.to_string(),
         "untouched"
     );
-    let (status, got) = e.send(e.req("GET", INTEGRATION)).await;
+    let (status, got) = app.settings(app.session(&seeded, "GET", INTEGRATION)).await;
     assert_eq!((status, &got), (200, &res));
-    let (status, res) = e.trigger_with(&e.s.api_key).await;
+    let (status, res) = trigger_with(&app, &seeded.api_key).await;
     assert_eq!((status, error_code(&res)), (403, "api_access_disabled"));
-    assert_eq!(e.w.provider.request_count(), 0);
-    assert_eq!(e.w.plan.calls("save_account"), 1);
+    assert_eq!(app.provider.request_count(), 0);
+    assert_eq!(app.plan.calls("save_account"), 1);
 }
 
 #[tokio::test]
 async fn another_accounts_agent_cannot_be_the_default() {
-    let e = env().await;
-    let other = e.w.agency().await;
-    let (status, res) = e
-        .patch(json!({"default_agent_id": other.agent.id.to_string()}))
-        .await;
+    let (app, seeded) = env().await;
+    let other = app.agency().await;
+    let (status, res) = patch(
+        &app,
+        &seeded,
+        json!({"default_agent_id": other.agent.id.to_string()}),
+    )
+    .await;
     assert_eq!((status, error_code(&res)), (404, "agent_not_found"));
     assert_eq!(res["error"]["field"], "default_agent_id");
-    assert_eq!(e.w.plan.calls("save_account"), 0);
+    assert_eq!(app.plan.calls("save_account"), 0);
     assert_eq!(
-        e.w.account(&e.s.account.id).await.default_agent_id,
-        Some(e.s.agent.id)
+        app.account(&seeded.account.id).await.default_agent_id,
+        Some(seeded.agent.id)
     );
 }
 
 #[tokio::test]
 async fn a_failing_settings_write_answers_500_and_changes_nothing() {
-    let e = env().await;
-    let before = e.w.account(&e.s.account.id).await;
-    e.w.plan.fail_next("save_account");
-    let (status, res) = e.patch(json!({"api_enabled": false})).await;
+    let (app, seeded) = env().await;
+    let before = app.account(&seeded.account.id).await;
+    app.plan.fail_next("save_account");
+    let (status, res) = patch(&app, &seeded, json!({"api_enabled": false})).await;
     assert_eq!((status, error_code(&res)), (500, "internal_error"), "{res}");
     assert!(!res.to_string().contains("injected"));
-    assert_eq!(e.w.account(&e.s.account.id).await, before);
+    assert_eq!(app.account(&seeded.account.id).await, before);
     assert_eq!(
-        e.trigger_with(&e.s.api_key).await.0,
+        trigger_with(&app, &seeded.api_key).await.0,
         200,
         "API access still on"
     );
@@ -310,9 +315,9 @@ async fn a_failing_settings_write_answers_500_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_throttled_account_read_is_429() {
-    let e = env().await;
-    e.w.plan.throttle_always("account");
-    let (status, res) = e.send(e.req("GET", INTEGRATION)).await;
+    let (app, seeded) = env().await;
+    app.plan.throttle_always("account");
+    let (status, res) = app.settings(app.session(&seeded, "GET", INTEGRATION)).await;
     assert_eq!((status, error_code(&res)), (429, "throttled"));
 }
 
@@ -321,80 +326,81 @@ async fn a_throttled_account_read_is_429() {
 // one key authenticates, signs webhooks (the secret version of the committed hash, read the
 // way the delivery function reads it) and is the one the integration page shows.
 
-impl Scene {
-    /// `key` is the account's one working key: trigger-call accepts it and refuses `dead`,
-    /// the webhook signer gets it for the committed hash, and GET shows its last four.
-    async fn only_working_key(&self, key: &str, dead: &[&str]) {
-        assert_eq!(
-            self.trigger_with(key).await.0,
-            200,
-            "the working key authenticates"
-        );
-        for d in dead {
-            let (status, res) = self.trigger_with(d).await;
-            assert_eq!((status, error_code(&res)), (403, "invalid_api_key"));
-        }
-        let hash = domain::api_key::hash(key);
-        let committed = self
-            .w
-            .account(&self.s.account.id)
-            .await
-            .api_key
-            .expect("a key");
-        assert_eq!(
-            committed.hash, hash,
-            "the committed hash is the working key's"
-        );
-        let signing = domain::webhook::signing_key::KeyCache::new()
-            .get(
-                self.w.secrets.as_ref(),
-                &self.w.tunables.secret_prefix,
-                &self.s.account.id,
-                &hash,
-            )
-            .await
-            .expect("the committed key has its signing secret");
-        assert_eq!(signing, key, "webhooks are signed with the working key");
-        let (status, view) = self.send(self.req("GET", INTEGRATION)).await;
-        assert_eq!(status, 200);
-        assert_eq!(
-            view["api_key"]["last4"].as_str(),
-            Some(&key[key.len() - 4..]),
-            "the page shows the working key"
-        );
+/// `key` is the account's one working key: trigger-call accepts it and refuses `dead`,
+/// the webhook signer gets it for the committed hash, and GET shows its last four.
+async fn only_working_key(app: &App, seeded: &Seeded, key: &str, dead: &[&str]) {
+    assert_eq!(
+        trigger_with(app, key).await.0,
+        200,
+        "the working key authenticates"
+    );
+    for d in dead {
+        let (status, res) = trigger_with(app, d).await;
+        assert_eq!((status, error_code(&res)), (403, "invalid_api_key"));
     }
+    let hash = domain::api_key::hash(key);
+    let committed = app
+        .account(&seeded.account.id)
+        .await
+        .api_key
+        .expect("a key");
+    assert_eq!(
+        committed.hash, hash,
+        "the committed hash is the working key's"
+    );
+    let signing = domain::webhook::signing_key::KeyCache::new()
+        .get(
+            app.secrets.as_ref(),
+            &app.tunables.secret_prefix,
+            &seeded.account.id,
+            &hash,
+        )
+        .await
+        .expect("the committed key has its signing secret");
+    assert_eq!(signing, key, "webhooks are signed with the working key");
+    let (status, view) = app.settings(app.session(seeded, "GET", INTEGRATION)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        view["api_key"]["last4"].as_str(),
+        Some(&key[key.len() - 4..]),
+        "the page shows the working key"
+    );
+}
 
-    /// A failed rotation: 500 with no key material in the body.
-    async fn rotation_fails(&self) {
-        let (status, res) = self.send(self.req("POST", API_KEY)).await;
-        assert_eq!((status, error_code(&res)), (500, "internal_error"), "{res}");
-        assert!(res.get("api_key").is_none());
-        assert!(
-            !res.to_string().contains("bvai_"),
-            "no key material in the error: {res}"
-        );
-    }
+/// A failed rotation: 500 with no key material in the body.
+async fn rotation_fails(app: &App, seeded: &Seeded) {
+    let (status, res) = app.settings(app.session(seeded, "POST", API_KEY)).await;
+    assert_eq!((status, error_code(&res)), (500, "internal_error"), "{res}");
+    assert!(res.get("api_key").is_none());
+    assert!(
+        !res.to_string().contains("bvai_"),
+        "no key material in the error: {res}"
+    );
 }
 
 #[tokio::test]
 async fn rotation_secret_write_fails_old_key_keeps_working_and_a_retry_recovers() {
-    let e = env().await;
-    let old = e.s.api_key.clone();
-    e.w.plan.fail_next("put_version");
-    e.rotation_fails().await;
-    assert_eq!(e.w.plan.calls("save_account"), 0, "nothing committed");
-    e.only_working_key(&old, &[]).await;
-    assert_eq!(e.secret().await, old, "the secret was not touched");
+    let (app, seeded) = env().await;
+    let old = seeded.api_key.clone();
+    app.plan.fail_next("put_version");
+    rotation_fails(&app, &seeded).await;
+    assert_eq!(app.plan.calls("save_account"), 0, "nothing committed");
+    only_working_key(&app, &seeded, &old, &[]).await;
+    assert_eq!(
+        secret(&app, &seeded).await,
+        old,
+        "the secret was not touched"
+    );
 
-    let (status, res) = e.send(e.req("POST", API_KEY)).await;
+    let (status, res) = app.settings(app.session(&seeded, "POST", API_KEY)).await;
     assert_eq!(status, 201, "{res}");
     let key = res["api_key"].as_str().unwrap().to_string();
-    e.only_working_key(&key, &[&old]).await;
-    assert_eq!(e.secret().await, key);
+    only_working_key(&app, &seeded, &key, &[&old]).await;
+    assert_eq!(secret(&app, &seeded).await, key);
     assert_eq!(
         (
-            e.w.plan.calls("put_version"),
-            e.w.plan.calls("save_account")
+            app.plan.calls("put_version"),
+            app.plan.calls("save_account")
         ),
         (2, 1)
     );
@@ -402,53 +408,53 @@ async fn rotation_secret_write_fails_old_key_keeps_working_and_a_retry_recovers(
 
 #[tokio::test]
 async fn rotation_secret_written_but_its_answer_lost_old_key_keeps_working_and_current() {
-    let e = env().await;
-    let old = e.s.api_key.clone();
-    e.w.plan.fail_after_effect("put_version", 1);
-    e.rotation_fails().await;
-    assert_eq!(e.w.plan.calls("save_account"), 0, "nothing committed");
-    e.only_working_key(&old, &[]).await;
+    let (app, seeded) = env().await;
+    let old = seeded.api_key.clone();
+    app.plan.fail_after_effect("put_version", 1);
+    rotation_fails(&app, &seeded).await;
+    assert_eq!(app.plan.calls("save_account"), 0, "nothing committed");
+    only_working_key(&app, &seeded, &old, &[]).await;
     assert_eq!(
-        e.secret().await,
+        secret(&app, &seeded).await,
         old,
         "the orphan version is not left current"
     );
-    assert_eq!(e.w.plan.calls("make_current"), 1);
+    assert_eq!(app.plan.calls("make_current"), 1);
 }
 
 #[tokio::test]
 async fn rotation_hash_commit_fails_old_key_keeps_working_and_current() {
-    let e = env().await;
-    let old = e.s.api_key.clone();
-    e.w.plan.fail_next("save_account");
-    e.rotation_fails().await;
+    let (app, seeded) = env().await;
+    let old = seeded.api_key.clone();
+    app.plan.fail_next("save_account");
+    rotation_fails(&app, &seeded).await;
     assert_eq!(
         (
-            e.w.plan.calls("put_version"),
-            e.w.plan.calls("save_account"),
-            e.w.plan.calls("make_current")
+            app.plan.calls("put_version"),
+            app.plan.calls("save_account"),
+            app.plan.calls("make_current")
         ),
         (1, 1, 1),
         "secret written first, the commit tried once, the old version made current again"
     );
-    e.only_working_key(&old, &[]).await;
-    assert_eq!(e.secret().await, old);
+    only_working_key(&app, &seeded, &old, &[]).await;
+    assert_eq!(secret(&app, &seeded).await, old);
 }
 
 #[tokio::test]
 async fn rotation_commit_whose_answer_was_lost_is_read_back_and_shown() {
-    let e = env().await;
-    let old = e.s.api_key.clone();
-    e.w.plan.fail_after_effect("save_account", 1);
-    let (status, res) = e.send(e.req("POST", API_KEY)).await;
+    let (app, seeded) = env().await;
+    let old = seeded.api_key.clone();
+    app.plan.fail_after_effect("save_account", 1);
+    let (status, res) = app.settings(app.session(&seeded, "POST", API_KEY)).await;
     assert_eq!(status, 201, "the read-back finds the commit: {res}");
     let key = res["api_key"].as_str().unwrap().to_string();
-    e.only_working_key(&key, &[&old]).await;
-    assert_eq!(e.secret().await, key);
+    only_working_key(&app, &seeded, &key, &[&old]).await;
+    assert_eq!(secret(&app, &seeded).await, key);
     assert_eq!(
         (
-            e.w.plan.calls("save_account"),
-            e.w.plan.calls("make_current")
+            app.plan.calls("save_account"),
+            app.plan.calls("make_current")
         ),
         (1, 0)
     );
@@ -456,15 +462,19 @@ async fn rotation_commit_whose_answer_was_lost_is_read_back_and_shown() {
 
 #[tokio::test]
 async fn rotation_answer_lost_after_commit_leaves_the_new_key_working_and_shown() {
-    let e = env().await;
-    let old = e.s.api_key.clone();
-    let prefix_len = e.w.plan.calls("account");
+    let (app, seeded) = env().await;
+    let old = seeded.api_key.clone();
+    let prefix_len = app.plan.calls("account");
     // The commit happens, its answer is lost, and so is the read-back: the caller never
     // learns the key (as when the response itself is lost after the commit).
-    e.w.plan.fail_after_effect("save_account", 1);
-    e.w.plan.fail_nth("account", prefix_len + 2);
-    e.rotation_fails().await;
-    let committed = e.w.account(&e.s.account.id).await.api_key.expect("a key");
+    app.plan.fail_after_effect("save_account", 1);
+    app.plan.fail_nth("account", prefix_len + 2);
+    rotation_fails(&app, &seeded).await;
+    let committed = app
+        .account(&seeded.account.id)
+        .await
+        .api_key
+        .expect("a key");
     assert_ne!(
         committed.hash,
         domain::api_key::hash(&old),
@@ -472,12 +482,12 @@ async fn rotation_answer_lost_after_commit_leaves_the_new_key_working_and_shown(
     );
     // The new key (never shown) is the only one: it signs, and the page shows its last4, so
     // the customer sees a different key and generates another one.
-    let new_key = e.secret().await;
+    let new_key = secret(&app, &seeded).await;
     assert_eq!(domain::api_key::hash(&new_key), committed.hash);
-    e.only_working_key(&new_key, &[&old]).await;
+    only_working_key(&app, &seeded, &new_key, &[&old]).await;
 
-    let (status, res) = e.send(e.req("POST", API_KEY)).await;
+    let (status, res) = app.settings(app.session(&seeded, "POST", API_KEY)).await;
     assert_eq!(status, 201, "{res}");
     let key = res["api_key"].as_str().unwrap().to_string();
-    e.only_working_key(&key, &[&old, &new_key]).await;
+    only_working_key(&app, &seeded, &key, &[&old, &new_key]).await;
 }
