@@ -4,20 +4,21 @@
 use async_trait::async_trait;
 use aws_adapters::SqsQueue;
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, Utc};
 use domain::error::QueueError;
-use domain::ids::{AgentId, CallId, EventId};
+use domain::ids::{CallId, EventId};
 use domain::model::{Agent, Call, CallStatus, Direction, EventRecord};
 use domain::ports::queue::{DeliveryMessage, EventQueue};
 use domain::ports::store::calls::{CallCompletion, CallProgress};
 use domain::ports::store::event_store::{EventStore, PLAIN_PAYLOAD_MAX_BYTES};
 use domain::ports::store::{AccountStore, CallStore, DeliveryLog};
 use domain::signature::sign_provider_callback;
-use in_memory::FixedClock;
 use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::app::callback_request;
 use integration_tests::app::{OnEmulator, TestApp};
-use integration_tests::deps::{retell, Ports, Tunables};
-use integration_tests::fixtures::{self, Seeded};
+use integration_tests::deps::retell;
+// The provider's call: started 15:30:00Z (START_MS), ended 15:33:05Z (END_MS), the provider
+// contract's example; our clock, NOW_MS, is shortly after it ended: callbacks are signed then.
+use integration_tests::fixtures::{self, at_ms, Seeded, END_MS, NOW_MS, START_MS};
 use integration_tests::peer::{Reply, TestServer};
 use integration_tests::Emulator;
 use serde_json::{json, Value};
@@ -28,64 +29,26 @@ use std::time::Duration;
 use uuid::Uuid;
 
 const PROVIDER_KEY: &str = "key_test_provider_0123456789abcdef";
-/// The provider's call: started 15:30:00Z, ended 15:33:05Z (the provider contract's example).
-const START_MS: i64 = 1_750_001_400_000;
-const END_MS: i64 = 1_750_001_585_000;
-/// Our clock: shortly after the call ended; callbacks are signed at this time.
-const NOW_MS: i64 = 1_750_001_600_000;
 const ROUTE: &str = "/hooks/voice-provider";
 
-fn at_ms(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).expect("valid time")
-}
+/// The emulator flavour.
+type App = TestApp<OnEmulator>;
 
-/// The emulator app (its clock fixed at the provider example's "now") with a seeded account,
-/// and call-completed sending to a queue the test may wrap; reads through to the app.
-struct Callbacks {
-    app: TestApp<OnEmulator>,
-    clock: Arc<FixedClock>,
-    deps: call_completed::Deps,
-    seeded: Seeded,
-}
-
-impl std::ops::Deref for Callbacks {
-    type Target = TestApp<OnEmulator>;
-
-    fn deref(&self) -> &TestApp<OnEmulator> {
-        &self.app
-    }
-}
-
-/// The provider's key signs its callbacks (and authenticates trigger-call's requests).
-fn tunables() -> Tunables {
-    Tunables {
-        provider_key: PROVIDER_KEY.into(),
-        ..Tunables::default()
-    }
-}
-
-async fn env() -> Callbacks {
+async fn env() -> (App, Seeded) {
     env_with_queue(|q| Arc::new(q)).await
 }
 
-/// An app whose events queue is `wrap(real SQS adapter)` for call-completed.
-async fn env_with_queue(wrap: impl FnOnce(SqsQueue) -> Arc<dyn EventQueue>) -> Callbacks {
+/// The emulator app with a seeded account, its clock fixed at the provider example's "now",
+/// the provider's key signing callbacks, and an events queue that is `wrap(real SQS adapter)`.
+async fn env_with_queue(wrap: impl FnOnce(SqsQueue) -> Arc<dyn EventQueue>) -> (App, Seeded) {
     let mut app = TestApp::emulator().await;
-    let seeded = fixtures::agency(app.store.as_ref(), app.secrets.as_ref()).await;
-    let clock = Arc::new(FixedClock::new(at_ms(NOW_MS)));
-    app.set_clock(clock.clone());
-    app.retune(|t| *t = tunables());
-    let deps = Ports {
-        queue: wrap(SqsQueue::new(app.emu.sqs(), &app.queue_url)),
-        ..app.ports()
-    }
-    .call_completed(&app.tunables);
-    Callbacks {
-        app,
-        clock,
-        deps,
-        seeded,
-    }
+    let seeded = app.agency().await;
+    app.fix_clock(at_ms(NOW_MS));
+    // The provider's key signs its callbacks (and authenticates trigger-call's requests).
+    app.retune(|t| t.provider_key = PROVIDER_KEY.into());
+    let queue = wrap(SqsQueue::new(app.emu.sqs(), &app.queue_url));
+    app.with_queue(queue);
+    (app, seeded)
 }
 
 /// The provider's stages of one call.
@@ -198,157 +161,79 @@ fn default_transcript() -> Value {
     ])
 }
 
-impl Callbacks {
-    fn sign(&self, body: &str) -> String {
-        sign_provider_callback(PROVIDER_KEY, body.as_bytes(), self.clock_ms())
-    }
+/// Sends a raw body with the given signature header (or none).
+async fn post_raw(app: &App, body: &str, signature: Option<&str>) -> (u16, Value) {
+    app.call_completed(callback_request(body, signature)).await
+}
 
-    fn clock_ms(&self) -> i64 {
-        use domain::clock::Clock;
-        self.clock.now().timestamp_millis()
-    }
+/// Sends a correctly signed callback.
+async fn post(app: &App, body: &Value) -> (u16, Value) {
+    let raw = body.to_string();
+    let sig = app.sign_callback(&raw);
+    post_raw(app, &raw, Some(&sig)).await
+}
 
-    /// Sends a raw body with the given signature header (or none).
-    async fn post_raw(&self, body: &str, signature: Option<&str>) -> (u16, Value) {
-        let mut req = ApiRequest::post(ROUTE)
-            .header("content-type", "application/json")
-            .body(body);
-        if let Some(s) = signature {
-            req = req.header("x-retell-signature", s);
-        }
-        parts(&call_completed::handle(req.build(), &self.deps).await)
-    }
-
-    /// Sends a correctly signed callback.
-    async fn post(&self, body: &Value) -> (u16, Value) {
-        let raw = body.to_string();
-        let sig = self.sign(&raw);
-        self.post_raw(&raw, Some(&sig)).await
-    }
-
-    /// An outbound call as trigger-call leaves it: written, then dialing with the provider's id.
-    async fn outbound_call(&self) -> Call {
-        self.outbound_call_with(
-            CallId::new_v4(),
-            self.seeded.agent.id,
-            serde_json::Map::new(),
-        )
+async fn raw_item(app: &App, pk: String, sk: String) -> HashMap<String, AttributeValue> {
+    app.store
+        .client()
+        .get_item()
+        .table_name(app.store.table())
+        .key("pk", AttributeValue::S(pk))
+        .key("sk", AttributeValue::S(sk))
+        .consistent_read(true)
+        .send()
         .await
-    }
+        .expect("get item")
+        .item
+        .expect("item exists")
+}
 
-    async fn outbound_call_with(
-        &self,
-        id: CallId,
-        agent_id: AgentId,
-        metadata: serde_json::Map<String, Value>,
-    ) -> Call {
-        let now = at_ms(START_MS - 20_000);
-        let call = Call {
-            name: Some("Jane Smith".into()),
-            metadata,
-            ..Call::new(
-                id,
-                self.seeded.account.id.clone(),
-                agent_id,
-                Direction::Outbound,
-                CallStatus::Queued,
-                "+15551234567",
-                now,
-            )
-        };
-        self.store
-            .create_call(&call, None, now)
-            .await
-            .expect("create call");
-        let provider_id = format!("prov_{}", Uuid::new_v4().simple());
-        self.store
-            .mark_call_dialing(
-                call.id,
-                &provider_id,
-                now,
-                now + chrono::Duration::hours(2),
-                None,
-            )
-            .await
-            .expect("mark dialing");
-        self.call(call.id).await
-    }
-
-    async fn call(&self, id: CallId) -> Call {
-        self.store
-            .call(id)
-            .await
-            .expect("read call")
-            .expect("call exists")
-    }
-
-    async fn raw_item(&self, pk: String, sk: String) -> HashMap<String, AttributeValue> {
-        self.store
+/// Every item of a `type` in the test's table.
+async fn items_of_type(app: &App, kind: &str) -> Vec<HashMap<String, AttributeValue>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = app
+            .store
             .client()
-            .get_item()
-            .table_name(self.store.table())
-            .key("pk", AttributeValue::S(pk))
-            .key("sk", AttributeValue::S(sk))
+            .scan()
+            .table_name(app.store.table())
+            .filter_expression("#t = :t")
+            .expression_attribute_names("#t", "type")
+            .expression_attribute_values(":t", AttributeValue::S(kind.into()))
+            .set_exclusive_start_key(start)
             .consistent_read(true)
             .send()
             .await
-            .expect("get item")
-            .item
-            .expect("item exists")
-    }
-
-    /// Every item of a `type` in the test's table.
-    async fn items_of_type(&self, kind: &str) -> Vec<HashMap<String, AttributeValue>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .store
-                .client()
-                .scan()
-                .table_name(self.store.table())
-                .filter_expression("#t = :t")
-                .expression_attribute_names("#t", "type")
-                .expression_attribute_values(":t", AttributeValue::S(kind.into()))
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .expect("scan");
-            items.extend(out.items().iter().cloned());
-            match out.last_evaluated_key() {
-                Some(k) => start = Some(k.clone()),
-                None => return items,
-            }
+            .expect("scan");
+        items.extend(out.items().iter().cloned());
+        match out.last_evaluated_key() {
+            Some(k) => start = Some(k.clone()),
+            None => return items,
         }
     }
+}
 
-    /// Messages on the queue (visible, in flight or delayed), without receiving them.
-    async fn queue_depth(&self) -> u64 {
-        integration_tests::sqs::depth(&self.emu.sqs(), &self.queue_url).await
-    }
-
-    /// Receives every message on the queue (until a receive comes back empty).
-    async fn receive_all(&self) -> Vec<aws_sdk_sqs::types::Message> {
-        let mut all = Vec::new();
-        loop {
-            let out = self
-                .emu
-                .sqs()
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .message_attribute_names("All")
-                .send()
-                .await
-                .expect("receive");
-            let got = out.messages().to_vec();
-            if got.is_empty() {
-                return all;
-            }
-            all.extend(got);
+/// Receives every message on the queue (until a receive comes back empty).
+async fn receive_all(app: &App) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut all = Vec::new();
+    loop {
+        let out = app
+            .emu
+            .sqs()
+            .receive_message()
+            .queue_url(&app.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .expect("receive");
+        let got = out.messages().to_vec();
+        if got.is_empty() {
+            return all;
         }
+        all.extend(got);
     }
 }
 
@@ -386,28 +271,28 @@ fn golden(name: &str, actual: &str) {
 
 #[tokio::test]
 async fn valid_signature_is_accepted() {
-    let env = env().await;
-    let call = env.outbound_call().await;
-    let body = ProviderCall::outbound(&call, &env.seeded.agent).body(Stage::Started);
-    let (status, res) = env.post(&body).await;
+    let (app, seeded) = env().await;
+    let call = app.dialing_call(&seeded).await;
+    let body = ProviderCall::outbound(&call, &seeded.agent).body(Stage::Started);
+    let (status, res) = post(&app, &body).await;
     assert_eq!(status, 200, "{res}");
     assert_eq!(
         res,
         json!({"success": true, "call_id": call.id, "changed": true})
     );
-    assert_eq!(env.call(call.id).await.status, CallStatus::InProgress);
+    assert_eq!(app.call(call.id).await.status, CallStatus::InProgress);
 }
 
 #[tokio::test]
 async fn expired_signature_is_refused_and_nothing_is_written() {
-    let env = env().await;
-    let call = env.outbound_call().await;
-    let raw = ProviderCall::outbound(&call, &env.seeded.agent)
+    let (app, seeded) = env().await;
+    let call = app.dialing_call(&seeded).await;
+    let raw = ProviderCall::outbound(&call, &seeded.agent)
         .body(Stage::Analyzed)
         .to_string();
     for offset_ms in [-(5 * 60 * 1000 + 1), 6 * 60 * 1000] {
         let sig = sign_provider_callback(PROVIDER_KEY, raw.as_bytes(), NOW_MS + offset_ms);
-        let (status, res) = env.post_raw(&raw, Some(&sig)).await;
+        let (status, res) = post_raw(&app, &raw, Some(&sig)).await;
         assert_eq!(status, 401, "{res}");
         assert_eq!(res["success"], false);
         assert_eq!(res["error"]["code"], "invalid_signature");
@@ -415,33 +300,33 @@ async fn expired_signature_is_refused_and_nothing_is_written() {
     }
     // Just inside the tolerance is fine.
     let sig = sign_provider_callback(PROVIDER_KEY, raw.as_bytes(), NOW_MS - 4 * 60 * 1000);
-    let before = env.call(call.id).await;
+    let before = app.call(call.id).await;
     assert_eq!(
         before.status,
         CallStatus::Dialing,
         "the refused callbacks wrote nothing"
     );
     assert_eq!(
-        env.queue_depth().await,
+        app.queue_depth().await,
         0,
         "the refused callbacks enqueued nothing"
     );
-    assert!(env.items_of_type("event").await.is_empty());
-    let (status, _) = env.post_raw(&raw, Some(&sig)).await;
+    assert!(items_of_type(&app, "event").await.is_empty());
+    let (status, _) = post_raw(&app, &raw, Some(&sig)).await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test]
 async fn tampered_body_or_digest_is_refused() {
-    let env = env().await;
-    let call = env.outbound_call().await;
-    let pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    let (app, seeded) = env().await;
+    let call = app.dialing_call(&seeded).await;
+    let pc = ProviderCall::outbound(&call, &seeded.agent);
     let signed = pc.body(Stage::Analyzed).to_string();
-    let sig = env.sign(&signed);
+    let sig = app.sign_callback(&signed);
     // The body changed after signing (a different summary).
     let tampered = signed.replace("asked about pricing", "asked for a refund");
     assert_ne!(tampered, signed);
-    let (status, res) = env.post_raw(&tampered, Some(&sig)).await;
+    let (status, res) = post_raw(&app, &tampered, Some(&sig)).await;
     assert_eq!(
         (status, res["error"]["code"].clone()),
         (401, json!("invalid_signature"))
@@ -450,22 +335,22 @@ async fn tampered_body_or_digest_is_refused() {
     let mut bad = sig.clone();
     let last = bad.pop().expect("non-empty");
     bad.push(if last == '0' { '1' } else { '0' });
-    let (status, _) = env.post_raw(&signed, Some(&bad)).await;
+    let (status, _) = post_raw(&app, &signed, Some(&bad)).await;
     assert_eq!(status, 401);
     // The timestamp changed (the digest covers it).
     let shifted = sig.replacen(&format!("v={NOW_MS}"), &format!("v={}", NOW_MS - 1000), 1);
-    let (status, _) = env.post_raw(&signed, Some(&shifted)).await;
+    let (status, _) = post_raw(&app, &signed, Some(&shifted)).await;
     assert_eq!(status, 401);
-    assert_eq!(env.call(call.id).await.status, CallStatus::Dialing);
-    assert_eq!(env.queue_depth().await, 0);
-    assert!(env.items_of_type("event").await.is_empty());
+    assert_eq!(app.call(call.id).await.status, CallStatus::Dialing);
+    assert_eq!(app.queue_depth().await, 0);
+    assert!(items_of_type(&app, "event").await.is_empty());
 }
 
 #[tokio::test]
 async fn missing_malformed_or_foreign_signature_is_refused() {
-    let env = env().await;
-    let call = env.outbound_call().await;
-    let raw = ProviderCall::outbound(&call, &env.seeded.agent)
+    let (app, seeded) = env().await;
+    let call = app.dialing_call(&seeded).await;
+    let raw = ProviderCall::outbound(&call, &seeded.agent)
         .body(Stage::Ended)
         .to_string();
     let foreign = sign_provider_callback("someone-elses-key", raw.as_bytes(), NOW_MS);
@@ -475,14 +360,14 @@ async fn missing_malformed_or_foreign_signature_is_refused() {
         Some("v=abc,d=00"),
         Some(foreign.as_str()),
     ] {
-        let (status, res) = env.post_raw(&raw, sig).await;
+        let (status, res) = post_raw(&app, &raw, sig).await;
         assert_eq!(status, 401, "{sig:?}: {res}");
         assert_eq!(res["error"]["code"], "invalid_signature");
     }
     // A body that is not even JSON is refused on the signature first (401, not 400).
-    let (status, _) = env.post_raw("{not json", None).await;
+    let (status, _) = post_raw(&app, "{not json", None).await;
     assert_eq!(status, 401);
-    assert_eq!(env.call(call.id).await.status, CallStatus::Dialing);
+    assert_eq!(app.call(call.id).await.status, CallStatus::Dialing);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -491,20 +376,22 @@ async fn missing_malformed_or_foreign_signature_is_refused() {
 
 #[tokio::test]
 async fn call_started_marks_the_call_in_progress() {
-    let env = env().await;
-    let call = env.outbound_call().await;
-    let (status, _) = env
-        .post(&ProviderCall::outbound(&call, &env.seeded.agent).body(Stage::Started))
-        .await;
+    let (app, seeded) = env().await;
+    let call = app.dialing_call(&seeded).await;
+    let (status, _) = post(
+        &app,
+        &ProviderCall::outbound(&call, &seeded.agent).body(Stage::Started),
+    )
+    .await;
     assert_eq!(status, 200);
-    let after = env.call(call.id).await;
+    let after = app.call(call.id).await;
     assert_eq!(after.status, CallStatus::InProgress);
     assert_eq!(after.started_at, Some(at_ms(START_MS)));
     assert_eq!(after.ended_at, None);
     assert_eq!(after.updated_at, at_ms(NOW_MS));
     assert_eq!(after.event_id, None);
     assert_eq!(
-        env.queue_depth().await,
+        app.queue_depth().await,
         0,
         "only call_analyzed emits the event"
     );
@@ -512,30 +399,30 @@ async fn call_started_marks_the_call_in_progress() {
 
 #[tokio::test]
 async fn call_ended_records_end_duration_and_reason() {
-    let env = env().await;
-    let call = env.outbound_call().await;
-    let pc = ProviderCall::outbound(&call, &env.seeded.agent);
-    assert_eq!(env.post(&pc.body(Stage::Started)).await.0, 200);
-    assert_eq!(env.post(&pc.body(Stage::Ended)).await.0, 200);
-    let after = env.call(call.id).await;
+    let (app, seeded) = env().await;
+    let call = app.dialing_call(&seeded).await;
+    let pc = ProviderCall::outbound(&call, &seeded.agent);
+    assert_eq!(post(&app, &pc.body(Stage::Started)).await.0, 200);
+    assert_eq!(post(&app, &pc.body(Stage::Ended)).await.0, 200);
+    let after = app.call(call.id).await;
     assert_eq!(after.status, CallStatus::Ended);
     assert_eq!(after.started_at, Some(at_ms(START_MS)));
     assert_eq!(after.ended_at, Some(at_ms(END_MS)));
     assert_eq!(after.duration_seconds, Some(185));
     assert_eq!(after.disconnection_reason.as_deref(), Some("user_hangup"));
     assert_eq!(after.event_id, None);
-    assert_eq!(env.queue_depth().await, 0);
+    assert_eq!(app.queue_depth().await, 0);
 }
 
 #[tokio::test]
 async fn call_analyzed_completes_the_call_and_queues_one_event() {
-    let env = env().await;
-    let call = env.outbound_call().await;
-    let pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    let (app, seeded) = env().await;
+    let call = app.dialing_call(&seeded).await;
+    let pc = ProviderCall::outbound(&call, &seeded.agent);
     for stage in [Stage::Started, Stage::Ended] {
-        assert_eq!(env.post(&pc.body(stage)).await.0, 200);
+        assert_eq!(post(&app, &pc.body(stage)).await.0, 200);
     }
-    let (status, res) = env.post(&pc.body(Stage::Analyzed)).await;
+    let (status, res) = post(&app, &pc.body(Stage::Analyzed)).await;
     assert_eq!(status, 200, "{res}");
     assert_eq!(res["changed"], true);
     let event_id: EventId = res["event_id"]
@@ -545,16 +432,16 @@ async fn call_analyzed_completes_the_call_and_queues_one_event() {
         .expect("uuid");
 
     // The call record.
-    let after = env.call(call.id).await;
+    let after = app.call(call.id).await;
     assert_eq!(after.status, CallStatus::Completed);
     assert_eq!(after.event_id, Some(event_id));
     let (pk, sk) = aws_adapters::dynamo::keys::call(&call.id);
-    let item = env.raw_item(pk, sk).await;
+    let item = raw_item(&app, pk, sk).await;
     assert_eq!(s(&item, "summary"), "The customer asked about pricing.");
     assert_eq!(s(&item, "sentiment"), "positive");
 
     // The stored event: the payload, a 30-day TTL, marked enqueued.
-    let stored = env
+    let stored = app
         .store
         .event(event_id)
         .await
@@ -562,7 +449,7 @@ async fn call_analyzed_completes_the_call_and_queues_one_event() {
         .expect("event stored");
     assert!(stored.enqueued);
     assert!(!stored.compressed);
-    assert_eq!(stored.record.account_id, env.seeded.account.id);
+    assert_eq!(stored.record.account_id, seeded.account.id);
     assert_eq!(stored.record.call_id, call.id);
     assert_eq!(stored.record.created_at, at_ms(NOW_MS));
     assert_eq!(
@@ -572,7 +459,7 @@ async fn call_analyzed_completes_the_call_and_queues_one_event() {
     let payload: Value = serde_json::from_str(&stored.record.payload).expect("payload JSON");
     assert_eq!(payload["event"], "call.completed");
     assert_eq!(payload["call_id"], call.id.to_string());
-    assert_eq!(payload["agent_id"], env.seeded.agent.id.to_string());
+    assert_eq!(payload["agent_id"], seeded.agent.id.to_string());
     assert_eq!(payload["agent_name"], "Sales Qualifier");
     assert_eq!(payload["direction"], "outbound");
     assert_eq!(payload["phone_number"], "+15551234567");
@@ -584,17 +471,17 @@ async fn call_analyzed_completes_the_call_and_queues_one_event() {
     assert_eq!(payload["metadata"], json!({}));
 
     // The message, received back from the queue.
-    let msgs = env.receive_all().await;
+    let msgs = receive_all(&app).await;
     assert_eq!(msgs.len(), 1);
     let m = &msgs[0];
     assert_eq!(
         message(m),
-        DeliveryMessage::first(event_id, env.seeded.account.id.clone(), call.id)
+        DeliveryMessage::first(event_id, seeded.account.id.clone(), call.id)
     );
     let body: Value = serde_json::from_str(m.body().expect("body")).expect("JSON body");
     assert_eq!(
         body,
-        json!({"event_id": event_id, "account_id": env.seeded.account.id, "call_id": call.id, "attempt": 1})
+        json!({"event_id": event_id, "account_id": seeded.account.id, "call_id": call.id, "attempt": 1})
     );
     let attrs = m.message_attributes().expect("message attributes");
     assert_eq!(attrs["event_id"].data_type(), "String");
@@ -612,73 +499,73 @@ async fn call_analyzed_completes_the_call_and_queues_one_event() {
 
 #[tokio::test]
 async fn out_of_order_callbacks_never_move_the_call_back() {
-    let env = env().await;
+    let (app, seeded) = env().await;
     // Ended before started.
-    let call = env.outbound_call().await;
-    let pc = ProviderCall::outbound(&call, &env.seeded.agent);
-    assert_eq!(env.post(&pc.body(Stage::Ended)).await.1["changed"], true);
-    let (status, res) = env.post(&pc.body(Stage::Started)).await;
+    let call = app.dialing_call(&seeded).await;
+    let pc = ProviderCall::outbound(&call, &seeded.agent);
+    assert_eq!(post(&app, &pc.body(Stage::Ended)).await.1["changed"], true);
+    let (status, res) = post(&app, &pc.body(Stage::Started)).await;
     assert_eq!((status, res["changed"].clone()), (200, json!(false)));
-    let after = env.call(call.id).await;
+    let after = app.call(call.id).await;
     assert_eq!(after.status, CallStatus::Ended);
     assert_eq!(after.ended_at, Some(at_ms(END_MS)));
 
     // Analyzed first, then the older events.
-    let call = env.outbound_call().await;
-    let pc = ProviderCall::outbound(&call, &env.seeded.agent);
-    assert_eq!(env.post(&pc.body(Stage::Analyzed)).await.0, 200);
-    let completed = env.call(call.id).await;
+    let call = app.dialing_call(&seeded).await;
+    let pc = ProviderCall::outbound(&call, &seeded.agent);
+    assert_eq!(post(&app, &pc.body(Stage::Analyzed)).await.0, 200);
+    let completed = app.call(call.id).await;
     assert_eq!(completed.status, CallStatus::Completed);
     assert_eq!(completed.started_at, Some(at_ms(START_MS)));
     assert_eq!(completed.duration_seconds, Some(185));
-    env.clock.advance(chrono::Duration::seconds(30));
+    app.fixed_clock().advance(chrono::Duration::seconds(30));
     for stage in [Stage::Ended, Stage::Started] {
-        let (status, res) = env.post(&pc.body(stage)).await;
+        let (status, res) = post(&app, &pc.body(stage)).await;
         assert_eq!((status, res["changed"].clone()), (200, json!(false)));
     }
     assert_eq!(
-        env.call(call.id).await,
+        app.call(call.id).await,
         completed,
         "late callbacks changed nothing"
     );
-    let msgs = env.receive_all().await;
+    let msgs = receive_all(&app).await;
     assert_eq!(msgs.len(), 1);
     assert_eq!(message(&msgs[0]).call_id, call.id);
 }
 
 #[tokio::test]
 async fn repeated_callbacks_change_nothing() {
-    let env = env().await;
-    let call = env.outbound_call().await;
-    let pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    let (app, seeded) = env().await;
+    let call = app.dialing_call(&seeded).await;
+    let pc = ProviderCall::outbound(&call, &seeded.agent);
     for stage in [Stage::Started, Stage::Ended, Stage::Analyzed] {
-        assert_eq!(env.post(&pc.body(stage)).await.1["changed"], true);
-        let mut snapshot = env.call(call.id).await;
-        env.clock.advance(chrono::Duration::seconds(10));
-        let (status, res) = env.post(&pc.body(stage)).await;
+        assert_eq!(post(&app, &pc.body(stage)).await.1["changed"], true);
+        let mut snapshot = app.call(call.id).await;
+        app.fixed_clock().advance(chrono::Duration::seconds(10));
+        let (status, res) = post(&app, &pc.body(stage)).await;
         assert_eq!(status, 200);
         assert_eq!(res["changed"], false, "{res}");
         if stage == Stage::Started {
             // News of a call in progress: only its stale deadline moves, counted from now
             // (issue 25, long calls).
-            let now = domain::clock::Clock::now(env.clock.as_ref());
+            let now = app.now();
             snapshot.updated_at = now;
             snapshot.due_at = Some(
                 now + chrono::Duration::from_std(domain::config::DEFAULT_CALL_STALE_AFTER).unwrap(),
             );
         }
         assert_eq!(
-            env.call(call.id).await,
+            app.call(call.id).await,
             snapshot,
             "a repeated {} wrote",
             stage.event()
         );
     }
-    let event_id = env.call(call.id).await.event_id.expect("event");
-    let (_, res) = env.post(&pc.body(Stage::Analyzed)).await;
+    let event_id = app.call(call.id).await.event_id.expect("event");
+    let (_, res) = post(&app, &pc.body(Stage::Analyzed)).await;
     assert_eq!(res["event_id"], event_id.to_string());
-    assert_eq!(env.items_of_type("event").await.len(), 1);
-    let msgs = env.receive_all().await;
+    assert_eq!(items_of_type(&app, "event").await.len(), 1);
+    let msgs = receive_all(&app).await;
     assert_eq!(msgs.len(), 1, "one event, queued once");
     assert_eq!(message(&msgs[0]).event_id, event_id);
 }
@@ -689,19 +576,21 @@ async fn repeated_callbacks_change_nothing() {
 /// requests, see docs/voice-provider.md, so a truly concurrent race would test moto.)
 #[tokio::test]
 async fn a_stale_completion_loses_and_writes_nothing() {
-    let env = env().await;
-    let call = env.outbound_call().await;
-    let stale = env.call(call.id).await;
+    let (app, seeded) = env().await;
+    let call = app.dialing_call(&seeded).await;
+    let stale = app.call(call.id).await;
     assert_eq!(
         stale.event_id, None,
         "the second delivery read a call without an event"
     );
-    let (status, res) = env
-        .post(&ProviderCall::outbound(&call, &env.seeded.agent).body(Stage::Analyzed))
-        .await;
+    let (status, res) = post(
+        &app,
+        &ProviderCall::outbound(&call, &seeded.agent).body(Stage::Analyzed),
+    )
+    .await;
     assert_eq!(status, 200, "{res}");
     let first: EventId = res["event_id"].as_str().expect("id").parse().expect("uuid");
-    let completed = env.call(call.id).await;
+    let completed = app.call(call.id).await;
 
     // The second delivery's write, built from its stale read.
     let second = EventRecord {
@@ -712,7 +601,7 @@ async fn a_stale_completion_loses_and_writes_nothing() {
         payload: r#"{"event":"call.completed"}"#.into(),
         created_at: at_ms(NOW_MS),
     };
-    let created = env
+    let created = app
         .store
         .complete_call(
             stale.id,
@@ -732,9 +621,9 @@ async fn a_stale_completion_loses_and_writes_nothing() {
         .await
         .expect("complete");
     assert!(!created, "the stale completion must lose");
-    assert_eq!(env.call(call.id).await, completed, "and change nothing");
-    assert!(env.store.event(second.id).await.expect("read").is_none());
-    assert_eq!(env.items_of_type("event").await.len(), 1);
+    assert_eq!(app.call(call.id).await, completed, "and change nothing");
+    assert!(app.store.event(second.id).await.expect("read").is_none());
+    assert_eq!(items_of_type(&app, "event").await.len(), 1);
     assert_eq!(completed.event_id, Some(first));
 }
 
@@ -742,20 +631,20 @@ async fn a_stale_completion_loses_and_writes_nothing() {
 /// must find the first's record instead of making another.
 #[tokio::test]
 async fn a_second_inbound_create_finds_the_first_record() {
-    let env = env().await;
-    let pc = ProviderCall::inbound(&env.seeded.agent.provider_agent_id);
-    let (status, res) = env.post(&pc.body(Stage::Started)).await;
+    let (app, seeded) = env().await;
+    let pc = ProviderCall::inbound(&seeded.agent.provider_agent_id);
+    let (status, res) = post(&app, &pc.body(Stage::Started)).await;
     assert_eq!(status, 200, "{res}");
     let first: CallId = res["call_id"].as_str().expect("id").parse().expect("uuid");
-    let mut racer = env.call(first).await;
+    let mut racer = app.call(first).await;
     racer.id = CallId::new_v4();
     racer.status = CallStatus::Dialing;
-    let owner = env.store.create_inbound_call(&racer).await.expect("create");
+    let owner = app.store.create_inbound_call(&racer).await.expect("create");
     assert_eq!(owner, first);
-    assert!(env.store.call(racer.id).await.expect("read").is_none());
-    assert_eq!(env.items_of_type("call").await.len(), 1);
+    assert!(app.store.call(racer.id).await.expect("read").is_none());
+    assert_eq!(items_of_type(&app, "call").await.len(), 1);
     assert_eq!(
-        env.store
+        app.store
             .call_id_by_provider_call(&pc.call_id)
             .await
             .expect("read"),
@@ -769,19 +658,19 @@ async fn a_second_inbound_create_finds_the_first_record() {
 
 #[tokio::test]
 async fn inbound_call_gets_one_record_and_one_event() {
-    let env = env().await;
-    let pc = ProviderCall::inbound(&env.seeded.agent.provider_agent_id);
-    let (status, res) = env.post(&pc.body(Stage::Started)).await;
+    let (app, seeded) = env().await;
+    let pc = ProviderCall::inbound(&seeded.agent.provider_agent_id);
+    let (status, res) = post(&app, &pc.body(Stage::Started)).await;
     assert_eq!(status, 200, "{res}");
     let call_id: CallId = res["call_id"]
         .as_str()
         .expect("call id")
         .parse()
         .expect("uuid");
-    let call = env.call(call_id).await;
+    let call = app.call(call_id).await;
     assert_eq!(call.direction, Direction::Inbound);
-    assert_eq!(call.account_id, env.seeded.account.id);
-    assert_eq!(call.agent_id, env.seeded.agent.id);
+    assert_eq!(call.account_id, seeded.account.id);
+    assert_eq!(call.agent_id, seeded.agent.id);
     assert_eq!(
         call.phone_number, "+15557654321",
         "the caller is the customer"
@@ -796,7 +685,7 @@ async fn inbound_call_gets_one_record_and_one_event() {
         Stage::Analyzed,
         Stage::Analyzed,
     ] {
-        let (status, res) = env.post(&pc.body(stage)).await;
+        let (status, res) = post(&app, &pc.body(stage)).await;
         assert_eq!(status, 200, "{res}");
         assert_eq!(
             res["call_id"],
@@ -804,18 +693,18 @@ async fn inbound_call_gets_one_record_and_one_event() {
             "every callback finds the same record"
         );
     }
-    assert_eq!(env.items_of_type("call").await.len(), 1);
-    assert_eq!(env.items_of_type("provider_call").await.len(), 1);
-    let call = env.call(call_id).await;
+    assert_eq!(items_of_type(&app, "call").await.len(), 1);
+    assert_eq!(items_of_type(&app, "provider_call").await.len(), 1);
+    let call = app.call(call_id).await;
     assert_eq!(call.status, CallStatus::Completed);
-    let msgs = env.receive_all().await;
+    let msgs = receive_all(&app).await;
     assert_eq!(msgs.len(), 1);
     let m = message(&msgs[0]);
     assert_eq!(
         (m.call_id, m.account_id.as_str()),
-        (call_id, env.seeded.account.id.as_str())
+        (call_id, seeded.account.id.as_str())
     );
-    let stored = env
+    let stored = app
         .store
         .event(m.event_id)
         .await
@@ -830,26 +719,26 @@ async fn inbound_call_gets_one_record_and_one_event() {
 
 #[tokio::test]
 async fn unknown_agent_is_acknowledged_and_ignored() {
-    let env = env().await;
+    let (app, _seeded) = env().await;
     for agent in ["prov_agent_nobody", ""] {
         let pc = ProviderCall::inbound(agent);
         for stage in [Stage::Started, Stage::Analyzed] {
-            let (status, res) = env.post(&pc.body(stage)).await;
+            let (status, res) = post(&app, &pc.body(stage)).await;
             assert_eq!(status, 200, "the provider must stop retrying");
             assert_eq!(res, json!({"success": true, "ignored": "unknown_agent"}));
         }
     }
-    assert!(env.items_of_type("call").await.is_empty());
-    assert!(env.items_of_type("provider_call").await.is_empty());
-    assert!(env.items_of_type("event").await.is_empty());
-    assert_eq!(env.queue_depth().await, 0);
+    assert!(items_of_type(&app, "call").await.is_empty());
+    assert!(items_of_type(&app, "provider_call").await.is_empty());
+    assert!(items_of_type(&app, "event").await.is_empty());
+    assert_eq!(app.queue_depth().await, 0);
 }
 
 #[tokio::test]
 async fn unknown_or_mismatched_call_is_acknowledged_and_ignored() {
-    let env = env().await;
-    let call = env.outbound_call().await;
-    let agent = &env.seeded.agent;
+    let (app, seeded) = env().await;
+    let call = app.dialing_call(&seeded).await;
+    let agent = &seeded.agent;
 
     // Our metadata names a call that does not exist.
     let mut unknown = ProviderCall::outbound(&call, agent);
@@ -872,64 +761,64 @@ async fn unknown_or_mismatched_call_is_acknowledged_and_ignored() {
         (other_account, "call_mismatch"),
         (other_provider_call, "call_mismatch"),
     ] {
-        let (status, res) = env.post(&pc.body(Stage::Analyzed)).await;
+        let (status, res) = post(&app, &pc.body(Stage::Analyzed)).await;
         assert_eq!(status, 200);
         assert_eq!(res, json!({"success": true, "ignored": reason}));
     }
-    assert_eq!(env.call(call.id).await, call, "our call is untouched");
-    assert!(env.items_of_type("event").await.is_empty());
-    assert_eq!(env.queue_depth().await, 0);
+    assert_eq!(app.call(call.id).await, call, "our call is untouched");
+    assert!(items_of_type(&app, "event").await.is_empty());
+    assert_eq!(app.queue_depth().await, 0);
 }
 
 #[tokio::test]
 async fn unhandled_events_are_acknowledged_and_ignored() {
-    let env = env().await;
-    let call = env.outbound_call().await;
-    let pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    let (app, seeded) = env().await;
+    let call = app.dialing_call(&seeded).await;
+    let pc = ProviderCall::outbound(&call, &seeded.agent);
     for event in ["transcript_updated", "call_analysed", ""] {
-        let (status, res) = env.post(&pc.body_as(event, Stage::Analyzed)).await;
+        let (status, res) = post(&app, &pc.body_as(event, Stage::Analyzed)).await;
         assert_eq!(status, 200);
         assert_eq!(
             res,
             json!({"success": true, "ignored": "unsupported_event"})
         );
     }
-    assert_eq!(env.call(call.id).await, call);
-    assert_eq!(env.queue_depth().await, 0);
+    assert_eq!(app.call(call.id).await, call);
+    assert_eq!(app.queue_depth().await, 0);
 }
 
 #[tokio::test]
 async fn failed_call_gets_no_event() {
-    let env = env().await;
+    let (app, seeded) = env().await;
     let now = at_ms(START_MS);
-    let mut call = env.outbound_call().await;
+    let mut call = app.dialing_call(&seeded).await;
     // A call trigger-call recorded as failed (the provider refused it).
     call.id = CallId::new_v4();
     call.status = CallStatus::Queued;
     call.provider_call_id = None;
-    env.store
+    app.store
         .create_call(&call, None, now)
         .await
         .expect("create");
-    env.store
+    app.store
         .mark_call_failed(call.id, "provider_http_500: boom", now, None)
         .await
         .expect("fail");
-    let mut pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    let mut pc = ProviderCall::outbound(&call, &seeded.agent);
     pc.call_id = "prov_late".into();
-    let (status, res) = env.post(&pc.body(Stage::Started)).await;
+    let (status, res) = post(&app, &pc.body(Stage::Started)).await;
     assert_eq!((status, res["changed"].clone()), (200, json!(false)));
-    let (status, res) = env.post(&pc.body(Stage::Analyzed)).await;
+    let (status, res) = post(&app, &pc.body(Stage::Analyzed)).await;
     assert_eq!(status, 200);
     assert_eq!(res["ignored"], "call_failed");
-    assert_eq!(env.call(call.id).await.status, CallStatus::Failed);
-    assert_eq!(env.queue_depth().await, 0);
+    assert_eq!(app.call(call.id).await.status, CallStatus::Failed);
+    assert_eq!(app.queue_depth().await, 0);
 }
 
 #[tokio::test]
 async fn signed_bad_bodies_are_400_and_write_nothing() {
-    let env = env().await;
-    let call = env.outbound_call().await;
+    let (app, seeded) = env().await;
+    let call = app.dialing_call(&seeded).await;
     let cases = [
         ("{not json", "invalid_json"),
         ("", "invalid_json"),
@@ -946,23 +835,28 @@ async fn signed_bad_bodies_are_400_and_write_nothing() {
         (r#"{"event":7,"call":{"call_id":"p"}}"#, "invalid_callback"),
     ];
     for (body, code) in cases {
-        let sig = env.sign(body);
-        let (status, res) = env.post_raw(body, Some(&sig)).await;
+        let sig = app.sign_callback(body);
+        let (status, res) = post_raw(&app, body, Some(&sig)).await;
         assert_eq!(status, 400, "{body}: {res}");
         assert_eq!(res["success"], false);
         assert_eq!(res["error"]["code"], code, "{body}: {res}");
     }
-    assert_eq!(env.call(call.id).await, call);
-    assert_eq!(env.items_of_type("call").await.len(), 1);
-    assert_eq!(env.queue_depth().await, 0);
+    assert_eq!(app.call(call.id).await, call);
+    assert_eq!(items_of_type(&app, "call").await.len(), 1);
+    assert_eq!(app.queue_depth().await, 0);
 }
 
 #[tokio::test]
 async fn other_routes_and_methods() {
-    let env = env().await;
-    let res = call_completed::handle(ApiRequest::get(ROUTE).build(), &env.deps).await;
+    let (app, _seeded) = env().await;
+    let res =
+        call_completed::handle(ApiRequest::get(ROUTE).build(), app.call_completed_deps()).await;
     assert_eq!(parts(&res).0, 405);
-    let res = call_completed::handle(ApiRequest::post("/hooks/other").build(), &env.deps).await;
+    let res = call_completed::handle(
+        ApiRequest::post("/hooks/other").build(),
+        app.call_completed_deps(),
+    )
+    .await;
     assert_eq!(parts(&res).0, 404);
 }
 
@@ -989,17 +883,17 @@ impl EventQueue for FailsOnce {
 
 #[tokio::test]
 async fn sqs_failure_answers_5xx_and_the_retry_sends_the_stored_event() {
-    let env = env_with_queue(|inner| {
+    let (app, seeded) = env_with_queue(|inner| {
         Arc::new(FailsOnce {
             inner,
             failed: AtomicBool::new(false),
         })
     })
     .await;
-    let call = env.outbound_call().await;
-    let body = ProviderCall::outbound(&call, &env.seeded.agent).body(Stage::Analyzed);
+    let call = app.dialing_call(&seeded).await;
+    let body = ProviderCall::outbound(&call, &seeded.agent).body(Stage::Analyzed);
 
-    let (status, res) = env.post(&body).await;
+    let (status, res) = post(&app, &body).await;
     assert_eq!(status, 500, "{res}");
     assert_eq!(res["error"]["code"], "internal_error");
     assert!(
@@ -1007,22 +901,22 @@ async fn sqs_failure_answers_5xx_and_the_retry_sends_the_stored_event() {
         "no internals in the body"
     );
     // Stored, not queued.
-    let event_id = env.call(call.id).await.event_id.expect("event stored");
-    let stored = env
+    let event_id = app.call(call.id).await.event_id.expect("event stored");
+    let stored = app
         .store
         .event(event_id)
         .await
         .expect("read")
         .expect("event");
     assert!(!stored.enqueued);
-    assert_eq!(env.queue_depth().await, 0);
+    assert_eq!(app.queue_depth().await, 0);
 
     // The provider retries: the stored event is sent, not a new one.
-    let (status, res) = env.post(&body).await;
+    let (status, res) = post(&app, &body).await;
     assert_eq!(status, 200, "{res}");
     assert_eq!(res["event_id"], event_id.to_string());
     assert!(
-        env.store
+        app.store
             .event(event_id)
             .await
             .expect("read")
@@ -1030,13 +924,13 @@ async fn sqs_failure_answers_5xx_and_the_retry_sends_the_stored_event() {
             .enqueued
     );
     // A further duplicate sends nothing more.
-    assert_eq!(env.post(&body).await.0, 200);
+    assert_eq!(post(&app, &body).await.0, 200);
 
-    let msgs = env.receive_all().await;
+    let msgs = receive_all(&app).await;
     assert_eq!(msgs.len(), 1, "exactly one message in the end");
     assert_eq!(message(&msgs[0]).event_id, event_id);
-    assert_eq!(env.items_of_type("event").await.len(), 1);
-    let after = env
+    assert_eq!(items_of_type(&app, "event").await.len(), 1);
+    let after = app
         .store
         .event(event_id)
         .await
@@ -1054,18 +948,18 @@ async fn sqs_failure_answers_5xx_and_the_retry_sends_the_stored_event() {
 
 #[tokio::test]
 async fn golden_payload_outbound() {
-    let env = env().await;
+    let (app, seeded) = env().await;
     // Fixed ids so the payload bytes are stable.
     let agent = Agent {
         id: "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
             .parse()
             .expect("uuid"),
-        account_id: env.seeded.account.id.clone(),
+        account_id: seeded.account.id.clone(),
         name: "Sales Qualifier".into(),
         provider_agent_id: format!("prov_agent_{}", Uuid::new_v4().simple()),
         phone_number: None,
     };
-    env.store.put_agent(&agent).await.expect("agent");
+    app.store.put_agent(&agent).await.expect("agent");
     let metadata = json!({
         "source": "your-custom-field",
         "crm": {"id": 42, "tags": ["vip", "émigré"], "owner": null},
@@ -1077,13 +971,17 @@ async fn golden_payload_outbound() {
     let call_id: CallId = "4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11"
         .parse()
         .expect("uuid");
-    let call = env.outbound_call_with(call_id, agent.id, metadata).await;
-    let (status, res) = env
-        .post(&ProviderCall::outbound(&call, &agent).body(Stage::Analyzed))
+    let call = app
+        .dialing_call_with(&seeded, call_id, agent.id, metadata)
         .await;
+    let (status, res) = post(
+        &app,
+        &ProviderCall::outbound(&call, &agent).body(Stage::Analyzed),
+    )
+    .await;
     assert_eq!(status, 200, "{res}");
     let event_id: EventId = res["event_id"].as_str().expect("id").parse().expect("uuid");
-    let stored = env
+    let stored = app
         .store
         .event(event_id)
         .await
@@ -1094,23 +992,23 @@ async fn golden_payload_outbound() {
 
 #[tokio::test]
 async fn golden_payload_inbound() {
-    let env = env().await;
+    let (app, seeded) = env().await;
     let agent = Agent {
         id: "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
             .parse()
             .expect("uuid"),
-        account_id: env.seeded.account.id.clone(),
+        account_id: seeded.account.id.clone(),
         name: "Front Desk".into(),
         provider_agent_id: format!("prov_agent_{}", Uuid::new_v4().simple()),
         phone_number: None,
     };
-    env.store.put_agent(&agent).await.expect("agent");
+    app.store.put_agent(&agent).await.expect("agent");
     let pc = ProviderCall::inbound(&agent.provider_agent_id);
-    let (status, res) = env.post(&pc.body(Stage::Analyzed)).await;
+    let (status, res) = post(&app, &pc.body(Stage::Analyzed)).await;
     assert_eq!(status, 200, "{res}");
     let call_id = res["call_id"].as_str().expect("call id").to_string();
     let event_id: EventId = res["event_id"].as_str().expect("id").parse().expect("uuid");
-    let stored = env
+    let stored = app
         .store
         .event(event_id)
         .await
@@ -1174,22 +1072,22 @@ fn two_hour_transcript() -> Value {
 
 #[tokio::test]
 async fn two_hour_transcript_stays_in_dynamodb_and_the_message_stays_small() {
-    let env = env().await;
-    let call = env.outbound_call().await;
-    let mut pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    let (app, seeded) = env().await;
+    let call = app.dialing_call(&seeded).await;
+    let mut pc = ProviderCall::outbound(&call, &seeded.agent);
     pc.transcript = two_hour_transcript();
     let mut body = pc.body(Stage::Analyzed);
     let end = START_MS + 2 * 3600 * 1000;
     body["call"]["end_timestamp"] = end.into();
     body["call"]["duration_ms"] = (end - START_MS).into();
     let raw = body.to_string();
-    env.clock.set(at_ms(end + 30_000));
-    let sig = env.sign(&raw);
-    let (status, res) = env.post_raw(&raw, Some(&sig)).await;
+    app.fixed_clock().set(at_ms(end + 30_000));
+    let sig = app.sign_callback(&raw);
+    let (status, res) = post_raw(&app, &raw, Some(&sig)).await;
     assert_eq!(status, 200, "{res}");
     let event_id: EventId = res["event_id"].as_str().expect("id").parse().expect("uuid");
 
-    let stored = env
+    let stored = app
         .store
         .event(event_id)
         .await
@@ -1197,7 +1095,7 @@ async fn two_hour_transcript_stays_in_dynamodb_and_the_message_stays_small() {
         .expect("event");
     let payload_len = stored.record.payload.len();
     let (pk, sk) = aws_adapters::dynamo::keys::event(&event_id);
-    let item = env.raw_item(pk, sk).await;
+    let item = raw_item(&app, pk, sk).await;
     let stored_len = match item.get("payload_gz") {
         Some(AttributeValue::B(b)) => b.as_ref().len(),
         other => panic!("large payload not stored compressed: {other:?}"),
@@ -1223,7 +1121,7 @@ async fn two_hour_transcript_stays_in_dynamodb_and_the_message_stays_small() {
         "2025-06-15T17:29:57Z"
     );
 
-    let msgs = env.receive_all().await;
+    let msgs = receive_all(&app).await;
     assert_eq!(msgs.len(), 1);
     let body = msgs[0].body().expect("body");
     assert!(body.len() < 512, "message is {} bytes", body.len());
@@ -1237,9 +1135,9 @@ async fn two_hour_transcript_stays_in_dynamodb_and_the_message_stays_small() {
 async fn an_incompressible_5_mb_transcript_is_cut_to_fit_one_item() {
     use domain::ports::store::event_store::MAX_STORED_PAYLOAD_BYTES;
     const TURNS: usize = 2500;
-    let env = env().await;
-    let call = env.outbound_call().await;
-    let mut pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    let (app, seeded) = env().await;
+    let call = app.dialing_call(&seeded).await;
+    let mut pc = ProviderCall::outbound(&call, &seeded.agent);
     pc.transcript = fixtures::incompressible_transcript(5_000_000, TURNS, 7);
     let last_turn = pc.transcript[TURNS - 1]["content"].clone();
     let raw = pc.body(Stage::Analyzed).to_string();
@@ -1248,19 +1146,19 @@ async fn an_incompressible_5_mb_transcript_is_cut_to_fit_one_item() {
         "{}",
         raw.len()
     );
-    let sig = env.sign(&raw);
-    let (status, res) = env.post_raw(&raw, Some(&sig)).await;
+    let sig = app.sign_callback(&raw);
+    let (status, res) = post_raw(&app, &raw, Some(&sig)).await;
     assert_eq!(status, 200, "{res}");
     let event_id: EventId = res["event_id"].as_str().expect("id").parse().expect("uuid");
 
-    let events = env.items_of_type("event").await;
+    let events = items_of_type(&app, "event").await;
     assert_eq!(events.len(), 1, "exactly one event item");
     let stored_len = match events[0].get("payload_gz") {
         Some(AttributeValue::B(b)) => b.as_ref().len(),
         other => panic!("payload not stored compressed: {other:?}"),
     };
     assert!(stored_len <= MAX_STORED_PAYLOAD_BYTES, "{stored_len}");
-    let stored = env
+    let stored = app
         .store
         .event(event_id)
         .await
@@ -1283,15 +1181,15 @@ async fn an_incompressible_5_mb_transcript_is_cut_to_fit_one_item() {
         raw.len(),
         stored.record.payload.len()
     );
-    let after = env.call(call.id).await;
+    let after = app.call(call.id).await;
     assert_eq!(after.status, CallStatus::Completed);
     assert_eq!(after.event_id, Some(event_id));
 
-    let msgs = env.receive_all().await;
+    let msgs = receive_all(&app).await;
     assert_eq!(msgs.len(), 1, "one message");
     assert_eq!(message(&msgs[0]).event_id, event_id);
     assert!(
-        env.store
+        app.store
             .event(event_id)
             .await
             .expect("read")
@@ -1300,16 +1198,16 @@ async fn an_incompressible_5_mb_transcript_is_cut_to_fit_one_item() {
     );
 
     // The provider's retry: 200, nothing more stored or queued.
-    let sig = env.sign(&raw);
-    let (status, res) = env.post_raw(&raw, Some(&sig)).await;
+    let sig = app.sign_callback(&raw);
+    let (status, res) = post_raw(&app, &raw, Some(&sig)).await;
     assert_eq!(
         (status, res["changed"].clone()),
         (200, json!(false)),
         "{res}"
     );
-    assert_eq!(env.items_of_type("event").await.len(), 1);
+    assert_eq!(items_of_type(&app, "event").await.len(), 1);
     assert_eq!(
-        env.queue_depth().await,
+        app.queue_depth().await,
         1,
         "only the one message (in flight)"
     );
@@ -1321,7 +1219,7 @@ async fn an_incompressible_5_mb_transcript_is_cut_to_fit_one_item() {
 
 #[tokio::test]
 async fn callbacks_for_a_call_placed_by_trigger_call() {
-    let env = env().await;
+    let (mut app, seeded) = env().await;
     let provider = TestServer::start(|_, _| async {
         Reply::json(
             201,
@@ -1329,34 +1227,28 @@ async fn callbacks_for_a_call_placed_by_trigger_call() {
         )
     })
     .await;
-    let trigger = Ports {
-        provider: retell(&provider.url(), &tunables()),
-        clock: env.clock.clone(),
-        ..Ports::emulator(&env.emu, &env.store, &env.queue_url)
-    }
-    .trigger_call(&tunables());
-    let req = ApiRequest::post("/api/trigger-call")
-        .bearer(&env.seeded.api_key)
-        .json(&json!({"phone": "+15551234567", "name": "Jane", "metadata": {"source": "crm", "lead": 7}}))
-        .build();
-    let (status, res) = parts(&trigger_call::handle(req, &trigger).await);
+    app.set_provider(retell(&provider.url(), &app.tunables));
+    let req = app.api(&seeded, "POST", "/api/trigger-call").json(
+        &json!({"phone": "+15551234567", "name": "Jane", "metadata": {"source": "crm", "lead": 7}}),
+    );
+    let (status, res) = app.trigger_call(req).await;
     assert_eq!(status, 200, "{res}");
     let call_id: CallId = res["call_id"].as_str().expect("id").parse().expect("uuid");
 
     // The provider echoes the metadata trigger-call sent it.
     let sent = provider.wait_for(1, Duration::from_secs(5)).await;
     let provider_metadata = sent[0].json()["metadata"].clone();
-    let call = env.call(call_id).await;
-    let mut pc = ProviderCall::outbound(&call, &env.seeded.agent);
+    let call = app.call(call_id).await;
+    let mut pc = ProviderCall::outbound(&call, &seeded.agent);
     pc.metadata = Some(provider_metadata);
     for stage in [Stage::Started, Stage::Ended, Stage::Analyzed] {
-        let (status, res) = env.post(&pc.body(stage)).await;
+        let (status, res) = post(&app, &pc.body(stage)).await;
         assert_eq!(status, 200, "{res}");
         assert_eq!(res["call_id"], call_id.to_string());
     }
-    let msgs = env.receive_all().await;
+    let msgs = receive_all(&app).await;
     assert_eq!(msgs.len(), 1);
-    let stored = env
+    let stored = app
         .store
         .event(message(&msgs[0]).event_id)
         .await
@@ -1376,30 +1268,30 @@ async fn callbacks_for_a_call_placed_by_trigger_call() {
 async fn call_started_and_call_failed_are_stored_once_and_each_posted_once() {
     use domain::event_rules::event_id;
     use domain::event_type::EventType;
-    let e = env().await;
+    let (app, seeded) = env().await;
     let receiver = TestServer::start(|_, _| async { Reply::status(200) }).await;
     let url = format!("{}/hooks/bvai", receiver.url());
-    fixtures::update_account(e.store.as_ref(), &e.seeded.account.id, |a| {
+    app.update_account(&seeded.account.id, |a| {
         a.webhook_url = Some(url);
         a.events = vec![EventType::CallStarted, EventType::CallFailed];
     })
     .await;
 
     // A call that connects: call_started twice, then its end and analysis.
-    let started = e.outbound_call().await;
-    let p = ProviderCall::outbound(&started, &e.seeded.agent);
+    let started = app.dialing_call(&seeded).await;
+    let p = ProviderCall::outbound(&started, &seeded.agent);
     for stage in [
         Stage::Started,
         Stage::Started,
         Stage::Ended,
         Stage::Analyzed,
     ] {
-        let (status, res) = e.post(&p.body(stage)).await;
+        let (status, res) = post(&app, &p.body(stage)).await;
         assert_eq!(status, 200, "{res}");
     }
     // A call that is never answered: call_ended twice, then its analysis.
-    let unanswered = e.outbound_call().await;
-    let q = ProviderCall::outbound(&unanswered, &e.seeded.agent);
+    let unanswered = app.dialing_call(&seeded).await;
+    let q = ProviderCall::outbound(&unanswered, &seeded.agent);
     let not_connected = |stage: Stage| {
         let mut b = q.body(stage);
         let c = b["call"].as_object_mut().expect("call");
@@ -1409,14 +1301,14 @@ async fn call_started_and_call_failed_are_stored_once_and_each_posted_once() {
         b
     };
     for stage in [Stage::Ended, Stage::Ended, Stage::Analyzed] {
-        let (status, res) = e.post(&not_connected(stage)).await;
+        let (status, res) = post(&app, &not_connected(stage)).await;
         assert_eq!(status, 200, "{res}");
     }
 
     let s_id = event_id(started.id, EventType::CallStarted);
     let f_id = event_id(unanswered.id, EventType::CallFailed);
-    let s = e.store.event(s_id).await.unwrap().expect("call.started");
-    let f = e.store.event(f_id).await.unwrap().expect("call.failed");
+    let s = app.store.event(s_id).await.unwrap().expect("call.started");
+    let f = app.store.event(f_id).await.unwrap().expect("call.failed");
     assert_eq!(
         (s.record.event_type, s.enqueued),
         (EventType::CallStarted, true)
@@ -1430,27 +1322,25 @@ async fn call_started_and_call_failed_are_stored_once_and_each_posted_once() {
         (fp["event"].as_str(), fp["reason"].as_str()),
         (Some("call.failed"), Some("no_answer"))
     );
-    assert!(e
+    assert!(app
         .store
         .event(event_id(unanswered.id, EventType::CallStarted))
         .await
         .unwrap()
         .is_none());
     assert_eq!(
-        e.store.call(unanswered.id).await.unwrap().unwrap().status,
+        app.store.call(unanswered.id).await.unwrap().unwrap().status,
         CallStatus::Completed
     );
 
     // Four events queued once each: two call.completed (today's behaviour), one of each new.
-    let msgs = integration_tests::sqs::drain(&e.emu.sqs(), &e.queue_url).await;
+    let msgs = integration_tests::sqs::drain(&app.emu.sqs(), &app.queue_url).await;
     let mut ids: Vec<EventId> = msgs.iter().map(|m| m.event_id).collect();
     ids.sort();
     ids.dedup();
     assert_eq!((msgs.len(), ids.len()), (4, 4), "{msgs:?}");
 
-    let delivery = Ports::emulator(&e.emu, &e.store, &e.queue_url)
-        .webhook_delivery(&Tunables::for_account(&e.seeded));
-    let res = webhook_delivery::handle(integration_tests::sqs::event_for(&msgs), &delivery).await;
+    let res = app.deliver(&msgs).await;
     assert!(res.batch_item_failures.is_empty());
     let mut per_type: HashMap<String, usize> = HashMap::new();
     for r in receiver.requests() {
@@ -1470,16 +1360,16 @@ async fn call_started_and_call_failed_are_stored_once_and_each_posted_once() {
         ]),
         "call.completed is not subscribed: not POSTed"
     );
-    let log = e
+    let log = app
         .store
         .deliveries(
-            &e.seeded.account.id,
+            &seeded.account.id,
             &domain::ports::store::deliveries::DeliveryQuery {
                 outcome: Some(domain::model::DeliveryOutcome::Skipped),
                 limit: 10,
                 after: None,
             },
-            Utc::now(),
+            app.now(),
         )
         .await
         .expect("log");

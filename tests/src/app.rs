@@ -106,6 +106,8 @@ pub struct OnEmulator {
     pub queue_url: String,
     pub provider: Arc<dyn VoiceProvider>,
     pub clock: Arc<dyn Clock>,
+    /// The clock, when a test fixed it ([`TestApp::fix_clock`]).
+    fixed_clock: Option<Arc<FixedClock>>,
 }
 
 impl Backing for OnEmulator {
@@ -494,6 +496,7 @@ impl TestApp<OnEmulator> {
                 queue_url,
                 provider: Arc::new(NoProvider),
                 clock: Arc::new(SystemClock),
+                fixed_clock: None,
             },
             Tunables::default(),
         )
@@ -517,14 +520,24 @@ impl TestApp<OnEmulator> {
     /// The clock the functions get from now on (they are built again).
     pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
         self.backing.clock = clock;
+        self.backing.fixed_clock = None;
         self.built = Built::default();
     }
 
-    /// A fixed clock at `at` for the functions from now on; the handle moves it.
-    pub fn fix_clock(&mut self, at: DateTime<Utc>) -> Arc<FixedClock> {
+    /// A fixed clock at `at` for the functions from now on ([`TestApp::fixed_clock`] moves
+    /// it).
+    pub fn fix_clock(&mut self, at: DateTime<Utc>) {
         let clock = Arc::new(FixedClock::new(at));
         self.set_clock(clock.clone());
-        clock
+        self.backing.fixed_clock = Some(clock);
+    }
+
+    /// The clock [`TestApp::fix_clock`] set.
+    pub fn fixed_clock(&self) -> &FixedClock {
+        self.backing
+            .fixed_clock
+            .as_deref()
+            .expect("the test fixed the clock (TestApp::fix_clock)")
     }
 
     /// Messages on the events queue (visible, in flight or delayed), without receiving them.
