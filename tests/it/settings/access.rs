@@ -5,10 +5,10 @@ use domain::ids::AccountId;
 
 #[tokio::test]
 async fn get_integration_shows_the_state_but_never_the_key() {
-    let h = Harness::new().await;
-    let (status, body) = h.send(h.req("GET", INTEGRATION)).await;
+    let (app, seeded) = app().await;
+    let (status, body) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
     assert_eq!(status, 200, "{body}");
-    let info = h.seeded.account.api_key.clone().expect("seeded key");
+    let info = seeded.account.api_key.clone().expect("seeded key");
     assert_eq!(
         body,
         json!({
@@ -20,7 +20,7 @@ async fn get_integration_shows_the_state_but_never_the_key() {
                 "created_at": domain::clock::rfc3339(info.created_at),
             },
             "webhook_url": null,
-            "default_agent": {"id": h.seeded.agent.id.to_string(), "name": "Sales Qualifier"},
+            "default_agent": {"id": seeded.agent.id.to_string(), "name": "Sales Qualifier"},
             "allowed_countries": null,
             "allowed_number_types": [],
             "events": ["call.completed"],
@@ -41,7 +41,7 @@ async fn get_integration_shows_the_state_but_never_the_key() {
         .as_str()
         .is_some_and(|t| t.ends_with('Z')));
     let text = body.to_string();
-    assert!(!text.contains(&h.seeded.api_key));
+    assert!(!text.contains(&seeded.api_key));
     assert!(
         !text.contains(&info.hash),
         "the key hash is not shown either"
@@ -49,7 +49,7 @@ async fn get_integration_shows_the_state_but_never_the_key() {
 
     // An account without a key or default agent.
     let bare = Emulator::unique("acct_bare");
-    h.store
+    app.store
         .create_account(&domain::model::Account::new(
             &bare,
             "Bare",
@@ -59,7 +59,7 @@ async fn get_integration_shows_the_state_but_never_the_key() {
         .await
         .expect("create account");
     let (status, body) = send_with(
-        h.settings_deps(),
+        app.settings_deps(),
         as_account(ApiRequest::get(INTEGRATION), &AccountId::from(&bare)),
     )
     .await;
@@ -77,7 +77,7 @@ async fn get_integration_shows_the_state_but_never_the_key() {
 
 #[tokio::test]
 async fn calling_window_and_recipient_hours_are_shown_and_cannot_be_patched() {
-    let h = Harness::new().await;
+    let (app, seeded) = app().await;
     let window: domain::calling_window::CallingWindow = serde_json::from_value(json!({
         "time_zone": "Europe/Berlin",
         "days": {"mon": {"start": "09:00", "end": "17:00"}},
@@ -87,12 +87,12 @@ async fn calling_window_and_recipient_hours_are_shown_and_cannot_be_patched() {
         json!({"applies_to": "everywhere", "start": "09:00", "end": "20:00"}),
     )
     .expect("policy");
-    fixtures::update_account(h.store.as_ref(), &h.seeded.account.id, |a| {
+    fixtures::update_account(app.store.as_ref(), &seeded.account.id, |a| {
         a.calling_window = Some(window.clone());
         a.guardrails.recipient_hours = Some(policy);
     })
     .await;
-    let (status, body) = h.send(h.req("GET", INTEGRATION)).await;
+    let (status, body) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["calling_window"]["time_zone"], "Europe/Berlin");
     assert_eq!(
@@ -106,16 +106,16 @@ async fn calling_window_and_recipient_hours_are_shown_and_cannot_be_patched() {
     );
     // Read-only: a PATCH naming either is refused like any field it does not take.
     for field in ["calling_window", "recipient_hours"] {
-        let (status, body) = h
-            .send(h.req("PATCH", INTEGRATION).json(&json!({ (field): null })))
+        let (status, body) = app
+            .settings(req(&seeded, "PATCH", INTEGRATION).json(&json!({ (field): null })))
             .await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"]["code"], "unknown_field", "{body}");
         assert_eq!(body["error"]["field"], field, "{body}");
     }
-    let after = h
+    let after = app
         .store
-        .account(&h.seeded.account.id)
+        .account(&seeded.account.id)
         .await
         .expect("read")
         .expect("account");
@@ -128,22 +128,27 @@ async fn calling_window_and_recipient_hours_are_shown_and_cannot_be_patched() {
 /// nothing, and back to the default.
 #[tokio::test]
 async fn event_subscriptions_round_trip_through_dynamodb() {
-    let h = Harness::new().await;
-    let id = h.seeded.account.id.clone();
+    let (app, seeded) = app().await;
+    let id = seeded.account.id.clone();
     let events = |body: &Value| body["events"].clone();
-    let (status, body) = h.send(h.req("GET", INTEGRATION)).await;
+    let (status, body) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
     assert_eq!((status, events(&body)), (200, json!(["call.completed"])));
-    let (status, body) = h
-        .send(
-            h.req("PATCH", INTEGRATION)
+    let (status, body) = app
+        .settings(
+            req(&seeded, "PATCH", INTEGRATION)
                 .json(&json!({"events": ["call.failed", "call.started"]})),
         )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(events(&body), json!(["call.started", "call.failed"]));
-    let (_, body) = h.send(h.req("GET", INTEGRATION)).await;
+    let (_, body) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
     assert_eq!(events(&body), json!(["call.started", "call.failed"]));
-    let stored = h.store.account(&id).await.expect("read").expect("account");
+    let stored = app
+        .store
+        .account(&id)
+        .await
+        .expect("read")
+        .expect("account");
     assert_eq!(
         stored.events,
         vec![
@@ -152,59 +157,57 @@ async fn event_subscriptions_round_trip_through_dynamodb() {
         ]
     );
     for bad in [json!([]), json!(["call.finished"])] {
-        let (status, body) = h
-            .send(h.req("PATCH", INTEGRATION).json(&json!({ "events": bad })))
+        let (status, body) = app
+            .settings(req(&seeded, "PATCH", INTEGRATION).json(&json!({ "events": bad })))
             .await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"]["code"], "invalid_events");
         assert_eq!(body["error"]["field"], "events");
     }
-    let after = h.store.account(&id).await.expect("read").expect("account");
+    let after = app
+        .store
+        .account(&id)
+        .await
+        .expect("read")
+        .expect("account");
     assert_eq!(
         after.version, stored.version,
         "a refused change writes nothing"
     );
-    let (status, body) = h
-        .send(
-            h.req("PATCH", INTEGRATION)
-                .json(&json!({"events": ["call.completed"]})),
-        )
+    let (status, body) = app
+        .settings(req(&seeded, "PATCH", INTEGRATION).json(&json!({"events": ["call.completed"]})))
         .await;
     assert_eq!((status, events(&body)), (200, json!(["call.completed"])));
 }
 
 #[tokio::test]
 async fn allowed_countries_are_shown_and_cannot_be_patched() {
-    let h = Harness::new().await;
-    fixtures::update_account(h.store.as_ref(), &h.seeded.account.id, |a| {
+    let (app, seeded) = app().await;
+    fixtures::update_account(app.store.as_ref(), &seeded.account.id, |a| {
         a.guardrails.allowed_countries = Some(vec!["GB".into(), "US".into()]);
         a.guardrails.rate_limit_per_minute = Some(10);
         a.guardrails.allowed_number_types = vec![domain::number_type::NumberType::PremiumRate];
     })
     .await;
-    let (status, body) = h.send(h.req("GET", INTEGRATION)).await;
+    let (status, body) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["allowed_countries"], json!(["GB", "US"]));
     assert_eq!(body["allowed_number_types"], json!(["premium_rate"]));
-    let (status, body) = h
-        .send(
-            h.req("PATCH", INTEGRATION)
-                .json(&json!({"allowed_number_types": ["pager"]})),
+    let (status, body) = app
+        .settings(
+            req(&seeded, "PATCH", INTEGRATION).json(&json!({"allowed_number_types": ["pager"]})),
         )
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["field"], "allowed_number_types");
-    let (status, body) = h
-        .send(
-            h.req("PATCH", INTEGRATION)
-                .json(&json!({"allowed_countries": ["DE"]})),
-        )
+    let (status, body) = app
+        .settings(req(&seeded, "PATCH", INTEGRATION).json(&json!({"allowed_countries": ["DE"]})))
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["field"], "allowed_countries");
-    let after = h
+    let after = app
         .store
-        .account(&h.seeded.account.id)
+        .account(&seeded.account.id)
         .await
         .expect("read")
         .expect("account");
@@ -213,16 +216,16 @@ async fn allowed_countries_are_shown_and_cannot_be_patched() {
         Some(vec!["GB".to_string(), "US".to_string()])
     );
     // A settings save rewrites the key grant: the operator's guardrails ride along.
-    let (status, _) = h
-        .send(
-            h.req("PATCH", INTEGRATION)
+    let (status, _) = app
+        .settings(
+            req(&seeded, "PATCH", INTEGRATION)
                 .json(&json!({"api_enabled": true, "webhook_url": null})),
         )
         .await;
     assert_eq!(status, 200);
-    let grant = h
+    let grant = app
         .store
-        .key_grant(&domain::api_key::hash(&h.seeded.api_key))
+        .key_grant(&domain::api_key::hash(&seeded.api_key))
         .await
         .expect("read")
         .expect("grant");
@@ -235,10 +238,10 @@ async fn allowed_countries_are_shown_and_cannot_be_patched() {
 
 #[tokio::test]
 async fn requests_without_a_session_are_401_on_every_route() {
-    let h = Harness::new().await;
-    let before = h.account().await;
+    let (app, seeded) = app().await;
+    let before = app.account(&seeded.account.id).await;
     for req in every_route() {
-        let (status, body) = h.send(req).await;
+        let (status, body) = app.settings(req).await;
         assert_eq!(status, 401, "{body}");
         assert_eq!(code(&body), "unauthenticated");
         assert_eq!(body["success"], false);
@@ -248,68 +251,76 @@ async fn requests_without_a_session_are_401_on_every_route() {
         json!({"sub": "user-1"}),
         json!({"sub": "user-1", "custom:account_id": ""}),
         json!({"sub": "user-1", "custom:account_id": "   "}),
-        json!({"sub": "user-1", "custom:account_id": format!("{}#x", h.id())}),
-        json!({"sub": "user-1", "account_id": h.id()}),
+        json!({"sub": "user-1", "custom:account_id": format!("{}#x", &seeded.account.id)}),
+        json!({"sub": "user-1", "account_id": &seeded.account.id}),
     ] {
         for req in every_route() {
-            let (status, body) = h.send(req.claims(claims.clone())).await;
+            let (status, body) = app.settings(req.claims(claims.clone())).await;
             assert_eq!((status, code(&body)), (401, "unauthenticated"), "{claims}");
         }
     }
     // A session whose account does not exist.
     for req in every_route() {
-        let (status, body) = h.send(as_account(req, &"acct_does_not_exist".into())).await;
+        let (status, body) = app
+            .settings(as_account(req, &"acct_does_not_exist".into()))
+            .await;
         assert_eq!((status, code(&body)), (401, "unauthenticated"));
     }
-    assert_eq!(h.account().await, before, "nothing was changed");
+    assert_eq!(
+        app.account(&seeded.account.id).await,
+        before,
+        "nothing was changed"
+    );
 }
 
 #[tokio::test]
 async fn the_account_claim_name_is_configurable() {
-    let mut h = Harness::new().await;
-    h.retuned(|t| t.account_claim = "tenant".into());
-    let (status, body) = h
-        .send(ApiRequest::get(INTEGRATION).claims(json!({"sub": "u", "tenant": h.id()})))
+    let (mut app, seeded) = app().await;
+    app.retune(|t| t.account_claim = "tenant".into());
+    let (status, body) = app
+        .settings(
+            ApiRequest::get(INTEGRATION).claims(json!({"sub": "u", "tenant": &seeded.account.id})),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     // The default claim no longer counts.
-    let (status, _) = h.send(h.req("GET", INTEGRATION)).await;
+    let (status, _) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
     assert_eq!(status, 401);
 }
 
 #[tokio::test]
 async fn a_plan_without_api_access_is_403_on_every_route() {
-    let h = Harness::new().await;
+    let (app, _seeded) = app().await;
     for plan in [Plan::Starter, Plan::Pro] {
-        let other = fixtures::account_with(&*h.store, h.secrets.as_ref(), plan, true).await;
-        let deps = h.ports().settings(&Tunables {
+        let other = fixtures::account_with(&*app.store, app.secrets.as_ref(), plan, true).await;
+        let deps = app.ports().settings(&Tunables {
             secret_prefix: other.secret_prefix.clone(),
-            ..h.tunables.clone()
+            ..app.tunables.clone()
         });
-        let before = h.store.account(&other.account.id).await.unwrap().unwrap();
+        let before = app.store.account(&other.account.id).await.unwrap().unwrap();
         for req in every_route() {
             let (status, body) = send_with(&deps, as_account(req, &other.account.id)).await;
             assert_eq!(status, 403, "{plan:?}: {body}");
             assert_eq!(code(&body), "plan_required");
         }
-        let after = h.store.account(&other.account.id).await.unwrap().unwrap();
+        let after = app.store.account(&other.account.id).await.unwrap().unwrap();
         assert_eq!(after, before, "no route changed the account");
     }
 }
 
 #[tokio::test]
 async fn unknown_paths_are_404_and_wrong_methods_405() {
-    let h = Harness::new().await;
+    let (app, seeded) = app().await;
     for path in [
         "/api/integrations/api-webhooks/nope",
         "/api/integrations",
         "/api/agents/123",
         "/",
     ] {
-        let (status, body) = h.send(h.req("GET", path)).await;
+        let (status, body) = app.settings(req(&seeded, "GET", path)).await;
         assert_eq!((status, code(&body)), (404, "not_found"), "{path}");
         // Decided before the session is looked at.
-        let (status, _) = h.send(ApiRequest::get(path)).await;
+        let (status, _) = app.settings(ApiRequest::get(path)).await;
         assert_eq!(status, 404);
     }
     for (method, path, allow) in [
@@ -319,7 +330,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         ("PUT", AGENTS, "GET"),
         ("POST", DELIVERIES, "GET"),
     ] {
-        let res = settings::handle(h.req(method, path).build(), h.settings_deps()).await;
+        let res = settings::handle(req(&seeded, method, path).build(), app.settings_deps()).await;
         assert_eq!(
             res.headers().get("allow").and_then(|v| v.to_str().ok()),
             Some(allow)
@@ -328,6 +339,6 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         assert_eq!((status, code(&body)), (405, "method_not_allowed"));
     }
     // Trailing slashes are the same route.
-    let (status, _) = h.send(h.req("GET", "/api/agents/")).await;
+    let (status, _) = app.settings(req(&seeded, "GET", "/api/agents/")).await;
     assert_eq!(status, 200);
 }

@@ -4,26 +4,38 @@ use super::*;
 
 #[tokio::test]
 async fn agents_are_the_accounts_own_sorted_by_name() {
-    let h = Harness::new().await;
-    let zulu = fixtures::agent(&*h.store, h.id(), "Zulu", Some("+14155550101")).await;
-    let alpha = fixtures::agent(&*h.store, h.id(), "alpha", None).await;
-    let bravo = fixtures::agent(&*h.store, h.id(), "Bravo Réception", Some("+442071838750")).await;
-    let other = fixtures::agency(&*h.store, h.secrets.as_ref()).await;
-    fixtures::agent(&*h.store, &other.account.id, "Aardvark", None).await;
+    let (app, seeded) = app().await;
+    let zulu = fixtures::agent(
+        &*app.store,
+        &seeded.account.id,
+        "Zulu",
+        Some("+14155550101"),
+    )
+    .await;
+    let alpha = fixtures::agent(&*app.store, &seeded.account.id, "alpha", None).await;
+    let bravo = fixtures::agent(
+        &*app.store,
+        &seeded.account.id,
+        "Bravo Réception",
+        Some("+442071838750"),
+    )
+    .await;
+    let other = fixtures::agency(&*app.store, app.secrets.as_ref()).await;
+    fixtures::agent(&*app.store, &other.account.id, "Aardvark", None).await;
 
-    let (status, body) = h.send(h.req("GET", AGENTS)).await;
+    let (status, body) = app.settings(req(&seeded, "GET", AGENTS)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
         json!({"success": true, "agents": [
             {"id": alpha.id.to_string(), "name": "alpha", "phone_number": null},
             {"id": bravo.id.to_string(), "name": "Bravo Réception", "phone_number": "+442071838750"},
-            {"id": h.seeded.agent.id.to_string(), "name": "Sales Qualifier", "phone_number": "+14155550100"},
+            {"id": seeded.agent.id.to_string(), "name": "Sales Qualifier", "phone_number": "+14155550100"},
             {"id": zulu.id.to_string(), "name": "Zulu", "phone_number": "+14155550101"},
         ]})
     );
     let (_, theirs) = send_with(
-        h.settings_deps(),
+        app.settings_deps(),
         as_account(ApiRequest::get(AGENTS), &other.account.id),
     )
     .await;

@@ -53,7 +53,7 @@ pub(super) fn attempt_id(a: &DeliveryAttempt) -> (String, u64) {
 
 /// Follows `next_cursor` to the end; returns every row and the page sizes.
 pub(super) async fn read_all(
-    h: &Harness,
+    app: &App,
     account: &AccountId,
     query: &str,
 ) -> (Vec<Value>, Vec<usize>) {
@@ -66,7 +66,7 @@ pub(super) async fn read_all(
             None => query.to_string(),
         };
         let (status, body) = send_with(
-            h.settings_deps(),
+            app.settings_deps(),
             as_account(ApiRequest::get(DELIVERIES).query(&q), account),
         )
         .await;
@@ -85,8 +85,8 @@ pub(super) async fn read_all(
 
 /// Writes attempts through the shared store: 23 spread over minutes and 4 sharing one
 /// millisecond (so ties fall on page boundaries), in every outcome.
-pub(super) async fn seed_log(h: &Harness, account: &AccountId) -> Vec<DeliveryAttempt> {
-    let now = h.clock.now();
+pub(super) async fn seed_log(app: &App, account: &AccountId) -> Vec<DeliveryAttempt> {
+    let now = app.fixed_clock().now();
     let outcomes = DeliveryOutcome::ALL;
     let mut all = Vec::new();
     for i in 0..23u32 {
@@ -97,7 +97,7 @@ pub(super) async fn seed_log(h: &Harness, account: &AccountId) -> Vec<DeliveryAt
     for i in 0..4u32 {
         all.push(attempt(account, tie, outcomes[(i as usize + 1) % 4], 1));
     }
-    let writes = all.iter().map(|a| h.store.record_attempt(a));
+    let writes = all.iter().map(|a| app.store.record_attempt(a));
     for r in join_all(writes).await {
         r.expect("record attempt");
     }
@@ -106,13 +106,13 @@ pub(super) async fn seed_log(h: &Harness, account: &AccountId) -> Vec<DeliveryAt
 
 #[tokio::test]
 async fn the_delivery_log_pages_newest_first_without_gaps_or_repeats() {
-    let h = Harness::new().await;
-    let all = seed_log(&h, h.id()).await;
+    let (app, seeded) = app().await;
+    let all = seed_log(&app, &seeded.account.id).await;
     let expected: Vec<_> = log_order(all.clone()).iter().map(attempt_id).collect();
     assert_eq!(expected.len(), 27);
 
     for limit in [1usize, 4, 7, 26, 27, 100] {
-        let (rows, sizes) = read_all(&h, h.id(), &format!("limit={limit}")).await;
+        let (rows, sizes) = read_all(&app, &seeded.account.id, &format!("limit={limit}")).await;
         let got: Vec<_> = rows.iter().map(row_id).collect();
         assert_eq!(got, expected, "limit {limit}");
         assert!(sizes.iter().all(|s| *s <= limit));
@@ -125,7 +125,7 @@ async fn the_delivery_log_pages_newest_first_without_gaps_or_repeats() {
     }
 
     // The default page is 25 rows.
-    let (status, body) = h.send(h.req("GET", DELIVERIES)).await;
+    let (status, body) = app.settings(req(&seeded, "GET", DELIVERIES)).await;
     assert_eq!(status, 200);
     assert_eq!(body["deliveries"].as_array().map(Vec::len), Some(25));
     assert!(body["next_cursor"].is_string());
@@ -160,8 +160,8 @@ async fn the_delivery_log_pages_newest_first_without_gaps_or_repeats() {
 
 #[tokio::test]
 async fn the_delivery_log_filters_by_outcome_across_pages() {
-    let h = Harness::new().await;
-    let all = seed_log(&h, h.id()).await;
+    let (app, seeded) = app().await;
+    let all = seed_log(&app, &seeded.account.id).await;
     for outcome in DeliveryOutcome::ALL {
         let expected: Vec<_> = log_order(
             all.iter()
@@ -173,8 +173,12 @@ async fn the_delivery_log_filters_by_outcome_across_pages() {
         .map(attempt_id)
         .collect();
         assert!(!expected.is_empty());
-        let (rows, _) =
-            read_all(&h, h.id(), &format!("outcome={}&limit=2", outcome.as_str())).await;
+        let (rows, _) = read_all(
+            &app,
+            &seeded.account.id,
+            &format!("outcome={}&limit=2", outcome.as_str()),
+        )
+        .await;
         assert!(rows.iter().all(|r| r["outcome"] == outcome.as_str()));
         let got: Vec<_> = rows.iter().map(row_id).collect();
         assert_eq!(got, expected, "{outcome:?}");
@@ -183,37 +187,37 @@ async fn the_delivery_log_filters_by_outcome_across_pages() {
 
 #[tokio::test]
 async fn the_delivery_log_shows_only_the_accounts_own_unexpired_rows() {
-    let h = Harness::new().await;
-    let mine = seed_log(&h, h.id()).await;
-    let other = fixtures::agency(&*h.store, h.secrets.as_ref()).await;
-    let theirs = seed_log(&h, &other.account.id).await;
-    let now = h.clock.now();
+    let (app, seeded) = app().await;
+    let mine = seed_log(&app, &seeded.account.id).await;
+    let other = fixtures::agency(&*app.store, app.secrets.as_ref()).await;
+    let theirs = seed_log(&app, &other.account.id).await;
+    let now = app.fixed_clock().now();
     // Rows past the 30-day retention that the TTL sweeper has not removed yet.
     let old = [
         attempt(
-            h.id(),
+            &seeded.account.id,
             now - chrono::Duration::days(31),
             DeliveryOutcome::Failed,
             1,
         ),
         attempt(
-            h.id(),
+            &seeded.account.id,
             now - chrono::Duration::days(30) - chrono::Duration::seconds(1),
             DeliveryOutcome::Delivered,
             1,
         ),
     ];
     let kept = attempt(
-        h.id(),
+        &seeded.account.id,
         now - chrono::Duration::days(29),
         DeliveryOutcome::Failed,
         2,
     );
     for a in old.iter().chain([&kept]) {
-        h.store.record_attempt(a).await.expect("record");
+        app.store.record_attempt(a).await.expect("record");
     }
 
-    let (rows, _) = read_all(&h, h.id(), "limit=10").await;
+    let (rows, _) = read_all(&app, &seeded.account.id, "limit=10").await;
     let got: Vec<_> = rows.iter().map(row_id).collect();
     let mut expected_rows = mine.clone();
     expected_rows.push(kept.clone());
@@ -222,7 +226,7 @@ async fn the_delivery_log_shows_only_the_accounts_own_unexpired_rows() {
     for a in theirs.iter().chain(old.iter()) {
         assert!(!got.contains(&attempt_id(a)), "{a:?} must not be visible");
     }
-    let (rows, _) = read_all(&h, h.id(), "outcome=failed&limit=3").await;
+    let (rows, _) = read_all(&app, &seeded.account.id, "outcome=failed&limit=3").await;
     assert_eq!(
         rows.last().map(row_id),
         Some(attempt_id(&kept)),
@@ -231,7 +235,7 @@ async fn the_delivery_log_shows_only_the_accounts_own_unexpired_rows() {
 
     // Another account's cursor only ever positions a read in the caller's own log.
     let (_, body) = send_with(
-        h.settings_deps(),
+        app.settings_deps(),
         as_account(
             ApiRequest::get(DELIVERIES).query("limit=5"),
             &other.account.id,
@@ -239,10 +243,9 @@ async fn the_delivery_log_shows_only_the_accounts_own_unexpired_rows() {
     )
     .await;
     let their_cursor = body["next_cursor"].as_str().expect("cursor").to_string();
-    let (status, body) = h
-        .send(
-            h.req("GET", DELIVERIES)
-                .query(&format!("limit=100&cursor={their_cursor}")),
+    let (status, body) = app
+        .settings(
+            req(&seeded, "GET", DELIVERIES).query(&format!("limit=100&cursor={their_cursor}")),
         )
         .await;
     assert_eq!(status, 200);
@@ -254,9 +257,9 @@ async fn the_delivery_log_shows_only_the_accounts_own_unexpired_rows() {
     }
 
     // An account with no deliveries.
-    let empty = fixtures::agency(&*h.store, h.secrets.as_ref()).await;
+    let empty = fixtures::agency(&*app.store, app.secrets.as_ref()).await;
     let (status, body) = send_with(
-        h.settings_deps(),
+        app.settings_deps(),
         as_account(ApiRequest::get(DELIVERIES), &empty.account.id),
     )
     .await;
@@ -269,10 +272,10 @@ async fn the_delivery_log_shows_only_the_accounts_own_unexpired_rows() {
 
 #[tokio::test]
 async fn the_delivery_log_refuses_bad_parameters() {
-    let h = Harness::new().await;
-    seed_log(&h, h.id()).await;
-    let (_, body) = h
-        .send(h.req("GET", DELIVERIES).query("outcome=failed&limit=2"))
+    let (app, seeded) = app().await;
+    seed_log(&app, &seeded.account.id).await;
+    let (_, body) = app
+        .settings(req(&seeded, "GET", DELIVERIES).query("outcome=failed&limit=2"))
         .await;
     let failed_cursor = body["next_cursor"].as_str().expect("cursor").to_string();
     use base64::Engine;
@@ -314,7 +317,9 @@ async fn the_delivery_log_refuses_bad_parameters() {
         ("limit=5&limit=6".into(), "duplicate_parameter", "limit"),
     ];
     for (q, want_code, want_field) in cases {
-        let (status, body) = h.send(h.req("GET", DELIVERIES).query(&q)).await;
+        let (status, body) = app
+            .settings(req(&seeded, "GET", DELIVERIES).query(&q))
+            .await;
         assert_eq!(
             (status, code(&body), field(&body)),
             (400, want_code, want_field),
@@ -322,10 +327,10 @@ async fn the_delivery_log_refuses_bad_parameters() {
         );
     }
     // A cursor whose rows have all expired since its page was read ends the log.
-    h.clock.advance(chrono::Duration::days(31));
-    let (status, body) = h
-        .send(
-            h.req("GET", DELIVERIES)
+    app.fixed_clock().advance(chrono::Duration::days(31));
+    let (status, body) = app
+        .settings(
+            req(&seeded, "GET", DELIVERIES)
                 .query(&format!("outcome=failed&limit=2&cursor={failed_cursor}")),
         )
         .await;
@@ -334,11 +339,11 @@ async fn the_delivery_log_refuses_bad_parameters() {
         body,
         json!({"success": true, "deliveries": [], "next_cursor": null})
     );
-    h.clock.advance(chrono::Duration::days(-31));
+    app.fixed_clock().advance(chrono::Duration::days(-31));
     // The right cursor with the right filter works.
-    let (status, body) = h
-        .send(
-            h.req("GET", DELIVERIES)
+    let (status, body) = app
+        .settings(
+            req(&seeded, "GET", DELIVERIES)
                 .query(&format!("outcome=failed&limit=2&cursor={failed_cursor}")),
         )
         .await;

@@ -21,7 +21,7 @@ use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, Plan};
 use domain::ports::secrets::{account_key_secret_name, SecretStore};
 use domain::ports::store::{AccountStore, DeliveryLog};
 use futures::future::join_all;
-use in_memory::{FaultPlan, FaultySecrets, FaultyStore, FixedClock};
+use in_memory::{FaultPlan, FaultySecrets, FaultyStore};
 use integration_tests::apigw::{parts, ApiRequest, Build};
 use integration_tests::app::{OnEmulator, TestApp};
 use integration_tests::deps::{retell, Ports, Tunables};
@@ -37,21 +37,8 @@ const API_KEY: &str = "/api/integrations/api-webhooks/api-key";
 const DELIVERIES: &str = "/api/integrations/api-webhooks/deliveries";
 const AGENTS: &str = "/api/agents";
 
-/// The emulator app with the seeded account; its clock is fixed (at a millisecond, what the
-/// store keeps) so a test can move it. Reads through to the app (`h.store`, `h.tunables`...).
-struct Harness {
-    app: TestApp<OnEmulator>,
-    clock: Arc<FixedClock>,
-    seeded: Seeded,
-}
-
-impl std::ops::Deref for Harness {
-    type Target = TestApp<OnEmulator>;
-
-    fn deref(&self) -> &TestApp<OnEmulator> {
-        &self.app
-    }
-}
+/// The emulator flavour.
+type App = TestApp<OnEmulator>;
 
 /// Now, at millisecond precision (what the store keeps).
 fn now_ms() -> DateTime<Utc> {
@@ -60,104 +47,74 @@ fn now_ms() -> DateTime<Utc> {
         .expect("valid time")
 }
 
-impl Harness {
-    async fn new() -> Harness {
-        let mut app = TestApp::emulator().await;
-        let seeded = app.agency().await;
-        let clock = Arc::new(FixedClock::new(now_ms()));
-        app.set_clock(clock.clone());
-        app.retune(|t| t.allow_insecure_local = false);
-        Harness { app, clock, seeded }
-    }
+/// The emulator app with the seeded account; its clock is fixed (at a millisecond, what the
+/// store keeps) so a test can move it (`app.fixed_clock()`); insecure webhook URLs refused.
+async fn app() -> (App, Seeded) {
+    let mut app = TestApp::emulator().await;
+    let seeded = app.agency().await;
+    app.fix_clock(now_ms());
+    app.retune(|t| t.allow_insecure_local = false);
+    (app, seeded)
+}
 
-    fn id(&self) -> &AccountId {
-        &self.seeded.account.id
-    }
+/// A request of the seeded account's dashboard session.
+fn req(seeded: &Seeded, method: &str, path: &str) -> ApiRequest {
+    as_account(ApiRequest::new(method, path), &seeded.account.id)
+}
 
-    /// A request of the seeded account's dashboard session.
-    fn req(&self, method: &str, path: &str) -> ApiRequest {
-        as_account(ApiRequest::new(method, path), self.id())
-    }
+async fn patch(app: &App, seeded: &Seeded, body: Value) -> (u16, Value) {
+    app.settings(req(seeded, "PATCH", INTEGRATION).json(&body))
+        .await
+}
 
-    async fn send(&self, req: ApiRequest) -> (u16, Value) {
-        send_with(self.settings_deps(), req).await
-    }
+async fn secret(app: &App, seeded: &Seeded) -> String {
+    app.secrets
+        .get(&account_key_secret_name(
+            &seeded.secret_prefix,
+            &seeded.account.id,
+        ))
+        .await
+        .expect("read the account's key secret")
+}
 
-    async fn patch(&self, body: Value) -> (u16, Value) {
-        self.send(self.req("PATCH", INTEGRATION).json(&body)).await
-    }
+/// Swaps the app's store for the same table reached through a client whose requests are
+/// atomic (see `OneRequestAtATime`); returns that store.
+fn isolate(app: &mut App) -> Arc<DynamoStore> {
+    let conf = aws_sdk_dynamodb::config::Builder::from(&app.emu.config)
+        .http_client(integration_tests::atomic::one_request_at_a_time())
+        .build();
+    let store = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(conf),
+        app.store.table(),
+    ));
+    let swapped = store.clone();
+    app.swap_ports(move |p| Ports {
+        store: swapped.clone(),
+        ..p
+    });
+    store
+}
 
-    async fn account(&self) -> domain::model::Account {
-        self.store
-            .account(self.id())
-            .await
-            .expect("read account")
-            .expect("account exists")
-    }
-
-    async fn secret(&self) -> String {
-        self.secrets
-            .get(&account_key_secret_name(
-                &self.seeded.secret_prefix,
-                self.id(),
-            ))
-            .await
-            .expect("read the account's key secret")
-    }
-
-    /// The same table reached through a client whose requests are atomic (see
-    /// `OneRequestAtATime`), and settings deps using it.
-    fn isolated(&self) -> (Arc<DynamoStore>, settings::Deps) {
-        let conf = aws_sdk_dynamodb::config::Builder::from(&self.emu.config)
-            .http_client(integration_tests::atomic::one_request_at_a_time())
-            .build();
-        let store = Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::from_conf(conf),
-            self.store.table(),
-        ));
-        let deps = Ports {
-            store: store.clone(),
-            ..self.ports()
-        }
-        .settings(&self.tunables);
-        (store, deps)
-    }
-
-    /// trigger-call's dependencies on the same table, with a provider that accepts every call.
-    fn trigger_deps(&self, provider: &TestServer) -> trigger_call::Deps {
-        Ports {
-            provider: retell(&provider.url(), &self.tunables),
-            ..self.ports()
-        }
-        .trigger_call(&self.tunables)
-    }
-
-    /// The settings deps with other tunables (the same ports).
-    fn retuned(&mut self, change: impl FnOnce(&mut Tunables)) {
-        self.app.retune(change);
-    }
-
-    /// API key grant items (`APIKEY#...`) that point at this account: the valid keys.
-    async fn grant_items(&self) -> usize {
-        let out = self
-            .emu
-            .dynamodb()
-            .scan()
-            .table_name(self.store.table())
-            .filter_expression("begins_with(pk, :p) AND account_id = :a")
-            .expression_attribute_values(
-                ":p",
-                aws_sdk_dynamodb::types::AttributeValue::S("APIKEY#".into()),
-            )
-            .expression_attribute_values(
-                ":a",
-                aws_sdk_dynamodb::types::AttributeValue::S(self.id().into()),
-            )
-            .send()
-            .await
-            .expect("scan");
-        out.items().len()
-    }
+/// API key grant items (`APIKEY#...`) that point at this account: the valid keys.
+async fn grant_items(app: &App, seeded: &Seeded) -> usize {
+    let out = app
+        .emu
+        .dynamodb()
+        .scan()
+        .table_name(app.store.table())
+        .filter_expression("begins_with(pk, :p) AND account_id = :a")
+        .expression_attribute_values(
+            ":p",
+            aws_sdk_dynamodb::types::AttributeValue::S("APIKEY#".into()),
+        )
+        .expression_attribute_values(
+            ":a",
+            aws_sdk_dynamodb::types::AttributeValue::S(seeded.account.id.clone().into()),
+        )
+        .send()
+        .await
+        .expect("scan");
+    out.items().len()
 }
 
 fn as_account(req: ApiRequest, id: &AccountId) -> ApiRequest {
@@ -176,11 +133,11 @@ async fn provider() -> TestServer {
     .await
 }
 
-async fn trigger(deps: &trigger_call::Deps, key: &str) -> (u16, Value) {
+async fn trigger(app: &App, key: &str) -> (u16, Value) {
     let req = ApiRequest::post("/api/trigger-call")
         .bearer(key)
         .json(&json!({"phone": "+15551234567", "name": "Jane Smith"}));
-    parts(&trigger_call::handle(req.build(), deps).await)
+    app.trigger_call(req).await
 }
 
 fn code(body: &Value) -> &str {

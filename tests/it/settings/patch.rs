@@ -5,21 +5,24 @@ use domain::ids::AgentId;
 
 #[tokio::test]
 async fn patch_changes_only_the_given_fields_and_null_clears() {
-    let h = Harness::new().await;
-    let second = fixtures::agent(&*h.store, h.id(), "Renewals", None).await;
-    let before = h.account().await;
+    let (app, seeded) = app().await;
+    let second = fixtures::agent(&*app.store, &seeded.account.id, "Renewals", None).await;
+    let before = app.account(&seeded.account.id).await;
 
-    let (status, body) = h
-        .patch(json!({"webhook_url": "https://Hooks.Example.com/bvai?src=1"}))
-        .await;
+    let (status, body) = patch(
+        &app,
+        &seeded,
+        json!({"webhook_url": "https://Hooks.Example.com/bvai?src=1"}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["success"], true);
     assert_eq!(body["webhook_url"], "https://hooks.example.com/bvai?src=1");
     assert_eq!(body["api_enabled"], true);
-    assert_eq!(body["default_agent"]["id"], h.seeded.agent.id.to_string());
+    assert_eq!(body["default_agent"]["id"], seeded.agent.id.to_string());
     assert_eq!(
         body["api_key"]["last4"],
-        h.seeded
+        seeded
             .account
             .api_key
             .as_ref()
@@ -27,9 +30,12 @@ async fn patch_changes_only_the_given_fields_and_null_clears() {
             .unwrap()
     );
 
-    let (status, body) = h
-        .patch(json!({"default_agent_id": second.id.to_string(), "api_enabled": false}))
-        .await;
+    let (status, body) = patch(
+        &app,
+        &seeded,
+        json!({"default_agent_id": second.id.to_string(), "api_enabled": false}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["default_agent"],
@@ -38,7 +44,7 @@ async fn patch_changes_only_the_given_fields_and_null_clears() {
     assert_eq!(body["api_enabled"], false);
     assert_eq!(body["webhook_url"], "https://hooks.example.com/bvai?src=1");
 
-    let stored = h.account().await;
+    let stored = app.account(&seeded.account.id).await;
     assert_eq!(stored.default_agent_id, Some(second.id));
     assert!(!stored.api_enabled);
     assert_eq!(
@@ -47,44 +53,47 @@ async fn patch_changes_only_the_given_fields_and_null_clears() {
     );
     assert_eq!(stored.api_key, before.api_key, "the key is untouched");
     // The grant trigger-call reads follows the account.
-    let grant = h
+    let grant = app
         .store
-        .key_grant(&domain::api_key::hash(&h.seeded.api_key))
+        .key_grant(&domain::api_key::hash(&seeded.api_key))
         .await
         .unwrap()
         .expect("grant");
     assert_eq!(grant.default_agent_id, Some(second.id));
     assert!(!grant.api_enabled);
 
-    let (status, body) = h
-        .patch(json!({"webhook_url": null, "default_agent_id": null}))
-        .await;
+    let (status, body) = patch(
+        &app,
+        &seeded,
+        json!({"webhook_url": null, "default_agent_id": null}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["webhook_url"], Value::Null);
     assert_eq!(body["default_agent"], Value::Null);
     assert_eq!(body["api_enabled"], false);
-    let stored = h.account().await;
+    let stored = app.account(&seeded.account.id).await;
     assert_eq!(stored.webhook_url, None);
     assert_eq!(stored.default_agent_id, None);
 
     // The same change again is a no-op that still answers with the state.
     let version = stored.version;
-    let (status, body) = h.patch(json!({"webhook_url": null})).await;
+    let (status, body) = patch(&app, &seeded, json!({"webhook_url": null})).await;
     assert_eq!(status, 200);
     assert_eq!(body["webhook_url"], Value::Null);
-    assert_eq!(h.account().await.version, version);
+    assert_eq!(app.account(&seeded.account.id).await.version, version);
 
     // GET agrees with the PATCH answers.
-    let (_, got) = h.send(h.req("GET", INTEGRATION)).await;
+    let (_, got) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
     assert_eq!(got, body);
 }
 
 #[tokio::test]
 async fn patch_refuses_ugly_bodies() {
-    let h = Harness::new().await;
-    let before = h.account().await;
+    let (app, seeded) = app().await;
+    let before = app.account(&seeded.account.id).await;
     let json_req = |body: &str| {
-        h.req("PATCH", INTEGRATION)
+        req(&seeded, "PATCH", INTEGRATION)
             .header("content-type", "application/json")
             .body(body)
     };
@@ -161,7 +170,7 @@ async fn patch_refuses_ugly_bodies() {
             Some("webhook_url"),
         ),
         (
-            h.req("PATCH", INTEGRATION)
+            req(&seeded, "PATCH", INTEGRATION)
                 .header("content-type", "text/plain")
                 .body("{\"api_enabled\": false}"),
             415,
@@ -169,7 +178,7 @@ async fn patch_refuses_ugly_bodies() {
             None,
         ),
         (
-            h.req("PATCH", INTEGRATION).body("{\"api_enabled\": false}"),
+            req(&seeded, "PATCH", INTEGRATION).body("{\"api_enabled\": false}"),
             415,
             "unsupported_media_type",
             None,
@@ -185,7 +194,7 @@ async fn patch_refuses_ugly_bodies() {
         ),
     ];
     for (req, status, want_code, want_field) in cases {
-        let (got, body) = h.send(req).await;
+        let (got, body) = app.settings(req).await;
         assert_eq!((got, code(&body)), (status, want_code), "{body}");
         assert_eq!(body["success"], false);
         if let Some(f) = want_field {
@@ -193,16 +202,16 @@ async fn patch_refuses_ugly_bodies() {
         }
     }
     // Base64-encoded JSON (as API Gateway sends binary bodies) is read the same way.
-    let (status, body) = h
-        .send(
-            h.req("PATCH", INTEGRATION)
+    let (status, body) = app
+        .settings(
+            req(&seeded, "PATCH", INTEGRATION)
                 .header("content-type", "application/json; charset=utf-8")
                 .base64_body(br#"{"api_enabled": true}"#),
         )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        h.account().await,
+        app.account(&seeded.account.id).await,
         before,
         "no refused request changed anything"
     );
@@ -210,12 +219,15 @@ async fn patch_refuses_ugly_bodies() {
 
 #[tokio::test]
 async fn patch_refuses_every_invalid_webhook_url_class() {
-    let h = Harness::new().await;
-    let (status, _) = h
-        .patch(json!({"webhook_url": "https://hooks.example.com/in"}))
-        .await;
+    let (app, seeded) = app().await;
+    let (status, _) = patch(
+        &app,
+        &seeded,
+        json!({"webhook_url": "https://hooks.example.com/in"}),
+    )
+    .await;
     assert_eq!(status, 200);
-    let before = h.account().await;
+    let before = app.account(&seeded.account.id).await;
     let too_long = format!("https://example.com/{}", "a".repeat(2030));
     let refused: Vec<(&str, String)> = vec![
         ("empty", String::new()),
@@ -294,14 +306,18 @@ async fn patch_refuses_every_invalid_webhook_url_class() {
         ),
     ];
     for (class, url) in &refused {
-        let (status, body) = h.patch(json!({"webhook_url": url})).await;
+        let (status, body) = patch(&app, &seeded, json!({"webhook_url": url})).await;
         assert_eq!(
             (status, code(&body), field(&body)),
             (400, "invalid_webhook_url", "webhook_url"),
             "{class}: {url:?} -> {body}"
         );
     }
-    assert_eq!(h.account().await, before, "no refused URL was stored");
+    assert_eq!(
+        app.account(&seeded.account.id).await,
+        before,
+        "no refused URL was stored"
+    );
 
     for (url, stored) in [
         (
@@ -326,27 +342,33 @@ async fn patch_refuses_every_invalid_webhook_url_class() {
             "https://localhost.example.com/in",
         ),
     ] {
-        let (status, body) = h.patch(json!({"webhook_url": url})).await;
+        let (status, body) = patch(&app, &seeded, json!({"webhook_url": url})).await;
         assert_eq!(status, 200, "{url}: {body}");
         assert_eq!(body["webhook_url"], stored);
-        assert_eq!(h.account().await.webhook_url.as_deref(), Some(stored));
+        assert_eq!(
+            app.account(&seeded.account.id).await.webhook_url.as_deref(),
+            Some(stored)
+        );
     }
 }
 
 #[tokio::test]
 async fn local_development_flag_admits_http_and_loopback_only() {
-    let mut h = Harness::new().await;
-    let (status, _) = h
-        .patch(json!({"webhook_url": "http://127.0.0.1:9000/in"}))
-        .await;
+    let (mut app, seeded) = app().await;
+    let (status, _) = patch(
+        &app,
+        &seeded,
+        json!({"webhook_url": "http://127.0.0.1:9000/in"}),
+    )
+    .await;
     assert_eq!(status, 400, "refused without the flag");
-    h.retuned(|t| t.allow_insecure_local = true);
+    app.retune(|t| t.allow_insecure_local = true);
     for url in [
         "http://127.0.0.1:9000/in",
         "http://localhost:9000/in",
         "http://[::1]:9000/in",
     ] {
-        let (status, body) = h.patch(json!({"webhook_url": url})).await;
+        let (status, body) = patch(&app, &seeded, json!({"webhook_url": url})).await;
         assert_eq!(status, 200, "{url}: {body}");
     }
     for url in [
@@ -354,20 +376,23 @@ async fn local_development_flag_admits_http_and_loopback_only() {
         "http://169.254.169.254/",
         "http://user:pw@127.0.0.1/in",
     ] {
-        let (status, body) = h.patch(json!({"webhook_url": url})).await;
+        let (status, body) = patch(&app, &seeded, json!({"webhook_url": url})).await;
         assert_eq!((status, code(&body)), (400, "invalid_webhook_url"), "{url}");
     }
 }
 
 #[tokio::test]
 async fn a_default_agent_must_belong_to_the_account() {
-    let h = Harness::new().await;
-    let other = fixtures::agency(&*h.store, h.secrets.as_ref()).await;
-    let before = h.account().await;
+    let (app, seeded) = app().await;
+    let other = fixtures::agency(&*app.store, app.secrets.as_ref()).await;
+    let before = app.account(&seeded.account.id).await;
     for id in [other.agent.id, AgentId::new_v4()] {
-        let (status, body) = h
-            .patch(json!({"default_agent_id": id.to_string(), "api_enabled": false}))
-            .await;
+        let (status, body) = patch(
+            &app,
+            &seeded,
+            json!({"default_agent_id": id.to_string(), "api_enabled": false}),
+        )
+        .await;
         assert_eq!(
             (status, code(&body), field(&body)),
             (404, "agent_not_found", "default_agent_id")
@@ -377,10 +402,10 @@ async fn a_default_agent_must_belong_to_the_account() {
             "nothing about the other account's agent leaks"
         );
     }
-    assert_eq!(h.account().await, before);
+    assert_eq!(app.account(&seeded.account.id).await, before);
     // The other account still sees its own agent as its default.
     let (_, body) = send_with(
-        h.settings_deps(),
+        app.settings_deps(),
         as_account(ApiRequest::get(INTEGRATION), &other.account.id),
     )
     .await;
@@ -389,30 +414,30 @@ async fn a_default_agent_must_belong_to_the_account() {
 
 #[tokio::test]
 async fn a_deleted_default_agent_shows_as_null() {
-    let h = Harness::new().await;
-    h.emu
+    let (app, seeded) = app().await;
+    app.emu
         .dynamodb()
         .delete_item()
-        .table_name(h.store.table())
+        .table_name(app.store.table())
         .set_key(Some(aws_adapters::dynamo::item::key_map(keys::agent(
-            h.id(),
-            &h.seeded.agent.id,
+            &seeded.account.id,
+            &seeded.agent.id,
         ))))
         .send()
         .await
         .expect("delete agent");
-    let (status, body) = h.send(h.req("GET", INTEGRATION)).await;
+    let (status, body) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
     assert_eq!(status, 200);
     assert_eq!(body["default_agent"], Value::Null);
 }
 
 #[tokio::test]
 async fn switching_api_access_off_blocks_trigger_call_and_the_calls_route_on_the_next_request() {
-    let h = Harness::new().await;
+    let (mut app, seeded) = app().await;
     let provider = provider().await;
-    let td = h.trigger_deps(&provider);
-    let key = h.seeded.api_key.clone();
-    let (status, body) = trigger(&td, &key).await;
+    app.set_provider(retell(&provider.url(), &app.tunables));
+    let key = seeded.api_key.clone();
+    let (status, body) = trigger(&app, &key).await;
     assert_eq!(status, 200, "{body}");
     let call_id = body["call_id"].as_str().expect("call id").to_string();
     let get_call = || {
@@ -421,33 +446,33 @@ async fn switching_api_access_off_blocks_trigger_call_and_the_calls_route_on_the
             .build()
     };
 
-    let (status, body) = h.patch(json!({"api_enabled": false})).await;
+    let (status, body) = patch(&app, &seeded, json!({"api_enabled": false})).await;
     assert_eq!((status, &body["api_enabled"]), (200, &json!(false)));
-    let (status, body) = trigger(&td, &key).await;
+    let (status, body) = trigger(&app, &key).await;
     assert_eq!((status, code(&body)), (403, "api_access_disabled"));
-    let (status, body) = parts(&trigger_call::handle(get_call(), &td).await);
+    let (status, body) = parts(&trigger_call::handle(get_call(), app.trigger_call_deps()).await);
     assert_eq!((status, code(&body)), (403, "api_access_disabled"));
     assert_eq!(provider.requests().len(), 1, "no call was placed while off");
 
     // The settings API itself keeps working, and switching back on restores access at once.
-    let (status, body) = h.send(h.req("GET", INTEGRATION)).await;
+    let (status, body) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
     assert_eq!((status, &body["api_enabled"]), (200, &json!(false)));
-    let (status, _) = h.patch(json!({"api_enabled": true})).await;
+    let (status, _) = patch(&app, &seeded, json!({"api_enabled": true})).await;
     assert_eq!(status, 200);
-    let (status, body) = trigger(&td, &key).await;
+    let (status, body) = trigger(&app, &key).await;
     assert_eq!(status, 200, "{body}");
-    let (status, _) = parts(&trigger_call::handle(get_call(), &td).await);
+    let (status, _) = parts(&trigger_call::handle(get_call(), app.trigger_call_deps()).await);
     assert_eq!(status, 200);
 }
 
 #[tokio::test]
 async fn concurrent_patches_of_different_fields_both_apply() {
-    let h = Harness::new().await;
-    let (_, deps) = h.isolated();
-    let patch = |body: Value| send_with(&deps, h.req("PATCH", INTEGRATION).json(&body));
+    let (mut app, seeded) = app().await;
+    isolate(&mut app);
+    let patch = |body: Value| app.settings(req(&seeded, "PATCH", INTEGRATION).json(&body));
     let agents = [
-        h.seeded.agent.clone(),
-        fixtures::agent(&*h.store, h.id(), "Second", None).await,
+        seeded.agent.clone(),
+        fixtures::agent(&*app.store, &seeded.account.id, "Second", None).await,
     ];
     for round in 0..8 {
         let url = format!("https://hooks{round}.example.com/in");
@@ -461,7 +486,7 @@ async fn concurrent_patches_of_different_fields_both_apply() {
         for (status, body) in [a, b, c] {
             assert_eq!(status, 200, "round {round}: {body}");
         }
-        let stored = h.account().await;
+        let stored = app.account(&seeded.account.id).await;
         assert_eq!(stored.webhook_url.as_deref(), Some(url.as_str()));
         assert_eq!(stored.default_agent_id, Some(agent.id));
         assert_eq!(stored.api_enabled, on);
