@@ -23,14 +23,8 @@ use trigger_call::handle;
 
 const PROVIDER_KEY: &str = "prov-test-key-0123456789";
 
-/// The emulator app (its table reached through a client that counts DynamoDB requests), its
-/// seeded account and the provider it dials.
-struct Harness {
-    app: TestApp<OnEmulator>,
-    seeded: Seeded,
-    provider: TestServer,
-    dynamo_calls: CallCounter,
-}
+/// The emulator flavour.
+type App = TestApp<OnEmulator>;
 
 fn provider_ok(
     delay: Duration,
@@ -49,7 +43,13 @@ fn provider_ok(
     }
 }
 
-async fn harness_with(provider: TestServer, timeout: Duration, clock: Arc<dyn Clock>) -> Harness {
+/// The emulator app (its table reached through a client that counts DynamoDB requests), its
+/// seeded account, the provider it dials and the DynamoDB request counter.
+async fn harness_with(
+    provider: TestServer,
+    timeout: Duration,
+    clock: Arc<dyn Clock>,
+) -> (App, Seeded, TestServer, CallCounter) {
     let emulator = Emulator::connect().await;
     let (client, dynamo_calls) = counting_dynamodb(&emulator.config);
     let store = emulator.table_with_client(client).await;
@@ -62,15 +62,10 @@ async fn harness_with(provider: TestServer, timeout: Duration, clock: Arc<dyn Cl
     app.set_provider(retell(&provider.url(), &app.tunables));
     app.set_clock(clock);
     dynamo_calls.reset();
-    Harness {
-        app,
-        seeded,
-        provider,
-        dynamo_calls,
-    }
+    (app, seeded, provider, dynamo_calls)
 }
 
-async fn harness() -> Harness {
+async fn harness() -> (App, Seeded, TestServer, CallCounter) {
     let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
     harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await
 }
@@ -81,8 +76,8 @@ fn trigger(key: &str, body: Value) -> ApiRequest {
         .json(&body)
 }
 
-async fn send(h: &Harness, req: ApiRequest) -> (u16, Value) {
-    h.app.trigger_call(req).await
+async fn send(app: &App, req: ApiRequest) -> (u16, Value) {
+    app.trigger_call(req).await
 }
 
 fn error_code(body: &Value) -> &str {
@@ -91,10 +86,10 @@ fn error_code(body: &Value) -> &str {
 
 #[tokio::test]
 async fn places_a_call_and_answers_exactly_as_the_spec_says() {
-    let h = harness().await;
+    let (app, seeded, provider, _dynamo_calls) = harness().await;
     let (status, body) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+15551234567", "name": "Jane Smith", "email": "jane@example.com", "metadata": {"source": "crm"}})),
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+15551234567", "name": "Jane Smith", "email": "jane@example.com", "metadata": {"source": "crm"}})),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -103,7 +98,7 @@ async fn places_a_call_and_answers_exactly_as_the_spec_says() {
     uuid::Uuid::parse_str(&call_id).expect("call_id is a UUID");
 
     // The provider got exactly the contract's request.
-    let reqs = h.provider.requests();
+    let reqs = provider.requests();
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
     assert_eq!(r.method, "POST");
@@ -117,11 +112,11 @@ async fn places_a_call_and_answers_exactly_as_the_spec_says() {
     assert_eq!(sent["to_number"], "+15551234567");
     assert_eq!(
         sent["override_agent_id"],
-        h.seeded.agent.provider_agent_id.as_str()
+        seeded.agent.provider_agent_id.as_str()
     );
     assert_eq!(
         sent["metadata"],
-        json!({"call_id": call_id, "account_id": h.seeded.account.id})
+        json!({"call_id": call_id, "account_id": seeded.account.id})
     );
     assert_eq!(
         sent["retell_llm_dynamic_variables"],
@@ -129,8 +124,7 @@ async fn places_a_call_and_answers_exactly_as_the_spec_says() {
     );
 
     // The record moved to dialing with the provider's id.
-    let call = h
-        .app
+    let call = app
         .store
         .call(call_id.parse().unwrap())
         .await
@@ -138,28 +132,29 @@ async fn places_a_call_and_answers_exactly_as_the_spec_says() {
         .expect("call record");
     assert_eq!(call.status, CallStatus::Dialing);
     assert_eq!(call.provider_call_id.as_deref(), Some("prov_call_0"));
-    assert_eq!(call.agent_id, h.seeded.agent.id);
+    assert_eq!(call.agent_id, seeded.agent.id);
     assert_eq!(call.metadata["source"], "crm");
 
     // And the calls route shows it.
     let (status, body) = send(
-        &h,
-        ApiRequest::get(&format!("/api/calls/{call_id}")).bearer(&h.seeded.api_key),
+        &app,
+        ApiRequest::get(&format!("/api/calls/{call_id}")).bearer(&seeded.api_key),
     )
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "dialing");
     assert_eq!(body["phone_number"], "+15551234567");
-    assert_eq!(body["agent_id"], h.seeded.agent.id.to_string());
+    assert_eq!(body["agent_id"], seeded.agent.id.to_string());
     assert_eq!(body["failure_reason"], Value::Null);
 }
 
 #[tokio::test]
 async fn happy_path_stays_within_four_sequential_dynamodb_round_trips_and_no_secrets_calls() {
     let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
-    let mut h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
+    let (mut app, seeded, provider, dynamo_calls) =
+        harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
     // Cold start: the provider secret is read once, as main.rs does.
-    let (sm_client, sm_calls) = counting_secrets(&h.app.emu.config);
+    let (sm_client, sm_calls) = counting_secrets(&app.emu.config);
     let sm = aws_adapters::SecretsManager::new(sm_client);
     let secret_name = Emulator::unique("provider-secret");
     sm.put(&secret_name, &json!({"api_key": PROVIDER_KEY}).to_string())
@@ -167,23 +162,23 @@ async fn happy_path_stays_within_four_sequential_dynamodb_round_trips_and_no_sec
         .unwrap();
     sm_calls.reset();
     let secret = ProviderSecret::load(&sm, &secret_name).await.unwrap();
-    h.app.retune(|t| t.provider_key = secret.api_key);
-    let provider = retell(&h.provider.url(), &h.app.tunables);
-    h.app.set_provider(provider);
+    app.retune(|t| t.provider_key = secret.api_key);
+    let provider = retell(&provider.url(), &app.tunables);
+    app.set_provider(provider);
     assert_eq!(sm_calls.count(), 1);
 
     for (i, idem) in [None, Some("budget-key-1")].into_iter().enumerate() {
-        h.dynamo_calls.reset();
+        dynamo_calls.reset();
         let mut req = trigger(
-            &h.seeded.api_key,
+            &seeded.api_key,
             json!({"phone": "+15551234567", "name": format!("n{i}")}),
         );
         if let Some(k) = idem {
             req = req.header("idempotency-key", k);
         }
-        let (status, body) = send(&h, req).await;
+        let (status, body) = send(&app, req).await;
         assert_eq!(status, 200, "{body}");
-        let ops = h.dynamo_calls.operations();
+        let ops = dynamo_calls.operations();
         // Five requests, four in sequence: the agent and the do-not-call entry are read
         // concurrently (two GetItems).
         assert!(
@@ -214,7 +209,7 @@ async fn happy_path_stays_within_four_sequential_dynamodb_round_trips_and_no_sec
 
 #[tokio::test]
 async fn each_authentication_failure_has_its_own_code() {
-    let h = harness().await;
+    let (app, seeded, provider, _dynamo_calls) = harness().await;
     let body = json!({"phone": "+15551234567"});
     let cases = [
         (
@@ -224,13 +219,13 @@ async fn each_authentication_failure_has_its_own_code() {
         (
             ApiRequest::post("/api/trigger-call")
                 .json(&body)
-                .header("authorization", &format!("Basic {}", h.seeded.api_key)),
+                .header("authorization", &format!("Basic {}", seeded.api_key)),
             "invalid_auth_scheme",
         ),
         (
             ApiRequest::post("/api/trigger-call")
                 .json(&body)
-                .header("authorization", &h.seeded.api_key),
+                .header("authorization", &seeded.api_key),
             "invalid_auth_scheme",
         ),
         (
@@ -245,29 +240,29 @@ async fn each_authentication_failure_has_its_own_code() {
         ),
     ];
     for (req, code) in cases {
-        let (status, res) = send(&h, req).await;
+        let (status, res) = send(&app, req).await;
         assert_eq!((status, error_code(&res)), (403, code), "{res}");
         assert_eq!(res["success"], false);
         // Nothing about the account leaks into a refusal.
-        assert!(!res.to_string().contains(h.seeded.account.id.as_str()));
+        assert!(!res.to_string().contains(seeded.account.id.as_str()));
     }
     // Scheme is case-insensitive.
     let (status, _) = send(
-        &h,
+        &app,
         ApiRequest::post("/api/trigger-call")
             .json(&body)
-            .header("authorization", &format!("bearer {}", h.seeded.api_key)),
+            .header("authorization", &format!("bearer {}", seeded.api_key)),
     )
     .await;
     assert_eq!(status, 200);
-    assert!(h.provider.requests().len() == 1);
+    assert!(provider.requests().len() == 1);
 
     // API access switched off.
-    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
+    fixtures::update_account(app.store.as_ref(), &seeded.account.id, |a| {
         a.api_enabled = false
     })
     .await;
-    let (status, res) = send(&h, trigger(&h.seeded.api_key, body.clone())).await;
+    let (status, res) = send(&app, trigger(&seeded.api_key, body.clone())).await;
     assert_eq!((status, error_code(&res)), (403, "api_access_disabled"));
     assert_eq!(
         res,
@@ -275,18 +270,18 @@ async fn each_authentication_failure_has_its_own_code() {
     );
 
     // A plan without the integration.
-    let secrets = h.app.emu.secrets();
-    let pro = fixtures::account_with(h.app.store.as_ref(), &secrets, Plan::Pro, true).await;
-    let (status, res) = send(&h, trigger(&pro.api_key, body.clone())).await;
+    let secrets = app.emu.secrets();
+    let pro = fixtures::account_with(app.store.as_ref(), &secrets, Plan::Pro, true).await;
+    let (status, res) = send(&app, trigger(&pro.api_key, body.clone())).await;
     assert_eq!((status, error_code(&res)), (403, "plan_required"));
     let (status, res) = send(
-        &h,
+        &app,
         ApiRequest::get(&format!("/api/calls/{}", uuid::Uuid::new_v4())).bearer(&pro.api_key),
     )
     .await;
     assert_eq!((status, error_code(&res)), (403, "plan_required"));
     assert_eq!(
-        h.provider.requests().len(),
+        provider.requests().len(),
         1,
         "no refused request reached the provider"
     );
@@ -294,8 +289,8 @@ async fn each_authentication_failure_has_its_own_code() {
 
 #[tokio::test]
 async fn body_errors_are_clear_and_place_nothing() {
-    let h = harness().await;
-    let key = h.seeded.api_key.clone();
+    let (app, seeded, provider, _dynamo_calls) = harness().await;
+    let key = seeded.api_key.clone();
     let base = || ApiRequest::post("/api/trigger-call").bearer(&key);
     let huge = json!({"phone": "+15551234567", "metadata": {"blob": "x".repeat(70 * 1024)}});
     let cases: Vec<(ApiRequest, u16, &str, Option<&str>)> = vec![
@@ -408,14 +403,14 @@ async fn body_errors_are_clear_and_place_nothing() {
         ),
     ];
     for (req, status, code, field) in cases {
-        let (s, res) = send(&h, req).await;
+        let (s, res) = send(&app, req).await;
         assert_eq!((s, error_code(&res)), (status, code), "{res}");
         assert_eq!(res["error"]["field"].as_str(), field, "{res}");
         assert!(res["error"]["message"]
             .as_str()
             .is_some_and(|m| !m.is_empty()));
     }
-    let (_, res) = send(&h, base().json(&json!({"phone": "+1 (555) 123-4567"}))).await;
+    let (_, res) = send(&app, base().json(&json!({"phone": "+1 (555) 123-4567"}))).await;
     assert!(
         res["error"]["message"]
             .as_str()
@@ -424,15 +419,15 @@ async fn body_errors_are_clear_and_place_nothing() {
         "{res}"
     );
     assert!(
-        h.provider.requests().is_empty(),
+        provider.requests().is_empty(),
         "no invalid request reached the provider"
     );
 
     // Unicode where text is free, and a base64-encoded body (API Gateway may send one).
-    let (s, res) = send(&h, base().json(&json!({"phone": "+15551234567", "name": "Zoë 山田 ☎️", "metadata": {"note": "ünïcödé"}}))).await;
+    let (s, res) = send(&app, base().json(&json!({"phone": "+15551234567", "name": "Zoë 山田 ☎️", "metadata": {"note": "ünïcödé"}}))).await;
     assert_eq!(s, 200, "{res}");
     let (s, res) = send(
-        &h,
+        &app,
         base()
             .header("content-type", "application/json; charset=utf-8")
             .base64_body(br#"{"phone":"+15551234567"}"#),
@@ -440,22 +435,22 @@ async fn body_errors_are_clear_and_place_nothing() {
     .await;
     assert_eq!(s, 200, "{res}");
     assert_eq!(
-        h.provider.requests()[0].json()["retell_llm_dynamic_variables"]["name"],
+        provider.requests()[0].json()["retell_llm_dynamic_variables"]["name"],
         "Zoë 山田 ☎️"
     );
 }
 
 #[tokio::test]
 async fn agent_resolution_errors() {
-    let h = harness().await;
-    let key = h.seeded.api_key.clone();
-    let secrets = h.app.emu.secrets();
+    let (app, seeded, provider, _dynamo_calls) = harness().await;
+    let key = seeded.api_key.clone();
+    let secrets = app.emu.secrets();
 
     // Unknown agent and another account's agent look exactly alike.
-    let other = fixtures::agency(h.app.store.as_ref(), &secrets).await;
+    let other = fixtures::agency(app.store.as_ref(), &secrets).await;
     let unknown = uuid::Uuid::new_v4();
     let (s1, r1) = send(
-        &h,
+        &app,
         trigger(
             &key,
             json!({"phone": "+15551234567", "agent_id": unknown.to_string()}),
@@ -463,7 +458,7 @@ async fn agent_resolution_errors() {
     )
     .await;
     let (s2, r2) = send(
-        &h,
+        &app,
         trigger(
             &key,
             json!({"phone": "+15551234567", "agent_id": other.agent.id.to_string()}),
@@ -484,9 +479,9 @@ async fn agent_resolution_errors() {
     );
 
     // An agent without a phone number.
-    let silent = fixtures::agent(h.app.store.as_ref(), &h.seeded.account.id, "No Line", None).await;
+    let silent = fixtures::agent(app.store.as_ref(), &seeded.account.id, "No Line", None).await;
     let (s, r) = send(
-        &h,
+        &app,
         trigger(
             &key,
             json!({"phone": "+15551234567", "agent_id": silent.id.to_string()}),
@@ -497,14 +492,14 @@ async fn agent_resolution_errors() {
 
     // An explicit agent of the account is used instead of the default.
     let second = fixtures::agent(
-        h.app.store.as_ref(),
-        &h.seeded.account.id,
+        app.store.as_ref(),
+        &seeded.account.id,
         "Closer",
         Some("+442071838750"),
     )
     .await;
     let (s, r) = send(
-        &h,
+        &app,
         trigger(
             &key,
             json!({"phone": "+15551234567", "agent_id": second.id.to_string()}),
@@ -513,18 +508,18 @@ async fn agent_resolution_errors() {
     .await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(
-        h.provider.requests()[0].json()["from_number"],
+        provider.requests()[0].json()["from_number"],
         "+442071838750"
     );
 
     // No default agent and none given.
-    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
+    fixtures::update_account(app.store.as_ref(), &seeded.account.id, |a| {
         a.default_agent_id = None
     })
     .await;
-    let (s, r) = send(&h, trigger(&key, json!({"phone": "+15551234567"}))).await;
+    let (s, r) = send(&app, trigger(&key, json!({"phone": "+15551234567"}))).await;
     assert_eq!((s, error_code(&r)), (422, "no_default_agent"));
-    assert_eq!(h.provider.requests().len(), 1);
+    assert_eq!(provider.requests().len(), 1);
 }
 
 #[tokio::test]
@@ -533,30 +528,31 @@ async fn calling_window_closed_says_when_it_opens() {
     let now: DateTime<Utc> = "2025-06-16T12:00:00Z".parse().unwrap();
     let clock = Arc::new(FixedClock::new(now));
     let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
-    let h = harness_with(provider, Duration::from_secs(5), clock.clone()).await;
+    let (app, seeded, provider, _dynamo_calls) =
+        harness_with(provider, Duration::from_secs(5), clock.clone()).await;
     let window: domain::calling_window::CallingWindow = serde_json::from_value(json!({
         "time_zone": "America/New_York",
         "days": {"mon": {"start": "09:00", "end": "17:00"}, "tue": {"start": "09:00", "end": "17:00"}}
     }))
     .unwrap();
-    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
+    fixtures::update_account(app.store.as_ref(), &seeded.account.id, |a| {
         a.calling_window = Some(window)
     })
     .await;
     let (s, r) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})),
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+15551234567"})),
     )
     .await;
     assert_eq!((s, error_code(&r)), (422, "outside_calling_window"), "{r}");
     assert_eq!(r["error"]["next_window_opens_at"], "2025-06-16T13:00:00Z");
     assert_eq!(r["error"]["next_allowed_at"], "2025-06-16T13:00:00Z");
-    assert!(h.provider.requests().is_empty());
+    assert!(provider.requests().is_empty());
 
     clock.set("2025-06-16T13:00:00Z".parse().unwrap());
     let (s, r) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})),
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+15551234567"})),
     )
     .await;
     assert_eq!(s, 200, "{r}");
@@ -568,15 +564,16 @@ async fn recipient_hours_refuse_with_when_the_call_is_allowed() {
     let now: DateTime<Utc> = "2025-06-16T14:00:00Z".parse().unwrap();
     let clock = Arc::new(FixedClock::new(now));
     let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
-    let h = harness_with(provider, Duration::from_secs(5), clock.clone()).await;
+    let (app, seeded, provider, _dynamo_calls) =
+        harness_with(provider, Duration::from_secs(5), clock.clone()).await;
     // Back to the default policy (the fixtures switch it off): stored in DynamoDB on the
     // account and its key grant.
-    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
+    fixtures::update_account(app.store.as_ref(), &seeded.account.id, |a| {
         a.guardrails.recipient_hours = None
     })
     .await;
-    let sf = || trigger(&h.seeded.api_key, json!({"phone": "+14155550123"}));
-    let (s, r) = send(&h, sf()).await;
+    let sf = || trigger(&seeded.api_key, json!({"phone": "+14155550123"}));
+    let (s, r) = send(&app, sf()).await;
     assert_eq!(
         r,
         json!({"success": false, "error": {
@@ -589,15 +586,15 @@ async fn recipient_hours_refuse_with_when_the_call_is_allowed() {
     assert_eq!(s, 422);
     // A New York number is placed at the same instant.
     let (s, r) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+12125550100"})),
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+12125550100"})),
     )
     .await;
     assert_eq!(s, 200, "{r}");
-    assert_eq!(h.provider.requests().len(), 1);
+    assert_eq!(provider.requests().len(), 1);
     // An operator's policy on the account (here: 09:00-20:00 everywhere) is what the next
     // request reads.
-    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
+    fixtures::update_account(app.store.as_ref(), &seeded.account.id, |a| {
         a.guardrails.recipient_hours = Some(
             serde_json::from_value(
                 json!({"applies_to": "everywhere", "start": "09:00", "end": "20:00"}),
@@ -607,39 +604,39 @@ async fn recipient_hours_refuse_with_when_the_call_is_allowed() {
     })
     .await;
     clock.set("2025-06-16T15:00:00Z".parse().unwrap());
-    let (s, r) = send(&h, sf()).await;
+    let (s, r) = send(&app, sf()).await;
     assert_eq!((s, error_code(&r)), (422, "outside_recipient_hours"), "{r}");
     assert_eq!(r["error"]["next_allowed_at"], "2025-06-16T16:00:00Z");
     clock.set("2025-06-16T16:00:00Z".parse().unwrap());
-    let (s, r) = send(&h, sf()).await;
+    let (s, r) = send(&app, sf()).await;
     assert_eq!(s, 200, "{r}");
-    assert_eq!(h.provider.requests().len(), 2);
+    assert_eq!(provider.requests().len(), 2);
 }
 
 #[tokio::test]
 async fn idempotency_key_replays_and_refuses_reuse() {
-    let h = harness().await;
-    let key = h.seeded.api_key.clone();
+    let (app, seeded, provider, _dynamo_calls) = harness().await;
+    let key = seeded.api_key.clone();
     let body = json!({"phone": "+15551234567", "name": "Jane"});
     let req = || trigger(&key, body.clone()).header("idempotency-key", "order-42");
-    let (s1, r1) = send(&h, req()).await;
-    let (s2, r2) = send(&h, req()).await;
+    let (s1, r1) = send(&app, req()).await;
+    let (s2, r2) = send(&app, req()).await;
     assert_eq!((s1, s2), (200, 200));
     assert_eq!(r1, r2, "same key and body -> the same answer");
-    assert_eq!(h.provider.requests().len(), 1, "no second call placed");
+    assert_eq!(provider.requests().len(), 1, "no second call placed");
 
     let (s, r) = send(
-        &h,
+        &app,
         trigger(&key, json!({"phone": "+15557654321"})).header("idempotency-key", "order-42"),
     )
     .await;
     assert_eq!((s, error_code(&r)), (409, "idempotency_key_reused"));
 
     // Keys are per account: another account may use the same key.
-    let secrets = h.app.emu.secrets();
-    let other = fixtures::agency(h.app.store.as_ref(), &secrets).await;
+    let secrets = app.emu.secrets();
+    let other = fixtures::agency(app.store.as_ref(), &secrets).await;
     let (s, r) = send(
-        &h,
+        &app,
         trigger(&other.api_key, body.clone()).header("idempotency-key", "order-42"),
     )
     .await;
@@ -649,34 +646,35 @@ async fn idempotency_key_replays_and_refuses_reuse() {
     // A replay still answers even if the call could not be placed now (window closed since).
     let closed: domain::calling_window::CallingWindow =
         serde_json::from_value(json!({"time_zone": "UTC", "days": {}})).unwrap();
-    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
+    fixtures::update_account(app.store.as_ref(), &seeded.account.id, |a| {
         a.calling_window = Some(closed)
     })
     .await;
-    let (s3, r3) = send(&h, req()).await;
+    let (s3, r3) = send(&app, req()).await;
     assert_eq!((s3, &r3), (200, &r1));
-    assert_eq!(h.provider.requests().len(), 2);
+    assert_eq!(provider.requests().len(), 2);
 }
 
 #[tokio::test]
 async fn concurrent_requests_with_one_key_place_one_call() {
     let provider = TestServer::start(provider_ok(Duration::from_millis(400))).await;
-    let h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
+    let (app, seeded, provider, _dynamo_calls) =
+        harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
     // Racing writers need DynamoDB's per-request atomicity, which the emulator lacks on its
     // own (see integration_tests::atomic).
     let atomic = DynamoStore::new(
-        integration_tests::atomic::atomic_dynamodb(&h.app.emu.config),
-        h.app.store.table(),
+        integration_tests::atomic::atomic_dynamodb(&app.emu.config),
+        app.store.table(),
     );
     let deps = Ports {
         store: Arc::new(atomic),
-        ..h.app.ports()
+        ..app.ports()
     }
-    .trigger_call(&h.app.tunables);
+    .trigger_call(&app.tunables);
     let body = json!({"phone": "+15551234567"});
     let reqs: Vec<_> = (0..6)
         .map(|_| {
-            trigger(&h.seeded.api_key, body.clone())
+            trigger(&seeded.api_key, body.clone())
                 .header("idempotency-key", "concurrent-1")
                 .build()
         })
@@ -684,7 +682,7 @@ async fn concurrent_requests_with_one_key_place_one_call() {
     let results = futures::future::join_all(reqs.into_iter().map(|r| handle(r, &deps))).await;
     let answers: Vec<(u16, Value)> = results.iter().map(parts).collect();
     assert_eq!(
-        h.provider.requests().len(),
+        provider.requests().len(),
         1,
         "exactly one call placed: {answers:?}"
     );
@@ -699,26 +697,27 @@ async fn concurrent_requests_with_one_key_place_one_call() {
 async fn a_provider_refusal_gives_502_and_marks_the_call_failed() {
     // A 4xx proves no call was placed (a 5xx does not: see lifecycle.rs).
     let provider = TestServer::fixed(422, json!({"error": "invalid to_number"})).await;
-    let h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
+    let (app, seeded, provider, _dynamo_calls) =
+        harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
     let (s, r) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"}))
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+15551234567"}))
             .header("idempotency-key", "retry-me"),
     )
     .await;
     assert_eq!((s, error_code(&r)), (502, "provider_unavailable"), "{r}");
     assert!(!r.to_string().contains(PROVIDER_KEY));
-    assert_calls_all_failed(&h, "provider_http_422").await;
+    assert_calls_all_failed(&app, &seeded, "provider_http_422").await;
 
     // The key was released: the retry reaches the provider again rather than replaying a 502.
     let (s, _) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"}))
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+15551234567"}))
             .header("idempotency-key", "retry-me"),
     )
     .await;
     assert_eq!(s, 502);
-    assert_eq!(h.provider.requests().len(), 2);
+    assert_eq!(provider.requests().len(), 2);
 }
 
 #[tokio::test]
@@ -728,10 +727,11 @@ async fn provider_hanging_past_the_timeout_gives_502_with_the_outcome_unknown() 
         Reply::status(201)
     })
     .await;
-    let h = harness_with(provider, Duration::from_millis(300), Arc::new(SystemClock)).await;
+    let (app, seeded, provider, _dynamo_calls) =
+        harness_with(provider, Duration::from_millis(300), Arc::new(SystemClock)).await;
     let (s, r) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})),
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+15551234567"})),
     )
     .await;
     assert_eq!(
@@ -743,8 +743,8 @@ async fn provider_hanging_past_the_timeout_gives_502_with_the_outcome_unknown() 
     // answer names it.
     let id = r["error"]["call_id"].as_str().unwrap();
     let (s, body) = send(
-        &h,
-        ApiRequest::get(&format!("/api/calls/{id}")).bearer(&h.seeded.api_key),
+        &app,
+        ApiRequest::get(&format!("/api/calls/{id}")).bearer(&seeded.api_key),
     )
     .await;
     assert_eq!(
@@ -752,20 +752,19 @@ async fn provider_hanging_past_the_timeout_gives_502_with_the_outcome_unknown() 
         (200, Some("dial_unknown")),
         "{body}"
     );
-    assert_eq!(h.provider.requests().len(), 1);
+    assert_eq!(provider.requests().len(), 1);
 }
 
 /// Every call record of the account is `failed` with the reason, none left `queued`; the calls
 /// route shows the same.
 /// Every call of the harness's table failed with exactly `reason` (a stable code: never the
 /// provider's own words), in the record and in `GET /api/calls/{id}`.
-async fn assert_calls_all_failed(h: &Harness, reason: &str) -> usize {
-    let out = h
-        .app
+async fn assert_calls_all_failed(app: &App, seeded: &Seeded, reason: &str) -> usize {
+    let out = app
         .emu
         .dynamodb()
         .scan()
-        .table_name(h.app.store.table())
+        .table_name(app.store.table())
         .filter_expression("#t = :call")
         .expression_attribute_names("#t", "type")
         .expression_attribute_values(
@@ -779,12 +778,12 @@ async fn assert_calls_all_failed(h: &Harness, reason: &str) -> usize {
     assert!(!items.is_empty());
     for item in items {
         let id: CallId = item["call_id"].as_s().unwrap().parse().unwrap();
-        let call = h.app.store.call(id).await.unwrap().unwrap();
+        let call = app.store.call(id).await.unwrap().unwrap();
         assert_eq!(call.status, CallStatus::Failed);
         assert_eq!(call.failure_reason.as_deref(), Some(reason));
         let (s, body) = send(
-            h,
-            ApiRequest::get(&format!("/api/calls/{id}")).bearer(&h.seeded.api_key),
+            app,
+            ApiRequest::get(&format!("/api/calls/{id}")).bearer(&seeded.api_key),
         )
         .await;
         assert_eq!(s, 200);
@@ -796,24 +795,24 @@ async fn assert_calls_all_failed(h: &Harness, reason: &str) -> usize {
 
 #[tokio::test]
 async fn calls_route_hides_other_accounts_and_routes_are_strict() {
-    let h = harness().await;
+    let (app, seeded, _provider, _dynamo_calls) = harness().await;
     let (_, r) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})),
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+15551234567"})),
     )
     .await;
     let call_id = r["call_id"].as_str().unwrap().to_string();
-    let secrets = h.app.emu.secrets();
-    let other = fixtures::agency(h.app.store.as_ref(), &secrets).await;
+    let secrets = app.emu.secrets();
+    let other = fixtures::agency(app.store.as_ref(), &secrets).await;
 
     let (s, theirs) = send(
-        &h,
+        &app,
         ApiRequest::get(&format!("/api/calls/{call_id}")).bearer(&other.api_key),
     )
     .await;
     let missing = uuid::Uuid::new_v4();
     let (s2, none) = send(
-        &h,
+        &app,
         ApiRequest::get(&format!("/api/calls/{missing}")).bearer(&other.api_key),
     )
     .await;
@@ -830,20 +829,20 @@ async fn calls_route_hides_other_accounts_and_routes_are_strict() {
             .replace(&missing.to_string(), "ID")
     );
     let (s, r) = send(
-        &h,
-        ApiRequest::get("/api/calls/not-a-uuid").bearer(&h.seeded.api_key),
+        &app,
+        ApiRequest::get("/api/calls/not-a-uuid").bearer(&seeded.api_key),
     )
     .await;
     assert_eq!((s, error_code(&r)), (404, "call_not_found"));
-    let (s, _) = send(&h, ApiRequest::get(&format!("/api/calls/{call_id}"))).await;
+    let (s, _) = send(&app, ApiRequest::get(&format!("/api/calls/{call_id}"))).await;
     assert_eq!(s, 403);
     let (s, r) = send(
-        &h,
-        ApiRequest::get("/api/trigger-call").bearer(&h.seeded.api_key),
+        &app,
+        ApiRequest::get("/api/trigger-call").bearer(&seeded.api_key),
     )
     .await;
     assert_eq!((s, error_code(&r)), (405, "method_not_allowed"));
-    let (s, r) = send(&h, ApiRequest::get("/api/nope").bearer(&h.seeded.api_key)).await;
+    let (s, r) = send(&app, ApiRequest::get("/api/nope").bearer(&seeded.api_key)).await;
     assert_eq!((s, error_code(&r)), (404, "not_found"));
 }
 
@@ -874,12 +873,13 @@ fn mid_minute_clock() -> Arc<FixedClock> {
 async fn the_key_rate_limit_refuses_the_extra_request_with_one_dynamodb_call_and_no_dial() {
     let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
     let clock = mid_minute_clock();
-    let mut h = harness_with(provider, Duration::from_secs(5), clock.clone()).await;
-    h.app.retune(|t| t.api_rate_limit = 3);
+    let (mut app, seeded, provider, dynamo_calls) =
+        harness_with(provider, Duration::from_secs(5), clock.clone()).await;
+    app.retune(|t| t.api_rate_limit = 3);
     for i in 1..=3u32 {
         let res = handle(
-            trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})).build(),
-            h.app.trigger_call_deps(),
+            trigger(&seeded.api_key, json!({"phone": "+15551234567"})).build(),
+            app.trigger_call_deps(),
         )
         .await;
         assert_eq!(res.status(), 200);
@@ -889,11 +889,11 @@ async fn the_key_rate_limit_refuses_the_extra_request_with_one_dynamodb_call_and
             "request {i}"
         );
     }
-    assert_eq!(h.provider.requests().len(), 3);
-    h.dynamo_calls.reset();
+    assert_eq!(provider.requests().len(), 3);
+    dynamo_calls.reset();
     let res = handle(
-        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})).build(),
-        h.app.trigger_call_deps(),
+        trigger(&seeded.api_key, json!({"phone": "+15551234567"})).build(),
+        app.trigger_call_deps(),
     )
     .await;
     assert_eq!(rate_headers(&res), ("3".into(), "0".into(), "40".into()));
@@ -907,68 +907,69 @@ async fn the_key_rate_limit_refuses_the_extra_request_with_one_dynamodb_call_and
     assert_eq!(status, 429, "{body}");
     assert_eq!(error_code(&body), "rate_limited");
     assert_eq!(
-        h.dynamo_calls.operations(),
+        dynamo_calls.operations(),
         ["UpdateItem"],
         "the refusal costs the key lookup only"
     );
     assert_eq!(
-        h.provider.requests().len(),
+        provider.requests().len(),
         3,
         "nothing dialled past the limit"
     );
     // The GET route shares the key's budget.
     let (s, body) = send(
-        &h,
-        ApiRequest::get(&format!("/api/calls/{}", uuid::Uuid::new_v4())).bearer(&h.seeded.api_key),
+        &app,
+        ApiRequest::get(&format!("/api/calls/{}", uuid::Uuid::new_v4())).bearer(&seeded.api_key),
     )
     .await;
     assert_eq!((s, error_code(&body)), (429, "rate_limited"));
     // The next minute starts afresh.
     clock.advance(chrono::Duration::seconds(45));
     let res = handle(
-        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})).build(),
-        h.app.trigger_call_deps(),
+        trigger(&seeded.api_key, json!({"phone": "+15551234567"})).build(),
+        app.trigger_call_deps(),
     )
     .await;
     assert_eq!(res.status(), 200);
     assert_eq!(rate_headers(&res), ("3".into(), "2".into(), "55".into()));
-    assert_eq!(h.provider.requests().len(), 4);
+    assert_eq!(provider.requests().len(), 4);
 }
 
 #[tokio::test]
 async fn an_operator_limit_overrides_the_default_and_refusals_carry_the_headers_too() {
     let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
-    let h = harness_with(provider, Duration::from_secs(5), mid_minute_clock()).await;
-    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
+    let (app, seeded, provider, _dynamo_calls) =
+        harness_with(provider, Duration::from_secs(5), mid_minute_clock()).await;
+    fixtures::update_account(app.store.as_ref(), &seeded.account.id, |a| {
         a.guardrails.rate_limit_per_minute = Some(2)
     })
     .await;
     // A 422 after the key was counted still says where the budget stands.
     let res = handle(
-        trigger(&h.seeded.api_key, json!({"phone": "+979123456789"})).build(),
-        h.app.trigger_call_deps(),
+        trigger(&seeded.api_key, json!({"phone": "+979123456789"})).build(),
+        app.trigger_call_deps(),
     )
     .await;
     assert_eq!(res.status(), 422);
     assert_eq!(rate_headers(&res), ("2".into(), "1".into(), "40".into()));
     let res = handle(
-        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})).build(),
-        h.app.trigger_call_deps(),
+        trigger(&seeded.api_key, json!({"phone": "+15551234567"})).build(),
+        app.trigger_call_deps(),
     )
     .await;
     assert_eq!(res.status(), 200);
     let (s, body) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})),
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+15551234567"})),
     )
     .await;
     assert_eq!((s, error_code(&body)), (429, "rate_limited"), "{body}");
-    assert_eq!(h.provider.requests().len(), 1);
+    assert_eq!(provider.requests().len(), 1);
 }
 
 #[tokio::test]
 async fn premium_satellite_and_network_numbers_are_refused_before_any_write_or_dial() {
-    let h = harness().await;
+    let (app, seeded, provider, dynamo_calls) = harness().await;
     for phone in [
         "+979123456789",
         "+870773123456",
@@ -977,47 +978,47 @@ async fn premium_satellite_and_network_numbers_are_refused_before_any_write_or_d
         "+883510012345",
         "+80812345678",
     ] {
-        h.dynamo_calls.reset();
-        let (s, body) = send(&h, trigger(&h.seeded.api_key, json!({ "phone": phone }))).await;
+        dynamo_calls.reset();
+        let (s, body) = send(&app, trigger(&seeded.api_key, json!({ "phone": phone }))).await;
         assert_eq!(s, 422, "{phone}: {body}");
         assert_eq!(error_code(&body), "destination_not_allowed");
         assert_eq!(body["error"]["field"], "phone");
-        assert_eq!(h.dynamo_calls.operations(), ["UpdateItem"], "{phone}");
+        assert_eq!(dynamo_calls.operations(), ["UpdateItem"], "{phone}");
     }
-    assert!(h.provider.requests().is_empty());
+    assert!(provider.requests().is_empty());
     // An operator allows them for this account, and limits it to two countries.
-    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
+    fixtures::update_account(app.store.as_ref(), &seeded.account.id, |a| {
         a.guardrails.non_geographic_allowed = true;
         a.guardrails.allowed_countries = Some(vec!["GB".into(), "US".into()]);
     })
     .await;
     let (s, body) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+979123456789"})),
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+979123456789"})),
     )
     .await;
     assert_eq!(s, 200, "{body}");
     let (s, body) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+4915123456789"})),
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+4915123456789"})),
     )
     .await;
     assert_eq!((s, error_code(&body)), (422, "destination_not_allowed"));
     let (s, _) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+442071838750"})),
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+442071838750"})),
     )
     .await;
     assert_eq!(s, 200);
-    assert_eq!(h.provider.requests().len(), 2);
+    assert_eq!(provider.requests().len(), 2);
 }
 
 /// The number types refused by default, on DynamoDB: refused from the key grant alone (the one
 /// UpdateItem that reads and counts the key), and allowed per type by the grant's guardrails.
 #[tokio::test]
 async fn premium_and_personal_numbers_are_refused_from_the_grant_alone() {
-    let h = harness().await;
-    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
+    let (app, seeded, provider, dynamo_calls) = harness().await;
+    fixtures::update_account(app.store.as_ref(), &seeded.account.id, |a| {
         a.guardrails.allowed_countries = Some(vec!["US".into(), "GB".into()]);
     })
     .await;
@@ -1027,8 +1028,8 @@ async fn premium_and_personal_numbers_are_refused_from_the_grant_alone() {
         ("+447012345678", "+44 70 numbers are personal numbers"),
         ("+449012345678", "+44 90 numbers are premium-rate numbers"),
     ] {
-        h.dynamo_calls.reset();
-        let (s, body) = send(&h, trigger(&h.seeded.api_key, json!({ "phone": phone }))).await;
+        dynamo_calls.reset();
+        let (s, body) = send(&app, trigger(&seeded.api_key, json!({ "phone": phone }))).await;
         assert_eq!(
             (s, error_code(&body)),
             (422, "destination_not_allowed"),
@@ -1037,26 +1038,26 @@ async fn premium_and_personal_numbers_are_refused_from_the_grant_alone() {
         assert_eq!(body["error"]["field"], "phone");
         let text = body["error"]["message"].as_str().unwrap_or_default();
         assert!(text.starts_with(message), "{phone}: {text}");
-        assert_eq!(h.dynamo_calls.operations(), ["UpdateItem"], "{phone}");
+        assert_eq!(dynamo_calls.operations(), ["UpdateItem"], "{phone}");
     }
-    assert!(h.provider.requests().is_empty());
-    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
+    assert!(provider.requests().is_empty());
+    fixtures::update_account(app.store.as_ref(), &seeded.account.id, |a| {
         a.guardrails.allowed_number_types = vec![domain::number_type::NumberType::PremiumRate];
     })
     .await;
     let (s, body) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+19002345678"})),
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+19002345678"})),
     )
     .await;
     assert_eq!(s, 200, "{body}");
     let (s, body) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+447012345678"})),
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+447012345678"})),
     )
     .await;
     assert_eq!((s, error_code(&body)), (422, "destination_not_allowed"));
-    assert_eq!(h.provider.requests().len(), 1);
+    assert_eq!(provider.requests().len(), 1);
 }
 
 #[tokio::test]
@@ -1068,15 +1069,19 @@ async fn a_provider_error_body_never_reaches_the_customer() {
         )
     })
     .await;
-    let h = harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
+    let (app, seeded, _provider, _dynamo_calls) =
+        harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
     let (s, body) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+15551234567"})),
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+15551234567"})),
     )
     .await;
     assert_eq!((s, error_code(&body)), (502, "provider_unavailable"));
     assert!(!body.to_string().contains("shard"), "{body}");
-    assert_eq!(assert_calls_all_failed(&h, "provider_http_422").await, 1);
+    assert_eq!(
+        assert_calls_all_failed(&app, &seeded, "provider_http_422").await,
+        1
+    );
 }
 
 /// Held and scheduled calls through DynamoDB: trigger-call writes the call `scheduled` under
@@ -1089,25 +1094,25 @@ async fn scheduled_calls_and_the_do_not_call_list_through_dynamodb() {
     let start: DateTime<Utc> = "2026-03-02T15:00:00Z".parse().unwrap();
     let clock = Arc::new(FixedClock::new(start));
     let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
-    let h = harness_with(provider, Duration::from_secs(5), clock.clone()).await;
+    let (app, seeded, provider, _dynamo_calls) =
+        harness_with(provider, Duration::from_secs(5), clock.clone()).await;
     let at = "2026-03-02T16:00:00Z";
     let body = json!({"phone": "+15551234567", "not_before": at});
-    let req = || trigger(&h.seeded.api_key, body.clone()).header("idempotency-key", "sched-1");
-    let (status, first) = send(&h, req()).await;
+    let req = || trigger(&seeded.api_key, body.clone()).header("idempotency-key", "sched-1");
+    let (status, first) = send(&app, req()).await;
     assert_eq!(status, 202, "{first}");
     assert_eq!(
         (first["status"].as_str(), first["scheduled_for"].as_str()),
         (Some("scheduled"), Some(at))
     );
-    let (status, again) = send(&h, req()).await;
+    let (status, again) = send(&app, req()).await;
     assert_eq!((status, &again), (202, &first), "the key replays the 202");
     let placed_id: CallId = first["call_id"].as_str().unwrap().parse().unwrap();
-    let item = h
-        .app
+    let item = app
         .store
         .client()
         .get_item()
-        .table_name(h.app.store.table())
+        .table_name(app.store.table())
         .key(
             "pk",
             aws_sdk_dynamodb::types::AttributeValue::S(format!("CALL#{placed_id}")),
@@ -1131,8 +1136,7 @@ async fn scheduled_calls_and_the_do_not_call_list_through_dynamodb() {
         )
     );
     assert_eq!(item["due_at"].as_s().unwrap(), "2026-03-02T16:00:00.000Z");
-    let due = h
-        .app
+    let due = app
         .store
         .due(DueKind::Scheduled, at.parse().unwrap(), 10)
         .await
@@ -1141,21 +1145,20 @@ async fn scheduled_calls_and_the_do_not_call_list_through_dynamodb() {
         due.iter().map(|d| &d.work).collect::<Vec<_>>(),
         [&DueWork::Scheduled(placed_id)]
     );
-    assert!(h.provider.requests().is_empty(), "nothing dialed yet");
+    assert!(provider.requests().is_empty(), "nothing dialed yet");
 
     // A second call, to a number then put on the do-not-call list.
     let (_, other) = send(
-        &h,
+        &app,
         trigger(
-            &h.seeded.api_key,
+            &seeded.api_key,
             json!({"phone": "+15559876543", "not_before": at}),
         ),
     )
     .await;
     let suppressed_id = other["call_id"].as_str().unwrap().to_string();
-    let settings = h.app.ports().settings(&h.app.tunables);
-    let claims =
-        json!({"sub": "user-1", (h.app.tunables.account_claim.as_str()): h.seeded.account.id});
+    let settings = app.ports().settings(&app.tunables);
+    let claims = json!({"sub": "user-1", (app.tunables.account_claim.as_str()): seeded.account.id});
     let dnc =
         |method: &str, path: &str| ApiRequest::new(method, path).claims(claims.clone()).build();
     let (status, put) = parts(
@@ -1182,33 +1185,33 @@ async fn scheduled_calls_and_the_do_not_call_list_through_dynamodb() {
         json!([{"phone": "+15559876543", "created_at": "2026-03-02T15:00:00Z"}])
     );
     let (status, refused) = send(
-        &h,
-        trigger(&h.seeded.api_key, json!({"phone": "+15559876543"})),
+        &app,
+        trigger(&seeded.api_key, json!({"phone": "+15559876543"})),
     )
     .await;
     assert_eq!((status, error_code(&refused)), (422, "number_suppressed"));
 
     // Due: the reconciler places the first once and cancels the second.
     clock.set("2026-03-02T16:00:20Z".parse().unwrap());
-    let reconciler = h.app.ports().reconciler(&h.app.tunables);
+    let reconciler = app.ports().reconciler(&app.tunables);
     let (a, b) = tokio::join!(reconciler::run(&reconciler), reconciler::run(&reconciler));
     assert_eq!(a.errors + b.errors, 0);
-    assert_eq!(h.provider.requests().len(), 1, "one dial");
-    assert_eq!(h.provider.requests()[0].json()["to_number"], "+15551234567");
-    let placed = h.app.store.call(placed_id).await.unwrap().unwrap();
+    assert_eq!(provider.requests().len(), 1, "one dial");
+    assert_eq!(provider.requests()[0].json()["to_number"], "+15551234567");
+    let placed = app.store.call(placed_id).await.unwrap().unwrap();
     assert_eq!(placed.status, CallStatus::Dialing);
-    let get = |id: String| ApiRequest::get(&format!("/api/calls/{id}")).bearer(&h.seeded.api_key);
-    let (_, got) = send(&h, get(suppressed_id.clone())).await;
+    let get = |id: String| ApiRequest::get(&format!("/api/calls/{id}")).bearer(&seeded.api_key);
+    let (_, got) = send(&app, get(suppressed_id.clone())).await;
     assert_eq!(
         (got["status"].as_str(), got["failure_reason"].as_str()),
         (Some("canceled"), Some("number_suppressed"))
     );
     let (status, got) = send(
-        &h,
-        ApiRequest::new("DELETE", &format!("/api/calls/{placed_id}")).bearer(&h.seeded.api_key),
+        &app,
+        ApiRequest::new("DELETE", &format!("/api/calls/{placed_id}")).bearer(&seeded.api_key),
     )
     .await;
     assert_eq!((status, error_code(&got)), (409, "call_not_scheduled"));
     reconciler::run(&reconciler).await;
-    assert_eq!(h.provider.requests().len(), 1, "never dialed twice");
+    assert_eq!(provider.requests().len(), 1, "never dialed twice");
 }
