@@ -658,19 +658,19 @@ async fn idempotency_key_replays_and_refuses_reuse() {
 #[tokio::test]
 async fn concurrent_requests_with_one_key_place_one_call() {
     let provider = TestServer::start(provider_ok(Duration::from_millis(400))).await;
-    let (app, seeded, provider, _dynamo_calls) =
+    let (mut app, seeded, provider, _dynamo_calls) =
         harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
     // Racing writers need DynamoDB's per-request atomicity, which the emulator lacks on its
     // own (see integration_tests::atomic).
-    let atomic = DynamoStore::new(
+    let atomic: Arc<DynamoStore> = Arc::new(DynamoStore::new(
         integration_tests::atomic::atomic_dynamodb(&app.emu.config),
         app.store.table(),
-    );
-    let deps = Ports {
-        store: Arc::new(atomic),
-        ..app.ports()
-    }
-    .trigger_call(&app.tunables);
+    ));
+    app.swap_ports(move |p| Ports {
+        store: atomic.clone(),
+        ..p
+    });
+    let deps = app.trigger_call_deps();
     let body = json!({"phone": "+15551234567"});
     let reqs: Vec<_> = (0..6)
         .map(|_| {
@@ -679,7 +679,7 @@ async fn concurrent_requests_with_one_key_place_one_call() {
                 .build()
         })
         .collect();
-    let results = futures::future::join_all(reqs.into_iter().map(|r| handle(r, &deps))).await;
+    let results = futures::future::join_all(reqs.into_iter().map(|r| handle(r, deps))).await;
     let answers: Vec<(u16, Value)> = results.iter().map(parts).collect();
     assert_eq!(
         provider.requests().len(),
