@@ -11,12 +11,12 @@
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::AccountStore;
 use domain::webhook::signing_secret::SigningSecret;
-use integration_tests::apigw::{parts, ApiRequest, Build};
+use integration_tests::app::first_attempt;
 use integration_tests::app::{OnEmulator, TestApp};
-use integration_tests::deps::{Ports, Tunables};
-use integration_tests::fixtures::{self, Seeded};
+use integration_tests::fixtures::Seeded;
 use integration_tests::peer::{Recorded, Reply, TestServer};
-use integration_tests::sqs::{drain, event_for};
+use integration_tests::sqs::drain;
+use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -115,43 +115,34 @@ impl Drop for Example {
     }
 }
 
+/// The emulator flavour.
+type App = TestApp<OnEmulator>;
+
 /// The emulator app (a failed attempt's retry due at once: the test feeds it back itself)
-/// with a seeded account; each step builds its function afresh, as a new invocation would.
-struct H {
-    app: TestApp<OnEmulator>,
-    seeded: Seeded,
+/// with a seeded account.
+async fn app() -> (App, Seeded) {
+    let mut app = TestApp::emulator().await;
+    let seeded = app.agency().await;
+    app.retune(|t| t.retry_delays = "0s".into());
+    (app, seeded)
 }
 
-impl H {
-    async fn new() -> H {
-        let mut app = TestApp::emulator().await;
-        let seeded = app.agency().await;
-        app.retune(|t| t.retry_delays = "0s".into());
-        H { app, seeded }
-    }
+// Each step starts its function afresh (`TestApp::restart`), as a new invocation would.
 
-    fn ports(&self) -> Ports {
-        self.app.ports()
-    }
+async fn deliver_new_event(app: &mut App, seeded: &Seeded) {
+    let event = app.stored_event(seeded).await;
+    deliver(app, &[first_attempt(&event)]).await;
+}
 
-    fn tunables(&self) -> Tunables {
-        self.app.tunables.clone()
-    }
+async fn deliver(app: &mut App, msgs: &[DeliveryMessage]) {
+    app.restart();
+    let res = app.deliver(msgs).await;
+    assert!(res.batch_item_failures.is_empty());
+}
 
-    async fn deliver_new_event(&self) {
-        let event = fixtures::stored_event(self.app.store.as_ref(), &self.seeded).await;
-        let msg = DeliveryMessage::first(event.id, self.seeded.account.id.clone(), event.call_id);
-        let d = self.ports().webhook_delivery(&self.tunables());
-        let res = webhook_delivery::handle(event_for(&[msg]), &d).await;
-        assert!(res.batch_item_failures.is_empty());
-    }
-
-    async fn settings(&self, method: &str, path: &str) -> (u16, serde_json::Value) {
-        let req = ApiRequest::new(method, path)
-            .claims(serde_json::json!({"custom:account_id": self.seeded.account.id}));
-        let d = self.ports().settings(&self.tunables());
-        parts(&settings::handle(req.build(), &d).await)
-    }
+async fn settings(app: &mut App, seeded: &Seeded, method: &str, path: &str) -> (u16, Value) {
+    app.restart();
+    app.settings(app.session(seeded, method, path)).await
 }
 
 fn secret_of(body: &serde_json::Value) -> SigningSecret {
@@ -164,51 +155,54 @@ async fn the_python_example_verifies_real_deliveries_across_a_rotation() {
     let receiver =
         TestServer::start(|_, i| async move { Reply::status(if i == 1 { 503 } else { 200 }) })
             .await;
-    let h = H::new().await;
+    let (mut app, seeded) = app().await;
     let url = format!("{}/webhooks", receiver.url());
     // A URL set before signing secrets existed: the reveal creates the secret.
-    fixtures::update_account(h.app.store.as_ref(), &h.seeded.account.id, |a| {
-        a.webhook_url = Some(url)
-    })
-    .await;
-    let (status, body) = h
-        .settings("GET", "/api/integrations/api-webhooks/signing-secret")
+    app.update_account(&seeded.account.id, |a| a.webhook_url = Some(url))
         .await;
+    let (status, body) = settings(
+        &mut app,
+        &seeded,
+        "GET",
+        "/api/integrations/api-webhooks/signing-secret",
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let old = secret_of(&body);
 
     // Before the rotation: event 1 delivered, event 2's attempt 1 failed.
-    h.deliver_new_event().await;
-    h.deliver_new_event().await;
-    let (status, body) = h
-        .settings("POST", "/api/integrations/api-webhooks/signing-secret")
-        .await;
+    deliver_new_event(&mut app, &seeded).await;
+    deliver_new_event(&mut app, &seeded).await;
+    let (status, body) = settings(
+        &mut app,
+        &seeded,
+        "POST",
+        "/api/integrations/api-webhooks/signing-secret",
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     let new = secret_of(&body);
     assert_ne!(new, old);
     // During the overlap: event 3, and event 2's retry (queued before the rotation).
-    h.deliver_new_event().await;
-    let retries = drain(&h.app.emu.sqs(), &h.app.queue_url).await;
+    deliver_new_event(&mut app, &seeded).await;
+    let retries = drain(&app.emu.sqs(), &app.queue_url).await;
     assert_eq!(retries.len(), 1, "event 2's attempt 2");
     assert_eq!(retries[0].attempt, 2);
-    let d = h.ports().webhook_delivery(&h.tunables());
-    webhook_delivery::handle(event_for(&retries), &d).await;
+    deliver(&mut app, &retries).await;
     // After the overlap (its end moved to now): event 4.
-    let account = h
-        .app
+    let account = app
         .store
-        .account(&h.seeded.account.id)
+        .account(&seeded.account.id)
         .await
         .unwrap()
         .unwrap();
     let mut info = account.webhook_secret.clone().expect("a secret");
     info.previous.as_mut().expect("an overlap").expires_at = chrono::Utc::now();
-    h.app
-        .store
+    app.store
         .save_webhook_secret(&account, &info)
         .await
         .unwrap();
-    h.deliver_new_event().await;
+    deliver_new_event(&mut app, &seeded).await;
 
     let got = receiver.requests();
     assert_eq!(got.len(), 5);

@@ -14,10 +14,9 @@ use domain::webhook::signing_secret::SigningSecret;
 use hmac::{Hmac, KeyInit, Mac};
 use in_memory::faults::{FaultPlan, FaultyQueue, FaultySecrets, FaultyStore};
 use in_memory::FixedClock;
-use integration_tests::apigw::Build;
-use integration_tests::app::{OnEmulator, TestApp};
+use integration_tests::app::{first_attempt, OnEmulator, TestApp};
 use integration_tests::counting::counting_secrets;
-use integration_tests::deps::{Ports, Tunables};
+use integration_tests::deps::Ports;
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Reply, TestServer};
 use integration_tests::sqs::{depth, drain, event_for, pump};
@@ -25,69 +24,37 @@ use sha2::Sha256;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
-use webhook_delivery::{handle, Deps};
+use webhook_delivery::handle;
 
-/// The emulator app (short retry delays, loopback receivers allowed) with a seeded account and
-/// one stored event; reads through to the app (`h.store`, `h.queue_url`, `h.ports()`...).
-struct H {
-    app: TestApp<OnEmulator>,
-    seeded: Seeded,
-    event: EventRecord,
-    sqs: aws_sdk_sqs::Client,
-    /// The account's signing secret, created with its webhook URL (as the settings PATCH does).
-    signing: Option<SigningSecret>,
-}
+/// The emulator flavour.
+type App = TestApp<OnEmulator>;
 
-impl std::ops::Deref for H {
-    type Target = TestApp<OnEmulator>;
-
-    fn deref(&self) -> &TestApp<OnEmulator> {
-        &self.app
-    }
-}
-
-async fn setup(webhook_url: Option<String>) -> H {
+/// The emulator app (short retry delays, loopback receivers allowed) with a seeded account
+/// whose webhook URL is `webhook_url`, one stored event, and the account's signing secret,
+/// created with its webhook URL (as the settings PATCH does).
+async fn setup(webhook_url: Option<String>) -> (App, Seeded, EventRecord, Option<SigningSecret>) {
     let mut app = TestApp::emulator().await;
     let seeded = app.agency().await;
     app.retune(|t| t.retry_delays = "1s,2s,3s".into());
-    let (store, secrets) = (app.store.as_ref(), app.secrets.as_ref());
     let with_url = webhook_url.is_some();
-    fixtures::update_account(store, &seeded.account.id, |a| a.webhook_url = webhook_url).await;
+    app.update_account(&seeded.account.id, |a| a.webhook_url = webhook_url)
+        .await;
     let signing = match with_url {
-        true => Some(fixtures::signing_secret(store, secrets, &seeded.account.id).await),
+        true => Some(
+            fixtures::signing_secret(app.store.as_ref(), app.secrets.as_ref(), &seeded.account.id)
+                .await,
+        ),
         false => None,
     };
-    let event = fixtures::stored_event(store, &seeded).await;
-    let sqs = app.emu.sqs();
-    H {
-        app,
-        seeded,
-        event,
-        sqs,
-        signing,
-    }
+    let event = app.stored_event(&seeded).await;
+    (app, seeded, event, signing)
 }
 
-impl H {
-    /// Short retry delays, the seeded account's key prefix, loopback receivers allowed.
-    fn tunables(&self) -> Tunables {
-        self.app.tunables.clone()
-    }
-}
-
-fn deps(h: &H) -> Deps {
-    h.ports().webhook_delivery(&h.tunables())
-}
-
-fn first(h: &H) -> DeliveryMessage {
-    DeliveryMessage::first(h.event.id, h.seeded.account.id.clone(), h.event.call_id)
-}
-
-async fn log(h: &H) -> Vec<domain::model::DeliveryAttempt> {
-    let page = h
+async fn log(app: &App, seeded: &Seeded) -> Vec<domain::model::DeliveryAttempt> {
+    let page = app
         .store
         .deliveries(
-            &h.seeded.account.id,
+            &seeded.account.id,
             &DeliveryQuery {
                 outcome: None,
                 limit: 100,
@@ -131,9 +98,9 @@ fn hmac_hex(key: &str, body: &[u8]) -> String {
 #[tokio::test]
 async fn delivers_the_stored_bytes_signed_and_never_twice() {
     let receiver = TestServer::fixed(200, serde_json::json!({"ok": true})).await;
-    let h = setup(Some(format!("{}/hooks/bvai", receiver.url()))).await;
-    let d = deps(&h);
-    let res = handle(event_for(&[first(&h)]), &d).await;
+    let (app, seeded, event, signing) = setup(Some(format!("{}/hooks/bvai", receiver.url()))).await;
+    let d = app.webhook_delivery_deps();
+    let res = handle(event_for(&[first_attempt(&event)]), d).await;
     assert!(res.batch_item_failures.is_empty());
     let got = receiver.requests();
     assert_eq!(got.len(), 1);
@@ -142,7 +109,7 @@ async fn delivers_the_stored_bytes_signed_and_never_twice() {
     assert_eq!(r.path, "/hooks/bvai");
     assert_eq!(
         r.body.as_ref(),
-        h.event.payload.as_bytes(),
+        event.payload.as_bytes(),
         "the stored bytes, unchanged"
     );
     assert_eq!(r.header("content-type"), Some("application/json"));
@@ -150,19 +117,16 @@ async fn delivers_the_stored_bytes_signed_and_never_twice() {
     // Independent computation over the raw bytes received.
     assert_eq!(
         r.header("x-signature").unwrap(),
-        hmac_hex(&h.seeded.api_key, &r.body)
+        hmac_hex(&seeded.api_key, &r.body)
     );
-    assert_eq!(
-        r.header("x-event-id"),
-        Some(h.event.id.to_string().as_str())
-    );
+    assert_eq!(r.header("x-event-id"), Some(event.id.to_string().as_str()));
     assert_eq!(r.header("x-attempt"), Some("1"));
     let id = r.header("webhook-id").unwrap();
     let ts = r.header("webhook-timestamp").unwrap();
-    assert_eq!(id, h.event.id.to_string());
+    assert_eq!(id, event.id.to_string());
     assert!((ts.parse::<i64>().unwrap() - Utc::now().timestamp()).abs() < 60);
     // webhook-signature: keyed with the signing secret's decoded bytes, not the API key.
-    let key = h.signing.as_ref().unwrap().key().unwrap();
+    let key = signing.as_ref().unwrap().key().unwrap();
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).unwrap();
     mac.update(format!("{id}.{ts}.").as_bytes());
     mac.update(&r.body);
@@ -174,47 +138,48 @@ async fn delivers_the_stored_bytes_signed_and_never_twice() {
     let payload: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(payload["event"], "call.completed");
 
-    let rows = log(&h).await;
+    let rows = log(&app, &seeded).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].outcome, DeliveryOutcome::Delivered);
     assert_eq!(rows[0].http_status, Some(200));
     assert_eq!(rows[0].attempt, 1);
-    assert_eq!(rows[0].event_id, h.event.id);
-    assert_eq!(rows[0].call_id, h.event.call_id);
+    assert_eq!(rows[0].event_id, event.id);
+    assert_eq!(rows[0].call_id, event.call_id);
     assert_eq!(rows[0].response_excerpt.as_deref(), Some("{\"ok\":true}"));
     assert_eq!(rows[0].trigger, DeliveryTrigger::Automatic);
 
     // SQS delivers the same message again: no second POST, no second row.
-    let res = handle(event_for(&[first(&h)]), &d).await;
+    let res = handle(event_for(&[first_attempt(&event)]), d).await;
     assert!(res.batch_item_failures.is_empty());
     assert_eq!(receiver.requests().len(), 1);
-    assert_eq!(log(&h).await.len(), 1);
+    assert_eq!(log(&app, &seeded).await.len(), 1);
 }
 
 #[tokio::test]
 async fn fails_twice_then_succeeds_on_schedule() {
     let receiver =
         TestServer::start(|_, i| async move { Reply::status(if i < 2 { 500 } else { 204 }) }).await;
-    let h = setup(Some(receiver.url())).await;
-    let d = deps(&h);
-    h.sqs
+    let (app, seeded, event, _signing) = setup(Some(receiver.url())).await;
+    let d = app.webhook_delivery_deps();
+    app.emu
+        .sqs()
         .send_message()
-        .queue_url(&h.queue_url)
-        .message_body(first(&h).to_body().unwrap())
+        .queue_url(&app.queue_url)
+        .message_body(first_attempt(&event).to_body().unwrap())
         .send()
         .await
         .unwrap();
     let done = || receiver.requests().len() >= 3;
     pump(
-        &h.sqs,
-        &h.queue_url,
-        |ev| handle(ev, &d),
+        &app.emu.sqs(),
+        &app.queue_url,
+        |ev| handle(ev, d),
         done,
         Duration::from_secs(30),
     )
     .await;
     // Nothing more is scheduled once it succeeded (delayed messages counted too).
-    assert_eq!(depth(&h.sqs, &h.queue_url).await, 0);
+    assert_eq!(depth(&app.emu.sqs(), &app.queue_url).await, 0);
     let got = receiver.requests();
     assert_eq!(got.len(), 3, "exactly three POSTs");
     let gap1 = got[1].at - got[0].at;
@@ -231,17 +196,11 @@ async fn fails_twice_then_succeeds_on_schedule() {
     );
     for (i, r) in got.iter().enumerate() {
         assert_eq!(r.body, got[0].body, "same bytes on every attempt");
-        assert_eq!(
-            r.header("x-event-id"),
-            Some(h.event.id.to_string().as_str())
-        );
-        assert_eq!(
-            r.header("webhook-id"),
-            Some(h.event.id.to_string().as_str())
-        );
+        assert_eq!(r.header("x-event-id"), Some(event.id.to_string().as_str()));
+        assert_eq!(r.header("webhook-id"), Some(event.id.to_string().as_str()));
         assert_eq!(r.header("x-attempt"), Some((i + 1).to_string().as_str()));
     }
-    let rows = log(&h).await;
+    let rows = log(&app, &seeded).await;
     let outcomes: Vec<_> = rows
         .iter()
         .map(|r| (r.attempt, r.outcome, r.http_status))
@@ -263,27 +222,26 @@ async fn fails_twice_then_succeeds_on_schedule() {
 #[tokio::test]
 async fn always_failing_endpoint_gets_four_posts_then_the_event_is_dropped() {
     let receiver = TestServer::fixed(503, serde_json::json!({"error": "down"})).await;
-    let h = setup(Some(receiver.url())).await;
-    let d = h.ports().webhook_delivery(&Tunables {
-        retry_delays: "1s,1s,1s".into(),
-        ..h.tunables()
-    });
-    h.sqs
+    let (mut app, seeded, event, _signing) = setup(Some(receiver.url())).await;
+    app.retune(|t| t.retry_delays = "1s,1s,1s".into());
+    let d = app.webhook_delivery_deps();
+    app.emu
+        .sqs()
         .send_message()
-        .queue_url(&h.queue_url)
-        .message_body(first(&h).to_body().unwrap())
+        .queue_url(&app.queue_url)
+        .message_body(first_attempt(&event).to_body().unwrap())
         .send()
         .await
         .unwrap();
-    let store = h.store.clone();
-    let account = h.seeded.account.id.clone();
+    let store = app.store.clone();
+    let account = seeded.account.id.clone();
     let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = dropped.clone();
     pump(
-        &h.sqs,
-        &h.queue_url,
+        &app.emu.sqs(),
+        &app.queue_url,
         |ev| {
-            let (store, account, flag, d) = (store.clone(), account.clone(), flag.clone(), &d);
+            let (store, account, flag, d) = (store.clone(), account.clone(), flag.clone(), d);
             async move {
                 let res = handle(ev, d).await;
                 let page = store
@@ -315,11 +273,11 @@ async fn always_failing_endpoint_gets_four_posts_then_the_event_is_dropped() {
         "the first try and three retries"
     );
     assert_eq!(
-        depth(&h.sqs, &h.queue_url).await,
+        depth(&app.emu.sqs(), &app.queue_url).await,
         0,
         "nothing after the last retry"
     );
-    let outcomes: Vec<_> = log(&h).await.iter().map(|r| r.outcome).collect();
+    let outcomes: Vec<_> = log(&app, &seeded).await.iter().map(|r| r.outcome).collect();
     use DeliveryOutcome::*;
     assert_eq!(outcomes, vec![Failed, Failed, Failed, Dropped]);
 }
@@ -331,14 +289,12 @@ async fn an_endpoint_that_hangs_times_out_and_is_retried() {
         Reply::status(200)
     })
     .await;
-    let h = setup(Some(receiver.url())).await;
-    let d = h.ports().webhook_delivery(&Tunables {
-        webhook_timeout: Duration::from_millis(300),
-        ..h.tunables()
-    });
-    let res = handle(event_for(&[first(&h)]), &d).await;
+    let (mut app, seeded, event, _signing) = setup(Some(receiver.url())).await;
+    app.retune(|t| t.webhook_timeout = Duration::from_millis(300));
+    let d = app.webhook_delivery_deps();
+    let res = handle(event_for(&[first_attempt(&event)]), d).await;
     assert!(res.batch_item_failures.is_empty());
-    let rows = log(&h).await;
+    let rows = log(&app, &seeded).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].outcome, DeliveryOutcome::Failed);
     assert_eq!(rows[0].error_class, Some(DeliveryErrorClass::Timeout));
@@ -347,14 +303,14 @@ async fn an_endpoint_that_hangs_times_out_and_is_retried() {
         "{}",
         rows[0].duration_ms
     );
-    let next = pump_one(&h).await;
+    let next = pump_one(&app).await;
     assert_eq!(next.attempt, 2);
 }
 
 /// Waits for the one scheduled message and returns it (removed from the queue).
-async fn pump_one(h: &H) -> DeliveryMessage {
+async fn pump_one(app: &App) -> DeliveryMessage {
     for _ in 0..20 {
-        let msgs = drain(&h.sqs, &h.queue_url).await;
+        let msgs = drain(&app.emu.sqs(), &app.queue_url).await;
         if let Some(m) = msgs.into_iter().next() {
             return m;
         }
@@ -372,15 +328,15 @@ async fn redirects_are_not_followed() {
         async move { Reply::status(302).with_header("location", &location) }
     })
     .await;
-    let h = setup(Some(receiver.url())).await;
-    let d = deps(&h);
-    handle(event_for(&[first(&h)]), &d).await;
+    let (app, seeded, event, _signing) = setup(Some(receiver.url())).await;
+    let d = app.webhook_delivery_deps();
+    handle(event_for(&[first_attempt(&event)]), d).await;
     assert_eq!(receiver.requests().len(), 1);
     assert!(
         target.requests().is_empty(),
         "the redirect target was never contacted"
     );
-    let rows = log(&h).await;
+    let rows = log(&app, &seeded).await;
     assert_eq!(rows[0].outcome, DeliveryOutcome::Failed);
     assert_eq!(rows[0].error_class, Some(DeliveryErrorClass::Redirect));
     assert_eq!(rows[0].http_status, Some(302));
@@ -392,10 +348,10 @@ async fn connection_refused_is_a_connect_failure() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let h = setup(Some(format!("http://127.0.0.1:{port}/hook"))).await;
-    let d = deps(&h);
-    handle(event_for(&[first(&h)]), &d).await;
-    let rows = log(&h).await;
+    let (app, seeded, event, _signing) = setup(Some(format!("http://127.0.0.1:{port}/hook"))).await;
+    let d = app.webhook_delivery_deps();
+    handle(event_for(&[first_attempt(&event)]), d).await;
+    let rows = log(&app, &seeded).await;
     assert_eq!(rows[0].error_class, Some(DeliveryErrorClass::Connect));
     assert_eq!(rows[0].outcome, DeliveryOutcome::Failed);
 }
@@ -410,13 +366,11 @@ async fn loopback_is_refused_when_the_local_switch_is_off() {
         format!("https://[::ffff:127.0.0.1]:{port}/hook"),
         format!("http://localhost:{port}/hook"),
     ] {
-        let h = setup(Some(url.clone())).await;
-        let d = h.ports().webhook_delivery(&Tunables {
-            allow_insecure_local: false,
-            ..h.tunables()
-        });
-        handle(event_for(&[first(&h)]), &d).await;
-        let rows = log(&h).await;
+        let (mut app, seeded, event, _signing) = setup(Some(url.clone())).await;
+        app.retune(|t| t.allow_insecure_local = false);
+        let d = app.webhook_delivery_deps();
+        handle(event_for(&[first_attempt(&event)]), d).await;
+        let rows = log(&app, &seeded).await;
         assert_eq!(
             rows[0].error_class,
             Some(DeliveryErrorClass::BlockedAddress),
@@ -436,22 +390,22 @@ async fn switching_api_access_off_between_attempts_does_not_stop_webhooks() {
     let receiver =
         TestServer::start(|_, i| async move { Reply::status(if i == 0 { 500 } else { 200 }) })
             .await;
-    let h = setup(Some(receiver.url())).await;
-    let d = deps(&h);
-    handle(event_for(&[first(&h)]), &d).await;
+    let (app, seeded, event, _signing) = setup(Some(receiver.url())).await;
+    let d = app.webhook_delivery_deps();
+    handle(event_for(&[first_attempt(&event)]), d).await;
     assert_eq!(receiver.requests().len(), 1);
-    fixtures::update_account(h.store.as_ref(), &h.seeded.account.id, |a| {
+    fixtures::update_account(app.store.as_ref(), &seeded.account.id, |a| {
         a.api_enabled = false
     })
     .await;
-    let next = pump_one(&h).await;
+    let next = pump_one(&app).await;
     assert_eq!(next.attempt, 2);
-    let res = handle(event_for(&[next]), &d).await;
+    let res = handle(event_for(&[next]), d).await;
     assert!(res.batch_item_failures.is_empty());
     let posts = receiver.requests();
     assert_eq!(posts.len(), 2, "the retry went out with API access off");
     assert_eq!(posts[1].header("x-attempt"), Some("2"));
-    let rows = log(&h).await;
+    let rows = log(&app, &seeded).await;
     assert_eq!(
         rows.iter().map(|r| r.outcome).collect::<Vec<_>>(),
         vec![DeliveryOutcome::Failed, DeliveryOutcome::Delivered]
@@ -460,13 +414,13 @@ async fn switching_api_access_off_between_attempts_does_not_stop_webhooks() {
 
 #[tokio::test]
 async fn no_webhook_url_is_skipped() {
-    let h = setup(None).await;
-    let d = deps(&h);
-    handle(event_for(&[first(&h)]), &d).await;
-    let rows = log(&h).await;
+    let (app, seeded, event, _signing) = setup(None).await;
+    let d = app.webhook_delivery_deps();
+    handle(event_for(&[first_attempt(&event)]), d).await;
+    let rows = log(&app, &seeded).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].outcome, DeliveryOutcome::Skipped);
-    assert_eq!(depth(&h.sqs, &h.queue_url).await, 0);
+    assert_eq!(depth(&app.emu.sqs(), &app.queue_url).await, 0);
 }
 
 #[tokio::test]
@@ -476,23 +430,21 @@ async fn a_batch_is_delivered_concurrently() {
         Reply::status(200)
     })
     .await;
-    let h = setup(Some(receiver.url())).await;
-    let mut msgs = vec![first(&h)];
+    let (mut app, seeded, event, _signing) = setup(Some(receiver.url())).await;
+    let mut msgs = vec![first_attempt(&event)];
     for _ in 0..9 {
-        let e = fixtures::stored_event(h.store.as_ref(), &h.seeded).await;
+        let e = fixtures::stored_event(app.store.as_ref(), &seeded).await;
         msgs.push(DeliveryMessage::first(
             e.id,
-            h.seeded.account.id.clone(),
+            seeded.account.id.clone(),
             e.call_id,
         ));
     }
     // One account's ten messages: the per-account cap (fairness) is lifted to the batch size,
     // as this is about the batch's concurrency (tests/it/rules/fairness.rs covers the cap).
-    let d = h.ports().webhook_delivery(&Tunables {
-        account_concurrency: 10,
-        ..h.tunables()
-    });
-    let res = handle(event_for(&msgs), &d).await;
+    app.retune(|t| t.account_concurrency = 10);
+    let d = app.webhook_delivery_deps();
+    let res = handle(event_for(&msgs), d).await;
     assert!(res.batch_item_failures.is_empty());
     assert_eq!(receiver.requests().len(), 10);
     assert!(
@@ -525,23 +477,18 @@ async fn delays_beyond_sqs_limit_are_honoured_exactly() {
     let receiver =
         TestServer::start(|_, i| async move { Reply::status(if i == 0 { 500 } else { 200 }) })
             .await;
-    let h = setup(Some(receiver.url())).await;
+    let (mut app, _seeded, event, _signing) = setup(Some(receiver.url())).await;
     let t0: DateTime<Utc> = "2025-06-15T14:30:00Z".parse().unwrap();
     let clock = Arc::new(FixedClock::new(t0));
     let queue = Arc::new(RecordingQueue {
-        inner: SqsQueue::new(h.sqs.clone(), h.queue_url.clone()),
+        inner: SqsQueue::new(app.emu.sqs().clone(), app.queue_url.clone()),
         sent: Mutex::new(vec![]),
     });
-    let d = Ports {
-        clock: clock.clone(),
-        queue: queue.clone(),
-        ..h.ports()
-    }
-    .webhook_delivery(&Tunables {
-        retry_delays: "30m".into(),
-        ..h.tunables()
-    });
-    handle(event_for(&[first(&h)]), &d).await;
+    app.set_clock(clock.clone());
+    app.with_queue(queue.clone());
+    app.retune(|t| t.retry_delays = "30m".into());
+    let d = app.webhook_delivery_deps();
+    handle(event_for(&[first_attempt(&event)]), d).await;
     let (next, delay) = queue.sent.lock().unwrap()[0].clone();
     assert_eq!(
         delay,
@@ -553,14 +500,14 @@ async fn delays_beyond_sqs_limit_are_honoured_exactly() {
     assert_eq!(next.not_before, Some(t0 + chrono::Duration::minutes(30)));
     // 15 minutes later the message shows up early: re-parked for the remaining 15 minutes.
     clock.set(t0 + chrono::Duration::minutes(15));
-    handle(event_for(std::slice::from_ref(&next)), &d).await;
+    handle(event_for(std::slice::from_ref(&next)), d).await;
     assert_eq!(receiver.requests().len(), 1, "not sent before its time");
     let (parked, wait) = queue.sent.lock().unwrap()[1].clone();
     assert_eq!(parked, next);
     assert_eq!(wait, Duration::from_secs(900));
     // At 30 minutes it is sent.
     clock.set(t0 + chrono::Duration::minutes(30));
-    handle(event_for(&[parked]), &d).await;
+    handle(event_for(&[parked]), d).await;
     assert_eq!(receiver.requests().len(), 2);
     assert_eq!(receiver.requests()[1].header("x-attempt"), Some("2"));
 }
@@ -568,19 +515,20 @@ async fn delays_beyond_sqs_limit_are_honoured_exactly() {
 #[tokio::test]
 async fn signing_key_is_cached_by_hash_and_rotation_is_picked_up_at_once() {
     let receiver = TestServer::fixed(200, serde_json::json!({})).await;
-    let h = setup(Some(receiver.url())).await;
-    let (sm_client, sm_calls) = counting_secrets(&h.emu.config);
-    let d = Ports {
-        secrets: Arc::new(SecretsManager::new(sm_client)),
-        ..h.ports()
-    }
-    .webhook_delivery(&h.tunables());
-    handle(event_for(&[first(&h)]), &d).await;
-    let e2 = fixtures::stored_event(h.store.as_ref(), &h.seeded).await;
+    let (mut app, seeded, event, _signing) = setup(Some(receiver.url())).await;
+    let (sm_client, sm_calls) = counting_secrets(&app.emu.config);
+    let counted: Arc<SecretsManager> = Arc::new(SecretsManager::new(sm_client));
+    app.swap_ports(move |p| Ports {
+        secrets: counted.clone(),
+        ..p
+    });
+    let d = app.webhook_delivery_deps();
+    handle(event_for(&[first_attempt(&event)]), d).await;
+    let e2 = fixtures::stored_event(app.store.as_ref(), &seeded).await;
     handle(
         event_for(&[DeliveryMessage::first(
             e2.id,
-            h.seeded.account.id.clone(),
+            seeded.account.id.clone(),
             e2.call_id,
         )]),
         &d,
@@ -592,27 +540,27 @@ async fn signing_key_is_cached_by_hash_and_rotation_is_picked_up_at_once() {
         "the API key and the signing secret once; a warm delivery makes no Secrets Manager call"
     );
 
-    let account = h
+    let account = app
         .store
-        .account(&h.seeded.account.id)
+        .account(&seeded.account.id)
         .await
         .unwrap()
         .unwrap();
-    let secrets = h.emu.secrets();
+    let secrets = app.emu.secrets();
     let rotated = domain::key_rotation::rotate_api_key(
-        h.store.as_ref(),
+        app.store.as_ref(),
         &secrets,
-        &h.seeded.secret_prefix,
+        &seeded.secret_prefix,
         &account,
         Utc::now(),
     )
     .await
     .unwrap();
-    let e3 = fixtures::stored_event(h.store.as_ref(), &h.seeded).await;
+    let e3 = fixtures::stored_event(app.store.as_ref(), &seeded).await;
     handle(
         event_for(&[DeliveryMessage::first(
             e3.id,
-            h.seeded.account.id.clone(),
+            seeded.account.id.clone(),
             e3.call_id,
         )]),
         &d,
@@ -626,22 +574,18 @@ async fn signing_key_is_cached_by_hash_and_rotation_is_picked_up_at_once() {
     );
     assert_ne!(
         got[2].header("x-signature").unwrap(),
-        hmac_hex(&h.seeded.api_key, &got[2].body)
+        hmac_hex(&seeded.api_key, &got[2].body)
     );
     assert_eq!(sm_calls.count(), 3, "the new key, read once");
 }
 
-fn settings_deps(h: &H) -> settings::Deps {
-    h.ports().settings(&h.tunables())
-}
-
 async fn settings_call(
-    h: &H,
-    d: &settings::Deps,
+    app: &App,
+    seeded: &Seeded,
     req: integration_tests::apigw::ApiRequest,
 ) -> (u16, serde_json::Value) {
-    let req = req.claims(serde_json::json!({"custom:account_id": h.seeded.account.id}));
-    integration_tests::apigw::parts(&settings::handle(req.build(), d).await)
+    app.settings(req.claims(serde_json::json!({"custom:account_id": seeded.account.id})))
+        .await
 }
 
 #[tokio::test]
@@ -649,10 +593,9 @@ async fn test_send_posts_a_signed_sample_now_and_logs_it() {
     let receiver =
         TestServer::start(|_, i| async move { Reply::status(if i == 0 { 200 } else { 500 }) })
             .await;
-    let h = setup(Some(receiver.url())).await;
-    let d = settings_deps(&h);
+    let (app, seeded, _event, signing) = setup(Some(receiver.url())).await;
     let test = || integration_tests::apigw::ApiRequest::post("/api/integrations/api-webhooks/test");
-    let (status, body) = settings_call(&h, &d, test()).await;
+    let (status, body) = settings_call(&app, &seeded, test()).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["delivered"], true);
     assert_eq!(body["status_code"], 200);
@@ -665,21 +608,21 @@ async fn test_send_posts_a_signed_sample_now_and_logs_it() {
     assert_eq!(sample["test"], true);
     assert_eq!(
         got[0].header("x-signature").unwrap(),
-        hmac_hex(&h.seeded.api_key, &got[0].body)
+        hmac_hex(&seeded.api_key, &got[0].body)
     );
     assert_eq!(got[0].header("x-event-id"), body["event_id"].as_str());
     assert!(
-        verifies(h.signing.as_ref().unwrap(), &got[0]),
+        verifies(signing.as_ref().unwrap(), &got[0]),
         "a test send is signed with the signing secret like a delivery"
     );
 
     // A failing endpoint: reported, logged, never retried.
-    let (status, body) = settings_call(&h, &d, test()).await;
+    let (status, body) = settings_call(&app, &seeded, test()).await;
     assert_eq!(status, 200);
     assert_eq!(body["delivered"], false);
     assert_eq!(body["status_code"], 500);
     assert_eq!(body["error"]["class"], "http_status");
-    let rows = log(&h).await;
+    let rows = log(&app, &seeded).await;
     let outcomes: Vec<_> = rows.iter().map(|r| (r.outcome, r.trigger)).collect();
     assert_eq!(
         outcomes,
@@ -691,17 +634,17 @@ async fn test_send_posts_a_signed_sample_now_and_logs_it() {
     // Both sends have returned and their attempts are logged, so a retry, had either sent one,
     // is on the queue now: counted with the delayed messages, no wait can hide it.
     assert_eq!(
-        depth(&h.sqs, &h.queue_url).await,
+        depth(&app.emu.sqs(), &app.queue_url).await,
         0,
         "a test send is never retried"
     );
 
     // Without a URL there is nothing to test.
-    fixtures::update_account(h.store.as_ref(), &h.seeded.account.id, |a| {
+    fixtures::update_account(app.store.as_ref(), &seeded.account.id, |a| {
         a.webhook_url = None
     })
     .await;
-    let (status, body) = settings_call(&h, &d, test()).await;
+    let (status, body) = settings_call(&app, &seeded, test()).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (422, Some("no_webhook_url"))
@@ -713,30 +656,33 @@ async fn redeliver_sends_a_dropped_event_again_as_a_new_series() {
     let receiver =
         TestServer::start(|_, i| async move { Reply::status(if i == 0 { 500 } else { 200 }) })
             .await;
-    let h = setup(Some(receiver.url())).await;
-    let d = h.ports().webhook_delivery(&Tunables {
-        retry_delays: "".into(),
-        ..h.tunables()
-    });
-    handle(event_for(&[first(&h)]), &d).await;
-    assert_eq!(log(&h).await[0].outcome, DeliveryOutcome::Dropped);
-
-    let sd = settings_deps(&h);
+    let (mut app, seeded, event, _signing) = setup(Some(receiver.url())).await;
+    app.retune(|t| t.retry_delays = "".into());
+    let d = app.webhook_delivery_deps();
+    handle(event_for(&[first_attempt(&event)]), d).await;
+    assert_eq!(
+        log(&app, &seeded).await[0].outcome,
+        DeliveryOutcome::Dropped
+    );
     let path = format!(
         "/api/integrations/api-webhooks/deliveries/{}/redeliver",
-        h.event.id
+        event.id
     );
-    let (status, body) =
-        settings_call(&h, &sd, integration_tests::apigw::ApiRequest::post(&path)).await;
+    let (status, body) = settings_call(
+        &app,
+        &seeded,
+        integration_tests::apigw::ApiRequest::post(&path),
+    )
+    .await;
     assert_eq!(status, 202, "{body}");
-    let msg = pump_one(&h).await;
+    let msg = pump_one(&app).await;
     assert_eq!(msg.attempt, 1);
-    assert_eq!(msg.event_id, h.event.id);
+    assert_eq!(msg.event_id, event.id);
     assert_eq!(
         msg.redelivery.map(|r| r.to_string()).as_deref(),
         body["redelivery_id"].as_str()
     );
-    handle(event_for(std::slice::from_ref(&msg)), &d).await;
+    handle(event_for(std::slice::from_ref(&msg)), d).await;
     let got = receiver.requests();
     assert_eq!(
         got.len(),
@@ -745,7 +691,7 @@ async fn redeliver_sends_a_dropped_event_again_as_a_new_series() {
     );
     assert_eq!(got[1].body, got[0].body);
     assert_eq!(got[1].header("x-event-id"), got[0].header("x-event-id"));
-    let rows = log(&h).await;
+    let rows = log(&app, &seeded).await;
     let outcomes: Vec<_> = rows.iter().map(|r| (r.outcome, r.trigger)).collect();
     assert_eq!(
         outcomes,
@@ -755,21 +701,25 @@ async fn redeliver_sends_a_dropped_event_again_as_a_new_series() {
         ]
     );
     // The same redelivery message again is a duplicate: no third POST.
-    handle(event_for(&[msg]), &d).await;
+    handle(event_for(&[msg]), d).await;
     assert_eq!(receiver.requests().len(), 2);
 
     // Another account's event, and ids that are no events, are all 404.
-    let secrets = h.emu.secrets();
-    let other = fixtures::agency(h.store.as_ref(), &secrets).await;
-    let theirs = fixtures::stored_event(h.store.as_ref(), &other).await;
+    let secrets = app.emu.secrets();
+    let other = fixtures::agency(app.store.as_ref(), &secrets).await;
+    let theirs = fixtures::stored_event(app.store.as_ref(), &other).await;
     for id in [
         theirs.id.to_string(),
         Uuid::new_v4().to_string(),
         "not-an-id".into(),
     ] {
         let path = format!("/api/integrations/api-webhooks/deliveries/{id}/redeliver");
-        let (status, body) =
-            settings_call(&h, &sd, integration_tests::apigw::ApiRequest::post(&path)).await;
+        let (status, body) = settings_call(
+            &app,
+            &seeded,
+            integration_tests::apigw::ApiRequest::post(&path),
+        )
+        .await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
             (404, Some("event_not_found")),
@@ -777,7 +727,7 @@ async fn redeliver_sends_a_dropped_event_again_as_a_new_series() {
         );
     }
     assert_eq!(
-        depth(&h.sqs, &h.queue_url).await,
+        depth(&app.emu.sqs(), &app.queue_url).await,
         0,
         "nothing queued for refused redeliveries"
     );
@@ -786,23 +736,22 @@ async fn redeliver_sends_a_dropped_event_again_as_a_new_series() {
 /// Every port of the delivery function behind the fault plan's wrappers, on the emulator's
 /// table, queue and Secrets Manager, with a clock the test moves (the claim lease is the
 /// queue's visibility timeout, 190 s).
-fn faulty_deps(h: &H, plan: &FaultPlan, clock: &Arc<FixedClock>) -> Deps {
-    let p = h.ports();
-    Ports {
+fn faulty(app: &mut App, plan: &FaultPlan, clock: &Arc<FixedClock>) {
+    let plan = plan.clone();
+    app.swap_ports(move |p| Ports {
         store: Arc::new(FaultyStore::new(p.store.clone(), plan.clone())),
         queue: Arc::new(FaultyQueue::new(p.queue.clone(), plan.clone())),
         secrets: Arc::new(FaultySecrets::new(p.secrets.clone(), plan.clone())),
-        clock: clock.clone(),
         ..p
-    }
-    .webhook_delivery(&h.tunables())
+    });
+    app.set_clock(clock.clone());
 }
 
 /// Waits until `n` messages have arrived on the queue (delays of a second), returns them.
-async fn receive(h: &H, n: usize) -> Vec<DeliveryMessage> {
+async fn receive(app: &App, n: usize) -> Vec<DeliveryMessage> {
     let mut all = Vec::new();
     for _ in 0..40 {
-        all.extend(drain(&h.sqs, &h.queue_url).await);
+        all.extend(drain(&app.emu.sqs(), &app.queue_url).await);
         if all.len() >= n {
             return all;
         }
@@ -825,27 +774,28 @@ async fn each_write_window_after_a_post_repeats_no_post_and_loses_no_row() {
     let receiver =
         TestServer::start(|_, i| async move { Reply::status(if i == 0 { 500 } else { 200 }) })
             .await;
-    let h = setup(Some(receiver.url())).await;
+    let (mut app, seeded, event, _signing) = setup(Some(receiver.url())).await;
     let plan = FaultPlan::new();
     let clock = Arc::new(FixedClock::new(Utc::now()));
-    let d = faulty_deps(&h, &plan, &clock);
+    faulty(&mut app, &plan, &clock);
+    let d = app.webhook_delivery_deps();
     plan.fail_after_effect("send", 1);
-    let res = handle(event_for(&[first(&h)]), &d).await;
+    let res = handle(event_for(&[first_attempt(&event)]), d).await;
     assert_eq!(res.batch_item_failures.len(), 1);
-    let res = handle(event_for(&[first(&h)]), &d).await;
+    let res = handle(event_for(&[first_attempt(&event)]), d).await;
     assert!(
         res.batch_item_failures.is_empty(),
         "finished: its writes redone"
     );
     assert_eq!(receiver.requests().len(), 1);
-    let next = receive(&h, 2).await;
+    let next = receive(&app, 2).await;
     assert!(next.iter().all(|m| m.attempt == 2), "attempt 2, twice");
     plan.fail_next("record_attempt");
-    let res = handle(event_for(&next[..1]), &d).await;
+    let res = handle(event_for(&next[..1]), d).await;
     assert_eq!(res.batch_item_failures.len(), 1, "the log write failed");
-    let res = handle(event_for(&next[1..]), &d).await;
+    let res = handle(event_for(&next[1..]), d).await;
     assert!(res.batch_item_failures.is_empty());
-    let res = handle(event_for(&[first(&h)]), &d).await;
+    let res = handle(event_for(&[first_attempt(&event)]), d).await;
     assert!(res.batch_item_failures.is_empty());
     let attempts: Vec<_> = receiver
         .requests()
@@ -854,13 +804,17 @@ async fn each_write_window_after_a_post_repeats_no_post_and_loses_no_row() {
         .collect();
     assert_eq!(attempts, ["1", "2"], "one POST per attempt");
     assert_eq!(
-        outcomes(&log(&h).await),
+        outcomes(&log(&app, &seeded).await),
         [
             (1, DeliveryOutcome::Failed),
             (2, DeliveryOutcome::Delivered)
         ]
     );
-    assert_eq!(depth(&h.sqs, &h.queue_url).await, 0, "nothing more queued");
+    assert_eq!(
+        depth(&app.emu.sqs(), &app.queue_url).await,
+        0,
+        "nothing more queued"
+    );
 }
 
 /// End to end: Lambda's timeout while one DynamoDB call hangs gives the whole batch back.
@@ -868,34 +822,35 @@ async fn each_write_window_after_a_post_repeats_no_post_and_loses_no_row() {
 #[tokio::test]
 async fn a_whole_batch_timeout_while_one_call_hangs_posts_each_event_once() {
     let receiver = TestServer::fixed(200, serde_json::json!({})).await;
-    let h = setup(Some(receiver.url())).await;
-    let mut msgs = vec![first(&h)];
+    let (mut app, seeded, event, _signing) = setup(Some(receiver.url())).await;
+    let mut msgs = vec![first_attempt(&event)];
     for _ in 0..2 {
-        let ev = fixtures::stored_event(h.store.as_ref(), &h.seeded).await;
+        let ev = fixtures::stored_event(app.store.as_ref(), &seeded).await;
         msgs.push(DeliveryMessage::first(
             ev.id,
-            h.seeded.account.id.clone(),
+            seeded.account.id.clone(),
             ev.call_id,
         ));
     }
     let plan = FaultPlan::new();
     let clock = Arc::new(FixedClock::new(Utc::now()));
-    let d = faulty_deps(&h, &plan, &clock);
+    faulty(&mut app, &plan, &clock);
+    let d = app.webhook_delivery_deps();
     plan.hang("account", 2);
     let batch = event_for(&msgs);
     let two_logged = async {
-        while log(&h).await.len() < 2 {
+        while log(&app, &seeded).await.len() < 2 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
     tokio::select! {
-        _ = handle(batch.clone(), &d) => panic!("the hung call should block the batch"),
+        _ = handle(batch.clone(), d) => panic!("the hung call should block the batch"),
         r = tokio::time::timeout(Duration::from_secs(20), two_logged) => r.expect("two delivered"),
     }
     clock.advance(chrono::Duration::seconds(190));
-    assert_eq!(handle(batch.clone(), &d).await.batch_item_failures.len(), 1);
+    assert_eq!(handle(batch.clone(), d).await.batch_item_failures.len(), 1);
     clock.advance(chrono::Duration::seconds(190));
-    assert!(handle(batch.clone(), &d)
+    assert!(handle(batch.clone(), d)
         .await
         .batch_item_failures
         .is_empty());
@@ -908,7 +863,7 @@ async fn a_whole_batch_timeout_while_one_call_hangs_posts_each_event_once() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 3, "one POST per event");
-    let rows = log(&h).await;
+    let rows = log(&app, &seeded).await;
     assert_eq!(rows.len(), 3);
     assert!(rows.iter().all(|r| r.outcome == DeliveryOutcome::Delivered));
 }
@@ -919,26 +874,27 @@ async fn a_whole_batch_timeout_while_one_call_hangs_posts_each_event_once() {
 #[tokio::test]
 async fn an_internal_error_is_a_failed_row_and_a_scheduled_retry() {
     let receiver = TestServer::fixed(200, serde_json::json!({})).await;
-    let h = setup(Some(receiver.url())).await;
+    let (mut app, seeded, event, _signing) = setup(Some(receiver.url())).await;
     let plan = FaultPlan::new();
     let clock = Arc::new(FixedClock::new(Utc::now()));
-    let d = faulty_deps(&h, &plan, &clock);
+    faulty(&mut app, &plan, &clock);
+    let d = app.webhook_delivery_deps();
     plan.fail_next("get_version");
-    let res = handle(event_for(&[first(&h)]), &d).await;
+    let res = handle(event_for(&[first_attempt(&event)]), d).await;
     assert!(res.batch_item_failures.is_empty());
     assert!(receiver.requests().is_empty());
-    let rows = log(&h).await;
+    let rows = log(&app, &seeded).await;
     assert_eq!(outcomes(&rows), [(1, DeliveryOutcome::Failed)]);
     assert_eq!(rows[0].error_class, Some(DeliveryErrorClass::Internal));
-    let next = receive(&h, 1).await;
+    let next = receive(&app, 1).await;
     assert_eq!(next[0].attempt, 2);
-    assert!(handle(event_for(&next), &d)
+    assert!(handle(event_for(&next), d)
         .await
         .batch_item_failures
         .is_empty());
     assert_eq!(receiver.requests().len(), 1);
     assert_eq!(
-        outcomes(&log(&h).await),
+        outcomes(&log(&app, &seeded).await),
         [
             (1, DeliveryOutcome::Failed),
             (2, DeliveryOutcome::Delivered)

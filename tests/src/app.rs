@@ -202,6 +202,12 @@ impl<B: Backing> TestApp<B> {
         });
     }
 
+    /// Drops the functions' `Deps` (their caches with them): each function's next request is
+    /// a cold start, as a new invocation would be.
+    pub fn restart(&mut self) {
+        self.built = Built::default();
+    }
+
     /// Changes the tunables; the functions are built again on their next request.
     pub fn retune(&mut self, change: impl FnOnce(&mut Tunables)) {
         change(&mut self.tunables);
