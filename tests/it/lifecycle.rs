@@ -4,7 +4,7 @@
 //! call-completed; the reconciler over the table's `gsi2`. Counts: provider requests, events
 //! in the table, messages on the queue.
 
-use crate::rules::{provider_call_json, Stage};
+use crate::rules::Stage;
 use aws_adapters::{DynamoStore, SqsQueue};
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::clock::Clock;
@@ -12,9 +12,7 @@ use domain::ids::CallId;
 use domain::model::{Call, CallStatus};
 use domain::ports::queue::EventQueue;
 use domain::ports::store::CallStore;
-use domain::signature::sign_provider_callback;
-use in_memory::{FaultPlan, FaultyQueue, FixedClock};
-use integration_tests::apigw::{parts, ApiRequest, Build};
+use in_memory::{FaultPlan, FaultyQueue};
 use integration_tests::app::{OnEmulator, TestApp};
 use integration_tests::deps::{retell, Ports};
 use integration_tests::fixtures::Seeded;
@@ -28,109 +26,68 @@ use tokio::io::AsyncReadExt;
 
 const PROVIDER_KEY: &str = "key_test_provider_lifecycle_0123";
 
+/// The emulator flavour.
+type App = TestApp<OnEmulator>;
+
 /// The emulator app (its provider the test's, its clock fixed) with a seeded account, and
-/// call-completed sending through a fault plan; reads through to the app (`e.store`, ...).
-struct Journey {
-    app: TestApp<OnEmulator>,
-    clock: Arc<FixedClock>,
-    seeded: Seeded,
-    /// The queue call-completed sends to: SQS behind a fault plan.
-    send_faults: FaultPlan,
-    callbacks: call_completed::Deps,
-}
-
-impl std::ops::Deref for Journey {
-    type Target = TestApp<OnEmulator>;
-
-    fn deref(&self) -> &TestApp<OnEmulator> {
-        &self.app
-    }
-}
-
-async fn env(provider_url: &str) -> Journey {
+/// the events queue behind a fault plan (call-completed's sends fail when the test says).
+async fn env(provider_url: &str) -> (App, Seeded, FaultPlan) {
     let mut app = TestApp::emulator().await;
     let seeded = app.agency().await;
-    let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
     app.retune(|t| {
         t.provider_key = PROVIDER_KEY.into();
         t.provider_timeout = Duration::from_millis(300);
     });
     app.set_provider(retell(provider_url, &app.tunables));
-    app.set_clock(clock.clone());
+    app.fix_clock(chrono::Utc::now());
     let send_faults = FaultPlan::new();
     let faulty_queue: Arc<dyn EventQueue> = Arc::new(FaultyQueue::new(
         Arc::new(SqsQueue::new(app.emu.sqs(), &app.queue_url)),
         send_faults.clone(),
     ));
-    let callbacks = Ports {
-        queue: faulty_queue,
-        ..app.ports()
-    }
-    .call_completed(&app.tunables);
-    Journey {
-        app,
-        clock,
-        seeded,
-        send_faults,
-        callbacks,
-    }
+    app.with_queue(faulty_queue);
+    (app, seeded, send_faults)
 }
 
-impl Journey {
-    async fn trigger(&self, key: &str) -> (u16, Value) {
-        let req = ApiRequest::post("/api/trigger-call")
-            .bearer(&self.seeded.api_key)
-            .header("idempotency-key", key)
-            .json(&json!({"phone": "+15551234567"}));
-        self.app.trigger_call(req).await
-    }
+async fn trigger(app: &App, seeded: &Seeded, key: &str) -> (u16, Value) {
+    let req = app
+        .api(seeded, "POST", "/api/trigger-call")
+        .header("idempotency-key", key)
+        .json(&json!({"phone": "+15551234567"}));
+    app.trigger_call(req).await
+}
 
-    async fn callback(&self, call: &Call, stage: Stage) -> (u16, Value) {
-        let raw = json!({"event": stage.event(), "call": provider_call_json(call, &self.seeded.agent, stage)})
-            .to_string();
-        let sig = sign_provider_callback(
-            PROVIDER_KEY,
-            raw.as_bytes(),
-            self.clock.now().timestamp_millis(),
-        );
-        let req = ApiRequest::post("/hooks/voice-provider")
-            .header("content-type", "application/json")
-            .header("x-retell-signature", &sig)
-            .body(&raw);
-        parts(&call_completed::handle(req.build(), &self.callbacks).await)
-    }
+async fn call_of(app: &App, id: &Value) -> Call {
+    let id: CallId = id.as_str().expect("call id").parse().expect("uuid");
+    app.store.call(id).await.unwrap().expect("call exists")
+}
 
-    async fn call(&self, id: &Value) -> Call {
-        let id: CallId = id.as_str().expect("call id").parse().expect("uuid");
-        self.store.call(id).await.unwrap().expect("call exists")
-    }
+/// Event items in the table.
+async fn event_count(app: &App) -> usize {
+    let out = app
+        .emu
+        .dynamodb()
+        .scan()
+        .table_name(app.store.table())
+        .filter_expression("#t = :e")
+        .expression_attribute_names("#t", "type")
+        .expression_attribute_values(":e", AttributeValue::S("event".into()))
+        .send()
+        .await
+        .unwrap();
+    out.items().len()
+}
 
-    /// Event items in the table.
-    async fn event_count(&self) -> usize {
-        let out = self
-            .emu
-            .dynamodb()
-            .scan()
-            .table_name(self.store.table())
-            .filter_expression("#t = :e")
-            .expression_attribute_names("#t", "type")
-            .expression_attribute_values(":e", AttributeValue::S("event".into()))
-            .send()
-            .await
-            .unwrap();
-        out.items().len()
-    }
+/// Messages on the events queue (received and deleted).
+async fn drain(app: &App) -> usize {
+    integration_tests::sqs::drain(&app.emu.sqs(), &app.queue_url)
+        .await
+        .len()
+}
 
-    /// Messages on the events queue (received and deleted).
-    async fn drain(&self) -> usize {
-        integration_tests::sqs::drain(&self.emu.sqs(), &self.queue_url)
-            .await
-            .len()
-    }
-
-    fn advance(&self, d: Duration) {
-        self.clock.advance(chrono::Duration::from_std(d).unwrap());
-    }
+fn advance(app: &App, d: Duration) {
+    app.fixed_clock()
+        .advance(chrono::Duration::from_std(d).unwrap());
 }
 
 /// A provider that reads each request and then resets the connection without an answer.
@@ -182,15 +139,15 @@ async fn every_lost_provider_answer_dials_once_and_the_late_callbacks_send_one_e
         ("500", failing.url(), &count_failing),
     ];
     for (what, url, provider_requests) in cases {
-        let e = env(&url).await;
-        let (status, first) = e.trigger("order-7").await;
+        let (app, seeded, _send_faults) = env(&url).await;
+        let (status, first) = trigger(&app, &seeded, "order-7").await;
         assert_eq!(
             (status, first["error"]["code"].as_str()),
             (502, Some("provider_outcome_unknown")),
             "{what}: {first}"
         );
         for _ in 0..3 {
-            let (status, again) = e.trigger("order-7").await;
+            let (status, again) = trigger(&app, &seeded, "order-7").await;
             assert_eq!((status, &again), (502, &first), "{what}");
         }
         assert_eq!(
@@ -198,26 +155,26 @@ async fn every_lost_provider_answer_dials_once_and_the_late_callbacks_send_one_e
             1,
             "{what}: one provider request in total"
         );
-        let call = e.call(&first["error"]["call_id"]).await;
+        let call = call_of(&app, &first["error"]["call_id"]).await;
         assert_eq!(call.status, CallStatus::DialUnknown, "{what}");
         assert!(call.due_at.is_some(), "{what}: due for the reconciler");
 
         for stage in [Stage::Started, Stage::Ended, Stage::Analyzed] {
-            let (status, res) = e.callback(&call, stage).await;
+            let (status, res) = app.callback(&call, &seeded.agent, stage).await;
             assert_eq!(status, 200, "{what} {stage:?}: {res}");
         }
-        let done = e.call(&first["error"]["call_id"]).await;
+        let done = call_of(&app, &first["error"]["call_id"]).await;
         assert_eq!(done.status, CallStatus::Completed, "{what}");
         assert_eq!(done.due_at, None, "{what}");
-        assert_eq!(e.event_count().await, 1, "{what}: one event");
-        assert_eq!(e.drain().await, 1, "{what}: one queue message");
+        assert_eq!(event_count(&app).await, 1, "{what}: one event");
+        assert_eq!(drain(&app).await, 1, "{what}: one queue message");
         assert_eq!(provider_requests(), 1, "{what}");
     }
 }
 
 /// The handler is dropped while the provider request is in flight.
-async fn drop_mid_dial(e: &Journey, key: &str) {
-    let dropped = tokio::time::timeout(Duration::from_millis(150), e.trigger(key)).await;
+async fn drop_mid_dial(app: &App, seeded: &Seeded, key: &str) {
+    let dropped = tokio::time::timeout(Duration::from_millis(150), trigger(app, seeded, key)).await;
     assert!(dropped.is_err(), "the request was expected to hang");
 }
 
@@ -235,46 +192,58 @@ async fn the_reconciler_finds_all_overdue_work_in_the_index_and_two_runs_repair_
         }
     })
     .await;
-    let e = env(&provider.url()).await;
-    let (status, unknown) = e.trigger("k-unknown").await;
+    let (mut app, seeded, send_faults) = env(&provider.url()).await;
+    let (status, unknown) = trigger(&app, &seeded, "k-unknown").await;
     assert_eq!(status, 502);
-    let unknown = e.call(&unknown["error"]["call_id"]).await;
-    drop_mid_dial(&e, "k-dropped").await;
-    let held = e
+    let unknown = call_of(&app, &unknown["error"]["call_id"]).await;
+    drop_mid_dial(&app, &seeded, "k-dropped").await;
+    let held = app
         .store
-        .idempotency(&e.seeded.account.id, "k-dropped", e.clock.now())
+        .idempotency(&seeded.account.id, "k-dropped", app.fixed_clock().now())
         .await
         .unwrap()
         .expect("held key");
     // A placed call that ended without analysis, and one whose event never reached SQS.
-    let (s1, r1) = e.trigger("k-ended").await;
-    let (s2, r2) = e.trigger("k-analyzed").await;
+    let (s1, r1) = trigger(&app, &seeded, "k-ended").await;
+    let (s2, r2) = trigger(&app, &seeded, "k-analyzed").await;
     assert_eq!((s1, s2), (200, 200), "{r1} {r2}");
-    let ended = e.call(&r1["call_id"]).await;
-    let analyzed = e.call(&r2["call_id"]).await;
-    assert_eq!(e.callback(&ended, Stage::Ended).await.0, 200);
-    e.send_faults.fail_next("send");
-    assert_eq!(e.callback(&analyzed, Stage::Analyzed).await.0, 500);
-    assert_eq!((e.event_count().await, e.drain().await), (1, 0));
+    let ended = call_of(&app, &r1["call_id"]).await;
+    let analyzed = call_of(&app, &r2["call_id"]).await;
+    assert_eq!(
+        app.callback(&ended, &seeded.agent, Stage::Ended).await.0,
+        200
+    );
+    send_faults.fail_next("send");
+    assert_eq!(
+        app.callback(&analyzed, &seeded.agent, Stage::Analyzed)
+            .await
+            .0,
+        500
+    );
+    assert_eq!((event_count(&app).await, drain(&app).await), (1, 0));
     assert_eq!(provider.requests().len(), 4);
 
     // Nothing is due yet.
-    let early = reconciler::run(e.reconciler_deps()).await;
+    let early = reconciler::run(app.reconciler_deps()).await;
     assert!(early.repaired.is_empty(), "{early:?}");
 
     // Past every deadline: the grace (10 min) and the dial deadline (15 min). The two passes
     // race through a client that gives each DynamoDB request the atomicity moto lacks on its
     // own (integration_tests::atomic), as DynamoDB does.
-    e.advance(e.tunables.dial_unknown_deadline + Duration::from_secs(1));
-    let racing = Ports {
-        store: Arc::new(DynamoStore::new(
-            integration_tests::atomic::atomic_dynamodb(&e.emu.config),
-            e.store.table(),
-        )),
-        ..e.ports()
-    }
-    .reconciler(&e.tunables);
-    let (a, b) = tokio::join!(reconciler::run(&racing), reconciler::run(&racing));
+    advance(
+        &app,
+        app.tunables.dial_unknown_deadline + Duration::from_secs(1),
+    );
+    let atomic: Arc<DynamoStore> = Arc::new(DynamoStore::new(
+        integration_tests::atomic::atomic_dynamodb(&app.emu.config),
+        app.store.table(),
+    ));
+    app.swap_ports(move |p| Ports {
+        store: atomic.clone(),
+        ..p
+    });
+    let racing = app.reconciler_deps();
+    let (a, b) = tokio::join!(reconciler::run(racing), reconciler::run(racing));
     let total = |what| a.count(what) + b.count(what);
     assert_eq!((a.errors, b.errors), (0, 0), "{a:?} {b:?}");
     assert_eq!(
@@ -288,30 +257,30 @@ async fn the_reconciler_finds_all_overdue_work_in_the_index_and_two_runs_repair_
     assert_eq!(total(Repaired::KeyAnsweredUnknown), 1, "{a:?} {b:?}");
     // One event per ended call: the two completed ones, and the failed dial_unknown call's
     // call.completed (the account is on the default subscription; issue 25).
-    assert_eq!(e.event_count().await, 3, "one event per ended call");
-    assert_eq!(e.drain().await, 3, "one message per event");
+    assert_eq!(event_count(&app).await, 3, "one event per ended call");
+    assert_eq!(drain(&app).await, 3, "one message per event");
     assert_eq!(
-        e.store.call(unknown.id).await.unwrap().unwrap().status,
+        app.store.call(unknown.id).await.unwrap().unwrap().status,
         CallStatus::Failed
     );
     assert_eq!(
-        e.store.call(held.call_id).await.unwrap().unwrap().status,
+        app.store.call(held.call_id).await.unwrap().unwrap().status,
         CallStatus::DialUnknown
     );
     assert_eq!(
-        e.store.call(ended.id).await.unwrap().unwrap().status,
+        app.store.call(ended.id).await.unwrap().unwrap().status,
         CallStatus::Completed
     );
 
     // The dropped request's key answers the 502 naming its call and dials nothing; nothing
     // else is due.
-    let (status, res) = e.trigger("k-dropped").await;
+    let (status, res) = trigger(&app, &seeded, "k-dropped").await;
     assert_eq!(status, 502, "{res}");
     assert_eq!(res["error"]["call_id"], json!(held.call_id.to_string()));
     assert_eq!(provider.requests().len(), 4);
-    let again = reconciler::run(e.reconciler_deps()).await;
+    let again = reconciler::run(app.reconciler_deps()).await;
     assert!(again.repaired.is_empty(), "{again:?}");
-    assert_eq!((e.event_count().await, e.drain().await), (3, 0));
+    assert_eq!((event_count(&app).await, drain(&app).await), (3, 0));
 }
 
 /// Issue 25, poison items, on the table's real index: an item filed in `gsi2` under `call`
@@ -325,14 +294,14 @@ async fn an_unreadable_due_item_is_quarantined_and_the_item_behind_it_repaired()
         Reply::json(201, json!({"call_id": format!("prov_{i}")}))
     })
     .await;
-    let e = env(&provider.url()).await;
-    let (status, placed) = e.trigger("k-behind").await;
+    let (app, seeded, _send_faults) = env(&provider.url()).await;
+    let (status, placed) = trigger(&app, &seeded, "k-behind").await;
     assert_eq!(status, 200, "{placed}");
-    let behind = e.call(&placed["call_id"]).await;
-    e.emu
+    let behind = call_of(&app, &placed["call_id"]).await;
+    app.emu
         .dynamodb()
         .put_item()
-        .table_name(e.store.table())
+        .table_name(app.store.table())
         .item("pk", AttributeValue::S("CALL#not-a-uuid".into()))
         .item("sk", AttributeValue::S("CALL".into()))
         .item("due_kind", AttributeValue::S("call".into()))
@@ -343,19 +312,19 @@ async fn an_unreadable_due_item_is_quarantined_and_the_item_behind_it_repaired()
         .send()
         .await
         .unwrap();
-    e.advance(e.tunables.call_stale_after + Duration::from_secs(1));
-    let report = reconciler::run(e.reconciler_deps()).await;
+    advance(&app, app.tunables.call_stale_after + Duration::from_secs(1));
+    let report = reconciler::run(app.reconciler_deps()).await;
     assert_eq!((report.quarantined, report.errors), (1, 0), "{report:?}");
     assert_eq!(report.count(Repaired::CallFailed), 1, "{report:?}");
     assert_eq!(
-        e.store.call(behind.id).await.unwrap().unwrap().status,
+        app.store.call(behind.id).await.unwrap().unwrap().status,
         CallStatus::Failed
     );
-    let poison = e
+    let poison = app
         .emu
         .dynamodb()
         .get_item()
-        .table_name(e.store.table())
+        .table_name(app.store.table())
         .key("pk", AttributeValue::S("CALL#not-a-uuid".into()))
         .key("sk", AttributeValue::S("CALL".into()))
         .send()
@@ -365,7 +334,7 @@ async fn an_unreadable_due_item_is_quarantined_and_the_item_behind_it_repaired()
         poison.item().and_then(|i| i.get("due_kind")),
         Some(&AttributeValue::S("quarantine".into()))
     );
-    let again = reconciler::run(e.reconciler_deps()).await;
+    let again = reconciler::run(app.reconciler_deps()).await;
     assert_eq!((again.quarantined, again.errors), (0, 0), "{again:?}");
     assert!(again.repaired.is_empty(), "{again:?}");
 }

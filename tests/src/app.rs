@@ -188,9 +188,12 @@ impl<B: Backing> TestApp<B> {
 
     /// Swaps ports for every function from now on (they are built again), e.g. a store
     /// through another client: `app.swap_ports(move |p| Ports { store: other.clone(), ..p })`.
-    /// Replaces an earlier swap.
+    /// Applied on top of earlier swaps.
     pub fn swap_ports(&mut self, swap: impl Fn(Ports) -> Ports + Send + Sync + 'static) {
-        self.swap = Some(Arc::new(swap));
+        self.swap = Some(match self.swap.take() {
+            Some(earlier) => Arc::new(move |p| swap(earlier(p))),
+            None => Arc::new(swap),
+        });
         self.built = Built::default();
     }
 
