@@ -11,17 +11,12 @@
 //! time in proportion to the queue's length, so on the suite's shared server the figure would
 //! measure the other tests' load instead of the design.
 
-use aws_adapters::{DynamoStore, SqsQueue};
+use aws_adapters::DynamoStore;
 use aws_sdk_sqs::types::QueueAttributeName;
 use domain::config;
-use domain::ids::AccountId;
 use domain::model::{DeliveryOutcome, Plan};
-use domain::ports::queue::{DeliveryMessage, EventQueue};
-use domain::ports::store::deliveries::DeliveryQuery;
-use domain::ports::store::DeliveryLog;
 use futures::StreamExt;
-use integration_tests::deps::{Ports, Tunables};
-use integration_tests::fixtures::{self, Seeded};
+use integration_tests::app::{first_attempt, TestApp};
 use integration_tests::peer::{Reply, TestServer};
 use integration_tests::Emulator;
 use local_stack::poller::{sqs_handler, Poller, PollerConfig};
@@ -83,60 +78,54 @@ async fn a_hanging_account_with_a_backlog_does_not_hold_up_another_accounts_even
     let res = resources::ensure(&emulator.config, &names, "fair-test-provider-key")
         .await
         .expect("the local stack's resources");
+    // The delivery function as deployed: the spec's 10 s timeout, the default cap and re-park;
+    // both accounts' keys under the app's prefix.
     let store = DynamoStore::new(emulator.dynamodb(), &res.table);
-    let secrets = emulator.secrets();
-    let prefix = fixtures::secret_prefix();
-    let seed = || {
-        fixtures::seed(
-            &store,
-            &secrets,
-            &prefix,
-            Plan::Agency,
-            true,
-            chrono::Utc::now(),
-        )
-    };
-    let (a, b): (Seeded, Seeded) = (seed().await, seed().await);
+    let mut app = TestApp::emulator_on(emulator, store, res.queue_url.clone());
+    app.retune(|t| {
+        t.webhook_timeout = Duration::from_secs(10);
+        t.account_concurrency = config::DEFAULT_ACCOUNT_CONCURRENCY;
+        t.repark_delay = config::DEFAULT_REPARK_DELAY;
+    });
+    let (a, b) = (
+        app.account_with(Plan::Agency, true).await,
+        app.account_with(Plan::Agency, true).await,
+    );
 
     // A's endpoint never answers; B's answers at once.
     let hanging = TestServer::start(|_, _| std::future::pending::<Reply>()).await;
     let healthy = TestServer::start(|_, _| async { Reply::status(200) }).await;
     for (s, server) in [(&a, &hanging), (&b, &healthy)] {
         let url = format!("{}/hooks", server.url());
-        fixtures::update_account(&store, &s.account.id, |acc| acc.webhook_url = Some(url)).await;
+        app.update_account(&s.account.id, |acc| acc.webhook_url = Some(url))
+            .await;
     }
 
     // A's backlog: 500 stored events, each queued through the product's queue adapter (one
     // at a time: moto refuses concurrent transactions on one account's calls).
-    let queue = SqsQueue::new(emulator.sqs(), &res.queue_url);
+    let queue = app.ports().queue;
     let sent = futures::stream::iter(0..BACKLOG)
         .map(|_| async {
-            let e = fixtures::stored_event(&store, &a).await;
-            let msg = DeliveryMessage::first(e.id, a.account.id.clone(), e.call_id);
-            queue.send(&msg, Duration::ZERO).await.expect("enqueue");
+            let e = app.stored_event(&a).await;
+            queue
+                .send(&first_attempt(&e), Duration::ZERO)
+                .await
+                .expect("enqueue");
         })
         .buffered(1)
         .count()
         .await;
     assert_eq!(sent, BACKLOG);
 
-    // The delivery function as deployed: the spec's 10 s timeout, the default cap and re-park.
-    let tunables = Tunables {
-        secret_prefix: prefix.clone(),
-        webhook_timeout: Duration::from_secs(10),
-        account_concurrency: config::DEFAULT_ACCOUNT_CONCURRENCY,
-        repark_delay: config::DEFAULT_REPARK_DELAY,
-        ..Tunables::default()
-    };
-    let deps =
-        Arc::new(Ports::emulator(&emulator, &store, &res.queue_url).webhook_delivery(&tunables));
-    let d = deps.clone();
+    // The app serves the poller's batches from its task.
+    let app = Arc::new(app);
+    let served = app.clone();
     let handler = sqs_handler(move |event| {
-        let d = d.clone();
-        async move { webhook_delivery::handle(event, &d).await }
+        let app = served.clone();
+        async move { webhook_delivery::handle(event, app.webhook_delivery_deps()).await }
     });
     let poller = Poller::new(
-        emulator.sqs(),
+        app.emu.sqs(),
         &res.queue_url,
         PollerConfig::default(),
         handler,
@@ -150,13 +139,10 @@ async fn a_hanging_account_with_a_backlog_does_not_hold_up_another_accounts_even
     hanging
         .wait_for(config::DEFAULT_ACCOUNT_CONCURRENCY, Duration::from_secs(30))
         .await;
-    let e = fixtures::stored_event(&store, &b).await;
+    let e = app.stored_event(&b).await;
     let t0 = Instant::now();
     queue
-        .send(
-            &DeliveryMessage::first(e.id, b.account.id.clone(), e.call_id),
-            Duration::ZERO,
-        )
+        .send(&first_attempt(&e), Duration::ZERO)
         .await
         .expect("enqueue B");
     let got = healthy.wait_for(1, BOUND).await;
@@ -177,7 +163,7 @@ async fn a_hanging_account_with_a_backlog_does_not_hold_up_another_accounts_even
     // our client gave up; counted instead by when the POSTs arrived.
     let posts_a = hanging.requests();
     let first = posts_a.iter().map(|r| r.at).min().expect("A got POSTs");
-    let timeout = tunables.webhook_timeout;
+    let timeout = app.tunables.webhook_timeout;
     let wave = PollerConfig::default().concurrency
         * usize::try_from(PollerConfig::default().batch_size).expect("batch size");
     let in_window = |from: Duration, to: Duration| {
@@ -192,30 +178,12 @@ async fn a_hanging_account_with_a_backlog_does_not_hold_up_another_accounts_even
             <= config::DEFAULT_ACCOUNT_CONCURRENCY,
         "capped once slow"
     );
-    let log = |id: AccountId| {
-        let store = store.clone();
-        async move {
-            store
-                .deliveries(
-                    &id,
-                    &DeliveryQuery {
-                        outcome: None,
-                        limit: 100,
-                        after: None,
-                    },
-                    chrono::Utc::now(),
-                )
-                .await
-                .expect("log")
-                .attempts
-        }
-    };
     // The row is written after the receiver answered: polled until it is there (bounded).
     let mut poll = tokio::time::interval(Duration::from_millis(100));
     let log_b = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             poll.tick().await;
-            let rows = log(b.account.id.clone()).await;
+            let rows = app.delivery_log(&b.account.id).await;
             if !rows.is_empty() {
                 return rows;
             }
@@ -226,7 +194,7 @@ async fn a_hanging_account_with_a_backlog_does_not_hold_up_another_accounts_even
     assert_eq!(log_b.len(), 1);
     assert_eq!(log_b[0].outcome, DeliveryOutcome::Delivered);
     // Re-parking is not an attempt: A's log only has the POSTs its endpoint actually got.
-    let log_a = log(a.account.id.clone()).await;
+    let log_a = app.delivery_log(&a.account.id).await;
     assert!(
         log_a.len() <= hanging.requests().len(),
         "{} rows for {} POSTs",
@@ -235,7 +203,7 @@ async fn a_hanging_account_with_a_backlog_does_not_hold_up_another_accounts_even
     );
     assert!(log_a.iter().all(|r| r.outcome == DeliveryOutcome::Failed));
     // Nothing went to the dead-letter queue.
-    let sqs = emulator.sqs();
+    let sqs = app.emu.sqs();
     let dlq = queue_count(
         &sqs,
         &res.dead_letter_queue_url,

@@ -5,11 +5,10 @@ use chrono::Utc;
 use domain::ids::CallId;
 use domain::model::{Call, CallStatus, Direction};
 use domain::ports::store::CallStore;
-use integration_tests::deps::{retell, Ports, Tunables};
-use integration_tests::fixtures;
+use integration_tests::app::TestApp;
+use integration_tests::deps::retell;
 use integration_tests::peer::TestServer;
 use integration_tests::sqs::drain;
-use integration_tests::Emulator;
 use serde_json::{json, Value};
 
 const SAMPLE_CALL_ID: &str = "4b0d6c1e-8a57-4c1e-9a0e-2f3b5d7c9e11";
@@ -45,18 +44,13 @@ async fn every_handler_runs_on_its_sample_event() {
 /// Runs all five functions on their sample events with a real key, JWT and signature;
 /// returns every secret and piece of personal data the events and answers carried.
 async fn run_every_sample() -> Vec<String> {
-    let emu = Emulator::connect().await;
-    let store = emu.table().await;
-    let secrets = emu.secrets();
-    let seeded = fixtures::agency(&store, &secrets).await;
+    let mut app = TestApp::emulator().await;
+    let seeded = app.agency().await;
     let account = seeded.account.id.clone();
-    let queue_url = emu.queue().await;
-    let tunables = Tunables {
-        provider_key: PROVIDER_KEY.into(),
-        ..Tunables::for_account(&seeded)
-    };
+    app.retune(|t| t.provider_key = PROVIDER_KEY.into());
     let receiver = TestServer::fixed(200, json!({})).await;
-    fixtures::update_account(&store, &account, |a| a.webhook_url = Some(receiver.url())).await;
+    app.update_account(&account, |a| a.webhook_url = Some(receiver.url()))
+        .await;
     let subs: Vec<(&str, &str)> = vec![
         ("acct_demo", account.as_str()),
         ("bvai_live_REPLACE_WITH_YOUR_API_KEY", &seeded.api_key),
@@ -69,12 +63,12 @@ async fn run_every_sample() -> Vec<String> {
         json!({"call_id": "prov_1", "call_status": "registered"}),
     )
     .await;
-    let ports = Ports {
-        provider: retell(&provider.url(), &tunables),
-        ..Ports::emulator(&emu, &store, &queue_url)
-    };
-    let tc = ports.trigger_call(&tunables);
-    let res = trigger_call::handle(http_event("trigger-call.json", &subs), &tc).await;
+    app.set_provider(retell(&provider.url(), &app.tunables));
+    let res = trigger_call::handle(
+        http_event("trigger-call.json", &subs),
+        app.trigger_call_deps(),
+    )
+    .await;
     let (status, body) = integration_tests::apigw::parts(&res);
     assert_eq!(
         (status, body["success"].clone()),
@@ -93,8 +87,9 @@ async fn run_every_sample() -> Vec<String> {
         "+15551234567",
         now,
     );
-    store.create_call(&call, None, now).await.unwrap();
-    let res = trigger_call::handle(http_event("get-call.json", &subs), &tc).await;
+    app.store.create_call(&call, None, now).await.unwrap();
+    let res =
+        trigger_call::handle(http_event("get-call.json", &subs), app.trigger_call_deps()).await;
     let (status, body) = integration_tests::apigw::parts(&res);
     assert_eq!(
         (status, body["call_id"].as_str()),
@@ -103,11 +98,9 @@ async fn run_every_sample() -> Vec<String> {
     );
 
     // settings, with the JWT claims API Gateway adds
-    let sd = ports.settings(&Tunables {
-        allow_insecure_local: false,
-        ..tunables.clone()
-    });
-    let res = settings::handle(http_event("settings-get.json", &subs), &sd).await;
+    app.retune(|t| t.allow_insecure_local = false);
+    let res = settings::handle(http_event("settings-get.json", &subs), app.settings_deps()).await;
+    app.retune(|t| t.allow_insecure_local = true);
     let (status, body) = integration_tests::apigw::parts(&res);
     assert_eq!(
         (status, body["api_enabled"].clone()),
@@ -125,25 +118,23 @@ async fn run_every_sample() -> Vec<String> {
         Utc::now().timestamp_millis(),
     );
     ev["headers"]["x-retell-signature"] = Value::String(provider_signature.clone());
-    let cc = ports.call_completed(&tunables);
     let res = call_completed::handle(
         lambda_http::request::from_str(&ev.to_string()).unwrap(),
-        &cc,
+        app.call_completed_deps(),
     )
     .await;
     assert_eq!(res.status(), 200);
-    let queued = drain(&emu.sqs(), &queue_url).await;
+    let queued = drain(&app.emu.sqs(), &app.queue_url).await;
     assert_eq!(queued.len(), 1, "the callback queued the call's event");
     assert_eq!(queued[0].call_id.to_string(), SAMPLE_CALL_ID);
 
     // webhook-delivery, on the sample SQS batch pointing at that event.
     let event_id = queued[0].event_id.to_string();
-    let delivery = ports.webhook_delivery(&tunables);
     let mut subs = subs.clone();
     subs.push((SAMPLE_EVENT_ID, &event_id));
     let sqs_event: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(&sample("webhook-delivery.json", &subs)).expect("SQS event");
-    let res = webhook_delivery::handle(sqs_event, &delivery).await;
+    let res = webhook_delivery::handle(sqs_event, app.webhook_delivery_deps()).await;
     assert!(res.batch_item_failures.is_empty());
     let got = receiver.requests();
     assert_eq!(got.len(), 1);
@@ -155,15 +146,10 @@ async fn run_every_sample() -> Vec<String> {
     // here): after the happy path nothing is overdue, so it repairs nothing.
     let _: serde_json::Value =
         serde_json::from_str(&sample("reconciler.json", &[])).expect("schedule event");
-    let later = Ports {
-        clock: std::sync::Arc::new(in_memory::FixedClock::new(
-            Utc::now() + chrono::Duration::hours(1),
-        )),
-        ..ports.clone()
-    };
-    let report = reconciler::run(&later.reconciler(&tunables)).await;
+    app.fix_clock(Utc::now() + chrono::Duration::hours(1));
+    let report = app.reconcile().await;
     assert_eq!(report, reconciler::Report::default(), "nothing overdue");
-    assert!(drain(&emu.sqs(), &queue_url).await.is_empty());
+    assert!(drain(&app.emu.sqs(), &app.queue_url).await.is_empty());
 
     let mut secrets = vec![
         seeded.api_key.clone(),

@@ -311,6 +311,20 @@ impl<B: Backing> TestApp<B> {
         self.backing.clock_now()
     }
 
+    /// An account of `plan` with a key under the app's secret prefix (the tunables'), created
+    /// now, with an agent (its default agent if `with_default_agent`).
+    pub async fn account_with(&self, plan: Plan, with_default_agent: bool) -> Seeded {
+        fixtures::seed(
+            self.raw_store(),
+            self.raw_secrets(),
+            &self.tunables.secret_prefix,
+            plan,
+            with_default_agent,
+            self.now(),
+        )
+        .await
+    }
+
     pub async fn agent(&self, account_id: &AccountId, name: &str, phone: Option<&str>) -> Agent {
         fixtures::agent(self.raw_store(), account_id, name, phone).await
     }
@@ -496,6 +510,16 @@ impl TestApp<OnEmulator> {
     /// test's, e.g. one that counts its requests).
     pub async fn emulator_with(emu: Emulator, store: DynamoStore) -> TestApp<OnEmulator> {
         let queue_url = emu.queue().await;
+        TestApp::emulator_on(emu, store, queue_url)
+    }
+
+    /// The emulator flavour on a table and an events queue of the test's (e.g. the local
+    /// stack's resources, made by `local_stack::resources::ensure`).
+    pub fn emulator_on(
+        emu: Emulator,
+        store: DynamoStore,
+        queue_url: String,
+    ) -> TestApp<OnEmulator> {
         let secrets = Arc::new(emu.secrets());
         TestApp::on(
             OnEmulator {
@@ -566,18 +590,6 @@ impl TestApp<InMemory> {
     /// An Agency account with API access on, a key and a default agent with a phone number.
     pub async fn agency(&self) -> Seeded {
         self.account_with(Plan::Agency, true).await
-    }
-
-    pub async fn account_with(&self, plan: Plan, with_default_agent: bool) -> Seeded {
-        fixtures::seed(
-            self.store.as_ref(),
-            self.secrets.as_ref(),
-            &self.tunables.secret_prefix,
-            plan,
-            with_default_agent,
-            self.now(),
-        )
-        .await
     }
 
     /// Feeds the queue to the delivery function as its messages come due (moving the clock
