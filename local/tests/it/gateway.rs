@@ -3,10 +3,9 @@
 //! what lambda_http gave them.
 
 use base64::Engine;
-use integration_tests::deps::{retell, Ports, Tunables};
-use integration_tests::fixtures;
+use integration_tests::app::TestApp;
+use integration_tests::deps::retell;
 use integration_tests::peer::{Reply, TestServer};
-use integration_tests::Emulator;
 use lambda_http::{Body, Request, RequestExt, Response};
 use local_stack::gateway::{handler, Gateway, GatewayConfig, HttpHandler, Route};
 use local_stack::server::{Listener, Server};
@@ -67,10 +66,8 @@ fn probe() -> HttpHandler {
 
 #[tokio::test]
 async fn trigger_call_works_through_the_gateway() {
-    let emulator = Emulator::connect().await;
-    let store = emulator.table().await;
-    let secrets = emulator.secrets();
-    let seeded = fixtures::agency(&store, &secrets).await;
+    let mut app = TestApp::emulator().await;
+    let seeded = app.agency().await;
     let provider = TestServer::start(|_, i| async move {
         Reply::json(
             201,
@@ -78,17 +75,12 @@ async fn trigger_call_works_through_the_gateway() {
         )
     })
     .await;
-    let tunables = Tunables::for_account(&seeded);
-    let deps = Arc::new(
-        Ports {
-            provider: retell(&provider.url(), &tunables),
-            ..Ports::emulator(&emulator, &store, &emulator.queue().await)
-        }
-        .trigger_call(&tunables),
-    );
+    app.set_provider(retell(&provider.url(), &app.tunables));
+    // The gateway's handler serves every request from the app (shared in an Arc).
+    let app = Arc::new(app);
     let h = handler(move |req| {
-        let deps = deps.clone();
-        async move { trigger_call::handle(req, &deps).await }
+        let app = app.clone();
+        async move { trigger_call::handle(req, app.trigger_call_deps()).await }
     });
     let routes = trigger_call_routes()
         .iter()
