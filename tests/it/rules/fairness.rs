@@ -4,10 +4,10 @@
 //! answers is never capped; a hanging endpoint's first attempts move to the retries lane.
 
 use super::{App, Seeded};
-use aws_lambda_events::event::sqs::SqsBatchResponse;
 use domain::model::DeliveryOutcome;
 use domain::ports::queue::DeliveryMessage;
 use domain::ports::store::EndpointHealthStore;
+use integration_tests::app::first_attempt;
 use integration_tests::peer::{Reply, TestServer};
 use integration_tests::sqs::event_for;
 use std::collections::BTreeMap;
@@ -21,16 +21,7 @@ const REPARK: Duration = Duration::from_secs(2);
 /// Two accounts, A and B, posting to one receiver at `/a` and `/b`; the receiver holds A's
 /// POSTs while `hold` is true. A's endpoint has timed out before (its fleet-wide health
 /// record counts one timeout), so A is slow from the first batch and the cap applies to it.
-struct Two {
-    w: App,
-    a: Seeded,
-    b: Seeded,
-    receiver: TestServer,
-    hold: watch::Sender<bool>,
-    deps: Arc<::webhook_delivery::Deps>,
-}
-
-async fn two_accounts() -> Two {
+async fn two_accounts() -> (Arc<App>, Seeded, Seeded, TestServer, watch::Sender<bool>) {
     let (hold, held) = watch::channel(false);
     let receiver = TestServer::start(move |r, _| {
         let mut held = held.clone();
@@ -42,113 +33,84 @@ async fn two_accounts() -> Two {
         }
     })
     .await;
-    let mut w = App::new();
-    w.tunables.account_concurrency = CAP;
-    w.tunables.repark_delay = REPARK;
-    let (a, b) = (w.agency().await, w.agency().await);
+    let mut app = App::new();
+    app.tunables.account_concurrency = CAP;
+    app.tunables.repark_delay = REPARK;
+    let (a, b) = (app.agency().await, app.agency().await);
     for (s, path) in [(&a, "a"), (&b, "b")] {
         let url = format!("{}/{path}", receiver.url());
-        w.update_account(&s.account.id, |acc| acc.webhook_url = Some(url))
+        app.update_account(&s.account.id, |acc| acc.webhook_url = Some(url))
             .await;
     }
     let a_url = format!("{}/a", receiver.url());
-    w.store
-        .record_endpoint_timeout(&a.account.id, &a_url, w.now())
+    app.store
+        .record_endpoint_timeout(&a.account.id, &a_url, app.now())
         .await
         .expect("A's earlier timeout");
-    let deps = Arc::new(w.ports().webhook_delivery(&w.tunables));
-    Two {
-        w,
-        a,
-        b,
-        receiver,
-        hold,
-        deps,
-    }
+    // Shared: a test hands batches to a spawned task too.
+    (Arc::new(app), a, b, receiver, hold)
 }
 
-impl Two {
-    /// First-attempt messages for `n` new events of `s`.
-    async fn messages(&self, s: &Seeded, n: usize) -> Vec<DeliveryMessage> {
-        let mut out = Vec::new();
-        for _ in 0..n {
-            let e = self.w.stored_event(s).await;
-            out.push(DeliveryMessage::first(
-                e.id,
-                s.account.id.clone(),
-                e.call_id,
-            ));
-        }
-        out
+/// First-attempt messages for `n` new events of `s`.
+async fn messages(app: &App, s: &Seeded, n: usize) -> Vec<DeliveryMessage> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(first_attempt(&app.stored_event(s).await));
     }
+    out
+}
 
-    async fn deliver(&self, msgs: &[DeliveryMessage]) -> SqsBatchResponse {
-        ::webhook_delivery::handle(event_for(msgs), &self.deps).await
+/// POSTs per event id for one receiver path.
+fn posts(receiver: &TestServer, path: &str) -> BTreeMap<String, usize> {
+    let mut per_event = BTreeMap::new();
+    for r in receiver.requests().iter().filter(|r| r.path == path) {
+        *per_event
+            .entry(r.header("x-event-id").unwrap_or("").to_string())
+            .or_insert(0) += 1;
     }
-
-    /// POSTs per event id for one receiver path.
-    fn posts(&self, path: &str) -> BTreeMap<String, usize> {
-        let mut per_event = BTreeMap::new();
-        for r in self.receiver.requests().iter().filter(|r| r.path == path) {
-            *per_event
-                .entry(r.header("x-event-id").unwrap_or("").to_string())
-                .or_insert(0) += 1;
-        }
-        per_event
-    }
-
-    /// Feeds what the queue holds back in, as it comes due, until it is empty.
-    async fn drain(&self) {
-        let mut batches = 0;
-        while let Some(due) = self.w.queue.next_due_at() {
-            self.w.clock.set(due);
-            let msgs = self.w.queue.take_due();
-            let res = self.deliver(&msgs).await;
-            assert!(res.batch_item_failures.is_empty(), "batch {batches} failed");
-            batches += 1;
-            assert!(batches < 20, "the queue never drained");
-        }
-    }
+    per_event
 }
 
 #[tokio::test]
 async fn one_batch_posts_at_most_the_cap_per_account_and_reparks_the_rest_unchanged() {
-    let t = two_accounts().await;
-    let mut batch = t.messages(&t.a, 5).await;
-    batch.extend(t.messages(&t.b, 1).await);
-    let res = t.deliver(&batch).await;
+    let (app, acct_a, acct_b, receiver, _hold) = two_accounts().await;
+    let mut batch = messages(&app, &acct_a, 5).await;
+    batch.extend(messages(&app, &acct_b, 1).await);
+    let res = app.deliver(&batch).await;
     assert!(res.batch_item_failures.is_empty());
 
     // A: the cap's worth of POSTs; B: its own, untouched by A's excess.
-    assert_eq!(t.posts("/a").len(), CAP);
-    assert_eq!(t.posts("/b").len(), 1);
-    assert_eq!(t.receiver.requests().len(), CAP + 1);
+    assert_eq!(posts(&receiver, "/a").len(), CAP);
+    assert_eq!(posts(&receiver, "/b").len(), 1);
+    assert_eq!(receiver.requests().len(), CAP + 1);
     // A's other three are new messages: the same message (attempt 1, no due time), a short
     // delay; no claim, no log row for them.
-    let sent = t.w.queue.sent();
+    let sent = app.queue.sent();
     assert_eq!(sent.len(), 5 - CAP);
     for (q, original) in sent.iter().zip(&batch[CAP..5]) {
         assert_eq!(&q.message, original);
         assert_eq!(q.requested_delay, REPARK);
     }
-    assert_eq!(t.w.plan.calls("claim_attempt"), (CAP + 1) as u64);
-    let log_a = t.w.delivery_log(&t.a.account.id).await;
+    assert_eq!(app.plan.calls("claim_attempt"), (CAP + 1) as u64);
+    let log_a = app.delivery_log(&acct_a.account.id).await;
     assert_eq!(log_a.len(), CAP);
     assert!(log_a
         .iter()
         .all(|r| r.outcome == DeliveryOutcome::Delivered));
     assert_eq!(
-        t.deps.fairness.in_flight(&t.a.account.id),
+        app.webhook_delivery_deps()
+            .fairness
+            .in_flight(&acct_a.account.id),
         0,
         "slots given back"
     );
 
     // Nothing is lost: the re-parked ones are delivered when they come back, once each.
-    t.drain().await;
-    let a = t.posts("/a");
+    app.drain().await;
+    let a = posts(&receiver, "/a");
     assert_eq!(a.len(), 5, "every event of A");
     assert!(a.values().all(|n| *n == 1), "one POST per event: {a:?}");
-    let log_a = t.w.delivery_log(&t.a.account.id).await;
+    let log_a = app.delivery_log(&acct_a.account.id).await;
     assert_eq!(log_a.len(), 5, "one row per attempt");
     assert!(log_a
         .iter()
@@ -157,23 +119,23 @@ async fn one_batch_posts_at_most_the_cap_per_account_and_reparks_the_rest_unchan
 
 #[tokio::test]
 async fn a_reparked_retry_keeps_its_attempt_number_and_due_time() {
-    let t = two_accounts().await;
-    let mut batch = t.messages(&t.a, CAP + 2).await;
+    let (app, acct_a, _acct_b, _receiver, _hold) = two_accounts().await;
+    let mut batch = messages(&app, &acct_a, CAP + 2).await;
     // A third attempt, due now, and a fourth whose due time (beyond SQS's delay) has passed.
     batch[CAP].attempt = 3;
     batch[CAP + 1].attempt = 4;
-    batch[CAP + 1].not_before = Some(t.w.now() - chrono::Duration::seconds(1));
-    t.deliver(&batch).await;
-    let sent: Vec<DeliveryMessage> = t.w.queue.sent().into_iter().map(|q| q.message).collect();
+    batch[CAP + 1].not_before = Some(app.now() - chrono::Duration::seconds(1));
+    app.deliver(&batch).await;
+    let sent: Vec<DeliveryMessage> = app.queue.sent().into_iter().map(|q| q.message).collect();
     assert_eq!(sent, batch[CAP..].to_vec(), "re-parked as they were");
-    assert!(t.w.delivery_log(&t.a.account.id).await.len() == CAP);
-    t.drain().await;
-    let attempts: Vec<(u32, DeliveryOutcome)> =
-        t.w.delivery_log(&t.a.account.id)
-            .await
-            .iter()
-            .map(|r| (r.attempt, r.outcome))
-            .collect();
+    assert!(app.delivery_log(&acct_a.account.id).await.len() == CAP);
+    app.drain().await;
+    let attempts: Vec<(u32, DeliveryOutcome)> = app
+        .delivery_log(&acct_a.account.id)
+        .await
+        .iter()
+        .map(|r| (r.attempt, r.outcome))
+        .collect();
     assert_eq!(attempts.len(), CAP + 2);
     assert!(attempts.contains(&(3, DeliveryOutcome::Delivered)));
     assert!(attempts.contains(&(4, DeliveryOutcome::Delivered)));
@@ -181,50 +143,63 @@ async fn a_reparked_retry_keeps_its_attempt_number_and_due_time() {
 
 #[tokio::test]
 async fn while_an_accounts_posts_hang_its_next_batch_is_reparked_and_others_get_through() {
-    let t = two_accounts().await;
-    t.hold.send_replace(true);
+    let (app, acct_a, acct_b, receiver, hold) = two_accounts().await;
+    hold.send_replace(true);
     // A fills its slots with POSTs that hang.
-    let first = t.messages(&t.a, CAP + 1).await;
-    let deps = t.deps.clone();
-    let first_batch =
-        tokio::spawn(async move { ::webhook_delivery::handle(event_for(&first), &deps).await });
-    t.receiver.wait_for(CAP, Duration::from_secs(10)).await;
-    assert_eq!(t.deps.fairness.in_flight(&t.a.account.id), CAP);
+    let first = messages(&app, &acct_a, CAP + 1).await;
+    let spawned = app.clone();
+    let first_batch = tokio::spawn(async move { spawned.deliver(&first).await });
+    receiver.wait_for(CAP, Duration::from_secs(10)).await;
+    assert_eq!(
+        app.webhook_delivery_deps()
+            .fairness
+            .in_flight(&acct_a.account.id),
+        CAP
+    );
 
     // A batch handled meanwhile by the same environment (the local stack's concurrent
     // batches): all of A re-parked at once, B delivered although A's POSTs still hang.
-    let mut second = t.messages(&t.a, 3).await;
-    second.extend(t.messages(&t.b, 1).await);
-    let res = t.deliver(&second).await;
+    let mut second = messages(&app, &acct_a, 3).await;
+    second.extend(messages(&app, &acct_b, 1).await);
+    let res = app.deliver(&second).await;
     assert!(res.batch_item_failures.is_empty());
-    assert_eq!(t.posts("/b").len(), 1, "B delivered");
-    assert_eq!(t.posts("/a").len(), CAP, "A never had more than the cap");
-    assert_eq!(t.w.queue.sent_count(), 1 + 3, "A's excess of both batches");
+    assert_eq!(posts(&receiver, "/b").len(), 1, "B delivered");
+    assert_eq!(
+        posts(&receiver, "/a").len(),
+        CAP,
+        "A never had more than the cap"
+    );
+    assert_eq!(app.queue.sent_count(), 1 + 3, "A's excess of both batches");
     assert!(!first_batch.is_finished(), "A's POSTs still hang");
 
-    t.hold.send_replace(false);
+    hold.send_replace(false);
     let res = first_batch.await.expect("first batch");
     assert!(res.batch_item_failures.is_empty());
-    assert_eq!(t.deps.fairness.in_flight(&t.a.account.id), 0);
+    assert_eq!(
+        app.webhook_delivery_deps()
+            .fairness
+            .in_flight(&acct_a.account.id),
+        0
+    );
 
-    t.drain().await;
-    let a = t.posts("/a");
+    app.drain().await;
+    let a = posts(&receiver, "/a");
     assert_eq!(a.len(), CAP + 1 + 3);
     assert!(a.values().all(|n| *n == 1), "{a:?}");
 }
 
 #[tokio::test]
 async fn a_repark_that_fails_goes_back_to_sqs_without_a_post_or_a_log_row() {
-    let t = two_accounts().await;
-    let batch = t.messages(&t.a, CAP + 1).await;
-    t.w.plan.fail_next("send");
+    let (app, acct_a, _acct_b, receiver, _hold) = two_accounts().await;
+    let batch = messages(&app, &acct_a, CAP + 1).await;
+    app.plan.fail_next("send");
     let event = event_for(&batch);
     let ids: Vec<String> = event
         .records
         .iter()
         .map(|r| r.message_id.clone().unwrap_or_default())
         .collect();
-    let res = ::webhook_delivery::handle(event, &t.deps).await;
+    let res = ::webhook_delivery::handle(event, app.webhook_delivery_deps()).await;
     let failed: Vec<&str> = res
         .batch_item_failures
         .iter()
@@ -235,14 +210,14 @@ async fn a_repark_that_fails_goes_back_to_sqs_without_a_post_or_a_log_row() {
         [ids[CAP].as_str()],
         "only the one that could not be re-parked"
     );
-    assert_eq!(t.posts("/a").len(), CAP);
-    assert_eq!(t.w.queue.sent_count(), 0);
-    assert_eq!(t.w.delivery_log(&t.a.account.id).await.len(), CAP);
+    assert_eq!(posts(&receiver, "/a").len(), CAP);
+    assert_eq!(app.queue.sent_count(), 0);
+    assert_eq!(app.delivery_log(&acct_a.account.id).await.len(), CAP);
 
     // SQS hands it back; the account has room now: delivered once.
-    let res = t.deliver(&batch[CAP..]).await;
+    let res = app.deliver(&batch[CAP..]).await;
     assert!(res.batch_item_failures.is_empty());
-    let a = t.posts("/a");
+    let a = posts(&receiver, "/a");
     assert_eq!(a.len(), CAP + 1);
     assert!(a.values().all(|n| *n == 1));
 }
@@ -289,30 +264,33 @@ async fn a_lone_account_whose_endpoint_answers_is_never_reparked() {
 #[tokio::test]
 async fn a_hanging_endpoints_first_attempts_move_to_the_retries_lane_unclaimed() {
     use domain::ports::store::endpoints::HANGING_AFTER;
-    let t = two_accounts().await;
-    let a_url = format!("{}/a", t.receiver.url());
+    let (app, acct_a, acct_b, receiver, _hold) = two_accounts().await;
+    let a_url = format!("{}/a", receiver.url());
     for _ in 1..HANGING_AFTER {
-        t.w.store
-            .record_endpoint_timeout(&t.a.account.id, &a_url, t.w.now())
+        app.store
+            .record_endpoint_timeout(&acct_a.account.id, &a_url, app.now())
             .await
             .expect("timeout counted");
     }
-    let retries = Arc::new(in_memory::MemoryQueue::new(t.w.clock.clone()));
-    let mut deps = t.w.ports().webhook_delivery(&t.w.tunables);
+    let retries = Arc::new(in_memory::MemoryQueue::new(app.clock.clone()));
+    let mut deps = app.ports().webhook_delivery(&app.tunables);
     deps.retries = Some(retries.clone());
-    let mut batch = t.messages(&t.a, 3).await;
-    batch.extend(t.messages(&t.b, 1).await);
+    let mut batch = messages(&app, &acct_a, 3).await;
+    batch.extend(messages(&app, &acct_b, 1).await);
     let res = ::webhook_delivery::handle(event_for(&batch), &deps).await;
     assert!(res.batch_item_failures.is_empty());
-    assert_eq!((t.posts("/a").len(), t.posts("/b").len()), (0, 1));
     assert_eq!(
-        t.w.plan.calls("claim_attempt"),
+        (posts(&receiver, "/a").len(), posts(&receiver, "/b").len()),
+        (0, 1)
+    );
+    assert_eq!(
+        app.plan.calls("claim_attempt"),
         1,
         "only B's attempt claimed"
     );
-    assert_eq!(t.w.delivery_log(&t.a.account.id).await.len(), 0);
+    assert_eq!(app.delivery_log(&acct_a.account.id).await.len(), 0);
     assert_eq!(
-        t.w.queue.sent_count(),
+        app.queue.sent_count(),
         0,
         "nothing on the first-attempts queue"
     );
@@ -326,28 +304,28 @@ async fn a_hanging_endpoints_first_attempts_move_to_the_retries_lane_unclaimed()
     // The retries lane's event source mapping hands them over (A, still slow, over its cap
     // is re-parked on the same lane): A's endpoint answers now.
     while let Some(due) = retries.next_due_at() {
-        t.w.clock.set(due);
+        app.clock.set(due);
         let res = ::webhook_delivery::handle(event_for(&retries.take_due()), &deps).await;
         assert!(res.batch_item_failures.is_empty());
     }
     assert_eq!(
-        t.w.queue.sent_count(),
+        app.queue.sent_count(),
         0,
         "re-parked on the retries lane only"
     );
-    let a = t.posts("/a");
+    let a = posts(&receiver, "/a");
     assert_eq!(a.len(), 3);
     assert!(a.values().all(|n| *n == 1), "{a:?}");
-    let log = t.w.delivery_log(&t.a.account.id).await;
+    let log = app.delivery_log(&acct_a.account.id).await;
     assert_eq!(log.len(), 3);
     assert!(log
         .iter()
         .all(|r| r.attempt == 1 && r.outcome == DeliveryOutcome::Delivered));
-    let health =
-        t.w.store
-            .endpoint_health(std::slice::from_ref(&t.a.account.id))
-            .await
-            .expect("health read");
+    let health = app
+        .store
+        .endpoint_health(std::slice::from_ref(&acct_a.account.id))
+        .await
+        .expect("health read");
     assert!(health.is_empty(), "the first answer cleared the record");
 }
 
