@@ -531,7 +531,7 @@ async fn signing_key_is_cached_by_hash_and_rotation_is_picked_up_at_once() {
             seeded.account.id.clone(),
             e2.call_id,
         )]),
-        &d,
+        d,
     )
     .await;
     assert_eq!(
@@ -563,7 +563,7 @@ async fn signing_key_is_cached_by_hash_and_rotation_is_picked_up_at_once() {
             seeded.account.id.clone(),
             e3.call_id,
         )]),
-        &d,
+        d,
     )
     .await;
     let got = receiver.requests();

@@ -265,8 +265,7 @@ async fn an_event_whose_send_failed_and_whose_callback_is_never_retried_is_enque
 /// provider request is in flight: the key is held without an answer and the call `queued`.
 async fn drop_a_request_mid_dial(app: &App, seeded: &Seeded, key: &str) -> Call {
     app.plan.hang("create_phone_call", 1);
-    let dropped =
-        tokio::time::timeout(Duration::from_millis(100), trigger(&app, &seeded, key)).await;
+    let dropped = tokio::time::timeout(Duration::from_millis(100), trigger(app, seeded, key)).await;
     assert!(dropped.is_err(), "the request was expected to hang");
     let rec = app
         .store
