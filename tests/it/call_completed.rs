@@ -188,32 +188,6 @@ async fn raw_item(app: &App, pk: String, sk: String) -> HashMap<String, Attribut
         .expect("item exists")
 }
 
-/// Every item of a `type` in the test's table.
-async fn items_of_type(app: &App, kind: &str) -> Vec<HashMap<String, AttributeValue>> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = app
-            .store
-            .client()
-            .scan()
-            .table_name(app.store.table())
-            .filter_expression("#t = :t")
-            .expression_attribute_names("#t", "type")
-            .expression_attribute_values(":t", AttributeValue::S(kind.into()))
-            .set_exclusive_start_key(start)
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("scan");
-        items.extend(out.items().iter().cloned());
-        match out.last_evaluated_key() {
-            Some(k) => start = Some(k.clone()),
-            None => return items,
-        }
-    }
-}
-
 /// Receives every message on the queue (until a receive comes back empty).
 async fn receive_all(app: &App) -> Vec<aws_sdk_sqs::types::Message> {
     let mut all = Vec::new();
@@ -311,7 +285,7 @@ async fn expired_signature_is_refused_and_nothing_is_written() {
         0,
         "the refused callbacks enqueued nothing"
     );
-    assert!(items_of_type(&app, "event").await.is_empty());
+    assert!(app.items_of_type("event").await.is_empty());
     let (status, _) = post_raw(&app, &raw, Some(&sig)).await;
     assert_eq!(status, 200);
 }
@@ -343,7 +317,7 @@ async fn tampered_body_or_digest_is_refused() {
     assert_eq!(status, 401);
     assert_eq!(app.call(call.id).await.status, CallStatus::Dialing);
     assert_eq!(app.queue_depth().await, 0);
-    assert!(items_of_type(&app, "event").await.is_empty());
+    assert!(app.items_of_type("event").await.is_empty());
 }
 
 #[tokio::test]
@@ -564,7 +538,7 @@ async fn repeated_callbacks_change_nothing() {
     let event_id = app.call(call.id).await.event_id.expect("event");
     let (_, res) = post(&app, &pc.body(Stage::Analyzed)).await;
     assert_eq!(res["event_id"], event_id.to_string());
-    assert_eq!(items_of_type(&app, "event").await.len(), 1);
+    assert_eq!(app.items_of_type("event").await.len(), 1);
     let msgs = receive_all(&app).await;
     assert_eq!(msgs.len(), 1, "one event, queued once");
     assert_eq!(message(&msgs[0]).event_id, event_id);
@@ -623,7 +597,7 @@ async fn a_stale_completion_loses_and_writes_nothing() {
     assert!(!created, "the stale completion must lose");
     assert_eq!(app.call(call.id).await, completed, "and change nothing");
     assert!(app.store.event(second.id).await.expect("read").is_none());
-    assert_eq!(items_of_type(&app, "event").await.len(), 1);
+    assert_eq!(app.items_of_type("event").await.len(), 1);
     assert_eq!(completed.event_id, Some(first));
 }
 
@@ -642,7 +616,7 @@ async fn a_second_inbound_create_finds_the_first_record() {
     let owner = app.store.create_inbound_call(&racer).await.expect("create");
     assert_eq!(owner, first);
     assert!(app.store.call(racer.id).await.expect("read").is_none());
-    assert_eq!(items_of_type(&app, "call").await.len(), 1);
+    assert_eq!(app.items_of_type("call").await.len(), 1);
     assert_eq!(
         app.store
             .call_id_by_provider_call(&pc.call_id)
@@ -693,8 +667,8 @@ async fn inbound_call_gets_one_record_and_one_event() {
             "every callback finds the same record"
         );
     }
-    assert_eq!(items_of_type(&app, "call").await.len(), 1);
-    assert_eq!(items_of_type(&app, "provider_call").await.len(), 1);
+    assert_eq!(app.items_of_type("call").await.len(), 1);
+    assert_eq!(app.items_of_type("provider_call").await.len(), 1);
     let call = app.call(call_id).await;
     assert_eq!(call.status, CallStatus::Completed);
     let msgs = receive_all(&app).await;
@@ -728,9 +702,9 @@ async fn unknown_agent_is_acknowledged_and_ignored() {
             assert_eq!(res, json!({"success": true, "ignored": "unknown_agent"}));
         }
     }
-    assert!(items_of_type(&app, "call").await.is_empty());
-    assert!(items_of_type(&app, "provider_call").await.is_empty());
-    assert!(items_of_type(&app, "event").await.is_empty());
+    assert!(app.items_of_type("call").await.is_empty());
+    assert!(app.items_of_type("provider_call").await.is_empty());
+    assert!(app.items_of_type("event").await.is_empty());
     assert_eq!(app.queue_depth().await, 0);
 }
 
@@ -766,7 +740,7 @@ async fn unknown_or_mismatched_call_is_acknowledged_and_ignored() {
         assert_eq!(res, json!({"success": true, "ignored": reason}));
     }
     assert_eq!(app.call(call.id).await, call, "our call is untouched");
-    assert!(items_of_type(&app, "event").await.is_empty());
+    assert!(app.items_of_type("event").await.is_empty());
     assert_eq!(app.queue_depth().await, 0);
 }
 
@@ -842,7 +816,7 @@ async fn signed_bad_bodies_are_400_and_write_nothing() {
         assert_eq!(res["error"]["code"], code, "{body}: {res}");
     }
     assert_eq!(app.call(call.id).await, call);
-    assert_eq!(items_of_type(&app, "call").await.len(), 1);
+    assert_eq!(app.items_of_type("call").await.len(), 1);
     assert_eq!(app.queue_depth().await, 0);
 }
 
@@ -929,7 +903,7 @@ async fn sqs_failure_answers_5xx_and_the_retry_sends_the_stored_event() {
     let msgs = receive_all(&app).await;
     assert_eq!(msgs.len(), 1, "exactly one message in the end");
     assert_eq!(message(&msgs[0]).event_id, event_id);
-    assert_eq!(items_of_type(&app, "event").await.len(), 1);
+    assert_eq!(app.items_of_type("event").await.len(), 1);
     let after = app
         .store
         .event(event_id)
@@ -1151,7 +1125,7 @@ async fn an_incompressible_5_mb_transcript_is_cut_to_fit_one_item() {
     assert_eq!(status, 200, "{res}");
     let event_id: EventId = res["event_id"].as_str().expect("id").parse().expect("uuid");
 
-    let events = items_of_type(&app, "event").await;
+    let events = app.items_of_type("event").await;
     assert_eq!(events.len(), 1, "exactly one event item");
     let stored_len = match events[0].get("payload_gz") {
         Some(AttributeValue::B(b)) => b.as_ref().len(),
@@ -1205,7 +1179,7 @@ async fn an_incompressible_5_mb_transcript_is_cut_to_fit_one_item() {
         (200, json!(false)),
         "{res}"
     );
-    assert_eq!(items_of_type(&app, "event").await.len(), 1);
+    assert_eq!(app.items_of_type("event").await.len(), 1);
     assert_eq!(
         app.queue_depth().await,
         1,

@@ -5,7 +5,7 @@
 //! in the table, messages on the queue.
 
 use crate::rules::Stage;
-use aws_adapters::{DynamoStore, SqsQueue};
+use aws_adapters::SqsQueue;
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::clock::Clock;
 use domain::ids::CallId;
@@ -14,7 +14,7 @@ use domain::ports::queue::EventQueue;
 use domain::ports::store::CallStore;
 use in_memory::{FaultPlan, FaultyQueue};
 use integration_tests::app::{OnEmulator, TestApp};
-use integration_tests::deps::{retell, Ports};
+use integration_tests::deps::retell;
 use integration_tests::fixtures::Seeded;
 use integration_tests::peer::{Reply, TestServer};
 use reconciler::repair::Repaired;
@@ -60,22 +60,6 @@ async fn trigger(app: &App, seeded: &Seeded, key: &str) -> (u16, Value) {
 async fn call_of(app: &App, id: &Value) -> Call {
     let id: CallId = id.as_str().expect("call id").parse().expect("uuid");
     app.store.call(id).await.unwrap().expect("call exists")
-}
-
-/// Event items in the table.
-async fn event_count(app: &App) -> usize {
-    let out = app
-        .emu
-        .dynamodb()
-        .scan()
-        .table_name(app.store.table())
-        .filter_expression("#t = :e")
-        .expression_attribute_names("#t", "type")
-        .expression_attribute_values(":e", AttributeValue::S("event".into()))
-        .send()
-        .await
-        .unwrap();
-    out.items().len()
 }
 
 /// Messages on the events queue (received and deleted).
@@ -166,7 +150,11 @@ async fn every_lost_provider_answer_dials_once_and_the_late_callbacks_send_one_e
         let done = call_of(&app, &first["error"]["call_id"]).await;
         assert_eq!(done.status, CallStatus::Completed, "{what}");
         assert_eq!(done.due_at, None, "{what}");
-        assert_eq!(event_count(&app).await, 1, "{what}: one event");
+        assert_eq!(
+            app.items_of_type("event").await.len(),
+            1,
+            "{what}: one event"
+        );
         assert_eq!(drain(&app).await, 1, "{what}: one queue message");
         assert_eq!(provider_requests(), 1, "{what}");
     }
@@ -220,7 +208,10 @@ async fn the_reconciler_finds_all_overdue_work_in_the_index_and_two_runs_repair_
             .0,
         500
     );
-    assert_eq!((event_count(&app).await, drain(&app).await), (1, 0));
+    assert_eq!(
+        (app.items_of_type("event").await.len(), drain(&app).await),
+        (1, 0)
+    );
     assert_eq!(provider.requests().len(), 4);
 
     // Nothing is due yet.
@@ -234,14 +225,7 @@ async fn the_reconciler_finds_all_overdue_work_in_the_index_and_two_runs_repair_
         &app,
         app.tunables.dial_unknown_deadline + Duration::from_secs(1),
     );
-    let atomic: Arc<DynamoStore> = Arc::new(DynamoStore::new(
-        integration_tests::atomic::atomic_dynamodb(&app.emu.config),
-        app.store.table(),
-    ));
-    app.swap_ports(move |p| Ports {
-        store: atomic.clone(),
-        ..p
-    });
+    app.atomic_store();
     let racing = app.reconciler_deps();
     let (a, b) = tokio::join!(reconciler::run(racing), reconciler::run(racing));
     let total = |what| a.count(what) + b.count(what);
@@ -257,7 +241,11 @@ async fn the_reconciler_finds_all_overdue_work_in_the_index_and_two_runs_repair_
     assert_eq!(total(Repaired::KeyAnsweredUnknown), 1, "{a:?} {b:?}");
     // One event per ended call: the two completed ones, and the failed dial_unknown call's
     // call.completed (the account is on the default subscription; issue 25).
-    assert_eq!(event_count(&app).await, 3, "one event per ended call");
+    assert_eq!(
+        app.items_of_type("event").await.len(),
+        3,
+        "one event per ended call"
+    );
     assert_eq!(drain(&app).await, 3, "one message per event");
     assert_eq!(
         app.store.call(unknown.id).await.unwrap().unwrap().status,
@@ -280,7 +268,10 @@ async fn the_reconciler_finds_all_overdue_work_in_the_index_and_two_runs_repair_
     assert_eq!(provider.requests().len(), 4);
     let again = reconciler::run(app.reconciler_deps()).await;
     assert!(again.repaired.is_empty(), "{again:?}");
-    assert_eq!((event_count(&app).await, drain(&app).await), (3, 0));
+    assert_eq!(
+        (app.items_of_type("event").await.len(), drain(&app).await),
+        (3, 0)
+    );
 }
 
 /// Issue 25, poison items, on the table's real index: an item filed in `gsi2` under `call`

@@ -1,7 +1,6 @@
 //! trigger-call and the calls route against the emulator, with a real HTTP server as the
 //! voice provider.
 
-use aws_adapters::DynamoStore;
 use chrono::{DateTime, Utc};
 use domain::clock::{Clock, SystemClock};
 use domain::ids::CallId;
@@ -12,7 +11,7 @@ use in_memory::FixedClock;
 use integration_tests::apigw::{parts, ApiRequest, Build};
 use integration_tests::app::{OnEmulator, TestApp};
 use integration_tests::counting::{counting_dynamodb, counting_secrets, CallCounter};
-use integration_tests::deps::{retell, Ports};
+use integration_tests::deps::retell;
 use integration_tests::fixtures::{self, Seeded};
 use integration_tests::peer::{Recorded, Reply, TestServer};
 use integration_tests::Emulator;
@@ -662,14 +661,7 @@ async fn concurrent_requests_with_one_key_place_one_call() {
         harness_with(provider, Duration::from_secs(5), Arc::new(SystemClock)).await;
     // Racing writers need DynamoDB's per-request atomicity, which the emulator lacks on its
     // own (see integration_tests::atomic).
-    let atomic: Arc<DynamoStore> = Arc::new(DynamoStore::new(
-        integration_tests::atomic::atomic_dynamodb(&app.emu.config),
-        app.store.table(),
-    ));
-    app.swap_ports(move |p| Ports {
-        store: atomic.clone(),
-        ..p
-    });
+    app.atomic_store();
     let deps = app.trigger_call_deps();
     let body = json!({"phone": "+15551234567"});
     let reqs: Vec<_> = (0..6)
@@ -757,26 +749,12 @@ async fn provider_hanging_past_the_timeout_gives_502_with_the_outcome_unknown() 
 
 /// Every call record of the account is `failed` with the reason, none left `queued`; the calls
 /// route shows the same.
-/// Every call of the harness's table failed with exactly `reason` (a stable code: never the
+/// Every call of the app's table failed with exactly `reason` (a stable code: never the
 /// provider's own words), in the record and in `GET /api/calls/{id}`.
 async fn assert_calls_all_failed(app: &App, seeded: &Seeded, reason: &str) -> usize {
-    let out = app
-        .emu
-        .dynamodb()
-        .scan()
-        .table_name(app.store.table())
-        .filter_expression("#t = :call")
-        .expression_attribute_names("#t", "type")
-        .expression_attribute_values(
-            ":call",
-            aws_sdk_dynamodb::types::AttributeValue::S("call".into()),
-        )
-        .send()
-        .await
-        .unwrap();
-    let items = out.items();
+    let items = app.items_of_type("call").await;
     assert!(!items.is_empty());
-    for item in items {
+    for item in &items {
         let id: CallId = item["call_id"].as_s().unwrap().parse().unwrap();
         let call = app.store.call(id).await.unwrap().unwrap();
         assert_eq!(call.status, CallStatus::Failed);

@@ -28,6 +28,7 @@ use crate::sqs::event_for;
 use crate::Emulator;
 use aws_adapters::{DynamoStore, SecretsManager, SqsQueue};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::clock::{Clock, SystemClock};
 use domain::ids::{AccountId, AgentId, CallId, EventId};
@@ -44,6 +45,7 @@ use in_memory::{
     MemorySecrets, MemoryStore, ScriptedProvider,
 };
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 use uuid::Uuid;
@@ -52,12 +54,9 @@ use uuid::Uuid;
 pub trait Backing {
     /// What the functions get.
     fn ports(&self) -> Ports;
-    /// The store as the tests seed and read it (no fault wrapper: the plan does not count).
-    fn raw_store(&self) -> &dyn Store;
-    /// Secrets as the tests seed and read them.
-    fn raw_secrets(&self) -> &dyn SecretStore;
-    /// The functions' clock.
-    fn clock_now(&self) -> DateTime<Utc>;
+    /// The store and secrets as the tests seed and read them (no fault wrapper: the plan
+    /// does not count), and the functions' clock.
+    fn raw(&self) -> (&dyn Store, &dyn SecretStore, &dyn Clock);
 }
 
 /// The in-memory adapters, their fault wrappers and the plan that drives and counts them.
@@ -85,16 +84,12 @@ impl Backing for InMemory {
         }
     }
 
-    fn raw_store(&self) -> &dyn Store {
-        self.store.as_ref()
-    }
-
-    fn raw_secrets(&self) -> &dyn SecretStore {
-        self.secrets.as_ref()
-    }
-
-    fn clock_now(&self) -> DateTime<Utc> {
-        self.clock.now()
+    fn raw(&self) -> (&dyn Store, &dyn SecretStore, &dyn Clock) {
+        (
+            self.store.as_ref(),
+            self.secrets.as_ref(),
+            self.clock.as_ref(),
+        )
     }
 }
 
@@ -121,16 +116,12 @@ impl Backing for OnEmulator {
         }
     }
 
-    fn raw_store(&self) -> &dyn Store {
-        self.store.as_ref()
-    }
-
-    fn raw_secrets(&self) -> &dyn SecretStore {
-        self.secrets.as_ref()
-    }
-
-    fn clock_now(&self) -> DateTime<Utc> {
-        self.clock.now()
+    fn raw(&self) -> (&dyn Store, &dyn SecretStore, &dyn Clock) {
+        (
+            self.store.as_ref(),
+            self.secrets.as_ref(),
+            self.clock.as_ref(),
+        )
     }
 }
 
@@ -308,7 +299,11 @@ impl<B: Backing> TestApp<B> {
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        self.backing.clock_now()
+        self.backing.raw().2.now()
+    }
+
+    fn raw_store(&self) -> &dyn Store {
+        self.backing.raw().0
     }
 
     /// An account of `plan` with a key under the app's secret prefix (the tunables'), created
@@ -316,7 +311,7 @@ impl<B: Backing> TestApp<B> {
     pub async fn account_with(&self, plan: Plan, with_default_agent: bool) -> Seeded {
         fixtures::seed(
             self.raw_store(),
-            self.raw_secrets(),
+            self.backing.raw().1,
             &self.tunables.secret_prefix,
             plan,
             with_default_agent,
@@ -571,6 +566,48 @@ impl TestApp<OnEmulator> {
             .fixed_clock
             .as_deref()
             .expect("the test fixed the clock (TestApp::fix_clock)")
+    }
+
+    /// Swaps the app's store for the same table reached through a client whose requests are
+    /// atomic, as DynamoDB's are and moto's are not (see [`crate::atomic`]): for racing
+    /// writers. Returns that store.
+    pub fn atomic_store(&mut self) -> Arc<DynamoStore> {
+        let store = Arc::new(DynamoStore::new(
+            crate::atomic::atomic_dynamodb(&self.emu.config),
+            self.store.table(),
+        ));
+        let swapped = store.clone();
+        self.swap_ports(move |p| Ports {
+            store: swapped.clone(),
+            ..p
+        });
+        store
+    }
+
+    /// Every item of a `type` (`call`, `event`, ...) in the app's table.
+    pub async fn items_of_type(&self, kind: &str) -> Vec<HashMap<String, AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .store
+                .client()
+                .scan()
+                .table_name(self.store.table())
+                .filter_expression("#t = :t")
+                .expression_attribute_names("#t", "type")
+                .expression_attribute_values(":t", AttributeValue::S(kind.into()))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .expect("scan");
+            items.extend(out.items().iter().cloned());
+            match out.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => return items,
+            }
+        }
     }
 
     /// Messages on the events queue (visible, in flight or delayed), without receiving them.

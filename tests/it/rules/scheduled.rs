@@ -37,11 +37,17 @@ async fn env_at(now: &str, window: bool) -> (App, Seeded) {
     (app, seeded)
 }
 
-async fn trigger(app: &App, seeded: &Seeded, body: Value, key: Option<&str>) -> (u16, Value) {
-    let mut req = app.api(seeded, "POST", "/api/trigger-call").json(&body);
-    if let Some(k) = key {
-        req = req.header("idempotency-key", k);
-    }
+async fn trigger(app: &App, seeded: &Seeded, body: Value) -> (u16, Value) {
+    let req = app.api(seeded, "POST", "/api/trigger-call").json(&body);
+    app.trigger_call(req).await
+}
+
+/// [`trigger`] with an `Idempotency-Key`.
+async fn trigger_keyed(app: &App, seeded: &Seeded, body: Value, key: &str) -> (u16, Value) {
+    let req = app
+        .api(seeded, "POST", "/api/trigger-call")
+        .header("idempotency-key", key)
+        .json(&body);
     app.trigger_call(req).await
 }
 
@@ -50,7 +56,6 @@ async fn hold(app: &App, seeded: &Seeded) -> (u16, Value) {
         app,
         seeded,
         json!({"phone": "+15551234567", "when_closed": "hold"}),
-        None,
     )
     .await
 }
@@ -124,13 +129,12 @@ async fn a_held_call_is_answered_202_and_placed_once_when_the_window_opens() {
 #[tokio::test]
 async fn reject_stays_the_default_and_not_before_schedules_with_the_same_rules() {
     let (app, seeded) = env_at(MON_0800_NY, true).await;
-    let (status, body) = trigger(&app, &seeded, json!({"phone": "+15551234567"}), None).await;
+    let (status, body) = trigger(&app, &seeded, json!({"phone": "+15551234567"})).await;
     assert_eq!((status, error_code(&body)), (422, "outside_calling_window"));
     let (status, body) = trigger(
         &app,
         &seeded,
         json!({"phone": "+15551234567", "when_closed": "reject"}),
-        None,
     )
     .await;
     assert_eq!((status, error_code(&body)), (422, "outside_calling_window"));
@@ -141,14 +145,13 @@ async fn reject_stays_the_default_and_not_before_schedules_with_the_same_rules()
         &app,
         &seeded,
         json!({"phone": "+15551234567", "not_before": "2025-06-16T10:30:00-04:00"}),
-        None,
     )
     .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["scheduled_for"], "2025-06-16T14:30:00Z");
     // not_before outside the window: reject refuses (naming the opening after it), hold waits.
     let late = json!({"phone": "+15551234567", "not_before": "2025-06-16T22:00:00Z"});
-    let (status, body) = trigger(&app, &seeded, late.clone(), None).await;
+    let (status, body) = trigger(&app, &seeded, late.clone()).await;
     assert_eq!((status, error_code(&body)), (422, "outside_calling_window"));
     assert_eq!(
         body["error"]["next_window_opens_at"],
@@ -156,7 +159,7 @@ async fn reject_stays_the_default_and_not_before_schedules_with_the_same_rules()
     );
     let mut held = late;
     held["when_closed"] = "hold".into();
-    let (status, body) = trigger(&app, &seeded, held, None).await;
+    let (status, body) = trigger(&app, &seeded, held).await;
     assert_eq!(
         (status, body["scheduled_for"].as_str()),
         (202, Some("2025-06-17T13:00:00Z"))
@@ -166,7 +169,6 @@ async fn reject_stays_the_default_and_not_before_schedules_with_the_same_rules()
         &app,
         &seeded,
         json!({"phone": "+15551234567", "not_before": "2025-07-17T12:00:01Z"}),
-        None,
     )
     .await;
     assert_eq!((status, error_code(&body)), (400, "invalid_not_before"));
@@ -179,7 +181,6 @@ async fn reject_stays_the_default_and_not_before_schedules_with_the_same_rules()
         &app,
         &seeded,
         json!({"phone": "+15551234567", "not_before": "2020-01-01T00:00:00Z"}),
-        None,
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -190,13 +191,13 @@ async fn reject_stays_the_default_and_not_before_schedules_with_the_same_rules()
 async fn the_idempotency_key_replays_the_202_and_schedules_once() {
     let (app, seeded) = env_at(MON_0800_NY, true).await;
     let body = json!({"phone": "+15551234567", "when_closed": "hold"});
-    let (s1, b1) = trigger(&app, &seeded, body.clone(), Some("hold-1")).await;
-    let (s2, b2) = trigger(&app, &seeded, body.clone(), Some("hold-1")).await;
+    let (s1, b1) = trigger_keyed(&app, &seeded, body.clone(), "hold-1").await;
+    let (s2, b2) = trigger_keyed(&app, &seeded, body.clone(), "hold-1").await;
     assert_eq!((s1, s2), (202, 202));
     assert_eq!(b1, b2, "the replay is the first answer");
     // Even after the window opened (the replay is consulted when the checks fail too).
     app.clock.set(MON_0900_NY.parse().unwrap());
-    let (s3, b3) = trigger(&app, &seeded, body, Some("hold-1")).await;
+    let (s3, b3) = trigger_keyed(&app, &seeded, body, "hold-1").await;
     assert_eq!((s3, &b3), (202, &b1));
     app.reconcile().await;
     assert_eq!(dials(&app), 1, "one call for one key");
@@ -230,7 +231,7 @@ async fn a_scheduled_call_can_be_cancelled_once_and_is_never_dialed() {
     assert_eq!((status, error_code(&got)), (404, "call_not_found"));
 
     // A placed call cannot be cancelled.
-    let (_, body) = trigger(&app, &seeded, json!({"phone": "+15551234567"}), None).await;
+    let (_, body) = trigger(&app, &seeded, json!({"phone": "+15551234567"})).await;
     let (status, got) = call_api(&app, &seeded, "DELETE", &call_id(&body).to_string()).await;
     assert_eq!((status, error_code(&got)), (409, "call_not_scheduled"));
     assert!(got["error"]["message"]
@@ -452,7 +453,6 @@ async fn held_calls_recheck_the_account_the_agent_the_destination_and_the_window
         &app,
         &seeded,
         json!({"phone": "+19002345678", "when_closed": "hold"}),
-        None,
     )
     .await;
     assert_eq!(st, 202, "{body}");
@@ -523,7 +523,7 @@ async fn the_do_not_call_list_refuses_calls_and_cancels_scheduled_ones() {
     assert_eq!((status, error_code(&body)), (422, "number_suppressed"));
     assert_eq!(body["error"]["field"], "phone");
     app.clock.set(MON_0900_NY.parse().unwrap());
-    let (status, body) = trigger(&app, &seeded, json!({"phone": "+15551234567"}), None).await;
+    let (status, body) = trigger(&app, &seeded, json!({"phone": "+15551234567"})).await;
     assert_eq!((status, error_code(&body)), (422, "number_suppressed"));
 
     // A scheduled call reads as cancelled (cancelled on read) ...
@@ -549,7 +549,7 @@ async fn the_do_not_call_list_refuses_calls_and_cancels_scheduled_ones() {
     assert_eq!(status, 200);
     let (status, body) = dashboard(&app, &seeded, "DELETE", &path).await;
     assert_eq!((status, error_code(&body)), (404, "suppression_not_found"));
-    let (status, _) = trigger(&app, &seeded, json!({"phone": "+15551234567"}), None).await;
+    let (status, _) = trigger(&app, &seeded, json!({"phone": "+15551234567"})).await;
     assert_eq!(status, 200);
     assert_eq!(dials(&app), 1);
 }
@@ -631,20 +631,14 @@ async fn a_held_call_waits_for_the_recipients_hours_too() {
     })
     .await;
     let la = "+12135550100";
-    let (status, body) = trigger(&app, &seeded, json!({"phone": la}), None).await;
+    let (status, body) = trigger(&app, &seeded, json!({"phone": la})).await;
     assert_eq!(
         (status, error_code(&body)),
         (422, "outside_recipient_hours"),
         "{body}"
     );
     assert_eq!(body["error"]["next_allowed_at"], "2025-06-16T15:00:00Z");
-    let (status, body) = trigger(
-        &app,
-        &seeded,
-        json!({"phone": la, "when_closed": "hold"}),
-        None,
-    )
-    .await;
+    let (status, body) = trigger(&app, &seeded, json!({"phone": la, "when_closed": "hold"})).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["scheduled_for"], "2025-06-16T15:00:00Z");
     let id = call_id(&body);
@@ -671,7 +665,6 @@ async fn a_due_call_outside_the_recipients_hours_is_rescheduled_not_dialed() {
         &app,
         &seeded,
         json!({"phone": la, "not_before": "2025-06-16T17:00:00Z"}),
-        None,
     )
     .await;
     assert_eq!(status, 202, "{body}");

@@ -211,7 +211,7 @@ async fn a_rotation_based_on_a_stale_read_is_refused() {
 #[tokio::test]
 async fn racing_rotation_requests_leave_exactly_one_valid_key() {
     let (mut app, seeded) = app().await;
-    let store = isolate(&mut app);
+    let store = app.atomic_store();
     let provider = provider().await;
     app.set_provider(retell(&provider.url(), &app.tunables));
     let mut keys_seen: Vec<String> = vec![seeded.api_key.clone()];

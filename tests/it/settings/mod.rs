@@ -12,7 +12,6 @@ mod delivery_log;
 mod patch;
 
 use aws_adapters::dynamo::keys;
-use aws_adapters::DynamoStore;
 use aws_adapters::SecretsManager;
 use chrono::{DateTime, TimeZone, Utc};
 use domain::clock::Clock;
@@ -75,24 +74,6 @@ async fn secret(app: &App, seeded: &Seeded) -> String {
         ))
         .await
         .expect("read the account's key secret")
-}
-
-/// Swaps the app's store for the same table reached through a client whose requests are
-/// atomic (see `OneRequestAtATime`); returns that store.
-fn isolate(app: &mut App) -> Arc<DynamoStore> {
-    let conf = aws_sdk_dynamodb::config::Builder::from(&app.emu.config)
-        .http_client(integration_tests::atomic::one_request_at_a_time())
-        .build();
-    let store = Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::from_conf(conf),
-        app.store.table(),
-    ));
-    let swapped = store.clone();
-    app.swap_ports(move |p| Ports {
-        store: swapped.clone(),
-        ..p
-    });
-    store
 }
 
 /// API key grant items (`APIKEY#...`) that point at this account: the valid keys.

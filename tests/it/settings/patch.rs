@@ -468,7 +468,7 @@ async fn switching_api_access_off_blocks_trigger_call_and_the_calls_route_on_the
 #[tokio::test]
 async fn concurrent_patches_of_different_fields_both_apply() {
     let (mut app, seeded) = app().await;
-    isolate(&mut app);
+    app.atomic_store();
     let patch = |body: Value| app.settings(req(&seeded, "PATCH", INTEGRATION).json(&body));
     let agents = [
         seeded.agent.clone(),
