@@ -3,6 +3,9 @@
 //! environment would set, turned into the function's `Config` and handed to its `Deps::new`,
 //! the constructor `main.rs` goes through (nothing of a `Deps` is assembled here).
 //!
+//! Tests get their `Deps` from [`crate::app::TestApp`], which builds them here; a test builds
+//! one itself only for a second instance of a function beside the app's:
+//!
 //! ```ignore
 //! let ports = Ports::emulator(&emu, &store, &queue_url);
 //! let deps = ports.webhook_delivery(&Tunables::for_account(&seeded));
