@@ -108,6 +108,11 @@ pub async fn dispatch(req: &Request, deps: &Deps) -> Response<Body> {
     res
 }
 
+/// Serves one request: route, identify the caller, run the route, render the result.
+pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
+    dispatch(&req, deps).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
