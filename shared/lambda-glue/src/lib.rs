@@ -1,7 +1,9 @@
 //! Lambda HTTP glue shared by the API functions: reading requests and rendering `ApiError`
-//! (`http`), the route tables (`router`), JSON logs (`telemetry`), EMF metric lines
-//! (`metrics`) and the serving loop every API function's `main` ends with ([`serve`]).
+//! (`http`), request bodies as types (`body`), the route tables (`router`), JSON logs
+//! (`telemetry`), EMF metric lines (`metrics`) and the serving loop every API function's
+//! `main` ends with ([`serve`]).
 
+pub mod body;
 pub mod calls;
 pub mod http;
 pub mod metrics;
