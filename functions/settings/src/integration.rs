@@ -4,7 +4,7 @@
 //! rotation's overlap; `endpoint` summarises the delivery log (`domain::webhook::summary`).
 
 use crate::ctx::{Ctx, Handler};
-use crate::{caller, update, Deps};
+use crate::{update, Deps};
 use chrono::{DateTime, Utc};
 use domain::answer::{self, Success};
 use domain::calling_window::CallingWindow;
@@ -15,6 +15,7 @@ use domain::webhook::signing_secret;
 use domain::webhook::summary::{endpoint_summary, EndpointView};
 use domain::ErrorCode;
 use domain::{ApiError, StoreError};
+use lambda_glue::dashboard;
 use lambda_glue::http::{json_body, json_object, json_response};
 use lambda_glue::route;
 use lambda_glue::router::Route;
@@ -240,7 +241,7 @@ pub async fn patch(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
                     .account(&current.id)
                     .await?
                     .ok_or(ApiError::Unauthenticated)?;
-                caller::require_plan(&current)?;
+                dashboard::require_plan(&current)?;
             }
             Err(StoreError::Conflict(_)) => {
                 return Err(ApiError::Conflict(
