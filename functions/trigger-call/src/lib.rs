@@ -3,6 +3,7 @@
 //! `handle` takes every dependency explicitly, so the Lambda entry point, the local stack and
 //! the tests run exactly the same code.
 
+pub mod calling_rules;
 pub mod calls;
 pub mod config;
 pub mod idempotency;
@@ -47,6 +48,10 @@ pub struct Deps {
     /// Requests per minute per API key unless the account has its own
     /// (`API_RATE_LIMIT_PER_MINUTE`, default `rate_limit::DEFAULT_API_PER_MINUTE`).
     pub rate_limit_per_minute: u32,
+    /// The JWT claim holding the dashboard caller's account id (`ACCOUNT_ID_CLAIM`), and the
+    /// settings limit per account (`SETTINGS_RATE_LIMIT_PER_MINUTE`): [`DASHBOARD_ROUTES`] only.
+    pub account_claim: String,
+    pub settings_rate_limit: u32,
 }
 
 /// The adapters trigger-call talks to: the real ones ([`Ports::aws`]) or a test's.
@@ -101,6 +106,8 @@ impl Deps {
             dial_unknown_deadline: config.dial_unknown_deadline,
             call_stale_after: config.call_stale_after,
             rate_limit_per_minute: config.rate_limit_per_minute,
+            account_claim: config.account_claim.clone(),
+            settings_rate_limit: config.settings_rate_limit,
         }
     }
 
@@ -145,7 +152,15 @@ pub static ROUTES: &[Route<Handler>] = &[
     route!(GET "/api/calls" => calls::list_calls),
     route!(GET "/api/calls/{call_id}" => calls::get_call),
     route!(DELETE "/api/calls/{call_id}" => calls::cancel_call),
+    route!(POST calling_rules::CHECK => calling_rules::check),
 ];
+
+/// The routes of [`ROUTES`] the integration page calls with the dashboard session, not the API
+/// key: behind API Gateway's `DashboardJwt` authorizer like the settings API (template.yaml),
+/// their handlers identify the caller by `lambda_glue::dashboard`. Served here because they
+/// need the dialing rules this function already links. The template drift test, the local
+/// gateway (claims injected) and the OpenAPI generator (security scheme) read this list.
+pub const DASHBOARD_ROUTES: &[&str] = &[calling_rules::CHECK];
 
 /// Routes and runs the request; every answer after the key was counted carries the key's
 /// `RateLimit-*` headers (a 429 `rate_limited` carries its own and `Retry-After`).
