@@ -5,7 +5,7 @@
 
 use crate::ctx::{Ctx, Handler};
 use crate::update::IntegrationUpdate;
-use crate::{caller, Deps};
+use crate::Deps;
 use chrono::{DateTime, Utc};
 use domain::answer::{self, Success};
 use domain::calling_window::CallingWindow;
@@ -17,6 +17,7 @@ use domain::webhook::summary::{endpoint_summary, EndpointView};
 use domain::ErrorCode;
 use domain::{ApiError, StoreError};
 use lambda_glue::body::parse_body;
+use lambda_glue::dashboard;
 use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
@@ -241,7 +242,7 @@ pub async fn patch(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
                     .account(&current.id)
                     .await?
                     .ok_or(ApiError::Unauthenticated)?;
-                caller::require_plan(&current)?;
+                dashboard::require_plan(&current)?;
             }
             Err(StoreError::Conflict(_)) => {
                 return Err(ApiError::Conflict(

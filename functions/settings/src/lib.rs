@@ -4,15 +4,15 @@
 //! routes declared by each handler module, served by `router::ROUTES`).
 //!
 //! Who is calling was settled before the request got here: API Gateway's JWT authorizer
-//! checked the dashboard session and put its claims in the request context; `caller` turns
-//! them into the caller's account. Every route then works on that account only.
+//! checked the dashboard session and put its claims in the request context;
+//! `lambda_glue::dashboard` turns them into the caller's account. Every route then works on
+//! that account only.
 //!
 //! `handle` takes every dependency explicitly, so the Lambda entry point, the local stack and
 //! the tests run exactly the same code.
 
 pub mod agents;
 pub mod api_key;
-pub mod caller;
 pub mod calls;
 pub mod config;
 pub mod ctx;

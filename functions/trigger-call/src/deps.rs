@@ -32,6 +32,11 @@ pub struct Deps {
     /// Requests per minute per API key unless the account has its own
     /// (`API_RATE_LIMIT_PER_MINUTE`, default `rate_limit::DEFAULT_API_PER_MINUTE`).
     pub rate_limit_per_minute: u32,
+    /// The JWT claim holding the dashboard caller's account id (`ACCOUNT_ID_CLAIM`), and the
+    /// settings limit per account (`SETTINGS_RATE_LIMIT_PER_MINUTE`): `crate::DASHBOARD_ROUTES`
+    /// only.
+    pub account_claim: String,
+    pub settings_rate_limit: u32,
 }
 
 /// The adapters trigger-call talks to: the real ones ([`Ports::aws`]) or a test's.
@@ -86,6 +91,8 @@ impl Deps {
             dial_unknown_deadline: config.dial_unknown_deadline,
             call_stale_after: config.call_stale_after,
             rate_limit_per_minute: config.rate_limit_per_minute,
+            account_claim: config.account_claim.clone(),
+            settings_rate_limit: config.settings_rate_limit,
         }
     }
 

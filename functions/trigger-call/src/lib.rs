@@ -3,6 +3,7 @@
 //! `handle` takes every dependency explicitly, so the Lambda entry point, the local stack and
 //! the tests run exactly the same code.
 
+pub mod calling_rules;
 pub mod calls;
 pub mod config;
 pub mod ctx;
@@ -16,4 +17,4 @@ pub mod trigger;
 pub use config::Config;
 pub use ctx::{authenticate, Ctx, Handler};
 pub use deps::{Deps, Ports};
-pub use router::{handle, ROUTES, TRIGGER_CALL};
+pub use router::{handle, DASHBOARD_ROUTES, ROUTES, TRIGGER_CALL};

@@ -137,6 +137,25 @@ fn string<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a st
     }
 }
 
+/// The body's `phone`: required, a string, E.164 (400 `missing_field`, `invalid_type`,
+/// `invalid_phone`). The calling-rules check reads its number with the same rule.
+pub fn phone(body: &Map<String, Value>) -> Result<PhoneNumber, ApiError> {
+    match body.get("phone") {
+        None => Err(ApiError::bad_request(
+            ErrorCode::MissingField,
+            "phone",
+            "phone is required, in E.164 format, e.g. \"+15551234567\"",
+        )),
+        Some(Value::String(s)) => PhoneNumber::parse(s)
+            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPhone, "phone", e.to_string())),
+        Some(other) => Err(wrong_type(
+            "phone",
+            "a string in E.164 format, e.g. \"+15551234567\"",
+            other,
+        )),
+    }
+}
+
 pub fn parse(body: &Map<String, Value>) -> Result<TriggerCall, ApiError> {
     if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(ApiError::bad_request(
@@ -147,24 +166,7 @@ pub fn parse(body: &Map<String, Value>) -> Result<TriggerCall, ApiError> {
             ),
         ));
     }
-    let phone = match body.get("phone") {
-        None => {
-            return Err(ApiError::bad_request(
-                ErrorCode::MissingField,
-                "phone",
-                "phone is required, in E.164 format, e.g. \"+15551234567\"",
-            ))
-        }
-        Some(Value::String(s)) => PhoneNumber::parse(s)
-            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPhone, "phone", e.to_string()))?,
-        Some(other) => {
-            return Err(wrong_type(
-                "phone",
-                "a string in E.164 format, e.g. \"+15551234567\"",
-                other,
-            ))
-        }
-    };
+    let phone = phone(body)?;
     let name = string(body, "name")?.map(validate_name).transpose()?;
     let email = string(body, "email")?.map(validate_email).transpose()?;
     let agent_id = string(body, "agent_id")?

@@ -2,7 +2,7 @@
 
 use crate::ctx::{Ctx, Handler};
 use crate::deps::Deps;
-use crate::{calls, trigger};
+use crate::{calling_rules, calls, trigger};
 use lambda_glue::route;
 use lambda_glue::router::{self, Route};
 use lambda_http::{Body, Request, Response};
@@ -17,7 +17,15 @@ pub static ROUTES: &[Route<Handler>] = &[
     route!(GET "/api/calls" => calls::list_calls),
     route!(GET "/api/calls/{call_id}" => calls::get_call),
     route!(DELETE "/api/calls/{call_id}" => calls::cancel_call),
+    route!(POST calling_rules::CHECK => calling_rules::check),
 ];
+
+/// The routes of [`ROUTES`] the integration page calls with the dashboard session, not the API
+/// key: behind API Gateway's `DashboardJwt` authorizer like the settings API (template.yaml),
+/// their handlers identify the caller by `lambda_glue::dashboard`. Served here because they
+/// need the dialing rules this function already links. The template drift test, the local
+/// gateway (claims injected) and the OpenAPI generator (security scheme) read this list.
+pub const DASHBOARD_ROUTES: &[&str] = &[calling_rules::CHECK];
 
 /// Routes and runs the request; every answer after the key was counted carries the key's
 /// `RateLimit-*` headers (a 429 `rate_limited` carries its own and `Retry-After`).

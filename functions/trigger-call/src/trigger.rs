@@ -80,11 +80,7 @@ async fn prepare(
         deps.store.agent(&grant.account_id, agent_id)
     );
     if suppressed? {
-        return Err(ApiError::unprocessable(
-            ErrorCode::NumberSuppressed,
-            Some("phone"),
-            "this number is on the account's do-not-call list; remove it from the list to call it",
-        ));
+        return Err(number_suppressed());
     }
     let agent = agent?.ok_or_else(|| {
         ApiError::not_found(
@@ -115,6 +111,16 @@ async fn prepare(
         },
     };
     Ok((agent, when))
+}
+
+/// The 422 for a number on the account's do-not-call list (the calling-rules check shows the
+/// same refusal).
+pub fn number_suppressed() -> ApiError {
+    ApiError::unprocessable(
+        ErrorCode::NumberSuppressed,
+        Some("phone"),
+        "this number is on the account's do-not-call list; remove it from the list to call it",
+    )
 }
 
 /// The 422 for a call the dialing rules refuse now: which rule refused, and when the call

@@ -2,8 +2,9 @@
 //!
 //! - the **routes** are the functions' route tables (`trigger_call::ROUTES`,
 //!   `settings::router::ROUTES`, `call_completed::ROUTES`), each with the security scheme of the
-//!   API it belongs to: every table route must have its prose, and no prose may name a route the
-//!   tables lack;
+//!   API it belongs to (trigger-call's `DASHBOARD_ROUTES`, served by it for the integration
+//!   page, the settings API's): every table route must have its prose, and no prose may name a
+//!   route the tables lack;
 //! - the **answer schemas** are derived (schemars, behind each crate's `openapi` feature) from
 //!   the very types the handlers serialise ([`answer_schemas`]);
 //! - the **request body schemas** are derived from the types the handlers parse their bodies
@@ -69,7 +70,13 @@ pub fn routes() -> Vec<(String, String, Api)> {
         out.push((method.to_ascii_lowercase(), pattern.to_string(), api));
     };
     for r in trigger_call::ROUTES {
-        add(r.method.as_str(), r.pattern, Api::Public);
+        // The integration page's routes trigger-call serves take the dashboard session.
+        let api = if trigger_call::DASHBOARD_ROUTES.contains(&r.pattern) {
+            Api::Settings
+        } else {
+            Api::Public
+        };
+        add(r.method.as_str(), r.pattern, api);
     }
     for r in settings::router::ROUTES.iter() {
         add(r.method.as_str(), r.pattern, Api::Settings);
@@ -108,6 +115,7 @@ pub fn answer_schemas() -> Map<String, Value> {
     schema_of::<settings::deliveries::DeliveryPage>(g);
     schema_of::<settings::health::EndpointHealth>(g);
     schema_of::<settings::calls::CanceledScheduled>(g);
+    schema_of::<trigger_call::calling_rules::CallingRulesCheck>(g);
     schema_of::<settings::agents::AgentList>(g);
     schema_of::<settings::test_send::TestSendResult>(g);
     schema_of::<settings::redeliver::RedeliveryQueued>(g);
@@ -154,6 +162,11 @@ pub fn request_bodies() -> Vec<RequestBodyOf> {
     vec![
         // The public API (trigger-call).
         body::<trigger_call::request::TriggerCall>("POST", "/api/trigger-call"),
+        // The page's calling-rules check (trigger-call, behind the dashboard session).
+        body::<trigger_call::calling_rules::CheckRequest>(
+            "POST",
+            trigger_call::calling_rules::CHECK,
+        ),
         // The settings API.
         body::<settings::update::IntegrationUpdate>("PATCH", INTEGRATION),
         body::<NoFields>("POST", "/api/integrations/api-webhooks/api-key"),
@@ -539,7 +552,7 @@ mod tests {
     fn the_document_has_every_route_with_its_security() {
         let doc = document().expect("generates");
         let routes = routes();
-        assert_eq!(routes.len(), 22);
+        assert_eq!(routes.len(), 23);
         for (method, pattern, api) in routes {
             let op = &doc["paths"][pattern.as_str()][method.as_str()];
             assert_eq!(op["security"], api.security(), "{method} {pattern}");
