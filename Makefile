@@ -231,10 +231,11 @@ check: toolchain $(CARGO_DENY) $(CARGO_MACHETE)
 	$(CARGO_DENY) --locked check bans licenses sources
 	$(CARGO_MACHETE)
 
-## docs/openapi.yaml is generated (tools/openapi): the answer schemas from the types the
-## handlers serialise (schemars, behind the crates' `openapi` feature, which only this
-## generator turns on: never a Lambda binary), the paths from the route tables, the prose from
-## tools/openapi/prose.yaml. `make check` fails when the committed document differs.
+## docs/openapi.yaml is generated (tools/openapi): the answer and request body schemas from
+## the types the handlers serialise and parse (schemars, behind the crates' `openapi` feature,
+## which only this generator turns on: never a Lambda binary), the paths from the route
+## tables, the prose from tools/openapi/prose.yaml. `make check` fails when the committed
+## document differs.
 openapi: toolchain
 	$(CARGO) run --quiet -p openapi-gen --bin gen-openapi
 

@@ -75,6 +75,7 @@ export function client(config, sess) {
       call("GET", `${INTEGRATION}/calls${query({ status, created_after, cursor, limit })}`),
     health: (range) => call("GET", `${INTEGRATION}/endpoint-health${query({ range })}`),
     cancelCall: (callId) => call("DELETE", `${INTEGRATION}/calls/${encodeURIComponent(callId)}`),
+    checkCallingRules: (phone) => call("POST", `${INTEGRATION}/calling-rules/check`, { phone }),
     cancelScheduled: () => call("POST", `${INTEGRATION}/calls/cancel-scheduled`, {}),
   };
 }

@@ -434,7 +434,6 @@ async function unsuppress(button, phone) {
 }
 
 // ---------------------------------------------------------------- calling rules (read-only)
-const DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 const DAY_NAMES = { mon: "Mon", tue: "Tue", wed: "Wed", thu: "Thu", fri: "Fri", sat: "Sat", sun: "Sun" };
 
 function windowText(w) {
@@ -461,51 +460,47 @@ function renderRules(integ) {
     : "Ordinary numbers only (premium-rate, shared-cost, personal, UAN and pager numbers are refused).";
 }
 
-/** Weekday and HH:MM of `t` in `zone`. */
-function localParts(t, zone) {
-  const f = new Intl.DateTimeFormat("en-US", { timeZone: zone, weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-  const p = Object.fromEntries(f.formatToParts(t).map((x) => [x.type, x.value]));
-  return { day: p.weekday.toLowerCase().slice(0, 3), hm: `${p.hour}:${p.minute}` };
+/** What the server answers for a typed number (`POST .../calling-rules/check`): the same
+ * rules trigger-call applies, in the zones only the server knows the number may be in. */
+function rulesAnswer(a) {
+  if (a.refused) return `trigger-call would refuse it: ${a.refused.message} (${a.refused.code}).`;
+  const zones = a.recipient_zones.length
+    ? `Recipient hours are checked in ${a.recipient_zones.join(", ")}.`
+    : "Recipient hours do not apply to this number.";
+  if (a.allowed_now) return `A call would be placed now. ${zones}`;
+  const rule = a.closed_by === "calling_window" ? "The calling window is closed now" : "It is outside the recipient's hours now";
+  const when = a.next_allowed_at
+    ? `the call would be allowed at ${fmtTime(a.next_allowed_at)} (send "when_closed": "hold" to have it placed then).`
+    : "no time in the coming year satisfies every rule.";
+  return `${rule}; ${when} ${zones}`;
 }
 
-/** The first minute from now (within 8 days) that the account's calling window is open. */
-function nextWindowOpening(w, now = new Date()) {
-  if (!w) return now;
-  const start = new Date(Math.ceil(now.getTime() / 60000) * 60000);
-  for (let i = 0; i <= 8 * 24 * 60; i += 1) {
-    const t = new Date(start.getTime() + i * 60000);
-    const { day, hm } = localParts(t, w.time_zone);
-    const v = w.days?.[DAYS.includes(day) ? day : ""];
-    if (v && v !== "off" && hm >= v.start && hm < v.end) return i === 0 ? now : t;
-  }
-  return null;
-}
-
-function checkRules(ev) {
+async function checkRules(ev) {
   ev.preventDefault();
   const input = $("rules-phone");
   const out = $("rules-answer");
   const v = input.value.trim();
+  delete out.dataset.nextAllowedAt;
   if (!E164.test(v)) {
     out.className = "result bad";
     out.textContent = "Type a number in E.164 form, e.g. +14155550123.";
     input.setAttribute("aria-invalid", "true");
     return;
   }
-  input.removeAttribute("aria-invalid");
-  const integ = state.integration || {};
-  const opens = nextWindowOpening(integ.calling_window);
-  const parts = [];
-  if (!opens) parts.push("The calling window has no open day: every call is refused.");
-  else if (opens.getTime() <= Date.now()) parts.push("The calling window is open now.");
-  else parts.push(`The calling window opens ${fmtTime(opens.toISOString())}.`);
-  const h = integ.recipient_hours;
-  const applies = h && h.applies_to !== "off" && (h.applies_to === "everywhere" || v.startsWith("+1"));
-  parts.push(applies
-    ? `Recipient hours apply to this number: it can be called ${h.start}–${h.end} in every time zone it may be in (trigger-call answers next_allowed_at).`
-    : "Recipient hours do not apply to this number.");
-  out.className = "result";
-  out.textContent = parts.join(" ");
+  $("rules-check").disabled = true;
+  try {
+    const a = await state.api.checkCallingRules(v);
+    input.removeAttribute("aria-invalid");
+    out.className = "result";
+    out.dataset.nextAllowedAt = a.next_allowed_at || "";
+    out.textContent = rulesAnswer(a);
+  } catch (e) {
+    input.setAttribute("aria-invalid", "true");
+    out.className = "result bad";
+    out.textContent = `${e.message} (${e.code})`;
+  } finally {
+    $("rules-check").disabled = false;
+  }
 }
 
 // ---------------------------------------------------------------- calls

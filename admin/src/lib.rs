@@ -21,23 +21,12 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 pub mod dlq;
+pub mod error;
+
+pub use error::AdminError;
 
 /// How many times a read-modify-write is retried when another writer got there first.
 const SAVE_ATTEMPTS: usize = 3;
-
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    AlreadyExists(String),
-    #[error("DynamoDB table {table}: {source}")]
-    Store { table: String, source: StoreError },
-    #[error("{0}")]
-    Other(String),
-}
 
 /// The operator's handle on one table and the account key secrets.
 pub struct Admin {

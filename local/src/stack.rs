@@ -40,6 +40,16 @@ pub fn route_pairs<H>(table: &'static [Route<H>]) -> Vec<(&'static str, &'static
 pub fn trigger_call_routes() -> Vec<(&'static str, &'static str)> {
     route_pairs(trigger_call::ROUTES)
 }
+/// trigger-call's routes behind the dashboard's JWT authorizer in AWS
+/// (`trigger_call::DASHBOARD_ROUTES`), as `"METHOD /path"`: locally the claims are injected on
+/// them, as on the settings routes (see `gateway`).
+pub fn trigger_call_dashboard_routes() -> Vec<String> {
+    trigger_call::ROUTES
+        .iter()
+        .filter(|r| trigger_call::DASHBOARD_ROUTES.contains(&r.pattern))
+        .map(|r| r.key())
+        .collect()
+}
 /// Behind the JWT authorizer in AWS; locally the claims are injected (see `gateway`).
 pub fn settings_routes() -> Vec<(&'static str, &'static str)> {
     route_pairs(&settings::router::ROUTES)

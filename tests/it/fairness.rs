@@ -23,7 +23,7 @@ use local_stack::poller::{sqs_handler, Poller, PollerConfig};
 use local_stack::resources::{self, ResourceNames};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use webhook_delivery::fair;
+use webhook_delivery::slots;
 
 const BACKLOG: usize = 500;
 /// The target. Without the fair step it fails: then every batch holds ten hanging
@@ -174,7 +174,7 @@ async fn a_hanging_account_with_a_backlog_does_not_hold_up_another_accounts_even
     };
     assert!(in_window(Duration::ZERO, timeout) <= wave);
     assert!(
-        in_window(timeout + fair::SLOW_DELIVERY, 2 * timeout)
+        in_window(timeout + slots::SLOW_DELIVERY, 2 * timeout)
             <= config::DEFAULT_ACCOUNT_CONCURRENCY,
         "capped once slow"
     );

@@ -301,14 +301,18 @@ fn port_methods(port: &Port) -> BTreeSet<String> {
     methods
 }
 
-/// A function crate's code plus the `domain` modules it reaches by path (`domain::auth::...`),
-/// transitively (`crate::ports::secrets::...` from inside `domain`), whitespace removed.
+/// A function crate's code plus the `domain` and `lambda_glue` modules it reaches by path
+/// (`domain::auth::...`, `lambda_glue::dashboard::...`), transitively
+/// (`crate::ports::secrets::...` from inside `domain`), whitespace removed.
 fn reachable_code(binary: &str) -> String {
-    let domain_src = repo_root().join("shared/domain/src");
-    let modules: Vec<(String, PathBuf)> = rust_files(&domain_src)
-        .into_iter()
-        .map(|p| {
-            let rel = p.strip_prefix(&domain_src).expect("under domain/src");
+    let mut modules: Vec<(&str, String, PathBuf)> = Vec::new();
+    for (krate, dir) in [
+        ("domain", "shared/domain/src"),
+        ("lambda_glue", "shared/lambda-glue/src"),
+    ] {
+        let src = repo_root().join(dir);
+        for p in rust_files(&src) {
+            let rel = p.strip_prefix(&src).expect("under src");
             let path = rel
                 .with_extension("")
                 .components()
@@ -316,10 +320,11 @@ fn reachable_code(binary: &str) -> String {
                 .filter(|c| c != "mod" && c != "lib")
                 .collect::<Vec<_>>()
                 .join("::");
-            (path, p)
-        })
-        .filter(|(path, _)| !path.is_empty())
-        .collect();
+            if !path.is_empty() {
+                modules.push((krate, path, p));
+            }
+        }
+    }
     let mut text = String::new();
     for file in rust_files(&repo_root().join("functions").join(binary).join("src")) {
         text.push_str(&squeeze(&code(&file)));
@@ -327,13 +332,16 @@ fn reachable_code(binary: &str) -> String {
     let mut included = BTreeSet::new();
     loop {
         let mut added = false;
-        for (path, file) in &modules {
-            let referenced = [format!("domain::{path}::"), format!("crate::{path}::")]
+        for (krate, path, file) in &modules {
+            // `crate::` paths are `domain`'s own (the functions' are searched whole).
+            let own = (*krate == "domain").then(|| format!("crate::{path}::"));
+            let referenced = [Some(format!("{krate}::{path}::")), own]
                 .iter()
+                .flatten()
                 .any(|m| text.contains(m.as_str()))
-                || text.contains(&format!("domain::{path}::{{"))
-                || text.contains(&format!("domain::{path};"));
-            if referenced && included.insert(path.clone()) {
+                || text.contains(&format!("{krate}::{path}::{{"))
+                || text.contains(&format!("{krate}::{path};"));
+            if referenced && included.insert((*krate, path.clone())) {
                 text.push_str(&squeeze(&code(file)));
                 added = true;
             }

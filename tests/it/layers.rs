@@ -391,3 +391,38 @@ fn the_module_reader_finds_a_cycle_in_a_made_up_crate() {
     assert_eq!(module_graph::cycles(&edges), [["a", "b", "a"]]);
     assert!(module_graph::layers(&edges).is_none());
 }
+
+/// A crate root's own items are a node of the root's level: a route table in `lib.rs` naming a
+/// handler (by a bare `handlers::` path) whose module names the root's `Ctx` back is a cycle,
+/// while a `pub use` of a child's item is an alias, not an edge.
+#[test]
+fn the_module_reader_counts_a_roots_own_items() {
+    let dir = std::env::temp_dir().join(format!("layers-own-items-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let files = [
+        (
+            "lib.rs",
+            "pub mod handlers;\npub mod deps;\npub use deps::Deps;\npub struct Ctx;\n\
+             pub static ROUTES: &[fn(Ctx)] = &[handlers::get];\n",
+        ),
+        (
+            "handlers.rs",
+            "use crate::Ctx;\nuse crate::Deps;\npub fn get(_: Ctx) {}\n",
+        ),
+        ("deps.rs", "pub struct Deps;\n"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).expect("write");
+    }
+    let g = CrateGraph::read(&dir.join("lib.rs"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let edges = g.level(&[]);
+    let named = |m: &str| edges[m].keys().cloned().collect::<Vec<_>>();
+    assert_eq!(named(module_graph::OWN_ITEMS), ["handlers"]);
+    assert_eq!(named("handlers"), [module_graph::OWN_ITEMS, "deps"]);
+    assert!(named("deps").is_empty());
+    assert_eq!(
+        module_graph::cycles(&edges),
+        [[module_graph::OWN_ITEMS, "handlers", module_graph::OWN_ITEMS]]
+    );
+}

@@ -5,6 +5,7 @@
 //! documented. Whether the
 //! answers really match the document is schemathesis's job (scripts/schemathesis.sh).
 
+use lambda_glue::body::RequestBody;
 use serde_yaml_ng::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -37,11 +38,25 @@ fn operations(doc: &Value) -> BTreeMap<String, Value> {
     ops
 }
 
+/// trigger-call's routes that take the API key (all but its `DASHBOARD_ROUTES`).
 fn public_routes() -> BTreeSet<String> {
-    trigger_call::ROUTES.iter().map(|r| r.key()).collect()
+    trigger_call::ROUTES
+        .iter()
+        .filter(|r| !trigger_call::DASHBOARD_ROUTES.contains(&r.pattern))
+        .map(|r| r.key())
+        .collect()
 }
+/// The routes that take the dashboard session: the settings API's, and the integration page's
+/// routes trigger-call serves (`trigger_call::DASHBOARD_ROUTES`).
 fn settings_routes() -> BTreeSet<String> {
-    settings::router::ROUTES.iter().map(|r| r.key()).collect()
+    let mut routes: BTreeSet<String> = settings::router::ROUTES.iter().map(|r| r.key()).collect();
+    routes.extend(
+        trigger_call::ROUTES
+            .iter()
+            .filter(|r| trigger_call::DASHBOARD_ROUTES.contains(&r.pattern))
+            .map(|r| r.key()),
+    );
+    routes
 }
 fn callback_routes() -> BTreeSet<String> {
     call_completed::ROUTES.iter().map(|r| r.key()).collect()
@@ -108,9 +123,176 @@ fn answers_are_the_derived_schemas() {
         }
     }
     assert_eq!(
-        checked, 23,
-        "the 2xx answers of the 22 operations (trigger-call has two)"
+        checked, 24,
+        "the 2xx answers of the 23 operations (trigger-call has two)"
     );
+}
+
+/// One request body type held to its published schema through its own parser: the schema's
+/// properties are `T::FIELDS` (the list the parser refuses other fields by), each of them is
+/// accepted and any other is `unknown_field`, other properties are refused
+/// (`additionalProperties: false`), the route's documented example parses, and the schema's
+/// `required` are exactly the fields whose absence from that example is `missing_field`.
+/// Returns the route's key and the fields.
+fn request_body_is_its_parser<T: RequestBody>(
+    doc: &Value,
+    method: &str,
+    pattern: &str,
+    context: &T::Context,
+) -> (String, &'static [&'static str]) {
+    let key = format!("{method} {pattern}");
+    let json = &doc["paths"][pattern][method.to_ascii_lowercase().as_str()]["requestBody"]
+        ["content"]["application/json"];
+    let schema = resolve_schema(doc, &json["schema"]);
+    assert_eq!(
+        schema["additionalProperties"],
+        Value::Bool(false),
+        "{key}: unknown fields are refused"
+    );
+    let names = |v: &Value| -> BTreeSet<String> {
+        v.as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|n| n.as_str().expect("a field name").to_string())
+            .collect()
+    };
+    let properties: BTreeSet<String> = schema["properties"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k.as_str().expect("a property name").to_string())
+        .collect();
+    let fields: BTreeSet<String> = T::FIELDS.iter().map(|f| f.to_string()).collect();
+    assert_eq!(
+        properties, fields,
+        "{key}: the schema's properties are T::FIELDS"
+    );
+
+    let parse = |body: serde_json::Value| {
+        T::parse(body.as_object().expect("an object"), context).map(|_| ())
+    };
+    let refused = |body: serde_json::Value| {
+        parse(body)
+            .err()
+            .map(|e| (e.code().as_str(), e.field().map(str::to_string)))
+    };
+    for f in T::FIELDS {
+        let got = refused(serde_json::json!({ *f: null }));
+        assert_ne!(
+            got.as_ref().map(|g| g.0),
+            Some("unknown_field"),
+            "{key}: {f} is accepted"
+        );
+    }
+    assert_eq!(
+        refused(serde_json::json!({"not_a_field": 1})),
+        Some(("unknown_field", Some("not_a_field".to_string()))),
+        "{key}: a field outside FIELDS"
+    );
+
+    let example: serde_json::Value = match json.get("example") {
+        Some(e) => serde_json::to_value(e).expect("the example is JSON"),
+        None => serde_json::json!({}),
+    };
+    assert_eq!(refused(example.clone()), None, "{key}: the example parses");
+    let mut required = BTreeSet::new();
+    for f in T::FIELDS {
+        let mut without = example.clone();
+        without.as_object_mut().expect("object").remove(*f);
+        if refused(without) == Some(("missing_field", Some(f.to_string()))) {
+            required.insert(f.to_string());
+        }
+    }
+    assert_eq!(
+        names(&schema["required"]),
+        required,
+        "{key}: required are the fields whose absence is missing_field"
+    );
+    (key, T::FIELDS)
+}
+
+/// Every route that reads a body, each with its type and the context its parser takes: the
+/// list is typed, so a route mapped in the generator (`openapi_gen::request_bodies`) but not
+/// here, or here with another type, fails.
+#[test]
+fn request_schemas_are_what_the_parsers_accept() {
+    use lambda_glue::body::NoFields;
+    let doc = document();
+    // After the recover example's `since`, inside the delivery log's retention.
+    let now = chrono::DateTime::parse_from_rfc3339("2025-06-16T00:00:00Z")
+        .expect("a time")
+        .to_utc();
+    let settings = "/api/integrations/api-webhooks";
+    let checked: BTreeMap<String, &[&str]> = [
+        request_body_is_its_parser::<trigger_call::request::TriggerCall>(
+            &doc,
+            "POST",
+            "/api/trigger-call",
+            &(),
+        ),
+        request_body_is_its_parser::<settings::update::IntegrationUpdate>(
+            &doc, "PATCH", settings, &false,
+        ),
+        request_body_is_its_parser::<NoFields>(&doc, "POST", &format!("{settings}/api-key"), &()),
+        request_body_is_its_parser::<NoFields>(
+            &doc,
+            "POST",
+            &format!("{settings}/signing-secret"),
+            &(),
+        ),
+        request_body_is_its_parser::<NoFields>(
+            &doc,
+            "POST",
+            &format!("{settings}/calls/cancel-scheduled"),
+            &(),
+        ),
+        request_body_is_its_parser::<settings::resend_dropped::RecoverRequest>(
+            &doc,
+            "POST",
+            &format!("{settings}/deliveries/recover"),
+            &now,
+        ),
+        request_body_is_its_parser::<trigger_call::calling_rules::CheckRequest>(
+            &doc,
+            "POST",
+            trigger_call::calling_rules::CHECK,
+            &(),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let mapped: BTreeMap<String, &[&str]> = openapi_gen::request_bodies()
+        .iter()
+        .map(|b| (format!("{} {}", b.method, b.pattern), b.fields))
+        .collect();
+    assert_eq!(
+        checked, mapped,
+        "every mapped request body is checked here, with the generator's type's fields"
+    );
+    // And the document's schema for each is the mapped type's.
+    let doc_ops = operations(&doc);
+    for b in openapi_gen::request_bodies() {
+        let op = &doc_ops[&format!("{} {}", b.method, b.pattern)];
+        let reference = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .expect("a named schema");
+        assert_eq!(
+            reference,
+            format!("#/components/schemas/{}", b.name),
+            "{} {}",
+            b.method,
+            b.pattern
+        );
+    }
+    // Every request body of the two APIs is mapped (the provider's callback is its format).
+    for (key, op) in doc_ops {
+        if op.get("requestBody").is_some() && !callback_routes().contains(&key) {
+            assert!(
+                mapped.contains_key(&key),
+                "{key}: its request body has a type"
+            );
+        }
+    }
 }
 
 #[test]
@@ -119,7 +301,7 @@ fn routes_are_the_route_tables() {
     let mut code = public_routes();
     code.extend(settings_routes());
     code.extend(callback_routes());
-    assert_eq!(code.len(), 22, "the three route tables: {code:?}");
+    assert_eq!(code.len(), 23, "the three route tables: {code:?}");
     assert_eq!(
         documented, code,
         "docs/openapi.yaml paths must be exactly the ROUTES of trigger-call, settings and call-completed"
@@ -166,7 +348,7 @@ fn each_api_has_its_own_credentials() {
         assert_eq!(security(op), want, "security of {key}");
         checked += 1;
     }
-    assert_eq!(checked, 22);
+    assert_eq!(checked, 23);
 }
 
 /// Every response of an operation, `$ref`s resolved (one level: components/responses).

@@ -160,29 +160,52 @@ fn every_function_is_a_workspace_binary_built_with_cargo_lambda() {
 }
 
 #[test]
-fn routes_match_the_code_and_only_settings_use_the_jwt_authorizer() {
+fn routes_match_the_code_and_only_dashboard_routes_use_the_jwt_authorizer() {
     let t = template();
     let settings_routes = settings_code_routes();
-    let expected: [(&str, BTreeSet<String>, &str); 5] = [
+    // trigger-call's routes take the API key in code (no authorizer), except the integration
+    // page's routes it serves (`DASHBOARD_ROUTES`), behind the dashboard's JWT like settings'.
+    let trigger_call_routes: BTreeMap<String, &str> = trigger_call::ROUTES
+        .iter()
+        .map(|r| {
+            let auth = if trigger_call::DASHBOARD_ROUTES.contains(&r.pattern) {
+                JWT_AUTHORIZER
+            } else {
+                "NONE"
+            };
+            (r.key(), auth)
+        })
+        .collect();
+    assert_eq!(
+        trigger_call_routes
+            .values()
+            .filter(|a| **a == JWT_AUTHORIZER)
+            .count(),
+        trigger_call::DASHBOARD_ROUTES.len(),
+        "every DASHBOARD_ROUTES pattern is a route of trigger-call"
+    );
+    let every = |routes: BTreeSet<String>, auth: &'static str| -> BTreeMap<String, &str> {
+        routes.into_iter().map(|r| (r, auth)).collect()
+    };
+    let expected: [(&str, BTreeMap<String, &str>); 5] = [
+        ("trigger-call", trigger_call_routes),
+        ("settings", every(settings_routes.clone(), JWT_AUTHORIZER)),
         (
-            "trigger-call",
-            trigger_call::ROUTES.iter().map(|r| r.key()).collect(),
-            "NONE",
+            "call-completed",
+            every(call_completed_code_routes(), "NONE"),
         ),
-        ("settings", settings_routes.clone(), JWT_AUTHORIZER),
-        ("call-completed", call_completed_code_routes(), "NONE"),
-        ("webhook-delivery", BTreeSet::new(), "NONE"),
-        ("reconciler", BTreeSet::new(), "NONE"),
+        ("webhook-delivery", BTreeMap::new()),
+        ("reconciler", BTreeMap::new()),
     ];
-    for (binary, routes, authorizer) in expected {
+    for (binary, routes) in expected {
         let actual = function_routes(&t, function(&t, binary));
         assert_eq!(
             actual.keys().cloned().collect::<BTreeSet<_>>(),
-            routes,
+            routes.keys().cloned().collect::<BTreeSet<_>>(),
             "routes of {binary}"
         );
         for (route, auth) in &actual {
-            assert_eq!(auth, authorizer, "{route} ({binary}) authorizer");
+            assert_eq!(auth, routes[route], "{route} ({binary}) authorizer");
         }
     }
 
@@ -801,6 +824,17 @@ fn environment_names_are_the_ones_the_code_reads() {
         at(&t, &["Parameters", "AccountIdClaim", "Default"]).as_str(),
         Some(config::DEFAULT_ACCOUNT_ID_CLAIM)
     );
+    // The dashboard's routes of both functions (settings', trigger-call's calling-rules check)
+    // read the same claim and count against one per-account limit: the same values.
+    for name in [
+        config::ACCOUNT_ID_CLAIM,
+        config::SETTINGS_RATE_LIMIT_PER_MINUTE,
+    ] {
+        let value = |binary| {
+            serde_yaml_ng::to_string(function_env(&t, function(&t, binary))[name]).expect("yaml")
+        };
+        assert_eq!(value("trigger-call"), value("settings"), "{name}");
+    }
     // Both functions that use per-account key secrets agree on the (stage-scoped) prefix.
     let prefix = |binary| {
         sub_string(function_env(&t, function(&t, binary))[config::API_KEY_SECRET_PREFIX])

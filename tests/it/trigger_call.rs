@@ -1193,3 +1193,86 @@ async fn scheduled_calls_and_the_do_not_call_list_through_dynamodb() {
     reconciler::run(&reconciler).await;
     assert_eq!(provider.requests().len(), 1, "never dialed twice");
 }
+
+/// The integration page's calling-rules check, which trigger-call serves behind the dashboard
+/// session: through the real handler on the emulator, the do-not-call entry the settings API
+/// wrote is seen, the answer's `RateLimit-*` headers are the settings limit's (one window for
+/// both functions), and it costs the account read, the count and the do-not-call read.
+#[tokio::test]
+async fn the_calling_rules_check_answers_for_the_dashboard_from_the_table() {
+    // A fixed clock: every request below counts in one rate window.
+    let provider = TestServer::start(provider_ok(Duration::ZERO)).await;
+    let clock = Arc::new(FixedClock::new(Utc::now()));
+    let (app, seeded, provider, dynamo_calls) =
+        harness_with(provider, Duration::from_secs(5), clock).await;
+    let claims =
+        json!({"sub": "user-7f3a", (app.tunables.account_claim.as_str()): seeded.account.id});
+    let session = |method: &str, path: &str| ApiRequest::new(method, path).claims(claims.clone());
+    let check = |phone: &str| {
+        session("POST", trigger_call::calling_rules::CHECK).json(&json!({"phone": phone}))
+    };
+    let remaining = |res: &lambda_http::Response<lambda_http::Body>| -> Option<u32> {
+        res.headers()
+            .get("ratelimit-remaining")?
+            .to_str()
+            .ok()?
+            .parse()
+            .ok()
+    };
+
+    // A number the settings API put on the do-not-call list.
+    let (status, body) = app
+        .settings(session(
+            "PUT",
+            "/api/integrations/api-webhooks/suppressions/%2B15551230000",
+        ))
+        .await;
+    assert!(status == 200 || status == 201, "{status} {body}");
+    dynamo_calls.reset();
+    let res = handle(check("+15551230000").build(), app.trigger_call_deps()).await;
+    let after_one = remaining(&res).expect("RateLimit-Remaining");
+    assert_eq!(
+        after_one + 2,
+        app.tunables.settings_rate_limit,
+        "the settings route and this check, in one window"
+    );
+    let (status, body) = parts(&res);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["refused"]["code"], "number_suppressed", "{body}");
+    assert_eq!(
+        (&body["allowed_now"], &body["next_allowed_at"]),
+        (&json!(false), &Value::Null)
+    );
+    let mut ops = dynamo_calls.operations();
+    ops.sort();
+    assert_eq!(
+        ops,
+        ["GetItem", "GetItem", "UpdateItem"],
+        "account, do-not-call; the count"
+    );
+
+    // A number with no rule closed (the fixtures switch recipient hours off, no window): now.
+    let res = handle(check("+15551234567").build(), app.trigger_call_deps()).await;
+    assert_eq!(remaining(&res), Some(after_one - 1));
+    let (status, body) = parts(&res);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["allowed_now"], &body["refused"], &body["closed_by"]),
+        (&json!(true), &Value::Null, &Value::Null),
+        "{body}"
+    );
+    assert!(body["next_allowed_at"].is_string(), "{body}");
+    // Nothing was written but the rate counter, and nothing dialled.
+    assert!(provider.requests().is_empty());
+    let (status, listed) = app
+        .settings(session("GET", "/api/integrations/api-webhooks/calls"))
+        .await;
+    assert_eq!((status, &listed["calls"]), (200, &json!([])), "{listed}");
+
+    // The API key is not this route's credential.
+    let with_key = ApiRequest::post(trigger_call::calling_rules::CHECK)
+        .bearer(&seeded.api_key)
+        .json(&json!({"phone": "+15551234567"}));
+    let (status, body) = send(&app, with_key).await;
+    assert_eq!((status, error_code(&body)), (401, "unauthenticated"));
+}

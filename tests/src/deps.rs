@@ -197,6 +197,8 @@ impl Tunables {
             dial_unknown_deadline: span(self.dial_unknown_deadline),
             call_stale_after: span(self.call_stale_after),
             rate_limit_per_minute: self.api_rate_limit,
+            account_claim: self.account_claim.clone(),
+            settings_rate_limit: self.settings_rate_limit,
         }
     }
 

@@ -20,7 +20,7 @@ pub fn lines(report: &Report) -> Vec<Line> {
     let repaired: u64 = report
         .repaired
         .iter()
-        .filter(|(what, _)| **what != crate::Repaired::Nothing.as_str())
+        .filter(|(what, _)| **what != crate::repair::Repaired::Nothing.as_str())
         .map(|(_, n)| n)
         .sum();
     let pass = Line::new(FUNCTION)
@@ -35,9 +35,9 @@ pub fn lines(report: &Report) -> Vec<Line> {
     let completions = [
         (
             "without_analysis",
-            crate::Repaired::CallCompletedWithoutAnalysis,
+            crate::repair::Repaired::CallCompletedWithoutAnalysis,
         ),
-        ("failed_stale", crate::Repaired::CallFailed),
+        ("failed_stale", crate::repair::Repaired::CallFailed),
     ]
     .into_iter()
     .filter(|(_, what)| report.count(*what) > 0)

@@ -26,7 +26,7 @@ pub fn router() -> &'static [Route<Handler>] {
 }
 
 pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    lambda_glue::http::no_fields(ctx.req)?;
+    lambda_glue::body::no_fields(ctx.req)?;
     let deps = ctx.deps;
     let rotated = rotate_api_key(
         deps.store.as_ref(),

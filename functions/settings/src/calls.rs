@@ -36,7 +36,7 @@ pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
 }
 
 pub async fn cancel_scheduled(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    lambda_glue::http::no_fields(ctx.req)?;
+    lambda_glue::body::no_fields(ctx.req)?;
     let done = cancel_scheduled_calls(
         ctx.deps.store.as_ref(),
         None,

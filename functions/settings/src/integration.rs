@@ -4,7 +4,8 @@
 //! rotation's overlap; `endpoint` summarises the delivery log (`domain::webhook::summary`).
 
 use crate::ctx::{Ctx, Handler};
-use crate::{caller, update, Deps};
+use crate::update::IntegrationUpdate;
+use crate::Deps;
 use chrono::{DateTime, Utc};
 use domain::answer::{self, Success};
 use domain::calling_window::CallingWindow;
@@ -15,7 +16,9 @@ use domain::webhook::signing_secret;
 use domain::webhook::summary::{endpoint_summary, EndpointView};
 use domain::ErrorCode;
 use domain::{ApiError, StoreError};
-use lambda_glue::http::{json_body, json_object, json_response};
+use lambda_glue::body::parse_body;
+use lambda_glue::dashboard;
+use lambda_glue::http::json_response;
 use lambda_glue::route;
 use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
@@ -208,8 +211,7 @@ fn recipient_hours_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema
 /// grant that trigger-call reads, so switching API access off takes effect on the very next
 /// API request.
 pub async fn patch(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    let body = json_object(json_body(ctx.req)?)?;
-    let change = update::parse(&body, ctx.deps.allow_insecure_local)?;
+    let change: IntegrationUpdate = parse_body(ctx.req, &ctx.deps.allow_insecure_local)?;
     let deps = ctx.deps;
     if let Some(Some(agent_id)) = change.default_agent_id {
         // Another account's agent is exactly as unknown as one that does not exist.
@@ -240,7 +242,7 @@ pub async fn patch(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
                     .account(&current.id)
                     .await?
                     .ok_or(ApiError::Unauthenticated)?;
-                caller::require_plan(&current)?;
+                dashboard::require_plan(&current)?;
             }
             Err(StoreError::Conflict(_)) => {
                 return Err(ApiError::Conflict(

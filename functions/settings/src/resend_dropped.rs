@@ -41,7 +41,8 @@ use domain::ports::store::Claim;
 use domain::ApiError;
 use domain::ErrorCode;
 use futures::stream::{self, StreamExt, TryStreamExt};
-use lambda_glue::http::{json_body, json_object, json_response, json_type, refuse_unknown_fields};
+use lambda_glue::body::{parse_body, RequestBody};
+use lambda_glue::http::{json_response, json_type, refuse_unknown_fields};
 use lambda_glue::route;
 use lambda_glue::router::Route;
 use lambda_http::{Body, Response};
@@ -104,41 +105,78 @@ fn timestamp(body: &Map<String, Value>, field: &str) -> Result<Option<DateTime<U
     }
 }
 
-/// Parses and checks the body against `now`: `since` required, within the log's retention and
-/// not in the future; `until` (default now) not before `since`; a future `until` means now.
+/// The body: the range to recover, as sent. [`RequestBody::parse`] checks it against the
+/// clock's now; [`RecoverRequest::range`] resolves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields, description = ""))]
+pub struct RecoverRequest {
+    /// the start of the range: within the delivery log's retention, not in the future
+    pub since: DateTime<Utc>,
+    /// the end of the range (default now; a future one means now), not before `since`
+    #[cfg_attr(feature = "openapi", schemars(transform = lambda_glue::body::not_null))]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// The context is the clock's now: `since` required, within the log's retention and not in
+/// the future; `until` (default now) not before `since`; a future `until` means now.
+impl RequestBody for RecoverRequest {
+    const FIELDS: &'static [&'static str] = &FIELDS;
+    type Context = DateTime<Utc>;
+
+    fn parse(body: &Map<String, Value>, now: &DateTime<Utc>) -> Result<Self, ApiError> {
+        let now = *now;
+        refuse_unknown_fields(body, &FIELDS)?;
+        let since = timestamp(body, "since")?.ok_or_else(|| {
+            ApiError::bad_request(
+                ErrorCode::MissingField,
+                "since",
+                "since is required: the start of the range, RFC 3339",
+            )
+        })?;
+        let horizon = now - chrono::Duration::days(RETENTION_DAYS);
+        if since < horizon {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidRange,
+                "since",
+                format!(
+                    "since must be within the delivery log's retention ({RETENTION_DAYS} days)"
+                ),
+            ));
+        }
+        if since > now {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidRange,
+                "since",
+                "since is in the future",
+            ));
+        }
+        let until = timestamp(body, "until")?;
+        if until.unwrap_or(now).min(now) < since {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidRange,
+                "until",
+                "until must not be before since",
+            ));
+        }
+        Ok(RecoverRequest { since, until })
+    }
+}
+
+impl RecoverRequest {
+    /// The range to recover at `now` (the now it was parsed against): `until` defaults to
+    /// now, and a future one means now.
+    pub fn range(self, now: DateTime<Utc>) -> Range {
+        Range {
+            since: self.since,
+            until: self.until.unwrap_or(now).min(now),
+        }
+    }
+}
+
+/// Parses and checks the body against `now` ([`RecoverRequest`]) and resolves its range.
 pub fn parse(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<Range, ApiError> {
-    refuse_unknown_fields(body, &FIELDS)?;
-    let since = timestamp(body, "since")?.ok_or_else(|| {
-        ApiError::bad_request(
-            ErrorCode::MissingField,
-            "since",
-            "since is required: the start of the range, RFC 3339",
-        )
-    })?;
-    let horizon = now - chrono::Duration::days(RETENTION_DAYS);
-    if since < horizon {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidRange,
-            "since",
-            format!("since must be within the delivery log's retention ({RETENTION_DAYS} days)"),
-        ));
-    }
-    if since > now {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidRange,
-            "since",
-            "since is in the future",
-        ));
-    }
-    let until = timestamp(body, "until")?.unwrap_or(now).min(now);
-    if until < since {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidRange,
-            "until",
-            "until must not be before since",
-        ));
-    }
-    Ok(Range { since, until })
+    RecoverRequest::parse(body, &now).map(|r| r.range(now))
 }
 
 /// The redelivery id of the series that recovers `ending` (the row that ended the event's last
@@ -244,8 +282,8 @@ async fn claim(
 }
 
 pub async fn recover(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    let body = json_object(json_body(ctx.req)?)?;
-    let range = parse(&body, ctx.deps.clock.now())?;
+    let now = ctx.deps.clock.now();
+    let range = parse_body::<RecoverRequest>(ctx.req, &now)?.range(now);
     let endings = endings(&ctx, range).await?;
     if endings.len() > MAX_RECOVER_EVENTS {
         return Err(too_many_events(endings.len()));

@@ -5,17 +5,16 @@
 //!
 //! Unknown paths are 404 `not_found`, a known path with another method is 405 with an `Allow`
 //! header. Both are decided before the caller is identified; every matched route then runs
-//! for the caller's account only (see `caller`).
+//! for the caller's account only (see `lambda_glue::dashboard`).
 
 pub use crate::ctx::{Ctx, Handler};
 pub use crate::integration::INTEGRATION;
 use crate::{
-    agents, api_key, caller, calls, deliveries, health, integration, redeliver, resend_dropped,
+    agents, api_key, calls, deliveries, health, integration, redeliver, resend_dropped,
     signing_secret, suppressions, test_send, Deps,
 };
-use domain::model::Account;
-use domain::rate_limit::{self, RateStatus, Scope};
-use domain::ApiError;
+use domain::rate_limit::Scope;
+use lambda_glue::dashboard;
 use lambda_glue::router::{self, Route};
 use lambda_http::{Body, Request, Response};
 use std::sync::{LazyLock, OnceLock};
@@ -53,26 +52,14 @@ fn is_costly(req: &Request) -> bool {
             .any(|p| router::match_pattern(p, req.uri().path().trim_end_matches('/')).is_some())
 }
 
-/// Counts the request against the account's per-minute limits (settings; costly routes also
-/// their own): the status to show (the tighter of the two), or 429 `rate_limited`.
-async fn count(req: &Request, deps: &Deps, account: &Account) -> Result<RateStatus, ApiError> {
-    let window = rate_limit::window(deps.clock.now());
-    let mut scopes = vec![(Scope::Settings, deps.settings_rate_limit)];
+/// The account's per-minute limits this request counts against: the settings limit, and a
+/// costly route's own on top (the answer shows the tighter of the two).
+fn limits(req: &Request, deps: &Deps) -> Vec<(Scope, u32)> {
+    let mut limits = vec![(Scope::Settings, deps.settings_rate_limit)];
     if is_costly(req) {
-        scopes.push((Scope::Costly, deps.costly_rate_limit));
+        limits.push((Scope::Costly, deps.costly_rate_limit));
     }
-    let mut tightest: Option<RateStatus> = None;
-    for (scope, limit) in scopes {
-        let uses = deps
-            .store
-            .count_use(&account.id, scope.as_str(), window.minute)
-            .await?;
-        let status = rate_limit::judge(uses, limit, window)?;
-        if tightest.is_none_or(|t| status.remaining < t.remaining) {
-            tightest = Some(status);
-        }
-    }
-    tightest.ok_or_else(|| ApiError::internal(std::io::Error::other("no rate limit scope")))
+    limits
 }
 
 /// Routes the request, identifies the caller, counts it against the account's limits, runs
@@ -82,15 +69,21 @@ pub async fn dispatch(req: &Request, deps: &Deps) -> Response<Body> {
     let rate_ref = &rate;
     let mut res = router::dispatch(&ROUTES, req, |handler, params| {
         Box::pin(async move {
-            let account = caller::account(req, deps).await?;
-            let status = count(req, deps, &account).await?;
-            let _ = rate_ref.set(status);
+            let dashboard::Caller { account, rate } = dashboard::caller(
+                req,
+                deps.store.as_ref(),
+                &deps.account_claim,
+                deps.clock.now(),
+                &limits(req, deps),
+            )
+            .await?;
+            let _ = rate_ref.set(rate);
             // A suspended account sees its settings (the GET shows the suspension) and
             // nothing else.
             let reading = req.method() == http::Method::GET
                 && req.uri().path().trim_end_matches('/') == INTEGRATION;
-            if account.guardrails.suspended.is_some() && !reading {
-                return Err(ApiError::AccountSuspended);
+            if !reading {
+                dashboard::refuse_suspended(&account)?;
             }
             handler(Ctx {
                 req,
@@ -106,6 +99,11 @@ pub async fn dispatch(req: &Request, deps: &Deps) -> Response<Body> {
         lambda_glue::http::with_rate_limit(&mut res, status);
     }
     res
+}
+
+/// Serves one request: route, identify the caller, run the route, render the result.
+pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
+    dispatch(&req, deps).await
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ pub async fn get(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
 }
 
 pub async fn rotate(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    lambda_glue::http::no_fields(ctx.req)?;
+    lambda_glue::body::no_fields(ctx.req)?;
     let deps = ctx.deps;
     require_url_or_secret(&ctx.account)?;
     let (account, secret) = signing_secret::rotate(

@@ -8,20 +8,50 @@ use domain::ids::AgentId;
 use domain::model::Account;
 use domain::ApiError;
 use domain::ErrorCode;
+use lambda_glue::body::RequestBody;
 use lambda_glue::http::{json_type, refuse_unknown_fields};
 use serde_json::{Map, Value};
 
 const FIELDS: [&str; 4] = ["api_enabled", "webhook_url", "default_agent_id", "events"];
 
-/// A parsed, validated change. `Some(None)` clears a field.
+/// A parsed, validated change. `Some(None)` clears a field; `webhook_url` is held normalised
+/// (the form that is stored and called), `events` normalized (each type once, in the listed
+/// order). The field comments are the contract's descriptions (`docs/openapi.yaml`, schema
+/// `IntegrationUpdate`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schemars(deny_unknown_fields, extend("minProperties" = 1), description = "")
+)]
 pub struct IntegrationUpdate {
+    #[cfg_attr(feature = "openapi", schemars(transform = lambda_glue::body::not_null))]
     pub api_enabled: Option<bool>,
-    /// The normalised URL (the form that is stored and called).
+    /// an https URL (normalised when stored; no credentials, no internal hosts), or `null` to remove it
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = domain::webhook_url::MAX_WEBHOOK_URL_CHARS))
+    )]
     pub webhook_url: Option<Option<String>>,
+    /// one of the account's agents, or `null` to remove it
     pub default_agent_id: Option<Option<AgentId>>,
-    /// The whole new subscription (normalized: each type once, in the listed order).
+    /// the whole new list of webhook events to receive (repeats are folded); at least one: to stop webhooks, remove `webhook_url`. Unknown names are a 400 `invalid_events`.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1), transform = lambda_glue::body::not_null)
+    )]
     pub events: Option<Vec<EventType>>,
+}
+
+/// Parsed by [`parse`]; the context is the function's `allow_insecure_local` (plain-http
+/// local webhook URLs, for the local stack only).
+impl RequestBody for IntegrationUpdate {
+    const FIELDS: &'static [&'static str] = &FIELDS;
+    type Context = bool;
+
+    fn parse(body: &Map<String, Value>, allow_insecure_local: &bool) -> Result<Self, ApiError> {
+        parse(body, *allow_insecure_local)
+    }
 }
 
 impl IntegrationUpdate {

@@ -16,6 +16,10 @@ pub struct Config {
     pub dial_unknown_deadline: chrono::Duration,
     pub call_stale_after: chrono::Duration,
     pub rate_limit_per_minute: u32,
+    /// The dashboard route's (`crate::DASHBOARD_ROUTES`) account claim and per-account limit:
+    /// the settings function's own variables, read the same way.
+    pub account_claim: String,
+    pub settings_rate_limit: u32,
 }
 
 impl Config {
@@ -56,6 +60,16 @@ impl Config {
             unset: Unset::Default("100"),
             meaning: "requests per minute per API key, unless the account has its own",
         },
+        Var {
+            name: config::ACCOUNT_ID_CLAIM,
+            unset: Unset::Default(config::DEFAULT_ACCOUNT_ID_CLAIM),
+            meaning: "the JWT claim holding the dashboard user's account id (the calling-rules check)",
+        },
+        Var {
+            name: config::SETTINGS_RATE_LIMIT_PER_MINUTE,
+            unset: Unset::Default("120"),
+            meaning: "settings API requests per minute per account; the calling-rules check counts as one",
+        },
     ];
 
     pub fn from_env(env: &Env) -> Result<Config, ConfigError> {
@@ -77,6 +91,14 @@ impl Config {
                 env,
                 config::API_RATE_LIMIT_PER_MINUTE,
                 domain::rate_limit::DEFAULT_API_PER_MINUTE,
+            )?,
+            account_claim: env
+                .optional(config::ACCOUNT_ID_CLAIM)
+                .unwrap_or_else(|| config::DEFAULT_ACCOUNT_ID_CLAIM.to_string()),
+            settings_rate_limit: config::per_minute(
+                env,
+                config::SETTINGS_RATE_LIMIT_PER_MINUTE,
+                domain::rate_limit::DEFAULT_SETTINGS_PER_MINUTE,
             )?,
         })
     }

@@ -6,6 +6,7 @@ use domain::ids::AgentId;
 use domain::phone::PhoneNumber;
 use domain::ApiError;
 use domain::ErrorCode;
+use lambda_glue::body::RequestBody;
 use lambda_glue::http::json_type;
 use serde_json::{Map, Value};
 
@@ -25,6 +26,12 @@ const FIELDS: [&str; 7] = [
 
 /// What to do when the calling window is closed at the time the call would be placed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schemars(inline),
+    serde(rename_all = "snake_case")
+)]
 pub enum WhenClosed {
     /// 422 `outside_calling_window` (the default, and the behaviour before the field existed).
     #[default]
@@ -33,18 +40,59 @@ pub enum WhenClosed {
     Hold,
 }
 
+/// The body of `POST /api/trigger-call`, as [`parse`] reads it. The field comments are the
+/// contract's descriptions (`docs/openapi.yaml`, schema `TriggerCallRequest`).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schemars(
+        rename = "TriggerCallRequest",
+        deny_unknown_fields,
+        description = "Any other top-level field is refused by name; custom data goes inside `metadata`. `null` is not accepted in place of a value."
+    )
+)]
 pub struct TriggerCall {
+    /// strict E.164 (`+`, a real country calling code, at most 15 digits, no spaces or punctuation)
     pub phone: PhoneNumber,
+    /// no control characters; passed to the agent's prompt
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(
+            length(max = 200),
+            extend("pattern" = r"^[^\x00-\x1f\x7f-\x9f]*$"),
+            transform = lambda_glue::body::not_null
+        )
+    )]
     pub name: Option<String>,
+    /// a plausible address; passed to the agent's prompt
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(email, length(max = 254), transform = lambda_glue::body::not_null)
+    )]
     pub email: Option<String>,
+    /// one of the account's agents; defaults to the account's default agent
+    #[cfg_attr(feature = "openapi", schemars(transform = lambda_glue::body::not_null))]
     pub agent_id: Option<AgentId>,
+    /// any JSON object, at most 16 KiB as compact JSON; returned unchanged in the webhook
+    #[cfg_attr(feature = "openapi", serde(default))]
     pub metadata: Map<String, Value>,
+    /// outside the calling window or the recipient's hours, `reject` refuses the call (`422 outside_calling_window` or `outside_recipient_hours`); `hold` accepts it (`202`, `status` `scheduled`) and places it when both are open
+    #[cfg_attr(feature = "openapi", serde(default), schemars(extend("default" = "reject")))]
     pub when_closed: WhenClosed,
-    /// Do not place the call before this instant (RFC 3339). Its range (at most
-    /// `domain::held_calls::MAX_SCHEDULE_AHEAD_DAYS` ahead; a past one means now) is checked
-    /// against the clock by the handler (`check_not_before`).
+    /// RFC 3339 with a time zone; the call is not placed before this instant (same window rules; at most 30 days ahead, else `400 invalid_not_before`; a past instant means now)
+    #[cfg_attr(feature = "openapi", schemars(transform = lambda_glue::body::not_null))]
     pub not_before: Option<DateTime<Utc>>,
+}
+
+/// Parsed by [`parse`]; `FIELDS` are the fields it accepts.
+impl RequestBody for TriggerCall {
+    const FIELDS: &'static [&'static str] = &FIELDS;
+    type Context = ();
+
+    fn parse(body: &Map<String, Value>, _: &()) -> Result<Self, ApiError> {
+        parse(body)
+    }
 }
 
 /// `not_before` against the clock: a past instant means now; one more than
@@ -89,6 +137,25 @@ fn string<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a st
     }
 }
 
+/// The body's `phone`: required, a string, E.164 (400 `missing_field`, `invalid_type`,
+/// `invalid_phone`). The calling-rules check reads its number with the same rule.
+pub fn phone(body: &Map<String, Value>) -> Result<PhoneNumber, ApiError> {
+    match body.get("phone") {
+        None => Err(ApiError::bad_request(
+            ErrorCode::MissingField,
+            "phone",
+            "phone is required, in E.164 format, e.g. \"+15551234567\"",
+        )),
+        Some(Value::String(s)) => PhoneNumber::parse(s)
+            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPhone, "phone", e.to_string())),
+        Some(other) => Err(wrong_type(
+            "phone",
+            "a string in E.164 format, e.g. \"+15551234567\"",
+            other,
+        )),
+    }
+}
+
 pub fn parse(body: &Map<String, Value>) -> Result<TriggerCall, ApiError> {
     if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(ApiError::bad_request(
@@ -99,24 +166,7 @@ pub fn parse(body: &Map<String, Value>) -> Result<TriggerCall, ApiError> {
             ),
         ));
     }
-    let phone = match body.get("phone") {
-        None => {
-            return Err(ApiError::bad_request(
-                ErrorCode::MissingField,
-                "phone",
-                "phone is required, in E.164 format, e.g. \"+15551234567\"",
-            ))
-        }
-        Some(Value::String(s)) => PhoneNumber::parse(s)
-            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPhone, "phone", e.to_string()))?,
-        Some(other) => {
-            return Err(wrong_type(
-                "phone",
-                "a string in E.164 format, e.g. \"+15551234567\"",
-                other,
-            ))
-        }
-    };
+    let phone = phone(body)?;
     let name = string(body, "name")?.map(validate_name).transpose()?;
     let email = string(body, "email")?.map(validate_email).transpose()?;
     let agent_id = string(body, "agent_id")?

@@ -19,7 +19,8 @@ use domain::model::{Agent, Call, CallStatus, Direction, IdempotencyRecord, KeyGr
 use domain::ports::store::CreateCallOutcome;
 use domain::ApiError;
 use domain::ErrorCode;
-use lambda_glue::http::{json_body, json_object, raw_json_response};
+use lambda_glue::body::parse_body;
+use lambda_glue::http::{body_bytes, raw_json_response};
 use lambda_http::{Body, Response};
 use uuid::Uuid;
 
@@ -40,9 +41,8 @@ pub async fn trigger_call(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
 async fn trigger(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let (req, deps) = (ctx.req, ctx.deps);
     let grant = crate::authenticate(&ctx).await?;
-    let raw = json_body(req)?;
-    let body = request::parse(&json_object(raw)?)?;
-    let idem = IdempotencyKey::from_request(req, raw)?;
+    let body: TriggerCall = parse_body(req, &())?;
+    let idem = IdempotencyKey::from_request(req, body_bytes(req))?;
     match prepare(&grant, &body, deps).await {
         Ok((agent, When::Now)) => place(&grant, body, agent, idem, deps).await,
         Ok((agent, When::At(at))) => schedule(&grant, body, agent, at, idem, deps).await,
@@ -80,11 +80,7 @@ async fn prepare(
         deps.store.agent(&grant.account_id, agent_id)
     );
     if suppressed? {
-        return Err(ApiError::unprocessable(
-            ErrorCode::NumberSuppressed,
-            Some("phone"),
-            "this number is on the account's do-not-call list; remove it from the list to call it",
-        ));
+        return Err(number_suppressed());
     }
     let agent = agent?.ok_or_else(|| {
         ApiError::not_found(
@@ -115,6 +111,16 @@ async fn prepare(
         },
     };
     Ok((agent, when))
+}
+
+/// The 422 for a number on the account's do-not-call list (the calling-rules check shows the
+/// same refusal).
+pub fn number_suppressed() -> ApiError {
+    ApiError::unprocessable(
+        ErrorCode::NumberSuppressed,
+        Some("phone"),
+        "this number is on the account's do-not-call list; remove it from the list to call it",
+    )
 }
 
 /// The 422 for a call the dialing rules refuse now: which rule refused, and when the call

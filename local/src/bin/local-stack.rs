@@ -498,17 +498,29 @@ fn routes(table: Vec<(&str, &str)>, handler: gateway::HttpHandler) -> Fallible<V
         .collect()
 }
 
-/// trigger-call's routes, its dependencies built as in its `main.rs`.
+/// trigger-call's routes, its dependencies built as in its `main.rs`. LOCAL ONLY: its
+/// dashboard routes (`trigger_call::DASHBOARD_ROUTES`, the integration page's calling-rules
+/// check) get the demo account's claims injected, as the settings routes do.
 async fn trigger_call_routes(ctx: &Ctx) -> Fallible<Vec<Route>> {
     let deps = Arc::new(
         trigger_call::Deps::from_env(&ctx.sdk, &ctx.env)
             .await
             .map_err(|e| format!("trigger-call: {e}"))?,
     );
-    routes(
+    let dashboard = local_stack::stack::trigger_call_dashboard_routes();
+    Ok(routes(
         local_stack::stack::trigger_call_routes(),
         lambda_handler!(deps, trigger_call::handle),
-    )
+    )?
+    .into_iter()
+    .map(|r| {
+        if dashboard.contains(&r.route_key()) {
+            r.with_injected_claims()
+        } else {
+            r
+        }
+    })
+    .collect())
 }
 
 /// The settings API. LOCAL ONLY: the gateway injects the demo account's claims where API

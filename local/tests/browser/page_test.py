@@ -16,6 +16,7 @@ the exit status is non-zero and the Rust test fails.
 """
 
 import base64
+import calendar
 import hashlib
 import hmac
 import json
@@ -418,9 +419,30 @@ def settings_cards(d, key):
           "the recipient hours")
     check(not d.find_elements(By.CSS_SELECTOR, "#rules-card input:not(#rules-phone), #rules-card select"),
           "the rules have no setting control (read-only)")
+    # The card asks the server (only it knows the zones a number may be in) and shows its answer.
+    status, server = http("POST", INTEG + "/calling-rules/check", body={"phone": "+14155550123"})
+    check(status == 200 and "next_allowed_at" in server, f"the check route answers ({status} {server})")
     d.find_element(By.ID, "rules-phone").send_keys("+14155550123" + Keys.ENTER)
-    answer = text_in(d, "rules-answer", "calling window")
-    check("open now" in answer if integ["calling_window"] is None else "calling window" in answer, f"the answer: {answer!r}")
+    answer = text_in(d, "rules-answer", "Recipient hours")
+    shown = d.find_element(By.ID, "rules-answer").get_attribute("data-next-allowed-at")
+    expected = server["next_allowed_at"] or ""
+    if server["allowed_now"]:  # "now" moved on between the two asks
+        gap = abs(calendar.timegm(time.strptime(shown, "%Y-%m-%dT%H:%M:%SZ"))
+                  - calendar.timegm(time.strptime(expected, "%Y-%m-%dT%H:%M:%SZ")))
+        same = gap <= 120
+    else:
+        same = shown == expected
+    check(same, f"the page shows the server's next allowed time ({shown!r} vs {expected!r})")
+    check(("placed now" in answer) == server["allowed_now"], f"the answer: {answer!r}")
+    zones = server["recipient_zones"]
+    check(all(z in answer for z in zones) if zones else "do not apply" in answer, f"the zones: {answer!r}")
+    shot(d, "page-rules.png", d.find_element(By.ID, "rules-card"))
+    d.find_element(By.ID, "rules-phone").clear()
+    d.find_element(By.ID, "rules-phone").send_keys("+999123456789" + Keys.ENTER)
+    text_in(d, "rules-answer", "invalid_phone")
+    check(d.find_element(By.ID, "rules-phone").get_attribute("aria-invalid") == "true", "the API's error is shown")
+    d.get_log("browser")  # that 400 is expected
+    d.find_element(By.ID, "rules-phone").clear()
 
     # --- calls: two scheduled ones listed; one cancelled from its row, the other in bulk.
     later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))

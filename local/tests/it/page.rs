@@ -137,7 +137,7 @@ async fn the_page_works_in_a_real_browser() {
         .lines()
         .find_map(|l| l.strip_prefix("browser test passed: "))
         .unwrap_or_else(|| panic!("no summary line:\n{stdout}"));
-    assert_eq!(passed, "123 checks", "{stdout}");
+    assert_eq!(passed, "128 checks", "{stdout}");
     for name in [
         "page-overview.png",
         "page-new-key.png",
@@ -145,6 +145,7 @@ async fn the_page_works_in_a_real_browser() {
         "page-phone.png",
         "page-events-secret.png",
         "page-dnc.png",
+        "page-rules.png",
         "page-calls.png",
         "page-health.png",
     ] {

@@ -36,6 +36,18 @@ impl EventType {
     }
 }
 
+/// In the contract: one of the names of [`EventType::ALL`] (the component `EventType`).
+#[cfg(feature = "openapi")]
+impl schemars::JsonSchema for EventType {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EventType".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+        schemars::json_schema!({"type": "string", "enum": names})
+    }
+}
+
 /// The default subscription.
 pub fn default_events() -> Vec<EventType> {
     EventType::DEFAULT.to_vec()

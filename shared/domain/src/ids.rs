@@ -201,6 +201,20 @@ macro_rules! uuid_id {
             }
         }
 
+        /// In the contract: a UUID string (inline, as `Uuid`'s own schema is).
+        #[cfg(feature = "openapi")]
+        impl schemars::JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({"type": "string", "format": "uuid"})
+            }
+        }
+
         impl From<$name> for serde_json::Value {
             fn from(id: $name) -> Self {
                 id.to_string().into()

@@ -132,6 +132,26 @@ impl From<PhoneNumber> for String {
     }
 }
 
+/// In the contract: a string in the one form [`PhoneNumber::parse`] accepts without a
+/// suggestion (`+`, a non-zero first digit, 7 to 15 digits); the country calling code and the
+/// North American length are checked by the parser only.
+#[cfg(feature = "openapi")]
+impl schemars::JsonSchema for PhoneNumber {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PhoneNumber".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": format!("^\\+[1-9][0-9]{{{},{}}}$", MIN_DIGITS - 1, MAX_DIGITS - 1),
+            "examples": ["+15551234567"]
+        })
+    }
+}
+
 impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

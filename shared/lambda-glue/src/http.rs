@@ -181,23 +181,6 @@ pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     result.unwrap_or_else(|e| error_response(&e))
 }
 
-/// For routes that take no fields: an empty body or `{}` is accepted, anything else is a
-/// mistake (400 `unknown_field` naming the first field, or the JSON errors of [`json_body`]).
-pub fn no_fields(req: &Request) -> Result<(), ApiError> {
-    if body_bytes(req).iter().all(u8::is_ascii_whitespace) {
-        return Ok(());
-    }
-    let body = json_object(json_body(req)?)?;
-    match body.keys().min() {
-        Some(field) => Err(ApiError::bad_request(
-            ErrorCode::UnknownField,
-            field,
-            format!("unknown field {field:?}; this request takes no fields"),
-        )),
-        None => Ok(()),
-    }
-}
-
 /// The query string of a listing route, checked: a parameter given twice is 400
 /// `duplicate_parameter`, one not in `allowed` 400 `unknown_parameter` (like unknown JSON
 /// fields elsewhere).

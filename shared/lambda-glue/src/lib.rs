@@ -1,8 +1,12 @@
 //! Lambda HTTP glue shared by the API functions: reading requests and rendering `ApiError`
-//! (`http`), the route tables (`router`), JSON logs (`telemetry`), EMF metric lines
-//! (`metrics`) and the serving loop every API function's `main` ends with ([`serve`]).
+//! (`http`), request bodies as types (`body`), the route tables (`router`), the dashboard
+//! session's caller and its per-account limits (`dashboard`), JSON logs (`telemetry`), EMF
+//! metric lines (`metrics`) and the serving loop every API function's `main` ends with
+//! ([`serve`]).
 
+pub mod body;
 pub mod calls;
+pub mod dashboard;
 pub mod http;
 pub mod metrics;
 pub mod router;

@@ -11,6 +11,7 @@
 
 mod abuse;
 mod call_completed;
+mod calling_rules;
 mod fairness;
 mod hostile_input;
 mod lifecycle;

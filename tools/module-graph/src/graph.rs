@@ -4,20 +4,28 @@
 //!
 //! Modules are compared level by level: at each module, the graph between its child modules
 //! counts a reference from anywhere in one child's subtree to anywhere in another's. A
-//! module's own items (a crate root's `Deps`, a `mod.rs`'s re-exports) are its children's
-//! shared ground, not a sibling: a child naming them is no edge, and neither is a parent naming
-//! its children. Test-only code (`#[cfg(test)]` items and modules) is left out: it may look at
+//! module's own items (a crate root's `Deps`, a `mod.rs`'s functions) are one more node of
+//! that level, [`OWN_ITEMS`]: a child naming them is an edge to it, and the parent's code
+//! naming a child is an edge from it, so `ROUTES` in `lib.rs` naming a handler whose module
+//! names the root's `Ctx` back is a cycle. A `pub use` of a descendant is an alias, not a use: a
+//! path through it lands where the item is defined, and the re-export itself is no edge (a
+//! limit: the reader cannot tell whether the parent's own code also uses the name it
+//! re-exports). Test-only code (`#[cfg(test)]` items and modules) is left out: it may look at
 //! any module it tests.
 //!
 //! The reader is a tokenizer, not a Rust parser: comments, strings and character literals are
-//! skipped, then paths are read where they start with `crate`, `super` or `self`, and in `use`
-//! trees. That is enough for this workspace's code (no `#[path]`, no macro-built module paths);
+//! skipped, then paths are read where they start with `crate`, `super`, `self` or the name of a
+//! child module, and in `use` trees. That is enough for this workspace's code (no `#[path]`, no macro-built module paths);
 //! a path it cannot read is missed, never invented.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 pub type ModPath = Vec<String>;
+
+/// The node of a level that stands for the parent module's own items (what its file defines
+/// besides child modules and re-exports).
+pub const OWN_ITEMS: &str = "(own items)";
 
 #[derive(Clone, Debug, PartialEq)]
 enum Tok {
@@ -216,16 +224,19 @@ impl CrateGraph {
             .into_iter()
             .map(|c| (c, BTreeMap::new()))
             .collect();
+        let n = parent.len();
+        let node = |m: &ModPath| m.get(n).map_or(OWN_ITEMS, String::as_str).to_string();
         for ((from, to), w) in &self.refs {
-            let n = parent.len();
-            if from.len() <= n || to.len() <= n || from[..n] != *parent || to[..n] != *parent {
+            if from.len() < n || to.len() < n || from[..n] != *parent || to[..n] != *parent {
                 continue;
             }
-            if from[n] != to[n] {
+            let (a, b) = (node(from), node(to));
+            if a != b {
+                edges.entry(b.clone()).or_default();
                 edges
-                    .entry(from[n].clone())
+                    .entry(a)
                     .or_default()
-                    .entry(to[n].clone())
+                    .entry(b)
                     .or_insert_with(|| w.clone());
             }
         }
@@ -240,11 +251,15 @@ impl CrateGraph {
             .collect()
     }
 
-    /// Every module that has at least two children: the levels to check.
+    /// Every module that has at least two children, or one and items of its own that may name
+    /// it: the levels to check.
     pub fn parents(&self) -> Vec<ModPath> {
         self.modules
             .iter()
-            .filter(|m| self.children(m).len() >= 2)
+            .filter(|m| {
+                let children = self.children(m).len();
+                children >= 2 || (children == 1 && self.level(m).contains_key(OWN_ITEMS))
+            })
             .cloned()
             .collect()
     }
@@ -429,6 +444,33 @@ impl Reader {
                     });
                     i = j.max(i + 1);
                 }
+                // A path starting with a name (`trigger::trigger_call` in a route table): a
+                // child module's item if the name is a child module (checked once every module
+                // is known), another crate's otherwise.
+                Tok::Ident(w)
+                    if sep(i + 1)
+                        && ident(i + 2).is_some()
+                        && !(i > 0 && (sep(i - 1) || punct(i - 1, '$'))) =>
+                {
+                    let mut segments = vec![w.clone()];
+                    let mut j = i + 2;
+                    while let Some(s) = ident(j) {
+                        segments.push(s.to_string());
+                        if !sep(j + 1) {
+                            break;
+                        }
+                        j += 2;
+                    }
+                    self.named.push(Named {
+                        from: here,
+                        anchor: Anchor::Relative,
+                        segments,
+                        reexport_as: None,
+                        file: file.to_path_buf(),
+                        line: toks[i].line,
+                    });
+                    i = j.max(i + 1);
+                }
                 _ => i += 1,
             }
         }
@@ -487,6 +529,10 @@ impl Reader {
         for n in &self.named {
             let Some(abs) = absolute(n) else { continue };
             let to = land(abs.clone());
+            if n.reexport_as.is_some() && to.len() > n.from.len() && to[..n.from.len()] == n.from {
+                // A module re-exporting its descendant's item: an alias, not a use.
+                continue;
+            }
             refs.entry((n.from.clone(), to)).or_insert_with(|| Witness {
                 file: n.file.clone(),
                 line: n.line,

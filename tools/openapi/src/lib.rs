@@ -2,18 +2,24 @@
 //!
 //! - the **routes** are the functions' route tables (`trigger_call::ROUTES`,
 //!   `settings::router::ROUTES`, `call_completed::ROUTES`), each with the security scheme of the
-//!   API it belongs to: every table route must have its prose, and no prose may name a route the
-//!   tables lack;
+//!   API it belongs to (trigger-call's `DASHBOARD_ROUTES`, served by it for the integration
+//!   page, the settings API's): every table route must have its prose, and no prose may name a
+//!   route the tables lack;
 //! - the **answer schemas** are derived (schemars, behind each crate's `openapi` feature) from
 //!   the very types the handlers serialise ([`answer_schemas`]);
+//! - the **request body schemas** are derived from the types the handlers parse their bodies
+//!   into (`lambda_glue::body::RequestBody`), one per route that reads a body
+//!   ([`request_bodies`]); the prose gives each such route's `requestBody` its `required` and
+//!   example, never its schema;
 //! - the **prose** (`prose.yaml` beside this crate: summaries, descriptions, examples,
-//!   parameters, headers, error responses, the webhooks, the request bodies, and the schemas no
-//!   type owns yet) is the hand-written half: what no type can say.
+//!   parameters, headers, error responses, the webhooks, and the schemas no type owns yet) is
+//!   the hand-written half: what no type can say.
 //!
 //! `make openapi` writes the document; `make check` fails when the committed one differs.
 
+use lambda_glue::body::{NoFields, RequestBody};
 use schemars::generate::{Contract, SchemaSettings};
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -64,7 +70,13 @@ pub fn routes() -> Vec<(String, String, Api)> {
         out.push((method.to_ascii_lowercase(), pattern.to_string(), api));
     };
     for r in trigger_call::ROUTES {
-        add(r.method.as_str(), r.pattern, Api::Public);
+        // The integration page's routes trigger-call serves take the dashboard session.
+        let api = if trigger_call::DASHBOARD_ROUTES.contains(&r.pattern) {
+            Api::Settings
+        } else {
+            Api::Public
+        };
+        add(r.method.as_str(), r.pattern, api);
     }
     for r in settings::router::ROUTES.iter() {
         add(r.method.as_str(), r.pattern, Api::Settings);
@@ -103,6 +115,7 @@ pub fn answer_schemas() -> Map<String, Value> {
     schema_of::<settings::deliveries::DeliveryPage>(g);
     schema_of::<settings::health::EndpointHealth>(g);
     schema_of::<settings::calls::CanceledScheduled>(g);
+    schema_of::<trigger_call::calling_rules::CallingRulesCheck>(g);
     schema_of::<settings::agents::AgentList>(g);
     schema_of::<settings::test_send::TestSendResult>(g);
     schema_of::<settings::redeliver::RedeliveryQueued>(g);
@@ -114,6 +127,81 @@ pub fn answer_schemas() -> Map<String, Value> {
     let mut schemas = generator.take_definitions(true);
     schemas.values_mut().for_each(tidy);
     schemas
+}
+
+/// One route's request body: the type its handler parses the body into.
+pub struct RequestBodyOf {
+    /// The route's method, upper case (as the route tables write it).
+    pub method: &'static str,
+    /// The route's path pattern.
+    pub pattern: &'static str,
+    /// The type's schema name (its component in `components/schemas`).
+    pub name: String,
+    /// The fields the type's parser accepts (`RequestBody::FIELDS`): any other is a 400
+    /// `unknown_field`. `tests/it/openapi.rs` holds the schema's properties to them.
+    pub fields: &'static [&'static str],
+    schema: fn(&mut SchemaGenerator) -> Schema,
+}
+
+fn body<T: RequestBody + JsonSchema>(method: &'static str, pattern: &'static str) -> RequestBodyOf {
+    RequestBodyOf {
+        method,
+        pattern,
+        name: T::schema_name().into_owned(),
+        fields: T::FIELDS,
+        schema: |g| g.subschema_for::<T>(),
+    }
+}
+
+/// Every route that reads a request body, with the type its handler parses it into. A route
+/// with a body is one line here (and its `requestBody` in prose.yaml without a schema); the
+/// generator fails on a route here that no table has, and on a prose request body with a
+/// schema of its own.
+pub fn request_bodies() -> Vec<RequestBodyOf> {
+    use settings::router::INTEGRATION;
+    vec![
+        // The public API (trigger-call).
+        body::<trigger_call::request::TriggerCall>("POST", "/api/trigger-call"),
+        // The page's calling-rules check (trigger-call, behind the dashboard session).
+        body::<trigger_call::calling_rules::CheckRequest>(
+            "POST",
+            trigger_call::calling_rules::CHECK,
+        ),
+        // The settings API.
+        body::<settings::update::IntegrationUpdate>("PATCH", INTEGRATION),
+        body::<NoFields>("POST", "/api/integrations/api-webhooks/api-key"),
+        body::<NoFields>("POST", "/api/integrations/api-webhooks/signing-secret"),
+        body::<NoFields>(
+            "POST",
+            "/api/integrations/api-webhooks/calls/cancel-scheduled",
+        ),
+        body::<settings::resend_dropped::RecoverRequest>(
+            "POST",
+            "/api/integrations/api-webhooks/deliveries/recover",
+        ),
+    ]
+}
+
+/// The request bodies' schemas, by component name, from the types the handlers parse (and the
+/// types those hold); each route's own schema (a `$ref` to one of them) by `"METHOD pattern"`.
+pub fn request_schemas() -> (Map<String, Value>, Map<String, Value>) {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = "/components/schemas".into();
+            s.meta_schema = None;
+            // What the handlers read.
+            s.contract = Contract::Deserialize;
+        })
+        .into_generator();
+    let mut by_route = Map::new();
+    for b in request_bodies() {
+        let mut schema = Value::from((b.schema)(&mut generator));
+        tidy(&mut schema);
+        by_route.insert(format!("{} {}", b.method, b.pattern), schema);
+    }
+    let mut schemas = generator.take_definitions(true);
+    schemas.values_mut().for_each(tidy);
+    (schemas, by_route)
 }
 
 /// Reads the derived schemas as a person would have written them: a unit enum as one
@@ -188,6 +276,7 @@ pub fn document() -> Result<Value, GenerateError> {
             }
         }
     }
+    let (request_components, mut request_by_route) = request_schemas();
     let mut paths = Map::new();
     let mut missing = Vec::new();
     for (method, pattern, api) in routes() {
@@ -206,6 +295,7 @@ pub fn document() -> Result<Value, GenerateError> {
                 "{key}: the generator sets security from the route table; remove it from prose.yaml"
             )));
         }
+        set_request_schema(&key, op_map, request_by_route.remove(&key), api)?;
         // After the tags, the id and the summary: where a reader looks for it.
         let mut ordered = Map::new();
         for (k, v) in std::mem::take(op_map) {
@@ -236,22 +326,80 @@ pub fn document() -> Result<Value, GenerateError> {
             "prose for routes no route table has: {described:?}"
         )));
     }
+    if !request_by_route.is_empty() {
+        let keys: Vec<&String> = request_by_route.keys().collect();
+        return Err(fail(format!(
+            "request bodies for routes no route table has: {keys:?}"
+        )));
+    }
     doc["paths"] = Value::Object(paths);
 
     let schemas = doc
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
         .ok_or_else(|| fail("prose.yaml has no components.schemas"))?;
-    for (name, schema) in answer_schemas() {
-        if schemas.contains_key(&name) {
+    let prose_names: BTreeSet<String> = schemas.keys().cloned().collect();
+    for (name, schema) in answer_schemas().into_iter().chain(request_components) {
+        if prose_names.contains(&name) {
             return Err(fail(format!(
                 "schema {name} is derived from a type; remove it from prose.yaml"
             )));
         }
-        schemas.insert(name, schema);
+        match schemas.get(&name) {
+            // A type both written and read, the same either way.
+            Some(same) if *same == schema => {}
+            Some(_) => {
+                return Err(fail(format!(
+                    "two types derive the schema {name}, differently: rename one"
+                )))
+            }
+            None => {
+                schemas.insert(name, schema);
+            }
+        }
     }
     check_refs(&doc)?;
     Ok(doc)
+}
+
+/// Puts the route's derived request body schema (`schema`, from [`request_bodies`]) into its
+/// prose `requestBody`, which gives `required` and the example and must not give a schema. A
+/// route without a mapped type must have no request body, except the provider's callback,
+/// whose body is the provider's format (described in prose).
+fn set_request_schema(
+    key: &str,
+    op: &mut Map<String, Value>,
+    schema: Option<Value>,
+    api: Api,
+) -> Result<(), GenerateError> {
+    let Some(schema) = schema else {
+        if op.contains_key("requestBody") && api != Api::Provider {
+            return Err(fail(format!(
+                "{key}: its requestBody has no type; add the handler's body type to \
+                 request_bodies() (tools/openapi)"
+            )));
+        }
+        return Ok(());
+    };
+    let json = op
+        .get_mut("requestBody")
+        .and_then(|b| b.pointer_mut("/content/application~1json"))
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| {
+            fail(format!(
+                "{key}: prose.yaml needs its requestBody (required, content: application/json)"
+            ))
+        })?;
+    if json.contains_key("schema") {
+        return Err(fail(format!(
+            "{key}: the request body schema is derived from the handler's type; remove it \
+             from prose.yaml"
+        )));
+    }
+    let rest = std::mem::take(json);
+    json.insert("schema".into(), schema);
+    json.extend(rest);
+    Ok(())
 }
 
 /// Every `$ref` names a component the document has.
@@ -378,10 +526,33 @@ mod tests {
     }
 
     #[test]
+    fn request_schemas_come_from_types_only() {
+        let schema = serde_json::json!({"$ref": "#/components/schemas/NoFields"});
+        let mut op = serde_json::json!({"requestBody": {"required": false,
+            "content": {"application/json": {"example": {}}}}});
+        let op_map = op.as_object_mut().expect("object");
+        set_request_schema("POST /x", op_map, Some(schema.clone()), Api::Settings).expect("set");
+        let json = &op["requestBody"]["content"]["application/json"];
+        assert_eq!(json["schema"], schema);
+        assert_eq!(
+            json.as_object()
+                .and_then(|m| m.keys().next())
+                .map(String::as_str),
+            Some("schema")
+        );
+        // A schema written in the prose, or a body without a type, is refused.
+        let mut op = op.clone();
+        let op_map = op.as_object_mut().expect("object");
+        assert!(set_request_schema("POST /x", op_map, Some(schema), Api::Settings).is_err());
+        assert!(set_request_schema("POST /x", op_map, None, Api::Public).is_err());
+        assert!(set_request_schema("POST /x", op_map, None, Api::Provider).is_ok());
+    }
+
+    #[test]
     fn the_document_has_every_route_with_its_security() {
         let doc = document().expect("generates");
         let routes = routes();
-        assert_eq!(routes.len(), 22);
+        assert_eq!(routes.len(), 23);
         for (method, pattern, api) in routes {
             let op = &doc["paths"][pattern.as_str()][method.as_str()];
             assert_eq!(op["security"], api.security(), "{method} {pattern}");

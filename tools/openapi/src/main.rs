@@ -1,13 +1,16 @@
 //! `gen-openapi`: writes docs/openapi.yaml (`make openapi`); `gen-openapi --check` exits 1
 //! when the committed document differs from the generated one (`make check`);
-//! `gen-openapi --schemas` prints the derived answer schemas alone, as JSON.
+//! `gen-openapi --schemas` prints the derived schemas alone (answers and request bodies), as
+//! JSON.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let arg = std::env::args().nth(1);
     if arg.as_deref() == Some("--schemas") {
-        let schemas = serde_json::Value::Object(openapi_gen::answer_schemas());
+        let mut schemas = openapi_gen::answer_schemas();
+        schemas.extend(openapi_gen::request_schemas().0);
+        let schemas = serde_json::Value::Object(schemas);
         return match serde_json::to_string_pretty(&schemas) {
             Ok(s) => {
                 println!("{s}");
