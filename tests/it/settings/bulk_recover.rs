@@ -7,24 +7,18 @@ use domain::ids::EventId;
 
 #[tokio::test]
 async fn recover_twice_on_the_emulator_posts_each_dropped_event_once() {
-    let emu = Emulator::connect().await;
-    let store = emu.table().await;
-    let seeded = fixtures::agency(&store, &emu.secrets()).await;
+    let mut app = TestApp::emulator().await;
+    let seeded = app.agency().await;
     let receiver = TestServer::fixed(200, json!({"ok": true})).await;
     let url = format!("{}/hooks/bvai", receiver.url());
-    fixtures::update_account(&store, &seeded.account.id, |a| {
-        a.webhook_url = Some(url.clone())
-    })
-    .await;
-    let queue_url = emu.queue().await;
-    let ports = Ports::emulator(&emu, &store, &queue_url);
-    let tunables = Tunables::for_account(&seeded);
+    app.update_account(&seeded.account.id, |a| a.webhook_url = Some(url.clone()))
+        .await;
     let since = now_ms() - chrono::Duration::minutes(10);
     let mut dropped = Vec::new();
     for _ in 0..3 {
-        let event = fixtures::stored_event(&store, &seeded).await;
+        let event = app.stored_event(&seeded).await;
         // The original series ended dropped (the drop itself is the delivery tests' subject).
-        store
+        app.store
             .record_attempt(&DeliveryAttempt {
                 trigger: Default::default(),
                 account_id: seeded.account.id.clone(),
@@ -44,12 +38,13 @@ async fn recover_twice_on_the_emulator_posts_each_dropped_event_once() {
             .unwrap();
         dropped.push(event.id);
     }
-    let settings = ports.settings(&tunables);
     let recover = || {
         let req = ApiRequest::new("POST", "/api/integrations/api-webhooks/deliveries/recover")
-            .claims(json!({"sub": "user-1", (tunables.account_claim.as_str()): seeded.account.id}))
+            .claims(
+                json!({"sub": "user-1", (app.tunables.account_claim.as_str()): seeded.account.id}),
+            )
             .json(&json!({"since": domain::clock::rfc3339(since)}));
-        send_with(&settings, req)
+        app.settings(req)
     };
     assert_eq!(
         recover().await,
@@ -60,18 +55,17 @@ async fn recover_twice_on_the_emulator_posts_each_dropped_event_once() {
         (202, json!({"success": true, "recovered": 0}))
     );
 
-    let delivery = ports.webhook_delivery(&tunables);
-    let sqs = emu.sqs();
+    let sqs = app.emu.sqs();
     integration_tests::sqs::pump(
         &sqs,
-        &queue_url,
-        |ev| webhook_delivery::handle(ev, &delivery),
+        &app.queue_url,
+        |ev| webhook_delivery::handle(ev, app.webhook_delivery_deps()),
         || receiver.requests().len() >= 3,
         std::time::Duration::from_secs(20),
     )
     .await;
     assert!(
-        integration_tests::sqs::drain(&sqs, &queue_url)
+        integration_tests::sqs::drain(&sqs, &app.queue_url)
             .await
             .is_empty(),
         "nothing else queued"
@@ -85,7 +79,8 @@ async fn recover_twice_on_the_emulator_posts_each_dropped_event_once() {
     let mut expected: Vec<String> = dropped.iter().map(EventId::to_string).collect();
     expected.sort();
     assert_eq!(posted, expected, "one POST per recovered event");
-    let delivered = store
+    let delivered = app
+        .store
         .deliveries_between(
             &seeded.account.id,
             DeliveryOutcome::Delivered,
@@ -115,12 +110,8 @@ async fn recover_twice_on_the_emulator_posts_each_dropped_event_once() {
 async fn recover_refuses_a_range_over_the_cap_on_the_emulator_and_queues_nothing() {
     use futures::stream::{self, StreamExt};
     use settings::resend_dropped::MAX_RECOVER_EVENTS;
-    let emu = Emulator::connect().await;
-    let store = emu.table().await;
-    let seeded = fixtures::agency(&store, &emu.secrets()).await;
-    let queue_url = emu.queue().await;
-    let ports = Ports::emulator(&emu, &store, &queue_url);
-    let tunables = Tunables::for_account(&seeded);
+    let mut app = TestApp::emulator().await;
+    let seeded = app.agency().await;
     // Whole seconds: the range is sent in RFC 3339 seconds.
     let since = chrono::SubsecRound::trunc_subsecs(now_ms() - chrono::Duration::hours(2), 0);
     let rows: Vec<DeliveryAttempt> = (0..=MAX_RECOVER_EVENTS)
@@ -134,17 +125,18 @@ async fn recover_refuses_a_range_over_the_cap_on_the_emulator_and_queues_nothing
         })
         .collect();
     let written: Vec<_> = stream::iter(&rows)
-        .map(|r| store.record_attempt(r))
+        .map(|r| app.store.record_attempt(r))
         .buffer_unordered(8)
         .collect()
         .await;
     assert!(written.iter().all(Result::is_ok), "rows written");
-    let settings = ports.settings(&tunables);
     let recover = |body: Value| {
         let req = ApiRequest::new("POST", "/api/integrations/api-webhooks/deliveries/recover")
-            .claims(json!({"sub": "user-1", (tunables.account_claim.as_str()): seeded.account.id}))
+            .claims(
+                json!({"sub": "user-1", (app.tunables.account_claim.as_str()): seeded.account.id}),
+            )
             .json(&body);
-        send_with(&settings, req)
+        app.settings(req)
     };
     let (status, body) = recover(json!({"since": domain::clock::rfc3339(since)})).await;
     assert_eq!(
@@ -158,17 +150,18 @@ async fn recover_refuses_a_range_over_the_cap_on_the_emulator_and_queues_nothing
             .is_some_and(|m| m.contains(&format!("{} events", MAX_RECOVER_EVENTS + 1))),
         "{body}"
     );
-    let sqs = emu.sqs();
+    let sqs = app.emu.sqs();
     assert!(
-        integration_tests::sqs::drain(&sqs, &queue_url)
+        integration_tests::sqs::drain(&sqs, &app.queue_url)
             .await
             .is_empty(),
         "nothing queued"
     );
-    let claims = emu
+    let claims = app
+        .emu
         .dynamodb()
         .scan()
-        .table_name(store.table())
+        .table_name(app.store.table())
         .filter_expression("begins_with(sk, :a)")
         .expression_attribute_values(
             ":a",
@@ -190,7 +183,7 @@ async fn recover_refuses_a_range_over_the_cap_on_the_emulator_and_queues_nothing
         (status, &body),
         (202, &json!({"success": true, "recovered": 3}))
     );
-    let mut queued: Vec<EventId> = integration_tests::sqs::drain(&sqs, &queue_url)
+    let mut queued: Vec<EventId> = integration_tests::sqs::drain(&sqs, &app.queue_url)
         .await
         .into_iter()
         .map(|m| m.event_id)
@@ -206,24 +199,18 @@ async fn recover_refuses_a_range_over_the_cap_on_the_emulator_and_queues_nothing
 /// delivery function has delivered it, the next redelivery is queued as a new series.
 #[tokio::test]
 async fn a_running_redelivery_is_409_on_the_emulator_until_it_was_delivered() {
-    let emu = Emulator::connect().await;
-    let store = emu.table().await;
-    let seeded = fixtures::agency(&store, &emu.secrets()).await;
+    let mut app = TestApp::emulator().await;
+    let seeded = app.agency().await;
     let receiver = TestServer::fixed(200, json!({"ok": true})).await;
     let url = format!("{}/hooks/bvai", receiver.url());
-    fixtures::update_account(&store, &seeded.account.id, |a| {
-        a.webhook_url = Some(url.clone())
-    })
-    .await;
-    let queue_url = emu.queue().await;
-    let ports = Ports::emulator(&emu, &store, &queue_url);
-    let tunables = Tunables::for_account(&seeded);
-    let event = fixtures::stored_event(&store, &seeded).await;
-    let settings = ports.settings(&tunables);
+    app.update_account(&seeded.account.id, |a| a.webhook_url = Some(url.clone()))
+        .await;
+    let event = app.stored_event(&seeded).await;
     let redeliver = || {
-        let req = ApiRequest::new("POST", &format!("{DELIVERIES}/{}/redeliver", event.id))
-            .claims(json!({"sub": "user-1", (tunables.account_claim.as_str()): seeded.account.id}));
-        send_with(&settings, req)
+        let req = ApiRequest::new("POST", &format!("{DELIVERIES}/{}/redeliver", event.id)).claims(
+            json!({"sub": "user-1", (app.tunables.account_claim.as_str()): seeded.account.id}),
+        );
+        app.settings(req)
     };
     let (status, body) = redeliver().await;
     assert_eq!(status, 202, "{body}");
@@ -242,15 +229,14 @@ async fn a_running_redelivery_is_409_on_the_emulator_until_it_was_delivered() {
     );
 
     // Only the first is on the queue; the delivery function delivers it.
-    let sqs = emu.sqs();
-    let queued = integration_tests::sqs::drain(&sqs, &queue_url).await;
+    let sqs = app.emu.sqs();
+    let queued = integration_tests::sqs::drain(&sqs, &app.queue_url).await;
     assert_eq!(queued.len(), 1, "one message: {queued:?}");
     assert_eq!(
         queued[0].redelivery.map(|r| r.to_string()),
         Some(first.clone())
     );
-    let delivery = ports.webhook_delivery(&tunables);
-    let res = webhook_delivery::handle(integration_tests::sqs::event_for(&queued), &delivery).await;
+    let res = app.deliver(&queued).await;
     assert!(res.batch_item_failures.is_empty());
     assert_eq!(receiver.requests().len(), 1);
 
@@ -258,7 +244,9 @@ async fn a_running_redelivery_is_409_on_the_emulator_until_it_was_delivered() {
     assert_eq!(status, 202, "the first was delivered: {body}");
     assert_ne!(body["redelivery_id"].as_str(), Some(first.as_str()));
     assert_eq!(
-        integration_tests::sqs::drain(&sqs, &queue_url).await.len(),
+        integration_tests::sqs::drain(&sqs, &app.queue_url)
+            .await
+            .len(),
         1
     );
 }
