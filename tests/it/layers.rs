@@ -352,12 +352,23 @@ fn architecture_md_shows_the_module_graph() {
     );
 }
 
+/// The module graph of a crate made of `files` (path, text), written to a temporary directory.
+fn made_up_crate(name: &str, files: &[(&str, &str)]) -> CrateGraph {
+    let dir = std::env::temp_dir().join(format!("layers-{name}-{}", std::process::id()));
+    for (path, text) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().expect("a file in the crate")).expect("temp dir");
+        std::fs::write(path, text).expect("write");
+    }
+    let g = CrateGraph::read(&dir.join("lib.rs"));
+    let _ = std::fs::remove_dir_all(&dir);
+    g
+}
+
 /// The reader on a made-up crate: a cycle through `use crate::` and `super::`, an edge through a
 /// `pub use` re-export, and nothing from comments, strings or test-only code.
 #[test]
 fn the_module_reader_finds_a_cycle_in_a_made_up_crate() {
-    let dir = std::env::temp_dir().join(format!("layers-made-up-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("d")).expect("temp dir");
     let files = [
         (
             "lib.rs",
@@ -377,11 +388,7 @@ fn the_module_reader_finds_a_cycle_in_a_made_up_crate() {
             "pub fn h(c: char) -> char { if c == '{' { '}' } else { c } }\n",
         ),
     ];
-    for (name, text) in files {
-        std::fs::write(dir.join(name), text).expect("write");
-    }
-    let g = CrateGraph::read(&dir.join("lib.rs"));
-    let _ = std::fs::remove_dir_all(&dir);
+    let g = made_up_crate("made-up", &files);
     let edges = g.level(&[]);
     let named = |m: &str| edges[m].keys().cloned().collect::<Vec<_>>();
     assert_eq!(named("a"), ["b"]);
@@ -397,8 +404,6 @@ fn the_module_reader_finds_a_cycle_in_a_made_up_crate() {
 /// while a `pub use` of a child's item is an alias, not an edge.
 #[test]
 fn the_module_reader_counts_a_roots_own_items() {
-    let dir = std::env::temp_dir().join(format!("layers-own-items-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
     let files = [
         (
             "lib.rs",
@@ -411,11 +416,7 @@ fn the_module_reader_counts_a_roots_own_items() {
         ),
         ("deps.rs", "pub struct Deps;\n"),
     ];
-    for (name, text) in files {
-        std::fs::write(dir.join(name), text).expect("write");
-    }
-    let g = CrateGraph::read(&dir.join("lib.rs"));
-    let _ = std::fs::remove_dir_all(&dir);
+    let g = made_up_crate("own-items", &files);
     let edges = g.level(&[]);
     let named = |m: &str| edges[m].keys().cloned().collect::<Vec<_>>();
     assert_eq!(named(module_graph::OWN_ITEMS), ["handlers"]);

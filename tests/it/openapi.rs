@@ -134,6 +134,15 @@ fn answers_are_the_derived_schemas() {
 /// (`additionalProperties: false`), the route's documented example parses, and the schema's
 /// `required` are exactly the fields whose absence from that example is `missing_field`.
 /// Returns the route's key and the fields.
+/// The strings of a YAML list (a schema's `required`), as a set.
+fn names(v: &Value) -> BTreeSet<String> {
+    v.as_sequence()
+        .into_iter()
+        .flatten()
+        .map(|n| n.as_str().expect("a field name").to_string())
+        .collect()
+}
+
 fn request_body_is_its_parser<T: RequestBody>(
     doc: &Value,
     method: &str,
@@ -149,13 +158,6 @@ fn request_body_is_its_parser<T: RequestBody>(
         Value::Bool(false),
         "{key}: unknown fields are refused"
     );
-    let names = |v: &Value| -> BTreeSet<String> {
-        v.as_sequence()
-            .into_iter()
-            .flatten()
-            .map(|n| n.as_str().expect("a field name").to_string())
-            .collect()
-    };
     let properties: BTreeSet<String> = schema["properties"]
         .as_mapping()
         .into_iter()
@@ -652,4 +654,29 @@ fn the_webhooks_are_documented_with_their_signature_headers() {
         reasons, code,
         "the documented call.failed reasons are the code's"
     );
+}
+
+/// The provider's callback, the one body serde reads leniently: its documented schema is the
+/// one derived from `ProviderCallback` (required `event` and `call`, and the call's `call_id`),
+/// and its documented example deserializes into that type, with the ids we attached.
+#[test]
+fn the_provider_callback_schema_and_example_are_its_type() {
+    let doc = document();
+    let json = &doc["paths"][call_completed::PROVIDER_CALLBACK]["post"]["requestBody"]["content"]
+        ["application/json"];
+    let schema = resolve_schema(&doc, &json["schema"]);
+    assert_eq!(
+        names(&schema["required"]),
+        BTreeSet::from(["event".to_string(), "call".to_string()])
+    );
+    let call = resolve_schema(&doc, &schema["properties"]["call"]);
+    assert_eq!(
+        names(&call["required"]),
+        BTreeSet::from(["call_id".to_string()])
+    );
+    let example: domain::callback::ProviderCallback =
+        serde_yaml_ng::from_value(json["example"].clone())
+            .expect("the example is a ProviderCallback");
+    assert_eq!(example.event, "call_ended");
+    assert!(example.call.our_call_id().is_some() && example.call.our_account_id().is_some());
 }

@@ -6,8 +6,12 @@ use serde::{Deserialize, Serialize};
 /// `{"event": "<name>", "call": {<call object>}}`. Fields we do not use are ignored: the
 /// provider adds fields over time and must not break us.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ProviderCallback {
+    /// `call_started`, `call_ended` and `call_analyzed` are handled; others are acknowledged
+    /// and ignored
     pub event: String,
+    /// the provider's call object (Retell-compatible; docs/voice-provider.md)
     pub call: ProviderCallObject,
 }
 
@@ -41,8 +45,10 @@ impl ProviderEvent {
 
 /// The provider's call object: the fields we read.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ProviderCallObject {
-    /// The provider's id of the call.
+    /// The provider's id of the call (blank is a 400).
+    #[cfg_attr(feature = "openapi", schemars(length(min = 1)))]
     pub call_id: String,
     /// The provider's id of the agent (maps to our agent for inbound calls).
     #[serde(default)]
@@ -75,6 +81,7 @@ pub struct ProviderCallObject {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Utterance {
     /// `agent` or `user`.
     pub role: String,
@@ -85,6 +92,7 @@ pub struct Utterance {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Word {
     #[serde(default)]
     pub word: String,
@@ -96,6 +104,7 @@ pub struct Word {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CallAnalysis {
     #[serde(default)]
     pub call_summary: Option<String>,

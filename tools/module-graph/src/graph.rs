@@ -408,25 +408,30 @@ impl Reader {
                     }
                     i = next;
                 }
+                // A path in code: from `crate`, `super` or `self`, or from a name
+                // (`trigger::trigger_call` in a route table), which is a child module's item if
+                // the name is a child module (checked once every module is known) and another
+                // crate's otherwise.
                 Tok::Ident(w)
-                    if (w == "crate" || w == "super" || w == "self")
-                        && sep(i + 1)
-                        && !(i > 0 && punct(i - 1, '$')) =>
+                    if sep(i + 1)
+                        && !(i > 0 && (sep(i - 1) || punct(i - 1, '$')))
+                        && (["crate", "super", "self"].contains(&w.as_str())
+                            || ident(i + 2).is_some()) =>
                 {
-                    let (anchor, mut j) = if w == "super" {
-                        let mut n = 0;
-                        let mut j = i;
-                        while ident(j) == Some("super") && sep(j + 1) {
-                            n += 1;
-                            j += 2;
+                    let (anchor, mut j, mut segments) = match w.as_str() {
+                        "super" => {
+                            let mut n = 0;
+                            let mut j = i;
+                            while ident(j) == Some("super") && sep(j + 1) {
+                                n += 1;
+                                j += 2;
+                            }
+                            (Anchor::Super(n), j, vec![])
                         }
-                        (Anchor::Super(n), j)
-                    } else if w == "crate" {
-                        (Anchor::Crate, i + 2)
-                    } else {
-                        (Anchor::SelfMod, i + 2)
+                        "crate" => (Anchor::Crate, i + 2, vec![]),
+                        "self" => (Anchor::SelfMod, i + 2, vec![]),
+                        _ => (Anchor::Relative, i + 2, vec![w.clone()]),
                     };
-                    let mut segments = Vec::new();
                     while let Some(s) = ident(j) {
                         segments.push(s.to_string());
                         if !sep(j + 1) {
@@ -437,33 +442,6 @@ impl Reader {
                     self.named.push(Named {
                         from: here,
                         anchor,
-                        segments,
-                        reexport_as: None,
-                        file: file.to_path_buf(),
-                        line: toks[i].line,
-                    });
-                    i = j.max(i + 1);
-                }
-                // A path starting with a name (`trigger::trigger_call` in a route table): a
-                // child module's item if the name is a child module (checked once every module
-                // is known), another crate's otherwise.
-                Tok::Ident(w)
-                    if sep(i + 1)
-                        && ident(i + 2).is_some()
-                        && !(i > 0 && (sep(i - 1) || punct(i - 1, '$'))) =>
-                {
-                    let mut segments = vec![w.clone()];
-                    let mut j = i + 2;
-                    while let Some(s) = ident(j) {
-                        segments.push(s.to_string());
-                        if !sep(j + 1) {
-                            break;
-                        }
-                        j += 2;
-                    }
-                    self.named.push(Named {
-                        from: here,
-                        anchor: Anchor::Relative,
                         segments,
                         reexport_as: None,
                         file: file.to_path_buf(),

@@ -199,6 +199,15 @@ pub fn request_schemas() -> (Map<String, Value>, Map<String, Value>) {
         tidy(&mut schema);
         by_route.insert(format!("{} {}", b.method, b.pattern), schema);
     }
+    // The provider's callback is the provider's format, read by serde leniently (fields we do
+    // not read are ignored, not refused), so it is no `RequestBody`: its schema comes from the
+    // same serde type all the same.
+    let mut callback = Value::from(generator.subschema_for::<domain::callback::ProviderCallback>());
+    tidy(&mut callback);
+    by_route.insert(
+        format!("POST {}", call_completed::PROVIDER_CALLBACK),
+        callback,
+    );
     let mut schemas = generator.take_definitions(true);
     schemas.values_mut().for_each(tidy);
     (schemas, by_route)
@@ -295,7 +304,7 @@ pub fn document() -> Result<Value, GenerateError> {
                 "{key}: the generator sets security from the route table; remove it from prose.yaml"
             )));
         }
-        set_request_schema(&key, op_map, request_by_route.remove(&key), api)?;
+        set_request_schema(&key, op_map, request_by_route.remove(&key))?;
         // After the tags, the id and the summary: where a reader looks for it.
         let mut ordered = Map::new();
         for (k, v) in std::mem::take(op_map) {
@@ -370,10 +379,9 @@ fn set_request_schema(
     key: &str,
     op: &mut Map<String, Value>,
     schema: Option<Value>,
-    api: Api,
 ) -> Result<(), GenerateError> {
     let Some(schema) = schema else {
-        if op.contains_key("requestBody") && api != Api::Provider {
+        if op.contains_key("requestBody") {
             return Err(fail(format!(
                 "{key}: its requestBody has no type; add the handler's body type to \
                  request_bodies() (tools/openapi)"
@@ -531,7 +539,7 @@ mod tests {
         let mut op = serde_json::json!({"requestBody": {"required": false,
             "content": {"application/json": {"example": {}}}}});
         let op_map = op.as_object_mut().expect("object");
-        set_request_schema("POST /x", op_map, Some(schema.clone()), Api::Settings).expect("set");
+        set_request_schema("POST /x", op_map, Some(schema.clone())).expect("set");
         let json = &op["requestBody"]["content"]["application/json"];
         assert_eq!(json["schema"], schema);
         assert_eq!(
@@ -543,9 +551,8 @@ mod tests {
         // A schema written in the prose, or a body without a type, is refused.
         let mut op = op.clone();
         let op_map = op.as_object_mut().expect("object");
-        assert!(set_request_schema("POST /x", op_map, Some(schema), Api::Settings).is_err());
-        assert!(set_request_schema("POST /x", op_map, None, Api::Public).is_err());
-        assert!(set_request_schema("POST /x", op_map, None, Api::Provider).is_ok());
+        assert!(set_request_schema("POST /x", op_map, Some(schema)).is_err());
+        assert!(set_request_schema("POST /x", op_map, None).is_err());
     }
 
     #[test]
