@@ -467,7 +467,7 @@ function rulesAnswer(a) {
   const zones = a.recipient_zones.length
     ? `Recipient hours are checked in ${a.recipient_zones.join(", ")}.`
     : "Recipient hours do not apply to this number.";
-  if (a.allowed_now) return `A call would be placed now. ${zones}`;
+  if (a.allowed_now) return `The calling rules allow a call now. ${zones}`;
   const rule = a.closed_by === "calling_window" ? "The calling window is closed now" : "It is outside the recipient's hours now";
   const when = a.next_allowed_at
     ? `the call would be allowed at ${fmtTime(a.next_allowed_at)} (send "when_closed": "hold" to have it placed then).`
@@ -481,6 +481,7 @@ async function checkRules(ev) {
   const out = $("rules-answer");
   const v = input.value.trim();
   delete out.dataset.nextAllowedAt;
+  delete out.dataset.allowedNow;
   if (!E164.test(v)) {
     out.className = "result bad";
     out.textContent = "Type a number in E.164 form, e.g. +14155550123.";
@@ -493,9 +494,12 @@ async function checkRules(ev) {
     input.removeAttribute("aria-invalid");
     out.className = "result";
     out.dataset.nextAllowedAt = a.next_allowed_at || "";
+    out.dataset.allowedNow = String(a.allowed_now);
     out.textContent = rulesAnswer(a);
   } catch (e) {
-    input.setAttribute("aria-invalid", "true");
+    // Only the API's verdict on the number marks the field invalid, not a 429 or an outage.
+    if (e.field === "phone") input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
     out.className = "result bad";
     out.textContent = `${e.message} (${e.code})`;
   } finally {

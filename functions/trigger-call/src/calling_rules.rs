@@ -1,5 +1,6 @@
-//! `POST /api/integrations/api-webhooks/calling-rules/check`: would trigger-call place a call
-//! to this number now, and if not, when (docs/settings-api.md, "Calling rules check").
+//! `POST /api/integrations/api-webhooks/calling-rules/check`: do the rules about this number
+//! allow trigger-call to place a call to it now, and if not, when (docs/settings-api.md,
+//! "Calling rules check"). What depends on the request (API access, the agent) is not asked.
 //!
 //! A route of the integration page (the dashboard session, `lambda_glue::dashboard`: the
 //! settings API's caller and rate limit), served by this function because it asks the rules

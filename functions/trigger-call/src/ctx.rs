@@ -11,7 +11,8 @@ use lambda_http::Request;
 use std::sync::OnceLock;
 
 /// What a route handler gets: the request, the dependencies, the path parameters and where
-/// [`authenticate`] leaves the key's rate-limit status for the answer's headers.
+/// the handler leaves the rate-limit status for the answer's headers: the key's
+/// ([`authenticate`]), or the dashboard account's settings limit (`crate::calling_rules`).
 pub struct Ctx<'a> {
     pub req: &'a Request,
     pub deps: &'a Deps,

@@ -1,4 +1,6 @@
-//! Placing calls and reading their status (routes in [`ROUTES`]): a thin layer over the domain.
+//! Placing calls, reading and cancelling them (routes in [`ROUTES`]), and the integration page's
+//! calling-rules check (`calling_rules`, one of [`DASHBOARD_ROUTES`]): a thin layer over the
+//! domain.
 //!
 //! `handle` takes every dependency explicitly, so the Lambda entry point, the local stack and
 //! the tests run exactly the same code.

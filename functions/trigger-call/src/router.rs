@@ -27,8 +27,9 @@ pub static ROUTES: &[Route<Handler>] = &[
 /// gateway (claims injected) and the OpenAPI generator (security scheme) read this list.
 pub const DASHBOARD_ROUTES: &[&str] = &[calling_rules::CHECK];
 
-/// Routes and runs the request; every answer after the key was counted carries the key's
-/// `RateLimit-*` headers (a 429 `rate_limited` carries its own and `Retry-After`).
+/// Routes and runs the request; every answer after the caller was counted carries the
+/// `RateLimit-*` headers of what was counted: the API key's, or for `DASHBOARD_ROUTES` the
+/// account's settings limit (a 429 `rate_limited` carries its own and `Retry-After`).
 pub async fn handle(req: Request, deps: &Deps) -> Response<Body> {
     let rate = OnceLock::new();
     let mut res = router::dispatch(ROUTES, &req, |handler, params| {
