@@ -5,6 +5,7 @@
 //! against the account's settings limit like every settings route.
 
 use super::{error_code, App, Seeded};
+use domain::model::Plan;
 use domain::ports::store::SuppressionStore;
 use integration_tests::apigw::{parts, ApiRequest, Build};
 use serde_json::{json, Value};
@@ -213,11 +214,27 @@ async fn only_the_dashboard_session_may_ask_and_the_api_key_is_not_it() {
         let (status, answer) = app.trigger_call(req).await;
         assert_eq!((status, error_code(&answer)), (401, "unauthenticated"));
     }
+    // Accounts whose plan lacks the integration, as on the settings API.
+    for plan in [Plan::Starter, Plan::Pro] {
+        let other = app.account_with(plan, true).await;
+        let before = app.account(&other.account.id).await;
+        let (status, answer) = check(&app, &other, body.clone()).await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (403, "plan_required"),
+            "{plan:?}: {answer}"
+        );
+        assert_eq!(app.account(&other.account.id).await, before, "{plan:?}");
+    }
     assert_eq!(
         app.plan.calls("count_use"),
         0,
         "refusals before the account are not counted"
     );
+    assert_eq!(app.plan.calls("is_suppressed"), 0, "no check ran");
+    assert_eq!(app.plan.calls("save_account"), 0);
+    assert_eq!(app.plan.calls("create_call"), 0);
+    assert_eq!(app.stored_event_count(), 0);
     // A suspended account reads its settings and nothing else, as on the settings API.
     app.update_account(&seeded.account.id, |a| {
         a.guardrails.suspended = Some(domain::model::Suspension {
