@@ -266,9 +266,13 @@ impl<B: Backing> TestApp<B> {
     /// A request of `seeded`'s dashboard session (the claims API Gateway's JWT authorizer
     /// passes on).
     pub fn session(&self, seeded: &Seeded, method: &str, path: &str) -> ApiRequest {
-        ApiRequest::new(method, path).claims(
-            json!({"sub": "user-1", (self.tunables.account_claim.as_str()): seeded.account.id}),
-        )
+        self.in_session(&seeded.account.id, ApiRequest::new(method, path))
+    }
+
+    /// `req` (a query, a body...) made in the dashboard session of `account`, which need not
+    /// be seeded: the session's claims, the account under the tunables' claim name.
+    pub fn in_session(&self, account: &AccountId, req: ApiRequest) -> ApiRequest {
+        req.claims(json!({"sub": "user-1", (self.tunables.account_claim.as_str()): account}))
     }
 
     /// A request of the public API with `seeded`'s key (`Authorization: Bearer`).
