@@ -1135,28 +1135,21 @@ async fn scheduled_calls_and_the_do_not_call_list_through_dynamodb() {
     )
     .await;
     let suppressed_id = other["call_id"].as_str().unwrap().to_string();
-    let settings = app.ports().settings(&app.tunables);
-    let claims = json!({"sub": "user-1", (app.tunables.account_claim.as_str()): seeded.account.id});
-    let dnc =
-        |method: &str, path: &str| ApiRequest::new(method, path).claims(claims.clone()).build();
-    let (status, put) = parts(
-        &settings::handle(
-            dnc(
-                "PUT",
-                "/api/integrations/api-webhooks/suppressions/%2B15559876543",
-            ),
-            &settings,
-        )
-        .await,
-    );
+    let (status, put) = app
+        .settings(app.session(
+            &seeded,
+            "PUT",
+            "/api/integrations/api-webhooks/suppressions/%2B15559876543",
+        ))
+        .await;
     assert_eq!((status, put["added"].as_bool()), (200, Some(true)), "{put}");
-    let (status, list) = parts(
-        &settings::handle(
-            dnc("GET", "/api/integrations/api-webhooks/suppressions"),
-            &settings,
-        )
-        .await,
-    );
+    let (status, list) = app
+        .settings(app.session(
+            &seeded,
+            "GET",
+            "/api/integrations/api-webhooks/suppressions",
+        ))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         list["suppressions"],
@@ -1205,9 +1198,7 @@ async fn the_calling_rules_check_answers_for_the_dashboard_from_the_table() {
     let clock = Arc::new(FixedClock::new(Utc::now()));
     let (app, seeded, provider, dynamo_calls) =
         harness_with(provider, Duration::from_secs(5), clock).await;
-    let claims =
-        json!({"sub": "user-7f3a", (app.tunables.account_claim.as_str()): seeded.account.id});
-    let session = |method: &str, path: &str| ApiRequest::new(method, path).claims(claims.clone());
+    let session = |method: &str, path: &str| app.session(&seeded, method, path);
     let check = |phone: &str| {
         session("POST", trigger_call::calling_rules::CHECK).json(&json!({"phone": phone}))
     };

@@ -3,7 +3,7 @@
 //! destinations refused before any write, and the local switch that admits loopback only.
 //! Every refusal is counted: store calls, provider dials, requests at a real receiver.
 
-use super::{error_code, App, Seeded};
+use super::{error_code, App};
 use domain::config::{self, Env};
 use integration_tests::apigw::{parts, ApiRequest, Build};
 use integration_tests::peer::{Reply, TestServer};
@@ -11,11 +11,6 @@ use serde_json::{json, Value};
 
 const INTEGRATION: &str = "/api/integrations/api-webhooks";
 const TEST_SEND: &str = "/api/integrations/api-webhooks/test";
-
-fn session(w: &App, s: &Seeded, method: &str, path: &str) -> ApiRequest {
-    ApiRequest::new(method, path)
-        .claims(json!({"sub": "user-1", (w.tunables.account_claim.as_str()): s.account.id}))
-}
 
 fn limit_headers(res: &lambda_http::Response<lambda_http::Body>) -> Option<(u32, u32, u32)> {
     let n = |k: &str| -> Option<u32> { res.headers().get(k)?.to_str().ok()?.parse().ok() };
@@ -33,12 +28,12 @@ async fn the_settings_limit_counts_every_route_and_refuses_with_429() {
     let s = w.agency().await;
     let deps = w.ports().settings(&w.tunables);
     for remaining in [2, 1, 0] {
-        let res = ::settings::handle(session(&w, &s, "GET", INTEGRATION).build(), &deps).await;
+        let res = ::settings::handle(w.session(&s, "GET", INTEGRATION).build(), &deps).await;
         assert_eq!(res.status(), 200);
         assert_eq!(limit_headers(&res), Some((3, remaining, 40)));
     }
     let agents_before = w.plan.calls("agent");
-    let res = ::settings::handle(session(&w, &s, "GET", "/api/agents").build(), &deps).await;
+    let res = ::settings::handle(w.session(&s, "GET", "/api/agents").build(), &deps).await;
     assert_eq!(limit_headers(&res), Some((3, 0, 40)));
     assert_eq!(
         res.headers()
@@ -53,12 +48,12 @@ async fn the_settings_limit_counts_every_route_and_refuses_with_429() {
     assert_eq!(w.plan.calls("agent"), agents_before);
     // Another account has its own budget.
     let other = w.agency().await;
-    let res = ::settings::handle(session(&w, &other, "GET", INTEGRATION).build(), &deps).await;
+    let res = ::settings::handle(w.session(&other, "GET", INTEGRATION).build(), &deps).await;
     assert_eq!(res.status(), 200);
     assert_eq!(limit_headers(&res), Some((3, 2, 40)));
     // The next minute starts afresh.
     w.clock.advance(chrono::Duration::seconds(40));
-    let res = ::settings::handle(session(&w, &s, "GET", INTEGRATION).build(), &deps).await;
+    let res = ::settings::handle(w.session(&s, "GET", INTEGRATION).build(), &deps).await;
     assert_eq!(res.status(), 200);
     assert_eq!(limit_headers(&res), Some((3, 2, 60)));
 }
@@ -75,7 +70,7 @@ async fn a_flood_of_test_sends_reaches_the_endpoint_only_up_to_the_costly_limit(
     let mut statuses = Vec::new();
     let mut remaining = Vec::new();
     for _ in 0..6 {
-        let res = ::settings::handle(session(&w, &s, "POST", TEST_SEND).build(), &deps).await;
+        let res = ::settings::handle(w.session(&s, "POST", TEST_SEND).build(), &deps).await;
         remaining.push(limit_headers(&res).map(|h| (h.0, h.1)));
         statuses.push(parts(&res));
     }
@@ -103,7 +98,7 @@ async fn a_flood_of_test_sends_reaches_the_endpoint_only_up_to_the_costly_limit(
     assert_eq!(receiver.requests().len(), 2, "only two POSTs left us");
     assert_eq!(w.delivery_log(&s.account.id).await.len(), 2);
     // The ordinary settings routes still answer: their own limit is not used up.
-    let res = ::settings::handle(session(&w, &s, "GET", INTEGRATION).build(), &deps).await;
+    let res = ::settings::handle(w.session(&s, "GET", INTEGRATION).build(), &deps).await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         limit_headers(&res).map(|h| (h.0, h.1)),
@@ -125,29 +120,29 @@ async fn redeliver_and_recover_share_the_costly_limit() {
         uuid::Uuid::new_v4()
     );
     let (st, _) =
-        parts(&::settings::handle(session(&w, &s, "POST", &redeliver).build(), &deps).await);
+        parts(&::settings::handle(w.session(&s, "POST", &redeliver).build(), &deps).await);
     assert_eq!(st, 404);
-    let recover = session(
-        &w,
-        &s,
-        "POST",
-        "/api/integrations/api-webhooks/deliveries/recover",
-    )
-    .json(&json!({"from": "2025-06-15T14:00:00Z", "to": "2025-06-15T15:00:00Z"}));
+    let recover = w
+        .session(
+            &s,
+            "POST",
+            "/api/integrations/api-webhooks/deliveries/recover",
+        )
+        .json(&json!({"from": "2025-06-15T14:00:00Z", "to": "2025-06-15T15:00:00Z"}));
     let (st, body) = parts(&::settings::handle(recover.build(), &deps).await);
     assert_ne!(st, 429, "{body}");
     let deliveries_before = w.plan.calls("deliveries_between");
     let queue_before = w.queue.sent().len();
     let (st, body) =
-        parts(&::settings::handle(session(&w, &s, "POST", &redeliver).build(), &deps).await);
+        parts(&::settings::handle(w.session(&s, "POST", &redeliver).build(), &deps).await);
     assert_eq!((st, error_code(&body)), (429, "rate_limited"));
-    let recover = session(
-        &w,
-        &s,
-        "POST",
-        "/api/integrations/api-webhooks/deliveries/recover",
-    )
-    .json(&json!({"from": "2025-06-15T14:00:00Z", "to": "2025-06-15T15:00:00Z"}));
+    let recover = w
+        .session(
+            &s,
+            "POST",
+            "/api/integrations/api-webhooks/deliveries/recover",
+        )
+        .json(&json!({"from": "2025-06-15T14:00:00Z", "to": "2025-06-15T15:00:00Z"}));
     let (st, body) = parts(&::settings::handle(recover.build(), &deps).await);
     assert_eq!((st, error_code(&body)), (429, "rate_limited"));
     assert_eq!(w.plan.calls("deliveries_between"), deliveries_before);
@@ -399,7 +394,7 @@ async fn settings_writes_and_rotations_do_not_refill_the_keys_limit() {
             json!(["call.completed"])
         };
         let res = ::settings::handle(
-            session(&w, &s, "PATCH", INTEGRATION)
+            w.session(&s, "PATCH", INTEGRATION)
                 .json(&json!({"events": events}))
                 .build(),
             &settings,
@@ -411,7 +406,8 @@ async fn settings_writes_and_rotations_do_not_refill_the_keys_limit() {
     // Rotating the key keeps the minute's count too: the new key is refused at once.
     let (st, body) = parts(
         &::settings::handle(
-            session(&w, &s, "POST", "/api/integrations/api-webhooks/api-key").build(),
+            w.session(&s, "POST", "/api/integrations/api-webhooks/api-key")
+                .build(),
             &settings,
         )
         .await,

@@ -261,8 +261,12 @@ async fn a_running_recovery_blocks_a_redelivery_too() {
         log(&app, &seeded).await,
         [(1, DeliveryOutcome::Dropped, DeliveryTrigger::Automatic)]
     );
-    let recover = ApiRequest::new("POST", "/api/integrations/api-webhooks/deliveries/recover")
-        .claims(json!({"sub": "user-1", (app.tunables.account_claim.as_str()): seeded.account.id}))
+    let recover = app
+        .session(
+            &seeded,
+            "POST",
+            "/api/integrations/api-webhooks/deliveries/recover",
+        )
         .json(&json!({"since": domain::clock::rfc3339(app.now() - Span::hours(1))}));
     let (status, body) = app.settings(recover).await;
     assert_eq!((status, body["recovered"].clone()), (202, json!(1)));

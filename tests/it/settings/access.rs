@@ -6,7 +6,7 @@ use domain::ids::AccountId;
 #[tokio::test]
 async fn get_integration_shows_the_state_but_never_the_key() {
     let (app, seeded) = app().await;
-    let (status, body) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
+    let (status, body) = app.settings(app.session(&seeded, "GET", INTEGRATION)).await;
     assert_eq!(status, 200, "{body}");
     let info = seeded.account.api_key.clone().expect("seeded key");
     assert_eq!(
@@ -60,7 +60,7 @@ async fn get_integration_shows_the_state_but_never_the_key() {
         .expect("create account");
     let (status, body) = send_with(
         app.settings_deps(),
-        as_account(ApiRequest::get(INTEGRATION), &AccountId::from(&bare)),
+        app.in_session(&AccountId::from(&bare), ApiRequest::get(INTEGRATION)),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -92,7 +92,7 @@ async fn calling_window_and_recipient_hours_are_shown_and_cannot_be_patched() {
         a.guardrails.recipient_hours = Some(policy);
     })
     .await;
-    let (status, body) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
+    let (status, body) = app.settings(app.session(&seeded, "GET", INTEGRATION)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["calling_window"]["time_zone"], "Europe/Berlin");
     assert_eq!(
@@ -107,7 +107,10 @@ async fn calling_window_and_recipient_hours_are_shown_and_cannot_be_patched() {
     // Read-only: a PATCH naming either is refused like any field it does not take.
     for field in ["calling_window", "recipient_hours"] {
         let (status, body) = app
-            .settings(req(&seeded, "PATCH", INTEGRATION).json(&json!({ (field): null })))
+            .settings(
+                app.session(&seeded, "PATCH", INTEGRATION)
+                    .json(&json!({ (field): null })),
+            )
             .await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"]["code"], "unknown_field", "{body}");
@@ -131,17 +134,17 @@ async fn event_subscriptions_round_trip_through_dynamodb() {
     let (app, seeded) = app().await;
     let id = seeded.account.id.clone();
     let events = |body: &Value| body["events"].clone();
-    let (status, body) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
+    let (status, body) = app.settings(app.session(&seeded, "GET", INTEGRATION)).await;
     assert_eq!((status, events(&body)), (200, json!(["call.completed"])));
     let (status, body) = app
         .settings(
-            req(&seeded, "PATCH", INTEGRATION)
+            app.session(&seeded, "PATCH", INTEGRATION)
                 .json(&json!({"events": ["call.failed", "call.started"]})),
         )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(events(&body), json!(["call.started", "call.failed"]));
-    let (_, body) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
+    let (_, body) = app.settings(app.session(&seeded, "GET", INTEGRATION)).await;
     assert_eq!(events(&body), json!(["call.started", "call.failed"]));
     let stored = app
         .store
@@ -158,7 +161,10 @@ async fn event_subscriptions_round_trip_through_dynamodb() {
     );
     for bad in [json!([]), json!(["call.finished"])] {
         let (status, body) = app
-            .settings(req(&seeded, "PATCH", INTEGRATION).json(&json!({ "events": bad })))
+            .settings(
+                app.session(&seeded, "PATCH", INTEGRATION)
+                    .json(&json!({ "events": bad })),
+            )
             .await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"]["code"], "invalid_events");
@@ -175,7 +181,10 @@ async fn event_subscriptions_round_trip_through_dynamodb() {
         "a refused change writes nothing"
     );
     let (status, body) = app
-        .settings(req(&seeded, "PATCH", INTEGRATION).json(&json!({"events": ["call.completed"]})))
+        .settings(
+            app.session(&seeded, "PATCH", INTEGRATION)
+                .json(&json!({"events": ["call.completed"]})),
+        )
         .await;
     assert_eq!((status, events(&body)), (200, json!(["call.completed"])));
 }
@@ -189,19 +198,23 @@ async fn allowed_countries_are_shown_and_cannot_be_patched() {
         a.guardrails.allowed_number_types = vec![domain::number_type::NumberType::PremiumRate];
     })
     .await;
-    let (status, body) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
+    let (status, body) = app.settings(app.session(&seeded, "GET", INTEGRATION)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["allowed_countries"], json!(["GB", "US"]));
     assert_eq!(body["allowed_number_types"], json!(["premium_rate"]));
     let (status, body) = app
         .settings(
-            req(&seeded, "PATCH", INTEGRATION).json(&json!({"allowed_number_types": ["pager"]})),
+            app.session(&seeded, "PATCH", INTEGRATION)
+                .json(&json!({"allowed_number_types": ["pager"]})),
         )
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["field"], "allowed_number_types");
     let (status, body) = app
-        .settings(req(&seeded, "PATCH", INTEGRATION).json(&json!({"allowed_countries": ["DE"]})))
+        .settings(
+            app.session(&seeded, "PATCH", INTEGRATION)
+                .json(&json!({"allowed_countries": ["DE"]})),
+        )
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["field"], "allowed_countries");
@@ -218,7 +231,7 @@ async fn allowed_countries_are_shown_and_cannot_be_patched() {
     // A settings save rewrites the key grant: the operator's guardrails ride along.
     let (status, _) = app
         .settings(
-            req(&seeded, "PATCH", INTEGRATION)
+            app.session(&seeded, "PATCH", INTEGRATION)
                 .json(&json!({"api_enabled": true, "webhook_url": null})),
         )
         .await;
@@ -262,7 +275,7 @@ async fn requests_without_a_session_are_401_on_every_route() {
     // A session whose account does not exist.
     for req in every_route() {
         let (status, body) = app
-            .settings(as_account(req, &"acct_does_not_exist".into()))
+            .settings(app.in_session(&"acct_does_not_exist".into(), req))
             .await;
         assert_eq!((status, code(&body)), (401, "unauthenticated"));
     }
@@ -284,7 +297,10 @@ async fn the_account_claim_name_is_configurable() {
         .await;
     assert_eq!(status, 200, "{body}");
     // The default claim no longer counts.
-    let (status, _) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
+    let default_claim = json!({"sub": "u", "custom:account_id": &seeded.account.id});
+    let (status, _) = app
+        .settings(ApiRequest::get(INTEGRATION).claims(default_claim))
+        .await;
     assert_eq!(status, 401);
 }
 
@@ -299,7 +315,7 @@ async fn a_plan_without_api_access_is_403_on_every_route() {
         });
         let before = app.store.account(&other.account.id).await.unwrap().unwrap();
         for req in every_route() {
-            let (status, body) = send_with(&deps, as_account(req, &other.account.id)).await;
+            let (status, body) = send_with(&deps, app.in_session(&other.account.id, req)).await;
             assert_eq!(status, 403, "{plan:?}: {body}");
             assert_eq!(code(&body), "plan_required");
         }
@@ -317,7 +333,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         "/api/agents/123",
         "/",
     ] {
-        let (status, body) = app.settings(req(&seeded, "GET", path)).await;
+        let (status, body) = app.settings(app.session(&seeded, "GET", path)).await;
         assert_eq!((status, code(&body)), (404, "not_found"), "{path}");
         // Decided before the session is looked at.
         let (status, _) = app.settings(ApiRequest::get(path)).await;
@@ -330,7 +346,11 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         ("PUT", AGENTS, "GET"),
         ("POST", DELIVERIES, "GET"),
     ] {
-        let res = settings::handle(req(&seeded, method, path).build(), app.settings_deps()).await;
+        let res = settings::handle(
+            app.session(&seeded, method, path).build(),
+            app.settings_deps(),
+        )
+        .await;
         assert_eq!(
             res.headers().get("allow").and_then(|v| v.to_str().ok()),
             Some(allow)
@@ -339,6 +359,8 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         assert_eq!((status, code(&body)), (405, "method_not_allowed"));
     }
     // Trailing slashes are the same route.
-    let (status, _) = app.settings(req(&seeded, "GET", "/api/agents/")).await;
+    let (status, _) = app
+        .settings(app.session(&seeded, "GET", "/api/agents/"))
+        .await;
     assert_eq!(status, 200);
 }

@@ -23,7 +23,7 @@ async fn agents_are_the_accounts_own_sorted_by_name() {
     let other = fixtures::agency(&*app.store, app.secrets.as_ref()).await;
     fixtures::agent(&*app.store, &other.account.id, "Aardvark", None).await;
 
-    let (status, body) = app.settings(req(&seeded, "GET", AGENTS)).await;
+    let (status, body) = app.settings(app.session(&seeded, "GET", AGENTS)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
@@ -36,7 +36,7 @@ async fn agents_are_the_accounts_own_sorted_by_name() {
     );
     let (_, theirs) = send_with(
         app.settings_deps(),
-        as_account(ApiRequest::get(AGENTS), &other.account.id),
+        app.in_session(&other.account.id, ApiRequest::get(AGENTS)),
     )
     .await;
     let names: Vec<&str> = theirs["agents"]

@@ -13,8 +13,12 @@ async fn the_new_key_is_shown_once_equals_the_secret_and_the_old_key_stops_worki
     let call_id = body["call_id"].as_str().expect("call id").to_string();
 
     let mut responses: Vec<Value> = Vec::new();
-    responses.push(app.settings(req(&seeded, "GET", INTEGRATION)).await.1);
-    let (status, rotated) = app.settings(req(&seeded, "POST", API_KEY)).await;
+    responses.push(
+        app.settings(app.session(&seeded, "GET", INTEGRATION))
+            .await
+            .1,
+    );
+    let (status, rotated) = app.settings(app.session(&seeded, "POST", API_KEY)).await;
     assert_eq!(status, 201, "{rotated}");
     responses.push(rotated.clone());
     let key = rotated["api_key"]
@@ -79,7 +83,11 @@ async fn the_new_key_is_shown_once_equals_the_secret_and_the_old_key_stops_worki
     assert_eq!(status, 200, "{body}");
 
     // Every other route's answer, none of which may carry the key.
-    responses.push(app.settings(req(&seeded, "GET", INTEGRATION)).await.1);
+    responses.push(
+        app.settings(app.session(&seeded, "GET", INTEGRATION))
+            .await
+            .1,
+    );
     responses.push(
         patch(
             &app,
@@ -89,8 +97,12 @@ async fn the_new_key_is_shown_once_equals_the_secret_and_the_old_key_stops_worki
         .await
         .1,
     );
-    responses.push(app.settings(req(&seeded, "GET", AGENTS)).await.1);
-    responses.push(app.settings(req(&seeded, "GET", DELIVERIES)).await.1);
+    responses.push(app.settings(app.session(&seeded, "GET", AGENTS)).await.1);
+    responses.push(
+        app.settings(app.session(&seeded, "GET", DELIVERIES))
+            .await
+            .1,
+    );
     let with_key = responses
         .iter()
         .filter(|r| r.to_string().contains(&key))
@@ -101,7 +113,11 @@ async fn the_new_key_is_shown_once_equals_the_secret_and_the_old_key_stops_worki
     assert_eq!(after["api_key"]["created_at"], rotated["created_at"]);
 
     // Regenerating again replaces the secret's value and revokes this key too.
-    let res = settings::handle(req(&seeded, "POST", API_KEY).build(), app.settings_deps()).await;
+    let res = settings::handle(
+        app.session(&seeded, "POST", API_KEY).build(),
+        app.settings_deps(),
+    )
+    .await;
     assert_eq!(
         res.headers()
             .get("cache-control")
@@ -123,7 +139,10 @@ async fn key_generation_takes_no_fields() {
     let (app, seeded) = app().await;
     let before = app.account(&seeded.account.id).await;
     let (status, body) = app
-        .settings(req(&seeded, "POST", API_KEY).json(&json!({"name": "ci"})))
+        .settings(
+            app.session(&seeded, "POST", API_KEY)
+                .json(&json!({"name": "ci"})),
+        )
         .await;
     assert_eq!(
         (status, code(&body), field(&body)),
@@ -131,7 +150,7 @@ async fn key_generation_takes_no_fields() {
     );
     let (status, body) = app
         .settings(
-            req(&seeded, "POST", API_KEY)
+            app.session(&seeded, "POST", API_KEY)
                 .header("content-type", "application/json")
                 .body("{"),
         )
@@ -139,7 +158,7 @@ async fn key_generation_takes_no_fields() {
     assert_eq!((status, code(&body)), (400, "invalid_json"));
     let (status, body) = app
         .settings(
-            req(&seeded, "POST", API_KEY)
+            app.session(&seeded, "POST", API_KEY)
                 .header("content-type", "text/plain")
                 .body("rotate"),
         )
@@ -152,7 +171,7 @@ async fn key_generation_takes_no_fields() {
     );
     // An empty object is fine.
     let (status, _) = app
-        .settings(req(&seeded, "POST", API_KEY).json(&json!({})))
+        .settings(app.session(&seeded, "POST", API_KEY).json(&json!({})))
         .await;
     assert_eq!(status, 201);
 }
@@ -217,8 +236,8 @@ async fn racing_rotation_requests_leave_exactly_one_valid_key() {
     let mut keys_seen: Vec<String> = vec![seeded.api_key.clone()];
     for round in 0..20 {
         let (a, b) = tokio::join!(
-            app.settings(req(&seeded, "POST", API_KEY)),
-            app.settings(req(&seeded, "POST", API_KEY))
+            app.settings(app.session(&seeded, "POST", API_KEY)),
+            app.settings(app.session(&seeded, "POST", API_KEY))
         );
         let mut won = Vec::new();
         for (status, body) in [a, b] {
@@ -336,7 +355,7 @@ async fn a_slow_secret_write_never_overwrites_a_later_rotation() {
     .settings(&app.tunables);
     let reached = held.reached.notified();
     let slow = tokio::spawn({
-        let req = req(&seeded, "POST", API_KEY).build();
+        let req = app.session(&seeded, "POST", API_KEY).build();
         async move { parts(&settings::handle(req, &slow_deps).await) }
     });
     // The first rotation is committed in DynamoDB, its secret write pending. (If it finished
@@ -346,7 +365,7 @@ async fn a_slow_secret_write_never_overwrites_a_later_rotation() {
         _ = reached => {}
         finished = &mut slow => panic!("the first rotation finished without writing its secret: {finished:?}"),
     }
-    let (status, later) = app.settings(req(&seeded, "POST", API_KEY)).await;
+    let (status, later) = app.settings(app.session(&seeded, "POST", API_KEY)).await;
     assert_eq!(status, 201, "{later}");
     held.release.notify_one();
     // The slow rotation writes its secret only now, then its commit loses to the later one.
@@ -389,7 +408,7 @@ async fn rotation_failure_points_never_leave_the_account_without_a_working_key()
     let old = seeded.api_key.clone();
     for (fault, method) in [("fail", "put_version"), ("fail", "save_account")] {
         plan.fail_next(method);
-        let (status, body) = send_with(&deps, req(&seeded, "POST", API_KEY)).await;
+        let (status, body) = send_with(&deps, app.session(&seeded, "POST", API_KEY)).await;
         assert_eq!(
             (status, code(&body)),
             (500, "internal_error"),
@@ -417,7 +436,7 @@ async fn rotation_failure_points_never_leave_the_account_without_a_working_key()
         "the failed secret write never reached the commit"
     );
     plan.fail_after_effect("save_account", 2);
-    let (status, body) = send_with(&deps, req(&seeded, "POST", API_KEY)).await;
+    let (status, body) = send_with(&deps, app.session(&seeded, "POST", API_KEY)).await;
     assert_eq!(status, 201, "the lost commit answer is read back: {body}");
     let key = body["api_key"].as_str().expect("key").to_string();
     assert_eq!(trigger(&app, &key).await.0, 200);

@@ -39,9 +39,11 @@ async fn recover_twice_on_the_emulator_posts_each_dropped_event_once() {
         dropped.push(event.id);
     }
     let recover = || {
-        let req = ApiRequest::new("POST", "/api/integrations/api-webhooks/deliveries/recover")
-            .claims(
-                json!({"sub": "user-1", (app.tunables.account_claim.as_str()): seeded.account.id}),
+        let req = app
+            .session(
+                &seeded,
+                "POST",
+                "/api/integrations/api-webhooks/deliveries/recover",
             )
             .json(&json!({"since": domain::clock::rfc3339(since)}));
         app.settings(req)
@@ -131,9 +133,11 @@ async fn recover_refuses_a_range_over_the_cap_on_the_emulator_and_queues_nothing
         .await;
     assert!(written.iter().all(Result::is_ok), "rows written");
     let recover = |body: Value| {
-        let req = ApiRequest::new("POST", "/api/integrations/api-webhooks/deliveries/recover")
-            .claims(
-                json!({"sub": "user-1", (app.tunables.account_claim.as_str()): seeded.account.id}),
+        let req = app
+            .session(
+                &seeded,
+                "POST",
+                "/api/integrations/api-webhooks/deliveries/recover",
             )
             .json(&body);
         app.settings(req)
@@ -207,8 +211,10 @@ async fn a_running_redelivery_is_409_on_the_emulator_until_it_was_delivered() {
         .await;
     let event = app.stored_event(&seeded).await;
     let redeliver = || {
-        let req = ApiRequest::new("POST", &format!("{DELIVERIES}/{}/redeliver", event.id)).claims(
-            json!({"sub": "user-1", (app.tunables.account_claim.as_str()): seeded.account.id}),
+        let req = app.session(
+            &seeded,
+            "POST",
+            &format!("{DELIVERIES}/{}/redeliver", event.id),
         );
         app.settings(req)
     };

@@ -67,7 +67,7 @@ pub(super) async fn read_all(
         };
         let (status, body) = send_with(
             app.settings_deps(),
-            as_account(ApiRequest::get(DELIVERIES).query(&q), account),
+            app.in_session(account, ApiRequest::get(DELIVERIES).query(&q)),
         )
         .await;
         assert_eq!(status, 200, "{q}: {body}");
@@ -125,7 +125,7 @@ async fn the_delivery_log_pages_newest_first_without_gaps_or_repeats() {
     }
 
     // The default page is 25 rows.
-    let (status, body) = app.settings(req(&seeded, "GET", DELIVERIES)).await;
+    let (status, body) = app.settings(app.session(&seeded, "GET", DELIVERIES)).await;
     assert_eq!(status, 200);
     assert_eq!(body["deliveries"].as_array().map(Vec::len), Some(25));
     assert!(body["next_cursor"].is_string());
@@ -236,16 +236,17 @@ async fn the_delivery_log_shows_only_the_accounts_own_unexpired_rows() {
     // Another account's cursor only ever positions a read in the caller's own log.
     let (_, body) = send_with(
         app.settings_deps(),
-        as_account(
-            ApiRequest::get(DELIVERIES).query("limit=5"),
+        app.in_session(
             &other.account.id,
+            ApiRequest::get(DELIVERIES).query("limit=5"),
         ),
     )
     .await;
     let their_cursor = body["next_cursor"].as_str().expect("cursor").to_string();
     let (status, body) = app
         .settings(
-            req(&seeded, "GET", DELIVERIES).query(&format!("limit=100&cursor={their_cursor}")),
+            app.session(&seeded, "GET", DELIVERIES)
+                .query(&format!("limit=100&cursor={their_cursor}")),
         )
         .await;
     assert_eq!(status, 200);
@@ -260,7 +261,7 @@ async fn the_delivery_log_shows_only_the_accounts_own_unexpired_rows() {
     let empty = fixtures::agency(&*app.store, app.secrets.as_ref()).await;
     let (status, body) = send_with(
         app.settings_deps(),
-        as_account(ApiRequest::get(DELIVERIES), &empty.account.id),
+        app.in_session(&empty.account.id, ApiRequest::get(DELIVERIES)),
     )
     .await;
     assert_eq!(status, 200);
@@ -275,7 +276,10 @@ async fn the_delivery_log_refuses_bad_parameters() {
     let (app, seeded) = app().await;
     seed_log(&app, &seeded.account.id).await;
     let (_, body) = app
-        .settings(req(&seeded, "GET", DELIVERIES).query("outcome=failed&limit=2"))
+        .settings(
+            app.session(&seeded, "GET", DELIVERIES)
+                .query("outcome=failed&limit=2"),
+        )
         .await;
     let failed_cursor = body["next_cursor"].as_str().expect("cursor").to_string();
     use base64::Engine;
@@ -318,7 +322,7 @@ async fn the_delivery_log_refuses_bad_parameters() {
     ];
     for (q, want_code, want_field) in cases {
         let (status, body) = app
-            .settings(req(&seeded, "GET", DELIVERIES).query(&q))
+            .settings(app.session(&seeded, "GET", DELIVERIES).query(&q))
             .await;
         assert_eq!(
             (status, code(&body), field(&body)),
@@ -330,7 +334,7 @@ async fn the_delivery_log_refuses_bad_parameters() {
     app.fixed_clock().advance(chrono::Duration::days(31));
     let (status, body) = app
         .settings(
-            req(&seeded, "GET", DELIVERIES)
+            app.session(&seeded, "GET", DELIVERIES)
                 .query(&format!("outcome=failed&limit=2&cursor={failed_cursor}")),
         )
         .await;
@@ -343,7 +347,7 @@ async fn the_delivery_log_refuses_bad_parameters() {
     // The right cursor with the right filter works.
     let (status, body) = app
         .settings(
-            req(&seeded, "GET", DELIVERIES)
+            app.session(&seeded, "GET", DELIVERIES)
                 .query(&format!("outcome=failed&limit=2&cursor={failed_cursor}")),
         )
         .await;

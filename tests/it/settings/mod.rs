@@ -15,7 +15,6 @@ use aws_adapters::dynamo::keys;
 use aws_adapters::SecretsManager;
 use chrono::{DateTime, TimeZone, Utc};
 use domain::clock::Clock;
-use domain::ids::AccountId;
 use domain::model::{DeliveryAttempt, DeliveryErrorClass, DeliveryOutcome, Plan};
 use domain::ports::secrets::{account_key_secret_name, SecretStore};
 use domain::ports::store::{AccountStore, DeliveryLog};
@@ -56,13 +55,8 @@ async fn app() -> (App, Seeded) {
     (app, seeded)
 }
 
-/// A request of the seeded account's dashboard session.
-fn req(seeded: &Seeded, method: &str, path: &str) -> ApiRequest {
-    as_account(ApiRequest::new(method, path), &seeded.account.id)
-}
-
 async fn patch(app: &App, seeded: &Seeded, body: Value) -> (u16, Value) {
-    app.settings(req(seeded, "PATCH", INTEGRATION).json(&body))
+    app.settings(app.session(seeded, "PATCH", INTEGRATION).json(&body))
         .await
 }
 
@@ -96,10 +90,6 @@ async fn grant_items(app: &App, seeded: &Seeded) -> usize {
         .await
         .expect("scan");
     out.items().len()
-}
-
-fn as_account(req: ApiRequest, id: &AccountId) -> ApiRequest {
-    req.claims(json!({"sub": "user-7f3a", "custom:account_id": id, "email": "owner@example.com"}))
 }
 
 async fn send_with(deps: &settings::Deps, req: ApiRequest) -> (u16, Value) {

@@ -84,7 +84,7 @@ async fn patch_changes_only_the_given_fields_and_null_clears() {
     assert_eq!(app.account(&seeded.account.id).await.version, version);
 
     // GET agrees with the PATCH answers.
-    let (_, got) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
+    let (_, got) = app.settings(app.session(&seeded, "GET", INTEGRATION)).await;
     assert_eq!(got, body);
 }
 
@@ -93,7 +93,7 @@ async fn patch_refuses_ugly_bodies() {
     let (app, seeded) = app().await;
     let before = app.account(&seeded.account.id).await;
     let json_req = |body: &str| {
-        req(&seeded, "PATCH", INTEGRATION)
+        app.session(&seeded, "PATCH", INTEGRATION)
             .header("content-type", "application/json")
             .body(body)
     };
@@ -170,7 +170,7 @@ async fn patch_refuses_ugly_bodies() {
             Some("webhook_url"),
         ),
         (
-            req(&seeded, "PATCH", INTEGRATION)
+            app.session(&seeded, "PATCH", INTEGRATION)
                 .header("content-type", "text/plain")
                 .body("{\"api_enabled\": false}"),
             415,
@@ -178,7 +178,8 @@ async fn patch_refuses_ugly_bodies() {
             None,
         ),
         (
-            req(&seeded, "PATCH", INTEGRATION).body("{\"api_enabled\": false}"),
+            app.session(&seeded, "PATCH", INTEGRATION)
+                .body("{\"api_enabled\": false}"),
             415,
             "unsupported_media_type",
             None,
@@ -204,7 +205,7 @@ async fn patch_refuses_ugly_bodies() {
     // Base64-encoded JSON (as API Gateway sends binary bodies) is read the same way.
     let (status, body) = app
         .settings(
-            req(&seeded, "PATCH", INTEGRATION)
+            app.session(&seeded, "PATCH", INTEGRATION)
                 .header("content-type", "application/json; charset=utf-8")
                 .base64_body(br#"{"api_enabled": true}"#),
         )
@@ -406,7 +407,7 @@ async fn a_default_agent_must_belong_to_the_account() {
     // The other account still sees its own agent as its default.
     let (_, body) = send_with(
         app.settings_deps(),
-        as_account(ApiRequest::get(INTEGRATION), &other.account.id),
+        app.in_session(&other.account.id, ApiRequest::get(INTEGRATION)),
     )
     .await;
     assert_eq!(body["default_agent"]["id"], other.agent.id.to_string());
@@ -426,7 +427,7 @@ async fn a_deleted_default_agent_shows_as_null() {
         .send()
         .await
         .expect("delete agent");
-    let (status, body) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
+    let (status, body) = app.settings(app.session(&seeded, "GET", INTEGRATION)).await;
     assert_eq!(status, 200);
     assert_eq!(body["default_agent"], Value::Null);
 }
@@ -455,7 +456,7 @@ async fn switching_api_access_off_blocks_trigger_call_and_the_calls_route_on_the
     assert_eq!(provider.requests().len(), 1, "no call was placed while off");
 
     // The settings API itself keeps working, and switching back on restores access at once.
-    let (status, body) = app.settings(req(&seeded, "GET", INTEGRATION)).await;
+    let (status, body) = app.settings(app.session(&seeded, "GET", INTEGRATION)).await;
     assert_eq!((status, &body["api_enabled"]), (200, &json!(false)));
     let (status, _) = patch(&app, &seeded, json!({"api_enabled": true})).await;
     assert_eq!(status, 200);
@@ -469,7 +470,7 @@ async fn switching_api_access_off_blocks_trigger_call_and_the_calls_route_on_the
 async fn concurrent_patches_of_different_fields_both_apply() {
     let (mut app, seeded) = app().await;
     app.atomic_store();
-    let patch = |body: Value| app.settings(req(&seeded, "PATCH", INTEGRATION).json(&body));
+    let patch = |body: Value| app.settings(app.session(&seeded, "PATCH", INTEGRATION).json(&body));
     let agents = [
         seeded.agent.clone(),
         fixtures::agent(&*app.store, &seeded.account.id, "Second", None).await,
