@@ -26,14 +26,14 @@ async fn the_settings_limit_counts_every_route_and_refuses_with_429() {
     let mut w = App::new(); // 20 s into its minute: 40 s until the window ends
     w.tunables.settings_rate_limit = 3;
     let s = w.agency().await;
-    let deps = w.ports().settings(&w.tunables);
+    let deps = w.settings_deps();
     for remaining in [2, 1, 0] {
-        let res = ::settings::handle(w.session(&s, "GET", INTEGRATION).build(), &deps).await;
+        let res = ::settings::handle(w.session(&s, "GET", INTEGRATION).build(), deps).await;
         assert_eq!(res.status(), 200);
         assert_eq!(limit_headers(&res), Some((3, remaining, 40)));
     }
     let agents_before = w.plan.calls("agent");
-    let res = ::settings::handle(w.session(&s, "GET", "/api/agents").build(), &deps).await;
+    let res = ::settings::handle(w.session(&s, "GET", "/api/agents").build(), deps).await;
     assert_eq!(limit_headers(&res), Some((3, 0, 40)));
     assert_eq!(
         res.headers()
@@ -48,12 +48,12 @@ async fn the_settings_limit_counts_every_route_and_refuses_with_429() {
     assert_eq!(w.plan.calls("agent"), agents_before);
     // Another account has its own budget.
     let other = w.agency().await;
-    let res = ::settings::handle(w.session(&other, "GET", INTEGRATION).build(), &deps).await;
+    let res = ::settings::handle(w.session(&other, "GET", INTEGRATION).build(), deps).await;
     assert_eq!(res.status(), 200);
     assert_eq!(limit_headers(&res), Some((3, 2, 40)));
     // The next minute starts afresh.
     w.clock.advance(chrono::Duration::seconds(40));
-    let res = ::settings::handle(w.session(&s, "GET", INTEGRATION).build(), &deps).await;
+    let res = ::settings::handle(w.session(&s, "GET", INTEGRATION).build(), deps).await;
     assert_eq!(res.status(), 200);
     assert_eq!(limit_headers(&res), Some((3, 2, 60)));
 }
@@ -66,11 +66,11 @@ async fn a_flood_of_test_sends_reaches_the_endpoint_only_up_to_the_costly_limit(
     let s = w.agency().await;
     w.update_account(&s.account.id, |a| a.webhook_url = Some(receiver.url()))
         .await;
-    let deps = w.ports().settings(&w.tunables);
+    let deps = w.settings_deps();
     let mut statuses = Vec::new();
     let mut remaining = Vec::new();
     for _ in 0..6 {
-        let res = ::settings::handle(w.session(&s, "POST", TEST_SEND).build(), &deps).await;
+        let res = ::settings::handle(w.session(&s, "POST", TEST_SEND).build(), deps).await;
         remaining.push(limit_headers(&res).map(|h| (h.0, h.1)));
         statuses.push(parts(&res));
     }
@@ -98,7 +98,7 @@ async fn a_flood_of_test_sends_reaches_the_endpoint_only_up_to_the_costly_limit(
     assert_eq!(receiver.requests().len(), 2, "only two POSTs left us");
     assert_eq!(w.delivery_log(&s.account.id).await.len(), 2);
     // The ordinary settings routes still answer: their own limit is not used up.
-    let res = ::settings::handle(w.session(&s, "GET", INTEGRATION).build(), &deps).await;
+    let res = ::settings::handle(w.session(&s, "GET", INTEGRATION).build(), deps).await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         limit_headers(&res).map(|h| (h.0, h.1)),
@@ -114,13 +114,12 @@ async fn redeliver_and_recover_share_the_costly_limit() {
     let mut w = App::new();
     w.tunables.costly_rate_limit = 2;
     let s = w.agency().await;
-    let deps = w.ports().settings(&w.tunables);
+    let deps = w.settings_deps();
     let redeliver = format!(
         "/api/integrations/api-webhooks/deliveries/{}/redeliver",
         uuid::Uuid::new_v4()
     );
-    let (st, _) =
-        parts(&::settings::handle(w.session(&s, "POST", &redeliver).build(), &deps).await);
+    let (st, _) = parts(&::settings::handle(w.session(&s, "POST", &redeliver).build(), deps).await);
     assert_eq!(st, 404);
     let recover = w
         .session(
@@ -129,12 +128,12 @@ async fn redeliver_and_recover_share_the_costly_limit() {
             "/api/integrations/api-webhooks/deliveries/recover",
         )
         .json(&json!({"from": "2025-06-15T14:00:00Z", "to": "2025-06-15T15:00:00Z"}));
-    let (st, body) = parts(&::settings::handle(recover.build(), &deps).await);
+    let (st, body) = parts(&::settings::handle(recover.build(), deps).await);
     assert_ne!(st, 429, "{body}");
     let deliveries_before = w.plan.calls("deliveries_between");
     let queue_before = w.queue.sent().len();
     let (st, body) =
-        parts(&::settings::handle(w.session(&s, "POST", &redeliver).build(), &deps).await);
+        parts(&::settings::handle(w.session(&s, "POST", &redeliver).build(), deps).await);
     assert_eq!((st, error_code(&body)), (429, "rate_limited"));
     let recover = w
         .session(
@@ -143,7 +142,7 @@ async fn redeliver_and_recover_share_the_costly_limit() {
             "/api/integrations/api-webhooks/deliveries/recover",
         )
         .json(&json!({"from": "2025-06-15T14:00:00Z", "to": "2025-06-15T15:00:00Z"}));
-    let (st, body) = parts(&::settings::handle(recover.build(), &deps).await);
+    let (st, body) = parts(&::settings::handle(recover.build(), deps).await);
     assert_eq!((st, error_code(&body)), (429, "rate_limited"));
     assert_eq!(w.plan.calls("deliveries_between"), deliveries_before);
     assert_eq!(
@@ -158,13 +157,13 @@ async fn a_key_flood_dials_only_up_to_the_limit_and_each_refusal_costs_one_store
     let mut w = App::new();
     w.tunables.api_rate_limit = 5;
     let s = w.agency().await;
-    let deps = w.ports().trigger_call(&w.tunables);
+    let deps = w.trigger_call_deps();
     let mut refused = 0;
     for _ in 0..25 {
         let req = ApiRequest::post("/api/trigger-call")
             .bearer(&s.api_key)
             .json(&json!({"phone": "+15551234567"}));
-        let (st, body) = parts(&::trigger_call::handle(req.build(), &deps).await);
+        let (st, body) = parts(&::trigger_call::handle(req.build(), deps).await);
         match st {
             200 => {}
             429 => {
@@ -183,7 +182,7 @@ async fn a_key_flood_dials_only_up_to_the_limit_and_each_refusal_costs_one_store
     let req = ApiRequest::post("/api/trigger-call")
         .bearer("bvai_live_not-a-key")
         .json(&json!({"phone": "+15551234567"}));
-    let (st, body) = parts(&::trigger_call::handle(req.build(), &deps).await);
+    let (st, body) = parts(&::trigger_call::handle(req.build(), deps).await);
     assert_eq!((st, error_code(&body)), (403, "invalid_api_key"));
 }
 
@@ -191,7 +190,7 @@ async fn a_key_flood_dials_only_up_to_the_limit_and_each_refusal_costs_one_store
 async fn destinations_are_refused_before_any_write_or_dial() {
     let w = App::new();
     let s = w.agency().await;
-    let deps = w.ports().trigger_call(&w.tunables);
+    let deps = w.trigger_call_deps();
     for phone in [
         "+979123456789",
         "+870773123456",
@@ -201,7 +200,7 @@ async fn destinations_are_refused_before_any_write_or_dial() {
         let req = ApiRequest::post("/api/trigger-call")
             .bearer(&s.api_key)
             .json(&json!({ "phone": phone }));
-        let res = ::trigger_call::handle(req.build(), &deps).await;
+        let res = ::trigger_call::handle(req.build(), deps).await;
         assert!(limit_headers(&res).is_some(), "headers on the 422 too");
         let (st, body) = parts(&res);
         assert_eq!(
@@ -223,7 +222,7 @@ async fn destinations_are_refused_before_any_write_or_dial() {
 async fn refused_number_types_are_named_and_allowed_per_type() {
     let w = App::new();
     let s = w.agency().await;
-    let deps = w.ports().trigger_call(&w.tunables);
+    let deps = w.trigger_call_deps();
     let send = |phone: &'static str| {
         let req = ApiRequest::post("/api/trigger-call")
             .bearer(&s.api_key)
@@ -372,8 +371,7 @@ async fn settings_writes_and_rotations_do_not_refill_the_keys_limit() {
     w.tunables.api_rate_limit = 5;
     w.tunables.settings_rate_limit = 1000;
     let s = w.agency().await;
-    let trigger = w.ports().trigger_call(&w.tunables);
-    let settings = w.ports().settings(&w.tunables);
+    let (trigger, settings) = (w.trigger_call_deps(), w.settings_deps());
     let call = |key: String| {
         let deps = trigger.clone();
         async move {
@@ -397,7 +395,7 @@ async fn settings_writes_and_rotations_do_not_refill_the_keys_limit() {
             w.session(&s, "PATCH", INTEGRATION)
                 .json(&json!({"events": events}))
                 .build(),
-            &settings,
+            settings,
         )
         .await;
         assert_eq!(res.status(), 200);
@@ -408,7 +406,7 @@ async fn settings_writes_and_rotations_do_not_refill_the_keys_limit() {
         &::settings::handle(
             w.session(&s, "POST", "/api/integrations/api-webhooks/api-key")
                 .build(),
-            &settings,
+            settings,
         )
         .await,
     );

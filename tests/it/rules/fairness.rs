@@ -233,7 +233,7 @@ async fn a_lone_account_whose_endpoint_answers_is_never_reparked() {
     let url = format!("{}/a", receiver.url());
     w.update_account(&a.account.id, |acc| acc.webhook_url = Some(url))
         .await;
-    let deps = w.ports().webhook_delivery(&w.tunables);
+    let deps = w.webhook_delivery_deps();
     let mut batch = Vec::new();
     for _ in 0..10 {
         let e = w.stored_event(&a).await;
@@ -243,7 +243,7 @@ async fn a_lone_account_whose_endpoint_answers_is_never_reparked() {
             e.call_id,
         ));
     }
-    let res = ::webhook_delivery::handle(event_for(&batch), &deps).await;
+    let res = ::webhook_delivery::handle(event_for(&batch), deps).await;
     assert!(res.batch_item_failures.is_empty());
     assert_eq!(
         receiver.requests().len(),
@@ -347,10 +347,10 @@ async fn a_timeout_is_counted_in_the_endpoints_health_record() {
     let url = format!("{}/a", receiver.url());
     w.update_account(&a.account.id, |acc| acc.webhook_url = Some(url))
         .await;
-    let deps = w.ports().webhook_delivery(&w.tunables);
+    let deps = w.webhook_delivery_deps();
     let e = w.stored_event(&a).await;
     let msg = DeliveryMessage::first(e.id, a.account.id.clone(), e.call_id);
-    ::webhook_delivery::handle(event_for(&[msg]), &deps).await;
+    ::webhook_delivery::handle(event_for(&[msg]), deps).await;
     hold.send_replace(false);
     let health = w
         .store

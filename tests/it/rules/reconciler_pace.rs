@@ -76,8 +76,7 @@ async fn two_concurrent_passes_over_every_shard_repair_each_item_once() {
     for method in ["call", "claim_call_repair", "complete_call"] {
         w.plan.delay_always(method, Duration::from_millis(1));
     }
-    let deps = w.ports().reconciler(&w.tunables);
-    let (a, b) = tokio::join!(reconciler::run(&deps), reconciler::run(&deps));
+    let (a, b) = tokio::join!(w.reconcile(), w.reconcile());
     let total = |what| a.count(what) + b.count(what);
     assert_eq!(
         total(Repaired::CallCompletedWithoutAnalysis),
@@ -101,7 +100,7 @@ async fn two_concurrent_passes_over_every_shard_repair_each_item_once() {
         2 * 4 * (u64::from(DUE_SHARDS) + 1),
         "every shard of every kind read once a pass"
     );
-    let again = reconciler::run(&deps).await;
+    let again = w.reconcile().await;
     assert!(again.repaired.is_empty(), "{again:?}");
     assert_eq!((w.stored_event_count(), w.queue.sent_count()), (n, n));
 }
@@ -118,9 +117,8 @@ async fn repairs_in_flight_never_exceed_the_concurrency() {
     due_calls(&w, &s, n, CallStatus::Ended).await;
     w.plan
         .delay_always("claim_call_repair", Duration::from_millis(100));
-    let deps = w.ports().reconciler(&w.tunables);
     let started = tokio::time::Instant::now();
-    let report = reconciler::run(&deps).await;
+    let report = w.reconcile().await;
     let took = started.elapsed();
     assert_eq!(
         report.count(Repaired::CallCompletedWithoutAnalysis),
@@ -143,9 +141,8 @@ async fn held_calls_are_placed_at_the_configured_pace() {
     let s = w.agency().await;
     let n = 25;
     due_calls(&w, &s, n, CallStatus::Scheduled).await;
-    let deps = w.ports().reconciler(&w.tunables);
     let started = tokio::time::Instant::now();
-    let report = reconciler::run(&deps).await;
+    let report = w.reconcile().await;
     let took = started.elapsed();
     assert_eq!(
         report.count(Repaired::ScheduledCallDialed),
@@ -169,13 +166,12 @@ async fn placements_stop_at_the_pass_budget_and_the_next_pass_carries_on() {
     let s = w.agency().await;
     let n = 30;
     due_calls(&w, &s, n, CallStatus::Scheduled).await;
-    let deps = w.ports().reconciler(&w.tunables);
-    let first = reconciler::run(&deps).await;
+    let first = w.reconcile().await;
     let placed = first.count(Repaired::ScheduledCallDialed) as usize;
     let budget = reconciler::PASS_BUDGET.as_secs() as usize;
     assert_eq!(placed, budget + 1, "{first:?}");
     assert_eq!(first.errors, 0);
-    let second = reconciler::run(&deps).await;
+    let second = w.reconcile().await;
     assert_eq!(
         second.count(Repaired::ScheduledCallDialed) as usize,
         n - placed,
@@ -206,7 +202,7 @@ async fn an_item_in_the_legacy_partition_is_read() {
             .unwrap()
             .is_empty());
     }
-    let report = reconciler::run(&w.ports().reconciler(&w.tunables)).await;
+    let report = w.reconcile().await;
     assert_eq!(report.quarantined, 1, "{report:?} {poison:?}");
 }
 
@@ -222,9 +218,8 @@ async fn a_backlog_larger_than_a_pass_stops_at_the_budget_and_the_next_pass_carr
     due_calls(&w, &s, n, CallStatus::Ended).await;
     w.plan
         .delay_always("claim_call_repair", Duration::from_secs(1));
-    let deps = w.ports().reconciler(&w.tunables);
     let started = tokio::time::Instant::now();
-    let first = reconciler::run(&deps).await;
+    let first = w.reconcile().await;
     let took = started.elapsed();
     let done = first.count(Repaired::CallCompletedWithoutAnalysis) as usize;
     let budget = reconciler::PASS_BUDGET.as_secs() as usize;
@@ -234,8 +229,8 @@ async fn a_backlog_larger_than_a_pass_stops_at_the_budget_and_the_next_pass_carr
         took < reconciler::PASS_BUDGET + Duration::from_secs(2),
         "{took:?}"
     );
-    let second = reconciler::run(&deps).await;
-    let third = reconciler::run(&deps).await;
+    let second = w.reconcile().await;
+    let third = w.reconcile().await;
     assert_eq!(
         done + [second, third]
             .iter()

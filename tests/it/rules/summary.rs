@@ -79,10 +79,10 @@ async fn summary_figures_over_a_known_log() {
     assert_eq!(summary.success_rate_24h(), Some(3.0 / 7.0));
 
     // Through the settings GET.
-    let deps = w.ports().settings(&w.tunables);
+    let deps = w.settings_deps();
     let req = ApiRequest::get("/api/integrations/api-webhooks")
         .claims(json!({(w.tunables.account_claim.as_str()): id}));
-    let (status, body) = parts(&::settings::handle(req.build(), &deps).await);
+    let (status, body) = parts(&::settings::handle(req.build(), deps).await);
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["endpoint"],
@@ -195,7 +195,7 @@ async fn health_buckets_count_each_hour_over_a_known_log() {
     assert_eq!(total, 8);
 
     // Through the route: the summary and the buckets; a bad range or parameter is a 400.
-    let deps = w.ports().settings(&w.tunables);
+    let deps = w.settings_deps();
     const HEALTH: &str = "/api/integrations/api-webhooks/endpoint-health";
     let get = |query: &str| {
         ApiRequest::get(HEALTH)
@@ -203,7 +203,7 @@ async fn health_buckets_count_each_hour_over_a_known_log() {
             .claims(json!({(w.tunables.account_claim.as_str()): id}))
             .build()
     };
-    let (status, body) = parts(&::settings::handle(get(""), &deps).await);
+    let (status, body) = parts(&::settings::handle(get(""), deps).await);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["range"], "24h");
     assert_eq!(body["bucket_seconds"], 3600);
@@ -218,7 +218,7 @@ async fn health_buckets_count_each_hour_over_a_known_log() {
         domain::clock::rfc3339(now)
     );
     assert_eq!(body["endpoint"]["attempts_24h"], 7);
-    let (status, body) = parts(&::settings::handle(get("range=7d"), &deps).await);
+    let (status, body) = parts(&::settings::handle(get("range=7d"), deps).await);
     assert_eq!(
         (status, body["buckets"].as_array().unwrap().len()),
         (200, 168)
@@ -228,7 +228,7 @@ async fn health_buckets_count_each_hour_over_a_known_log() {
         ("range=24h&range=7d", "duplicate_parameter", "range"),
         ("since=1", "unknown_parameter", "since"),
     ] {
-        let (status, body) = parts(&::settings::handle(get(query), &deps).await);
+        let (status, body) = parts(&::settings::handle(get(query), deps).await);
         assert_eq!(status, 400, "{query}: {body}");
         assert_eq!(body["error"]["code"], code, "{query}");
         assert_eq!(body["error"]["field"], field, "{query}");
