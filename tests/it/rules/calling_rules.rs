@@ -292,3 +292,122 @@ async fn the_check_counts_against_the_settings_limit_the_settings_routes_share()
         .await;
     assert_eq!((status, error_code(&answer)), (429, "rate_limited"));
 }
+
+/// What trigger-call does with `phone` at the app's instant, given the check's answer for the
+/// same number at the same instant: the check is a second reading of trigger-call's rules
+/// about the number, so the two must never disagree. Returns the kind of answer the check
+/// gave, and a line naming the disagreement if there is one.
+async fn disagreement(app: &App, seeded: &Seeded, phone: &str) -> (&'static str, Option<String>) {
+    let (status, check) = check(app, seeded, json!({ "phone": phone })).await;
+    if status != 200 {
+        return ("error", Some(format!("check {status}: {check}")));
+    }
+    let (status, held) = hold(app, seeded, phone).await;
+    let kind = if !check["refused"].is_null() {
+        "refused"
+    } else if check["allowed_now"] == json!(true) {
+        "allowed now"
+    } else if !check["next_allowed_at"].is_null() {
+        "held"
+    } else {
+        "never"
+    };
+    let agrees = if !check["refused"].is_null() {
+        status == 422
+            && held["error"]["code"] == check["refused"]["code"]
+            && held["error"]["message"] == check["refused"]["message"]
+    } else if check["allowed_now"] == json!(true) {
+        status == 200 && check["next_allowed_at"] == json!(domain::clock::rfc3339(app.now()))
+    } else if !check["next_allowed_at"].is_null() {
+        status == 202 && held["scheduled_for"] == check["next_allowed_at"]
+    } else {
+        let code = match check["closed_by"].as_str() {
+            Some("calling_window") => "outside_calling_window",
+            _ => "outside_recipient_hours",
+        };
+        status == 422 && held["error"]["code"] == code
+    };
+    let line = (!agrees).then(|| {
+        format!(
+            "{phone} at {}: check {check}, trigger-call (hold) {status} {held}",
+            app.now()
+        )
+    });
+    (kind, line)
+}
+
+/// Break it on purpose: the check and trigger-call, asked about the same numbers at the same
+/// instants, agree every time. Every 97 minutes over a week (so every hour of the day and
+/// every weekday), under two accounts' rules (New York office hours with the default
+/// recipient hours; no window with recipient hours everywhere), for numbers across zones and
+/// countries, a refused destination, a refused number type and a do-not-call entry: each
+/// answer of the check is held to what trigger-call does with `"when_closed": "hold"`.
+#[tokio::test]
+async fn the_check_and_trigger_call_agree_at_every_hour_for_every_kind_of_number() {
+    const NUMBERS: [&str; 8] = [
+        NYC,
+        SF,
+        "+18085550123",  // Honolulu
+        "+14165550123",  // Toronto
+        "+442071234567", // London
+        "+61212345678",  // Australia: several zones
+        "+19002345678",  // premium rate: refused
+        "+13125550199",  // on the do-not-call list
+    ];
+    let mut disagreements = Vec::new();
+    let mut asked = 0;
+    let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
+    for everywhere in [false, true] {
+        let (mut app, seeded) = at("2025-06-15T00:00:00Z").await;
+        app.retune(|t| {
+            t.api_rate_limit = 1_000_000;
+            t.settings_rate_limit = 1_000_000;
+        });
+        if everywhere {
+            app.update_account(&seeded.account.id, |a| {
+                a.guardrails.recipient_hours = Some(domain::recipient_hours::RecipientHours {
+                    applies_to: domain::recipient_hours::AppliesTo::Everywhere,
+                    ..Default::default()
+                });
+                a.guardrails.allowed_countries = None;
+            })
+            .await;
+        } else {
+            let window: domain::calling_window::CallingWindow = serde_json::from_value(json!({
+                "time_zone": "America/New_York",
+                "days": {"mon": {"start": "09:00", "end": "17:00"},
+                         "tue": {"start": "09:00", "end": "17:00"},
+                         "wed": {"start": "09:00", "end": "17:00"},
+                         "thu": {"start": "09:00", "end": "17:00"},
+                         "fri": {"start": "09:00", "end": "17:00"}}
+            }))
+            .unwrap();
+            app.update_account(&seeded.account.id, |a| a.calling_window = Some(window))
+                .await;
+        }
+        app.store
+            .suppress(&seeded.account.id, "+13125550199", app.now())
+            .await
+            .unwrap();
+        for _ in 0..(7 * 24 * 60 / 97) {
+            for phone in NUMBERS {
+                asked += 1;
+                let (kind, line) = disagreement(&app, &seeded, phone).await;
+                *kinds.entry(kind).or_default() += 1;
+                disagreements.extend(line);
+            }
+            app.clock.advance(chrono::Duration::minutes(97));
+        }
+    }
+    assert!(asked > 1_600, "{asked} questions");
+    // Every kind of answer was put to the test, many times.
+    for kind in ["refused", "allowed now", "held"] {
+        assert!(kinds.get(kind).copied().unwrap_or(0) > 50, "{kinds:?}");
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {asked} answers disagree, e.g.:\n{}",
+        disagreements.len(),
+        disagreements[..disagreements.len().min(5)].join("\n")
+    );
+}
