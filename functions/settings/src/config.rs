@@ -3,6 +3,7 @@
 
 use domain::config::{self, Env, Unset, Var};
 use domain::error::ConfigError;
+use lambda_glue::dashboard;
 use outbound::webhook_client::DEFAULT_TIMEOUT;
 use std::time::Duration;
 
@@ -50,21 +51,13 @@ impl Config {
             unset: Unset::Default("24h"),
             meaning: "how long a rotated-out signing secret keeps signing",
         },
-        Var {
-            name: config::ACCOUNT_ID_CLAIM,
-            unset: Unset::Default(config::DEFAULT_ACCOUNT_ID_CLAIM),
-            meaning: "the JWT claim holding the dashboard user's account id",
-        },
+        dashboard::CLAIM_VAR,
         Var {
             name: config::WEBHOOK_TIMEOUT_MS,
             unset: Unset::Default("10000"),
             meaning: "milliseconds a test send may take",
         },
-        Var {
-            name: config::SETTINGS_RATE_LIMIT_PER_MINUTE,
-            unset: Unset::Default("120"),
-            meaning: "settings API requests per minute per account",
-        },
+        dashboard::RATE_LIMIT_VAR,
         Var {
             name: config::COSTLY_RATE_LIMIT_PER_MINUTE,
             unset: Unset::Default("10"),
@@ -98,16 +91,10 @@ impl Config {
                 config::WEBHOOK_SECRET_OVERLAP,
                 config::DEFAULT_WEBHOOK_SECRET_OVERLAP,
             )?,
-            account_claim: env
-                .optional(config::ACCOUNT_ID_CLAIM)
-                .unwrap_or_else(|| config::DEFAULT_ACCOUNT_ID_CLAIM.to_string()),
+            account_claim: dashboard::claim_from_env(env),
             webhook_timeout: env.millis(config::WEBHOOK_TIMEOUT_MS, DEFAULT_TIMEOUT)?,
             allow_insecure_local: config::allow_insecure_local(env)?,
-            settings_rate_limit: config::per_minute(
-                env,
-                config::SETTINGS_RATE_LIMIT_PER_MINUTE,
-                domain::rate_limit::DEFAULT_SETTINGS_PER_MINUTE,
-            )?,
+            settings_rate_limit: dashboard::rate_limit_from_env(env)?,
             costly_rate_limit: config::per_minute(
                 env,
                 config::COSTLY_RATE_LIMIT_PER_MINUTE,

@@ -155,10 +155,8 @@ pub async fn list(ctx: Ctx<'_>) -> Result<Response<Body>, ApiError> {
 #[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
 pub struct SuppressionChange<'a> {
     pub success: Success,
-    #[cfg_attr(
-        feature = "openapi",
-        schemars(regex(pattern = r"^\+[1-9][0-9]{1,14}$"))
-    )]
+    /// a number as the list stores it: always one `PhoneNumber::parse` accepted
+    #[cfg_attr(feature = "openapi", schemars(with = "domain::phone::PhoneNumber"))]
     pub phone: &'a str,
     pub suppressed: bool,
     /// on PUT, whether the number was new to the list
@@ -172,10 +170,8 @@ pub struct SuppressionChange<'a> {
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
 pub struct Suppression<'a> {
-    #[cfg_attr(
-        feature = "openapi",
-        schemars(regex(pattern = r"^\+[1-9][0-9]{1,14}$"))
-    )]
+    /// a number as the list stores it: always one `PhoneNumber::parse` accepted
+    #[cfg_attr(feature = "openapi", schemars(with = "domain::phone::PhoneNumber"))]
     pub phone: &'a str,
     #[serde(serialize_with = "answer::time")]
     pub created_at: DateTime<Utc>,

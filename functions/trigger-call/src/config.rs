@@ -3,6 +3,7 @@
 
 use domain::config::{self, Env, Unset, Var};
 use domain::error::ConfigError;
+use lambda_glue::dashboard;
 use std::time::Duration;
 
 /// trigger-call's settings, typed; the adapters are built from them (`Ports::aws`) or chosen
@@ -60,16 +61,8 @@ impl Config {
             unset: Unset::Default("100"),
             meaning: "requests per minute per API key, unless the account has its own",
         },
-        Var {
-            name: config::ACCOUNT_ID_CLAIM,
-            unset: Unset::Default(config::DEFAULT_ACCOUNT_ID_CLAIM),
-            meaning: "the JWT claim holding the dashboard user's account id (the calling-rules check)",
-        },
-        Var {
-            name: config::SETTINGS_RATE_LIMIT_PER_MINUTE,
-            unset: Unset::Default("120"),
-            meaning: "settings API requests per minute per account; the calling-rules check counts as one",
-        },
+        dashboard::CLAIM_VAR,
+        dashboard::RATE_LIMIT_VAR,
     ];
 
     pub fn from_env(env: &Env) -> Result<Config, ConfigError> {
@@ -92,14 +85,8 @@ impl Config {
                 config::API_RATE_LIMIT_PER_MINUTE,
                 domain::rate_limit::DEFAULT_API_PER_MINUTE,
             )?,
-            account_claim: env
-                .optional(config::ACCOUNT_ID_CLAIM)
-                .unwrap_or_else(|| config::DEFAULT_ACCOUNT_ID_CLAIM.to_string()),
-            settings_rate_limit: config::per_minute(
-                env,
-                config::SETTINGS_RATE_LIMIT_PER_MINUTE,
-                domain::rate_limit::DEFAULT_SETTINGS_PER_MINUTE,
-            )?,
+            account_claim: dashboard::claim_from_env(env),
+            settings_rate_limit: dashboard::rate_limit_from_env(env)?,
         })
     }
 }

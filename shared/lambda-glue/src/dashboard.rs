@@ -12,6 +12,8 @@
 //! whose plan lacks the integration is 403 `plan_required`, on every route.
 
 use chrono::{DateTime, Utc};
+use domain::config::{self, Env, Unset, Var};
+use domain::error::ConfigError;
 use domain::ids::AccountId;
 use domain::model::Account;
 use domain::ports::store::AccountStore;
@@ -19,6 +21,37 @@ use domain::rate_limit::{self, RateStatus, Scope};
 use domain::ApiError;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
+
+/// The claim naming the caller's account (`ACCOUNT_ID_CLAIM`): declared here once for every
+/// function that serves a dashboard route, each listing it in its `Config::VARS`.
+pub const CLAIM_VAR: Var = Var {
+    name: config::ACCOUNT_ID_CLAIM,
+    unset: Unset::Default(config::DEFAULT_ACCOUNT_ID_CLAIM),
+    meaning: "the JWT claim holding the dashboard user's account id",
+};
+
+/// The dashboard's requests per minute per account (`SETTINGS_RATE_LIMIT_PER_MINUTE`), counted
+/// in one window by every function that serves a dashboard route.
+pub const RATE_LIMIT_VAR: Var = Var {
+    name: config::SETTINGS_RATE_LIMIT_PER_MINUTE,
+    unset: Unset::Default("120"),
+    meaning: "settings API requests per minute per account; the calling-rules check counts as one",
+};
+
+/// [`CLAIM_VAR`] from `env`.
+pub fn claim_from_env(env: &Env) -> String {
+    env.optional(config::ACCOUNT_ID_CLAIM)
+        .unwrap_or_else(|| config::DEFAULT_ACCOUNT_ID_CLAIM.to_string())
+}
+
+/// [`RATE_LIMIT_VAR`] from `env`.
+pub fn rate_limit_from_env(env: &Env) -> Result<u32, ConfigError> {
+    config::per_minute(
+        env,
+        config::SETTINGS_RATE_LIMIT_PER_MINUTE,
+        rate_limit::DEFAULT_SETTINGS_PER_MINUTE,
+    )
+}
 
 /// Longest account id accepted from a claim.
 const MAX_ACCOUNT_ID_CHARS: usize = 128;
